@@ -1,0 +1,1 @@
+"""Upstream side of OrderGraph: typed records, source clients and the simulated sources."""

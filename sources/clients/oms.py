@@ -1,0 +1,62 @@
+"""Client of the order management system."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sources.clients.http import SourceClient, id_list
+from sources.records import FinancialStatus, FulfillmentStatus, Order, OrderBatch, OrderPage
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSearch:
+    """Filters of the OMS order list; every field is optional and they are ANDed."""
+
+    customer_id: str | None = None
+    account_id: str | None = None
+    statuses: tuple[FulfillmentStatus, ...] = ()
+    financial_statuses: tuple[FinancialStatus, ...] = ()
+    updated_since: datetime | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+
+    def params(self) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if self.customer_id is not None:
+            params["customerId"] = self.customer_id
+        if self.account_id is not None:
+            params["accountId"] = self.account_id
+        if self.statuses:
+            params["status"] = ",".join(s.value for s in self.statuses)
+        if self.financial_statuses:
+            params["financialStatus"] = ",".join(s.value for s in self.financial_statuses)
+        for key, value in (
+            ("updatedSince", self.updated_since),
+            ("placedFrom", self.placed_from),
+            ("placedTo", self.placed_to),
+        ):
+            if value is not None:
+                params[key] = value.isoformat()
+        return params
+
+
+class OmsClient(SourceClient):
+    name = "oms"
+
+    async def orders_by_ids(self, ids: list[str]) -> dict[str, Order]:
+        batch = await self.get_json("/orders", {"ids": id_list(ids)}, OrderBatch)
+        return {order.id: order for order in batch.data}
+
+    async def orders_by_numbers(self, numbers: list[str]) -> dict[str, Order]:
+        batch = await self.get_json("/orders/by-number", {"numbers": id_list(numbers)}, OrderBatch)
+        return {order.number: order for order in batch.data}
+
+    async def search_orders(
+        self, search: OrderSearch, *, limit: int, cursor: str | None = None
+    ) -> OrderPage:
+        params = search.params()
+        params["limit"] = str(limit)
+        if cursor is not None:
+            params["cursor"] = cursor
+        return await self.get_json("/orders/search", params, OrderPage)

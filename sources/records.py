@@ -1,0 +1,363 @@
+"""Typed records for the four upstream sources: the wire contract of every source.
+
+msgspec Structs decode and validate JSON in one pass (several times faster than
+pydantic or dataclasses plus a validator), so parsing an upstream batch stays cheap
+on the gateway's hot path. Field names are snake_case in Python and camelCase on
+the wire (``rename="camel"``). The simulated sources encode these same records, so
+the contract cannot drift between client and server.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import msgspec
+
+
+class Record(msgspec.Struct, rename="camel", frozen=True):
+    """Base of every wire record.
+
+    Subclasses repeat ``frozen=True`` (for type checkers) and add ``kw_only=True`` so
+    optional fields can sit next to the required ones they belong with.
+    """
+
+
+# --- OMS vocabularies (REFERENCE §1) -------------------------------------------------
+
+
+class FinancialStatus(enum.Enum):
+    AUTHORIZED = "AUTHORIZED"
+    PAID = "PAID"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    PENDING = "PENDING"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+    EXPIRED = "EXPIRED"
+
+
+class FulfillmentStatus(enum.Enum):
+    UNFULFILLED = "UNFULFILLED"
+    SCHEDULED = "SCHEDULED"
+    ON_HOLD = "ON_HOLD"
+    IN_PROGRESS = "IN_PROGRESS"
+    PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
+    FULFILLED = "FULFILLED"
+    REQUEST_DECLINED = "REQUEST_DECLINED"
+
+
+class FulfillmentOrderStatus(enum.Enum):
+    OPEN = "OPEN"
+    SCHEDULED = "SCHEDULED"
+    ON_HOLD = "ON_HOLD"
+    IN_PROGRESS = "IN_PROGRESS"
+    INCOMPLETE = "INCOMPLETE"
+    CLOSED = "CLOSED"
+    CANCELLED = "CANCELLED"
+
+
+class HoldReason(enum.Enum):
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"
+    HIGH_RISK_OF_FRAUD = "HIGH_RISK_OF_FRAUD"
+    INCORRECT_ADDRESS = "INCORRECT_ADDRESS"
+    INVENTORY_OUT_OF_STOCK = "INVENTORY_OUT_OF_STOCK"
+    UNKNOWN_DELIVERY_DATE = "UNKNOWN_DELIVERY_DATE"
+    OTHER = "OTHER"
+
+
+class DeliveryMethodType(enum.Enum):
+    SHIPPING = "SHIPPING"
+    PICK_UP = "PICK_UP"
+    LOCAL = "LOCAL"
+
+
+class CancelReason(enum.Enum):
+    CUSTOMER = "CUSTOMER"
+    DECLINED = "DECLINED"
+    FRAUD = "FRAUD"
+    INVENTORY = "INVENTORY"
+    STAFF = "STAFF"
+    OTHER = "OTHER"
+
+
+# --- OMS records ---------------------------------------------------------------------
+
+
+class Money(Record, frozen=True, kw_only=True):
+    amount: str  # decimal string, never a float
+    currency_code: str
+
+
+class MailingAddress(Record, frozen=True, kw_only=True):
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    region: str | None = None
+    postal_code: str
+    country_code: str
+    phone: str | None = None
+
+
+class Customer(Record, frozen=True, kw_only=True):
+    id: str
+    name: str
+    email: str
+    phone: str | None = None
+
+
+class LineQuantities(Record, frozen=True, kw_only=True):
+    ordered: int
+    cancelled: int = 0
+    shipped: int = 0
+    delivered: int = 0
+    returned: int = 0
+
+
+class OrderLine(Record, frozen=True, kw_only=True):
+    id: str
+    sku: str
+    name: str
+    unit_price: Money
+    quantities: LineQuantities
+
+
+class Location(Record, frozen=True, kw_only=True):
+    id: str
+    name: str
+    country_code: str
+
+
+class DeliveryMethod(Record, frozen=True, kw_only=True):
+    method_type: DeliveryMethodType
+    service_name: str
+    min_delivery_at: datetime | None = None
+    max_delivery_at: datetime | None = None
+
+
+class FulfillmentHold(Record, frozen=True, kw_only=True):
+    reason: HoldReason
+    note: str | None = None
+    held_at: datetime
+
+
+class LineQuantity(Record, frozen=True, kw_only=True):
+    """A quantity of one order line carried by a fulfillment order or a shipment."""
+
+    line_id: str
+    quantity: int
+
+
+class FulfillmentOrder(Record, frozen=True, kw_only=True):
+    id: str
+    location: Location
+    status: FulfillmentOrderStatus
+    holds: list[FulfillmentHold] = []
+    delivery_method: DeliveryMethod
+    lines: list[LineQuantity]
+    updated_at: datetime
+
+
+class Shipment(Record, frozen=True, kw_only=True):
+    id: str
+    fulfillment_order_id: str
+    carrier_code: str
+    tracking_number: str | None = None
+    lines: list[LineQuantity]
+    shipped_at: datetime
+
+
+class Order(Record, frozen=True, kw_only=True):
+    id: str
+    number: str  # human order number without the leading '#', e.g. "1001"
+    account_id: str  # the sales channel or partner account that owns the order
+    customer: Customer
+    shipping_address: MailingAddress | None = None
+    financial_status: FinancialStatus
+    fulfillment_status: FulfillmentStatus
+    currency_code: str
+    placed_at: datetime
+    updated_at: datetime
+    lines: list[OrderLine]
+    fulfillment_orders: list[FulfillmentOrder]
+    shipments: list[Shipment] = []
+    cancelled_at: datetime | None = None
+    cancel_reason: CancelReason | None = None
+
+
+class PageInfo(Record, frozen=True, kw_only=True):
+    has_next_page: bool
+    end_cursor: str | None = None
+
+
+class OrderEdge(Record, frozen=True, kw_only=True):
+    cursor: str  # opaque; pass it as ``cursor`` to continue right after this order
+    node: Order
+
+
+class OrderPage(Record, frozen=True, kw_only=True):
+    """One page of ``GET /orders/search``."""
+
+    edges: list[OrderEdge]
+    page_info: PageInfo
+
+
+# --- Inventory (REFERENCE §3) --------------------------------------------------------
+
+
+class InventoryLevel(Record, frozen=True, kw_only=True):
+    location_id: str
+    available: int  # may be negative when oversold
+    committed: int
+    reserved: int
+    on_hand: int
+    incoming: int
+    incoming_expected_at: datetime | None = None
+    as_of: datetime
+
+
+class InventoryItem(Record, frozen=True, kw_only=True):
+    sku: str
+    levels: list[InventoryLevel]
+
+
+# --- Carrier (REFERENCE §2) ----------------------------------------------------------
+
+
+class ShipmentStatus(enum.Enum):
+    NO_INFO = "NO_INFO"
+    LABEL_CREATED = "LABEL_CREATED"
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
+    DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+    RETURNING_TO_SENDER = "RETURNING_TO_SENDER"
+    RETURNED_TO_SENDER = "RETURNED_TO_SENDER"
+    TRACKING_EXPIRED = "TRACKING_EXPIRED"
+
+
+class CheckpointLocation(Record, frozen=True, kw_only=True):
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country_code: str | None = None
+
+
+class Checkpoint(Record, frozen=True, kw_only=True):
+    # ISO 8601 as the carrier sent it: a datetime with offset, or a bare date
+    # ("2026-11-20") when the carrier only knows the day.
+    time: str
+    status: ShipmentStatus
+    tag: str
+    subtag: str | None = None
+    message: str
+    location: CheckpointLocation | None = None
+
+
+class DeliveryWindow(Record, frozen=True, kw_only=True):
+    earliest: datetime
+    latest: datetime
+
+
+class Tracking(Record, frozen=True, kw_only=True):
+    tracking_number: str
+    carrier_code: str
+    status: ShipmentStatus  # the carrier's current normalised status
+    tag: str  # raw tag, e.g. AfterShip's "InTransit"
+    subtag: str | None = None  # raw subtag, e.g. "Exception_011"
+    message: str | None = None  # the carrier's latest message
+    checkpoints: list[Checkpoint]  # as sent: may be out of order and duplicated
+    first_estimated_delivery: DeliveryWindow | None = None
+    latest_estimated_delivery: DeliveryWindow | None = None
+    promised_delivery_date: datetime | None = None
+    first_attempted_at: datetime | None = None
+    signed_by: str | None = None
+    updated_at: datetime
+
+
+# --- Ticketing (REFERENCE §4) --------------------------------------------------------
+
+
+class TicketStatus(enum.Enum):
+    NEW = "NEW"
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    ON_HOLD = "ON_HOLD"
+    SOLVED = "SOLVED"
+    CLOSED = "CLOSED"
+
+
+class TicketPriority(enum.Enum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class TicketType(enum.Enum):
+    QUESTION = "QUESTION"
+    INCIDENT = "INCIDENT"
+    PROBLEM = "PROBLEM"
+    TASK = "TASK"
+
+
+class TicketChannel(enum.Enum):
+    EMAIL = "EMAIL"
+    CHAT = "CHAT"
+    PHONE = "PHONE"
+    WEB = "WEB"
+
+
+class Ticket(Record, frozen=True, kw_only=True):
+    id: str
+    order_id: str
+    status: TicketStatus
+    priority: TicketPriority
+    type: TicketType
+    channel: TicketChannel
+    subject: str
+    tags: list[str] = []
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+
+class OrderTickets(Record, frozen=True, kw_only=True):
+    """All tickets linked to one order (possibly none)."""
+
+    order_id: str
+    tickets: list[Ticket]
+
+
+# --- Batch envelopes -----------------------------------------------------------------
+
+MAX_BATCH = 100  # every batch endpoint's documented maximum number of ids per call
+
+
+class OrderBatch(Record, frozen=True, kw_only=True):
+    data: list[Order]
+    not_found: list[str] = []
+
+
+class InventoryBatch(Record, frozen=True, kw_only=True):
+    data: list[InventoryItem]
+    not_found: list[str] = []
+
+
+class TrackingBatch(Record, frozen=True, kw_only=True):
+    data: list[Tracking]
+    not_found: list[str] = []
+
+
+class TicketBatch(Record, frozen=True, kw_only=True):
+    data: list[OrderTickets]
+
+
+class ErrorBody(Record, frozen=True, kw_only=True):
+    """Every error a source answers with: a stable code and a human message."""
+
+    code: str
+    message: str
