@@ -1,0 +1,102 @@
+"""Start all four simulated sources on loopback, each on its own port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from sources.sim import carrier, inventory, oms, ticketing
+from sources.sim.common import STATS_KEY, Stats, set_latency
+from sources.sim.seed import Dataset
+
+SOURCES = ("oms", "inventory", "carrier", "ticketing")
+
+AppFactory = Callable[..., web.Application]
+FACTORIES: dict[str, AppFactory] = {
+    "oms": oms.create_app,
+    "inventory": inventory.create_app,
+    "carrier": carrier.create_app,
+    "ticketing": ticketing.create_app,
+}
+
+
+@dataclass
+class SimCluster:
+    """Running sources: base URL per source, the apps (for stats) and the data set."""
+
+    dataset: Dataset
+    urls: dict[str, str] = field(default_factory=dict)
+    apps: dict[str, web.Application] = field(default_factory=dict)
+    _runners: list[web.AppRunner] = field(default_factory=list)
+
+    def stats(self, source: str) -> Stats:
+        return self.apps[source][STATS_KEY]
+
+    def reset_stats(self) -> None:
+        for app in self.apps.values():
+            app[STATS_KEY].reset()
+
+    def set_latency(self, source: str, latency_ms: float, jitter_ms: float = 0.0) -> None:
+        set_latency(self.apps[source], latency_ms, jitter_ms)
+
+    async def close(self) -> None:
+        """Stop every server (idempotent)."""
+        runners, self._runners = self._runners, []
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _per_source(value: float | Mapping[str, float], source: str) -> float:
+    return value.get(source, 0.0) if isinstance(value, Mapping) else value
+
+
+async def start_cluster(
+    dataset: Dataset,
+    *,
+    host: str = "127.0.0.1",
+    port_base: int | None = None,
+    latency_ms: float | Mapping[str, float] = 0,
+    jitter_ms: float | Mapping[str, float] = 0,
+) -> SimCluster:
+    """Serve every source in :data:`SOURCES` on ``host``.
+
+    ``port_base=None`` lets the OS pick free ports; otherwise OMS listens on
+    ``port_base``, inventory on +1, carrier on +2, ticketing on +3. Latency and jitter
+    are a number for all sources or a mapping per source name.
+    """
+    cluster = SimCluster(dataset=dataset)
+    try:
+        for offset, source in enumerate(SOURCES):
+            app = FACTORIES[source](
+                dataset,
+                latency_ms=_per_source(latency_ms, source),
+                jitter_ms=_per_source(jitter_ms, source),
+            )
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            cluster._runners.append(runner)
+            port = 0 if port_base is None else port_base + offset
+            await web.TCPSite(runner, host, port).start()
+            bound = runner.addresses[0][1]
+            url_host = f"[{host}]" if ":" in host else host
+            cluster.urls[source] = f"http://{url_host}:{bound}"
+            cluster.apps[source] = app
+    except BaseException:
+        await cluster.close()
+        raise
+    return cluster

@@ -1,0 +1,194 @@
+"""What the four simulated sources share: app factory, stats, latency, id lists, errors.
+
+Each source module only declares its data routes; :func:`create_source_app` adds
+``/healthz``, ``/openapi.json`` and ``/__stats`` plus a middleware that counts data
+requests, applies the configured latency and answers unknown routes with an
+:class:`~sources.records.ErrorBody`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from sources.records import MAX_BATCH, ErrorBody
+from sources.sim.openapi import build_document
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+JSON = "application/json"
+NON_DATA_PATHS = frozenset({"/__stats", "/healthz", "/openapi.json"})
+
+
+@dataclass
+class Latency:
+    """Simulated response time of data endpoints: fixed plus uniform jitter, in ms."""
+
+    fixed_ms: float = 0.0
+    jitter_ms: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def seconds(self) -> float:
+        jitter = self.rng.uniform(0, self.jitter_ms) if self.jitter_ms > 0 else 0.0
+        return max(0.0, self.fixed_ms + jitter) / 1000
+
+
+@dataclass
+class Stats:
+    """Data requests per route and the distinct-id count of every accepted batch call."""
+
+    requests: int = 0
+    paths: dict[str, int] = field(default_factory=dict)
+    batch_sizes: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, path: str) -> None:
+        self.requests += 1
+        self.paths[path] = self.paths.get(path, 0) + 1
+
+    def record_batch(self, path: str, size: int) -> None:
+        self.batch_sizes.setdefault(path, []).append(size)
+
+    def reset(self) -> None:
+        self.requests = 0
+        self.paths.clear()
+        self.batch_sizes.clear()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requests": self.requests, "paths": self.paths, "batchSizes": self.batch_sizes}
+
+
+SOURCE_KEY = web.AppKey("source", str)
+STATS_KEY = web.AppKey("stats", Stats)
+LATENCY_KEY = web.AppKey("latency", Latency)
+OPENAPI_KEY = web.AppKey("openapi", bytes)
+
+
+def json_response(payload: object, status: int = 200) -> web.Response:
+    """Encode ``payload`` (records, dicts, lists) with msgspec as application/json."""
+    return web.Response(body=msgspec.json.encode(payload), status=status, content_type=JSON)
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return json_response(ErrorBody(code=code, message=message), status=status)
+
+
+def bad_request(message: str, code: str = "BAD_REQUEST") -> web.HTTPBadRequest:
+    """A 400 carrying an :class:`ErrorBody`; ``raise`` it from a handler."""
+    body = msgspec.json.encode(ErrorBody(code=code, message=message)).decode()
+    return web.HTTPBadRequest(text=body, content_type=JSON)
+
+
+def parse_id_list(
+    request: web.Request, param: str, normalize: Callable[[str], str] | None = None
+) -> list[str]:
+    """The distinct ids of a comma-separated query parameter, in request order.
+
+    Repeated parameters are joined; blanks are dropped. Missing/empty or more than
+    ``MAX_BATCH`` distinct ids raise a 400.
+    """
+    raw = [part.strip() for value in request.query.getall(param, []) for part in value.split(",")]
+    ids = [i for i in dict.fromkeys(normalize(p) if normalize else p for p in raw) if i]
+    if not ids:
+        raise bad_request(f"query parameter '{param}' is required: a comma-separated list of ids")
+    if len(ids) > MAX_BATCH:
+        raise bad_request(
+            f"at most {MAX_BATCH} ids per call, got {len(ids)}", code="BATCH_TOO_LARGE"
+        )
+    return ids
+
+
+def batch_route(
+    path: str,
+    param: str,
+    lookup: Callable[[str], T | None],
+    envelope: Callable[[list[T], list[str]], msgspec.Struct],
+    normalize: Callable[[str], str] | None = None,
+) -> web.RouteDef:
+    """``GET path?param=a,b``: look every id up, answer ``envelope(found, not_found)``."""
+
+    async def handler(request: web.Request) -> web.Response:
+        found: list[T] = []
+        missing: list[str] = []
+        ids = parse_id_list(request, param, normalize)
+        request.app[STATS_KEY].record_batch(path, len(ids))
+        for key in ids:
+            item = lookup(key)
+            if item is None:
+                missing.append(key)
+            else:
+                found.append(item)
+        return json_response(envelope(found, missing))
+
+    return web.get(path, handler)
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    if resource is None:  # unknown path or method
+        exc = request.match_info.http_exception
+        status = exc.status if exc is not None else 404
+        code = "METHOD_NOT_ALLOWED" if status == 405 else "NOT_FOUND"
+        return error_response(status, code, f"no route for {request.method} {request.path}")
+    path = resource.canonical
+    if path not in NON_DATA_PATHS:
+        request.app[STATS_KEY].count(path)
+        delay = request.app[LATENCY_KEY].seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return await handler(request)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "source": request.app[SOURCE_KEY]})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI_KEY], content_type=JSON)
+
+
+async def _get_stats(request: web.Request) -> web.Response:
+    return json_response(request.app[STATS_KEY].to_json())
+
+
+async def _reset_stats(request: web.Request) -> web.Response:
+    request.app[STATS_KEY].reset()
+    return web.Response(status=204)
+
+
+def create_source_app(
+    source: str,
+    routes: Iterable[web.RouteDef],
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+) -> web.Application:
+    """An aiohttp app serving ``routes`` plus the shared health, contract and stats routes."""
+    app = web.Application(middlewares=[_middleware])
+    app[SOURCE_KEY] = source
+    app[STATS_KEY] = Stats()
+    app[LATENCY_KEY] = Latency(latency_ms, jitter_ms)
+    app[OPENAPI_KEY] = msgspec.json.encode(build_document(source))
+    app.add_routes(
+        [
+            *routes,
+            web.get("/healthz", _healthz),
+            web.get("/openapi.json", _openapi),
+            web.get("/__stats", _get_stats),
+            web.delete("/__stats", _reset_stats),
+        ]
+    )
+    return app
+
+
+def set_latency(app: web.Application, latency_ms: float, jitter_ms: float = 0.0) -> None:
+    """Change a running source's simulated latency."""
+    latency = app[LATENCY_KEY]
+    latency.fixed_ms, latency.jitter_ms = latency_ms, jitter_ms

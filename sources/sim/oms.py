@@ -1,0 +1,168 @@
+"""Simulated order management system: orders by id, by number and a filtered search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from aiohttp import web
+
+from sources.records import (
+    MAX_BATCH,
+    FinancialStatus,
+    FulfillmentStatus,
+    Order,
+    OrderBatch,
+    OrderEdge,
+    OrderPage,
+    PageInfo,
+)
+from sources.sim.common import bad_request, batch_route, create_source_app, json_response
+from sources.sim.seed import Dataset
+
+DEFAULT_LIMIT = 50
+SEARCH_PARAMS = frozenset(
+    {
+        "customerId",
+        "accountId",
+        "status",
+        "financialStatus",
+        "updatedSince",
+        "placedFrom",
+        "placedTo",
+        "limit",
+        "cursor",
+    }
+)
+
+SortKey = tuple[datetime, str]
+
+
+def create_app(
+    dataset: Dataset, *, latency_ms: float = 0.0, jitter_ms: float = 0.0
+) -> web.Application:
+    """The OMS app over ``dataset`` (read live, so tests may change orders in place)."""
+
+    async def search(request: web.Request) -> web.Response:
+        return json_response(search_orders(dataset.orders.values(), request.query))
+
+    routes = [
+        batch_route(
+            "/orders",
+            "ids",
+            dataset.orders.get,
+            lambda found, missing: OrderBatch(data=found, not_found=missing),
+        ),
+        batch_route(
+            "/orders/by-number",
+            "numbers",
+            dataset.orders_by_number.get,
+            lambda found, missing: OrderBatch(data=found, not_found=missing),
+            normalize=lambda number: number.removeprefix("#"),
+        ),
+        web.get("/orders/search", search),
+    ]
+    return create_source_app("oms", routes, latency_ms=latency_ms, jitter_ms=jitter_ms)
+
+
+def search_orders(orders: Iterable[Order], query: Mapping[str, str]) -> OrderPage:
+    """Filter, sort (placedAt desc, id desc) and page ``orders`` per the search ``query``.
+
+    Empty parameters are ignored; a repeated parameter counts as one comma-joined list.
+    """
+    unknown = sorted(set(query) - SEARCH_PARAMS)
+    if unknown:
+        raise bad_request(f"unknown query parameter(s): {', '.join(unknown)}")
+    params: dict[str, str] = {}
+    for key, value in query.items():
+        if value.strip():
+            params[key] = f"{params[key]},{value.strip()}" if key in params else value.strip()
+    checks: list[Callable[[Order], bool]] = []
+    if "customerId" in params:
+        customer_id = params["customerId"]
+        checks.append(lambda o: o.customer.id == customer_id)
+    if "accountId" in params:
+        account_id = params["accountId"]
+        checks.append(lambda o: o.account_id == account_id)
+    if "status" in params:
+        statuses = _enum_list(FulfillmentStatus, "status", params["status"])
+        checks.append(lambda o: o.fulfillment_status in statuses)
+    if "financialStatus" in params:
+        financial = _enum_list(FinancialStatus, "financialStatus", params["financialStatus"])
+        checks.append(lambda o: o.financial_status in financial)
+    if "updatedSince" in params:
+        since = _time("updatedSince", params["updatedSince"])
+        checks.append(lambda o: o.updated_at >= since)
+    if "placedFrom" in params:
+        start = _time("placedFrom", params["placedFrom"])
+        checks.append(lambda o: o.placed_at >= start)
+    if "placedTo" in params:
+        end = _time("placedTo", params["placedTo"])
+        checks.append(lambda o: o.placed_at < end)
+    if "cursor" in params:
+        after = decode_cursor(params["cursor"])
+        checks.append(lambda o: (o.placed_at, o.id) < after)
+    limit = _limit(params.get("limit"))
+    matches = sorted(
+        (o for o in orders if all(check(o) for check in checks)),
+        key=lambda o: (o.placed_at, o.id),
+        reverse=True,
+    )
+    edges = [OrderEdge(cursor=encode_cursor((o.placed_at, o.id)), node=o) for o in matches[:limit]]
+    end_cursor = edges[-1].cursor if edges else None
+    return OrderPage(
+        edges=edges, page_info=PageInfo(has_next_page=len(matches) > limit, end_cursor=end_cursor)
+    )
+
+
+def encode_cursor(key: SortKey) -> str:
+    """Opaque cursor: base64url of the last item's sort key (stable when data changes)."""
+    raw = f"{key[0].astimezone(UTC).isoformat()}|{key[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> SortKey:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        placed, order_id = raw.split("|", 1)
+        return datetime.fromisoformat(placed), order_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_request(f"invalid cursor {cursor!r}") from None
+
+
+EnumT = TypeVar("EnumT", bound=enum.Enum)
+
+
+def _enum_list(kind: type[EnumT], name: str, value: str) -> frozenset[EnumT]:
+    """A comma-separated list of enum values (case-insensitive)."""
+    try:
+        return frozenset(kind(part.strip().upper()) for part in value.split(",") if part.strip())
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise bad_request(f"invalid {name} {value!r}: expected a list of {allowed}") from None
+
+
+def _time(name: str, value: str) -> datetime:
+    if " " in value and "T" in value:  # an unescaped '+' in the offset arrives as a space
+        value = value.replace(" ", "+")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"invalid {name} {value!r}: expected an ISO 8601 date-time") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_BATCH:
+        raise bad_request(f"invalid limit {value!r}: expected an integer from 1 to {MAX_BATCH}")
+    return limit
