@@ -1,0 +1,182 @@
+"""The one status a customer is shown, derived from line quantities, fulfillment
+orders and carrier tracking. Pure functions: table-tested in tests/test_status.py.
+
+The rule that matters most: a shipment's stage is the most advanced milestone it has
+ever reached, not its latest event, so late, out-of-order or duplicated carrier
+events never move an order backwards. Explicit reversals (return to sender) are the
+one exception.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sources.records import (
+    FulfillmentOrder,
+    FulfillmentOrderStatus,
+    HoldReason,
+    Order,
+    ShipmentStatus,
+    Tracking,
+)
+
+
+class CustomerOrderStatus(enum.Enum):
+    ORDER_PLACED = "ORDER_PLACED"
+    PROCESSING = "PROCESSING"
+    ON_HOLD = "ON_HOLD"
+    BACKORDERED = "BACKORDERED"
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+    SHIPPED = "SHIPPED"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
+    RETURNING_TO_SENDER = "RETURNING_TO_SENDER"
+    PARTIALLY_DELIVERED = "PARTIALLY_DELIVERED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+
+
+# Forward milestones in the order a parcel reaches them. EXCEPTION, NO_INFO and
+# TRACKING_EXPIRED are states, not progress: they never lower a reached milestone.
+_MILESTONE_RANK: dict[ShipmentStatus, int] = {
+    ShipmentStatus.LABEL_CREATED: 1,
+    ShipmentStatus.IN_TRANSIT: 2,
+    ShipmentStatus.OUT_FOR_DELIVERY: 3,
+    ShipmentStatus.DELIVERY_ATTEMPTED: 4,
+    ShipmentStatus.READY_FOR_PICKUP: 5,
+    ShipmentStatus.DELIVERED: 6,
+}
+REVERSALS = frozenset({ShipmentStatus.RETURNING_TO_SENDER, ShipmentStatus.RETURNED_TO_SENDER})
+
+# What the customer sees for an undelivered shipment, least advanced first.
+_SHIPPED_STAGES: tuple[tuple[ShipmentStatus, CustomerOrderStatus], ...] = (
+    (ShipmentStatus.IN_TRANSIT, CustomerOrderStatus.SHIPPED),
+    (ShipmentStatus.OUT_FOR_DELIVERY, CustomerOrderStatus.OUT_FOR_DELIVERY),
+    (ShipmentStatus.DELIVERY_ATTEMPTED, CustomerOrderStatus.DELIVERY_ATTEMPTED),
+    (ShipmentStatus.READY_FOR_PICKUP, CustomerOrderStatus.READY_FOR_PICKUP),
+)
+_OPEN_WORK = frozenset({FulfillmentOrderStatus.IN_PROGRESS, FulfillmentOrderStatus.INCOMPLETE})
+_FINISHED = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
+
+
+def shipment_milestone(tracking: Tracking | None) -> ShipmentStatus:
+    """The most advanced milestone a shipment has reached (or its explicit reversal)."""
+    if tracking is None:
+        return ShipmentStatus.NO_INFO
+    if tracking.status in REVERSALS:
+        return tracking.status
+    reached = ShipmentStatus.NO_INFO
+    best = 0
+    for status in _statuses(tracking):
+        rank = _MILESTONE_RANK.get(status, 0)
+        if rank > best:
+            best, reached = rank, status
+    return reached
+
+
+def _statuses(tracking: Tracking) -> Iterable[ShipmentStatus]:
+    yield tracking.status
+    for checkpoint in tracking.checkpoints:
+        yield checkpoint.status
+
+
+def derive_customer_status(
+    order: Order, trackings: Mapping[str, Tracking | None]
+) -> CustomerOrderStatus:
+    """The customer-facing status of ``order``.
+
+    ``trackings`` maps tracking numbers to the carrier's record (``None`` or absent
+    when the carrier has none or could not be asked): the OMS quantities then decide.
+    """
+    active = {line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines}
+    total_active = sum(active.values())
+    if order.cancelled_at is not None or total_active <= 0:
+        return CustomerOrderStatus.CANCELLED
+
+    milestones = {
+        shipment.id: shipment_milestone(trackings.get(shipment.tracking_number or ""))
+        for shipment in order.shipments
+    }
+    carried: dict[str, int] = dict.fromkeys(active, 0)
+    delivered_by_carrier: dict[str, int] = dict.fromkeys(active, 0)
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            if part.line_id in carried:
+                carried[part.line_id] += part.quantity
+                if milestones[shipment.id] is ShipmentStatus.DELIVERED:
+                    delivered_by_carrier[part.line_id] += part.quantity
+
+    shipped = delivered = 0
+    for line in order.lines:
+        cap = active[line.id]
+        shipped += min(cap, max(line.quantities.shipped, carried[line.id]))
+        delivered += min(cap, max(line.quantities.delivered, delivered_by_carrier[line.id]))
+
+    if delivered >= total_active:
+        return CustomerOrderStatus.DELIVERED
+    if delivered > 0:
+        return CustomerOrderStatus.PARTIALLY_DELIVERED
+    if shipped >= total_active:
+        return _in_flight_status(milestones.values())
+    if shipped > 0:
+        return CustomerOrderStatus.PARTIALLY_SHIPPED
+    return _pre_shipment_status(order.fulfillment_orders)
+
+
+def _in_flight_status(milestones: Iterable[ShipmentStatus]) -> CustomerOrderStatus:
+    """Everything shipped, nothing delivered: the least advanced shipment decides."""
+    undelivered = [m for m in milestones if m is not ShipmentStatus.DELIVERED]
+    if any(m in REVERSALS for m in undelivered):
+        return CustomerOrderStatus.RETURNING_TO_SENDER
+    for milestone, status in _SHIPPED_STAGES:
+        if any(_MILESTONE_RANK.get(m, 0) <= _MILESTONE_RANK[milestone] for m in undelivered):
+            return status
+    return CustomerOrderStatus.SHIPPED
+
+
+def _pre_shipment_status(fulfillment_orders: list[FulfillmentOrder]) -> CustomerOrderStatus:
+    open_orders = [fo for fo in fulfillment_orders if fo.status not in _FINISHED]
+    reasons = {hold.reason for fo in open_orders for hold in fo.holds}
+    if HoldReason.INVENTORY_OUT_OF_STOCK in reasons:
+        return CustomerOrderStatus.BACKORDERED
+    if reasons - {HoldReason.HIGH_RISK_OF_FRAUD}:
+        return CustomerOrderStatus.ON_HOLD
+    if reasons or any(fo.status in _OPEN_WORK for fo in open_orders):
+        # A fraud review is internal: the customer just sees the order being processed.
+        return CustomerOrderStatus.PROCESSING
+    return CustomerOrderStatus.ORDER_PLACED
+
+
+def latest_estimate(
+    order: Order, trackings: Mapping[str, Tracking | None]
+) -> tuple[datetime, datetime] | None:
+    """The latest carrier estimate among the order's undelivered shipments."""
+    latest: tuple[datetime, datetime] | None = None
+    for shipment in order.shipments:
+        tracking = trackings.get(shipment.tracking_number or "")
+        if tracking is None or shipment_milestone(tracking) is ShipmentStatus.DELIVERED:
+            continue
+        window = tracking.latest_estimated_delivery
+        if window is not None and (latest is None or window.latest > latest[1]):
+            latest = (window.earliest, window.latest)
+    return latest
+
+
+def promised_window(order: Order) -> tuple[datetime, datetime] | None:
+    """The checkout promise: the widest window over the live fulfillment orders."""
+    earliest: datetime | None = None
+    latest: datetime | None = None
+    for fo in order.fulfillment_orders:
+        method = fo.delivery_method
+        if fo.status is FulfillmentOrderStatus.CANCELLED:
+            continue
+        if method.min_delivery_at is not None:
+            earliest = min(earliest or method.min_delivery_at, method.min_delivery_at)
+        if method.max_delivery_at is not None:
+            latest = max(latest or method.max_delivery_at, method.max_delivery_at)
+    if earliest is None or latest is None:
+        return None
+    return earliest, latest

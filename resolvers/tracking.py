@@ -1,0 +1,103 @@
+"""Make a messy carrier feed readable: parse times, drop duplicates, sort, and name
+the sub-status. Pure functions over ``sources.records.Tracking``."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sources.records import Checkpoint
+
+
+class ShipmentSubStatus(enum.Enum):
+    """Why a shipment is where it is, from the carrier's raw subtag (AfterShip codes)."""
+
+    CUSTOMS_DELAY = "CUSTOMS_DELAY"
+    UNFORESEEN_DELAY = "UNFORESEEN_DELAY"
+    WEATHER_DELAY = "WEATHER_DELAY"
+    HELD_FOR_PAYMENT = "HELD_FOR_PAYMENT"
+    INCORRECT_ADDRESS = "INCORRECT_ADDRESS"
+    CUSTOMER_MOVED = "CUSTOMER_MOVED"
+    REFUSED = "REFUSED"
+    NOT_COLLECTED = "NOT_COLLECTED"
+    DAMAGED = "DAMAGED"
+    LOST = "LOST"
+    RETURNING_TO_SENDER = "RETURNING_TO_SENDER"
+    RETURNED_TO_SENDER = "RETURNED_TO_SENDER"
+    FORWARDED = "FORWARDED"
+    ADDRESSEE_NOT_AVAILABLE = "ADDRESSEE_NOT_AVAILABLE"
+    BUSINESS_CLOSED = "BUSINESS_CLOSED"
+    OTHER = "OTHER"
+
+
+_SUB_STATUS_BY_SUBTAG = {
+    "Exception_002": ShipmentSubStatus.CUSTOMER_MOVED,
+    "Exception_003": ShipmentSubStatus.REFUSED,
+    "Exception_004": ShipmentSubStatus.CUSTOMS_DELAY,
+    "Exception_005": ShipmentSubStatus.UNFORESEEN_DELAY,
+    "Exception_006": ShipmentSubStatus.HELD_FOR_PAYMENT,
+    "Exception_007": ShipmentSubStatus.INCORRECT_ADDRESS,
+    "Exception_008": ShipmentSubStatus.NOT_COLLECTED,
+    "Exception_010": ShipmentSubStatus.RETURNING_TO_SENDER,
+    "Exception_011": ShipmentSubStatus.RETURNED_TO_SENDER,
+    "Exception_012": ShipmentSubStatus.DAMAGED,
+    "Exception_013": ShipmentSubStatus.LOST,
+    "InTransit_009": ShipmentSubStatus.FORWARDED,
+    "AttemptFail_001": ShipmentSubStatus.ADDRESSEE_NOT_AVAILABLE,
+    "AttemptFail_002": ShipmentSubStatus.BUSINESS_CLOSED,
+    "AvailableForPickup_002": ShipmentSubStatus.NOT_COLLECTED,
+}
+
+
+def sub_status(subtag: str | None, message: str | None = None) -> ShipmentSubStatus | None:
+    """The named reason behind a raw subtag and message.
+
+    ``None`` for ordinary progress (``InTransit_003``, ``Delivered_001``…); ``OTHER``
+    for an exception the table does not name.
+    """
+    if message and "WEATHER" in message.upper():
+        return ShipmentSubStatus.WEATHER_DELAY
+    if subtag is None:
+        return None
+    named = _SUB_STATUS_BY_SUBTAG.get(subtag)
+    if named is None and subtag.startswith("Exception"):
+        return ShipmentSubStatus.OTHER
+    return named
+
+
+@dataclass(frozen=True, slots=True)
+class TimedCheckpoint:
+    occurred_at: datetime
+    date_only: bool  # the carrier gave a day, not a time: occurred_at is that day's midnight UTC
+    checkpoint: Checkpoint
+
+
+def parse_carrier_time(raw: str) -> tuple[datetime, bool]:
+    """A carrier time as an aware datetime, and whether the carrier only gave a date."""
+    if len(raw) == 10:
+        day = date.fromisoformat(raw)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC), True
+    moment = datetime.fromisoformat(raw)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), False
+
+
+def timeline(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:
+    """Checkpoints in time order with exact duplicates removed.
+
+    Unparsable times are dropped rather than failing the whole tracking record.
+    """
+    seen: set[tuple[str, str, str]] = set()
+    timed: list[TimedCheckpoint] = []
+    for checkpoint in checkpoints:
+        key = (checkpoint.time, checkpoint.status.value, checkpoint.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            moment, date_only = parse_carrier_time(checkpoint.time)
+        except ValueError:
+            continue
+        timed.append(TimedCheckpoint(moment, date_only, checkpoint))
+    timed.sort(key=lambda item: item.occurred_at)
+    return timed

@@ -1,0 +1,297 @@
+"""The order and everything the OMS knows about it; edges into the other sources
+(availability, tracking, tickets) are the only async resolvers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import strawberry
+
+from resolvers.context import RequestContext
+from resolvers.relay import to_global_id
+from resolvers.status import derive_customer_status, latest_estimate, promised_window
+from resolvers.types.common import DateWindow, MailingAddress, Money, Node, PageInfo
+from resolvers.types.enums import (
+    CancelReason,
+    CustomerOrderStatus,
+    DeliveryMethodType,
+    FinancialStatus,
+    FulfillmentOrderStatus,
+    FulfillmentStatus,
+    HoldReason,
+)
+from resolvers.types.inventory import InventoryAvailability
+from resolvers.types.ticket import SupportTicket
+from resolvers.types.tracking import Carrier, Tracking, tracking_url
+from sources import records
+from sources.errors import SourceError
+
+Info = strawberry.Info[RequestContext, None]
+
+
+@strawberry.type
+class Customer:
+    reference: str = strawberry.field(description="The customer's id in the OMS.")
+    name: str
+    email: str
+    phone: str | None
+
+
+@strawberry.type
+class LineItemQuantities:
+    ordered: int
+    cancelled: int
+    unfulfilled: int = strawberry.field(description="Ordered, not cancelled, not yet shipped.")
+    shipped: int
+    delivered: int
+    returned: int
+
+
+@strawberry.type
+class LineItem(Node):
+    sku: str
+    name: str
+    unit_price: Money
+    quantities: LineItemQuantities
+
+    @strawberry.field(description="Stock of this SKU (inventory source).")
+    async def availability(self, info: Info) -> InventoryAvailability | None:
+        item = await info.context.loaders.inventory_by_sku.load(self.sku)
+        return None if item is None else InventoryAvailability.from_record(item)
+
+    @classmethod
+    def from_record(cls, order_id: str, line: records.OrderLine) -> LineItem:
+        q = line.quantities
+        return cls(
+            id=strawberry.ID(to_global_id("LineItem", order_id, line.id)),
+            sku=line.sku,
+            name=line.name,
+            unit_price=Money(
+                amount=line.unit_price.amount, currency_code=line.unit_price.currency_code
+            ),
+            quantities=LineItemQuantities(
+                ordered=q.ordered,
+                cancelled=q.cancelled,
+                unfulfilled=max(0, q.ordered - q.cancelled - q.shipped),
+                shipped=q.shipped,
+                delivered=q.delivered,
+                returned=q.returned,
+            ),
+        )
+
+
+@strawberry.type(description="A quantity of one order line.")
+class LineItemQuantity:
+    line_item: LineItem
+    quantity: int
+
+
+@strawberry.type
+class Location:
+    id: str
+    name: str
+    country_code: str
+
+
+@strawberry.type
+class FulfillmentHold:
+    reason: HoldReason
+    note: str | None
+    held_at: datetime
+
+
+@strawberry.type
+class DeliveryMethod:
+    type: DeliveryMethodType
+    service_name: str
+    promised_delivery: DateWindow | None
+
+
+@strawberry.type(description="The part of an order one location fulfills.")
+class FulfillmentOrder(Node):
+    location: Location
+    status: FulfillmentOrderStatus
+    holds: list[FulfillmentHold]
+    delivery_method: DeliveryMethod
+    line_items: list[LineItemQuantity]
+    updated_at: datetime
+
+
+@strawberry.type
+class Shipment(Node):
+    carrier: Carrier
+    tracking_number: str | None
+    tracking_url: str | None
+    shipped_at: datetime
+    line_items: list[LineItemQuantity]
+
+    @strawberry.field(description="The carrier's tracking (carrier source).")
+    async def tracking(self, info: Info) -> Tracking | None:
+        if self.tracking_number is None:
+            return None
+        found = await info.context.loaders.tracking_by_number.load(self.tracking_number)
+        return None if found is None else Tracking.from_record(found)
+
+
+@strawberry.type
+class Order(Node):
+    number: str = strawberry.field(description='The order number, e.g. "1001".')
+    name: str = strawberry.field(description='The order number as customers see it: "#1001".')
+    placed_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+    cancel_reason: CancelReason | None
+    customer: Customer
+    shipping_address: MailingAddress | None
+    financial_status: FinancialStatus
+    fulfillment_status: FulfillmentStatus
+    promised_delivery: DateWindow | None = strawberry.field(
+        description="The delivery window promised at checkout."
+    )
+    line_items: list[LineItem]
+    fulfillment_orders: list[FulfillmentOrder]
+    shipments: list[Shipment]
+    record: strawberry.Private[records.Order]
+
+    @strawberry.field(description="The one status the customer is shown.")
+    async def customer_status(self, info: Info) -> CustomerOrderStatus:
+        # Without the carrier the OMS quantities still give an honest status.
+        trackings = await _trackings(self.record, info, strict=False)
+        return derive_customer_status(self.record, trackings)
+
+    @strawberry.field(description="The carrier's latest estimate among the undelivered shipments.")
+    async def estimated_delivery(self, info: Info) -> DateWindow | None:
+        trackings = await _trackings(self.record, info, strict=True)
+        return DateWindow.of(latest_estimate(self.record, trackings))
+
+    @strawberry.field(description="Support tickets about this order (ticketing source).")
+    async def tickets(self, info: Info) -> list[SupportTicket] | None:
+        found = await info.context.loaders.tickets_by_order.load(self.record.id)
+        return None if found is None else [SupportTicket.from_record(t) for t in found]
+
+    @classmethod
+    def from_record(cls, order: records.Order) -> Order:
+        lines = {line.id: LineItem.from_record(order.id, line) for line in order.lines}
+        customer = order.customer
+        return cls(
+            id=strawberry.ID(to_global_id("Order", order.id)),
+            number=order.number,
+            name=f"#{order.number}",
+            placed_at=order.placed_at,
+            updated_at=order.updated_at,
+            cancelled_at=order.cancelled_at,
+            cancel_reason=order.cancel_reason,
+            customer=Customer(
+                reference=customer.id,
+                name=customer.name,
+                email=customer.email,
+                phone=customer.phone,
+            ),
+            shipping_address=(
+                MailingAddress.from_record(order.shipping_address)
+                if order.shipping_address
+                else None
+            ),
+            financial_status=order.financial_status,
+            fulfillment_status=order.fulfillment_status,
+            promised_delivery=DateWindow.of(promised_window(order)),
+            line_items=list(lines.values()),
+            fulfillment_orders=[
+                _fulfillment_order(order.id, fo, lines) for fo in order.fulfillment_orders
+            ],
+            shipments=[_shipment(order.id, shipment, lines) for shipment in order.shipments],
+            record=order,
+        )
+
+
+async def _trackings(
+    order: records.Order, info: Info, *, strict: bool
+) -> dict[str, records.Tracking | None]:
+    """The order's tracking records by number, through the shared carrier loader.
+
+    ``strict`` re-raises a carrier failure; otherwise failed numbers are left out.
+    """
+    numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
+    if not numbers:
+        return {}
+    loader = info.context.loaders.tracking_by_number
+    results = await asyncio.gather(*(loader.load(n) for n in numbers), return_exceptions=True)
+    found: dict[str, records.Tracking | None] = {}
+    for number, result in zip(numbers, results, strict=True):
+        if isinstance(result, BaseException):
+            if strict or not isinstance(result, SourceError):
+                raise result
+            continue
+        found[number] = result
+    return found
+
+
+def _quantities(
+    parts: list[records.LineQuantity], lines: dict[str, LineItem]
+) -> list[LineItemQuantity]:
+    return [
+        LineItemQuantity(line_item=lines[part.line_id], quantity=part.quantity)
+        for part in parts
+        if part.line_id in lines
+    ]
+
+
+def _fulfillment_order(
+    order_id: str, fo: records.FulfillmentOrder, lines: dict[str, LineItem]
+) -> FulfillmentOrder:
+    method = fo.delivery_method
+    promised = (
+        (method.min_delivery_at, method.max_delivery_at)
+        if method.min_delivery_at and method.max_delivery_at
+        else None
+    )
+    return FulfillmentOrder(
+        id=strawberry.ID(to_global_id("FulfillmentOrder", order_id, fo.id)),
+        location=Location(
+            id=fo.location.id, name=fo.location.name, country_code=fo.location.country_code
+        ),
+        status=fo.status,
+        holds=[FulfillmentHold(reason=h.reason, note=h.note, held_at=h.held_at) for h in fo.holds],
+        delivery_method=DeliveryMethod(
+            type=method.method_type,
+            service_name=method.service_name,
+            promised_delivery=DateWindow.of(promised),
+        ),
+        line_items=_quantities(fo.lines, lines),
+        updated_at=fo.updated_at,
+    )
+
+
+def _shipment(order_id: str, shipment: records.Shipment, lines: dict[str, LineItem]) -> Shipment:
+    return Shipment(
+        id=strawberry.ID(to_global_id("Shipment", order_id, shipment.id)),
+        carrier=Carrier.of(shipment.carrier_code),
+        tracking_number=shipment.tracking_number,
+        tracking_url=tracking_url(shipment.carrier_code, shipment.tracking_number),
+        shipped_at=shipment.shipped_at,
+        line_items=_quantities(shipment.lines, lines),
+    )
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: Order
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    nodes: list[Order]
+    page_info: PageInfo
+
+
+@strawberry.input(description="Filters of `orders`; all optional, combined with AND.")
+class OrderFilter:
+    customer_reference: str | None = None
+    fulfillment_statuses: list[FulfillmentStatus] | None = None
+    financial_statuses: list[FinancialStatus] | None = None
+    updated_since: datetime | None = None
+    placed_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    placed_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
