@@ -1,0 +1,1 @@
+"""The HTTP edge of OrderGraph: configuration, the Starlette app, and the CLI."""

@@ -1,0 +1,162 @@
+"""``ordergraph``: run the demo, the simulated sources, or the gateway; print the schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
+from resolvers.schema import build_schema
+from sources.sim.cluster import start_cluster
+from sources.sim.seed import generate
+
+EXAMPLE_QUERY = """{{
+  orderByNumber(number: "{number}") {{
+    name customerStatus promisedDelivery {{ earliest latest }}
+    estimatedDelivery {{ earliest latest }}
+    shipments {{
+      carrier {{ name }} trackingNumber
+      tracking {{ status events {{ occurredAt message }} }}
+    }}
+  }}
+}}"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"ordergraph: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.command == "export-schema":
+        sys.stdout.write(schema_sdl())
+        return 0
+    if args.command == "serve":
+        settings = msgspec.structs.replace(
+            settings, host=args.host or settings.host, port=args.port or settings.port
+        )
+        _run(_serve(settings))
+    elif args.command == "sim":
+        _run(_sim(args))
+    else:
+        _run(_demo(args, settings))
+    return 0
+
+
+def schema_sdl() -> str:
+    return build_schema().as_str() + "\n"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ordergraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="simulated sources + gateway, in-memory, one command")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000, help="gateway port (default 8000)")
+    demo.add_argument(
+        "--sim-port-base", type=int, help="first of four source ports (default: port + 101)"
+    )
+    _add_sim_options(demo, latency_ms=3.0, jitter_ms=2.0)
+
+    sim = commands.add_parser("sim", help="only the four simulated sources")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port-base", type=int, default=8101, help="OMS port; the others follow")
+    _add_sim_options(sim, latency_ms=0.0, jitter_ms=0.0)
+
+    serve = commands.add_parser("serve", help="the gateway against configured sources")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL")
+    return parser
+
+
+def _add_sim_options(
+    parser: argparse.ArgumentParser, *, latency_ms: float, jitter_ms: float
+) -> None:
+    parser.add_argument("--seed", type=int, default=7, help="data set seed (default 7)")
+    parser.add_argument("--orders", type=int, default=1200)
+    parser.add_argument("--latency-ms", type=float, default=latency_ms)
+    parser.add_argument("--jitter-ms", type=float, default=jitter_ms)
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        loop_factory = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with (
+        asyncio.Runner(loop_factory=loop_factory) as runner,
+        contextlib.suppress(KeyboardInterrupt),
+    ):
+        runner.run(main)
+
+
+async def _serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        log_level=settings.log_level.lower(),
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def _start_sources(args: argparse.Namespace, port_base: int) -> Any:
+    dataset = generate(
+        seed=args.seed, now=datetime.now(UTC).replace(microsecond=0), orders=args.orders
+    )
+    cluster = await start_cluster(
+        dataset,
+        host=args.host,
+        port_base=port_base,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+    )
+    for name, url in cluster.urls.items():
+        print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
+    return cluster
+
+
+async def _sim(args: argparse.Namespace) -> None:
+    print("OrderGraph simulated sources:")
+    cluster = await _start_sources(args, args.port_base)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await cluster.close()
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> None:
+    print("OrderGraph demo: simulated sources")
+    cluster = await _start_sources(args, args.sim_port_base or args.port + 101)
+    sources = {name: SourceSettings(url=url) for name, url in cluster.urls.items()}
+    settings = msgspec.structs.replace(
+        settings, host=args.host, port=args.port, graphiql=True, sources=sources
+    )
+    number = next(iter(cluster.dataset.orders.values())).number
+    print(f"\nGraphiQL: http://{args.host}:{args.port}/graphql")
+    print(f"Try:\n{EXAMPLE_QUERY.format(number=number)}\n")
+    try:
+        await _serve(settings)
+    finally:
+        await cluster.close()

@@ -1,0 +1,109 @@
+"""Shared fixtures: one seeded data set, the four simulated sources on loopback and a
+gateway served by a real uvicorn, all for the whole test session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import Settings, SourceSettings
+from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.seed import Dataset, generate
+from tests.ports import free_socket
+
+FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Dataset:
+    return generate(seed=7, now=FIXED_NOW)
+
+
+@pytest.fixture(scope="session")
+async def sim(dataset: Dataset) -> AsyncIterator[SimCluster]:
+    cluster = await start_cluster(dataset)
+    yield cluster
+    await cluster.close()
+
+
+class RunningGateway:
+    """A gateway on a loopback port, with a client to query it."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
+
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, *, status: int = 200
+    ) -> dict[str, Any]:
+        payload = {"query": query, "variables": variables or {}}
+        async with self.session.post(f"{self.url}/graphql", json=payload) as resp:
+            body = await resp.json()
+            assert resp.status == status, body
+            return body  # type: ignore[no-any-return]
+
+
+async def serve_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
+    """Run the gateway app under uvicorn on a free port until the caller is done."""
+    sock = free_socket()
+    config = uvicorn.Config(create_app(settings), lifespan="on", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    host, port = sock.getsockname()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield RunningGateway(f"http://{host}:{port}", session)
+    server.should_exit = True
+    await task
+
+
+def settings_for(urls: dict[str, str], **overrides: Any) -> Settings:
+    sources = {name: SourceSettings(url=url) for name, url in urls.items()}
+    return Settings(sources=sources, **overrides)
+
+
+@pytest.fixture(scope="session")
+async def gateway(sim: SimCluster) -> AsyncIterator[RunningGateway]:
+    async for running in serve_gateway(settings_for(sim.urls)):
+        yield running
+
+
+@pytest.fixture
+async def stats(sim: SimCluster) -> AsyncIterator[SourceStats]:
+    counters = SourceStats(sim.urls)
+    await counters.reset()
+    yield counters
+
+
+class SourceStats:
+    """Reads and resets the simulated sources' ``/__stats`` counters."""
+
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+
+    async def reset(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            for url in self.urls.values():
+                async with session.delete(f"{url}/__stats") as resp:
+                    assert resp.status == 204
+
+    async def read(self) -> dict[str, dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            result = {}
+            for name, url in self.urls.items():
+                async with session.get(f"{url}/__stats") as resp:
+                    result[name] = await resp.json()
+            return result
+
+    async def requests(self) -> dict[str, int]:
+        return {name: stats["requests"] for name, stats in (await self.read()).items()}

@@ -1,0 +1,28 @@
+"""Free loopback ports for servers started by tests and benchmarks."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+
+def free_socket() -> socket.socket:
+    """A socket bound to a free loopback port (not listening)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def free_port_block(size: int) -> int:
+    """A port whose next ``size - 1`` ports are free too, at the time of asking."""
+    for _ in range(100):
+        base = random.randint(20000, 60000 - size)
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no block of {size} free ports")

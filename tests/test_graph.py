@@ -1,0 +1,202 @@
+"""The order graph through the real HTTP edge: lookups, Relay ids, pagination,
+filters, input errors, and a failing source that does not take the order down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import RunningGateway, serve_gateway, settings_for
+from tests.ports import free_socket
+from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+
+
+def _order_with_shipments_and_tickets(dataset):
+    return next(
+        order
+        for order in dataset.orders.values()
+        if order.shipments and dataset.tickets.get(order.id) and len(order.lines) > 1
+    )
+
+
+async def test_order_by_number_assembles_all_four_sources(gateway, dataset):
+    record = _order_with_shipments_and_tickets(dataset)
+    for number in (record.number, f"#{record.number}"):
+        body = await gateway.query(ORDER_BY_NUMBER, {"number": number})
+        assert "errors" not in body
+        order = body["data"]["orderByNumber"]
+        assert order["number"] == record.number and order["name"] == f"#{record.number}"
+        assert [line["sku"] for line in order["lineItems"]] == [line.sku for line in record.lines]
+        assert all(line["availability"]["sku"] == line["sku"] for line in order["lineItems"])
+        assert {s["trackingNumber"] for s in order["shipments"]} == {
+            s.tracking_number for s in record.shipments
+        }
+        assert {t["reference"] for t in order["tickets"]} == {
+            t.id for t in dataset.tickets[record.id]
+        }
+
+
+async def test_unknown_order_number_is_null(gateway):
+    body = await gateway.query('{ orderByNumber(number: "99999999") { id } }')
+    assert body == {"data": {"orderByNumber": None}}
+
+
+async def test_every_node_round_trips_through_node_and_nodes(gateway, dataset):
+    record = _order_with_shipments_and_tickets(dataset)
+    body = await gateway.query(
+        """query($n: String!) { orderByNumber(number: $n) {
+             id lineItems { id } fulfillmentOrders { id } shipments { id } tickets { id } } }""",
+        {"n": record.number},
+    )
+    order = body["data"]["orderByNumber"]
+    ids = [order["id"]] + [
+        child["id"]
+        for key in ("lineItems", "fulfillmentOrders", "shipments", "tickets")
+        for child in order[key]
+    ]
+    body = await gateway.query(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }", {"ids": ids}
+    )
+    assert [node["id"] for node in body["data"]["nodes"]] == ids
+    assert body["data"]["nodes"][0]["__typename"] == "Order"
+    for node_id in ids:
+        body = await gateway.query("query($id: ID!) { node(id: $id) { id } }", {"id": node_id})
+        assert body["data"]["node"] == {"id": node_id}
+    body = await gateway.query("query($id: ID!) { order(id: $id) { number } }", {"id": order["id"]})
+    assert body["data"]["order"] == {"number": record.number}
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "field"),
+    [
+        ('{ order(id: "not-an-id") { id } }', "INVALID_ID", "id"),
+        ('{ node(id: "%%%") { id } }', "INVALID_ID", "id"),
+        ("{ orders(first: 0) { nodes { id } } }", "BAD_USER_INPUT", "first"),
+        ("{ orders(first: 101) { nodes { id } } }", "BAD_USER_INPUT", "first"),
+        ('{ orders(first: 5, after: "bogus") { nodes { id } } }', "BAD_USER_INPUT", "after"),
+        ('{ orderByNumber(number: "  ") { id } }', "BAD_USER_INPUT", "number"),
+    ],
+)
+async def test_bad_arguments_get_coded_errors(gateway, query, code, field):
+    body = await gateway.query(query)
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": code, "field": field}
+    assert "Traceback" not in error["message"]
+
+
+async def test_an_order_id_of_another_type_is_rejected(gateway, dataset):
+    record = _order_with_shipments_and_tickets(dataset)
+    body = await gateway.query(
+        "query($n: String!) { orderByNumber(number: $n) { lineItems { id } } }",
+        {"n": record.number},
+    )
+    line_id = body["data"]["orderByNumber"]["lineItems"][0]["id"]
+    body = await gateway.query("query($id: ID!) { order(id: $id) { id } }", {"id": line_id})
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_ID"
+
+
+async def test_nodes_reports_a_bad_id_at_its_own_index(gateway, dataset):
+    record = next(iter(dataset.orders.values()))
+    body = await gateway.query(
+        "query($n: String!) { orderByNumber(number: $n) { id } }", {"n": record.number}
+    )
+    good = body["data"]["orderByNumber"]["id"]
+    body = await gateway.query(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [good, "garbage"]}
+    )
+    assert body["data"]["nodes"] == [{"id": good}, None]
+    assert body["errors"][0]["path"] == ["nodes", 1]
+
+
+async def test_pages_walk_every_matching_order_once(gateway, dataset):
+    customer = max(
+        {o.customer.id for o in dataset.orders.values()},
+        key=lambda c: sum(o.customer.id == c for o in dataset.orders.values()),
+    )
+    expected = {o.number for o in dataset.orders.values() if o.customer.id == customer}
+    assert len(expected) > 2
+    seen: list[str] = []
+    after = None
+    while True:
+        body = await gateway.query(
+            ORDERS_PAGE,
+            {"first": 2, "after": after, "filter": {"customerReference": customer}},
+        )
+        assert "errors" not in body
+        page = body["data"]["orders"]
+        seen += [edge["node"]["number"] for edge in page["edges"]]
+        placed = [edge["node"]["placedAt"] for edge in page["edges"]]
+        assert placed == sorted(placed, reverse=True)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(seen) == sorted(expected)
+
+
+async def test_an_edge_cursor_continues_after_that_edge(gateway):
+    body = await gateway.query("{ orders(first: 4) { edges { cursor node { number } } } }")
+    edges = body["data"]["orders"]["edges"]
+    body = await gateway.query(
+        "query($a: String) { orders(first: 2, after: $a) { nodes { number } } }",
+        {"a": edges[1]["cursor"]},
+    )
+    assert [n["number"] for n in body["data"]["orders"]["nodes"]] == [
+        e["node"]["number"] for e in edges[2:]
+    ]
+
+
+async def test_status_filter(gateway, dataset):
+    body = await gateway.query(
+        """{ orders(first: 100, filter: {fulfillmentStatuses: [ON_HOLD]}) {
+             nodes { fulfillmentStatus } } }"""
+    )
+    statuses = {node["fulfillmentStatus"] for node in body["data"]["orders"]["nodes"]}
+    assert statuses == {"ON_HOLD"}
+
+
+async def test_statuses_of_seeded_scenarios(gateway, dataset):
+    expected = {
+        "cancelled": "CANCELLED",
+        "backorder": "BACKORDERED",
+        "just_placed": "ORDER_PLACED",
+    }
+    for scenario, status in expected.items():
+        order_id = next(o for o, s in dataset.scenarios.items() if s == scenario)
+        number = dataset.orders[order_id].number
+        body = await gateway.query(
+            "query($n: String!) { orderByNumber(number: $n) { customerStatus } }", {"n": number}
+        )
+        assert body["data"]["orderByNumber"]["customerStatus"] == status, scenario
+
+
+@pytest.fixture(scope="module")
+async def gateway_without_carrier_and_tickets(sim) -> AsyncIterator[RunningGateway]:
+    dead = free_socket()  # bound, never listening: connections are refused
+    host, port = dead.getsockname()
+    urls = {**sim.urls, "carrier": f"http://{host}:{port}", "ticketing": f"http://{host}:{port}"}
+    async for running in serve_gateway(settings_for(urls)):
+        yield running
+    dead.close()
+
+
+async def test_failing_sources_null_only_their_fields(gateway_without_carrier_and_tickets, dataset):
+    record = _order_with_shipments_and_tickets(dataset)
+    body = await gateway_without_carrier_and_tickets.query(
+        ORDER_BY_NUMBER, {"number": record.number}
+    )
+    order = body["data"]["orderByNumber"]
+    assert order["number"] == record.number
+    assert order["customerStatus"]  # derived from the OMS alone
+    assert all(line["availability"] for line in order["lineItems"])
+    assert order["tickets"] is None and order["estimatedDelivery"] is None
+    assert all(shipment["tracking"] is None for shipment in order["shipments"])
+    by_path = {tuple(error["path"]): error for error in body["errors"]}
+    assert by_path[("orderByNumber", "tickets")]["extensions"] == {
+        "code": "SOURCE_UNAVAILABLE",
+        "source": "ticketing",
+        "retryable": True,
+    }
+    assert by_path[("orderByNumber", "shipments", 0, "tracking")]["extensions"]["source"] == (
+        "carrier"
+    )

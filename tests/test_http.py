@@ -1,0 +1,102 @@
+"""The HTTP edge: health, readiness, GET and POST, and errors that are never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import RunningGateway, serve_gateway, settings_for
+from tests.ports import free_socket
+
+
+async def test_healthz(gateway):
+    async with gateway.session.get(f"{gateway.url}/healthz") as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"status": "ok"}
+
+
+async def test_readyz_names_every_source(gateway, sim):
+    async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert body["status"] == "ready"
+    assert {s["name"]: (s["url"], s["ok"]) for s in body["sources"]} == {
+        name: (url, True) for name, url in sim.urls.items()
+    }
+
+
+@pytest.fixture(scope="module")
+async def gateway_without_inventory(sim) -> AsyncIterator[RunningGateway]:
+    dead = free_socket()
+    host, port = dead.getsockname()
+    async for running in serve_gateway(
+        settings_for({**sim.urls, "inventory": f"http://{host}:{port}"})
+    ):
+        yield running
+    dead.close()
+
+
+async def test_readyz_degraded_when_a_source_is_down(gateway_without_inventory):
+    async with gateway_without_inventory.session.get(
+        f"{gateway_without_inventory.url}/readyz"
+    ) as resp:
+        assert resp.status == 503
+        body = await resp.json()
+    assert body["status"] == "degraded"
+    assert {s["name"]: s["ok"] for s in body["sources"]}["inventory"] is False
+
+
+async def test_query_over_get(gateway, dataset):
+    number = next(iter(dataset.orders.values())).number
+    query = f'{{ orderByNumber(number: "{number}") {{ number }} }}'
+    async with gateway.session.get(f"{gateway.url}/graphql", params={"query": query}) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"data": {"orderByNumber": {"number": number}}}
+
+
+async def test_responses_are_compact_json(gateway):
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": "{ __typename }"}
+    ) as resp:
+        assert resp.headers["content-type"].startswith("application/json")
+        assert await resp.read() == b'{"data":{"__typename":"Query"}}'
+
+
+async def test_invalid_json_is_400(gateway):
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", data=b"{nope", headers={"content-type": "application/json"}
+    ) as resp:
+        assert resp.status == 400
+
+
+async def test_unsupported_method_is_405(gateway):
+    async with gateway.session.put(f"{gateway.url}/graphql", json={"query": "{ __typename }"}) as r:
+        assert r.status == 405
+
+
+async def test_graphiql_is_off_unless_enabled(gateway):
+    async with gateway.session.get(
+        f"{gateway.url}/graphql", headers={"accept": "text/html"}
+    ) as resp:
+        assert "graphiql" not in (await resp.text()).lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ orders(first: ", "GRAPHQL_PARSE_FAILED"),
+        ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ orders { nodes { id } } }", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+)
+async def test_parse_and_validation_errors_are_coded(gateway, query, code):
+    async with gateway.session.post(f"{gateway.url}/graphql", json={"query": query}) as resp:
+        assert resp.status in (200, 400)
+        body = await resp.json()
+    assert body["errors"][0]["extensions"]["code"] == code
+
+
+async def test_field_suggestions_are_off(gateway):
+    body = await gateway.query("{ orderz(first: 1) { nodes { id } } }")
+    assert "Did you mean" not in body["errors"][0]["message"]
