@@ -61,7 +61,11 @@ async def serve_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
             task.result()
         await asyncio.sleep(0.01)
     host, port = sock.getsockname()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+    # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: a
+    # synchronous test can block the loop long enough for a stale socket to be reused.
+    connector = aiohttp.TCPConnector(keepalive_timeout=2)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         yield RunningGateway(f"http://{host}:{port}", session)
     server.should_exit = True
     await task
