@@ -1,0 +1,42 @@
+"""Cache backends (Redis, in-process LRU) and ``open_backend`` to pick one by URL."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from sources.cache.backend import BackendHealth, CacheBackend, MessageHandler
+from sources.cache.memory_backend import MemoryBackend
+from sources.cache.redis_backend import RedisBackend
+
+__all__ = [
+    "BackendHealth",
+    "CacheBackend",
+    "MemoryBackend",
+    "MessageHandler",
+    "RedisBackend",
+    "open_backend",
+]
+
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+
+
+def open_backend(url: str) -> CacheBackend:
+    """``redis://``, ``rediss://`` or ``unix://`` → Redis; ``memory://`` (optionally
+    ``memory://?max_entries=N``) → in-process LRU."""
+    parts = urlsplit(url)
+    if parts.scheme in REDIS_SCHEMES:
+        return RedisBackend(url)
+    if parts.scheme == "memory":
+        query = parse_qs(parts.query)
+        if set(query) - {"max_entries"}:
+            raise ValueError(f"cache URL {url!r}: memory:// takes only ?max_entries=N")
+        if "max_entries" not in query:
+            return MemoryBackend()
+        try:
+            return MemoryBackend(max_entries=int(query["max_entries"][-1]))
+        except ValueError as exc:
+            raise ValueError(f"cache URL {url!r}: {exc}") from exc
+    raise ValueError(
+        f"cache URL {url!r}: unknown scheme {parts.scheme!r}; "
+        "use redis://, rediss://, unix:// or memory://"
+    )

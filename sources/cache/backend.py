@@ -1,0 +1,73 @@
+"""The one interface both cache backends (Redis, in-memory LRU) implement.
+
+Callers never see a backend error: a backend that cannot answer behaves as an empty
+cache (every read a miss, every write dropped), reports itself degraded, and
+recovers by itself. Values are opaque bytes; what they hold, and how keys are
+built, is the cache-through layer's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    backend: str  # "redis" or "memory"
+    ok: bool  # False while the backend is failing (reads are misses meanwhile)
+    errors: int  # errors since start
+    detail: str = ""  # the last error, when not ok
+
+
+MessageHandler = Callable[[bytes], Awaitable[None]]
+
+
+class CacheBackend(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Connect and start background work (pub/sub listener, health probe)."""
+
+    async def close(self) -> None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Values of ``keys`` in order, ``None`` for a miss: one round trip (MGET)."""
+        ...
+
+    async def set_many(
+        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Store ``(key, value, ttl_seconds)`` entries and index keys under tags
+        (tag -> keys), in one round trip (a pipeline)."""
+        ...
+
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        """Delete every key indexed under ``tags`` (and the tag indexes); the count."""
+        ...
+
+    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+        """Try to take every lock in ``keys`` (SET NX PX each) under one new token, in
+        one round trip; the token and which locks were taken. A failing backend
+        grants them all (callers then just fetch)."""
+        ...
+
+    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+        """Release those of ``keys`` that ``token`` still holds."""
+        ...
+
+    async def first_time(self, key: str, ttl_s: float) -> bool:
+        """True the first time ``key`` is seen within ``ttl_s`` (SET NX EX), else False.
+        A failing backend answers True."""
+        ...
+
+    async def publish(self, channel: str, message: bytes) -> None: ...
+
+    def subscribe(self, channel: str, handler: MessageHandler) -> None:
+        """Call ``handler`` for every message published on ``channel`` by any process
+        (the memory backend: by this process), from ``start()`` until ``close()``,
+        reconnecting by itself after failures."""
+        ...
+
+    def health(self) -> BackendHealth: ...

@@ -1,0 +1,185 @@
+"""In-process cache backend: a bounded LRU with per-entry TTLs, a tag index, locks,
+``first_time`` markers and pub/sub to this process's subscribers.
+
+Locks and ``first_time`` markers live in the same bounded store as cached values, as
+they share one keyspace in Redis: nothing here can grow past ``max_entries`` keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sources.cache.backend import BackendHealth, MessageHandler
+
+log = logging.getLogger("ordergraph.cache")
+
+
+class Subscribers:
+    """Handlers by channel. Each message runs every handler of its channel as its own
+    task, so a slow or failing handler (logged) never holds up or stops delivery."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[MessageHandler]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def channels(self) -> set[str]:
+        return set(self._handlers)
+
+    def add(self, channel: str, handler: MessageHandler) -> None:
+        self._handlers.setdefault(channel, []).append(handler)
+
+    def deliver(self, channel: str, message: bytes) -> None:
+        for handler in self._handlers.get(channel, ()):
+            task = asyncio.create_task(self._run(channel, handler, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, channel: str, handler: MessageHandler, message: bytes) -> None:
+        try:
+            await handler(message)
+        except Exception:
+            log.exception("cache message handler failed on channel %r", channel)
+
+    async def close(self) -> None:
+        """Cancel handlers still running."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: bytes
+    expires_at: float  # time.monotonic()
+    tags: set[str] = field(default_factory=set)  # the tags indexing this key
+
+
+class MemoryBackend:
+    """``CacheBackend`` for one process (development, tests, single-instance runs)."""
+
+    name: str = "memory"
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
+        self._tags: dict[str, set[str]] = {}  # tag -> live keys; only keys in _entries
+        self._subscribers = Subscribers()
+        self._open = False
+
+    async def start(self) -> None:
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+        await self._subscribers.close()
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = time.monotonic()
+        values: list[bytes | None] = []
+        for key in keys:
+            entry = self._live(key, now)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            values.append(None if entry is None else entry.value)
+        return values
+
+    async def set_many(
+        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+    ) -> None:
+        now = time.monotonic()
+        for key, value, ttl_s in entries:
+            self._put(key, value, ttl_s, now)
+        for tag, keys in tags.items():
+            for key in keys:
+                entry = self._live(key, now)
+                if entry is not None:
+                    entry.tags.add(tag)
+                    self._tags.setdefault(tag, set()).add(key)
+
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        now = time.monotonic()
+        deleted = 0
+        for tag in tags:
+            for key in self._tags.pop(tag, ()):
+                entry = self._remove(key)
+                if entry is not None and entry.expires_at > now:
+                    deleted += 1
+        return deleted
+
+    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+        now = time.monotonic()
+        token = secrets.token_hex(16)
+        taken = []
+        for key in keys:
+            free = self._live(key, now) is None
+            if free:
+                self._put(key, token.encode(), ttl_ms / 1000, now)
+            taken.append(free)
+        return token, taken
+
+    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            entry = self._live(key, now)
+            if entry is not None and entry.value == token.encode():
+                self._remove(key)
+
+    async def first_time(self, key: str, ttl_s: float) -> bool:
+        now = time.monotonic()
+        if self._live(key, now) is not None:
+            return False
+        self._put(key, b"1", ttl_s, now)
+        return True
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        if self._open:
+            self._subscribers.deliver(channel, message)
+
+    def subscribe(self, channel: str, handler: MessageHandler) -> None:
+        self._subscribers.add(channel, handler)
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(backend=self.name, ok=True, errors=0)
+
+    def _live(self, key: str, now: float) -> _Entry | None:
+        """The unexpired entry for ``key``, dropping it if it has expired."""
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at <= now:
+            self._remove(key)
+            return None
+        return entry
+
+    def _put(self, key: str, value: bytes, ttl_s: float, now: float) -> None:
+        """Store ``key`` as most recently used, evicting the least recently used past
+        the bound. An overwritten key keeps its tags, as a Redis tag set would."""
+        if ttl_s <= 0:
+            return
+        entry = self._entries.get(key)
+        if entry is None:
+            self._entries[key] = _Entry(value, now + ttl_s)
+        else:
+            entry.value, entry.expires_at = value, now + ttl_s
+            self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._remove(next(iter(self._entries)))
+
+    def _remove(self, key: str) -> _Entry | None:
+        """Drop ``key`` and its place in the tag index."""
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            for tag in entry.tags:
+                keys = self._tags.get(tag)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._tags[tag]
+        return entry

@@ -1,0 +1,329 @@
+"""Redis cache backend (redis-py asyncio with hiredis).
+
+Redis trouble is a cache miss, never a failure: every error or timeout is caught,
+reads answer ``None``, writes are dropped, locks are granted and ``first_time`` says
+True. After an error the backend is *down* for ``cooldown_s`` and skips Redis
+entirely (a hung Redis then costs a caller at most ~``timeout_s`` once per cooldown,
+not once per call); the first call after the cooldown probes Redis again.
+
+Needs Redis >= 7.0 (``PEXPIRE ... NX|GT``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from sources.cache.backend import BackendHealth, MessageHandler
+from sources.cache.memory_backend import Subscribers
+
+log = logging.getLogger("ordergraph.cache")
+
+T = TypeVar("T")
+
+# What "Redis trouble" is: redis-py errors, socket errors and timeouts (asyncio's and
+# the builtin TimeoutError are one class since 3.11, a subclass of OSError).
+_TROUBLE = (RedisError, OSError)
+
+TAG_PREFIX = "og:tag:"
+HEALTH_CHECK_INTERVAL_S = 15.0  # PING a connection idle this long before reusing it
+LISTEN_POLL_S = 0.5  # how soon the listener notices channels subscribed after start()
+RECONNECT_MIN_S = 0.1
+# A timeout that fires this much later than its deadline means a saturated loop.
+OVERLOAD_LATENESS_S = 0.02
+RECONNECT_MAX_S = 2.0
+
+# KEYS: tag index keys. DEL in chunks: Lua's unpack() fails past ~8000 values.
+_INVALIDATE_TAGS = """
+local deleted = 0
+for _, tag_key in ipairs(KEYS) do
+  local members = redis.call('SMEMBERS', tag_key)
+  for i = 1, #members, 4096 do
+    deleted = deleted + redis.call('DEL', unpack(members, i, math.min(i + 4095, #members)))
+  end
+  redis.call('DEL', tag_key)
+end
+return deleted
+"""
+
+# KEYS: n entry keys, then tag index keys. ARGV: n, n values, n TTLs (ms), then per
+# tag index: how many entries it gets, and their positions in KEYS. One script call
+# costs a fraction of the CPU a pipeline of SETs costs redis-py.
+_SET_MANY = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[1 + i], 'PX', ARGV[1 + n + i])
+end
+local pos = 2 + 2 * n
+for t = n + 1, #KEYS do
+  local count = tonumber(ARGV[pos])
+  local longest = 0
+  for j = 1, count do
+    local index = tonumber(ARGV[pos + j])
+    redis.call('SADD', KEYS[t], KEYS[index])
+    longest = math.max(longest, tonumber(ARGV[1 + n + index]))
+  end
+  pos = pos + count + 1
+  -- The index must outlive every key in it: only ever lengthen its TTL.
+  if redis.call('PTTL', KEYS[t]) < longest then
+    redis.call('PEXPIRE', KEYS[t], longest)
+  end
+end
+return n
+"""
+
+# KEYS: lock keys; ARGV[1]: the token; ARGV[2]: TTL (ms). 1 for each lock taken.
+_ACQUIRE_LOCKS = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+  taken[i] = redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+end
+return taken
+"""
+
+# KEYS: lock keys; ARGV[1]: the holder's token.
+_RELEASE_LOCKS = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    released = released + redis.call('DEL', key)
+  end
+end
+return released
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisBackend:
+    """``CacheBackend`` shared by every gateway process through one Redis."""
+
+    name: str = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 0.1,
+        max_connections: int = 64,
+        cooldown_s: float = 1.0,
+        log_interval_s: float = 10.0,
+    ) -> None:
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,  # bursts wait this long for a free connection
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # One retry, on connection errors only (a stale pooled connection after a
+            # Redis restart); retrying a timeout would double the wait on a hung Redis.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            health_check_interval=HEALTH_CHECK_INTERVAL_S,
+        )
+        self._client = Redis.from_pool(pool)
+        self._invalidate_script = self._client.register_script(_INVALIDATE_TAGS)
+        self._set_many_script = self._client.register_script(_SET_MANY)
+        self._acquire_script = self._client.register_script(_ACQUIRE_LOCKS)
+        self._release_script = self._client.register_script(_RELEASE_LOCKS)
+        # The connect handshake, the pool wait and the command each have their own
+        # timeout; this caps a whole call.
+        self._deadline_s = timeout_s * 1.5
+        self._cooldown_s = cooldown_s
+        self._log_interval_s = log_interval_s
+        self._subscribers = Subscribers()
+        self._channels_added = asyncio.Event()
+        self._listening = asyncio.Event()  # set once every channel is subscribed
+        self._listener: asyncio.Task[None] | None = None
+        self._down = False
+        self._retry_at = 0.0  # while down: when the next call may probe Redis
+        self._errors = 0
+        self._unreported = 0  # errors since the last log line
+        self._next_report_at = 0.0
+        self._last_error = ""
+
+    async def start(self) -> None:
+        """Probe Redis once and start the pub/sub listener; waits (briefly) until the
+        channels subscribed so far are live, so a message published next is seen."""
+        await self._run(self._client.ping, None)
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="redis-cache-listener")
+        if self._subscribers.channels:
+            try:
+                async with asyncio.timeout(self._deadline_s):
+                    await self._listening.wait()
+            except TimeoutError:
+                pass  # Redis is slow or away: the listener keeps trying by itself
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        await self._subscribers.close()
+        await self._client.aclose()
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        misses: list[bytes | None] = [None] * len(keys)
+        if not keys:
+            return misses
+        return await self._run(lambda: self._client.mget(keys), misses)
+
+    async def set_many(
+        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+    ) -> None:
+        kept = [(key, value, _ms(ttl_s)) for key, value, ttl_s in entries if ttl_s > 0]
+        if not kept:
+            return
+        position = {key: i for i, (key, _, _) in enumerate(kept, start=1)}
+        keys: list[str] = [key for key, _, _ in kept]
+        args: list[Any] = [len(kept), *(value for _, value, _ in kept)]
+        args += [ttl for _, _, ttl in kept]
+        for tag, members in tags.items():
+            indexes = [position[key] for key in members if key in position]
+            if indexes:
+                keys.append(TAG_PREFIX + tag)
+                args += [len(indexes), *indexes]
+        await self._run(lambda: self._set_many_script(keys=keys, args=args), None)
+
+    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+        if not tags:
+            return 0
+        tag_keys = [TAG_PREFIX + tag for tag in tags]
+        deleted = await self._run(lambda: self._invalidate_script(keys=tag_keys), 0)
+        return int(deleted)
+
+    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+        token = secrets.token_hex(16)
+        if not keys:
+            return token, []
+        granted = [1] * len(keys)
+        taken = await self._run(
+            lambda: self._acquire_script(keys=list(keys), args=[token, ttl_ms]), granted
+        )
+        return token, [bool(flag) for flag in taken]
+
+    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+        if keys:
+            await self._run(lambda: self._release_script(keys=list(keys), args=[token]), None)
+
+    async def first_time(self, key: str, ttl_s: float) -> bool:
+        # PX rather than EX: EX takes whole seconds only.
+        first = await self._run(lambda: self._client.set(key, b"1", nx=True, px=_ms(ttl_s)), True)
+        return bool(first)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self._run(lambda: self._client.publish(channel, message), None)
+
+    def subscribe(self, channel: str, handler: MessageHandler) -> None:
+        self._subscribers.add(channel, handler)
+        self._channels_added.set()
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(
+            backend=self.name,
+            ok=not self._down,
+            errors=self._errors,
+            detail=self._last_error if self._down else "",
+        )
+
+    async def _run(self, call: Callable[[], Awaitable[Any]], fallback: T) -> T:
+        """``call()``'s result, or ``fallback`` if Redis is down or fails now."""
+        if self._skip():
+            return fallback
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                result: T = await call()
+        except _TROUBLE as exc:
+            late = time.monotonic() - started - self._deadline_s
+            if isinstance(exc, TimeoutError) and late > OVERLOAD_LATENESS_S:
+                # The timer itself fired late: this process's event loop is saturated,
+                # and the answer may be waiting unread. Not Redis's fault: a miss, but
+                # no cooldown (that would send every request to the sources at once).
+                return fallback
+            self._failed(exc)
+            return fallback
+        self._succeeded()
+        return result
+
+    def _skip(self) -> bool:
+        """True while down and cooling off. The first call after the cooldown goes on
+        as the probe, and pushes the cooldown back so concurrent calls still skip."""
+        if not self._down:
+            return False
+        now = time.monotonic()
+        if now < self._retry_at:
+            return True
+        self._retry_at = now + self._cooldown_s
+        return False
+
+    def _failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._errors += 1
+        self._unreported += 1
+        self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if not self._down:  # later failures (the listener's too) must not push the probe back
+            self._down = True
+            self._retry_at = now + self._cooldown_s
+        if now >= self._next_report_at:
+            log.warning(
+                "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
+                self._unreported,
+                self._last_error,
+            )
+            self._unreported = 0
+            self._next_report_at = now + self._log_interval_s
+
+    def _succeeded(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("redis cache recovered (%d error(s) in total)", self._errors)
+
+    async def _listen(self) -> None:
+        """Relay pub/sub messages to handlers until cancelled; after a failure,
+        reconnect and resubscribe with capped exponential backoff."""
+        delay = RECONNECT_MIN_S
+        while True:
+            self._listening.clear()
+            try:
+                async with self._client.pubsub() as pubsub:
+                    await self._relay(pubsub)
+            except _TROUBLE as exc:
+                self._failed(exc)
+            except Exception:  # a bug here must not end pub/sub for the process's life
+                log.exception("redis cache listener failed; restarting it")
+            delay = RECONNECT_MIN_S if self._listening.is_set() else min(delay * 2, RECONNECT_MAX_S)
+            await asyncio.sleep(delay)
+
+    async def _relay(self, pubsub: PubSub) -> None:
+        subscribed: set[str] = set()
+        while True:
+            new = self._subscribers.channels - subscribed
+            if new:
+                await pubsub.subscribe(*new)
+                subscribed |= new
+            if not subscribed:
+                await self._channels_added.wait()
+                self._channels_added.clear()
+                continue
+            message = await pubsub.get_message(timeout=LISTEN_POLL_S)
+            if message is None:
+                continue
+            if message["type"] == "message":
+                self._subscribers.deliver(message["channel"].decode(), message["data"])
+            elif message["type"] == "subscribe" and message["data"] == len(subscribed):
+                self._listening.set()
+                self._succeeded()

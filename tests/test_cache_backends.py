@@ -1,0 +1,370 @@
+"""Both cache backends against the same contract; the Redis one against a real
+redis-server, including one that dies, comes back, or hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from sources.cache import MemoryBackend, RedisBackend, open_backend
+from sources.cache.backend import CacheBackend
+from tests.ports import free_socket
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(
+    request: pytest.FixtureRequest, redis_server: RedisServer, redis_admin: Redis
+) -> AsyncIterator[CacheBackend]:
+    cache: CacheBackend = (
+        MemoryBackend() if request.param == "memory" else RedisBackend(redis_server.url)
+    )
+    await cache.start()
+    yield cache
+    await cache.close()
+
+
+@pytest.fixture
+async def restartable() -> AsyncIterator[RedisServer]:
+    """A server of the test's own, free to be killed and restarted."""
+    server = RedisServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def hung_url() -> AsyncIterator[str]:
+    """A server that accepts connections and never answers."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"redis://127.0.0.1:{port}/0"
+    server.close()
+    await server.wait_closed()
+
+
+class Inbox:
+    """A message handler that remembers what it got."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self._arrived = asyncio.Event()
+
+    async def __call__(self, message: bytes) -> None:
+        self.messages.append(message)
+        self._arrived.set()
+
+    async def has(self, message: bytes) -> bool:
+        return message in self.messages
+
+    async def wait(self, timeout_s: float = 1.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            await self._arrived.wait()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    """Retry ``check`` until it holds (for things that recover by themselves)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.05)
+
+
+# Shared behaviour ----------------------------------------------------------------
+
+
+async def test_get_set_and_ttl_expiry(backend: CacheBackend) -> None:
+    await backend.set_many([("a", b"1", 30), ("b", b"2", 0.2)], {})
+    assert await backend.get_many(["a", "b", "missing"]) == [b"1", b"2", None]
+    await asyncio.sleep(0.3)
+    assert await backend.get_many(["a", "b"]) == [b"1", None]
+    assert await backend.get_many([]) == []
+
+
+async def test_overwrite_replaces_value_and_ttl(backend: CacheBackend) -> None:
+    await backend.set_many([("a", b"old", 0.2)], {})
+    await backend.set_many([("a", b"new", 30)], {})
+    await asyncio.sleep(0.3)
+    assert await backend.get_many(["a"]) == [b"new"]
+
+
+async def test_tags_invalidate_exactly_their_keys(backend: CacheBackend) -> None:
+    entries = [(f"k{i}", f"v{i}".encode(), 30.0) for i in range(1, 5)]
+    await backend.set_many(entries, {"t1": ["k1", "k2"], "t2": ["k2", "k3"]})
+    assert await backend.invalidate_tags(["t1"]) == 2
+    assert await backend.get_many(["k1", "k2", "k3", "k4"]) == [None, None, b"v3", b"v4"]
+    assert await backend.invalidate_tags(["t2"]) == 1  # k2 is already gone
+    assert await backend.get_many(["k3", "k4"]) == [None, b"v4"]
+    assert await backend.invalidate_tags(["t1", "t2", "never-used"]) == 0
+    assert await backend.invalidate_tags([]) == 0
+
+
+async def test_tags_accumulate_across_writes(backend: CacheBackend) -> None:
+    await backend.set_many([("a", b"1", 30)], {"t": ["a"]})
+    await backend.set_many([("b", b"2", 30)], {"t": ["b"]})
+    assert await backend.invalidate_tags(["t"]) == 2
+
+
+async def test_locks_are_exclusive_until_released_or_expired(backend: CacheBackend) -> None:
+    token, taken = await backend.acquire_locks(["lock:a", "lock:b"], 10_000)
+    assert taken == [True, True]
+    _, taken = await backend.acquire_locks(["lock:a", "lock:c"], 10_000)
+    assert taken == [False, True]
+    await backend.release_locks(["lock:a"], "not-the-token")
+    assert (await backend.acquire_locks(["lock:a"], 10_000))[1] == [False]
+    await backend.release_locks(["lock:a", "lock:b"], token)
+    short, taken = await backend.acquire_locks(["lock:a"], 100)
+    assert taken == [True] and short != token
+    await asyncio.sleep(0.15)
+    assert (await backend.acquire_locks(["lock:a"], 100))[1] == [True]
+
+
+async def test_first_time(backend: CacheBackend) -> None:
+    assert await backend.first_time("seen:1", 0.2) is True
+    assert await backend.first_time("seen:1", 0.2) is False
+    assert await backend.first_time("seen:2", 0.2) is True
+    await asyncio.sleep(0.3)
+    assert await backend.first_time("seen:1", 0.2) is True
+
+
+async def test_failing_handler_never_stops_delivery(
+    backend: CacheBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(message: bytes) -> None:
+        raise RuntimeError("handler bug")
+
+    inbox = Inbox()
+    backend.subscribe("events", broken)
+    backend.subscribe("events", inbox)
+    # Subscribed after start(): the Redis listener picks the channel up within a poll.
+    await eventually(lambda: _delivered(backend, "events", inbox), timeout_s=2)
+    await backend.publish("events", b"second")
+    await eventually(lambda: inbox.has(b"second"), timeout_s=1)
+    assert "handler bug" in caplog.text
+
+
+async def _delivered(backend: CacheBackend, channel: str, inbox: Inbox) -> bool:
+    """Publish a probe message: whether it reached ``inbox`` within 50 ms. (A message
+    published before a listener has (re)subscribed is lost, as pub/sub is.)"""
+    await backend.publish(channel, b"probe")
+    await asyncio.sleep(0.05)
+    return await inbox.has(b"probe")
+
+
+async def test_health_of_a_working_backend(backend: CacheBackend) -> None:
+    await backend.get_many(["a"])
+    health = backend.health()
+    assert (health.backend, health.ok, health.errors, health.detail) == (backend.name, True, 0, "")
+
+
+# Memory only ---------------------------------------------------------------------
+
+
+async def test_memory_lru_evicts_least_recently_used() -> None:
+    cache = MemoryBackend(max_entries=3)
+    await cache.set_many([("a", b"a", 30), ("b", b"b", 30), ("c", b"c", 30)], {})
+    await cache.get_many(["a"])  # a is now more recent than b
+    await cache.set_many([("d", b"d", 30)], {})
+    assert await cache.get_many(["a", "b", "c", "d"]) == [b"a", None, b"c", b"d"]
+
+
+async def test_memory_tag_index_stays_bounded() -> None:
+    cache = MemoryBackend(max_entries=10)
+    for i in range(1_000):
+        await cache.set_many([(f"k{i}", b"v", 30)], {f"t{i}": [f"k{i}"], "all": [f"k{i}"]})
+    assert len(cache._tags) == 11  # 10 live keys' own tags + "all"
+    assert len(cache._tags["all"]) == 10
+    await cache.set_many([("short", b"v", 0.05)], {"short-tag": ["short"]})
+    await asyncio.sleep(0.1)
+    assert await cache.get_many(["short"]) == [None]
+    assert "short-tag" not in cache._tags
+    assert await cache.invalidate_tags(["all"]) == 9  # "short" pushed one key out
+    assert cache._tags == {}
+
+
+async def test_memory_publish_reaches_only_its_channel() -> None:
+    cache = MemoryBackend()
+    inbox, other = Inbox(), Inbox()
+    cache.subscribe("a", inbox)
+    cache.subscribe("b", other)
+    await cache.start()
+    await cache.publish("a", b"hello")
+    await inbox.wait()
+    assert (inbox.messages, other.messages) == ([b"hello"], [])
+    await cache.close()
+
+
+# Redis only ----------------------------------------------------------------------
+
+
+async def test_pubsub_between_two_redis_backends(redis_server: RedisServer) -> None:
+    publisher, listener = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    inbox = Inbox()
+    listener.subscribe("invalidate", inbox)
+    await publisher.start()
+    await listener.start()
+    try:
+        await publisher.publish("invalidate", b"order:1")
+        await inbox.wait(1.0)
+        assert inbox.messages == [b"order:1"]
+    finally:
+        await publisher.close()
+        await listener.close()
+
+
+async def test_get_many_is_one_mget(redis_server: RedisServer, redis_admin: Redis) -> None:
+    cache = RedisBackend(redis_server.url)
+    await cache.start()
+    keys = [f"k{i}" for i in range(100)]
+    await cache.set_many([(key, b"v", 30) for key in keys[:50]], {})
+    await redis_admin.config_resetstat()
+    values = await cache.get_many(keys)
+    stats = await redis_admin.info("commandstats")
+    await cache.close()
+    assert values == [b"v"] * 50 + [None] * 50
+    assert stats["cmdstat_mget"]["calls"] == 1
+    assert "cmdstat_get" not in stats
+
+
+async def test_set_many_commands(redis_server: RedisServer, redis_admin: Redis) -> None:
+    cache = RedisBackend(redis_server.url)
+    await redis_admin.config_resetstat()
+    await cache.set_many([("a", b"1", 100), ("b", b"2", 1)], {"t": ["a", "b"], "u": ["b"]})
+    stats = await redis_admin.info("commandstats")
+    await cache.close()
+    # One round trip: a single script call (EVALSHA, or EVAL the first time).
+    scripts = sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+    assert scripts == 1
+    calls = {name: stats[f"cmdstat_{name}"]["calls"] for name in ("set", "sadd")}
+    assert calls == {"set": 2, "sadd": 3}
+    assert 99_000 < await redis_admin.pttl("a") <= 100_000
+    assert 0 < await redis_admin.pttl("og:tag:u") <= 1_000
+
+
+async def test_tag_index_outlives_its_longest_key(
+    redis_admin: Redis, redis_server: RedisServer
+) -> None:
+    cache = RedisBackend(redis_server.url)
+    await cache.set_many([("long", b"1", 100)], {"t": ["long"]})
+    await cache.set_many([("short", b"2", 1)], {"t": ["short"]})  # must not shorten it
+    assert await redis_admin.pttl("og:tag:t") > 99_000
+    await cache.set_many([("longer", b"3", 200)], {"t": ["longer"]})
+    assert await redis_admin.pttl("og:tag:t") > 199_000
+    await cache.close()
+
+
+async def test_redis_killed_then_restarted(
+    restartable: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = RedisBackend(restartable.url, cooldown_s=0.2)
+    inbox = Inbox()
+    cache.subscribe("events", inbox)
+    await cache.start()
+    await cache.set_many([("a", b"1", 30)], {"t": ["a"]})
+    assert await cache.get_many(["a"]) == [b"1"]
+
+    await restartable.kill()
+    assert await cache.get_many(["a", "b"]) == [None, None]
+    assert not cache.health().ok
+    assert cache.health().detail
+    await cache.set_many([("a", b"2", 30)], {"t": ["a"]})
+    assert await cache.invalidate_tags(["t"]) == 0
+    assert (await cache.acquire_locks(["lock"], 1_000))[1] == [True]
+    assert await cache.first_time("seen", 10) is True
+    await cache.publish("events", b"lost")
+
+    await restartable.start()
+
+    async def works_again() -> bool:
+        await cache.set_many([("a", b"3", 30)], {})
+        return await cache.get_many(["a"]) == [b"3"]
+
+    await eventually(works_again)
+    assert cache.health().ok
+    assert cache.health().errors >= 1
+    await eventually(lambda: _delivered(cache, "events", inbox))
+    assert caplog.text.count("redis cache recovered") == 1
+    await cache.close()
+
+
+async def test_hung_redis_costs_one_timeout_per_cooldown(hung_url: str) -> None:
+    cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
+    started = time.perf_counter()
+    assert await cache.get_many(["a", "b"]) == [None, None]
+    assert time.perf_counter() - started < 0.15
+    assert not cache.health().ok
+
+    started = time.perf_counter()
+    for _ in range(20):
+        assert await cache.get_many(["a"]) == [None]
+        assert (await cache.acquire_locks(["lock"], 100))[1] == [True]
+    assert time.perf_counter() - started < 0.01
+    assert cache.health().errors == 1
+    await cache.close()
+
+
+async def test_errors_are_logged_at_most_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with free_socket() as sock:  # bound, not listening: connections are refused
+        port = sock.getsockname()[1]
+        cache = RedisBackend(f"redis://127.0.0.1:{port}/0", cooldown_s=0, log_interval_s=60)
+        with caplog.at_level(logging.WARNING, logger="ordergraph.cache"):
+            for _ in range(5):
+                assert await cache.get_many(["a"]) == [None]
+        await cache.close()
+    assert cache.health().errors == 5
+    assert len(caplog.records) == 1
+    assert "1 error(s) since last report" in caplog.records[0].getMessage()
+
+
+# open_backend --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("redis://localhost:6379/0", RedisBackend),
+        ("rediss://localhost:6380/0", RedisBackend),
+        ("unix:///run/redis.sock", RedisBackend),
+        ("memory://", MemoryBackend),
+        ("memory://?max_entries=5", MemoryBackend),
+    ],
+)
+async def test_open_backend_by_scheme(url: str, kind: type) -> None:
+    cache = open_backend(url)
+    assert isinstance(cache, kind)
+    await cache.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost", "localhost:6379", "memory://?max_entries=x", "memory://?size=1"]
+)
+def test_open_backend_rejects_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="cache URL"):
+        open_backend(url)
+
+
+async def test_a_timeout_on_a_saturated_loop_is_not_blamed_on_redis(hung_url: str) -> None:
+    cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
+    pending = asyncio.create_task(cache.get_many(["a"]))
+    await asyncio.sleep(0.01)  # the command is on its way
+    time.sleep(0.3)  # noqa: ASYNC251 - hog the loop on purpose: the timeout fires late
+    assert await pending == [None]
+    assert cache.health().ok  # a miss, but no cooldown
+
+    assert await cache.get_many(["a"]) == [None]  # an idle loop: Redis really is hung
+    assert not cache.health().ok
+    await cache.close()
