@@ -30,9 +30,10 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         assert "ErrorBody" in schemas
         refs = set()
         for path, item in doc["paths"].items():
-            op = item["get"]
+            ((method, op),) = item.items()
             if path == "/healthz":
                 continue
+            assert method == ("post" if path.startswith("/admin/") else "get")
             assert {"200", "400"} <= set(op["responses"])
             for response in op["responses"].values():
                 ref = response["content"]["application/json"]["schema"]["$ref"]
@@ -41,12 +42,28 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
             for param in lists:
                 assert param["required"] and str(MAX_BATCH) in param["description"]
         assert refs <= set(schemas)
+        webhook = doc["webhooks"]["changeEvent"]["post"]
+        assert {p["name"] for p in webhook["parameters"] if p["in"] == "header"} == {
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        }
+        body = webhook["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert body.endswith("/ChangeEvent") and "ChangeEvent" in schemas
         text = json.dumps(doc)
         dangling = {part.split('"')[0] for part in text.split('"#/components/schemas/')[1:]} - set(
             schemas
         )
         assert dangling == set()
     oms = build_document("oms")
-    assert set(oms["paths"]) == {"/orders", "/orders/by-number", "/orders/search", "/healthz"}
+    assert set(oms["paths"]) == {
+        "/orders",
+        "/orders/by-number",
+        "/orders/search",
+        "/healthz",
+        "/admin/orders/{id}/cancel",
+        "/admin/orders/{id}/touch",
+    }
+    assert "409" in oms["paths"]["/admin/orders/{id}/cancel"]["post"]["responses"]
     placed = oms["components"]["schemas"]["Order"]["properties"]["placedAt"]
     assert placed == {"type": "string", "format": "date-time"}

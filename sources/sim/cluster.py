@@ -11,6 +11,7 @@ from aiohttp import web
 
 from sources.sim import carrier, inventory, oms, ticketing
 from sources.sim.common import STATS_KEY, Stats, set_latency
+from sources.sim.emitter import WebhookTarget
 from sources.sim.seed import Dataset
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
@@ -44,7 +45,7 @@ class SimCluster:
         set_latency(self.apps[source], latency_ms, jitter_ms)
 
     async def close(self) -> None:
-        """Stop every server (idempotent)."""
+        """Stop every server and drain its webhook deliveries briefly (idempotent)."""
         runners, self._runners = self._runners, []
         for runner in reversed(runners):
             await runner.cleanup()
@@ -65,6 +66,12 @@ def _per_source(value: float | Mapping[str, float], source: str) -> float:
     return value.get(source, 0.0) if isinstance(value, Mapping) else value
 
 
+def _webhook_target(url: str | None, secret: str | None, source: str) -> WebhookTarget | None:
+    if url is None or secret is None:
+        return None
+    return WebhookTarget(url=f"{url.rstrip('/')}/{source}", secret=secret)
+
+
 async def start_cluster(
     dataset: Dataset,
     *,
@@ -72,13 +79,19 @@ async def start_cluster(
     port_base: int | None = None,
     latency_ms: float | Mapping[str, float] = 0,
     jitter_ms: float | Mapping[str, float] = 0,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> SimCluster:
     """Serve every source in :data:`SOURCES` on ``host``.
 
     ``port_base=None`` lets the OS pick free ports; otherwise OMS listens on
     ``port_base``, inventory on +1, carrier on +2, ticketing on +3. Latency and jitter
-    are a number for all sources or a mapping per source name.
+    are a number for all sources or a mapping per source name. With ``webhook_url`` and
+    ``webhook_secret`` (both or neither), every admin change is POSTed, signed, to
+    ``<webhook_url>/<source>``.
     """
+    if (webhook_url is None) != (webhook_secret is None):
+        raise ValueError("pass both webhook_url and webhook_secret, or neither")
     cluster = SimCluster(dataset=dataset)
     try:
         for offset, source in enumerate(SOURCES):
@@ -86,6 +99,7 @@ async def start_cluster(
                 dataset,
                 latency_ms=_per_source(latency_ms, source),
                 jitter_ms=_per_source(jitter_ms, source),
+                webhook=_webhook_target(webhook_url, webhook_secret, source),
             )
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()

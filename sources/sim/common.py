@@ -1,9 +1,11 @@
 """What the four simulated sources share: app factory, stats, latency, id lists, errors.
 
-Each source module only declares its data routes; :func:`create_source_app` adds
-``/healthz``, ``/openapi.json`` and ``/__stats`` plus a middleware that counts data
+Each source module only declares its data and admin routes; :func:`create_source_app`
+adds ``/healthz``, ``/openapi.json`` and ``/__stats`` plus a middleware that counts data
 requests, applies the configured latency and answers unknown routes with an
-:class:`~sources.records.ErrorBody`.
+:class:`~sources.records.ErrorBody`. Admin routes (``POST /admin/...``, built by
+:func:`admin_route`) change the data set and announce each change through the app's
+webhook emitter, if one is configured; they are neither counted nor delayed.
 """
 
 from __future__ import annotations
@@ -12,19 +14,24 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
 
 from sources.records import MAX_BATCH, ErrorBody
+from sources.sim.changes import Apply, BodyT, ChangeError
+from sources.sim.emitter import WebhookEmitter, WebhookTarget
 from sources.sim.openapi import build_document
+from sources.sim.seed import Dataset
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 JSON = "application/json"
 NON_DATA_PATHS = frozenset({"/__stats", "/healthz", "/openapi.json"})
+ADMIN_PREFIX = "/admin/"
 
 
 @dataclass
@@ -68,6 +75,7 @@ SOURCE_KEY = web.AppKey("source", str)
 STATS_KEY = web.AppKey("stats", Stats)
 LATENCY_KEY = web.AppKey("latency", Latency)
 OPENAPI_KEY = web.AppKey("openapi", bytes)
+EMITTER_KEY = web.AppKey("emitter", WebhookEmitter)
 
 
 def json_response(payload: object, status: int = 200) -> web.Response:
@@ -129,6 +137,34 @@ def batch_route(
     return web.get(path, handler)
 
 
+def admin_route(
+    path: str, dataset: Dataset, apply: Apply[BodyT], body: type[BodyT]
+) -> web.RouteDef:
+    """``POST path``: ``apply`` the JSON body to the record named by the path's placeholder.
+
+    Answers the changed record and emits its event in the background; an empty body
+    counts as ``{}``. Bad bodies answer 400, a :class:`ChangeError` its own status.
+    """
+
+    async def handler(request: web.Request) -> web.Response:
+        (key,) = request.match_info.values()
+        raw = await request.read()
+        try:
+            payload = msgspec.json.decode(raw if raw.strip() else b"{}", type=body)
+        except msgspec.DecodeError as exc:
+            raise bad_request(f"invalid body: {exc}") from None
+        try:
+            record, event = apply(dataset, key, payload, datetime.now(UTC))
+        except ChangeError as exc:
+            return error_response(exc.status, exc.code, str(exc))
+        emitter = request.app.get(EMITTER_KEY)
+        if emitter is not None:
+            emitter.emit(event)
+        return json_response(record)
+
+    return web.post(path, handler)
+
+
 @web.middleware
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     resource = request.match_info.route.resource
@@ -138,7 +174,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         code = "METHOD_NOT_ALLOWED" if status == 405 else "NOT_FOUND"
         return error_response(status, code, f"no route for {request.method} {request.path}")
     path = resource.canonical
-    if path not in NON_DATA_PATHS:
+    if path not in NON_DATA_PATHS and not path.startswith(ADMIN_PREFIX):
         request.app[STATS_KEY].count(path)
         delay = request.app[LATENCY_KEY].seconds()
         if delay > 0:
@@ -169,13 +205,25 @@ def create_source_app(
     *,
     latency_ms: float = 0.0,
     jitter_ms: float = 0.0,
+    webhook: WebhookTarget | None = None,
 ) -> web.Application:
-    """An aiohttp app serving ``routes`` plus the shared health, contract and stats routes."""
+    """An aiohttp app serving ``routes`` plus the shared health, contract and stats routes.
+
+    With a ``webhook`` target, admin changes are delivered there; the emitter drains and
+    closes when the app is cleaned up.
+    """
     app = web.Application(middlewares=[_middleware])
     app[SOURCE_KEY] = source
     app[STATS_KEY] = Stats()
     app[LATENCY_KEY] = Latency(latency_ms, jitter_ms)
     app[OPENAPI_KEY] = msgspec.json.encode(build_document(source))
+    if webhook is not None:
+        emitter = app[EMITTER_KEY] = WebhookEmitter(webhook)
+
+        async def close_emitter(_app: web.Application) -> None:
+            await emitter.close()
+
+        app.on_cleanup.append(close_emitter)
     app.add_routes(
         [
             *routes,

@@ -1,4 +1,5 @@
-"""Simulated order management system: orders by id, by number and a filtered search."""
+"""Simulated order management system: orders by id, by number and a filtered search;
+admin cancel and touch."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ from sources.records import (
     OrderPage,
     PageInfo,
 )
-from sources.sim.common import bad_request, batch_route, create_source_app, json_response
+from sources.sim.changes import CancelOrder, NoBody, cancel_order, touch_order
+from sources.sim.common import (
+    admin_route,
+    bad_request,
+    batch_route,
+    create_source_app,
+    json_response,
+)
+from sources.sim.emitter import WebhookTarget
 from sources.sim.seed import Dataset
 
 DEFAULT_LIMIT = 50
@@ -43,7 +52,11 @@ SortKey = tuple[datetime, str]
 
 
 def create_app(
-    dataset: Dataset, *, latency_ms: float = 0.0, jitter_ms: float = 0.0
+    dataset: Dataset,
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    webhook: WebhookTarget | None = None,
 ) -> web.Application:
     """The OMS app over ``dataset`` (read live, so tests may change orders in place)."""
 
@@ -65,8 +78,12 @@ def create_app(
             normalize=lambda number: number.removeprefix("#"),
         ),
         web.get("/orders/search", search),
+        admin_route("/admin/orders/{id}/cancel", dataset, cancel_order, CancelOrder),
+        admin_route("/admin/orders/{id}/touch", dataset, touch_order, NoBody),
     ]
-    return create_source_app("oms", routes, latency_ms=latency_ms, jitter_ms=jitter_ms)
+    return create_source_app(
+        "oms", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook
+    )
 
 
 def search_orders(orders: Iterable[Order], query: Mapping[str, str]) -> OrderPage:

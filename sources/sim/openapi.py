@@ -1,9 +1,11 @@
 """OpenAPI 3.1 contracts of the four simulated sources.
 
-Component schemas come straight from :mod:`sources.records` via msgspec, so the
-documents cannot drift from the wire records. The servers serve these documents at
-``/openapi.json``; copies live in ``sources/sim/openapi/<source>.json``, rewritten by
-``python -m sources.sim.openapi``.
+Component schemas come straight from :mod:`sources.records`, the admin request bodies
+of :mod:`sources.sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
+the documents cannot drift from the wire records. Each document also describes the
+source's admin endpoints and, under ``webhooks``, the change events it sends. The
+servers serve these documents at ``/openapi.json``; copies live in
+``sources/sim/openapi/<source>.json``, rewritten by ``python -m sources.sim.openapi``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,26 @@ from typing import Any
 import msgspec
 import msgspec.inspect
 
+from sources.events import EVENTS_BY_SOURCE, ChangeEvent, EventType
 from sources.records import (
     MAX_BATCH,
     ErrorBody,
     InventoryBatch,
+    InventoryItem,
+    Order,
     OrderBatch,
     OrderPage,
+    Ticket,
     TicketBatch,
+    Tracking,
     TrackingBatch,
+)
+from sources.sim.changes import (
+    AdvanceTracking,
+    CancelOrder,
+    NoBody,
+    SetInventoryLevel,
+    UpdateTicket,
 )
 
 DOCUMENT_DIR = Path(__file__).with_name("openapi")
@@ -52,10 +66,26 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class AdminEndpoint:
+    """``POST path``: changes the record named by ``key`` and emits ``event``."""
+
+    path: str
+    operation_id: str
+    summary: str
+    description: str
+    key: Param
+    body: type[msgspec.Struct]
+    response: type[msgspec.Struct]
+    event: EventType
+    conflict: str | None = None  # when the change can be refused with 409
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     title: str
     description: str
     endpoints: tuple[Endpoint, ...]
+    admin: tuple[AdminEndpoint, ...] = ()
 
 
 def id_list(name: str, what: str) -> Param:
@@ -76,6 +106,10 @@ def id_list(name: str, what: str) -> Param:
         required=True,
         comma_list=True,
     )
+
+
+def _path_param(name: str, description: str) -> Param:
+    return Param(name, description, {"type": "string"}, required=True)
 
 
 def _time_param(name: str, description: str) -> Param:
@@ -143,6 +177,32 @@ SPECS: dict[str, SourceSpec] = {
                 ),
             ),
         ),
+        admin=(
+            AdminEndpoint(
+                "/admin/orders/{id}/cancel",
+                "cancelOrder",
+                "Cancel an order",
+                "Sets cancelledAt and cancelReason, cancels every line's quantity and every "
+                "open fulfillment order, voids an AUTHORIZED or PENDING payment and refunds "
+                "any other. Answers the cancelled order.",
+                _path_param("id", "Order id."),
+                CancelOrder,
+                Order,
+                EventType.ORDER_CANCELLED,
+                conflict="The order has shipped lines or is already cancelled "
+                "(code NOT_CANCELLABLE).",
+            ),
+            AdminEndpoint(
+                "/admin/orders/{id}/touch",
+                "touchOrder",
+                "Touch an order",
+                "Only moves updatedAt forward. Answers the order.",
+                _path_param("id", "Order id."),
+                NoBody,
+                Order,
+                EventType.ORDER_UPDATED,
+            ),
+        ),
     ),
     "inventory": SourceSpec(
         title="OrderGraph simulated inventory",
@@ -155,6 +215,21 @@ SPECS: dict[str, SourceSpec] = {
                 "Found items in request order; unknown SKUs are listed in notFound.",
                 InventoryBatch,
                 (id_list("skus", "SKUs"),),
+            ),
+        ),
+        admin=(
+            AdminEndpoint(
+                "/admin/inventory/{sku}",
+                "setInventoryLevel",
+                "Change a stock level",
+                "Changes one location's level; omitted fields keep their value. onHand moves "
+                "with available (committed, reserved and unavailable stock stay) and must stay "
+                "non-negative; incomingExpectedAt is cleared when incoming drops to 0 and is "
+                "required while incoming > 0. Answers the item.",
+                _path_param("sku", "SKU."),
+                SetInventoryLevel,
+                InventoryItem,
+                EventType.INVENTORY_CHANGED,
             ),
         ),
     ),
@@ -173,6 +248,24 @@ SPECS: dict[str, SourceSpec] = {
                 (id_list("numbers", "tracking numbers"),),
             ),
         ),
+        admin=(
+            AdminEndpoint(
+                "/admin/trackings/{number}/advance",
+                "advanceTracking",
+                "Advance a tracking",
+                "Appends a checkpoint and updates status, tag, subtag, message and updatedAt. "
+                "Without a body: the next milestone (LABEL_CREATED → IN_TRANSIT → "
+                "OUT_FOR_DELIVERY → DELIVERED, signed; DELIVERY_ATTEMPTED → OUT_FOR_DELIVERY; "
+                "EXCEPTION → IN_TRANSIT). With status: that status (subtag and message "
+                "default to the carrier's usual ones). Answers the tracking.",
+                _path_param("number", "Tracking number (case-insensitive)."),
+                AdvanceTracking,
+                Tracking,
+                EventType.TRACKING_UPDATED,
+                conflict="The tracking has no next milestone: pass a status "
+                "(code NO_NEXT_MILESTONE).",
+            ),
+        ),
     ),
     "ticketing": SourceSpec(
         title="OrderGraph simulated ticketing",
@@ -188,6 +281,18 @@ SPECS: dict[str, SourceSpec] = {
                 (id_list("orderIds", "order ids"),),
             ),
         ),
+        admin=(
+            AdminEndpoint(
+                "/admin/tickets/{id}",
+                "updateTicket",
+                "Update a ticket",
+                "Sets status and/or priority and moves updatedAt forward. Answers the ticket.",
+                _path_param("id", "Ticket id."),
+                UpdateTicket,
+                Ticket,
+                EventType.TICKET_UPDATED,
+            ),
+        ),
     ),
 }
 
@@ -196,10 +301,10 @@ def _json_content(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF.format(name=ref)}}}
 
 
-def _parameter(param: Param) -> dict[str, Any]:
+def _parameter(param: Param, location: str = "query") -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": param.name,
-        "in": "query",
+        "in": location,
         "required": param.required,
         "description": param.description,
         "schema": param.schema,
@@ -222,6 +327,77 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 "content": _json_content(ErrorBody.__name__),
             },
         },
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _json_content(ErrorBody.__name__)}
+
+
+def _admin_operation(endpoint: AdminEndpoint, source: str) -> dict[str, Any]:
+    required = any(f.required for f in msgspec.structs.fields(endpoint.body))
+    responses = {
+        "200": {"description": "Changed.", "content": _json_content(endpoint.response.__name__)},
+        "400": _error("Invalid body (code BAD_REQUEST)."),
+        "404": _error("Unknown record (code NOT_FOUND)."),
+    }
+    if endpoint.conflict:
+        responses["409"] = _error(endpoint.conflict)
+    return {
+        "operationId": endpoint.operation_id,
+        "summary": endpoint.summary,
+        "description": (
+            f"{endpoint.description} Emits {endpoint.event.value} to "
+            f"<webhook_url>/{source} when a webhook target is configured (see webhooks). "
+            "Admin calls are neither counted in /__stats nor delayed."
+        ),
+        "tags": ["admin"],
+        "parameters": [_parameter(endpoint.key, "path")],
+        "requestBody": {
+            "required": required,
+            "description": "JSON; unknown fields are refused."
+            + ("" if required else " An empty body counts as {}."),
+            "content": _json_content(endpoint.body.__name__),
+        },
+        "responses": responses,
+    }
+
+
+_SIGNATURE_HEADERS = (
+    ("webhook-id", "Delivery id, msg_<hex>: the same on every retry of one event."),
+    ("webhook-timestamp", "Unix seconds of this attempt; receivers allow 5 minutes of skew."),
+    (
+        "webhook-signature",
+        "v1,<base64 HMAC-SHA256 over id.timestamp.body> under the shared whsec_ secret "
+        "(space-separated when several).",
+    ),
+)
+
+
+def _webhook(source: str) -> dict[str, Any]:
+    """The change-event delivery a source makes (an OpenAPI 3.1 ``webhooks`` entry)."""
+    types = ", ".join(sorted(t.value for t in EVENTS_BY_SOURCE[source]))
+    return {
+        "post": {
+            "operationId": "changeEvent",
+            "summary": "Change event",
+            "description": (
+                f"After every admin change, POSTed to <webhook_url>/{source} when the source "
+                "was started with a webhook URL and secret. Signed as a Standard Webhook. "
+                f"Event types: {types}. Retried twice with backoff on connection errors, "
+                "timeouts and 5xx; any other answer ends the delivery."
+            ),
+            "parameters": [
+                _parameter(Param(name, description, {"type": "string"}, required=True), "header")
+                for name, description in _SIGNATURE_HEADERS
+            ],
+            "requestBody": {"required": True, "content": _json_content(ChangeEvent.__name__)},
+            "responses": {
+                "2XX": {"description": "Accepted."},
+                "4XX": {"description": "Refused: not retried."},
+                "5XX": {"description": "Failed: retried."},
+            },
+        }
     }
 
 
@@ -268,9 +444,11 @@ def _schemas(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
 def build_document(source: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``source`` ("oms", "inventory", "carrier", "ticketing")."""
     spec = SPECS[source]
-    types = [e.response for e in spec.endpoints] + [ErrorBody]
-    components = _schemas(types)
+    types = [e.response for e in spec.endpoints]
+    types += [t for e in spec.admin for t in (e.body, e.response)]
+    components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent])
     paths: dict[str, Any] = {e.path: {"get": _operation(e)} for e in spec.endpoints}
+    paths |= {e.path: {"post": _admin_operation(e, source)} for e in spec.admin}
     paths["/healthz"] = {
         "get": {
             "operationId": "healthz",
@@ -298,6 +476,7 @@ def build_document(source: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": spec.title, "version": VERSION, "description": spec.description},
         "paths": paths,
+        "webhooks": {"changeEvent": _webhook(source)},
         "components": {"schemas": components},
     }
 

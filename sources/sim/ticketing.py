@@ -1,23 +1,34 @@
-"""Simulated help desk (Zendesk-like): tickets linked to orders."""
+"""Simulated help desk (Zendesk-like): tickets linked to orders; admin ticket updates."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from sources.records import OrderTickets, TicketBatch
-from sources.sim.common import batch_route, create_source_app
+from sources.sim.changes import UpdateTicket, update_ticket
+from sources.sim.common import admin_route, batch_route, create_source_app
+from sources.sim.emitter import WebhookTarget
 from sources.sim.seed import Dataset
 
 
 def create_app(
-    dataset: Dataset, *, latency_ms: float = 0.0, jitter_ms: float = 0.0
+    dataset: Dataset,
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    webhook: WebhookTarget | None = None,
 ) -> web.Application:
     """``GET /tickets?orderIds=a,b``: one entry per requested order, empty when none."""
 
     def lookup(order_id: str) -> OrderTickets:
         return OrderTickets(order_id=order_id, tickets=dataset.tickets.get(order_id, []))
 
-    route = batch_route(
-        "/tickets", "orderIds", lookup, lambda found, _missing: TicketBatch(data=found)
+    routes = [
+        batch_route(
+            "/tickets", "orderIds", lookup, lambda found, _missing: TicketBatch(data=found)
+        ),
+        admin_route("/admin/tickets/{id}", dataset, update_ticket, UpdateTicket),
+    ]
+    return create_source_app(
+        "ticketing", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook
     )
-    return create_source_app("ticketing", [route], latency_ms=latency_ms, jitter_ms=jitter_ms)

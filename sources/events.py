@@ -1,0 +1,65 @@
+"""Change events: what a source tells the gateway when its data changed.
+
+Delivered as Standard Webhooks (``POST /webhooks/{source}``, signed over
+``id.timestamp.body``); the body is one ``ChangeEvent``. ``tags`` names the cache
+entries the change makes stale.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sources.records import Record
+
+
+class EventType(enum.Enum):
+    ORDER_UPDATED = "order.updated"
+    ORDER_CANCELLED = "order.cancelled"
+    TRACKING_UPDATED = "tracking.updated"
+    INVENTORY_CHANGED = "inventory.changed"
+    TICKET_UPDATED = "ticket.updated"
+
+
+# Which source may send which events.
+EVENTS_BY_SOURCE: dict[str, frozenset[EventType]] = {
+    "oms": frozenset({EventType.ORDER_UPDATED, EventType.ORDER_CANCELLED}),
+    "carrier": frozenset({EventType.TRACKING_UPDATED}),
+    "inventory": frozenset({EventType.INVENTORY_CHANGED}),
+    "ticketing": frozenset({EventType.TICKET_UPDATED}),
+}
+
+
+class ChangeEvent(Record, frozen=True, kw_only=True):
+    type: EventType
+    occurred_at: datetime
+    order_id: str | None = None  # order.*, ticket.* (the ticket's order)
+    tracking_number: str | None = None  # tracking.*
+    sku: str | None = None  # inventory.*
+    ticket_id: str | None = None  # ticket.*
+
+    def tags(self) -> list[str]:
+        """Cache tags this change invalidates; empty when the event names nothing."""
+        if self.type in (EventType.ORDER_UPDATED, EventType.ORDER_CANCELLED):
+            return [order_tag(self.order_id)] if self.order_id else []
+        if self.type is EventType.TRACKING_UPDATED:
+            return [tracking_tag(self.tracking_number)] if self.tracking_number else []
+        if self.type is EventType.INVENTORY_CHANGED:
+            return [sku_tag(self.sku)] if self.sku else []
+        return [tickets_tag(self.order_id)] if self.order_id else []
+
+
+def order_tag(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def tracking_tag(number: str) -> str:
+    return f"tracking:{number}"
+
+
+def sku_tag(sku: str) -> str:
+    return f"sku:{sku}"
+
+
+def tickets_tag(order_id: str) -> str:
+    return f"tickets:{order_id}"

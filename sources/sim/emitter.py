@@ -1,0 +1,111 @@
+"""Background delivery of signed change events from a simulated source to a receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+import msgspec
+
+from sources.events import ChangeEvent
+from sources.webhooks import check_secret, new_msg_id, sign
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=3.0, sock_connect=1.0)
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where one source delivers its events (``<webhook_url>/<source>``) and its secret."""
+
+    url: str
+    secret: str = field(repr=False)
+
+
+class WebhookEmitter:
+    """POSTs change events to one target, each in its own background task.
+
+    ``emit`` returns at once. A delivery is retried with backoff on connection errors,
+    timeouts and 5xx answers, re-signed per attempt under the same ``webhook-id``;
+    failures are logged, never raised. One client session serves every delivery.
+    """
+
+    def __init__(
+        self,
+        target: WebhookTarget,
+        *,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        check_secret(target.secret)
+        self.target = target
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def emit(self, event: ChangeEvent) -> None:
+        """Schedule delivery of ``event`` on the running loop."""
+        if self._closed:
+            log.warning("webhook emitter for %s is closed: dropped %s", self.target.url, event)
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def close(self, drain_s: float = 2.0) -> None:
+        """Give pending deliveries up to ``drain_s`` seconds, cancel the rest, close."""
+        self._closed = True
+        if self._pending:
+            _, late = await asyncio.wait(set(self._pending), timeout=drain_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _deliver(self, event: ChangeEvent) -> None:
+        body = msgspec.json.encode(event)
+        msg_id = new_msg_id()
+        try:
+            for attempt in range(self._retries + 1):
+                if attempt:
+                    await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+                outcome = await self._post(body, msg_id)
+                if outcome is None:
+                    return
+                log.warning(
+                    "webhook %s %s to %s failed (attempt %d): %s",
+                    msg_id,
+                    event.type.value,
+                    self.target.url,
+                    attempt + 1,
+                    outcome,
+                )
+        except Exception:  # a delivery must never take the server down
+            log.exception("webhook %s to %s crashed", msg_id, self.target.url)
+            return
+        log.error("webhook %s to %s given up", msg_id, self.target.url)
+
+    async def _post(self, body: bytes, msg_id: str) -> str | None:
+        """One attempt: ``None`` when done (delivered or refused for good), else why."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        headers = sign(self.target.secret, body, msg_id=msg_id)
+        headers["content-type"] = "application/json"
+        try:
+            async with self._session.post(self.target.url, data=body, headers=headers) as resp:
+                if resp.status < 500:
+                    if resp.status >= 300:
+                        log.warning("webhook %s refused: HTTP %d", msg_id, resp.status)
+                    return None
+                return f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,160 @@
+"""Signing and verifying change events as Standard Webhooks.
+
+A source POSTs one :class:`~sources.events.ChangeEvent` per change, signed with HMAC
+SHA-256 over ``id.timestamp.body`` (headers ``webhook-id``, ``webhook-timestamp``,
+``webhook-signature``). The HMAC, the constant-time compare and the 5-minute timestamp
+tolerance are the ``standardwebhooks`` reference library's; this module adds secret
+rotation (any of several secrets), error codes a receiver can answer with, and decoding
+of the body into a ``ChangeEvent`` only after the signature holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets as random_secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import msgspec
+from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError
+
+from sources.events import EVENTS_BY_SOURCE, ChangeEvent
+
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+HEADERS = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+
+SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"
+TIMESTAMP_EXPIRED = "WEBHOOK_TIMESTAMP_EXPIRED"
+BODY_INVALID = "WEBHOOK_BODY_INVALID"
+EVENT_NOT_ALLOWED = "WEBHOOK_EVENT_NOT_ALLOWED"
+SOURCE_UNKNOWN = "WEBHOOK_SOURCE_UNKNOWN"
+
+# The library reports every failure as WebhookVerificationError; only its message tells
+# a stale or future timestamp apart (pinned by tests/test_webhooks.py).
+_TIMESTAMP_MESSAGES = frozenset({"Message timestamp too old", "Message timestamp too new"})
+_DECODER = msgspec.json.Decoder(ChangeEvent)
+
+
+class WebhookError(Exception):
+    """A rejected delivery: ``status`` and ``code`` are what the receiver answers."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEvent:
+    msg_id: str  # the sender's delivery id: the same on every retry of one event
+    event: ChangeEvent
+
+
+def generate_secret() -> str:
+    """A new signing secret: ``whsec_`` and base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(random_secrets.token_bytes(32)).decode()
+
+
+def new_msg_id() -> str:
+    """A random delivery id, ``msg_<hex>``."""
+    return f"msg_{random_secrets.token_hex(16)}"
+
+
+def check_secret(secret: str) -> None:
+    """Raise ``ValueError`` unless ``secret`` is a usable signing secret."""
+    _webhook(secret)
+
+
+def sign(
+    secret: str,
+    body: bytes,
+    *,
+    msg_id: str | None = None,
+    timestamp: datetime | None = None,
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for sending ``body`` (UTF-8) once.
+
+    ``timestamp`` must be timezone-aware and defaults to now; ``msg_id`` defaults to a
+    random ``msg_<hex>`` (retries of one event should reuse it).
+    """
+    if timestamp is None:
+        timestamp = datetime.now(UTC)
+    elif timestamp.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware")
+    # The library replaces (not converts) the zone with UTC, so hand it UTC already.
+    at = timestamp.astimezone(UTC)
+    msg_id = msg_id or new_msg_id()
+    signature = _webhook(secret).sign(msg_id, at, body.decode())
+    return {
+        ID_HEADER: msg_id,
+        TIMESTAMP_HEADER: str(math.floor(at.timestamp())),
+        SIGNATURE_HEADER: signature,
+    }
+
+
+def verify(
+    source: str, body: bytes, headers: Mapping[str, str], secrets: Sequence[str]
+) -> VerifiedEvent:
+    """Check a delivery from ``source`` and decode its event, or raise :class:`WebhookError`.
+
+    A signature valid under any of ``secrets`` is accepted, so the old and the new
+    secret both work during a rotation. The signature is checked before the body is
+    parsed. An empty or unusable ``secrets`` is a configuration error (``ValueError``).
+    """
+    allowed = EVENTS_BY_SOURCE.get(source)
+    if allowed is None:
+        raise WebhookError(404, SOURCE_UNKNOWN, f"unknown webhook source {source!r}")
+    if not secrets:
+        raise ValueError(f"no webhook secret configured for {source!r}")
+    signers = [_webhook(secret) for secret in secrets]
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for name in HEADERS:
+        if not lowered.get(name):
+            raise WebhookError(401, SIGNATURE_INVALID, f"missing header {name}")
+    if not any(_signed_by(signer, body, lowered) for signer in signers):
+        raise WebhookError(401, SIGNATURE_INVALID, "no matching signature")
+    try:
+        event = _DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise WebhookError(400, BODY_INVALID, f"body is not a change event: {exc}") from None
+    if event.type not in allowed:
+        raise WebhookError(
+            400, EVENT_NOT_ALLOWED, f"{source} may not send {event.type.value} events"
+        )
+    if not event.tags():
+        raise WebhookError(400, EVENT_NOT_ALLOWED, f"{event.type.value} event names nothing")
+    return VerifiedEvent(msg_id=lowered[ID_HEADER], event=event)
+
+
+def _signed_by(signer: Webhook, body: bytes, headers: dict[str, str]) -> bool:
+    """Whether ``signer``'s secret signed this delivery.
+
+    Timestamp and header-format failures do not depend on the secret, so they raise at
+    once instead of letting the next secret try.
+    """
+    try:
+        signer.verify(body, headers, json_parse=False)
+    except WebhookVerificationError as exc:
+        if str(exc) in _TIMESTAMP_MESSAGES:
+            raise WebhookError(
+                401, TIMESTAMP_EXPIRED, "timestamp outside the 5-minute tolerance"
+            ) from None
+        return False
+    except UnicodeDecodeError:
+        raise WebhookError(401, SIGNATURE_INVALID, "body is not UTF-8: nothing signed it") from None
+    except ValueError:  # binascii.Error too: a malformed signature list or base64
+        raise WebhookError(401, SIGNATURE_INVALID, "malformed signature header") from None
+    return True
+
+
+def _webhook(secret: str) -> Webhook:
+    try:
+        return Webhook(secret)
+    except (EmptyWebhookSecretError, ValueError):  # never echo the secret
+        raise ValueError("invalid webhook secret") from None
