@@ -17,8 +17,9 @@ import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
 from resolvers.schema import build_schema
-from sources.sim.cluster import start_cluster
+from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import generate
+from sources.webhooks import generate_secret
 
 EXAMPLE_QUERY = """{{
   orderByNumber(number: "{number}") {{
@@ -76,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("sim", help="only the four simulated sources")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port-base", type=int, default=8101, help="OMS port; the others follow")
+    sim.add_argument(
+        "--webhook-url", help="POST signed change events to <url>/<source>, e.g. a gateway's"
+    )
+    sim.add_argument(
+        "--webhook-secret", help="Standard Webhooks secret (whsec_…) to sign them with"
+    )
     _add_sim_options(sim, latency_ms=0.0, jitter_ms=0.0)
 
     serve = commands.add_parser("serve", help="the gateway against configured sources")
@@ -121,7 +128,9 @@ async def _serve(settings: Settings) -> None:
     await uvicorn.Server(config).serve()
 
 
-async def _start_sources(args: argparse.Namespace, port_base: int) -> Any:
+async def _start_sources(
+    args: argparse.Namespace, port_base: int, webhook_url: str | None, webhook_secret: str | None
+) -> SimCluster:
     dataset = generate(
         seed=args.seed, now=datetime.now(UTC).replace(microsecond=0), orders=args.orders
     )
@@ -131,6 +140,8 @@ async def _start_sources(args: argparse.Namespace, port_base: int) -> Any:
         port_base=port_base,
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
     )
     for name, url in cluster.urls.items():
         print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
@@ -139,7 +150,7 @@ async def _start_sources(args: argparse.Namespace, port_base: int) -> Any:
 
 async def _sim(args: argparse.Namespace) -> None:
     print("OrderGraph simulated sources:")
-    cluster = await _start_sources(args, args.port_base)
+    cluster = await _start_sources(args, args.port_base, args.webhook_url, args.webhook_secret)
     try:
         await asyncio.Event().wait()
     finally:
@@ -148,14 +159,29 @@ async def _sim(args: argparse.Namespace) -> None:
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     print("OrderGraph demo: simulated sources")
-    cluster = await _start_sources(args, args.sim_port_base or args.port + 101)
+    secret = generate_secret()  # the sources sign their change events with it
+    gateway = f"http://{args.host}:{args.port}"
+    cluster = await _start_sources(
+        args, args.sim_port_base or args.port + 101, f"{gateway}/webhooks", secret
+    )
     sources = {name: SourceSettings(url=url) for name, url in cluster.urls.items()}
     settings = msgspec.structs.replace(
-        settings, host=args.host, port=args.port, graphiql=True, sources=sources
+        settings,
+        host=args.host,
+        port=args.port,
+        graphiql=True,
+        sources=sources,
+        webhook_secrets=[secret],
     )
-    number = next(iter(cluster.dataset.orders.values())).number
-    print(f"\nGraphiQL: http://{args.host}:{args.port}/graphql")
-    print(f"Try:\n{EXAMPLE_QUERY.format(number=number)}\n")
+    order_id = cluster.dataset.order_ids("in_transit")[0]
+    order = cluster.dataset.orders[order_id]
+    print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")
+    print(f"Try:\n{EXAMPLE_QUERY.format(number=order.number)}\n")
+    if order.shipments and order.shipments[0].tracking_number:
+        carrier = cluster.urls["carrier"]
+        number = order.shipments[0].tracking_number
+        print("Then move its parcel on; the carrier's signed webhook refreshes the graph:")
+        print(f"  curl -X POST {carrier}/admin/trackings/{number}/advance\n")
     try:
         await _serve(settings)
     finally:

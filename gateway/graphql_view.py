@@ -16,18 +16,18 @@ from strawberry.types import ExecutionResult
 
 from gateway.errors import format_error
 from resolvers.context import RequestContext
-from sources.clients import Upstreams
+from sources.cache.upstreams import CachedUpstreams
 
 
 class OrderGraphView(GraphQL[RequestContext, None]):
-    def __init__(self, *args: Any, upstreams: Callable[[], Upstreams], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cached: Callable[[], CachedUpstreams], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._upstreams = upstreams
+        self._cached = cached
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        return RequestContext.create(self._upstreams(), request)
+        return RequestContext.create(self._cached(), request=request)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -7,13 +7,18 @@ Per-source values are ``OG_<SOURCE>_<FIELD>`` in the environment (``OG_OMS_URL``
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
+from sources.cache import REDIS_SCHEMES
+from sources.cache.through import CachePolicy
+from sources.cache.upstreams import default_policy
 from sources.clients import SourceConfig
 
 SOURCE_NAMES = ("oms", "inventory", "carrier", "ticketing")
@@ -31,6 +36,11 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     total_timeout_ms: int = 3000
     max_connections: int = 64
     batch_size: int = 100
+    # Cache policy; unset values take the source's defaults (sources.cache.upstreams).
+    cache_ttl_ms: int | None = None
+    cache_stale_ms: int | None = None
+    cache_keep_ms: int | None = None
+    cache_negative_ttl_ms: int | None = None
 
     def config(self) -> SourceConfig:
         return SourceConfig(
@@ -40,6 +50,20 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             total_timeout_s=self.total_timeout_ms / 1000,
             max_connections=self.max_connections,
             batch_size=self.batch_size,
+        )
+
+    def cache_policy(self, source: str) -> CachePolicy:
+        default = default_policy(source)
+
+        def seconds(ms: int | None, fallback: float) -> float:
+            return fallback if ms is None else ms / 1000
+
+        return dataclasses.replace(
+            default,
+            ttl_s=seconds(self.cache_ttl_ms, default.ttl_s),
+            stale_s=seconds(self.cache_stale_ms, default.stale_s),
+            keep_s=seconds(self.cache_keep_ms, default.keep_s),
+            negative_ttl_s=seconds(self.cache_negative_ttl_ms, default.negative_ttl_s),
         )
 
 
@@ -55,10 +79,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     graphiql: bool = False
     document_cache_size: int = 512  # parsed and validated documents kept per process
     log_level: str = "INFO"
+    cache_url: str = "memory://"  # or redis://host:port/db
+    cache_local_ttl_ms: int = 2000  # in-process copies in front of Redis; 0: none
+    # Standard Webhooks secrets ("whsec_…"); two during a rotation. None: webhooks off.
+    webhook_secrets: list[str] = msgspec.field(default_factory=list)
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 
     def source(self, name: str) -> SourceConfig:
         return self.sources[name].config()
+
+    def cache_policies(self) -> dict[str, CachePolicy]:
+        return {name: self.sources[name].cache_policy(name) for name in SOURCE_NAMES}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +107,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name in Settings.__struct_fields__:
         if name != "sources" and f"OG_{name.upper()}" in env:
             values[name] = env[f"OG_{name.upper()}"]
+    if isinstance(values.get("webhook_secrets"), str):
+        values["webhook_secrets"] = [s for s in values["webhook_secrets"].split(",") if s]
 
     sources: dict[str, dict[str, Any]] = {
         name: {"url": settings.url} for name, settings in _default_sources().items()
@@ -93,6 +126,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values["sources"] = sources
 
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid setting: {exc}") from exc
+    scheme = urlsplit(settings.cache_url).scheme
+    if scheme not in (*REDIS_SCHEMES, "memory"):
+        raise SettingsError(f"cache_url {settings.cache_url!r}: use memory:// or redis://…")
+    return settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import time
 
 import strawberry
 
@@ -13,6 +14,7 @@ from resolvers.relay import expect_global_id, from_global_id
 from resolvers.types.common import Node, PageInfo
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
+from sources.cache.through import Cached, Freshness
 from sources.clients import OrderSearch
 from sources.records import MAX_BATCH
 
@@ -25,8 +27,7 @@ class Query:
     @strawberry.field(description="An order by its global id.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         (order_id,) = expect_global_id(id, "Order", 1)
-        found = await info.context.loaders.order_by_id.load(order_id)
-        return None if found is None else Order.from_record(found)
+        return Order.from_cached(await info.context.loaders.order_by_id.load(order_id))
 
     @strawberry.field(description='An order by its number, with or without "#": "1001", "#1001".')
     async def order_by_number(self, info: Info, number: str) -> Order | None:
@@ -34,10 +35,8 @@ class Query:
         if not cleaned:
             raise UserInputError("number must not be empty", field="number")
         found = await info.context.loaders.order_by_number.load(cleaned)
-        if found is None:
-            return None
         info.context.loaders.remember_orders([found])
-        return Order.from_record(found)
+        return Order.from_cached(found)
 
     @strawberry.field(description="Orders, newest first. `first` is required, 1 to 100.")
     async def orders(
@@ -49,13 +48,20 @@ class Query:
     ) -> OrderConnection:
         if not 1 <= first <= MAX_PAGE:
             raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
-        page = await info.context.upstreams.oms.search_orders(
+        context = info.context
+        page = await context.cached.upstreams.oms.search_orders(
             _search(filter), limit=first, cursor=None if after is None else _decode_cursor(after)
         )
-        info.context.loaders.remember_orders([edge.node for edge in page.edges])
+        # A list page is always read live; its orders then warm the single-order cache.
+        fetched_at = time.time()
+        found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in page.edges]
+        context.loaders.remember_orders(found)
+        await context.cached.orders.store(
+            {edge.node.id: edge.node for edge in page.edges}, scope=context.scope
+        )
         edges = [
-            OrderEdge(cursor=_encode_cursor(edge.cursor), node=Order.from_record(edge.node))
-            for edge in page.edges
+            OrderEdge(cursor=_encode_cursor(edge.cursor), node=Order.from_record(edge.node, cached))
+            for edge, cached in zip(page.edges, found, strict=True)
         ]
         end = page.page_info.end_cursor
         return OrderConnection(
@@ -86,17 +92,15 @@ async def _resolve_node(info: Info, global_id: str) -> Node | None:
     type_name, parts = from_global_id(global_id)
     loaders = info.context.loaders
     if type_name == "Order" and len(parts) == 1:
-        order = await loaders.order_by_id.load(parts[0])
-        return None if order is None else Order.from_record(order)
+        return Order.from_cached(await loaders.order_by_id.load(parts[0]))
     if type_name in ("LineItem", "FulfillmentOrder", "Shipment") and len(parts) == 2:
-        order = await loaders.order_by_id.load(parts[0])
-        if order is None:
+        built = Order.from_cached(await loaders.order_by_id.load(parts[0]))
+        if built is None:
             return None
-        built = Order.from_record(order)
         children: list[Node] = [*built.line_items, *built.fulfillment_orders, *built.shipments]
         return next((child for child in children if child.id == global_id), None)
     if type_name == "SupportTicket" and len(parts) == 2:
-        tickets = await loaders.tickets_by_order.load(parts[0])
+        tickets = (await loaders.tickets_by_order.load(parts[0])).value
         ticket = next((t for t in tickets or () if t.id == parts[1]), None)
         return None if ticket is None else SupportTicket.from_record(ticket)
     raise UserInputError(f"{global_id!r} is not the id of any object", code=INVALID_ID, field="id")

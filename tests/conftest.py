@@ -4,6 +4,8 @@ gateway served by a real uvicorn, all for the whole test session."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,12 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 import uvicorn
+from redis.asyncio import Redis
 
 from gateway.app import create_app
 from gateway.settings import Settings, SourceSettings
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import Dataset, generate
 from tests.ports import free_socket
+from tests.redis_server import RedisServer
 
 FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -50,9 +54,13 @@ class RunningGateway:
             return body  # type: ignore[no-any-return]
 
 
-async def serve_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
-    """Run the gateway app under uvicorn on a free port until the caller is done."""
-    sock = free_socket()
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Settings, sock: socket.socket | None = None
+) -> AsyncIterator[RunningGateway]:
+    """Run the gateway app under uvicorn until the block ends, on ``sock`` (a bound
+    socket, when its address must be known in advance) or a free port."""
+    sock = sock or free_socket()
     config = uvicorn.Config(create_app(settings), lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -65,20 +73,27 @@ async def serve_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
     # synchronous test can block the loop long enough for a stale socket to be reused.
     connector = aiohttp.TCPConnector(keepalive_timeout=2)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        yield RunningGateway(f"http://{host}:{port}", session)
-    server.should_exit = True
-    await task
+    try:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            yield RunningGateway(f"http://{host}:{port}", session)
+    finally:
+        server.should_exit = True
+        await task
 
 
-def settings_for(urls: dict[str, str], **overrides: Any) -> Settings:
-    sources = {name: SourceSettings(url=url) for name, url in urls.items()}
-    return Settings(sources=sources, **overrides)
+def settings_for(
+    urls: dict[str, str], source_options: dict[str, Any] | None = None, **options: Any
+) -> Settings:
+    """Settings for the given source URLs; ``source_options`` apply to every source."""
+    sources = {
+        name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
+    }
+    return Settings(sources=sources, **options)
 
 
 @pytest.fixture(scope="session")
 async def gateway(sim: SimCluster) -> AsyncIterator[RunningGateway]:
-    async for running in serve_gateway(settings_for(sim.urls)):
+    async with running_gateway(settings_for(sim.urls)) as running:
         yield running
 
 
@@ -111,3 +126,21 @@ class SourceStats:
 
     async def requests(self) -> dict[str, int]:
         return {name: stats["requests"] for name, stats in (await self.read()).items()}
+
+
+@pytest.fixture(scope="session")
+async def redis_server() -> AsyncIterator[RedisServer]:
+    """One private redis-server for the session (tests flush it as they need)."""
+    server = RedisServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def redis_admin(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A plain client on the session's redis-server, flushed before each test."""
+    client = Redis.from_url(redis_server.url)
+    await client.flushall()
+    yield client
+    await client.aclose()

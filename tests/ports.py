@@ -26,3 +26,11 @@ def free_port_block(size: int) -> int:
             continue
         return base
     raise RuntimeError(f"no block of {size} free ports")
+
+
+def refusing_url() -> tuple[str, socket.socket]:
+    """A loopback URL where connections are refused, and the socket holding its port
+    (bound, never listening); keep the socket open while the URL is in use."""
+    sock = free_socket()
+    host, port = sock.getsockname()
+    return f"http://{host}:{port}", sock

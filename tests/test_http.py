@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import RunningGateway, serve_gateway, settings_for
-from tests.ports import free_socket
+from sources.webhooks import generate_secret
+from tests.conftest import RunningGateway, running_gateway, settings_for
+from tests.ports import refusing_url
 
 
 async def test_healthz(gateway):
@@ -21,6 +22,7 @@ async def test_readyz_names_every_source(gateway, sim):
         assert resp.status == 200
         body = await resp.json()
     assert body["status"] == "ready"
+    assert body["cache"] == {"backend": "memory", "ok": True, "errors": 0}
     assert {s["name"]: (s["url"], s["ok"]) for s in body["sources"]} == {
         name: (url, True) for name, url in sim.urls.items()
     }
@@ -28,23 +30,37 @@ async def test_readyz_names_every_source(gateway, sim):
 
 @pytest.fixture(scope="module")
 async def gateway_without_inventory(sim) -> AsyncIterator[RunningGateway]:
-    dead = free_socket()
-    host, port = dead.getsockname()
-    async for running in serve_gateway(
-        settings_for({**sim.urls, "inventory": f"http://{host}:{port}"})
-    ):
+    url, _dead = refusing_url()
+    async with running_gateway(settings_for({**sim.urls, "inventory": url})) as running:
         yield running
-    dead.close()
 
 
-async def test_readyz_degraded_when_a_source_is_down(gateway_without_inventory):
-    async with gateway_without_inventory.session.get(
-        f"{gateway_without_inventory.url}/readyz"
-    ) as resp:
-        assert resp.status == 503
-        body = await resp.json()
-    assert body["status"] == "degraded"
-    assert {s["name"]: s["ok"] for s in body["sources"]}["inventory"] is False
+@pytest.fixture(scope="module")
+async def gateway_without_oms(sim) -> AsyncIterator[RunningGateway]:
+    url, _dead = refusing_url()
+    async with running_gateway(settings_for({**sim.urls, "oms": url})) as running:
+        yield running
+
+
+async def _readyz(gateway: RunningGateway) -> tuple[int, dict]:
+    async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+        return resp.status, await resp.json()
+
+
+async def test_readyz_degraded_but_serving_when_a_side_source_is_down(gateway_without_inventory):
+    status, body = await _readyz(gateway_without_inventory)
+    assert (status, body["status"]) == (200, "degraded")
+    assert {s["name"]: s["ok"] for s in body["sources"]} == {
+        "oms": True,
+        "inventory": False,
+        "carrier": True,
+        "ticketing": True,
+    }
+
+
+async def test_readyz_unavailable_without_the_oms(gateway_without_oms):
+    status, body = await _readyz(gateway_without_oms)
+    assert (status, body["status"]) == (503, "unavailable")
 
 
 async def test_query_over_get(gateway, dataset):
@@ -52,7 +68,7 @@ async def test_query_over_get(gateway, dataset):
     query = f'{{ orderByNumber(number: "{number}") {{ number }} }}'
     async with gateway.session.get(f"{gateway.url}/graphql", params={"query": query}) as resp:
         assert resp.status == 200
-        assert await resp.json() == {"data": {"orderByNumber": {"number": number}}}
+        assert (await resp.json())["data"] == {"orderByNumber": {"number": number}}
 
 
 async def test_responses_are_compact_json(gateway):
@@ -100,3 +116,21 @@ async def test_parse_and_validation_errors_are_coded(gateway, query, code):
 async def test_field_suggestions_are_off(gateway):
     body = await gateway.query("{ orderz(first: 1) { nodes { id } } }")
     assert "Did you mean" not in body["errors"][0]["message"]
+
+
+async def test_webhooks_are_refused_without_a_secret(gateway):
+    async with gateway.session.post(f"{gateway.url}/webhooks/carrier", data=b"{}") as resp:
+        assert resp.status == 503
+        assert (await resp.json())["code"] == "WEBHOOKS_NOT_CONFIGURED"
+
+
+async def test_webhook_edge_cases(sim):
+    settings = settings_for(sim.urls, webhook_secrets=[generate_secret()])
+    async with running_gateway(settings) as gateway:
+        url = f"{gateway.url}/webhooks"
+        async with gateway.session.post(f"{url}/crm", data=b"{}") as resp:
+            assert (resp.status, (await resp.json())["code"]) == (404, "WEBHOOK_SOURCE_UNKNOWN")
+        async with gateway.session.post(f"{url}/carrier", data=b"x" * 70_000) as resp:
+            assert (resp.status, (await resp.json())["code"]) == (413, "WEBHOOK_BODY_TOO_LARGE")
+        async with gateway.session.get(f"{url}/carrier") as resp:
+            assert resp.status == 405

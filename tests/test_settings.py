@@ -51,3 +51,23 @@ def test_unknown_keys_are_rejected(tmp_path):
     config.write_text('[sources.crm]\nurl = "http://x"\n')
     with pytest.raises(SettingsError, match="crm"):
         load_settings({"OG_CONFIG": str(config)})
+
+
+def test_cache_and_webhook_settings():
+    settings = load_settings(
+        {
+            "OG_CACHE_URL": "redis://127.0.0.1:6390/2",
+            "OG_WEBHOOK_SECRETS": "whsec_new,whsec_old",
+            "OG_CARRIER_CACHE_TTL_MS": "1500",
+        }
+    )
+    assert settings.cache_url == "redis://127.0.0.1:6390/2"
+    assert settings.webhook_secrets == ["whsec_new", "whsec_old"]
+    policies = settings.cache_policies()
+    assert (policies["carrier"].ttl_s, policies["carrier"].keep_s) == (1.5, 600.0)
+    assert policies["oms"].ttl_s == 30.0 and policies["inventory"].ttl_s == 10.0
+
+
+def test_an_unknown_cache_scheme_is_refused():
+    with pytest.raises(SettingsError, match="cache_url"):
+        load_settings({"OG_CACHE_URL": "memcached://x"})

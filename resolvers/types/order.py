@@ -1,14 +1,15 @@
 """The order and everything the OMS knows about it; edges into the other sources
-(availability, tracking, tickets) are the only async resolvers."""
+(availability, tracking, tickets, and what needs tracking) are the only async
+resolvers, each one dataloader load."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 import strawberry
 
 from resolvers.context import RequestContext
+from resolvers.loaders import settle
 from resolvers.relay import to_global_id
 from resolvers.status import derive_customer_status, latest_estimate, promised_window
 from resolvers.types.common import DateWindow, MailingAddress, Money, Node, PageInfo
@@ -21,10 +22,12 @@ from resolvers.types.enums import (
     FulfillmentStatus,
     HoldReason,
 )
+from resolvers.types.freshness import DataSource, SourceFreshness
 from resolvers.types.inventory import InventoryAvailability
 from resolvers.types.ticket import SupportTicket
 from resolvers.types.tracking import Carrier, Tracking, tracking_url
 from sources import records
+from sources.cache.through import Cached
 from sources.errors import SourceError
 
 Info = strawberry.Info[RequestContext, None]
@@ -57,7 +60,7 @@ class LineItem(Node):
 
     @strawberry.field(description="Stock of this SKU (inventory source).")
     async def availability(self, info: Info) -> InventoryAvailability | None:
-        item = await info.context.loaders.inventory_by_sku.load(self.sku)
+        item = (await info.context.loaders.inventory_by_sku.load(self.sku)).value
         return None if item is None else InventoryAvailability.from_record(item)
 
     @classmethod
@@ -130,7 +133,7 @@ class Shipment(Node):
     async def tracking(self, info: Info) -> Tracking | None:
         if self.tracking_number is None:
             return None
-        found = await info.context.loaders.tracking_by_number.load(self.tracking_number)
+        found = (await info.context.loaders.tracking_by_number.load(self.tracking_number)).value
         return None if found is None else Tracking.from_record(found)
 
 
@@ -153,6 +156,7 @@ class Order(Node):
     fulfillment_orders: list[FulfillmentOrder]
     shipments: list[Shipment]
     record: strawberry.Private[records.Order]
+    cached: strawberry.Private[Cached[records.Order]]
 
     @strawberry.field(description="The one status the customer is shown.")
     async def customer_status(self, info: Info) -> CustomerOrderStatus:
@@ -167,11 +171,32 @@ class Order(Node):
 
     @strawberry.field(description="Support tickets about this order (ticketing source).")
     async def tickets(self, info: Info) -> list[SupportTicket] | None:
-        found = await info.context.loaders.tickets_by_order.load(self.record.id)
+        found = (await info.context.loaders.tickets_by_order.load(self.record.id)).value
         return None if found is None else [SupportTicket.from_record(t) for t in found]
 
+    @strawberry.field(
+        description="Each source this order was assembled from, and how fresh its data is."
+    )
+    async def data_sources(self, info: Info) -> list[SourceFreshness]:
+        loaders, order = info.context.loaders, self.record
+        numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
+        stock = await settle(loaders.inventory_by_sku, [line.sku for line in order.lines])
+        tracking = await settle(loaders.tracking_by_number, numbers)
+        tickets = await settle(loaders.tickets_by_order, [order.id])
+        parts = [
+            (DataSource.OMS, [self.cached]),
+            (DataSource.INVENTORY, stock.values()),
+            (DataSource.CARRIER, tracking.values()),
+            (DataSource.TICKETING, tickets.values()),
+        ]
+        return [SourceFreshness.summarise(source, found) for source, found in parts if found]
+
     @classmethod
-    def from_record(cls, order: records.Order) -> Order:
+    def from_cached(cls, cached: Cached[records.Order]) -> Order | None:
+        return None if cached.value is None else cls.from_record(cached.value, cached)
+
+    @classmethod
+    def from_record(cls, order: records.Order, cached: Cached[records.Order]) -> Order:
         lines = {line.id: LineItem.from_record(order.id, line) for line in order.lines}
         customer = order.customer
         return cls(
@@ -202,6 +227,7 @@ class Order(Node):
             ],
             shipments=[_shipment(order.id, shipment, lines) for shipment in order.shipments],
             record=order,
+            cached=cached,
         )
 
 
@@ -213,17 +239,12 @@ async def _trackings(
     ``strict`` re-raises a carrier failure; otherwise failed numbers are left out.
     """
     numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
-    if not numbers:
-        return {}
-    loader = info.context.loaders.tracking_by_number
-    results = await asyncio.gather(*(loader.load(n) for n in numbers), return_exceptions=True)
     found: dict[str, records.Tracking | None] = {}
-    for number, result in zip(numbers, results, strict=True):
-        if isinstance(result, BaseException):
-            if strict or not isinstance(result, SourceError):
-                raise result
-            continue
-        found[number] = result
+    for number, result in (await settle(info.context.loaders.tracking_by_number, numbers)).items():
+        if isinstance(result, Cached):
+            found[number] = result.value
+        elif strict or not isinstance(result, SourceError):
+            raise result
     return found
 
 

@@ -1,0 +1,125 @@
+"""What the benchmarks share: start ``ordergraph demo`` on free ports, drive load
+against it, read the sources' counters and summarise latencies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.ports import free_port_block  # noqa: E402
+
+SOURCES = ("oms", "inventory", "carrier", "ticketing")
+
+
+@dataclass
+class Demo:
+    url: str
+    source_urls: dict[str, str]
+    session: aiohttp.ClientSession
+
+    async def upstream_requests(self, reset: bool = False) -> int:
+        """Requests the four sources served since the last reset (and reset them)."""
+        total = 0
+        for url in self.source_urls.values():
+            async with self.session.get(f"{url}/__stats") as resp:
+                total += (await resp.json())["requests"]
+            if reset:
+                async with self.session.delete(f"{url}/__stats"):
+                    pass
+        return total
+
+
+@contextlib.asynccontextmanager
+async def running_demo(env: dict[str, str] | None = None) -> AsyncIterator[Demo]:
+    """``ordergraph demo`` in its own process (sources with demo latency: 3 ms + up to
+    2 ms jitter), so the load generator does not share its event loop."""
+    port = free_port_block(105)
+    source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "gateway", "demo", "--port", str(port)),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "OG_LOG_LEVEL": "WARNING", **(env or {})},
+    )
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+            demo = Demo(f"http://127.0.0.1:{port}", source_urls, session)
+            await _wait_ready(demo)
+            yield demo
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=15)
+
+
+async def _wait_ready(demo: Demo) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with demo.session.get(f"{demo.url}/readyz") as resp:
+                if resp.status == 200:
+                    return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the demo did not become ready")
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def line(self, label: str, clients: int, upstream: int) -> str:
+        q = statistics.quantiles(self.latencies, n=100, method="inclusive")
+        return (
+            f"{label:<34} {clients:>7} {q[49] * 1000:>8.1f} {q[94] * 1000:>8.1f} "
+            f"{len(self.latencies) / self.elapsed:>8.1f} {upstream / len(self.latencies):>9.2f}"
+        )
+
+
+HEADER = f"{'view':<34} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'upstream':>9}"
+
+
+async def drive(
+    demo: Demo,
+    payloads: Sequence[dict[str, Any]] | Callable[[int], dict[str, Any] | None],
+    *,
+    clients: int,
+    seconds: float,
+) -> Run:
+    """Send queries from ``clients`` concurrent workers for ``seconds`` (or until a
+    payload factory answers ``None``); every answer must be a 200 without errors."""
+    run = Run()
+    end = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    def next_payload() -> dict[str, Any] | None:
+        n = next(counter)
+        return payloads(n) if callable(payloads) else payloads[n % len(payloads)]
+
+    async def worker() -> None:
+        while time.monotonic() < end and (payload := next_payload()) is not None:
+            start = time.perf_counter()
+            async with demo.session.post(f"{demo.url}/graphql", json=payload) as resp:
+                body = await resp.json()
+            run.latencies.append(time.perf_counter() - start)
+            run.bodies.append(body)
+            if resp.status != 200 or body.get("errors"):
+                raise RuntimeError(f"bad answer: {resp.status} {body.get('errors')}")
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    run.elapsed = time.monotonic() - started
+    return run

@@ -1,0 +1,340 @@
+"""Cache-through batch reads: one cache read per batch, one source call for the
+misses, one pipelined write back.
+
+Each entry remembers when it was fetched, so one stored entry answers three
+questions by its age:
+
+- younger than ``ttl_s``: FRESH, served;
+- up to ``stale_s`` older: STALE, served at once and refreshed in the background
+  (stale-while-revalidate), once per key per process;
+- up to ``keep_s`` older: fetched again, but served STALE if the source fails
+  (stale-if-error).
+
+Concurrent misses on one key in one process share one upstream fetch; across
+processes a short lock per key makes cold instances wait for the first one's fetch
+instead of all asking the source. Keys carry a version derived from the record's
+shape, so a changed record type never reads old bytes, and the tenant scope for
+tenant-scoped data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from sources.cache.backend import CacheBackend
+from sources.errors import SOURCE_UNAVAILABLE, SourceError
+
+log = logging.getLogger("ordergraph.cache")
+
+T = TypeVar("T")
+
+
+class Freshness(enum.Enum):
+    FRESH = "FRESH"
+    STALE = "STALE"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Cached(Generic[T]):
+    """A value as the cache-through layer answers it: ``None`` means not found."""
+
+    value: T | None
+    status: Freshness
+    fetched_at: float  # epoch seconds when the source answered
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    ttl_s: float  # fresh for this long
+    stale_s: float  # then served stale while a background refresh runs
+    keep_s: float  # then still kept, to serve if the source fails
+    negative_ttl_s: float = 5.0  # "not found" answers are remembered this long
+    lock_ms: int = 500  # how long another instance's fetch is waited for
+
+
+@dataclass(slots=True)
+class SourceCounts:
+    hits: int = 0
+    misses: int = 0
+    stale: int = 0
+
+
+@dataclass(slots=True)
+class CacheCounts:
+    """Hits, misses and stale serves per source, for one request."""
+
+    by_source: dict[str, SourceCounts] = field(default_factory=dict)
+
+    def of(self, source: str) -> SourceCounts:
+        counts = self.by_source.get(source)
+        if counts is None:
+            counts = self.by_source[source] = SourceCounts()
+        return counts
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            source: {"hits": c.hits, "misses": c.misses, "stale": c.stale}
+            for source, c in self.by_source.items()
+        }
+
+
+class _Entry(msgspec.Struct, Generic[T], array_like=True):
+    fetched_at: float
+    value: T | None
+
+
+Fetch = Callable[[list[str]], Awaitable[Mapping[str, T]]]
+Tagger = Callable[[str, T | None], list[str]]
+
+
+class CachedSource(Generic[T]):
+    """Cache-through reads of one kind of record from one source."""
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        source: str,
+        value_type: Any,
+        fetch: Fetch[T],
+        tags: Tagger[T],
+        policy: CachePolicy,
+        backend: CacheBackend,
+        scoped: bool,
+        local: CacheBackend | None = None,
+        local_ttl_s: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``local``, when given, keeps short-lived in-process copies in front of a
+        shared ``backend``; whoever announces changes drops them by tag."""
+        self.kind = kind
+        self.source = source
+        self.policy = policy
+        self._fetch = fetch
+        self._tags = tags
+        self._backend = backend
+        self._local = local
+        self._local_ttl_s = local_ttl_s
+        self._scoped = scoped
+        self._clock = clock
+        # JSON, like the sources: msgpack would turn every datetime into UTC, so a
+        # cached answer would print times differently from a fresh one.
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder(_Entry[value_type])
+        shape = msgspec.json.encode(msgspec.json.schema(value_type))
+        self._prefix = f"og:{hashlib.sha256(shape).hexdigest()[:10]}:{kind}:"
+        self._inflight: dict[str, asyncio.Future[Cached[T] | SourceError]] = {}
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def key(self, scope: str, ident: str) -> str:
+        return f"{self._prefix}{scope if self._scoped else '-'}:{ident}"
+
+    async def load_many(
+        self, idents: Sequence[str], *, scope: str, counts: CacheCounts
+    ) -> list[Cached[T] | SourceError]:
+        """Values for ``idents`` in order; a ``SourceError`` where neither the cache
+        nor the source could answer."""
+        keys = [self.key(scope, ident) for ident in idents]
+        raw = await self._read(keys, idents)
+        now = self._clock()
+        tally = counts.of(self.source)
+        results: dict[str, Cached[T] | SourceError] = {}
+        refetch: dict[str, str] = {}  # key -> ident
+        fallback: dict[str, Cached[T]] = {}  # entries kept for stale-if-error
+        refresh: dict[str, str] = {}
+        for ident, key, blob in zip(idents, keys, raw, strict=True):
+            entry = self._decode(blob)
+            age = now - entry.fetched_at if entry is not None else None
+            if entry is None or age is None:
+                refetch[key] = ident
+                tally.misses += 1
+                continue
+            fresh_for = self.policy.ttl_s if entry.value is not None else self.policy.negative_ttl_s
+            if age < fresh_for:
+                results[key] = Cached(entry.value, Freshness.FRESH, entry.fetched_at)
+                tally.hits += 1
+            elif age < fresh_for + self.policy.stale_s:
+                results[key] = Cached(entry.value, Freshness.STALE, entry.fetched_at)
+                refresh[key] = ident
+                tally.stale += 1
+            else:
+                fallback[key] = Cached(entry.value, Freshness.STALE, entry.fetched_at)
+                refetch[key] = ident
+                tally.misses += 1
+        if refresh:
+            self._refresh_later(refresh)
+        if refetch:
+            fetched = await self._fetch_shared(refetch)
+            for key, outcome in fetched.items():
+                if isinstance(outcome, SourceError) and key in fallback:
+                    tally.stale += 1
+                    outcome = fallback[key]
+                results[key] = outcome
+        return [results[key] for key in keys]
+
+    async def store(self, records: Mapping[str, T], *, scope: str) -> None:
+        """Write records fetched another way (e.g. a list page) as fresh entries."""
+        now = self._clock()
+        await self._write({self.key(scope, i): (i, v) for i, v in records.items()}, now)
+
+    async def _read(self, keys: list[str], idents: Sequence[str]) -> list[bytes | None]:
+        """One read of the local copies, then one of the shared backend for the rest."""
+        if self._local is None:
+            return await self._backend.get_many(keys)
+        blobs = await self._local.get_many(keys)
+        missing = [i for i, blob in enumerate(blobs) if blob is None]
+        if not missing:
+            return blobs
+        shared = await self._backend.get_many([keys[i] for i in missing])
+        copies: dict[str, tuple[str, bytes, T | None]] = {}
+        for i, blob in zip(missing, shared, strict=True):
+            blobs[i] = blob
+            entry = self._decode(blob)
+            if blob is not None and entry is not None:
+                copies[keys[i]] = (idents[i], blob, entry.value)
+        if copies:
+            await self._local.set_many(*self._rows(copies, self._local_ttl_s))
+        return blobs
+
+    def _rows(
+        self, entries: Mapping[str, tuple[str, bytes, T | None]], max_ttl_s: float | None = None
+    ) -> tuple[list[tuple[str, bytes, float]], dict[str, list[str]]]:
+        """Backend rows ``(key, blob, ttl)`` and the tag index of ``entries``."""
+        rows: list[tuple[str, bytes, float]] = []
+        tags: dict[str, list[str]] = {}
+        for key, (ident, blob, value) in entries.items():
+            if value is None:
+                ttl = self.policy.negative_ttl_s
+            else:
+                ttl = self.policy.ttl_s + max(self.policy.stale_s, self.policy.keep_s)
+            rows.append((key, blob, ttl if max_ttl_s is None else min(ttl, max_ttl_s)))
+            for tag in self._tags(ident, value):
+                tags.setdefault(tag, []).append(key)
+        return rows, tags
+
+    def _decode(self, blob: bytes | None) -> _Entry[T] | None:
+        if blob is None:
+            return None
+        try:
+            return self._decoder.decode(blob)
+        except msgspec.DecodeError:
+            return None  # a torn or foreign value is a miss, never an error
+
+    async def _fetch_shared(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+        """Fetch ``wanted`` (key -> ident), joining fetches already running here."""
+        loop = asyncio.get_running_loop()
+        joined = {key: fut for key in wanted if (fut := self._inflight.get(key)) is not None}
+        own = {key: ident for key, ident in wanted.items() if key not in joined}
+        futures: dict[str, asyncio.Future[Cached[T] | SourceError]] = {
+            key: loop.create_future() for key in own
+        }
+        self._inflight.update(futures)
+        results: dict[str, Cached[T] | SourceError] = {}
+        try:
+            if own:
+                results = await self._fetch_own(own)
+        finally:
+            for key, future in futures.items():
+                self._inflight.pop(key, None)
+                if key in results:
+                    future.set_result(results[key])
+                else:  # the fetch was cancelled or crashed: joiners fetch on their own
+                    future.cancel()
+        for key, future in joined.items():
+            try:
+                results[key] = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if not future.cancelled():
+                    raise  # this caller itself is being cancelled
+                results[key] = SourceError(
+                    self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
+                )
+        return results
+
+    async def _fetch_own(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+        """Fetch from the source, letting another instance's running fetch finish first."""
+        locks = [_lock(key) for key in wanted]
+        token, taken = await self._backend.acquire_locks(locks, self.policy.lock_ms)
+        held = [lock for lock, ok in zip(locks, taken, strict=True) if ok]
+        results: dict[str, Cached[T] | SourceError] = {}
+        waiting = [key for key, ok in zip(wanted, taken, strict=True) if not ok]
+        try:
+            if waiting:
+                results.update(await self._wait_for_others(waiting))
+            to_fetch = {key: wanted[key] for key in wanted if key not in results}
+            if to_fetch:
+                results.update(await self._fetch_and_write(to_fetch))
+        finally:
+            await self._backend.release_locks(held, token)
+        return results
+
+    async def _wait_for_others(self, keys: list[str]) -> dict[str, Cached[T] | SourceError]:
+        """Poll the cache while other instances hold the keys' locks."""
+        found: dict[str, Cached[T] | SourceError] = {}
+        deadline = time.monotonic() + self.policy.lock_ms / 1000
+        pending = list(keys)
+        while pending and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            blobs = await self._backend.get_many(pending)
+            now = self._clock()
+            for key, blob in zip(list(pending), blobs, strict=True):
+                entry = self._decode(blob)
+                if entry is not None and now - entry.fetched_at < self.policy.ttl_s:
+                    found[key] = Cached(entry.value, Freshness.FRESH, entry.fetched_at)
+                    pending.remove(key)
+        return found
+
+    async def _fetch_and_write(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+        idents = list(dict.fromkeys(wanted.values()))
+        try:
+            found = await self._fetch(idents)
+        except SourceError as exc:
+            return dict.fromkeys(wanted, exc)
+        now = self._clock()
+        entries = {key: (ident, found.get(ident)) for key, ident in wanted.items()}
+        await self._write(entries, now)
+        return {key: Cached(value, Freshness.FRESH, now) for key, (_, value) in entries.items()}
+
+    async def _write(self, entries: Mapping[str, tuple[str, T | None]], now: float) -> None:
+        encoded = {
+            key: (ident, self._encoder.encode(_Entry(now, value)), value)
+            for key, (ident, value) in entries.items()
+        }
+        await self._backend.set_many(*self._rows(encoded))
+        if self._local is not None:
+            await self._local.set_many(*self._rows(encoded, self._local_ttl_s))
+
+    def _refresh_later(self, wanted: dict[str, str]) -> None:
+        """Refresh stale keys in the background, once per key at a time."""
+        todo = {key: ident for key, ident in wanted.items() if key not in self._refreshing}
+        if not todo:
+            return
+        self._refreshing.update(todo)
+
+        async def refresh() -> None:
+            try:
+                outcome = await self._fetch_shared(todo)
+                failed = sum(isinstance(o, SourceError) for o in outcome.values())
+                if failed:
+                    log.info("background refresh of %d %s entries failed", failed, self.kind)
+            finally:
+                self._refreshing.difference_update(todo)
+
+        task = asyncio.create_task(refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _lock(key: str) -> str:
+    return f"{key}:lock"

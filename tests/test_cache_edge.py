@@ -1,0 +1,124 @@
+"""The cache through the real edge (the embedded in-memory backend unless a test
+says otherwise): warm reads
+cost nothing upstream, stale data is served while refreshing or when a source
+fails, concurrent misses share one fetch, and every answer says how fresh it is."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sources.sim.cluster import start_cluster
+from tests.conftest import running_gateway, settings_for
+from tests.queries import ORDER_BY_NUMBER
+
+STATUS = """query($n: String!) { orderByNumber(number: $n) {
+  customerStatus
+  lineItems { availability { available } }
+  shipments { tracking { status } }
+  tickets { status }
+  dataSources { source status fetchedAt ageSeconds }
+} }"""
+
+
+def _tracked_order_with_tickets(dataset):
+    return next(
+        order
+        for order in dataset.orders.values()
+        if order.shipments
+        and all(s.tracking_number in dataset.trackings for s in order.shipments)
+        and dataset.tickets.get(order.id)
+    )
+
+
+def _statuses(body) -> dict[str, str]:
+    return {d["source"]: d["status"] for d in body["data"]["orderByNumber"]["dataSources"]}
+
+
+async def test_a_warm_order_costs_no_upstream_request(sim, dataset, stats):
+    number = _tracked_order_with_tickets(dataset).number
+    async with running_gateway(settings_for(sim.urls)) as gateway:
+        cold = await gateway.query(ORDER_BY_NUMBER, {"number": number})
+        assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
+        await stats.reset()
+        warm = await gateway.query(ORDER_BY_NUMBER, {"number": number})
+        assert await stats.requests() == {"oms": 0, "inventory": 0, "carrier": 0, "ticketing": 0}
+    assert warm["data"] == cold["data"]
+    assert all(c["misses"] >= 1 and c["hits"] == 0 for c in cold["extensions"]["cache"].values())
+    assert all(c["misses"] == 0 and c["stale"] == 0 for c in warm["extensions"]["cache"].values())
+    assert all(c["hits"] >= 1 for c in warm["extensions"]["cache"].values())
+
+
+async def test_data_sources_say_fresh_with_fetch_times(sim, dataset):
+    number = _tracked_order_with_tickets(dataset).number
+    async with running_gateway(settings_for(sim.urls)) as gateway:
+        body = await gateway.query(STATUS, {"n": number})
+    sources = body["data"]["orderByNumber"]["dataSources"]
+    assert [s["source"] for s in sources] == ["OMS", "INVENTORY", "CARRIER", "TICKETING"]
+    assert all(s["status"] == "FRESH" and 0 <= s["ageSeconds"] < 5 for s in sources)
+
+
+async def test_unknown_numbers_are_remembered_briefly(sim, stats):
+    async with running_gateway(settings_for(sim.urls)) as gateway:
+        for _ in range(3):
+            body = await gateway.query(ORDER_BY_NUMBER, {"number": "424242"})
+            assert body["data"]["orderByNumber"] is None
+    assert (await stats.requests())["oms"] == 1
+
+
+async def test_twenty_concurrent_cold_queries_share_one_fetch_per_source(sim, dataset, stats):
+    number = _tracked_order_with_tickets(dataset).number
+    async with running_gateway(settings_for(sim.urls)) as gateway:
+        bodies = await asyncio.gather(
+            *(gateway.query(ORDER_BY_NUMBER, {"number": number}) for _ in range(20))
+        )
+    assert all(body["data"] == bodies[0]["data"] for body in bodies)
+    assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
+
+
+async def test_stale_is_served_at_once_and_refreshed_once_in_background(sim, dataset, stats):
+    number = _tracked_order_with_tickets(dataset).number
+    short = {"cache_ttl_ms": 200, "cache_stale_ms": 30_000}
+    async with running_gateway(settings_for(sim.urls, short)) as gateway:
+        await gateway.query(STATUS, {"n": number})
+        await asyncio.sleep(0.3)
+        await stats.reset()
+        stale = await asyncio.gather(*(gateway.query(STATUS, {"n": number}) for _ in range(5)))
+        assert all(set(_statuses(body).values()) == {"STALE"} for body in stale)
+        await asyncio.sleep(0.1)  # the background refresh lands
+        # One refresh per source however many requests saw the stale entries.
+        assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
+        fresh = await gateway.query(STATUS, {"n": number})
+    assert set(_statuses(fresh).values()) == {"FRESH"}
+    assert stale[0]["extensions"]["cache"]["oms"]["stale"] == 1
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache_url(request, redis_server) -> str:
+    if request.param == "memory":
+        return "memory://"
+    await redis_server.flush()
+    return redis_server.url
+
+
+async def test_a_failed_source_is_replaced_by_stale_data(dataset, cache_url):
+    number = _tracked_order_with_tickets(dataset).number
+    cluster = await start_cluster(dataset)
+    try:
+        past_fresh = {"cache_ttl_ms": 100, "cache_stale_ms": 0, "cache_keep_ms": 60_000}
+        settings = settings_for(cluster.urls, past_fresh, cache_url=cache_url)
+        async with running_gateway(settings) as gateway:
+            warm = await gateway.query(STATUS, {"n": number})
+            await cluster.close()  # every source now refuses connections
+            await asyncio.sleep(0.15)
+            body = await gateway.query(STATUS, {"n": number})
+    finally:
+        await cluster.close()
+    assert "errors" not in body
+    assert (
+        body["data"]["orderByNumber"]["customerStatus"]
+        == (warm["data"]["orderByNumber"]["customerStatus"])
+    )
+    assert set(_statuses(body).values()) == {"STALE"}
+    assert body["extensions"]["cache"]["carrier"]["stale"] >= 1

@@ -1,0 +1,210 @@
+"""The shared cache on a real redis-server: one MGET per source per level, warm
+reads cost nothing upstream on any instance, a change event delivered to one
+instance reaches every instance, stampedes are absorbed, bad webhooks change
+nothing, and Redis trouble degrades to the sources instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+import redis.asyncio as redis
+
+from sources.events import ChangeEvent, EventType
+from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.seed import generate
+from sources.webhooks import generate_secret, sign
+from tests.conftest import FIXED_NOW, RunningGateway, SourceStats, running_gateway, settings_for
+from tests.ports import free_socket
+from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.redis_server import RedisServer
+
+SECRET = generate_secret()
+STATUS = "query($n: String!) { orderByNumber(number: $n) { customerStatus } }"
+
+
+def _settings(sim_urls: dict[str, str], cache_url: str, **options):
+    return settings_for(sim_urls, cache_url=cache_url, webhook_secrets=[SECRET], **options)
+
+
+async def _commands(client: redis.Redis, name: str) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
+
+def _in_transit(dataset):
+    """An order whose only parcel is in transit with a live carrier record."""
+    for order_id, scenario in dataset.scenarios.items():
+        order = dataset.orders[order_id]
+        if scenario == "in_transit" and len(order.shipments) == 1:
+            number = order.shipments[0].tracking_number
+            if number in dataset.trackings:
+                return order, number
+    raise AssertionError("no in-transit order in the data set")
+
+
+async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server, redis_admin):
+    async with running_gateway(_settings(sim.urls, redis_server.url)) as gateway:
+        await redis_admin.config_resetstat()
+        body = await gateway.query(ORDERS_PAGE, {"first": 50})
+        assert "errors" not in body
+        mgets = await _commands(redis_admin, "mget")
+    # Inventory, carrier and ticketing: one MGET each (the page itself is a live list).
+    assert mgets == 3
+    assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
+
+
+async def test_warm_in_redis_means_no_upstream_request_on_another_instance(
+    sim, dataset, stats, redis_server, redis_admin
+):
+    order, _ = _in_transit(dataset)
+    settings = _settings(sim.urls, redis_server.url)
+    async with running_gateway(settings) as first, running_gateway(settings) as second:
+        cold = await first.query(ORDER_BY_NUMBER, {"number": order.number})
+        await stats.reset()
+        warm = await second.query(ORDER_BY_NUMBER, {"number": order.number})
+    assert await stats.requests() == {"oms": 0, "inventory": 0, "carrier": 0, "ticketing": 0}
+    assert warm["data"] == cold["data"]
+
+
+async def test_twenty_cold_queries_fetch_once_and_two_instances_at_most_twice(
+    sim, dataset, stats, redis_server, redis_admin
+):
+    order, _ = _in_transit(dataset)
+    settings = _settings(sim.urls, redis_server.url)
+    async with running_gateway(settings) as first, running_gateway(settings) as second:
+        await asyncio.gather(
+            *(first.query(ORDER_BY_NUMBER, {"number": order.number}) for _ in range(20))
+        )
+        assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
+
+        await redis_admin.flushall()
+        await stats.reset()
+        other = next(o for o in dataset.orders.values() if o.shipments and o.id != order.id)
+        await asyncio.gather(
+            *(gw.query(ORDER_BY_NUMBER, {"number": other.number}) for gw in (first, second))
+        )
+    assert all(count <= 2 for count in (await stats.requests()).values())
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGateway]]:
+    """Own sources (their data changes), emitting signed webhooks to gateway A;
+    gateways A and B share one Redis."""
+    dataset = generate(seed=7, now=FIXED_NOW)
+    server = RedisServer()
+    await server.start()
+    sock = free_socket()
+    host, port = sock.getsockname()
+    cluster = await start_cluster(
+        dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=SECRET
+    )
+    settings = _settings(cluster.urls, server.url)
+    try:
+        async with running_gateway(settings, sock) as a, running_gateway(settings) as b:
+            yield cluster, a, b
+    finally:
+        await cluster.close()
+        await server.stop()
+
+
+async def test_a_change_delivered_to_one_instance_reaches_the_other_within_a_second(live):
+    cluster, _a, b = live
+    order, number = _in_transit(cluster.dataset)
+    before = await b.query(STATUS, {"n": order.number})
+    assert before["data"]["orderByNumber"]["customerStatus"] == "SHIPPED"
+    # The carrier's admin change makes it emit a signed webhook to instance A.
+    async with b.session.post(f"{cluster.urls['carrier']}/admin/trackings/{number}/advance") as r:
+        assert r.status == 200
+        assert (await r.json())["status"] == "OUT_FOR_DELIVERY"
+    started = time.monotonic()
+    while True:
+        body = await b.query(STATUS, {"n": order.number})
+        if body["data"]["orderByNumber"]["customerStatus"] == "OUT_FOR_DELIVERY":
+            break
+        assert time.monotonic() - started < 1.0, "instance B still serves the old status"
+        await asyncio.sleep(0.02)
+
+
+async def _post_webhook(gateway: RunningGateway, source: str, body: bytes, headers) -> int:
+    async with gateway.session.post(
+        f"{gateway.url}/webhooks/{source}", data=body, headers=headers
+    ) as resp:
+        return resp.status
+
+
+async def test_bad_webhooks_are_refused_and_change_nothing(
+    sim, dataset, stats, redis_server, redis_admin
+):
+    order, number = _in_transit(dataset)
+    event = ChangeEvent(
+        type=EventType.TRACKING_UPDATED, occurred_at=FIXED_NOW, tracking_number=number
+    )
+    body = msgspec.json.encode(event)
+    good = sign(SECRET, body)
+    old = sign(SECRET, body, timestamp=FIXED_NOW.replace(year=2020))
+    cases = [
+        ("forged", body, sign(generate_secret(), body), 401),
+        ("tampered", body.replace(b"tracking", b"trackinG"), good, 401),
+        ("expired", body, old, 401),
+        ("unsigned", body, {}, 401),
+        ("malformed", b"{not json", sign(SECRET, b"{not json"), 400),
+        ("wrong source", body, good, 400),
+    ]
+    async with running_gateway(_settings(sim.urls, redis_server.url)) as gateway:
+        await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+        keys = await redis_admin.dbsize()
+        for name, payload, headers, status in cases:
+            source = "oms" if name == "wrong source" else "carrier"
+            assert await _post_webhook(gateway, source, payload, headers) == status, name
+        assert await redis_admin.dbsize() == keys
+        await stats.reset()
+        await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+        assert await stats.requests() == {"oms": 0, "inventory": 0, "carrier": 0, "ticketing": 0}
+
+        # A valid event applies once; the same delivery again is a replay.
+        assert await _post_webhook(gateway, "carrier", body, good) == 200
+        assert await _post_webhook(gateway, "carrier", body, good) == 409
+        await stats.reset()
+        await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+        assert (await stats.requests())["carrier"] == 1
+
+
+async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dataset):
+    order, _ = _in_transit(dataset)
+    server = RedisServer()
+    await server.start()
+    counters = SourceStats(sim.urls)
+    try:
+        # No in-process copies: every read goes to Redis, so its loss shows at once.
+        settings = _settings(sim.urls, server.url, cache_local_ttl_ms=0)
+        async with running_gateway(settings) as gateway:
+            await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+            await server.kill()
+            await counters.reset()
+            started = time.monotonic()
+            body = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+            assert "errors" not in body and body["data"]["orderByNumber"]
+            assert time.monotonic() - started < 1.0
+            assert (await counters.requests())["oms"] == 1  # answered by the source
+            async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+                ready = await resp.json()
+            assert ready["status"] == "degraded" and ready["cache"]["ok"] is False
+
+            await server.start()
+            await asyncio.sleep(1.2)  # past the backend's cooldown
+            await gateway.query(ORDER_BY_NUMBER, {"number": order.number})  # re-warms
+            await counters.reset()
+            body = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+            assert body["data"]["orderByNumber"]
+            assert await counters.requests() == {
+                "oms": 0,
+                "inventory": 0,
+                "carrier": 0,
+                "ticketing": 0,
+            }
+    finally:
+        await server.stop()

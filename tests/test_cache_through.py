@@ -1,0 +1,91 @@
+"""The cache-through layer on its own, over the real in-memory backend: tenant
+scopes never share entries, keys carry a version of the record's shape, an
+unreadable entry is a miss, and a change by tag reaches every scope."""
+
+from __future__ import annotations
+
+from sources.cache.memory_backend import MemoryBackend
+from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy, Freshness
+from sources.records import Money
+
+
+class CountingSource:
+    """Stands in for an upstream batch endpoint; counts the ids it is asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    async def fetch(self, ids: list[str]) -> dict[str, Money]:
+        self.asked.append(ids)
+        return {i: Money(amount=i, currency_code="USD") for i in ids if i != "missing"}
+
+
+def _cached(backend: MemoryBackend, source: CountingSource) -> CachedSource[Money]:
+    return CachedSource(
+        kind="price",
+        source="oms",
+        value_type=Money,
+        fetch=source.fetch,
+        tags=lambda ident, _: [f"price:{ident}"],
+        policy=CachePolicy(ttl_s=60, stale_s=60, keep_s=600),
+        backend=backend,
+        scoped=True,
+    )
+
+
+async def test_scopes_never_share_entries():
+    backend, source = MemoryBackend(), CountingSource()
+    cached = _cached(backend, source)
+    counts = CacheCounts()
+    first = await cached.load_many(["1", "2"], scope="acct_a", counts=counts)
+    again = await cached.load_many(["1", "2"], scope="acct_a", counts=counts)
+    other = await cached.load_many(["1"], scope="acct_b", counts=counts)
+    assert source.asked == [["1", "2"], ["1"]]
+    assert all(isinstance(r, Cached) and r.status is Freshness.FRESH for r in first + again + other)
+    assert counts.as_dict() == {"oms": {"hits": 2, "misses": 3, "stale": 0}}
+    assert cached.key("acct_a", "1") != cached.key("acct_b", "1")
+
+
+async def test_not_found_is_cached_as_none():
+    backend, source = MemoryBackend(), CountingSource()
+    cached = _cached(backend, source)
+    for _ in range(2):
+        (result,) = await cached.load_many(["missing"], scope="*", counts=CacheCounts())
+        assert isinstance(result, Cached) and result.value is None
+    assert source.asked == [["missing"]]
+
+
+async def test_keys_carry_a_version_of_the_record_shape():
+    cached = _cached(MemoryBackend(), CountingSource())
+    other_shape = CachedSource(
+        kind="price",
+        source="oms",
+        value_type=list[Money],
+        fetch=CountingSource().fetch,  # type: ignore[arg-type]
+        tags=lambda ident, _: [],
+        policy=cached.policy,
+        backend=MemoryBackend(),
+        scoped=True,
+    )
+    assert cached.key("*", "1").startswith("og:")
+    assert cached.key("*", "1") != other_shape.key("*", "1")
+
+
+async def test_an_unreadable_entry_is_a_miss():
+    backend, source = MemoryBackend(), CountingSource()
+    cached = _cached(backend, source)
+    await backend.set_many([(cached.key("*", "1"), b"\x00garbage", 60)], {})
+    (result,) = await cached.load_many(["1"], scope="*", counts=CacheCounts())
+    assert isinstance(result, Cached) and result.value == Money(amount="1", currency_code="USD")
+    assert source.asked == [["1"]]
+
+
+async def test_invalidating_a_tag_reaches_every_scope():
+    backend, source = MemoryBackend(), CountingSource()
+    cached = _cached(backend, source)
+    for scope in ("acct_a", "acct_b"):
+        await cached.load_many(["1", "2"], scope=scope, counts=CacheCounts())
+    assert await backend.invalidate_tags(["price:1"]) == 2
+    for scope in ("acct_a", "acct_b"):
+        await cached.load_many(["1", "2"], scope=scope, counts=CacheCounts())
+    assert source.asked[2:] == [["1"], ["1"]]
