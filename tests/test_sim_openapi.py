@@ -29,10 +29,16 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         schemas = doc["components"]["schemas"]
         assert "ErrorBody" in schemas
         refs = set()
+        faults = doc["paths"]["/__faults"]
+        assert set(faults) == {"get", "put", "delete"}
+        assert "400" in faults["put"]["responses"] and "204" in faults["delete"]["responses"]
+        assert faults["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/FaultSpec"
+        }
         for path, item in doc["paths"].items():
-            ((method, op),) = item.items()
-            if path == "/healthz":
+            if path in ("/healthz", "/__faults"):
                 continue
+            ((method, op),) = item.items()
             assert method == ("post" if path.startswith("/admin/") else "get")
             assert {"200", "400"} <= set(op["responses"])
             for response in op["responses"].values():
@@ -61,6 +67,7 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         "/orders/by-number",
         "/orders/search",
         "/healthz",
+        "/__faults",
         "/admin/orders/{id}/cancel",
         "/admin/orders/{id}/touch",
     }

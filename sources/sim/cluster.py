@@ -1,8 +1,8 @@
-"""Start all four simulated sources on loopback, each on its own port."""
+"""Start all four simulated sources on loopback, each on its own port, optionally faulty."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -10,8 +10,9 @@ from typing import Self
 from aiohttp import web
 
 from sources.sim import carrier, inventory, oms, ticketing
-from sources.sim.common import STATS_KEY, Stats, set_latency
+from sources.sim.common import STATS_KEY, Stats, set_faults, set_latency
 from sources.sim.emitter import WebhookTarget
+from sources.sim.faults import FaultSpec, parse_fault_spec
 from sources.sim.seed import Dataset
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
@@ -44,6 +45,10 @@ class SimCluster:
     def set_latency(self, source: str, latency_ms: float, jitter_ms: float = 0.0) -> None:
         set_latency(self.apps[source], latency_ms, jitter_ms)
 
+    def set_faults(self, source: str, spec: FaultSpec | None) -> None:
+        """Replace ``source``'s injected faults; ``None`` clears them."""
+        set_faults(self.apps[source], spec)
+
     async def close(self) -> None:
         """Stop every server and drain its webhook deliveries briefly (idempotent)."""
         runners, self._runners = self._runners, []
@@ -60,6 +65,29 @@ class SimCluster:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def parse_fault_option(text: str) -> tuple[str, FaultSpec]:
+    """``<source>:<items>`` of the ``--fault`` option, e.g. ``carrier:error=0.3@500``.
+
+    See :func:`~sources.sim.faults.parse_fault_spec` for the items. Raises
+    :class:`ValueError` on an unknown source or bad items.
+    """
+    source, colon, items = text.partition(":")
+    source = source.strip()
+    if not colon or not items.strip():
+        raise ValueError(f"invalid fault {text!r}: expected <source>:<fault>[,<fault>...]")
+    _check_sources([source])
+    return source, parse_fault_spec(items)
+
+
+def _check_sources(names: Iterable[str]) -> None:
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown:
+        raise ValueError(
+            f"unknown source(s) {', '.join(map(repr, unknown))}: expected one of "
+            + ", ".join(SOURCES)
+        )
 
 
 def _per_source(value: float | Mapping[str, float], source: str) -> float:
@@ -81,6 +109,7 @@ async def start_cluster(
     jitter_ms: float | Mapping[str, float] = 0,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    faults: Mapping[str, FaultSpec] | None = None,
 ) -> SimCluster:
     """Serve every source in :data:`SOURCES` on ``host``.
 
@@ -88,10 +117,13 @@ async def start_cluster(
     ``port_base``, inventory on +1, carrier on +2, ticketing on +3. Latency and jitter
     are a number for all sources or a mapping per source name. With ``webhook_url`` and
     ``webhook_secret`` (both or neither), every admin change is POSTed, signed, to
-    ``<webhook_url>/<source>``.
+    ``<webhook_url>/<source>``. ``faults`` maps source names to the faults they start
+    with.
     """
     if (webhook_url is None) != (webhook_secret is None):
         raise ValueError("pass both webhook_url and webhook_secret, or neither")
+    faults = faults or {}
+    _check_sources(faults)
     cluster = SimCluster(dataset=dataset)
     try:
         for offset, source in enumerate(SOURCES):
@@ -101,6 +133,7 @@ async def start_cluster(
                 jitter_ms=_per_source(jitter_ms, source),
                 webhook=_webhook_target(webhook_url, webhook_secret, source),
             )
+            set_faults(app, faults.get(source))
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             cluster._runners.append(runner)

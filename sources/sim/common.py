@@ -1,11 +1,13 @@
 """What the four simulated sources share: app factory, stats, latency, id lists, errors.
 
 Each source module only declares its data and admin routes; :func:`create_source_app`
-adds ``/healthz``, ``/openapi.json`` and ``/__stats`` plus a middleware that counts data
-requests, applies the configured latency and answers unknown routes with an
+adds ``/healthz``, ``/openapi.json``, ``/__stats`` and ``/__faults`` plus a middleware
+that counts data requests, applies the configured latency and the injected faults
+(:mod:`sources.sim.faults`) and answers unknown routes with an
 :class:`~sources.records.ErrorBody`. Admin routes (``POST /admin/...``, built by
 :func:`admin_route`) change the data set and announce each change through the app's
-webhook emitter, if one is configured; they are neither counted nor delayed.
+webhook emitter, if one is configured; like the other non-data routes they are neither
+counted, delayed nor faulted.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from aiohttp import web
 from sources.records import MAX_BATCH, ErrorBody
 from sources.sim.changes import Apply, BodyT, ChangeError
 from sources.sim.emitter import WebhookEmitter, WebhookTarget
+from sources.sim.faults import GARBAGE, Fault, Faults, FaultSpec, hang, reset_connection
 from sources.sim.openapi import build_document
 from sources.sim.seed import Dataset
 
 T = TypeVar("T")
+StructT = TypeVar("StructT", bound=msgspec.Struct)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 JSON = "application/json"
-NON_DATA_PATHS = frozenset({"/__stats", "/healthz", "/openapi.json"})
+NON_DATA_PATHS = frozenset({"/__faults", "/__stats", "/healthz", "/openapi.json"})
 ADMIN_PREFIX = "/admin/"
 
 
@@ -76,6 +80,8 @@ STATS_KEY = web.AppKey("stats", Stats)
 LATENCY_KEY = web.AppKey("latency", Latency)
 OPENAPI_KEY = web.AppKey("openapi", bytes)
 EMITTER_KEY = web.AppKey("emitter", WebhookEmitter)
+FAULTS_KEY = web.AppKey("faults", Faults)
+PARTIAL_BATCH_KEY = web.RequestKey("partial_batch", bool)  # set when drawn for this request
 
 
 def json_response(payload: object, status: int = 200) -> web.Response:
@@ -112,6 +118,15 @@ def parse_id_list(
     return ids
 
 
+async def read_body(request: web.Request, body: type[StructT]) -> StructT:
+    """The request's JSON body as ``body`` (an empty body counts as ``{}``); 400 if bad."""
+    raw = await request.read()
+    try:
+        return msgspec.json.decode(raw if raw.strip() else b"{}", type=body)
+    except msgspec.DecodeError as exc:
+        raise bad_request(f"invalid body: {exc}") from None
+
+
 def batch_route(
     path: str,
     param: str,
@@ -119,7 +134,11 @@ def batch_route(
     envelope: Callable[[list[T], list[str]], msgspec.Struct],
     normalize: Callable[[str], str] | None = None,
 ) -> web.RouteDef:
-    """``GET path?param=a,b``: look every id up, answer ``envelope(found, not_found)``."""
+    """``GET path?param=a,b``: look every id up, answer ``envelope(found, not_found)``.
+
+    Under an injected partial-batch fault every other found record, starting with the
+    first, is dropped and not reported in ``not_found``.
+    """
 
     async def handler(request: web.Request) -> web.Response:
         found: list[T] = []
@@ -132,6 +151,8 @@ def batch_route(
                 missing.append(key)
             else:
                 found.append(item)
+        if request.get(PARTIAL_BATCH_KEY):
+            del found[::2]
         return json_response(envelope(found, missing))
 
     return web.get(path, handler)
@@ -148,11 +169,7 @@ def admin_route(
 
     async def handler(request: web.Request) -> web.Response:
         (key,) = request.match_info.values()
-        raw = await request.read()
-        try:
-            payload = msgspec.json.decode(raw if raw.strip() else b"{}", type=body)
-        except msgspec.DecodeError as exc:
-            raise bad_request(f"invalid body: {exc}") from None
+        payload = await read_body(request, body)
         try:
             record, event = apply(dataset, key, payload, datetime.now(UTC))
         except ChangeError as exc:
@@ -174,11 +191,26 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         code = "METHOD_NOT_ALLOWED" if status == 405 else "NOT_FOUND"
         return error_response(status, code, f"no route for {request.method} {request.path}")
     path = resource.canonical
-    if path not in NON_DATA_PATHS and not path.startswith(ADMIN_PREFIX):
-        request.app[STATS_KEY].count(path)
-        delay = request.app[LATENCY_KEY].seconds()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    if path in NON_DATA_PATHS or path.startswith(ADMIN_PREFIX):
+        return await handler(request)
+    app = request.app
+    app[STATS_KEY].count(path)
+    faults = app[FAULTS_KEY]
+    delay = app[LATENCY_KEY].seconds() + faults.delay_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    match faults.draw():
+        case Fault.ERROR:
+            status = faults.spec.error_status
+            return error_response(status, "INJECTED_FAULT", f"injected fault: {status}")
+        case Fault.HANG:
+            return await hang(request, faults.closing)
+        case Fault.RESET:
+            return reset_connection(request)
+        case Fault.GARBAGE:
+            return web.Response(body=GARBAGE, content_type=JSON)
+        case Fault.PARTIAL:
+            request[PARTIAL_BATCH_KEY] = True
     return await handler(request)
 
 
@@ -199,6 +231,26 @@ async def _reset_stats(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _get_faults(request: web.Request) -> web.Response:
+    return json_response(request.app[FAULTS_KEY].spec)
+
+
+async def _put_faults(request: web.Request) -> web.Response:
+    spec = await read_body(request, FaultSpec)
+    request.app[FAULTS_KEY].set(spec)
+    return json_response(spec)
+
+
+async def _clear_faults(request: web.Request) -> web.Response:
+    request.app[FAULTS_KEY].set(FaultSpec())
+    return web.Response(status=204)
+
+
+async def _release_hangs(app: web.Application) -> None:
+    """Runs before aiohttp waits for open requests, so hung ones do not delay shutdown."""
+    app[FAULTS_KEY].closing.set()
+
+
 def create_source_app(
     source: str,
     routes: Iterable[web.RouteDef],
@@ -207,7 +259,8 @@ def create_source_app(
     jitter_ms: float = 0.0,
     webhook: WebhookTarget | None = None,
 ) -> web.Application:
-    """An aiohttp app serving ``routes`` plus the shared health, contract and stats routes.
+    """An aiohttp app serving ``routes`` plus the shared health, contract, stats and
+    fault routes; it starts without faults.
 
     With a ``webhook`` target, admin changes are delivered there; the emitter drains and
     closes when the app is cleaned up.
@@ -216,6 +269,8 @@ def create_source_app(
     app[SOURCE_KEY] = source
     app[STATS_KEY] = Stats()
     app[LATENCY_KEY] = Latency(latency_ms, jitter_ms)
+    app[FAULTS_KEY] = Faults()
+    app.on_shutdown.append(_release_hangs)
     app[OPENAPI_KEY] = msgspec.json.encode(build_document(source))
     if webhook is not None:
         emitter = app[EMITTER_KEY] = WebhookEmitter(webhook)
@@ -231,6 +286,9 @@ def create_source_app(
             web.get("/openapi.json", _openapi),
             web.get("/__stats", _get_stats),
             web.delete("/__stats", _reset_stats),
+            web.get("/__faults", _get_faults),
+            web.put("/__faults", _put_faults),
+            web.delete("/__faults", _clear_faults),
         ]
     )
     return app
@@ -240,3 +298,8 @@ def set_latency(app: web.Application, latency_ms: float, jitter_ms: float = 0.0)
     """Change a running source's simulated latency."""
     latency = app[LATENCY_KEY]
     latency.fixed_ms, latency.jitter_ms = latency_ms, jitter_ms
+
+
+def set_faults(app: web.Application, spec: FaultSpec | None) -> None:
+    """Replace a running source's injected faults (``None`` clears them)."""
+    app[FAULTS_KEY].set(FaultSpec() if spec is None else spec)

@@ -3,7 +3,8 @@
 Component schemas come straight from :mod:`sources.records`, the admin request bodies
 of :mod:`sources.sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
 the documents cannot drift from the wire records. Each document also describes the
-source's admin endpoints and, under ``webhooks``, the change events it sends. The
+source's admin endpoints, the ``/__faults`` fault injection and, under ``webhooks``, the
+change events it sends. The
 servers serve these documents at ``/openapi.json``; copies live in
 ``sources/sim/openapi/<source>.json``, rewritten by ``python -m sources.sim.openapi``.
 """
@@ -40,6 +41,7 @@ from sources.sim.changes import (
     SetInventoryLevel,
     UpdateTicket,
 )
+from sources.sim.faults import FaultSpec
 
 DOCUMENT_DIR = Path(__file__).with_name("openapi")
 REF = "#/components/schemas/{name}"
@@ -401,6 +403,50 @@ def _webhook(source: str) -> dict[str, Any]:
     }
 
 
+def _faults_path() -> dict[str, Any]:
+    """``/__faults``: read, replace and clear the faults injected into data endpoints."""
+    spec = {"content": _json_content(FaultSpec.__name__)}
+    about = (
+        "Faults apply to the data endpoints only (not /healthz, /openapi.json, /__stats, "
+        "/__faults or /admin/...); faulted requests are still counted in /__stats. "
+        "Injected errors answer an ErrorBody with code INJECTED_FAULT; hang keeps the "
+        "connection open without an answer until the client gives up (or the source "
+        "stops); reset aborts the TCP connection without a response; garbage answers 200 "
+        "with a truncated JSON body; partialBatch drops every other found record of a "
+        "batch without listing it in notFound."
+    )
+    return {
+        "get": {
+            "operationId": "getFaults",
+            "summary": "Current injected faults",
+            "description": "Fields at their default are omitted; {} means no faults.",
+            "tags": ["faults"],
+            "responses": {"200": {"description": "OK", **spec}},
+        },
+        "put": {
+            "operationId": "setFaults",
+            "summary": "Replace the injected faults",
+            "description": f"Replaces the current faults; {{}} clears them. {about}",
+            "tags": ["faults"],
+            "requestBody": {
+                "required": False,
+                "description": "JSON; unknown fields are refused. An empty body counts as {}.",
+                **spec,
+            },
+            "responses": {
+                "200": {"description": "The faults now in force.", **spec},
+                "400": _error("Invalid body (code BAD_REQUEST)."),
+            },
+        },
+        "delete": {
+            "operationId": "clearFaults",
+            "summary": "Clear the injected faults",
+            "tags": ["faults"],
+            "responses": {"204": {"description": "Cleared."}},
+        },
+    }
+
+
 def _datetime_fields(types: list[type[msgspec.Struct]]) -> dict[str, list[str]]:
     """Wire names of the datetime fields of every struct reachable from ``types``."""
     found: dict[str, list[str]] = {}
@@ -446,7 +492,7 @@ def build_document(source: str) -> dict[str, Any]:
     spec = SPECS[source]
     types = [e.response for e in spec.endpoints]
     types += [t for e in spec.admin for t in (e.body, e.response)]
-    components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent])
+    components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent, FaultSpec])
     paths: dict[str, Any] = {e.path: {"get": _operation(e)} for e in spec.endpoints}
     paths |= {e.path: {"post": _admin_operation(e, source)} for e in spec.admin}
     paths["/healthz"] = {
@@ -472,6 +518,7 @@ def build_document(source: str) -> dict[str, Any]:
             },
         }
     }
+    paths["/__faults"] = _faults_path()
     return {
         "openapi": "3.1.0",
         "info": {"title": spec.title, "version": VERSION, "description": spec.description},
