@@ -5,17 +5,23 @@ from __future__ import annotations
 SOURCE_TIMEOUT = "SOURCE_TIMEOUT"
 SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
 SOURCE_BAD_RESPONSE = "SOURCE_BAD_RESPONSE"
+CIRCUIT_OPEN = "CIRCUIT_OPEN"
 
 
 class SourceError(Exception):
     """An upstream call that gave no usable answer.
 
     ``code`` is one of the module's constants and becomes the GraphQL error's
-    ``extensions.code``; ``retryable`` says whether the same read may succeed later.
+    ``extensions.code``; ``retryable`` tells the caller whether the same read may
+    succeed later; ``transient`` marks the failures the gateway itself retries at once
+    (connection errors, 429, 502, 503, 504), never timeouts.
     """
 
-    def __init__(self, source: str, code: str, message: str, *, retryable: bool) -> None:
+    def __init__(
+        self, source: str, code: str, message: str, *, retryable: bool, transient: bool = False
+    ) -> None:
         super().__init__(f"{source}: {message}")
         self.source = source
         self.code = code
         self.retryable = retryable
+        self.transient = transient

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy, Freshness
+from sources.errors import SourceError
 from sources.records import Money
 
 
@@ -15,9 +16,13 @@ class CountingSource:
     def __init__(self) -> None:
         self.asked: list[list[str]] = []
 
-    async def fetch(self, ids: list[str]) -> dict[str, Money]:
+    async def fetch(self, ids: list[str]) -> dict[str, Money | None]:
         self.asked.append(ids)
-        return {i: Money(amount=i, currency_code="USD") for i in ids if i != "missing"}
+        return {
+            i: None if i == "missing" else Money(amount=i, currency_code="USD")
+            for i in ids
+            if i != "left-out"
+        }
 
 
 def _cached(backend: MemoryBackend, source: CountingSource) -> CachedSource[Money]:
@@ -89,3 +94,13 @@ async def test_invalidating_a_tag_reaches_every_scope():
     for scope in ("acct_a", "acct_b"):
         await cached.load_many(["1", "2"], scope=scope, counts=CacheCounts())
     assert source.asked[2:] == [["1"], ["1"]]
+
+
+async def test_an_id_left_out_of_the_answer_is_an_error_for_it_alone():
+    backend, source = MemoryBackend(), CountingSource()
+    cached = _cached(backend, source)
+    for _ in range(2):
+        good, left_out = await cached.load_many(["1", "left-out"], scope="*", counts=CacheCounts())
+        assert isinstance(good, Cached) and good.value is not None
+        assert isinstance(left_out, SourceError) and left_out.code == "SOURCE_BAD_RESPONSE"
+    assert source.asked == [["1", "left-out"], ["left-out"]]  # the error was not cached

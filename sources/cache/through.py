@@ -30,8 +30,10 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from sources import telemetry
 from sources.cache.backend import CacheBackend
-from sources.errors import SOURCE_UNAVAILABLE, SourceError
+from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
+from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -75,11 +77,13 @@ class CacheCounts:
 
     by_source: dict[str, SourceCounts] = field(default_factory=dict)
 
-    def of(self, source: str) -> SourceCounts:
+    def add(self, source: str, batch: SourceCounts) -> None:
         counts = self.by_source.get(source)
         if counts is None:
             counts = self.by_source[source] = SourceCounts()
-        return counts
+        counts.hits += batch.hits
+        counts.misses += batch.misses
+        counts.stale += batch.stale
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -93,7 +97,9 @@ class _Entry(msgspec.Struct, Generic[T], array_like=True):
     value: T | None
 
 
-Fetch = Callable[[list[str]], Awaitable[Mapping[str, T]]]
+# A batch fetch: value per id, ``None`` where the source says it has none; ids left
+# out of the mapping are a partial answer.
+Fetch = Callable[[list[str]], Awaitable[Mapping[str, T | None]]]
 Tagger = Callable[[str, T | None], list[str]]
 
 
@@ -148,7 +154,7 @@ class CachedSource(Generic[T]):
         keys = [self.key(scope, ident) for ident in idents]
         raw = await self._read(keys, idents)
         now = self._clock()
-        tally = counts.of(self.source)
+        tally = SourceCounts()
         results: dict[str, Cached[T] | SourceError] = {}
         refetch: dict[str, str] = {}  # key -> ident
         fallback: dict[str, Cached[T]] = {}  # entries kept for stale-if-error
@@ -178,9 +184,12 @@ class CachedSource(Generic[T]):
             fetched = await self._fetch_shared(refetch)
             for key, outcome in fetched.items():
                 if isinstance(outcome, SourceError) and key in fallback:
+                    tally.misses -= 1  # not a miss after all: served stale
                     tally.stale += 1
                     outcome = fallback[key]
                 results[key] = outcome
+        counts.add(self.source, tally)
+        telemetry.count_cache(self.source, tally.hits, tally.misses, tally.stale)
         return [results[key] for key in keys]
 
     async def store(self, records: Mapping[str, T], *, scope: str) -> None:
@@ -302,9 +311,22 @@ class CachedSource(Generic[T]):
         except SourceError as exc:
             return dict.fromkeys(wanted, exc)
         now = self._clock()
-        entries = {key: (ident, found.get(ident)) for key, ident in wanted.items()}
+        # An id the answer neither holds nor calls not-found is a partial answer:
+        # an error for that entity alone, and nothing cached for it.
+        entries = {key: (ident, found[ident]) for key, ident in wanted.items() if ident in found}
         await self._write(entries, now)
-        return {key: Cached(value, Freshness.FRESH, now) for key, (_, value) in entries.items()}
+        results: dict[str, Cached[T] | SourceError] = {
+            key: Cached(value, Freshness.FRESH, now) for key, (_, value) in entries.items()
+        }
+        for key, ident in wanted.items():
+            if key not in results:
+                results[key] = SourceError(
+                    self.source,
+                    SOURCE_BAD_RESPONSE,
+                    f"the answer left out {ident!r}",
+                    retryable=True,
+                )
+        return results
 
     async def _write(self, entries: Mapping[str, tuple[str, T | None]], now: float) -> None:
         encoded = {
@@ -331,7 +353,7 @@ class CachedSource(Generic[T]):
             finally:
                 self._refreshing.difference_update(todo)
 
-        task = asyncio.create_task(refresh())
+        task = deadline.detached(refresh())  # not bound by the request that saw it stale
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sources.clients.http import SourceClient, id_list
-from sources.records import Tracking, TrackingBatch
+from sources.clients.http import SourceClient
+from sources.records import Tracking
 
 
 class CarrierClient(SourceClient):
     name = "carrier"
 
-    async def trackings(self, numbers: list[str]) -> dict[str, Tracking]:
-        batch = await self.get_json("/trackings", {"numbers": id_list(numbers)}, TrackingBatch)
-        return {tracking.tracking_number: tracking for tracking in batch.data}
+    async def trackings(self, numbers: list[str]) -> dict[str, Tracking | None]:
+        return await self.fetch_batch(
+            "/trackings", "numbers", numbers, Tracking, lambda t: t.tracking_number
+        )

@@ -1,40 +1,82 @@
-"""The one HTTP path every source client goes through: a pooled session, explicit
-timeouts, msgspec decoding, and upstream failures turned into ``SourceError``."""
+"""The one HTTP path every source client goes through.
+
+Per source and per process: one pooled aiohttp session with explicit timeouts, a
+concurrency cap (bulkhead), a circuit breaker, and retries with full-jitter backoff
+for idempotent reads only, within a retry budget. Every call gets at most what is
+left of the request's deadline. Failures become ``SourceError`` with a stable code;
+batch answers are decoded record by record, so one malformed record costs only its
+own entity.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 
-from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources import telemetry
+from sources.errors import (
+    CIRCUIT_OPEN,
+    SOURCE_BAD_RESPONSE,
+    SOURCE_TIMEOUT,
+    SOURCE_UNAVAILABLE,
+    SourceError,
+)
+from sources.resilience import deadline
+from sources.resilience.breaker import CircuitBreaker, CircuitOpenError
+from sources.resilience.budget import RetryBudget
+
+log = logging.getLogger("ordergraph.sources")
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
-_RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+MIN_CALL_S = 0.005  # less time than this left: the call is not worth sending
+MIN_TIMEOUT_BLAME_S = 0.1  # a timeout shorter than this is the deadline's, not the source's
 
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    """Where a source lives and how long the gateway waits for it."""
+    """Where a source lives, how long the gateway waits for it and how it protects
+    itself from it."""
 
     base_url: str
     connect_timeout_s: float = 0.5
     read_timeout_s: float = 2.0
     total_timeout_s: float = 3.0
     max_connections: int = 64
+    max_concurrency: int = 48  # bulkhead: calls in flight; more wait (within the deadline)
     batch_size: int = 100  # the most ids the source takes in one batch call
+    retry_attempts: int = 3  # attempts per idempotent read, the first included
+    retry_backoff_s: float = 0.025  # full jitter: sleep U(0, min(cap, base * 2^n))
+    retry_backoff_cap_s: float = 0.2
+    breaker_window: int = 20
+    breaker_min_calls: int = 10
+    breaker_failure_ratio: float = 0.5
+    breaker_open_s: float = 5.0
+    breaker_probes: int = 3
 
 
 def open_session(config: SourceConfig) -> aiohttp.ClientSession:
     """The process-wide session for one source.
 
     aiohttp's defaults are a 300 s total timeout and no per-host connection limit;
-    both are set explicitly here.
+    both are set explicitly here (each call narrows the timeout to its deadline).
     """
     connector = aiohttp.TCPConnector(
         limit=config.max_connections,
@@ -56,6 +98,44 @@ def open_session(config: SourceConfig) -> aiohttp.ClientSession:
     )
 
 
+class _NotSent(SourceError):
+    """Refused by the gateway's own limits (deadline, bulkhead): says nothing of the source."""
+
+
+class _TimedOut(SourceError):
+    def __init__(self, source: str, timeout_s: float) -> None:
+        message = f"no answer within {timeout_s * 1000:.0f} ms"
+        super().__init__(source, SOURCE_TIMEOUT, message, retryable=True)
+        # A short timeout is the request deadline's doing, not the source's fault.
+        self.blames_source = timeout_s >= MIN_TIMEOUT_BLAME_S
+
+
+class _StopNearDeadline(stop_base):
+    """Stop retrying when the request deadline leaves no room for another attempt."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        self._room_s = config.retry_backoff_cap_s + MIN_CALL_S
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = deadline.remaining()
+        return left is not None and left < self._room_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One request to send, however many attempts it takes."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None
+    body: bytes | None
+
+
+class _RawBatch(msgspec.Struct, rename="camel"):
+    data: list[msgspec.Raw]
+    not_found: list[str] = []
+
+
 class SourceClient:
     """Base of the four clients: one named source behind one session."""
 
@@ -65,8 +145,29 @@ class SourceClient:
         """Open the client's session; call from inside the running event loop."""
         self.base_url = config.base_url
         self.batch_size = config.batch_size
+        self._config = config
         self._session = open_session(config)
-        self._decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+        self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+        self._bulkhead = asyncio.Semaphore(config.max_concurrency)
+        self.breaker = CircuitBreaker(
+            window=config.breaker_window,
+            min_calls=config.breaker_min_calls,
+            failure_ratio=config.breaker_failure_ratio,
+            open_s=config.breaker_open_s,
+            probes=config.breaker_probes,
+            on_change=self._breaker_moved,
+        )
+        self._budget = RetryBudget()
+        self._retrying = AsyncRetrying(
+            stop=stop_after_attempt(config.retry_attempts) | _StopNearDeadline(config),
+            wait=wait_random_exponential(
+                multiplier=config.retry_backoff_s, max=config.retry_backoff_cap_s
+            ),
+            retry=retry_if_exception(self._may_retry),
+            before_sleep=lambda _: telemetry.count_retry(self.name),
+            reraise=True,
+        )
+        telemetry.set_circuit_state(self.name, self.breaker.state)
 
     async def close(self) -> None:
         await self._session.close()
@@ -79,36 +180,180 @@ class SourceClient:
         except (TimeoutError, aiohttp.ClientError, OSError):
             return False
 
-    async def get_json(self, path: str, params: Mapping[str, str], into: type[T]) -> T:
-        """GET ``path`` and decode the body into ``into``, or raise ``SourceError``."""
+    async def fetch_batch(
+        self,
+        path: str,
+        param: str,
+        ids: list[str],
+        record_type: type[T],
+        key: Callable[[T], str],
+    ) -> dict[str, T | None]:
+        """One batch read: found records by ``key``, ``None`` for ids the source says it
+        does not have. Ids in neither (a partial answer, or a record that failed to
+        decode) are left out, for the caller to report."""
+        batch = await self.request_json(
+            "GET", path, _RawBatch, params={param: ",".join(ids)}, batch_size=len(ids)
+        )
+        found: dict[str, T | None] = dict.fromkeys(batch.not_found)
+        decoder = self._decoder(record_type)
+        for raw in batch.data:
+            try:
+                record = decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                log.warning("%s sent an unreadable %s: %s", self.name, record_type.__name__, exc)
+                continue
+            found[key(record)] = record
+        return found
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        into: type[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: object = None,
+        idempotent: bool = True,
+        batch_size: int = 1,
+    ) -> T:
+        """Call the source and decode its JSON answer into ``into``, or raise
+        ``SourceError``. Only ``idempotent`` calls are ever retried."""
+        call = _Call(method, path, params, None if body is None else msgspec.json.encode(body))
+        self._budget.on_call()
+        if not idempotent:
+            return await self._attempt(call, into, batch_size)
+        async for attempt in self._retrying.copy():
+            with attempt:
+                return await self._attempt(call, into, batch_size)
+        raise AssertionError("tenacity re-raises the last failure")
+
+    def _may_retry(self, exc: BaseException) -> bool:
+        return isinstance(exc, SourceError) and exc.transient and self._budget.try_spend()
+
+    def _breaker_moved(self, state: str) -> None:
+        log.warning("%s circuit breaker is now %s", self.name, state)
+        telemetry.set_circuit_state(self.name, state)
+
+    async def _attempt(self, call: _Call, into: type[T], batch_size: int) -> T:
         try:
-            async with self._session.get(path.lstrip("/"), params=params) as resp:
-                body = await resp.read()
-                status = resp.status
+            ticket = self.breaker.acquire()
+        except CircuitOpenError:
+            raise SourceError(
+                self.name, CIRCUIT_OPEN, "circuit open: failing fast", retryable=True
+            ) from None
+        verdict: bool | None = None
+        try:
+            result = await self._send(call, into, batch_size)
+            verdict = True
+            return result
+        except _NotSent:
+            raise
+        except _TimedOut as exc:
+            verdict = False if exc.blames_source else None
+            raise
+        except SourceError:
+            verdict = False
+            raise
+        finally:
+            self.breaker.record(ticket, verdict)
+
+    async def _send(self, request: _Call, into: type[T], batch_size: int) -> T:
+        config = self._config
+        timeout_s = deadline.bounded(config.total_timeout_s)
+        if timeout_s < MIN_CALL_S:
+            raise _NotSent(self.name, SOURCE_TIMEOUT, "request deadline exhausted", retryable=True)
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._bulkhead.acquire()
+        except TimeoutError:
+            telemetry.count_bulkhead_rejection(self.name)
+            raise _NotSent(
+                self.name, SOURCE_TIMEOUT, "too many calls in flight", retryable=True
+            ) from None
+        try:
+            timeout_s = deadline.bounded(config.total_timeout_s)
+            operation = f"{request.method} {request.path}"
+            async with telemetry.upstream_call(self.name, operation, batch_size) as call:
+                try:
+                    status, payload = await self._exchange(request, timeout_s, call)
+                except SourceError as exc:
+                    call.outcome = _OUTCOMES[exc.code]
+                    raise
+                call.status = status
+                if status != 200:
+                    call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
+                    raise _status_error(self.name, status)
+                try:
+                    decoded = self._decoder(into).decode(payload)
+                except msgspec.DecodeError as exc:
+                    call.outcome = "bad_response"
+                    raise SourceError(
+                        self.name,
+                        SOURCE_BAD_RESPONSE,
+                        f"unreadable payload: {exc}",
+                        retryable=False,
+                    ) from exc
+                call.outcome = "ok"
+                return decoded
+        finally:
+            self._bulkhead.release()
+
+    async def _exchange(
+        self, request: _Call, timeout_s: float, call: telemetry.UpstreamCall
+    ) -> tuple[int, bytes]:
+        config = self._config
+        timeout = aiohttp.ClientTimeout(
+            total=timeout_s,
+            connect=min(config.connect_timeout_s, timeout_s),
+            sock_read=min(config.read_timeout_s, timeout_s),
+        )
+        headers = call.headers()
+        if request.body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            async with self._session.request(
+                request.method,
+                request.path.lstrip("/"),
+                params=request.params,
+                data=request.body,
+                headers=headers,
+                timeout=timeout,
+            ) as resp:
+                return resp.status, await resp.read()
         except TimeoutError as exc:
-            raise SourceError(self.name, SOURCE_TIMEOUT, "timed out", retryable=True) from exc
+            raise _TimedOut(self.name, timeout_s) from exc
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
             raise SourceError(
-                self.name, SOURCE_UNAVAILABLE, f"unreachable ({type(exc).__name__})", retryable=True
+                self.name,
+                SOURCE_UNAVAILABLE,
+                f"unreachable ({type(exc).__name__})",
+                retryable=True,
+                transient=True,
             ) from exc
-        if status != 200:
-            retryable = status in _RETRYABLE_STATUSES or status >= 500
-            code = SOURCE_UNAVAILABLE if retryable else SOURCE_BAD_RESPONSE
-            raise SourceError(self.name, code, f"answered HTTP {status}", retryable=retryable)
-        return self._decode(body, into)
 
-    def _decode(self, body: bytes, into: type[T]) -> T:
+    def _decoder(self, into: Any) -> msgspec.json.Decoder[Any]:
         decoder = self._decoders.get(into)
         if decoder is None:
             decoder = self._decoders[into] = msgspec.json.Decoder(into)
-        try:
-            return decoder.decode(body)
-        except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
-            raise SourceError(
-                self.name, SOURCE_BAD_RESPONSE, f"unreadable payload: {exc}", retryable=False
-            ) from exc
+        return decoder
 
 
-def id_list(ids: list[str]) -> str:
-    """Batch ids as the sources take them: one comma-separated query parameter."""
-    return ",".join(ids)
+_OUTCOMES = {
+    SOURCE_TIMEOUT: "timeout",
+    SOURCE_UNAVAILABLE: "unavailable",
+    SOURCE_BAD_RESPONSE: "bad_response",
+    CIRCUIT_OPEN: "circuit_open",
+}
+
+
+def _status_error(source: str, status: int) -> SourceError:
+    transient = status in _TRANSIENT_STATUSES
+    if transient or status >= 500:
+        return SourceError(
+            source,
+            SOURCE_UNAVAILABLE,
+            f"answered HTTP {status}",
+            retryable=True,
+            transient=transient,
+        )
+    return SourceError(source, SOURCE_BAD_RESPONSE, f"answered HTTP {status}", retryable=False)

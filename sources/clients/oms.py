@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sources.clients.http import SourceClient, id_list
-from sources.records import FinancialStatus, FulfillmentStatus, Order, OrderBatch, OrderPage
+from sources.clients.http import SourceClient
+from sources.records import FinancialStatus, FulfillmentStatus, Order, OrderPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +44,13 @@ class OrderSearch:
 class OmsClient(SourceClient):
     name = "oms"
 
-    async def orders_by_ids(self, ids: list[str]) -> dict[str, Order]:
-        batch = await self.get_json("/orders", {"ids": id_list(ids)}, OrderBatch)
-        return {order.id: order for order in batch.data}
+    async def orders_by_ids(self, ids: list[str]) -> dict[str, Order | None]:
+        return await self.fetch_batch("/orders", "ids", ids, Order, lambda order: order.id)
 
-    async def orders_by_numbers(self, numbers: list[str]) -> dict[str, Order]:
-        batch = await self.get_json("/orders/by-number", {"numbers": id_list(numbers)}, OrderBatch)
-        return {order.number: order for order in batch.data}
+    async def orders_by_numbers(self, numbers: list[str]) -> dict[str, Order | None]:
+        return await self.fetch_batch(
+            "/orders/by-number", "numbers", numbers, Order, lambda order: order.number
+        )
 
     async def search_orders(
         self, search: OrderSearch, *, limit: int, cursor: str | None = None
@@ -59,4 +59,4 @@ class OmsClient(SourceClient):
         params["limit"] = str(limit)
         if cursor is not None:
             params["cursor"] = cursor
-        return await self.get_json("/orders/search", params, OrderPage)
+        return await self.request_json("GET", "/orders/search", OrderPage, params=params)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sources.clients.http import SourceClient, id_list
-from sources.records import Ticket, TicketBatch
+from sources.clients.http import SourceClient
+from sources.records import OrderTickets, Ticket
 
 
 class TicketingClient(SourceClient):
     name = "ticketing"
 
-    async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket]]:
-        batch = await self.get_json("/tickets", {"orderIds": id_list(order_ids)}, TicketBatch)
-        return {entry.order_id: entry.tickets for entry in batch.data}
+    async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]:
+        found = await self.fetch_batch(
+            "/tickets", "orderIds", order_ids, OrderTickets, lambda entry: entry.order_id
+        )
+        return {order_id: None if e is None else e.tickets for order_id, e in found.items()}
