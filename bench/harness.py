@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.ports import free_port_block  # noqa: E402
+from tests.serving import wait_ready  # noqa: E402
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
 
@@ -29,6 +30,7 @@ class Demo:
     url: str
     source_urls: dict[str, str]
     session: aiohttp.ClientSession
+    pid: int
 
     async def upstream_requests(self, reset: bool = False) -> int:
         """Requests the four sources served since the last reset (and reset them)."""
@@ -43,36 +45,27 @@ class Demo:
 
 
 @contextlib.asynccontextmanager
-async def running_demo(env: dict[str, str] | None = None) -> AsyncIterator[Demo]:
+async def running_demo(
+    env: dict[str, str] | None = None, extra_args: Sequence[str] = ()
+) -> AsyncIterator[Demo]:
     """``ordergraph demo`` in its own process (sources with demo latency: 3 ms + up to
     2 ms jitter), so the load generator does not share its event loop."""
     port = free_port_block(105)
     source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "gateway", "demo", "--port", str(port)),
+        *(sys.executable, "-m", "gateway", "demo", "--port", str(port), *extra_args),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         env={**os.environ, "OG_LOG_LEVEL": "WARNING", **(env or {})},
     )
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
-            demo = Demo(f"http://127.0.0.1:{port}", source_urls, session)
-            await _wait_ready(demo)
+            demo = Demo(f"http://127.0.0.1:{port}", source_urls, session, process.pid)
+            await wait_ready(session, demo.url, process, timeout_s=60)
             yield demo
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=15)
-
-
-async def _wait_ready(demo: Demo) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with demo.session.get(f"{demo.url}/readyz") as resp:
-                if resp.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the demo did not become ready")
 
 
 @dataclass
@@ -98,9 +91,11 @@ async def drive(
     *,
     clients: int,
     seconds: float,
+    allow_errors: bool = False,
 ) -> Run:
     """Send queries from ``clients`` concurrent workers for ``seconds`` (or until a
-    payload factory answers ``None``); every answer must be a 200 without errors."""
+    payload factory answers ``None``); every answer must be a 200, and without
+    errors unless ``allow_errors``."""
     run = Run()
     end = time.monotonic() + seconds
     counter = iter(range(10**9))
@@ -116,7 +111,7 @@ async def drive(
                 body = await resp.json()
             run.latencies.append(time.perf_counter() - start)
             run.bodies.append(body)
-            if resp.status != 200 or body.get("errors"):
+            if resp.status != 200 or (body.get("errors") and not allow_errors):
                 raise RuntimeError(f"bad answer: {resp.status} {body.get('errors')}")
 
     started = time.monotonic()

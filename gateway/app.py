@@ -11,8 +11,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from gateway.graphql_view import OrderGraphView
+from gateway.observability import RequestObservability, metrics_endpoint
 from gateway.settings import SOURCE_NAMES, Settings
 from gateway.webhooks import WebhookReceiver
 from resolvers.schema import build_schema
@@ -29,6 +31,7 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.draining = False  # set on SIGTERM: readiness fails, requests still served
         self._cached: CachedUpstreams | None = None
 
     @property
@@ -62,7 +65,10 @@ class Gateway:
 
     async def readyz(self, _request: Request) -> Response:
         """Ready while the OMS answers; degraded (still 200) when another source or
-        the cache does not, since the graph then still serves partial answers."""
+        the cache does not, since the graph then still serves partial answers;
+        unavailable while draining for shutdown."""
+        if self.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         clients = self.cached.upstreams.all()
         answers = await asyncio.gather(*(client.ping() for client in clients))
         sources = [
@@ -80,12 +86,15 @@ class Gateway:
         return JSONResponse({"status": status, "sources": sources, "cache": cache}, code)
 
 
-def create_app(settings: Settings) -> Starlette:
-    gateway = Gateway(settings)
+def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
+    """The Starlette app, wrapped in the request observability middleware (outermost,
+    so even a 500 carries its request id)."""
+    gateway = gateway or Gateway(settings)
     view = OrderGraphView(
         build_schema(cache_size=settings.document_cache_size),
         graphql_ide="graphiql" if settings.graphiql else None,
         cached=lambda: gateway.cached,
+        deadline_s=settings.request_deadline_ms / 1000,
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=lambda: gateway.cached)
     app = Starlette(
@@ -94,8 +103,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
             Route("/healthz", gateway.healthz, methods=["GET"]),
             Route("/readyz", gateway.readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         lifespan=gateway.lifespan,
     )
-    app.state.gateway = gateway
-    return app
+    return RequestObservability(app)

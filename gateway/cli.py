@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import uvicorn
 
-from gateway.app import create_app
+from gateway.observability import configure_logging, configure_tracing
+from gateway.server import serve
 from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
 from resolvers.schema import build_schema
-from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.cluster import SimCluster, parse_fault_option, start_cluster
+from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
 from sources.webhooks import generate_secret
 
@@ -40,9 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        configure_tracing(settings.tracing_exporter, endpoint=settings.otlp_endpoint)
+    except ValueError as exc:
+        print(f"ordergraph: {exc}", file=sys.stderr)
+        return 2
     if args.command == "export-schema":
         sys.stdout.write(schema_sdl())
         return 0
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = msgspec.structs.replace(
             settings, host=args.host or settings.host, port=args.port or settings.port
         )
-        _run(_serve(settings))
+        _run(serve(settings))
     elif args.command == "sim":
         _run(_sim(args))
     else:
@@ -85,9 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_sim_options(sim, latency_ms=0.0, jitter_ms=0.0)
 
-    serve = commands.add_parser("serve", help="the gateway against configured sources")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    gateway = commands.add_parser("serve", help="the gateway against configured sources")
+    gateway.add_argument("--host")
+    gateway.add_argument("--port", type=int)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     return parser
@@ -100,6 +103,23 @@ def _add_sim_options(
     parser.add_argument("--orders", type=int, default=1200)
     parser.add_argument("--latency-ms", type=float, default=latency_ms)
     parser.add_argument("--jitter-ms", type=float, default=jitter_ms)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="SOURCE:FAULTS",
+        help="inject faults into a source's data endpoints, e.g. carrier:error=0.3@503, "
+        "inventory:hang, oms:latency=200,jitter=50, ticketing:garbage=0.5, carrier:partial "
+        "(repeatable; change them at run time with PUT <source>/__faults)",
+    )
+
+
+def _fault(text: str) -> tuple[str, FaultSpec]:
+    try:
+        return parse_fault_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -116,18 +136,6 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-async def _serve(settings: Settings) -> None:
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        log_level=settings.log_level.lower(),
-    )
-    await uvicorn.Server(config).serve()
-
-
 async def _start_sources(
     args: argparse.Namespace, port_base: int, webhook_url: str | None, webhook_secret: str | None
 ) -> SimCluster:
@@ -142,6 +150,7 @@ async def _start_sources(
         jitter_ms=args.jitter_ms,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        faults=dict(args.fault),
     )
     for name, url in cluster.urls.items():
         print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
@@ -183,6 +192,6 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         print("Then move its parcel on; the carrier's signed webhook refreshes the graph:")
         print(f"  curl -X POST {carrier}/admin/trackings/{number}/advance\n")
     try:
-        await _serve(settings)
+        await serve(settings)
     finally:
         await cluster.close()

@@ -35,7 +35,12 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     read_timeout_ms: int = 2000
     total_timeout_ms: int = 3000
     max_connections: int = 64
+    max_concurrency: int = 48
     batch_size: int = 100
+    retry_attempts: int = 3
+    breaker_failure_ratio: float = 0.5
+    breaker_min_calls: int = 10
+    breaker_open_ms: int = 5000
     # Cache policy; unset values take the source's defaults (sources.cache.upstreams).
     cache_ttl_ms: int | None = None
     cache_stale_ms: int | None = None
@@ -49,7 +54,12 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             read_timeout_s=self.read_timeout_ms / 1000,
             total_timeout_s=self.total_timeout_ms / 1000,
             max_connections=self.max_connections,
+            max_concurrency=self.max_concurrency,
             batch_size=self.batch_size,
+            retry_attempts=self.retry_attempts,
+            breaker_failure_ratio=self.breaker_failure_ratio,
+            breaker_min_calls=self.breaker_min_calls,
+            breaker_open_s=self.breaker_open_ms / 1000,
         )
 
     def cache_policy(self, source: str) -> CachePolicy:
@@ -79,6 +89,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     graphiql: bool = False
     document_cache_size: int = 512  # parsed and validated documents kept per process
     log_level: str = "INFO"
+    log_format: str = "json"  # or "text"
+    tracing_exporter: str = "none"  # "console" or "otlp"
+    otlp_endpoint: str | None = None  # for "otlp"; else the OTEL_EXPORTER_OTLP_* variables
+    request_deadline_ms: int = 800  # the whole query; each upstream call gets what is left
+    shutdown_drain_ms: int = 2000  # after SIGTERM: not ready, still serving
+    shutdown_grace_ms: int = 10000  # then: how long requests in flight may take
     cache_url: str = "memory://"  # or redis://host:port/db
     cache_local_ttl_ms: int = 2000  # in-process copies in front of Redis; 0: none
     # Standard Webhooks secrets ("whsec_…"); two during a rotation. None: webhooks off.

@@ -19,6 +19,8 @@ class RequestContext:
     scope: str = INTERNAL_SCOPE
     counts: CacheCounts = field(default_factory=CacheCounts)
     request: Any = None  # the HTTP request, for the edge's own use
+    operation_kind: str = "unknown"  # query, mutation or subscription, once parsed
+    operation_name: str | None = None  # the executed operation's name, if it has one
 
     @classmethod
     def create(

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from sources import telemetry
 from sources.cache.through import CacheCounts, Cached, CachedSource
 from sources.cache.upstreams import CachedUpstreams
 from sources.errors import SourceError
@@ -29,7 +30,8 @@ def cached_loader(
     source: CachedSource[V], batch_size: int, *, scope: str, counts: CacheCounts
 ) -> Loader[V]:
     async def batch(keys: list[str]) -> list[Cached[V] | SourceError]:
-        return await source.load_many(keys, scope=scope, counts=counts)
+        async with telemetry.loader_batch(source.source, source.kind, len(keys)):
+            return await source.load_many(keys, scope=scope, counts=counts)
 
     # aiodataloader rejects just the keys whose value is an exception; its type hints
     # do not say so.

@@ -3,7 +3,6 @@ gateway served by a real uvicorn, all for the whole test session."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
@@ -12,15 +11,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 
 from gateway.app import create_app
 from gateway.settings import Settings, SourceSettings
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import Dataset, generate
-from tests.ports import free_socket
 from tests.redis_server import RedisServer
+from tests.serving import serving
 
 FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -60,25 +58,8 @@ async def running_gateway(
 ) -> AsyncIterator[RunningGateway]:
     """Run the gateway app under uvicorn until the block ends, on ``sock`` (a bound
     socket, when its address must be known in advance) or a free port."""
-    sock = sock or free_socket()
-    config = uvicorn.Config(create_app(settings), lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    host, port = sock.getsockname()
-    # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: a
-    # synchronous test can block the loop long enough for a stale socket to be reused.
-    connector = aiohttp.TCPConnector(keepalive_timeout=2)
-    timeout = aiohttp.ClientTimeout(total=30)
-    try:
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            yield RunningGateway(f"http://{host}:{port}", session)
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_app(settings), sock) as (url, session):
+        yield RunningGateway(url, session)
 
 
 def settings_for(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import socket
+from collections.abc import AsyncIterator
 
 
 def free_socket() -> socket.socket:
@@ -34,3 +37,22 @@ def refusing_url() -> tuple[str, socket.socket]:
     sock = free_socket()
     host, port = sock.getsockname()
     return f"http://{host}:{port}", sock
+
+
+@contextlib.asynccontextmanager
+async def hung_server() -> AsyncIterator[str]:
+    """A loopback server that accepts connections and never answers, as
+    ``redis://…``: a hung Redis."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.close()
+        await server.wait_closed()

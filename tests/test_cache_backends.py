@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from sources.cache import MemoryBackend, RedisBackend, open_backend
 from sources.cache.backend import CacheBackend
-from tests.ports import free_socket
+from tests.ports import free_socket, hung_server
 from tests.redis_server import RedisServer
 
 
@@ -41,17 +41,8 @@ async def restartable() -> AsyncIterator[RedisServer]:
 @pytest.fixture
 async def hung_url() -> AsyncIterator[str]:
     """A server that accepts connections and never answers."""
-
-    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.read(65536):
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    yield f"redis://127.0.0.1:{port}/0"
-    server.close()
-    await server.wait_closed()
+    async with hung_server() as url:
+        yield url
 
 
 class Inbox:

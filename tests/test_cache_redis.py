@@ -18,7 +18,7 @@ from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import generate
 from sources.webhooks import generate_secret, sign
 from tests.conftest import FIXED_NOW, RunningGateway, SourceStats, running_gateway, settings_for
-from tests.ports import free_socket
+from tests.ports import free_socket, hung_server
 from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.redis_server import RedisServer
 
@@ -208,3 +208,22 @@ async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dat
             }
     finally:
         await server.stop()
+
+
+async def test_a_redis_that_never_answers_adds_at_most_150_ms(sim, dataset):
+    order, _ = _in_transit(dataset)
+    async with hung_server() as hung_url:
+        # No in-process copies, so every read has to ask the hung Redis.
+        settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0)
+        async with running_gateway(settings) as gateway:
+            await asyncio.sleep(1.2)  # past the cooldown its start-up probe began
+            for _ in range(3):  # the first query meets the hang; the rest skip Redis
+                started = time.monotonic()
+                body = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+                spent = time.monotonic() - started
+                assert body["data"]["orderByNumber"]["number"] == order.number
+                async with running_gateway(settings_for(sim.urls)) as baseline:
+                    started = time.monotonic()
+                    await baseline.query(ORDER_BY_NUMBER, {"number": order.number})
+                    cold = time.monotonic() - started
+                assert spent - cold <= 0.15, (spent, cold)

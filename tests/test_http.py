@@ -134,3 +134,34 @@ async def test_webhook_edge_cases(sim):
             assert (resp.status, (await resp.json())["code"]) == (413, "WEBHOOK_BODY_TOO_LARGE")
         async with gateway.session.get(f"{url}/carrier") as resp:
             assert resp.status == 405
+
+
+async def test_every_answer_carries_a_request_id(gateway):
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": "{ __typename }"}
+    ) as resp:
+        generated = resp.headers["x-request-id"]
+    async with gateway.session.post(
+        f"{gateway.url}/graphql",
+        json={"query": "{ __typename }"},
+        headers={"x-request-id": "console-42.a"},
+    ) as resp:
+        assert resp.headers["x-request-id"] == "console-42.a"
+    assert len(generated) == 32
+
+
+async def test_metrics_cover_operations_sources_and_the_cache(gateway, dataset):
+    number = next(o.number for o in dataset.orders.values() if o.shipments)
+    query = "query StatusPage($n: String!) { orderByNumber(number: $n) { customerStatus } }"
+    await gateway.query(query, {"n": number})
+    async with gateway.session.get(f"{gateway.url}/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    for needle in (
+        'og_graphql_operations_total{kind="query",operation="StatusPage",outcome="ok"}',
+        'og_http_requests_total{method="POST",path="/graphql",status="200"}',
+        'og_upstream_requests_total{operation="GET /orders/by-number",outcome="ok",source="oms"}',
+        'og_cache_lookups_total{result="miss",source="oms"}',
+        'og_circuit_state{source="carrier"} 0.0',
+    ):
+        assert needle in text, needle

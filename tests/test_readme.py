@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from tests.ports import free_port_block
+from tests.serving import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -47,17 +48,7 @@ async def demo() -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(f"{url}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert process.returncode is None, "the demo exited"
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the demo did not become ready in 30 s")
+            await wait_ready(session, url, process)
         yield url
     finally:
         process.terminate()

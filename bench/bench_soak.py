@@ -1,0 +1,104 @@
+"""Soak: steady load at ~70% of the gateway's measured capacity while one source
+fails a share of its calls.
+
+1. Starts ``ordergraph demo --fault <source>:error=<rate>`` (default: the carrier
+   fails 30% of calls with 503).
+2. Measures capacity: closed-loop, 20 clients, ``--probe-seconds``.
+3. Sends an open-loop stream at ``--load`` x capacity for ``--seconds`` (default 120),
+   new requests on a fixed schedule whatever the answers' latency.
+
+Prints requests sent, HTTP statuses, p50/p95/p99 latency, how many answers carried
+errors (the failing source's fields null with a typed error), and the gateway
+process's RSS over time.
+
+    python bench/bench_soak.py [--seconds 120] [--load 0.7] [--fault carrier:error=0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from harness import Demo, drive, running_demo
+
+from tests.queries import ORDER_BY_NUMBER
+
+NUMBERS = [str(n) for n in range(1001, 2201)]
+PAYLOADS = [{"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    partial = 0
+    rss: list[tuple[float, float]] = []
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one(payload: dict[str, Any]) -> None:
+        nonlocal partial
+        started = time.perf_counter()
+        async with demo.session.post(f"{demo.url}/graphql", json=payload) as resp:
+            body = await resp.json()
+        latencies.append(time.perf_counter() - started)
+        statuses[resp.status] += 1
+        partial += bool(body.get("errors"))
+
+    begin = time.monotonic()
+    sent = 0
+    next_rss = begin
+    while (now := time.monotonic()) - begin < seconds:
+        if now >= next_rss:
+            rss.append((now - begin, rss_mb(demo.pid)))
+            next_rss += 10
+        due = begin + sent / rate
+        if due > now:
+            await asyncio.sleep(due - now)
+        task = asyncio.create_task(one(PAYLOADS[sent % len(PAYLOADS)]))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        sent += 1
+    await asyncio.gather(*pending)
+    rss.append((time.monotonic() - begin, rss_mb(demo.pid)))
+    return {"sent": sent, "statuses": statuses, "latencies": latencies, "partial": partial,
+            "rss": rss, "elapsed": time.monotonic() - begin}  # fmt: skip
+
+
+async def main(seconds: float, load: float, probe_seconds: float, fault: str) -> None:
+    async with running_demo(extra_args=["--fault", fault]) as demo:
+        await drive(demo, PAYLOADS, clients=8, seconds=2.0, allow_errors=True)  # warm-up
+        probe = await drive(demo, PAYLOADS, clients=20, seconds=probe_seconds, allow_errors=True)
+        capacity = len(probe.latencies) / probe.elapsed
+        rate = capacity * load
+        print(f"fault {fault}; capacity {capacity:.0f} req/s (20 clients, closed loop)")
+        print(f"open loop at {rate:.0f} req/s ({load:.0%}) for {seconds:.0f} s ...")
+        result = await open_loop(demo, rate, seconds)
+    q = statistics.quantiles(result["latencies"], n=100, method="inclusive")
+    print(f"sent {result['sent']} in {result['elapsed']:.0f} s "
+          f"({result['sent'] / result['elapsed']:.0f} req/s)")  # fmt: skip
+    print(f"HTTP statuses: {dict(result['statuses'])}")
+    print(f"answers with typed errors (failing source's fields null): {result['partial']}")
+    print(f"latency ms: p50 {q[49] * 1000:.1f}  p95 {q[94] * 1000:.1f}  p99 {q[98] * 1000:.1f}"
+          f"  max {max(result['latencies']) * 1000:.1f}")  # fmt: skip
+    print("gateway RSS MB over time: " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in result["rss"]))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--load", type=float, default=0.7)
+    parser.add_argument("--probe-seconds", type=float, default=10.0)
+    parser.add_argument("--fault", default="carrier:error=0.3")
+    args = parser.parse_args()
+    asyncio.run(main(args.seconds, args.load, args.probe_seconds, args.fault))

@@ -1,0 +1,271 @@
+"""Observability at the HTTP edge: JSON logs carrying the request id, a request
+middleware (request id, SERVER span, HTTP metrics), GraphQL operation metrics, the
+``/metrics`` endpoint and the tracing setup.
+
+Everything is recorded once per request or per operation, never per field.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import sys
+import uuid
+from collections.abc import Iterable
+from contextvars import ContextVar
+from time import perf_counter
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
+from pythonjsonlogger.orjson import OrjsonFormatter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sources.telemetry import LATENCY_BUCKETS, span
+
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+HTTP_REQUESTS = Counter(
+    "og_http_requests_total", "HTTP requests served.", ["path", "method", "status"]
+)
+HTTP_DURATION = Histogram(
+    "og_http_request_duration_seconds",
+    "HTTP request latency, until the response is sent.",
+    ["path"],
+    buckets=(*LATENCY_BUCKETS, 10.0),
+)
+GRAPHQL_OPERATIONS = Counter(
+    "og_graphql_operations_total", "GraphQL operations executed.", ["operation", "kind", "outcome"]
+)
+GRAPHQL_DURATION = Histogram(
+    "og_graphql_operation_duration_seconds",
+    "GraphQL operation latency.",
+    ["kind"],
+    buckets=(*LATENCY_BUCKETS, 10.0),
+)
+
+OTHER = "other"  # the path label of unrouted requests, and the method label of odd methods
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+# ---- logging ---------------------------------------------------------------------
+
+
+class _LogHandler(logging.StreamHandler[TextIO]):
+    """The handler ``configure_logging`` installs, recognisable so it is never doubled."""
+
+
+def _add_request_id(record: logging.LogRecord) -> bool:
+    record.request_id = request_id.get()
+    return True
+
+
+def configure_logging(level: str, fmt: str = "json", *, stream: TextIO | None = None) -> None:
+    """Send every log record (uvicorn's too) to ``stream`` (stdout by default), as
+    one JSON object per line (``fmt="json"``) or readable text (``"text"``), each
+    with the current request id. Calling again replaces the previous setup.
+
+    uvicorn reinstalls its own handlers when it builds its config unless told
+    ``log_config=None``.
+    """
+    handler = _LogHandler(stream or sys.stdout)
+    handler.addFilter(_add_request_id)
+    if fmt == "json":
+        handler.setFormatter(
+            OrjsonFormatter(
+                ["levelname", "name", "message", "request_id"],
+                rename_fields={"levelname": "level", "name": "logger"},
+                timestamp=True,
+            )
+        )
+    elif fmt == "text":
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
+    else:
+        raise ValueError(f"unknown log format {fmt!r}; expected 'json' or 'text'")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _LogHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+
+
+# ---- the request middleware ------------------------------------------------------
+
+
+class RequestObservability:
+    """Pure ASGI middleware: per HTTP request, a request id (kept from a sane
+    ``X-Request-ID`` or generated, set in ``request_id`` and echoed in the response),
+    a SERVER span continuing an incoming W3C trace, and the HTTP metrics.
+
+    Excluded paths (scrapes, probes) and websockets pass through untouched.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, exclude_paths: Iterable[str] = ("/metrics", "/healthz")
+    ) -> None:
+        self.app = app
+        self.exclude_paths = frozenset(exclude_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exclude_paths:
+            await self.app(scope, receive, send)
+            return
+        rid, carrier = _read_headers(scope["headers"])
+        echoed = (b"x-request-id", rid.encode())
+        status = 500  # what the client sees if the app fails before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), echoed]}
+            await send(message)
+
+        method = scope["method"]
+        attributes: dict[str, AttributeValue] = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+            "og.request_id": rid,
+        }
+        incoming = propagate.extract(carrier) if carrier else None
+        token = request_id.set(rid)
+        started = perf_counter()
+        try:
+            with span(method, SpanKind.SERVER, attributes, incoming) as current:
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    path = _route_template(scope)
+                    method_label = method if method in _METHODS else OTHER
+                    requests, duration = _http_series(path, method_label, status)
+                    duration.observe(perf_counter() - started)
+                    requests.inc()
+                    if current.is_recording():
+                        if path != OTHER:
+                            current.update_name(f"{method} {path}")
+                            current.set_attribute("http.route", path)
+                        current.set_attribute("http.response.status_code", status)
+                        if status >= 500:
+                            current.set_status(Status(StatusCode.ERROR))
+        finally:
+            request_id.reset(token)
+
+
+@functools.cache
+def _http_series(path: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    """The metric children of one kind of response, kept: ``labels()`` takes a lock.
+    Every argument comes from a bounded set (odd methods are ``OTHER``)."""
+    return (
+        HTTP_REQUESTS.labels(path, method, status),
+        HTTP_DURATION.labels(path),
+    )
+
+
+def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, dict[str, str]]:
+    """The request id to use, and the headers the trace propagator reads."""
+    fields = propagate.get_global_textmap().fields
+    rid: str | None = None
+    carrier: dict[str, str] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1")
+        if name == "x-request-id":
+            value = raw_value.decode("latin-1")
+            rid = value if _SANE_REQUEST_ID.fullmatch(value) else None
+        elif name in fields:
+            carrier[name] = raw_value.decode("latin-1")
+    return rid or uuid.uuid4().hex, carrier
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (Starlette's router leaves the route in the
+    scope), so path labels stay few whatever the URLs."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else OTHER
+
+
+# ---- GraphQL operations and /metrics ---------------------------------------------
+
+
+def record_operation(name: str | None, kind: str, outcome: str, seconds: float) -> None:
+    """Count one GraphQL operation (``kind``: query, mutation, subscription)."""
+    GRAPHQL_OPERATIONS.labels(name[:64] if name else "anonymous", kind, outcome).inc()
+    GRAPHQL_DURATION.labels(kind).observe(seconds)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """The default registry in the format the scraper asks for (Prometheus text or
+    OpenMetrics)."""
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+
+
+# ---- tracing ---------------------------------------------------------------------
+
+_exporters: set[tuple[str, str | None]] = set()  # (exporter, endpoint) already added
+
+
+def tracer_provider(service_name: str = "ordergraph") -> TracerProvider:
+    """The process's SDK tracer provider, installed as the global one on first use.
+
+    OpenTelemetry lets the global provider be set once per process, so later
+    callers (and tests) add their span processors to this one; ``service_name``
+    only counts the first time.
+    """
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        resource = Resource.create({SERVICE_NAME: service_name})
+        trace.set_tracer_provider(TracerProvider(resource=resource))
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        raise RuntimeError(f"a non-SDK tracer provider is already installed: {provider!r}")
+    return provider
+
+
+def configure_tracing(
+    exporter: str, *, endpoint: str | None = None, service_name: str = "ordergraph"
+) -> None:
+    """Export spans: ``"none"`` (the OpenTelemetry API stays a no-op), ``"console"``
+    (stdout, for debugging) or ``"otlp"`` (OTLP/HTTP, batched, to ``endpoint``: a
+    collector's base URL gets ``/v1/traces`` appended; ``None`` leaves it to the
+    ``OTEL_EXPORTER_OTLP_*`` environment variables). A repeated call is a no-op."""
+    if exporter not in ("none", "console", "otlp"):
+        raise ValueError(f"unknown trace exporter {exporter!r}; expected none, console or otlp")
+    if exporter == "none" or (exporter, endpoint) in _exporters:
+        return
+    processor: SpanProcessor
+    if exporter == "console":
+        processor = SimpleSpanProcessor(ConsoleSpanExporter())
+    else:
+        # Imported here: it pulls in protobuf and requests, which only this needs.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_url(endpoint)))
+    tracer_provider(service_name).add_span_processor(processor)
+    _exporters.add((exporter, endpoint))
+
+
+def _traces_url(endpoint: str | None) -> str | None:
+    if endpoint is None or urlsplit(endpoint).path.strip("/"):
+        return endpoint
+    return endpoint.rstrip("/") + "/v1/traces"

@@ -1,0 +1,62 @@
+"""Running the app under uvicorn, with a drain before the graceful shutdown.
+
+On SIGTERM readiness fails at once (``/readyz`` answers 503 ``draining``) while
+requests are still served for ``shutdown_drain_ms``, so a load balancer can stop
+sending new ones; then uvicorn stops accepting and gives the requests in flight up
+to ``shutdown_grace_ms`` to finish. SIGINT (Ctrl+C) skips the drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+import socket
+from types import FrameType
+
+import uvicorn
+
+from gateway.app import Gateway, create_app
+from gateway.settings import Settings
+
+log = logging.getLogger("ordergraph.server")
+
+
+class GatewayServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, gateway: Gateway, drain_s: float) -> None:
+        super().__init__(config)
+        self._gateway = gateway
+        self._drain_s = drain_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        draining = self._gateway.draining
+        if sig != signal.SIGTERM or draining or self._drain_s <= 0 or self._loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self._gateway.draining = True
+        log.warning("SIGTERM: not ready any more, draining for %.1f s", self._drain_s)
+        # A signal handler may only hand work to the loop thread-safely.
+        self._loop.call_soon_threadsafe(
+            self._loop.call_later, self._drain_s, super().handle_exit, sig, frame
+        )
+
+
+async def serve(settings: Settings) -> None:
+    gateway = Gateway(settings)
+    config = uvicorn.Config(
+        create_app(settings, gateway),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,  # the process's own logging configuration applies
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_ms / 1000),
+        log_level=settings.log_level.lower(),
+    )
+    server = GatewayServer(config, gateway, settings.shutdown_drain_ms / 1000)
+    await server.serve()
