@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,10 +14,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from gateway.graphql_view import OrderGraphView
+from gateway.admission.bucket import CostBucket
+from gateway.admission.cost import CostModel
+from gateway.admission.documents import DocumentAnalyser, Limits
+from gateway.auth.authenticate import Authenticator
+from gateway.auth.store import open_key_store
+from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.observability import RequestObservability, metrics_endpoint
+from gateway.persisted import PersistedQueries, load_manifest
 from gateway.settings import SOURCE_NAMES, Settings
 from gateway.webhooks import WebhookReceiver
+from resolvers.access import ScopeMap
 from resolvers.schema import build_schema
 from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
@@ -25,24 +33,28 @@ from sources.clients import Upstreams
 
 log = logging.getLogger("ordergraph.app")
 
+T = TypeVar("T")
+
 
 class Gateway:
-    """The process-wide state: settings and, while the app runs, the cached upstreams."""
+    """The process-wide state: settings and, while the app runs, the cached upstreams,
+    the key store, the persisted operations and the cost buckets."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.draining = False  # set on SIGTERM: readiness fails, requests still served
-        self._cached: CachedUpstreams | None = None
-
-    @property
-    def cached(self) -> CachedUpstreams:
-        if self._cached is None:
-            raise RuntimeError("the gateway is not started (lifespan has not run)")
-        return self._cached
+        self.cached: CachedUpstreams | None = None
+        self.authenticator: Authenticator | None = None
+        self.persisted: PersistedQueries | None = None
+        self.bucket: CostBucket | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         settings = self.settings
+        if settings.dev_mode:
+            log.warning(
+                "DEV MODE: anonymous requests run as an internal console; never in production"
+            )
         upstreams = Upstreams.open(*(settings.source(name) for name in SOURCE_NAMES))
         backend = open_backend(settings.cache_url)
         shared = backend.name != "memory" and settings.cache_local_ttl_ms > 0
@@ -50,13 +62,22 @@ class Gateway:
         cached = CachedUpstreams.build(upstreams, backend, settings.cache_policies(), local=local)
         cached.listen()
         await backend.start()
+        keys = open_key_store(settings.keys_url) if settings.key_pepper else None
+        if keys is not None and settings.key_pepper:
+            self.authenticator = Authenticator(keys, settings.key_pepper)
+        elif not settings.dev_mode:
+            log.error("no OG_KEY_PEPPER: every request will be refused (401)")
         if not settings.webhook_secrets:
             log.warning("no OG_WEBHOOK_SECRETS: every change event will be refused")
-        self._cached = cached
+        self.persisted = PersistedQueries(load_manifest(settings.persisted_manifest), backend)
+        self.bucket = CostBucket(backend)  # shares the cache's Redis and its health
+        self.cached = cached
         try:
             yield
         finally:
-            self._cached = None
+            self.cached = None
+            if keys is not None:
+                await keys.close()
             await backend.close()
             await upstreams.close()
 
@@ -69,13 +90,14 @@ class Gateway:
         unavailable while draining for shutdown."""
         if self.draining:
             return JSONResponse({"status": "draining"}, status_code=503)
-        clients = self.cached.upstreams.all()
+        cached = _started(self.cached)
+        clients = cached.upstreams.all()
         answers = await asyncio.gather(*(client.ping() for client in clients))
         sources = [
             {"name": client.name, "url": client.base_url, "ok": ok}
             for client, ok in zip(clients, answers, strict=True)
         ]
-        health = self.cached.backend.health()
+        health = cached.backend.health()
         cache = {"backend": health.backend, "ok": health.ok, "errors": health.errors}
         if not answers[0]:
             status, code = "unavailable", 503
@@ -86,20 +108,47 @@ class Gateway:
         return JSONResponse({"status": status, "sources": sources, "cache": cache}, code)
 
 
+def _started(part: T | None) -> T:
+    if part is None:
+        raise RuntimeError("the gateway is not started (lifespan has not run)")
+    return part
+
+
 def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
     """The Starlette app, wrapped in the request observability middleware (outermost,
     so even a 500 carries its request id)."""
     gateway = gateway or Gateway(settings)
-    view = OrderGraphView(
-        build_schema(cache_size=settings.document_cache_size),
-        graphql_ide="graphiql" if settings.graphiql else None,
-        cached=lambda: gateway.cached,
+    schema = build_schema(cache_size=settings.document_cache_size)
+    limits = Limits(
+        max_tokens=settings.max_tokens,
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_directives=settings.max_directives,
+        max_root_fields=settings.max_root_fields,
+        max_cost=settings.max_cost,
+    )
+    ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
+    graphql = GraphQLEndpoint(
+        schema=schema,
+        scope_map=ScopeMap(schema),
+        analyser=DocumentAnalyser(schema._schema, limits),
+        cost_model=CostModel(schema._schema),
+        authenticator=lambda: gateway.authenticator,
+        cached=ready,
+        persisted=lambda: _started(gateway.persisted),
+        bucket=lambda: _started(gateway.bucket),
+        options=HttpOptions(
+            max_body_bytes=settings.max_body_bytes,
+            batching=settings.batching,
+            max_batch=settings.max_batch,
+            dev_mode=settings.dev_mode,
+        ),
         deadline_s=settings.request_deadline_ms / 1000,
     )
-    webhooks = WebhookReceiver(settings.webhook_secrets, cached=lambda: gateway.cached)
+    webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
     app = Starlette(
         routes=[
-            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
             Route("/healthz", gateway.healthz, methods=["GET"]),
             Route("/readyz", gateway.readyz, methods=["GET"]),

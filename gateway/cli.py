@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import sys
+import tempfile
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from gateway.auth.cli import add_keys_commands, run_keys_command
+from gateway.auth.keys import generate_key
+from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
 from gateway.server import serve
 from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
+from resolvers.access import ALL_SCOPES
 from resolvers.schema import build_schema
 from sources.sim.cluster import SimCluster, parse_fault_option, start_cluster
 from sources.sim.faults import FaultSpec
@@ -49,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-schema":
         sys.stdout.write(schema_sdl())
         return 0
+    if args.command == "keys":
+        return _keys(args, settings)
     if args.command == "serve":
         settings = msgspec.structs.replace(
             settings, host=args.host or settings.host, port=args.port or settings.port
@@ -93,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int)
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
+    add_keys_commands(commands)
     return parser
 
 
@@ -166,6 +175,50 @@ async def _sim(args: argparse.Namespace) -> None:
         await cluster.close()
 
 
+DEMO_KEYS = (
+    # (class, tenant, scopes): one key of each class
+    ("app", "*", "orders:read,shipments:read,inventory:read"),
+    ("console", "*", ",".join(sorted(ALL_SCOPES))),
+    ("partner", "acct_partner_north", "orders:read,shipments:read"),
+)
+
+
+async def _demo_keys(settings: Settings) -> None:
+    """Create and print one key of each class (dev mode also lets anonymous calls in)."""
+    store = open_key_store(settings.keys_url)
+    print("API keys (send as 'Authorization: Bearer <key>'):")
+    try:
+        for client_class, tenant, scopes in DEMO_KEYS:
+            key, record = generate_key(
+                pepper=settings.key_pepper or "",
+                env="demo",
+                tenant=tenant,
+                scopes=scopes.split(","),
+                client_class=client_class,
+                tier="internal" if client_class == "console" else "standard",
+                label="demo",
+            )
+            await store.put(record)
+            print(f"  {client_class:<8} tenant {tenant:<20} {key}")
+    finally:
+        await store.close()
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.key_pepper:
+        print("ordergraph: set OG_KEY_PEPPER (the key hashes' secret) first", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        store = open_key_store(settings.keys_url)
+        try:
+            return await run_keys_command(args, store, settings.key_pepper or "", sys.stdout)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     print("OrderGraph demo: simulated sources")
     secret = generate_secret()  # the sources sign their change events with it
@@ -181,7 +234,11 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         graphiql=True,
         sources=sources,
         webhook_secrets=[secret],
+        dev_mode=True,
+        key_pepper=settings.key_pepper or secrets.token_urlsafe(32),
+        keys_url=f"file:{tempfile.mkdtemp(prefix='ordergraph-demo-')}/keys.json",
     )
+    await _demo_keys(settings)
     order_id = cluster.dataset.order_ids("in_transit")[0]
     order = cluster.dataset.orders[order_id]
     print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")

@@ -99,6 +99,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     cache_local_ttl_ms: int = 2000  # in-process copies in front of Redis; 0: none
     # Standard Webhooks secrets ("whsec_…"); two during a rotation. None: webhooks off.
     webhook_secrets: list[str] = msgspec.field(default_factory=list)
+    # Access: dev mode lets anonymous requests in as an internal console and turns
+    # GraphiQL and introspection on. Never in production.
+    dev_mode: bool = False
+    keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
+    key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
+    persisted_manifest: str | None = None  # JSON {id: document} of trusted documents
+    max_body_bytes: int = 1_000_000
+    batching: bool = False
+    max_batch: int = 10
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_directives: int = 10
+    max_root_fields: int = 20
+    max_cost: int = 1000
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 
     def source(self, name: str) -> SourceConfig:

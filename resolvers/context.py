@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from resolvers.access import FULL_ACCESS, Access
 from resolvers.loaders import Loaders
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
-
-INTERNAL_SCOPE = "*"  # the tenant scope of internal callers: every account's orders
 
 
 @dataclass(slots=True)
 class RequestContext:
     cached: CachedUpstreams
     loaders: Loaders
-    scope: str = INTERNAL_SCOPE
+    access: Access = FULL_ACCESS
     counts: CacheCounts = field(default_factory=CacheCounts)
     request: Any = None  # the HTTP request, for the edge's own use
     operation_kind: str = "unknown"  # query, mutation or subscription, once parsed
@@ -24,8 +23,9 @@ class RequestContext:
 
     @classmethod
     def create(
-        cls, cached: CachedUpstreams, *, scope: str = INTERNAL_SCOPE, request: Any = None
+        cls, cached: CachedUpstreams, *, access: Access = FULL_ACCESS, request: Any = None
     ) -> RequestContext:
+        """A fresh context: its loaders (and so its cache keys) carry the caller's tenant."""
         counts = CacheCounts()
-        loaders = Loaders.for_request(cached, scope=scope, counts=counts)
-        return cls(cached=cached, loaders=loaders, scope=scope, counts=counts, request=request)
+        loaders = Loaders.for_request(cached, scope=access.tenant, counts=counts)
+        return cls(cached=cached, loaders=loaders, access=access, counts=counts, request=request)

@@ -8,10 +8,13 @@ from graphql import GraphQLError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 INVALID_ID = "INVALID_ID"
+NOT_FOUND = "NOT_FOUND"
+UNAUTHORIZED_FIELD = "UNAUTHORIZED_FIELD"
 
 
 class UserInputError(GraphQLError):
-    """Bad arguments: the client must change its request, retrying will not help."""
+    """A request the graph will not answer as asked (bad arguments, an object that is
+    not there, a field out of the caller's scopes): retrying will not help."""
 
     def __init__(self, message: str, *, code: str = BAD_USER_INPUT, field: str | None = None):
         extensions: dict[str, Any] = {"code": code}

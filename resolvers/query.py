@@ -6,10 +6,12 @@ import asyncio
 import base64
 import binascii
 import time
+from typing import TypeVar
 
 import strawberry
 
-from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
+from resolvers.access import EVERY_ACCOUNT, Access, requires
+from resolvers.errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.relay import expect_global_id, from_global_id
 from resolvers.types.common import Node, PageInfo
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
@@ -19,26 +21,38 @@ from sources.clients import OrderSearch
 from sources.records import MAX_BATCH
 
 MAX_PAGE = MAX_BATCH  # `first` on every connection: 1..100
+# Node kinds and how many parts their global ids have (the first is the order's id).
+_NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}
+T = TypeVar("T")
 _CURSOR_PREFIX = "og1:"
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="An order by its global id.")
+    @strawberry.field(description="An order by its global id.", directives=requires("orders:read"))
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        info.context.access.require("Query.order")
         (order_id,) = expect_global_id(id, "Order", 1)
-        return Order.from_cached(await info.context.loaders.order_by_id.load(order_id))
+        found = await info.context.loaders.order_by_id.load(order_id)
+        return _found(Order.visible(found, info.context.access), id)
 
-    @strawberry.field(description='An order by its number, with or without "#": "1001", "#1001".')
+    @strawberry.field(
+        description='An order by its number, with or without "#": "1001", "#1001".',
+        directives=requires("orders:read"),
+    )
     async def order_by_number(self, info: Info, number: str) -> Order | None:
+        info.context.access.require("Query.orderByNumber")
         cleaned = number.strip().removeprefix("#")
         if not cleaned:
             raise UserInputError("number must not be empty", field="number")
         found = await info.context.loaders.order_by_number.load(cleaned)
         info.context.loaders.remember_orders([found])
-        return Order.from_cached(found)
+        return _found(Order.visible(found, info.context.access), number)
 
-    @strawberry.field(description="Orders, newest first. `first` is required, 1 to 100.")
+    @strawberry.field(
+        description="Orders, newest first. `first` is required, 1 to 100.",
+        directives=requires("orders:read"),
+    )
     async def orders(
         self,
         info: Info,
@@ -46,21 +60,27 @@ class Query:
         after: str | None = None,
         filter: OrderFilter | None = None,
     ) -> OrderConnection:
+        context = info.context
+        context.access.require("Query.orders")
         if not 1 <= first <= MAX_PAGE:
             raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
-        context = info.context
         page = await context.cached.upstreams.oms.search_orders(
-            _search(filter), limit=first, cursor=None if after is None else _decode_cursor(after)
+            _search(filter, context.access),
+            limit=first,
+            cursor=None if after is None else _decode_cursor(after),
         )
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = time.time()
         found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in page.edges]
         context.loaders.remember_orders(found)
         await context.cached.orders.store(
-            {edge.node.id: edge.node for edge in page.edges}, scope=context.scope
+            {edge.node.id: edge.node for edge in page.edges}, scope=context.access.tenant
         )
         edges = [
-            OrderEdge(cursor=_encode_cursor(edge.cursor), node=Order.from_record(edge.node, cached))
+            OrderEdge(
+                cursor=_encode_cursor(edge.cursor),
+                node=Order.from_record(edge.node, cached, pii=context.access.pii),
+            )
             for edge, cached in zip(page.edges, found, strict=True)
         ]
         end = page.page_info.end_cursor
@@ -73,43 +93,67 @@ class Query:
             ),
         )
 
-    @strawberry.field(description="Any object by its global id.")
+    @strawberry.field(
+        description="Any object by its global id.", directives=requires("orders:read")
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await _resolve_node(info, id)
+        info.context.access.require("Query.node")
+        return _found(await _resolve_node(info, id), id)
 
-    @strawberry.field(description="Objects by global ids (at most 100), in the order asked.")
+    @strawberry.field(
+        description="Objects by global ids (at most 100), in the order asked.",
+        directives=requires("orders:read"),
+    )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        info.context.access.require("Query.nodes")
         if len(ids) > MAX_BATCH:
             raise UserInputError(f"at most {MAX_BATCH} ids per call", field="ids")
         results = await asyncio.gather(
-            *(_resolve_node(info, node_id) for node_id in ids), return_exceptions=True
+            *(_found_node(info, node_id) for node_id in ids), return_exceptions=True
         )
         # An exception in a list item becomes an error at that item's path.
         return list(results)  # type: ignore[arg-type]
 
 
 async def _resolve_node(info: Info, global_id: str) -> Node | None:
+    """The object behind ``global_id``; every kind is reached through its order, so a
+    node of another tenant's order is as absent as one that does not exist."""
     type_name, parts = from_global_id(global_id)
-    loaders = info.context.loaders
-    if type_name == "Order" and len(parts) == 1:
-        return Order.from_cached(await loaders.order_by_id.load(parts[0]))
-    if type_name in ("LineItem", "FulfillmentOrder", "Shipment") and len(parts) == 2:
-        built = Order.from_cached(await loaders.order_by_id.load(parts[0]))
-        if built is None:
-            return None
-        children: list[Node] = [*built.line_items, *built.fulfillment_orders, *built.shipments]
-        return next((child for child in children if child.id == global_id), None)
-    if type_name == "SupportTicket" and len(parts) == 2:
-        tickets = (await loaders.tickets_by_order.load(parts[0])).value
+    if type_name not in _NODE_PARTS or len(parts) != _NODE_PARTS[type_name]:
+        raise UserInputError(
+            f"{global_id!r} is not the id of any object", code=INVALID_ID, field="id"
+        )
+    context = info.context
+    order = Order.visible(await context.loaders.order_by_id.load(parts[0]), context.access)
+    if order is None or type_name == "Order":
+        return order
+    if type_name == "SupportTicket":
+        context.access.require("Order.tickets")
+        tickets = (await context.loaders.tickets_by_order.load(parts[0])).value
         ticket = next((t for t in tickets or () if t.id == parts[1]), None)
         return None if ticket is None else SupportTicket.from_record(ticket)
-    raise UserInputError(f"{global_id!r} is not the id of any object", code=INVALID_ID, field="id")
+    children: list[Node] = [*order.line_items, *order.fulfillment_orders, *order.shipments]
+    return next((child for child in children if child.id == global_id), None)
 
 
-def _search(filter: OrderFilter | None) -> OrderSearch:
+async def _found_node(info: Info, global_id: str) -> Node:
+    return _found(await _resolve_node(info, global_id), global_id)
+
+
+def _found(found: T | None, asked: str) -> T:
+    """``found``, or a NOT_FOUND error (null at the field's path)."""
+    if found is None:
+        raise UserInputError(f"nothing found for {asked!r}", code=NOT_FOUND)
+    return found
+
+
+def _search(filter: OrderFilter | None, access: Access) -> OrderSearch:
+    """The OMS query: the caller's filter, within the caller's account."""
+    account = None if access.tenant == EVERY_ACCOUNT else access.tenant
     if filter is None:
-        return OrderSearch()
+        return OrderSearch(account_id=account)
     return OrderSearch(
+        account_id=account,
         customer_id=filter.customer_reference,
         statuses=tuple(filter.fulfillment_statuses or ()),
         financial_statuses=tuple(filter.financial_statuses or ()),

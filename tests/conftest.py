@@ -65,11 +65,13 @@ async def running_gateway(
 def settings_for(
     urls: dict[str, str], source_options: dict[str, Any] | None = None, **options: Any
 ) -> Settings:
-    """Settings for the given source URLs; ``source_options`` apply to every source."""
+    """Settings for the given source URLs; ``source_options`` apply to every source.
+    Dev mode (anonymous requests run as an internal console) unless told otherwise:
+    the access tests turn it off."""
     sources = {
         name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
     }
-    return Settings(sources=sources, **options)
+    return Settings(sources=sources, **{"dev_mode": True, **options})
 
 
 @pytest.fixture(scope="session")

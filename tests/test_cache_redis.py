@@ -47,7 +47,8 @@ def _in_transit(dataset):
 
 
 async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server, redis_admin):
-    async with running_gateway(_settings(sim.urls, redis_server.url)) as gateway:
+    settings = _settings(sim.urls, redis_server.url, max_cost=100_000)
+    async with running_gateway(settings) as gateway:
         await redis_admin.config_resetstat()
         body = await gateway.query(ORDERS_PAGE, {"first": 50})
         assert "errors" not in body

@@ -37,9 +37,11 @@ async def test_order_by_number_assembles_all_four_sources(gateway, dataset):
         }
 
 
-async def test_unknown_order_number_is_null(gateway):
+async def test_an_unknown_order_is_null_with_not_found(gateway):
     body = await gateway.query('{ orderByNumber(number: "99999999") { id } }')
-    assert body["data"] == {"orderByNumber": None} and "errors" not in body
+    assert body["data"] == {"orderByNumber": None}
+    (error,) = body["errors"]
+    assert error["path"] == ["orderByNumber"] and error["extensions"] == {"code": "NOT_FOUND"}
 
 
 async def test_every_node_round_trips_through_node_and_nodes(gateway, dataset):

@@ -32,6 +32,7 @@ async def test_sigterm_drains_then_finishes_requests_in_flight(dataset):
         "OG_SHUTDOWN_DRAIN_MS": "600",
         "OG_SHUTDOWN_GRACE_MS": "5000",
         "OG_LOG_LEVEL": "WARNING",
+        "OG_DEV_MODE": "1",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "serve", cwd=ROOT, env=env

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from resolvers.access import requires
 from sources import records
 
 
@@ -34,28 +35,31 @@ class Money:
     currency_code: str
 
 
-@strawberry.type
+@strawberry.type(
+    description="A postal address; without pii:read only city, region and country are shown."
+)
 class MailingAddress:
-    name: str
-    line1: str
-    line2: str | None
+    name: str | None = strawberry.field(directives=requires("pii:read"))
+    line1: str | None = strawberry.field(directives=requires("pii:read"))
+    line2: str | None = strawberry.field(directives=requires("pii:read"))
     city: str
     region: str | None
-    postal_code: str
+    postal_code: str | None = strawberry.field(directives=requires("pii:read"))
     country_code: str
-    phone: str | None
+    phone: str | None = strawberry.field(directives=requires("pii:read"))
 
     @classmethod
-    def from_record(cls, address: records.MailingAddress) -> MailingAddress:
+    def from_record(cls, address: records.MailingAddress, *, pii: bool) -> MailingAddress:
+        """The address, its personal parts masked (``None``) unless ``pii``."""
         return cls(
-            name=address.name,
-            line1=address.line1,
-            line2=address.line2,
+            name=address.name if pii else None,
+            line1=address.line1 if pii else None,
+            line2=address.line2 if pii else None,
             city=address.city,
             region=address.region,
-            postal_code=address.postal_code,
+            postal_code=address.postal_code if pii else None,
             country_code=address.country_code,
-            phone=address.phone,
+            phone=address.phone if pii else None,
         )
 
 

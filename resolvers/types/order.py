@@ -4,10 +4,15 @@ resolvers, each one dataloader load."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from aiodataloader import DataLoader
 
+from resolvers.access import Access, requires
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
@@ -33,12 +38,12 @@ from sources.errors import SourceError
 Info = strawberry.Info[RequestContext, None]
 
 
-@strawberry.type
+@strawberry.type(description="Without pii:read, email and phone are masked (null).")
 class Customer:
     reference: str = strawberry.field(description="The customer's id in the OMS.")
     name: str
-    email: str
-    phone: str | None
+    email: str | None = strawberry.field(directives=requires("pii:read"))
+    phone: str | None = strawberry.field(directives=requires("pii:read"))
 
 
 @strawberry.type
@@ -58,8 +63,11 @@ class LineItem(Node):
     unit_price: Money
     quantities: LineItemQuantities
 
-    @strawberry.field(description="Stock of this SKU (inventory source).")
+    @strawberry.field(
+        description="Stock of this SKU (inventory source).", directives=requires("inventory:read")
+    )
     async def availability(self, info: Info) -> InventoryAvailability | None:
+        info.context.access.require("LineItem.availability")
         item = (await info.context.loaders.inventory_by_sku.load(self.sku)).value
         return None if item is None else InventoryAvailability.from_record(item)
 
@@ -129,8 +137,12 @@ class Shipment(Node):
     shipped_at: datetime
     line_items: list[LineItemQuantity]
 
-    @strawberry.field(description="The carrier's tracking (carrier source).")
+    @strawberry.field(
+        description="The carrier's tracking (carrier source).",
+        directives=requires("shipments:read"),
+    )
     async def tracking(self, info: Info) -> Tracking | None:
+        info.context.access.require("Shipment.tracking")
         if self.tracking_number is None:
             return None
         found = (await info.context.loaders.tracking_by_number.load(self.tracking_number)).value
@@ -164,13 +176,21 @@ class Order(Node):
         trackings = await _trackings(self.record, info, strict=False)
         return derive_customer_status(self.record, trackings)
 
-    @strawberry.field(description="The carrier's latest estimate among the undelivered shipments.")
+    @strawberry.field(
+        description="The carrier's latest estimate among the undelivered shipments.",
+        directives=requires("shipments:read"),
+    )
     async def estimated_delivery(self, info: Info) -> DateWindow | None:
+        info.context.access.require("Order.estimatedDelivery")
         trackings = await _trackings(self.record, info, strict=True)
         return DateWindow.of(latest_estimate(self.record, trackings))
 
-    @strawberry.field(description="Support tickets about this order (ticketing source).")
+    @strawberry.field(
+        description="Support tickets about this order (ticketing source).",
+        directives=requires("tickets:read"),
+    )
     async def tickets(self, info: Info) -> list[SupportTicket] | None:
+        info.context.access.require("Order.tickets")
         found = (await info.context.loaders.tickets_by_order.load(self.record.id)).value
         return None if found is None else [SupportTicket.from_record(t) for t in found]
 
@@ -178,25 +198,39 @@ class Order(Node):
         description="Each source this order was assembled from, and how fresh its data is."
     )
     async def data_sources(self, info: Info) -> list[SourceFreshness]:
-        loaders, order = info.context.loaders, self.record
+        loaders, order, denied = info.context.loaders, self.record, info.context.access.denied
         numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
-        stock = await settle(loaders.inventory_by_sku, [line.sku for line in order.lines])
-        tracking = await settle(loaders.tracking_by_number, numbers)
-        tickets = await settle(loaders.tickets_by_order, [order.id])
-        parts = [
-            (DataSource.OMS, [self.cached]),
-            (DataSource.INVENTORY, stock.values()),
-            (DataSource.CARRIER, tracking.values()),
-            (DataSource.TICKETING, tickets.values()),
+        # Only the sources whose data the caller may read (and that this order uses),
+        # all loaded at once so each joins its source's batch.
+        wanted: list[tuple[DataSource, str, DataLoader[str, Any], list[str]]] = [
+            (DataSource.INVENTORY, "LineItem.availability", loaders.inventory_by_sku,
+             [line.sku for line in order.lines]),
+            (DataSource.CARRIER, "Shipment.tracking", loaders.tracking_by_number, numbers),
+            (DataSource.TICKETING, "Order.tickets", loaders.tickets_by_order, [order.id]),
+        ]  # fmt: skip
+        readable = [(source, loader, keys) for source, coordinate, loader, keys in wanted
+                    if coordinate not in denied]  # fmt: skip
+        settled = await asyncio.gather(*(settle(loader, keys) for _, loader, keys in readable))
+        parts: list[tuple[DataSource, Iterable[object]]] = [(DataSource.OMS, [self.cached])]
+        parts += [
+            (source, found.values())
+            for (source, _, _), found in zip(readable, settled, strict=True)
         ]
         return [SourceFreshness.summarise(source, found) for source, found in parts if found]
 
     @classmethod
-    def from_cached(cls, cached: Cached[records.Order]) -> Order | None:
-        return None if cached.value is None else cls.from_record(cached.value, cached)
+    def visible(cls, cached: Cached[records.Order], access: Access) -> Order | None:
+        """The order if it exists and belongs to the caller's tenant, else ``None``:
+        another tenant's order is as absent as one that does not exist."""
+        order = cached.value
+        if order is None or not access.sees(order.account_id):
+            return None
+        return cls.from_record(order, cached, pii=access.pii)
 
     @classmethod
-    def from_record(cls, order: records.Order, cached: Cached[records.Order]) -> Order:
+    def from_record(
+        cls, order: records.Order, cached: Cached[records.Order], *, pii: bool
+    ) -> Order:
         lines = {line.id: LineItem.from_record(order.id, line) for line in order.lines}
         customer = order.customer
         return cls(
@@ -210,11 +244,11 @@ class Order(Node):
             customer=Customer(
                 reference=customer.id,
                 name=customer.name,
-                email=customer.email,
-                phone=customer.phone,
+                email=customer.email if pii else None,
+                phone=customer.phone if pii else None,
             ),
             shipping_address=(
-                MailingAddress.from_record(order.shipping_address)
+                MailingAddress.from_record(order.shipping_address, pii=pii)
                 if order.shipping_address
                 else None
             ),

@@ -21,6 +21,16 @@ class BackendHealth:
     detail: str = ""  # the last error, when not ok
 
 
+@dataclass(frozen=True, slots=True)
+class TokenTake:
+    """A charge on a token bucket: whether it was taken, the tokens left after it (or
+    unchanged when refused) and how long until it would fit (``inf``: never)."""
+
+    allowed: bool
+    tokens: float
+    retry_after_s: float
+
+
 MessageHandler = Callable[[bytes], Awaitable[None]]
 
 
@@ -60,6 +70,14 @@ class CacheBackend(Protocol):
     async def first_time(self, key: str, ttl_s: float) -> bool:
         """True the first time ``key`` is seen within ``ttl_s`` (SET NX EX), else False.
         A failing backend answers True."""
+        ...
+
+    async def take_tokens(
+        self, key: str, cost: float, capacity: float, refill_per_s: float
+    ) -> TokenTake | None:
+        """Charge ``cost`` to the token bucket ``key`` (full when new, refilled at
+        ``refill_per_s`` up to ``capacity``) atomically, whole or not at all; ``None``
+        when the backend cannot answer."""
         ...
 
     async def publish(self, channel: str, message: bytes) -> None: ...

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sources.cache.backend import BackendHealth, MessageHandler
+from sources.cache.backend import BackendHealth, MessageHandler, TokenTake
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -71,6 +72,7 @@ class MemoryBackend:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self._max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._tags: dict[str, set[str]] = {}  # tag -> live keys; only keys in _entries
         self._subscribers = Subscribers()
         self._open = False
@@ -139,6 +141,22 @@ class MemoryBackend:
             return False
         self._put(key, b"1", ttl_s, now)
         return True
+
+    async def take_tokens(
+        self, key: str, cost: float, capacity: float, refill_per_s: float
+    ) -> TokenTake | None:
+        now = time.monotonic()
+        tokens, at = self._buckets.pop(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - at) * refill_per_s)
+        if cost <= tokens:
+            taken = TokenTake(True, tokens - cost, 0.0)
+        else:
+            wait = math.inf if cost > capacity else (cost - tokens) / refill_per_s
+            taken = TokenTake(False, tokens, wait)
+        self._buckets[key] = (taken.tokens, now)
+        if len(self._buckets) > self._max_entries:
+            self._buckets.popitem(last=False)  # the least recently charged comes back full
+        return taken
 
     async def publish(self, channel: str, message: bytes) -> None:
         if self._open:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from sources.cache.backend import BackendHealth, MessageHandler
+from sources.cache.backend import BackendHealth, MessageHandler, TokenTake
 from sources.cache.memory_backend import Subscribers
 
 log = logging.getLogger("ordergraph.cache")
@@ -83,6 +84,35 @@ end
 return n
 """
 
+# KEYS[1]: a token bucket (a hash: tokens, at = Redis TIME in ms). ARGV: cost,
+# capacity, refill per second. Returns {allowed, tokens after (a string: Lua numbers
+# would be truncated to integers), retry after in ms or -1 for never}. The key
+# expires when the bucket would be full again: a missing bucket is a full one.
+_TAKE_TOKENS = """
+local cost = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate / 1000)
+local allowed = 0
+local retry_ms = 0
+if cost <= tokens then
+  tokens = tokens - cost
+  allowed = 1
+elseif cost > capacity then
+  retry_ms = -1
+else
+  retry_ms = (cost - tokens) * 1000 / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
+return {allowed, string.format('%.17g', tokens), string.format('%.17g', retry_ms)}
+"""
+
 # KEYS: lock keys; ARGV[1]: the token; ARGV[2]: TTL (ms). 1 for each lock taken.
 _ACQUIRE_LOCKS = """
 local taken = {}
@@ -138,6 +168,7 @@ class RedisBackend:
         self._set_many_script = self._client.register_script(_SET_MANY)
         self._acquire_script = self._client.register_script(_ACQUIRE_LOCKS)
         self._release_script = self._client.register_script(_RELEASE_LOCKS)
+        self._take_script = self._client.register_script(_TAKE_TOKENS)
         # The connect handshake, the pool wait and the command each have their own
         # timeout; this caps a whole call.
         self._deadline_s = timeout_s * 1.5
@@ -223,6 +254,19 @@ class RedisBackend:
         # PX rather than EX: EX takes whole seconds only.
         first = await self._run(lambda: self._client.set(key, b"1", nx=True, px=_ms(ttl_s)), True)
         return bool(first)
+
+    async def take_tokens(
+        self, key: str, cost: float, capacity: float, refill_per_s: float
+    ) -> TokenTake | None:
+        unanswered: list[Any] | None = None
+        answer = await self._run(
+            lambda: self._take_script(keys=[key], args=[cost, capacity, refill_per_s]), unanswered
+        )
+        if answer is None:
+            return None
+        allowed, tokens, retry_ms = answer
+        wait = float(retry_ms)
+        return TokenTake(bool(allowed), float(tokens), math.inf if wait < 0 else wait / 1000)
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self._run(lambda: self._client.publish(channel, message), None)

@@ -1,0 +1,94 @@
+"""Persisted operations: a manifest of trusted documents, and Apollo's Automatic
+Persisted Queries.
+
+- Trusted documents: a JSON manifest ``{"<id>": "<document>"}`` loaded at start.
+  A request names one with ``documentId`` (or ``id``, or an APQ hash that is a
+  manifest id). Partner keys may run nothing else.
+- APQ (apps): ``extensions.persistedQuery.sha256Hash``. An unknown hash without a
+  query answers ``PERSISTED_QUERY_NOT_FOUND``; the client then sends the query with
+  its hash, which is checked and remembered in the cache (shared between instances
+  when the cache is Redis).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from sources.cache.backend import CacheBackend
+
+APQ_TTL_S = 7 * 24 * 3600.0
+
+
+class PersistedQueryError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def load_manifest(path: str | None) -> dict[str, str]:
+    """The trusted documents of the manifest at ``path`` (none without a path)."""
+    if not path:
+        return {}
+    try:
+        manifest = msgspec.json.decode(Path(path).read_bytes(), type=dict[str, str])
+    except (OSError, msgspec.DecodeError) as exc:
+        raise ValueError(f"persisted operations manifest {path}: {exc}") from exc
+    return manifest
+
+
+def sha256_hex(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+class PersistedQueries:
+    def __init__(self, manifest: Mapping[str, str], backend: CacheBackend) -> None:
+        self._manifest = dict(manifest)
+        self._backend = backend
+
+    async def resolve(
+        self, payload: Mapping[str, Any], *, trusted_only: bool
+    ) -> tuple[str | None, bool]:
+        """The query text of ``payload`` and whether it is a trusted (manifest) one.
+
+        Raises ``PersistedQueryError`` for an unknown id or hash, a hash that does not
+        match its query, or an ad-hoc query when ``trusted_only``.
+        """
+        query = payload.get("query")
+        document_id = payload.get("documentId") or payload.get("id")
+        extensions = payload.get("extensions") or {}
+        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+        apq_hash = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        for ident in (document_id, apq_hash):
+            if isinstance(ident, str) and ident in self._manifest:
+                return self._manifest[ident], True
+        if trusted_only:
+            raise PersistedQueryError(
+                403, "PERSISTED_QUERY_REQUIRED", "this API key may run persisted operations only"
+            )
+        if document_id is not None:
+            raise PersistedQueryError(400, "PERSISTED_QUERY_NOT_FOUND", "unknown documentId")
+        if not isinstance(apq_hash, str):
+            return (query if isinstance(query, str) else None), False
+        if isinstance(query, str):
+            if sha256_hex(query) != apq_hash.lower():
+                raise PersistedQueryError(
+                    400, "PERSISTED_QUERY_HASH_MISMATCH", "sha256Hash does not match the query"
+                )
+            await self._backend.set_many([(_apq_key(apq_hash), query.encode(), APQ_TTL_S)], {})
+            return query, False
+        (stored,) = await self._backend.get_many([_apq_key(apq_hash)])
+        if stored is None:
+            # Apollo's protocol: answered with 200, the client retries with the query.
+            raise PersistedQueryError(200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        return stored.decode(), False
+
+
+def _apq_key(sha256_hash: str) -> str:
+    return f"og:apq:{sha256_hash.lower()}"

@@ -1,0 +1,98 @@
+"""A gateway as production runs it (no dev mode): a key store with one key per case,
+and a manifest of trusted documents for partners."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.auth.keys import generate_key
+from gateway.auth.store import open_key_store
+from resolvers.access import ALL_SCOPES
+from tests.conftest import RunningGateway, running_gateway, settings_for
+
+PEPPER = "test-pepper-0123456789abcdef"
+TENANT_A, TENANT_B = "acct_partner_north", "acct_partner_south"
+ORDER_VIEW = """query OrderView($n: String!) { orderByNumber(number: $n) {
+  id number customer { name email phone } shippingAddress { city line1 postalCode }
+  lineItems { sku availability { available } }
+  shipments { trackingNumber tracking { status } }
+  tickets { subject }
+} }"""
+MANIFEST = {
+    "order-by-number": ORDER_VIEW,
+    "orders-page": "query Page { orders(first: 20) { nodes { id number } } }",
+}
+
+
+@dataclass
+class Secured:
+    gateway: RunningGateway
+    keys: dict[str, str] = field(default_factory=dict)
+
+    async def post(
+        self, payload: Any, *, key: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+        sent = {"accept": "application/graphql-response+json", **(headers or {})}
+        if key is not None:
+            sent["authorization"] = f"Bearer {self.keys[key]}"
+        async with self.gateway.session.post(
+            f"{self.gateway.url}/graphql", json=payload, headers=sent
+        ) as resp:
+            return resp.status, await resp.json(content_type=None), resp.headers.copy()
+
+
+KEYS = {
+    # name: (class, tenant, scopes, tier, expires in days (negative: expired))
+    "console": ("console", "*", sorted(ALL_SCOPES), "internal", None),
+    "app": ("app", "*", ["orders:read", "shipments:read", "inventory:read"], "standard", None),
+    "app_a": ("app", TENANT_A, ["orders:read", "shipments:read", "tickets:read"], "standard", None),
+    "app_b": ("app", TENANT_B, ["orders:read", "shipments:read", "tickets:read"], "standard", None),
+    "app_a_pii": ("app", TENANT_A, ["orders:read", "pii:read", "inventory:read"], "standard", None),
+    "partner_a": ("partner", TENANT_A, ["orders:read", "shipments:read"], "standard", None),
+    "free": ("app", "*", ["orders:read"], "free", None),
+    "expired": ("app", "*", ["orders:read"], "standard", -1),
+    "revoked": ("app", "*", ["orders:read"], "standard", None),
+}
+
+
+@contextlib.asynccontextmanager
+async def secured_gateway(
+    urls: dict[str, str], directory: Path, **options: Any
+) -> AsyncIterator[Secured]:
+    store_url = f"file:{directory}/keys.json"
+    store = open_key_store(store_url)
+    keys: dict[str, str] = {}
+    for name, (client_class, tenant, scopes, tier, days) in KEYS.items():
+        key, record = generate_key(
+            pepper=PEPPER, env="test", tenant=tenant, scopes=scopes,
+            client_class=client_class, tier=tier,
+        )  # fmt: skip
+        if days is not None:
+            record = msgspec.structs.replace(
+                record, expires_at=datetime.now(UTC) + timedelta(days=days)
+            )
+        if name == "revoked":
+            record = msgspec.structs.replace(record, revoked_at=datetime.now(UTC))
+        await store.put(record)
+        keys[name] = key
+    await store.close()
+    manifest = directory / "manifest.json"
+    manifest.write_text(json.dumps(MANIFEST))
+    settings = settings_for(
+        urls,
+        dev_mode=False,
+        key_pepper=PEPPER,
+        keys_url=store_url,
+        persisted_manifest=str(manifest),
+        **options,
+    )
+    async with running_gateway(settings) as gateway:
+        yield Secured(gateway, keys)

@@ -1,0 +1,195 @@
+"""Access through the real edge with API keys: tenant isolation on every path and in
+the cache, scopes on fields, masked personal data, trusted documents and APQ, the
+cost bucket, and the audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from resolvers.relay import to_global_id
+from tests.secured import MANIFEST, ORDER_VIEW, TENANT_A, TENANT_B, Secured, secured_gateway
+
+
+@pytest.fixture(scope="module")
+async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
+    async with secured_gateway(sim.urls, tmp_path_factory.mktemp("keys")) as running:
+        yield running
+
+
+def _order_of(dataset, tenant: str):
+    return next(
+        order
+        for order in dataset.orders.values()
+        if order.account_id == tenant and order.shipments and dataset.tickets.get(order.id)
+    )
+
+
+async def test_each_tenant_sees_its_own_order_and_not_the_others(secured, dataset):
+    order_a, order_b = _order_of(dataset, TENANT_A), _order_of(dataset, TENANT_B)
+    status, body, _ = await secured.post(
+        {"query": ORDER_VIEW, "variables": {"n": order_a.number}}, key="app_a"
+    )
+    assert status == 200 and body["data"]["orderByNumber"]["number"] == order_a.number
+
+    order_id = to_global_id("Order", order_b.id)
+    line_id = to_global_id("LineItem", order_b.id, order_b.lines[0].id)
+    shipment_id = to_global_id("Shipment", order_b.id, order_b.shipments[0].id)
+    ticket = dataset.tickets[order_b.id][0]
+    ticket_id = to_global_id("SupportTicket", order_b.id, ticket.id)
+    probes = [
+        ("orderByNumber", "query($v: String!) { orderByNumber(number: $v) { id } }",
+         order_b.number),
+        ("order", "query($v: ID!) { order(id: $v) { id } }", order_id),
+        ("node", "query($v: ID!) { node(id: $v) { id } }", order_id),
+        ("node", "query($v: ID!) { node(id: $v) { id } }", line_id),
+        ("node", "query($v: ID!) { node(id: $v) { id } }", shipment_id),
+        ("node", "query($v: ID!) { node(id: $v) { id } }", ticket_id),
+    ]  # fmt: skip
+    nonexistent = to_global_id("Order", "ord_does_not_exist")
+    _, missing, _ = await secured.post(
+        {"query": "query($v: ID!) { node(id: $v) { id } }", "variables": {"v": nonexistent}},
+        key="app_a",
+    )
+    for field, query, value in probes:
+        status, body, _ = await secured.post(
+            {"query": query, "variables": {"v": value}}, key="app_a"
+        )
+        assert status == 200 and body["data"] == {field: None}, (field, value)
+        (error,) = body["errors"]
+        assert error["extensions"] == {"code": "NOT_FOUND"}
+        # Indistinguishable from an id that does not exist, except for the id itself.
+        assert error["extensions"] == missing["errors"][0]["extensions"]
+
+    status, body, _ = await secured.post(
+        {"query": "query($v: [ID!]!) { nodes(ids: $v) { id } }", "variables": {"v": [order_id]}},
+        key="app_a",
+    )
+    assert body["data"] == {"nodes": [None]}
+
+
+async def test_the_order_list_holds_only_the_callers_account(secured, dataset):
+    query = "{ orders(first: 100) { nodes { number } } }"
+    _, body, _ = await secured.post({"query": query}, key="app_a")
+    numbers = {node["number"] for node in body["data"]["orders"]["nodes"]}
+    own = {o.number for o in dataset.orders.values() if o.account_id == TENANT_A}
+    assert numbers and numbers <= own
+    # Filtering on another account's customer finds nothing.
+    foreign = next(o for o in dataset.orders.values() if o.account_id == TENANT_B)
+    _, body, _ = await secured.post(
+        {
+            "query": "query($c: String) { orders(first: 5, filter: {customerReference: $c})"
+            " { nodes { number } } }",
+            "variables": {"c": foreign.customer.id},
+        },
+        key="app_a",
+    )
+    assert body["data"]["orders"]["nodes"] == []
+
+
+async def test_a_warm_cache_never_crosses_tenants(secured, dataset):
+    order_b = _order_of(dataset, TENANT_B)
+    payload = {"query": ORDER_VIEW, "variables": {"n": order_b.number}}
+    _, warm, _ = await secured.post(payload, key="app_b")  # tenant B warms the cache
+    assert warm["data"]["orderByNumber"]["number"] == order_b.number
+    _, body, _ = await secured.post(payload, key="app_a")  # the same query from tenant A
+    assert body["data"] == {"orderByNumber": None}
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_fields_out_of_scope_are_null_with_an_error_and_pii_is_masked(secured, dataset):
+    order = _order_of(dataset, TENANT_A)
+    payload = {"query": ORDER_VIEW, "variables": {"n": order.number}}
+    _, body, _ = await secured.post(payload, key="app_a")  # no inventory:read, no pii:read
+    view = body["data"]["orderByNumber"]
+    assert view["customer"]["email"] is None and view["customer"]["phone"] is None
+    assert view["customer"]["name"]  # not personal in the sense of the scopes
+    if view["shippingAddress"]:
+        assert view["shippingAddress"]["line1"] is None and view["shippingAddress"]["city"]
+    assert all(line["availability"] is None for line in view["lineItems"])
+    assert view["tickets"] is not None and view["shipments"][0]["tracking"] is not None
+    denied = {tuple(p for p in e["path"] if isinstance(p, str)) for e in body["errors"]}
+    assert denied == {("orderByNumber", "lineItems", "availability")}
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UNAUTHORIZED_FIELD"}
+
+    _, body, _ = await secured.post(payload, key="app_a_pii")  # pii:read, no tickets:read
+    view = body["data"]["orderByNumber"]
+    assert view["customer"]["email"] == order.customer.email
+    assert view["tickets"] is None
+    assert all(line["availability"] for line in view["lineItems"])
+
+
+async def test_partners_run_trusted_documents_only(secured, dataset):
+    order = _order_of(dataset, TENANT_A)
+    variables = {"n": order.number}
+    status, body, _ = await secured.post(
+        {"query": ORDER_VIEW, "variables": variables}, key="partner_a"
+    )
+    assert (status, body["errors"][0]["extensions"]["code"]) == (403, "PERSISTED_QUERY_REQUIRED")
+    status, body, _ = await secured.post(
+        {"documentId": "order-by-number", "variables": variables}, key="partner_a"
+    )
+    assert status == 200 and body["data"]["orderByNumber"]["number"] == order.number
+    assert body["data"]["orderByNumber"]["tickets"] is None  # a partner without tickets:read
+
+
+async def test_automatic_persisted_queries(secured):
+    query = "{ orders(first: 1) { nodes { number } } }"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    status, body, _ = await secured.post({"extensions": apq}, key="app")
+    assert (status, body["errors"][0]["extensions"]["code"]) == (200, "PERSISTED_QUERY_NOT_FOUND")
+    status, body, _ = await secured.post({"query": query, "extensions": apq}, key="app")
+    assert status == 200 and body["data"]["orders"]["nodes"]
+    status, body, _ = await secured.post({"extensions": apq}, key="app")  # now known
+    assert status == 200 and body["data"]["orders"]["nodes"]
+    wrong = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    status, body, _ = await secured.post({"query": query, "extensions": wrong}, key="app")
+    assert (status, body["errors"][0]["extensions"]["code"]) == (
+        400,
+        "PERSISTED_QUERY_HASH_MISMATCH",
+    )
+
+
+async def test_the_cost_bucket_throttles_when_drained_and_recovers(secured, dataset):
+    # The free tier holds 200 points and refills 20 a second.
+    query = "{ orders(first: 20) { nodes { number lineItems { sku } } } }"
+    status, body, _ = await secured.post({"query": query}, key="free")
+    cost = body["extensions"]["cost"]
+    assert status == 200 and cost["requestedQueryCost"] > 50
+    assert cost["throttleStatus"]["maximumAvailable"] == 200
+    throttled = None
+    for _ in range(5):
+        status, body, headers = await secured.post({"query": query}, key="free")
+        if status == 429:
+            throttled = (body, headers)
+            break
+    assert throttled is not None, "the bucket never ran dry"
+    body, headers = throttled
+    assert body["errors"][0]["extensions"]["code"] == "THROTTLED"
+    await asyncio.sleep(int(headers["retry-after"]))
+    status, _, _ = await secured.post({"query": query}, key="free")
+    assert status == 200
+
+
+async def test_denials_are_audited_without_variables(secured, dataset, caplog):
+    order = _order_of(dataset, TENANT_A)
+    with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+        await secured.post({"query": ORDER_VIEW, "variables": {"n": order.number}}, key="app_a")
+        await secured.post({"query": "{ __typename }"}, headers={"x-api-key": "og_live_bad"})
+    lines = [json.loads(r.message) for r in caplog.records if r.name == "ordergraph.audit"]
+    scoped = next(line for line in lines if line["code"] == "UNAUTHORIZED_FIELD")
+    assert scoped["tenant"] == TENANT_A and scoped["keyId"]
+    assert scoped["operation"] == "OrderView" and len(scoped["documentHash"]) == 64
+    assert {"LineItem.availability", "Customer.email"} <= set(scoped["denied"])
+    assert any(line["code"] == "API_KEY_MALFORMED" for line in lines)
+    assert order.number not in json.dumps(lines)  # never variable values
+
+
+def test_manifest_documents_are_valid_operations():
+    assert all(doc.lstrip().startswith("query") for doc in MANIFEST.values())
