@@ -28,7 +28,7 @@ VIEWS = {
 
 
 async def main(seconds: float) -> None:
-    async with running_demo() as demo:
+    async with running_demo({"OG_MAX_COST": "100000"}) as demo:  # the full page: ~13,000
         print(f"demo at {demo.url}; {seconds:.0f} s per run; load from a second process")
         print(HEADER)
         for name, payloads in VIEWS.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import secrets
 import sys
 import tempfile
@@ -236,7 +237,10 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         webhook_secrets=[secret],
         dev_mode=True,
         key_pepper=settings.key_pepper or secrets.token_urlsafe(32),
-        keys_url=f"file:{tempfile.mkdtemp(prefix='ordergraph-demo-')}/keys.json",
+        # A throwaway key store, unless one was configured on purpose.
+        keys_url=settings.keys_url
+        if "OG_KEYS_URL" in os.environ
+        else f"file:{tempfile.mkdtemp(prefix='ordergraph-demo-')}/keys.json",
     )
     await _demo_keys(settings)
     order_id = cluster.dataset.order_ids("in_transit")[0]
