@@ -28,7 +28,9 @@ VIEWS = {
 
 
 async def main(seconds: float) -> None:
-    async with running_demo({"OG_MAX_COST": "100000"}) as demo:  # the full page: ~13,000
+    async with running_demo(
+        {"OG_MAX_COST": "100000", "OG_REQUEST_DEADLINE_MS": "5000"}
+    ) as demo:  # the full page: ~13,000
         print(f"demo at {demo.url}; {seconds:.0f} s per run; load from a second process")
         print(HEADER)
         for name, payloads in VIEWS.items():

@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types.graphql import OperationType
 
-from gateway.admission.bucket import CostBucket
+from gateway.admission.bucket import BucketState, CostBucket
 from gateway.admission.cost import CostModel, check_cost
 from gateway.admission.documents import AdmissionError, Analysis, DocumentAnalyser
 from gateway.audit import audit
@@ -217,7 +217,12 @@ class GraphQLEndpoint:
         self._authorise(request, analysis, principal, access.denied)
 
         tier = TIERS[principal.tier]
-        state = await self._bucket().take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
+        if principal is INTERNAL_DEV:  # anonymous in dev mode: nothing to charge it to
+            state = BucketState(True, tier.capacity, tier.capacity, tier.refill_per_s, 0.0)
+        else:
+            state = await self._bucket().take(
+                principal.key_id, cost, tier.capacity, tier.refill_per_s
+            )
         cost_report = {
             "requestedQueryCost": cost,
             "throttleStatus": {
@@ -246,8 +251,9 @@ class GraphQLEndpoint:
             )
         cost_report["actualQueryCost"] = _objects(body.get("data"))
         body.setdefault("extensions", {})["cost"] = cost_report
-        status = invalid if body.get("data") is None and "errors" in body else 200
-        return status, body, {}
+        # A request error (the document did not validate) has no data at all; a field
+        # error that nulled the whole answer still has data: null, and is a 200.
+        return (200 if "data" in body else invalid), body, {}
 
     def _authorise(
         self, request: Request, analysis: Analysis, principal: Principal, denied: frozenset[str]
@@ -295,7 +301,10 @@ class GraphQLEndpoint:
         finally:
             elapsed = time.perf_counter() - started
             record_operation(analysis.name, analysis.kind, outcome, elapsed)
-        body: dict[str, Any] = {"data": result.data}
+        body: dict[str, Any] = {}
+        request_error = result.data is None and all(e.path is None for e in result.errors or ())
+        if not request_error:
+            body["data"] = result.data
         if result.errors:
             body["errors"] = [format_error(error) for error in result.errors]
         if result.extensions:

@@ -174,3 +174,32 @@ async def test_metrics_cover_operations_sources_and_the_cache(gateway, dataset):
         'og_circuit_state{source="carrier"} 0.0',
     ):
         assert needle in text, needle
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [("application/graphql-response+json", 400), ("application/json", 200), ("", 200)],
+)
+async def test_a_request_error_has_no_data_and_its_status_follows_the_media_type(
+    gateway, accept, status
+):
+    headers = {"accept": accept} if accept else {}
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": "{ noSuchField }"}, headers=headers
+    ) as resp:
+        assert resp.status == status
+        assert resp.headers["content-type"].startswith(accept or "application/json")
+        body = await resp.json(content_type=None)
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_a_field_error_that_nulls_the_answer_is_still_a_200(gateway):
+    async with gateway.session.post(
+        f"{gateway.url}/graphql",
+        json={"query": "{ orders(first: 0) { nodes { id } } }"},
+        headers={"accept": "application/graphql-response+json"},
+    ) as resp:
+        assert resp.status == 200
+        body = await resp.json(content_type=None)
+    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

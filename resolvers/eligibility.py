@@ -1,0 +1,157 @@
+"""What a customer or agent may still change on an order (REFERENCE §1).
+
+Pure functions over ``sources.records.Order``, table-tested in tests/test_eligibility.py.
+A fulfillment order is *handed over* once a warehouse works on it (IN_PROGRESS,
+INCOMPLETE, CLOSED); before that (OPEN, SCHEDULED, ON_HOLD) it can still be stopped.
+CANCELLED fulfillment orders are ignored.
+
+Reason codes are stable API; the first that applies wins, in this order:
+
+- ALREADY_CANCELLED: the order is cancelled; cancellation is irreversible.
+- NOTHING_TO_CANCEL: every line's quantity is cancelled though the order is not:
+  nothing is left to cancel or deliver.
+- PICKUP_ORDER: (address) every live fulfillment order is a pickup: no address to change.
+- ALREADY_SHIPPED: everything left on the order has shipped.
+- PARTIALLY_SHIPPED: (cancel, address) part of the order has shipped.
+- IN_FULFILLMENT: (cancel, lines) a warehouse holds the work that would be stopped
+  (for lines: every unshipped unit is on a handed-over fulfillment order, or on none).
+- REQUIRES_WAREHOUSE_APPROVAL: (address, allowed) a warehouse has the work: the change
+  is a request it may reject.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sources.records import DeliveryMethodType, FulfillmentOrder, FulfillmentOrderStatus, Order
+
+ALREADY_CANCELLED = "ALREADY_CANCELLED"
+NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
+PICKUP_ORDER = "PICKUP_ORDER"
+ALREADY_SHIPPED = "ALREADY_SHIPPED"
+PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+IN_FULFILLMENT = "IN_FULFILLMENT"
+REQUIRES_WAREHOUSE_APPROVAL = "REQUIRES_WAREHOUSE_APPROVAL"
+
+_STOPPABLE = frozenset(
+    {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.SCHEDULED, FulfillmentOrderStatus.ON_HOLD}
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason_code: str | None  # None when allowed without conditions
+
+
+@dataclass(frozen=True)
+class ChangeEligibility:
+    cancel: Decision  # cancel the whole order
+    cancel_lines: Decision  # cancel some unfulfilled line quantities
+    change_address: Decision
+
+
+_ALLOWED = Decision(allowed=True, reason_code=None)
+
+
+def _denied(reason_code: str) -> Decision:
+    return Decision(allowed=False, reason_code=reason_code)
+
+
+def change_eligibility(order: Order) -> ChangeEligibility:
+    """Which changes ``order`` still accepts, and why not when it does not."""
+    active, shipped = _active_and_shipped(order)
+    closed = _closed_reason(order, active)
+    if closed is not None:
+        return ChangeEligibility(_denied(closed), _denied(closed), _denied(closed))
+    shipping = _shipping_reason(active, shipped)
+    live = [
+        fo for fo in order.fulfillment_orders if fo.status is not FulfillmentOrderStatus.CANCELLED
+    ]
+    handed_over = any(fo.status not in _STOPPABLE for fo in live)
+    return ChangeEligibility(
+        cancel=_whole_cancel(shipping, handed_over),
+        cancel_lines=_line_cancel(order, active, shipped),
+        change_address=_address_change(live, shipping, handed_over),
+    )
+
+
+def cancellable_quantities(order: Order) -> dict[str, int]:
+    """Line id -> quantity that can still be cancelled: unshipped units on fulfillment
+    orders no warehouse has started. Lines with nothing cancellable are left out."""
+    if order.cancelled_at is not None:
+        return {}
+    return _cancellable(order, *_active_and_shipped(order))
+
+
+def _cancellable(order: Order, active: dict[str, int], shipped: dict[str, int]) -> dict[str, int]:
+    stoppable: Counter[str] = Counter()
+    for fo in order.fulfillment_orders:
+        if fo.status in _STOPPABLE:
+            for part in fo.lines:
+                stoppable[part.line_id] += part.quantity
+    quantities = {
+        line_id: min(active[line_id] - shipped[line_id], stoppable[line_id]) for line_id in active
+    }
+    return {line_id: qty for line_id, qty in quantities.items() if qty > 0}
+
+
+def _active_and_shipped(order: Order) -> tuple[dict[str, int], dict[str, int]]:
+    """Per line: the quantity not cancelled, and how much of it has shipped.
+
+    Shipped is the larger of the line's own count and what shipments carry, like the
+    status rules, so a lagging counter never makes shipped goods look cancellable.
+    """
+    carried: Counter[str] = Counter()
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            carried[part.line_id] += part.quantity
+    active = {line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines}
+    shipped = {
+        line.id: min(active[line.id], max(line.quantities.shipped, carried[line.id]))
+        for line in order.lines
+    }
+    return active, shipped
+
+
+def _closed_reason(order: Order, active: dict[str, int]) -> str | None:
+    if order.cancelled_at is not None:
+        return ALREADY_CANCELLED
+    if sum(active.values()) <= 0:
+        return NOTHING_TO_CANCEL
+    return None
+
+
+def _shipping_reason(active: dict[str, int], shipped: dict[str, int]) -> str | None:
+    if sum(shipped.values()) >= sum(active.values()):
+        return ALREADY_SHIPPED
+    if any(shipped.values()):
+        return PARTIALLY_SHIPPED
+    return None
+
+
+def _whole_cancel(shipping: str | None, handed_over: bool) -> Decision:
+    if shipping is not None:
+        return _denied(shipping)
+    return _denied(IN_FULFILLMENT) if handed_over else _ALLOWED
+
+
+def _line_cancel(order: Order, active: dict[str, int], shipped: dict[str, int]) -> Decision:
+    if _cancellable(order, active, shipped):
+        return _ALLOWED
+    if shipped == active:
+        return _denied(ALREADY_SHIPPED)
+    return _denied(IN_FULFILLMENT)
+
+
+def _address_change(
+    live: list[FulfillmentOrder], shipping: str | None, handed_over: bool
+) -> Decision:
+    if live and all(fo.delivery_method.method_type is DeliveryMethodType.PICK_UP for fo in live):
+        return _denied(PICKUP_ORDER)
+    if shipping is not None:
+        return _denied(shipping)
+    if handed_over:
+        return Decision(allowed=True, reason_code=REQUIRES_WAREHOUSE_APPROVAL)
+    return _ALLOWED

@@ -1,0 +1,277 @@
+"""One order's history: every dated fact the sources hold, merged in time order.
+
+Pure functions over ``sources.records``, table-tested in tests/test_timeline.py.
+Where the records hold no time for a fact, the choice is made here:
+
+- PAID: the OMS keeps no payment time. A captured payment (PAID, PARTIALLY_REFUNDED,
+  REFUNDED) is dated at placement, as checkout captures automatically, unless an
+  AWAITING_PAYMENT hold shows the money came later, at an unknown time: then no event.
+- RETURNED: the OMS keeps returned quantities, not return times. Returned lines are
+  dated at ``order.updated_at``, the latest moment the OMS can have recorded them.
+- TICKET_ANSWERED: ticketing keeps no reply times; a PENDING ticket waits on the
+  requester after an agent's reply, so it is dated at the ticket's ``updated_at``.
+- RELEASED, EDITED, ADDRESS_CHANGED, RESTOCK_EXPECTED and single-line cancellations
+  are never emitted: no record dates them (a restock date needs the inventory source).
+
+Visibility: fraud holds and every ticket event are INTERNAL. Tickets are agents'
+working material (subjects written by agents, tags, requesters who may not be the
+customer), and the requester already has the conversation by email or chat.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from resolvers.status import latest_estimate
+from resolvers.tracking import timeline
+from sources.records import (
+    CancelReason,
+    CheckpointLocation,
+    FinancialStatus,
+    HoldReason,
+    Order,
+    Shipment,
+    ShipmentStatus,
+    Ticket,
+    TicketStatus,
+    Tracking,
+)
+
+
+class EventSource(enum.Enum):
+    OMS = "OMS"
+    INVENTORY = "INVENTORY"
+    CARRIER = "CARRIER"
+    TICKETING = "TICKETING"
+
+
+class EventKind(enum.Enum):
+    """What happened; declared in lifecycle order, which breaks ties at one instant."""
+
+    PLACED = "PLACED"
+    PAID = "PAID"
+    HELD = "HELD"
+    RELEASED = "RELEASED"
+    EDITED = "EDITED"
+    ADDRESS_CHANGED = "ADDRESS_CHANGED"
+    SHIPPED = "SHIPPED"
+    TRACKING = "TRACKING"
+    DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
+    DELIVERED = "DELIVERED"
+    TICKET_OPENED = "TICKET_OPENED"
+    TICKET_ANSWERED = "TICKET_ANSWERED"
+    TICKET_SOLVED = "TICKET_SOLVED"
+    CANCELLED = "CANCELLED"
+    RETURNED = "RETURNED"
+    RESTOCK_EXPECTED = "RESTOCK_EXPECTED"
+
+
+class Visibility(enum.Enum):
+    CUSTOMER = "CUSTOMER"  # everyone who may see the order
+    INTERNAL = "INTERNAL"  # agents and staff keys only
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    source: EventSource
+    kind: EventKind
+    message: str  # customer-friendly when CUSTOMER, may be technical when INTERNAL
+    visibility: Visibility
+    subject_id: str | None  # the shipment, ticket, fulfillment order or line concerned
+    key: str  # unique within the order and stable as sources grow: a cursor basis
+    date_only: bool = False  # the carrier gave a day only: ``at`` is its start (UTC)
+
+
+_CAPTURED = frozenset(
+    {FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED, FinancialStatus.REFUNDED}
+)
+_HOLD_MESSAGES: dict[HoldReason, str] = {
+    HoldReason.AWAITING_PAYMENT: "We are waiting for your payment",
+    HoldReason.INCORRECT_ADDRESS: "We need to confirm your delivery address",
+    HoldReason.INVENTORY_OUT_OF_STOCK: "An item is back-ordered: it ships when back in stock",
+    HoldReason.UNKNOWN_DELIVERY_DATE: "We are confirming your delivery date",
+    HoldReason.OTHER: "Your order is on hold: we will update you soon",
+}
+_CANCEL_MESSAGES: dict[CancelReason | None, str] = {
+    CancelReason.CUSTOMER: "Order cancelled at your request",
+    CancelReason.DECLINED: "Order cancelled: the payment was declined",
+    CancelReason.FRAUD: "Order cancelled: we could not verify the payment",
+    CancelReason.INVENTORY: "Order cancelled: the items are out of stock",
+    CancelReason.STAFF: "Order cancelled by our team",
+}
+_CARRIER_KINDS = {
+    ShipmentStatus.DELIVERY_ATTEMPTED: EventKind.DELIVERY_ATTEMPTED,
+    ShipmentStatus.DELIVERED: EventKind.DELIVERED,
+}
+_SOLVED = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
+_SOURCE_RANK = {source: rank for rank, source in enumerate(EventSource)}
+_KIND_RANK = {kind: rank for rank, kind in enumerate(EventKind)}
+
+
+def build_timeline(
+    order: Order,
+    trackings: Mapping[str, Tracking | None],
+    tickets: Sequence[Ticket] | None,
+) -> list[TimelineEvent]:
+    """Every event of ``order``, oldest first.
+
+    ``trackings`` maps tracking numbers to carrier records and ``tickets`` are the
+    order's tickets; a tracking that is absent or ``None`` and ``tickets=None`` simply
+    contribute nothing. Ties at one instant go by source, then kind (lifecycle order),
+    then key, so the order never depends on how a source listed its records.
+    """
+    events = [*_oms_events(order), *_carrier_events(order, trackings), *_ticket_events(tickets)]
+    events.sort(
+        key=lambda e: (e.at, _SOURCE_RANK[e.source], _KIND_RANK[e.kind], e.key),
+    )
+    return events
+
+
+def visible_to(events: Iterable[TimelineEvent], *, internal: bool) -> list[TimelineEvent]:
+    """The events a caller may see: app and partner keys (``internal=False``) see
+    CUSTOMER events only."""
+    return [e for e in events if internal or e.visibility is Visibility.CUSTOMER]
+
+
+def previous_estimate(
+    order: Order, trackings: Mapping[str, Tracking | None]
+) -> tuple[datetime, datetime] | None:
+    """The carrier's first estimated window for the shipment whose estimate
+    ``latest_estimate`` shows, when it has moved since ("was Tuesday, now Thursday").
+
+    ``None`` when no undelivered shipment has an estimate, or it never moved.
+    """
+    shown = latest_estimate(order, trackings)
+    if shown is None:
+        return None
+    for shipment in order.shipments:
+        number = shipment.tracking_number or ""
+        tracking = trackings.get(number)
+        # Restricting the mapping to this one tracking reuses latest_estimate's own
+        # rule (undelivered, has an estimate); the first match is the one it picked.
+        if tracking is None or latest_estimate(order, {number: tracking}) != shown:
+            continue
+        first = tracking.first_estimated_delivery
+        if first is None or (first.earliest, first.latest) == shown:
+            return None
+        return first.earliest, first.latest
+    return None
+
+
+def _oms_events(order: Order) -> Iterator[TimelineEvent]:
+    def event(
+        at: datetime,
+        kind: EventKind,
+        message: str,
+        key: str,
+        subject_id: str | None = None,
+        visibility: Visibility = Visibility.CUSTOMER,
+    ) -> TimelineEvent:
+        return TimelineEvent(
+            at, EventSource.OMS, kind, message, visibility, subject_id, f"oms:{key}"
+        )
+
+    yield event(order.placed_at, EventKind.PLACED, f"Order #{order.number} placed", "placed")
+    holds = [(fo.id, n, hold) for fo in order.fulfillment_orders for n, hold in enumerate(fo.holds)]
+    if order.financial_status in _CAPTURED and not any(
+        hold.reason is HoldReason.AWAITING_PAYMENT for _, _, hold in holds
+    ):
+        yield event(order.placed_at, EventKind.PAID, "Payment received", "paid")
+    for fo_id, n, hold in holds:
+        if hold.reason is HoldReason.HIGH_RISK_OF_FRAUD:
+            note = f": {hold.note}" if hold.note else ""
+            message = f"Fulfillment order {fo_id} held for fraud review{note}"
+            visibility = Visibility.INTERNAL
+        else:
+            message, visibility = _HOLD_MESSAGES[hold.reason], Visibility.CUSTOMER
+        yield event(hold.held_at, EventKind.HELD, message, f"hold:{fo_id}:{n}", fo_id, visibility)
+    for shipment in order.shipments:
+        yield event(
+            shipment.shipped_at,
+            EventKind.SHIPPED,
+            _shipped_message(shipment),
+            f"shipment:{shipment.id}",
+            shipment.id,
+        )
+    if order.cancelled_at is not None:
+        message = _CANCEL_MESSAGES.get(order.cancel_reason, "Order cancelled")
+        yield event(order.cancelled_at, EventKind.CANCELLED, message, "cancelled")
+    for line in order.lines:
+        if line.quantities.returned > 0:
+            message = (
+                f"We received your return of {line.name} (quantity {line.quantities.returned})"
+            )
+            yield event(
+                order.updated_at, EventKind.RETURNED, message, f"returned:{line.id}", line.id
+            )
+
+
+def _shipped_message(shipment: Shipment) -> str:
+    if shipment.tracking_number:
+        return f"Your package is on its way (tracking number {shipment.tracking_number})"
+    return "Your package is on its way"
+
+
+def _carrier_events(
+    order: Order, trackings: Mapping[str, Tracking | None]
+) -> Iterator[TimelineEvent]:
+    """Each tracking's checkpoints once, even when several shipments share its number."""
+    subjects: dict[str, str] = {}
+    for shipment in order.shipments:
+        if shipment.tracking_number:
+            subjects.setdefault(shipment.tracking_number, shipment.id)
+    for number, shipment_id in subjects.items():
+        tracking = trackings.get(number)
+        if tracking is None:
+            continue
+        for timed in timeline(tracking.checkpoints):
+            checkpoint = timed.checkpoint
+            # Content, not position, names a checkpoint: a late event arriving later
+            # must not renumber the ones a client already paged past.
+            identity = f"{checkpoint.time}|{checkpoint.status.value}|{checkpoint.message}"
+            yield TimelineEvent(
+                at=timed.occurred_at,
+                source=EventSource.CARRIER,
+                kind=_CARRIER_KINDS.get(checkpoint.status, EventKind.TRACKING),
+                message=_with_place(checkpoint.message, checkpoint.location),
+                visibility=Visibility.CUSTOMER,
+                subject_id=shipment_id,
+                key=f"carrier:{number}:{_digest(identity)}",
+                date_only=timed.date_only,
+            )
+
+
+def _with_place(message: str, location: CheckpointLocation | None) -> str:
+    if location is None or not location.city:
+        return message
+    area = location.region or location.country_code
+    return f"{message} ({location.city}, {area})" if area else f"{message} ({location.city})"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2s(text.encode(), digest_size=8).hexdigest()
+
+
+def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
+    for ticket in tickets or ():
+        facts = [(ticket.created_at, EventKind.TICKET_OPENED)]
+        if ticket.status is TicketStatus.PENDING:
+            facts.append((ticket.updated_at, EventKind.TICKET_ANSWERED))
+        elif ticket.status in _SOLVED:
+            facts.append((ticket.updated_at, EventKind.TICKET_SOLVED))
+        for at, kind in facts:
+            verb = kind.value.removeprefix("TICKET_").lower()
+            yield TimelineEvent(
+                at=at,
+                source=EventSource.TICKETING,
+                kind=kind,
+                message=f"Ticket #{ticket.id} {verb} ({ticket.status.value}): {ticket.subject}",
+                visibility=Visibility.INTERNAL,
+                subject_id=ticket.id,
+                key=f"ticket:{ticket.id}:{verb}",
+            )
