@@ -66,7 +66,9 @@ async def in_process(runs: int, store_url: str, pepper: str, key: str) -> None:
     await authenticator.authenticate(headers, {})
     steps: dict[str, Callable[[], Any]] = {
         "authenticate (cached key)": lambda: authenticator.authenticate(headers, {}),
-        "scope check (denied fields)": lambda: scopes.access("acct_x", frozenset({"orders:read"})),
+        "scope check (denied fields)": lambda: scopes.access(
+            "acct_x", frozenset({"orders:read"}), internal=False
+        ),
         "limits (document analysis, cached)": lambda: analyser.analyse(ORDER_BY_NUMBER, None),
         "static cost with variables": lambda: model.requested_cost(analysis, variables),
         "cost bucket charge (memory)": lambda: bucket.take("k", 1, 1e9, 1e9),

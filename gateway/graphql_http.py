@@ -213,7 +213,9 @@ class GraphQLEndpoint:
             check_cost(cost, self._analyser.limits)
         except AdmissionError as exc:
             raise Refusal(invalid, exc.code, exc.message) from None
-        access = self._scope_map.access(principal.tenant, principal.scopes)
+        access = self._scope_map.access(
+            principal.tenant, principal.scopes, internal=principal.client_class == "console"
+        )
         self._authorise(request, analysis, principal, access.denied)
 
         tier = TIERS[principal.tier]

@@ -52,6 +52,7 @@ class Access:
     tenant: str
     scopes: frozenset[str]
     denied: frozenset[str] = field(default=frozenset())  # "Type.field" coordinates
+    internal: bool = True  # staff (consoles) see internal events and exceptions
 
     @property
     def pii(self) -> bool:
@@ -88,7 +89,7 @@ class ScopeMap:
                         )
         self._denied: dict[frozenset[str], frozenset[str]] = {}
 
-    def access(self, tenant: str, scopes: frozenset[str]) -> Access:
+    def access(self, tenant: str, scopes: frozenset[str], *, internal: bool) -> Access:
         denied = self._denied.get(scopes)
         if denied is None:
             denied = frozenset(
@@ -98,4 +99,4 @@ class ScopeMap:
             )
             if len(self._denied) < 1024:  # distinct scope sets are few; stay bounded
                 self._denied[scopes] = denied
-        return Access(tenant, scopes, denied)
+        return Access(tenant, scopes, denied, internal)

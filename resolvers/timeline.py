@@ -231,8 +231,8 @@ def _carrier_events(
             continue
         for timed in timeline(tracking.checkpoints):
             checkpoint = timed.checkpoint
-            # Content, not position, names a checkpoint: a late event arriving later
-            # must not renumber the ones a client already paged past.
+            # Content, not position, names a checkpoint: a late, earlier event must not
+            # renumber the ones a client has already paged past.
             identity = f"{checkpoint.time}|{checkpoint.status.value}|{checkpoint.message}"
             yield TimelineEvent(
                 at=timed.occurred_at,

@@ -193,3 +193,21 @@ async def test_denials_are_audited_without_variables(secured, dataset, caplog):
 
 def test_manifest_documents_are_valid_operations():
     assert all(doc.lstrip().startswith("query") for doc in MANIFEST.values())
+
+
+async def test_app_keys_see_customer_events_only(secured, dataset):
+    order = next(
+        o for o in dataset.orders.values()
+        if o.account_id == TENANT_A and dataset.tickets.get(o.id)
+    )  # fmt: skip
+    query = """query($n: String!) { orderByNumber(number: $n) {
+      timeline(first: 100) { edges { node { visibility kind } } } } }"""
+    _, body, _ = await secured.post({"query": query, "variables": {"n": order.number}}, key="app_a")
+    kinds = {e["node"]["visibility"] for e in body["data"]["orderByNumber"]["timeline"]["edges"]}
+    assert kinds == {"CUSTOMER"}
+    _, body, _ = await secured.post(
+        {"query": query, "variables": {"n": order.number}},
+        key="console",
+    )
+    kinds = {e["node"]["visibility"] for e in body["data"]["orderByNumber"]["timeline"]["edges"]}
+    assert "INTERNAL" in kinds  # the console sees the tickets' events

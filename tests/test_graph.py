@@ -4,6 +4,7 @@ filters, input errors, and a failing source that does not take the order down.""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -200,3 +201,33 @@ async def test_failing_sources_null_only_their_fields(gateway_without_carrier_an
     assert by_path[("orderByNumber", "shipments", 0, "tracking")]["extensions"]["source"] == (
         "carrier"
     )
+
+
+async def test_timeline_eligibility_and_moved_estimate(gateway, dataset):
+    record = _order_with_shipments_and_tickets(dataset)
+    query = """query($n: String!) { orderByNumber(number: $n) {
+      changeEligibility { cancel { allowed reasonCode } changeAddress { allowed reasonCode } }
+      previousEstimatedDelivery { earliest }
+      timeline(first: 3) { edges { cursor node { at kind source visibility message } }
+                           pageInfo { hasNextPage endCursor } }
+    } }"""
+    body = await gateway.query(query, {"n": record.number})
+    assert "errors" not in body, body["errors"]
+    order = body["data"]["orderByNumber"]
+    assert order["changeEligibility"]["cancel"]["allowed"] is False  # it has shipped
+    first_page = order["timeline"]["edges"]
+    assert first_page[0]["node"]["kind"] == "PLACED"
+    seen = [e["node"]["at"] for e in first_page]
+    after = order["timeline"]["pageInfo"]["endCursor"]
+    while after:
+        body = await gateway.query(
+            """query($n: String!, $a: String) { orderByNumber(number: $n) {
+                 timeline(first: 3, after: $a) { edges { node { at visibility } }
+                                                pageInfo { endCursor hasNextPage } } } }""",
+            {"n": record.number, "a": after},
+        )
+        page = body["data"]["orderByNumber"]["timeline"]
+        seen += [e["node"]["at"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    assert seen == sorted(seen, key=lambda at: datetime.fromisoformat(at))
+    assert len(seen) > 3

@@ -16,7 +16,14 @@ from resolvers.timeline import (
     visible_to,
 )
 from resolvers.timeline import Visibility as V
-from sources.records import CancelReason, CheckpointLocation, FinancialStatus, Order
+from sources.records import (
+    CancelReason,
+    Checkpoint,
+    CheckpointLocation,
+    FinancialStatus,
+    Order,
+    Tracking,
+)
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import HoldReason as H
 from sources.records import ShipmentStatus as S
@@ -190,7 +197,7 @@ def _carrier(events: list[TimelineEvent]) -> list[TimelineEvent]:
     return [e for e in events if e.source is EventSource.CARRIER]
 
 
-def _feed(*checkpoints) -> dict[str, object]:
+def _feed(*checkpoints: Checkpoint) -> dict[str, Tracking | None]:
     return {T1: msgspec.structs.replace(tracking(T1, S.DELIVERED), checkpoints=list(checkpoints))}
 
 

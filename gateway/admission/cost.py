@@ -58,6 +58,8 @@ DEFAULT_FIELD_COSTS: Mapping[str, int] = {
     "Order.customerStatus": 1,
     "Order.estimatedDelivery": 1,
     "Order.dataSources": 2,
+    "Order.previousEstimatedDelivery": 1,
+    "Order.timeline": 2,  # tracking and tickets
 }
 DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Order.lineItems": 5,

@@ -14,9 +14,11 @@ from aiodataloader import DataLoader
 
 from resolvers.access import Access, requires
 from resolvers.context import RequestContext
+from resolvers.eligibility import change_eligibility
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
 from resolvers.status import derive_customer_status, latest_estimate, promised_window
+from resolvers.timeline import build_timeline, previous_estimate, visible_to
 from resolvers.types.common import DateWindow, MailingAddress, Money, Node, PageInfo
 from resolvers.types.enums import (
     CancelReason,
@@ -29,6 +31,7 @@ from resolvers.types.enums import (
 )
 from resolvers.types.freshness import DataSource, SourceFreshness
 from resolvers.types.inventory import InventoryAvailability
+from resolvers.types.lifecycle import ChangeEligibility, TimelineConnection, timeline_page
 from resolvers.types.ticket import SupportTicket
 from resolvers.types.tracking import Carrier, Tracking, tracking_url
 from sources import records
@@ -195,6 +198,35 @@ class Order(Node):
         return None if found is None else [SupportTicket.from_record(t) for t in found]
 
     @strawberry.field(
+        description="The carrier's earlier estimate, when the latest one moved "
+        '("was Tuesday, now Thursday").',
+        directives=requires("shipments:read"),
+    )
+    async def previous_estimated_delivery(self, info: Info) -> DateWindow | None:
+        info.context.access.require("Order.previousEstimatedDelivery")
+        trackings = await _trackings(self.record, info, strict=True)
+        return DateWindow.of(previous_estimate(self.record, trackings))
+
+    @strawberry.field(description="What may still change on this order, and why not.")
+    def change_eligibility(self) -> ChangeEligibility:
+        return ChangeEligibility.of(change_eligibility(self.record))
+
+    @strawberry.field(
+        description="Everything that happened, from all four sources, oldest first. "
+        "App and partner keys see CUSTOMER events only. `first`: 1 to 100."
+    )
+    async def timeline(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> TimelineConnection:
+        trackings, tickets = await asyncio.gather(
+            _readable_trackings(self.record, info), _readable_tickets(self.record, info)
+        )
+        events = build_timeline(self.record, trackings, tickets)
+        return timeline_page(
+            visible_to(events, internal=info.context.access.internal), first, after
+        )
+
+    @strawberry.field(
         description="Each source this order was assembled from, and how fresh its data is."
     )
     async def data_sources(self, info: Info) -> list[SourceFreshness]:
@@ -280,6 +312,24 @@ async def _trackings(
         elif strict or not isinstance(result, SourceError):
             raise result
     return found
+
+
+async def _readable_trackings(
+    order: records.Order, info: Info
+) -> dict[str, records.Tracking | None]:
+    """The order's tracking records the caller may read (none without shipments:read);
+    records a failing carrier could not give are left out."""
+    if "Shipment.tracking" in info.context.access.denied:
+        return {}
+    return await _trackings(order, info, strict=False)
+
+
+async def _readable_tickets(order: records.Order, info: Info) -> list[records.Ticket] | None:
+    """The order's tickets if the caller may read them and ticketing answered."""
+    if "Order.tickets" in info.context.access.denied:
+        return None
+    (found,) = (await settle(info.context.loaders.tickets_by_order, [order.id])).values()
+    return found.value if isinstance(found, Cached) else None
 
 
 def _quantities(
