@@ -211,3 +211,16 @@ async def test_app_keys_see_customer_events_only(secured, dataset):
     )
     kinds = {e["node"]["visibility"] for e in body["data"]["orderByNumber"]["timeline"]["edges"]}
     assert "INTERNAL" in kinds  # the console sees the tickets' events
+
+
+async def test_internal_exceptions_are_for_consoles_only(secured, dataset):
+    order_id = next(o for o, s in dataset.scenarios.items() if s == "fraud_hold")
+    query = """query($n: String!) { orderByNumber(number: $n) {
+      health exceptions { code internal } } }"""
+    payload = {"query": query, "variables": {"n": dataset.orders[order_id].number}}
+    _, console, _ = await secured.post(payload, key="console")
+    _, app, _ = await secured.post(payload, key="app")
+    console_codes = {e["code"] for e in console["data"]["orderByNumber"]["exceptions"]}
+    app_codes = {e["code"] for e in app["data"]["orderByNumber"]["exceptions"]}
+    assert "FRAUD_REVIEW" in console_codes and "FRAUD_REVIEW" not in app_codes
+    assert not any(e["internal"] for e in app["data"]["orderByNumber"]["exceptions"])

@@ -231,3 +231,24 @@ async def test_timeline_eligibility_and_moved_estimate(gateway, dataset):
         after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     assert seen == sorted(seen, key=lambda at: datetime.fromisoformat(at))
     assert len(seen) > 3
+
+
+async def test_health_and_exceptions_of_a_lost_parcel(gateway, dataset):
+    order_id = next(o for o, s in dataset.scenarios.items() if s == "lost")
+    query = """query($n: String!) { orderByNumber(number: $n) {
+      health exceptions { code severity detectedAt internal customerMessage recommendedAction
+                          subject { kind id } evidence { key value } } } }"""
+    body = await gateway.query(query, {"n": dataset.orders[order_id].number})
+    assert "errors" not in body, body.get("errors")
+    order = body["data"]["orderByNumber"]
+    assert order["health"] == "FAILED"
+    lost = next(e for e in order["exceptions"] if e["code"] == "LOST_OR_DAMAGED")
+    assert lost["severity"] == "CRITICAL" and lost["subject"]["kind"] == "SHIPMENT"
+    assert lost["customerMessage"] and lost["evidence"]
+    body = await gateway.query(
+        "query($id: ID!) { node(id: $id) { id } }", {"id": lost["subject"]["id"]}
+    )
+    assert body["data"]["node"] == {"id": lost["subject"]["id"]}
+    severities = [e["severity"] for e in order["exceptions"]]
+    rank = {"CRITICAL": 0, "WARNING": 1, "INFO": 2}
+    assert severities == sorted(severities, key=rank.__getitem__)

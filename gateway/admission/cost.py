@@ -60,6 +60,8 @@ DEFAULT_FIELD_COSTS: Mapping[str, int] = {
     "Order.dataSources": 2,
     "Order.previousEstimatedDelivery": 1,
     "Order.timeline": 2,  # tracking and tickets
+    "Order.health": 3,  # tracking, stock and tickets
+    "Order.exceptions": 3,
 }
 DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Order.lineItems": 5,
@@ -70,6 +72,7 @@ DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "FulfillmentOrder.lineItems": 5,
     "Shipment.lineItems": 5,
     "Tracking.events": 10,
+    "Order.exceptions": 5,
 }
 DEFAULT_SIZE_ARGUMENTS: Mapping[str, str] = {"Query.nodes": "ids"}
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
 from aiodataloader import DataLoader
 
+from resolvers import exceptions as rules
 from resolvers.access import Access, requires
 from resolvers.context import RequestContext
 from resolvers.eligibility import change_eligibility
@@ -29,6 +30,7 @@ from resolvers.types.enums import (
     FulfillmentStatus,
     HoldReason,
 )
+from resolvers.types.exceptions import OrderException
 from resolvers.types.freshness import DataSource, SourceFreshness
 from resolvers.types.inventory import InventoryAvailability
 from resolvers.types.lifecycle import ChangeEligibility, TimelineConnection, timeline_page
@@ -172,6 +174,7 @@ class Order(Node):
     shipments: list[Shipment]
     record: strawberry.Private[records.Order]
     cached: strawberry.Private[Cached[records.Order]]
+    memo: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(description="The one status the customer is shown.")
     async def customer_status(self, info: Info) -> CustomerOrderStatus:
@@ -206,6 +209,30 @@ class Order(Node):
         info.context.access.require("Order.previousEstimatedDelivery")
         trackings = await _trackings(self.record, info, strict=True)
         return DateWindow.of(previous_estimate(self.record, trackings))
+
+    @strawberry.field(
+        description="How the order is doing: the worst of its exceptions. App and partner "
+        "keys get the customer's view (internal exceptions do not count)."
+    )
+    async def health(self, info: Info) -> rules.Health:
+        found = await self._exceptions(info)
+        return rules.order_health(found, include_internal=info.context.access.internal)
+
+    @strawberry.field(
+        description="What is wrong or about to go wrong, most severe and newest first. "
+        "Internal exceptions (fraud review, support response) are shown to consoles only."
+    )
+    async def exceptions(self, info: Info) -> list[OrderException]:
+        found = await self._exceptions(info)
+        internal = info.context.access.internal
+        return [OrderException.of(self.record.id, e) for e in found if internal or not e.internal]
+
+    def _exceptions(self, info: Info) -> asyncio.Future[list[rules.OrderException]]:
+        """The order's exceptions, worked out once per object however many fields ask,
+        from the sources the caller may read."""
+        if self.memo.get("exceptions") is None:
+            self.memo["exceptions"] = asyncio.ensure_future(_detect(self.record, info))
+        return self.memo["exceptions"]
 
     @strawberry.field(description="What may still change on this order, and why not.")
     def change_eligibility(self) -> ChangeEligibility:
@@ -294,6 +321,7 @@ class Order(Node):
             shipments=[_shipment(order.id, shipment, lines) for shipment in order.shipments],
             record=order,
             cached=cached,
+            memo={},
         )
 
 
@@ -322,6 +350,25 @@ async def _readable_trackings(
     if "Shipment.tracking" in info.context.access.denied:
         return {}
     return await _trackings(order, info, strict=False)
+
+
+async def _detect(order: records.Order, info: Info) -> list[rules.OrderException]:
+    trackings, stock, tickets = await asyncio.gather(
+        _readable_trackings(order, info),
+        _readable_stock(order, info),
+        _readable_tickets(order, info),
+    )
+    return rules.detect_exceptions(order, trackings, stock, tickets, now=datetime.now(UTC))
+
+
+async def _readable_stock(
+    order: records.Order, info: Info
+) -> dict[str, records.InventoryItem | None]:
+    """Stock of the order's SKUs if the caller may read it and inventory answered."""
+    if "LineItem.availability" in info.context.access.denied:
+        return {}
+    found = await settle(info.context.loaders.inventory_by_sku, [line.sku for line in order.lines])
+    return {sku: item.value for sku, item in found.items() if isinstance(item, Cached)}
 
 
 async def _readable_tickets(order: records.Order, info: Info) -> list[records.Ticket] | None:
