@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -361,3 +362,50 @@ class ErrorBody(Record, frozen=True, kw_only=True):
 
     code: str
     message: str
+
+
+# --- OMS order changes (REFERENCE §1) ------------------------------------------------
+
+
+class CancelOrderRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Body of ``POST /orders/{id}/cancel``: without ``lines`` the whole order."""
+
+    reason: CancelReason
+    lines: Annotated[list[LineQuantity], msgspec.Meta(min_length=1)] | None = None
+
+
+class AddressChangeStatus(enum.Enum):
+    APPLIED = "APPLIED"  # the order carries the new address
+    REQUESTED = "REQUESTED"  # a warehouse has the work: it approves or rejects later
+
+
+class AddressRequestStatus(enum.Enum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class AddressChange(Record, frozen=True, kw_only=True):
+    """Answer of ``POST /orders/{id}/shipping-address`` (200 APPLIED, 202 REQUESTED)."""
+
+    status: AddressChangeStatus
+    request_id: str | None = None  # set when REQUESTED
+    order: Order
+
+
+class AddressChangeRequest(Record, frozen=True, kw_only=True):
+    """An address change waiting for, or decided by, the warehouse holding the work."""
+
+    id: str
+    order_id: str
+    address: MailingAddress
+    status: AddressRequestStatus
+    requested_at: datetime
+    decided_at: datetime | None = None
+
+
+class OrderAddressRequests(Record, frozen=True, kw_only=True):
+    """``GET /orders/{id}/address-requests``: every request of one order, oldest first."""
+
+    order_id: str
+    requests: list[AddressChangeRequest]

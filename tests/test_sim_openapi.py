@@ -8,6 +8,8 @@ from sources.records import MAX_BATCH
 from sources.sim.cluster import SOURCES
 from sources.sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
 
+CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address")  # data endpoints, POST
+
 
 def test_every_source_has_a_spec() -> None:
     assert tuple(SPECS) == SOURCES
@@ -39,7 +41,8 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
             if path in ("/healthz", "/__faults"):
                 continue
             ((method, op),) = item.items()
-            assert method == ("post" if path.startswith("/admin/") else "get")
+            posted = path.startswith("/admin/") or path in CHANGE_PATHS
+            assert method == ("post" if posted else "get")
             assert {"200", "400"} <= set(op["responses"])
             for response in op["responses"].values():
                 ref = response["content"]["application/json"]["schema"]["$ref"]
@@ -66,10 +69,13 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         "/orders",
         "/orders/by-number",
         "/orders/search",
+        "/orders/{id}/address-requests",
+        *CHANGE_PATHS,
         "/healthz",
         "/__faults",
         "/admin/orders/{id}/cancel",
         "/admin/orders/{id}/touch",
+        "/admin/address-requests/{requestId}/decide",
     }
     assert "409" in oms["paths"]["/admin/orders/{id}/cancel"]["post"]["responses"]
     placed = oms["components"]["schemas"]["Order"]["properties"]["placedAt"]

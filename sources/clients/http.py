@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -98,6 +98,16 @@ def open_session(config: SourceConfig) -> aiohttp.ClientSession:
     )
 
 
+class SourceAnswered(SourceError):
+    """A non-200 status the caller accepted as an answer (``accept_statuses``): the
+    source is healthy and said no; ``body`` is its raw payload, for the caller to read."""
+
+    def __init__(self, source: str, status: int, body: bytes) -> None:
+        super().__init__(source, SOURCE_BAD_RESPONSE, f"answered HTTP {status}", retryable=False)
+        self.status = status
+        self.body = body
+
+
 class _NotSent(SourceError):
     """Refused by the gateway's own limits (deadline, bulkhead): says nothing of the source."""
 
@@ -129,6 +139,7 @@ class _Call:
     path: str
     params: Mapping[str, str] | None
     body: bytes | None
+    accept_statuses: Collection[int] = ()
 
 
 class _RawBatch(msgspec.Struct, rename="camel"):
@@ -215,10 +226,17 @@ class SourceClient:
         body: object = None,
         idempotent: bool = True,
         batch_size: int = 1,
+        accept_statuses: Collection[int] = (),
     ) -> T:
         """Call the source and decode its JSON answer into ``into``, or raise
-        ``SourceError``. Only ``idempotent`` calls are ever retried."""
-        call = _Call(method, path, params, None if body is None else msgspec.json.encode(body))
+        ``SourceError``. Only ``idempotent`` calls are ever retried.
+
+        ``accept_statuses`` are answers besides 200, not failures (no retry, no breaker
+        failure): a 2xx one decodes into ``into`` too, any other raises
+        :class:`SourceAnswered` with the raw body (e.g. a 409 refusal's ErrorBody).
+        """
+        encoded = None if body is None else msgspec.json.encode(body)
+        call = _Call(method, path, params, encoded, accept_statuses)
         self._budget.on_call()
         if not idempotent:
             return await self._attempt(call, into, batch_size)
@@ -247,6 +265,9 @@ class SourceClient:
             verdict = True
             return result
         except _NotSent:
+            raise
+        except SourceAnswered:
+            verdict = True
             raise
         except _TimedOut as exc:
             verdict = False if exc.blames_source else None
@@ -280,9 +301,12 @@ class SourceClient:
                     call.outcome = _OUTCOMES[exc.code]
                     raise
                 call.status = status
-                if status != 200:
+                if status != 200 and status not in request.accept_statuses:
                     call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
                     raise _status_error(self.name, status)
+                if status >= 300:
+                    call.outcome = "rejected"
+                    raise SourceAnswered(self.name, status, payload)
                 try:
                     decoded = self._decoder(into).decode(payload)
                 except msgspec.DecodeError as exc:

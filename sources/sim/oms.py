@@ -1,5 +1,6 @@
 """Simulated order management system: orders by id, by number and a filtered search;
-admin cancel and touch."""
+customer cancel and shipping-address change (with warehouse requests); admin cancel,
+touch and address-request decisions."""
 
 from __future__ import annotations
 
@@ -14,21 +15,38 @@ from aiohttp import web
 
 from sources.records import (
     MAX_BATCH,
+    AddressChangeStatus,
     FinancialStatus,
     FulfillmentStatus,
+    MailingAddress,
     Order,
+    OrderAddressRequests,
     OrderBatch,
     OrderEdge,
     OrderPage,
     PageInfo,
 )
-from sources.sim.changes import CancelOrder, NoBody, cancel_order, touch_order
+from sources.sim.changes import (
+    CancelOrder,
+    CancelOrderRequest,
+    ChangeError,
+    DecideAddressRequest,
+    NoBody,
+    cancel_order,
+    change_shipping_address,
+    decide_address_request,
+    request_cancel,
+    touch_order,
+)
 from sources.sim.common import (
+    EMITTER_KEY,
     admin_route,
     bad_request,
     batch_route,
     create_source_app,
+    error_response,
     json_response,
+    read_body,
 )
 from sources.sim.emitter import WebhookTarget
 from sources.sim.seed import Dataset
@@ -63,6 +81,30 @@ def create_app(
     async def search(request: web.Request) -> web.Response:
         return json_response(search_orders(dataset.orders.values(), request.query))
 
+    async def change_address(request: web.Request) -> web.Response:
+        address = await read_body(request, MailingAddress)
+        try:
+            change, event = change_shipping_address(
+                dataset, request.match_info["id"], address, datetime.now(UTC)
+            )
+        except ChangeError as exc:
+            return error_response(exc.status, exc.code, str(exc))
+        emitter = request.app.get(EMITTER_KEY)
+        if emitter is not None and event is not None:
+            emitter.emit(event)
+        requested = change.status is AddressChangeStatus.REQUESTED
+        return json_response(change, status=202 if requested else 200)
+
+    async def address_requests(request: web.Request) -> web.Response:
+        order_id = request.match_info["id"]
+        if order_id not in dataset.orders:
+            return error_response(404, "NOT_FOUND", f"no order {order_id!r}")
+        requests = sorted(
+            (r for r in dataset.address_requests.values() if r.order_id == order_id),
+            key=lambda r: r.requested_at,
+        )
+        return json_response(OrderAddressRequests(order_id=order_id, requests=requests))
+
     routes = [
         batch_route(
             "/orders",
@@ -78,8 +120,19 @@ def create_app(
             normalize=lambda number: number.removeprefix("#"),
         ),
         web.get("/orders/search", search),
+        # a data endpoint (counted, delayed, faulted: only /admin/ paths are not), though
+        # it changes the order like the admin routes do
+        admin_route("/orders/{id}/cancel", dataset, request_cancel, CancelOrderRequest),
+        web.post("/orders/{id}/shipping-address", change_address),
+        web.get("/orders/{id}/address-requests", address_requests),
         admin_route("/admin/orders/{id}/cancel", dataset, cancel_order, CancelOrder),
         admin_route("/admin/orders/{id}/touch", dataset, touch_order, NoBody),
+        admin_route(
+            "/admin/address-requests/{requestId}/decide",
+            dataset,
+            decide_address_request,
+            DecideAddressRequest,
+        ),
     ]
     return create_source_app(
         "oms", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook

@@ -3,8 +3,8 @@
 Component schemas come straight from :mod:`sources.records`, the admin request bodies
 of :mod:`sources.sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
 the documents cannot drift from the wire records. Each document also describes the
-source's admin endpoints, the ``/__faults`` fault injection and, under ``webhooks``, the
-change events it sends. The
+source's admin endpoints, the OMS's order-changing data endpoints, the ``/__faults``
+fault injection and, under ``webhooks``, the change events it sends. The
 servers serve these documents at ``/openapi.json``; copies live in
 ``sources/sim/openapi/<source>.json``, rewritten by ``python -m sources.sim.openapi``.
 """
@@ -23,10 +23,15 @@ import msgspec.inspect
 from sources.events import EVENTS_BY_SOURCE, ChangeEvent, EventType
 from sources.records import (
     MAX_BATCH,
+    AddressChange,
+    AddressChangeRequest,
+    CancelOrderRequest,
     ErrorBody,
     InventoryBatch,
     InventoryItem,
+    MailingAddress,
     Order,
+    OrderAddressRequests,
     OrderBatch,
     OrderPage,
     Ticket,
@@ -37,6 +42,7 @@ from sources.records import (
 from sources.sim.changes import (
     AdvanceTracking,
     CancelOrder,
+    DecideAddressRequest,
     NoBody,
     SetInventoryLevel,
     UpdateTicket,
@@ -55,6 +61,7 @@ class Param:
     schema: dict[str, Any]
     required: bool = False
     comma_list: bool = False  # array sent as one comma-separated value
+    location: str = "query"  # or "path", "header"
 
 
 @dataclass(frozen=True)
@@ -83,11 +90,28 @@ class AdminEndpoint:
 
 
 @dataclass(frozen=True)
+class ChangeEndpoint:
+    """``POST path``: a data endpoint (counted, delayed, faulted) changing the order named
+    by ``key``; ``description`` names the events it emits."""
+
+    path: str
+    operation_id: str
+    summary: str
+    description: str
+    key: Param
+    body: type[msgspec.Struct]
+    response: type[msgspec.Struct]
+    conflict: str
+    accepted: str | None = None  # when the change can be answered 202 (same body)
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     title: str
     description: str
     endpoints: tuple[Endpoint, ...]
     admin: tuple[AdminEndpoint, ...] = ()
+    changes: tuple[ChangeEndpoint, ...] = ()
 
 
 def id_list(name: str, what: str) -> Param:
@@ -111,7 +135,7 @@ def id_list(name: str, what: str) -> Param:
 
 
 def _path_param(name: str, description: str) -> Param:
-    return Param(name, description, {"type": "string"}, required=True)
+    return Param(name, description, {"type": "string"}, required=True, location="path")
 
 
 def _time_param(name: str, description: str) -> Param:
@@ -178,6 +202,51 @@ SPECS: dict[str, SourceSpec] = {
                     ),
                 ),
             ),
+            Endpoint(
+                "/orders/{id}/address-requests",
+                "getAddressRequests",
+                "Address change requests of an order",
+                "Every request made while a warehouse had the work, oldest first, with its "
+                "status (PENDING, APPROVED, REJECTED). An unknown order answers 404.",
+                OrderAddressRequests,
+                (_path_param("id", "Order id."),),
+            ),
+        ),
+        changes=(
+            ChangeEndpoint(
+                "/orders/{id}/cancel",
+                "requestCancel",
+                "Cancel an order or some of its lines",
+                "Without lines: cancels the whole order while nothing has shipped and no "
+                "fulfillment order is IN_PROGRESS, INCOMPLETE or CLOSED (same effects as the "
+                "admin cancel; emits order.cancelled). With lines: cancels those quantities, "
+                "each at most the line's cancellable quantity (unshipped units on fulfillment "
+                "orders no warehouse has started); emptied fulfillment orders are cancelled, "
+                "a captured payment partially refunded, or refunded/voided when nothing is "
+                "left (emits order.updated). Answers the updated order.",
+                _path_param("id", "Order id."),
+                CancelOrderRequest,
+                Order,
+                conflict="Refused, code ALREADY_CANCELLED, NOTHING_TO_CANCEL, ALREADY_SHIPPED, "
+                "PARTIALLY_SHIPPED (whole order), IN_FULFILLMENT or QUANTITY_NOT_CANCELLABLE "
+                "(a line asks for more than it can cancel).",
+            ),
+            ChangeEndpoint(
+                "/orders/{id}/shipping-address",
+                "changeShippingAddress",
+                "Change the shipping address",
+                "Before any fulfillment order is handed to a warehouse (IN_PROGRESS, "
+                "INCOMPLETE, CLOSED) the address is applied at once: 200 with status "
+                "APPLIED (emits order.updated).",
+                _path_param("id", "Order id."),
+                MailingAddress,
+                AddressChange,
+                conflict="Refused, code ALREADY_CANCELLED, NOTHING_TO_CANCEL, PICKUP_ORDER, "
+                "ALREADY_SHIPPED or PARTIALLY_SHIPPED.",
+                accepted="A warehouse has the work: recorded as a PENDING request (status "
+                "REQUESTED, requestId) for it to approve or reject; the order is unchanged "
+                "and no event is sent until the decision.",
+            ),
         ),
         admin=(
             AdminEndpoint(
@@ -203,6 +272,21 @@ SPECS: dict[str, SourceSpec] = {
                 NoBody,
                 Order,
                 EventType.ORDER_UPDATED,
+            ),
+            AdminEndpoint(
+                "/admin/address-requests/{requestId}/decide",
+                "decideAddressRequest",
+                "Decide an address change request",
+                "The warehouse's answer to a PENDING request: approve applies the address, "
+                "reject keeps the old one; either moves the order's updatedAt. Answers the "
+                "decided request.",
+                _path_param("requestId", "Address change request id."),
+                DecideAddressRequest,
+                AddressChangeRequest,
+                EventType.ORDER_UPDATED,
+                conflict="Already decided (code ALREADY_DECIDED), or approving an order that "
+                "can no longer take the address (code ALREADY_CANCELLED, ALREADY_SHIPPED, "
+                "PARTIALLY_SHIPPED, ...).",
             ),
         ),
     ),
@@ -303,10 +387,10 @@ def _json_content(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF.format(name=ref)}}}
 
 
-def _parameter(param: Param, location: str = "query") -> dict[str, Any]:
+def _parameter(param: Param) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": param.name,
-        "in": location,
+        "in": param.location,
         "required": param.required,
         "description": param.description,
         "schema": param.schema,
@@ -317,18 +401,18 @@ def _parameter(param: Param, location: str = "query") -> dict[str, Any]:
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    responses = {
+        "200": {"description": "OK", "content": _json_content(endpoint.response.__name__)},
+        "400": _error("Invalid parameters (code BAD_REQUEST or BATCH_TOO_LARGE)."),
+    }
+    if any(p.location == "path" for p in endpoint.params):
+        responses["404"] = _error("Unknown record (code NOT_FOUND).")
     return {
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
         "description": endpoint.description,
         "parameters": [_parameter(p) for p in endpoint.params],
-        "responses": {
-            "200": {"description": "OK", "content": _json_content(endpoint.response.__name__)},
-            "400": {
-                "description": "Invalid parameters (code BAD_REQUEST or BATCH_TOO_LARGE).",
-                "content": _json_content(ErrorBody.__name__),
-            },
-        },
+        "responses": responses,
     }
 
 
@@ -336,15 +420,45 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json_content(ErrorBody.__name__)}
 
 
-def _admin_operation(endpoint: AdminEndpoint, source: str) -> dict[str, Any]:
-    required = any(f.required for f in msgspec.structs.fields(endpoint.body))
+def _change_responses(response: type[msgspec.Struct], conflict: str | None) -> dict[str, Any]:
     responses = {
-        "200": {"description": "Changed.", "content": _json_content(endpoint.response.__name__)},
+        "200": {"description": "Changed.", "content": _json_content(response.__name__)},
         "400": _error("Invalid body (code BAD_REQUEST)."),
         "404": _error("Unknown record (code NOT_FOUND)."),
     }
-    if endpoint.conflict:
-        responses["409"] = _error(endpoint.conflict)
+    if conflict:
+        responses["409"] = _error(conflict)
+    return responses
+
+
+def _request_body(body: type[msgspec.Struct]) -> dict[str, Any]:
+    required = any(f.required for f in msgspec.structs.fields(body))
+    return {
+        "required": required,
+        "description": "JSON; unknown fields are refused."
+        + ("" if required else " An empty body counts as {}."),
+        "content": _json_content(body.__name__),
+    }
+
+
+def _change_operation(endpoint: ChangeEndpoint) -> dict[str, Any]:
+    responses = _change_responses(endpoint.response, endpoint.conflict)
+    if endpoint.accepted:
+        responses["202"] = {
+            "description": endpoint.accepted,
+            "content": _json_content(endpoint.response.__name__),
+        }
+    return {
+        "operationId": endpoint.operation_id,
+        "summary": endpoint.summary,
+        "description": f"{endpoint.description} Never retried by the gateway.",
+        "parameters": [_parameter(endpoint.key)],
+        "requestBody": _request_body(endpoint.body),
+        "responses": responses,
+    }
+
+
+def _admin_operation(endpoint: AdminEndpoint, source: str) -> dict[str, Any]:
     return {
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
@@ -354,14 +468,9 @@ def _admin_operation(endpoint: AdminEndpoint, source: str) -> dict[str, Any]:
             "Admin calls are neither counted in /__stats nor delayed."
         ),
         "tags": ["admin"],
-        "parameters": [_parameter(endpoint.key, "path")],
-        "requestBody": {
-            "required": required,
-            "description": "JSON; unknown fields are refused."
-            + ("" if required else " An empty body counts as {}."),
-            "content": _json_content(endpoint.body.__name__),
-        },
-        "responses": responses,
+        "parameters": [_parameter(endpoint.key)],
+        "requestBody": _request_body(endpoint.body),
+        "responses": _change_responses(endpoint.response, endpoint.conflict),
     }
 
 
@@ -384,13 +493,15 @@ def _webhook(source: str) -> dict[str, Any]:
             "operationId": "changeEvent",
             "summary": "Change event",
             "description": (
-                f"After every admin change, POSTed to <webhook_url>/{source} when the source "
+                f"After every change, POSTed to <webhook_url>/{source} when the source "
                 "was started with a webhook URL and secret. Signed as a Standard Webhook. "
                 f"Event types: {types}. Retried twice with backoff on connection errors, "
                 "timeouts and 5xx; any other answer ends the delivery."
             ),
             "parameters": [
-                _parameter(Param(name, description, {"type": "string"}, required=True), "header")
+                _parameter(
+                    Param(name, description, {"type": "string"}, required=True, location="header")
+                )
                 for name, description in _SIGNATURE_HEADERS
             ],
             "requestBody": {"required": True, "content": _json_content(ChangeEvent.__name__)},
@@ -491,9 +602,11 @@ def build_document(source: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of ``source`` ("oms", "inventory", "carrier", "ticketing")."""
     spec = SPECS[source]
     types = [e.response for e in spec.endpoints]
+    types += [t for e in spec.changes for t in (e.body, e.response)]
     types += [t for e in spec.admin for t in (e.body, e.response)]
     components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent, FaultSpec])
     paths: dict[str, Any] = {e.path: {"get": _operation(e)} for e in spec.endpoints}
+    paths |= {e.path: {"post": _change_operation(e)} for e in spec.changes}
     paths |= {e.path: {"post": _admin_operation(e, source)} for e in spec.admin}
     paths["/healthz"] = {
         "get": {

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 import msgspec
 
 from sources.records import (
+    AddressChangeRequest,
     CancelReason,
     Checkpoint,
     Customer,
@@ -170,6 +171,8 @@ class Dataset:
     backorders: dict[tuple[str, str], datetime] = field(
         default_factory=dict
     )  # (sku, loc) -> restock
+    # request id -> address change a warehouse must decide (POST /orders/{id}/shipping-address)
+    address_requests: dict[str, AddressChangeRequest] = field(default_factory=dict)
 
     def order_ids(self, scenario: str) -> list[str]:
         """Ids of the orders built from ``scenario``, in order-number order."""
