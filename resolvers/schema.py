@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.context import RequestContext
+from resolvers.mutation import Mutation
 from resolvers.query import Query
 from resolvers.types.order import FulfillmentOrder, LineItem, Order, Shipment
 from resolvers.types.ticket import SupportTicket
@@ -49,6 +50,7 @@ class OrderGraphSchema(strawberry.Schema):
 def build_schema(*, cache_size: int = 512) -> strawberry.Schema:
     return OrderGraphSchema(
         query=Query,
+        mutation=Mutation,
         types=list(NODE_TYPES),
         extensions=[
             partial(ParserCache, maxsize=cache_size),

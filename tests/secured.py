@@ -57,6 +57,7 @@ KEYS = {
     "app_b": ("app", TENANT_B, ["orders:read", "shipments:read", "tickets:read"], "standard", None),
     "app_a_pii": ("app", TENANT_A, ["orders:read", "pii:read", "inventory:read"], "standard", None),
     "partner_a": ("partner", TENANT_A, ["orders:read", "shipments:read"], "standard", None),
+    "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
     "expired": ("app", "*", ["orders:read"], "standard", -1),
     "revoked": ("app", "*", ["orders:read"], "standard", None),
