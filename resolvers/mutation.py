@@ -202,7 +202,8 @@ async def _mutate(
         kept = await compute()
     else:
         scoped = f"{context.access.tenant}:{name}:{key}"
-        wait_s = max(0.0, deadline.remaining() or 5.0)
+        left = deadline.remaining()
+        wait_s = 5.0 if left is None else max(0.0, left)
         kept = await run_once(context.cached.backend, scoped, compute, wait_s=wait_s)
     outcome = _DECODER.decode(kept)
     if outcome.fingerprint != fingerprint:

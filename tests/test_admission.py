@@ -344,7 +344,6 @@ def test_cache_is_bounded(schema: GraphQLSchema) -> None:
         ('{ order(id: "1") { dataSources { source } } }', 1 + 2 + 4 * 1),
         ("{ orders(first: 5) { nodes { id } pageInfo { hasNextPage } } }", 1 + 5 * 1 + 1),
         ("{ orders(first: 5) { edges { cursor node { id } } } }", 1 + 5 * (1 + 1)),
-        ("{ orders(first: 500) { nodes { id } } }", 1 + 100),  # invalid: the maximum
         ('{ nodes(ids: ["a", "b", "c"]) { id ... on Order { customer { name } } } }', 3 * (1 + 1)),
         ('{ node(id: "a") { ...F } } fragment F on Order { lineItems { id } }', 1 + 5),
         ("{ __schema { types { name } } }", 0),
@@ -383,15 +382,30 @@ def test_connection_cost_scales_with_first(analyser: DocumentAnalyser, model: Co
 
 
 @pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("{ orders(first: 500) { nodes { id } } }", None),
+        ("{ orders(first: 0) { nodes { id } } }", None),
+        ("query($first: Int!) { orders(first: $first) { nodes { id } } }", {"first": 0}),
+        ("query($first: Int!) { orders(first: $first) { nodes { id } } }", {"first": 101}),
+        ("query($first: Int!) { orders(first: $first) { nodes { id } } }", {"first": -1}),
+    ],
+)
+def test_first_out_of_range_is_refused_before_execution(
+    analyser: DocumentAnalyser, model: CostModel, query: str, variables: dict | None
+) -> None:
+    with pytest.raises(AdmissionError) as refused:
+        model.requested_cost(analyser.analyse(query, None), variables)
+    assert refused.value.code == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
     ("variables", "first"),
     [
         ({"first": 7}, 7),
-        ({"first": 0}, 0),
         ({}, 100),
         (None, 100),
         ({"first": None}, 100),
-        ({"first": 101}, 100),
-        ({"first": -1}, 100),
         ({"first": "3"}, 100),
         ({"first": True}, 100),
     ],

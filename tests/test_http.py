@@ -197,7 +197,7 @@ async def test_a_request_error_has_no_data_and_its_status_follows_the_media_type
 async def test_a_field_error_that_nulls_the_answer_is_still_a_200(gateway):
     async with gateway.session.post(
         f"{gateway.url}/graphql",
-        json={"query": "{ orders(first: 0) { nodes { id } } }"},
+        json={"query": '{ orders(first: 5, after: "bogus") { nodes { id } } }'},
         headers={"accept": "application/graphql-response+json"},
     ) as resp:
         assert resp.status == 200

@@ -75,11 +75,15 @@ DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Order.exceptions": 5,
 }
 DEFAULT_SIZE_ARGUMENTS: Mapping[str, str] = {"Query.nodes": "ids"}
+BAD_FIRST = "BAD_USER_INPUT"
 
 
 def page_size(value: object) -> int:
-    """A ``first`` value as the resolver accepts it (0 to 100), else the maximum."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PAGE:
+    """A ``first`` value, refused before execution outside 1 to 100; a missing or
+    mistyped one is left to validation and priced at the maximum."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_PAGE:
+            raise AdmissionError(BAD_FIRST, f"first must be between 1 and {MAX_PAGE}, not {value}")
         return value
     return MAX_PAGE
 
