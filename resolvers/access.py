@@ -15,18 +15,17 @@ from strawberry.schema_directive import Location
 
 from resolvers.errors import UNAUTHORIZED_FIELD, UserInputError
 
-ALL_SCOPES = frozenset(
-    {
-        "orders:read",
-        "shipments:read",
-        "inventory:read",
-        "tickets:read",
-        "pii:read",
-        "orders:write",
-        "tickets:write",
-        "introspection",
-    }
+SCOPES = (
+    "orders:read",
+    "shipments:read",
+    "inventory:read",
+    "tickets:read",
+    "pii:read",
+    "orders:write",
+    "tickets:write",
+    "introspection",
 )
+ALL_SCOPES = frozenset(SCOPES)
 EVERY_ACCOUNT = "*"
 
 

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCOPES = (
-    "orders:read",
-    "shipments:read",
-    "inventory:read",
-    "tickets:read",
-    "pii:read",
-    "orders:write",
-    "tickets:write",
-    "introspection",
-)
+from resolvers.access import SCOPES  # declared with the graph they guard
+
+__all__ = ["ALL_TENANTS", "CLIENT_CLASSES", "INTERNAL_DEV", "SCOPES", "TIERS", "Principal", "Tier"]
+
 CLIENT_CLASSES = ("app", "console", "partner")
 ALL_TENANTS = "*"  # the tenant of internal keys: every account
 
