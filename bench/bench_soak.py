@@ -1,8 +1,9 @@
 """Soak: steady load at ~70% of the gateway's measured capacity while one source
 fails a share of its calls.
 
-1. Starts ``ordergraph demo --fault <source>:error=<rate>`` (default: the carrier
-   fails 30% of calls with 503).
+1. Starts the simulated sources (``ordergraph sim --fault <source>:error=<rate>``,
+   default: the carrier fails 30% of calls with 503) and the gateway
+   (``ordergraph serve``) in two processes, as in production.
 2. Measures capacity: closed-loop, 20 clients, ``--probe-seconds``.
 3. Sends an open-loop stream at ``--load`` x capacity for ``--seconds`` (default 120),
    new requests on a fixed schedule whatever the answers' latency.
@@ -76,7 +77,8 @@ async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
 
 
 async def main(seconds: float, load: float, probe_seconds: float, fault: str) -> None:
-    async with running_demo(extra_args=["--fault", fault]) as demo:
+    # The sources run in a process of their own: the gateway's figures are its own.
+    async with running_demo(extra_args=["--fault", fault], split=True) as demo:
         await drive(demo, PAYLOADS, clients=8, seconds=2.0, allow_errors=True)  # warm-up
         probe = await drive(demo, PAYLOADS, clients=20, seconds=probe_seconds, allow_errors=True)
         capacity = len(probe.latencies) / probe.elapsed

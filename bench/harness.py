@@ -50,26 +50,47 @@ class Demo:
 
 @contextlib.asynccontextmanager
 async def running_demo(
-    env: dict[str, str] | None = None, extra_args: Sequence[str] = ()
+    env: dict[str, str] | None = None, extra_args: Sequence[str] = (), *, split: bool = False
 ) -> AsyncIterator[Demo]:
-    """``ordergraph demo`` in its own process (sources with demo latency: 3 ms + up to
-    2 ms jitter), so the load generator does not share its event loop."""
+    """The demo (sources with demo latency: 3 ms + up to 2 ms jitter) in its own
+    process, so the load generator does not share its event loop. With ``split`` the
+    sources run in a process of their own (``ordergraph sim``) and the gateway in
+    another (``ordergraph serve``, dev mode), as in production where the sources
+    are other systems; ``extra_args`` then go to the sources."""
     port = free_port_block(105)
     source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "gateway", "demo", "--port", str(port), *extra_args),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "OG_LOG_LEVEL": "WARNING", **(env or {})},
-    )
+    env = {**os.environ, "OG_LOG_LEVEL": "WARNING", **(env or {})}
+    gateway = f"http://127.0.0.1:{port}"
+    if split:
+        urls = {f"OG_{name.upper()}_URL": url for name, url in source_urls.items()}
+        commands = [
+            ("sim", "--port-base", str(port + 101), "--latency-ms", "3", "--jitter-ms", "2",
+             *extra_args),
+            ("serve", "--port", str(port)),
+        ]  # fmt: skip
+        env = {**env, **urls, "OG_DEV_MODE": "1"}
+    else:
+        commands = [("demo", "--port", str(port), *extra_args)]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway",
+            *command,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            env=env,
+        )
+        for command in commands
+    ]
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
-            demo = Demo(f"http://127.0.0.1:{port}", source_urls, session, process.pid)
-            await wait_ready(session, demo.url, process, timeout_s=60)
-            yield demo
+            await wait_ready(session, gateway, processes[-1], timeout_s=60)
+            yield Demo(gateway, source_urls, session, processes[-1].pid)
     finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), timeout=15)
+        for process in processes:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=15)
 
 
 @dataclass
