@@ -39,7 +39,7 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     batch_size: int = 100
     retry_attempts: int = 3
     breaker_failure_ratio: float = 0.5
-    breaker_min_calls: int = 10
+    breaker_min_calls: int = 20
     breaker_open_ms: int = 5000
     # Cache policy; unset values take the source's defaults (sources.cache.upstreams).
     cache_ttl_ms: int | None = None

@@ -65,8 +65,10 @@ class SourceConfig:
     retry_attempts: int = 3  # attempts per idempotent read, the first included
     retry_backoff_s: float = 0.025  # full jitter: sleep U(0, min(cap, base * 2^n))
     retry_backoff_cap_s: float = 0.2
-    breaker_window: int = 20
-    breaker_min_calls: int = 10
+    # Wide enough that a source failing a third of its calls is not mistaken for a
+    # dead one (a window of 20 opened on chance streaks of a 30% error rate).
+    breaker_window: int = 100
+    breaker_min_calls: int = 20
     breaker_failure_ratio: float = 0.5
     breaker_open_s: float = 5.0
     breaker_probes: int = 3
