@@ -4,10 +4,14 @@ unreadable entry is a miss, and a change by tag reaches every scope."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy, Freshness
 from sources.errors import SourceError
 from sources.records import Money
+from sources.resilience import deadline
 
 
 class CountingSource:
@@ -104,3 +108,31 @@ async def test_an_id_left_out_of_the_answer_is_an_error_for_it_alone():
         assert isinstance(good, Cached) and good.value is not None
         assert isinstance(left_out, SourceError) and left_out.code == "SOURCE_BAD_RESPONSE"
     assert source.asked == [["1", "left-out"], ["left-out"]]  # the error was not cached
+
+
+async def test_a_request_waits_for_a_shared_fetch_only_until_its_deadline():
+    release = asyncio.Event()
+
+    async def slow(ids: list[str]) -> dict[str, Money | None]:
+        await release.wait()
+        return {i: Money(amount=i, currency_code="USD") for i in ids}
+
+    cached = CachedSource(
+        kind="price", source="oms", value_type=Money, fetch=slow, tags=lambda i, _: [],
+        policy=CachePolicy(ttl_s=60, stale_s=60, keep_s=600), backend=MemoryBackend(),
+        scoped=False,
+    )  # fmt: skip
+    first = asyncio.create_task(cached.load_many(["1"], scope="*", counts=CacheCounts()))
+    await asyncio.sleep(0.01)  # the first fetch is running
+
+    async def with_deadline() -> list[Cached[Money] | SourceError]:
+        deadline.start(0.1)
+        return await cached.load_many(["1"], scope="*", counts=CacheCounts())
+
+    started = time.monotonic()
+    (joined,) = await asyncio.wait_for(asyncio.create_task(with_deadline()), timeout=2)
+    assert time.monotonic() - started < 0.3
+    assert isinstance(joined, SourceError) and joined.code == "SOURCE_TIMEOUT"
+    release.set()
+    (done,) = await asyncio.wait_for(first, timeout=2)  # the shared fetch went on
+    assert isinstance(done, Cached) and done.value is not None

@@ -32,7 +32,7 @@ import msgspec
 
 from sources import telemetry
 from sources.cache.backend import CacheBackend
-from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
+from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.cache")
@@ -62,6 +62,7 @@ class CachePolicy:
     keep_s: float  # then still kept, to serve if the source fails
     negative_ttl_s: float = 5.0  # "not found" answers are remembered this long
     lock_ms: int = 500  # how long another instance's fetch is waited for
+    join_s: float = 3.0  # how long a fetch already running here is waited for, at most
 
 
 @dataclass(slots=True)
@@ -262,7 +263,18 @@ class CachedSource(Generic[T]):
                     future.cancel()
         for key, future in joined.items():
             try:
-                results[key] = await asyncio.shield(future)
+                # Another request's (or a background refresh's) fetch: wait for it only
+                # as long as this request's own deadline allows.
+                results[key] = await asyncio.wait_for(
+                    asyncio.shield(future), timeout=deadline.bounded(self.policy.join_s)
+                )
+            except TimeoutError:
+                results[key] = SourceError(
+                    self.source,
+                    SOURCE_TIMEOUT,
+                    "a shared fetch outlasted the deadline",
+                    retryable=True,
+                )
             except asyncio.CancelledError:
                 if not future.cancelled():
                     raise  # this caller itself is being cancelled
@@ -291,9 +303,9 @@ class CachedSource(Generic[T]):
     async def _wait_for_others(self, keys: list[str]) -> dict[str, Cached[T] | SourceError]:
         """Poll the cache while other instances hold the keys' locks."""
         found: dict[str, Cached[T] | SourceError] = {}
-        deadline = time.monotonic() + self.policy.lock_ms / 1000
+        until = time.monotonic() + deadline.bounded(self.policy.lock_ms / 1000)
         pending = list(keys)
-        while pending and time.monotonic() < deadline:
+        while pending and time.monotonic() < until:
             await asyncio.sleep(0.02)
             blobs = await self._backend.get_many(pending)
             now = self._clock()
