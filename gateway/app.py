@@ -142,6 +142,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             batching=settings.batching,
             max_batch=settings.max_batch,
             dev_mode=settings.dev_mode,
+            max_in_flight=settings.max_in_flight,
         ),
         deadline_s=settings.request_deadline_ms / 1000,
     )

@@ -57,6 +57,10 @@ class HttpOptions:
     batching: bool = False
     max_batch: int = 10
     dev_mode: bool = False
+    # Operations executing at once. Past it a request is refused at once (429
+    # OVERLOADED) rather than queued: a saturated loop would otherwise make every
+    # answer late, far past the deadline.
+    max_in_flight: int = 64
 
 
 class Refusal(Exception):
@@ -98,6 +102,7 @@ class GraphQLEndpoint:
         self._options = options
         self._deadline_s = deadline_s
         self._ide = get_graphql_ide_html("graphiql")
+        self._in_flight = 0
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
@@ -189,6 +194,10 @@ class GraphQLEndpoint:
         self, request: Request, payload: Any, principal: Principal, media: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Admit and run one operation: (status, body, headers)."""
+        if self._in_flight >= self._options.max_in_flight:
+            raise Refusal(
+                429, "OVERLOADED", "the gateway is at capacity: retry shortly", {"Retry-After": "1"}
+            )
         if not isinstance(payload, dict):
             raise Refusal(400, "BAD_REQUEST", "an operation is a JSON object")
         try:
@@ -242,7 +251,11 @@ class GraphQLEndpoint:
                 429, "THROTTLED", "the cost budget of this API key is spent", {"Retry-After": retry}
             )
 
-        body = await self._execute(request, query, variables, analysis, access)
+        self._in_flight += 1
+        try:
+            body = await self._execute(request, query, variables, analysis, access)
+        finally:
+            self._in_flight -= 1
         if analysis.kind == "mutation":
             audit(
                 outcome="executed" if "errors" not in body else "failed",

@@ -108,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_body_bytes: int = 1_000_000
     batching: bool = False
     max_batch: int = 10
+    max_in_flight: int = 64  # operations executing at once; more get 429 OVERLOADED
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
+from sources.sim.cluster import start_cluster
 from sources.webhooks import generate_secret
 from tests.conftest import RunningGateway, running_gateway, settings_for
 from tests.ports import refusing_url
@@ -203,3 +206,26 @@ async def test_a_field_error_that_nulls_the_answer_is_still_a_200(gateway):
         assert resp.status == 200
         body = await resp.json(content_type=None)
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing(dataset):
+    async with await start_cluster(dataset, latency_ms=300) as slow_sources:
+        settings = settings_for(slow_sources.urls, max_in_flight=1)
+        async with running_gateway(settings) as gateway:
+            numbers = [o.number for o in list(dataset.orders.values())[:2]]
+            query = "query($n: String!) { orderByNumber(number: $n) { number } }"
+
+            async def ask(number: str) -> tuple[int, dict]:
+                async with gateway.session.post(
+                    f"{gateway.url}/graphql", json={"query": query, "variables": {"n": number}}
+                ) as resp:
+                    return resp.status, await resp.json()
+
+            first = asyncio.create_task(ask(numbers[0]))
+            await asyncio.sleep(0.1)  # the first is waiting on the slow OMS
+            started = time.monotonic()
+            status, body = await ask(numbers[1])
+            assert time.monotonic() - started < 0.1
+            assert (status, body["errors"][0]["extensions"]["code"]) == (429, "OVERLOADED")
+            status, body = await first
+            assert status == 200 and body["data"]["orderByNumber"]["number"] == numbers[0]
