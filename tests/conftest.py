@@ -20,6 +20,8 @@ from sources.sim.seed import Dataset, generate
 from tests.redis_server import RedisServer
 from tests.serving import serving
 
+pytest_plugins = ["tests.webhook_receiver"]  # receiver, cluster, http
+
 FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 

@@ -7,17 +7,12 @@ real webhook receiver on loopback that verifies each delivery with
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
 import pytest
-import pytest_asyncio
-from aiohttp import web
 
 from sources.events import EventType
 from sources.records import (
@@ -40,71 +35,15 @@ from sources.records import (
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.common import EMITTER_KEY
 from sources.sim.seed import Dataset, generate
-from sources.webhooks import VerifiedEvent, WebhookError, generate_secret, verify
+from tests.webhook_receiver import SECRET, Receiver
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-SECRET = generate_secret()
 T = TypeVar("T")
-
-
-@dataclass
-class Receiver:
-    """A webhook endpoint that verifies deliveries and queues the accepted events."""
-
-    url: str = ""
-    events: asyncio.Queue[tuple[str, VerifiedEvent]] = field(default_factory=asyncio.Queue)
-    attempts: list[str] = field(default_factory=list)  # webhook-id of every POST
-    fail_next: int = 0  # answer this many next deliveries with 503
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.attempts.append(request.headers.get("webhook-id", ""))
-        if self.fail_next:
-            self.fail_next -= 1
-            return web.json_response({"code": "BUSY"}, status=503)
-        source = request.match_info["source"]
-        try:
-            verified = verify(source, await request.read(), request.headers, [SECRET])
-        except WebhookError as exc:
-            return web.json_response({"code": exc.code}, status=exc.status)
-        await self.events.put((source, verified))
-        return web.json_response({"status": "applied"})
-
-    async def next(self, source: str, event_type: EventType) -> VerifiedEvent:
-        got_source, verified = await asyncio.wait_for(self.events.get(), timeout=5)
-        assert (got_source, verified.event.type) == (source, event_type)
-        return verified
 
 
 @pytest.fixture(scope="module")
 def data() -> Dataset:
     return generate(seed=11, now=NOW, orders=300, customers=100)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/webhooks/{source}", rec.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhooks"
-    yield rec
-    await runner.cleanup()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def cluster(data: Dataset, receiver: Receiver) -> AsyncIterator[SimCluster]:
-    async with await start_cluster(
-        data, webhook_url=receiver.url, webhook_secret=SECRET
-    ) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture(autouse=True)

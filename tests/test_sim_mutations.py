@@ -16,7 +16,6 @@ import aiohttp
 import msgspec
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 from resolvers.eligibility import cancellable_quantities as eligible_quantities
 from resolvers.eligibility import change_eligibility
@@ -40,12 +39,13 @@ from sources.records import (
     OrderAddressRequests,
 )
 from sources.sim import changes
-from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.cluster import SimCluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import Dataset, generate
 from tests import builders
 from tests.test_eligibility import CASES as ELIGIBILITY_CASES
-from tests.test_sim_admin import SECRET, Receiver, fetch_order, get, post, post_error
+from tests.test_sim_admin import fetch_order, get, post, post_error
+from tests.webhook_receiver import Receiver
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NEW_ADDRESS = MailingAddress(
@@ -60,33 +60,6 @@ NEW_ADDRESS = MailingAddress(
 @pytest.fixture(scope="module")
 def data() -> Dataset:
     return generate(seed=11, now=NOW, orders=300)
-
-
-@pytest_asyncio.fixture(scope="module")
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/webhooks/{source}", rec.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhooks"
-    yield rec
-    await runner.cleanup()
-
-
-@pytest_asyncio.fixture(scope="module")
-async def cluster(data: Dataset, receiver: Receiver) -> AsyncIterator[SimCluster]:
-    async with await start_cluster(
-        data, webhook_url=receiver.url, webhook_secret=SECRET
-    ) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest_asyncio.fixture
