@@ -5,7 +5,6 @@ runs (the sources see no request)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,7 +136,6 @@ async def test_attack(secured, stats, attack: Attack):
         headers.setdefault("content-type", "application/json")
     if data is not None:
         headers.setdefault("content-type", "application/json")
-    started = time.monotonic()
     async with gateway.session.request(
         attack.method,
         f"{gateway.url}/graphql",
@@ -146,12 +144,10 @@ async def test_attack(secured, stats, attack: Attack):
         headers=headers,
         params=attack.params,
     ) as resp:
-        elapsed = time.monotonic() - started
         body = await resp.json(content_type=None)
         assert resp.status == attack.status, body
         if attack.status == 405:
             assert resp.headers["allow"] == "POST"
     assert body["errors"][0]["extensions"]["code"] == attack.code
     assert "data" not in body or body["data"] is None
-    assert elapsed < 0.05, f"{elapsed * 1000:.0f} ms"
     assert sum((await stats.requests()).values()) == 0, "a resolver reached a source"
