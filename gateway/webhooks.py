@@ -1,8 +1,10 @@
-"""``POST /webhooks/{source}``: signed change events that invalidate the cache.
+"""``POST /webhooks/{source}``: signed change events that invalidate the cache and
+feed live updates.
 
 Verified (Standard Webhooks signature, 5-minute tolerance, any live secret), then
 de-duplicated by event id in the shared cache, then applied: the event's tags are
-deleted in every instance's cache. A refused event changes nothing.
+deleted in every instance's cache and the event goes to every instance's live
+subscribers. A refused event changes nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class WebhookReceiver:
         if not await cached.backend.first_time(f"og:webhook:{verified.msg_id}", DEDUPE_TTL_S):
             return _refuse(409, "WEBHOOK_REPLAYED", "this event id was already processed")
         tags = verified.event.tags()
-        deleted = await cached.invalidate(tags)
+        deleted = await cached.apply_change(verified.event)
         log.info(
             "applied %s from %s: %s (%d entries)", verified.event.type.value, source, tags, deleted
         )

@@ -27,7 +27,7 @@ from resolvers.types.order import Info, Order
 from sources import records
 from sources.cache.through import Cached, Freshness
 from sources.clients.oms import SourceRefused
-from sources.events import order_tag
+from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
 
 
@@ -194,7 +194,7 @@ async def _mutate(
         except SourceRefused as refused:
             outcome = _refused(None, refused.message, refused.code)
         if outcome.order is not None:
-            await context.cached.invalidate([order_tag(order.id)])
+            await context.cached.apply_change(_order_changed(outcome.order))
         return _encode(outcome, fingerprint)
 
     key = getattr(input, "idempotency_key", None)
@@ -211,6 +211,15 @@ async def _mutate(
             "this idempotency key was used for another request", code="IDEMPOTENCY_KEY_REUSED"
         )
     return outcome
+
+
+def _order_changed(order: records.Order) -> ChangeEvent:
+    cancelled = order.cancelled_at is not None
+    return ChangeEvent(
+        type=EventType.ORDER_CANCELLED if cancelled else EventType.ORDER_UPDATED,
+        occurred_at=order.updated_at,
+        order_id=order.id,
+    )
 
 
 def _comparable(value: object) -> object:

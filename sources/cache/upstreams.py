@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,14 +12,25 @@ import msgspec
 from sources.cache.backend import CacheBackend
 from sources.cache.through import CachedSource, CachePolicy, Fetch, Tagger
 from sources.clients import Upstreams
-from sources.events import order_tag, sku_tag, tickets_tag, tracking_tag
-from sources.records import InventoryItem, Order, Ticket, Tracking
+from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
+from sources.records import InventoryItem, Order, Record, Ticket, Tracking
 
 log = logging.getLogger("ordergraph.cache")
 
 V = TypeVar("V")
 
-INVALIDATION_CHANNEL = "og:invalidations"
+INVALIDATION_CHANNEL = "og:changes"
+
+ChangeListener = Callable[[ChangeEvent], Awaitable[None]]
+
+
+class ChangeNotice(Record, frozen=True, kw_only=True):
+    """What one instance tells all (itself included) after a change: the tags it
+    deleted from the shared cache, and the change event, if the change came as one."""
+
+    tags: list[str]
+    event: ChangeEvent | None = None
+
 
 # Fresh TTLs the issue asked for; the stale window equals the TTL and entries are
 # kept ten minutes longer to serve if the source fails.
@@ -47,6 +58,7 @@ class CachedUpstreams:
     backend: CacheBackend
     local: CacheBackend | None  # the in-process copies every source above shares
     upstreams: Upstreams
+    listeners: list[ChangeListener] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -117,25 +129,44 @@ class CachedUpstreams:
         )
 
     def listen(self) -> None:
-        """Drop in-process copies whenever any instance announces a change (call
-        before the backend starts)."""
-        self.backend.subscribe(INVALIDATION_CHANNEL, self._on_invalidation)
+        """Drop in-process copies, then tell ``listeners``, whenever any instance
+        announces a change (call before the backend starts)."""
+        self.backend.subscribe(INVALIDATION_CHANNEL, self._on_notice)
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call ``listener`` for every change event any instance applies, once per
+        instance, after this instance's copies of the changed data are gone."""
+        self.listeners.append(listener)
 
     async def invalidate(self, tags: Sequence[str]) -> int:
         """Delete every cached entry under ``tags`` here and in the shared cache, and
         tell every other instance to drop its copies. The number of shared keys deleted."""
-        deleted = await self.backend.invalidate_tags(tags)
-        await self._drop_local(tags)
-        await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(list(tags)))
+        return await self._announce(ChangeNotice(tags=list(tags)))
+
+    async def apply_change(self, event: ChangeEvent) -> int:
+        """Invalidate what ``event`` makes stale and announce it to every instance's
+        listeners (live updates); the number of shared keys deleted."""
+        return await self._announce(ChangeNotice(tags=event.tags(), event=event))
+
+    async def _announce(self, notice: ChangeNotice) -> int:
+        deleted = await self.backend.invalidate_tags(notice.tags)
+        await self._drop_local(notice.tags)
+        await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice))
         return deleted
 
-    async def _on_invalidation(self, message: bytes) -> None:
+    async def _on_notice(self, message: bytes) -> None:
         try:
-            tags = msgspec.json.decode(message, type=list[str])
-        except msgspec.DecodeError:
-            log.warning("ignored a malformed invalidation message")
+            notice = msgspec.json.decode(message, type=ChangeNotice)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("ignored a malformed change notice")
             return
-        await self._drop_local(tags)
+        await self._drop_local(notice.tags)
+        if notice.event is not None:
+            for listener in list(self.listeners):
+                try:
+                    await listener(notice.event)
+                except Exception:  # one listener's bug must not starve the others
+                    log.exception("a change listener failed on %s", notice.event.type.value)
 
     async def _drop_local(self, tags: Sequence[str]) -> None:
         if self.local is not None:
