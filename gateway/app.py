@@ -11,20 +11,26 @@ from typing import TypeVar
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.admission.bucket import CostBucket
 from gateway.admission.cost import CostModel
 from gateway.admission.documents import DocumentAnalyser, Limits
+from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
 from gateway.graphql_http import GraphQLEndpoint, HttpOptions
+from gateway.live.connections import LiveConnections
+from gateway.live.sse import SseStreams
+from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
 from gateway.observability import RequestObservability, metrics_endpoint
+from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.settings import SOURCE_NAMES, Settings
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
+from resolvers.live import LiveFeeds
 from resolvers.schema import build_schema
 from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
@@ -37,12 +43,15 @@ T = TypeVar("T")
 
 
 class Gateway:
-    """The process-wide state: settings and, while the app runs, the cached upstreams,
-    the key store, the persisted operations and the cost buckets."""
+    """The process-wide state: settings, the live feeds and connections and, while
+    the app runs, the cached upstreams, the key store, the persisted operations and
+    the cost buckets."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.draining = False  # set on SIGTERM: readiness fails, requests still served
+        self.live = LiveFeeds()
+        self.connections = LiveConnections(settings.live_max_connections)
         self.cached: CachedUpstreams | None = None
         self.authenticator: Authenticator | None = None
         self.persisted: PersistedQueries | None = None
@@ -61,6 +70,7 @@ class Gateway:
         local = MemoryBackend(max_entries=10_000) if shared else None
         cached = CachedUpstreams.build(upstreams, backend, settings.cache_policies(), local=local)
         cached.listen()
+        cached.on_change(self.live.changes.publish)
         await backend.start()
         keys = open_key_store(settings.keys_url) if settings.key_pepper else None
         if keys is not None and settings.key_pepper:
@@ -75,6 +85,7 @@ class Gateway:
         try:
             yield
         finally:
+            await self.connections.close()
             self.cached = None
             if keys is not None:
                 await keys.close()
@@ -128,15 +139,22 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         max_cost=settings.max_cost,
     )
     ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
-    graphql = GraphQLEndpoint(
-        schema=schema,
+    gate = Gate(
         scope_map=ScopeMap(schema),
         analyser=DocumentAnalyser(schema._schema, limits),
         cost_model=CostModel(schema._schema),
-        authenticator=lambda: gateway.authenticator,
-        cached=ready,
         persisted=lambda: _started(gateway.persisted),
         bucket=lambda: _started(gateway.bucket),
+        dev_mode=settings.dev_mode,
+    )
+    operations = Operations(
+        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000
+    )
+    graphql = GraphQLEndpoint(
+        gate=gate,
+        operations=operations,
+        streams=SseStreams(operations, gateway.connections, ping_s=settings.sse_ping_s),
+        authenticator=lambda: gateway.authenticator,
         options=HttpOptions(
             max_body_bytes=settings.max_body_bytes,
             batching=settings.batching,
@@ -144,12 +162,23 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             dev_mode=settings.dev_mode,
             max_in_flight=settings.max_in_flight,
         ),
-        deadline_s=settings.request_deadline_ms / 1000,
+    )
+    websocket = GraphQLWebSocket(
+        gate=gate,
+        operations=operations,
+        authenticator=lambda: gateway.authenticator,
+        connections=gateway.connections,
+        options=WebSocketOptions(
+            init_timeout_s=settings.ws_init_timeout_ms / 1000,
+            max_subscriptions=settings.live_max_subscriptions,
+            dev_mode=settings.dev_mode,
+        ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
     app = Starlette(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", websocket.handle),
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
             Route("/healthz", gateway.healthz, methods=["GET"]),
             Route("/readyz", gateway.readyz, methods=["GET"]),

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from pythonjsonlogger.orjson import OrjsonFormatter
 from starlette.requests import Request
@@ -57,6 +57,8 @@ GRAPHQL_DURATION = Histogram(
     ["kind"],
     buckets=(*LATENCY_BUCKETS, 10.0),
 )
+LIVE_CONNECTIONS = Gauge("og_live_connections", "WebSockets and event streams open.", ["transport"])
+LIVE_EVENTS = Counter("og_live_events_total", "Subscription results sent.", ["transport"])
 
 OTHER = "other"  # the path label of unrouted requests, and the method label of odd methods
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

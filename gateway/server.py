@@ -3,7 +3,8 @@
 On SIGTERM readiness fails at once (``/readyz`` answers 503 ``draining``) while
 requests are still served for ``shutdown_drain_ms``, so a load balancer can stop
 sending new ones; then uvicorn stops accepting and gives the requests in flight up
-to ``shutdown_grace_ms`` to finish. SIGINT (Ctrl+C) skips the drain.
+to ``shutdown_grace_ms`` to finish; WebSockets close with 1001 and event streams
+end. SIGINT (Ctrl+C) skips the drain.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class GatewayServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Before uvicorn's own shutdown, which would close WebSockets with 1012.
+        await self._gateway.connections.close()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         draining = self._gateway.draining

@@ -115,6 +115,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_directives: int = 10
     max_root_fields: int = 20
     max_cost: int = 1000
+    # Live updates (subscriptions over WebSocket and server-sent events)
+    live_max_connections: int = 10_000  # WebSockets and event streams open at once
+    live_max_subscriptions: int = 20  # per WebSocket connection
+    ws_init_timeout_ms: int = 3000  # until connection_init, else close 4408
+    sse_ping_s: float = 15.0  # keep-alive comments on event streams
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 
     def source(self, name: str) -> SourceConfig:

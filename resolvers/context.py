@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.access import FULL_ACCESS, Access
+from resolvers.live import LiveFeeds
 from resolvers.loaders import Loaders
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
@@ -20,12 +21,36 @@ class RequestContext:
     request: Any = None  # the HTTP request, for the edge's own use
     operation_kind: str = "unknown"  # query, mutation or subscription, once parsed
     operation_name: str | None = None  # the executed operation's name, if it has one
+    live: LiveFeeds = field(default_factory=LiveFeeds)
+    deadline_s: float | None = None  # each subscription event's own deadline
 
     @classmethod
     def create(
-        cls, cached: CachedUpstreams, *, access: Access = FULL_ACCESS, request: Any = None
+        cls,
+        cached: CachedUpstreams,
+        *,
+        access: Access = FULL_ACCESS,
+        request: Any = None,
+        live: LiveFeeds | None = None,
+        deadline_s: float | None = None,
     ) -> RequestContext:
         """A fresh context: its loaders (and so its cache keys) carry the caller's tenant."""
         counts = CacheCounts()
         loaders = Loaders.for_request(cached, scope=access.tenant, counts=counts)
-        return cls(cached=cached, loaders=loaders, access=access, counts=counts, request=request)
+        return cls(
+            cached=cached,
+            loaders=loaders,
+            access=access,
+            counts=counts,
+            request=request,
+            live=live or LiveFeeds(),
+            deadline_s=deadline_s,
+        )
+
+    def renew(self) -> None:
+        """Fresh loaders and counts: a subscription resolves each event as a new
+        request would, never from what an earlier event loaded."""
+        self.counts = CacheCounts()
+        self.loaders = Loaders.for_request(
+            self.cached, scope=self.access.tenant, counts=self.counts
+        )

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from resolvers.context import RequestContext
 from resolvers.mutation import Mutation
 from resolvers.query import Query
+from resolvers.subscription import Subscription
 from resolvers.types.order import FulfillmentOrder, LineItem, Order, Shipment
 from resolvers.types.ticket import SupportTicket
 
@@ -51,6 +52,7 @@ def build_schema(*, cache_size: int = 512) -> strawberry.Schema:
     return OrderGraphSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(NODE_TYPES),
         extensions=[
             partial(ParserCache, maxsize=cache_size),

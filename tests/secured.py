@@ -15,6 +15,7 @@ import msgspec
 
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
+from gateway.settings import Settings
 from resolvers.access import ALL_SCOPES
 from tests.conftest import RunningGateway, running_gateway, settings_for
 
@@ -59,6 +60,7 @@ KEYS = {
     "partner_a": ("partner", TENANT_A, ["orders:read", "shipments:read"], "standard", None),
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
+    "tickets_only": ("app", "*", ["tickets:read"], "standard", None),
     "expired": ("app", "*", ["orders:read"], "standard", -1),
     "revoked": ("app", "*", ["orders:read"], "standard", None),
 }
@@ -68,6 +70,16 @@ KEYS = {
 async def secured_gateway(
     urls: dict[str, str], directory: Path, **options: Any
 ) -> AsyncIterator[Secured]:
+    settings, keys = await secured_settings(urls, directory, **options)
+    async with running_gateway(settings) as gateway:
+        yield Secured(gateway, keys)
+
+
+async def secured_settings(
+    urls: dict[str, str], directory: Path, **options: Any
+) -> tuple[Settings, dict[str, str]]:
+    """Production settings with a key store holding ``KEYS`` (shared by every gateway
+    started with them), and those keys by name."""
     store_url = f"file:{directory}/keys.json"
     store = open_key_store(store_url)
     keys: dict[str, str] = {}
@@ -95,5 +107,4 @@ async def secured_gateway(
         persisted_manifest=str(manifest),
         **options,
     )
-    async with running_gateway(settings) as gateway:
-        yield Secured(gateway, keys)
+    return settings, keys

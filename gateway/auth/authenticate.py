@@ -31,7 +31,7 @@ from gateway.auth.keys import (
     hash_secret,
     parse_key,
 )
-from gateway.auth.principal import Principal
+from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.auth.store import KeyStore, KeyStoreError
 
 log = logging.getLogger("ordergraph.auth")
@@ -179,3 +179,20 @@ def _key_from_headers(headers: Mapping[str, str]) -> str:
     if not key:
         raise AuthError(API_KEY_MALFORMED, "the API key is empty")
     return key
+
+
+async def principal_for(
+    authenticator: Authenticator | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    *,
+    dev_mode: bool,
+) -> Principal:
+    """Who sent a request (or a WebSocket's ``connection_init``). In dev mode a
+    request without a key runs as an internal console; otherwise a key is required."""
+    has_key = "authorization" in headers or "x-api-key" in headers
+    if authenticator is None or (dev_mode and not has_key):
+        if not dev_mode:
+            raise AuthError(API_KEY_MISSING, "an API key is required")
+        return INTERNAL_DEV
+    return await authenticator.authenticate(headers, query)

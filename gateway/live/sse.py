@@ -1,0 +1,61 @@
+"""Results as server-sent events: the GraphQL over SSE protocol's distinct-connections
+mode. Each result is a ``next`` event whose data is the result's JSON, the end is a
+``complete`` event; a keep-alive comment goes out every ``ping_s`` seconds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.admission.gate import Admitted, Refusal
+from gateway.live.connections import LiveConnections
+from gateway.observability import LIVE_EVENTS
+from gateway.operations import Operations, Rejected
+
+EVENT_STREAM = "text/event-stream"
+
+
+def accepts_event_stream(accept: str) -> bool:
+    return EVENT_STREAM in {part.split(";")[0].strip().lower() for part in accept.split(",")}
+
+
+class SseStreams:
+    def __init__(
+        self, operations: Operations, connections: LiveConnections, *, ping_s: float
+    ) -> None:
+        self._operations = operations
+        self._connections = connections
+        self._ping_s = ping_s
+
+    def respond(self, admitted: Admitted, request: Request) -> Response:
+        if self._connections.full():
+            refusal = Refusal(503, "TOO_MANY_CONNECTIONS", "too many live connections: retry later")
+            return JSONResponse(refusal.body(), 503, {"Retry-After": "5"})
+        return EventSourceResponse(
+            self._events(admitted, request),
+            ping=self._ping_s,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            shutdown_event=self._connections.shutdown,
+        )
+
+    async def _events(self, admitted: Admitted, request: Request) -> AsyncIterator[dict[str, str]]:
+        with self._connections.stream():
+            if admitted.analysis.kind != "subscription":
+                yield _next(await self._operations.execute(admitted, request))
+            else:
+                try:
+                    async for body in self._operations.stream(admitted, request):
+                        yield _next(body)
+                except Rejected as rejected:
+                    yield _next(rejected.body)
+            yield {"event": "complete", "data": ""}
+
+
+def _next(body: dict[str, Any]) -> dict[str, str]:
+    LIVE_EVENTS.labels("sse").inc()
+    return {"event": "next", "data": orjson.dumps(body).decode()}

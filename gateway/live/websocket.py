@@ -1,0 +1,261 @@
+"""``/graphql`` over WebSocket: the graphql-transport-ws protocol.
+
+The client authenticates in ``connection_init`` (its payload carries
+``Authorization`` or ``X-API-Key``, else the upgrade request's headers count);
+every ``subscribe`` is admitted like an HTTP request (key still valid, scopes,
+limits, cost bucket) and runs with the caller's tenant. Protocol violations close
+the socket with the protocol's codes: 4400 bad message, 4401 subscribe before the
+ack, 4403 refused key, 4406 wrong subprotocol, 4408 no ``connection_init`` in
+time, 4409 an id already in use, 4429 a second ``connection_init``; shutdown
+closes with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gateway.admission.gate import Gate, Refusal
+from gateway.auth.authenticate import Authenticator, AuthError, principal_for
+from gateway.auth.principal import Principal
+from gateway.errors import INTERNAL_ERROR
+from gateway.live.connections import LiveConnections
+from gateway.observability import LIVE_EVENTS
+from gateway.operations import Operations, Rejected
+
+log = logging.getLogger("ordergraph.websocket")
+
+PROTOCOL = "graphql-transport-ws"
+GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketOptions:
+    init_timeout_s: float = 3.0
+    max_subscriptions: int = 20
+    dev_mode: bool = False
+
+
+class GraphQLWebSocket:
+    def __init__(
+        self,
+        *,
+        gate: Gate,
+        operations: Operations,
+        authenticator: Callable[[], Authenticator | None],
+        connections: LiveConnections,
+        options: WebSocketOptions,
+    ) -> None:
+        self.gate = gate
+        self.operations = operations
+        self.authenticator = authenticator
+        self.connections = connections
+        self.options = options
+
+    async def handle(self, websocket: WebSocket) -> None:
+        offered = websocket.scope.get("subprotocols", [])
+        if PROTOCOL not in offered:
+            await websocket.accept()
+            await websocket.close(4406, "Subprotocol not acceptable")
+            return
+        await websocket.accept(subprotocol=PROTOCOL)
+        if self.connections.full():
+            await websocket.close(TRY_AGAIN_LATER, "Too many live connections")
+            return
+        session = _Session(self, websocket)
+        with self.connections.socket(session):
+            await session.run()
+
+
+class _Session:
+    """One connection: its state, its operations, and the one lock its sends share."""
+
+    def __init__(self, endpoint: GraphQLWebSocket, websocket: WebSocket) -> None:
+        self.endpoint = endpoint
+        self.websocket = websocket
+        self.credentials: dict[str, str] = {}
+        self.principal: Principal | None = None
+        self.init_received = False
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.closed = False
+        self._send_lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        timer = asyncio.create_task(self._init_timeout())
+        try:
+            while not self.closed:
+                try:
+                    raw = await self.websocket.receive_text()
+                except WebSocketDisconnect:
+                    break
+                except KeyError:  # a binary frame
+                    await self.close(4400, "Messages must be text")
+                    break
+                await self._handle(raw)
+        finally:
+            timer.cancel()
+            await self._cancel_operations()
+            self.closed = True
+
+    async def going_away(self) -> None:
+        await self.close(GOING_AWAY, "Server shutting down")
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        await self._cancel_operations()
+        if self.websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, OSError):
+                await self.websocket.close(code, reason[:120])
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        async with self._send_lock:
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+                await self.websocket.send_text(orjson.dumps(message).decode())
+
+    async def _init_timeout(self) -> None:
+        await asyncio.sleep(self.endpoint.options.init_timeout_s)
+        if not self.init_received:
+            await self.close(4408, "Connection initialisation timeout")
+
+    async def _handle(self, raw: str) -> None:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            await self.close(4400, "Messages must be JSON")
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "connection_init":
+            await self._connection_init(message.get("payload"))
+        elif kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "pong":
+            pass
+        elif kind == "subscribe":
+            await self._subscribe(message.get("id"), message.get("payload"))
+        elif kind == "complete":
+            task = self.operations.pop(str(message.get("id")), None)
+            if task is not None:
+                task.cancel()
+        else:
+            await self.close(4400, f"Unknown message type {kind!r}")
+
+    async def _connection_init(self, payload: Any) -> None:
+        if self.init_received:
+            await self.close(4429, "Too many initialisation requests")
+            return
+        self.init_received = True
+        if payload is not None and not isinstance(payload, dict):
+            await self.close(4400, "The connection_init payload must be an object")
+            return
+        self.credentials = _credentials(payload or {}, self.websocket.headers)
+        try:
+            self.principal = await self._authenticate()
+        except AuthError as exc:
+            log.info("refused a WebSocket: %s", exc.code)
+            await self.close(4403, f"Forbidden: {exc.code}")
+            return
+        await self.send({"type": "connection_ack"})
+
+    async def _authenticate(self) -> Principal:
+        endpoint = self.endpoint
+        return await principal_for(
+            endpoint.authenticator(),
+            self.credentials,
+            self.websocket.query_params,
+            dev_mode=endpoint.options.dev_mode,
+        )
+
+    async def _subscribe(self, op_id: Any, payload: Any) -> None:
+        if self.principal is None:
+            await self.close(4401, "Unauthorized")
+            return
+        if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
+            await self.close(4400, "A subscribe message needs an id and a payload")
+            return
+        if op_id in self.operations:
+            await self.close(4409, f"Subscriber for {op_id[:64]} already exists")
+            return
+        limit = self.endpoint.options.max_subscriptions
+        if len(self.operations) >= limit:
+            refusal = Refusal(
+                429, "TOO_MANY_SUBSCRIPTIONS", f"at most {limit} operations per connection"
+            )
+            await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
+            return
+        task = asyncio.create_task(self._operation(op_id, payload))
+        self.operations[op_id] = task
+        task.add_done_callback(lambda _: self._forget(op_id, task))
+
+    def _forget(self, op_id: str, task: asyncio.Task[None]) -> None:
+        if self.operations.get(op_id) is task:
+            del self.operations[op_id]
+
+    async def _operation(self, op_id: str, payload: dict[str, Any]) -> None:
+        """Admit and run one operation; its results as ``next``, then ``complete`` (or
+        one ``error``). Cancelled when the client sends ``complete``."""
+        try:
+            principal = await self._authenticate()  # revoked since the connection began?
+        except AuthError as exc:
+            await self.close(4403, f"Forbidden: {exc.code}")
+            return
+        operations = self.endpoint.operations
+        try:
+            admitted = await self.endpoint.gate.admit(payload, principal, invalid=400)
+            if admitted.analysis.kind != "subscription":
+                await self._next(op_id, await operations.execute(admitted, self.websocket))
+            else:
+                async for body in operations.stream(admitted, self.websocket):
+                    await self._next(op_id, body)
+        except Refusal as refusal:
+            await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
+            return
+        except Rejected as rejected:
+            await self.send({"id": op_id, "type": "error", "payload": rejected.body["errors"]})
+            return
+        except Exception:
+            log.exception("operation %s on a WebSocket failed", op_id[:64])
+            failure = Refusal(500, INTERNAL_ERROR, "Internal error.")
+            await self.send({"id": op_id, "type": "error", "payload": [failure.error()]})
+            return
+        await self.send({"id": op_id, "type": "complete"})
+
+    async def _next(self, op_id: str, body: dict[str, Any]) -> None:
+        LIVE_EVENTS.labels("websocket").inc()
+        await self.send({"id": op_id, "type": "next", "payload": body})
+
+    async def _cancel_operations(self) -> None:
+        """Cancel every operation but the caller's own (which ends by itself)."""
+        current = asyncio.current_task()
+        tasks = [task for task in self.operations.values() if task is not current]
+        self.operations.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _credentials(payload: dict[str, Any], headers: Any) -> dict[str, str]:
+    """The API key headers from ``connection_init`` (any case; ``apiKey`` counts as
+    ``X-API-Key``), else from the upgrade request."""
+    found = {
+        str(name).lower(): value
+        for name, value in payload.items()
+        if str(name).lower() in CREDENTIAL_HEADERS and isinstance(value, str)
+    }
+    if isinstance(payload.get("apiKey"), str):
+        found.setdefault("x-api-key", payload["apiKey"])
+    if found:
+        return found
+    return {name: headers[name] for name in CREDENTIAL_HEADERS if name in headers}

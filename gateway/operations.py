@@ -1,0 +1,147 @@
+"""Running admitted operations: once (queries, mutations) or as a stream of results
+(subscriptions), with the caller's tenant and scopes in a fresh context."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import strawberry
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from gateway.admission.gate import Admitted
+from gateway.audit import audit
+from gateway.errors import format_error
+from gateway.observability import record_operation
+from resolvers.context import RequestContext
+from resolvers.live import LiveFeeds
+from sources.cache.upstreams import CachedUpstreams
+from sources.resilience import deadline
+
+log = logging.getLogger("ordergraph.operations")
+
+
+class Operations:
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        cached: Callable[[], CachedUpstreams],
+        live: Callable[[], LiveFeeds],
+        deadline_s: float,
+    ) -> None:
+        self._schema = schema
+        self._cached = cached
+        self._live = live
+        self._deadline_s = deadline_s
+
+    def _context(self, admitted: Admitted, request: Any) -> RequestContext:
+        return RequestContext.create(
+            self._cached(),
+            access=admitted.access,
+            request=request,
+            live=self._live(),
+            deadline_s=self._deadline_s,
+        )
+
+    async def execute(
+        self, admitted: Admitted, request: Any, *, queries_only: bool = False
+    ) -> dict[str, Any]:
+        """Run a query or mutation under the request deadline: the response body."""
+        analysis = admitted.analysis
+        context = self._context(admitted, request)
+        deadline.start(self._deadline_s)
+        allowed = {OperationType.QUERY} if queries_only else None
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._schema.execute(
+                admitted.query,
+                variable_values=admitted.variables,
+                context_value=context,
+                operation_name=analysis.name,
+                allowed_operation_types=allowed,
+            )
+            outcome = _outcome(result)
+        finally:
+            record_operation(analysis.name, analysis.kind, outcome, time.perf_counter() - started)
+        body = result_body(result)
+        if analysis.kind == "mutation":
+            principal = admitted.principal
+            audit(
+                outcome="executed" if "errors" not in body else "failed",
+                key_id=principal.key_id,
+                tenant=principal.tenant,
+                operation=analysis.name,
+                document_hash=analysis.document_hash,
+            )
+        cost = {**admitted.cost, "actualQueryCost": _objects(body.get("data"))}
+        body.setdefault("extensions", {})["cost"] = cost
+        return body
+
+    async def stream(self, admitted: Admitted, request: Any) -> AsyncIterator[dict[str, Any]]:
+        """A subscription's results, one body per event, until it ends or the consumer
+        stops iterating; raises :class:`Rejected` if it fails before its first event."""
+        analysis = admitted.analysis
+        context = self._context(admitted, request)
+        deadline.start(self._deadline_s)  # the first event's
+        started = time.perf_counter()
+        outcome = "ok"
+        results = await self._schema.subscribe(
+            admitted.query,
+            variable_values=admitted.variables,
+            context_value=context,
+            operation_name=analysis.name,
+        )
+        try:
+            async for result in results:
+                if isinstance(result, PreExecutionError):
+                    outcome = "error"
+                    raise Rejected(result_body(result))
+                if result.errors:
+                    outcome = _outcome(result)
+                yield result_body(result)
+        finally:
+            await results.aclose()
+            record_operation(analysis.name, "subscription", outcome, time.perf_counter() - started)
+
+
+class Rejected(Exception):
+    """A subscription that failed before its first event (e.g. NOT_FOUND): ``body``."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__("the subscription was rejected")
+        self.body = body
+
+
+def result_body(result: ExecutionResult) -> dict[str, Any]:
+    """An execution result as sent. A request error (the document did not validate,
+    the operation was refused at its root) has no data at all; a field error that
+    nulled the whole answer still has ``data: null``."""
+    body: dict[str, Any] = {}
+    request_error = result.data is None and all(e.path is None for e in result.errors or ())
+    if not request_error:
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = [format_error(error) for error in result.errors]
+    if result.extensions:
+        body["extensions"] = dict(result.extensions)
+    return body
+
+
+def _outcome(result: ExecutionResult) -> str:
+    if not result.errors:
+        return "ok"
+    return "partial" if result.data is not None else "error"
+
+
+def _objects(data: Any) -> int:
+    """Objects in an answer: the cost the operation actually had (1 per object)."""
+    if isinstance(data, dict):
+        return 1 + sum(_objects(value) for value in data.values())
+    if isinstance(data, list):
+        return sum(_objects(item) for item in data)
+    return 0

@@ -1,0 +1,81 @@
+"""Live updates in one process: what the change feed announces (every instance's
+changes, through Redis pub/sub) fanned out to this process's subscriptions.
+
+Each subscription holds a :class:`Watch`: a predicate over messages and a small
+queue. A slow subscriber never holds up the others: when its queue is full the
+oldest message is dropped (an order subscription re-reads the order anyway, so
+only the fact that something changed matters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sources.events import ChangeEvent
+
+log = logging.getLogger("ordergraph.live")
+
+M = TypeVar("M")
+
+QUEUE_SIZE = 64
+
+
+class Watch(Generic[M]):
+    """One subscription's interest: messages for which ``wants`` is true are queued."""
+
+    def __init__(self, hub: Hub[M], wants: Callable[[M], bool]) -> None:
+        self.wants = wants
+        self._hub = hub
+        self._queue: asyncio.Queue[M] = asyncio.Queue(QUEUE_SIZE)
+
+    def offer(self, message: M) -> None:
+        if not self.wants(message):
+            return
+        if self._queue.full():
+            self._queue.get_nowait()  # the oldest goes: see the module's docstring
+            log.warning("a live subscriber is behind; dropped its oldest message")
+        self._queue.put_nowait(message)
+
+    async def next(self) -> M:
+        return await self._queue.get()
+
+    async def next_batch(self) -> list[M]:
+        """Wait for one message, then take every message already waiting."""
+        batch = [await self._queue.get()]
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    def close(self) -> None:
+        self._hub.watches.discard(self)
+
+
+class Hub(Generic[M]):
+    """The watches of one kind of message in this process."""
+
+    def __init__(self) -> None:
+        self.watches: set[Watch[M]] = set()
+
+    def watch(self, wants: Callable[[M], bool]) -> Watch[M]:
+        """Start queueing the messages ``wants`` accepts; ``close()`` the watch after."""
+        watch = Watch(self, wants)
+        self.watches.add(watch)
+        return watch
+
+    async def publish(self, message: M) -> None:
+        """Offer ``message`` to every watch (an async change-feed listener)."""
+        for watch in list(self.watches):
+            try:
+                watch.offer(message)
+            except Exception:  # a bad predicate must not starve the others
+                log.exception("a live subscriber's filter failed")
+
+
+class LiveFeeds:
+    """Every kind of live message this process fans out to its subscriptions."""
+
+    def __init__(self) -> None:
+        self.changes: Hub[ChangeEvent] = Hub()

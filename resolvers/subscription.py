@@ -1,0 +1,115 @@
+"""Root subscription fields: an order's updates, pushed as they happen.
+
+A subscription first watches the change feed, then reads the order and sends it as
+its first event, so no change falls between what the client saw and what it is
+told next. Each later event re-reads the order with fresh loaders, under its own
+deadline, as a new request would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import strawberry
+
+from resolvers.access import requires
+from resolvers.context import RequestContext
+from resolvers.errors import NOT_FOUND, UserInputError
+from resolvers.live import Watch
+from resolvers.relay import expect_global_id
+from resolvers.types.order import Info, Order
+from sources import records
+from sources.errors import SourceError
+from sources.events import ChangeEvent
+from sources.resilience import deadline
+
+log = logging.getLogger("ordergraph.subscriptions")
+
+
+@dataclass(frozen=True, slots=True)
+class _Interest:
+    """The changes that concern one order: its own, its parcels' and its SKUs'."""
+
+    order_id: str
+    tracking_numbers: frozenset[str]
+    skus: frozenset[str]
+
+    @classmethod
+    def of(cls, order: records.Order) -> _Interest:
+        return cls(
+            order.id,
+            frozenset(s.tracking_number for s in order.shipments if s.tracking_number),
+            frozenset(line.sku for line in order.lines),
+        )
+
+    def wants(self, event: ChangeEvent) -> bool:
+        return (
+            event.order_id == self.order_id
+            or event.tracking_number in self.tracking_numbers
+            or event.sku in self.skus
+        )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="The order now, then again each time anything about it changes "
+        "(the order itself, its parcels' tracking, its stock or its tickets).",
+        directives=requires("orders:read"),
+    )
+    async def order_updated(self, info: Info, id: strawberry.ID) -> AsyncIterator[Order]:
+        context = info.context
+        (order_id,) = expect_global_id(id, "Order", 1)
+        watch = context.live.changes.watch(lambda event: event.order_id == order_id)
+        try:
+            record, order = await _read(context, order_id)
+            if order is None:
+                raise UserInputError(f"nothing found for {id!r}", code=NOT_FOUND)
+        except BaseException:
+            watch.close()
+            raise
+        return _updates(context, watch, order_id, record, order)
+
+
+async def _read(
+    context: RequestContext, order_id: str
+) -> tuple[records.Order | None, Order | None]:
+    """The order's record and its graph object, ``None`` when the caller may not see it."""
+    found = await context.loaders.order_by_id.load(order_id)
+    return found.value, Order.visible(found, context.access)
+
+
+async def _updates(
+    context: RequestContext,
+    watch: Watch[ChangeEvent],
+    order_id: str,
+    record: records.Order | None,
+    order: Order,
+) -> AsyncIterator[Order]:
+    try:
+        _follow(watch, record)
+        yield order
+        while True:
+            await watch.next_batch()
+            context.renew()
+            if context.deadline_s is not None:
+                deadline.start(context.deadline_s)
+            try:
+                record, seen = await _read(context, order_id)
+            except SourceError as exc:  # stale-if-error had nothing either: wait for more
+                log.warning("order %s changed but could not be read: %s", order_id, exc.code)
+                continue
+            if seen is None:  # gone, or no longer the caller's: the stream ends
+                return
+            _follow(watch, record)
+            yield seen
+    finally:
+        watch.close()
+
+
+def _follow(watch: Watch[ChangeEvent], record: records.Order | None) -> None:
+    """Watch what concerns the order as it is now: parcels come and go."""
+    if record is not None:
+        watch.wants = _Interest.of(record).wants
