@@ -4,9 +4,11 @@ mode. Each result is a ``next`` event whose data is the result's JSON, the end i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import orjson
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -18,6 +20,9 @@ from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
 
 EVENT_STREAM = "text/event-stream"
+SHUTDOWN_GRACE_S = 1.0
+
+T = TypeVar("T")
 
 
 def accepts_event_stream(accept: str) -> bool:
@@ -36,11 +41,14 @@ class SseStreams:
         if self._connections.full():
             refusal = Refusal(503, "TOO_MANY_CONNECTIONS", "too many live connections: retry later")
             return JSONResponse(refusal.body(), 503, {"Retry-After": "5"})
+        # The library sets ``shutdown`` when the server stops, as LiveConnections
+        # does; the stream then ends by itself, with ``complete``, within the grace.
         return EventSourceResponse(
             self._events(admitted, request),
             ping=self._ping_s,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             shutdown_event=self._connections.shutdown,
+            shutdown_grace_period=SHUTDOWN_GRACE_S,
         )
 
     async def _events(self, admitted: Admitted, request: Request) -> AsyncIterator[dict[str, str]]:
@@ -48,12 +56,32 @@ class SseStreams:
             if admitted.analysis.kind != "subscription":
                 yield _next(await self._operations.execute(admitted, request))
             else:
+                results = self._operations.stream(admitted, request)
                 try:
-                    async for body in self._operations.stream(admitted, request):
+                    async for body in _until(self._connections.shutdown, results):
                         yield _next(body)
                 except Rejected as rejected:
                     yield _next(rejected.body)
             yield {"event": "complete", "data": ""}
+
+
+async def _until(stop: anyio.Event, results: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``results`` until they end or ``stop`` is set, whichever comes first."""
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(results))
+            await asyncio.wait((step, stopped), return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                step.cancel()
+                await asyncio.gather(step, return_exceptions=True)
+                return
+            try:
+                yield step.result()
+            except StopAsyncIteration:
+                return
+    finally:
+        stopped.cancel()
 
 
 def _next(body: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,167 @@
+"""The graphql-transport-ws protocol's rules, driven with a raw WebSocket client:
+each violation closes the socket with the protocol's code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from resolvers.relay import to_global_id
+from tests.live_clients import ws_url
+from tests.secured import Secured, secured_gateway
+
+PROTOCOL = "graphql-transport-ws"
+TYPENAME = {"query": "{ __typename }"}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
+    directory = tmp_path_factory.mktemp("ws-keys")
+    async with secured_gateway(
+        sim.urls, directory, ws_init_timeout_ms=300, live_max_subscriptions=2
+    ) as running:
+        yield running
+
+
+async def _closed_with(ws: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(3):
+            while True:
+                await ws.recv()
+    assert ws.close_code is not None
+    return ws.close_code, ws.close_reason or ""
+
+
+async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
+    await ws.send(json.dumps(message))
+
+
+async def _received(ws: ClientConnection) -> dict[str, Any]:
+    async with asyncio.timeout(3):
+        return json.loads(await ws.recv())  # type: ignore[no-any-return]
+
+
+def _open(secured: Secured) -> Any:
+    return connect(ws_url(secured.gateway.url), subprotocols=[PROTOCOL])
+
+
+async def _acknowledged(ws: ClientConnection, key: str) -> None:
+    await _send(ws, {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+    assert await _received(ws) == {"type": "connection_ack"}
+
+
+async def test_subscribe_before_the_ack_is_4401(secured):
+    async with _open(secured) as ws:
+        await _send(ws, {"type": "subscribe", "id": "1", "payload": TYPENAME})
+        assert await _closed_with(ws) == (4401, "Unauthorized")
+
+
+@pytest.mark.parametrize("key", ["revoked", "expired", "bogus", None])
+async def test_a_refused_key_at_connection_init_is_4403(secured, key):
+    payload = {} if key is None else {"authorization": f"Bearer {secured.keys.get(key, key)}"}
+    async with _open(secured) as ws:
+        await _send(ws, {"type": "connection_init", "payload": payload})
+        code, reason = await _closed_with(ws)
+    assert code == 4403 and reason.startswith("Forbidden")
+
+
+async def test_a_key_in_the_url_is_refused_even_with_a_good_one_in_init(secured):
+    url = f"{ws_url(secured.gateway.url)}?api_key={secured.keys['app']}"
+    async with connect(url, subprotocols=[PROTOCOL]) as ws:
+        await _send(ws, {"type": "connection_init", "payload": {"x-api-key": secured.keys["app"]}})
+        assert await _closed_with(ws) == (4403, "Forbidden: API_KEY_IN_URL")
+
+
+async def test_no_connection_init_in_time_is_4408(secured):
+    async with _open(secured) as ws:
+        assert await _closed_with(ws) == (4408, "Connection initialisation timeout")
+
+
+async def test_a_second_connection_init_is_4429(secured):
+    async with _open(secured) as ws:
+        await _acknowledged(ws, secured.keys["app"])
+        await _send(ws, {"type": "connection_init"})
+        assert await _closed_with(ws) == (4429, "Too many initialisation requests")
+
+
+def _watch(dataset) -> dict[str, Any]:
+    order_id = next(iter(dataset.orders))
+    query = "subscription($id: ID!) { orderUpdated(id: $id) { number } }"
+    return {"query": query, "variables": {"id": to_global_id("Order", order_id)}}
+
+
+async def test_an_id_in_use_is_4409(secured, dataset):
+    async with _open(secured) as ws:
+        await _acknowledged(ws, secured.keys["console"])
+        # A query completes at once and frees its id; a live subscription keeps it.
+        for _ in range(2):
+            await _send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
+            assert (await _received(ws))["type"] == "next"
+            assert await _received(ws) == {"type": "complete", "id": "s"}
+        await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
+        assert (await _received(ws))["type"] == "next"
+        await _send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
+        assert await _closed_with(ws) == (4409, "Subscriber for s already exists")
+
+
+async def test_past_its_subscription_cap_a_connection_gets_an_error(secured, dataset):
+    async with _open(secured) as ws:
+        await _acknowledged(ws, secured.keys["console"])
+        for op_id in ("1", "2"):  # the cap is 2 here
+            await _send(ws, {"type": "subscribe", "id": op_id, "payload": _watch(dataset)})
+            assert (await _received(ws))["id"] == op_id
+        await _send(ws, {"type": "subscribe", "id": "3", "payload": _watch(dataset)})
+        refused = await _received(ws)
+        assert (refused["type"], refused["id"]) == ("error", "3")
+        assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        await _send(ws, {"type": "complete", "id": "1"})  # frees a slot
+        await asyncio.sleep(0.1)
+        await _send(ws, {"type": "subscribe", "id": "4", "payload": _watch(dataset)})
+        assert (await _received(ws))["type"] == "next"
+
+
+@pytest.mark.parametrize(
+    "frame", ["not json", json.dumps({"type": "nope"}), json.dumps([1, 2])], ids=str
+)
+async def test_a_malformed_message_is_4400(secured, frame):
+    async with _open(secured) as ws:
+        await ws.send(frame)
+        code, _ = await _closed_with(ws)
+    assert code == 4400
+
+
+async def test_a_binary_frame_is_4400(secured):
+    async with _open(secured) as ws:
+        await ws.send(b"\x00\x01")
+        assert (await _closed_with(ws))[0] == 4400
+
+
+async def test_another_subprotocol_is_4406(secured):
+    async with connect(ws_url(secured.gateway.url), subprotocols=["graphql-ws"]) as ws:
+        assert (await _closed_with(ws))[0] == 4406
+
+
+async def test_ping_is_answered_with_pong(secured):
+    async with _open(secured) as ws:
+        await _acknowledged(ws, secured.keys["app"])
+        await _send(ws, {"type": "ping"})
+        assert await _received(ws) == {"type": "pong"}
+
+
+async def test_a_limit_breaking_document_is_an_error_message_not_a_close(secured):
+    deep = "{ " + "orders(first: 1) { nodes { " * 6 + "id" + " } }" * 6 + " }"
+    async with _open(secured) as ws:
+        await _acknowledged(ws, secured.keys["console"])
+        await _send(ws, {"type": "subscribe", "id": "d", "payload": {"query": deep}})
+        message = await _received(ws)
+        assert message["type"] == "error" and message["id"] == "d"
+        assert message["payload"][0]["extensions"]["code"] == "MAX_DEPTH_EXCEEDED"
+        await _send(ws, {"type": "ping"})  # the connection lives on
+        assert await _received(ws) == {"type": "pong"}
