@@ -26,7 +26,7 @@ from resolvers.types.enums import CancelReason
 from resolvers.types.order import Info, Order
 from sources import records
 from sources.cache.through import Cached, Freshness
-from sources.clients.oms import SourceRefused
+from sources.clients.changes import SourceRefused
 from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
 

@@ -19,8 +19,9 @@ import pytest_asyncio
 
 from resolvers.eligibility import cancellable_quantities as eligible_quantities
 from resolvers.eligibility import change_eligibility
+from sources.clients.changes import SourceRefused
 from sources.clients.http import SourceConfig
-from sources.clients.oms import OmsClient, SourceRefused
+from sources.clients.oms import OmsClient
 from sources.errors import SOURCE_UNAVAILABLE, SourceError
 from sources.events import EventType
 from sources.records import (

@@ -6,15 +6,23 @@ receiver that verifies every delivery.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aiohttp
 import msgspec
 import pytest
+import pytest_asyncio
 
+from sources.clients.changes import SourceRefused
+from sources.clients.http import SourceConfig
+from sources.clients.ticketing import TicketingClient
+from sources.errors import SOURCE_UNAVAILABLE, SourceError
 from sources.events import EventType
 from sources.records import (
+    AddCommentRequest,
     CommentAdded,
+    CreateTicketRequest,
     Ticket,
     TicketBatch,
     TicketChannel,
@@ -23,6 +31,7 @@ from sources.records import (
     TicketType,
 )
 from sources.sim.cluster import SimCluster
+from sources.sim.faults import FaultSpec
 from sources.sim.seed import Dataset, generate
 from tests.test_sim_admin import get, post, post_error
 from tests.webhook_receiver import Receiver
@@ -33,6 +42,13 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def data() -> Dataset:
     return generate(seed=11, now=NOW, orders=300)
+
+
+@pytest_asyncio.fixture
+async def client(cluster: SimCluster) -> AsyncIterator[TicketingClient]:
+    ticketing = TicketingClient(SourceConfig(base_url=cluster.urls["ticketing"]))
+    yield ticketing
+    await ticketing.close()
 
 
 @pytest.fixture(autouse=True)
@@ -210,4 +226,59 @@ async def test_comment_refusals(
     ticket_id = ticket_with(data, TicketStatus.OPEN).id if ticket == "OPEN" else ticket
     before = data.encode()
     await post_error(http, url(cluster, f"/tickets/{ticket_id}/comments"), body, status, code)
+    assert data.encode() == before
+
+
+# --- client --------------------------------------------------------------------------
+
+
+async def test_client_creates_and_comments(
+    client: TicketingClient, receiver: Receiver, data: Dataset
+) -> None:
+    order_id = data.order_ids("lost")[0]
+    request = CreateTicketRequest(order_id=order_id, subject="Lost?", body="Nothing came.")
+    ticket = await client.create_ticket(request)
+    assert ticket in data.tickets[order_id] and ticket.status is TicketStatus.NEW
+    added = await client.add_comment(ticket.id, AddCommentRequest(body="Found it", author="Ann"))
+    assert added.ticket.comments[-1] == added.comment and added.comment.author == "Ann"
+    for _ in range(2):
+        await receiver.next("ticketing", EventType.TICKET_UPDATED)
+
+
+@pytest.mark.parametrize("case", ["unknown order", "unknown ticket", "closed ticket"])
+async def test_client_refusals(client: TicketingClient, data: Dataset, case: str) -> None:
+    comment = AddCommentRequest(body="Hello?", author="Ann")
+    with pytest.raises(SourceRefused) as refused:
+        if case == "unknown order":
+            await client.create_ticket(CreateTicketRequest(order_id="nope", subject="a", body="b"))
+        elif case == "unknown ticket":
+            await client.add_comment("nope", comment)
+        else:
+            await client.add_comment(ticket_with(data, TicketStatus.CLOSED).id, comment)
+    expected = {"unknown order": "ORDER_NOT_FOUND", "unknown ticket": "NOT_FOUND"}
+    assert refused.value.code == expected.get(case, "TICKET_CLOSED")
+    assert (refused.value.source, refused.value.retryable) == ("ticketing", False)
+    assert client.breaker.state == "closed"
+
+
+async def test_client_changes_are_never_retried(
+    cluster: SimCluster, client: TicketingClient, data: Dataset
+) -> None:
+    order_id = next(iter(data.orders))
+    before = data.encode()
+    cluster.reset_stats()
+    cluster.set_faults("ticketing", FaultSpec(error_rate=1.0, error_status=503))
+    try:
+        with pytest.raises(SourceError) as created:
+            await client.create_ticket(
+                CreateTicketRequest(order_id=order_id, subject="a", body="b")
+            )
+        ticket_id = ticket_with(data, TicketStatus.OPEN).id
+        with pytest.raises(SourceError) as commented:
+            await client.add_comment(ticket_id, AddCommentRequest(body="b", author="Ann"))
+    finally:
+        cluster.set_faults("ticketing", None)
+    for failed in (created, commented):
+        assert failed.value.code == SOURCE_UNAVAILABLE and failed.value.transient
+    assert cluster.stats("ticketing").paths == {"/tickets": 1, "/tickets/{id}/comments": 1}
     assert data.encode() == before
