@@ -12,7 +12,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.access import requires
-from resolvers.mutations import orders
+from resolvers.mutations import orders, tickets
 
 
 @strawberry.type
@@ -27,4 +27,15 @@ class Mutation:
         description="Change where an order ships. Once a warehouse has the work the "
         "change becomes a request it approves or rejects (status REQUESTED).",
         directives=requires("orders:write"),
+    )
+    ticket_create = strawberry.mutation(
+        resolver=tickets.ticket_create,
+        description="Open a support ticket about an order, with its first comment.",
+        directives=requires("tickets:write"),
+    )
+    ticket_add_comment = strawberry.mutation(
+        resolver=tickets.ticket_add_comment,
+        description="Comment on a ticket. A closed ticket refuses it (TICKET_CLOSED: open "
+        "a follow-up ticket); a solved one is reopened.",
+        directives=requires("tickets:write"),
     )
