@@ -159,6 +159,8 @@ COMMENT = """mutation($input: TicketAddCommentInput!) { ticketAddComment(input: 
   userErrors { field message code } } }"""
 TICKETS = """query($n: String!) { orderByNumber(number: $n) {
   tickets { reference subject status comments { body public } } } }"""
+TIMELINE = """query($n: String!) { orderByNumber(number: $n) {
+  timeline(first: 100) { edges { node { kind message } } } } }"""
 
 
 def _tickets_of(cluster, tenant: str, status: TicketStatus) -> list[Ticket]:
@@ -231,6 +233,14 @@ async def test_comments_and_internal_notes(secured, cluster):
 
     assert comments(await _read_tickets(secured, order)) == ["Refund sent", "Customer is a VIP"]
     assert comments(await _read_tickets(secured, order, key="app_a")) == ["Refund sent"]
+    # Consoles see both in the order's timeline.
+    query = {"query": TIMELINE, "variables": {"n": order.number}}
+    _, body, _ = await secured.post(query, key="console")
+    edges = body["data"]["orderByNumber"]["timeline"]["edges"]
+    assert [e["node"]["message"] for e in edges if e["node"]["kind"] == "TICKET_COMMENTED"] == [
+        f"Ticket #{ticket.id} comment by Agent Ann",
+        f"Ticket #{ticket.id} internal note by Agent Ann",
+    ]
     # An app may not write internal notes.
     _, body, _ = await _comment(secured, ticket, key="support_a", public=False)
     (error,) = body["data"]["ticketAddComment"]["userErrors"]
