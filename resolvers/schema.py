@@ -12,7 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.context import RequestContext
-from resolvers.mutation import Mutation
+from resolvers.mutations import Mutation
 from resolvers.query import Query
 from resolvers.subscription import Subscription
 from resolvers.types.order import FulfillmentOrder, LineItem, Order, Shipment

@@ -8,8 +8,10 @@ Where the records hold no time for a fact, the choice is made here:
   AWAITING_PAYMENT hold shows the money came later, at an unknown time: then no event.
 - RETURNED: the OMS keeps returned quantities, not return times. Returned lines are
   dated at ``order.updated_at``, the latest moment the OMS can have recorded them.
-- TICKET_ANSWERED: ticketing keeps no reply times; a PENDING ticket waits on the
-  requester after an agent's reply, so it is dated at the ticket's ``updated_at``.
+- TICKET_ANSWERED: ticketing keeps no reply status history; a PENDING ticket waits on
+  the requester after an agent's reply, so it is dated at the ticket's ``updated_at``.
+- TICKET_COMMENTED: every comment at its own time, internal notes included, but the
+  description a ticket is opened with (dated with the ticket: TICKET_OPENED tells it).
 - RELEASED, EDITED, ADDRESS_CHANGED, RESTOCK_EXPECTED and single-line cancellations
   are never emitted: no record dates them (a restock date needs the inventory source).
 
@@ -64,6 +66,7 @@ class EventKind(enum.Enum):
     DELIVERED = "DELIVERED"
     TICKET_OPENED = "TICKET_OPENED"
     TICKET_ANSWERED = "TICKET_ANSWERED"
+    TICKET_COMMENTED = "TICKET_COMMENTED"
     TICKET_SOLVED = "TICKET_SOLVED"
     CANCELLED = "CANCELLED"
     RETURNED = "RETURNED"
@@ -264,14 +267,27 @@ def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
             facts.append((ticket.updated_at, EventKind.TICKET_ANSWERED))
         elif ticket.status in _SOLVED:
             facts.append((ticket.updated_at, EventKind.TICKET_SOLVED))
+        told = []  # (when, kind, what follows "Ticket #id" in the message, key suffix)
         for at, kind in facts:
             verb = kind.value.removeprefix("TICKET_").lower()
+            told.append((at, kind, f"{verb} ({ticket.status.value}): {ticket.subject}", verb))
+        told += [
+            (
+                comment.created_at,
+                EventKind.TICKET_COMMENTED,
+                f"{'comment' if comment.public else 'internal note'} by {comment.author}",
+                f"comment:{comment.id}",
+            )
+            for comment in ticket.comments
+            if comment.created_at > ticket.created_at  # not the description that opened it
+        ]
+        for at, kind, message, key in told:
             yield TimelineEvent(
                 at=at,
                 source=EventSource.TICKETING,
                 kind=kind,
-                message=f"Ticket #{ticket.id} {verb} ({ticket.status.value}): {ticket.subject}",
+                message=f"Ticket #{ticket.id} {message}",
                 visibility=Visibility.INTERNAL,
                 subject_id=ticket.id,
-                key=f"ticket:{ticket.id}:{verb}",
+                key=f"ticket:{ticket.id}:{key}",
             )

@@ -312,6 +312,17 @@ class TicketChannel(enum.Enum):
     WEB = "WEB"
 
 
+class TicketComment(Record, frozen=True, kw_only=True):
+    """One message on a ticket; the first is the requester's description. Internal notes
+    (``public`` false) are for agents only."""
+
+    id: str
+    author: str
+    body: str
+    public: bool = True
+    created_at: datetime
+
+
 class Ticket(Record, frozen=True, kw_only=True):
     id: str
     order_id: str
@@ -324,6 +335,7 @@ class Ticket(Record, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     url: str
+    comments: list[TicketComment] = []  # oldest first
 
 
 class OrderTickets(Record, frozen=True, kw_only=True):
@@ -409,3 +421,46 @@ class OrderAddressRequests(Record, frozen=True, kw_only=True):
 
     order_id: str
     requests: list[AddressChangeRequest]
+
+
+# --- Ticketing changes (REFERENCE §4) ------------------------------------------------
+
+SUBJECT_MAX = 200
+COMMENT_MAX = 10_000
+AUTHOR_MAX = 100
+TICKET_CLOSED = "TICKET_CLOSED"  # 409: a closed ticket is read-only (a follow-up is new)
+ORDER_NOT_FOUND = "ORDER_NOT_FOUND"  # 404: a new ticket names an order nobody knows
+
+# At least one character that is not white space, and at most ``n`` characters.
+Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=SUBJECT_MAX, pattern=r"\S")]
+CommentBody = Annotated[str, msgspec.Meta(min_length=1, max_length=COMMENT_MAX, pattern=r"\S")]
+Author = Annotated[str, msgspec.Meta(min_length=1, max_length=AUTHOR_MAX, pattern=r"\S")]
+
+
+class CreateTicketRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Body of ``POST /tickets``: a NEW ticket about an order, opened with its first
+    (public) comment, written by ``author`` or else the order's customer."""
+
+    order_id: str
+    subject: Subject
+    body: CommentBody
+    author: Author | None = None
+    priority: TicketPriority = TicketPriority.NORMAL
+    type: TicketType = TicketType.QUESTION
+    channel: TicketChannel = TicketChannel.WEB
+
+
+class AddCommentRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Body of ``POST /tickets/{id}/comments``."""
+
+    body: CommentBody
+    author: Author
+    public: bool = True
+
+
+class CommentAdded(Record, frozen=True, kw_only=True):
+    """Answer of ``POST /tickets/{id}/comments``: the new comment and its ticket as it
+    now is (the comment last among its comments)."""
+
+    ticket: Ticket
+    comment: TicketComment

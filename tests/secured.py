@@ -59,6 +59,7 @@ KEYS = {
     "app_a_pii": ("app", TENANT_A, ["orders:read", "pii:read", "inventory:read"], "standard", None),
     "partner_a": ("partner", TENANT_A, ["orders:read", "shipments:read"], "standard", None),
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
+    "support_a": ("app", TENANT_A, ["orders:read", "tickets:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
     "tickets_only": ("app", "*", ["tickets:read"], "standard", None),
     "expired": ("app", "*", ["orders:read"], "standard", -1),

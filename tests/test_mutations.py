@@ -1,20 +1,24 @@
 """Mutations through a production-mode edge against simulated sources of their own:
 eligibility and tenant checks before the source, idempotency keys (one upstream call
-for concurrent repeats), no retries, and the cache refreshed after a change."""
+for concurrent repeats), no retries, and the cache refreshed after a change; for
+orders, then for tickets."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
+import msgspec
 import pytest
 
 from resolvers.relay import to_global_id
+from sources.records import Ticket, TicketStatus
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
-from tests.secured import TENANT_A, Secured, secured_gateway
+from tests.secured import TENANT_A, TENANT_B, Secured, secured_gateway
 
 CANCEL = """mutation($input: OrderCancelInput!) { orderCancel(input: $input) {
   order { number customerStatus } userErrors { field message code } } }"""
@@ -45,6 +49,17 @@ def _orders(cluster, scenario: str, tenant: str | None = None):
         for o, s in dataset.scenarios.items()
         if s == scenario and (tenant is None or dataset.orders[o].account_id == tenant)
     ]
+
+
+@contextlib.contextmanager
+def _failing(cluster, source: str) -> Iterator[None]:
+    """Within the block ``source`` answers 503 to every data call (counted from zero)."""
+    cluster.reset_stats()
+    cluster.set_faults(source, FaultSpec(error_rate=1.0, error_status=503))
+    try:
+        yield
+    finally:
+        cluster.set_faults(source, None)
 
 
 def _cancel_calls(cluster) -> int:
@@ -117,12 +132,8 @@ async def test_the_source_call_is_never_retried(secured, cluster):
     by_id = "query($id: ID!) { order(id: $id) { number } }"
     variables = {"id": to_global_id("Order", order.id)}
     await secured.post({"query": by_id, "variables": variables}, key="console")
-    cluster.reset_stats()
-    cluster.set_faults("oms", FaultSpec(error_rate=1.0, error_status=503))
-    try:
+    with _failing(cluster, "oms"):
         _, body, _ = await _cancel(secured, order)
-    finally:
-        cluster.set_faults("oms", None)
     assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
     assert _cancel_calls(cluster) == 1
 
@@ -136,3 +147,190 @@ async def test_address_change_applied_or_requested(secured, cluster):
         payload = body["data"]["orderUpdateShippingAddress"]
         assert payload["userErrors"] == [] and payload["status"] == expected, payload
         assert (payload["requestId"] is not None) == (expected == "REQUESTED")
+
+
+# --- tickets -------------------------------------------------------------------------
+
+CREATE = """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) {
+  ticket { id reference status priority subject comments { author body public } }
+  userErrors { field message code } } }"""
+COMMENT = """mutation($input: TicketAddCommentInput!) { ticketAddComment(input: $input) {
+  ticket { reference status comments { body } } comment { id author body public }
+  userErrors { field message code } } }"""
+TICKETS = """query($n: String!) { orderByNumber(number: $n) {
+  tickets { reference subject status comments { body public } } } }"""
+TIMELINE = """query($n: String!) { orderByNumber(number: $n) {
+  timeline(first: 100) { edges { node { kind message } } } } }"""
+
+
+def _tickets_of(cluster, tenant: str, status: TicketStatus) -> list[Ticket]:
+    orders = cluster.dataset.orders
+    return [
+        t
+        for ts in cluster.dataset.tickets.values()
+        for t in ts
+        if t.status is status and orders[t.order_id].account_id == tenant
+    ]
+
+
+def _posts(cluster) -> dict[str, int]:
+    paths = cluster.stats("ticketing").paths
+    return {path: n for path, n in paths.items() if path in ("/tickets", "/tickets/{id}/comments")}
+
+
+async def _create(secured, order, key="support_a", **extra):
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "subject": "Gift wrap?",
+                           "body": "Can you wrap it?", **extra}}  # fmt: skip
+    return await secured.post({"query": CREATE, "variables": variables}, key=key)
+
+
+async def _comment(secured, ticket, key="console", **extra):
+    ticket_id = to_global_id("SupportTicket", ticket.order_id, ticket.id)
+    variables = {"input": {"ticketId": ticket_id, "body": "We are on it.", "author": "Agent Ann",
+                           **extra}}  # fmt: skip
+    return await secured.post({"query": COMMENT, "variables": variables}, key=key)
+
+
+async def _read_tickets(secured, order, key="console"):
+    query = {"query": TICKETS, "variables": {"n": order.number}}
+    _, body, _ = await secured.post(query, key=key)
+    return body["data"]["orderByNumber"]["tickets"]
+
+
+async def test_create_a_ticket_and_read_it_back(secured, cluster):
+    order = _orders(cluster, "delivered", TENANT_A)[0]
+    before = await _read_tickets(secured, order, key="app_a")  # now cached
+    status, body, _ = await _create(secured, order, priority="HIGH")
+    payload = body["data"]["ticketCreate"]
+    assert status == 200 and payload["userErrors"] == [], body
+    ticket = payload["ticket"]
+    assert (ticket["status"], ticket["priority"]) == ("NEW", "HIGH")
+    assert ticket["comments"] == [
+        {"author": order.customer.name, "body": "Can you wrap it?", "public": True}
+    ]
+    # The order's cached tickets were invalidated: the next read shows the new one.
+    after = await _read_tickets(secured, order, key="app_a")
+    assert [t["reference"] for t in after] == [t["reference"] for t in before] + [
+        ticket["reference"]
+    ]
+    assert after[-1]["subject"] == "Gift wrap?"
+
+
+async def test_comments_and_internal_notes(secured, cluster):
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.OPEN)[0]
+    order = cluster.dataset.orders[ticket.order_id]
+    await _read_tickets(secured, order)
+    _, body, _ = await _comment(secured, ticket, body="Refund sent")
+    payload = body["data"]["ticketAddComment"]
+    assert payload["userErrors"] == [], payload
+    assert payload["comment"]["body"] == "Refund sent" and payload["comment"]["id"]
+    _, body, _ = await _comment(secured, ticket, body="Customer is a VIP", public=False)
+    assert body["data"]["ticketAddComment"]["ticket"]["comments"][-1]["body"] == "Customer is a VIP"
+
+    def comments(tickets):
+        (found,) = [t for t in tickets if t["reference"] == ticket.id]
+        return [c["body"] for c in found["comments"]]
+
+    assert comments(await _read_tickets(secured, order)) == ["Refund sent", "Customer is a VIP"]
+    assert comments(await _read_tickets(secured, order, key="app_a")) == ["Refund sent"]
+    # Consoles see both in the order's timeline.
+    query = {"query": TIMELINE, "variables": {"n": order.number}}
+    _, body, _ = await secured.post(query, key="console")
+    edges = body["data"]["orderByNumber"]["timeline"]["edges"]
+    assert [e["node"]["message"] for e in edges if e["node"]["kind"] == "TICKET_COMMENTED"] == [
+        f"Ticket #{ticket.id} comment by Agent Ann",
+        f"Ticket #{ticket.id} internal note by Agent Ann",
+    ]
+    # An app may not write internal notes.
+    _, body, _ = await _comment(secured, ticket, key="support_a", public=False)
+    (error,) = body["data"]["ticketAddComment"]["userErrors"]
+    assert (error["field"], error["code"]) == (["public"], "NOT_ALLOWED")
+
+
+async def test_a_comment_reopens_a_solved_ticket(secured, cluster):
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.SOLVED)[0]
+    _, body, _ = await _comment(secured, ticket, key="support_a")
+    assert body["data"]["ticketAddComment"]["ticket"]["status"] == "OPEN"
+
+
+async def test_a_closed_ticket_refuses_comments(secured, cluster):
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.CLOSED)[0]
+    cluster.reset_stats()
+    _, body, _ = await _comment(secured, ticket, key="support_a")
+    payload = body["data"]["ticketAddComment"]
+    assert (payload["ticket"], payload["comment"]) == (None, None)
+    assert payload["userErrors"][0]["code"] == "TICKET_CLOSED"
+    assert "/tickets/{id}/comments" not in _posts(cluster)
+
+
+async def test_ticket_mutations_without_their_scope_are_refused_whole(secured, cluster):
+    order = _orders(cluster, "delivered", TENANT_A)[1]
+    cluster.reset_stats()
+    status, body, _ = await _create(secured, order, key="writer_a")
+    assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.OPEN)[1]
+    status, body, _ = await _comment(secured, ticket, key="writer_a")
+    assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
+    assert _posts(cluster) == {}
+
+
+async def test_another_tenants_order_or_ticket_is_not_found(secured, cluster):
+    foreign_order = _orders(cluster, "delivered", TENANT_B)[0]
+    foreign = _tickets_of(cluster, TENANT_B, TicketStatus.OPEN)[0]
+    own_order = _orders(cluster, "delivered", TENANT_A)[2]
+    # a ticket of tenant B passed off as one of an order of tenant A
+    forged = msgspec.structs.replace(foreign, order_id=own_order.id)
+    await _read_tickets(secured, own_order, key="app_a")  # cached: the check reads no source
+    cluster.reset_stats()
+    _, body, _ = await _create(secured, foreign_order)
+    assert body["data"]["ticketCreate"]["userErrors"][0]["code"] == "NOT_FOUND"
+    for ticket in (foreign, forged):
+        _, body, _ = await _comment(secured, ticket, key="support_a")
+        (error,) = body["data"]["ticketAddComment"]["userErrors"]
+        assert (error["field"], error["code"]) == (["ticketId"], "NOT_FOUND")
+    assert _posts(cluster) == {}
+
+
+async def test_five_concurrent_creates_open_one_ticket(secured, cluster):
+    order = _orders(cluster, "in_transit", TENANT_A)[0]
+    cluster.reset_stats()
+    answers = await asyncio.gather(
+        *(_create(secured, order, idempotencyKey="ticket-7") for _ in range(5))
+    )
+    payloads = [body["data"]["ticketCreate"] for _, body, _ in answers]
+    assert all(payload == payloads[0] for payload in payloads)
+    assert payloads[0]["ticket"]["status"] == "NEW"
+    assert _posts(cluster) == {"/tickets": 1}
+    # The same key with another input is refused, and opens nothing.
+    _, body, _ = await _create(secured, order, idempotencyKey="ticket-7", subject="Other")
+    assert body["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert _posts(cluster) == {"/tickets": 1}
+
+
+async def test_the_ticketing_call_is_never_retried(secured, cluster):
+    order = _orders(cluster, "in_transit", TENANT_A)[1]
+    before = len(cluster.dataset.tickets.get(order.id, []))
+    with _failing(cluster, "ticketing"):
+        status, body, _ = await _create(secured, order)
+    assert status == 200 and body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
+    assert _posts(cluster) == {"/tickets": 1}
+    assert len(cluster.dataset.tickets.get(order.id, [])) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "code"),
+    [
+        ({"subject": "  "}, "subject", "BLANK"),
+        ({"body": ""}, "body", "BLANK"),
+        ({"subject": "x" * 201}, "subject", "TOO_LONG"),
+        ({"orderId": "nope"}, "orderId", "INVALID_ID"),
+    ],
+)
+async def test_bad_ticket_input_is_a_user_error(secured, cluster, extra, field, code):
+    order = _orders(cluster, "delivered", TENANT_A)[3]
+    cluster.reset_stats()
+    _, body, _ = await _create(secured, order, **extra)
+    (error,) = body["data"]["ticketCreate"]["userErrors"]
+    assert (error["field"], error["code"]) == ([field], code)
+    assert _posts(cluster) == {}

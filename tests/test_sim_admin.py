@@ -38,19 +38,13 @@ from sources.sim.seed import Dataset, generate
 from tests.webhook_receiver import SECRET, Receiver
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("quiet_receiver")
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def data() -> Dataset:
     return generate(seed=11, now=NOW, orders=300, customers=100)
-
-
-@pytest.fixture(autouse=True)
-def quiet_receiver(receiver: Receiver) -> None:
-    """Every test consumes the events it causes; none may be left from another test."""
-    assert receiver.events.empty()
-    receiver.fail_next = 0
 
 
 async def post(

@@ -19,8 +19,9 @@ import pytest_asyncio
 
 from resolvers.eligibility import cancellable_quantities as eligible_quantities
 from resolvers.eligibility import change_eligibility
+from sources.clients.changes import SourceRefused
 from sources.clients.http import SourceConfig
-from sources.clients.oms import OmsClient, SourceRefused
+from sources.clients.oms import OmsClient
 from sources.errors import SOURCE_UNAVAILABLE, SourceError
 from sources.events import EventType
 from sources.records import (
@@ -48,6 +49,7 @@ from tests.test_sim_admin import fetch_order, get, post, post_error
 from tests.webhook_receiver import Receiver
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("quiet_receiver")
 NEW_ADDRESS = MailingAddress(
     name="Ada Lovelace",
     line1="12 St James's Square",
@@ -67,12 +69,6 @@ async def client(cluster: SimCluster) -> AsyncIterator[OmsClient]:
     oms = OmsClient(SourceConfig(base_url=cluster.urls["oms"]))
     yield oms
     await oms.close()
-
-
-@pytest.fixture(autouse=True)
-def quiet_receiver(receiver: Receiver) -> None:
-    """Every test consumes the events it causes; none may be left from another test."""
-    assert receiver.events.empty()
 
 
 def url(cluster: SimCluster, path: str) -> str:

@@ -8,7 +8,8 @@ from sources.records import MAX_BATCH
 from sources.sim.cluster import SOURCES
 from sources.sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
 
-CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address")  # data endpoints, POST
+# data endpoints that change records (POST); POST /tickets shares its path with a GET
+CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address", "/tickets/{id}/comments")
 
 
 def test_every_source_has_a_spec() -> None:
@@ -40,16 +41,18 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         for path, item in doc["paths"].items():
             if path in ("/healthz", "/__faults"):
                 continue
-            ((method, op),) = item.items()
             posted = path.startswith("/admin/") or path in CHANGE_PATHS
-            assert method == ("post" if posted else "get")
-            assert {"200", "400"} <= set(op["responses"])
-            for response in op["responses"].values():
-                ref = response["content"]["application/json"]["schema"]["$ref"]
-                refs.add(ref.rsplit("/", 1)[1])
-            lists = [p for p in op["parameters"] if p["schema"].get("maxItems") == MAX_BATCH]
-            for param in lists:
-                assert param["required"] and str(MAX_BATCH) in param["description"]
+            methods = {"get", "post"} if path == "/tickets" else {"post" if posted else "get"}
+            assert set(item) == methods
+            for op in item.values():
+                assert "400" in op["responses"]
+                assert {"200", "201"} & set(op["responses"])
+                for response in op["responses"].values():
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    refs.add(ref.rsplit("/", 1)[1])
+                lists = [p for p in op["parameters"] if p["schema"].get("maxItems") == MAX_BATCH]
+                for param in lists:
+                    assert param["required"] and str(MAX_BATCH) in param["description"]
         assert refs <= set(schemas)
         webhook = doc["webhooks"]["changeEvent"]["post"]
         assert {p["name"] for p in webhook["parameters"] if p["in"] == "header"} == {
@@ -70,7 +73,7 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         "/orders/by-number",
         "/orders/search",
         "/orders/{id}/address-requests",
-        *CHANGE_PATHS,
+        *CHANGE_PATHS[:2],
         "/healthz",
         "/__faults",
         "/admin/orders/{id}/cancel",
@@ -80,3 +83,17 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
     assert "409" in oms["paths"]["/admin/orders/{id}/cancel"]["post"]["responses"]
     placed = oms["components"]["schemas"]["Order"]["properties"]["placedAt"]
     assert placed == {"type": "string", "format": "date-time"}
+
+
+def test_ticketing_documents_its_changes() -> None:
+    doc = build_document("ticketing")
+    create = doc["paths"]["/tickets"]["post"]
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Ticket"
+    }
+    assert "ORDER_NOT_FOUND" in create["responses"]["404"]["description"]
+    comment = doc["paths"]["/tickets/{id}/comments"]["post"]
+    assert "TICKET_CLOSED" in comment["responses"]["409"]["description"]
+    schemas = doc["components"]["schemas"]
+    assert schemas["CreateTicketRequest"]["required"] == ["orderId", "subject", "body"]
+    assert "comments" in schemas["Ticket"]["properties"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from unittest.mock import ANY
 
 import msgspec
 import pytest
@@ -22,6 +23,7 @@ from sources.records import (
     CheckpointLocation,
     FinancialStatus,
     Order,
+    TicketComment,
     Tracking,
 )
 from sources.records import FulfillmentOrderStatus as FO
@@ -180,6 +182,23 @@ def test_ticket_events_date_subject_and_key():
         (solved_at, K.TICKET_SOLVED, "ticket:52007:solved", "52007"),
     ]
     assert all("#52007" in e.message for e in tickets)
+
+
+def test_comments_after_the_description_are_internal_events():
+    def comment(comment_id: str, at: datetime, public: bool = True) -> TicketComment:
+        return TicketComment(id=comment_id, author="Ann", body="b", public=public, created_at=at)
+
+    later = NOW + timedelta(hours=1)
+    comments = [comment("1", EARLIER), comment("2", NOW), comment("3", later, public=False)]
+    record = msgspec.structs.replace(ticket("52007", TS.OPEN, EARLIER, later), comments=comments)
+    events = [e for e in build_timeline(PLAIN, {}, [record]) if e.source is EventSource.TICKETING]
+    assert [(e.at, e.kind, e.key, e.message) for e in events] == [
+        (EARLIER, K.TICKET_OPENED, "ticket:52007:opened", ANY),
+        (NOW, K.TICKET_COMMENTED, "ticket:52007:comment:2", "Ticket #52007 comment by Ann"),
+        (later, K.TICKET_COMMENTED, "ticket:52007:comment:3",
+         "Ticket #52007 internal note by Ann"),
+    ]  # fmt: skip
+    assert {e.visibility for e in events} == {V.INTERNAL}
 
 
 # A messy carrier feed: newest first, one duplicate, one date-only time, one garbage time.
@@ -368,5 +387,7 @@ def test_seeded_timelines_hold_their_invariants(dataset: Dataset):
         assert all(e.visibility is V.CUSTOMER for e in public), record.number
         assert all(e.message for e in events), record.number
         kinds.update(e.kind for e in events)
-    # every kind the records can date shows up somewhere in the seeded world
-    assert kinds == set(K) - {K.RELEASED, K.EDITED, K.ADDRESS_CHANGED, K.RESTOCK_EXPECTED}
+    # every kind the records can date shows up somewhere in the seeded world (comments
+    # come only from tickets opened later)
+    undated = {K.RELEASED, K.EDITED, K.ADDRESS_CHANGED, K.RESTOCK_EXPECTED}
+    assert kinds == set(K) - undated - {K.TICKET_COMMENTED}

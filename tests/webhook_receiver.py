@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
+import pytest
 import pytest_asyncio
 from aiohttp import web
 
@@ -59,6 +60,14 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhooks"
     yield rec
     await runner.cleanup()
+
+
+@pytest.fixture
+def quiet_receiver(receiver: Receiver) -> None:
+    """Every test consumes the events it causes: none may be left from another test (a
+    module asks for it with ``pytestmark = pytest.mark.usefixtures("quiet_receiver")``)."""
+    assert receiver.events.empty()
+    receiver.fail_next = 0
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-import msgspec
-
-from sources.clients.http import SourceAnswered, SourceClient
-from sources.errors import SOURCE_BAD_RESPONSE, SourceError
+from sources.clients.changes import send_change
+from sources.clients.http import SourceClient
 from sources.records import (
     AddressChange,
     CancelOrderRequest,
     CancelReason,
-    ErrorBody,
     FinancialStatus,
     FulfillmentStatus,
     LineQuantity,
@@ -22,18 +18,6 @@ from sources.records import (
     Order,
     OrderPage,
 )
-
-T = TypeVar("T")
-_CONFLICT = 409
-
-
-class SourceRefused(SourceError):
-    """The OMS refused a change (409): ``code`` is its ErrorBody code (ALREADY_SHIPPED,
-    IN_FULFILLMENT, ...), a user error rather than an outage."""
-
-    def __init__(self, source: str, code: str, message: str) -> None:
-        super().__init__(source, code, message, retryable=False)
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,37 +75,18 @@ class OmsClient(SourceClient):
     async def cancel_order(
         self, order_id: str, reason: CancelReason, lines: list[LineQuantity] | None = None
     ) -> Order:
-        """Cancel the whole order, or only ``lines``; raises :class:`SourceRefused` when
-        the OMS refuses. Never retried: a lost answer may still have cancelled."""
+        """Cancel the whole order, or only ``lines``; raises
+        :class:`~sources.clients.changes.SourceRefused` when the OMS refuses. Never
+        retried: a lost answer may still have cancelled."""
         body = CancelOrderRequest(reason=reason, lines=lines)
-        return await self._change(f"/orders/{order_id}/cancel", body, Order)
+        return await send_change(self, f"/orders/{order_id}/cancel", body, Order)
 
     async def change_shipping_address(
         self, order_id: str, address: MailingAddress
     ) -> AddressChange:
         """Apply ``address`` (APPLIED) or ask the warehouse holding the work (REQUESTED);
-        raises :class:`SourceRefused` when the OMS refuses. Never retried."""
-        return await self._change(
-            f"/orders/{order_id}/shipping-address", address, AddressChange, accepted=(202,)
+        raises :class:`~sources.clients.changes.SourceRefused` when the OMS refuses.
+        Never retried."""
+        return await send_change(
+            self, f"/orders/{order_id}/shipping-address", address, AddressChange, accepted=(202,)
         )
-
-    async def _change(
-        self, path: str, body: msgspec.Struct, into: type[T], accepted: tuple[int, ...] = ()
-    ) -> T:
-        try:
-            return await self.request_json(
-                "POST",
-                path,
-                into,
-                body=body,
-                idempotent=False,
-                accept_statuses=(*accepted, _CONFLICT),
-            )
-        except SourceAnswered as answer:
-            try:
-                error = msgspec.json.decode(answer.body, type=ErrorBody)
-            except msgspec.DecodeError:
-                raise SourceError(
-                    self.name, SOURCE_BAD_RESPONSE, "unreadable 409 answer", retryable=False
-                ) from answer
-            raise SourceRefused(self.name, error.code, error.message) from None

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from sources.clients.changes import CONFLICT, send_change
 from sources.clients.http import SourceClient
-from sources.records import OrderTickets, Ticket
+from sources.records import (
+    AddCommentRequest,
+    CommentAdded,
+    CreateTicketRequest,
+    OrderTickets,
+    Ticket,
+)
+
+_CREATED = 201
+_NOT_FOUND = 404  # the order (new ticket) or the ticket (comment) is unknown
 
 
 class TicketingClient(SourceClient):
@@ -14,3 +24,26 @@ class TicketingClient(SourceClient):
             "/tickets", "orderIds", order_ids, OrderTickets, lambda entry: entry.order_id
         )
         return {order_id: None if e is None else e.tickets for order_id, e in found.items()}
+
+    async def create_ticket(self, request: CreateTicketRequest) -> Ticket:
+        """Open a ticket; raises :class:`~sources.clients.changes.SourceRefused` when the
+        source refuses (ORDER_NOT_FOUND). Never retried: a lost answer may still have
+        opened it."""
+        return await send_change(
+            self, "/tickets", request, Ticket, accepted=(_CREATED,), refusals=_REFUSALS
+        )
+
+    async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded:
+        """Comment on a ticket; raises :class:`~sources.clients.changes.SourceRefused` when
+        the source refuses (TICKET_CLOSED, NOT_FOUND). Never retried."""
+        return await send_change(
+            self,
+            f"/tickets/{ticket_id}/comments",
+            request,
+            CommentAdded,
+            accepted=(_CREATED,),
+            refusals=_REFUSALS,
+        )
+
+
+_REFUSALS = (_NOT_FOUND, CONFLICT)

@@ -300,3 +300,13 @@ CARRIER_MESSAGES: dict[str, dict[str, str]] = {
     },
 }
 SIGNERS = ("FRONT DESK", "RECEPTION", "MAILROOM", "J SMITH", "M GARCIA", "A PATEL", "K LEE")
+
+# --- tickets ---------------------------------------------------------------------------
+
+FIRST_TICKET_ID = 52001  # seeded tickets are numbered from here in creation order
+FIRST_COMMENT_ID = 7_100_001
+
+
+def ticket_url(ticket_id: str) -> str:
+    """Where an agent opens the ticket in the help desk."""
+    return f"https://support.example.com/tickets/{ticket_id}"

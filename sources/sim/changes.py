@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
@@ -22,6 +22,9 @@ from msgspec.structs import replace
 
 from sources.events import ChangeEvent, EventType
 from sources.records import (
+    ORDER_NOT_FOUND,
+    TICKET_CLOSED,
+    AddCommentRequest,
     AddressChange,
     AddressChangeRequest,
     AddressChangeStatus,
@@ -29,6 +32,8 @@ from sources.records import (
     CancelOrderRequest,
     CancelReason,
     Checkpoint,
+    CommentAdded,
+    CreateTicketRequest,
     DeliveryMethodType,
     FinancialStatus,
     FulfillmentOrder,
@@ -41,6 +46,7 @@ from sources.records import (
     Record,
     ShipmentStatus,
     Ticket,
+    TicketComment,
     TicketPriority,
     TicketStatus,
 )
@@ -535,27 +541,104 @@ def set_inventory_level(
 
 def update_ticket(dataset: Dataset, ticket_id: str, body: UpdateTicket, now: datetime) -> Change:
     """Change a ticket's status and/or priority."""
-    for tickets in dataset.tickets.values():
-        for i, ticket in enumerate(tickets):
-            if ticket.id == ticket_id:
-                updated = _updated_ticket(ticket, body, now)
-                tickets[i] = updated
-                event = ChangeEvent(
-                    type=EventType.TICKET_UPDATED,
-                    occurred_at=updated.updated_at,
-                    order_id=updated.order_id,
-                    ticket_id=updated.id,
-                )
-                return updated, event
-    raise ChangeError(404, NOT_FOUND, f"no ticket {ticket_id!r}")
-
-
-def _updated_ticket(ticket: Ticket, body: UpdateTicket, now: datetime) -> Ticket:
-    return replace(
+    tickets, i = _find_ticket(dataset, ticket_id)
+    ticket = tickets[i]
+    tickets[i] = updated = replace(
         ticket,
         status=body.status or ticket.status,
         priority=body.priority or ticket.priority,
         updated_at=_after(ticket.updated_at, now),
+    )
+    return updated, _ticket_changed(updated)
+
+
+def create_ticket(dataset: Dataset, _key: str, body: CreateTicketRequest, now: datetime) -> Change:
+    """A NEW ticket about an existing order, opened with a public first comment by
+    ``body.author`` or else the order's customer (``POST /tickets``)."""
+    order = dataset.orders.get(body.order_id)
+    if order is None:
+        raise ChangeError(404, ORDER_NOT_FOUND, f"no order {body.order_id!r} to open a ticket on")
+    at = _after(order.placed_at, now)
+    ticket_id = _next_id((t.id for t in _all_tickets(dataset)), first=cat.FIRST_TICKET_ID)
+    first = TicketComment(
+        id=_next_comment_id(dataset),
+        author=body.author or order.customer.name,
+        body=body.body,
+        created_at=at,
+    )
+    ticket = Ticket(
+        id=ticket_id,
+        order_id=order.id,
+        status=TicketStatus.NEW,
+        priority=body.priority,
+        type=body.type,
+        channel=body.channel,
+        subject=body.subject,
+        created_at=at,
+        updated_at=at,
+        url=cat.ticket_url(ticket_id),
+        comments=[first],
+    )
+    dataset.tickets.setdefault(order.id, []).append(ticket)
+    return ticket, _ticket_changed(ticket)
+
+
+def add_comment(dataset: Dataset, ticket_id: str, body: AddCommentRequest, now: datetime) -> Change:
+    """Append a comment (``POST /tickets/{id}/comments``). A CLOSED ticket is read-only
+    (409); a comment on a SOLVED one reopens it, as in Zendesk."""
+    tickets, i = _find_ticket(dataset, ticket_id)
+    ticket = tickets[i]
+    if ticket.status is TicketStatus.CLOSED:
+        raise ChangeError(
+            409, TICKET_CLOSED, f"ticket {ticket_id} is closed: open a follow-up ticket instead"
+        )
+    at = _after(ticket.updated_at, now)
+    comment = TicketComment(
+        id=_next_comment_id(dataset),
+        author=body.author,
+        body=body.body,
+        public=body.public,
+        created_at=at,
+    )
+    reopened = ticket.status is TicketStatus.SOLVED
+    tickets[i] = updated = replace(
+        ticket,
+        status=TicketStatus.OPEN if reopened else ticket.status,
+        comments=[*ticket.comments, comment],
+        updated_at=at,
+    )
+    return CommentAdded(ticket=updated, comment=comment), _ticket_changed(updated)
+
+
+def _find_ticket(dataset: Dataset, ticket_id: str) -> tuple[list[Ticket], int]:
+    """The list holding ticket ``ticket_id`` and its index there (404 if none)."""
+    for tickets in dataset.tickets.values():
+        for i, ticket in enumerate(tickets):
+            if ticket.id == ticket_id:
+                return tickets, i
+    raise ChangeError(404, NOT_FOUND, f"no ticket {ticket_id!r}")
+
+
+def _all_tickets(dataset: Dataset) -> Iterable[Ticket]:
+    return (ticket for tickets in dataset.tickets.values() for ticket in tickets)
+
+
+def _next_comment_id(dataset: Dataset) -> str:
+    ids = (c.id for t in _all_tickets(dataset) for c in t.comments)
+    return _next_id(ids, first=cat.FIRST_COMMENT_ID)
+
+
+def _next_id(ids: Iterable[str], *, first: int) -> str:
+    """One more than the largest numeric id of ``ids``, or ``first`` when there is none."""
+    return str(max((int(i) for i in ids if i.isdigit()), default=first - 1) + 1)
+
+
+def _ticket_changed(ticket: Ticket) -> ChangeEvent:
+    return ChangeEvent(
+        type=EventType.TICKET_UPDATED,
+        occurred_at=ticket.updated_at,
+        order_id=ticket.order_id,
+        ticket_id=ticket.id,
     )
 
 

@@ -159,16 +159,18 @@ def batch_route(
 
 
 def admin_route(
-    path: str, dataset: Dataset, apply: Apply[BodyT], body: type[BodyT]
+    path: str, dataset: Dataset, apply: Apply[BodyT], body: type[BodyT], *, status: int = 200
 ) -> web.RouteDef:
-    """``POST path``: ``apply`` the JSON body to the record named by the path's placeholder.
+    """``POST path``: ``apply`` the JSON body to the record named by the path's placeholder
+    (``""`` for a path without one, e.g. one that creates a record).
 
-    Answers the changed record and emits its event in the background; an empty body
-    counts as ``{}``. Bad bodies answer 400, a :class:`ChangeError` its own status.
+    Answers ``status`` with the changed record and emits its event in the background; an
+    empty body counts as ``{}``. Bad bodies answer 400, a :class:`ChangeError` its own
+    status.
     """
 
     async def handler(request: web.Request) -> web.Response:
-        (key,) = request.match_info.values()
+        key = next(iter(request.match_info.values()), "")
         payload = await read_body(request, body)
         try:
             record, event = apply(dataset, key, payload, datetime.now(UTC))
@@ -177,7 +179,7 @@ def admin_route(
         emitter = request.app.get(EMITTER_KEY)
         if emitter is not None:
             emitter.emit(event)
-        return json_response(record)
+        return json_response(record, status=status)
 
     return web.post(path, handler)
 

@@ -3,7 +3,8 @@
 Component schemas come straight from :mod:`sources.records`, the admin request bodies
 of :mod:`sources.sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
 the documents cannot drift from the wire records. Each document also describes the
-source's admin endpoints, the OMS's order-changing data endpoints, the ``/__faults``
+source's admin endpoints, its changing data endpoints (OMS cancel and address change,
+new tickets and comments), the ``/__faults``
 fault injection and, under ``webhooks``, the change events it sends. The
 servers serve these documents at ``/openapi.json``; copies live in
 ``sources/sim/openapi/<source>.json``, rewritten by ``python -m sources.sim.openapi``.
@@ -23,9 +24,12 @@ import msgspec.inspect
 from sources.events import EVENTS_BY_SOURCE, ChangeEvent, EventType
 from sources.records import (
     MAX_BATCH,
+    AddCommentRequest,
     AddressChange,
     AddressChangeRequest,
     CancelOrderRequest,
+    CommentAdded,
+    CreateTicketRequest,
     ErrorBody,
     InventoryBatch,
     InventoryItem,
@@ -91,18 +95,20 @@ class AdminEndpoint:
 
 @dataclass(frozen=True)
 class ChangeEndpoint:
-    """``POST path``: a data endpoint (counted, delayed, faulted) changing the order named
-    by ``key``; ``description`` names the events it emits."""
+    """``POST path``: a data endpoint (counted, delayed, faulted) changing the record named
+    by ``key``, or creating one (no key); ``description`` names the events it emits."""
 
     path: str
     operation_id: str
     summary: str
     description: str
-    key: Param
+    key: Param | None
     body: type[msgspec.Struct]
     response: type[msgspec.Struct]
-    conflict: str
+    conflict: str | None = None
     accepted: str | None = None  # when the change can be answered 202 (same body)
+    created: bool = False  # answered 201 rather than 200
+    not_found: str = "Unknown record (code NOT_FOUND)."
 
 
 @dataclass(frozen=True)
@@ -355,16 +361,46 @@ SPECS: dict[str, SourceSpec] = {
     ),
     "ticketing": SourceSpec(
         title="OrderGraph simulated ticketing",
-        description="Support tickets linked to orders.",
+        description="Support tickets linked to orders, with their comments.",
         endpoints=(
             Endpoint(
                 "/tickets",
                 "getTicketsByOrder",
                 "Tickets by order id",
                 "One entry per requested order id, in request order; tickets is empty when "
-                "the order has none or is unknown.",
+                "the order has none or is unknown. Each ticket carries its comments, oldest "
+                "first, internal notes (public false) included.",
                 TicketBatch,
                 (id_list("orderIds", "order ids"),),
+            ),
+        ),
+        changes=(
+            ChangeEndpoint(
+                "/tickets",
+                "createTicket",
+                "Open a ticket about an order",
+                "A NEW ticket about orderId, opened with its first comment (public, written "
+                "by author, else the order's customer); priority defaults to NORMAL, type to "
+                "QUESTION, channel to WEB. Emits ticket.updated. Answers the ticket.",
+                None,
+                CreateTicketRequest,
+                Ticket,
+                created=True,
+                not_found="The order is unknown (code ORDER_NOT_FOUND).",
+            ),
+            ChangeEndpoint(
+                "/tickets/{id}/comments",
+                "addTicketComment",
+                "Comment on a ticket",
+                "Appends a comment (an internal note for agents when public is false) and "
+                "moves updatedAt forward; a SOLVED ticket is reopened (OPEN). Emits "
+                "ticket.updated. Answers the comment and the ticket.",
+                _path_param("id", "Ticket id."),
+                AddCommentRequest,
+                CommentAdded,
+                conflict="The ticket is CLOSED, so read-only: a follow-up is a new ticket "
+                "(code TICKET_CLOSED).",
+                created=True,
             ),
         ),
         admin=(
@@ -420,11 +456,18 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json_content(ErrorBody.__name__)}
 
 
-def _change_responses(response: type[msgspec.Struct], conflict: str | None) -> dict[str, Any]:
+def _change_responses(
+    response: type[msgspec.Struct],
+    conflict: str | None,
+    *,
+    created: bool = False,
+    not_found: str = "Unknown record (code NOT_FOUND).",
+) -> dict[str, Any]:
+    success = {"description": "Changed.", "content": _json_content(response.__name__)}
     responses = {
-        "200": {"description": "Changed.", "content": _json_content(response.__name__)},
+        **({"201": success | {"description": "Created."}} if created else {"200": success}),
         "400": _error("Invalid body (code BAD_REQUEST)."),
-        "404": _error("Unknown record (code NOT_FOUND)."),
+        "404": _error(not_found),
     }
     if conflict:
         responses["409"] = _error(conflict)
@@ -442,7 +485,12 @@ def _request_body(body: type[msgspec.Struct]) -> dict[str, Any]:
 
 
 def _change_operation(endpoint: ChangeEndpoint) -> dict[str, Any]:
-    responses = _change_responses(endpoint.response, endpoint.conflict)
+    responses = _change_responses(
+        endpoint.response,
+        endpoint.conflict,
+        created=endpoint.created,
+        not_found=endpoint.not_found,
+    )
     if endpoint.accepted:
         responses["202"] = {
             "description": endpoint.accepted,
@@ -452,7 +500,7 @@ def _change_operation(endpoint: ChangeEndpoint) -> dict[str, Any]:
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
         "description": f"{endpoint.description} Never retried by the gateway.",
-        "parameters": [_parameter(endpoint.key)],
+        "parameters": [] if endpoint.key is None else [_parameter(endpoint.key)],
         "requestBody": _request_body(endpoint.body),
         "responses": responses,
     }
@@ -606,7 +654,8 @@ def build_document(source: str) -> dict[str, Any]:
     types += [t for e in spec.admin for t in (e.body, e.response)]
     components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent, FaultSpec])
     paths: dict[str, Any] = {e.path: {"get": _operation(e)} for e in spec.endpoints}
-    paths |= {e.path: {"post": _change_operation(e)} for e in spec.changes}
+    for change in spec.changes:  # POST /tickets shares its path with GET /tickets
+        paths.setdefault(change.path, {})["post"] = _change_operation(change)
     paths |= {e.path: {"post": _admin_operation(e, source)} for e in spec.admin}
     paths["/healthz"] = {
         "get": {

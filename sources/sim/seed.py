@@ -1004,9 +1004,10 @@ class _Generator:
         """Number tickets in creation order and group them by order."""
         out: dict[str, list[Ticket]] = defaultdict(list)
         for i, draft in enumerate(sorted(drafts, key=lambda t: (t.created_at, t.order_id))):
-            ticket_id = str(52001 + i)
-            url = f"https://support.example.com/tickets/{ticket_id}"
-            out[draft.order_id].append(msgspec.structs.replace(draft, id=ticket_id, url=url))
+            ticket_id = str(cat.FIRST_TICKET_ID + i)
+            out[draft.order_id].append(
+                msgspec.structs.replace(draft, id=ticket_id, url=cat.ticket_url(ticket_id))
+            )
         return dict(out)
 
     # --- inventory ------------------------------------------------------------------

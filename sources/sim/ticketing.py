@@ -1,14 +1,17 @@
-"""Simulated help desk (Zendesk-like): tickets linked to orders; admin ticket updates."""
+"""Simulated help desk (Zendesk-like): tickets linked to orders, new tickets and
+comments (data endpoints), admin ticket updates."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from sources.records import OrderTickets, TicketBatch
-from sources.sim.changes import UpdateTicket, update_ticket
+from sources.records import AddCommentRequest, CreateTicketRequest, OrderTickets, TicketBatch
+from sources.sim.changes import UpdateTicket, add_comment, create_ticket, update_ticket
 from sources.sim.common import admin_route, batch_route, create_source_app
 from sources.sim.emitter import WebhookTarget
 from sources.sim.seed import Dataset
+
+CREATED = 201
 
 
 def create_app(
@@ -18,7 +21,8 @@ def create_app(
     jitter_ms: float = 0.0,
     webhook: WebhookTarget | None = None,
 ) -> web.Application:
-    """``GET /tickets?orderIds=a,b``: one entry per requested order, empty when none."""
+    """``GET /tickets?orderIds=a,b``: one entry per requested order, empty when none.
+    ``POST /tickets`` and ``POST /tickets/{id}/comments`` answer 201."""
 
     def lookup(order_id: str) -> OrderTickets:
         return OrderTickets(order_id=order_id, tickets=dataset.tickets.get(order_id, []))
@@ -26,6 +30,11 @@ def create_app(
     routes = [
         batch_route(
             "/tickets", "orderIds", lookup, lambda found, _missing: TicketBatch(data=found)
+        ),
+        # data endpoints (counted, delayed, faulted) that change tickets like admin routes
+        admin_route("/tickets", dataset, create_ticket, CreateTicketRequest, status=CREATED),
+        admin_route(
+            "/tickets/{id}/comments", dataset, add_comment, AddCommentRequest, status=CREATED
         ),
         admin_route("/admin/tickets/{id}", dataset, update_ticket, UpdateTicket),
     ]

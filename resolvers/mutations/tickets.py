@@ -1,0 +1,120 @@
+"""Ticket mutations: open a ticket about an order, and comment on one.
+
+The tenant check goes through the order: a ticket's global id names its order, which
+must exist and be visible, and the ticket must be one of that order's.
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.errors import NOT_FOUND
+from resolvers.mutations.common import Outcome, Refused, UserError, id_parts, mutate, visible_order
+from resolvers.types.enums import TicketChannel, TicketPriority, TicketStatus, TicketType
+from resolvers.types.order import Info
+from resolvers.types.ticket import SupportTicket, TicketComment
+from sources import records
+
+
+@strawberry.input
+class TicketCreateInput:
+    order_id: strawberry.ID
+    subject: str
+    body: str = strawberry.field(description="The first comment: what the ticket is about.")
+    author: str | None = strawberry.field(
+        default=None, description="Who writes it; the order's customer when omitted."
+    )
+    priority: TicketPriority = TicketPriority.NORMAL
+    type: TicketType = TicketType.QUESTION
+    channel: TicketChannel = TicketChannel.WEB
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class TicketAddCommentInput:
+    ticket_id: strawberry.ID
+    body: str
+    author: str
+    public: bool = strawberry.field(
+        default=True, description="False: an internal note for agents (consoles only)."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class TicketCreatePayload:
+    ticket: SupportTicket | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class TicketAddCommentPayload:
+    ticket: SupportTicket | None
+    comment: TicketComment | None
+    user_errors: list[UserError]
+
+
+async def ticket_create(info: Info, input: TicketCreateInput) -> TicketCreatePayload:
+    async def create() -> Outcome:
+        (order_id,) = id_parts(input.order_id, "Order", 1, "orderId")
+        request = records.CreateTicketRequest(
+            order_id=order_id,
+            subject=_text("subject", input.subject, records.SUBJECT_MAX),
+            body=_text("body", input.body, records.COMMENT_MAX),
+            author=None if input.author is None else _author(input.author),
+            priority=input.priority,
+            type=input.type,
+            channel=input.channel,
+        )
+        await visible_order(info, order_id, "orderId")  # the tenant check
+        ticketing = info.context.cached.upstreams.ticketing
+        return Outcome(ticket=await ticketing.create_ticket(request))
+
+    outcome = await mutate(info, "ticketCreate", input, create)
+    return TicketCreatePayload(ticket=_ticket(outcome), user_errors=outcome.user_errors())
+
+
+async def ticket_add_comment(info: Info, input: TicketAddCommentInput) -> TicketAddCommentPayload:
+    async def add() -> Outcome:
+        order_id, ticket_id = id_parts(input.ticket_id, "SupportTicket", 2, "ticketId")
+        request = records.AddCommentRequest(
+            body=_text("body", input.body, records.COMMENT_MAX),
+            author=_author(input.author),
+            public=input.public,
+        )
+        if not input.public and not info.context.access.internal:
+            raise Refused("public", "only consoles may add internal notes", "NOT_ALLOWED")
+        await visible_order(info, order_id, "ticketId")
+        tickets = (await info.context.loaders.tickets_by_order.load(order_id)).value
+        ticket = next((t for t in tickets or () if t.id == ticket_id), None)
+        if ticket is None:
+            raise Refused("ticketId", "no such ticket", NOT_FOUND)
+        if ticket.status is TicketStatus.CLOSED:
+            message = "the ticket is closed: open a follow-up ticket instead"
+            raise Refused(None, message, records.TICKET_CLOSED)
+        ticketing = info.context.cached.upstreams.ticketing
+        added = await ticketing.add_comment(ticket.id, request)
+        return Outcome(ticket=added.ticket, comment=added.comment)
+
+    outcome = await mutate(info, "ticketAddComment", input, add)
+    comment = None if outcome.comment is None else TicketComment.from_record(outcome.comment)
+    return TicketAddCommentPayload(
+        ticket=_ticket(outcome), comment=comment, user_errors=outcome.user_errors()
+    )
+
+
+def _text(field: str, value: str, limit: int) -> str:
+    """``value`` if the ticketing source takes it: not blank, at most ``limit`` long."""
+    if not value.strip():
+        raise Refused(field, f"{field} is blank", "BLANK")
+    if len(value) > limit:
+        raise Refused(field, f"{field} is longer than {limit} characters", "TOO_LONG")
+    return value
+
+
+def _author(value: str) -> str:
+    return _text("author", value, records.AUTHOR_MAX)
+
+
+def _ticket(outcome: Outcome) -> SupportTicket | None:
+    return None if outcome.ticket is None else SupportTicket.from_record(outcome.ticket)
