@@ -17,6 +17,7 @@ from gateway.app import Gateway, create_app
 from gateway.settings import Settings, SourceSettings
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import Dataset, generate
+from tests.ports import free_socket
 from tests.redis_server import RedisServer
 from tests.serving import serving
 
@@ -63,6 +64,25 @@ async def running_gateway(
     when given, is the app's process state, for tests to look into."""
     async with serving(create_app(settings, gateway), sock) as (url, session):
         yield RunningGateway(url, session)
+
+
+@contextlib.asynccontextmanager
+async def changing_sources(
+    dataset: Dataset, secret: str
+) -> AsyncIterator[tuple[SimCluster, RedisServer, socket.socket]]:
+    """Sources over ``dataset`` that send their signed change events to the gateway
+    that will serve on the returned socket, and a private Redis for gateways to share."""
+    server = RedisServer()
+    await server.start()
+    sock = free_socket()
+    host, port = sock.getsockname()
+    try:
+        async with await start_cluster(
+            dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=secret
+        ) as cluster:
+            yield cluster, server, sock
+    finally:
+        await server.stop()
 
 
 def settings_for(

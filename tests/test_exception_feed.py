@@ -18,12 +18,16 @@ from gateway.app import Gateway
 from resolvers.exception_queue import ExceptionIndex, QueueEntry, RaisedExceptions
 from resolvers.relay import to_global_id
 from sources.records import FulfillmentOrderStatus, Order
-from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.cluster import SimCluster
 from sources.sim.seed import Dataset, generate
 from sources.webhooks import generate_secret
-from tests.conftest import FIXED_NOW, RunningGateway, running_gateway, settings_for
-from tests.ports import free_socket
-from tests.redis_server import RedisServer
+from tests.conftest import (
+    FIXED_NOW,
+    RunningGateway,
+    changing_sources,
+    running_gateway,
+    settings_for,
+)
 
 SECRET = generate_secret()
 IN_QUEUE = """query($codes: [OrderExceptionCode!], $after: String) {
@@ -58,18 +62,11 @@ def data() -> Dataset:
 
 @pytest.fixture(scope="module")
 async def live(data: Dataset) -> AsyncIterator[Live]:
-    server = RedisServer()
-    await server.start()
-    sock = free_socket()
-    host, port = sock.getsockname()
-    cluster = await start_cluster(
-        data, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=SECRET
-    )
-    settings = settings_for(
-        cluster.urls, cache_url=server.url, webhook_secrets=[SECRET], exception_queue=True
-    )
-    first, second = Gateway(settings), Gateway(settings)
-    try:
+    async with changing_sources(data, SECRET) as (cluster, server, sock):
+        settings = settings_for(
+            cluster.urls, cache_url=server.url, webhook_secrets=[SECRET], exception_queue=True
+        )
+        first, second = Gateway(settings), Gateway(settings)
         async with (
             running_gateway(settings, sock, gateway=first) as a,
             running_gateway(settings, gateway=second) as b,
@@ -79,9 +76,6 @@ async def live(data: Dataset) -> AsyncIterator[Live]:
                 instance.index.on_raised(_recorder(instance.raised))
             await _until(lambda: live.a.index.sweeper.completed + live.b.index.sweeper.completed)
             yield live
-    finally:
-        await cluster.close()
-        await server.stop()
 
 
 def _recorder(into: list[RaisedExceptions]):
