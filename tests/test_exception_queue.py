@@ -300,7 +300,7 @@ async def test_a_partner_sees_its_account_and_no_internal_exceptions(
         assert body["errors"][0]["extensions"]["code"] == "UNAUTHORIZED_FIELD"
 
 
-# Failing sources ------------------------------------------------------------------------
+# Failing sources and late writers ------------------------------------------------------
 
 
 async def test_an_order_keeps_its_entry_while_a_source_fails(
@@ -320,3 +320,19 @@ async def test_an_order_keeps_its_entry_while_a_source_fails(
     assert [order.id for order in evaluated] == [order_id]
     again = await read_queue(swept.running, filter={"codes": ["STALLED_IN_TRANSIT"]})
     assert again[0] == first
+
+
+async def test_an_evaluation_of_older_data_does_not_overwrite_a_newer_one(
+    swept: Swept, data: Dataset
+) -> None:
+    index = swept.gateway.exception_index
+    assert index is not None
+    (first, *_) = await read_queue(swept.running, filter={"codes": ["LATE"]})
+    order_id = order_of(first["orderId"])
+    read_before = time.time()
+    await index.evaluate([order_id])  # reads the order now
+    cancelled = msgspec.structs.replace(data.orders[order_id], cancelled_at=FIXED_NOW)
+    await index.evaluate_orders([cancelled], read_before)  # e.g. a sweep page listed earlier
+    assert order_id in {entry.order_id for entry in await index.store.every_entry()}
+    await index.evaluate_orders([cancelled], time.time())  # newer: it counts
+    assert order_id not in {entry.order_id for entry in await index.store.every_entry()}

@@ -10,7 +10,9 @@ filled at start-up.
 An evaluation reads the sources as an internal console would, through fresh
 per-evaluation loaders, and only counts when every source answered: an order whose
 tracking, stock or tickets could not be read keeps its previous entry (a failing
-carrier must not clear, then raise again, every carrier exception).
+carrier must not clear, then raise again, every carrier exception). Nor does it count
+for an order whose data another evaluation read later (a sweep page listed before a
+change, written after the change's own evaluation): the later read wins.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
@@ -108,28 +111,37 @@ class ExceptionIndex:
 
     async def evaluate(self, order_ids: Sequence[str]) -> list[records.Order]:
         """Evaluate these orders (at most ``MAX_BATCH``) now; the ones the OMS gave."""
+        read_at = time.time()
         context = RequestContext.create(self._cached)
         found = await settle(context.loaders.order_by_id, order_ids)
         orders = [r.value for r in found.values() if isinstance(r, Cached) and r.value is not None]
-        await self.evaluate_orders(orders, context)
+        await self.evaluate_orders(orders, read_at, context)
         return orders
 
     async def evaluate_orders(
-        self, orders: Sequence[records.Order], context: RequestContext | None = None
+        self,
+        orders: Sequence[records.Order],
+        read_at: float,
+        context: RequestContext | None = None,
     ) -> None:
-        """Evaluate these order records together (their lookups share batches), store
-        the outcome and announce exceptions new to each order."""
+        """Evaluate these order records, read from the OMS at ``read_at`` (epoch
+        seconds), together (their lookups share batches); store the outcome and
+        announce exceptions new to each order."""
+        ids = [order.id for order in orders]
+        superseded = await self.store.read_since(ids, read_at)
+        await self.store.mark_read([i for i in ids if i not in superseded], read_at)
         context = context or RequestContext.create(self._cached)
         facts = await asyncio.gather(*(gather_facts(order, context) for order in orders))
+        superseded |= await self.store.read_since(ids, read_at)
         now = datetime.now(UTC)
         evaluated = [
             (order, _entry(order, found, now))
             for order, found in zip(orders, facts, strict=True)
-            if found.complete
+            if found.complete and order.id not in superseded
         ]
         if len(evaluated) < len(orders):
-            skipped = len(orders) - len(evaluated)
-            log.info("exception queue: %d order(s) kept as they were: a source failed", skipped)
+            kept = len(orders) - len(evaluated)
+            log.info("exception queue: %d order(s) kept: a source failed, or newer data", kept)
         previous, _ = await asyncio.gather(self.store.write(evaluated), self.store.remember(orders))
         raised = [
             RaisedExceptions(

@@ -18,6 +18,7 @@ from sources.cache.backend import CacheBackend, IndexEntry, IndexPosition
 # A tracking number's order is written at every evaluation of the order (the sweep
 # evaluates every order each interval), so it only has to outlive a few sweeps.
 TRACKING_TTL_S = 24 * 3600.0
+READ_MARK_TTL_S = 120.0  # longer than any evaluation may take
 READ_PAGE = 100
 _STATE = f"{KEY_PREFIX}:state"
 _PRIMED = "primed"
@@ -28,6 +29,10 @@ _decode = msgspec.json.Decoder(QueueEntry).decode
 
 def _tracking_key(number: str) -> str:
     return f"{KEY_PREFIX}:tracking:{number}"
+
+
+def _read_key(order_id: str) -> str:
+    return f"{KEY_PREFIX}:read:{order_id}"
 
 
 def _sku_index(sku: str) -> str:
@@ -105,6 +110,18 @@ class QueueStore:
             entries += [entry for _, entry in page]
             after = page[-1][0]
         return entries
+
+    async def mark_read(self, order_ids: Sequence[str], at: float) -> None:
+        """Note that these orders' data were read at ``at`` (epoch seconds) for an
+        evaluation, so that an evaluation of older data does not overwrite its outcome
+        (callers leave out the orders ``read_since`` already found newer marks for)."""
+        mark = repr(at).encode()
+        await self._backend.set_many([(_read_key(i), mark, READ_MARK_TTL_S) for i in order_ids], {})
+
+    async def read_since(self, order_ids: Sequence[str], at: float) -> set[str]:
+        """Those of ``order_ids`` whose data another evaluation read after ``at``."""
+        marks = await self._backend.get_many([_read_key(order_id) for order_id in order_ids])
+        return {i for i, mark in zip(order_ids, marks, strict=True) if mark and float(mark) > at}
 
     async def remember(self, orders: Sequence[records.Order]) -> None:
         """Map the orders' tracking numbers, and their open SKUs, back to them."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
@@ -26,7 +27,7 @@ log = logging.getLogger("ordergraph.exception_queue")
 LOCK_KEY = f"{KEY_PREFIX}:sweep-lock"
 PAGE_TIMEOUT_S = 30.0  # one page: its OMS call and its evaluation
 
-Evaluate = Callable[[Sequence[records.Order]], Awaitable[None]]
+Evaluate = Callable[[Sequence[records.Order], float], Awaitable[None]]  # orders, read at
 
 
 class Sweeper:
@@ -75,9 +76,10 @@ class Sweeper:
         cursor: str | None = None
         while True:
             async with asyncio.timeout(PAGE_TIMEOUT_S):
+                listed_at = time.time()
                 page = await self._oms.search_orders(OrderSearch(), limit=MAX_BATCH, cursor=cursor)
                 orders = [edge.node for edge in page.edges]
-                await self._evaluate(orders)
+                await self._evaluate(orders, listed_at)
             seen.update(order.id for order in orders)
             cursor = page.page_info.end_cursor
             if not page.page_info.has_next_page or cursor is None:
