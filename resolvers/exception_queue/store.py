@@ -27,16 +27,10 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(QueueEntry).decode
 
 
-def _tracking_key(number: str) -> str:
-    return f"{KEY_PREFIX}:tracking:{number}"
-
-
-def _read_key(order_id: str) -> str:
-    return f"{KEY_PREFIX}:read:{order_id}"
-
-
-def _sku_index(sku: str) -> str:
-    return f"{KEY_PREFIX}:sku:{sku}"
+def _key(kind: str, ident: str) -> str:
+    """A key of the queue's own: ``kind`` is tracking (a number's order), read (when an
+    order was last read) or sku (an index of the orders with that SKU open)."""
+    return f"{KEY_PREFIX}:{kind}:{ident}"
 
 
 def open_skus(order: records.Order) -> set[str]:
@@ -116,17 +110,18 @@ class QueueStore:
         evaluation, so that an evaluation of older data does not overwrite its outcome
         (callers leave out the orders ``read_since`` already found newer marks for)."""
         mark = repr(at).encode()
-        await self._backend.set_many([(_read_key(i), mark, READ_MARK_TTL_S) for i in order_ids], {})
+        marks = [(_key("read", order_id), mark, READ_MARK_TTL_S) for order_id in order_ids]
+        await self._backend.set_many(marks, {})
 
     async def read_since(self, order_ids: Sequence[str], at: float) -> set[str]:
         """Those of ``order_ids`` whose data another evaluation read after ``at``."""
-        marks = await self._backend.get_many([_read_key(order_id) for order_id in order_ids])
+        marks = await self._backend.get_many([_key("read", order_id) for order_id in order_ids])
         return {i for i, mark in zip(order_ids, marks, strict=True) if mark and float(mark) > at}
 
     async def remember(self, orders: Sequence[records.Order]) -> None:
         """Map the orders' tracking numbers, and their open SKUs, back to them."""
         numbers = [
-            (_tracking_key(shipment.tracking_number), order.id.encode(), TRACKING_TTL_S)
+            (_key("tracking", shipment.tracking_number), order.id.encode(), TRACKING_TTL_S)
             for order in orders
             for shipment in order.shipments
             if shipment.tracking_number
@@ -137,24 +132,24 @@ class QueueStore:
                 by_sku[sku].append(IndexEntry(order.id, ""))
         await asyncio.gather(
             self._backend.set_many(numbers, {}),
-            *(self._backend.index_put(_sku_index(sku), members) for sku, members in by_sku.items()),
+            *(self._backend.index_put(_key("sku", sku), ids) for sku, ids in by_sku.items()),
         )
 
     async def orders_of_trackings(self, numbers: Sequence[str]) -> list[str]:
-        found = await self._backend.get_many([_tracking_key(number) for number in numbers])
+        found = await self._backend.get_many([_key("tracking", number) for number in numbers])
         return [order_id.decode() for order_id in found if order_id is not None]
 
     async def orders_of_sku(self, sku: str) -> list[str]:
         """Orders that had ``sku`` open when last evaluated (some may have closed it)."""
         members: list[str] = []
         after: IndexPosition | None = None
-        while page := await self._backend.index_range(_sku_index(sku), READ_PAGE, after):
+        while page := await self._backend.index_range(_key("sku", sku), READ_PAGE, after):
             members += [entry.member for entry in page]
             after = page[-1].position
         return members
 
     async def forget_sku(self, sku: str, order_ids: Sequence[str]) -> None:
-        await self._backend.index_remove(_sku_index(sku), order_ids)
+        await self._backend.index_remove(_key("sku", sku), order_ids)
 
     async def primed(self) -> bool:
         """Whether a sweep has ever filled the queue (in this backend)."""
