@@ -59,7 +59,9 @@ async def running_demo(
     are other systems; ``extra_args`` then go to the sources."""
     port = free_port_block(105)
     source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
-    env = {**os.environ, "OG_LOG_LEVEL": "WARNING", **(env or {})}
+    # No exception queue: its sweeps would add upstream requests to what is measured.
+    quiet = {"OG_LOG_LEVEL": "WARNING", "OG_EXCEPTION_QUEUE": "false"}
+    env = {**os.environ, **quiet, **(env or {})}
     gateway = f"http://127.0.0.1:{port}"
     if split:
         urls = {f"OG_{name.upper()}_URL": url for name, url in source_urls.items()}

@@ -30,6 +30,7 @@ from gateway.persisted import PersistedQueries, load_manifest
 from gateway.settings import SOURCE_NAMES, Settings
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
+from resolvers.exception_queue import ExceptionIndex
 from resolvers.live import LiveFeeds
 from resolvers.schema import build_schema
 from sources.cache import open_backend
@@ -44,8 +45,9 @@ T = TypeVar("T")
 
 class Gateway:
     """The process-wide state: settings, the live feeds and connections and, while
-    the app runs, the cached upstreams, the key store, the persisted operations and
-    the cost buckets."""
+    the app runs, the cached upstreams, the key store, the persisted operations, the
+    cost buckets and the exception queue's upkeep (``exception_index``, None when
+    ``OG_EXCEPTION_QUEUE`` is off)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,6 +58,7 @@ class Gateway:
         self.authenticator: Authenticator | None = None
         self.persisted: PersistedQueries | None = None
         self.bucket: CostBucket | None = None
+        self.exception_index: ExceptionIndex | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -71,6 +74,12 @@ class Gateway:
         cached = CachedUpstreams.build(upstreams, backend, settings.cache_policies(), local=local)
         cached.listen()
         cached.on_change(self.live.changes.publish)
+        index = None
+        if settings.exception_queue:
+            interval_s = settings.exception_sweep_interval_ms / 1000
+            index = ExceptionIndex(cached, sweep_interval_s=interval_s)
+            index.listen()
+            index.on_raised(self.live.raised.publish)
         await backend.start()
         keys = open_key_store(settings.keys_url) if settings.key_pepper else None
         if keys is not None and settings.key_pepper:
@@ -82,11 +91,17 @@ class Gateway:
         self.persisted = PersistedQueries(load_manifest(settings.persisted_manifest), backend)
         self.bucket = CostBucket(backend)  # shares the cache's Redis and its health
         self.cached = cached
+        if index is not None:
+            index.start()
+            self.exception_index = index
         try:
             yield
         finally:
             await self.connections.close()
             self.cached = None
+            if index is not None:
+                self.exception_index = None
+                await index.close()
             if keys is not None:
                 await keys.close()
             await backend.close()

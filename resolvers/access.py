@@ -38,6 +38,10 @@ class RequiresScopes:
     scopes: list[list[str]]
 
 
+# What reading exceptions needs: they are derived from all four sources.
+EXCEPTION_SCOPES = ("orders:read", "shipments:read", "inventory:read", "tickets:read")
+
+
 def requires(*scopes: str) -> list[object]:
     """``directives=`` for a field that needs all of ``scopes``."""
     return [RequiresScopes(scopes=[list(scopes)])]

@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sources.events import ChangeEvent
+
+if TYPE_CHECKING:  # the queue's own modules import the request context, which imports this
+    from resolvers.exception_queue import RaisedExceptions
 
 log = logging.getLogger("ordergraph.live")
 
@@ -79,3 +82,4 @@ class LiveFeeds:
 
     def __init__(self) -> None:
         self.changes: Hub[ChangeEvent] = Hub()
+        self.raised: Hub[RaisedExceptions] = Hub()

@@ -1,19 +1,23 @@
-"""Root query fields: single orders, the order list, and Relay node lookups."""
+"""Root query fields: single orders, the order list, the exception queue, and Relay
+node lookups."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 from typing import TypeVar
 
 import strawberry
 
-from resolvers.access import EVERY_ACCOUNT, Access, requires
-from resolvers.errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
-from resolvers.relay import expect_global_id, from_global_id
+from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, requires
+from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.relay import decode_cursor, encode_cursor, expect_global_id, from_global_id
 from resolvers.types.common import Node, PageInfo
+from resolvers.types.exception_queue import (
+    ExceptionQueueConnection,
+    ExceptionQueueFilter,
+    queue_page,
+)
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
 from sources.cache.through import Cached, Freshness
@@ -67,7 +71,7 @@ class Query:
         page = await context.cached.upstreams.oms.search_orders(
             _search(filter, context.access),
             limit=first,
-            cursor=None if after is None else _decode_cursor(after),
+            cursor=None if after is None else decode_cursor(after, _CURSOR_PREFIX),
         )
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = time.time()
@@ -78,7 +82,7 @@ class Query:
         )
         edges = [
             OrderEdge(
-                cursor=_encode_cursor(edge.cursor),
+                cursor=encode_cursor(edge.cursor, _CURSOR_PREFIX),
                 node=Order.from_record(edge.node, cached, pii=context.access.pii),
             )
             for edge, cached in zip(page.edges, found, strict=True)
@@ -89,9 +93,28 @@ class Query:
             nodes=[edge.node for edge in edges],
             page_info=PageInfo(
                 has_next_page=page.page_info.has_next_page,
-                end_cursor=None if end is None else _encode_cursor(end),
+                end_cursor=None if end is None else encode_cursor(end, _CURSOR_PREFIX),
             ),
         )
+
+    @strawberry.field(
+        description="Orders with open exceptions, most severe and newest first, for "
+        "consoles to work through; kept current by change events and a periodic sweep "
+        "of every order. A key bound to an account sees that account's orders; app and "
+        "partner keys see no internal exceptions (nor orders queued only for those). "
+        "`first` is required, 1 to 100; a selective filter may answer fewer, with "
+        "`hasNextPage` true.",
+        directives=requires(*EXCEPTION_SCOPES),
+    )
+    async def exception_queue(
+        self,
+        info: Info,
+        first: int,
+        after: str | None = None,
+        filter: ExceptionQueueFilter | None = None,
+    ) -> ExceptionQueueConnection:
+        info.context.access.require("Query.exceptionQueue")
+        return await queue_page(info.context, first, after, filter)
 
     @strawberry.field(
         description="Any object by its global id.", directives=requires("orders:read")
@@ -161,19 +184,3 @@ def _search(filter: OrderFilter | None, access: Access) -> OrderSearch:
         placed_from=filter.placed_from,
         placed_to=filter.placed_to,
     )
-
-
-def _encode_cursor(source_cursor: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + source_cursor).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raw = ""
-    if not raw.startswith(_CURSOR_PREFIX):
-        raise UserInputError(
-            "after is not a cursor of this connection", code=BAD_USER_INPUT, field="after"
-        )
-    return raw.removeprefix(_CURSOR_PREFIX)

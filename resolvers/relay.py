@@ -1,4 +1,4 @@
-"""Opaque Relay global ids: ``base64url("<Type>:<part>[:<part>…]")``.
+"""Opaque Relay global ids, ``base64url("<Type>:<part>[:<part>…]")``, and cursors.
 
 Child objects (a line, a shipment, a ticket) carry their order's id among their
 parts, so ``node`` can resolve them through the batched order or ticket loaders.
@@ -10,7 +10,7 @@ import base64
 import binascii
 from urllib.parse import quote, unquote
 
-from resolvers.errors import INVALID_ID, UserInputError
+from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
 
 
 def to_global_id(type_name: str, *parts: str) -> str:
@@ -43,3 +43,21 @@ def expect_global_id(global_id: str, type_name: str, parts: int) -> list[str]:
 
 def _invalid(global_id: str) -> UserInputError:
     return UserInputError(f"{global_id!r} is not a valid id", code=INVALID_ID, field="id")
+
+
+def encode_cursor(raw: str, prefix: str) -> str:
+    """An opaque cursor for ``raw``; ``prefix`` names the connection (and its version)."""
+    return base64.urlsafe_b64encode((prefix + raw).encode()).decode()
+
+
+def decode_cursor(cursor: str, prefix: str) -> str:
+    """What ``encode_cursor(raw, prefix)`` was given, or a BAD_USER_INPUT error."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raw = ""
+    if not raw.startswith(prefix):
+        raise UserInputError(
+            "after is not a cursor of this connection", code=BAD_USER_INPUT, field="after"
+        )
+    return raw.removeprefix(prefix)

@@ -1,9 +1,9 @@
-"""Root subscription fields: an order's updates, pushed as they happen.
+"""Root subscription fields: an order's updates, and exceptions as they are raised.
 
-A subscription first watches the change feed, then reads the order and sends it as
-its first event, so no change falls between what the client saw and what it is
-told next. Each later event re-reads the order with fresh loaders, under its own
-deadline, as a new request would.
+``orderUpdated`` first watches the change feed, then reads the order and sends it
+as its first event, so no change falls between what the client saw and what it is
+told next. Every later event re-reads what it sends with fresh loaders, under its
+own deadline, as a new request would.
 """
 
 from __future__ import annotations
@@ -11,14 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import strawberry
 
-from resolvers.access import requires
+from resolvers import order_facts
+from resolvers.access import EXCEPTION_SCOPES, Access, requires
 from resolvers.context import RequestContext
 from resolvers.errors import NOT_FOUND, UserInputError
+from resolvers.exception_queue import RaisedExceptions
 from resolvers.live import Watch
 from resolvers.relay import expect_global_id
+from resolvers.types.exception_queue import ExceptionMatch, ExceptionQueueFilter
+from resolvers.types.exceptions import OrderException
 from resolvers.types.order import Info, Order
 from sources import records
 from sources.errors import SourceError
@@ -52,6 +57,15 @@ class _Interest:
         )
 
 
+@strawberry.type(description="Exceptions an order has just gained.")
+class OrderExceptionsRaised:
+    order: Order
+    exceptions: list[OrderException] = strawberry.field(
+        description="The new exceptions the caller may see, most severe first."
+    )
+    raised_at: datetime
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -71,6 +85,21 @@ class Subscription:
             watch.close()
             raise
         return _updates(context, watch, order_id, record, order)
+
+    @strawberry.subscription(
+        description="Each time an order gains exceptions that meet the filter (the same "
+        "as `exceptionQueue`'s), on any instance. A key bound to an account hears of "
+        "that account's orders only; app and partner keys never of internal exceptions.",
+        directives=requires(*EXCEPTION_SCOPES),
+    )
+    async def order_exception_raised(
+        self, info: Info, filter: ExceptionQueueFilter | None = None
+    ) -> AsyncIterator[OrderExceptionsRaised]:
+        context = info.context
+        match = ExceptionMatch(filter or ExceptionQueueFilter())
+        access = context.access
+        watch = context.live.raised.watch(lambda raised: _concerns(raised, access, match))
+        return _raised(context, watch, match)
 
 
 async def _read(
@@ -113,3 +142,45 @@ def _follow(watch: Watch[ChangeEvent], record: records.Order | None) -> None:
     """Watch what concerns the order as it is now: parcels come and go."""
     if record is not None:
         watch.wants = _Interest.of(record).wants
+
+
+def _concerns(raised: RaisedExceptions, access: Access, match: ExceptionMatch) -> bool:
+    return access.sees(raised.account_id) and any(
+        match.fact(fact) and (access.internal or not fact.internal) for fact in raised.exceptions
+    )
+
+
+async def _raised(
+    context: RequestContext, watch: Watch[RaisedExceptions], match: ExceptionMatch
+) -> AsyncIterator[OrderExceptionsRaised]:
+    """The raised exceptions, told in full as the caller sees the order now; one that
+    healed before it could be read is not told."""
+    try:
+        while True:
+            raised = await watch.next()
+            context.renew()
+            if context.deadline_s is not None:
+                deadline.start(context.deadline_s)
+            wanted = {
+                fact.identity
+                for fact in raised.exceptions
+                if match.fact(fact) and (context.access.internal or not fact.internal)
+            }
+            try:
+                found = await context.loaders.order_by_id.load(raised.order_id)
+                order = Order.visible(found, context.access)
+                if order is None or found.value is None:
+                    continue
+                current = await order_facts.detect(found.value, context)
+            except SourceError as exc:
+                log.warning("order %s could not be read: %s", raised.order_id, exc.code)
+                continue
+            new = [
+                OrderException.of(raised.order_id, e)
+                for e in current
+                if (e.code, e.subject.kind, e.subject.id) in wanted
+            ]
+            if new:
+                yield OrderExceptionsRaised(order=order, exceptions=new, raised_at=raised.raised_at)
+    finally:
+        watch.close()

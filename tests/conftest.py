@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from gateway.app import create_app
+from gateway.app import Gateway, create_app
 from gateway.settings import Settings, SourceSettings
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import Dataset, generate
+from tests.ports import free_socket
 from tests.redis_server import RedisServer
 from tests.serving import serving
 
@@ -56,12 +57,32 @@ class RunningGateway:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    settings: Settings, sock: socket.socket | None = None
+    settings: Settings, sock: socket.socket | None = None, gateway: Gateway | None = None
 ) -> AsyncIterator[RunningGateway]:
     """Run the gateway app under uvicorn until the block ends, on ``sock`` (a bound
-    socket, when its address must be known in advance) or a free port."""
-    async with serving(create_app(settings), sock) as (url, session):
+    socket, when its address must be known in advance) or a free port; ``gateway``,
+    when given, is the app's process state, for tests to look into."""
+    async with serving(create_app(settings, gateway), sock) as (url, session):
         yield RunningGateway(url, session)
+
+
+@contextlib.asynccontextmanager
+async def changing_sources(
+    dataset: Dataset, secret: str
+) -> AsyncIterator[tuple[SimCluster, RedisServer, socket.socket]]:
+    """Sources over ``dataset`` that send their signed change events to the gateway
+    that will serve on the returned socket, and a private Redis for gateways to share."""
+    server = RedisServer()
+    await server.start()
+    sock = free_socket()
+    host, port = sock.getsockname()
+    try:
+        async with await start_cluster(
+            dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=secret
+        ) as cluster:
+            yield cluster, server, sock
+    finally:
+        await server.stop()
 
 
 def settings_for(
@@ -69,11 +90,12 @@ def settings_for(
 ) -> Settings:
     """Settings for the given source URLs; ``source_options`` apply to every source.
     Dev mode (anonymous requests run as an internal console) unless told otherwise:
-    the access tests turn it off."""
+    the access tests turn it off. No exception queue unless asked for: its sweeps and
+    evaluations would add requests to the sources' counters that tests assert."""
     sources = {
         name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
     }
-    return Settings(sources=sources, **{"dev_mode": True, **options})
+    return Settings(sources=sources, **{"dev_mode": True, "exception_queue": False, **options})
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.app import Gateway
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.settings import Settings
@@ -27,16 +28,24 @@ ORDER_VIEW = """query OrderView($n: String!) { orderByNumber(number: $n) {
   shipments { trackingNumber tracking { status } }
   tickets { subject }
 } }"""
+EXCEPTION_QUEUE = """query Queue($after: String, $filter: ExceptionQueueFilter) {
+  exceptionQueue(first: 50, after: $after, filter: $filter) {
+    nodes { orderId severity codes order { id } }
+    pageInfo { hasNextPage endCursor }
+} }"""
 MANIFEST = {
     "order-by-number": ORDER_VIEW,
     "orders-page": "query Page { orders(first: 20) { nodes { id number } } }",
+    "exception-queue": EXCEPTION_QUEUE,
 }
+QUEUE_SCOPES = ["orders:read", "shipments:read", "inventory:read", "tickets:read"]
 
 
 @dataclass
 class Secured:
     gateway: RunningGateway
     keys: dict[str, str] = field(default_factory=dict)
+    state: Gateway | None = None  # the app's process state
 
     async def post(
         self, payload: Any, *, key: str | None = None, headers: dict[str, str] | None = None
@@ -58,6 +67,9 @@ KEYS = {
     "app_b": ("app", TENANT_B, ["orders:read", "shipments:read", "tickets:read"], "standard", None),
     "app_a_pii": ("app", TENANT_A, ["orders:read", "pii:read", "inventory:read"], "standard", None),
     "partner_a": ("partner", TENANT_A, ["orders:read", "shipments:read"], "standard", None),
+    "partner_queue_a": ("partner", TENANT_A, QUEUE_SCOPES, "standard", None),
+    "app_queue": ("app", "*", QUEUE_SCOPES, "internal", None),  # every account, not staff
+    "queue_b": ("app", TENANT_B, QUEUE_SCOPES, "standard", None),
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
     "support_a": ("app", TENANT_A, ["orders:read", "tickets:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
@@ -72,8 +84,9 @@ async def secured_gateway(
     urls: dict[str, str], directory: Path, **options: Any
 ) -> AsyncIterator[Secured]:
     settings, keys = await secured_settings(urls, directory, **options)
-    async with running_gateway(settings) as gateway:
-        yield Secured(gateway, keys)
+    state = Gateway(settings)
+    async with running_gateway(settings, gateway=state) as gateway:
+        yield Secured(gateway, keys, state)
 
 
 async def secured_settings(

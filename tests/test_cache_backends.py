@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from sources.cache import MemoryBackend, RedisBackend, open_backend
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import CacheBackend, IndexEntry
 from tests.ports import free_socket, hung_server
 from tests.redis_server import RedisServer
 
@@ -128,6 +128,56 @@ async def test_first_time(backend: CacheBackend) -> None:
     assert await backend.first_time("seen:2", 0.2) is True
     await asyncio.sleep(0.3)
     assert await backend.first_time("seen:1", 0.2) is True
+
+
+async def _read_all(backend: CacheBackend, index: str, page: int) -> list[IndexEntry]:
+    """Every entry of ``index``, read ``page`` at a time."""
+    found: list[IndexEntry] = []
+    while batch := await backend.index_range(index, page, found[-1].position if found else None):
+        found += batch
+    return found
+
+
+async def test_index_reads_highest_rank_first_then_member_in_pages(backend: CacheBackend) -> None:
+    entries = [
+        IndexEntry("o1", "1-0005", b"a"),
+        IndexEntry("o2", "2-0001", b"b"),
+        IndexEntry("o3", "1-0005", b"c"),  # a tie on rank: the member decides
+        IndexEntry("o4", "1-0009", b""),
+        IndexEntry("o\u00e9", "1-0005", b"e"),  # non-ASCII sorts by code point, as text
+    ]
+    assert await backend.index_put("og:test:idx", entries) == [None] * 5
+    expected = ["o2", "o4", "o\u00e9", "o3", "o1"]
+    for page in (1, 2, 10):
+        found = await _read_all(backend, "og:test:idx", page)
+        assert [e.member for e in found] == expected
+    assert found[0] == IndexEntry("o2", "2-0001", b"b")
+    assert found[1].payload == b""
+    # Below a position that is no member's own: the next lower (rank, member).
+    below = await backend.index_range("og:test:idx", 10, ("1-0005", "o2"))
+    assert [e.member for e in below] == ["o1"]
+    assert await backend.index_range("og:test:never", 10) == []
+
+
+async def test_index_put_replaces_and_answers_old_payloads(backend: CacheBackend) -> None:
+    await backend.index_put("og:test:idx", [IndexEntry("o1", "1", b"old"), IndexEntry("o2", "2")])
+    previous = await backend.index_put(
+        "og:test:idx", [IndexEntry("o1", "3", b"new"), IndexEntry("o3", "0", b"x")]
+    )
+    assert previous == [b"old", None]
+    assert await backend.index_put("og:test:idx", [IndexEntry("o2", "2", b"y")]) == [b""]
+    found = await _read_all(backend, "og:test:idx", 10)
+    assert [(e.member, e.rank, e.payload) for e in found] == [
+        ("o1", "3", b"new"),
+        ("o2", "2", b"y"),
+        ("o3", "0", b"x"),
+    ]
+    await backend.index_remove("og:test:idx", ["o1", "o3", "never-there"])
+    assert [e.member for e in await _read_all(backend, "og:test:idx", 10)] == ["o2"]
+    await backend.index_remove("og:test:idx", ["o2"])
+    assert await backend.index_range("og:test:idx", 10) == []
+    with pytest.raises(ValueError, match="NUL"):
+        await backend.index_put("og:test:idx", [IndexEntry("o\0", "1")])
 
 
 async def test_failing_handler_never_stops_delivery(
@@ -272,6 +322,9 @@ async def test_redis_killed_then_restarted(
     assert cache.health().detail
     await cache.set_many([("a", b"2", 30)], {"t": ["a"]})
     assert await cache.invalidate_tags(["t"]) == 0
+    assert await cache.index_put("idx", [IndexEntry("o1", "1")]) == [None]
+    assert await cache.index_range("idx", 10) == []
+    await cache.index_remove("idx", ["o1"])
     assert (await cache.acquire_locks(["lock"], 1_000))[1] == [True]
     assert await cache.first_time("seen", 10) is True
     await cache.publish("events", b"lost")

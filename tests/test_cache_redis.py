@@ -14,11 +14,18 @@ import pytest
 import redis.asyncio as redis
 
 from sources.events import ChangeEvent, EventType
-from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.cluster import SimCluster
 from sources.sim.seed import generate
 from sources.webhooks import generate_secret, sign
-from tests.conftest import FIXED_NOW, RunningGateway, SourceStats, running_gateway, settings_for
-from tests.ports import free_socket, hung_server
+from tests.conftest import (
+    FIXED_NOW,
+    RunningGateway,
+    SourceStats,
+    changing_sources,
+    running_gateway,
+    settings_for,
+)
+from tests.ports import hung_server
 from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.redis_server import RedisServer
 
@@ -96,20 +103,10 @@ async def live() -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGatew
     """Own sources (their data changes), emitting signed webhooks to gateway A;
     gateways A and B share one Redis."""
     dataset = generate(seed=7, now=FIXED_NOW)
-    server = RedisServer()
-    await server.start()
-    sock = free_socket()
-    host, port = sock.getsockname()
-    cluster = await start_cluster(
-        dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=SECRET
-    )
-    settings = _settings(cluster.urls, server.url)
-    try:
+    async with changing_sources(dataset, SECRET) as (cluster, server, sock):
+        settings = _settings(cluster.urls, server.url)
         async with running_gateway(settings, sock) as a, running_gateway(settings) as b:
             yield cluster, a, b
-    finally:
-        await cluster.close()
-        await server.stop()
 
 
 async def test_a_change_delivered_to_one_instance_reaches_the_other_within_a_second(live):

@@ -13,15 +13,14 @@ import pytest
 import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
 
+from gateway.app import Gateway
 from resolvers.relay import to_global_id
 from sources.records import Order
-from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.cluster import SimCluster
 from sources.sim.seed import Dataset, generate
 from sources.webhooks import generate_secret
-from tests.conftest import FIXED_NOW, RunningGateway, running_gateway
+from tests.conftest import FIXED_NOW, RunningGateway, changing_sources, running_gateway
 from tests.live_clients import ORDER_UPDATED, sse_stream, subscribe, within, ws_client
-from tests.ports import free_socket
-from tests.redis_server import RedisServer
 from tests.secured import TENANT_A, TENANT_B, secured_settings
 
 SECRET = generate_secret()
@@ -42,25 +41,27 @@ class Live:
 @pytest_asyncio.fixture(scope="module")
 async def live(tmp_path_factory) -> AsyncIterator[Live]:
     dataset = generate(seed=11, now=FIXED_NOW)  # its own: the sources' data changes
-    redis = RedisServer()
-    await redis.start()
-    sock = free_socket()
-    host, port = sock.getsockname()
-    cluster = await start_cluster(
-        dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=SECRET
-    )
-    settings, keys = await secured_settings(
-        cluster.urls,
-        tmp_path_factory.mktemp("live-keys"),
-        cache_url=redis.url,
-        webhook_secrets=[SECRET],
-    )
-    try:
-        async with running_gateway(settings, sock) as a, running_gateway(settings) as b:
+    async with changing_sources(dataset, SECRET) as (cluster, redis, sock):
+        settings, keys = await secured_settings(
+            cluster.urls,
+            tmp_path_factory.mktemp("live-keys"),
+            cache_url=redis.url,
+            webhook_secrets=[SECRET],
+            exception_queue=True,
+        )
+        first, second = Gateway(settings), Gateway(settings)
+        async with (
+            running_gateway(settings, sock, gateway=first) as a,
+            running_gateway(settings, gateway=second) as b,
+        ):
+            indexes = [state.exception_index for state in (first, second)]
+            for _ in range(600):  # nothing is raised before the queue is filled once
+                if sum(index.sweeper.completed for index in indexes if index):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("no sweep finished in 30 s")
             yield Live(cluster, a, b, keys)
-    finally:
-        await cluster.close()
-        await redis.stop()
 
 
 def _orders_in_transit(dataset: Dataset, account: str) -> list[Order]:
@@ -79,11 +80,11 @@ def _gid(order: Order) -> str:
     return to_global_id("Order", order.id)
 
 
-async def _advance(live: Live, order: Order) -> float:
+async def _advance(live: Live, order: Order, **body: str) -> float:
     """Move the order's parcel on at the carrier (which sends its webhook to A); when."""
     number = order.shipments[0].tracking_number
     url = f"{live.cluster.urls['carrier']}/admin/trackings/{number}/advance"
-    async with live.a.session.post(url) as resp:
+    async with live.a.session.post(url, json=body) as resp:
         assert resp.status == 200, await resp.text()
         return time.monotonic()
 
@@ -201,3 +202,39 @@ async def test_completing_a_subscription_stops_it_and_frees_its_slot(live):
         updates = subscribe(session, ORDER_UPDATED, {"id": _gid(order)})
         assert (await within(updates, 5))["orderUpdated"]["number"] == order.number
         await updates.aclose()
+
+
+EXCEPTION_RAISED = """subscription Raised($filter: ExceptionQueueFilter) {
+  orderExceptionRaised(filter: $filter) {
+    order { id number health }
+    exceptions { code severity customerMessage subject { kind id } }
+    raisedAt
+} }"""
+
+
+async def test_a_failed_delivery_raises_an_exception_for_consoles_on_every_instance(live):
+    order = _orders_in_transit(live.dataset, TENANT_A)[4]
+    attempted = {"filter": {"codes": ["DELIVERY_ATTEMPTED"]}}
+    async with (
+        ws_client(live.b.url, live.keys["console"]) as console,
+        ws_client(live.b.url, live.keys["console"]) as narrow,
+        ws_client(live.a.url, live.keys["queue_b"]) as stranger,
+    ):
+        raised = asyncio.create_task(anext(subscribe(console, EXCEPTION_RAISED, attempted)))
+        other_code = {"filter": {"codes": ["LOST_OR_DAMAGED"]}}
+        unrelated = asyncio.create_task(anext(subscribe(narrow, EXCEPTION_RAISED, other_code)))
+        theirs = asyncio.create_task(anext(subscribe(stranger, EXCEPTION_RAISED, {})))
+        await asyncio.sleep(0.5)  # the three subscriptions are running
+        changed_at = await _advance(live, order, status="DELIVERY_ATTEMPTED")
+        pushed = (await asyncio.wait_for(raised, 3))["orderExceptionRaised"]
+        latency = time.monotonic() - changed_at
+        await asyncio.sleep(1.0)
+        assert not unrelated.done() and not theirs.done()
+        unrelated.cancel()
+        theirs.cancel()
+    assert pushed["order"]["number"] == order.number
+    assert pushed["order"]["health"] == "ACTION_REQUIRED"
+    codes = [e["code"] for e in pushed["exceptions"]]
+    assert codes == ["DELIVERY_ATTEMPTED"]
+    assert pushed["exceptions"][0]["customerMessage"]
+    assert latency < 2.0

@@ -65,8 +65,8 @@ async def _run(url: str, query: str) -> dict:
         return await resp.json()
 
 
-def test_readme_has_three_examples():
-    assert len(GRAPHQL_BLOCKS) == 3
+def test_readme_has_four_examples():
+    assert len(GRAPHQL_BLOCKS) == 4
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["status-page", "console"])
@@ -94,3 +94,15 @@ async def test_demo_serves_graphiql(demo):
     ):
         assert resp.status == 200
         assert "graphiql" in (await resp.text()).lower()
+
+
+async def test_exception_queue_example(demo):
+    for _ in range(100):  # the demo's start-up sweep fills the queue within seconds
+        body = await _run(demo, GRAPHQL_BLOCKS[3])
+        assert "errors" not in body, body.get("errors")
+        nodes = [edge["node"] for edge in body["data"]["exceptionQueue"]["edges"]]
+        if len(nodes) == 20:
+            break
+        await asyncio.sleep(0.1)
+    assert len(nodes) == 20
+    assert all(node["severity"] == "CRITICAL" and node["order"]["name"] for node in nodes)

@@ -36,6 +36,7 @@ def test_environment_overrides_file(tmp_path):
     [
         ({"OG_PORT": "eighty"}, "port"),
         ({"OG_CONFIG": "/nonexistent/og.toml"}, "OG_CONFIG"),
+        ({"OG_EXCEPTION_SWEEP_INTERVAL_MS": "10"}, "exception_sweep_interval_ms"),
     ],
 )
 def test_bad_settings_name_the_problem(environ, message):
@@ -66,6 +67,17 @@ def test_cache_and_webhook_settings():
     policies = settings.cache_policies()
     assert (policies["carrier"].ttl_s, policies["carrier"].keep_s) == (1.5, 600.0)
     assert policies["oms"].ttl_s == 30.0 and policies["inventory"].ttl_s == 10.0
+
+
+def test_exception_queue_settings():
+    assert (load_settings({}).exception_queue, load_settings({}).exception_sweep_interval_ms) == (
+        True,
+        60_000,
+    )
+    settings = load_settings(
+        {"OG_EXCEPTION_QUEUE": "false", "OG_EXCEPTION_SWEEP_INTERVAL_MS": "5000"}
+    )
+    assert (settings.exception_queue, settings.exception_sweep_interval_ms) == (False, 5000)
 
 
 def test_an_unknown_cache_scheme_is_refused():

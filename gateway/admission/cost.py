@@ -62,6 +62,7 @@ DEFAULT_FIELD_COSTS: Mapping[str, int] = {
     "Order.timeline": 2,  # tracking and tickets
     "Order.health": 3,  # tracking, stock and tickets
     "Order.exceptions": 3,
+    "ExceptionQueueEntry.order": 1,  # the queue is read from the cache, its orders from the OMS
 }
 DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Order.lineItems": 5,
@@ -73,6 +74,7 @@ DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Shipment.lineItems": 5,
     "Tracking.events": 10,
     "Order.exceptions": 5,
+    "ExceptionQueueEntry.exceptions": 5,
 }
 DEFAULT_SIZE_ARGUMENTS: Mapping[str, str] = {"Query.nodes": "ids"}
 BAD_FIRST = "BAD_USER_INPUT"

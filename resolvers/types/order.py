@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
 from aiodataloader import DataLoader
 
 from resolvers import exceptions as rules
+from resolvers import order_facts
 from resolvers.access import Access, requires
 from resolvers.context import RequestContext
 from resolvers.eligibility import change_eligibility
@@ -38,7 +39,6 @@ from resolvers.types.ticket import SupportTicket
 from resolvers.types.tracking import Carrier, Tracking, tracking_url
 from sources import records
 from sources.cache.through import Cached
-from sources.errors import SourceError
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -179,7 +179,7 @@ class Order(Node):
     @strawberry.field(description="The one status the customer is shown.")
     async def customer_status(self, info: Info) -> CustomerOrderStatus:
         # Without the carrier the OMS quantities still give an honest status.
-        trackings = await _trackings(self.record, info, strict=False)
+        trackings = await order_facts.trackings(self.record, info.context, strict=False)
         return derive_customer_status(self.record, trackings)
 
     @strawberry.field(
@@ -188,7 +188,7 @@ class Order(Node):
     )
     async def estimated_delivery(self, info: Info) -> DateWindow | None:
         info.context.access.require("Order.estimatedDelivery")
-        trackings = await _trackings(self.record, info, strict=True)
+        trackings = await order_facts.trackings(self.record, info.context, strict=True)
         return DateWindow.of(latest_estimate(self.record, trackings))
 
     @strawberry.field(
@@ -207,7 +207,7 @@ class Order(Node):
     )
     async def previous_estimated_delivery(self, info: Info) -> DateWindow | None:
         info.context.access.require("Order.previousEstimatedDelivery")
-        trackings = await _trackings(self.record, info, strict=True)
+        trackings = await order_facts.trackings(self.record, info.context, strict=True)
         return DateWindow.of(previous_estimate(self.record, trackings))
 
     @strawberry.field(
@@ -231,7 +231,9 @@ class Order(Node):
         """The order's exceptions, worked out once per object however many fields ask,
         from the sources the caller may read."""
         if self.memo.get("exceptions") is None:
-            self.memo["exceptions"] = asyncio.ensure_future(_detect(self.record, info))
+            self.memo["exceptions"] = asyncio.ensure_future(
+                order_facts.detect(self.record, info.context)
+            )
         return self.memo["exceptions"]
 
     @strawberry.field(description="What may still change on this order, and why not.")
@@ -246,7 +248,8 @@ class Order(Node):
         self, info: Info, first: int = 50, after: str | None = None
     ) -> TimelineConnection:
         trackings, tickets = await asyncio.gather(
-            _readable_trackings(self.record, info), _readable_tickets(self.record, info)
+            order_facts.readable_trackings(self.record, info.context),
+            order_facts.readable_tickets(self.record, info.context),
         )
         events = build_timeline(self.record, trackings, tickets)
         return timeline_page(
@@ -323,60 +326,6 @@ class Order(Node):
             cached=cached,
             memo={},
         )
-
-
-async def _trackings(
-    order: records.Order, info: Info, *, strict: bool
-) -> dict[str, records.Tracking | None]:
-    """The order's tracking records by number, through the shared carrier loader.
-
-    ``strict`` re-raises a carrier failure; otherwise failed numbers are left out.
-    """
-    numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
-    found: dict[str, records.Tracking | None] = {}
-    for number, result in (await settle(info.context.loaders.tracking_by_number, numbers)).items():
-        if isinstance(result, Cached):
-            found[number] = result.value
-        elif strict or not isinstance(result, SourceError):
-            raise result
-    return found
-
-
-async def _readable_trackings(
-    order: records.Order, info: Info
-) -> dict[str, records.Tracking | None]:
-    """The order's tracking records the caller may read (none without shipments:read);
-    records a failing carrier could not give are left out."""
-    if "Shipment.tracking" in info.context.access.denied:
-        return {}
-    return await _trackings(order, info, strict=False)
-
-
-async def _detect(order: records.Order, info: Info) -> list[rules.OrderException]:
-    trackings, stock, tickets = await asyncio.gather(
-        _readable_trackings(order, info),
-        _readable_stock(order, info),
-        _readable_tickets(order, info),
-    )
-    return rules.detect_exceptions(order, trackings, stock, tickets, now=datetime.now(UTC))
-
-
-async def _readable_stock(
-    order: records.Order, info: Info
-) -> dict[str, records.InventoryItem | None]:
-    """Stock of the order's SKUs if the caller may read it and inventory answered."""
-    if "LineItem.availability" in info.context.access.denied:
-        return {}
-    found = await settle(info.context.loaders.inventory_by_sku, [line.sku for line in order.lines])
-    return {sku: item.value for sku, item in found.items() if isinstance(item, Cached)}
-
-
-async def _readable_tickets(order: records.Order, info: Info) -> list[records.Ticket] | None:
-    """The order's tickets if the caller may read them and ticketing answered."""
-    if "Order.tickets" in info.context.access.denied:
-        return None
-    (found,) = (await settle(info.context.loaders.tickets_by_order, [order.id])).values()
-    return found.value if isinstance(found, Cached) else None
 
 
 def _quantities(

@@ -4,6 +4,10 @@ Callers never see a backend error: a backend that cannot answer behaves as an em
 cache (every read a miss, every write dropped), reports itself degraded, and
 recovers by itself. Values are opaque bytes; what they hold, and how keys are
 built, is the cache-through layer's business.
+
+Besides cached values, a backend keeps *ranked indexes*: named sets of members, each
+with a rank and a payload, read highest rank first a page at a time. Unlike cached
+values they never expire and are never evicted; their owners remove what they put.
 """
 
 from __future__ import annotations
@@ -30,6 +34,22 @@ class TokenTake:
     tokens: float
     retry_after_s: float
 
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """A member of a ranked index. Entries are read by ``rank`` then ``member``,
+    highest first; both compare as text (code point order) and may not contain NUL."""
+
+    member: str
+    rank: str
+    payload: bytes = b""
+
+    @property
+    def position(self) -> IndexPosition:
+        return (self.rank, self.member)
+
+
+IndexPosition = tuple[str, str]  # (rank, member): where a page of an index ends
 
 MessageHandler = Callable[[bytes], Awaitable[None]]
 
@@ -78,6 +98,23 @@ class CacheBackend(Protocol):
         """Charge ``cost`` to the token bucket ``key`` (full when new, refilled at
         ``refill_per_s`` up to ``capacity``) atomically, whole or not at all; ``None``
         when the backend cannot answer."""
+        ...
+
+    async def index_put(self, index: str, entries: Sequence[IndexEntry]) -> list[bytes | None]:
+        """Add or replace ``entries`` (members unique) in ``index``, atomically; the
+        payload each one replaced (``None``: it is new). A failing backend drops the
+        write and answers ``None`` for each."""
+        ...
+
+    async def index_remove(self, index: str, members: Sequence[str]) -> None:
+        """Remove ``members`` (those present) from ``index``."""
+        ...
+
+    async def index_range(
+        self, index: str, limit: int, after: IndexPosition | None = None
+    ) -> list[IndexEntry]:
+        """Up to ``limit`` entries of ``index``, highest first, starting below ``after``
+        (from the top without it). A failing backend answers an empty page."""
         ...
 
     async def publish(self, channel: str, message: bytes) -> None: ...

@@ -1,8 +1,9 @@
 """In-process cache backend: a bounded LRU with per-entry TTLs, a tag index, locks,
-``first_time`` markers and pub/sub to this process's subscribers.
+``first_time`` markers, ranked indexes and pub/sub to this process's subscribers.
 
 Locks and ``first_time`` markers live in the same bounded store as cached values, as
 they share one keyspace in Redis: nothing here can grow past ``max_entries`` keys.
+Ranked indexes are kept apart and never evicted (as in Redis, their owners bound them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sources.cache.backend import BackendHealth, MessageHandler, TokenTake
+from sources.cache.backend import (
+    BackendHealth,
+    IndexEntry,
+    IndexPosition,
+    MessageHandler,
+    TokenTake,
+)
+from sources.cache.ranked_index import RankedIndex
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -74,6 +82,7 @@ class MemoryBackend:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._tags: dict[str, set[str]] = {}  # tag -> live keys; only keys in _entries
+        self._indexes: dict[str, RankedIndex] = {}  # never empty
         self._subscribers = Subscribers()
         self._open = False
 
@@ -157,6 +166,26 @@ class MemoryBackend:
         if len(self._buckets) > self._max_entries:
             self._buckets.popitem(last=False)  # the least recently charged comes back full
         return taken
+
+    async def index_put(self, index: str, entries: Sequence[IndexEntry]) -> list[bytes | None]:
+        ranked = self._indexes.get(index) or RankedIndex()
+        previous = ranked.put(entries)
+        if ranked:
+            self._indexes[index] = ranked
+        return previous
+
+    async def index_remove(self, index: str, members: Sequence[str]) -> None:
+        ranked = self._indexes.get(index)
+        if ranked is not None:
+            ranked.remove(members)
+            if not ranked:
+                del self._indexes[index]
+
+    async def index_range(
+        self, index: str, limit: int, after: IndexPosition | None = None
+    ) -> list[IndexEntry]:
+        ranked = self._indexes.get(index)
+        return [] if ranked is None else ranked.range(limit, after)
 
     async def publish(self, channel: str, message: bytes) -> None:
         if self._open:

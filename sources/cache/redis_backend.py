@@ -26,8 +26,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from sources.cache.backend import BackendHealth, MessageHandler, TokenTake
+from sources.cache.backend import (
+    BackendHealth,
+    IndexEntry,
+    IndexPosition,
+    MessageHandler,
+    TokenTake,
+)
 from sources.cache.memory_backend import Subscribers
+from sources.cache.ranked_index import check_entry
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -134,6 +141,60 @@ return released
 """
 
 
+# A ranked index is two keys: ``<index>:order``, a sorted set of ``rank NUL member``
+# (all scores 0, so Redis orders them as bytes, exactly as the memory backend orders
+# (rank, member)), and ``<index>:entries``, a hash of member -> ``rank NUL payload``.
+
+# KEYS: order, entries. ARGV: member, rank, payload triplets. Each one's old payload.
+_INDEX_PUT = """
+local previous = {}
+for i = 1, #ARGV, 3 do
+  local member, rank = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', KEYS[2], member)
+  local before = false
+  if old then
+    local cut = string.find(old, '\\0', 1, true)
+    redis.call('ZREM', KEYS[1], string.sub(old, 1, cut - 1) .. '\\0' .. member)
+    before = string.sub(old, cut + 1)
+  end
+  redis.call('ZADD', KEYS[1], 0, rank .. '\\0' .. member)
+  redis.call('HSET', KEYS[2], member, rank .. '\\0' .. ARGV[i + 2])
+  previous[#previous + 1] = before
+end
+return previous
+"""
+
+# KEYS: order, entries. ARGV: members.
+_INDEX_REMOVE = """
+for _, member in ipairs(ARGV) do
+  local old = redis.call('HGET', KEYS[2], member)
+  if old then
+    local cut = string.find(old, '\\0', 1, true)
+    redis.call('ZREM', KEYS[1], string.sub(old, 1, cut - 1) .. '\\0' .. member)
+    redis.call('HDEL', KEYS[2], member)
+  end
+end
+return 0
+"""
+
+# KEYS: order, entries. ARGV: the exclusive upper bound ("+": the top), the limit.
+# Returns order member, entry pairs.
+_INDEX_RANGE = """
+local found = {}
+local page = redis.call('ZRANGE', KEYS[1], ARGV[1], '-', 'BYLEX', 'REV', 'LIMIT', 0, ARGV[2])
+for _, key in ipairs(page) do
+  local cut = string.find(key, '\\0', 1, true)
+  found[#found + 1] = key
+  found[#found + 1] = redis.call('HGET', KEYS[2], string.sub(key, cut + 1)) or ''
+end
+return found
+"""
+
+
+def _index_keys(index: str) -> list[str]:
+    return [f"{index}:order", f"{index}:entries"]
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -169,6 +230,9 @@ class RedisBackend:
         self._acquire_script = self._client.register_script(_ACQUIRE_LOCKS)
         self._release_script = self._client.register_script(_RELEASE_LOCKS)
         self._take_script = self._client.register_script(_TAKE_TOKENS)
+        self._index_put_script = self._client.register_script(_INDEX_PUT)
+        self._index_remove_script = self._client.register_script(_INDEX_REMOVE)
+        self._index_range_script = self._client.register_script(_INDEX_RANGE)
         # The connect handshake, the pool wait and the command each have their own
         # timeout; this caps a whole call.
         self._deadline_s = timeout_s * 1.5
@@ -267,6 +331,38 @@ class RedisBackend:
         allowed, tokens, retry_ms = answer
         wait = float(retry_ms)
         return TokenTake(bool(allowed), float(tokens), math.inf if wait < 0 else wait / 1000)
+
+    async def index_put(self, index: str, entries: Sequence[IndexEntry]) -> list[bytes | None]:
+        unknown: list[bytes | None] = [None] * len(entries)
+        if not entries:
+            return unknown
+        args: list[Any] = []
+        for entry in entries:
+            check_entry(entry.member, entry.rank)
+            args += [entry.member, entry.rank, entry.payload]
+        keys = _index_keys(index)
+        previous = await self._run(lambda: self._index_put_script(keys=keys, args=args), unknown)
+        return list(previous)
+
+    async def index_remove(self, index: str, members: Sequence[str]) -> None:
+        if members:
+            keys = _index_keys(index)
+            await self._run(lambda: self._index_remove_script(keys=keys, args=list(members)), None)
+
+    async def index_range(
+        self, index: str, limit: int, after: IndexPosition | None = None
+    ) -> list[IndexEntry]:
+        bound = "+" if after is None else "(" + "\0".join(after)
+        keys, nothing = _index_keys(index), list[bytes]()
+        found = await self._run(
+            lambda: self._index_range_script(keys=keys, args=[bound, limit]), nothing
+        )
+        page = []
+        for key, entry in zip(found[::2], found[1::2], strict=True):
+            rank, _, member = key.partition(b"\0")
+            if entry:  # its hash entry is gone (evicted under a maxmemory policy): skip it
+                page.append(IndexEntry(member.decode(), rank.decode(), entry.partition(b"\0")[2]))
+        return page
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self._run(lambda: self._client.publish(channel, message), None)

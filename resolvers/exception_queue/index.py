@@ -1,0 +1,225 @@
+"""Keeping the exception queue current, and telling every instance what was raised.
+
+Every instance hears every change event (``CachedUpstreams.on_change``); the first to
+claim an event (``first_time`` on its fingerprint) evaluates the orders it concerns,
+in a background worker, so neither the webhook nor the other change listeners wait.
+A periodic sweep (one instance at a time) evaluates every order, which is how
+time-based exceptions (LATE, STALLED_IN_TRANSIT...) appear and how the queue is
+filled at start-up.
+
+An evaluation reads the sources as an internal console would, through fresh
+per-evaluation loaders, and only counts when every source answered: an order whose
+tracking, stock or tickets could not be read keeps its previous entry (a failing
+carrier must not clear, then raise again, every carrier exception). Nor does it count
+for an order whose data another evaluation read later (a sweep page listed before a
+change, written after the change's own evaluation): the later read wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import msgspec
+
+from resolvers.context import RequestContext
+from resolvers.exception_queue.entries import (
+    KEY_PREFIX,
+    RAISED_CHANNEL,
+    ExceptionFact,
+    QueueEntry,
+    RaisedExceptions,
+)
+from resolvers.exception_queue.store import QueueStore, open_skus
+from resolvers.exception_queue.sweep import Sweeper
+from resolvers.loaders import settle
+from resolvers.order_facts import SourceFacts, gather_facts
+from sources import records
+from sources.cache.through import Cached
+from sources.cache.upstreams import CachedUpstreams
+from sources.events import ChangeEvent, EventType
+from sources.records import MAX_BATCH
+from sources.resilience import deadline
+
+log = logging.getLogger("ordergraph.exception_queue")
+
+RaisedListener = Callable[[RaisedExceptions], Awaitable[None]]
+
+EVENT_CLAIM_TTL_S = 600.0  # an event is evaluated by one instance, once, within this
+EVALUATION_TIMEOUT_S = 15.0  # one batch of at most MAX_BATCH orders
+MAX_PENDING_EVENTS = 10_000  # beyond, events are dropped (the next sweep catches up)
+_ORDER_EVENTS = frozenset(
+    {EventType.ORDER_UPDATED, EventType.ORDER_CANCELLED, EventType.TICKET_UPDATED}
+)
+
+
+class ExceptionIndex:
+    """The exception queue's upkeep in one gateway process.
+
+    ``listen()`` before the cache backend starts, ``start()`` after it, ``close()``
+    before it closes. Reading the queue needs only ``store`` (or a ``QueueStore`` over
+    the same backend).
+    """
+
+    def __init__(
+        self, cached: CachedUpstreams, *, sweep_interval_s: float = 60.0, workers: int = 2
+    ) -> None:
+        self._cached = cached
+        self.store = QueueStore(cached.backend)
+        self.sweeper = Sweeper(
+            cached.upstreams.oms, self.store, cached.backend, self.evaluate_orders, sweep_interval_s
+        )
+        self._workers = workers
+        self._pending: asyncio.Queue[ChangeEvent] = asyncio.Queue(MAX_PENDING_EVENTS)
+        self._listeners: list[RaisedListener] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._encode = msgspec.json.Encoder().encode
+        self._decode_raised = msgspec.json.Decoder(RaisedExceptions).decode
+
+    def listen(self) -> None:
+        """Follow change events and raised announcements (call before the backend starts)."""
+        self._cached.on_change(self._on_change)
+        self._cached.backend.subscribe(RAISED_CHANNEL, self._on_raised_message)
+
+    def start(self) -> None:
+        """Start the event workers and the sweep (its first run at once)."""
+        self._tasks = [deadline.detached(self._work()) for _ in range(self._workers)]
+        self._tasks.append(deadline.detached(self.sweeper.run()))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def on_raised(self, listener: RaisedListener) -> Callable[[], None]:
+        """Call ``listener`` for every ``RaisedExceptions`` any instance publishes, in
+        this process, until the returned function is called. Listeners run one after
+        another per message: hand the message on (e.g. to a queue) and return."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return stop
+
+    async def evaluate(self, order_ids: Sequence[str]) -> list[records.Order]:
+        """Evaluate these orders (at most ``MAX_BATCH``) now; the ones the OMS gave."""
+        read_at = time.time()
+        context = RequestContext.create(self._cached)
+        found = await settle(context.loaders.order_by_id, order_ids)
+        orders = [r.value for r in found.values() if isinstance(r, Cached) and r.value is not None]
+        await self.evaluate_orders(orders, read_at, context)
+        return orders
+
+    async def evaluate_orders(
+        self,
+        orders: Sequence[records.Order],
+        read_at: float,
+        context: RequestContext | None = None,
+    ) -> None:
+        """Evaluate these order records, read from the OMS at ``read_at`` (epoch
+        seconds), together (their lookups share batches); store the outcome and
+        announce exceptions new to each order."""
+        ids = [order.id for order in orders]
+        superseded = await self.store.read_since(ids, read_at)
+        await self.store.mark_read([i for i in ids if i not in superseded], read_at)
+        context = context or RequestContext.create(self._cached)
+        facts = await asyncio.gather(*(gather_facts(order, context) for order in orders))
+        superseded |= await self.store.read_since(ids, read_at)
+        now = datetime.now(UTC)
+        evaluated = [
+            (order, _entry(order, found, now))
+            for order, found in zip(orders, facts, strict=True)
+            if found.complete and order.id not in superseded
+        ]
+        if len(evaluated) < len(orders):
+            kept = len(orders) - len(evaluated)
+            log.info("exception queue: %d order(s) kept: a source failed, or newer data", kept)
+        previous, _ = await asyncio.gather(self.store.write(evaluated), self.store.remember(orders))
+        raised = [
+            RaisedExceptions(
+                order_id=order.id, account_id=order.account_id, exceptions=new, raised_at=now
+            )
+            for order, entry in evaluated
+            if entry is not None and (new := _new_facts(entry, previous.get(order.id)))
+        ]
+        # Until a sweep has filled the queue once, every open exception would look new.
+        if raised and await self.store.primed():
+            await asyncio.gather(
+                *(self._cached.backend.publish(RAISED_CHANNEL, self._encode(r)) for r in raised)
+            )
+
+    async def _on_change(self, event: ChangeEvent) -> None:
+        try:
+            self._pending.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("exception queue: %s dropped, too many pending", event.type.value)
+
+    async def _work(self) -> None:
+        """Evaluate what pending events concern, a batch of events at a time."""
+        while True:
+            events = [await self._pending.get()]
+            while len(events) < MAX_BATCH and not self._pending.empty():
+                events.append(self._pending.get_nowait())
+            try:
+                await self._apply(events)
+            except Exception:
+                log.exception("exception queue: %d change event(s) not evaluated", len(events))
+
+    async def _apply(self, events: list[ChangeEvent]) -> None:
+        backend = self._cached.backend
+        claimed = await asyncio.gather(
+            *(backend.first_time(_claim_key(event), EVENT_CLAIM_TTL_S) for event in events)
+        )
+        mine = [event for event, first in zip(events, claimed, strict=True) if first]
+        order_ids = [e.order_id for e in mine if e.type in _ORDER_EVENTS and e.order_id]
+        numbers = [e.tracking_number for e in mine if e.type is EventType.TRACKING_UPDATED]
+        order_ids += await self.store.orders_of_trackings([n for n in numbers if n])
+        skus = {e.sku for e in mine if e.type is EventType.INVENTORY_CHANGED and e.sku}
+        by_sku = {sku: await self.store.orders_of_sku(sku) for sku in skus}
+        for members in by_sku.values():
+            order_ids += members
+        unique = list(dict.fromkeys(order_ids))
+        evaluated: dict[str, records.Order] = {}
+        for start in range(0, len(unique), MAX_BATCH):
+            async with asyncio.timeout(EVALUATION_TIMEOUT_S):
+                orders = await self.evaluate(unique[start : start + MAX_BATCH])
+            evaluated.update((order.id, order) for order in orders)
+        for sku, members in by_sku.items():  # orders whose line of this SKU is done now
+            done = [m for m in members if m in evaluated and sku not in open_skus(evaluated[m])]
+            await self.store.forget_sku(sku, done)
+
+    async def _on_raised_message(self, message: bytes) -> None:
+        try:
+            raised = self._decode_raised(message)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("ignored a malformed raised-exceptions message")
+            return
+        for listener in list(self._listeners):
+            try:
+                await listener(raised)
+            except Exception:  # one listener's bug must not starve the others
+                log.exception("a raised-exceptions listener failed")
+
+
+def _claim_key(event: ChangeEvent) -> str:
+    digest = hashlib.sha256(msgspec.json.encode(event)).hexdigest()[:32]
+    return f"{KEY_PREFIX}:event:{digest}"
+
+
+def _entry(order: records.Order, found: SourceFacts, now: datetime) -> QueueEntry | None:
+    facts = [ExceptionFact.of(e) for e in found.exceptions(order, now)]
+    return QueueEntry.of(order.id, order.account_id, facts, now)
+
+
+def _new_facts(entry: QueueEntry, previous: QueueEntry | None) -> list[ExceptionFact]:
+    """``entry``'s exceptions that ``previous`` did not have (by code and subject)."""
+    before = set() if previous is None else {fact.identity for fact in previous.exceptions}
+    return [fact for fact in entry.exceptions if fact.identity not in before]

@@ -1,0 +1,159 @@
+"""The exception queue in the cache backend: its views (ranked indexes of
+``QueueEntry``) and the reverse maps that turn tracking and inventory change events
+into the orders they concern."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from resolvers.access import EVERY_ACCOUNT
+from resolvers.exception_queue.entries import KEY_PREFIX, QueueEntry, view, views_of
+from sources import records
+from sources.cache.backend import CacheBackend, IndexEntry, IndexPosition
+
+# A tracking number's order is written at every evaluation of the order (the sweep
+# evaluates every order each interval), so it only has to outlive a few sweeps.
+TRACKING_TTL_S = 24 * 3600.0
+READ_MARK_TTL_S = 120.0  # longer than any evaluation may take
+READ_PAGE = 100
+_STATE = f"{KEY_PREFIX}:state"
+_PRIMED = "primed"
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(QueueEntry).decode
+
+
+def _key(kind: str, ident: str) -> str:
+    """A key of the queue's own: ``kind`` is tracking (a number's order), read (when an
+    order was last read) or sku (an index of the orders with that SKU open)."""
+    return f"{KEY_PREFIX}:{kind}:{ident}"
+
+
+def open_skus(order: records.Order) -> set[str]:
+    """SKUs with units neither cancelled nor shipped: where stock still matters."""
+    if order.cancelled_at is not None:
+        return set()
+    return {
+        line.sku
+        for line in order.lines
+        if line.quantities.ordered - line.quantities.cancelled - line.quantities.shipped > 0
+    }
+
+
+class QueueStore:
+    def __init__(self, backend: CacheBackend) -> None:
+        self._backend = backend
+
+    async def write(
+        self, evaluated: Sequence[tuple[records.Order, QueueEntry | None]]
+    ) -> dict[str, QueueEntry | None]:
+        """Put each order's entry in its views, or take the order out of those where
+        it has nothing to show; each order's previous internal entry (every-account
+        view), swapped atomically so concurrent evaluations never both see the old one."""
+        puts: dict[str, list[IndexEntry]] = defaultdict(list)
+        removals: dict[str, list[str]] = defaultdict(list)
+        for order, entry in evaluated:
+            for index, internal in views_of(order.account_id):
+                shown = entry if internal or entry is None else entry.public()
+                if shown is None:
+                    removals[index].append(order.id)
+                else:
+                    puts[index].append(IndexEntry(order.id, shown.rank(), _encode(shown)))
+        everyone = view(EVERY_ACCOUNT, internal=True)
+        others = asyncio.gather(
+            *(self._backend.index_put(index, entries) for index, entries in puts.items()
+              if index != everyone),
+            *(self._backend.index_remove(index, members) for index, members in removals.items()),
+        )  # fmt: skip
+        previous_payloads, _ = await asyncio.gather(
+            self._backend.index_put(everyone, puts.get(everyone, [])), others
+        )
+        put_ids = [order.id for order, entry in evaluated if entry is not None]
+        previous = dict(zip(put_ids, previous_payloads, strict=True))
+        return {
+            order.id: None if (raw := previous.get(order.id)) is None else _decode(raw)
+            for order, _ in evaluated
+        }
+
+    async def remove(self, entries: Iterable[QueueEntry]) -> None:
+        """Take these entries' orders out of every view."""
+        removals: dict[str, list[str]] = defaultdict(list)
+        for entry in entries:
+            for index, _ in views_of(entry.account_id):
+                removals[index].append(entry.order_id)
+        await asyncio.gather(
+            *(self._backend.index_remove(index, members) for index, members in removals.items())
+        )
+
+    async def page(
+        self, scope: str, *, internal: bool, limit: int, after: IndexPosition | None
+    ) -> list[tuple[IndexPosition, QueueEntry]]:
+        """Up to ``limit`` entries of one view, highest first, below ``after``."""
+        found = await self._backend.index_range(view(scope, internal=internal), limit, after)
+        return [(entry.position, _decode(entry.payload)) for entry in found]
+
+    async def every_entry(self) -> list[QueueEntry]:
+        """The whole every-account internal view (every queued order once)."""
+        entries: list[QueueEntry] = []
+        after: IndexPosition | None = None
+        while page := await self.page(EVERY_ACCOUNT, internal=True, limit=READ_PAGE, after=after):
+            entries += [entry for _, entry in page]
+            after = page[-1][0]
+        return entries
+
+    async def mark_read(self, order_ids: Sequence[str], at: float) -> None:
+        """Note that these orders' data were read at ``at`` (epoch seconds) for an
+        evaluation, so that an evaluation of older data does not overwrite its outcome
+        (callers leave out the orders ``read_since`` already found newer marks for)."""
+        mark = repr(at).encode()
+        marks = [(_key("read", order_id), mark, READ_MARK_TTL_S) for order_id in order_ids]
+        await self._backend.set_many(marks, {})
+
+    async def read_since(self, order_ids: Sequence[str], at: float) -> set[str]:
+        """Those of ``order_ids`` whose data another evaluation read after ``at``."""
+        marks = await self._backend.get_many([_key("read", order_id) for order_id in order_ids])
+        return {i for i, mark in zip(order_ids, marks, strict=True) if mark and float(mark) > at}
+
+    async def remember(self, orders: Sequence[records.Order]) -> None:
+        """Map the orders' tracking numbers, and their open SKUs, back to them."""
+        numbers = [
+            (_key("tracking", shipment.tracking_number), order.id.encode(), TRACKING_TTL_S)
+            for order in orders
+            for shipment in order.shipments
+            if shipment.tracking_number
+        ]
+        by_sku: dict[str, list[IndexEntry]] = defaultdict(list)
+        for order in orders:
+            for sku in open_skus(order):
+                by_sku[sku].append(IndexEntry(order.id, ""))
+        await asyncio.gather(
+            self._backend.set_many(numbers, {}),
+            *(self._backend.index_put(_key("sku", sku), ids) for sku, ids in by_sku.items()),
+        )
+
+    async def orders_of_trackings(self, numbers: Sequence[str]) -> list[str]:
+        found = await self._backend.get_many([_key("tracking", number) for number in numbers])
+        return [order_id.decode() for order_id in found if order_id is not None]
+
+    async def orders_of_sku(self, sku: str) -> list[str]:
+        """Orders that had ``sku`` open when last evaluated (some may have closed it)."""
+        members: list[str] = []
+        after: IndexPosition | None = None
+        while page := await self._backend.index_range(_key("sku", sku), READ_PAGE, after):
+            members += [entry.member for entry in page]
+            after = page[-1].position
+        return members
+
+    async def forget_sku(self, sku: str, order_ids: Sequence[str]) -> None:
+        await self._backend.index_remove(_key("sku", sku), order_ids)
+
+    async def primed(self) -> bool:
+        """Whether a sweep has ever filled the queue (in this backend)."""
+        return bool(await self._backend.index_range(_STATE, 1))
+
+    async def mark_primed(self) -> None:
+        await self._backend.index_put(_STATE, [IndexEntry(_PRIMED, "")])

@@ -1,0 +1,100 @@
+"""What an order's derived fields need from the other sources (tracking, stock,
+tickets), read through one request's loaders and only from the sources its caller
+may read; and the order's exceptions from them. Needs a ``RequestContext``, not a
+strawberry ``Info``, so background work can evaluate orders too."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from resolvers import exceptions as rules
+from resolvers.context import RequestContext
+from resolvers.loaders import settle
+from sources import records
+from sources.cache.through import Cached
+from sources.errors import SourceError
+
+
+async def trackings(
+    order: records.Order, context: RequestContext, *, strict: bool
+) -> dict[str, records.Tracking | None]:
+    """The order's tracking records by number, through the shared carrier loader.
+
+    ``strict`` re-raises a carrier failure; otherwise failed numbers are left out.
+    """
+    numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
+    found: dict[str, records.Tracking | None] = {}
+    for number, result in (await settle(context.loaders.tracking_by_number, numbers)).items():
+        if isinstance(result, Cached):
+            found[number] = result.value
+        elif strict or not isinstance(result, SourceError):
+            raise result
+    return found
+
+
+async def readable_trackings(
+    order: records.Order, context: RequestContext
+) -> dict[str, records.Tracking | None]:
+    """The order's tracking records the caller may read (none without shipments:read);
+    records a failing carrier could not give are left out."""
+    if "Shipment.tracking" in context.access.denied:
+        return {}
+    return await trackings(order, context, strict=False)
+
+
+async def readable_stock(
+    order: records.Order, context: RequestContext
+) -> dict[str, records.InventoryItem | None]:
+    """Stock of the order's SKUs if the caller may read it and inventory answered."""
+    if "LineItem.availability" in context.access.denied:
+        return {}
+    found = await settle(context.loaders.inventory_by_sku, [line.sku for line in order.lines])
+    return {sku: item.value for sku, item in found.items() if isinstance(item, Cached)}
+
+
+async def readable_tickets(
+    order: records.Order, context: RequestContext
+) -> list[records.Ticket] | None:
+    """The order's tickets if the caller may read them and ticketing answered."""
+    if "Order.tickets" in context.access.denied:
+        return None
+    (found,) = (await settle(context.loaders.tickets_by_order, [order.id])).values()
+    return found.value if isinstance(found, Cached) else None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFacts:
+    """The other sources' records of one order, as the exception rules take them."""
+
+    trackings: dict[str, records.Tracking | None]
+    stock: dict[str, records.InventoryItem | None]
+    tickets: list[records.Ticket] | None
+    complete: bool  # every readable source answered for every record asked
+
+    def exceptions(self, order: records.Order, now: datetime) -> list[rules.OrderException]:
+        return rules.detect_exceptions(order, self.trackings, self.stock, self.tickets, now=now)
+
+
+async def gather_facts(order: records.Order, context: RequestContext) -> SourceFacts:
+    found_trackings, stock, tickets = await asyncio.gather(
+        readable_trackings(order, context),
+        readable_stock(order, context),
+        readable_tickets(order, context),
+    )
+    denied = context.access.denied
+    numbers = {s.tracking_number for s in order.shipments if s.tracking_number}
+    complete = (
+        ("Shipment.tracking" in denied or numbers <= found_trackings.keys())
+        and (
+            "LineItem.availability" in denied or {line.sku for line in order.lines} <= stock.keys()
+        )
+        and ("Order.tickets" in denied or tickets is not None)
+    )
+    return SourceFacts(found_trackings, stock, tickets, complete)
+
+
+async def detect(order: records.Order, context: RequestContext) -> list[rules.OrderException]:
+    """The order's exceptions now, from what the caller may read."""
+    return (await gather_facts(order, context)).exceptions(order, datetime.now(UTC))

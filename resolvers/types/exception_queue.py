@@ -1,0 +1,180 @@
+"""``exceptionQueue``: the queued orders a caller may see, a page at a time.
+
+The caller reads its own view of the queue (its tenant; public or internal), so
+ranks and facts never count exceptions it may not see. Filters are applied while
+reading the view in rank order; a selective filter may need to read far, so one
+request reads at most ``SCAN_LIMIT`` entries and may answer a short page whose
+``endCursor`` continues the scan.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import strawberry
+
+from resolvers import exceptions as rules
+from resolvers.context import RequestContext
+from resolvers.errors import UserInputError
+from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore
+from resolvers.exception_queue.entries import SEVERITY_RANK
+from resolvers.relay import decode_cursor, encode_cursor, to_global_id
+from resolvers.types.common import PageInfo
+from resolvers.types.order import Info, Order
+from sources.cache.backend import IndexPosition
+from sources.records import MAX_BATCH
+
+SCAN_LIMIT = 1000  # queue entries one request reads at most
+_CURSOR_PREFIX = "eq1:"
+_RANK = re.compile(r"\d:\d{15}")
+
+
+@strawberry.input(
+    description="Filters of `exceptionQueue`, all optional: an order is listed when one "
+    "of its exceptions meets every filter given."
+)
+class ExceptionQueueFilter:
+    codes: list[rules.ExceptionCode] | None = strawberry.field(
+        default=None, description="Any of these codes."
+    )
+    severity: rules.Severity | None = strawberry.field(
+        default=None, description="At least this severe."
+    )
+    since: datetime | None = strawberry.field(
+        default=None, description="Detected at or after this time (UTC without an offset)."
+    )
+
+
+@strawberry.type(description="One open exception of a queued order.")
+class QueuedException:
+    code: rules.ExceptionCode
+    severity: rules.Severity
+    detected_at: datetime
+
+
+@strawberry.type(
+    description="An order in the exception queue and what put it there, as of its last "
+    "evaluation (`evaluatedAt`); `order` is read live."
+)
+class ExceptionQueueEntry:
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    severity: rules.Severity = strawberry.field(description="The worst of its exceptions.")
+    detected_at: datetime = strawberry.field(description="When the newest one was detected.")
+    codes: list[rules.ExceptionCode]
+    exceptions: list[QueuedException] = strawberry.field(
+        description="Most severe, then newest first."
+    )
+    evaluated_at: datetime
+    record_id: strawberry.Private[str]
+
+    @strawberry.field(description="The order; null when the OMS cannot be read or it is gone.")
+    async def order(self, info: Info) -> Order | None:
+        found = await info.context.loaders.order_by_id.load(self.record_id)
+        return Order.visible(found, info.context.access)
+
+    @classmethod
+    def of(cls, entry: QueueEntry) -> ExceptionQueueEntry:
+        return cls(
+            order_id=strawberry.ID(to_global_id("Order", entry.order_id)),
+            severity=entry.severity,
+            detected_at=entry.detected_at,
+            codes=list(dict.fromkeys(fact.code for fact in entry.exceptions)),
+            exceptions=[
+                QueuedException(code=f.code, severity=f.severity, detected_at=f.detected_at)
+                for f in entry.exceptions
+            ],
+            evaluated_at=entry.evaluated_at,
+            record_id=entry.order_id,
+        )
+
+
+@strawberry.type
+class ExceptionQueueEdge:
+    cursor: str
+    node: ExceptionQueueEntry
+
+
+@strawberry.type
+class ExceptionQueueConnection:
+    edges: list[ExceptionQueueEdge]
+    nodes: list[ExceptionQueueEntry]
+    page_info: PageInfo
+
+
+async def queue_page(
+    context: RequestContext, first: int, after: str | None, filter: ExceptionQueueFilter | None
+) -> ExceptionQueueConnection:
+    if not 1 <= first <= MAX_BATCH:
+        raise UserInputError(f"first must be between 1 and {MAX_BATCH}", field="first")
+    wanted = ExceptionMatch(filter or ExceptionQueueFilter())
+    store = QueueStore(context.cached.backend)
+    access = context.access
+    kept: list[tuple[IndexPosition, QueueEntry]] = []
+    position = None if after is None else _position(after)
+    scanned, more = 0, True
+    chunk = MAX_BATCH if wanted.filters else first + 1
+    while more and len(kept) <= first and scanned < SCAN_LIMIT:
+        page = await store.page(
+            access.tenant, internal=access.internal, limit=chunk, after=position
+        )
+        more = len(page) == chunk
+        for at, entry in page:
+            if wanted.below_floor(entry):
+                more = False  # ranked by severity first: nothing further can match
+                break
+            scanned, position = scanned + 1, at
+            if wanted(entry):
+                kept.append((at, entry))
+                if len(kept) > first:
+                    break
+    edges = [
+        ExceptionQueueEdge(cursor=_cursor(at), node=ExceptionQueueEntry.of(entry))
+        for at, entry in kept[:first]
+    ]
+    has_next = len(kept) > first or (more and scanned >= SCAN_LIMIT)
+    if len(kept) <= first and has_next and position is not None:
+        end: str | None = _cursor(position)  # the scan stopped short: resume where it did
+    else:
+        end = edges[-1].cursor if edges else None
+    return ExceptionQueueConnection(
+        edges=edges,
+        nodes=[edge.node for edge in edges],
+        page_info=PageInfo(has_next_page=has_next, end_cursor=end),
+    )
+
+
+class ExceptionMatch:
+    """Whether an exception (``fact``), or one of an entry's, meets every filter given."""
+
+    def __init__(self, filter: ExceptionQueueFilter) -> None:
+        self.codes = frozenset(filter.codes or ())
+        self.floor = None if filter.severity is None else SEVERITY_RANK[filter.severity]
+        since = filter.since
+        self.since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+        self.filters = bool(self.codes) or self.floor is not None or self.since is not None
+
+    def below_floor(self, entry: QueueEntry) -> bool:
+        return self.floor is not None and SEVERITY_RANK[entry.severity] < self.floor
+
+    def __call__(self, entry: QueueEntry) -> bool:
+        return any(self.fact(fact) for fact in entry.exceptions)
+
+    def fact(self, fact: ExceptionFact) -> bool:
+        return (
+            (not self.codes or fact.code in self.codes)
+            and (self.floor is None or SEVERITY_RANK[fact.severity] >= self.floor)
+            and (self.since is None or fact.detected_at >= self.since)
+        )
+
+
+def _cursor(position: IndexPosition) -> str:
+    rank, member = position
+    return encode_cursor(f"{rank}|{member}", _CURSOR_PREFIX)
+
+
+def _position(cursor: str) -> IndexPosition:
+    rank, _, member = decode_cursor(cursor, _CURSOR_PREFIX).partition("|")
+    if not _RANK.fullmatch(rank) or not member or "\0" in member:
+        raise UserInputError("after is not a cursor of this connection", field="after")
+    return (rank, member)
