@@ -1,11 +1,14 @@
-"""README's commands and examples are real: CI runs its test command, and every
-GraphQL example runs against `ordergraph demo` started as a user would."""
+"""README's commands and examples are real: CI runs its test command, every
+GraphQL example runs against `ordergraph demo` started as a user would, and so do
+the live walkthrough's three curl commands."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.live_clients import sse_stream, within
 from tests.ports import free_port_block
 from tests.serving import wait_ready
 
@@ -106,3 +110,70 @@ async def test_exception_queue_example(demo):
         await asyncio.sleep(0.1)
     assert len(nodes) == 20
     assert all(node["severity"] == "CRITICAL" and node["order"]["name"] for node in nodes)
+
+
+WALKTHROUGH = README.split("### Watch an order live", 1)[1].split("\n#", 1)[0]
+WATCH, RAISED, BREAK = (
+    block.strip() for block in re.findall(r"```sh\n(.*?)```", WALKTHROUGH, re.S)
+)
+
+
+def _curl(command: str, port: int) -> dict:
+    """What a README curl command sends, with the demo's ports in place of the
+    defaults (gateway 8000, sources 8101 to 8104)."""
+    words = shlex.split(command)
+    assert words[0] == "curl"
+    sent: dict = {"method": "GET", "headers": {}}
+    words = iter(words[1:])
+    for word in words:
+        if word == "-X":
+            sent["method"] = next(words)
+        elif word == "-H":
+            name, _, value = next(words).partition(":")
+            sent["headers"][name.strip()] = value.strip()
+        elif word == "-d":
+            sent["json"] = json.loads(next(words))
+            sent["method"] = "POST" if sent["method"] == "GET" else sent["method"]
+        elif word.startswith("http"):
+            sent["url"] = re.sub(r":(8000|81\d\d)/", lambda m: f":{port + int(m[1]) - 8000}/", word)
+    return sent
+
+
+async def test_the_live_walkthrough(demo):
+    port = int(demo.rsplit(":", 1)[1])
+    watch, raised, breaking = (_curl(c, port) for c in (WATCH, RAISED, BREAK))
+    for _ in range(100):  # nothing is raised before the start-up sweep filled the queue
+        body = await _run(demo, GRAPHQL_BLOCKS[3])
+        if body["data"]["exceptionQueue"]["edges"]:
+            break
+        await asyncio.sleep(0.1)
+    async with (
+        sse_stream(demo, watch["json"]) as updates,
+        sse_stream(demo, raised["json"]) as exceptions,
+    ):
+        kind, first = await within(updates, 5)
+        assert kind == "next", first
+        assert first["data"]["orderUpdated"]["customerStatus"] == "SHIPPED"
+        assert first["data"]["orderUpdated"]["health"] == "ON_TRACK"
+        announced = asyncio.create_task(anext(exceptions))
+        await asyncio.sleep(0.5)  # the second subscription is running
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                breaking["method"],
+                breaking["url"],
+                json=breaking["json"],
+                headers=breaking["headers"],
+            ) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+        kind, changed = await within(updates, 3)
+        order = changed["data"]["orderUpdated"]
+        assert order["health"] == "ACTION_REQUIRED"
+        attempted = [e for e in order["exceptions"] if e["code"] == "DELIVERY_ATTEMPTED"]
+        assert attempted and attempted[0]["customerMessage"]
+        kind, told = await asyncio.wait_for(announced, 3)
+    assert kind == "next"
+    event = told["data"]["orderExceptionRaised"]
+    assert event["order"] == {"number": "1807", "health": "ACTION_REQUIRED"}
+    assert [e["code"] for e in event["exceptions"]] == ["DELIVERY_ATTEMPTED"]
