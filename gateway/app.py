@@ -186,6 +186,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         options=WebSocketOptions(
             init_timeout_s=settings.ws_init_timeout_ms / 1000,
             max_subscriptions=settings.live_max_subscriptions,
+            recheck_s=settings.ws_key_recheck_ms / 1000,
             dev_mode=settings.dev_mode,
         ),
     )

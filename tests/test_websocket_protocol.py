@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from gateway.auth.keys import generate_key
+from gateway.auth.store import open_key_store
 from resolvers.relay import to_global_id
 from tests.live_clients import ws_url
-from tests.secured import Secured, secured_gateway
+from tests.secured import PEPPER, Secured, secured_gateway
 
 PROTOCOL = "graphql-transport-ws"
 TYPENAME = {"query": "{ __typename }"}
@@ -25,7 +29,11 @@ TYPENAME = {"query": "{ __typename }"}
 async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
     directory = tmp_path_factory.mktemp("ws-keys")
     async with secured_gateway(
-        sim.urls, directory, ws_init_timeout_ms=300, live_max_subscriptions=2
+        sim.urls,
+        directory,
+        ws_init_timeout_ms=300,
+        live_max_subscriptions=2,
+        ws_key_recheck_ms=200,
     ) as running:
         yield running
 
@@ -165,3 +173,25 @@ async def test_a_limit_breaking_document_is_an_error_message_not_a_close(secured
         assert message["payload"][0]["extensions"]["code"] == "MAX_DEPTH_EXCEEDED"
         await _send(ws, {"type": "ping"})  # the connection lives on
         assert await _received(ws) == {"type": "pong"}
+
+
+async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured, dataset):
+    assert secured.state is not None
+    store = open_key_store(secured.state.settings.keys_url)
+    key, record = generate_key(
+        pepper=PEPPER, env="test", tenant="*", scopes=["orders:read"],
+        client_class="console", tier="standard",
+    )  # fmt: skip
+    await store.put(record)
+    async with _open(secured) as ws:
+        await _acknowledged(ws, key)
+        await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
+        assert (await _received(ws))["type"] == "next"
+        await store.put(msgspec.structs.replace(record, revoked_at=datetime.now(UTC)))
+        await store.close()
+        # Verified keys are trusted for up to 5 s in-process; then the recheck refuses it.
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(8):
+                while True:
+                    await ws.recv()
+    assert (ws.close_code, ws.close_reason) == (4403, "Forbidden: API_KEY_REVOKED")

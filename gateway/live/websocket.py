@@ -5,9 +5,10 @@ The client authenticates in ``connection_init`` (its payload carries
 every ``subscribe`` is admitted like an HTTP request (key still valid, scopes,
 limits, cost bucket) and runs with the caller's tenant. Protocol violations close
 the socket with the protocol's codes: 4400 bad message, 4401 subscribe before the
-ack, 4403 refused key, 4406 wrong subprotocol, 4408 no ``connection_init`` in
-time, 4409 an id already in use, 4429 a second ``connection_init``; shutdown
-closes with 1001.
+ack, 4403 refused key (also when a key revoked or expired since the connection
+began is checked again, every ``recheck_s``), 4406 wrong subprotocol, 4408 no
+``connection_init`` in time, 4409 an id already in use, 4429 a second
+``connection_init``; shutdown closes with 1001.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 class WebSocketOptions:
     init_timeout_s: float = 3.0
     max_subscriptions: int = 20
+    recheck_s: float = 60.0  # how often an open connection's key is checked again
     dev_mode: bool = False
 
 
@@ -91,6 +93,7 @@ class _Session:
 
     async def run(self) -> None:
         timer = asyncio.create_task(self._init_timeout())
+        recheck = asyncio.create_task(self._recheck())
         try:
             while not self.closed:
                 try:
@@ -103,6 +106,7 @@ class _Session:
                 await self._handle(raw)
         finally:
             timer.cancel()
+            recheck.cancel()
             await self._cancel_operations()
             self.closed = True
 
@@ -129,6 +133,20 @@ class _Session:
         await asyncio.sleep(self.endpoint.options.init_timeout_s)
         if not self.init_received:
             await self.close(4408, "Connection initialisation timeout")
+
+    async def _recheck(self) -> None:
+        """Close the connection once its key is refused (revoked, expired); a key store
+        that cannot answer (503) closes nothing."""
+        while not self.closed:
+            await asyncio.sleep(self.endpoint.options.recheck_s)
+            if self.principal is None:
+                continue
+            try:
+                await self._authenticate()
+            except AuthError as exc:
+                if exc.status == 401:
+                    log.info("closed a WebSocket: its key is now refused (%s)", exc.code)
+                    await self.close(4403, f"Forbidden: {exc.code}")
 
     async def _handle(self, raw: str) -> None:
         try:
