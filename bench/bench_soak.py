@@ -8,9 +8,10 @@ fails a share of its calls.
 3. Sends an open-loop stream at ``--load`` x capacity for ``--seconds`` (default 120),
    new requests on a fixed schedule whatever the answers' latency.
 
-Prints requests sent, HTTP statuses, p50/p95/p99 latency, how many answers carried
-errors (the failing source's fields null with a typed error), and the gateway
-process's RSS over time.
+Prints requests sent, HTTP statuses, p50/p95/p99 latency (overall and per 30 s
+window, so a tail that grows over the run shows), how many answers carried errors
+(the failing source's fields null with a typed error), and the gateway process's
+RSS over time.
 
     python bench/bench_soak.py [--seconds 120] [--load 0.7] [--fault carrier:error=0.3]
 """
@@ -33,6 +34,10 @@ NUMBERS = [str(n) for n in range(1001, 2201)]
 PAYLOADS = [{"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS]
 
 
+def p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100, method="inclusive")[98]
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -43,16 +48,20 @@ def rss_mb(pid: int) -> float:
 async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
+    windows: dict[int, list[float]] = {}  # 30 s window -> latencies of requests sent in it
     partial = 0
     rss: list[tuple[float, float]] = []
     pending: set[asyncio.Task[None]] = set()
 
     async def one(payload: dict[str, Any]) -> None:
         nonlocal partial
+        window = int((time.monotonic() - begin) // 30)
         started = time.perf_counter()
         async with demo.session.post(f"{demo.url}/graphql", json=payload) as resp:
             body = await resp.json()
-        latencies.append(time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        latencies.append(latency)
+        windows.setdefault(window, []).append(latency)
         statuses[resp.status] += 1
         partial += bool(body.get("errors"))
 
@@ -73,7 +82,7 @@ async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
     await asyncio.gather(*pending)
     rss.append((time.monotonic() - begin, rss_mb(demo.pid)))
     return {"sent": sent, "statuses": statuses, "latencies": latencies, "partial": partial,
-            "rss": rss, "elapsed": time.monotonic() - begin}  # fmt: skip
+            "rss": rss, "elapsed": time.monotonic() - begin, "windows": windows}  # fmt: skip
 
 
 async def main(seconds: float, load: float, probe_seconds: float, fault: str) -> None:
@@ -93,6 +102,12 @@ async def main(seconds: float, load: float, probe_seconds: float, fault: str) ->
     print(f"answers with typed errors (failing source's fields null): {result['partial']}")
     print(f"latency ms: p50 {q[49] * 1000:.1f}  p95 {q[94] * 1000:.1f}  p99 {q[98] * 1000:.1f}"
           f"  max {max(result['latencies']) * 1000:.1f}")  # fmt: skip
+    per_window = [
+        f"{w * 30}-{w * 30 + 30}s {p99(lat) * 1000:.0f}"
+        for w, lat in sorted(result["windows"].items())
+        if len(lat) > 1
+    ]
+    print("p99 ms per window: " + ", ".join(per_window))
     print("gateway RSS MB over time: " + ", ".join(f"{t:.0f}s {mb:.0f}" for t, mb in result["rss"]))
 
 
