@@ -34,7 +34,8 @@ class Demo:
     url: str
     source_urls: dict[str, str]
     session: aiohttp.ClientSession
-    pid: int
+    pid: int  # the gateway's process
+    source_pid: int | None = None  # the sources' process, when they run apart
 
     async def upstream_requests(self, reset: bool = False) -> int:
         """Requests the four sources served since the last reset (and reset them)."""
@@ -88,7 +89,8 @@ async def running_demo(
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
             await wait_ready(session, gateway, processes[-1], timeout_s=60)
-            yield Demo(gateway, source_urls, session, processes[-1].pid)
+            source_pid = processes[0].pid if split else None
+            yield Demo(gateway, source_urls, session, processes[-1].pid, source_pid)
     finally:
         for process in processes:
             process.terminate()

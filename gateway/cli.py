@@ -22,6 +22,7 @@ from gateway.observability import configure_logging, configure_tracing
 from gateway.server import serve
 from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
 from resolvers.access import ALL_SCOPES
+from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
 from sources.sim.cluster import SimCluster, parse_fault_option, start_cluster
 from sources.sim.faults import FaultSpec
@@ -247,6 +248,9 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     order = cluster.dataset.orders[order_id]
     print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")
     print(f"Try:\n{EXAMPLE_QUERY.format(number=order.number)}\n")
+    print("Watch it live (a subscription: GraphiQL, a WebSocket or server-sent events):")
+    print(f'  subscription {{ orderUpdated(id: "{to_global_id("Order", order.id)}") '
+          "{ customerStatus health exceptions { code } } }\n")  # fmt: skip
     if order.shipments and order.shipments[0].tracking_number:
         carrier = cluster.urls["carrier"]
         number = order.shipments[0].tracking_number

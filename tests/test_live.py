@@ -32,6 +32,7 @@ class Live:
     a: RunningGateway  # receives the sources' webhooks
     b: RunningGateway
     keys: dict[str, str]
+    b_state: Gateway
 
     @property
     def dataset(self) -> Dataset:
@@ -61,7 +62,7 @@ async def live(tmp_path_factory) -> AsyncIterator[Live]:
                 await asyncio.sleep(0.05)
             else:
                 raise AssertionError("no sweep finished in 30 s")
-            yield Live(cluster, a, b, keys)
+            yield Live(cluster, a, b, keys, second)
 
 
 def _orders_in_transit(dataset: Dataset, account: str) -> list[Order]:
@@ -193,7 +194,13 @@ async def test_completing_a_subscription_stops_it_and_frees_its_slot(live):
         await asyncio.sleep(0.1)
         updates = subscribe(session, ORDER_UPDATED, {"id": _gid(order)})
         assert (await within(updates, 5))["orderUpdated"]["number"] == order.number
+        assert live.b_state.live.changes.watches  # this one is watching
         await updates.aclose()
+    for _ in range(100):  # nothing keeps watching once the clients are gone
+        if not live.b_state.live.changes.watches:
+            break
+        await asyncio.sleep(0.02)
+    assert not live.b_state.live.changes.watches
 
 
 EXCEPTION_RAISED = """subscription Raised($filter: ExceptionQueueFilter) {
