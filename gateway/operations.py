@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
@@ -82,7 +82,9 @@ class Operations:
         body.setdefault("extensions", {})["cost"] = cost
         return body
 
-    async def stream(self, admitted: Admitted, request: Any) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, admitted: Admitted, request: Any
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """A subscription's results, one body per event, until it ends or the consumer
         stops iterating; raises :class:`Rejected` if it fails before its first event."""
         analysis = admitted.analysis

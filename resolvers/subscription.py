@@ -76,15 +76,10 @@ class Subscription:
     async def order_updated(self, info: Info, id: strawberry.ID) -> AsyncIterator[Order]:
         context = info.context
         (order_id,) = expect_global_id(id, "Order", 1)
-        watch = context.live.changes.watch(lambda event: event.order_id == order_id)
-        try:
-            record, order = await _read(context, order_id)
-            if order is None:
-                raise UserInputError(f"nothing found for {id!r}", code=NOT_FOUND)
-        except BaseException:
-            watch.close()
-            raise
-        return _updates(context, watch, order_id, record, order)
+        _, order = await _read(context, order_id)
+        if order is None:
+            raise UserInputError(f"nothing found for {id!r}", code=NOT_FOUND)
+        return _updates(context, order_id)
 
     @strawberry.subscription(
         description="Each time an order gains exceptions that meet the filter (the same "
@@ -95,11 +90,7 @@ class Subscription:
     async def order_exception_raised(
         self, info: Info, filter: ExceptionQueueFilter | None = None
     ) -> AsyncIterator[OrderExceptionsRaised]:
-        context = info.context
-        match = ExceptionMatch(filter or ExceptionQueueFilter())
-        access = context.access
-        watch = context.live.raised.watch(lambda raised: _concerns(raised, access, match))
-        return _raised(context, watch, match)
+        return _raised(info.context, ExceptionMatch(filter or ExceptionQueueFilter()))
 
 
 async def _read(
@@ -110,30 +101,25 @@ async def _read(
     return found.value, Order.visible(found, context.access)
 
 
-async def _updates(
-    context: RequestContext,
-    watch: Watch[ChangeEvent],
-    order_id: str,
-    record: records.Order | None,
-    order: Order,
-) -> AsyncIterator[Order]:
+async def _updates(context: RequestContext, order_id: str) -> AsyncIterator[Order]:
+    """The order, then again after each change that concerns it. Watches are taken
+    only here, inside the generator, so closing it always lets go of them."""
+    watch = context.live.changes.watch(lambda event: event.order_id == order_id)
     try:
-        _follow(watch, record)
-        yield order
         while True:
-            await watch.next_batch()
             context.renew()
             if context.deadline_s is not None:
                 deadline.start(context.deadline_s)
             try:
-                record, seen = await _read(context, order_id)
+                record, order = await _read(context, order_id)
             except SourceError as exc:  # stale-if-error had nothing either: wait for more
                 log.warning("order %s changed but could not be read: %s", order_id, exc.code)
-                continue
-            if seen is None:  # gone, or no longer the caller's: the stream ends
-                return
-            _follow(watch, record)
-            yield seen
+            else:
+                if order is None:  # gone, or no longer the caller's: the stream ends
+                    return
+                _follow(watch, record)
+                yield order
+            await watch.next_batch()
     finally:
         watch.close()
 
@@ -151,10 +137,12 @@ def _concerns(raised: RaisedExceptions, access: Access, match: ExceptionMatch) -
 
 
 async def _raised(
-    context: RequestContext, watch: Watch[RaisedExceptions], match: ExceptionMatch
+    context: RequestContext, match: ExceptionMatch
 ) -> AsyncIterator[OrderExceptionsRaised]:
     """The raised exceptions, told in full as the caller sees the order now; one that
     healed before it could be read is not told."""
+    access = context.access
+    watch = context.live.raised.watch(lambda raised: _concerns(raised, access, match))
     try:
         while True:
             raised = await watch.next()

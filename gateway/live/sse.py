@@ -5,6 +5,7 @@ mode. Each result is a ``next`` event whose data is the result's JSON, the end i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -58,30 +59,36 @@ class SseStreams:
             else:
                 results = self._operations.stream(admitted, request)
                 try:
-                    async for body in _until(self._connections.shutdown, results):
-                        yield _next(body)
+                    async with contextlib.aclosing(results):
+                        async for body in _until(self._connections.shutdown, results):
+                            yield _next(body)
                 except Rejected as rejected:
                     yield _next(rejected.body)
             yield {"event": "complete", "data": ""}
 
 
 async def _until(stop: anyio.Event, results: AsyncIterator[T]) -> AsyncIterator[T]:
-    """``results`` until they end or ``stop`` is set, whichever comes first."""
+    """``results`` until they end or ``stop`` is set, whichever comes first. A pending
+    step is cancelled on the way out (a client gone included), so ``results`` can be
+    closed after."""
     stopped = asyncio.ensure_future(stop.wait())
+    step: asyncio.Future[T] | None = None
     try:
         while True:
             step = asyncio.ensure_future(anext(results))
             await asyncio.wait((step, stopped), return_when=asyncio.FIRST_COMPLETED)
             if not step.done():
-                step.cancel()
-                await asyncio.gather(step, return_exceptions=True)
                 return
             try:
-                yield step.result()
+                item = step.result()
             except StopAsyncIteration:
                 return
+            yield item
     finally:
         stopped.cancel()
+        if step is not None and not step.done():
+            step.cancel()
+            await asyncio.gather(step, return_exceptions=True)
 
 
 def _next(body: dict[str, Any]) -> dict[str, str]:

@@ -235,8 +235,13 @@ class _Session:
             if admitted.analysis.kind != "subscription":
                 await self._next(op_id, await operations.execute(admitted, self.websocket))
             else:
-                async for body in operations.stream(admitted, self.websocket):
-                    await self._next(op_id, body)
+                # Closed at once however this ends (a cancelled task included): the
+                # subscription lets go of what it watches.
+                async with contextlib.aclosing(
+                    operations.stream(admitted, self.websocket)
+                ) as results:
+                    async for body in results:
+                        await self._next(op_id, body)
         except Refusal as refusal:
             await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
             return
