@@ -168,7 +168,12 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
     graphql = GraphQLEndpoint(
         gate=gate,
         operations=operations,
-        streams=SseStreams(operations, gateway.connections, ping_s=settings.sse_ping_s),
+        streams=SseStreams(
+            operations,
+            gateway.connections,
+            ping_s=settings.sse_ping_s,
+            recheck_s=settings.live_key_recheck_ms / 1000,
+        ),
         authenticator=lambda: gateway.authenticator,
         options=HttpOptions(
             max_body_bytes=settings.max_body_bytes,
@@ -186,7 +191,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         options=WebSocketOptions(
             init_timeout_s=settings.ws_init_timeout_ms / 1000,
             max_subscriptions=settings.live_max_subscriptions,
-            recheck_s=settings.ws_key_recheck_ms / 1000,
+            recheck_s=settings.live_key_recheck_ms / 1000,
             dev_mode=settings.dev_mode,
         ),
     )

@@ -136,7 +136,7 @@ class GraphQLEndpoint:
             admitted = await self._gate.admit(payload, principal, invalid=400)
         except Refusal as refusal:
             return _error_response(refusal, JSON)
-        return self._streams.respond(admitted, request)
+        return self._streams.respond(admitted, request, lambda: self._principal(request))
 
     async def _principal(self, request: Request) -> Principal:
         try:

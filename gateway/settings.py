@@ -123,7 +123,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     live_max_connections: int = 10_000  # WebSockets and event streams open at once
     live_max_subscriptions: int = 20  # per WebSocket connection
     ws_init_timeout_ms: int = 3000  # until connection_init, else close 4408
-    ws_key_recheck_ms: int = 60_000  # an open WebSocket's key checked again (revocation)
+    live_key_recheck_ms: int = 60_000  # a live stream's key checked again (revocation)
     sse_ping_s: float = 15.0  # keep-alive comments on event streams
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 

@@ -4,8 +4,9 @@ each violation closes the socket with the protocol's code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from resolvers.relay import to_global_id
-from tests.live_clients import ws_url
+from tests.live_clients import sse_stream, within, ws_url
 from tests.secured import PEPPER, Secured, secured_gateway
 
 PROTOCOL = "graphql-transport-ws"
@@ -33,7 +34,7 @@ async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
         directory,
         ws_init_timeout_ms=300,
         live_max_subscriptions=2,
-        ws_key_recheck_ms=200,
+        live_key_recheck_ms=200,
     ) as running:
         yield running
 
@@ -175,7 +176,9 @@ async def test_a_limit_breaking_document_is_an_error_message_not_a_close(secured
         assert await _received(ws) == {"type": "pong"}
 
 
-async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured, dataset):
+@contextlib.asynccontextmanager
+async def _key_to_revoke(secured: Secured) -> AsyncIterator[tuple[str, Callable[[], Any]]]:
+    """A new console key, and what revokes it."""
     assert secured.state is not None
     store = open_key_store(secured.state.settings.keys_url)
     key, record = generate_key(
@@ -183,15 +186,38 @@ async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured
         client_class="console", tier="standard",
     )  # fmt: skip
     await store.put(record)
-    async with _open(secured) as ws:
+
+    async def revoke() -> None:
+        await store.put(msgspec.structs.replace(record, revoked_at=datetime.now(UTC)))
+
+    try:
+        yield key, revoke
+    finally:
+        await store.close()
+
+
+# Verified keys are trusted for up to 5 s in-process; then the recheck refuses them.
+async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured, dataset):
+    async with _key_to_revoke(secured) as (key, revoke), _open(secured) as ws:
         await _acknowledged(ws, key)
         await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
         assert (await _received(ws))["type"] == "next"
-        await store.put(msgspec.structs.replace(record, revoked_at=datetime.now(UTC)))
-        await store.close()
-        # Verified keys are trusted for up to 5 s in-process; then the recheck refuses it.
+        await revoke()
         with pytest.raises(ConnectionClosed):
             async with asyncio.timeout(8):
                 while True:
                     await ws.recv()
     assert (ws.close_code, ws.close_reason) == (4403, "Forbidden: API_KEY_REVOKED")
+
+
+async def test_a_key_revoked_while_streaming_ends_the_event_stream(secured, dataset):
+    async with (
+        _key_to_revoke(secured) as (key, revoke),
+        sse_stream(secured.gateway.url, _watch(dataset), key) as events,
+    ):
+        assert (await within(events, 5))[0] == "next"
+        await revoke()
+        async with asyncio.timeout(8):
+            rest = [event async for event in events]
+    assert rest[-1] == ("complete", None)
+    assert rest[0][1]["errors"][0]["extensions"]["code"] == "API_KEY_REVOKED"

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-import anyio
 import orjson
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -30,44 +29,83 @@ def accepts_event_stream(accept: str) -> bool:
     return EVENT_STREAM in {part.split(";")[0].strip().lower() for part in accept.split(",")}
 
 
+Recheck = Callable[[], Awaitable[object]]  # raises Refusal once the caller's key is refused
+
+
 class SseStreams:
     def __init__(
-        self, operations: Operations, connections: LiveConnections, *, ping_s: float
+        self,
+        operations: Operations,
+        connections: LiveConnections,
+        *,
+        ping_s: float,
+        recheck_s: float,
     ) -> None:
         self._operations = operations
         self._connections = connections
         self._ping_s = ping_s
+        self._recheck_s = recheck_s
 
-    def respond(self, admitted: Admitted, request: Request) -> Response:
+    def respond(self, admitted: Admitted, request: Request, recheck: Recheck) -> Response:
+        """The stream; ``recheck`` authenticates the caller again, every ``recheck_s``
+        while a subscription runs: a key revoked or expired since ends it."""
         if self._connections.full():
             refusal = Refusal(503, "TOO_MANY_CONNECTIONS", "too many live connections: retry later")
             return JSONResponse(refusal.body(), 503, {"Retry-After": "5"})
         # The library sets ``shutdown`` when the server stops, as LiveConnections
         # does; the stream then ends by itself, with ``complete``, within the grace.
         return EventSourceResponse(
-            self._events(admitted, request),
+            self._events(admitted, request, recheck),
             ping=self._ping_s,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             shutdown_event=self._connections.shutdown,
             shutdown_grace_period=SHUTDOWN_GRACE_S,
         )
 
-    async def _events(self, admitted: Admitted, request: Request) -> AsyncIterator[dict[str, str]]:
+    async def _events(
+        self, admitted: Admitted, request: Request, recheck: Recheck
+    ) -> AsyncIterator[dict[str, str]]:
         with self._connections.stream():
             if admitted.analysis.kind != "subscription":
                 yield _next(await self._operations.execute(admitted, request))
             else:
+                ended = asyncio.Event()
+                refused: list[Refusal] = []
+                guard = asyncio.create_task(self._guard(ended, recheck, refused))
                 results = self._operations.stream(admitted, request)
                 try:
                     async with contextlib.aclosing(results):
-                        async for body in _until(self._connections.shutdown, results):
+                        async for body in _until(ended, results):
                             yield _next(body)
                 except Rejected as rejected:
                     yield _next(rejected.body)
+                finally:
+                    guard.cancel()
+                for refusal in refused:
+                    yield _next(refusal.body())
             yield {"event": "complete", "data": ""}
 
+    async def _guard(self, ended: asyncio.Event, recheck: Recheck, refused: list[Refusal]) -> None:
+        """Set ``ended`` at shutdown, or once ``recheck`` refuses the key (into
+        ``refused``); a key store that cannot answer ends nothing."""
+        shutdown = asyncio.ensure_future(self._connections.shutdown.wait())
+        try:
+            while True:
+                await asyncio.wait((shutdown,), timeout=self._recheck_s)
+                if shutdown.done():
+                    return
+                try:
+                    await recheck()
+                except Refusal as refusal:
+                    if refusal.status == 401:
+                        refused.append(refusal)
+                        return
+        finally:
+            shutdown.cancel()
+            ended.set()
 
-async def _until(stop: anyio.Event, results: AsyncIterator[T]) -> AsyncIterator[T]:
+
+async def _until(stop: asyncio.Event, results: AsyncIterator[T]) -> AsyncIterator[T]:
     """``results`` until they end or ``stop`` is set, whichever comes first. A pending
     step is cancelled on the way out (a client gone included), so ``results`` can be
     closed after."""
