@@ -6,20 +6,13 @@ from aiohttp import web
 
 from sources.records import TrackingBatch
 from sources.sim.changes import AdvanceTracking, advance_tracking
-from sources.sim.common import admin_route, batch_route, create_source_app
-from sources.sim.emitter import WebhookTarget
+from sources.sim.common import admin_route, batch_route
 from sources.sim.seed import Dataset
 
 
-def create_app(
-    dataset: Dataset,
-    *,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    webhook: WebhookTarget | None = None,
-) -> web.Application:
+def routes(dataset: Dataset) -> list[web.RouteDef]:
     """``GET /trackings?numbers=X,Y`` over ``dataset.trackings`` (numbers are case-insensitive)."""
-    routes = [
+    return [
         batch_route(
             "/trackings",
             "numbers",
@@ -31,6 +24,3 @@ def create_app(
             "/admin/trackings/{number}/advance", dataset, advance_tracking, AdvanceTracking
         ),
     ]
-    return create_source_app(
-        "carrier", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook
-    )

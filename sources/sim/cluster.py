@@ -10,19 +10,19 @@ from typing import Self
 from aiohttp import web
 
 from sources.sim import carrier, inventory, oms, ticketing
-from sources.sim.common import STATS_KEY, Stats, set_faults, set_latency
+from sources.sim.common import STATS_KEY, Stats, create_source_app, set_faults, set_latency
 from sources.sim.emitter import WebhookTarget
 from sources.sim.faults import FaultSpec, parse_fault_spec
 from sources.sim.seed import Dataset
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
 
-AppFactory = Callable[..., web.Application]
-FACTORIES: dict[str, AppFactory] = {
-    "oms": oms.create_app,
-    "inventory": inventory.create_app,
-    "carrier": carrier.create_app,
-    "ticketing": ticketing.create_app,
+# Each source's own routes over a data set; create_source_app adds what all share.
+ROUTES: dict[str, Callable[[Dataset], list[web.RouteDef]]] = {
+    "oms": oms.routes,
+    "inventory": inventory.routes,
+    "carrier": carrier.routes,
+    "ticketing": ticketing.routes,
 }
 
 
@@ -127,8 +127,9 @@ async def start_cluster(
     cluster = SimCluster(dataset=dataset)
     try:
         for offset, source in enumerate(SOURCES):
-            app = FACTORIES[source](
-                dataset,
+            app = create_source_app(
+                source,
+                ROUTES[source](dataset),
                 latency_ms=_per_source(latency_ms, source),
                 jitter_ms=_per_source(jitter_ms, source),
                 webhook=_webhook_target(webhook_url, webhook_secret, source),

@@ -6,20 +6,13 @@ from aiohttp import web
 
 from sources.records import InventoryBatch
 from sources.sim.changes import SetInventoryLevel, set_inventory_level
-from sources.sim.common import admin_route, batch_route, create_source_app
-from sources.sim.emitter import WebhookTarget
+from sources.sim.common import admin_route, batch_route
 from sources.sim.seed import Dataset
 
 
-def create_app(
-    dataset: Dataset,
-    *,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    webhook: WebhookTarget | None = None,
-) -> web.Application:
+def routes(dataset: Dataset) -> list[web.RouteDef]:
     """``GET /inventory?skus=A,B`` over ``dataset.inventory``."""
-    routes = [
+    return [
         batch_route(
             "/inventory",
             "skus",
@@ -28,6 +21,3 @@ def create_app(
         ),
         admin_route("/admin/inventory/{sku}", dataset, set_inventory_level, SetInventoryLevel),
     ]
-    return create_source_app(
-        "inventory", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook
-    )

@@ -43,12 +43,10 @@ from sources.sim.common import (
     admin_route,
     bad_request,
     batch_route,
-    create_source_app,
     error_response,
     json_response,
     read_body,
 )
-from sources.sim.emitter import WebhookTarget
 from sources.sim.seed import Dataset
 
 DEFAULT_LIMIT = 50
@@ -69,14 +67,8 @@ SEARCH_PARAMS = frozenset(
 SortKey = tuple[datetime, str]
 
 
-def create_app(
-    dataset: Dataset,
-    *,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    webhook: WebhookTarget | None = None,
-) -> web.Application:
-    """The OMS app over ``dataset`` (read live, so tests may change orders in place)."""
+def routes(dataset: Dataset) -> list[web.RouteDef]:
+    """The OMS routes over ``dataset`` (read live, so tests may change orders in place)."""
 
     async def search(request: web.Request) -> web.Response:
         return json_response(search_orders(dataset.orders.values(), request.query))
@@ -105,7 +97,7 @@ def create_app(
         )
         return json_response(OrderAddressRequests(order_id=order_id, requests=requests))
 
-    routes = [
+    return [
         batch_route(
             "/orders",
             "ids",
@@ -134,9 +126,6 @@ def create_app(
             DecideAddressRequest,
         ),
     ]
-    return create_source_app(
-        "oms", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook
-    )
 
 
 def search_orders(orders: Iterable[Order], query: Mapping[str, str]) -> OrderPage:

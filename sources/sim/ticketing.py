@@ -7,27 +7,20 @@ from aiohttp import web
 
 from sources.records import AddCommentRequest, CreateTicketRequest, OrderTickets, TicketBatch
 from sources.sim.changes import UpdateTicket, add_comment, create_ticket, update_ticket
-from sources.sim.common import admin_route, batch_route, create_source_app
-from sources.sim.emitter import WebhookTarget
+from sources.sim.common import admin_route, batch_route
 from sources.sim.seed import Dataset
 
 CREATED = 201
 
 
-def create_app(
-    dataset: Dataset,
-    *,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    webhook: WebhookTarget | None = None,
-) -> web.Application:
+def routes(dataset: Dataset) -> list[web.RouteDef]:
     """``GET /tickets?orderIds=a,b``: one entry per requested order, empty when none.
     ``POST /tickets`` and ``POST /tickets/{id}/comments`` answer 201."""
 
     def lookup(order_id: str) -> OrderTickets:
         return OrderTickets(order_id=order_id, tickets=dataset.tickets.get(order_id, []))
 
-    routes = [
+    return [
         batch_route(
             "/tickets", "orderIds", lookup, lambda found, _missing: TicketBatch(data=found)
         ),
@@ -38,6 +31,3 @@ def create_app(
         ),
         admin_route("/admin/tickets/{id}", dataset, update_ticket, UpdateTicket),
     ]
-    return create_source_app(
-        "ticketing", routes, latency_ms=latency_ms, jitter_ms=jitter_ms, webhook=webhook
-    )
