@@ -177,6 +177,13 @@ async def _sim(args: argparse.Namespace) -> None:
         await cluster.close()
 
 
+# The demo is a playground: its cost ceiling lets the largest page of full orders
+# through. tests/queries.py's ORDERS_PAGE (lines with stock, fulfillment orders,
+# shipments with tracking and events, tickets) costs 13,352 at first: 50 and 26,702 at
+# first: 100 (tests/test_readme.py runs both against the demo). Production
+# keeps Settings.max_cost (1,000).
+DEMO_MAX_COST = 30_000
+
 DEMO_KEYS = (
     # (class, tenant, scopes): one key of each class
     ("app", "*", "orders:read,shipments:read,inventory:read"),
@@ -237,6 +244,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         sources=sources,
         webhook_secrets=[secret],
         dev_mode=True,
+        max_cost=settings.max_cost if "OG_MAX_COST" in os.environ else DEMO_MAX_COST,
         key_pepper=settings.key_pepper or secrets.token_urlsafe(32),
         # A throwaway key store, unless one was configured on purpose.
         keys_url=settings.keys_url
@@ -247,6 +255,11 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     order_id = cluster.dataset.order_ids("in_transit")[0]
     order = cluster.dataset.orders[order_id]
     print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")
+    print(
+        f"Cost limit: {settings.max_cost:,} per query (OG_MAX_COST; the demo's default "
+        f"{DEMO_MAX_COST:,} lets orders(first: 100) with lines, stock, tracking and tickets "
+        "through; production's is 1,000)"
+    )
     print(f"Try:\n{EXAMPLE_QUERY.format(number=order.number)}\n")
     print("Watch it live (a subscription: GraphiQL, a WebSocket or server-sent events):")
     print(f'  subscription {{ orderUpdated(id: "{to_global_id("Order", order.id)}") '
