@@ -111,6 +111,12 @@ def _add_sim_options(
     parser: argparse.ArgumentParser, *, latency_ms: float, jitter_ms: float
 ) -> None:
     parser.add_argument("--seed", type=int, default=7, help="data set seed (default 7)")
+    parser.add_argument(
+        "--now",
+        type=_instant,
+        help="the data set's 'now', ISO 8601 (e.g. 2026-11-20T15:00:00Z; no offset: UTC); "
+        "the same --seed and --now serve the same data (default: the current time)",
+    )
     parser.add_argument("--orders", type=int, default=1200)
     parser.add_argument("--latency-ms", type=float, default=latency_ms)
     parser.add_argument("--jitter-ms", type=float, default=jitter_ms)
@@ -124,6 +130,16 @@ def _add_sim_options(
         "inventory:hang, oms:latency=200,jitter=50, ticketing:garbage=0.5, carrier:partial "
         "(repeatable; change them at run time with PUT <source>/__faults)",
     )
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid datetime {text!r}: use ISO 8601, e.g. 2026-11-20T15:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _fault(text: str) -> tuple[str, FaultSpec]:
@@ -150,9 +166,9 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 async def _start_sources(
     args: argparse.Namespace, port_base: int, webhook_url: str | None, webhook_secret: str | None
 ) -> SimCluster:
-    dataset = generate(
-        seed=args.seed, now=datetime.now(UTC).replace(microsecond=0), orders=args.orders
-    )
+    now = args.now or datetime.now(UTC).replace(microsecond=0)
+    dataset = generate(seed=args.seed, now=now, orders=args.orders)
+    print(f"  data set: --seed {args.seed} --now {now.isoformat()} --orders {args.orders}")
     cluster = await start_cluster(
         dataset,
         host=args.host,
