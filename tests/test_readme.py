@@ -30,8 +30,11 @@ EXAMPLES = {name: document for document, name in EXAMPLE.findall(README)}
 
 def test_the_two_commands_are_on_top():
     install_and_demo, run_tests = (block.strip() for block in SH_BLOCKS[:2])
-    assert install_and_demo.endswith("ordergraph demo")
-    assert "pytest" in run_tests
+    # A fresh virtual environment: a system Python under PEP 668 refuses `pip install`.
+    steps = install_and_demo.split(" && ")
+    assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
+    assert steps[2:] == ["pip install .", "ordergraph demo"]
+    assert run_tests == "python3 -m pip install -q -e '.[test]' && python3 -m pytest"
     assert README.index(run_tests) < 1500, "the commands belong near the top"
 
 
