@@ -19,6 +19,7 @@ RUN pip install . \
 
 USER ordergraph
 EXPOSE 8000
+# The port the gateway listens on: OG_PORT, as `ordergraph serve` reads it.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('OG_PORT', '8000'), timeout=2)"]
 CMD ["ordergraph", "serve"]

@@ -111,6 +111,12 @@ def _add_sim_options(
     parser: argparse.ArgumentParser, *, latency_ms: float, jitter_ms: float
 ) -> None:
     parser.add_argument("--seed", type=int, default=7, help="data set seed (default 7)")
+    parser.add_argument(
+        "--now",
+        type=_instant,
+        help="the data set's 'now', ISO 8601 (e.g. 2026-11-20T15:00:00Z; no offset: UTC); "
+        "the same --seed and --now serve the same data (default: the current time)",
+    )
     parser.add_argument("--orders", type=int, default=1200)
     parser.add_argument("--latency-ms", type=float, default=latency_ms)
     parser.add_argument("--jitter-ms", type=float, default=jitter_ms)
@@ -124,6 +130,16 @@ def _add_sim_options(
         "inventory:hang, oms:latency=200,jitter=50, ticketing:garbage=0.5, carrier:partial "
         "(repeatable; change them at run time with PUT <source>/__faults)",
     )
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid datetime {text!r}: use ISO 8601, e.g. 2026-11-20T15:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _fault(text: str) -> tuple[str, FaultSpec]:
@@ -150,9 +166,9 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 async def _start_sources(
     args: argparse.Namespace, port_base: int, webhook_url: str | None, webhook_secret: str | None
 ) -> SimCluster:
-    dataset = generate(
-        seed=args.seed, now=datetime.now(UTC).replace(microsecond=0), orders=args.orders
-    )
+    now = args.now or datetime.now(UTC).replace(microsecond=0)
+    dataset = generate(seed=args.seed, now=now, orders=args.orders)
+    print(f"  data set: --seed {args.seed} --now {now.isoformat()} --orders {args.orders}")
     cluster = await start_cluster(
         dataset,
         host=args.host,
@@ -176,6 +192,13 @@ async def _sim(args: argparse.Namespace) -> None:
     finally:
         await cluster.close()
 
+
+# The demo is a playground: its cost ceiling lets the largest page of full orders
+# through. tests/queries.py's ORDERS_PAGE (lines with stock, fulfillment orders,
+# shipments with tracking and events, tickets) costs 13,352 at first: 50 and 26,702 at
+# first: 100 (tests/test_readme.py runs both against the demo). Production
+# keeps Settings.max_cost (1,000).
+DEMO_MAX_COST = 30_000
 
 DEMO_KEYS = (
     # (class, tenant, scopes): one key of each class
@@ -237,6 +260,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         sources=sources,
         webhook_secrets=[secret],
         dev_mode=True,
+        max_cost=settings.max_cost if "OG_MAX_COST" in os.environ else DEMO_MAX_COST,
         key_pepper=settings.key_pepper or secrets.token_urlsafe(32),
         # A throwaway key store, unless one was configured on purpose.
         keys_url=settings.keys_url
@@ -247,6 +271,11 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     order_id = cluster.dataset.order_ids("in_transit")[0]
     order = cluster.dataset.orders[order_id]
     print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")
+    print(
+        f"Cost limit: {settings.max_cost:,} per query (OG_MAX_COST; the demo's default "
+        f"{DEMO_MAX_COST:,} lets orders(first: 100) with lines, stock, tracking and tickets "
+        "through; production's is 1,000)"
+    )
     print(f"Try:\n{EXAMPLE_QUERY.format(number=order.number)}\n")
     print("Watch it live (a subscription: GraphiQL, a WebSocket or server-sent events):")
     print(f'  subscription {{ orderUpdated(id: "{to_global_id("Order", order.id)}") '

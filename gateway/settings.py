@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -20,6 +21,7 @@ from sources.cache import REDIS_SCHEMES
 from sources.cache.through import CachePolicy
 from sources.cache.upstreams import default_policy
 from sources.clients import SourceConfig
+from sources.records import MAX_BATCH
 
 SOURCE_NAMES = ("oms", "inventory", "carrier", "ticketing")
 DEFAULT_PORTS = {"oms": 8101, "inventory": 8102, "carrier": 8103, "ticketing": 8104}
@@ -36,7 +38,8 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     total_timeout_ms: int = 3000
     max_connections: int = 64
     max_concurrency: int = 48
-    batch_size: int = 100
+    # ids per upstream call: at most what the sources accept (their documented maximum)
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)] = MAX_BATCH
     retry_attempts: int = 3
     breaker_failure_ratio: float = 0.5
     breaker_min_calls: int = 20
@@ -134,6 +137,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return {name: self.sources[name].cache_policy(name) for name in SOURCE_NAMES}
 
 
+StructT = TypeVar("StructT", bound=msgspec.Struct)
+
+
+def _convert(values: dict[str, Any], into: type[StructT], env: str, key: str) -> StructT:
+    """``values`` as ``into``. A bad value raises a ``SettingsError`` naming it as an
+    environment variable (prefix ``env``, e.g. ``OG_OMS_``) and as a config file key
+    (prefix ``key``, e.g. ``sources.oms.``)."""
+    try:
+        return msgspec.convert(values, into, strict=False)
+    except msgspec.ValidationError as exc:
+        problem, at, path = str(exc).rpartition(" - at `$.")
+        if not at:  # the table itself, e.g. an unknown key in the config file
+            where = f"[{key.rstrip('.')}]" if key else "the top level"
+            raise SettingsError(f"invalid settings in {where}: {exc}") from exc
+        name = re.split(r"[.\[`]", path, maxsplit=1)[0]
+        raise SettingsError(
+            f"invalid setting {env}{name.upper()} ({key}{name}): {problem}"
+        ) from exc
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings; raise ``SettingsError`` naming the first bad value."""
     env = os.environ if environ is None else environ
@@ -165,12 +188,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     unknown = set(sources) - set(SOURCE_NAMES)
     if unknown:
         raise SettingsError(f"unknown source(s) in config: {', '.join(sorted(unknown))}")
-    values["sources"] = sources
-
-    try:
-        settings = msgspec.convert(values, Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        raise SettingsError(f"invalid setting: {exc}") from exc
+    values["sources"] = {
+        name: _convert(table, SourceSettings, f"OG_{name.upper()}_", f"sources.{name}.")
+        for name, table in sources.items()
+    }
+    settings = _convert(values, Settings, "OG_", "")
     scheme = urlsplit(settings.cache_url).scheme
     if scheme not in (*REDIS_SCHEMES, "memory"):
         raise SettingsError(f"cache_url {settings.cache_url!r}: use memory:// or redis://…")

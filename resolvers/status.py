@@ -4,7 +4,7 @@ orders and carrier tracking. Pure functions: table-tested in tests/test_status.p
 The rule that matters most: a shipment's stage is the most advanced milestone it has
 ever reached, not its latest event, so late, out-of-order or duplicated carrier
 events never move an order backwards. Explicit reversals (return to sender) are the
-one exception.
+one exception, and they stick: see :func:`shipment_milestone`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from resolvers.tracking import timeline
 from sources.records import (
     FulfillmentOrder,
     FulfillmentOrderStatus,
@@ -63,11 +64,25 @@ _FINISHED = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CAN
 
 
 def shipment_milestone(tracking: Tracking | None) -> ShipmentStatus:
-    """The most advanced milestone a shipment has reached (or its explicit reversal)."""
+    """The most advanced milestone a shipment has reached, or its reversal.
+
+    Forward milestones: the most advanced one seen in the current status or any
+    checkpoint, whatever their order (EXCEPTION, NO_INFO and TRACKING_EXPIRED are not
+    progress).
+
+    Reversals (return to sender) stick. Once one is seen, in the current status or only
+    in a checkpoint, the shipment is RETURNED_TO_SENDER if that was ever seen, else
+    RETURNING_TO_SENDER, whatever forward events come with it: the in-transit scans of
+    the way back, and late or out-of-order events of the way out. The one way out is
+    a DELIVERED checkpoint dated after every reversal checkpoint while the current
+    status is no reversal: the carrier called the return off and delivered. A
+    date-only checkpoint counts from the start of its day.
+    """
     if tracking is None:
         return ShipmentStatus.NO_INFO
-    if tracking.status in REVERSALS:
-        return tracking.status
+    reversal = _reversal(tracking)
+    if reversal is not None:
+        return reversal
     reached = ShipmentStatus.NO_INFO
     best = 0
     for status in _statuses(tracking):
@@ -75,6 +90,25 @@ def shipment_milestone(tracking: Tracking | None) -> ShipmentStatus:
         if rank > best:
             best, reached = rank, status
     return reached
+
+
+def _reversal(tracking: Tracking) -> ShipmentStatus | None:
+    seen = {status for status in _statuses(tracking) if status in REVERSALS}
+    if not seen:
+        return None
+    if tracking.status not in REVERSALS:
+        events = timeline(tracking.checkpoints)
+        last = max(
+            (e.occurred_at for e in events if e.checkpoint.status in REVERSALS), default=None
+        )
+        delivered = (
+            e.occurred_at for e in events if e.checkpoint.status is ShipmentStatus.DELIVERED
+        )
+        if last is not None and any(at > last for at in delivered):
+            return None  # the return was called off
+    if ShipmentStatus.RETURNED_TO_SENDER in seen:
+        return ShipmentStatus.RETURNED_TO_SENDER
+    return ShipmentStatus.RETURNING_TO_SENDER
 
 
 def _statuses(tracking: Tracking) -> Iterable[ShipmentStatus]:
@@ -90,6 +124,10 @@ def derive_customer_status(
 
     ``trackings`` maps tracking numbers to the carrier's record (``None`` or absent
     when the carrier has none or could not be asked): the OMS quantities then decide.
+    Each shipment counts at its :func:`shipment_milestone`: once everything has
+    shipped and not all of it is delivered, one undelivered shipment returning to
+    sender (seen in its current status or only in its checkpoints, and sticking
+    through later forward events) makes the order RETURNING_TO_SENDER.
     """
     active = {line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines}
     total_active = sum(active.values())

@@ -82,6 +82,16 @@ class CancelReason(enum.Enum):
     OTHER = "OTHER"
 
 
+class ReturnStatus(enum.Enum):
+    """Where the customer's return of an order stands (Shopify ``OrderReturnStatus``)."""
+
+    NO_RETURN = "NO_RETURN"
+    RETURN_REQUESTED = "RETURN_REQUESTED"
+    IN_PROGRESS = "IN_PROGRESS"  # approved, items on their way back
+    RETURNED = "RETURNED"
+    RETURN_FAILED = "RETURN_FAILED"  # some items never came back
+
+
 # --- OMS records ---------------------------------------------------------------------
 
 
@@ -185,6 +195,7 @@ class Order(Record, frozen=True, kw_only=True):
     shipments: list[Shipment] = []
     cancelled_at: datetime | None = None
     cancel_reason: CancelReason | None = None
+    return_status: ReturnStatus = ReturnStatus.NO_RETURN
 
 
 class PageInfo(Record, frozen=True, kw_only=True):

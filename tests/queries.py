@@ -5,7 +5,7 @@ fragment FullOrder on Order {
   id number name placedAt updatedAt cancelledAt cancelReason
   customer { reference name email phone }
   shippingAddress { name line1 city region postalCode countryCode }
-  financialStatus fulfillmentStatus customerStatus
+  financialStatus fulfillmentStatus returnStatus customerStatus
   promisedDelivery { earliest latest }
   estimatedDelivery { earliest latest }
   lineItems {

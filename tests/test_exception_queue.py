@@ -6,7 +6,6 @@ sources fail keeps its entry; each sweep drops orders the OMS no longer lists.""
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ from sources.events import tracking_tag
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import Dataset, generate
+from sources.sim.stats import StatsBody
 from tests.builders import line, order
 from tests.conftest import FIXED_NOW, RunningGateway, running_gateway, settings_for
 from tests.secured import TENANT_A, secured_gateway
@@ -61,7 +61,9 @@ async def until(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
 class Swept:
     """A gateway whose start-up sweep is done, and what that sweep asked the sources."""
 
-    def __init__(self, gateway: Gateway, running: RunningGateway, requests: dict) -> None:
+    def __init__(
+        self, gateway: Gateway, running: RunningGateway, requests: dict[str, StatsBody]
+    ) -> None:
         self.gateway = gateway
         self.running = running
         self.requests = requests
@@ -76,7 +78,7 @@ async def swept(sources: SimCluster) -> AsyncIterator[Swept]:
         index = gateway.exception_index
         assert index is not None
         await until(lambda: index.sweeper.completed == 1)
-        requests = {name: copy.deepcopy(sources.stats(name).to_json()) for name in sources.urls}
+        requests = {name: sources.stats(name).snapshot() for name in sources.urls}
         yield Swept(gateway, running, requests)
 
 
@@ -123,10 +125,10 @@ async def test_the_startup_sweep_fills_the_queue_in_batches(swept: Swept, data: 
     cancelled = {o.id for o in data.orders.values() if o.cancelled_at is not None}
     assert cancelled and not cancelled & {order_of(entry["orderId"]) for entry in entries}
     # 1,200 orders: 12 list pages, and a handful of batch calls to each other source.
-    oms = swept.requests["oms"]["paths"]
+    oms = swept.requests["oms"].paths
     assert oms == {"/orders/search": 12}
     for source in ("inventory", "carrier", "ticketing"):
-        assert swept.requests[source]["requests"] <= 24, swept.requests[source]
+        assert swept.requests[source].requests <= 24, swept.requests[source]
 
 
 async def test_each_sweep_drops_orders_the_oms_no_longer_lists(sources: SimCluster) -> None:

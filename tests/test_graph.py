@@ -171,6 +171,15 @@ async def test_statuses_of_seeded_scenarios(gateway, dataset):
         assert body["data"]["orderByNumber"]["customerStatus"] == status, scenario
 
 
+async def test_return_status_is_the_oms_one(gateway, dataset):
+    by_status = {order.return_status: order for order in dataset.orders.values()}
+    assert len(by_status) == 5
+    query = "query($n: String!) { orderByNumber(number: $n) { returnStatus } }"
+    for status, order in by_status.items():
+        body = await gateway.query(query, {"n": order.number})
+        assert body["data"]["orderByNumber"]["returnStatus"] == status.value
+
+
 @pytest.fixture(scope="module")
 async def gateway_without_carrier_and_tickets(sim) -> AsyncIterator[RunningGateway]:
     url, _dead = refusing_url()

@@ -6,30 +6,35 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shlex
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
+from gateway.cli import DEMO_MAX_COST
+from sources.sim.cluster import SOURCES
 from tests.live_clients import sse_stream, within
 from tests.ports import free_port_block
+from tests.processes import ROOT, Command, ordergraph
+from tests.queries import ORDERS_PAGE
 from tests.serving import wait_ready
 
-ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 SH_BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.S)
-GRAPHQL_BLOCKS = re.findall(r"```graphql\n(.*?)```", README, re.S)
+# operation name -> document, in README order
+EXAMPLE = re.compile(r"```graphql\n((?:query|subscription) (\w+).*?)```", re.S)
+EXAMPLES = {name: document for document, name in EXAMPLE.findall(README)}
 
 
 def test_the_two_commands_are_on_top():
     install_and_demo, run_tests = (block.strip() for block in SH_BLOCKS[:2])
-    assert install_and_demo.endswith("ordergraph demo")
-    assert "pytest" in run_tests
+    # A fresh virtual environment: a system Python under PEP 668 refuses `pip install`.
+    steps = install_and_demo.split(" && ")
+    assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
+    assert steps[2:] == ["pip install .", "ordergraph demo"]
+    assert run_tests == "python3 -m pip install -q -e '.[test]' && python3 -m pytest"
     assert README.index(run_tests) < 1500, "the commands belong near the top"
 
 
@@ -40,42 +45,59 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 @pytest.fixture(scope="module")
-async def demo() -> AsyncIterator[str]:
+async def demo_command() -> AsyncIterator[tuple[str, Command]]:
+    """``ordergraph demo`` as a user starts it (no OG_MAX_COST: the demo's own ceiling)."""
     port = free_port_block(105)
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "gateway", "demo", "--port", str(port)),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "OG_LOG_LEVEL": "WARNING"},
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+    async with ordergraph("demo", "--port", str(port)) as command:
         async with aiohttp.ClientSession() as session:
-            await wait_ready(session, url, process)
-        yield url
-    finally:
-        process.terminate()
-        output, _ = await asyncio.wait_for(process.communicate(), timeout=15)
-    assert b"GraphiQL: " in output
+            await wait_ready(session, url, command.process)
+        yield url, command
 
 
-async def _run(url: str, query: str) -> dict:
+@pytest.fixture(scope="module")
+def demo(demo_command: tuple[str, Command]) -> str:
+    return demo_command[0]
+
+
+async def _run(url: str, query: str, variables: dict | None = None) -> dict:
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{url}/graphql", json={"query": query}) as resp,
+        session.post(f"{url}/graphql", json={"query": query, "variables": variables}) as resp,
     ):
         assert resp.status == 200
         return await resp.json()
 
 
-def test_readme_has_four_examples():
-    assert len(GRAPHQL_BLOCKS) == 4
+def test_readme_has_five_examples():
+    assert list(EXAMPLES) == [
+        "OrderStatusPage",
+        "ConsoleOrder",
+        "OrdersPage",
+        "OnHoldOrders",
+        "CriticalExceptions",
+    ]
 
 
-@pytest.mark.parametrize("index", [0, 1], ids=["status-page", "console"])
-async def test_order_examples_show_all_four_sources(demo, index):
-    body = await _run(demo, GRAPHQL_BLOCKS[index])
+async def test_demo_prints_its_sources_and_a_runnable_example(demo_command):
+    url, command = demo_command
+    output = await command.printed("Watch it live")
+    port = int(url.rsplit(":", 1)[1])
+    for offset, source in enumerate(SOURCES):
+        assert re.search(rf"^  {source} +http://127\.0\.0\.1:{port + 101 + offset} ", output, re.M)
+    assert f"GraphiQL: {url}/graphql" in output
+    assert f"Cost limit: {DEMO_MAX_COST:,} per query" in output
+    example = output.split("Try:\n", 1)[1].split("\n\n", 1)[0]
+    body = await _run(url, example)
+    assert "errors" not in body, body.get("errors")
+    order = body["data"]["orderByNumber"]
+    assert order["customerStatus"] == "SHIPPED"
+    assert order["shipments"] and all(s["tracking"]["events"] for s in order["shipments"])
+
+
+@pytest.mark.parametrize("name", ["OrderStatusPage", "ConsoleOrder"])
+async def test_order_examples_show_all_four_sources(demo, name):
+    body = await _run(demo, EXAMPLES[name])
     assert "errors" not in body, body.get("errors")
     order = body["data"]["orderByNumber"]
     assert order["lineItems"] and all(line["availability"] for line in order["lineItems"])
@@ -83,8 +105,33 @@ async def test_order_examples_show_all_four_sources(demo, index):
     assert order["tickets"]
 
 
-async def test_order_page_example(demo):
-    body = await _run(demo, GRAPHQL_BLOCKS[2])
+def _assert_page_has_all_four_sources(nodes: list[dict], size: int) -> None:
+    assert len(nodes) == size
+    lines = [line for node in nodes for line in node["lineItems"]]
+    assert lines and all(line["availability"] for line in lines)
+    shipments = [s for node in nodes for s in node["shipments"]]
+    # (a label the carrier never scanned has no tracking record: null, without an error)
+    assert any(s["tracking"] and s["tracking"]["events"] for s in shipments)
+    assert any(node["tickets"] for node in nodes)
+
+
+async def test_the_page_of_orders_example(demo):
+    body = await _run(demo, EXAMPLES["OrdersPage"])
+    assert "errors" not in body, body.get("errors")
+    _assert_page_has_all_four_sources([e["node"] for e in body["data"]["orders"]["edges"]], 50)
+
+
+@pytest.mark.parametrize("first", [50, 100])
+async def test_the_demo_runs_the_full_page_of_orders(demo, first):
+    """The headline query, every field of tests/queries.py, fits the demo's ceiling."""
+    body = await _run(demo, ORDERS_PAGE, {"first": first})
+    assert "errors" not in body, body.get("errors")
+    assert 1000 < body["extensions"]["cost"]["requestedQueryCost"] <= DEMO_MAX_COST
+    _assert_page_has_all_four_sources([e["node"] for e in body["data"]["orders"]["edges"]], first)
+
+
+async def test_on_hold_orders_example(demo):
+    body = await _run(demo, EXAMPLES["OnHoldOrders"])
     assert "errors" not in body, body.get("errors")
     nodes = [edge["node"] for edge in body["data"]["orders"]["edges"]]
     assert nodes
@@ -102,7 +149,7 @@ async def test_demo_serves_graphiql(demo):
 
 async def test_exception_queue_example(demo):
     for _ in range(100):  # the demo's start-up sweep fills the queue within seconds
-        body = await _run(demo, GRAPHQL_BLOCKS[3])
+        body = await _run(demo, EXAMPLES["CriticalExceptions"])
         assert "errors" not in body, body.get("errors")
         nodes = [edge["node"] for edge in body["data"]["exceptionQueue"]["edges"]]
         if len(nodes) == 20:
@@ -143,7 +190,7 @@ async def test_the_live_walkthrough(demo):
     port = int(demo.rsplit(":", 1)[1])
     watch, raised, breaking = (_curl(c, port) for c in (WATCH, RAISED, BREAK))
     for _ in range(100):  # nothing is raised before the start-up sweep filled the queue
-        body = await _run(demo, GRAPHQL_BLOCKS[3])
+        body = await _run(demo, EXAMPLES["CriticalExceptions"])
         if body["data"]["exceptionQueue"]["edges"]:
             break
         await asyncio.sleep(0.1)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from gateway.settings import SettingsError, load_settings
+from sources.records import MAX_BATCH
 
 
 def test_defaults():
@@ -42,6 +47,32 @@ def test_environment_overrides_file(tmp_path):
 def test_bad_settings_name_the_problem(environ, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(environ)
+
+
+@pytest.mark.parametrize("value", ["0", "101", "-5"])
+def test_a_batch_size_beyond_what_the_sources_accept_is_refused(value):
+    """The sources answer more than 100 ids per call with 400 (sources.records.MAX_BATCH)."""
+    with pytest.raises(SettingsError, match=r"OG_INVENTORY_BATCH_SIZE \(sources\.inventory\."):
+        load_settings({"OG_INVENTORY_BATCH_SIZE": value})
+    assert load_settings({"OG_INVENTORY_BATCH_SIZE": "1"}).source("inventory").batch_size == 1
+    assert load_settings({}).source("inventory").batch_size == MAX_BATCH == 100
+
+
+def test_the_gateway_refuses_to_start_on_a_bad_batch_size(tmp_path):
+    config = tmp_path / "og.toml"
+    config.write_text("[sources.carrier]\nbatch_size = 500\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve"],
+        env={**os.environ, "OG_CONFIG": str(config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "ordergraph: invalid setting OG_CARRIER_BATCH_SIZE (sources.carrier.batch_size): "
+        "Expected `int` <= 100"
+    )
 
 
 def test_unknown_keys_are_rejected(tmp_path):

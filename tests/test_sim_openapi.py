@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from sources.records import MAX_BATCH
-from sources.sim.cluster import SOURCES
+from sources.sim.cluster import ROUTES, SOURCES
+from sources.sim.common import create_source_app
 from sources.sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
+from sources.sim.seed import generate
 
 # data endpoints that change records (POST); POST /tickets shares its path with a GET
 CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address", "/tickets/{id}/comments")
+# what every source serves besides its data and admin routes
+SHARED_PATHS = ("/healthz", "/openapi.json", "/__stats", "/__faults")
 
 
 def test_every_source_has_a_spec() -> None:
@@ -39,7 +44,7 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
             "$ref": "#/components/schemas/FaultSpec"
         }
         for path, item in doc["paths"].items():
-            if path in ("/healthz", "/__faults"):
+            if path in SHARED_PATHS:
                 continue
             posted = path.startswith("/admin/") or path in CHANGE_PATHS
             methods = {"get", "post"} if path == "/tickets" else {"post" if posted else "get"}
@@ -74,8 +79,7 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         "/orders/search",
         "/orders/{id}/address-requests",
         *CHANGE_PATHS[:2],
-        "/healthz",
-        "/__faults",
+        *SHARED_PATHS,
         "/admin/orders/{id}/cancel",
         "/admin/orders/{id}/touch",
         "/admin/address-requests/{requestId}/decide",
@@ -97,3 +101,29 @@ def test_ticketing_documents_its_changes() -> None:
     schemas = doc["components"]["schemas"]
     assert schemas["CreateTicketRequest"]["required"] == ["orderId", "subject", "body"]
     assert "comments" in schemas["Ticket"]["properties"]
+
+
+def test_every_route_a_source_serves_is_in_its_document() -> None:
+    dataset = generate(seed=3, now=datetime(2026, 11, 20, tzinfo=UTC), orders=5, customers=5)
+    for source in SOURCES:
+        app = create_source_app(source, ROUTES[source](dataset))
+        served = {
+            (route.resource.canonical, route.method.lower())
+            for route in app.router.routes()
+            if route.resource is not None and route.method != "HEAD"  # aiohttp adds HEAD
+        }
+        doc = build_document(source)
+        documented = {(path, method) for path, item in doc["paths"].items() for method in item}
+        assert served == documented, source
+
+
+def test_stats_and_contract_routes_are_documented() -> None:
+    for source in SOURCES:
+        paths = build_document(source)["paths"]
+        assert set(paths["/__stats"]) == {"get", "delete"}
+        body = paths["/__stats"]["get"]["responses"]["200"]["content"]["application/json"]
+        assert body["schema"] == {"$ref": "#/components/schemas/StatsBody"}
+        assert "204" in paths["/__stats"]["delete"]["responses"]
+        assert "200" in paths["/openapi.json"]["get"]["responses"]
+        schema = build_document(source)["components"]["schemas"]["StatsBody"]
+        assert schema["required"] == ["requests", "paths", "batchSizes"]

@@ -20,6 +20,7 @@ from sources.records import (
     FulfillmentStatus,
     HoldReason,
     Order,
+    ReturnStatus,
     ShipmentStatus,
     TicketStatus,
     Tracking,
@@ -369,6 +370,19 @@ def test_cancellations(ds: Dataset) -> None:
     for o in orders_of(ds, "returned"):
         assert any(line.quantities.returned for line in o.lines)
         assert o.financial_status in {FinancialStatus.REFUNDED, FinancialStatus.PARTIALLY_REFUNDED}
+
+
+def test_return_status_follows_quantities(ds: Dataset) -> None:
+    counts = Counter(o.return_status for o in ds.orders.values())
+    assert set(counts) == set(ReturnStatus)
+    assert counts[ReturnStatus.NO_RETURN] > 0.8 * len(ds.orders)  # most orders: no return
+    for o in ds.orders.values():
+        returned = any(line.quantities.returned for line in o.lines)
+        assert returned == (o.return_status is ReturnStatus.RETURNED), o.number
+        if o.return_status is not ReturnStatus.NO_RETURN:  # only what was delivered
+            assert any(line.quantities.delivered for line in o.lines), o.number
+    for o in orders_of(ds, "returned"):
+        assert o.return_status is ReturnStatus.RETURNED
 
 
 @pytest.mark.parametrize(

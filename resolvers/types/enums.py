@@ -17,6 +17,7 @@ from sources.records import (
     FulfillmentOrderStatus,
     FulfillmentStatus,
     HoldReason,
+    ReturnStatus,
     ShipmentStatus,
     TicketChannel,
     TicketPriority,
@@ -32,6 +33,7 @@ __all__ = [
     "FulfillmentOrderStatus",
     "FulfillmentStatus",
     "HoldReason",
+    "ReturnStatus",
     "ShipmentStatus",
     "ShipmentSubStatus",
     "TicketChannel",
@@ -46,6 +48,9 @@ strawberry.enum(FulfillmentOrderStatus)
 strawberry.enum(HoldReason, name="FulfillmentHoldReason")
 strawberry.enum(DeliveryMethodType)
 strawberry.enum(CancelReason, name="OrderCancelReason")
+strawberry.enum(
+    ReturnStatus, name="OrderReturnStatus", description="Where the customer's return stands (OMS)."
+)
 strawberry.enum(ShipmentStatus, description="Normalised carrier status.")
 strawberry.enum(ShipmentSubStatus, description="Why a shipment is where it is.")
 strawberry.enum(TicketStatus)

@@ -30,6 +30,7 @@ from resolvers.types.enums import (
     FulfillmentOrderStatus,
     FulfillmentStatus,
     HoldReason,
+    ReturnStatus,
 )
 from resolvers.types.exceptions import OrderException
 from resolvers.types.freshness import DataSource, SourceFreshness
@@ -166,6 +167,7 @@ class Order(Node):
     shipping_address: MailingAddress | None
     financial_status: FinancialStatus
     fulfillment_status: FulfillmentStatus
+    return_status: ReturnStatus
     promised_delivery: DateWindow | None = strawberry.field(
         description="The delivery window promised at checkout."
     )
@@ -316,6 +318,7 @@ class Order(Node):
             ),
             financial_status=order.financial_status,
             fulfillment_status=order.fulfillment_status,
+            return_status=order.return_status,
             promised_delivery=DateWindow.of(promised_window(order)),
             line_items=list(lines.values()),
             fulfillment_orders=[

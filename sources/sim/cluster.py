@@ -10,10 +10,11 @@ from typing import Self
 from aiohttp import web
 
 from sources.sim import carrier, inventory, oms, ticketing
-from sources.sim.common import STATS_KEY, Stats, create_source_app, set_faults, set_latency
+from sources.sim.common import STATS_KEY, create_source_app, set_faults, set_latency
 from sources.sim.emitter import WebhookTarget
 from sources.sim.faults import FaultSpec, parse_fault_spec
 from sources.sim.seed import Dataset
+from sources.sim.stats import Stats
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
 

@@ -17,7 +17,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
@@ -28,6 +28,7 @@ from sources.sim.emitter import WebhookEmitter, WebhookTarget
 from sources.sim.faults import GARBAGE, Fault, Faults, FaultSpec, hang, reset_connection
 from sources.sim.openapi import build_document
 from sources.sim.seed import Dataset
+from sources.sim.stats import Stats
 
 T = TypeVar("T")
 StructT = TypeVar("StructT", bound=msgspec.Struct)
@@ -49,30 +50,6 @@ class Latency:
     def seconds(self) -> float:
         jitter = self.rng.uniform(0, self.jitter_ms) if self.jitter_ms > 0 else 0.0
         return max(0.0, self.fixed_ms + jitter) / 1000
-
-
-@dataclass
-class Stats:
-    """Data requests per route and the distinct-id count of every accepted batch call."""
-
-    requests: int = 0
-    paths: dict[str, int] = field(default_factory=dict)
-    batch_sizes: dict[str, list[int]] = field(default_factory=dict)
-
-    def count(self, path: str) -> None:
-        self.requests += 1
-        self.paths[path] = self.paths.get(path, 0) + 1
-
-    def record_batch(self, path: str, size: int) -> None:
-        self.batch_sizes.setdefault(path, []).append(size)
-
-    def reset(self) -> None:
-        self.requests = 0
-        self.paths.clear()
-        self.batch_sizes.clear()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"requests": self.requests, "paths": self.paths, "batchSizes": self.batch_sizes}
 
 
 SOURCE_KEY = web.AppKey("source", str)
@@ -225,7 +202,7 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 async def _get_stats(request: web.Request) -> web.Response:
-    return json_response(request.app[STATS_KEY].to_json())
+    return json_response(request.app[STATS_KEY].snapshot())
 
 
 async def _reset_stats(request: web.Request) -> web.Response:

@@ -4,8 +4,9 @@ Component schemas come straight from :mod:`sources.records`, the admin request b
 of :mod:`sources.sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
 the documents cannot drift from the wire records. Each document also describes the
 source's admin endpoints, its changing data endpoints (OMS cancel and address change,
-new tickets and comments), the ``/__faults``
-fault injection and, under ``webhooks``, the change events it sends. The
+new tickets and comments), ``/healthz``, ``/openapi.json`` itself, the ``/__stats``
+counters, the ``/__faults`` fault injection and, under ``webhooks``, the change events
+it sends. The
 servers serve these documents at ``/openapi.json``; copies live in
 ``sources/sim/openapi/<source>.json``, rewritten by ``python -m sources.sim.openapi``.
 """
@@ -52,6 +53,7 @@ from sources.sim.changes import (
     UpdateTicket,
 )
 from sources.sim.faults import FaultSpec
+from sources.sim.stats import StatsBody
 
 DOCUMENT_DIR = Path(__file__).with_name("openapi")
 REF = "#/components/schemas/{name}"
@@ -606,6 +608,45 @@ def _faults_path() -> dict[str, Any]:
     }
 
 
+def _stats_path() -> dict[str, Any]:
+    """``/__stats``: the data requests counted since the last reset, and the reset."""
+    return {
+        "get": {
+            "operationId": "getStats",
+            "summary": "Data requests served",
+            "description": "Counted before latency and faults apply, so faulted requests "
+            "count too; a refused batch (400) counts as a request but adds no batch size.",
+            "tags": ["stats"],
+            "responses": {
+                "200": {"description": "OK", "content": _json_content(StatsBody.__name__)}
+            },
+        },
+        "delete": {
+            "operationId": "resetStats",
+            "summary": "Reset the counters",
+            "tags": ["stats"],
+            "responses": {"204": {"description": "Reset."}},
+        },
+    }
+
+
+def _json_get(
+    operation_id: str, summary: str, description: str, schema: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "responses": {
+                "200": {
+                    "description": description,
+                    "content": {"application/json": {"schema": schema}},
+                }
+            },
+        }
+    }
+
+
 def _datetime_fields(types: list[type[msgspec.Struct]]) -> dict[str, list[str]]:
     """Wire names of the datetime fields of every struct reachable from ``types``."""
     found: dict[str, list[str]] = {}
@@ -652,34 +693,28 @@ def build_document(source: str) -> dict[str, Any]:
     types = [e.response for e in spec.endpoints]
     types += [t for e in spec.changes for t in (e.body, e.response)]
     types += [t for e in spec.admin for t in (e.body, e.response)]
-    components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent, FaultSpec])
+    components = _schemas([*dict.fromkeys(types), ErrorBody, ChangeEvent, FaultSpec, StatsBody])
     paths: dict[str, Any] = {e.path: {"get": _operation(e)} for e in spec.endpoints}
     for change in spec.changes:  # POST /tickets shares its path with GET /tickets
         paths.setdefault(change.path, {})["post"] = _change_operation(change)
     paths |= {e.path: {"post": _admin_operation(e, source)} for e in spec.admin}
-    paths["/healthz"] = {
-        "get": {
-            "operationId": "healthz",
-            "summary": "Liveness",
-            "responses": {
-                "200": {
-                    "description": "The source is up.",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "status": {"const": "ok"},
-                                    "source": {"const": source},
-                                },
-                                "required": ["status", "source"],
-                            }
-                        }
-                    },
-                }
-            },
-        }
-    }
+    paths["/healthz"] = _json_get(
+        "healthz",
+        "Liveness",
+        "The source is up.",
+        {
+            "type": "object",
+            "properties": {"status": {"const": "ok"}, "source": {"const": source}},
+            "required": ["status", "source"],
+        },
+    )
+    paths["/openapi.json"] = _json_get(
+        "getOpenApi",
+        "This contract",
+        "This OpenAPI 3.1 document.",
+        {"type": "object", "required": ["openapi", "info", "paths"]},
+    )
+    paths["/__stats"] = _stats_path()
     paths["/__faults"] = _faults_path()
     return {
         "openapi": "3.1.0",

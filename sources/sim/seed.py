@@ -40,6 +40,7 @@ from sources.records import (
     Money,
     Order,
     OrderLine,
+    ReturnStatus,
     Shipment,
     Ticket,
     TicketChannel,
@@ -248,6 +249,14 @@ class _Fo:
     held_at: datetime | None = None
     min_at: datetime | None = None  # promised delivery window
     max_at: datetime | None = None
+
+
+# Delivered orders with nothing back yet: the share whose return is under way or failed.
+_OPEN_RETURNS = (
+    (ReturnStatus.RETURN_REQUESTED, 0.05),
+    (ReturnStatus.IN_PROGRESS, 0.03),
+    (ReturnStatus.RETURN_FAILED, 0.01),
+)
 
 
 @dataclass(slots=True)
@@ -857,7 +866,23 @@ class _Generator:
             shipments=shipments,
             cancelled_at=draft.cancelled_at,
             cancel_reason=draft.cancel_reason,
+            return_status=self._return_status(order_id, draft),
         )
+
+    def _return_status(self, order_id: str, draft: _Draft) -> ReturnStatus:
+        """RETURNED once units came back; a few delivered orders have a return under way
+        or failed. Drawn from the order's own generator, so the main sequence (and every
+        other record) is the same with or without it."""
+        if any(line.returned > 0 for line in draft.lines):
+            return ReturnStatus.RETURNED
+        if not any(line.delivered > 0 for line in draft.lines):
+            return ReturnStatus.NO_RETURN
+        draw = random.Random(f"{self.seed}/{order_id}/return").random()
+        for status, share in _OPEN_RETURNS:
+            if draw < share:
+                return status
+            draw -= share
+        return ReturnStatus.NO_RETURN
 
     def _tracking(self, parcel: _Parcel, fo: _Fo) -> Tracking:
         r = self.r
