@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from sources.cache import MemoryBackend, RedisBackend, open_backend
+from sources.cache import CacheUnavailable, MemoryBackend, RedisBackend, open_backend
 from sources.cache.backend import CacheBackend, IndexEntry
 from tests.ports import free_socket, hung_server
 from tests.redis_server import RedisServer
@@ -340,6 +340,32 @@ async def test_redis_killed_then_restarted(
     assert cache.health().errors >= 1
     await eventually(lambda: _delivered(cache, "events", inbox))
     assert caplog.text.count("redis cache recovered") == 1
+    await cache.close()
+
+
+async def test_strict_calls_raise_and_ask_redis_even_while_it_is_down(
+    restartable: RedisServer,
+) -> None:
+    cache = RedisBackend(restartable.url, cooldown_s=30)
+    await cache.set_many([("a", b"1", 30)], {"t": ["a"]})
+    await restartable.kill()
+    assert await cache.invalidate_tags(["t"]) == 0  # a plain call: a miss, now down
+    for strict_call in (
+        lambda: cache.invalidate_tags(["t"], strict=True),
+        lambda: cache.publish("events", b"x", strict=True),
+        lambda: cache.acquire_locks(["lock"], 1_000, strict=True),
+        lambda: cache.release_locks(["lock"], "token", strict=True),
+    ):
+        with pytest.raises(CacheUnavailable):
+            await strict_call()
+
+    await restartable.start()  # well inside the cooldown: plain calls still skip Redis
+    assert (await cache.acquire_locks(["lock"], 1_000))[1] == [True]
+    assert await cache.get_many(["lock"]) == [None]
+    token, taken = await cache.acquire_locks(["lock"], 1_000, strict=True)
+    assert taken == [True] and cache.health().ok  # the strict call reached Redis
+    assert (await cache.acquire_locks(["lock"], 1_000))[1] == [False]
+    await cache.release_locks(["lock"], token, strict=True)
     await cache.close()
 
 

@@ -2,7 +2,8 @@
 
 Redis trouble is a cache miss, never a failure: every error or timeout is caught,
 reads answer ``None``, writes are dropped, locks are granted and ``first_time`` says
-True. After an error the backend is *down* for ``cooldown_s`` and skips Redis
+True; only ``strict`` calls raise :class:`CacheUnavailable` (and always try Redis,
+even while it is down). After an error the backend is *down* for ``cooldown_s`` and skips Redis
 entirely (a hung Redis then costs a caller at most ~``timeout_s`` once per cooldown,
 not once per call); the first call after the cooldown probes Redis again.
 
@@ -28,6 +29,7 @@ from redis.exceptions import RedisError
 
 from sources.cache.backend import (
     BackendHealth,
+    CacheUnavailable,
     IndexEntry,
     IndexPosition,
     MessageHandler,
@@ -293,26 +295,32 @@ class RedisBackend:
                 args += [len(indexes), *indexes]
         await self._run(lambda: self._set_many_script(keys=keys, args=args), None)
 
-    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+    async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         if not tags:
             return 0
         tag_keys = [TAG_PREFIX + tag for tag in tags]
-        deleted = await self._run(lambda: self._invalidate_script(keys=tag_keys), 0)
+        deleted = await self._run(lambda: self._invalidate_script(keys=tag_keys), 0, strict=strict)
         return int(deleted)
 
-    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+    async def acquire_locks(
+        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
+    ) -> tuple[str, list[bool]]:
         token = secrets.token_hex(16)
         if not keys:
             return token, []
         granted = [1] * len(keys)
         taken = await self._run(
-            lambda: self._acquire_script(keys=list(keys), args=[token, ttl_ms]), granted
+            lambda: self._acquire_script(keys=list(keys), args=[token, ttl_ms]),
+            granted,
+            strict=strict,
         )
         return token, [bool(flag) for flag in taken]
 
-    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
         if keys:
-            await self._run(lambda: self._release_script(keys=list(keys), args=[token]), None)
+            await self._run(
+                lambda: self._release_script(keys=list(keys), args=[token]), None, strict=strict
+            )
 
     async def first_time(self, key: str, ttl_s: float) -> bool:
         # PX rather than EX: EX takes whole seconds only.
@@ -364,8 +372,8 @@ class RedisBackend:
                 page.append(IndexEntry(member.decode(), rank.decode(), entry.partition(b"\0")[2]))
         return page
 
-    async def publish(self, channel: str, message: bytes) -> None:
-        await self._run(lambda: self._client.publish(channel, message), None)
+    async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None:
+        await self._run(lambda: self._client.publish(channel, message), None, strict=strict)
 
     def subscribe(self, channel: str, handler: MessageHandler) -> None:
         self._subscribers.add(channel, handler)
@@ -379,9 +387,13 @@ class RedisBackend:
             detail=self._last_error if self._down else "",
         )
 
-    async def _run(self, call: Callable[[], Awaitable[Any]], fallback: T) -> T:
-        """``call()``'s result, or ``fallback`` if Redis is down or fails now."""
-        if self._skip():
+    async def _run(
+        self, call: Callable[[], Awaitable[Any]], fallback: T, *, strict: bool = False
+    ) -> T:
+        """``call()``'s result, or ``fallback`` if Redis is down or fails now; with
+        ``strict``, Redis is asked even while down and a failure raises
+        :class:`CacheUnavailable`."""
+        if not strict and self._skip():
             return fallback
         started = time.monotonic()
         try:
@@ -393,8 +405,12 @@ class RedisBackend:
                 # The timer itself fired late: this process's event loop is saturated,
                 # and the answer may be waiting unread. Not Redis's fault: a miss, but
                 # no cooldown (that would send every request to the sources at once).
+                if strict:
+                    raise CacheUnavailable("the event loop is saturated") from exc
                 return fallback
             self._failed(exc)
+            if strict:
+                raise CacheUnavailable(self._last_error) from exc
             return fallback
         self._succeeded()
         return result

@@ -143,15 +143,17 @@ class CachedUpstreams:
         tell every other instance to drop its copies. The number of shared keys deleted."""
         return await self._announce(ChangeNotice(tags=list(tags)))
 
-    async def apply_change(self, event: ChangeEvent) -> int:
+    async def apply_change(self, event: ChangeEvent, *, strict: bool = False) -> int:
         """Invalidate what ``event`` makes stale and announce it to every instance's
-        listeners (live updates); the number of shared keys deleted."""
-        return await self._announce(ChangeNotice(tags=event.tags(), event=event))
+        listeners (live updates); the number of shared keys deleted. With ``strict``,
+        raise :class:`~sources.cache.backend.CacheUnavailable` if the shared cache
+        could not delete or announce it (the change may then be applied again)."""
+        return await self._announce(ChangeNotice(tags=event.tags(), event=event), strict)
 
-    async def _announce(self, notice: ChangeNotice) -> int:
-        deleted = await self.backend.invalidate_tags(notice.tags)
+    async def _announce(self, notice: ChangeNotice, strict: bool = False) -> int:
+        deleted = await self.backend.invalidate_tags(notice.tags, strict=strict)
         await self._drop_local(notice.tags)
-        await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice))
+        await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice), strict=strict)
         return deleted
 
     async def _on_notice(self, message: bytes) -> None:
