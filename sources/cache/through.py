@@ -15,6 +15,11 @@ processes a short lock per key makes cold instances wait for the first one's fet
 instead of all asking the source. Keys carry a version derived from the record's
 shape, so a changed record type never reads old bytes, and the tenant scope for
 tenant-scoped data.
+
+A fetch running when this process invalidates (or hears of the invalidation of) one
+of its entries neither writes that entry back nor hands it to requests that joined
+it: they fetch again (see :mod:`sources.cache.invalidations` for what stays open
+across instances).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import msgspec
 
 from sources import telemetry
 from sources.cache.backend import CacheBackend
+from sources.cache.invalidations import Invalidations
 from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.resilience import deadline
 
@@ -104,6 +110,14 @@ Fetch = Callable[[list[str]], Awaitable[Mapping[str, T | None]]]
 Tagger = Callable[[str, T | None], list[str]]
 
 
+@dataclass(frozen=True)
+class _Flight(Generic[T]):
+    """A fetch running in this process, which other requests may join."""
+
+    future: asyncio.Future[Cached[T] | SourceError]
+    since: int  # the invalidation epoch when it started
+
+
 class CachedSource(Generic[T]):
     """Cache-through reads of one kind of record from one source."""
 
@@ -120,10 +134,12 @@ class CachedSource(Generic[T]):
         scoped: bool,
         local: CacheBackend | None = None,
         local_ttl_s: float = 2.0,
+        invalidations: Invalidations | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``local``, when given, keeps short-lived in-process copies in front of a
-        shared ``backend``; whoever announces changes drops them by tag."""
+        shared ``backend``; whoever announces changes drops them by tag and records
+        them in ``invalidations`` (shared by a process's sources)."""
         self.kind = kind
         self.source = source
         self.policy = policy
@@ -132,6 +148,7 @@ class CachedSource(Generic[T]):
         self._backend = backend
         self._local = local
         self._local_ttl_s = local_ttl_s
+        self._invalidations = invalidations or Invalidations()
         self._scoped = scoped
         self._clock = clock
         # JSON, like the sources: msgpack would turn every datetime into UTC, so a
@@ -140,7 +157,7 @@ class CachedSource(Generic[T]):
         self._decoder = msgspec.json.Decoder(_Entry[value_type])
         shape = msgspec.json.encode(msgspec.json.schema(value_type))
         self._prefix = f"og:{hashlib.sha256(shape).hexdigest()[:10]}:{kind}:"
-        self._inflight: dict[str, asyncio.Future[Cached[T] | SourceError]] = {}
+        self._inflight: dict[str, _Flight[T]] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -193,10 +210,12 @@ class CachedSource(Generic[T]):
         telemetry.count_cache(self.source, tally.hits, tally.misses, tally.stale)
         return [results[key] for key in keys]
 
-    async def store(self, records: Mapping[str, T], *, scope: str) -> None:
-        """Write records fetched another way (e.g. a list page) as fresh entries."""
+    async def store(self, records: Mapping[str, T], *, scope: str, since: int) -> None:
+        """Write records fetched another way (e.g. a list page) as fresh entries;
+        ``since``: the invalidation epoch (``invalidations.epoch``) taken before
+        fetching them."""
         now = self._clock()
-        await self._write({self.key(scope, i): (i, v) for i, v in records.items()}, now)
+        await self._write({self.key(scope, i): (i, v) for i, v in records.items()}, now, since)
 
     async def _read(self, keys: list[str], idents: Sequence[str]) -> list[bytes | None]:
         """One read of the local copies, then one of the shared backend for the rest."""
@@ -206,12 +225,14 @@ class CachedSource(Generic[T]):
         missing = [i for i, blob in enumerate(blobs) if blob is None]
         if not missing:
             return blobs
+        since = self._invalidations.epoch
         shared = await self._backend.get_many([keys[i] for i in missing])
         copies: dict[str, tuple[str, bytes, T | None]] = {}
         for i, blob in zip(missing, shared, strict=True):
             blobs[i] = blob
             entry = self._decode(blob)
-            if blob is not None and entry is not None:
+            changed = entry is not None and self._changed(since, idents[i], entry.value)
+            if blob is not None and entry is not None and not changed:
                 copies[keys[i]] = (idents[i], blob, entry.value)
         if copies:
             await self._local.set_many(*self._rows(copies, self._local_ttl_s))
@@ -241,49 +262,73 @@ class CachedSource(Generic[T]):
         except msgspec.DecodeError:
             return None  # a torn or foreign value is a miss, never an error
 
-    async def _fetch_shared(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
-        """Fetch ``wanted`` (key -> ident), joining fetches already running here."""
+    def _changed(self, since: int, ident: str, value: T | None) -> bool:
+        """Whether the entry ``(ident, value)`` was invalidated here after ``since``."""
+        return self._invalidations.changed_since(since, self._tags(ident, value))
+
+    async def _fetch_shared(
+        self, wanted: dict[str, str], *, rejoin: bool = True
+    ) -> dict[str, Cached[T] | SourceError]:
+        """Fetch ``wanted`` (key -> ident), joining fetches already running here. A
+        joined fetch whose entry was invalidated after it started is not taken: those
+        keys are fetched again (once)."""
         loop = asyncio.get_running_loop()
-        joined = {key: fut for key in wanted if (fut := self._inflight.get(key)) is not None}
+        since = self._invalidations.epoch
+        joined = {key: flight for key in wanted if (flight := self._inflight.get(key)) is not None}
         own = {key: ident for key, ident in wanted.items() if key not in joined}
-        futures: dict[str, asyncio.Future[Cached[T] | SourceError]] = {
-            key: loop.create_future() for key in own
-        }
-        self._inflight.update(futures)
+        flights = {key: _Flight[T](loop.create_future(), since) for key in own}
+        self._inflight.update(flights)
         results: dict[str, Cached[T] | SourceError] = {}
         try:
             if own:
-                results = await self._fetch_own(own)
+                results = await self._fetch_own(own, since)
         finally:
-            for key, future in futures.items():
-                self._inflight.pop(key, None)
+            for key, flight in flights.items():
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
                 if key in results:
-                    future.set_result(results[key])
+                    flight.future.set_result(results[key])
                 else:  # the fetch was cancelled or crashed: joiners fetch on their own
-                    future.cancel()
-        for key, future in joined.items():
-            try:
-                # Another request's (or a background refresh's) fetch: wait for it only
-                # as long as this request's own deadline allows.
-                results[key] = await asyncio.wait_for(
-                    asyncio.shield(future), timeout=deadline.bounded(self.policy.join_s)
-                )
-            except TimeoutError:
-                results[key] = SourceError(
-                    self.source,
-                    SOURCE_TIMEOUT,
-                    "a shared fetch outlasted the deadline",
-                    retryable=True,
-                )
-            except asyncio.CancelledError:
-                if not future.cancelled():
-                    raise  # this caller itself is being cancelled
-                results[key] = SourceError(
-                    self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
-                )
+                    flight.future.cancel()
+        outdated: dict[str, str] = {}
+        for key, flight in joined.items():
+            result = await self._join(flight)
+            if (
+                rejoin
+                and isinstance(result, Cached)
+                and self._changed(flight.since, wanted[key], result.value)
+            ):
+                outdated[key] = wanted[key]
+            else:
+                results[key] = result
+        if outdated:
+            results.update(await self._fetch_shared(outdated, rejoin=False))
         return results
 
-    async def _fetch_own(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+    async def _join(self, flight: _Flight[T]) -> Cached[T] | SourceError:
+        """Another request's (or a background refresh's) fetch: waited for only as
+        long as this request's own deadline allows."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(flight.future), timeout=deadline.bounded(self.policy.join_s)
+            )
+        except TimeoutError:
+            return SourceError(
+                self.source,
+                SOURCE_TIMEOUT,
+                "a shared fetch outlasted the deadline",
+                retryable=True,
+            )
+        except asyncio.CancelledError:
+            if not flight.future.cancelled():
+                raise  # this caller itself is being cancelled
+            return SourceError(
+                self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
+            )
+
+    async def _fetch_own(
+        self, wanted: dict[str, str], since: int
+    ) -> dict[str, Cached[T] | SourceError]:
         """Fetch from the source, letting another instance's running fetch finish first."""
         locks = [_lock(key) for key in wanted]
         token, taken = await self._backend.acquire_locks(locks, self.policy.lock_ms)
@@ -295,7 +340,7 @@ class CachedSource(Generic[T]):
                 results.update(await self._wait_for_others(waiting))
             to_fetch = {key: wanted[key] for key in wanted if key not in results}
             if to_fetch:
-                results.update(await self._fetch_and_write(to_fetch))
+                results.update(await self._fetch_and_write(to_fetch, since))
         finally:
             await self._backend.release_locks(held, token)
         return results
@@ -316,7 +361,9 @@ class CachedSource(Generic[T]):
                     pending.remove(key)
         return found
 
-    async def _fetch_and_write(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+    async def _fetch_and_write(
+        self, wanted: dict[str, str], since: int
+    ) -> dict[str, Cached[T] | SourceError]:
         idents = list(dict.fromkeys(wanted.values()))
         try:
             found = await self._fetch(idents)
@@ -326,7 +373,7 @@ class CachedSource(Generic[T]):
         # An id the answer neither holds nor calls not-found is a partial answer:
         # an error for that entity alone, and nothing cached for it.
         entries = {key: (ident, found[ident]) for key, ident in wanted.items() if ident in found}
-        await self._write(entries, now)
+        await self._write(entries, now, since)
         results: dict[str, Cached[T] | SourceError] = {
             key: Cached(value, Freshness.FRESH, now) for key, (_, value) in entries.items()
         }
@@ -340,13 +387,28 @@ class CachedSource(Generic[T]):
                 )
         return results
 
-    async def _write(self, entries: Mapping[str, tuple[str, T | None]], now: float) -> None:
+    async def _write(
+        self, entries: Mapping[str, tuple[str, T | None]], now: float, since: int
+    ) -> None:
+        """Write back what was fetched after invalidation epoch ``since``, leaving out
+        entries invalidated since; one invalidated while the write was under way is
+        deleted again."""
         encoded = {
             key: (ident, self._encoder.encode(_Entry(now, value)), value)
             for key, (ident, value) in entries.items()
+            if not self._changed(since, ident, value)
         }
+        if not encoded:
+            return
         await self._backend.set_many(*self._rows(encoded))
-        if self._local is not None:
+        late = {key: row for key, row in encoded.items() if self._changed(since, row[0], row[2])}
+        if late:
+            tags = sorted(
+                {tag for ident, _, value in late.values() for tag in self._tags(ident, value)}
+            )
+            await self._backend.invalidate_tags(tags)
+            encoded = {key: row for key, row in encoded.items() if key not in late}
+        if self._local is not None and encoded:
             await self._local.set_many(*self._rows(encoded, self._local_ttl_s))
 
     def _refresh_later(self, wanted: dict[str, str]) -> None:
