@@ -373,7 +373,9 @@ async def test_hung_redis_costs_one_timeout_per_cooldown(hung_url: str) -> None:
     cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
     started = time.perf_counter()
     assert await cache.get_many(["a", "b"]) == [None, None]
-    assert time.perf_counter() - started < 0.15
+    # The whole call, connecting included, is cut off at 100 ms; the timer fires on the
+    # loop iteration after it (measured 100.7-101.5 ms idle; 10 ms allowed for load).
+    assert 0.1 <= time.perf_counter() - started < 0.11
     assert not cache.health().ok
 
     started = time.perf_counter()

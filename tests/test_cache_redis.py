@@ -204,7 +204,12 @@ async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dat
         await server.stop()
 
 
-async def test_a_redis_that_never_answers_adds_at_most_150_ms(sim, dataset):
+# Timers fire on the loop iteration after their deadline, and a query's own work differs
+# a little from the baseline's: measured 2-7 ms over the 100 ms on an idle 2-core machine.
+SLACK_S = 0.02
+
+
+async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
     order, _ = in_transit(dataset)
     async with hung_server() as hung_url:
         # No in-process copies, so every read has to ask the hung Redis.
@@ -220,4 +225,4 @@ async def test_a_redis_that_never_answers_adds_at_most_150_ms(sim, dataset):
                     started = time.monotonic()
                     await baseline.query(ORDER_BY_NUMBER, {"number": order.number})
                     cold = time.monotonic() - started
-                assert spent - cold <= 0.15, (spent, cold)
+                assert spent - cold <= 0.1 + SLACK_S, (spent, cold)

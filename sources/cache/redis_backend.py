@@ -3,9 +3,11 @@
 Redis trouble is a cache miss, never a failure: every error or timeout is caught,
 reads answer ``None``, writes are dropped, locks are granted and ``first_time`` says
 True; only ``strict`` calls raise :class:`CacheUnavailable` (and always try Redis,
-even while it is down). After an error the backend is *down* for ``cooldown_s`` and skips Redis
-entirely (a hung Redis then costs a caller at most ~``timeout_s`` once per cooldown,
-not once per call); the first call after the cooldown probes Redis again.
+even while it is down). A whole call (waiting for a pooled connection, connecting,
+the command) is cut off after ``timeout_s`` (100 ms). After an error the backend is
+*down* for ``cooldown_s`` and skips Redis entirely (a hung Redis then costs a caller
+at most ``timeout_s`` once per cooldown, not once per call); the first call after
+the cooldown probes Redis again.
 
 Needs Redis >= 7.0 (``PEXPIRE ... NX|GT``).
 """
@@ -218,6 +220,7 @@ class RedisBackend:
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
+            # Each step's own limit; the deadline below caps all of them together.
             timeout=timeout_s,  # bursts wait this long for a free connection
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
@@ -235,9 +238,7 @@ class RedisBackend:
         self._index_put_script = self._client.register_script(_INDEX_PUT)
         self._index_remove_script = self._client.register_script(_INDEX_REMOVE)
         self._index_range_script = self._client.register_script(_INDEX_RANGE)
-        # The connect handshake, the pool wait and the command each have their own
-        # timeout; this caps a whole call.
-        self._deadline_s = timeout_s * 1.5
+        self._deadline_s = timeout_s  # a whole call, pool wait and connect included
         self._cooldown_s = cooldown_s
         self._log_interval_s = log_interval_s
         self._subscribers = Subscribers()
