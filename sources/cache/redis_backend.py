@@ -7,7 +7,9 @@ even while it is down). A whole call (waiting for a pooled connection, connectin
 the command) is cut off after ``timeout_s`` (100 ms). After an error the backend is
 *down* for ``cooldown_s`` and skips Redis entirely (a hung Redis then costs a caller
 at most ``timeout_s`` once per cooldown, not once per call); the first call after
-the cooldown probes Redis again.
+the cooldown probes Redis again. A call that times out after queueing for a pooled
+connection (a burst larger than the pool) is a miss too, but not blamed on Redis:
+no cooldown for everyone else.
 
 Needs Redis >= 7.0 (``PEXPIRE ... NX|GT``).
 """
@@ -22,12 +24,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from redis._parsers import _AsyncHiredisParser
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.utils import HIREDIS_AVAILABLE
 
 from sources.cache.backend import (
     BackendHealth,
@@ -203,6 +207,27 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+class _Reported:
+    """Occurrences of one kind of trouble: counted, and logged at most once per
+    interval with how many happened since the last line."""
+
+    def __init__(self, message: str, interval_s: float) -> None:
+        self.count = 0
+        self._message = message  # %d: how many since the last line, %s: detail
+        self._interval_s = interval_s
+        self._unreported = 0
+        self._next_at = 0.0
+
+    def add(self, detail: str) -> None:
+        self.count += 1
+        self._unreported += 1
+        now = time.monotonic()
+        if now >= self._next_at:
+            log.warning(self._message, self._unreported, detail)
+            self._unreported = 0
+            self._next_at = now + self._interval_s
+
+
 class RedisBackend:
     """``CacheBackend`` shared by every gateway process through one Redis."""
 
@@ -217,6 +242,8 @@ class RedisBackend:
         cooldown_s: float = 1.0,
         log_interval_s: float = 10.0,
     ) -> None:
+        if not HIREDIS_AVAILABLE:
+            raise RuntimeError("the Redis cache needs hiredis: pip install 'redis[hiredis]'")
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -228,6 +255,7 @@ class RedisBackend:
             # Redis restart); retrying a timeout would double the wait on a hung Redis.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             health_check_interval=HEALTH_CHECK_INTERVAL_S,
+            parser_class=_AsyncHiredisParser,
         )
         self._client = Redis.from_pool(pool)
         self._invalidate_script = self._client.register_script(_INVALIDATE_TAGS)
@@ -239,17 +267,25 @@ class RedisBackend:
         self._index_remove_script = self._client.register_script(_INDEX_REMOVE)
         self._index_range_script = self._client.register_script(_INDEX_RANGE)
         self._deadline_s = timeout_s  # a whole call, pool wait and connect included
+        # Calls in flight, at most one per pooled connection but the one the pub/sub
+        # listener holds: a call that must queue is known to, before it times out.
+        self._slots_total = max(1, max_connections - 1)
+        self._slots = asyncio.Semaphore(self._slots_total)
         self._cooldown_s = cooldown_s
-        self._log_interval_s = log_interval_s
         self._subscribers = Subscribers()
         self._channels_added = asyncio.Event()
         self._listening = asyncio.Event()  # set once every channel is subscribed
         self._listener: asyncio.Task[None] | None = None
         self._down = False
         self._retry_at = 0.0  # while down: when the next call may probe Redis
-        self._errors = 0
-        self._unreported = 0  # errors since the last log line
-        self._next_report_at = 0.0
+        self._errors = _Reported(
+            "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
+            log_interval_s,
+        )
+        self._busy = _Reported(
+            "redis connection pool busy, serving misses: %d call(s) since last report (%s)",
+            log_interval_s,
+        )
         self._last_error = ""
 
     async def start(self) -> None:
@@ -384,7 +420,7 @@ class RedisBackend:
         return BackendHealth(
             backend=self.name,
             ok=not self._down,
-            errors=self._errors,
+            errors=self._errors.count,
             detail=self._last_error if self._down else "",
         )
 
@@ -397,8 +433,9 @@ class RedisBackend:
         if not strict and self._skip():
             return fallback
         started = time.monotonic()
+        queued = self._slots.locked()  # every pooled connection is busy
         try:
-            async with asyncio.timeout(self._deadline_s):
+            async with asyncio.timeout(self._deadline_s), self._slots:
                 result: T = await call()
         except _TROUBLE as exc:
             late = time.monotonic() - started - self._deadline_s
@@ -408,6 +445,13 @@ class RedisBackend:
                 # no cooldown (that would send every request to the sources at once).
                 if strict:
                     raise CacheUnavailable("the event loop is saturated") from exc
+                return fallback
+            if isinstance(exc, TimeoutError) and queued:
+                # Out of time after queueing behind a burst: this process is busy, not
+                # Redis (calls that got a connection at once tell whether Redis is hung).
+                self._busy.add(f"{self._slots_total} connection(s) for calls")
+                if strict:
+                    raise CacheUnavailable("every pooled Redis connection is busy") from exc
                 return fallback
             self._failed(exc)
             if strict:
@@ -428,26 +472,16 @@ class RedisBackend:
         return False
 
     def _failed(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        self._errors += 1
-        self._unreported += 1
         self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if not self._down:  # later failures (the listener's too) must not push the probe back
             self._down = True
-            self._retry_at = now + self._cooldown_s
-        if now >= self._next_report_at:
-            log.warning(
-                "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
-                self._unreported,
-                self._last_error,
-            )
-            self._unreported = 0
-            self._next_report_at = now + self._log_interval_s
+            self._retry_at = time.monotonic() + self._cooldown_s
+        self._errors.add(self._last_error)
 
     def _succeeded(self) -> None:
         if self._down:
             self._down = False
-            log.warning("redis cache recovered (%d error(s) in total)", self._errors)
+            log.warning("redis cache recovered (%d error(s) in total)", self._errors.count)
 
     async def _listen(self) -> None:
         """Relay pub/sub messages to handlers until cancelled; after a failure,
