@@ -6,7 +6,8 @@ questions by its age:
 
 - younger than ``ttl_s``: FRESH, served;
 - up to ``stale_s`` older: STALE, served at once and refreshed in the background
-  (stale-while-revalidate), once per key per process;
+  (stale-while-revalidate), once per key per process at a time, and after a failed
+  refresh not again for ``refresh_backoff_s``;
 - up to ``keep_s`` older: fetched again, but served STALE if the source fails
   (stale-if-error).
 
@@ -29,6 +30,7 @@ import enum
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -69,6 +71,7 @@ class CachePolicy:
     negative_ttl_s: float = 5.0  # "not found" answers are remembered this long
     lock_ms: int = 500  # how long another instance's fetch is waited for
     join_s: float = 3.0  # how long a fetch already running here is waited for, at most
+    refresh_backoff_s: float = 1.0  # after a failed background refresh, wait this long
 
 
 @dataclass(slots=True)
@@ -158,7 +161,9 @@ class CachedSource(Generic[T]):
         shape = msgspec.json.encode(msgspec.json.schema(value_type))
         self._prefix = f"og:{hashlib.sha256(shape).hexdigest()[:10]}:{kind}:"
         self._inflight: dict[str, _Flight[T]] = {}
-        self._refreshing: set[str] = set()
+        self._refreshing: set[str] = set()  # keys a background refresh is fetching
+        # Keys whose refresh failed, and until when they are not retried (in that order).
+        self._backoff: OrderedDict[str, float] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def key(self, scope: str, ident: str) -> str:
@@ -412,20 +417,34 @@ class CachedSource(Generic[T]):
             await self._local.set_many(*self._rows(encoded, self._local_ttl_s))
 
     def _refresh_later(self, wanted: dict[str, str]) -> None:
-        """Refresh stale keys in the background, once per key at a time."""
-        todo = {key: ident for key, ident in wanted.items() if key not in self._refreshing}
+        """Refresh stale keys in the background: once per key at a time, and not again
+        until ``refresh_backoff_s`` after a failed refresh (stale requests meanwhile
+        are just served)."""
+        now = time.monotonic()
+        while self._backoff and next(iter(self._backoff.values())) <= now:
+            self._backoff.popitem(last=False)
+        todo = {
+            key: ident
+            for key, ident in wanted.items()
+            if key not in self._refreshing and key not in self._backoff
+        }
         if not todo:
             return
         self._refreshing.update(todo)
 
         async def refresh() -> None:
+            failed = set(todo)  # unless it says otherwise (cancelled: back off too)
             try:
                 outcome = await self._fetch_shared(todo)
-                failed = sum(isinstance(o, SourceError) for o in outcome.values())
+                failed = {key for key, o in outcome.items() if isinstance(o, SourceError)}
                 if failed:
-                    log.info("background refresh of %d %s entries failed", failed, self.kind)
+                    log.info("background refresh of %d %s entries failed", len(failed), self.kind)
             finally:
                 self._refreshing.difference_update(todo)
+                retry_at = time.monotonic() + self.policy.refresh_backoff_s
+                for key in failed:
+                    self._backoff.pop(key, None)  # re-added last: the order stays by time
+                    self._backoff[key] = retry_at
 
         task = deadline.detached(refresh())  # not bound by the request that saw it stale
         self._tasks.add(task)
