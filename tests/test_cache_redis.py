@@ -6,6 +6,7 @@ nothing, and Redis trouble degrades to the sources instead of failing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,7 @@ import pytest
 import redis.asyncio as redis
 
 from sources.events import ChangeEvent, EventType
-from sources.sim.cluster import SimCluster
+from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import generate
 from sources.webhooks import generate_secret, sign
 from tests.conftest import (
@@ -86,6 +87,30 @@ async def test_twenty_cold_queries_fetch_once_and_two_instances_at_most_twice(
             *(gw.query(ORDER_BY_NUMBER, {"number": other.number}) for gw in (first, second))
         )
     assert all(count <= 2 for count in (await stats.requests()).values())
+
+
+async def test_four_cold_instances_on_one_redis_fetch_each_source_once(
+    dataset, redis_server, redis_admin
+):
+    order, _ = in_transit(dataset)
+    # Sources slow enough (100 ms) that every instance misses before the first answer.
+    async with await start_cluster(dataset, latency_ms=100) as cluster:
+        counters = SourceStats(cluster.urls)
+        settings = _settings(cluster.urls, redis_server.url)
+        async with contextlib.AsyncExitStack() as stack:
+            gateways = [
+                await stack.enter_async_context(running_gateway(settings)) for _ in range(4)
+            ]
+            await counters.reset()
+            bodies = await asyncio.gather(
+                *(gw.query(ORDER_BY_NUMBER, {"number": order.number}) for gw in gateways)
+            )
+        requests = await counters.requests()
+    assert all("errors" not in body and body["data"] == bodies[0]["data"] for body in bodies)
+    assert all(b["data"]["orderByNumber"]["number"] == order.number for b in bodies)
+    # Each level's locks are taken in one atomic script call, so exactly one instance
+    # fetches; the others read what it wrote. Without the lock: 4 per source.
+    assert requests == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
 
 
 @pytest.fixture
