@@ -10,7 +10,9 @@ import time
 
 import pytest
 
+from gateway.app import Gateway
 from sources.sim.cluster import start_cluster
+from sources.sim.faults import parse_fault_spec
 from tests.conftest import SourceStats, running_gateway, settings_for
 from tests.queries import ORDER_BY_NUMBER
 
@@ -138,3 +140,50 @@ async def test_a_failed_source_is_replaced_by_stale_data(dataset, cache_url):
     )
     assert set(_statuses(body).values()) == {"STALE"}
     assert body["extensions"]["cache"]["carrier"]["stale"] >= 1
+
+
+async def test_a_failed_source_with_nothing_kept_is_unavailable(dataset, cache_url):
+    number = _tracked_order_with_tickets(dataset).number
+    failing = {"carrier": parse_fault_spec("error=1@503")}
+    async with await start_cluster(dataset, faults=failing) as cluster:
+        settings = settings_for(cluster.urls, cache_url=cache_url)
+        async with running_gateway(settings) as gateway:
+            body = await gateway.query(STATUS, {"n": number})  # HTTP 200: a partial answer
+    assert _statuses(body) == {
+        "OMS": "FRESH",
+        "INVENTORY": "FRESH",
+        "CARRIER": "UNAVAILABLE",
+        "TICKETING": "FRESH",
+    }
+    carrier = next(
+        s for s in body["data"]["orderByNumber"]["dataSources"] if s["source"] == "CARRIER"
+    )
+    assert carrier["fetchedAt"] is None and carrier["ageSeconds"] is None
+    assert {(e["extensions"]["code"], e["extensions"]["source"]) for e in body["errors"]} == {
+        ("SOURCE_UNAVAILABLE", "carrier")
+    }
+
+
+async def test_the_default_fresh_ttls_are_orders_30_inventory_10_tracking_60_tickets_30(sim):
+    settings = settings_for(sim.urls)
+    state = Gateway(settings)
+    async with running_gateway(settings, gateway=state):
+        assert state.cached is not None
+        cached = state.cached
+        ttls = {
+            source.kind: source.policy.ttl_s
+            for source in (
+                cached.orders,
+                cached.orders_by_number,
+                cached.inventory,
+                cached.trackings,
+                cached.tickets,
+            )
+        }
+    assert ttls == {
+        "order": 30.0,
+        "order-number": 30.0,
+        "stock": 10.0,
+        "tracking": 60.0,
+        "tickets": 30.0,
+    }

@@ -1,6 +1,7 @@
-"""Stale-while-revalidate on both backends: a stale entry is served at once, the
-background refresh runs once however many requests see the entry stale meanwhile,
-and a refresh that failed is not retried on every stale request."""
+"""Entries ageing, on both backends: a stale entry is served at once, the background
+refresh runs once however many requests see the entry stale meanwhile, a refresh
+that failed is not retried on every stale request, and a not-found answer is
+remembered only for the negative TTL."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ SLOW_S = 0.5  # how long the source takes once it is slow
 
 class Upstream:
     """Stands in for a source: counts calls; answers after ``delay_s`` with the
-    current ``version``, or fails while ``failing``."""
+    current ``version`` (not found for ``"missing"``), or fails while ``failing``."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -38,7 +39,10 @@ class Upstream:
         if self.failing:
             raise SourceError("oms", SOURCE_UNAVAILABLE, "down", retryable=True)
         self.answered.set()
-        return {i: Money(amount=f"v{self.version}", currency_code="USD") for i in ids}
+        return {
+            i: None if i == "missing" else Money(amount=f"v{self.version}", currency_code="USD")
+            for i in ids
+        }
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -52,9 +56,20 @@ async def backend(request, redis_server, redis_admin) -> AsyncIterator[CacheBack
 
 
 def _cached(
-    backend: CacheBackend, upstream: Upstream, *, ttl_s: float = 0.3, backoff_s: float = 1.0
+    backend: CacheBackend,
+    upstream: Upstream,
+    *,
+    ttl_s: float = 0.3,
+    backoff_s: float = 1.0,
+    negative_ttl_s: float = 5.0,
 ) -> CachedSource[Money]:
-    policy = CachePolicy(ttl_s=ttl_s, stale_s=30, keep_s=600, refresh_backoff_s=backoff_s)
+    policy = CachePolicy(
+        ttl_s=ttl_s,
+        stale_s=30,
+        keep_s=600,
+        negative_ttl_s=negative_ttl_s,
+        refresh_backoff_s=backoff_s,
+    )
     return CachedSource(
         kind="price", source="oms", value_type=Money, fetch=upstream.fetch,
         tags=lambda ident, _: [f"price:{ident}"], policy=policy, backend=backend, scoped=False,
@@ -110,3 +125,16 @@ async def test_a_failing_refresh_runs_once_and_is_not_retried_on_every_stale_req
     await asyncio.sleep(0.05)
     assert await _load(cached) == (Freshness.FRESH, "v2")
     assert upstream.calls == 3
+
+
+async def test_a_not_found_answer_is_remembered_only_for_the_negative_ttl(backend):
+    upstream = Upstream()
+    cached = _cached(backend, upstream, ttl_s=30, negative_ttl_s=0.2)
+    for _ in range(3):
+        (result,) = await cached.load_many(["missing"], scope="*", counts=CacheCounts())
+        assert isinstance(result, Cached) and result.value is None
+    assert upstream.calls == 1
+    await asyncio.sleep(0.25)  # the negative entry has expired (the found ones live on)
+    (result,) = await cached.load_many(["missing"], scope="*", counts=CacheCounts())
+    assert isinstance(result, Cached) and result.value is None
+    assert upstream.calls == 2
