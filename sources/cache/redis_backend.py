@@ -267,8 +267,8 @@ class RedisBackend:
         self._index_remove_script = self._client.register_script(_INDEX_REMOVE)
         self._index_range_script = self._client.register_script(_INDEX_RANGE)
         self._deadline_s = timeout_s  # a whole call, pool wait and connect included
-        # Calls in flight, at most one per pooled connection but the one the pub/sub
-        # listener holds: a call that must queue is known to, before it times out.
+        # At most one call in flight per pooled connection (less the one the pub/sub
+        # listener keeps), so a call knows whether it had to queue for one.
         self._slots_total = max(1, max_connections - 1)
         self._slots = asyncio.Semaphore(self._slots_total)
         self._cooldown_s = cooldown_s
