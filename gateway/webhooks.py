@@ -2,19 +2,23 @@
 feed live updates.
 
 Verified (Standard Webhooks signature, 5-minute tolerance, any live secret), then
-de-duplicated by event id in the shared cache, then applied: the event's tags are
-deleted in every instance's cache and the event goes to every instance's live
-subscribers. A refused event changes nothing.
+claimed by event id in the shared cache, then applied: the event's tags are deleted
+in every instance's cache and the event goes to every instance's live subscribers.
+Only once that worked is the id marked applied (a later delivery of it: 409). If the
+shared cache cannot claim, delete or announce, the answer is 503 and the claim is
+released, so the sender's retry applies the event. A refused event changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sources.cache.backend import CacheUnavailable
 from sources.cache.upstreams import CachedUpstreams
 from sources.webhooks import WebhookError, verify
 
@@ -23,6 +27,10 @@ log = logging.getLogger("ordergraph.webhooks")
 MAX_BODY_BYTES = 64 * 1024
 # Longer than the timestamp tolerance, so a replay that still passes it is caught.
 DEDUPE_TTL_S = 600.0
+# How long a claimed event may take to apply before another delivery may try it.
+CLAIM_MS = 10_000
+APPLIED = b"applied"
+RETRY_AFTER_S = "1"
 
 
 class WebhookReceiver:
@@ -43,14 +51,48 @@ class WebhookReceiver:
             log.info("refused a %s webhook: %s", source, exc.code)
             return _refuse(exc.status, exc.code, exc.message)
         cached = self._cached()
-        if not await cached.backend.first_time(f"og:webhook:{verified.msg_id}", DEDUPE_TTL_S):
-            return _refuse(409, "WEBHOOK_REPLAYED", "this event id was already processed")
+        backend = cached.backend
+        mark = f"og:webhook:{verified.msg_id}"
         tags = verified.event.tags()
-        deleted = await cached.apply_change(verified.event)
+        try:
+            token, (claimed,) = await backend.acquire_locks([mark], CLAIM_MS, strict=True)
+        except CacheUnavailable as exc:
+            return _not_applied(source, tags, exc)
+        if not claimed:
+            (seen,) = await backend.get_many([mark])
+            if seen == APPLIED:
+                return _refuse(409, "WEBHOOK_REPLAYED", "this event id was already processed")
+            return _refuse(
+                503,
+                "WEBHOOK_IN_PROGRESS",
+                "this event id is being applied; retry to learn the outcome",
+                retry=True,
+            )
+        try:
+            deleted = await cached.apply_change(verified.event, strict=True)
+        except CacheUnavailable as exc:
+            # Asked of Redis even though it just failed; if this fails too, the claim
+            # expires after CLAIM_MS (retries meanwhile: 503 WEBHOOK_IN_PROGRESS).
+            with contextlib.suppress(CacheUnavailable):
+                await backend.release_locks([mark], token, strict=True)
+            return _not_applied(source, tags, exc)
+        # Best effort: if this write is lost, the claim expires and a replay re-applies
+        # the (idempotent) invalidation.
+        await backend.set_many([(mark, APPLIED, DEDUPE_TTL_S)], {})
         log.info(
             "applied %s from %s: %s (%d entries)", verified.event.type.value, source, tags, deleted
         )
         return JSONResponse({"status": "applied", "invalidated": tags})
+
+
+def _not_applied(source: str, tags: list[str], exc: CacheUnavailable) -> Response:
+    log.warning("could not apply a %s webhook for %s: %s", source, tags, exc)
+    return _refuse(
+        503,
+        "WEBHOOK_NOT_APPLIED",
+        "the shared cache could not apply this event; retry it",
+        retry=True,
+    )
 
 
 async def _read_bounded(request: Request) -> bytes | None:
@@ -66,5 +108,6 @@ async def _read_bounded(request: Request) -> bytes | None:
     return bytes(body)
 
 
-def _refuse(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+def _refuse(status: int, code: str, message: str, *, retry: bool = False) -> Response:
+    headers = {"retry-after": RETRY_AFTER_S} if retry else None
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)

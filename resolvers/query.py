@@ -68,6 +68,7 @@ class Query:
         context.access.require("Query.orders")
         if not 1 <= first <= MAX_PAGE:
             raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
+        since = context.cached.invalidations.epoch  # orders changed meanwhile are not stored
         page = await context.cached.upstreams.oms.search_orders(
             _search(filter, context.access),
             limit=first,
@@ -78,7 +79,9 @@ class Query:
         found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in page.edges]
         context.loaders.remember_orders(found)
         await context.cached.orders.store(
-            {edge.node.id: edge.node for edge in page.edges}, scope=context.access.tenant
+            {edge.node.id: edge.node for edge in page.edges},
+            scope=context.access.tenant,
+            since=since,
         )
         edges = [
             OrderEdge(

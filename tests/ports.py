@@ -56,3 +56,49 @@ async def hung_server() -> AsyncIterator[str]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+class SlowLink:
+    """A loopback TCP proxy to a server whose answers reach the client ``delay_s``
+    late (changeable at any time): a slow network between them."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.delay_s = 0.0
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.target_port
+        )
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer, delayed=False),
+            self._pipe(upstream_reader, writer, delayed=True),
+        )
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, delayed: bool
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                if delayed and self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def slow_link(target_port: int) -> AsyncIterator[SlowLink]:
+    """A :class:`SlowLink` to ``target_port`` on loopback, until the block ends."""
+    link = SlowLink(target_port)
+    server = await asyncio.start_server(link.handle, "127.0.0.1", 0)
+    link.port = server.sockets[0].getsockname()[1]
+    try:
+        yield link
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -6,11 +6,14 @@ fails, concurrent misses share one fetch, and every answer says how fresh it is.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from gateway.app import Gateway
 from sources.sim.cluster import start_cluster
-from tests.conftest import running_gateway, settings_for
+from sources.sim.faults import parse_fault_spec
+from tests.conftest import SourceStats, running_gateway, settings_for
 from tests.queries import ORDER_BY_NUMBER
 
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
@@ -77,29 +80,44 @@ async def test_twenty_concurrent_cold_queries_share_one_fetch_per_source(sim, da
     assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
 
 
-async def test_stale_is_served_at_once_and_refreshed_once_in_background(sim, dataset, stats):
-    number = _tracked_order_with_tickets(dataset).number
-    short = {"cache_ttl_ms": 200, "cache_stale_ms": 30_000}
-    async with running_gateway(settings_for(sim.urls, short)) as gateway:
-        await gateway.query(STATUS, {"n": number})
-        await asyncio.sleep(0.3)
-        await stats.reset()
-        stale = await asyncio.gather(*(gateway.query(STATUS, {"n": number}) for _ in range(5)))
-        assert all(set(_statuses(body).values()) == {"STALE"} for body in stale)
-        await asyncio.sleep(0.1)  # the background refresh lands
-        # One refresh per source however many requests saw the stale entries.
-        assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
-        fresh = await gateway.query(STATUS, {"n": number})
-    assert set(_statuses(fresh).values()) == {"FRESH"}
-    assert stale[0]["extensions"]["cache"]["oms"]["stale"] == 1
-
-
 @pytest.fixture(params=["memory", "redis"])
 async def cache_url(request, redis_server) -> str:
     if request.param == "memory":
         return "memory://"
     await redis_server.flush()
     return redis_server.url
+
+
+SLOW_MS = 400  # the sources' latency once the entries are stale
+
+
+async def test_stale_is_served_at_once_and_refreshed_once_in_background(dataset, cache_url):
+    number = _tracked_order_with_tickets(dataset).number
+    short = {"cache_ttl_ms": 1000, "cache_stale_ms": 30_000}
+    async with await start_cluster(dataset) as cluster:
+        counters = SourceStats(cluster.urls)
+        settings = settings_for(cluster.urls, short, cache_url=cache_url)
+        async with running_gateway(settings) as gateway:
+            await gateway.query(STATUS, {"n": number})
+            await asyncio.sleep(1.05)
+            for source in cluster.urls:
+                cluster.set_latency(source, SLOW_MS)
+            await counters.reset()
+            # One after another for half the sources' latency: the refreshes the first
+            # query started are still under way.
+            stale_queries, until = 0, time.monotonic() + SLOW_MS / 1000 / 2
+            while time.monotonic() < until:
+                started = time.monotonic()
+                stale = await gateway.query(STATUS, {"n": number})
+                assert time.monotonic() - started < SLOW_MS / 1000 / 2  # not waiting for them
+                assert set(_statuses(stale).values()) == {"STALE"}
+                assert stale["extensions"]["cache"]["oms"]["stale"] == 1
+                stale_queries += 1
+            assert stale_queries >= 3
+            await asyncio.sleep(SLOW_MS / 1000)  # the refreshes land
+            assert await counters.requests() == {s: 1 for s in cluster.urls}
+            fresh = await gateway.query(STATUS, {"n": number})
+    assert set(_statuses(fresh).values()) == {"FRESH"}
 
 
 async def test_a_failed_source_is_replaced_by_stale_data(dataset, cache_url):
@@ -122,3 +140,50 @@ async def test_a_failed_source_is_replaced_by_stale_data(dataset, cache_url):
     )
     assert set(_statuses(body).values()) == {"STALE"}
     assert body["extensions"]["cache"]["carrier"]["stale"] >= 1
+
+
+async def test_a_failed_source_with_nothing_kept_is_unavailable(dataset, cache_url):
+    number = _tracked_order_with_tickets(dataset).number
+    failing = {"carrier": parse_fault_spec("error=1@503")}
+    async with await start_cluster(dataset, faults=failing) as cluster:
+        settings = settings_for(cluster.urls, cache_url=cache_url)
+        async with running_gateway(settings) as gateway:
+            body = await gateway.query(STATUS, {"n": number})  # HTTP 200: a partial answer
+    assert _statuses(body) == {
+        "OMS": "FRESH",
+        "INVENTORY": "FRESH",
+        "CARRIER": "UNAVAILABLE",
+        "TICKETING": "FRESH",
+    }
+    carrier = next(
+        s for s in body["data"]["orderByNumber"]["dataSources"] if s["source"] == "CARRIER"
+    )
+    assert carrier["fetchedAt"] is None and carrier["ageSeconds"] is None
+    assert {(e["extensions"]["code"], e["extensions"]["source"]) for e in body["errors"]} == {
+        ("SOURCE_UNAVAILABLE", "carrier")
+    }
+
+
+async def test_the_default_fresh_ttls_are_orders_30_inventory_10_tracking_60_tickets_30(sim):
+    settings = settings_for(sim.urls)
+    state = Gateway(settings)
+    async with running_gateway(settings, gateway=state):
+        assert state.cached is not None
+        cached = state.cached
+        ttls = {
+            source.kind: source.policy.ttl_s
+            for source in (
+                cached.orders,
+                cached.orders_by_number,
+                cached.inventory,
+                cached.trackings,
+                cached.tickets,
+            )
+        }
+    assert ttls == {
+        "order": 30.0,
+        "order-number": 30.0,
+        "stock": 10.0,
+        "tracking": 60.0,
+        "tickets": 30.0,
+    }

@@ -6,6 +6,7 @@ nothing, and Redis trouble degrades to the sources instead of failing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,7 @@ import pytest
 import redis.asyncio as redis
 
 from sources.events import ChangeEvent, EventType
-from sources.sim.cluster import SimCluster
+from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import generate
 from sources.webhooks import generate_secret, sign
 from tests.conftest import (
@@ -25,6 +26,7 @@ from tests.conftest import (
     running_gateway,
     settings_for,
 )
+from tests.deliveries import in_transit, post_webhook
 from tests.ports import hung_server
 from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.redis_server import RedisServer
@@ -42,17 +44,6 @@ async def _commands(client: redis.Redis, name: str) -> int:
     return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
 
 
-def _in_transit(dataset):
-    """An order whose only parcel is in transit with a live carrier record."""
-    for order_id, scenario in dataset.scenarios.items():
-        order = dataset.orders[order_id]
-        if scenario == "in_transit" and len(order.shipments) == 1:
-            number = order.shipments[0].tracking_number
-            if number in dataset.trackings:
-                return order, number
-    raise AssertionError("no in-transit order in the data set")
-
-
 async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server, redis_admin):
     settings = _settings(sim.urls, redis_server.url, max_cost=100_000)
     async with running_gateway(settings) as gateway:
@@ -68,7 +59,7 @@ async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server
 async def test_warm_in_redis_means_no_upstream_request_on_another_instance(
     sim, dataset, stats, redis_server, redis_admin
 ):
-    order, _ = _in_transit(dataset)
+    order, _ = in_transit(dataset)
     settings = _settings(sim.urls, redis_server.url)
     async with running_gateway(settings) as first, running_gateway(settings) as second:
         cold = await first.query(ORDER_BY_NUMBER, {"number": order.number})
@@ -81,7 +72,7 @@ async def test_warm_in_redis_means_no_upstream_request_on_another_instance(
 async def test_twenty_cold_queries_fetch_once_and_two_instances_at_most_twice(
     sim, dataset, stats, redis_server, redis_admin
 ):
-    order, _ = _in_transit(dataset)
+    order, _ = in_transit(dataset)
     settings = _settings(sim.urls, redis_server.url)
     async with running_gateway(settings) as first, running_gateway(settings) as second:
         await asyncio.gather(
@@ -98,6 +89,30 @@ async def test_twenty_cold_queries_fetch_once_and_two_instances_at_most_twice(
     assert all(count <= 2 for count in (await stats.requests()).values())
 
 
+async def test_four_cold_instances_on_one_redis_fetch_each_source_once(
+    dataset, redis_server, redis_admin
+):
+    order, _ = in_transit(dataset)
+    # Sources slow enough (100 ms) that every instance misses before the first answer.
+    async with await start_cluster(dataset, latency_ms=100) as cluster:
+        counters = SourceStats(cluster.urls)
+        settings = _settings(cluster.urls, redis_server.url)
+        async with contextlib.AsyncExitStack() as stack:
+            gateways = [
+                await stack.enter_async_context(running_gateway(settings)) for _ in range(4)
+            ]
+            await counters.reset()
+            bodies = await asyncio.gather(
+                *(gw.query(ORDER_BY_NUMBER, {"number": order.number}) for gw in gateways)
+            )
+        requests = await counters.requests()
+    assert all("errors" not in body and body["data"] == bodies[0]["data"] for body in bodies)
+    assert all(b["data"]["orderByNumber"]["number"] == order.number for b in bodies)
+    # Each level's locks are taken in one atomic script call, so exactly one instance
+    # fetches; the others read what it wrote. Without the lock: 4 per source.
+    assert requests == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
+
+
 @pytest.fixture
 async def live() -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGateway]]:
     """Own sources (their data changes), emitting signed webhooks to gateway A;
@@ -111,7 +126,7 @@ async def live() -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGatew
 
 async def test_a_change_delivered_to_one_instance_reaches_the_other_within_a_second(live):
     cluster, _a, b = live
-    order, number = _in_transit(cluster.dataset)
+    order, number = in_transit(cluster.dataset)
     before = await b.query(STATUS, {"n": order.number})
     assert before["data"]["orderByNumber"]["customerStatus"] == "SHIPPED"
     # The carrier's admin change makes it emit a signed webhook to instance A.
@@ -127,17 +142,10 @@ async def test_a_change_delivered_to_one_instance_reaches_the_other_within_a_sec
         await asyncio.sleep(0.02)
 
 
-async def _post_webhook(gateway: RunningGateway, source: str, body: bytes, headers) -> int:
-    async with gateway.session.post(
-        f"{gateway.url}/webhooks/{source}", data=body, headers=headers
-    ) as resp:
-        return resp.status
-
-
 async def test_bad_webhooks_are_refused_and_change_nothing(
     sim, dataset, stats, redis_server, redis_admin
 ):
-    order, number = _in_transit(dataset)
+    order, number = in_transit(dataset)
     event = ChangeEvent(
         type=EventType.TRACKING_UPDATED, occurred_at=FIXED_NOW, tracking_number=number
     )
@@ -157,22 +165,35 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
         keys = await redis_admin.dbsize()
         for name, payload, headers, status in cases:
             source = "oms" if name == "wrong source" else "carrier"
-            assert await _post_webhook(gateway, source, payload, headers) == status, name
+            assert (await post_webhook(gateway, source, payload, headers))[0] == status, name
         assert await redis_admin.dbsize() == keys
         await stats.reset()
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         assert await stats.requests() == {"oms": 0, "inventory": 0, "carrier": 0, "ticketing": 0}
 
-        # A valid event applies once; the same delivery again is a replay.
-        assert await _post_webhook(gateway, "carrier", body, good) == 200
-        assert await _post_webhook(gateway, "carrier", body, good) == 409
-        await stats.reset()
+        # A valid event applies once: the next query fetches the tracking again.
+        assert (await post_webhook(gateway, "carrier", body, good))[0] == 200
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         assert (await stats.requests())["carrier"] == 1
+        # Re-warmed, the same delivery again is a replay: refused, and nothing changes.
+        warm = await _snapshot(redis_admin)
+        await stats.reset()
+        assert await post_webhook(gateway, "carrier", body, good) == (
+            409,
+            {"code": "WEBHOOK_REPLAYED", "message": "this event id was already processed"},
+        )
+        assert await _snapshot(redis_admin) == warm
+        await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+        assert await stats.requests() == {"oms": 0, "inventory": 0, "carrier": 0, "ticketing": 0}
+
+
+async def _snapshot(client: redis.Redis) -> dict[bytes, bytes | None]:
+    """Every key of the cache and its serialised value (DUMP)."""
+    return {key: await client.dump(key) for key in await client.keys("og:*")}
 
 
 async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dataset):
-    order, _ = _in_transit(dataset)
+    order, _ = in_transit(dataset)
     server = RedisServer()
     await server.start()
     counters = SourceStats(sim.urls)
@@ -208,8 +229,13 @@ async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dat
         await server.stop()
 
 
-async def test_a_redis_that_never_answers_adds_at_most_150_ms(sim, dataset):
-    order, _ = _in_transit(dataset)
+# Timers fire on the loop iteration after their deadline, and a query's own work differs
+# a little from the baseline's: measured 2-7 ms over the 100 ms on an idle 2-core machine.
+SLACK_S = 0.02
+
+
+async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
+    order, _ = in_transit(dataset)
     async with hung_server() as hung_url:
         # No in-process copies, so every read has to ask the hung Redis.
         settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0)
@@ -224,4 +250,4 @@ async def test_a_redis_that_never_answers_adds_at_most_150_ms(sim, dataset):
                     started = time.monotonic()
                     await baseline.query(ORDER_BY_NUMBER, {"number": order.number})
                     cold = time.monotonic() - started
-                assert spent - cold <= 0.15, (spent, cold)
+                assert spent - cold <= 0.1 + SLACK_S, (spent, cold)

@@ -66,9 +66,14 @@ async def test_a_change_on_one_instance_reaches_every_instance_once(sim, redis_s
 
         first.on_change(recorder("first", first))
         second.on_change(recorder("second", second))
+        before = [(cached, cached.invalidations.epoch) for cached in (first, second)]
         await first.apply_change(EVENT)
         await _wait_for(seen, 2)
         await asyncio.sleep(0.1)
+        # Both instances noted the change, so their fetches in flight do not write back.
+        for cached, epoch in before:
+            assert cached.invalidations.changed_since(epoch, [order_tag("o1")])
+            assert not cached.invalidations.changed_since(epoch, [order_tag("o2")])
     assert sorted(name for name, _, _ in seen) == ["first", "second"]
     assert all(event == EVENT for _, event, _ in seen)
     assert all(copy is None for _, _, copy in seen), "a listener ran before the copy was gone"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from sources.cache.backend import BackendHealth, CacheBackend, MessageHandler
+from sources.cache.backend import BackendHealth, CacheBackend, CacheUnavailable, MessageHandler
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
 
 __all__ = [
     "BackendHealth",
     "CacheBackend",
+    "CacheUnavailable",
     "MemoryBackend",
     "MessageHandler",
     "RedisBackend",

@@ -2,8 +2,10 @@
 
 Callers never see a backend error: a backend that cannot answer behaves as an empty
 cache (every read a miss, every write dropped), reports itself degraded, and
-recovers by itself. Values are opaque bytes; what they hold, and how keys are
-built, is the cache-through layer's business.
+recovers by itself. The exception is a ``strict`` call, made where a dropped write
+would be acknowledged as done (a change event's claim, invalidation and
+announcement): it raises :class:`CacheUnavailable` instead. Values are opaque bytes;
+what they hold, and how keys are built, is the cache-through layer's business.
 
 Besides cached values, a backend keeps *ranked indexes*: named sets of members, each
 with a rank and a payload, read highest rank first a page at a time. Unlike cached
@@ -15,6 +17,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+
+class CacheUnavailable(Exception):
+    """A ``strict`` call the backend could not carry out (Redis down, slow or refusing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +79,19 @@ class CacheBackend(Protocol):
         (tag -> keys), in one round trip (a pipeline)."""
         ...
 
-    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+    async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         """Delete every key indexed under ``tags`` (and the tag indexes); the count."""
         ...
 
-    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+    async def acquire_locks(
+        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
+    ) -> tuple[str, list[bool]]:
         """Try to take every lock in ``keys`` (SET NX PX each) under one new token, in
         one round trip; the token and which locks were taken. A failing backend
-        grants them all (callers then just fetch)."""
+        grants them all (callers then just fetch) unless ``strict``."""
         ...
 
-    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
         """Release those of ``keys`` that ``token`` still holds."""
         ...
 
@@ -117,7 +125,7 @@ class CacheBackend(Protocol):
         (from the top without it). A failing backend answers an empty page."""
         ...
 
-    async def publish(self, channel: str, message: bytes) -> None: ...
+    async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None: ...
 
     def subscribe(self, channel: str, handler: MessageHandler) -> None:
         """Call ``handler`` for every message published on ``channel`` by any process

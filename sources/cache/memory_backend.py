@@ -71,7 +71,8 @@ class _Entry:
 
 
 class MemoryBackend:
-    """``CacheBackend`` for one process (development, tests, single-instance runs)."""
+    """``CacheBackend`` for one process (development, tests, single-instance runs).
+    It never fails, so ``strict`` calls are plain calls."""
 
     name: str = "memory"
 
@@ -116,7 +117,7 @@ class MemoryBackend:
                     entry.tags.add(tag)
                     self._tags.setdefault(tag, set()).add(key)
 
-    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+    async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         now = time.monotonic()
         deleted = 0
         for tag in tags:
@@ -126,7 +127,9 @@ class MemoryBackend:
                     deleted += 1
         return deleted
 
-    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+    async def acquire_locks(
+        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
+    ) -> tuple[str, list[bool]]:
         now = time.monotonic()
         token = secrets.token_hex(16)
         taken = []
@@ -137,7 +140,7 @@ class MemoryBackend:
             taken.append(free)
         return token, taken
 
-    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
         now = time.monotonic()
         for key in keys:
             entry = self._live(key, now)
@@ -187,7 +190,7 @@ class MemoryBackend:
         ranked = self._indexes.get(index)
         return [] if ranked is None else ranked.range(limit, after)
 
-    async def publish(self, channel: str, message: bytes) -> None:
+    async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None:
         if self._open:
             self._subscribers.deliver(channel, message)
 

@@ -2,9 +2,14 @@
 
 Redis trouble is a cache miss, never a failure: every error or timeout is caught,
 reads answer ``None``, writes are dropped, locks are granted and ``first_time`` says
-True. After an error the backend is *down* for ``cooldown_s`` and skips Redis
-entirely (a hung Redis then costs a caller at most ~``timeout_s`` once per cooldown,
-not once per call); the first call after the cooldown probes Redis again.
+True; only ``strict`` calls raise :class:`CacheUnavailable` (and always try Redis,
+even while it is down). A whole call (waiting for a pooled connection, connecting,
+the command) is cut off after ``timeout_s`` (100 ms). After an error the backend is
+*down* for ``cooldown_s`` and skips Redis entirely (a hung Redis then costs a caller
+at most ``timeout_s`` once per cooldown, not once per call); the first call after
+the cooldown probes Redis again. A call that times out after queueing for a pooled
+connection (a burst larger than the pool) is a miss too, but not blamed on Redis:
+no cooldown for everyone else.
 
 Needs Redis >= 7.0 (``PEXPIRE ... NX|GT``).
 """
@@ -19,15 +24,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from redis._parsers import _AsyncHiredisParser
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.utils import HIREDIS_AVAILABLE
 
 from sources.cache.backend import (
     BackendHealth,
+    CacheUnavailable,
     IndexEntry,
     IndexPosition,
     MessageHandler,
@@ -199,6 +207,27 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+class _Reported:
+    """Occurrences of one kind of trouble: counted, and logged at most once per
+    interval with how many happened since the last line."""
+
+    def __init__(self, message: str, interval_s: float) -> None:
+        self.count = 0
+        self._message = message  # %d: how many since the last line, %s: detail
+        self._interval_s = interval_s
+        self._unreported = 0
+        self._next_at = 0.0
+
+    def add(self, detail: str) -> None:
+        self.count += 1
+        self._unreported += 1
+        now = time.monotonic()
+        if now >= self._next_at:
+            log.warning(self._message, self._unreported, detail)
+            self._unreported = 0
+            self._next_at = now + self._interval_s
+
+
 class RedisBackend:
     """``CacheBackend`` shared by every gateway process through one Redis."""
 
@@ -213,9 +242,12 @@ class RedisBackend:
         cooldown_s: float = 1.0,
         log_interval_s: float = 10.0,
     ) -> None:
+        if not HIREDIS_AVAILABLE:
+            raise RuntimeError("the Redis cache needs hiredis: pip install 'redis[hiredis]'")
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
+            # Each step's own limit; the deadline below caps all of them together.
             timeout=timeout_s,  # bursts wait this long for a free connection
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
@@ -223,6 +255,7 @@ class RedisBackend:
             # Redis restart); retrying a timeout would double the wait on a hung Redis.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             health_check_interval=HEALTH_CHECK_INTERVAL_S,
+            parser_class=_AsyncHiredisParser,
         )
         self._client = Redis.from_pool(pool)
         self._invalidate_script = self._client.register_script(_INVALIDATE_TAGS)
@@ -233,20 +266,26 @@ class RedisBackend:
         self._index_put_script = self._client.register_script(_INDEX_PUT)
         self._index_remove_script = self._client.register_script(_INDEX_REMOVE)
         self._index_range_script = self._client.register_script(_INDEX_RANGE)
-        # The connect handshake, the pool wait and the command each have their own
-        # timeout; this caps a whole call.
-        self._deadline_s = timeout_s * 1.5
+        self._deadline_s = timeout_s  # a whole call, pool wait and connect included
+        # At most one call in flight per pooled connection (less the one the pub/sub
+        # listener keeps), so a call knows whether it had to queue for one.
+        self._slots_total = max(1, max_connections - 1)
+        self._slots = asyncio.Semaphore(self._slots_total)
         self._cooldown_s = cooldown_s
-        self._log_interval_s = log_interval_s
         self._subscribers = Subscribers()
         self._channels_added = asyncio.Event()
         self._listening = asyncio.Event()  # set once every channel is subscribed
         self._listener: asyncio.Task[None] | None = None
         self._down = False
         self._retry_at = 0.0  # while down: when the next call may probe Redis
-        self._errors = 0
-        self._unreported = 0  # errors since the last log line
-        self._next_report_at = 0.0
+        self._errors = _Reported(
+            "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
+            log_interval_s,
+        )
+        self._busy = _Reported(
+            "redis connection pool busy, serving misses: %d call(s) since last report (%s)",
+            log_interval_s,
+        )
         self._last_error = ""
 
     async def start(self) -> None:
@@ -293,26 +332,32 @@ class RedisBackend:
                 args += [len(indexes), *indexes]
         await self._run(lambda: self._set_many_script(keys=keys, args=args), None)
 
-    async def invalidate_tags(self, tags: Sequence[str]) -> int:
+    async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         if not tags:
             return 0
         tag_keys = [TAG_PREFIX + tag for tag in tags]
-        deleted = await self._run(lambda: self._invalidate_script(keys=tag_keys), 0)
+        deleted = await self._run(lambda: self._invalidate_script(keys=tag_keys), 0, strict=strict)
         return int(deleted)
 
-    async def acquire_locks(self, keys: Sequence[str], ttl_ms: int) -> tuple[str, list[bool]]:
+    async def acquire_locks(
+        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
+    ) -> tuple[str, list[bool]]:
         token = secrets.token_hex(16)
         if not keys:
             return token, []
         granted = [1] * len(keys)
         taken = await self._run(
-            lambda: self._acquire_script(keys=list(keys), args=[token, ttl_ms]), granted
+            lambda: self._acquire_script(keys=list(keys), args=[token, ttl_ms]),
+            granted,
+            strict=strict,
         )
         return token, [bool(flag) for flag in taken]
 
-    async def release_locks(self, keys: Sequence[str], token: str) -> None:
+    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
         if keys:
-            await self._run(lambda: self._release_script(keys=list(keys), args=[token]), None)
+            await self._run(
+                lambda: self._release_script(keys=list(keys), args=[token]), None, strict=strict
+            )
 
     async def first_time(self, key: str, ttl_s: float) -> bool:
         # PX rather than EX: EX takes whole seconds only.
@@ -364,8 +409,8 @@ class RedisBackend:
                 page.append(IndexEntry(member.decode(), rank.decode(), entry.partition(b"\0")[2]))
         return page
 
-    async def publish(self, channel: str, message: bytes) -> None:
-        await self._run(lambda: self._client.publish(channel, message), None)
+    async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None:
+        await self._run(lambda: self._client.publish(channel, message), None, strict=strict)
 
     def subscribe(self, channel: str, handler: MessageHandler) -> None:
         self._subscribers.add(channel, handler)
@@ -375,17 +420,22 @@ class RedisBackend:
         return BackendHealth(
             backend=self.name,
             ok=not self._down,
-            errors=self._errors,
+            errors=self._errors.count,
             detail=self._last_error if self._down else "",
         )
 
-    async def _run(self, call: Callable[[], Awaitable[Any]], fallback: T) -> T:
-        """``call()``'s result, or ``fallback`` if Redis is down or fails now."""
-        if self._skip():
+    async def _run(
+        self, call: Callable[[], Awaitable[Any]], fallback: T, *, strict: bool = False
+    ) -> T:
+        """``call()``'s result, or ``fallback`` if Redis is down or fails now; with
+        ``strict``, Redis is asked even while down and a failure raises
+        :class:`CacheUnavailable`."""
+        if not strict and self._skip():
             return fallback
         started = time.monotonic()
+        queued = self._slots.locked()  # every pooled connection is busy
         try:
-            async with asyncio.timeout(self._deadline_s):
+            async with asyncio.timeout(self._deadline_s), self._slots:
                 result: T = await call()
         except _TROUBLE as exc:
             late = time.monotonic() - started - self._deadline_s
@@ -393,8 +443,19 @@ class RedisBackend:
                 # The timer itself fired late: this process's event loop is saturated,
                 # and the answer may be waiting unread. Not Redis's fault: a miss, but
                 # no cooldown (that would send every request to the sources at once).
+                if strict:
+                    raise CacheUnavailable("the event loop is saturated") from exc
+                return fallback
+            if isinstance(exc, TimeoutError) and queued:
+                # Out of time after queueing behind a burst: this process is busy, not
+                # Redis (calls that got a connection at once tell whether Redis is hung).
+                self._busy.add(f"{self._slots_total} connection(s) for calls")
+                if strict:
+                    raise CacheUnavailable("every pooled Redis connection is busy") from exc
                 return fallback
             self._failed(exc)
+            if strict:
+                raise CacheUnavailable(self._last_error) from exc
             return fallback
         self._succeeded()
         return result
@@ -411,26 +472,16 @@ class RedisBackend:
         return False
 
     def _failed(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        self._errors += 1
-        self._unreported += 1
         self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if not self._down:  # later failures (the listener's too) must not push the probe back
             self._down = True
-            self._retry_at = now + self._cooldown_s
-        if now >= self._next_report_at:
-            log.warning(
-                "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
-                self._unreported,
-                self._last_error,
-            )
-            self._unreported = 0
-            self._next_report_at = now + self._log_interval_s
+            self._retry_at = time.monotonic() + self._cooldown_s
+        self._errors.add(self._last_error)
 
     def _succeeded(self) -> None:
         if self._down:
             self._down = False
-            log.warning("redis cache recovered (%d error(s) in total)", self._errors)
+            log.warning("redis cache recovered (%d error(s) in total)", self._errors.count)
 
     async def _listen(self) -> None:
         """Relay pub/sub messages to handlers until cancelled; after a failure,

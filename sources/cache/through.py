@@ -6,7 +6,8 @@ questions by its age:
 
 - younger than ``ttl_s``: FRESH, served;
 - up to ``stale_s`` older: STALE, served at once and refreshed in the background
-  (stale-while-revalidate), once per key per process;
+  (stale-while-revalidate), once per key per process at a time, and after a failed
+  refresh not again for ``refresh_backoff_s``;
 - up to ``keep_s`` older: fetched again, but served STALE if the source fails
   (stale-if-error).
 
@@ -15,6 +16,11 @@ processes a short lock per key makes cold instances wait for the first one's fet
 instead of all asking the source. Keys carry a version derived from the record's
 shape, so a changed record type never reads old bytes, and the tenant scope for
 tenant-scoped data.
+
+A fetch running when this process invalidates (or hears of the invalidation of) one
+of its entries neither writes that entry back nor hands it to requests that joined
+it: they fetch again (see :mod:`sources.cache.invalidations` for what stays open
+across instances).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import enum
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -32,6 +39,7 @@ import msgspec
 
 from sources import telemetry
 from sources.cache.backend import CacheBackend
+from sources.cache.invalidations import Invalidations
 from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.resilience import deadline
 
@@ -63,6 +71,7 @@ class CachePolicy:
     negative_ttl_s: float = 5.0  # "not found" answers are remembered this long
     lock_ms: int = 500  # how long another instance's fetch is waited for
     join_s: float = 3.0  # how long a fetch already running here is waited for, at most
+    refresh_backoff_s: float = 1.0  # after a failed background refresh, wait this long
 
 
 @dataclass(slots=True)
@@ -104,6 +113,14 @@ Fetch = Callable[[list[str]], Awaitable[Mapping[str, T | None]]]
 Tagger = Callable[[str, T | None], list[str]]
 
 
+@dataclass(frozen=True)
+class _Flight(Generic[T]):
+    """A fetch running in this process, which other requests may join."""
+
+    future: asyncio.Future[Cached[T] | SourceError]
+    since: int  # the invalidation epoch when it started
+
+
 class CachedSource(Generic[T]):
     """Cache-through reads of one kind of record from one source."""
 
@@ -120,10 +137,12 @@ class CachedSource(Generic[T]):
         scoped: bool,
         local: CacheBackend | None = None,
         local_ttl_s: float = 2.0,
+        invalidations: Invalidations | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``local``, when given, keeps short-lived in-process copies in front of a
-        shared ``backend``; whoever announces changes drops them by tag."""
+        shared ``backend``; whoever announces changes drops them by tag and records
+        them in ``invalidations`` (shared by a process's sources)."""
         self.kind = kind
         self.source = source
         self.policy = policy
@@ -132,6 +151,7 @@ class CachedSource(Generic[T]):
         self._backend = backend
         self._local = local
         self._local_ttl_s = local_ttl_s
+        self._invalidations = invalidations or Invalidations()
         self._scoped = scoped
         self._clock = clock
         # JSON, like the sources: msgpack would turn every datetime into UTC, so a
@@ -140,8 +160,10 @@ class CachedSource(Generic[T]):
         self._decoder = msgspec.json.Decoder(_Entry[value_type])
         shape = msgspec.json.encode(msgspec.json.schema(value_type))
         self._prefix = f"og:{hashlib.sha256(shape).hexdigest()[:10]}:{kind}:"
-        self._inflight: dict[str, asyncio.Future[Cached[T] | SourceError]] = {}
-        self._refreshing: set[str] = set()
+        self._inflight: dict[str, _Flight[T]] = {}
+        self._refreshing: set[str] = set()  # keys a background refresh is fetching
+        # Keys whose refresh failed, and until when they are not retried (in that order).
+        self._backoff: OrderedDict[str, float] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def key(self, scope: str, ident: str) -> str:
@@ -193,10 +215,12 @@ class CachedSource(Generic[T]):
         telemetry.count_cache(self.source, tally.hits, tally.misses, tally.stale)
         return [results[key] for key in keys]
 
-    async def store(self, records: Mapping[str, T], *, scope: str) -> None:
-        """Write records fetched another way (e.g. a list page) as fresh entries."""
+    async def store(self, records: Mapping[str, T], *, scope: str, since: int) -> None:
+        """Write records fetched another way (e.g. a list page) as fresh entries;
+        ``since``: the invalidation epoch (``invalidations.epoch``) taken before
+        fetching them."""
         now = self._clock()
-        await self._write({self.key(scope, i): (i, v) for i, v in records.items()}, now)
+        await self._write({self.key(scope, i): (i, v) for i, v in records.items()}, now, since)
 
     async def _read(self, keys: list[str], idents: Sequence[str]) -> list[bytes | None]:
         """One read of the local copies, then one of the shared backend for the rest."""
@@ -206,12 +230,14 @@ class CachedSource(Generic[T]):
         missing = [i for i, blob in enumerate(blobs) if blob is None]
         if not missing:
             return blobs
+        since = self._invalidations.epoch
         shared = await self._backend.get_many([keys[i] for i in missing])
         copies: dict[str, tuple[str, bytes, T | None]] = {}
         for i, blob in zip(missing, shared, strict=True):
             blobs[i] = blob
             entry = self._decode(blob)
-            if blob is not None and entry is not None:
+            changed = entry is not None and self._changed(since, idents[i], entry.value)
+            if blob is not None and entry is not None and not changed:
                 copies[keys[i]] = (idents[i], blob, entry.value)
         if copies:
             await self._local.set_many(*self._rows(copies, self._local_ttl_s))
@@ -241,49 +267,73 @@ class CachedSource(Generic[T]):
         except msgspec.DecodeError:
             return None  # a torn or foreign value is a miss, never an error
 
-    async def _fetch_shared(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
-        """Fetch ``wanted`` (key -> ident), joining fetches already running here."""
+    def _changed(self, since: int, ident: str, value: T | None) -> bool:
+        """Whether the entry ``(ident, value)`` was invalidated here after ``since``."""
+        return self._invalidations.changed_since(since, self._tags(ident, value))
+
+    async def _fetch_shared(
+        self, wanted: dict[str, str], *, rejoin: bool = True
+    ) -> dict[str, Cached[T] | SourceError]:
+        """Fetch ``wanted`` (key -> ident), joining fetches already running here. A
+        joined fetch whose entry was invalidated after it started is not taken: those
+        keys are fetched again (once)."""
         loop = asyncio.get_running_loop()
-        joined = {key: fut for key in wanted if (fut := self._inflight.get(key)) is not None}
+        since = self._invalidations.epoch
+        joined = {key: flight for key in wanted if (flight := self._inflight.get(key)) is not None}
         own = {key: ident for key, ident in wanted.items() if key not in joined}
-        futures: dict[str, asyncio.Future[Cached[T] | SourceError]] = {
-            key: loop.create_future() for key in own
-        }
-        self._inflight.update(futures)
+        flights = {key: _Flight[T](loop.create_future(), since) for key in own}
+        self._inflight.update(flights)
         results: dict[str, Cached[T] | SourceError] = {}
         try:
             if own:
-                results = await self._fetch_own(own)
+                results = await self._fetch_own(own, since)
         finally:
-            for key, future in futures.items():
-                self._inflight.pop(key, None)
+            for key, flight in flights.items():
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
                 if key in results:
-                    future.set_result(results[key])
+                    flight.future.set_result(results[key])
                 else:  # the fetch was cancelled or crashed: joiners fetch on their own
-                    future.cancel()
-        for key, future in joined.items():
-            try:
-                # Another request's (or a background refresh's) fetch: wait for it only
-                # as long as this request's own deadline allows.
-                results[key] = await asyncio.wait_for(
-                    asyncio.shield(future), timeout=deadline.bounded(self.policy.join_s)
-                )
-            except TimeoutError:
-                results[key] = SourceError(
-                    self.source,
-                    SOURCE_TIMEOUT,
-                    "a shared fetch outlasted the deadline",
-                    retryable=True,
-                )
-            except asyncio.CancelledError:
-                if not future.cancelled():
-                    raise  # this caller itself is being cancelled
-                results[key] = SourceError(
-                    self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
-                )
+                    flight.future.cancel()
+        outdated: dict[str, str] = {}
+        for key, flight in joined.items():
+            result = await self._join(flight)
+            if (
+                rejoin
+                and isinstance(result, Cached)
+                and self._changed(flight.since, wanted[key], result.value)
+            ):
+                outdated[key] = wanted[key]
+            else:
+                results[key] = result
+        if outdated:
+            results.update(await self._fetch_shared(outdated, rejoin=False))
         return results
 
-    async def _fetch_own(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+    async def _join(self, flight: _Flight[T]) -> Cached[T] | SourceError:
+        """Another request's (or a background refresh's) fetch: waited for only as
+        long as this request's own deadline allows."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(flight.future), timeout=deadline.bounded(self.policy.join_s)
+            )
+        except TimeoutError:
+            return SourceError(
+                self.source,
+                SOURCE_TIMEOUT,
+                "a shared fetch outlasted the deadline",
+                retryable=True,
+            )
+        except asyncio.CancelledError:
+            if not flight.future.cancelled():
+                raise  # this caller itself is being cancelled
+            return SourceError(
+                self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
+            )
+
+    async def _fetch_own(
+        self, wanted: dict[str, str], since: int
+    ) -> dict[str, Cached[T] | SourceError]:
         """Fetch from the source, letting another instance's running fetch finish first."""
         locks = [_lock(key) for key in wanted]
         token, taken = await self._backend.acquire_locks(locks, self.policy.lock_ms)
@@ -295,7 +345,7 @@ class CachedSource(Generic[T]):
                 results.update(await self._wait_for_others(waiting))
             to_fetch = {key: wanted[key] for key in wanted if key not in results}
             if to_fetch:
-                results.update(await self._fetch_and_write(to_fetch))
+                results.update(await self._fetch_and_write(to_fetch, since))
         finally:
             await self._backend.release_locks(held, token)
         return results
@@ -316,7 +366,9 @@ class CachedSource(Generic[T]):
                     pending.remove(key)
         return found
 
-    async def _fetch_and_write(self, wanted: dict[str, str]) -> dict[str, Cached[T] | SourceError]:
+    async def _fetch_and_write(
+        self, wanted: dict[str, str], since: int
+    ) -> dict[str, Cached[T] | SourceError]:
         idents = list(dict.fromkeys(wanted.values()))
         try:
             found = await self._fetch(idents)
@@ -326,7 +378,7 @@ class CachedSource(Generic[T]):
         # An id the answer neither holds nor calls not-found is a partial answer:
         # an error for that entity alone, and nothing cached for it.
         entries = {key: (ident, found[ident]) for key, ident in wanted.items() if ident in found}
-        await self._write(entries, now)
+        await self._write(entries, now, since)
         results: dict[str, Cached[T] | SourceError] = {
             key: Cached(value, Freshness.FRESH, now) for key, (_, value) in entries.items()
         }
@@ -340,30 +392,59 @@ class CachedSource(Generic[T]):
                 )
         return results
 
-    async def _write(self, entries: Mapping[str, tuple[str, T | None]], now: float) -> None:
+    async def _write(
+        self, entries: Mapping[str, tuple[str, T | None]], now: float, since: int
+    ) -> None:
+        """Write back what was fetched after invalidation epoch ``since``, leaving out
+        entries invalidated since; one invalidated while the write was under way is
+        deleted again."""
         encoded = {
             key: (ident, self._encoder.encode(_Entry(now, value)), value)
             for key, (ident, value) in entries.items()
+            if not self._changed(since, ident, value)
         }
+        if not encoded:
+            return
         await self._backend.set_many(*self._rows(encoded))
-        if self._local is not None:
+        late = {key: row for key, row in encoded.items() if self._changed(since, row[0], row[2])}
+        if late:
+            tags = sorted(
+                {tag for ident, _, value in late.values() for tag in self._tags(ident, value)}
+            )
+            await self._backend.invalidate_tags(tags)
+            encoded = {key: row for key, row in encoded.items() if key not in late}
+        if self._local is not None and encoded:
             await self._local.set_many(*self._rows(encoded, self._local_ttl_s))
 
     def _refresh_later(self, wanted: dict[str, str]) -> None:
-        """Refresh stale keys in the background, once per key at a time."""
-        todo = {key: ident for key, ident in wanted.items() if key not in self._refreshing}
+        """Refresh stale keys in the background: once per key at a time, and not again
+        until ``refresh_backoff_s`` after a failed refresh (stale requests meanwhile
+        are just served)."""
+        now = time.monotonic()
+        while self._backoff and next(iter(self._backoff.values())) <= now:
+            self._backoff.popitem(last=False)
+        todo = {
+            key: ident
+            for key, ident in wanted.items()
+            if key not in self._refreshing and key not in self._backoff
+        }
         if not todo:
             return
         self._refreshing.update(todo)
 
         async def refresh() -> None:
+            failed = set(todo)  # unless it says otherwise (cancelled: back off too)
             try:
                 outcome = await self._fetch_shared(todo)
-                failed = sum(isinstance(o, SourceError) for o in outcome.values())
+                failed = {key for key, o in outcome.items() if isinstance(o, SourceError)}
                 if failed:
-                    log.info("background refresh of %d %s entries failed", failed, self.kind)
+                    log.info("background refresh of %d %s entries failed", len(failed), self.kind)
             finally:
                 self._refreshing.difference_update(todo)
+                retry_at = time.monotonic() + self.policy.refresh_backoff_s
+                for key in failed:
+                    self._backoff.pop(key, None)  # re-added last: the order stays by time
+                    self._backoff[key] = retry_at
 
         task = deadline.detached(refresh())  # not bound by the request that saw it stale
         self._tasks.add(task)

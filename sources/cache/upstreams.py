@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from sources.cache.backend import CacheBackend
+from sources.cache.invalidations import Invalidations
 from sources.cache.through import CachedSource, CachePolicy, Fetch, Tagger
 from sources.clients import Upstreams
 from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
@@ -58,6 +59,7 @@ class CachedUpstreams:
     backend: CacheBackend
     local: CacheBackend | None  # the in-process copies every source above shares
     upstreams: Upstreams
+    invalidations: Invalidations  # what this process saw invalidated, for fetches in flight
     listeners: list[ChangeListener] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +72,7 @@ class CachedUpstreams:
         local: CacheBackend | None = None,
     ) -> CachedUpstreams:
         """``local``: in-process copies in front of a shared ``backend`` (Redis)."""
+        invalidations = Invalidations()
 
         def cached(
             kind: str,
@@ -89,6 +92,7 @@ class CachedUpstreams:
                 backend=backend,
                 local=local,
                 scoped=scoped,
+                invalidations=invalidations,
             )
 
         oms, stock = upstreams.oms, upstreams.inventory
@@ -126,6 +130,7 @@ class CachedUpstreams:
             backend=backend,
             local=local,
             upstreams=upstreams,
+            invalidations=invalidations,
         )
 
     def listen(self) -> None:
@@ -143,15 +148,20 @@ class CachedUpstreams:
         tell every other instance to drop its copies. The number of shared keys deleted."""
         return await self._announce(ChangeNotice(tags=list(tags)))
 
-    async def apply_change(self, event: ChangeEvent) -> int:
+    async def apply_change(self, event: ChangeEvent, *, strict: bool = False) -> int:
         """Invalidate what ``event`` makes stale and announce it to every instance's
-        listeners (live updates); the number of shared keys deleted."""
-        return await self._announce(ChangeNotice(tags=event.tags(), event=event))
+        listeners (live updates); the number of shared keys deleted. With ``strict``,
+        raise :class:`~sources.cache.backend.CacheUnavailable` if the shared cache
+        could not delete or announce it (the change may then be applied again)."""
+        return await self._announce(ChangeNotice(tags=event.tags(), event=event), strict)
 
-    async def _announce(self, notice: ChangeNotice) -> int:
-        deleted = await self.backend.invalidate_tags(notice.tags)
+    async def _announce(self, notice: ChangeNotice, strict: bool = False) -> int:
+        # Recorded first: a fetch here that ends after the shared delete must not
+        # write its (possibly older) answer back.
+        self.invalidations.record(notice.tags)
+        deleted = await self.backend.invalidate_tags(notice.tags, strict=strict)
         await self._drop_local(notice.tags)
-        await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice))
+        await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice), strict=strict)
         return deleted
 
     async def _on_notice(self, message: bytes) -> None:
@@ -160,6 +170,7 @@ class CachedUpstreams:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("ignored a malformed change notice")
             return
+        self.invalidations.record(notice.tags)
         await self._drop_local(notice.tags)
         if notice.event is not None:
             for listener in list(self.listeners):

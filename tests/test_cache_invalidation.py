@@ -1,0 +1,220 @@
+"""A change that lands while a fetch is in flight: the fetch's (possibly older)
+answer is neither written back, to the shared cache or the in-process copies, nor
+handed to requests that arrive after the change. Over both backends (Redis with
+in-process copies in front, as the gateway runs it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from sources.cache.backend import CacheBackend
+from sources.cache.invalidations import Invalidations
+from sources.cache.memory_backend import MemoryBackend
+from sources.cache.redis_backend import RedisBackend
+from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
+from sources.records import Money
+
+TAG = "price:1"
+
+
+class VersionedSource:
+    """Stands in for an upstream whose record ``1`` changes: each call answers the
+    version current when it arrived; the first call's answer is held back until
+    ``release`` is set, as a slow network would."""
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.calls: list[int] = []  # the version each call read
+        self.arrived = asyncio.Event()  # the first call has read its version
+        self.release = asyncio.Event()
+
+    async def fetch(self, ids: list[str]) -> dict[str, Money | None]:
+        version = self.version
+        self.calls.append(version)
+        if len(self.calls) == 1:
+            self.arrived.set()
+            await self.release.wait()
+        return {i: Money(amount=f"v{version}", currency_code="USD") for i in ids}
+
+
+@dataclass
+class Caches:
+    shared: CacheBackend
+    local: CacheBackend | None
+    invalidations: Invalidations
+
+    def source(self, fetch: VersionedSource) -> CachedSource[Money]:
+        return CachedSource(
+            kind="price", source="oms", value_type=Money, fetch=fetch.fetch,
+            tags=lambda ident, _: [f"price:{ident}"],
+            policy=CachePolicy(ttl_s=60, stale_s=60, keep_s=600), backend=self.shared,
+            local=self.local, invalidations=self.invalidations, scoped=False,
+        )  # fmt: skip
+
+    async def change(self, tags: Sequence[str]) -> None:
+        """What an instance does on a change (CachedUpstreams._announce): record, then
+        delete in the shared cache, then drop its copies."""
+        self.invalidations.record(tags)
+        await self.shared.invalidate_tags(tags)
+        if self.local is not None:
+            await self.local.invalidate_tags(tags)
+
+    async def stored(self, key: str) -> list[bytes | None]:
+        found = await self.shared.get_many([key])
+        if self.local is not None:
+            found += await self.local.get_many([key])
+        return found
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def caches(request, redis_server, redis_admin) -> AsyncIterator[Caches]:
+    if request.param == "memory":
+        yield Caches(MemoryBackend(), None, Invalidations())
+        return
+    shared = RedisBackend(redis_server.url)
+    await shared.start()
+    yield Caches(shared, MemoryBackend(), Invalidations())
+    await shared.close()
+
+
+async def _load(cached: CachedSource[Money]) -> str:
+    (result,) = await cached.load_many(["1"], scope="*", counts=CacheCounts())
+    assert isinstance(result, Cached) and result.value is not None, result
+    return result.value.amount
+
+
+async def test_a_fetch_in_flight_when_its_entry_changes_does_not_write_it_back(caches):
+    source = VersionedSource()
+    cached = caches.source(source)
+    first = asyncio.create_task(_load(cached))
+    await source.arrived.wait()
+    source.version = 2
+    await caches.change([TAG])
+    source.release.set()
+    assert await first == "v1"  # it asked before the change: its answer stands
+    assert set(await caches.stored(cached.key("*", "1"))) == {None}
+    assert await _load(cached) == "v2"
+    assert source.calls == [1, 2]
+
+
+async def test_a_request_after_a_change_does_not_take_a_fetch_started_before_it(caches):
+    source = VersionedSource()
+    cached = caches.source(source)
+    first = asyncio.create_task(_load(cached))
+    await source.arrived.wait()
+    source.version = 2
+    await caches.change([TAG])
+    second = asyncio.create_task(_load(cached))  # joins the running fetch...
+    await asyncio.sleep(0.01)
+    source.release.set()
+    assert await first == "v1"
+    assert await second == "v2"  # ...but does not take its answer: it fetches again
+    assert source.calls == [1, 2]
+
+
+async def test_records_fetched_before_a_change_are_not_stored(caches):
+    cached = caches.source(VersionedSource())
+    since = caches.invalidations.epoch
+    await caches.change([TAG])
+    await cached.store({"1": Money(amount="v1", currency_code="USD")}, scope="*", since=since)
+    assert set(await caches.stored(cached.key("*", "1"))) == {None}
+    await cached.store({"2": Money(amount="v1", currency_code="USD")}, scope="*", since=since)
+    assert None not in await caches.stored(cached.key("*", "2"))  # another record: stored
+
+
+class SlowLinkMemory(MemoryBackend):
+    """The in-memory backend behind a slow link: while ``hold`` names ``"read"`` or
+    ``"write"``, a read answers (what it read) or a write lands only once ``release``
+    is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold: str | None = None
+        self.release = asyncio.Event()
+        self.held = asyncio.Event()
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values = await super().get_many(keys)
+        await self._link("read")
+        return values
+
+    async def set_many(
+        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+    ) -> None:
+        await self._link("write")
+        await super().set_many(entries, tags)
+
+    async def _link(self, operation: str) -> None:
+        if self.hold == operation:
+            self.held.set()
+            await self.release.wait()
+
+
+async def test_a_shared_read_in_flight_when_its_entry_changes_leaves_no_local_copy():
+    shared, source = SlowLinkMemory(), VersionedSource()
+    source.release.set()
+    caches = Caches(shared, MemoryBackend(), Invalidations())
+    cached = caches.source(source)
+    assert await _load(cached) == "v1"
+    assert caches.local is not None
+    await caches.local.invalidate_tags([TAG])  # the local copy has expired
+    shared.hold = "read"
+    reading = asyncio.create_task(_load(cached))
+    await shared.held.wait()  # the shared cache has answered v1; the answer is on its way
+    source.version = 2
+    await caches.change([TAG])
+    shared.release.set()
+    assert await reading == "v1"
+    assert await caches.local.get_many([cached.key("*", "1")]) == [None]
+    shared.hold = None
+    assert await _load(cached) == "v2"
+
+
+async def test_an_entry_changed_while_it_is_being_written_is_deleted_again():
+    shared, source = SlowLinkMemory(), VersionedSource()
+    source.release.set()
+    caches = Caches(shared, MemoryBackend(), Invalidations())
+    cached = caches.source(source)
+    shared.hold = "write"
+    loading = asyncio.create_task(_load(cached))
+    await shared.held.wait()  # fetched v1; its write is on its way
+    source.version = 2
+    await caches.change([TAG])  # deletes nothing yet: the write has not landed
+    shared.release.set()
+    assert await loading == "v1"
+    assert set(await caches.stored(cached.key("*", "1"))) == {None}
+    shared.hold = None
+    assert await _load(cached) == "v2"
+
+
+async def test_a_fetch_whose_entry_changed_does_not_even_try_to_write_it():
+    # Not written then deleted (another instance could read it in between): not written.
+    shared, source = SlowLinkMemory(), VersionedSource()
+    caches = Caches(shared, None, Invalidations())
+    cached = caches.source(source)
+    first = asyncio.create_task(_load(cached))
+    await source.arrived.wait()
+    await caches.change([TAG])
+    shared.hold = "write"  # a write would now wait for ever
+    source.release.set()
+    assert await asyncio.wait_for(first, timeout=1) == "v1"
+    assert not shared.held.is_set()
+
+
+def test_invalidations_forget_after_the_horizon_and_then_assume_a_change():
+    now = [0.0]
+    changes = Invalidations(horizon_s=60, clock=lambda: now[0])
+    start = changes.epoch
+    changes.record(["a"])
+    after_a = changes.epoch
+    assert changes.changed_since(start, ["a"]) and not changes.changed_since(start, ["b"])
+    assert not changes.changed_since(after_a, ["a"])
+    now[0] = 61.0
+    changes.record(["b"])  # "a" is forgotten now
+    assert changes.changed_since(start, ["c"])  # older than what is kept: assume changed
+    assert not changes.changed_since(after_a, ["a", "c"])
+    assert changes.changed_since(after_a, ["b"])
