@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -208,24 +209,41 @@ async def test_a_field_error_that_nulls_the_answer_is_still_a_200(gateway):
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing(dataset):
+EVENT_STREAM = {"accept": "text/event-stream"}
+
+
+@pytest.mark.parametrize(
+    ("first_headers", "second_headers"),
+    [({}, {}), (EVENT_STREAM, {}), ({}, EVENT_STREAM)],
+    ids=["plain then plain", "event stream then plain", "plain then event stream"],
+)
+async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing(
+    dataset, first_headers, second_headers
+):
+    """Plain requests and event streams count against one capacity, and are refused
+    alike past it."""
     async with await start_cluster(dataset, latency_ms=1000) as slow_sources:
         settings = settings_for(slow_sources.urls, max_in_flight=1, request_deadline_ms=5000)
         async with running_gateway(settings) as gateway:
             numbers = [o.number for o in list(dataset.orders.values())[:2]]
             query = "query($n: String!) { orderByNumber(number: $n) { number } }"
 
-            async def ask(number: str) -> tuple[int, dict]:
+            async def ask(number: str, headers: dict[str, str]) -> tuple[int, bytes]:
                 async with gateway.session.post(
-                    f"{gateway.url}/graphql", json={"query": query, "variables": {"n": number}}
+                    f"{gateway.url}/graphql",
+                    json={"query": query, "variables": {"n": number}},
+                    headers=headers,
                 ) as resp:
-                    return resp.status, await resp.json()
+                    return resp.status, await resp.read()
 
-            first = asyncio.create_task(ask(numbers[0]))
+            first = asyncio.create_task(ask(numbers[0], first_headers))
             await asyncio.sleep(0.1)  # the first is waiting on the slow OMS
             started = time.monotonic()
-            status, body = await ask(numbers[1])
+            status, raw = await ask(numbers[1], second_headers)
             assert time.monotonic() - started < 0.5  # queued, it would wait ~0.9 s for the OMS
-            assert (status, body["errors"][0]["extensions"]["code"]) == (429, "OVERLOADED")
-            status, body = await first
-            assert status == 200 and body["data"]["orderByNumber"]["number"] == numbers[0]
+            assert (status, json.loads(raw)["errors"][0]["extensions"]["code"]) == (
+                429,
+                "OVERLOADED",
+            )
+            status, raw = await first
+            assert status == 200 and numbers[0].encode() in raw

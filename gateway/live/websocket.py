@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from gateway.admission.gate import Gate, Refusal
 from gateway.auth.authenticate import Authenticator, AuthError, principal_for
 from gateway.auth.principal import Principal
+from gateway.capacity import InFlight
 from gateway.errors import INTERNAL_ERROR
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
@@ -55,8 +56,10 @@ class GraphQLWebSocket:
         operations: Operations,
         authenticator: Callable[[], Authenticator | None],
         connections: LiveConnections,
+        in_flight: InFlight,
         options: WebSocketOptions,
     ) -> None:
+        self.in_flight = in_flight
         self.gate = gate
         self.operations = operations
         self.authenticator = authenticator
@@ -229,11 +232,15 @@ class _Session:
         except AuthError as exc:
             await self.close(4403, f"Forbidden: {exc.code}")
             return
-        operations = self.endpoint.operations
+        endpoint = self.endpoint
+        operations = endpoint.operations
         try:
-            admitted = await self.endpoint.gate.admit(payload, principal, invalid=400)
+            endpoint.in_flight.check()
+            admitted = await endpoint.gate.admit(payload, principal, invalid=400)
             if admitted.analysis.kind != "subscription":
-                await self._next(op_id, await operations.execute(admitted, self.websocket))
+                with endpoint.in_flight.running():
+                    body = await operations.execute(admitted, self.websocket)
+                await self._next(op_id, body)
             else:
                 # Closed at once however this ends (a cancelled task included): the
                 # subscription lets go of what it watches.
