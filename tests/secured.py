@@ -73,6 +73,8 @@ KEYS = {
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
     "support_a": ("app", TENANT_A, ["orders:read", "tickets:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
+    "orders_only": ("app", "*", ["orders:read"], "internal", None),
+    "no_pii": ("app", "*", sorted(ALL_SCOPES - {"pii:read"}), "internal", None),
     "tickets_only": ("app", "*", ["tickets:read"], "standard", None),
     "expired": ("app", "*", ["orders:read"], "standard", -1),
     "revoked": ("app", "*", ["orders:read"], "standard", None),

@@ -124,6 +124,66 @@ async def test_fields_out_of_scope_are_null_with_an_error_and_pii_is_masked(secu
     assert all(line["availability"] for line in view["lineItems"])
 
 
+CARRIER_VIEW = """query($n: String!) { orderByNumber(number: $n) {
+  customerStatus health exceptions { code } timeline(first: 100) { edges { node { source } } }
+} }"""
+
+
+@pytest.mark.parametrize(
+    ("scenario", "carrier_status", "carrier_health"),
+    [
+        ("out_for_delivery", "OUT_FOR_DELIVERY", None),  # on track or late, by the clock
+        ("return_to_sender", "RETURNING_TO_SENDER", "FAILED"),
+        ("lost", "SHIPPED", "FAILED"),
+    ],
+)
+async def test_without_shipments_read_nothing_comes_from_the_carrier(
+    secured, dataset, scenario, carrier_status, carrier_health
+):
+    order_id = next(o for o, s in dataset.scenarios.items() if s == scenario)
+    payload = {"query": CARRIER_VIEW, "variables": {"n": dataset.orders[order_id].number}}
+    _, full, _ = await secured.post(payload, key="app")  # the customer's view, all of it
+    view = full["data"]["orderByNumber"]
+    assert view["customerStatus"] == carrier_status and view["health"]
+    assert carrier_health in (None, view["health"])
+    assert "CARRIER" in {e["node"]["source"] for e in view["timeline"]["edges"]}
+
+    _, limited, _ = await secured.post(payload, key="orders_only")
+    view = limited["data"]["orderByNumber"]
+    # The OMS alone: shipped, and no health claimed over a parcel it cannot see.
+    assert view["customerStatus"] == "SHIPPED"
+    assert view["health"] is None
+    ((path, code),) = [(e["path"], e["extensions"]["code"]) for e in limited["errors"]]
+    assert (path, code) == (["orderByNumber", "health"], "UNAUTHORIZED_FIELD")
+    carrier_codes = {e["code"] for e in full["data"]["orderByNumber"]["exceptions"]}
+    assert not carrier_codes & {e["code"] for e in view["exceptions"]}
+    assert "CARRIER" not in {e["node"]["source"] for e in view["timeline"]["edges"]}
+
+
+async def test_without_pii_read_the_signers_name_is_masked_everywhere(secured, dataset):
+    order = next(
+        o for o in dataset.orders.values()
+        if any((t := dataset.trackings.get(s.tracking_number or "")) and t.signed_by
+               for s in o.shipments)
+    )  # fmt: skip
+    signer = next(
+        t.signed_by for s in order.shipments
+        if (t := dataset.trackings.get(s.tracking_number or "")) and t.signed_by
+    )  # fmt: skip
+    query = """query($n: String!) { orderByNumber(number: $n) {
+      shipments { tracking { signedBy message events { message } } }
+      timeline(first: 100) { edges { node { message } } } } }"""
+    payload = {"query": query, "variables": {"n": order.number}}
+    _, full, _ = await secured.post(payload, key="console")
+    assert signer in json.dumps(full["data"])
+    _, masked, _ = await secured.post(payload, key="no_pii")
+    assert "errors" not in masked  # masked, as the other personal data
+    assert signer not in json.dumps(masked["data"]).upper()
+    shipments = masked["data"]["orderByNumber"]["shipments"]
+    assert all(s["tracking"]["signedBy"] is None for s in shipments if s["tracking"])
+    assert "[name withheld]" in json.dumps(masked["data"])
+
+
 async def test_partners_run_trusted_documents_only(secured, dataset):
     order = _order_of(dataset, TENANT_A)
     variables = {"n": order.number}
