@@ -184,6 +184,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             batching=settings.batching,
             max_batch=settings.max_batch,
             dev_mode=settings.dev_mode,
+            graphiql=settings.dev_mode and settings.graphiql,
         ),
     )
     websocket = GraphQLWebSocket(

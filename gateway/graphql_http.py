@@ -53,6 +53,7 @@ class HttpOptions:
     batching: bool = False
     max_batch: int = 10
     dev_mode: bool = False
+    graphiql: bool = False  # serve GraphiQL to browsers (dev mode only)
 
 
 class GraphQLEndpoint:
@@ -76,12 +77,13 @@ class GraphQLEndpoint:
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
-        if request.method == "GET" and self._options.dev_mode and "text/html" in accept:
+        if request.method == "GET" and self._options.graphiql and "text/html" in accept:
             return HTMLResponse(self._ide)
         # Results as events go through every check a plain request does; only their
         # refusals are plain JSON.
         stream = request.method == "POST" and accepts_event_stream(accept)
         media = JSON if stream else _negotiate(accept)
+        principal: Principal | None = None
         try:
             if media is None:
                 raise Refusal(406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}")

@@ -104,11 +104,12 @@ async def test_graphiql_only_in_dev_mode(gateway, sim):
     html = {"accept": "text/html"}
     async with gateway.session.get(f"{gateway.url}/graphql", headers=html) as resp:
         assert "graphiql" in (await resp.text()).lower()  # the test gateway is in dev mode
-    async with (
-        running_gateway(settings_for(sim.urls, dev_mode=False)) as production,
-        production.session.get(f"{production.url}/graphql", headers=html) as resp,
-    ):
-        assert "graphiql" not in (await resp.text()).lower()
+    for options in ({"dev_mode": False, "graphiql": True}, {"dev_mode": True, "graphiql": False}):
+        async with (
+            running_gateway(settings_for(sim.urls, **options)) as other,
+            other.session.get(f"{other.url}/graphql", headers=html) as resp,
+        ):
+            assert "graphiql" not in (await resp.text()).lower(), options
 
 
 @pytest.mark.parametrize(
