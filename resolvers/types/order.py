@@ -254,10 +254,10 @@ class Order(Node):
 
     @strawberry.field(
         description="Everything that happened, from all four sources, oldest first. "
-        "App and partner keys see CUSTOMER events only. `first`: 1 to 100."
+        "App and partner keys see CUSTOMER events only. `first` is required, 1 to 100."
     )
     async def timeline(
-        self, info: Info, first: int = 50, after: str | None = None
+        self, info: Info, first: int, after: str | None = None
     ) -> TimelineConnection:
         trackings, tickets = await asyncio.gather(
             order_facts.readable_trackings(self.record, info.context),
