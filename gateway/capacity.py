@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from gateway.admission.gate import Refusal
+from gateway.refusal import Refusal
 
 OVERLOADED = "OVERLOADED"
 

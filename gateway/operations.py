@@ -68,7 +68,7 @@ class Operations:
             outcome = _outcome(result)
         finally:
             record_operation(analysis.name, analysis.kind, outcome, time.perf_counter() - started)
-        body = result_body(result)
+        body = result_body(result, suggestions=admitted.suggestions)
         if analysis.kind == "mutation":
             principal = admitted.principal
             audit(
@@ -102,10 +102,10 @@ class Operations:
             async for result in results:
                 if isinstance(result, PreExecutionError):
                     outcome = "error"
-                    raise Rejected(result_body(result))
+                    raise Rejected(result_body(result, suggestions=admitted.suggestions))
                 if result.errors:
                     outcome = _outcome(result)
-                yield result_body(result)
+                yield result_body(result, suggestions=admitted.suggestions)
         finally:
             await results.aclose()
             record_operation(analysis.name, "subscription", outcome, time.perf_counter() - started)
@@ -119,16 +119,17 @@ class Rejected(Exception):
         self.body = body
 
 
-def result_body(result: ExecutionResult) -> dict[str, Any]:
+def result_body(result: ExecutionResult, *, suggestions: bool) -> dict[str, Any]:
     """An execution result as sent. A request error (the document did not validate,
     the operation was refused at its root) has no data at all; a field error that
-    nulled the whole answer still has ``data: null``."""
+    nulled the whole answer still has ``data: null``. ``suggestions``: keep
+    validation's "Did you mean …?"."""
     body: dict[str, Any] = {}
     request_error = result.data is None and all(e.path is None for e in result.errors or ())
     if not request_error:
         body["data"] = result.data
     if result.errors:
-        body["errors"] = [format_error(error) for error in result.errors]
+        body["errors"] = [format_error(e, suggestions=suggestions) for e in result.errors]
     if result.extensions:
         body["extensions"] = dict(result.extensions)
     return body

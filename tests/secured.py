@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,19 @@ KEYS = {
     "expired": ("app", "*", ["orders:read"], "standard", -1),
     "revoked": ("app", "*", ["orders:read"], "standard", None),
 }
+
+
+AUDIT_FIELDS = ("time", "outcome", "code", "keyId", "tenant", "operation", "documentHash",
+                "denied", "correlationId")  # fmt: skip
+
+
+def audit_entries(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
+    """The audit lines among ``records``, as the JSON log format writes them."""
+    return [
+        {name: getattr(record, name) for name in AUDIT_FIELDS}
+        for record in records
+        if record.name == "ordergraph.audit"
+    ]
 
 
 @contextlib.asynccontextmanager

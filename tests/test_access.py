@@ -12,8 +12,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from gateway.auth.keys import parse_key
+from gateway.auth.principal import TIERS
 from resolvers.relay import to_global_id
-from tests.secured import MANIFEST, ORDER_VIEW, TENANT_A, TENANT_B, Secured, secured_gateway
+from tests.secured import (
+    MANIFEST,
+    ORDER_VIEW,
+    TENANT_A,
+    TENANT_B,
+    Secured,
+    audit_entries,
+    secured_gateway,
+)
 
 
 @pytest.fixture(scope="module")
@@ -242,13 +252,71 @@ async def test_denials_are_audited_without_variables(secured, dataset, caplog):
     with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
         await secured.post({"query": ORDER_VIEW, "variables": {"n": order.number}}, key="app_a")
         await secured.post({"query": "{ __typename }"}, headers={"x-api-key": "og_live_bad"})
-    lines = [json.loads(r.message) for r in caplog.records if r.name == "ordergraph.audit"]
+    lines = audit_entries(caplog.records)
     scoped = next(line for line in lines if line["code"] == "UNAUTHORIZED_FIELD")
     assert scoped["tenant"] == TENANT_A and scoped["keyId"]
     assert scoped["operation"] == "OrderView" and len(scoped["documentHash"]) == 64
     assert {"LineItem.availability", "Customer.email"} <= set(scoped["denied"])
     assert any(line["code"] == "API_KEY_MALFORMED" for line in lines)
     assert order.number not in json.dumps(lines)  # never variable values
+
+
+UNKNOWN_KEY = "og_test_abcdefghijkl_" + "S3cr3t" * 7 + "x"
+
+
+REFUSALS = [
+    ("over a limit", {"json": {"query": "{ " + "a { " * 11 + "b" + " }" * 12}},
+     "MAX_DEPTH_EXCEEDED", "app"),
+    ("over the cost limit", {"json": {"query": "{ a: orders(first: 100) { nodes { "
+                                       "lineItems { availability { sku } } } } }"}},
+     "COST_LIMIT_EXCEEDED", "app"),
+    ("a batch", {"json": [{"query": "{ __typename }"}] * 2}, "BATCHING_DISABLED", "app"),
+    ("invalid JSON", {"data": b"{", "headers": {"content-type": "application/json"}},
+     "BAD_REQUEST", None),
+    ("text/plain (CSRF)", {"data": b"{}", "headers": {"content-type": "text/plain"}},
+     "UNSUPPORTED_MEDIA_TYPE", None),
+    ("a body too large", {"json": {"query": "{ __typename }", "pad": "x" * 1_100_000}},
+     "PAYLOAD_TOO_LARGE", None),
+    ("an unknown key", {"json": {"query": "{ __typename }"},
+                        "headers": {"authorization": f"Bearer {UNKNOWN_KEY}"}},
+     "API_KEY_INVALID", ("abcdefghijkl", None)),
+    ("an expired key", {"json": {"query": "{ __typename }"}}, "API_KEY_EXPIRED", "expired"),
+    ("a mutation out of scope", {"json": {"query": "mutation M { orderCancel(input: "
+                                          "{orderId: \"x\", reason: CUSTOMER}) "
+                                          "{ userErrors { code } } }"}},
+     "FORBIDDEN", "app"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "request_options", "code", "who"), REFUSALS, ids=[r[0] for r in REFUSALS]
+)
+async def test_every_refusal_is_audited_once(secured, caplog, case, request_options, code, who):
+    """Refusals before execution are denials in the audit trail, with the key's id
+    once the key is read (a refused key's too: never its secret)."""
+    options = dict(request_options)
+    headers = {"accept": "application/graphql-response+json", **options.pop("headers", {})}
+    if isinstance(who, str):
+        headers["authorization"] = f"Bearer {secured.keys[who]}"
+        key_id, tenant = parse_key(secured.keys[who]).key_id, "*"
+    elif who is not None:
+        key_id, tenant = who
+        headers.setdefault("authorization", f"Bearer {secured.keys['app']}")
+    else:  # refused before the key is read
+        key_id = tenant = None
+        headers["authorization"] = f"Bearer {secured.keys['app']}"
+    with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+        async with secured.gateway.session.post(
+            f"{secured.gateway.url}/graphql", headers=headers, **options
+        ) as resp:
+            body = await resp.json(content_type=None)
+            assert resp.status >= 400
+    assert body["errors"][0]["extensions"]["code"] == code
+    (line,) = audit_entries(caplog.records)
+    assert (line["outcome"], line["code"]) == ("denied", code)
+    assert (line["keyId"], line["tenant"]) == (key_id, tenant)
+    assert line["time"] and line["correlationId"] != "-"
+    assert "S3cr3t" not in caplog.text and secured.keys["app"] not in caplog.text
 
 
 def test_manifest_documents_are_valid_operations():
@@ -284,3 +352,77 @@ async def test_internal_exceptions_are_for_consoles_only(secured, dataset):
     app_codes = {e["code"] for e in app["data"]["orderByNumber"]["exceptions"]}
     assert "FRAUD_REVIEW" in console_codes and "FRAUD_REVIEW" not in app_codes
     assert not any(e["internal"] for e in app["data"]["orderByNumber"]["exceptions"])
+
+
+GUESSED = "{ orderz(first: 1) { nodes { number } } }"
+
+
+async def test_suggestions_and_introspection_follow_the_introspection_scope(secured):
+    """Whoever asks first, the validation cache never hands one caller's allowance to
+    another: the same document is answered with and without suggestions in turn."""
+    for key, suggests in [("console", True), ("app", False), ("console", True), ("app", False)]:
+        status, body, _ = await secured.post({"query": GUESSED}, key=key)
+        (error,) = body["errors"]
+        assert (status, error["extensions"]["code"]) == (400, "GRAPHQL_VALIDATION_FAILED")
+        assert error["message"].startswith("Cannot query field 'orderz' on type 'Query'.")
+        assert ("Did you mean 'order' or 'orders'?" in error["message"]) is suggests, key
+    status, body, _ = await secured.post({"query": "{ __schema { queryType { name } } }"},
+                                         key="console")  # fmt: skip
+    assert status == 200 and body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
+    status, body, _ = await secured.post({"query": "{ __schema { queryType { name } } }"},
+                                         key="app")  # fmt: skip
+    assert (status, body["errors"][0]["extensions"]["code"]) == (403, "INTROSPECTION_DISABLED")
+
+
+BIG_MUTATION = """mutation Cancel($input: OrderCancelInput!) { orderCancel(input: $input) {
+  order { number lineItems { availability { locations { available } } }
+          shipments { tracking { events { message } } }
+          timeline(first: 100) { edges { node { kind } } } }
+  userErrors { code } } }"""
+
+
+async def test_a_mutation_over_get_is_405_before_scopes_and_the_bucket(secured, dataset):
+    order = _order_of(dataset, TENANT_A)
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER"}}
+    params = {"query": BIG_MUTATION, "variables": json.dumps(variables)}
+    for key in ("app_a", "writer_a"):  # without orders:write, and with it
+        headers = {"authorization": f"Bearer {secured.keys[key]}"}
+        async with secured.gateway.session.get(
+            f"{secured.gateway.url}/graphql", params=params, headers=headers
+        ) as resp:
+            body = await resp.json()
+            assert (resp.status, resp.headers["allow"]) == (405, "POST"), (key, body)
+        assert body["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+    async def available() -> float:
+        assert secured.state is not None and secured.state.bucket is not None
+        tier = TIERS["standard"]
+        key_id = parse_key(secured.keys["writer_a"]).key_id
+        state = await secured.state.bucket.take(key_id, 0, tier.capacity, tier.refill_per_s)
+        return state.available
+
+    # The mutation costs 319 points, 6 s of refill: a charge would show.
+    assert await available() == TIERS["standard"].capacity
+    status, _, _ = await secured.post(
+        {"query": "{ orders(first: 50) { nodes { number } } }"}, key="writer_a"
+    )
+    assert status == 200 and await available() < TIERS["standard"].capacity - 40
+
+
+async def test_apq_remembers_only_documents_that_were_admitted(secured):
+    not_kept = {
+        "not valid": GUESSED,
+        "over the depth limit": "{ " + "a { " * 11 + "b" + " }" * 12,
+        "too large to keep": '{ orderByNumber(number: "' + "9" * 20_000 + '") { number } }',
+        "throttled": "{ orders(first: 100) { nodes { lineItems { sku } } } }",  # 600 > 200
+    }
+    for case, query in not_kept.items():
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        apq = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        key = "free" if case == "throttled" else "app"
+        await secured.post({"query": query, "extensions": apq}, key=key)
+        status, body, _ = await secured.post({"extensions": apq}, key="app")
+        assert (status, body["errors"][0]["extensions"]["code"]) == (
+            200,
+            "PERSISTED_QUERY_NOT_FOUND",
+        ), case

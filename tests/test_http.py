@@ -127,9 +127,11 @@ async def test_parse_and_validation_errors_are_coded(gateway, query, code):
     assert body["errors"][0]["extensions"]["code"] == code
 
 
-async def test_field_suggestions_are_off(gateway):
+async def test_dev_mode_suggests_fields_and_allows_introspection(gateway):
     body = await gateway.query("{ orderz(first: 1) { nodes { id } } }")
-    assert "Did you mean" not in body["errors"][0]["message"]
+    assert "Did you mean 'order' or 'orders'?" in body["errors"][0]["message"]
+    body = await gateway.query('{ __type(name: "Order") { name } }')
+    assert body["data"] == {"__type": {"name": "Order"}}
 
 
 async def test_webhooks_are_refused_without_a_secret(gateway):
@@ -248,3 +250,15 @@ async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing
             )
             status, raw = await first
             assert status == 200 and numbers[0].encode() in raw
+
+
+async def test_a_key_in_the_url_is_refused_even_in_dev_mode(gateway):
+    """Dev mode lets requests without a key in, never one with its key in the URL."""
+    key = "og_test_abcdefghijkl_" + "A" * 43
+    for params in ({"api_key": key}, {"variables": f'{{"k": "{key}"}}'}):
+        async with gateway.session.post(
+            f"{gateway.url}/graphql", json={"query": "{ __typename }"}, params=params
+        ) as resp:
+            body = await resp.json()
+            assert resp.status == 401, params
+        assert body["errors"][0]["extensions"]["code"] == "API_KEY_IN_URL"

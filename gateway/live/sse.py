@@ -14,11 +14,12 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.admission.gate import Admitted, Refusal
+from gateway.admission.gate import Admitted
 from gateway.capacity import InFlight
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
+from gateway.refusal import Refusal
 
 EVENT_STREAM = "text/event-stream"
 SHUTDOWN_GRACE_S = 1.0

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from gateway.admission.gate import Gate, Refusal
+from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator, AuthError, principal_for
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
@@ -31,6 +31,7 @@ from gateway.errors import INTERNAL_ERROR
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
+from gateway.refusal import Refusal, audit_refusal
 
 log = logging.getLogger("ordergraph.websocket")
 
@@ -149,6 +150,7 @@ class _Session:
             except AuthError as exc:
                 if exc.status == 401:
                     log.info("closed a WebSocket: its key is now refused (%s)", exc.code)
+                    audit_refusal(exc, None)
                     await self.close(4403, f"Forbidden: {exc.code}")
 
     async def _handle(self, raw: str) -> None:
@@ -186,6 +188,7 @@ class _Session:
             self.principal = await self._authenticate()
         except AuthError as exc:
             log.info("refused a WebSocket: %s", exc.code)
+            audit_refusal(exc, None)
             await self.close(4403, f"Forbidden: {exc.code}")
             return
         await self.send({"type": "connection_ack"})
@@ -230,6 +233,7 @@ class _Session:
         try:
             principal = await self._authenticate()  # revoked since the connection began?
         except AuthError as exc:
+            audit_refusal(exc, None)
             await self.close(4403, f"Forbidden: {exc.code}")
             return
         endpoint = self.endpoint
@@ -250,6 +254,7 @@ class _Session:
                     async for body in results:
                         await self._next(op_id, body)
         except Refusal as refusal:
+            audit_refusal(refusal, principal)
             await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
             return
         except Rejected as rejected:
