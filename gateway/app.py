@@ -155,16 +155,17 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         max_cost=settings.max_cost,
     )
     ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
+    cost_model = CostModel(schema._schema)
     gate = Gate(
         scope_map=ScopeMap(schema),
         analyser=DocumentAnalyser(schema._schema, limits),
-        cost_model=CostModel(schema._schema),
+        cost_model=cost_model,
         persisted=lambda: _started(gateway.persisted),
         bucket=lambda: _started(gateway.bucket),
         dev_mode=settings.dev_mode,
     )
     operations = Operations(
-        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000
+        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
     )
     in_flight = InFlight(settings.max_in_flight)
     graphql = GraphQLEndpoint(

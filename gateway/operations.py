@@ -13,6 +13,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from gateway.admission.cost import CostModel
 from gateway.admission.gate import Admitted
 from gateway.audit import audit
 from gateway.errors import format_error
@@ -32,8 +33,10 @@ class Operations:
         cached: Callable[[], CachedUpstreams],
         live: Callable[[], LiveFeeds],
         deadline_s: float,
+        cost_model: CostModel,
     ) -> None:
         self._schema = schema
+        self._cost_model = cost_model
         self._cached = cached
         self._live = live
         self._deadline_s = deadline_s
@@ -78,7 +81,8 @@ class Operations:
                 operation=analysis.name,
                 document_hash=analysis.document_hash,
             )
-        cost = {**admitted.cost, "actualQueryCost": _objects(body.get("data"))}
+        actual = self._cost_model.actual_cost(analysis, body.get("data"))
+        cost = {**admitted.cost, "actualQueryCost": actual}
         body.setdefault("extensions", {})["cost"] = cost
         return body
 
@@ -139,12 +143,3 @@ def _outcome(result: ExecutionResult) -> str:
     if not result.errors:
         return "ok"
     return "partial" if result.data is not None else "error"
-
-
-def _objects(data: Any) -> int:
-    """Objects in an answer: the cost the operation actually had (1 per object)."""
-    if isinstance(data, dict):
-        return 1 + sum(_objects(value) for value in data.values())
-    if isinstance(data, list):
-        return sum(_objects(item) for item in data)
-    return 0

@@ -247,6 +247,19 @@ async def test_the_cost_bucket_throttles_when_drained_and_recovers(secured, data
     assert status == 200
 
 
+async def test_the_actual_cost_is_what_the_answer_holds(secured, dataset):
+    customer = next(o.customer.id for o in dataset.orders.values() if o.account_id == TENANT_A)
+    query = """query($c: String) { orders(first: 20, filter: {customerReference: $c}) {
+      nodes { number lineItems { sku } } } }"""
+    _, body, _ = await secured.post({"query": query, "variables": {"c": customer}}, key="app_a")
+    nodes = body["data"]["orders"]["nodes"]
+    cost = body["extensions"]["cost"]
+    assert cost["requestedQueryCost"] == 1 + 20 * (1 + 5)  # 20 orders of 5 lines assumed
+    # The connection, and each order returned with its lines.
+    assert cost["actualQueryCost"] == 1 + sum(1 + len(n["lineItems"]) for n in nodes)
+    assert 0 < len(nodes) < 20 and cost["actualQueryCost"] < cost["requestedQueryCost"]
+
+
 async def test_denials_are_audited_without_variables(secured, dataset, caplog):
     order = _order_of(dataset, TENANT_A)
     with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
