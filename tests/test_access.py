@@ -8,16 +8,31 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from graphql import (
+    GraphQLObjectType,
+    Undefined,
+    get_named_type,
+    get_nullable_type,
+    is_composite_type,
+    is_list_type,
+    is_non_null_type,
+)
 
-from gateway.auth.keys import parse_key
+from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.principal import TIERS
+from gateway.auth.store import open_key_store
+from resolvers.access import ALL_SCOPES, ScopeMap
 from resolvers.relay import to_global_id
+from resolvers.schema import build_schema
 from tests.secured import (
     MANIFEST,
     ORDER_VIEW,
+    PEPPER,
     TENANT_A,
     TENANT_B,
     Secured,
@@ -260,6 +275,28 @@ async def test_the_actual_cost_is_what_the_answer_holds(secured, dataset):
     assert 0 < len(nodes) < 20 and cost["actualQueryCost"] < cost["requestedQueryCost"]
 
 
+async def test_batches_when_enabled_are_capped_and_charged_per_operation(sim, tmp_path):
+    """Off by default (the attack suite's BATCHING_DISABLED); enabled, at most
+    ``max_batch`` operations, each admitted and charged on its own."""
+    async with secured_gateway(sim.urls, tmp_path, batching=True, max_batch=3) as batching:
+        status, body, _ = await batching.post([{"query": "{ __typename }"}] * 4, key="app")
+        assert (status, body["errors"][0]["extensions"]["code"]) == (400, "BATCH_TOO_LARGE")
+        status, body, _ = await batching.post([{"query": "{ __typename }"}] * 3, key="app")
+        assert (
+            status == 200 and [answer["data"] for answer in body] == [{"__typename": "Query"}] * 3
+        )
+        # 121 points each; the free tier holds 200: the bucket has room for one of two.
+        query = "{ orders(first: 20) { nodes { number lineItems { sku } } } }"
+        status, body, _ = await batching.post([{"query": query}] * 2, key="free")
+        assert status == 200
+        ran = [answer for answer in body if "data" in answer]
+        throttled = [
+            answer["errors"][0]["extensions"]["code"] for answer in body if "data" not in answer
+        ]
+        assert len(ran) == 1 and throttled == ["THROTTLED"]
+        assert ran[0]["extensions"]["cost"]["requestedQueryCost"] == 121
+
+
 async def test_denials_are_audited_without_variables(secured, dataset, caplog):
     order = _order_of(dataset, TENANT_A)
     with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
@@ -330,6 +367,157 @@ async def test_every_refusal_is_audited_once(secured, caplog, case, request_opti
     assert (line["keyId"], line["tenant"]) == (key_id, tenant)
     assert line["time"] and line["correlationId"] != "-"
     assert "S3cr3t" not in caplog.text and secured.keys["app"] not in caplog.text
+
+
+# --- every guarded field is enforced: a walk over the schema's @requiresScopes ----------
+
+SCHEMA = build_schema()
+GUARDED = ScopeMap(SCHEMA).guarded  # "Type.field" -> the scope sets that allow it
+
+
+def _lacking(coordinate: str) -> frozenset[str]:
+    """Scopes a key must lack to be refused ``coordinate``: all it could use."""
+    return frozenset().union(*GUARDED[coordinate])
+
+
+def _readable(coordinate: str, lacking: frozenset[str]) -> bool:
+    return any(not (needed & lacking) for needed in GUARDED.get(coordinate, (frozenset(),)))
+
+
+def _argument(type_: Any, values: dict[str, str]) -> str | None:
+    named = get_named_type(type_).name
+    if named not in values:
+        return None
+    return f"[{values[named]}]" if is_list_type(get_nullable_type(type_)) else values[named]
+
+
+def _selection(owner: GraphQLObjectType, name: str, values: dict[str, str]) -> str | None:
+    """``name`` with its required arguments filled from ``values``, or None."""
+    arguments = []
+    for arg_name, arg in owner.fields[name].args.items():
+        if is_non_null_type(arg.type) and arg.default_value is Undefined:
+            value = _argument(arg.type, values)
+            if value is None:
+                return None
+            arguments.append(f"{arg_name}: {value}")
+    return f"{name}({', '.join(arguments)})" if arguments else name
+
+
+def _path_to(target: str, lacking: frozenset[str], values: dict[str, str]) -> list[str]:
+    """The shortest chain of selections from Query to an object of ``target`` that a
+    key lacking ``lacking`` may read."""
+    root = SCHEMA._schema.query_type
+    assert root is not None
+    frontier: deque[tuple[GraphQLObjectType, list[str]]] = deque([(root, [])])
+    seen = {root.name}
+    while frontier:
+        type_, path = frontier.popleft()
+        if type_.name == target:
+            return path
+        for name, definition in type_.fields.items():
+            named = get_named_type(definition.type)
+            selection = _selection(type_, name, values)
+            if (
+                isinstance(named, GraphQLObjectType)
+                and named.name not in seen
+                and selection is not None
+                and _readable(f"{type_.name}.{name}", lacking)
+            ):
+                seen.add(named.name)
+                frontier.append((named, [*path, selection]))
+    raise AssertionError(f"no readable path to {target}")
+
+
+def _at(data: Any, names: list[str]) -> list[Any]:
+    """The values under ``names``, through lists; a null on the way counts as null."""
+    if data is None:
+        return [None]
+    if isinstance(data, list):
+        return [value for item in data for value in _at(item, names)]
+    if not names:
+        return [data]
+    return _at(data.get(names[0]), names[1:])
+
+
+def _rich_order(dataset):
+    """An order with every personal field filled, tickets and a signed parcel: so a
+    masked null is a masking, not an absence."""
+    return next(
+        o for o in dataset.orders.values()
+        if (a := o.shipping_address) and all([a.name, a.line1, a.line2, a.postal_code, a.phone,
+                                               o.customer.email, o.customer.phone])
+        and dataset.tickets.get(o.id)
+        and any((t := dataset.trackings.get(s.tracking_number or "")) and t.signed_by
+                for s in o.shipments)
+    )  # fmt: skip
+
+
+async def test_every_guarded_field_is_enforced(secured, dataset):
+    """For each field carrying @requiresScopes, a key without its scopes gets it
+    masked (pii:read: null, no error) or null with UNAUTHORIZED_FIELD at its path
+    (queries), or the operation refused whole (mutations, subscriptions). A new
+    guarded field whose resolver forgets to check fails here."""
+    assert secured.state is not None
+    order = _rich_order(dataset)
+    values = {"ID": json.dumps(to_global_id("Order", order.id)),
+              "String": json.dumps(order.number), "Int": "1"}  # fmt: skip
+    store = open_key_store(secured.state.settings.keys_url)
+    keys: dict[frozenset[str], str] = {}
+    try:
+        for coordinate in GUARDED:
+            lacking = _lacking(coordinate)
+            if lacking not in keys:
+                keys[lacking], record = generate_key(
+                    pepper=PEPPER, env="test", tenant="*", scopes=sorted(ALL_SCOPES - lacking),
+                    client_class="app", tier="internal",
+                )  # fmt: skip
+                await store.put(record)
+    finally:
+        await store.close()
+    assert {"Shipment.tracking", "Order.tickets", "LineItem.availability"} <= GUARDED.keys()
+
+    async def ask(query: str, key: str, headers: dict[str, str] | None = None):
+        async with secured.gateway.session.post(
+            f"{secured.gateway.url}/graphql",
+            json={"query": query},
+            headers={"authorization": f"Bearer {key}", **(headers or {})},
+        ) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    for coordinate in GUARDED:
+        type_name, field_name = coordinate.split(".")
+        lacking = _lacking(coordinate)
+        if type_name in ("Mutation", "Subscription"):
+            stream = {"accept": "text/event-stream"} if type_name == "Subscription" else {}
+            status, body = await ask(
+                f"{type_name.lower()} {{ {field_name} {{ __typename }} }}", keys[lacking], stream
+            )
+            assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
+            continue
+        owner = SCHEMA._schema.get_type(type_name)
+        assert isinstance(owner, GraphQLObjectType)
+        path = _path_to(type_name, lacking, values)
+        leaf = _selection(owner, field_name, values)
+        assert leaf is not None, coordinate
+        if is_composite_type(get_named_type(owner.fields[field_name].type)):
+            leaf += " { __typename }"
+        query = "{ " + " { ".join([*path, leaf]) + " }" * (len(path) + 1)
+        names = [p.split("(")[0] for p in path] + [field_name]
+
+        _, full = await ask(query, secured.keys["console"])
+        assert "errors" not in full, (coordinate, full)
+        _, limited = await ask(query, keys[lacking])
+        assert all(value is None for value in _at(limited["data"], names)), (coordinate, limited)
+        if GUARDED[coordinate] == (frozenset({"pii:read"}),):  # personal data: masked
+            assert any(value is not None for value in _at(full["data"], names)), coordinate
+            assert "errors" not in limited, (coordinate, limited)
+        else:
+            errors = limited.get("errors", [])
+            assert errors and all(
+                e["extensions"]["code"] == "UNAUTHORIZED_FIELD"
+                and [p for p in e["path"] if isinstance(p, str)] == names
+                for e in errors
+            ), (coordinate, limited)
 
 
 def test_manifest_documents_are_valid_operations():
