@@ -29,6 +29,7 @@ from gateway.auth.store import open_key_store
 from resolvers.access import ALL_SCOPES, ScopeMap
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
+from tests.cross_tenant import order_of
 from tests.secured import (
     MANIFEST,
     ORDER_VIEW,
@@ -47,55 +48,14 @@ async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
         yield running
 
 
-def _order_of(dataset, tenant: str):
-    return next(
-        order
-        for order in dataset.orders.values()
-        if order.account_id == tenant and order.shipments and dataset.tickets.get(order.id)
-    )
-
-
-async def test_each_tenant_sees_its_own_order_and_not_the_others(secured, dataset):
-    order_a, order_b = _order_of(dataset, TENANT_A), _order_of(dataset, TENANT_B)
-    status, body, _ = await secured.post(
-        {"query": ORDER_VIEW, "variables": {"n": order_a.number}}, key="app_a"
-    )
-    assert status == 200 and body["data"]["orderByNumber"]["number"] == order_a.number
-
-    order_id = to_global_id("Order", order_b.id)
-    line_id = to_global_id("LineItem", order_b.id, order_b.lines[0].id)
-    shipment_id = to_global_id("Shipment", order_b.id, order_b.shipments[0].id)
-    ticket = dataset.tickets[order_b.id][0]
-    ticket_id = to_global_id("SupportTicket", order_b.id, ticket.id)
-    probes = [
-        ("orderByNumber", "query($v: String!) { orderByNumber(number: $v) { id } }",
-         order_b.number),
-        ("order", "query($v: ID!) { order(id: $v) { id } }", order_id),
-        ("node", "query($v: ID!) { node(id: $v) { id } }", order_id),
-        ("node", "query($v: ID!) { node(id: $v) { id } }", line_id),
-        ("node", "query($v: ID!) { node(id: $v) { id } }", shipment_id),
-        ("node", "query($v: ID!) { node(id: $v) { id } }", ticket_id),
-    ]  # fmt: skip
-    nonexistent = to_global_id("Order", "ord_does_not_exist")
-    _, missing, _ = await secured.post(
-        {"query": "query($v: ID!) { node(id: $v) { id } }", "variables": {"v": nonexistent}},
-        key="app_a",
-    )
-    for field, query, value in probes:
+async def test_each_tenant_sees_its_own_order(secured, dataset):
+    """Another tenant's ids, through every path, are the attack suite's."""
+    for key, tenant in (("app_a", TENANT_A), ("app_b", TENANT_B)):
+        order = order_of(dataset, tenant)
         status, body, _ = await secured.post(
-            {"query": query, "variables": {"v": value}}, key="app_a"
+            {"query": ORDER_VIEW, "variables": {"n": order.number}}, key=key
         )
-        assert status == 200 and body["data"] == {field: None}, (field, value)
-        (error,) = body["errors"]
-        assert error["extensions"] == {"code": "NOT_FOUND"}
-        # Indistinguishable from an id that does not exist, except for the id itself.
-        assert error["extensions"] == missing["errors"][0]["extensions"]
-
-    status, body, _ = await secured.post(
-        {"query": "query($v: [ID!]!) { nodes(ids: $v) { id } }", "variables": {"v": [order_id]}},
-        key="app_a",
-    )
-    assert body["data"] == {"nodes": [None]}
+        assert status == 200 and body["data"]["orderByNumber"]["number"] == order.number
 
 
 async def test_the_order_list_holds_only_the_callers_account(secured, dataset):
@@ -104,21 +64,10 @@ async def test_the_order_list_holds_only_the_callers_account(secured, dataset):
     numbers = {node["number"] for node in body["data"]["orders"]["nodes"]}
     own = {o.number for o in dataset.orders.values() if o.account_id == TENANT_A}
     assert numbers and numbers <= own
-    # Filtering on another account's customer finds nothing.
-    foreign = next(o for o in dataset.orders.values() if o.account_id == TENANT_B)
-    _, body, _ = await secured.post(
-        {
-            "query": "query($c: String) { orders(first: 5, filter: {customerReference: $c})"
-            " { nodes { number } } }",
-            "variables": {"c": foreign.customer.id},
-        },
-        key="app_a",
-    )
-    assert body["data"]["orders"]["nodes"] == []
 
 
 async def test_a_warm_cache_never_crosses_tenants(secured, dataset):
-    order_b = _order_of(dataset, TENANT_B)
+    order_b = order_of(dataset, TENANT_B)
     payload = {"query": ORDER_VIEW, "variables": {"n": order_b.number}}
     _, warm, _ = await secured.post(payload, key="app_b")  # tenant B warms the cache
     assert warm["data"]["orderByNumber"]["number"] == order_b.number
@@ -128,7 +77,7 @@ async def test_a_warm_cache_never_crosses_tenants(secured, dataset):
 
 
 async def test_fields_out_of_scope_are_null_with_an_error_and_pii_is_masked(secured, dataset):
-    order = _order_of(dataset, TENANT_A)
+    order = order_of(dataset, TENANT_A)
     payload = {"query": ORDER_VIEW, "variables": {"n": order.number}}
     _, body, _ = await secured.post(payload, key="app_a")  # no inventory:read, no pii:read
     view = body["data"]["orderByNumber"]
@@ -210,7 +159,7 @@ async def test_without_pii_read_the_signers_name_is_masked_everywhere(secured, d
 
 
 async def test_partners_run_trusted_documents_only(secured, dataset):
-    order = _order_of(dataset, TENANT_A)
+    order = order_of(dataset, TENANT_A)
     variables = {"n": order.number}
     status, body, _ = await secured.post(
         {"query": ORDER_VIEW, "variables": variables}, key="partner_a"
@@ -298,7 +247,7 @@ async def test_batches_when_enabled_are_capped_and_charged_per_operation(sim, tm
 
 
 async def test_denials_are_audited_without_variables(secured, dataset, caplog):
-    order = _order_of(dataset, TENANT_A)
+    order = order_of(dataset, TENANT_A)
     with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
         await secured.post({"query": ORDER_VIEW, "variables": {"n": order.number}}, key="app_a")
         await secured.post({"query": "{ __typename }"}, headers={"x-api-key": "og_live_bad"})
@@ -583,7 +532,7 @@ BIG_MUTATION = """mutation Cancel($input: OrderCancelInput!) { orderCancel(input
 
 
 async def test_a_mutation_over_get_is_405_before_scopes_and_the_bucket(secured, dataset):
-    order = _order_of(dataset, TENANT_A)
+    order = order_of(dataset, TENANT_A)
     variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER"}}
     params = {"query": BIG_MUTATION, "variables": json.dumps(variables)}
     for key in ("app_a", "writer_a"):  # without orders:write, and with it

@@ -22,16 +22,10 @@ from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
+from tests.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 from tests.secured import TENANT_A, TENANT_B, Secured, audit_entries, secured_gateway
 
-CANCEL = """mutation($input: OrderCancelInput!) { orderCancel(input: $input) {
-  order { number customerStatus } userErrors { field message code } } }"""
-ADDRESS = """mutation($input: OrderUpdateShippingAddressInput!) {
-  orderUpdateShippingAddress(input: $input) {
-    status requestId order { number } userErrors { code } } }"""
 STATUS = "query($n: String!) { orderByNumber(number: $n) { customerStatus } }"
-NEW_ADDRESS = {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "London",
-               "postalCode": "N1 9GU", "countryCode": "GB"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -155,12 +149,6 @@ async def test_address_change_applied_or_requested(secured, cluster):
 
 # --- tickets -------------------------------------------------------------------------
 
-CREATE = """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) {
-  ticket { id reference status priority subject comments { author body public } }
-  userErrors { field message code } } }"""
-COMMENT = """mutation($input: TicketAddCommentInput!) { ticketAddComment(input: $input) {
-  ticket { reference status comments { body } } comment { id author body public }
-  userErrors { field message code } } }"""
 TICKETS = """query($n: String!) { orderByNumber(number: $n) {
   tickets { reference subject status comments { body public } } } }"""
 TIMELINE = """query($n: String!) { orderByNumber(number: $n) {
