@@ -98,13 +98,11 @@ class PersistedQueries:
             raise PersistedQueryError(200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
         return Resolved(stored.decode())
 
-    async def register(self, apq_hash: str, query: str) -> bool:
-        """Remember an admitted APQ document for ``APQ_TTL_S``; False if too large."""
+    async def register(self, apq_hash: str, query: str) -> None:
+        """Remember an admitted APQ document for ``APQ_TTL_S``, unless too large."""
         data = query.encode()
-        if len(data) > APQ_MAX_BYTES:
-            return False
-        await self._backend.set_many([(_apq_key(apq_hash), data, APQ_TTL_S)], {})
-        return True
+        if len(data) <= APQ_MAX_BYTES:
+            await self._backend.set_many([(_apq_key(apq_hash), data, APQ_TTL_S)], {})
 
 
 def _apq_key(sha256_hash: str) -> str:

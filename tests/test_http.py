@@ -8,11 +8,15 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import connect
 
 from sources.sim.cluster import start_cluster
 from sources.webhooks import generate_secret
 from tests.conftest import RunningGateway, running_gateway, settings_for
+from tests.live_clients import ws_url
 from tests.ports import refusing_url
+
+WS_PROTOCOL = "graphql-transport-ws"
 
 
 async def test_healthz(gateway):
@@ -212,44 +216,52 @@ async def test_a_field_error_that_nulls_the_answer_is_still_a_200(gateway):
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-EVENT_STREAM = {"accept": "text/event-stream"}
-
-
 @pytest.mark.parametrize(
-    ("first_headers", "second_headers"),
-    [({}, {}), (EVENT_STREAM, {}), ({}, EVENT_STREAM)],
-    ids=["plain then plain", "event stream then plain", "plain then event stream"],
-)
+    ("first", "second"),
+    [("plain", "plain"), ("event stream", "plain"), ("plain", "event stream"),
+     ("websocket", "plain"), ("plain", "websocket")],
+    ids=lambda transports: transports,
+)  # fmt: skip
 async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing(
-    dataset, first_headers, second_headers
+    dataset, first, second
 ):
-    """Plain requests and event streams count against one capacity, and are refused
-    alike past it."""
+    """Plain requests, event streams and WebSocket operations count against one
+    capacity, and are refused alike past it."""
     async with await start_cluster(dataset, latency_ms=1000) as slow_sources:
         settings = settings_for(slow_sources.urls, max_in_flight=1, request_deadline_ms=5000)
         async with running_gateway(settings) as gateway:
             numbers = [o.number for o in list(dataset.orders.values())[:2]]
             query = "query($n: String!) { orderByNumber(number: $n) { number } }"
 
-            async def ask(number: str, headers: dict[str, str]) -> tuple[int, bytes]:
+            async def ask(transport: str, number: str) -> str:
+                """The order's number, or the refusal's code."""
+                payload = {"query": query, "variables": {"n": number}}
+                if transport == "websocket":
+                    async with connect(ws_url(gateway.url), subprotocols=[WS_PROTOCOL]) as ws:
+                        await ws.send(json.dumps({"type": "connection_init"}))
+                        assert json.loads(await ws.recv())["type"] == "connection_ack"
+                        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                                  "payload": payload}))  # fmt: skip
+                        message = json.loads(await ws.recv())
+                    if message["type"] == "error":
+                        return str(message["payload"][0]["extensions"]["code"])
+                    return str(message["payload"]["data"]["orderByNumber"]["number"])
+                headers = {"accept": "text/event-stream"} if transport == "event stream" else {}
                 async with gateway.session.post(
-                    f"{gateway.url}/graphql",
-                    json={"query": query, "variables": {"n": number}},
-                    headers=headers,
+                    f"{gateway.url}/graphql", json=payload, headers=headers
                 ) as resp:
-                    return resp.status, await resp.read()
+                    raw = await resp.read()
+                if resp.status == 429:
+                    return str(json.loads(raw)["errors"][0]["extensions"]["code"])
+                assert resp.status == 200 and number.encode() in raw
+                return number
 
-            first = asyncio.create_task(ask(numbers[0], first_headers))
+            running = asyncio.create_task(ask(first, numbers[0]))
             await asyncio.sleep(0.1)  # the first is waiting on the slow OMS
             started = time.monotonic()
-            status, raw = await ask(numbers[1], second_headers)
+            assert await ask(second, numbers[1]) == "OVERLOADED"
             assert time.monotonic() - started < 0.5  # queued, it would wait ~0.9 s for the OMS
-            assert (status, json.loads(raw)["errors"][0]["extensions"]["code"]) == (
-                429,
-                "OVERLOADED",
-            )
-            status, raw = await first
-            assert status == 200 and numbers[0].encode() in raw
+            assert await running == numbers[0]
 
 
 async def test_a_key_in_the_url_is_refused_even_in_dev_mode(gateway):
