@@ -1,120 +1,198 @@
-"""What authentication, scope checks and limits cost per request.
+"""What authentication, scope checks and limits cost per request, all in process
+(no network in the measure), against a production-mode gateway (no dev mode) over
+the simulated sources, with warm caches.
 
-1. In process, each pre-execution step for the full single-order view, p50 over
-   many runs: authenticating a key (cache hit), the scope set's denied fields,
-   the document analysis (limits; cache hit), the static cost with variables, and
-   a cost-bucket charge (in-memory backend).
-2. End to end against the demo (dev mode, so anonymous calls skip authentication):
-   p50 of a small query without a key and with a console key, 1 client.
+1. Per request, p50 of the same small query run three ways, and the whole edge:
+   - no auth, no limits: the operation executed, admitted once beforehand;
+   - auth only: the API key checked (a verified-key cache hit), then executed;
+   - auth + scopes + limits + bucket: the key, then the gate (persisted rules,
+     document analysis and cost from their caches, scopes, a bucket charge), then
+     executed;
+   - the whole edge: the same through the ASGI app (HTTP parsing and JSON out too).
+   The bucket lives in the cache backend: in memory, or Redis with ``--redis``.
+2. Cold analysis: a document seen for the first time (parse under the token
+   limit, the limits walk, the cost compiled), against the cached one.
+3. The attack suite's cases (tests/attacks.py), each answered in process: p50 and
+   max of its rejection latency.
 
-    python bench/bench_access.py [--requests 3000]
+    python bench/bench_access.py [--runs 3000] [--redis | --redis URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
+import contextlib
+import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-from harness import running_demo
+import harness  # noqa: F401  (puts the repository on sys.path, for tests.*)
+import httpx
 
-from gateway.admission.bucket import CostBucket
 from gateway.admission.cost import CostModel
 from gateway.admission.documents import DocumentAnalyser, Limits
-from gateway.auth.authenticate import Authenticator
-from gateway.auth.keys import generate_key
-from gateway.auth.store import open_key_store
-from resolvers.access import ALL_SCOPES, ScopeMap
+from gateway.app import Gateway, create_app
+from gateway.auth.authenticate import principal_for
+from gateway.graphql_http import GraphQLEndpoint
 from resolvers.schema import build_schema
-from sources.cache import MemoryBackend
+from sources.sim.cluster import start_cluster
+from sources.sim.seed import generate
+from tests.attacks import ATTACKS, check, send
+from tests.conftest import FIXED_NOW
 from tests.queries import ORDER_BY_NUMBER
+from tests.redis_server import RedisServer
+from tests.secured import secured_settings
 
-SMALL = '{ orderByNumber(number: "1001") { number customerStatus } }'
+SMALL = '{ orderByNumber(number: "1001") { number customerStatus } }'  # 2 points
+KEY = "console"  # every scope; the internal tier's bucket outlasts the runs
 
 
-def p50_us(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e6
-
-
-async def timed(step: Callable[[], Awaitable[Any] | Any], runs: int) -> float:
+async def timed(step: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
+    """Each run's seconds."""
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        result = step()
-        if asyncio.iscoroutine(result):
-            await result
+        await step()
         samples.append(time.perf_counter() - started)
-    return p50_us(samples)
+    return samples
 
 
-async def in_process(runs: int, store_url: str, pepper: str, key: str) -> None:
-    schema = build_schema()
-    analyser = DocumentAnalyser(schema._schema, Limits())
-    model = CostModel(schema._schema)
-    scopes = ScopeMap(schema)
-    authenticator = Authenticator(open_key_store(store_url), pepper)
-    bucket = CostBucket(MemoryBackend())
+def us(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1e6:9.1f} µs"
+
+
+def endpoint_of(app: Any) -> GraphQLEndpoint:
+    """The app's GraphQL endpoint (behind the observability middleware), to call
+    its parts one by one."""
+    route = next(r for r in app.app.routes if getattr(r, "path", "") == "/graphql")
+    endpoint = route.endpoint.__self__
+    assert isinstance(endpoint, GraphQLEndpoint)
+    return endpoint
+
+
+async def per_request(
+    app: Any, client: httpx.AsyncClient, state: Gateway, key: str, runs: int
+) -> None:
+    endpoint = endpoint_of(app)
+    gate, operations = endpoint._gate, endpoint._operations
     headers = {"authorization": f"Bearer {key}"}
-    variables = {"number": "1001"}
-    analysis = analyser.analyse(ORDER_BY_NUMBER, None)
-    await authenticator.authenticate(headers, {})
-    steps: dict[str, Callable[[], Any]] = {
-        "authenticate (cached key)": lambda: authenticator.authenticate(headers, {}),
-        "scope check (denied fields)": lambda: scopes.access(
-            "acct_x", frozenset({"orders:read"}), internal=False
-        ),
-        "limits (document analysis, cached)": lambda: analyser.analyse(ORDER_BY_NUMBER, None),
-        "static cost with variables": lambda: model.requested_cost(analysis, variables),
-        "cost bucket charge (memory)": lambda: bucket.take("k", 1, 1e9, 1e9),
+    payload = {"query": SMALL}
+    principal = await principal_for(state.authenticator, headers, {}, dev_mode=False)
+    admitted = await gate.admit(payload, principal, invalid=400)
+
+    async def unchecked() -> None:
+        await operations.execute(admitted, None)
+
+    async def authenticated() -> None:
+        await principal_for(state.authenticator, headers, {}, dev_mode=False)
+        await operations.execute(admitted, None)
+
+    async def checked() -> None:
+        caller = await principal_for(state.authenticator, headers, {}, dev_mode=False)
+        await operations.execute(await gate.admit(payload, caller, invalid=400), None)
+
+    async def edge() -> None:
+        response = await client.post("/graphql", json=payload, headers=headers)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+
+    steps = {
+        "no auth, no limits (execute only)": unchecked,
+        "auth only": authenticated,
+        "auth + scopes + limits + bucket": checked,
+        "the whole edge (ASGI, JSON in and out)": edge,
     }
-    print("in process, full single-order view, p50 per step:")
-    for name, step in steps.items():
-        print(f"  {name:<38} {await timed(step, runs):8.1f} µs")
+    for step in steps.values():  # warm every cache on the way
+        await timed(step, 200)
+    print(f"per request, small warm query, p50 of {runs} (bucket: {state.settings.cache_url}):")
+    results = {name: await timed(step, runs) for name, step in steps.items()}
+    for name, samples in results.items():
+        print(f"  {name:<42} {us(samples)}")
+    base = statistics.median(results["no auth, no limits (execute only)"])
+    for name in ("auth only", "auth + scopes + limits + bucket"):
+        print(f"  {'  + ' + name:<42} {(statistics.median(results[name]) - base) * 1e6:+9.1f} µs")
 
 
-async def end_to_end(requests: int, store_url: str, pepper: str, key: str) -> None:
-    env = {"OG_KEYS_URL": store_url, "OG_KEY_PEPPER": pepper}
-    async with running_demo(env) as demo:
-        payload = {"query": SMALL}
+async def cold_analysis(runs: int) -> None:
+    """A first-seen document each run (a unique comment makes the text new)."""
+    schema = build_schema()._schema
+    analyser, model = DocumentAnalyser(schema, Limits()), CostModel(schema)
+    variables = {"number": "1001"}
+    documents = iter(f"# {n}\n{ORDER_BY_NUMBER}" for n in range(10**9))
 
-        async def ask(headers: dict[str, str]) -> None:
-            async with demo.session.post(f"{demo.url}/graphql", json=payload, headers=headers) as r:
-                assert r.status == 200, await r.text()
-                await r.read()
+    async def cold() -> None:
+        model.requested_cost(analyser.analyse(next(documents), None), variables)
 
-        for _ in range(300):  # warm caches and connections
-            await ask({})
-            await ask({"authorization": f"Bearer {key}"})
-        anonymous = await timed(lambda: ask({}), requests)
-        keyed = await timed(lambda: ask({"authorization": f"Bearer {key}"}), requests)
-    print(f"end to end, small warm query, 1 client, {requests} requests each:")
-    print(f"  without a key (dev mode, limits on)    {anonymous / 1000:8.3f} ms p50")
-    print(f"  with a console key (auth + scopes)     {keyed / 1000:8.3f} ms p50")
-    print(f"  difference                             {(keyed - anonymous):8.1f} µs")
+    async def warm() -> None:
+        model.requested_cost(analyser.analyse(ORDER_BY_NUMBER, None), variables)
+
+    await warm()
+    print("admission analysis of the full single-order view (parse, limits, cost):")
+    print(f"  {'first seen (cold)':<42} {us(await timed(cold, runs))}")
+    print(f"  {'cached (warm)':<42} {us(await timed(warm, runs))}")
 
 
-async def main(requests: int) -> None:
-    pepper = secrets.token_urlsafe(32)
-    store_url = f"file:{tempfile.mkdtemp(prefix='og-bench-')}/keys.json"
-    key, record = generate_key(
-        pepper=pepper, env="bench", tenant="*", scopes=sorted(ALL_SCOPES),
-        client_class="console", tier="internal",
-    )  # fmt: skip
-    store = open_key_store(store_url)
-    await store.put(record)
-    await store.close()
-    await in_process(20_000, store_url, pepper, key)
-    await end_to_end(requests, store_url, pepper, key)
+async def attacks(client: httpx.AsyncClient, keys: dict[str, str], runs: int) -> None:
+    print(f"attack rejections in process, {runs} each:")
+    print(f"  {'attack':<48} {'status':>6} {'p50 ms':>8} {'max ms':>8}")
+    for attack in ATTACKS:
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = await send(client, keys, attack)
+            samples.append(time.perf_counter() - started)
+            check(attack, response)
+        print(
+            f"  {attack.name:<48} {attack.status:>6} "
+            f"{statistics.median(samples) * 1000:8.2f} {max(samples) * 1000:8.2f}"
+        )
+
+
+@contextlib.asynccontextmanager
+async def cache_url(redis: str | None) -> AsyncIterator[str]:
+    """``memory://``, the given Redis, or a private redis-server ("private")."""
+    if redis != "private":
+        yield redis or "memory://"
+        return
+    server = RedisServer()
+    await server.start()
+    try:
+        yield server.url
+    finally:
+        await server.stop()
+
+
+async def main(runs: int, attack_runs: int, redis: str | None) -> None:
+    async with (
+        cache_url(redis) as url,
+        await start_cluster(generate(seed=7, now=FIXED_NOW)) as cluster,
+    ):
+        directory = Path(tempfile.mkdtemp(prefix="og-bench-access-"))
+        settings, keys = await secured_settings(cluster.urls, directory, cache_url=url)
+        state = Gateway(settings)
+        app = create_app(settings, state)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            state.lifespan(app),  # type: ignore[arg-type]
+            httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
+        ):
+            await per_request(app, client, state, keys[KEY], runs)
+            await cold_analysis(runs)
+            await attacks(client, keys, attack_runs)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    os.environ.setdefault("OG_LOG_LEVEL", "WARNING")
-    asyncio.run(main(parser.parse_args().requests))
+    parser.add_argument("--runs", type=int, default=3000)
+    parser.add_argument("--attack-runs", type=int, default=50)
+    parser.add_argument(
+        "--redis", nargs="?", const="private", default=None,
+        help="buckets (and the cache) in Redis: a private redis-server, or this URL",
+    )  # fmt: skip
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)  # refused keys and the like: expected here
+    asyncio.run(main(args.runs, args.attack_runs, args.redis))

@@ -20,6 +20,7 @@ from gateway.admission.documents import DocumentAnalyser, Limits
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
+from gateway.capacity import InFlight
 from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.live.connections import LiveConnections
 from gateway.live.sse import SseStreams
@@ -154,33 +155,37 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         max_cost=settings.max_cost,
     )
     ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
+    cost_model = CostModel(schema._schema)
     gate = Gate(
         scope_map=ScopeMap(schema),
         analyser=DocumentAnalyser(schema._schema, limits),
-        cost_model=CostModel(schema._schema),
+        cost_model=cost_model,
         persisted=lambda: _started(gateway.persisted),
         bucket=lambda: _started(gateway.bucket),
         dev_mode=settings.dev_mode,
     )
     operations = Operations(
-        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000
+        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
     )
+    in_flight = InFlight(settings.max_in_flight)
     graphql = GraphQLEndpoint(
         gate=gate,
         operations=operations,
         streams=SseStreams(
             operations,
             gateway.connections,
+            in_flight,
             ping_s=settings.sse_ping_s,
             recheck_s=settings.live_key_recheck_ms / 1000,
         ),
         authenticator=lambda: gateway.authenticator,
+        in_flight=in_flight,
         options=HttpOptions(
             max_body_bytes=settings.max_body_bytes,
             batching=settings.batching,
             max_batch=settings.max_batch,
             dev_mode=settings.dev_mode,
-            max_in_flight=settings.max_in_flight,
+            graphiql=settings.dev_mode and settings.graphiql,
         ),
     )
     websocket = GraphQLWebSocket(
@@ -188,6 +193,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         operations=operations,
         authenticator=lambda: gateway.authenticator,
         connections=gateway.connections,
+        in_flight=in_flight,
         options=WebSocketOptions(
             init_timeout_s=settings.ws_init_timeout_ms / 1000,
             max_subscriptions=settings.live_max_subscriptions,

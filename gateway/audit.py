@@ -1,8 +1,11 @@
-"""The audit trail: one JSON line per mutation and per denial.
+"""The audit trail: one log line per mutation and per denial, on the
+``ordergraph.audit`` logger.
 
 It says who (key id, tenant), what (operation name, document hash, denied field
 coordinates), the outcome and the correlation (request) id; never variable values
-or keys.
+or keys. The fields are attributes of the log record, so the JSON log format writes
+them at the top level of the line's one object; the text format shows the message,
+a summary.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-
-import orjson
 
 from gateway.observability import request_id
 
@@ -28,7 +29,7 @@ def audit(
     denied: Iterable[str] = (),
     code: str | None = None,
 ) -> None:
-    """Record one audited event (``outcome``: e.g. "denied", "throttled", "executed")."""
+    """Record one audited event (``outcome``: "denied", "executed" or "failed")."""
     entry = {
         "time": datetime.now(UTC).isoformat(),
         "outcome": outcome,
@@ -40,4 +41,6 @@ def audit(
         "denied": sorted(denied),
         "correlationId": request_id.get(),
     }
-    log.info(orjson.dumps(entry).decode())
+    log.info(
+        "audit: %s %s (key %s, tenant %s)", outcome, code or operation, key_id, tenant, extra=entry
+    )

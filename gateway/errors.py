@@ -4,6 +4,7 @@ unexpected ones are masked to a message and a correlation id (details in the log
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -16,10 +17,17 @@ log = logging.getLogger("ordergraph.errors")
 INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")  # graphql-core's did_you_mean()
 
 
-def format_error(error: GraphQLError) -> dict[str, Any]:
+def format_error(error: GraphQLError, *, suggestions: bool) -> dict[str, Any]:
+    """The error as sent; without ``suggestions`` a validation message loses its
+    "Did you mean …?" (it names fields, arguments, types and enum values: the schema
+    introspection would show). Stripped here, on the way out, never on the error
+    itself: validation results are cached and shared by every caller."""
     formatted: dict[str, Any] = dict(error.formatted)
+    if not suggestions and " Did you mean " in error.message:
+        formatted["message"] = _SUGGESTION.sub("", error.message)
     original = error.original_error
     if isinstance(original, SourceError):
         formatted["extensions"] = {

@@ -3,16 +3,19 @@ runs.
 
 In order, each step answering at once when it refuses: method, ``Accept`` (406),
 content type (415; simple-request types are refused against CSRF), body size (413),
-JSON (400), batching (off unless enabled, then capped), the API key (401), the
-persisted-operation rules (partners run trusted documents only), document limits
-and static cost (400 under ``application/graphql-response+json``, 200 under
-``application/json``), introspection and mutation scopes (403), a mutation over GET
-(405) and the caller's cost bucket (429). Only then is the operation executed, with
-the caller's tenant and scopes in its context and the request deadline running.
+JSON (400), the API key (401; a key in the URL in any mode), batching (off unless
+enabled, then capped), capacity (429), the persisted-operation rules (partners run
+trusted documents only), document limits (400 under
+``application/graphql-response+json``, 200 under ``application/json``), a mutation
+over GET (405), static cost (as limits), introspection and mutation scopes (403) and
+the caller's cost bucket (429). Only then is the operation executed, with the
+caller's tenant and scopes in its context and the request deadline running. Every
+refusal is one line in the audit trail.
 
-A request that accepts ``text/event-stream`` gets its results as server-sent events
-(the GraphQL over SSE protocol's distinct-connections mode): one ``next`` event
-per result, then ``complete``. That is how subscriptions run over HTTP.
+A POST that accepts ``text/event-stream`` passes the same checks and gets its results
+as server-sent events (the GraphQL over SSE protocol's distinct-connections mode):
+one ``next`` event per result, then ``complete``. That is how subscriptions run over
+HTTP. Its refusals are plain JSON with their status, as for any other request.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
 
-from gateway.admission.gate import Gate, Refusal
-from gateway.audit import audit
-from gateway.auth.authenticate import Authenticator, AuthError, principal_for
+from gateway.admission.documents import Analysis
+from gateway.admission.gate import Gate
+from gateway.auth.authenticate import Authenticator, principal_for
 from gateway.auth.principal import Principal
+from gateway.capacity import InFlight
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
+from gateway.refusal import Refusal, audit_refusal
 
 log = logging.getLogger("ordergraph.http")
 
@@ -51,10 +56,7 @@ class HttpOptions:
     batching: bool = False
     max_batch: int = 10
     dev_mode: bool = False
-    # Operations executing at once. Past it a request is refused at once (429
-    # OVERLOADED) rather than queued: a saturated loop would otherwise make every
-    # answer late, far past the deadline.
-    max_in_flight: int = 64
+    graphiql: bool = False  # serve GraphiQL to browsers (dev mode only)
 
 
 class GraphQLEndpoint:
@@ -65,32 +67,38 @@ class GraphQLEndpoint:
         operations: Operations,
         streams: SseStreams,
         authenticator: Callable[[], Authenticator | None],
+        in_flight: InFlight,
         options: HttpOptions,
     ) -> None:
         self._gate = gate
         self._operations = operations
         self._streams = streams
         self._authenticator = authenticator
+        self._in_flight = in_flight
         self._options = options
         self._ide = get_graphql_ide_html("graphiql")
-        self._in_flight = 0
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
-        if request.method == "GET" and self._options.dev_mode and "text/html" in accept:
+        if request.method == "GET" and self._options.graphiql and "text/html" in accept:
             return HTMLResponse(self._ide)
-        if request.method == "POST" and accepts_event_stream(accept):
-            return await self._stream(request)
-        media = _negotiate(accept)
+        # Results as events go through every check a plain request does; only their
+        # refusals are plain JSON.
+        stream = request.method == "POST" and accepts_event_stream(accept)
+        media = JSON if stream else _negotiate(accept)
+        principal: Principal | None = None
         try:
             if media is None:
                 raise Refusal(406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}")
             payload = await self._payload(request)
             principal = await self._principal(request)
+            if stream:
+                return await self._stream(request, payload, principal)
             if isinstance(payload, list):
                 return await self._batch(request, payload, principal, media)
             status, body, headers = await self._one(request, payload, principal, media)
         except Refusal as refusal:
+            audit_refusal(refusal, principal)
             return _error_response(refusal, media or JSON)
         return _json(body, status, media, headers)
 
@@ -127,28 +135,28 @@ class GraphQLEndpoint:
                 raise Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes")
         return bytes(body)
 
-    async def _stream(self, request: Request) -> Response:
-        """Results as server-sent events; a request refused before it runs is answered
-        as plain JSON with its status, as for any other request."""
-        try:
-            payload = _decode_json(await self._body(request), "body")
-            principal = await self._principal(request)
-            admitted = await self._gate.admit(payload, principal, invalid=400)
-        except Refusal as refusal:
-            return _error_response(refusal, JSON)
-        return self._streams.respond(admitted, request, lambda: self._principal(request))
+    async def _stream(self, request: Request, payload: Any, principal: Principal) -> Response:
+        """Results as server-sent events, once the operation is admitted."""
+        self._in_flight.check()
+        admitted = await self._gate.admit(payload, principal, invalid=400)
+        return self._streams.respond(admitted, request, lambda: self._recheck(request))
 
     async def _principal(self, request: Request) -> Principal:
+        """The caller, or :class:`AuthError` (a :class:`Refusal`)."""
+        return await principal_for(
+            self._authenticator(),
+            request.headers,
+            request.query_params,
+            dev_mode=self._options.dev_mode,
+        )
+
+    async def _recheck(self, request: Request) -> Principal:
+        """The caller of an open event stream, again; a refusal is audited."""
         try:
-            return await principal_for(
-                self._authenticator(),
-                request.headers,
-                request.query_params,
-                dev_mode=self._options.dev_mode,
-            )
-        except AuthError as exc:
-            audit(outcome="denied", code=exc.code, key_id=None, tenant=None)
-            raise Refusal(exc.status, exc.code, exc.message) from None
+            return await self._principal(request)
+        except Refusal as refusal:
+            audit_refusal(refusal, None)
+            raise
 
     async def _batch(
         self, request: Request, payloads: list[Any], principal: Principal, media: str
@@ -171,38 +179,42 @@ class GraphQLEndpoint:
         try:
             return (await self._one(request, payload, principal, media))[1]
         except Refusal as refusal:
+            audit_refusal(refusal, principal)
             return refusal.body()
 
     async def _one(
         self, request: Request, payload: Any, principal: Principal, media: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Admit and run one operation: (status, body, headers)."""
-        if self._in_flight >= self._options.max_in_flight:
-            raise Refusal(
-                429, "OVERLOADED", "the gateway is at capacity: retry shortly", {"Retry-After": "1"}
-            )
+        self._in_flight.check()
         invalid = 400 if media == GRAPHQL_RESPONSE else 200
-        admitted = await self._gate.admit(payload, principal, invalid=invalid)
-        kind = admitted.analysis.kind
-        if kind == "mutation" and request.method == "GET":
-            raise Refusal(405, "METHOD_NOT_ALLOWED", "mutations need POST", {"Allow": "POST"})
-        if kind == "subscription":
-            raise Refusal(
-                400,
-                "SUBSCRIPTION_NEEDS_STREAM",
-                "subscriptions run over server-sent events (POST with Accept: "
-                "text/event-stream) or a graphql-transport-ws WebSocket",
-            )
-        self._in_flight += 1
-        try:
+        screen = _runs_over_get if request.method == "GET" else _runs_over_post
+        admitted = await self._gate.admit(payload, principal, invalid=invalid, screen=screen)
+        with self._in_flight.running():
             body = await self._operations.execute(
                 admitted, request, queries_only=request.method == "GET"
             )
-        finally:
-            self._in_flight -= 1
         # A request error (the document did not validate) has no data at all; a field
         # error that nulled the whole answer still has data: null, and is a 200.
         return (200 if "data" in body else invalid), body, {}
+
+
+def _runs_over_post(analysis: Analysis) -> None:
+    """A plain request runs queries and mutations; subscriptions need a stream."""
+    if analysis.kind == "subscription":
+        raise Refusal(
+            400,
+            "SUBSCRIPTION_NEEDS_STREAM",
+            "subscriptions run over server-sent events (POST with Accept: "
+            "text/event-stream) or a graphql-transport-ws WebSocket",
+        )
+
+
+def _runs_over_get(analysis: Analysis) -> None:
+    """A GET runs queries only: a mutation must never be a link to follow."""
+    if analysis.kind == "mutation":
+        raise Refusal(405, "METHOD_NOT_ALLOWED", "mutations need POST", {"Allow": "POST"})
+    _runs_over_post(analysis)
 
 
 def _negotiate(accept: str) -> str | None:

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from gateway.admission.cost import CostModel
 from gateway.admission.gate import Admitted
 from gateway.audit import audit
 from gateway.errors import format_error
@@ -32,8 +33,10 @@ class Operations:
         cached: Callable[[], CachedUpstreams],
         live: Callable[[], LiveFeeds],
         deadline_s: float,
+        cost_model: CostModel,
     ) -> None:
         self._schema = schema
+        self._cost_model = cost_model
         self._cached = cached
         self._live = live
         self._deadline_s = deadline_s
@@ -68,7 +71,7 @@ class Operations:
             outcome = _outcome(result)
         finally:
             record_operation(analysis.name, analysis.kind, outcome, time.perf_counter() - started)
-        body = result_body(result)
+        body = result_body(result, suggestions=admitted.suggestions)
         if analysis.kind == "mutation":
             principal = admitted.principal
             audit(
@@ -78,7 +81,8 @@ class Operations:
                 operation=analysis.name,
                 document_hash=analysis.document_hash,
             )
-        cost = {**admitted.cost, "actualQueryCost": _objects(body.get("data"))}
+        actual = self._cost_model.actual_cost(analysis, body.get("data"))
+        cost = {**admitted.cost, "actualQueryCost": actual}
         body.setdefault("extensions", {})["cost"] = cost
         return body
 
@@ -102,10 +106,10 @@ class Operations:
             async for result in results:
                 if isinstance(result, PreExecutionError):
                     outcome = "error"
-                    raise Rejected(result_body(result))
+                    raise Rejected(result_body(result, suggestions=admitted.suggestions))
                 if result.errors:
                     outcome = _outcome(result)
-                yield result_body(result)
+                yield result_body(result, suggestions=admitted.suggestions)
         finally:
             await results.aclose()
             record_operation(analysis.name, "subscription", outcome, time.perf_counter() - started)
@@ -119,16 +123,17 @@ class Rejected(Exception):
         self.body = body
 
 
-def result_body(result: ExecutionResult) -> dict[str, Any]:
+def result_body(result: ExecutionResult, *, suggestions: bool) -> dict[str, Any]:
     """An execution result as sent. A request error (the document did not validate,
     the operation was refused at its root) has no data at all; a field error that
-    nulled the whole answer still has ``data: null``."""
+    nulled the whole answer still has ``data: null``. ``suggestions``: keep
+    validation's "Did you mean …?"."""
     body: dict[str, Any] = {}
     request_error = result.data is None and all(e.path is None for e in result.errors or ())
     if not request_error:
         body["data"] = result.data
     if result.errors:
-        body["errors"] = [format_error(error) for error in result.errors]
+        body["errors"] = [format_error(e, suggestions=suggestions) for e in result.errors]
     if result.extensions:
         body["extensions"] = dict(result.extensions)
     return body
@@ -138,12 +143,3 @@ def _outcome(result: ExecutionResult) -> str:
     if not result.errors:
         return "ok"
     return "partial" if result.data is not None else "error"
-
-
-def _objects(data: Any) -> int:
-    """Objects in an answer: the cost the operation actually had (1 per object)."""
-    if isinstance(data, dict):
-        return 1 + sum(_objects(value) for value in data.values())
-    if isinstance(data, list):
-        return sum(_objects(item) for item in data)
-    return 0

@@ -6,14 +6,17 @@ Persisted Queries.
   manifest id). Partner keys may run nothing else.
 - APQ (apps): ``extensions.persistedQuery.sha256Hash``. An unknown hash without a
   query answers ``PERSISTED_QUERY_NOT_FOUND``; the client then sends the query with
-  its hash, which is checked and remembered in the cache (shared between instances
-  when the cache is Redis).
+  its hash, which is checked here and remembered (``register``) once the operation
+  is admitted, so only documents that parse, validate and keep to the limits are
+  stored, in the cache (shared between instances when the cache is Redis). A
+  document over ``APQ_MAX_BYTES`` runs but is not remembered.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,9 @@ import msgspec
 from sources.cache.backend import CacheBackend
 
 APQ_TTL_S = 7 * 24 * 3600.0
+# Within the token limit a document is small unless it carries long literals: those
+# are run, not stored for a week.
+APQ_MAX_BYTES = 16_384
 
 
 class PersistedQueryError(Exception):
@@ -47,15 +53,19 @@ def sha256_hex(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    query: str | None
+    apq_hash: str | None = None  # sent with its query: to ``register`` once admitted
+
+
 class PersistedQueries:
     def __init__(self, manifest: Mapping[str, str], backend: CacheBackend) -> None:
         self._manifest = dict(manifest)
         self._backend = backend
 
-    async def resolve(
-        self, payload: Mapping[str, Any], *, trusted_only: bool
-    ) -> tuple[str | None, bool]:
-        """The query text of ``payload`` and whether it is a trusted (manifest) one.
+    async def resolve(self, payload: Mapping[str, Any], *, trusted_only: bool) -> Resolved:
+        """The query text of ``payload``, and its APQ hash if it is not known yet.
 
         Raises ``PersistedQueryError`` for an unknown id or hash, a hash that does not
         match its query, or an ad-hoc query when ``trusted_only``.
@@ -67,7 +77,7 @@ class PersistedQueries:
         apq_hash = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         for ident in (document_id, apq_hash):
             if isinstance(ident, str) and ident in self._manifest:
-                return self._manifest[ident], True
+                return Resolved(self._manifest[ident])
         if trusted_only:
             raise PersistedQueryError(
                 403, "PERSISTED_QUERY_REQUIRED", "this API key may run persisted operations only"
@@ -75,19 +85,24 @@ class PersistedQueries:
         if document_id is not None:
             raise PersistedQueryError(400, "PERSISTED_QUERY_NOT_FOUND", "unknown documentId")
         if not isinstance(apq_hash, str):
-            return (query if isinstance(query, str) else None), False
+            return Resolved(query if isinstance(query, str) else None)
         if isinstance(query, str):
             if sha256_hex(query) != apq_hash.lower():
                 raise PersistedQueryError(
                     400, "PERSISTED_QUERY_HASH_MISMATCH", "sha256Hash does not match the query"
                 )
-            await self._backend.set_many([(_apq_key(apq_hash), query.encode(), APQ_TTL_S)], {})
-            return query, False
+            return Resolved(query, apq_hash)
         (stored,) = await self._backend.get_many([_apq_key(apq_hash)])
         if stored is None:
             # Apollo's protocol: answered with 200, the client retries with the query.
             raise PersistedQueryError(200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-        return stored.decode(), False
+        return Resolved(stored.decode())
+
+    async def register(self, apq_hash: str, query: str) -> None:
+        """Remember an admitted APQ document for ``APQ_TTL_S``, unless too large."""
+        data = query.encode()
+        if len(data) <= APQ_MAX_BYTES:
+            await self._backend.set_many([(_apq_key(apq_hash), data, APQ_TTL_S)], {})
 
 
 def _apq_key(sha256_hash: str) -> str:

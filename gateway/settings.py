@@ -89,7 +89,7 @@ def _default_sources() -> dict[str, SourceSettings]:
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 8000
-    graphiql: bool = False
+    graphiql: bool = True  # GraphiQL in dev mode (false: not even there); never outside it
     document_cache_size: int = 512  # parsed and validated documents kept per process
     log_level: str = "INFO"
     log_format: str = "json"  # or "text"

@@ -6,10 +6,14 @@ strawberry ``Info``, so background work can evaluate orders too."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
+
 from resolvers import exceptions as rules
+from resolvers.access import Access
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from sources import records
@@ -37,11 +41,36 @@ async def trackings(
 async def readable_trackings(
     order: records.Order, context: RequestContext
 ) -> dict[str, records.Tracking | None]:
-    """The order's tracking records the caller may read (none without shipments:read);
-    records a failing carrier could not give are left out."""
-    if "Shipment.tracking" in context.access.denied:
+    """The order's tracking records the caller may read (none without shipments:read,
+    signers' names masked without pii:read); records a failing carrier could not give
+    are left out."""
+    access = context.access
+    if "Shipment.tracking" in access.denied:
         return {}
-    return await trackings(order, context, strict=False)
+    found = await trackings(order, context, strict=False)
+    return {number: masked(tracking, access) for number, tracking in found.items()}
+
+
+WITHHELD = "[name withheld]"
+
+
+def masked(tracking: records.Tracking | None, access: Access) -> records.Tracking | None:
+    """``tracking`` as the caller may see it: without pii:read the signer's name (a
+    person's) is gone, from ``signed_by`` and from the carrier's messages, which
+    often repeat it ("DELIVERED, SIGNED BY J SMITH")."""
+    signer = tracking.signed_by if tracking is not None else None
+    if tracking is None or not signer or access.pii:
+        return tracking
+    name = re.compile(re.escape(signer), re.IGNORECASE)
+    return msgspec.structs.replace(
+        tracking,
+        signed_by=None,
+        message=name.sub(WITHHELD, tracking.message) if tracking.message else tracking.message,
+        checkpoints=[
+            msgspec.structs.replace(c, message=name.sub(WITHHELD, c.message))
+            for c in tracking.checkpoints
+        ],
+    )
 
 
 async def readable_stock(

@@ -59,5 +59,8 @@ def build_schema(*, cache_size: int = 512) -> strawberry.Schema:
             partial(ValidationCache, maxsize=cache_size),
             OperationReport,
         ],
-        config=StrawberryConfig(disable_field_suggestions=True),
+        # Suggestions are kept here and stripped per caller on the way out
+        # (gateway.errors): strawberry would strip them by editing the errors, which
+        # the validation cache shares between callers.
+        config=StrawberryConfig(disable_field_suggestions=False),
     )

@@ -52,3 +52,18 @@ query One($number: String!) { orderByNumber(number: $number) { ...FullOrder } }
 """
     + ORDER_FIELDS
 )
+
+# Mutations
+CANCEL = """mutation($input: OrderCancelInput!) { orderCancel(input: $input) {
+  order { number customerStatus } userErrors { field message code } } }"""
+ADDRESS = """mutation($input: OrderUpdateShippingAddressInput!) {
+  orderUpdateShippingAddress(input: $input) {
+    status requestId order { number } userErrors { code } } }"""
+NEW_ADDRESS = {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "London",
+               "postalCode": "N1 9GU", "countryCode": "GB"}  # fmt: skip
+CREATE = """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) {
+  ticket { id reference status priority subject comments { author body public } }
+  userErrors { field message code } } }"""
+COMMENT = """mutation($input: TicketAddCommentInput!) { ticketAddComment(input: $input) {
+  ticket { reference status comments { body } } comment { id author body public }
+  userErrors { field message code } } }"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,10 +74,25 @@ KEYS = {
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
     "support_a": ("app", TENANT_A, ["orders:read", "tickets:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
+    "orders_only": ("app", "*", ["orders:read"], "internal", None),
+    "no_pii": ("app", "*", sorted(ALL_SCOPES - {"pii:read"}), "internal", None),
     "tickets_only": ("app", "*", ["tickets:read"], "standard", None),
     "expired": ("app", "*", ["orders:read"], "standard", -1),
     "revoked": ("app", "*", ["orders:read"], "standard", None),
 }
+
+
+AUDIT_FIELDS = ("time", "outcome", "code", "keyId", "tenant", "operation", "documentHash",
+                "denied", "correlationId")  # fmt: skip
+
+
+def audit_entries(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
+    """The audit lines among ``records``, as the JSON log format writes them."""
+    return [
+        {name: getattr(record, name) for name in AUDIT_FIELDS}
+        for record in records
+        if record.name == "ordergraph.audit"
+    ]
 
 
 @contextlib.asynccontextmanager

@@ -353,6 +353,45 @@ def test_cost_table(analyser: DocumentAnalyser, model: CostModel, query: str, co
     assert model.requested_cost(analyser.analyse(query, None), None) == cost
 
 
+LINES_WITH_STOCK = '{ order(id: "1") { lineItems { availability { sku } } } }'
+
+
+@pytest.mark.parametrize(
+    ("query", "data", "cost"),
+    [
+        # Five lines, each with its stock: as requested (1 + 5 * (1 + 1 + 1)).
+        (LINES_WITH_STOCK, {"order": {"lineItems": [{"availability": {"sku": "s"}}] * 5}}, 16),
+        # Two lines, one without stock: the null costs nothing, not even its source edge.
+        (LINES_WITH_STOCK,
+         {"order": {"lineItems": [{"availability": {"sku": "s"}}, {"availability": None}]}},
+         1 + 2 + (1 + 1)),
+        (LINES_WITH_STOCK, {"order": None}, 0),
+        # A short page: 2 of 5 nodes.
+        ("{ orders(first: 5) { nodes { id } pageInfo { hasNextPage } } }",
+         {"orders": {"nodes": [{"id": "a"}, {"id": "b"}], "pageInfo": {"hasNextPage": False}}},
+         1 + 2 + 1),
+        # Aliases and a fragment: keys are response keys.
+        ('{ a: order(id: "1") { ...T } b: order(id: "2") { id } } '
+         "fragment T on Order { tickets { id } }",
+         {"a": {"tickets": [{"id": "t"}]}, "b": None}, 1 + 1 + 1),
+        # Under an interface, the concrete type's fields.
+        ('{ node(id: "x") { id ... on Order { customer { name } customerStatus } } }',
+         {"node": {"id": "x", "customer": {"name": "n"}, "customerStatus": "SHIPPED"}}, 1 + 1 + 1),
+        # The same key selected twice: its selections merge.
+        ('{ order(id: "1") { shipments { id } shipments { tracking { status } } } }',
+         {"order": {"shipments": [{"id": "s", "tracking": {"status": "IN_TRANSIT"}}]}},
+         1 + 1 + 1 + 1),
+        ("{ __typename }", {"__typename": "Query"}, 0),
+    ],
+)  # fmt: skip
+def test_actual_cost_is_the_model_over_the_answer(
+    analyser: DocumentAnalyser, model: CostModel, query: str, data: object, cost: int
+) -> None:
+    analysis = analyser.analyse(query, None)
+    assert model.actual_cost(analysis, data) == cost
+    assert cost <= model.requested_cost(analysis, None)
+
+
 def test_full_single_order_cost(analyser: DocumentAnalyser, model: CostModel) -> None:
     """order 1, customer 1, shippingAddress 1, customerStatus 1, the two delivery windows
     1 + 2, lines 5 * 15, fulfillment orders 3 * 24, shipments 3 * 36, tickets 1 + 3."""

@@ -33,6 +33,7 @@ from gateway.auth.authenticate import (
     AUTH_UNAVAILABLE,
     Authenticator,
     AuthError,
+    principal_for,
 )
 from gateway.auth.cli import add_keys_commands, run_keys_command
 from gateway.auth.keys import (
@@ -53,6 +54,8 @@ from gateway.auth.store import (
     RedisKeyStore,
     open_key_store,
 )
+from gateway.cli import _demo_keys
+from gateway.settings import Settings
 from tests.ports import free_socket
 from tests.redis_server import RedisServer
 
@@ -549,6 +552,46 @@ async def test_a_key_in_the_url_is_refused_even_with_a_good_header(auth, store, 
     error = await refused(auth, bearer(key), query)
     assert (error.status, error.code) == (401, API_KEY_IN_URL)
     assert key not in error.message
+
+
+@pytest.mark.parametrize("dev_mode", [False, True])
+async def test_a_key_in_the_url_is_refused_in_any_mode_with_its_id(auth, store, dev_mode):
+    """Even in dev mode, where a request without a key header runs anonymously; the
+    audit trail gets the key's id, so it can be rotated."""
+    key, record = await stored_key(store)
+    with pytest.raises(AuthError) as caught:
+        await principal_for(auth, {}, {"api_key": key}, dev_mode=dev_mode)
+    assert (caught.value.status, caught.value.code) == (401, API_KEY_IN_URL)
+    assert caught.value.key_id == record.key_id
+    assert await principal_for(auth, {}, {}, dev_mode=True) is INTERNAL_DEV
+
+
+async def test_refused_keys_carry_their_id_and_tenant_never_the_secret(auth, store):
+    key, record = await stored_key(store, tenant="acct_x")
+    wrong = key[:-4] + "zzzz"
+    assert (await refused(auth, bearer(wrong))).key_id == record.key_id  # invalid
+    await store.put(replaced(record, revoked_at=datetime.now(UTC)))
+    error = await refused(auth, bearer(key))
+    assert (error.code, error.key_id, error.tenant) == (API_KEY_REVOKED, record.key_id, "acct_x")
+    assert parse_key(key).secret not in repr(vars(error))
+    assert (await refused(auth, bearer("og_live_nope"))).key_id is None  # not a key: no id
+
+
+async def test_demo_keys_are_one_of_each_class_and_work(tmp_path, capsys):
+    settings = Settings(keys_url=f"file:{tmp_path}/keys.json", key_pepper=PEPPER)
+    await _demo_keys(settings)
+    printed = re.findall(r"og_demo_\w+", capsys.readouterr().out)
+    store = open_key_store(settings.keys_url)
+    try:
+        authenticator = Authenticator(store, PEPPER)
+        principals = [await authenticator.authenticate(bearer(key), {}) for key in printed]
+    finally:
+        await store.close()
+    assert sorted(p.client_class for p in principals) == ["app", "console", "partner"]
+    console = next(p for p in principals if p.client_class == "console")
+    assert console.scopes == frozenset(SCOPES) and console.tenant == "*"
+    partner = next(p for p in principals if p.client_class == "partner")
+    assert partner.tenant != "*"  # a partner sees its own account
 
 
 async def test_unrelated_query_parameters_are_fine(auth, store):

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import connect
 
 from sources.sim.cluster import start_cluster
 from sources.webhooks import generate_secret
 from tests.conftest import RunningGateway, running_gateway, settings_for
+from tests.live_clients import ws_url
 from tests.ports import refusing_url
+
+WS_PROTOCOL = "graphql-transport-ws"
 
 
 async def test_healthz(gateway):
@@ -103,11 +108,12 @@ async def test_graphiql_only_in_dev_mode(gateway, sim):
     html = {"accept": "text/html"}
     async with gateway.session.get(f"{gateway.url}/graphql", headers=html) as resp:
         assert "graphiql" in (await resp.text()).lower()  # the test gateway is in dev mode
-    async with (
-        running_gateway(settings_for(sim.urls, dev_mode=False)) as production,
-        production.session.get(f"{production.url}/graphql", headers=html) as resp,
-    ):
-        assert "graphiql" not in (await resp.text()).lower()
+    for options in ({"dev_mode": False, "graphiql": True}, {"dev_mode": True, "graphiql": False}):
+        async with (
+            running_gateway(settings_for(sim.urls, **options)) as other,
+            other.session.get(f"{other.url}/graphql", headers=html) as resp,
+        ):
+            assert "graphiql" not in (await resp.text()).lower(), options
 
 
 @pytest.mark.parametrize(
@@ -125,9 +131,11 @@ async def test_parse_and_validation_errors_are_coded(gateway, query, code):
     assert body["errors"][0]["extensions"]["code"] == code
 
 
-async def test_field_suggestions_are_off(gateway):
+async def test_dev_mode_suggests_fields_and_allows_introspection(gateway):
     body = await gateway.query("{ orderz(first: 1) { nodes { id } } }")
-    assert "Did you mean" not in body["errors"][0]["message"]
+    assert "Did you mean 'order' or 'orders'?" in body["errors"][0]["message"]
+    body = await gateway.query('{ __type(name: "Order") { name } }')
+    assert body["data"] == {"__type": {"name": "Order"}}
 
 
 async def test_webhooks_are_refused_without_a_secret(gateway):
@@ -208,24 +216,61 @@ async def test_a_field_error_that_nulls_the_answer_is_still_a_200(gateway):
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing(dataset):
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("plain", "plain"), ("event stream", "plain"), ("plain", "event stream"),
+     ("websocket", "plain"), ("plain", "websocket")],
+    ids=lambda transports: transports,
+)  # fmt: skip
+async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing(
+    dataset, first, second
+):
+    """Plain requests, event streams and WebSocket operations count against one
+    capacity, and are refused alike past it."""
     async with await start_cluster(dataset, latency_ms=1000) as slow_sources:
         settings = settings_for(slow_sources.urls, max_in_flight=1, request_deadline_ms=5000)
         async with running_gateway(settings) as gateway:
             numbers = [o.number for o in list(dataset.orders.values())[:2]]
             query = "query($n: String!) { orderByNumber(number: $n) { number } }"
 
-            async def ask(number: str) -> tuple[int, dict]:
+            async def ask(transport: str, number: str) -> str:
+                """The order's number, or the refusal's code."""
+                payload = {"query": query, "variables": {"n": number}}
+                if transport == "websocket":
+                    async with connect(ws_url(gateway.url), subprotocols=[WS_PROTOCOL]) as ws:
+                        await ws.send(json.dumps({"type": "connection_init"}))
+                        assert json.loads(await ws.recv())["type"] == "connection_ack"
+                        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                                  "payload": payload}))  # fmt: skip
+                        message = json.loads(await ws.recv())
+                    if message["type"] == "error":
+                        return str(message["payload"][0]["extensions"]["code"])
+                    return str(message["payload"]["data"]["orderByNumber"]["number"])
+                headers = {"accept": "text/event-stream"} if transport == "event stream" else {}
                 async with gateway.session.post(
-                    f"{gateway.url}/graphql", json={"query": query, "variables": {"n": number}}
+                    f"{gateway.url}/graphql", json=payload, headers=headers
                 ) as resp:
-                    return resp.status, await resp.json()
+                    raw = await resp.read()
+                if resp.status == 429:
+                    return str(json.loads(raw)["errors"][0]["extensions"]["code"])
+                assert resp.status == 200 and number.encode() in raw
+                return number
 
-            first = asyncio.create_task(ask(numbers[0]))
+            running = asyncio.create_task(ask(first, numbers[0]))
             await asyncio.sleep(0.1)  # the first is waiting on the slow OMS
             started = time.monotonic()
-            status, body = await ask(numbers[1])
+            assert await ask(second, numbers[1]) == "OVERLOADED"
             assert time.monotonic() - started < 0.5  # queued, it would wait ~0.9 s for the OMS
-            assert (status, body["errors"][0]["extensions"]["code"]) == (429, "OVERLOADED")
-            status, body = await first
-            assert status == 200 and body["data"]["orderByNumber"]["number"] == numbers[0]
+            assert await running == numbers[0]
+
+
+async def test_a_key_in_the_url_is_refused_even_in_dev_mode(gateway):
+    """Dev mode lets requests without a key in, never one with its key in the URL."""
+    key = "og_test_abcdefghijkl_" + "A" * 43
+    for params in ({"api_key": key}, {"variables": f'{{"k": "{key}"}}'}):
+        async with gateway.session.post(
+            f"{gateway.url}/graphql", json={"query": "{ __typename }"}, params=params
+        ) as resp:
+            body = await resp.json()
+            assert resp.status == 401, params
+        assert body["errors"][0]["extensions"]["code"] == "API_KEY_IN_URL"

@@ -7,27 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 
 import msgspec
 import pytest
 
+from gateway.auth.keys import parse_key
 from resolvers.relay import to_global_id
 from sources.records import Ticket, TicketStatus
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
-from tests.secured import TENANT_A, TENANT_B, Secured, secured_gateway
+from tests.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
+from tests.secured import TENANT_A, TENANT_B, Secured, audit_entries, secured_gateway
 
-CANCEL = """mutation($input: OrderCancelInput!) { orderCancel(input: $input) {
-  order { number customerStatus } userErrors { field message code } } }"""
-ADDRESS = """mutation($input: OrderUpdateShippingAddressInput!) {
-  orderUpdateShippingAddress(input: $input) {
-    status requestId order { number } userErrors { code } } }"""
 STATUS = "query($n: String!) { orderByNumber(number: $n) { customerStatus } }"
-NEW_ADDRESS = {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "London",
-               "postalCode": "N1 9GU", "countryCode": "GB"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +149,6 @@ async def test_address_change_applied_or_requested(secured, cluster):
 
 # --- tickets -------------------------------------------------------------------------
 
-CREATE = """mutation($input: TicketCreateInput!) { ticketCreate(input: $input) {
-  ticket { id reference status priority subject comments { author body public } }
-  userErrors { field message code } } }"""
-COMMENT = """mutation($input: TicketAddCommentInput!) { ticketAddComment(input: $input) {
-  ticket { reference status comments { body } } comment { id author body public }
-  userErrors { field message code } } }"""
 TICKETS = """query($n: String!) { orderByNumber(number: $n) {
   tickets { reference subject status comments { body public } } } }"""
 TIMELINE = """query($n: String!) { orderByNumber(number: $n) {
@@ -334,3 +326,33 @@ async def test_bad_ticket_input_is_a_user_error(secured, cluster, extra, field, 
     (error,) = body["data"]["ticketCreate"]["userErrors"]
     assert (error["field"], error["code"]) == ([field], code)
     assert _posts(cluster) == {}
+
+
+async def test_a_mutation_is_audited_without_its_variables(secured, cluster, caplog):
+    order = _orders(cluster, "in_transit", TENANT_A)[0]  # refused as shipped: no change
+    query = CANCEL.replace("mutation(", "mutation CancelIt(", 1)
+    order_id = to_global_id("Order", order.id)
+    variables = {"input": {"orderId": order_id, "reason": "CUSTOMER",
+                           "idempotencyKey": "audit-secret-42"}}  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+        status, body, _ = await secured.post(
+            {"query": query, "variables": variables},
+            key="writer_a",
+            headers={"x-request-id": "mutation-audit-1"},
+        )
+    assert status == 200 and body["data"]["orderCancel"]["userErrors"]
+    (line,) = audit_entries(caplog.records)
+    assert datetime.fromisoformat(line["time"]).tzinfo is not None
+    assert {key: value for key, value in line.items() if key != "time"} == {
+        "outcome": "executed",
+        "code": None,
+        "keyId": parse_key(secured.keys["writer_a"]).key_id,
+        "tenant": TENANT_A,
+        "operation": "CancelIt",
+        "documentHash": hashlib.sha256(query.encode()).hexdigest(),
+        "denied": [],
+        "correlationId": "mutation-audit-1",
+    }
+    audited = [r.getMessage() for r in caplog.records if r.name == "ordergraph.audit"]
+    for value in (order_id, order.id, "audit-secret-42"):
+        assert value not in f"{audited}{line}"  # never variable values

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from gateway.audit import audit
 from gateway.observability import (
     RequestObservability,
     configure_logging,
@@ -44,6 +45,7 @@ from gateway.observability import (
 from sources import telemetry
 from sources.telemetry import loader_batch, upstream_call
 from tests.ports import free_socket
+from tests.secured import AUDIT_FIELDS
 from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -611,3 +613,34 @@ asyncio.run(main())
 """
     )
     assert json.loads(output) == [{"traceparent": traceparent}, {}]
+
+
+def test_an_audit_line_is_one_json_object_with_its_fields_at_the_top(
+    json_logs: io.StringIO,
+) -> None:
+    token = request_id.set("audit-test-1")
+    try:
+        audit(
+            outcome="denied",
+            code="FORBIDDEN",
+            key_id="abcdefghijkl",
+            tenant="acct_x",
+            operation="Cancel",
+            document_hash="f" * 64,
+            denied={"Mutation.orderCancel"},
+        )
+    finally:
+        request_id.reset(token)
+    (line,) = [line for line in json_lines(json_logs) if line["logger"] == "ordergraph.audit"]
+    assert {key: line[key] for key in AUDIT_FIELDS if key != "time"} == {
+        "outcome": "denied",
+        "code": "FORBIDDEN",
+        "keyId": "abcdefghijkl",
+        "tenant": "acct_x",
+        "operation": "Cancel",
+        "documentHash": "f" * 64,
+        "denied": ["Mutation.orderCancel"],
+        "correlationId": "audit-test-1",
+    }
+    assert line["time"].endswith("+00:00") and line["request_id"] == "audit-test-1"
+    assert "{" not in line["message"]  # not a JSON text inside the JSON line

@@ -14,7 +14,7 @@ from sources.records import MAX_BATCH
 
 def test_defaults():
     settings = load_settings({})
-    assert settings.port == 8000 and settings.graphiql is False
+    assert settings.port == 8000 and settings.graphiql is True and settings.dev_mode is False
     assert settings.sources["oms"].url == "http://127.0.0.1:8101"
     assert settings.source("carrier").total_timeout_s == 3.0
 

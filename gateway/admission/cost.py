@@ -14,12 +14,18 @@ A list multiplies the cost of each item by its size:
 Selections under an interface all count, whatever the concrete type: an upper bound.
 Per document, everything that does not depend on variables is folded into constants
 once; a request only multiplies the variable-sized lists out.
+
+The actual cost (``actual_cost``) is the same model over the answer: each object
+returned costs ``object_cost``, each source-backed field that has a value its
+``field_costs`` entry, lists count as long as they are and nulls are free. So it
+equals the requested cost when every list is full and every object there, and is
+less when pages are short or objects missing.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -261,9 +267,101 @@ class CostModel:
     def requested_cost(self, analysis: Analysis, variables: Mapping[str, Any] | None) -> int:
         return self._compiled(analysis).evaluate(variables or {})
 
+    def actual_cost(self, analysis: Analysis, data: object) -> int:
+        """The cost of ``data``, the operation's answer (see the module docstring)."""
+        if not isinstance(data, dict):
+            return 0
+        root = fields_of(self.schema.get_root_type(analysis.operation.operation))
+        return _Answer(self, analysis).object((analysis.operation.selection_set,), root, data)
+
     def _compile(self, analysis: Analysis) -> _Cost:
         root = fields_of(self.schema.get_root_type(analysis.operation.operation))
         return _Compiler(self, analysis).selection_set(analysis.operation.selection_set, root, None)
+
+
+# What a response key of an object stands for: the type declaring the field, the
+# field as selected first, and every selection set under that key (they merge).
+_Selected: TypeAlias = tuple[FieldsType, FieldNode, list[SelectionSetNode]]
+
+
+class _Answer:
+    """Walks an answer along the operation's selections. Under an interface, a key
+    two fragments select for different types counts as the first one's field."""
+
+    def __init__(self, model: CostModel, analysis: Analysis) -> None:
+        self._model = model
+        self._fragments = fragments_of(analysis.document)
+        self._fields: dict[tuple[tuple[int, ...], str | None], dict[str, _Selected]] = {}
+
+    def object(
+        self,
+        selection_sets: Sequence[SelectionSetNode],
+        parent: FieldsType | None,
+        value: dict[str, Any],
+    ) -> int:
+        fields = self._selected(selection_sets, parent)
+        total = 0
+        for key, item in value.items():
+            found = fields.get(key)
+            if found is None or item is None:
+                continue
+            owner, node, subsets = found
+            total += self._model.field_costs.get(f"{owner.name}.{node.name.value}", 0)
+            named = get_named_type(owner.fields[node.name.value].type)
+            if is_composite_type(named):
+                total += self._items(subsets, fields_of(named), item)
+        return total
+
+    def _items(
+        self, selection_sets: Sequence[SelectionSetNode], type_: FieldsType | None, item: Any
+    ) -> int:
+        if isinstance(item, list):
+            return sum(self._items(selection_sets, type_, each) for each in item)
+        if isinstance(item, dict):
+            return self._model.object_cost + self.object(selection_sets, type_, item)
+        return 0
+
+    def _selected(
+        self, selection_sets: Sequence[SelectionSetNode], parent: FieldsType | None
+    ) -> dict[str, _Selected]:
+        """The fields under response keys, fragments expanded; once per selection sets
+        and type, however many objects of a list share them."""
+        memo = (tuple(id(s) for s in selection_sets), None if parent is None else parent.name)
+        fields = self._fields.get(memo)
+        if fields is None:
+            fields = self._fields[memo] = {}
+            for selection_set in selection_sets:
+                self._collect(selection_set, parent, fields, set())
+        return fields
+
+    def _collect(
+        self,
+        node: SelectionSetNode,
+        parent: FieldsType | None,
+        fields: dict[str, _Selected],
+        spread: set[str],
+    ) -> None:
+        schema = self._model.schema
+        for selection in node.selections:
+            if isinstance(selection, FieldNode):
+                if parent is None or selection.name.value not in parent.fields:
+                    continue  # __typename and introspection cost nothing
+                key = selection.alias.value if selection.alias else selection.name.value
+                subsets = [selection.selection_set] if selection.selection_set else []
+                if key in fields:
+                    fields[key][2].extend(subsets)
+                else:
+                    fields[key] = (parent, selection, subsets)
+            elif isinstance(selection, InlineFragmentNode):
+                inner = type_condition(schema, selection.type_condition, parent)
+                self._collect(selection.selection_set, inner, fields, spread)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                definition = self._fragments.get(name)
+                if definition is not None and name not in spread:
+                    spread.add(name)
+                    inner = type_condition(schema, definition.type_condition, None)
+                    self._collect(definition.selection_set, inner, fields, spread)
 
 
 def check_cost(cost: int, limits: Limits) -> None:

@@ -1,13 +1,19 @@
 """Admission of one operation, whatever carries it (HTTP, SSE or a WebSocket): the
-persisted-operation rules, document limits, static cost, scopes and the caller's
-cost bucket. An operation refused here never executes.
+persisted-operation rules, document limits, what the transport can run, static cost,
+scopes and the caller's cost bucket, in that order. An operation refused here never
+executes; an APQ document is remembered only once admitted (and valid).
+
+Refusals are audited by whoever answers them (``gateway.refusal.audit_refusal``),
+once per request or batched operation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from graphql import validate
 
 from gateway.admission.bucket import BucketState, CostBucket
 from gateway.admission.cost import CostModel, check_cost
@@ -15,26 +21,8 @@ from gateway.admission.documents import AdmissionError, Analysis, DocumentAnalys
 from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, TIERS, Principal
 from gateway.persisted import PersistedQueries, PersistedQueryError
+from gateway.refusal import Refusal
 from resolvers.access import Access, ScopeMap
-
-
-class Refusal(Exception):
-    """A request answered without executing: an HTTP status and a coded error."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-    def body(self) -> dict[str, Any]:
-        return {"errors": [self.error()]}
-
-    def error(self) -> dict[str, Any]:
-        return {"message": self.message, "extensions": {"code": self.code}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +35,12 @@ class Admitted:
     principal: Principal
     access: Access
     cost: dict[str, Any]  # extensions.cost, without the actual cost yet
+    suggestions: bool  # "Did you mean …?" in validation errors (introspection allowed)
+
+
+# Refuses what a transport cannot run (a mutation over GET, a subscription over a
+# plain request): called once the document is analysed, before scopes and cost.
+Screen = Callable[[Analysis], None]
 
 
 class Gate:
@@ -67,28 +61,52 @@ class Gate:
         self._bucket = bucket
         self._dev_mode = dev_mode
 
-    async def admit(self, payload: Any, principal: Principal, *, invalid: int) -> Admitted:
+    async def admit(
+        self, payload: Any, principal: Principal, *, invalid: int, screen: Screen | None = None
+    ) -> Admitted:
         """Admit one operation (a GraphQL-over-HTTP request object) or raise
         :class:`Refusal`; ``invalid`` is the status of a document that breaks a limit."""
         if not isinstance(payload, dict):
             raise Refusal(400, "BAD_REQUEST", "an operation is a JSON object")
+        persisted = self._persisted()
         try:
-            query, _trusted = await self._persisted().resolve(
+            resolved = await persisted.resolve(
                 payload, trusted_only=principal.client_class == "partner"
             )
         except PersistedQueryError as exc:
-            if exc.status == 403:
-                audit_denial(principal, exc.code)
             raise Refusal(exc.status, exc.code, exc.message) from None
+        query = resolved.query
         if not isinstance(query, str) or not query.strip():
             raise Refusal(400, "BAD_REQUEST", "no GraphQL query in the request")
         variables = payload.get("variables") or {}
         operation_name = payload.get("operationName")
         if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
             raise Refusal(400, "BAD_REQUEST", "variables must be an object, operationName a string")
-
         try:
             analysis = self._analyser.analyse(query, operation_name)
+        except AdmissionError as exc:
+            raise Refusal(invalid, exc.code, exc.message) from None
+        try:
+            admitted = await self._admit(query, variables, analysis, principal, invalid, screen)
+        except Refusal as refusal:
+            refusal.analysis = analysis
+            raise
+        if resolved.apq_hash is not None and not validate(self._analyser.schema, analysis.document):
+            await persisted.register(resolved.apq_hash, query)
+        return admitted
+
+    async def _admit(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        analysis: Analysis,
+        principal: Principal,
+        invalid: int,
+        screen: Screen | None,
+    ) -> Admitted:
+        if screen is not None:
+            screen(analysis)
+        try:
             cost = self._cost_model.requested_cost(analysis, variables)
             check_cost(cost, self._analyser.limits)
         except AdmissionError as exc:
@@ -96,7 +114,8 @@ class Gate:
         access = self._scope_map.access(
             principal.tenant, principal.scopes, internal=principal.client_class == "console"
         )
-        self._authorise(analysis, principal, access.denied)
+        introspection = self._dev_mode or principal.has("introspection")
+        self._authorise(analysis, principal, access.denied, introspection)
         state = await self._charge(principal, cost)
         report = {
             "requestedQueryCost": cost,
@@ -107,18 +126,22 @@ class Gate:
             },
         }
         if not state.allowed:
-            audit_denial(principal, "THROTTLED", analysis)
             retry = (
                 "1" if state.retry_after_s == float("inf") else str(int(state.retry_after_s) + 1)
             )
             raise Refusal(
                 429, "THROTTLED", "the cost budget of this API key is spent", {"Retry-After": retry}
             )
-        return Admitted(query, variables, analysis, principal, access, report)
+        return Admitted(query, variables, analysis, principal, access, report, introspection)
 
-    def _authorise(self, analysis: Analysis, principal: Principal, denied: frozenset[str]) -> None:
-        if analysis.uses_introspection and not (self._dev_mode or principal.has("introspection")):
-            audit_denial(principal, "INTROSPECTION_DISABLED", analysis)
+    def _authorise(
+        self,
+        analysis: Analysis,
+        principal: Principal,
+        denied: frozenset[str],
+        introspection: bool,
+    ) -> None:
+        if analysis.uses_introspection and not introspection:
             raise Refusal(
                 403, "INTROSPECTION_DISABLED", "introspection needs the introspection scope"
             )
@@ -127,30 +150,22 @@ class Gate:
             return
         if analysis.kind == "query":
             # Queries still run: those fields come back null with UNAUTHORIZED_FIELD.
-            audit_denial(principal, "UNAUTHORIZED_FIELD", analysis, refused)
+            audit(
+                outcome="denied",
+                code="UNAUTHORIZED_FIELD",
+                key_id=principal.key_id,
+                tenant=principal.tenant,
+                operation=analysis.name,
+                document_hash=analysis.document_hash,
+                denied=refused,
+            )
             return
-        audit_denial(principal, "FORBIDDEN", analysis, refused)
-        raise Refusal(403, "FORBIDDEN", f"this API key may not run this {analysis.kind}")
+        refusal = Refusal(403, "FORBIDDEN", f"this API key may not run this {analysis.kind}")
+        refusal.denied = refused
+        raise refusal
 
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
         tier = TIERS[principal.tier]
         if principal is INTERNAL_DEV:  # anonymous in dev mode: nothing to charge it to
             return BucketState(True, tier.capacity, tier.capacity, tier.refill_per_s, 0.0)
         return await self._bucket().take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
-
-
-def audit_denial(
-    principal: Principal,
-    code: str,
-    analysis: Analysis | None = None,
-    denied: frozenset[str] = frozenset(),
-) -> None:
-    audit(
-        outcome="denied",
-        code=code,
-        key_id=principal.key_id,
-        tenant=principal.tenant,
-        operation=None if analysis is None else analysis.name,
-        document_hash=None if analysis is None else analysis.document_hash,
-        denied=denied,
-    )

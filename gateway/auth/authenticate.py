@@ -27,12 +27,13 @@ from gateway.auth.keys import (
     KeyRecord,
     ParsedKey,
     check_pepper,
-    contains_key,
     hash_secret,
+    key_id_in,
     parse_key,
 )
 from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.auth.store import KeyStore, KeyStoreError
+from gateway.refusal import Refusal
 
 log = logging.getLogger("ordergraph.auth")
 
@@ -49,14 +50,21 @@ URL_KEY_PARAMETERS = frozenset({"api_key", "apikey", "key", "token", "access_tok
 MAX_CACHED = 10_000  # verified keys kept; past it, stale entries are dropped
 
 
-class AuthError(Exception):
-    """A refused request: answer ``status`` with ``code`` and ``message``."""
+class AuthError(Refusal):
+    """A request refused for its key (401; 503 when keys cannot be checked). The
+    presented key's id (and tenant, once its record is read), when known, are for
+    the audit trail."""
 
-    def __init__(self, code: str, message: str, *, status: int = 401) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 401,
+        key_id: str | None = None,
+        tenant: str | None = None,
+    ) -> None:
+        super().__init__(status, code, message, key_id=key_id, tenant=tenant)
 
 
 class Authenticator:
@@ -110,7 +118,10 @@ class Authenticator:
         except KeyStoreError as exc:
             log.error("API key %s not checked: %s", parsed.key_id, exc)
             raise AuthError(
-                AUTH_UNAVAILABLE, "API keys cannot be checked right now", status=503
+                AUTH_UNAVAILABLE,
+                "API keys cannot be checked right now",
+                status=503,
+                key_id=parsed.key_id,
             ) from None
         # Unknown id, other environment or wrong secret: one answer, no oracle.
         if (
@@ -121,14 +132,24 @@ class Authenticator:
             )
         ):
             log.info("API key %s refused: unknown key id or wrong secret", parsed.key_id)
-            raise AuthError(API_KEY_INVALID, "the API key is not valid")
+            raise AuthError(API_KEY_INVALID, "the API key is not valid", key_id=parsed.key_id)
         status = record.status(datetime.now(UTC))
         if status == "revoked":
             log.info("API key %s refused: revoked", record.key_id)
-            raise AuthError(API_KEY_REVOKED, "the API key has been revoked")
+            raise AuthError(
+                API_KEY_REVOKED,
+                "the API key has been revoked",
+                key_id=record.key_id,
+                tenant=record.tenant,
+            )
         if status == "expired":
             log.info("API key %s refused: expired", record.key_id)
-            raise AuthError(API_KEY_EXPIRED, "the API key has expired")
+            raise AuthError(
+                API_KEY_EXPIRED,
+                "the API key has expired",
+                key_id=record.key_id,
+                tenant=record.tenant,
+            )
         return record
 
     def _remember(self, digest: bytes, principal: Principal, record: KeyRecord) -> None:
@@ -147,12 +168,16 @@ def _refuse_key_in_url(query: Mapping[str, str]) -> None:
     """A key-looking value in a credential parameter, or a whole key in any value."""
     for name, value in query.items():
         credential = name.lower() in URL_KEY_PARAMETERS and value.startswith(f"{PREFIX}_")
-        if credential or contains_key(value):
-            log.warning("API key refused: sent in the URL (query parameter %r)", name[:40])
+        key_id = key_id_in(value)
+        if credential or key_id is not None:
+            log.warning(
+                "API key %s refused: sent in the URL (query parameter %r)", key_id, name[:40]
+            )
             raise AuthError(
                 API_KEY_IN_URL,
                 "API keys must not be sent in the URL; send it in an Authorization: Bearer "
                 "or X-API-Key header, and rotate this key: URLs get logged",
+                key_id=key_id,
             )
 
 
@@ -189,7 +214,9 @@ async def principal_for(
     dev_mode: bool,
 ) -> Principal:
     """Who sent a request (or a WebSocket's ``connection_init``). In dev mode a
-    request without a key runs as an internal console; otherwise a key is required."""
+    request without a key runs as an internal console; otherwise a key is required.
+    A key in the URL is refused in any mode."""
+    _refuse_key_in_url(query)
     has_key = "authorization" in headers or "x-api-key" in headers
     if authenticator is None or (dev_mode and not has_key):
         if not dev_mode:

@@ -166,9 +166,10 @@ def parse_key(text: str) -> ParsedKey:
     return ParsedKey(env, key_id, secret)
 
 
-def contains_key(text: str) -> bool:
-    """Whether ``text`` holds something shaped like a key, anywhere in it."""
-    return f"{PREFIX}_" in text and _KEY_IN_TEXT.search(text) is not None
+def key_id_in(text: str) -> str | None:
+    """The key id of something shaped like a key anywhere in ``text``, else None."""
+    match = _KEY_IN_TEXT.search(text) if f"{PREFIX}_" in text else None
+    return None if match is None else match.group(2)
 
 
 def is_key_id(text: str) -> bool:

@@ -14,10 +14,12 @@ from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.admission.gate import Admitted, Refusal
+from gateway.admission.gate import Admitted
+from gateway.capacity import InFlight
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
+from gateway.refusal import Refusal
 
 EVENT_STREAM = "text/event-stream"
 SHUTDOWN_GRACE_S = 1.0
@@ -37,12 +39,14 @@ class SseStreams:
         self,
         operations: Operations,
         connections: LiveConnections,
+        in_flight: InFlight,
         *,
         ping_s: float,
         recheck_s: float,
     ) -> None:
         self._operations = operations
         self._connections = connections
+        self._in_flight = in_flight
         self._ping_s = ping_s
         self._recheck_s = recheck_s
 
@@ -67,7 +71,9 @@ class SseStreams:
     ) -> AsyncIterator[dict[str, str]]:
         with self._connections.stream():
             if admitted.analysis.kind != "subscription":
-                yield _next(await self._operations.execute(admitted, request))
+                with self._in_flight.running():
+                    body = await self._operations.execute(admitted, request)
+                yield _next(body)
             else:
                 ended = asyncio.Event()
                 refused: list[Refusal] = []

@@ -23,13 +23,15 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from gateway.admission.gate import Gate, Refusal
+from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator, AuthError, principal_for
 from gateway.auth.principal import Principal
+from gateway.capacity import InFlight
 from gateway.errors import INTERNAL_ERROR
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
+from gateway.refusal import Refusal, audit_refusal
 
 log = logging.getLogger("ordergraph.websocket")
 
@@ -55,8 +57,10 @@ class GraphQLWebSocket:
         operations: Operations,
         authenticator: Callable[[], Authenticator | None],
         connections: LiveConnections,
+        in_flight: InFlight,
         options: WebSocketOptions,
     ) -> None:
+        self.in_flight = in_flight
         self.gate = gate
         self.operations = operations
         self.authenticator = authenticator
@@ -146,6 +150,7 @@ class _Session:
             except AuthError as exc:
                 if exc.status == 401:
                     log.info("closed a WebSocket: its key is now refused (%s)", exc.code)
+                    audit_refusal(exc, None)
                     await self.close(4403, f"Forbidden: {exc.code}")
 
     async def _handle(self, raw: str) -> None:
@@ -183,6 +188,7 @@ class _Session:
             self.principal = await self._authenticate()
         except AuthError as exc:
             log.info("refused a WebSocket: %s", exc.code)
+            audit_refusal(exc, None)
             await self.close(4403, f"Forbidden: {exc.code}")
             return
         await self.send({"type": "connection_ack"})
@@ -227,13 +233,18 @@ class _Session:
         try:
             principal = await self._authenticate()  # revoked since the connection began?
         except AuthError as exc:
+            audit_refusal(exc, None)
             await self.close(4403, f"Forbidden: {exc.code}")
             return
-        operations = self.endpoint.operations
+        endpoint = self.endpoint
+        operations = endpoint.operations
         try:
-            admitted = await self.endpoint.gate.admit(payload, principal, invalid=400)
+            endpoint.in_flight.check()
+            admitted = await endpoint.gate.admit(payload, principal, invalid=400)
             if admitted.analysis.kind != "subscription":
-                await self._next(op_id, await operations.execute(admitted, self.websocket))
+                with endpoint.in_flight.running():
+                    body = await operations.execute(admitted, self.websocket)
+                await self._next(op_id, body)
             else:
                 # Closed at once however this ends (a cancelled task included): the
                 # subscription lets go of what it watches.
@@ -243,6 +254,7 @@ class _Session:
                     async for body in results:
                         await self._next(op_id, body)
         except Refusal as refusal:
+            audit_refusal(refusal, principal)
             await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
             return
         except Rejected as rejected:

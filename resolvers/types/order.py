@@ -152,7 +152,8 @@ class Shipment(Node):
         if self.tracking_number is None:
             return None
         found = (await info.context.loaders.tracking_by_number.load(self.tracking_number)).value
-        return None if found is None else Tracking.from_record(found)
+        readable = order_facts.masked(found, info.context.access)
+        return None if readable is None else Tracking.from_record(readable)
 
 
 @strawberry.type
@@ -178,10 +179,13 @@ class Order(Node):
     cached: strawberry.Private[Cached[records.Order]]
     memo: strawberry.Private[dict[str, Any]]
 
-    @strawberry.field(description="The one status the customer is shown.")
+    @strawberry.field(
+        description="The one status the customer is shown. The carrier's stages (out for "
+        "delivery, ready for pickup, returning to sender...) need shipments:read: without "
+        "it, as when the carrier does not answer, the OMS alone decides (e.g. SHIPPED)."
+    )
     async def customer_status(self, info: Info) -> CustomerOrderStatus:
-        # Without the carrier the OMS quantities still give an honest status.
-        trackings = await order_facts.trackings(self.record, info.context, strict=False)
+        trackings = await order_facts.readable_trackings(self.record, info.context)
         return derive_customer_status(self.record, trackings)
 
     @strawberry.field(
@@ -214,15 +218,23 @@ class Order(Node):
 
     @strawberry.field(
         description="How the order is doing: the worst of its exceptions. App and partner "
-        "keys get the customer's view (internal exceptions do not count)."
+        "keys get the customer's view (internal exceptions do not count). Needs "
+        "shipments:read and inventory:read, the sources of the exceptions customers see: "
+        "without them it would say ON_TRACK over a lost parcel or missing stock it cannot "
+        "read, so it is null (UNAUTHORIZED_FIELD). Consoles also count internal "
+        "exceptions, those about tickets only with tickets:read.",
+        directives=requires("shipments:read", "inventory:read"),
     )
-    async def health(self, info: Info) -> rules.Health:
+    async def health(self, info: Info) -> rules.Health | None:
+        info.context.access.require("Order.health")
         found = await self._exceptions(info)
         return rules.order_health(found, include_internal=info.context.access.internal)
 
     @strawberry.field(
         description="What is wrong or about to go wrong, most severe and newest first. "
-        "Internal exceptions (fraud review, support response) are shown to consoles only."
+        "Internal exceptions (fraud review, support response) are shown to consoles only. "
+        "Worked out from the sources this key may read: without shipments:read, "
+        "inventory:read or tickets:read, what only that source shows is not listed."
     )
     async def exceptions(self, info: Info) -> list[OrderException]:
         found = await self._exceptions(info)
@@ -244,10 +256,10 @@ class Order(Node):
 
     @strawberry.field(
         description="Everything that happened, from all four sources, oldest first. "
-        "App and partner keys see CUSTOMER events only. `first`: 1 to 100."
+        "App and partner keys see CUSTOMER events only. `first` is required, 1 to 100."
     )
     async def timeline(
-        self, info: Info, first: int = 50, after: str | None = None
+        self, info: Info, first: int, after: str | None = None
     ) -> TimelineConnection:
         trackings, tickets = await asyncio.gather(
             order_facts.readable_trackings(self.record, info.context),

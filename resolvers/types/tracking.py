@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from resolvers.access import requires
 from resolvers.status import shipment_milestone
 from resolvers.tracking import sub_status, timeline
 from resolvers.types.common import DateWindow
@@ -78,7 +79,11 @@ class Tracking:
     )
     promised_date: datetime | None
     first_attempt_at: datetime | None
-    signed_by: str | None
+    signed_by: str | None = strawberry.field(
+        description="Who signed for the parcel: a person's name, masked (null) without "
+        "pii:read, and withheld from the carrier's messages too.",
+        directives=requires("pii:read"),
+    )
     updated_at: datetime
     events: list[TrackingEvent] = strawberry.field(
         description="Checkpoints in time order, duplicates removed."
