@@ -256,7 +256,6 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         settings,
         host=args.host,
         port=args.port,
-        graphiql=True,
         sources=sources,
         webhook_secrets=[secret],
         dev_mode=True,
