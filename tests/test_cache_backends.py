@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from sources.cache import CacheUnavailable, MemoryBackend, RedisBackend, open_backend
 from sources.cache.backend import CacheBackend, IndexEntry
+from sources.cache.redis_backend import OVERLOAD_LATENESS_S
 from tests.ports import free_socket, hung_server, slow_link
 from tests.redis_server import RedisServer
 
@@ -385,8 +386,9 @@ async def test_hung_redis_costs_one_timeout_per_cooldown(hung_url: str) -> None:
     started = time.perf_counter()
     assert await cache.get_many(["a", "b"]) == [None, None]
     # The whole call, connecting included, is cut off at 100 ms; the timer fires on the
-    # loop iteration after it (measured 100.7-101.5 ms idle; 10 ms allowed for load).
-    assert 0.1 <= time.perf_counter() - started < 0.11
+    # loop iteration after it (measured 100.7-101.5 ms idle). Up to OVERLOAD_LATENESS_S
+    # late still counts as Redis's fault; later, the backend blames a saturated loop.
+    assert 0.1 <= time.perf_counter() - started < 0.1 + OVERLOAD_LATENESS_S
     assert not cache.health().ok
 
     started = time.perf_counter()
