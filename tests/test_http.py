@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -114,6 +115,22 @@ async def test_graphiql_only_in_dev_mode(gateway, sim):
             other.session.get(f"{other.url}/graphql", headers=html) as resp,
         ):
             assert "graphiql" not in (await resp.text()).lower(), options
+
+
+async def test_dev_mode_warns_at_start_and_runs_anonymous_requests(sim, caplog):
+    """Dev mode is loud about itself; without it an anonymous request gets 401."""
+    for dev_mode in (True, False):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ordergraph.app"):
+            async with (
+                running_gateway(settings_for(sim.urls, dev_mode=dev_mode)) as gateway,
+                gateway.session.post(
+                    f"{gateway.url}/graphql", json={"query": "{ __typename }"}
+                ) as resp,
+            ):
+                status = resp.status
+        warned = any("DEV MODE" in record.getMessage() for record in caplog.records)
+        assert (warned, status) == ((True, 200) if dev_mode else (False, 401))
 
 
 @pytest.mark.parametrize(
