@@ -33,7 +33,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from gateway.admission.documents import Analysis
 from gateway.admission.gate import Gate
-from gateway.auth.authenticate import Authenticator, principal_for
+from gateway.auth.authenticate import Authenticator, presented_key_id, principal_for
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
 from gateway.live.sse import SseStreams, accepts_event_stream
@@ -98,6 +98,8 @@ class GraphQLEndpoint:
                 return await self._batch(request, payload, principal, media)
             status, body, headers = await self._one(request, payload, principal, media)
         except Refusal as refusal:
+            if principal is None and refusal.key_id is None:
+                refusal.key_id = presented_key_id(request.headers)  # refused before auth
             audit_refusal(refusal, principal)
             return _error_response(refusal, media or JSON)
         return _json(body, status, media, headers)

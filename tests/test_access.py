@@ -292,7 +292,8 @@ REFUSALS = [
 )
 async def test_every_refusal_is_audited_once(secured, caplog, case, request_options, code, who):
     """Refusals before execution are denials in the audit trail, with the key's id
-    once the key is read (a refused key's too: never its secret)."""
+    once the key is read (a refused key's too), or the id the request presents when it
+    is refused before that (unverified); never a secret."""
     options = dict(request_options)
     headers = {"accept": "application/graphql-response+json", **options.pop("headers", {})}
     if isinstance(who, str):
@@ -301,8 +302,8 @@ async def test_every_refusal_is_audited_once(secured, caplog, case, request_opti
     elif who is not None:
         key_id, tenant = who
         headers.setdefault("authorization", f"Bearer {secured.keys['app']}")
-    else:  # refused before the key is read
-        key_id = tenant = None
+    else:  # refused before the key is read: the id it presents, unverified
+        key_id, tenant = parse_key(secured.keys["app"]).key_id, None
         headers["authorization"] = f"Bearer {secured.keys['app']}"
     with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
         async with secured.gateway.session.post(

@@ -164,6 +164,16 @@ class Authenticator:
         self._verified[digest] = (principal, now + ttl_s)
 
 
+def presented_key_id(headers: Mapping[str, str]) -> str | None:
+    """The id of the key a request presents, unverified (for the audit trail of a
+    request refused before its key is read); never the secret."""
+    for name in ("authorization", "x-api-key"):
+        key_id = key_id_in(headers.get(name, ""))
+        if key_id is not None:
+            return key_id
+    return None
+
+
 def _refuse_key_in_url(query: Mapping[str, str]) -> None:
     """A key-looking value in a credential parameter, or a whole key in any value."""
     for name, value in query.items():
