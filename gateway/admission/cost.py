@@ -263,6 +263,7 @@ class CostModel:
         self.default_list_size = default_list_size
         self.object_cost = object_cost
         self._compiled = functools.lru_cache(maxsize=cache_size)(self._compile)
+        self._plans = functools.lru_cache(maxsize=cache_size)(self._plan)
 
     def requested_cost(self, analysis: Analysis, variables: Mapping[str, Any] | None) -> int:
         return self._compiled(analysis).evaluate(variables or {})
@@ -271,8 +272,11 @@ class CostModel:
         """The cost of ``data``, the operation's answer (see the module docstring)."""
         if not isinstance(data, dict):
             return 0
+        return _object_cost(self._plans(analysis), data, self.object_cost)
+
+    def _plan(self, analysis: Analysis) -> _Plan:
         root = fields_of(self.schema.get_root_type(analysis.operation.operation))
-        return _Answer(self, analysis).object((analysis.operation.selection_set,), root, data)
+        return _Planner(self, analysis).plan((analysis.operation.selection_set,), root)
 
     def _compile(self, analysis: Analysis) -> _Cost:
         root = fields_of(self.schema.get_root_type(analysis.operation.operation))
@@ -283,56 +287,31 @@ class CostModel:
 # field as selected first, and every selection set under that key (they merge).
 _Selected: TypeAlias = tuple[FieldsType, FieldNode, list[SelectionSetNode]]
 
+# An answer object's cost plan: per response key, what a value there costs (its
+# ``field_costs`` entry) and, for an object or list of objects, the plan of its items.
+_Plan: TypeAlias = dict[str, tuple[int, "_Plan | None"]]
 
-class _Answer:
-    """Walks an answer along the operation's selections. Under an interface, a key
-    two fragments select for different types counts as the first one's field."""
+
+class _Planner:
+    """Compiles the operation's selections into a :data:`_Plan`, once per document.
+    Under an interface, a key two fragments select for different types counts as the
+    first one's field."""
 
     def __init__(self, model: CostModel, analysis: Analysis) -> None:
         self._model = model
         self._fragments = fragments_of(analysis.document)
-        self._fields: dict[tuple[tuple[int, ...], str | None], dict[str, _Selected]] = {}
 
-    def object(
-        self,
-        selection_sets: Sequence[SelectionSetNode],
-        parent: FieldsType | None,
-        value: dict[str, Any],
-    ) -> int:
-        fields = self._selected(selection_sets, parent)
-        total = 0
-        for key, item in value.items():
-            found = fields.get(key)
-            if found is None or item is None:
-                continue
-            owner, node, subsets = found
-            total += self._model.field_costs.get(f"{owner.name}.{node.name.value}", 0)
+    def plan(self, selection_sets: Sequence[SelectionSetNode], parent: FieldsType | None) -> _Plan:
+        fields: dict[str, _Selected] = {}
+        for selection_set in selection_sets:
+            self._collect(selection_set, parent, fields, set())
+        plan: _Plan = {}
+        for key, (owner, node, subsets) in fields.items():
+            cost = self._model.field_costs.get(f"{owner.name}.{node.name.value}", 0)
             named = get_named_type(owner.fields[node.name.value].type)
-            if is_composite_type(named):
-                total += self._items(subsets, fields_of(named), item)
-        return total
-
-    def _items(
-        self, selection_sets: Sequence[SelectionSetNode], type_: FieldsType | None, item: Any
-    ) -> int:
-        if isinstance(item, list):
-            return sum(self._items(selection_sets, type_, each) for each in item)
-        if isinstance(item, dict):
-            return self._model.object_cost + self.object(selection_sets, type_, item)
-        return 0
-
-    def _selected(
-        self, selection_sets: Sequence[SelectionSetNode], parent: FieldsType | None
-    ) -> dict[str, _Selected]:
-        """The fields under response keys, fragments expanded; once per selection sets
-        and type, however many objects of a list share them."""
-        memo = (tuple(id(s) for s in selection_sets), None if parent is None else parent.name)
-        fields = self._fields.get(memo)
-        if fields is None:
-            fields = self._fields[memo] = {}
-            for selection_set in selection_sets:
-                self._collect(selection_set, parent, fields, set())
-        return fields
+            items = self.plan(subsets, fields_of(named)) if is_composite_type(named) else None
+            plan[key] = (cost, items)
+        return plan
 
     def _collect(
         self,
@@ -362,6 +341,28 @@ class _Answer:
                     spread.add(name)
                     inner = type_condition(schema, definition.type_condition, None)
                     self._collect(definition.selection_set, inner, fields, spread)
+
+
+def _object_cost(plan: _Plan, value: dict[str, Any], object_cost: int) -> int:
+    """What the fields of one answer object cost (the object's own cost aside)."""
+    total = 0
+    for key, item in value.items():
+        entry = plan.get(key)
+        if entry is None or item is None:
+            continue
+        cost, items = entry
+        total += cost
+        if items is not None:
+            total += _items_cost(items, item, object_cost)
+    return total
+
+
+def _items_cost(plan: _Plan, item: Any, object_cost: int) -> int:
+    if isinstance(item, dict):
+        return object_cost + _object_cost(plan, item, object_cost)
+    if isinstance(item, list):
+        return sum(_items_cost(plan, each, object_cost) for each in item)
+    return 0
 
 
 def check_cost(cost: int, limits: Limits) -> None:
