@@ -4,13 +4,13 @@ runs.
 In order, each step answering at once when it refuses: method, ``Accept`` (406),
 content type (415; simple-request types are refused against CSRF), body size (413),
 JSON (400), the API key (401; a key in the URL in any mode), batching (off unless
-enabled, then capped), capacity (429), the persisted-operation rules (partners run
-trusted documents only), document limits (400 under
-``application/graphql-response+json``, 200 under ``application/json``), a mutation
-over GET (405), static cost (as limits), introspection and mutation scopes (403) and
-the caller's cost bucket (429). Only then is the operation executed, with the
-caller's tenant and scopes in its context and the request deadline running. Every
-refusal is one line in the audit trail.
+enabled, then capped), capacity (429; for an event stream, live connections too:
+503), the persisted-operation rules (partners run trusted documents only), document
+limits (400 under ``application/graphql-response+json``, 200 under
+``application/json``), a mutation over GET (405), static cost (as limits),
+introspection and mutation scopes (403) and the caller's cost bucket (429). Only then
+is the operation executed, with the caller's tenant and scopes in its context and the
+request deadline running. Every refusal is one line in the audit trail.
 
 A POST that accepts ``text/event-stream`` passes the same checks and gets its results
 as server-sent events (the GraphQL over SSE protocol's distinct-connections mode):
@@ -139,9 +139,11 @@ class GraphQLEndpoint:
 
     async def _stream(self, request: Request, payload: Any, principal: Principal) -> Response:
         """Results as server-sent events, once the operation is admitted."""
-        self._in_flight.check()
-        admitted = await self._gate.admit(payload, principal, invalid=400)
-        return self._streams.respond(admitted, request, lambda: self._recheck(request))
+        return await self._streams.respond(
+            request,
+            lambda: self._gate.admit(payload, principal, invalid=400),
+            lambda: self._recheck(request),
+        )
 
     async def _principal(self, request: Request) -> Principal:
         """The caller, or :class:`AuthError` (a :class:`Refusal`)."""
@@ -188,11 +190,10 @@ class GraphQLEndpoint:
         self, request: Request, payload: Any, principal: Principal, media: str
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Admit and run one operation: (status, body, headers)."""
-        self._in_flight.check()
         invalid = 400 if media == GRAPHQL_RESPONSE else 200
         screen = _runs_over_get if request.method == "GET" else _runs_over_post
-        admitted = await self._gate.admit(payload, principal, invalid=invalid, screen=screen)
-        with self._in_flight.running():
+        with self._in_flight.claim():  # taken before admission, which may await Redis
+            admitted = await self._gate.admit(payload, principal, invalid=invalid, screen=screen)
             body = await self._operations.execute(
                 admitted, request, queries_only=request.method == "GET"
             )

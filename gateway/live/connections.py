@@ -1,16 +1,19 @@
-"""The WebSockets and event streams a process has open: capped, and ended together
-at shutdown (WebSockets with 1001 Going Away)."""
+"""The WebSockets and event streams a process has open: capped (503
+TOO_MANY_CONNECTIONS past ``max_open``, checked and counted at once), and ended
+together at shutdown (WebSockets with 1001 Going Away)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from typing import Protocol
 
 import anyio
 
+from gateway.capacity import Slot
 from gateway.observability import LIVE_CONNECTIONS
+from gateway.refusal import Refusal
+
+TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
 
 
 class GoingAway(Protocol):
@@ -31,28 +34,37 @@ class LiveConnections:
             self._shutdown = anyio.Event()
         return self._shutdown
 
-    def full(self) -> bool:
-        return len(self._sockets) + self._streams >= self.max_open
+    def _check(self) -> None:
+        if len(self._sockets) + self._streams >= self.max_open:
+            raise Refusal(
+                503,
+                TOO_MANY_CONNECTIONS,
+                "too many live connections: retry later",
+                {"Retry-After": "5"},
+            )
 
-    @contextlib.contextmanager
-    def socket(self, session: GoingAway) -> Iterator[None]:
+    def socket(self, session: GoingAway) -> Slot:
+        """A WebSocket's place, taken at once (refused when full), held until released."""
+        self._check()
         self._sockets.add(session)
         LIVE_CONNECTIONS.labels("websocket").inc()
-        try:
-            yield
-        finally:
-            self._sockets.discard(session)
-            LIVE_CONNECTIONS.labels("websocket").dec()
+        return Slot(lambda: self._socket_closed(session))
 
-    @contextlib.contextmanager
-    def stream(self) -> Iterator[None]:
+    def _socket_closed(self, session: GoingAway) -> None:
+        self._sockets.discard(session)
+        LIVE_CONNECTIONS.labels("websocket").dec()
+
+    def stream(self) -> Slot:
+        """An event stream's place, taken at once (refused when full), held until
+        released."""
+        self._check()
         self._streams += 1
         LIVE_CONNECTIONS.labels("sse").inc()
-        try:
-            yield
-        finally:
-            self._streams -= 1
-            LIVE_CONNECTIONS.labels("sse").dec()
+        return Slot(self._stream_ended)
+
+    def _stream_ended(self) -> None:
+        self._streams -= 1
+        LIVE_CONNECTIONS.labels("sse").dec()
 
     async def close(self) -> None:
         """End every event stream and close every WebSocket with 1001."""

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 import orjson
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from gateway.admission.gate import Admitted
-from gateway.capacity import InFlight
+from gateway.capacity import InFlight, Slot
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
@@ -31,7 +32,29 @@ def accepts_event_stream(accept: str) -> bool:
     return EVENT_STREAM in {part.split(";")[0].strip().lower() for part in accept.split(",")}
 
 
+Admit = Callable[[], Awaitable[Admitted]]  # admits the operation, or raises Refusal
 Recheck = Callable[[], Awaitable[object]]  # raises Refusal once the caller's key is refused
+
+
+class _EventStream(EventSourceResponse):
+    """An event stream that gives back what it holds once it is answered, however
+    that ends: a client gone, or one gone before the first event, included."""
+
+    def __init__(
+        self,
+        events: AsyncIterator[dict[str, str]],
+        *,
+        release: Callable[[], object],
+        **options: Any,
+    ) -> None:
+        super().__init__(events, **options)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 class SseStreams:
@@ -50,16 +73,24 @@ class SseStreams:
         self._ping_s = ping_s
         self._recheck_s = recheck_s
 
-    def respond(self, admitted: Admitted, request: Request, recheck: Recheck) -> Response:
-        """The stream; ``recheck`` authenticates the caller again, every ``recheck_s``
-        while a subscription runs: a key revoked or expired since ends it."""
-        if self._connections.full():
-            refusal = Refusal(503, "TOO_MANY_CONNECTIONS", "too many live connections: retry later")
-            return JSONResponse(refusal.body(), 503, {"Retry-After": "5"})
+    async def respond(self, request: Request, admit: Admit, recheck: Recheck) -> Response:
+        """The operation's results as events, once ``admit`` admits it. Its places
+        among the operations executing (429 OVERLOADED) and the live connections (503
+        TOO_MANY_CONNECTIONS) are taken first, so a refusal there charges nothing;
+        ``recheck`` authenticates the caller again, every ``recheck_s`` while a
+        subscription runs: a key revoked or expired since ends it."""
+        with contextlib.ExitStack() as held:
+            running = held.enter_context(self._in_flight.claim())
+            held.enter_context(self._connections.stream())
+            admitted = await admit()
+            release = held.pop_all().close  # from here, the response's to give back
+        if admitted.analysis.kind == "subscription":
+            running.release()  # checked as it starts, not counted while it waits
         # The library sets ``shutdown`` when the server stops, as LiveConnections
         # does; the stream then ends by itself, with ``complete``, within the grace.
-        return EventSourceResponse(
-            self._events(admitted, request, recheck),
+        return _EventStream(
+            self._events(admitted, request, recheck, running),
+            release=release,
             ping=self._ping_s,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             shutdown_event=self._connections.shutdown,
@@ -67,29 +98,28 @@ class SseStreams:
         )
 
     async def _events(
-        self, admitted: Admitted, request: Request, recheck: Recheck
+        self, admitted: Admitted, request: Request, recheck: Recheck, running: Slot
     ) -> AsyncIterator[dict[str, str]]:
-        with self._connections.stream():
-            if admitted.analysis.kind != "subscription":
-                with self._in_flight.running():
-                    body = await self._operations.execute(admitted, request)
-                yield _next(body)
-            else:
-                ended = asyncio.Event()
-                refused: list[Refusal] = []
-                guard = asyncio.create_task(self._guard(ended, recheck, refused))
-                results = self._operations.stream(admitted, request)
-                try:
-                    async with contextlib.aclosing(results):
-                        async for body in _until(ended, results):
-                            yield _next(body)
-                except Rejected as rejected:
-                    yield _next(rejected.body)
-                finally:
-                    guard.cancel()
-                for refusal in refused:
-                    yield _next(refusal.body())
-            yield {"event": "complete", "data": ""}
+        if admitted.analysis.kind != "subscription":
+            with running:
+                body = await self._operations.execute(admitted, request)
+            yield _next(body)
+        else:
+            ended = asyncio.Event()
+            refused: list[Refusal] = []
+            guard = asyncio.create_task(self._guard(ended, recheck, refused))
+            results = self._operations.stream(admitted, request)
+            try:
+                async with contextlib.aclosing(results):
+                    async for body in _until(ended, results):
+                        yield _next(body)
+            except Rejected as rejected:
+                yield _next(rejected.body)
+            finally:
+                guard.cancel()
+            for refusal in refused:
+                yield _next(refusal.body())
+        yield {"event": "complete", "data": ""}
 
     async def _guard(self, ended: asyncio.Event, recheck: Recheck, refused: list[Refusal]) -> None:
         """Set ``ended`` at shutdown, or once ``recheck`` refuses the key (into

@@ -74,11 +74,13 @@ class GraphQLWebSocket:
             await websocket.close(4406, "Subprotocol not acceptable")
             return
         await websocket.accept(subprotocol=PROTOCOL)
-        if self.connections.full():
+        session = _Session(self, websocket)
+        try:
+            place = self.connections.socket(session)
+        except Refusal:
             await websocket.close(TRY_AGAIN_LATER, "Too many live connections")
             return
-        session = _Session(self, websocket)
-        with self.connections.socket(session):
+        with place:
             await session.run()
 
 
@@ -239,11 +241,13 @@ class _Session:
         endpoint = self.endpoint
         operations = endpoint.operations
         try:
-            endpoint.in_flight.check()
-            admitted = await endpoint.gate.admit(payload, principal, invalid=400)
-            if admitted.analysis.kind != "subscription":
-                with endpoint.in_flight.running():
+            with endpoint.in_flight.claim():  # taken before admission, which may await
+                admitted = await endpoint.gate.admit(payload, principal, invalid=400)
+                # A subscription is checked as it starts, not counted while it waits.
+                body = None
+                if admitted.analysis.kind != "subscription":
                     body = await operations.execute(admitted, self.websocket)
+            if body is not None:
                 await self._next(op_id, body)
             else:
                 # Closed at once however this ends (a cancelled task included): the
