@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from gateway.auth.keys import parse_key
 from resolvers.relay import to_global_id
@@ -261,3 +262,22 @@ async def test_a_stream_past_the_cap_is_refused_before_admission(few_connections
     # this would be THROTTLED.
     status, body, _ = await few_connections.post({"query": COSTLY}, key="free")
     assert status == 200 and body["extensions"]["cost"]["requestedQueryCost"] == 121
+
+
+async def test_a_websocket_past_the_cap_is_closed_with_1013_and_audited(
+    few_connections, dataset, caplog
+):
+    key = few_connections.keys["app"]
+    async with _every_connection(few_connections, dataset):
+        with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+            async with connect(
+                ws_url(few_connections.gateway.url),
+                subprotocols=[WS_PROTOCOL],
+                additional_headers={"authorization": f"Bearer {key}"},
+            ) as ws:
+                with pytest.raises(ConnectionClosed):
+                    async with asyncio.timeout(3):
+                        await ws.recv()
+    assert (ws.close_code, ws.close_reason) == (1013, "Too many live connections")
+    (line,) = audit_entries(caplog.records)
+    assert (line["code"], line["keyId"]) == ("TOO_MANY_CONNECTIONS", parse_key(key).key_id)

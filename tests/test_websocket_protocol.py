@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,11 @@ import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.auth.keys import generate_key
+from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.store import open_key_store
 from resolvers.relay import to_global_id
 from tests.live_clients import sse_stream, within, ws_url
-from tests.secured import PEPPER, Secured, secured_gateway
+from tests.secured import PEPPER, Secured, audit_entries, secured_gateway
 
 PROTOCOL = "graphql-transport-ws"
 TYPENAME = {"query": "{ __typename }"}
@@ -120,16 +121,20 @@ async def test_an_id_in_use_is_4409(secured, dataset):
         assert await _closed_with(ws) == (4409, "Subscriber for s already exists")
 
 
-async def test_past_its_subscription_cap_a_connection_gets_an_error(secured, dataset):
+async def test_past_its_subscription_cap_a_connection_gets_an_error(secured, dataset, caplog):
+    key = secured.keys["console"]
     async with _open(secured) as ws:
-        await _acknowledged(ws, secured.keys["console"])
+        await _acknowledged(ws, key)
         for op_id in ("1", "2"):  # the cap is 2 here
             await _send(ws, {"type": "subscribe", "id": op_id, "payload": _watch(dataset)})
             assert (await _received(ws))["id"] == op_id
-        await _send(ws, {"type": "subscribe", "id": "3", "payload": _watch(dataset)})
-        refused = await _received(ws)
+        with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+            await _send(ws, {"type": "subscribe", "id": "3", "payload": _watch(dataset)})
+            refused = await _received(ws)
         assert (refused["type"], refused["id"]) == ("error", "3")
         assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        (line,) = audit_entries(caplog.records)
+        assert (line["code"], line["keyId"]) == ("TOO_MANY_SUBSCRIPTIONS", parse_key(key).key_id)
         await _send(ws, {"type": "complete", "id": "1"})  # frees a slot
         await asyncio.sleep(0.1)
         await _send(ws, {"type": "subscribe", "id": "4", "payload": _watch(dataset)})

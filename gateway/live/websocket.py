@@ -8,7 +8,9 @@ the socket with the protocol's codes: 4400 bad message, 4401 subscribe before th
 ack, 4403 refused key (also when a key revoked or expired since the connection
 began is checked again, every ``recheck_s``), 4406 wrong subprotocol, 4408 no
 ``connection_init`` in time, 4409 an id already in use, 4429 a second
-``connection_init``; shutdown closes with 1001.
+``connection_init``; shutdown closes with 1001, and a connection past
+``OG_LIVE_MAX_CONNECTIONS`` is closed with 1013 as it opens. Every refusal (a key,
+an operation, a connection) is one line in the audit trail.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gateway.admission.gate import Gate
-from gateway.auth.authenticate import Authenticator, AuthError, principal_for
+from gateway.auth.authenticate import (
+    Authenticator,
+    AuthError,
+    presented_key_id,
+    principal_for,
+)
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
 from gateway.errors import INTERNAL_ERROR
@@ -77,7 +84,9 @@ class GraphQLWebSocket:
         session = _Session(self, websocket)
         try:
             place = self.connections.socket(session)
-        except Refusal:
+        except Refusal as refusal:
+            refusal.key_id = presented_key_id(websocket.headers)  # before connection_init
+            audit_refusal(refusal, None)
             await websocket.close(TRY_AGAIN_LATER, "Too many live connections")
             return
         with place:
@@ -219,6 +228,7 @@ class _Session:
             refusal = Refusal(
                 429, "TOO_MANY_SUBSCRIPTIONS", f"at most {limit} operations per connection"
             )
+            audit_refusal(refusal, self.principal)
             await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
             return
         task = asyncio.create_task(self._operation(op_id, payload))
