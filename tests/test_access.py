@@ -260,6 +260,22 @@ async def test_denials_are_audited_without_variables(secured, dataset, caplog):
     assert order.number not in json.dumps(lines)  # never variable values
 
 
+async def test_a_query_with_fields_out_of_scope_is_one_audit_line(sim, tmp_path, caplog):
+    """UNAUTHORIZED_FIELD once it is admitted; refused by the cost bucket, only
+    THROTTLED, naming the fields out of scope."""
+    query = "{ orders(first: 10) { nodes { number lineItems { availability { sku } } } } }"
+    async with secured_gateway(sim.urls, tmp_path) as fresh:  # a full bucket
+        codes = []
+        for _ in range(2):  # 161 points each; the free tier holds 200
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+                status, _, _ = await fresh.post({"query": query}, key="free")
+            (line,) = audit_entries(caplog.records)
+            assert line["outcome"] == "denied" and "LineItem.availability" in line["denied"]
+            codes.append((status, line["code"]))
+    assert codes == [(200, "UNAUTHORIZED_FIELD"), (429, "THROTTLED")]
+
+
 UNKNOWN_KEY = "og_test_abcdefghijkl_" + "S3cr3t" * 7 + "x"
 
 

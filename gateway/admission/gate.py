@@ -4,7 +4,9 @@ scopes and the caller's cost bucket, in that order. An operation refused here ne
 executes; an APQ document is remembered only once admitted (and valid).
 
 Refusals are audited by whoever answers them (``gateway.refusal.audit_refusal``),
-once per request or batched operation.
+once per request or batched operation. A query with fields out of scope still runs
+(they come back null): it is audited here, UNAUTHORIZED_FIELD, once admitted; refused
+later on (the cost bucket), its one line is that refusal's, naming those fields.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class Gate:
             principal.tenant, principal.scopes, internal=principal.client_class == "console"
         )
         introspection = self._dev_mode or principal.has("introspection")
-        self._authorise(analysis, principal, access.denied, introspection)
+        refused = self._authorise(analysis, access.denied, introspection)
         state = await self._charge(principal, cost)
         report = {
             "requestedQueryCost": cost,
@@ -129,27 +131,12 @@ class Gate:
             retry = (
                 "1" if state.retry_after_s == float("inf") else str(int(state.retry_after_s) + 1)
             )
-            raise Refusal(
+            throttled = Refusal(
                 429, "THROTTLED", "the cost budget of this API key is spent", {"Retry-After": retry}
             )
-        return Admitted(query, variables, analysis, principal, access, report, introspection)
-
-    def _authorise(
-        self,
-        analysis: Analysis,
-        principal: Principal,
-        denied: frozenset[str],
-        introspection: bool,
-    ) -> None:
-        if analysis.uses_introspection and not introspection:
-            raise Refusal(
-                403, "INTROSPECTION_DISABLED", "introspection needs the introspection scope"
-            )
-        refused = analysis.coordinates & denied
-        if not refused:
-            return
-        if analysis.kind == "query":
-            # Queries still run: those fields come back null with UNAUTHORIZED_FIELD.
+            throttled.denied = refused
+            raise throttled
+        if refused:  # a query runs: those fields come back null with UNAUTHORIZED_FIELD
             audit(
                 outcome="denied",
                 code="UNAUTHORIZED_FIELD",
@@ -159,10 +146,23 @@ class Gate:
                 document_hash=analysis.document_hash,
                 denied=refused,
             )
-            return
-        refusal = Refusal(403, "FORBIDDEN", f"this API key may not run this {analysis.kind}")
-        refusal.denied = refused
-        raise refusal
+        return Admitted(query, variables, analysis, principal, access, report, introspection)
+
+    def _authorise(
+        self, analysis: Analysis, denied: frozenset[str], introspection: bool
+    ) -> frozenset[str]:
+        """The coordinates out of scope of a query (it still runs); any other
+        operation touching one is refused."""
+        if analysis.uses_introspection and not introspection:
+            raise Refusal(
+                403, "INTROSPECTION_DISABLED", "introspection needs the introspection scope"
+            )
+        refused = analysis.coordinates & denied
+        if refused and analysis.kind != "query":
+            refusal = Refusal(403, "FORBIDDEN", f"this API key may not run this {analysis.kind}")
+            refusal.denied = refused
+            raise refusal
+        return refused
 
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
         tier = TIERS[principal.tier]
