@@ -142,7 +142,7 @@ class GraphQLEndpoint:
         return await self._streams.respond(
             request,
             lambda: self._gate.admit(payload, principal, invalid=400),
-            lambda: self._recheck(request),
+            lambda: self._principal(request),
         )
 
     async def _principal(self, request: Request) -> Principal:
@@ -153,14 +153,6 @@ class GraphQLEndpoint:
             request.query_params,
             dev_mode=self._options.dev_mode,
         )
-
-    async def _recheck(self, request: Request) -> Principal:
-        """The caller of an open event stream, again; a refusal is audited."""
-        try:
-            return await self._principal(request)
-        except Refusal as refusal:
-            audit_refusal(refusal, None)
-            raise
 
     async def _batch(
         self, request: Request, payloads: list[Any], principal: Principal, media: str

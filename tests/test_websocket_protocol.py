@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from gateway.auth.authenticate import Authenticator
 from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.store import open_key_store
 from resolvers.relay import to_global_id
@@ -226,3 +228,66 @@ async def test_a_key_revoked_while_streaming_ends_the_event_stream(secured, data
             rest = [event async for event in events]
     assert rest[-1] == ("complete", None)
     assert rest[0][1]["errors"][0]["extensions"]["code"] == "API_KEY_REVOKED"
+
+
+# --- a key store that cannot answer closes nothing -------------------------------------
+
+
+@contextlib.contextmanager
+def _key_store_down(secured: Secured, directory: Path) -> Iterator[None]:
+    """Keys checked against a store that cannot be read (a directory for its file),
+    with no verification remembered from before."""
+    assert secured.state is not None
+    working = secured.state.authenticator
+    secured.state.authenticator = Authenticator(open_key_store(f"file:{directory}"), PEPPER)
+    try:
+        yield
+    finally:
+        secured.state.authenticator = working
+
+
+def _unchecked(records: list[logging.LogRecord]) -> int:
+    """How many times a key could not be checked (the outage was met)."""
+    return sum("not checked" in record.getMessage() for record in records)
+
+
+async def test_a_key_store_outage_ends_no_event_stream_and_is_no_denial(
+    secured, dataset, tmp_path, caplog
+):
+    async with sse_stream(secured.gateway.url, _watch(dataset), secured.keys["console"]) as events:
+        assert (await within(events, 5))[0] == "next"
+        with (
+            caplog.at_level(logging.INFO, logger="ordergraph.audit"),
+            _key_store_down(secured, tmp_path),
+            pytest.raises(TimeoutError),
+        ):
+            await within(events, 1.2)  # rechecked every 0.2 s; no complete
+    assert _unchecked(caplog.records) >= 3
+    assert audit_entries(caplog.records) == []
+
+
+async def test_a_key_store_outage_refuses_new_websocket_operations_only(
+    secured, dataset, tmp_path, caplog
+):
+    """Rechecks meanwhile close nothing and audit nothing; a new operation gets an
+    error (a denial in the audit trail, as over HTTP); the connection and its
+    subscription live on."""
+    key = secured.keys["console"]
+    async with _open(secured) as ws:
+        await _acknowledged(ws, key)
+        await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
+        assert (await _received(ws))["type"] == "next"
+        with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+            with _key_store_down(secured, tmp_path):
+                await asyncio.sleep(1.0)  # rechecked every 0.2 s
+                await _send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
+                refused = await _received(ws)
+            assert _unchecked(caplog.records) >= 3
+            assert (refused["type"], refused["id"]) == ("error", "q")
+            assert refused["payload"][0]["extensions"]["code"] == "AUTH_UNAVAILABLE"
+            await _send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
+            assert (await _received(ws))["type"] == "next"  # the store answers again
+            await _send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
+            assert await _closed_with(ws) == (4409, "Subscriber for s already exists")
+    (line,) = audit_entries(caplog.records)
+    assert (line["code"], line["keyId"]) == ("AUTH_UNAVAILABLE", parse_key(key).key_id)

@@ -20,7 +20,7 @@ from gateway.capacity import InFlight, Slot
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
-from gateway.refusal import Refusal
+from gateway.refusal import Refusal, audit_refusal
 
 EVENT_STREAM = "text/event-stream"
 SHUTDOWN_GRACE_S = 1.0
@@ -123,7 +123,8 @@ class SseStreams:
 
     async def _guard(self, ended: asyncio.Event, recheck: Recheck, refused: list[Refusal]) -> None:
         """Set ``ended`` at shutdown, or once ``recheck`` refuses the key (into
-        ``refused``); a key store that cannot answer ends nothing."""
+        ``refused``, and the audit trail); a key store that cannot answer (503) ends
+        nothing, and is no denial: no request was refused."""
         shutdown = asyncio.ensure_future(self._connections.shutdown.wait())
         try:
             while True:
@@ -134,6 +135,7 @@ class SseStreams:
                     await recheck()
                 except Refusal as refusal:
                     if refusal.status == 401:
+                        audit_refusal(refusal, None)
                         refused.append(refusal)
                         return
         finally:

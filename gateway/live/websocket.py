@@ -6,7 +6,9 @@ every ``subscribe`` is admitted like an HTTP request (key still valid, scopes,
 limits, cost bucket) and runs with the caller's tenant. Protocol violations close
 the socket with the protocol's codes: 4400 bad message, 4401 subscribe before the
 ack, 4403 refused key (also when a key revoked or expired since the connection
-began is checked again, every ``recheck_s``), 4406 wrong subprotocol, 4408 no
+began is checked again, every ``recheck_s``, or as an operation starts; a key store
+that cannot answer closes nothing, a new operation meanwhile gets an ``error``
+AUTH_UNAVAILABLE), 4406 wrong subprotocol, 4408 no
 ``connection_init`` in time, 4409 an id already in use, 4429 a second
 ``connection_init``; shutdown closes with 1001, and a connection past
 ``OG_LIVE_MAX_CONNECTIONS`` is closed with 1013 as it opens. Every refusal (a key,
@@ -242,15 +244,11 @@ class _Session:
     async def _operation(self, op_id: str, payload: dict[str, Any]) -> None:
         """Admit and run one operation; its results as ``next``, then ``complete`` (or
         one ``error``). Cancelled when the client sends ``complete``."""
-        try:
-            principal = await self._authenticate()  # revoked since the connection began?
-        except AuthError as exc:
-            audit_refusal(exc, None)
-            await self.close(4403, f"Forbidden: {exc.code}")
-            return
         endpoint = self.endpoint
         operations = endpoint.operations
+        principal: Principal | None = None
         try:
+            principal = await self._authenticate()  # revoked since the connection began?
             with endpoint.in_flight.claim():  # taken before admission, which may await
                 admitted = await endpoint.gate.admit(payload, principal, invalid=400)
                 # A subscription is checked as it starts, not counted while it waits.
@@ -269,7 +267,10 @@ class _Session:
                         await self._next(op_id, body)
         except Refusal as refusal:
             audit_refusal(refusal, principal)
-            await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
+            if refusal.status == 401:  # the key itself, refused since the connection began
+                await self.close(4403, f"Forbidden: {refusal.code}")
+            else:  # any other refusal (a key store that cannot answer too): this one only
+                await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
             return
         except Rejected as rejected:
             await self.send({"id": op_id, "type": "error", "payload": rejected.body["errors"]})
