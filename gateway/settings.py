@@ -3,17 +3,20 @@
 Precedence: environment, then the file named by ``OG_CONFIG``, then defaults.
 Per-source values are ``OG_<SOURCE>_<FIELD>`` in the environment (``OG_OMS_URL``,
 ``OG_CARRIER_READ_TIMEOUT_MS``) and ``[sources.<source>]`` tables in the file.
+Every value that cannot be used, and a malformed file, is a :class:`SettingsError`
+naming the setting.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 import msgspec
 
@@ -31,24 +34,30 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names it."""
 
 
+# Value ranges, checked when settings are read (load_settings), not when built in code.
+Count = Annotated[int, msgspec.Meta(ge=1)]  # a limit or size: 0 would allow nothing
+Millis = Annotated[int, msgspec.Meta(gt=0)]  # a timeout or interval
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]  # 0 means none, or off
+
+
 class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     url: str
-    connect_timeout_ms: int = 500
-    read_timeout_ms: int = 2000
-    total_timeout_ms: int = 3000
-    max_connections: int = 64
-    max_concurrency: int = 48
+    connect_timeout_ms: Millis = 500
+    read_timeout_ms: Millis = 2000
+    total_timeout_ms: Millis = 3000
+    max_connections: Count = 64
+    max_concurrency: Count = 48
     # ids per upstream call: at most what the sources accept (their documented maximum)
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)] = MAX_BATCH
-    retry_attempts: int = 3
-    breaker_failure_ratio: float = 0.5
-    breaker_min_calls: int = 20
-    breaker_open_ms: int = 5000
+    retry_attempts: Count = 3  # the first included
+    breaker_failure_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
+    breaker_min_calls: Count = 20
+    breaker_open_ms: Millis = 5000
     # Cache policy; unset values take the source's defaults (sources.cache.upstreams).
-    cache_ttl_ms: int | None = None
-    cache_stale_ms: int | None = None
-    cache_keep_ms: int | None = None
-    cache_negative_ttl_ms: int | None = None
+    cache_ttl_ms: NonNegative | None = None
+    cache_stale_ms: NonNegative | None = None
+    cache_keep_ms: NonNegative | None = None
+    cache_negative_ttl_ms: NonNegative | None = None
 
     def config(self) -> SourceConfig:
         return SourceConfig(
@@ -88,18 +97,18 @@ def _default_sources() -> dict[str, SourceSettings]:
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     graphiql: bool = True  # GraphiQL in dev mode (false: not even there); never outside it
-    document_cache_size: int = 512  # parsed and validated documents kept per process
-    log_level: str = "INFO"
-    log_format: str = "json"  # or "text"
-    tracing_exporter: str = "none"  # "console" or "otlp"
+    document_cache_size: NonNegative = 512  # parsed and validated documents kept per process
+    log_level: str = "INFO"  # a level of the logging module, in any case
+    log_format: Literal["json", "text"] = "json"
+    tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None  # for "otlp"; else the OTEL_EXPORTER_OTLP_* variables
-    request_deadline_ms: int = 800  # the whole query; each upstream call gets what is left
-    shutdown_drain_ms: int = 2000  # after SIGTERM: not ready, still serving
-    shutdown_grace_ms: int = 10000  # then: how long requests in flight may take
+    request_deadline_ms: Millis = 800  # the whole query; each upstream call gets what is left
+    shutdown_drain_ms: NonNegative = 2000  # after SIGTERM: not ready, still serving
+    shutdown_grace_ms: NonNegative = 10000  # then: how long requests in flight may take
     cache_url: str = "memory://"  # or redis://host:port/db
-    cache_local_ttl_ms: int = 2000  # in-process copies in front of Redis; 0: none
+    cache_local_ttl_ms: NonNegative = 2000  # in-process copies in front of Redis; 0: none
     # Standard Webhooks secrets ("whsec_…"); two during a rotation. None: webhooks off.
     webhook_secrets: list[str] = msgspec.field(default_factory=list)
     # The exception queue: kept current by change events and by a sweep of every order
@@ -112,22 +121,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
     persisted_manifest: str | None = None  # JSON {id: document} of trusted documents
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: Count = 1_000_000
     batching: bool = False
-    max_batch: int = 10
-    max_in_flight: int = 64  # operations executing at once; more get 429 OVERLOADED
-    max_depth: int = 10
-    max_aliases: int = 30
-    max_tokens: int = 2000
-    max_directives: int = 10
-    max_root_fields: int = 20
-    max_cost: int = 1000
+    max_batch: Count = 10
+    max_in_flight: Count = 64  # operations executing at once; more get 429 OVERLOADED
+    max_depth: Count = 10
+    max_aliases: NonNegative = 30
+    max_tokens: Count = 2000
+    max_directives: NonNegative = 10
+    max_root_fields: Count = 20
+    max_cost: Count = 1000
     # Live updates (subscriptions over WebSocket and server-sent events)
-    live_max_connections: int = 10_000  # WebSockets and event streams open at once
-    live_max_subscriptions: int = 20  # per WebSocket connection
-    ws_init_timeout_ms: int = 3000  # until connection_init, else close 4408
-    live_key_recheck_ms: int = 60_000  # a live stream's key checked again (revocation)
-    sse_ping_s: float = 15.0  # keep-alive comments on event streams
+    live_max_connections: NonNegative = 10_000  # WebSockets and event streams open at once
+    live_max_subscriptions: Count = 20  # per WebSocket connection
+    ws_init_timeout_ms: Millis = 3000  # until connection_init, else close 4408
+    live_key_recheck_ms: Millis = 60_000  # a live stream's key checked again (revocation)
+    sse_ping_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0  # keep-alives on event streams
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 
     def source(self, name: str) -> SourceConfig:
@@ -152,9 +161,21 @@ def _convert(values: dict[str, Any], into: type[StructT], env: str, key: str) ->
             where = f"[{key.rstrip('.')}]" if key else "the top level"
             raise SettingsError(f"invalid settings in {where}: {exc}") from exc
         name = re.split(r"[.\[`]", path, maxsplit=1)[0]
+        raise _invalid(f"{env}{name.upper()}", f"{key}{name}", problem) from exc
+
+
+def _invalid(variable: str, key: str, problem: str) -> SettingsError:
+    """The error for a bad value, named as environment variable and config file key."""
+    return SettingsError(f"invalid setting {variable} ({key}): {problem}")
+
+
+def _table(value: Any, key: str) -> dict[str, Any]:
+    """``value``, which the config file must hold as the table ``[key]``."""
+    if not isinstance(value, dict):
         raise SettingsError(
-            f"invalid setting {env}{name.upper()} ({key}{name}): {problem}"
-        ) from exc
+            f"invalid settings in [{key}]: expected a table, got {type(value).__name__}"
+        )
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -166,7 +187,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             with open(config_path, "rb") as handle:
                 values = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"OG_CONFIG={config_path}: {exc}") from exc
 
     for name in Settings.__struct_fields__:
@@ -178,8 +199,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     sources: dict[str, dict[str, Any]] = {
         name: {"url": settings.url} for name, settings in _default_sources().items()
     }
-    for name, table in dict(values.get("sources", {})).items():
-        sources.setdefault(name, {}).update(table)
+    for name, table in _table(values.get("sources", {}), "sources").items():
+        sources.setdefault(name, {}).update(_table(table, f"sources.{name}"))
     for name in SOURCE_NAMES:
         for field in SourceSettings.__struct_fields__:
             key = f"OG_{name.upper()}_{field.upper()}"
@@ -193,7 +214,37 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         for name, table in sources.items()
     }
     settings = _convert(values, Settings, "OG_", "")
-    scheme = urlsplit(settings.cache_url).scheme
-    if scheme not in (*REDIS_SCHEMES, "memory"):
-        raise SettingsError(f"cache_url {settings.cache_url!r}: use memory:// or redis://…")
+    _check(settings)
     return settings
+
+
+def _check(settings: Settings) -> None:
+    """What the types alone do not say: a known log level, usable URLs (HTTP ones for
+    the sources and the OTLP collector)."""
+    if settings.log_level.upper() not in logging.getLevelNamesMapping():
+        problem = f"{settings.log_level!r} is no log level (DEBUG, INFO, WARNING, ERROR …)"
+        raise _invalid("OG_LOG_LEVEL", "log_level", problem)
+    web = [
+        (f"OG_{name.upper()}_URL", f"sources.{name}.url", source.url)
+        for name, source in settings.sources.items()
+    ]
+    if settings.otlp_endpoint is not None:
+        web.append(("OG_OTLP_ENDPOINT", "otlp_endpoint", settings.otlp_endpoint))
+    for variable, key, url in web:
+        parts = _split(url, variable, key)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _invalid(variable, key, f"{url!r}: use http://host:port or https://…")
+    scheme = _split(settings.cache_url, "OG_CACHE_URL", "cache_url").scheme
+    if scheme not in (*REDIS_SCHEMES, "memory"):
+        problem = f"{settings.cache_url!r}: use memory:// or redis://…"
+        raise _invalid("OG_CACHE_URL", "cache_url", problem)
+
+
+def _split(url: str, variable: str, key: str) -> SplitResult:
+    """``url`` in parts, its port included (a ``SettingsError`` if it has no sense)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsed when read: a port out of range or not a number raises
+    except ValueError as exc:
+        raise _invalid(variable, key, f"{url!r}: {exc}") from exc
+    return parts

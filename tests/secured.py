@@ -40,6 +40,7 @@ MANIFEST = {
     "exception-queue": EXCEPTION_QUEUE,
 }
 QUEUE_SCOPES = ["orders:read", "shipments:read", "inventory:read", "tickets:read"]
+SUPPORT_SCOPES = ["orders:read", "tickets:read", "tickets:write"]
 
 
 @dataclass
@@ -72,7 +73,10 @@ KEYS = {
     "app_queue": ("app", "*", QUEUE_SCOPES, "internal", None),  # every account, not staff
     "queue_b": ("app", TENANT_B, QUEUE_SCOPES, "standard", None),
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
-    "support_a": ("app", TENANT_A, ["orders:read", "tickets:write"], "standard", None),
+    "support_a": ("app", TENANT_A, SUPPORT_SCOPES, "standard", None),
+    # write scopes only: may run the mutations, not read what they return
+    "order_writer_a": ("app", TENANT_A, ["orders:write"], "standard", None),
+    "ticket_writer_a": ("app", TENANT_A, ["tickets:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
     "orders_only": ("app", "*", ["orders:read"], "internal", None),
     "no_pii": ("app", "*", sorted(ALL_SCOPES - {"pii:read"}), "internal", None),

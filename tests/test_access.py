@@ -369,28 +369,31 @@ def _selection(owner: GraphQLObjectType, name: str, values: dict[str, str]) -> s
     return f"{name}({', '.join(arguments)})" if arguments else name
 
 
-def _path_to(target: str, lacking: frozenset[str], values: dict[str, str]) -> list[str]:
-    """The shortest chain of selections from Query to an object of ``target`` that a
-    key lacking ``lacking`` may read."""
-    root = SCHEMA._schema.query_type
-    assert root is not None
-    frontier: deque[tuple[GraphQLObjectType, list[str]]] = deque([(root, [])])
-    seen = {root.name}
-    while frontier:
-        type_, path = frontier.popleft()
-        if type_.name == target:
-            return path
-        for name, definition in type_.fields.items():
-            named = get_named_type(definition.type)
-            selection = _selection(type_, name, values)
-            if (
-                isinstance(named, GraphQLObjectType)
-                and named.name not in seen
-                and selection is not None
-                and _readable(f"{type_.name}.{name}", lacking)
-            ):
-                seen.add(named.name)
-                frontier.append((named, [*path, selection]))
+def _path_to(
+    target: str, lacking: frozenset[str], values: dict[str, str]
+) -> tuple[GraphQLObjectType, list[str]]:
+    """The root and shortest chain of selections from it to an object of ``target``
+    that a key lacking ``lacking`` may read: from Query where one leads there, else
+    from Mutation (a payload)."""
+    for root in (SCHEMA._schema.query_type, SCHEMA._schema.mutation_type):
+        assert root is not None
+        frontier: deque[tuple[GraphQLObjectType, list[str]]] = deque([(root, [])])
+        seen = {root.name}
+        while frontier:
+            type_, path = frontier.popleft()
+            if type_.name == target:
+                return root, path
+            for name, definition in type_.fields.items():
+                named = get_named_type(definition.type)
+                selection = _selection(type_, name, values)
+                if (
+                    isinstance(named, GraphQLObjectType)
+                    and named.name not in seen
+                    and selection is not None
+                    and _readable(f"{type_.name}.{name}", lacking)
+                ):
+                    seen.add(named.name)
+                    frontier.append((named, [*path, selection]))
     raise AssertionError(f"no readable path to {target}")
 
 
@@ -421,12 +424,20 @@ def _rich_order(dataset):
 async def test_every_guarded_field_is_enforced(secured, dataset):
     """For each field carrying @requiresScopes, a key without its scopes gets it
     masked (pii:read: null, no error) or null with UNAUTHORIZED_FIELD at its path
-    (queries), or the operation refused whole (mutations, subscriptions). A new
-    guarded field whose resolver forgets to check fails here."""
+    (queries), or the operation refused whole (mutations, subscriptions, and a
+    mutation selecting a guarded field of its payload). A new guarded field whose
+    resolver forgets to check fails here."""
     assert secured.state is not None
     order = _rich_order(dataset)
+    mutation = SCHEMA._schema.mutation_type
+    assert mutation is not None
+    inputs = {
+        get_named_type(arg.type).name: "$input"
+        for definition in mutation.fields.values()
+        for arg in definition.args.values()
+    }
     values = {"ID": json.dumps(to_global_id("Order", order.id)),
-              "String": json.dumps(order.number), "Int": "1"}  # fmt: skip
+              "String": json.dumps(order.number), "Int": "1", **inputs}  # fmt: skip
     store = open_key_store(secured.state.settings.keys_url)
     keys: dict[frozenset[str], str] = {}
     try:
@@ -440,7 +451,13 @@ async def test_every_guarded_field_is_enforced(secured, dataset):
                 await store.put(record)
     finally:
         await store.close()
-    assert {"Shipment.tracking", "Order.tickets", "LineItem.availability"} <= GUARDED.keys()
+    assert {
+        "Shipment.tracking",
+        "Order.tickets",
+        "LineItem.availability",
+        "TicketAddCommentPayload.ticket",
+        "OrderCancelPayload.order",
+    } <= GUARDED.keys()
 
     async def ask(query: str, key: str, headers: dict[str, str] | None = None):
         async with secured.gateway.session.post(
@@ -462,13 +479,24 @@ async def test_every_guarded_field_is_enforced(secured, dataset):
             continue
         owner = SCHEMA._schema.get_type(type_name)
         assert isinstance(owner, GraphQLObjectType)
-        path = _path_to(type_name, lacking, values)
+        root, path = _path_to(type_name, lacking, values)
         leaf = _selection(owner, field_name, values)
         assert leaf is not None, coordinate
         if is_composite_type(get_named_type(owner.fields[field_name].type)):
             leaf += " { __typename }"
         query = "{ " + " { ".join([*path, leaf]) + " }" * (len(path) + 1)
         names = [p.split("(")[0] for p in path] + [field_name]
+        if root is mutation:
+            # $input is never sent: were the mutation admitted, it could not run.
+            (argument,) = mutation.fields[names[0]].args.values()
+            query = f"mutation($input: {argument.type}) {query}"
+            status, body = await ask(query, keys[lacking])
+            assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
+            _, body = await ask(query, secured.keys["console"])
+            # With the scopes it is admitted, and stops at the missing $input.
+            code = body["errors"][0]["extensions"]["code"]
+            assert code == "GRAPHQL_VALIDATION_FAILED", (coordinate, body)
+            continue
 
         _, full = await ask(query, secured.keys["console"])
         assert "errors" not in full, (coordinate, full)

@@ -123,6 +123,24 @@ async def test_a_mutation_without_its_scope_is_refused_whole(secured, cluster):
     assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
 
 
+async def test_a_write_only_key_may_cancel_but_not_read_the_order(secured, cluster):
+    """orders:write runs the mutation; reading the order it answers needs orders:read,
+    and asking for it refuses the whole mutation before anything changes."""
+    order = _orders(cluster, "backorder", TENANT_A)[0]
+    cluster.reset_stats()
+    status, body, _ = await _cancel(secured, order, key="order_writer_a")
+    assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
+    assert _cancel_calls(cluster) == 0
+    errors_only = """mutation($input: OrderCancelInput!) {
+      orderCancel(input: $input) { userErrors { code } } }"""
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER"}}
+    status, body, _ = await secured.post(
+        {"query": errors_only, "variables": variables}, key="order_writer_a"
+    )
+    assert status == 200 and body["data"]["orderCancel"] == {"userErrors": []}, body
+    assert _cancel_calls(cluster) == 1
+
+
 async def test_the_source_call_is_never_retried(secured, cluster):
     order = _orders(cluster, "just_placed")[4]
     # Read it first: the order then comes from the cache, and only the cancel call
@@ -264,6 +282,47 @@ async def test_ticket_mutations_without_their_scope_are_refused_whole(secured, c
     status, body, _ = await _comment(secured, ticket, key="writer_a")
     assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
     assert _posts(cluster) == {}
+
+
+async def test_a_write_only_key_may_write_tickets_but_not_read_them(secured, cluster):
+    """tickets:write opens tickets and adds comments; the ticket in their answer (with
+    everyone's public comments) needs tickets:read, and asking for it refuses the
+    whole mutation before anything is written."""
+    order = _orders(cluster, "delivered", TENANT_A)[4]
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.OPEN)[2]
+
+    def written() -> tuple[int, int]:
+        """The order's tickets and the ticket's comments, as the source holds them."""
+        tickets = cluster.dataset.tickets
+        (now,) = [t for t in tickets[ticket.order_id] if t.id == ticket.id]
+        return len(tickets.get(order.id, [])), len(now.comments)
+
+    before = written()
+    for status, body, _ in (
+        await _create(secured, order, key="ticket_writer_a"),
+        await _comment(secured, ticket, key="ticket_writer_a"),
+    ):
+        assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN")
+    assert written() == before
+    create = """mutation($input: TicketCreateInput!) {
+      ticketCreate(input: $input) { userErrors { code } } }"""
+    comment = """mutation($input: TicketAddCommentInput!) {
+      ticketAddComment(input: $input) { comment { author body } userErrors { code } } }"""
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "subject": "Late?",
+                           "body": "Where is it?"}}  # fmt: skip
+    status, body, _ = await secured.post(
+        {"query": create, "variables": variables}, key="ticket_writer_a"
+    )
+    assert status == 200 and body["data"]["ticketCreate"] == {"userErrors": []}, body
+    ticket_id = to_global_id("SupportTicket", ticket.order_id, ticket.id)
+    variables = {"input": {"ticketId": ticket_id, "body": "Any news?", "author": "Ada"}}
+    status, body, _ = await secured.post(
+        {"query": comment, "variables": variables}, key="ticket_writer_a"
+    )
+    payload = body["data"]["ticketAddComment"]
+    assert status == 200 and payload["userErrors"] == [], body
+    assert payload["comment"] == {"author": "Ada", "body": "Any news?"}
+    assert written() == (before[0] + 1, before[1] + 1)
 
 
 async def test_another_tenants_order_or_ticket_is_not_found(secured, cluster):

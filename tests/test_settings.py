@@ -58,21 +58,128 @@ def test_a_batch_size_beyond_what_the_sources_accept_is_refused(value):
     assert load_settings({}).source("inventory").batch_size == MAX_BATCH == 100
 
 
-def test_the_gateway_refuses_to_start_on_a_bad_batch_size(tmp_path):
-    config = tmp_path / "og.toml"
-    config.write_text("[sources.carrier]\nbatch_size = 500\n")
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        (
+            "[sources.carrier]\nbatch_size = 500\n",
+            "invalid setting OG_CARRIER_BATCH_SIZE (sources.carrier.batch_size): "
+            "Expected `int` <= 100",
+        ),
+        ('sources = "x"\n', "invalid settings in [sources]: expected a table, got str"),
+        ("[sources]\noms = 3\n", "invalid settings in [sources.oms]: expected a table, got int"),
+    ],
+)
+def test_the_gateway_refuses_to_start_on_a_bad_config(tmp_path, config, error):
+    path = tmp_path / "og.toml"
+    path.write_text(config)
     result = subprocess.run(
         [sys.executable, "-m", "gateway", "serve"],
-        env={**os.environ, "OG_CONFIG": str(config)},
+        env={**os.environ, "OG_CONFIG": str(path)},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "ordergraph: invalid setting OG_CARRIER_BATCH_SIZE (sources.carrier.batch_size): "
-        "Expected `int` <= 100"
+    assert result.stderr.strip() == f"ordergraph: {error}"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('sources = "x"\n', r"^invalid settings in \[sources\]: "),
+        ("sources = [1, 2]\n", r"^invalid settings in \[sources\]: "),
+        ("[sources]\noms = 3\n", r"^invalid settings in \[sources\.oms\]: "),
+        ("[[sources.carrier]]\nurl = 'http://x'\n", r"^invalid settings in \[sources\.carrier\]: "),
+        ("[sources.oms]\nurl = 5\n", r"^invalid setting OG_OMS_URL \(sources\.oms\.url\): "),
+        ("port = 80.5\n", r"^invalid setting OG_PORT \(port\): "),
+        ("webhook_secrets = 5\n", r"^invalid setting OG_WEBHOOK_SECRETS \(webhook_secrets\): "),
+        ('log_format = "xml"\n', r"^invalid setting OG_LOG_FORMAT \(log_format\): "),
+        ('tracing_exporter = "zipkin"\n', r"^invalid setting OG_TRACING_EXPORTER "),
+        ('log_level = "LOUD"\n', r"^invalid setting OG_LOG_LEVEL \(log_level\): "),
+        ("[port]\nvalue = 1\n", r"^invalid setting OG_PORT \(port\): "),
+    ],
+)
+def test_a_malformed_config_file_is_a_settings_error_naming_the_setting(tmp_path, config, message):
+    path = tmp_path / "og.toml"
+    path.write_text(config)
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"OG_CONFIG": str(path)})
+
+
+def test_a_config_file_that_is_not_utf8_is_a_settings_error(tmp_path):
+    path = tmp_path / "og.toml"
+    path.write_bytes(b'host = "caf\xe9"\n')
+    with pytest.raises(SettingsError, match=r"^OG_CONFIG="):
+        load_settings({"OG_CONFIG": str(path)})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OG_OMS_MAX_CONCURRENCY", "0"),
+        ("OG_CARRIER_MAX_CONNECTIONS", "0"),
+        ("OG_INVENTORY_CONNECT_TIMEOUT_MS", "0"),
+        ("OG_TICKETING_READ_TIMEOUT_MS", "-1"),
+        ("OG_OMS_TOTAL_TIMEOUT_MS", "-5"),
+        ("OG_OMS_RETRY_ATTEMPTS", "0"),
+        ("OG_OMS_BREAKER_FAILURE_RATIO", "0"),
+        ("OG_OMS_BREAKER_FAILURE_RATIO", "1.5"),
+        ("OG_OMS_BREAKER_MIN_CALLS", "0"),
+        ("OG_OMS_BREAKER_OPEN_MS", "0"),
+        ("OG_CARRIER_CACHE_TTL_MS", "-1"),
+        ("OG_PORT", "70000"),
+        ("OG_PORT", "-1"),
+        ("OG_REQUEST_DEADLINE_MS", "0"),
+        ("OG_SHUTDOWN_GRACE_MS", "-1"),
+        ("OG_CACHE_LOCAL_TTL_MS", "-1"),
+        ("OG_MAX_IN_FLIGHT", "0"),
+        ("OG_MAX_BATCH", "0"),
+        ("OG_MAX_BODY_BYTES", "0"),
+        ("OG_MAX_DEPTH", "0"),
+        ("OG_MAX_COST", "-1"),
+        ("OG_LIVE_MAX_SUBSCRIPTIONS", "0"),
+        ("OG_WS_INIT_TIMEOUT_MS", "0"),
+        ("OG_LIVE_KEY_RECHECK_MS", "0"),
+        ("OG_SSE_PING_S", "0"),
+        ("OG_LOG_LEVEL", "LOUD"),
+        ("OG_LOG_FORMAT", "xml"),
+        ("OG_TRACING_EXPORTER", "zipkin"),
+        ("OG_OMS_URL", "oms.internal:8101"),
+        ("OG_CARRIER_URL", "ftp://carrier.internal"),
+        ("OG_INVENTORY_URL", "http://[::1"),
+        ("OG_TICKETING_URL", "http://ticketing.internal:99999"),
+        ("OG_CACHE_URL", "redis://[::1"),
+        ("OG_OTLP_ENDPOINT", "collector:4318"),
+    ],
+)
+def test_values_that_make_no_sense_are_refused_naming_the_variable(variable, value):
+    with pytest.raises(SettingsError, match=rf"^invalid setting {variable} \("):
+        load_settings({variable: value})
+
+
+def test_the_smallest_sensible_values_are_taken():
+    settings = load_settings(
+        {
+            "OG_OMS_MAX_CONCURRENCY": "1",
+            "OG_OMS_MAX_CONNECTIONS": "1",
+            "OG_OMS_TOTAL_TIMEOUT_MS": "1",
+            "OG_OMS_RETRY_ATTEMPTS": "1",
+            "OG_OMS_BREAKER_FAILURE_RATIO": "1",
+            "OG_OMS_CACHE_STALE_MS": "0",
+            "OG_PORT": "0",
+            "OG_SHUTDOWN_DRAIN_MS": "0",
+            "OG_CACHE_LOCAL_TTL_MS": "0",
+            "OG_MAX_ALIASES": "0",
+            "OG_LOG_LEVEL": "debug",
+        }
     )
+    oms = settings.source("oms")
+    assert (oms.max_concurrency, oms.max_connections, oms.total_timeout_s) == (1, 1, 0.001)
+    assert (oms.retry_attempts, oms.breaker_failure_ratio) == (1, 1.0)
+    assert settings.cache_policies()["oms"].stale_s == 0
+    assert (settings.port, settings.shutdown_drain_ms, settings.max_aliases) == (0, 0, 0)
+    assert settings.log_level == "debug"
 
 
 def test_unknown_keys_are_rejected(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import strawberry
 
+from resolvers.access import requires
 from resolvers.eligibility import cancellable_quantities, change_eligibility
 from resolvers.errors import UserInputError
 from resolvers.mutations.common import (
@@ -60,15 +61,20 @@ class OrderUpdateShippingAddressInput:
 strawberry.enum(records.AddressChangeStatus)
 
 
+# The order answered is what a read answers: it needs orders:read beside orders:write
+# (the gate refuses the whole mutation otherwise).
+_READ_ORDER = requires("orders:read")
+
+
 @strawberry.type
 class OrderCancelPayload:
-    order: Order | None
+    order: Order | None = strawberry.field(directives=_READ_ORDER)
     user_errors: list[UserError]
 
 
 @strawberry.type
 class OrderUpdateShippingAddressPayload:
-    order: Order | None
+    order: Order | None = strawberry.field(directives=_READ_ORDER)
     status: records.AddressChangeStatus | None = strawberry.field(
         description="APPLIED, or REQUESTED: a warehouse has the work and decides."
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.access import requires
 from resolvers.errors import NOT_FOUND
 from resolvers.mutations.common import Outcome, Refused, UserError, id_parts, mutate, visible_order
 from resolvers.types.enums import TicketChannel, TicketPriority, TicketStatus, TicketType
@@ -41,15 +42,20 @@ class TicketAddCommentInput:
     idempotency_key: str | None = None
 
 
+# The ticket answered holds everyone's public comments: writing needs tickets:write,
+# reading it back tickets:read as well (the gate refuses the whole mutation otherwise).
+_READ_TICKET = requires("tickets:read")
+
+
 @strawberry.type
 class TicketCreatePayload:
-    ticket: SupportTicket | None
+    ticket: SupportTicket | None = strawberry.field(directives=_READ_TICKET)
     user_errors: list[UserError]
 
 
 @strawberry.type
 class TicketAddCommentPayload:
-    ticket: SupportTicket | None
+    ticket: SupportTicket | None = strawberry.field(directives=_READ_TICKET)
     comment: TicketComment | None
     user_errors: list[UserError]
 

@@ -272,11 +272,12 @@ class CachedSource(Generic[T]):
         return self._invalidations.changed_since(since, self._tags(ident, value))
 
     async def _fetch_shared(
-        self, wanted: dict[str, str], *, rejoin: bool = True
+        self, wanted: dict[str, str], *, retry: bool = True
     ) -> dict[str, Cached[T] | SourceError]:
         """Fetch ``wanted`` (key -> ident), joining fetches already running here. A
-        joined fetch whose entry was invalidated after it started is not taken: those
-        keys are fetched again (once)."""
+        joined fetch whose entry was invalidated after it started, or that was
+        abandoned (its owner cancelled or crashed), is not taken: those keys are
+        fetched again, once (joining whatever runs for them by then)."""
         loop = asyncio.get_running_loop()
         since = self._invalidations.epoch
         joined = {key: flight for key in wanted if (flight := self._inflight.get(key)) is not None}
@@ -295,24 +296,27 @@ class CachedSource(Generic[T]):
                     flight.future.set_result(results[key])
                 else:  # the fetch was cancelled or crashed: joiners fetch on their own
                     flight.future.cancel()
-        outdated: dict[str, str] = {}
+        again: dict[str, str] = {}
         for key, flight in joined.items():
             result = await self._join(flight)
-            if (
-                rejoin
-                and isinstance(result, Cached)
-                and self._changed(flight.since, wanted[key], result.value)
-            ):
-                outdated[key] = wanted[key]
+            outdated = isinstance(result, Cached) and self._changed(
+                flight.since, wanted[key], result.value
+            )
+            if retry and (result is None or outdated):
+                again[key] = wanted[key]
+            elif result is None:  # abandoned again: no third try
+                results[key] = SourceError(
+                    self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
+                )
             else:
                 results[key] = result
-        if outdated:
-            results.update(await self._fetch_shared(outdated, rejoin=False))
+        if again:
+            results.update(await self._fetch_shared(again, retry=False))
         return results
 
-    async def _join(self, flight: _Flight[T]) -> Cached[T] | SourceError:
+    async def _join(self, flight: _Flight[T]) -> Cached[T] | SourceError | None:
         """Another request's (or a background refresh's) fetch: waited for only as
-        long as this request's own deadline allows."""
+        long as this request's own deadline allows; ``None`` if it was abandoned."""
         try:
             return await asyncio.wait_for(
                 asyncio.shield(flight.future), timeout=deadline.bounded(self.policy.join_s)
@@ -325,11 +329,10 @@ class CachedSource(Generic[T]):
                 retryable=True,
             )
         except asyncio.CancelledError:
-            if not flight.future.cancelled():
+            task = asyncio.current_task()
+            if not flight.future.cancelled() or (task is not None and task.cancelling()):
                 raise  # this caller itself is being cancelled
-            return SourceError(
-                self.source, SOURCE_UNAVAILABLE, "shared fetch was abandoned", retryable=True
-            )
+            return None
 
     async def _fetch_own(
         self, wanted: dict[str, str], since: int
