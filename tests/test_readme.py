@@ -33,8 +33,10 @@ def test_the_two_commands_are_on_top():
     # A fresh virtual environment: a system Python under PEP 668 refuses `pip install`.
     steps = install_and_demo.split(" && ")
     assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
-    assert steps[2:] == ["pip install .", "ordergraph demo"]
-    assert run_tests == "python3 -m pip install -q -e '.[test]' && python3 -m pytest"
+    assert steps[2:] == ["pip install -c requirements.lock .", "ordergraph demo"]
+    assert run_tests == (
+        "python3 -m pip install -q -c requirements.lock -e '.[test]' && python3 -m pytest"
+    )
     assert README.index(run_tests) < 1500, "the commands belong near the top"
 
 
