@@ -29,13 +29,13 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
 
 from gateway.admission.documents import Analysis
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator, presented_key_id, principal_for
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
+from gateway.graphiql import page_html
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
 from gateway.refusal import Refusal, audit_refusal
@@ -76,7 +76,7 @@ class GraphQLEndpoint:
         self._authenticator = authenticator
         self._in_flight = in_flight
         self._options = options
-        self._ide = get_graphql_ide_html("graphiql")
+        self._ide = page_html() if options.graphiql else ""
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
