@@ -42,6 +42,15 @@ async def _page(gateway) -> str:
         return await resp.text()
 
 
+async def test_the_browser_is_told_to_load_and_send_nothing_elsewhere(gateway):
+    async with gateway.session.get(f"{gateway.url}/graphql", headers=HTML) as resp:
+        policy = resp.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'self'" and directives["connect-src"] == "'self'"
+    assert directives["script-src"].startswith("'self' 'sha256-")  # the inline script only
+    assert "unsafe-eval" not in policy and "http" not in policy and "*" not in policy
+
+
 def _assets(html: str) -> list[tuple[str, str | None]]:
     parser = _Assets()
     parser.feed(html)

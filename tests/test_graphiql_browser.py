@@ -55,6 +55,14 @@ async def test_graphiql_runs_a_query_in_a_real_browser_with_no_outside_request(
             await context.route("**/*", only_the_gateway)
             page = await context.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on(
+                "console",
+                lambda message: (
+                    errors.append(message.text)
+                    if message.type == "error" and "Content Security Policy" in message.text
+                    else None
+                ),
+            )
             page.on("websocket", lambda ws: seen.append(ws.url))  # not routed: checked below
 
             await page.goto(f"{gateway.url}/graphql", wait_until="load")  # every script ran
