@@ -21,6 +21,7 @@ from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
 from gateway.capacity import InFlight
+from gateway.graphiql import GraphiQLAssets
 from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.live.connections import LiveConnections
 from gateway.live.sse import SseStreams
@@ -206,8 +207,11 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
+    # GraphiQL's own assets, served only where GraphiQL is (dev mode, settings.graphiql).
+    graphiql = [GraphiQLAssets().route()] if settings.dev_mode and settings.graphiql else []
     app = Starlette(
         routes=[
+            *graphiql,
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websocket.handle),
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
