@@ -97,6 +97,8 @@ class Query:
             page_info=PageInfo(
                 has_next_page=page.page_info.has_next_page,
                 end_cursor=None if end is None else encode_cursor(end, _CURSOR_PREFIX),
+                has_previous_page=False,  # the OMS pages forward only (see PageInfo)
+                start_cursor=edges[0].cursor if edges else None,
             ),
         )
 

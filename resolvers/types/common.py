@@ -67,3 +67,12 @@ class MailingAddress:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        description="True when edges come before this page. Forward pagination only: "
+        "exact on `Order.timeline` (true when `after` was given); on `orders` and "
+        "`exceptionQueue` always false, as the Relay spec allows when it cannot be "
+        "determined efficiently (the OMS and the queue are read forward only)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the first edge; null when the page is empty."
+    )

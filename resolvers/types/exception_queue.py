@@ -140,7 +140,12 @@ async def queue_page(
     return ExceptionQueueConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],
-        page_info=PageInfo(has_next_page=has_next, end_cursor=end),
+        page_info=PageInfo(
+            has_next_page=has_next,
+            end_cursor=end,
+            has_previous_page=False,  # the queue is read forward only (see PageInfo)
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
 
 

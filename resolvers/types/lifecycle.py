@@ -121,5 +121,7 @@ def timeline_page(
         page_info=PageInfo(
             has_next_page=start + first < len(events),
             end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
         ),
     )
