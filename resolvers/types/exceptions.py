@@ -104,8 +104,9 @@ class OrderException:
     severity: rules.Severity = strawberry.field(description="How serious it is.")
     detected_at: datetime = strawberry.field(
         description="When the condition became true, taken from the source facts (a hold's "
-        "time, a scan plus a threshold, a promise's end), with that fact's offset (a "
-        "carrier's local time, else UTC)."
+        "time, a scan plus a threshold, a promise's end), not when the gateway noticed; in "
+        "the offset of the fact it comes from (a carrier scan's local time, OMS and "
+        "ticketing times as sent; UTC when counted in business days)."
     )
     subject: ExceptionSubject = strawberry.field(
         description="The order, line, fulfillment order or shipment it is about."

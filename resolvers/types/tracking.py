@@ -107,8 +107,8 @@ class Tracking:
         "(destination's local time); null when the carrier gave none."
     )
     promised_date: datetime | None = strawberry.field(
-        description="The delivery date the carrier holds as promised, if any (with the "
-        "carrier's offset)."
+        description="The order's promised delivery date as the carrier's record holds it, "
+        "if any (with the offset the carrier gives)."
     )
     first_attempt_at: datetime | None = strawberry.field(
         description="When the carrier first tried to deliver (with the carrier's offset); "
