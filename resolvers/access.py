@@ -32,7 +32,7 @@ EVERY_ACCOUNT = "*"
 @strawberry.schema_directive(
     locations=[Location.FIELD_DEFINITION],
     name="requiresScopes",
-    description="The caller needs every scope of at least one inner list.",
+    description="The caller needs every scope of at least one inner list of `scopes`.",
 )
 class RequiresScopes:
     scopes: list[list[str]]

@@ -4,7 +4,7 @@ node lookups."""
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -30,10 +30,14 @@ T = TypeVar("T")
 _CURSOR_PREFIX = "og1:"
 
 
-@strawberry.type
+@strawberry.type(description="Reads: orders, the exception queue and any object by its global id.")
 class Query:
     @strawberry.field(description="An order by its global id.", directives=requires("orders:read"))
-    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+    async def order(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The order's global id.")],
+    ) -> Order | None:
         info.context.access.require("Query.order")
         (order_id,) = expect_global_id(id, "Order", 1)
         found = await info.context.loaders.order_by_id.load(order_id)
@@ -43,7 +47,13 @@ class Query:
         description='An order by its number, with or without "#": "1001", "#1001".',
         directives=requires("orders:read"),
     )
-    async def order_by_number(self, info: Info, number: str) -> Order | None:
+    async def order_by_number(
+        self,
+        info: Info,
+        number: Annotated[
+            str, strawberry.argument(description='The OMS order number, e.g. "1001" or "#1001".')
+        ],
+    ) -> Order | None:
         info.context.access.require("Query.orderByNumber")
         cleaned = number.strip().removeprefix("#")
         if not cleaned:
@@ -59,9 +69,18 @@ class Query:
     async def orders(
         self,
         info: Info,
-        first: int,
-        after: str | None = None,
-        filter: OrderFilter | None = None,
+        first: Annotated[int, strawberry.argument(description="How many orders, 1 to 100.")],
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Start after this order: an edge's cursor or "
+                "`pageInfo.endCursor` of the previous page; omit for the first page."
+            ),
+        ] = None,
+        filter: Annotated[
+            OrderFilter | None,
+            strawberry.argument(description="Which orders; all the caller may see when omitted."),
+        ] = None,
     ) -> OrderConnection:
         context = info.context
         context.access.require("Query.orders")
@@ -96,6 +115,8 @@ class Query:
             page_info=PageInfo(
                 has_next_page=page.page_info.has_next_page,
                 end_cursor=None if end is None else encode_cursor(end, _CURSOR_PREFIX),
+                has_previous_page=False,  # the OMS pages forward only (see PageInfo)
+                start_cursor=edges[0].cursor if edges else None,
             ),
         )
 
@@ -111,9 +132,18 @@ class Query:
     async def exception_queue(
         self,
         info: Info,
-        first: int,
-        after: str | None = None,
-        filter: ExceptionQueueFilter | None = None,
+        first: Annotated[int, strawberry.argument(description="How many entries, 1 to 100.")],
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Continue from here: `pageInfo.endCursor` of the previous page "
+                "(or an edge's cursor); omit for the first page."
+            ),
+        ] = None,
+        filter: Annotated[
+            ExceptionQueueFilter | None,
+            strawberry.argument(description="Which entries; every queued order when omitted."),
+        ] = None,
     ) -> ExceptionQueueConnection:
         info.context.access.require("Query.exceptionQueue")
         return await queue_page(info.context, first, after, filter)
@@ -121,7 +151,13 @@ class Query:
     @strawberry.field(
         description="Any object by its global id.", directives=requires("orders:read")
     )
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="A global id from any `id` field.")
+        ],
+    ) -> Node | None:
         info.context.access.require("Query.node")
         return _found(await _resolve_node(info, id), id)
 
@@ -129,7 +165,14 @@ class Query:
         description="Objects by global ids (at most 100), in the order asked.",
         directives=requires("orders:read"),
     )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(description="Global ids, at most 100; each missing one is null."),
+        ],
+    ) -> list[Node | None]:
         info.context.access.require("Query.nodes")
         if len(ids) > MAX_BATCH:
             raise UserInputError(f"at most {MAX_BATCH} ids per call", field="ids")

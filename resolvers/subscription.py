@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -57,23 +58,29 @@ class _Interest:
         )
 
 
-@strawberry.type(description="Exceptions an order has just gained.")
+@strawberry.type(description="Exceptions an order has just gained (derived by the gateway).")
 class OrderExceptionsRaised:
-    order: Order
+    order: Order = strawberry.field(description="The order as it is now.")
     exceptions: list[OrderException] = strawberry.field(
         description="The new exceptions the caller may see, most severe first."
     )
-    raised_at: datetime
+    raised_at: datetime = strawberry.field(
+        description="When the gateway found them new (gateway clock, UTC)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Live updates, pushed by every gateway instance.")
 class Subscription:
     @strawberry.subscription(
         description="The order now, then again each time anything about it changes "
         "(the order itself, its parcels' tracking, its stock or its tickets).",
         directives=requires("orders:read"),
     )
-    async def order_updated(self, info: Info, id: strawberry.ID) -> AsyncIterator[Order]:
+    async def order_updated(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The order's global id.")],
+    ) -> AsyncIterator[Order]:
         context = info.context
         (order_id,) = expect_global_id(id, "Order", 1)
         _, order = await _read(context, order_id)
@@ -88,7 +95,12 @@ class Subscription:
         directives=requires(*EXCEPTION_SCOPES),
     )
     async def order_exception_raised(
-        self, info: Info, filter: ExceptionQueueFilter | None = None
+        self,
+        info: Info,
+        filter: Annotated[
+            ExceptionQueueFilter | None,
+            strawberry.argument(description="Which exceptions to hear of; all when omitted."),
+        ] = None,
     ) -> AsyncIterator[OrderExceptionsRaised]:
         return _raised(info.context, ExceptionMatch(filter or ExceptionQueueFilter()))
 

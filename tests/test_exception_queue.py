@@ -179,6 +179,32 @@ def rank_of(severity: str) -> int:
     return RANK[Severity(severity)]
 
 
+async def test_page_info_bounds_each_page_and_never_claims_a_previous_one(swept: Swept) -> None:
+    query = QUEUE.replace(
+        "hasNextPage endCursor", "hasNextPage hasPreviousPage startCursor endCursor"
+    )
+    after = None
+    for _ in range(2):  # the first page, then the second
+        body = await swept.running.query(query, {"first": 3, "after": after})
+        assert "errors" not in body, body["errors"]
+        page = body["data"]["exceptionQueue"]
+        info, edges = page["pageInfo"], page["edges"]
+        assert len(edges) == 3 and info["hasNextPage"]
+        assert (
+            info["startCursor"] == edges[0]["cursor"] and info["endCursor"] == edges[-1]["cursor"]
+        )
+        # Read forward only: the spec's "false when it cannot be determined efficiently".
+        assert info["hasPreviousPage"] is False
+        assert after is None or info["startCursor"] != after
+        after = info["endCursor"]
+    body = await swept.running.query(
+        query, {"first": 3, "filter": {"since": "2100-01-01T00:00:00Z"}}
+    )
+    page = body["data"]["exceptionQueue"]
+    assert page["edges"] == []
+    assert page["pageInfo"]["startCursor"] is None and page["pageInfo"]["hasPreviousPage"] is False
+
+
 @pytest.mark.parametrize(
     "filter",
     [

@@ -15,7 +15,10 @@ from resolvers.access import requires
 from resolvers.mutations import orders, tickets
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes to orders (OMS) and tickets (ticketing); each answers with "
+    "`userErrors` when refused."
+)
 class Mutation:
     order_cancel = strawberry.mutation(
         resolver=orders.order_cancel,

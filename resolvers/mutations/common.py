@@ -22,11 +22,16 @@ from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
 
 
-@strawberry.type(description="Why a mutation did not do what was asked.")
+@strawberry.type(description="Why a mutation did not do what was asked; nothing was changed.")
 class UserError:
-    field: list[str] | None
-    message: str
-    code: str
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["orderId"]; null when the '
+        "refusal is about the whole request."
+    )
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
+    code: str = strawberry.field(
+        description="Stable code to act on, e.g. NOT_FOUND, TICKET_CLOSED, or a `ChangeReason`."
+    )
 
 
 class _Error(msgspec.Struct):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 import strawberry
 
@@ -18,47 +20,78 @@ from resolvers.mutations.common import (
     visible_order,
 )
 from resolvers.relay import from_global_id
+from resolvers.types.describe import described_enum
 from resolvers.types.enums import CancelReason
 from resolvers.types.order import Info, Order
 from sources import records
 
 
-@strawberry.input
+@strawberry.input(description="Units of one order line to cancel.")
 class LineCancelInput:
-    line_item_id: strawberry.ID
-    quantity: int
-
-
-@strawberry.input
-class OrderCancelInput:
-    order_id: strawberry.ID
-    reason: CancelReason
-    lines: list[LineCancelInput] | None = strawberry.field(
-        default=None, description="Cancel only these unfulfilled quantities."
+    line_item_id: strawberry.ID = strawberry.field(
+        description="The line's global id (`LineItem.id`), a line of this order."
     )
-    idempotency_key: str | None = None
+    quantity: int = strawberry.field(
+        description="Units to cancel; at most the line's units not yet shipped or cancelled."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="What `orderCancel` cancels.")
+class OrderCancelInput:
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    reason: CancelReason = strawberry.field(
+        description="Why it is cancelled, as the OMS records it."
+    )
+    lines: list[LineCancelInput] | None = strawberry.field(
+        default=None,
+        description="Cancel only these unfulfilled quantities; the whole order when omitted.",
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Any unique string: a repeat with the same key and input within 24 hours "
+        "gets the first outcome and the change is made once; the same key with another input "
+        "is refused (IDEMPOTENCY_KEY_REUSED).",
+    )
+
+
+@strawberry.input(description="A postal address to ship to.")
 class MailingAddressInput:
-    name: str
-    line1: str
-    line2: str | None = None
-    city: str
-    region: str | None = None
-    postal_code: str
-    country_code: str
-    phone: str | None = None
+    name: str = strawberry.field(description="Recipient's name.")
+    line1: str = strawberry.field(description="Street address.")
+    line2: str | None = strawberry.field(
+        default=None, description="Apartment, suite or floor, if any."
+    )
+    city: str = strawberry.field(description="City.")
+    region: str | None = strawberry.field(
+        default=None, description="State, province or region code, where the country uses one."
+    )
+    postal_code: str = strawberry.field(description="Postal code.")
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    phone: str | None = strawberry.field(
+        default=None, description="Recipient's phone number, if any."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="What `orderUpdateShippingAddress` changes.")
 class OrderUpdateShippingAddressInput:
-    order_id: strawberry.ID
-    address: MailingAddressInput
-    idempotency_key: str | None = None
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    address: MailingAddressInput = strawberry.field(description="The new shipping address.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Any unique string: a repeat with the same key and input within 24 hours "
+        "gets the first outcome and the change is made once; the same key with another input "
+        "is refused (IDEMPOTENCY_KEY_REUSED).",
+    )
 
 
-strawberry.enum(records.AddressChangeStatus)
+described_enum(
+    records.AddressChangeStatus,
+    {
+        "APPLIED": "The order carries the new address now.",
+        "REQUESTED": "A warehouse has the work: it approves or rejects the change later.",
+    },
+    description="What became of an address change (OMS).",
+)
 
 
 # The order answered is what a read answers: it needs orders:read beside orders:write
@@ -66,23 +99,40 @@ strawberry.enum(records.AddressChangeStatus)
 _READ_ORDER = requires("orders:read")
 
 
-@strawberry.type
+@strawberry.type(description="What `orderCancel` did.")
 class OrderCancelPayload:
-    order: Order | None = strawberry.field(directives=_READ_ORDER)
-    user_errors: list[UserError]
+    order: Order | None = strawberry.field(
+        description="The order as the OMS answered the cancellation; null when refused. "
+        "Needs orders:read.",
+        directives=_READ_ORDER,
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing was cancelled; empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What `orderUpdateShippingAddress` did.")
 class OrderUpdateShippingAddressPayload:
-    order: Order | None = strawberry.field(directives=_READ_ORDER)
+    order: Order | None = strawberry.field(
+        description="The order as the OMS answered the change; null when refused. Needs "
+        "orders:read.",
+        directives=_READ_ORDER,
+    )
     status: records.AddressChangeStatus | None = strawberry.field(
         description="APPLIED, or REQUESTED: a warehouse has the work and decides."
     )
-    request_id: str | None
-    user_errors: list[UserError]
+    request_id: str | None = strawberry.field(
+        description="The OMS's id of the change request when REQUESTED; null otherwise."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why nothing was changed; empty on success."
+    )
 
 
-async def order_cancel(info: Info, input: OrderCancelInput) -> OrderCancelPayload:
+async def order_cancel(
+    info: Info,
+    input: Annotated[OrderCancelInput, strawberry.argument(description="What to cancel.")],
+) -> OrderCancelPayload:
     async def cancel() -> Outcome:
         order = await _order(info, input.order_id)
         lines = None
@@ -105,7 +155,11 @@ async def order_cancel(info: Info, input: OrderCancelInput) -> OrderCancelPayloa
 
 
 async def order_update_shipping_address(
-    info: Info, input: OrderUpdateShippingAddressInput
+    info: Info,
+    input: Annotated[
+        OrderUpdateShippingAddressInput,
+        strawberry.argument(description="The order and its new address."),
+    ],
 ) -> OrderUpdateShippingAddressPayload:
     async def change() -> Outcome:
         order = await _order(info, input.order_id)

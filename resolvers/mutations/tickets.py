@@ -6,6 +6,8 @@ must exist and be visible, and the ticket must be one of that order's.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from resolvers.access import requires
@@ -17,29 +19,53 @@ from resolvers.types.ticket import SupportTicket, TicketComment
 from sources import records
 
 
-@strawberry.input
+@strawberry.input(description="What `ticketCreate` opens.")
 class TicketCreateInput:
-    order_id: strawberry.ID
-    subject: str
-    body: str = strawberry.field(description="The first comment: what the ticket is about.")
-    author: str | None = strawberry.field(
-        default=None, description="Who writes it; the order's customer when omitted."
+    order_id: strawberry.ID = strawberry.field(
+        description="The global id of the order the ticket is about."
     )
-    priority: TicketPriority = TicketPriority.NORMAL
-    type: TicketType = TicketType.QUESTION
-    channel: TicketChannel = TicketChannel.WEB
-    idempotency_key: str | None = None
+    subject: str = strawberry.field(description="Subject line: not blank, at most 200 characters.")
+    body: str = strawberry.field(
+        description="The first comment: what the ticket is about (not blank, at most 10,000 "
+        "characters)."
+    )
+    author: str | None = strawberry.field(
+        default=None,
+        description="Who writes it (at most 100 characters); the order's customer when omitted.",
+    )
+    priority: TicketPriority = strawberry.field(
+        default=TicketPriority.NORMAL, description="How urgent it is."
+    )
+    type: TicketType = strawberry.field(
+        default=TicketType.QUESTION, description="What kind of request it is."
+    )
+    channel: TicketChannel = strawberry.field(
+        default=TicketChannel.WEB, description="Where the request came in."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Any unique string: a repeat with the same key and input within 24 hours "
+        "gets the first outcome and the change is made once; the same key with another input "
+        "is refused (IDEMPOTENCY_KEY_REUSED).",
+    )
 
 
-@strawberry.input
+@strawberry.input(description="What `ticketAddComment` adds.")
 class TicketAddCommentInput:
-    ticket_id: strawberry.ID
-    body: str
-    author: str
+    ticket_id: strawberry.ID = strawberry.field(description="The ticket's global id.")
+    body: str = strawberry.field(
+        description="The comment's text: not blank, at most 10,000 characters."
+    )
+    author: str = strawberry.field(description="Who writes it: not blank, at most 100 characters.")
     public: bool = strawberry.field(
         default=True, description="False: an internal note for agents (consoles only)."
     )
-    idempotency_key: str | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Any unique string: a repeat with the same key and input within 24 hours "
+        "gets the first outcome and the change is made once; the same key with another input "
+        "is refused (IDEMPOTENCY_KEY_REUSED).",
+    )
 
 
 # The ticket answered holds everyone's public comments: writing needs tickets:write,
@@ -47,20 +73,36 @@ class TicketAddCommentInput:
 _READ_TICKET = requires("tickets:read")
 
 
-@strawberry.type
+@strawberry.type(description="What `ticketCreate` did.")
 class TicketCreatePayload:
-    ticket: SupportTicket | None = strawberry.field(directives=_READ_TICKET)
-    user_errors: list[UserError]
+    ticket: SupportTicket | None = strawberry.field(
+        description="The new ticket as ticketing answered; null when refused. Needs tickets:read.",
+        directives=_READ_TICKET,
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why no ticket was opened; empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What `ticketAddComment` did.")
 class TicketAddCommentPayload:
-    ticket: SupportTicket | None = strawberry.field(directives=_READ_TICKET)
-    comment: TicketComment | None
-    user_errors: list[UserError]
+    ticket: SupportTicket | None = strawberry.field(
+        description="The ticket as it now is (a solved one reopened); null when refused. "
+        "Needs tickets:read.",
+        directives=_READ_TICKET,
+    )
+    comment: TicketComment | None = strawberry.field(
+        description="The new comment; null when refused."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why no comment was added; empty on success."
+    )
 
 
-async def ticket_create(info: Info, input: TicketCreateInput) -> TicketCreatePayload:
+async def ticket_create(
+    info: Info,
+    input: Annotated[TicketCreateInput, strawberry.argument(description="The ticket to open.")],
+) -> TicketCreatePayload:
     async def create() -> Outcome:
         (order_id,) = id_parts(input.order_id, "Order", 1, "orderId")
         request = records.CreateTicketRequest(
@@ -80,7 +122,12 @@ async def ticket_create(info: Info, input: TicketCreateInput) -> TicketCreatePay
     return TicketCreatePayload(ticket=_ticket(outcome), user_errors=outcome.user_errors())
 
 
-async def ticket_add_comment(info: Info, input: TicketAddCommentInput) -> TicketAddCommentPayload:
+async def ticket_add_comment(
+    info: Info,
+    input: Annotated[
+        TicketAddCommentInput, strawberry.argument(description="The ticket and the comment.")
+    ],
+) -> TicketAddCommentPayload:
     async def add() -> Outcome:
         order_id, ticket_id = id_parts(input.ticket_id, "SupportTicket", 2, "ticketId")
         request = records.AddCommentRequest(

@@ -12,13 +12,18 @@ from sources import records
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Opaque global id, made by the gateway; pass it to `node(id:)`."
+    )
 
 
-@strawberry.type(description="A time window, e.g. a promised or estimated delivery.")
+@strawberry.type(
+    description="A time window, e.g. a promised or estimated delivery, with the offset its "
+    "source gave (a carrier's estimate is in the destination's local time)."
+)
 class DateWindow:
-    earliest: datetime
-    latest: datetime
+    earliest: datetime = strawberry.field(description="Start of the window.")
+    latest: datetime = strawberry.field(description="End of the window.")
 
     @classmethod
     def of(cls, window: tuple[datetime, datetime] | None) -> DateWindow | None:
@@ -29,24 +34,41 @@ class DateWindow:
         return None if window is None else cls(earliest=window.earliest, latest=window.latest)
 
 
-@strawberry.type(description="An amount of money; `amount` is a decimal string.")
+@strawberry.type(description="An amount of money, as the OMS gives it.")
 class Money:
-    amount: str
-    currency_code: str
+    amount: str = strawberry.field(
+        description='Decimal string in the currency\'s major unit, e.g. "24.90"; never a float.'
+    )
+    currency_code: str = strawberry.field(description="ISO 4217 currency code, e.g. USD.")
 
 
 @strawberry.type(
-    description="A postal address; without pii:read only city, region and country are shown."
+    description="A postal address from the OMS; without pii:read only city, region and "
+    "country are shown."
 )
 class MailingAddress:
-    name: str | None = strawberry.field(directives=requires("pii:read"))
-    line1: str | None = strawberry.field(directives=requires("pii:read"))
-    line2: str | None = strawberry.field(directives=requires("pii:read"))
-    city: str
-    region: str | None
-    postal_code: str | None = strawberry.field(directives=requires("pii:read"))
-    country_code: str
-    phone: str | None = strawberry.field(directives=requires("pii:read"))
+    name: str | None = strawberry.field(
+        description="Recipient's name; null without pii:read.", directives=requires("pii:read")
+    )
+    line1: str | None = strawberry.field(
+        description="Street address; null without pii:read.", directives=requires("pii:read")
+    )
+    line2: str | None = strawberry.field(
+        description="Apartment, suite or floor, if any; null without pii:read.",
+        directives=requires("pii:read"),
+    )
+    city: str = strawberry.field(description="City.")
+    region: str | None = strawberry.field(
+        description="State, province or region code, where the country uses one."
+    )
+    postal_code: str | None = strawberry.field(
+        description="Postal code; null without pii:read.", directives=requires("pii:read")
+    )
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    phone: str | None = strawberry.field(
+        description="Recipient's phone number, if given; null without pii:read.",
+        directives=requires("pii:read"),
+    )
 
     @classmethod
     def from_record(cls, address: records.MailingAddress, *, pii: bool) -> MailingAddress:
@@ -63,7 +85,24 @@ class MailingAddress:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Where a page of a connection stands (Relay Cursor Connections); "
+    "connections page forward only, with `first` and `after`."
+)
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="True when more edges follow this page: pass `endCursor` as `after`."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Where the next page starts: the cursor of the last edge, or of the "
+        "last entry scanned when a filtered page stopped short; null when the page is empty."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="True when edges come before this page. Forward pagination only: "
+        "exact on `Order.timeline` (true when `after` was given); on `orders` and "
+        "`exceptionQueue` always false, as the Relay spec allows when it cannot be "
+        "determined efficiently (the OMS and the queue are read forward only)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the first edge; null when the page is empty."
+    )

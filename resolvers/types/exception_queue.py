@@ -46,29 +46,41 @@ class ExceptionQueueFilter:
     )
 
 
-@strawberry.type(description="One open exception of a queued order.")
+@strawberry.type(description="One open exception of a queued order, as of the entry's evaluation.")
 class QueuedException:
-    code: rules.ExceptionCode
-    severity: rules.Severity
-    detected_at: datetime
+    code: rules.ExceptionCode = strawberry.field(description="What kind of exception.")
+    severity: rules.Severity = strawberry.field(description="How serious it is.")
+    detected_at: datetime = strawberry.field(
+        description="When the condition became true, from the source facts (with that "
+        "fact's offset, as `OrderException.detectedAt`)."
+    )
 
 
 @strawberry.type(
-    description="An order in the exception queue and what put it there, as of its last "
-    "evaluation (`evaluatedAt`); `order` is read live."
+    description="An order in the exception queue and what put it there, as of the "
+    "gateway's last evaluation (`evaluatedAt`); `order` is read live."
 )
 class ExceptionQueueEntry:
     order_id: strawberry.ID = strawberry.field(description="The order's global id.")
     severity: rules.Severity = strawberry.field(description="The worst of its exceptions.")
-    detected_at: datetime = strawberry.field(description="When the newest one was detected.")
-    codes: list[rules.ExceptionCode]
+    detected_at: datetime = strawberry.field(
+        description="When the newest one was detected (as `QueuedException.detectedAt`)."
+    )
+    codes: list[rules.ExceptionCode] = strawberry.field(
+        description="The codes of its exceptions, each once, in the order of `exceptions`."
+    )
     exceptions: list[QueuedException] = strawberry.field(
         description="Most severe, then newest first."
     )
-    evaluated_at: datetime
+    evaluated_at: datetime = strawberry.field(
+        description="When the gateway last evaluated the order's exceptions (gateway clock, UTC)."
+    )
     record_id: strawberry.Private[str]
 
-    @strawberry.field(description="The order; null when the OMS cannot be read or it is gone.")
+    @strawberry.field(
+        description="The order, read live from the OMS; null when the OMS cannot be read "
+        "or it is gone."
+    )
     async def order(self, info: Info) -> Order | None:
         found = await info.context.loaders.order_by_id.load(self.record_id)
         return Order.visible(found, info.context.access)
@@ -89,17 +101,26 @@ class ExceptionQueueEntry:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One entry of a page of the exception queue.")
 class ExceptionQueueEdge:
-    cursor: str
-    node: ExceptionQueueEntry
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this entry; pass it as `after` to continue after it."
+    )
+    node: ExceptionQueueEntry = strawberry.field(description="The queued order.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of the exception queue, most severe and newest first (derived by "
+    "the gateway, kept in its cache)."
+)
 class ExceptionQueueConnection:
-    edges: list[ExceptionQueueEdge]
-    nodes: list[ExceptionQueueEntry]
-    page_info: PageInfo
+    edges: list[ExceptionQueueEdge] = strawberry.field(
+        description="The entries with their cursors."
+    )
+    nodes: list[ExceptionQueueEntry] = strawberry.field(
+        description="The same entries, without cursors."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 async def queue_page(
@@ -140,7 +161,12 @@ async def queue_page(
     return ExceptionQueueConnection(
         edges=edges,
         nodes=[edge.node for edge in edges],
-        page_info=PageInfo(has_next_page=has_next, end_cursor=end),
+        page_info=PageInfo(
+            has_next_page=has_next,
+            end_cursor=end,
+            has_previous_page=False,  # the queue is read forward only (see PageInfo)
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
 
 

@@ -10,22 +10,69 @@ import strawberry
 
 from resolvers import exceptions as rules
 from resolvers.relay import to_global_id
+from resolvers.types.describe import described_enum
 
-strawberry.enum(rules.ExceptionCode, name="OrderExceptionCode")
-strawberry.enum(rules.Severity, name="ExceptionSeverity")
-strawberry.enum(
+described_enum(
+    rules.ExceptionCode,
+    {
+        "PAYMENT_ISSUE": "Awaiting payment: a payment hold, or a pending, expired or voided "
+        "payment (OMS).",
+        "FRAUD_REVIEW": "Held for fraud review (OMS); internal.",
+        "ADDRESS_ISSUE": "The address must be confirmed (OMS hold or carrier sub-status).",
+        "BACKORDERED": "Out of stock (OMS hold or inventory), with the restock date when known.",
+        "WAREHOUSE_DELAY": "Not shipped within the ship-by time after placement (OMS).",
+        "NOT_PICKED_UP_BY_CARRIER": "Label created but never scanned by the carrier: "
+        "WARNING after 2 days, CRITICAL after 5.",
+        "PREDICTED_LATE": "The carrier's estimate ends after the promised delivery.",
+        "LATE": "The promised delivery window has passed without delivery.",
+        "CARRIER_DELAY": "The carrier reports a delay (customs, weather, unforeseen...).",
+        "STALLED_IN_TRANSIT": "No carrier scan for 3 business days (7 international).",
+        "DELIVERY_ATTEMPTED": "The carrier tried to deliver and could not.",
+        "PICKUP_NOT_COLLECTED": "The parcel waits, or waited too long, at a pickup point.",
+        "RETURNING_TO_SENDER": "The parcel is going, or went, back to the sender.",
+        "LOST_OR_DAMAGED": "The carrier reports the parcel lost or damaged.",
+        "PARTIAL_SHIPMENT": "Part of the order has shipped, the rest has not (INFO).",
+        "SOURCES_DISAGREE": "The OMS and the carrier disagree about a shipment (delivered "
+        "per the OMS only, or a tracking number the carrier does not know).",
+        "UNANSWERED_TICKET": "A critical exception without an open ticket, or a ticket "
+        "waiting too long for a reply; internal.",
+    },
+    name="OrderExceptionCode",
+    description="What kind of exception, as the gateway's rules name it.",
+)
+described_enum(
+    rules.Severity,
+    {
+        "INFO": "Worth knowing; nothing to do.",
+        "WARNING": "Needs attention.",
+        "CRITICAL": "Needs action now.",
+    },
+    name="ExceptionSeverity",
+    description="How serious an exception is (gateway's rules), least to most severe.",
+)
+described_enum(
     rules.Health,
+    {
+        "ON_TRACK": "No exception, or only ones that do not threaten delivery.",
+        "AT_RISK": "Delivery may be affected (e.g. predicted late, sources disagree).",
+        "DELAYED": "Delivery is late or will be (e.g. backordered, stalled, late).",
+        "ACTION_REQUIRED": "Someone must act (e.g. payment, address, delivery attempt).",
+        "FAILED": "Delivery failed (lost, damaged or returning to sender).",
+    },
     name="OrderHealth",
-    description="How the order is doing, the worst of its exceptions (ON_TRACK without any).",
+    description="How the order is doing, the worst of its exceptions (ON_TRACK without "
+    "any); derived by the gateway, best to worst.",
 )
 
 
-@strawberry.enum
+@strawberry.enum(description="The kind of object an exception is about.")
 class ExceptionSubjectKind(enum.Enum):
-    ORDER = "order"
-    LINE = "line"
-    FULFILLMENT_ORDER = "fulfillment_order"
-    SHIPMENT = "shipment"
+    ORDER = strawberry.enum_value("order", description="The order as a whole.")
+    LINE = strawberry.enum_value("line", description="One order line (`LineItem`).")
+    FULFILLMENT_ORDER = strawberry.enum_value(
+        "fulfillment_order", description="One fulfillment order."
+    )
+    SHIPMENT = strawberry.enum_value("shipment", description="One shipment.")
 
 
 _NODE_TYPES = {"line": "LineItem", "fulfillment_order": "FulfillmentOrder", "shipment": "Shipment"}
@@ -33,27 +80,42 @@ _NODE_TYPES = {"line": "LineItem", "fulfillment_order": "FulfillmentOrder", "shi
 
 @strawberry.type(description="What an exception is about; `id` is that object's global id.")
 class ExceptionSubject:
-    kind: ExceptionSubjectKind
-    id: strawberry.ID
+    kind: ExceptionSubjectKind = strawberry.field(description="What kind of object.")
+    id: strawberry.ID = strawberry.field(description="Its global id, fetchable with `node(id:)`.")
 
 
 @strawberry.type(description="A raw source fact behind an exception.")
 class Evidence:
-    key: str
-    value: str
+    key: str = strawberry.field(
+        description='Which fact, prefixed by its source, e.g. "carrier.subtag", '
+        '"oms.placed_at", "inventory.available".'
+    )
+    value: str = strawberry.field(
+        description="The fact's value as text (times in ISO 8601, as the source gave them)."
+    )
 
 
-@strawberry.type(description="Something wrong (or about to be) with the order.")
+@strawberry.type(
+    description="Something wrong (or about to be) with the order, found by the gateway's "
+    "rules over the four sources."
+)
 class OrderException:
-    code: rules.ExceptionCode
-    severity: rules.Severity
-    detected_at: datetime
-    subject: ExceptionSubject
+    code: rules.ExceptionCode = strawberry.field(description="What kind of exception.")
+    severity: rules.Severity = strawberry.field(description="How serious it is.")
+    detected_at: datetime = strawberry.field(
+        description="When the condition became true, taken from the source facts (a hold's "
+        "time, a scan plus a threshold, a promise's end), not when the gateway noticed; in "
+        "the offset of the fact it comes from (a carrier scan's local time, OMS and "
+        "ticketing times as sent; UTC when counted in business days)."
+    )
+    subject: ExceptionSubject = strawberry.field(
+        description="The order, line, fulfillment order or shipment it is about."
+    )
     customer_message: str | None = strawberry.field(
         description="What to tell the customer; null for internal exceptions."
     )
-    recommended_action: str
-    evidence: list[Evidence]
+    recommended_action: str = strawberry.field(description="What an agent should do.")
+    evidence: list[Evidence] = strawberry.field(description="The source facts that raised it.")
     internal: bool = strawberry.field(description="Shown to consoles only.")
 
     @classmethod

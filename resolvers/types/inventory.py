@@ -9,30 +9,57 @@ import strawberry
 from sources import records
 
 
-@strawberry.type(description="Stock of a SKU at one location.")
+@strawberry.type(description="Stock of a SKU at one location (inventory source), in units.")
 class InventoryLevel:
-    location_id: str
-    available: int = strawberry.field(description="May be negative when oversold.")
-    committed: int
-    reserved: int
-    on_hand: int
-    incoming: int
-    incoming_expected_at: datetime | None
-    as_of: datetime
-
-
-@strawberry.type(description="Stock of a SKU over every location (inventory source).")
-class InventoryAvailability:
-    sku: str
-    available: int
-    on_hand: int
-    incoming: int
-    in_stock: bool
-    next_restock_at: datetime | None = strawberry.field(
-        description="The earliest expected arrival of incoming stock, if any is due."
+    location_id: str = strawberry.field(
+        description="The location's id, the same as `Location.id` in the OMS."
     )
-    as_of: datetime = strawberry.field(description="The oldest snapshot behind these figures.")
-    locations: list[InventoryLevel]
+    available: int = strawberry.field(
+        description="Units free to sell; may be negative when oversold."
+    )
+    committed: int = strawberry.field(description="Units promised to orders not yet shipped.")
+    reserved: int = strawberry.field(
+        description="Units held back from sale without being committed to an order."
+    )
+    on_hand: int = strawberry.field(
+        description="Units physically there: available + committed + reserved + unavailable "
+        "(damaged, safety stock, quality control)."
+    )
+    incoming: int = strawberry.field(description="Units on their way to this location.")
+    incoming_expected_at: datetime | None = strawberry.field(
+        description="When the incoming units are expected (inventory time, with the offset "
+        "the source gives); null when none are due or the date is unknown."
+    )
+    as_of: datetime = strawberry.field(
+        description="When the inventory source took this snapshot (with the offset it gives); "
+        "it may lag the OMS."
+    )
+
+
+@strawberry.type(
+    description="Stock of a SKU over every location (inventory source; totals summed by "
+    "the gateway), in units."
+)
+class InventoryAvailability:
+    sku: str = strawberry.field(description="The stock keeping unit.")
+    available: int = strawberry.field(
+        description="Units free to sell over all locations; may be negative when oversold."
+    )
+    on_hand: int = strawberry.field(description="Units physically held over all locations.")
+    incoming: int = strawberry.field(description="Units on their way over all locations.")
+    in_stock: bool = strawberry.field(
+        description="True when `available` is above 0 (derived by the gateway)."
+    )
+    next_restock_at: datetime | None = strawberry.field(
+        description="The earliest expected arrival of incoming stock, if any is due "
+        "(inventory time, with the offset the source gives)."
+    )
+    as_of: datetime = strawberry.field(
+        description="The oldest location snapshot behind these figures (inventory time)."
+    )
+    locations: list[InventoryLevel] = strawberry.field(
+        description="Stock per location, as the inventory source lists it."
+    )
 
     @classmethod
     def from_record(cls, item: records.InventoryItem) -> InventoryAvailability:

@@ -12,31 +12,97 @@ import strawberry
 from resolvers import eligibility, timeline
 from resolvers.errors import UserInputError
 from resolvers.types.common import PageInfo
+from resolvers.types.describe import described_enum
 
-strawberry.enum(timeline.EventSource, name="TimelineSource")
-strawberry.enum(timeline.EventKind, name="TimelineEventKind")
-strawberry.enum(
+described_enum(
+    timeline.EventSource,
+    {
+        "OMS": "The order management system.",
+        "INVENTORY": "The inventory system.",
+        "CARRIER": "The carrier's tracking.",
+        "TICKETING": "The ticketing system.",
+    },
+    name="TimelineSource",
+    description="The source a timeline event comes from.",
+)
+_NOT_EMITTED = " Not emitted yet: no source record dates it."
+described_enum(
+    timeline.EventKind,
+    {
+        "PLACED": "The order was placed (OMS).",
+        "PAID": "The payment was captured (OMS); dated at placement, as checkout captures.",
+        "HELD": "A fulfillment order was put on hold (OMS).",
+        "RELEASED": "A hold was released (OMS)." + _NOT_EMITTED,
+        "EDITED": "The order was edited (OMS)." + _NOT_EMITTED,
+        "ADDRESS_CHANGED": "The shipping address changed (OMS)." + _NOT_EMITTED,
+        "SHIPPED": "A shipment left (OMS).",
+        "TRACKING": "A carrier checkpoint other than an attempt or a delivery.",
+        "DELIVERY_ATTEMPTED": "The carrier tried to deliver and could not.",
+        "DELIVERED": "The carrier delivered a parcel.",
+        "TICKET_OPENED": "A support ticket was opened (ticketing).",
+        "TICKET_ANSWERED": "An agent replied and the ticket waits on the requester "
+        "(ticketing; dated at the ticket's last update).",
+        "TICKET_COMMENTED": "A comment or internal note was added to a ticket (ticketing).",
+        "TICKET_SOLVED": "A ticket was solved or closed (ticketing; dated at its last update).",
+        "CANCELLED": "The order was cancelled (OMS).",
+        "RETURNED": "Returned units were received (OMS; dated at the order's last update, "
+        "as the OMS keeps no return time).",
+        "RESTOCK_EXPECTED": "Stock for a line is expected (inventory)." + _NOT_EMITTED,
+    },
+    name="TimelineEventKind",
+    description="What happened; ties at one instant are listed in this order.",
+)
+described_enum(
     timeline.Visibility,
+    {
+        "CUSTOMER": "Shown to every caller that may see the order.",
+        "INTERNAL": "Shown to consoles only (fraud holds, every ticket event).",
+    },
     name="TimelineVisibility",
     description="CUSTOMER events are shown to every caller; INTERNAL ones to consoles only.",
 )
 
 
-@strawberry.enum(description="Why a change is refused, or the condition it comes with.")
+@strawberry.enum(
+    description="Why a change is refused, or the condition it comes with (derived by the "
+    "gateway from the OMS's order)."
+)
 class ChangeReason(enum.Enum):
-    ALREADY_CANCELLED = eligibility.ALREADY_CANCELLED
-    NOTHING_TO_CANCEL = eligibility.NOTHING_TO_CANCEL
-    PICKUP_ORDER = eligibility.PICKUP_ORDER
-    ALREADY_SHIPPED = eligibility.ALREADY_SHIPPED
-    PARTIALLY_SHIPPED = eligibility.PARTIALLY_SHIPPED
-    IN_FULFILLMENT = eligibility.IN_FULFILLMENT
-    REQUIRES_WAREHOUSE_APPROVAL = eligibility.REQUIRES_WAREHOUSE_APPROVAL
+    ALREADY_CANCELLED = strawberry.enum_value(
+        eligibility.ALREADY_CANCELLED,
+        description="The order is cancelled; cancellation is irreversible.",
+    )
+    NOTHING_TO_CANCEL = strawberry.enum_value(
+        eligibility.NOTHING_TO_CANCEL,
+        description="Every line's quantity is already cancelled.",
+    )
+    PICKUP_ORDER = strawberry.enum_value(
+        eligibility.PICKUP_ORDER,
+        description="Every live fulfillment order is a pickup: no address to change.",
+    )
+    ALREADY_SHIPPED = strawberry.enum_value(
+        eligibility.ALREADY_SHIPPED, description="Everything left on the order has shipped."
+    )
+    PARTIALLY_SHIPPED = strawberry.enum_value(
+        eligibility.PARTIALLY_SHIPPED, description="Part of the order has shipped."
+    )
+    IN_FULFILLMENT = strawberry.enum_value(
+        eligibility.IN_FULFILLMENT,
+        description="A warehouse already works on what the change would stop.",
+    )
+    REQUIRES_WAREHOUSE_APPROVAL = strawberry.enum_value(
+        eligibility.REQUIRES_WAREHOUSE_APPROVAL,
+        description="Allowed as a request: a warehouse has the work and may reject it.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Whether one kind of change is allowed (derived by the gateway).")
 class ChangeDecision:
-    allowed: bool
-    reason_code: ChangeReason | None
+    allowed: bool = strawberry.field(description="True when the change may be made.")
+    reason_code: ChangeReason | None = strawberry.field(
+        description="Why it is refused, or the condition it comes with; null when allowed "
+        "without conditions."
+    )
 
     @classmethod
     def of(cls, decision: eligibility.Decision) -> ChangeDecision:
@@ -46,9 +112,11 @@ class ChangeDecision:
 
 @strawberry.type(description="What may still change on the order, and why not.")
 class ChangeEligibility:
-    cancel: ChangeDecision
-    cancel_lines: ChangeDecision
-    change_address: ChangeDecision
+    cancel: ChangeDecision = strawberry.field(description="Cancel the whole order.")
+    cancel_lines: ChangeDecision = strawberry.field(
+        description="Cancel some unfulfilled line quantities."
+    )
+    change_address: ChangeDecision = strawberry.field(description="Change the shipping address.")
 
     @classmethod
     def of(cls, decisions: eligibility.ChangeEligibility) -> ChangeEligibility:
@@ -59,31 +127,40 @@ class ChangeEligibility:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One dated fact of an order's history.")
 class TimelineEvent:
-    at: datetime
+    at: datetime = strawberry.field(
+        description="When it happened, with the offset its source gave (a carrier scan's "
+        "local time; OMS and ticketing times as they send them)."
+    )
     date_only: bool = strawberry.field(
         description="The source gave only a day: `at` is that day's start (UTC)."
     )
-    source: timeline.EventSource
-    kind: timeline.EventKind
-    message: str
-    visibility: timeline.Visibility
+    source: timeline.EventSource = strawberry.field(description="The source it comes from.")
+    kind: timeline.EventKind = strawberry.field(description="What happened.")
+    message: str = strawberry.field(
+        description="What happened in words: written by the gateway for OMS and ticketing "
+        "events, the carrier's own message (with the place) for carrier events."
+    )
+    visibility: timeline.Visibility = strawberry.field(description="Who may see it.")
     subject_reference: str | None = strawberry.field(
         description="The source's id of the shipment, ticket or fulfillment order concerned."
     )
 
 
-@strawberry.type
+@strawberry.type(description="One event of a page of an order's timeline.")
 class TimelineEdge:
-    cursor: str
-    node: TimelineEvent
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this event, stable as late events arrive; pass it as "
+        "`after` to continue after it."
+    )
+    node: TimelineEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of an order's timeline, oldest first.")
 class TimelineConnection:
-    edges: list[TimelineEdge]
-    page_info: PageInfo
+    edges: list[TimelineEdge] = strawberry.field(description="The events with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 def timeline_page(
@@ -121,5 +198,7 @@ def timeline_page(
         page_info=PageInfo(
             has_next_page=start + first < len(events),
             end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
         ),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from aiodataloader import DataLoader
@@ -44,33 +44,49 @@ from sources.cache.through import Cached
 Info = strawberry.Info[RequestContext, None]
 
 
-@strawberry.type(description="Without pii:read, email and phone are masked (null).")
+@strawberry.type(
+    description="Who placed the order (OMS). Without pii:read, email and phone are masked (null)."
+)
 class Customer:
     reference: str = strawberry.field(description="The customer's id in the OMS.")
-    name: str
-    email: str | None = strawberry.field(directives=requires("pii:read"))
-    phone: str | None = strawberry.field(directives=requires("pii:read"))
+    name: str = strawberry.field(description="The customer's name.")
+    email: str | None = strawberry.field(
+        description="Email address; null without pii:read.", directives=requires("pii:read")
+    )
+    phone: str | None = strawberry.field(
+        description="Phone number, if known; null without pii:read.",
+        directives=requires("pii:read"),
+    )
 
 
-@strawberry.type
+@strawberry.type(description="Quantities of one order line, in units (OMS).")
 class LineItemQuantities:
-    ordered: int
-    cancelled: int
-    unfulfilled: int = strawberry.field(description="Ordered, not cancelled, not yet shipped.")
-    shipped: int
-    delivered: int
-    returned: int
+    ordered: int = strawberry.field(description="Units ordered.")
+    cancelled: int = strawberry.field(description="Units cancelled.")
+    unfulfilled: int = strawberry.field(
+        description="Units ordered, not cancelled, not yet shipped (derived by the gateway "
+        "from the OMS's quantities; never below 0)."
+    )
+    shipped: int = strawberry.field(description="Units shipped.")
+    delivered: int = strawberry.field(
+        description="Units the OMS counts delivered; it may lag the carrier by hours."
+    )
+    returned: int = strawberry.field(description="Units returned and received back.")
 
 
-@strawberry.type
+@strawberry.type(description="One line of an order: a SKU and its quantities (OMS).")
 class LineItem(Node):
-    sku: str
-    name: str
-    unit_price: Money
-    quantities: LineItemQuantities
+    sku: str = strawberry.field(description="Stock keeping unit; links to the inventory source.")
+    name: str = strawberry.field(description="Product name as ordered.")
+    unit_price: Money = strawberry.field(description="Price of one unit, in the order's currency.")
+    quantities: LineItemQuantities = strawberry.field(
+        description="Ordered, cancelled, shipped, delivered and returned units."
+    )
 
     @strawberry.field(
-        description="Stock of this SKU (inventory source).", directives=requires("inventory:read")
+        description="Stock of this SKU now (inventory source); null when inventory cannot "
+        "be read or does not know the SKU.",
+        directives=requires("inventory:read"),
     )
     async def availability(self, info: Info) -> InventoryAvailability | None:
         info.context.access.require("LineItem.availability")
@@ -98,53 +114,80 @@ class LineItem(Node):
         )
 
 
-@strawberry.type(description="A quantity of one order line.")
+@strawberry.type(description="A quantity of one order line (OMS).")
 class LineItemQuantity:
-    line_item: LineItem
-    quantity: int
+    line_item: LineItem = strawberry.field(description="The order line.")
+    quantity: int = strawberry.field(description="Units of that line.")
 
 
-@strawberry.type
+@strawberry.type(description="A warehouse or store that fulfills orders (OMS).")
 class Location:
-    id: str
-    name: str
-    country_code: str
+    id: str = strawberry.field(
+        description="The location's id in the OMS; inventory uses the same ids."
+    )
+    name: str = strawberry.field(description="The location's name.")
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
 
 
-@strawberry.type
+@strawberry.type(description="Why a fulfillment order is held (OMS).")
 class FulfillmentHold:
-    reason: HoldReason
-    note: str | None
-    held_at: datetime
+    reason: HoldReason = strawberry.field(description="Why it is held.")
+    note: str | None = strawberry.field(description="The OMS's free-text note on the hold, if any.")
+    held_at: datetime = strawberry.field(
+        description="When the hold was placed (OMS time, with the offset the OMS gives)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="How a fulfillment order reaches the customer (OMS).")
 class DeliveryMethod:
-    type: DeliveryMethodType
-    service_name: str
-    promised_delivery: DateWindow | None
+    type: DeliveryMethodType = strawberry.field(description="Shipping, pickup or local delivery.")
+    service_name: str = strawberry.field(
+        description='The service chosen at checkout, e.g. "Express Shipping".'
+    )
+    promised_delivery: DateWindow | None = strawberry.field(
+        description="The window promised at checkout for this method (OMS times); null "
+        "when the OMS holds no promise."
+    )
 
 
-@strawberry.type(description="The part of an order one location fulfills.")
+@strawberry.type(description="The part of an order one location fulfills (OMS).")
 class FulfillmentOrder(Node):
-    location: Location
-    status: FulfillmentOrderStatus
-    holds: list[FulfillmentHold]
-    delivery_method: DeliveryMethod
-    line_items: list[LineItemQuantity]
-    updated_at: datetime
+    location: Location = strawberry.field(description="The location that fulfills it.")
+    status: FulfillmentOrderStatus = strawberry.field(description="Where the work stands.")
+    holds: list[FulfillmentHold] = strawberry.field(
+        description="Its current holds, as the OMS lists them; empty when none."
+    )
+    delivery_method: DeliveryMethod = strawberry.field(
+        description="How its items reach the customer."
+    )
+    line_items: list[LineItemQuantity] = strawberry.field(
+        description="The order lines and units it carries."
+    )
+    updated_at: datetime = strawberry.field(
+        description="When the OMS last changed it (OMS time, with the offset the OMS gives)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A parcel sent for an order, as the OMS records it.")
 class Shipment(Node):
-    carrier: Carrier
-    tracking_number: str | None
-    tracking_url: str | None
-    shipped_at: datetime
-    line_items: list[LineItemQuantity]
+    carrier: Carrier = strawberry.field(description="The carrier carrying it.")
+    tracking_number: str | None = strawberry.field(
+        description="The carrier's tracking number; null when the OMS has none."
+    )
+    tracking_url: str | None = strawberry.field(
+        description="The carrier's public tracking page, built by the gateway from the "
+        "carrier and number; null for an unknown carrier or without a number."
+    )
+    shipped_at: datetime = strawberry.field(
+        description="When it shipped (OMS time, with the offset the OMS gives)."
+    )
+    line_items: list[LineItemQuantity] = strawberry.field(
+        description="The order lines and units in the parcel."
+    )
 
     @strawberry.field(
-        description="The carrier's tracking (carrier source).",
+        description="The carrier's tracking (carrier source); null without a tracking "
+        "number, or when the carrier cannot be read or has no record of it.",
         directives=requires("shipments:read"),
     )
     async def tracking(self, info: Info) -> Tracking | None:
@@ -156,40 +199,67 @@ class Shipment(Node):
         return None if readable is None else Tracking.from_record(readable)
 
 
-@strawberry.type
+@strawberry.type(
+    description="An order after checkout: what the OMS knows, with stock (inventory), "
+    "tracking (carrier) and tickets (ticketing) joined by the gateway."
+)
 class Order(Node):
-    number: str = strawberry.field(description='The order number, e.g. "1001".')
+    number: str = strawberry.field(description='The order number (OMS), e.g. "1001".')
     name: str = strawberry.field(description='The order number as customers see it: "#1001".')
-    placed_at: datetime
-    updated_at: datetime
-    cancelled_at: datetime | None
-    cancel_reason: CancelReason | None
-    customer: Customer
-    shipping_address: MailingAddress | None
-    financial_status: FinancialStatus
-    fulfillment_status: FulfillmentStatus
-    return_status: ReturnStatus
-    promised_delivery: DateWindow | None = strawberry.field(
-        description="The delivery window promised at checkout."
+    placed_at: datetime = strawberry.field(
+        description="When the order was placed (OMS time, with the offset the OMS gives)."
     )
-    line_items: list[LineItem]
-    fulfillment_orders: list[FulfillmentOrder]
-    shipments: list[Shipment]
+    updated_at: datetime = strawberry.field(
+        description="When the OMS last changed the order (OMS time, with the offset the OMS "
+        "gives); changes in the other sources do not move it."
+    )
+    cancelled_at: datetime | None = strawberry.field(
+        description="When the order was cancelled (OMS time); null unless cancelled."
+    )
+    cancel_reason: CancelReason | None = strawberry.field(
+        description="Why it was cancelled (OMS); null unless cancelled."
+    )
+    customer: Customer = strawberry.field(description="Who placed the order.")
+    shipping_address: MailingAddress | None = strawberry.field(
+        description="Where the order ships (OMS); null when it has none, e.g. a pickup order."
+    )
+    financial_status: FinancialStatus = strawberry.field(description="Payment state (OMS).")
+    fulfillment_status: FulfillmentStatus = strawberry.field(
+        description="Fulfillment state as the OMS reports it; `customerStatus` is the "
+        "status to show a customer."
+    )
+    return_status: ReturnStatus = strawberry.field(description="Return state (OMS).")
+    promised_delivery: DateWindow | None = strawberry.field(
+        description="The delivery window promised at checkout: the widest window over the "
+        "fulfillment orders that are not cancelled (OMS times); null when none has one."
+    )
+    line_items: list[LineItem] = strawberry.field(
+        description="The order's lines, as the OMS lists them."
+    )
+    fulfillment_orders: list[FulfillmentOrder] = strawberry.field(
+        description="The order split by fulfilling location and delivery method (OMS)."
+    )
+    shipments: list[Shipment] = strawberry.field(
+        description="Parcels sent so far (OMS); empty before the first ships."
+    )
     record: strawberry.Private[records.Order]
     cached: strawberry.Private[Cached[records.Order]]
     memo: strawberry.Private[dict[str, Any]]
 
     @strawberry.field(
-        description="The one status the customer is shown. The carrier's stages (out for "
-        "delivery, ready for pickup, returning to sender...) need shipments:read: without "
-        "it, as when the carrier does not answer, the OMS alone decides (e.g. SHIPPED)."
+        description="The one status the customer is shown, derived by the gateway from the "
+        "OMS and the carrier. The carrier's stages (out for delivery, ready for pickup, "
+        "returning to sender...) need shipments:read: without it, as when the carrier does "
+        "not answer, the OMS alone decides (e.g. SHIPPED)."
     )
     async def customer_status(self, info: Info) -> CustomerOrderStatus:
         trackings = await order_facts.readable_trackings(self.record, info.context)
         return derive_customer_status(self.record, trackings)
 
     @strawberry.field(
-        description="The carrier's latest estimate among the undelivered shipments.",
+        description="The carrier's latest estimate among the undelivered shipments, in the "
+        "destination's local time as the carrier gives it; null when none has an estimate "
+        "or the carrier cannot be read.",
         directives=requires("shipments:read"),
     )
     async def estimated_delivery(self, info: Info) -> DateWindow | None:
@@ -198,7 +268,8 @@ class Order(Node):
         return DateWindow.of(latest_estimate(self.record, trackings))
 
     @strawberry.field(
-        description="Support tickets about this order (ticketing source).",
+        description="Support tickets about this order (ticketing source); null when "
+        "ticketing cannot be read.",
         directives=requires("tickets:read"),
     )
     async def tickets(self, info: Info) -> list[SupportTicket] | None:
@@ -207,8 +278,9 @@ class Order(Node):
         return None if found is None else [SupportTicket.from_record(t) for t in found]
 
     @strawberry.field(
-        description="The carrier's earlier estimate, when the latest one moved "
-        '("was Tuesday, now Thursday").',
+        description="The carrier's first estimate for the shipment `estimatedDelivery` "
+        'comes from, when it has moved since ("was Tuesday, now Thursday"); carrier source, '
+        "destination's local time; null when it never moved.",
         directives=requires("shipments:read"),
     )
     async def previous_estimated_delivery(self, info: Info) -> DateWindow | None:
@@ -217,7 +289,8 @@ class Order(Node):
         return DateWindow.of(previous_estimate(self.record, trackings))
 
     @strawberry.field(
-        description="How the order is doing: the worst of its exceptions. App and partner "
+        description="How the order is doing: the worst of its exceptions (derived by the "
+        "gateway). App and partner "
         "keys get the customer's view (internal exceptions do not count). Needs "
         "shipments:read and inventory:read, the sources of the exceptions customers see: "
         "without them it would say ON_TRACK over a lost parcel or missing stock it cannot "
@@ -231,7 +304,8 @@ class Order(Node):
         return rules.order_health(found, include_internal=info.context.access.internal)
 
     @strawberry.field(
-        description="What is wrong or about to go wrong, most severe and newest first. "
+        description="What is wrong or about to go wrong, derived by the gateway from all "
+        "four sources, most severe and newest first. "
         "Internal exceptions (fraud review, support response) are shown to consoles only. "
         "Worked out from the sources this key may read: without shipments:read, "
         "inventory:read or tickets:read, what only that source shows is not listed."
@@ -250,16 +324,29 @@ class Order(Node):
             )
         return self.memo["exceptions"]
 
-    @strawberry.field(description="What may still change on this order, and why not.")
+    @strawberry.field(
+        description="What may still change on this order, and why not (derived by the "
+        "gateway from the OMS's fulfillment state)."
+    )
     def change_eligibility(self) -> ChangeEligibility:
         return ChangeEligibility.of(change_eligibility(self.record))
 
     @strawberry.field(
-        description="Everything that happened, from all four sources, oldest first. "
-        "App and partner keys see CUSTOMER events only. `first` is required, 1 to 100."
+        description="Everything that happened, merged by the gateway from the OMS, the "
+        "carrier and ticketing, oldest first. App and partner keys see CUSTOMER events only. "
+        "`first` is required, 1 to 100."
     )
     async def timeline(
-        self, info: Info, first: int, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many events, 1 to 100.")],
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Start after this event: a cursor from this timeline's edges or "
+                "`pageInfo.endCursor`; omit for the first page."
+            ),
+        ] = None,
     ) -> TimelineConnection:
         trackings, tickets = await asyncio.gather(
             order_facts.readable_trackings(self.record, info.context),
@@ -271,7 +358,8 @@ class Order(Node):
         )
 
     @strawberry.field(
-        description="Each source this order was assembled from, and how fresh its data is."
+        description="Each source this order was assembled from and how fresh its data is, "
+        "as measured by the gateway; only sources the order uses and the key may read."
     )
     async def data_sources(self, info: Info) -> list[SourceFreshness]:
         loaders, order, denied = info.context.loaders, self.record, info.context.access.denied
@@ -391,24 +479,44 @@ def _shipment(order_id: str, shipment: records.Shipment, lines: dict[str, LineIt
     )
 
 
-@strawberry.type
+@strawberry.type(description="One order of a page of `orders`.")
 class OrderEdge:
-    cursor: str
-    node: Order
+    cursor: str = strawberry.field(
+        description="Opaque cursor of this order; pass it as `after` to continue after it."
+    )
+    node: Order = strawberry.field(description="The order.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of orders, newest first (OMS search).")
 class OrderConnection:
-    edges: list[OrderEdge]
-    nodes: list[Order]
-    page_info: PageInfo
+    edges: list[OrderEdge] = strawberry.field(description="The orders with their cursors.")
+    nodes: list[Order] = strawberry.field(description="The same orders, without cursors.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.input(description="Filters of `orders`; all optional, combined with AND.")
 class OrderFilter:
-    customer_reference: str | None = None
-    fulfillment_statuses: list[FulfillmentStatus] | None = None
-    financial_statuses: list[FinancialStatus] | None = None
-    updated_since: datetime | None = None
-    placed_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
-    placed_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
+    customer_reference: str | None = strawberry.field(
+        default=None, description="Only this customer's orders: `Customer.reference`."
+    )
+    fulfillment_statuses: list[FulfillmentStatus] | None = strawberry.field(
+        default=None, description="Only orders in any of these fulfillment statuses."
+    )
+    financial_statuses: list[FinancialStatus] | None = strawberry.field(
+        default=None, description="Only orders in any of these payment states."
+    )
+    updated_since: datetime | None = strawberry.field(
+        default=None,
+        description="Only orders the OMS changed at or after this time (give an offset; "
+        "UTC when none).",
+    )
+    placed_from: datetime | None = strawberry.field(
+        default=None,
+        description="Only orders placed at or after this time (inclusive; give an offset, "
+        "UTC when none).",
+    )
+    placed_to: datetime | None = strawberry.field(
+        default=None,
+        description="Only orders placed before this time (exclusive; give an offset, UTC "
+        "when none).",
+    )

@@ -13,13 +13,18 @@ from resolvers.types.enums import TicketChannel, TicketPriority, TicketStatus, T
 from sources import records
 
 
-@strawberry.type(description="A message on a ticket; the first is the requester's description.")
+@strawberry.type(
+    description="A message on a ticket (ticketing source); the first is the requester's "
+    "description."
+)
 class TicketComment:
     id: strawberry.ID = strawberry.field(description="The comment's id in the ticketing system.")
-    author: str
-    body: str
+    author: str = strawberry.field(description="Who wrote it: a name, as ticketing records it.")
+    body: str = strawberry.field(description="The comment's text.")
     public: bool = strawberry.field(description="False for an internal note (consoles only).")
-    created_at: datetime
+    created_at: datetime = strawberry.field(
+        description="When it was written (ticketing time, with the offset it gives)."
+    )
 
     @classmethod
     def from_record(cls, comment: records.TicketComment) -> TicketComment:
@@ -32,23 +37,27 @@ class TicketComment:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A support ticket about an order (ticketing source).")
 class SupportTicket(Node):
     reference: str = strawberry.field(description="The ticket's id in the ticketing system.")
-    status: TicketStatus
-    priority: TicketPriority
-    type: TicketType
-    channel: TicketChannel
-    subject: str
-    tags: list[str]
-    created_at: datetime
-    updated_at: datetime
-    url: str
+    status: TicketStatus = strawberry.field(description="Where the ticket stands.")
+    priority: TicketPriority = strawberry.field(description="How urgent it is.")
+    type: TicketType = strawberry.field(description="What kind of request it is.")
+    channel: TicketChannel = strawberry.field(description="Where it came in.")
+    subject: str = strawberry.field(description="The ticket's subject line.")
+    tags: list[str] = strawberry.field(description="Ticketing's tags, as set there.")
+    created_at: datetime = strawberry.field(
+        description="When it was opened (ticketing time, with the offset it gives)."
+    )
+    updated_at: datetime = strawberry.field(
+        description="When ticketing last changed it (ticketing time, with the offset it gives)."
+    )
+    url: str = strawberry.field(description="The ticket's page in the ticketing system.")
     record: strawberry.Private[records.Ticket]
 
     @strawberry.field(
-        description="Oldest first. App and partner keys see public comments only; consoles "
-        "also see internal notes."
+        description="Its comments, oldest first. App and partner keys see public comments "
+        "only; consoles also see internal notes."
     )
     def comments(self, info: strawberry.Info[RequestContext, None]) -> list[TicketComment]:
         internal = info.context.access.internal

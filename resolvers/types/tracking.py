@@ -21,10 +21,15 @@ _CARRIERS: dict[str, tuple[str, str]] = {
 }
 
 
-@strawberry.type
+@strawberry.type(description="The carrier of a shipment.")
 class Carrier:
-    code: str
-    name: str
+    code: str = strawberry.field(
+        description='The carrier code the OMS records, e.g. "ups", "usps", "fedex", "dhl".'
+    )
+    name: str = strawberry.field(
+        description="Display name, set by the gateway from the code (the code in capitals "
+        "for a carrier it does not know)."
+    )
 
     @classmethod
     def of(cls, code: str) -> Carrier:
@@ -36,28 +41,42 @@ def tracking_url(carrier_code: str, tracking_number: str | None) -> str | None:
     return template.format(tracking_number) if template and tracking_number else None
 
 
-@strawberry.type
+@strawberry.type(description="Where a carrier checkpoint happened, as the carrier gives it.")
 class TrackingLocation:
-    city: str | None
-    region: str | None
-    postal_code: str | None
-    country_code: str | None
+    city: str | None = strawberry.field(description="City, if given.")
+    region: str | None = strawberry.field(description="State or region, if given.")
+    postal_code: str | None = strawberry.field(description="Postal code, if given.")
+    country_code: str | None = strawberry.field(
+        description="ISO 3166-1 alpha-2 country code, if given."
+    )
 
 
-@strawberry.type(description="One carrier checkpoint.")
+@strawberry.type(description="One carrier checkpoint (carrier source).")
 class TrackingEvent:
-    occurred_at: datetime
+    occurred_at: datetime = strawberry.field(
+        description="When it happened, in the checkpoint's local time with the offset the "
+        "carrier gives (UTC when it gives none)."
+    )
     date_only: bool = strawberry.field(
         description="The carrier gave only a date; `occurredAt` is that day's start (UTC)."
     )
-    status: ShipmentStatus
-    raw_tag: str
-    raw_subtag: str | None
-    message: str
-    location: TrackingLocation | None
+    status: ShipmentStatus = strawberry.field(description="The checkpoint's normalised status.")
+    raw_tag: str = strawberry.field(description='The carrier\'s raw tag, e.g. "InTransit".')
+    raw_subtag: str | None = strawberry.field(
+        description='The carrier\'s raw subtag, e.g. "InTransit_003", if any.'
+    )
+    message: str = strawberry.field(
+        description="The carrier's message, as sent (often in capitals)."
+    )
+    location: TrackingLocation | None = strawberry.field(
+        description="Where it happened; null when the carrier gives no place."
+    )
 
 
-@strawberry.type(description="A shipment's tracking as the carrier reports it.")
+@strawberry.type(
+    description="A shipment's tracking as the carrier reports it (carrier source); times "
+    "keep the carrier's offsets."
+)
 class Tracking:
     status: ShipmentStatus = strawberry.field(description="The carrier's current status.")
     milestone: ShipmentStatus = strawberry.field(
@@ -66,27 +85,46 @@ class Tracking:
             "late or out-of-order events never move it back."
         )
     )
-    sub_status: ShipmentSubStatus | None
-    raw_tag: str
-    raw_subtag: str | None
-    message: str | None
-    last_event_at: datetime | None
+    sub_status: ShipmentSubStatus | None = strawberry.field(
+        description="Why it is where it is, named by the gateway from the raw subtag and "
+        "message; null for ordinary progress."
+    )
+    raw_tag: str = strawberry.field(description='The carrier\'s raw current tag, e.g. "InTransit".')
+    raw_subtag: str | None = strawberry.field(
+        description='The carrier\'s raw current subtag, e.g. "Exception_011", if any.'
+    )
+    message: str | None = strawberry.field(description="The carrier's latest message, if any.")
+    last_event_at: datetime | None = strawberry.field(
+        description="Time of the latest checkpoint in `events` (carrier's local time with "
+        "its offset); null without checkpoints."
+    )
     estimated_delivery: DateWindow | None = strawberry.field(
-        description="The carrier's latest estimate."
+        description="The carrier's latest estimated delivery window, in the destination's "
+        "local time; null when the carrier gives none."
     )
     first_estimated_delivery: DateWindow | None = strawberry.field(
-        description="The carrier's first estimate, to show how far it has moved."
+        description="The carrier's first estimate, to show how far it has moved "
+        "(destination's local time); null when the carrier gave none."
     )
-    promised_date: datetime | None
-    first_attempt_at: datetime | None
+    promised_date: datetime | None = strawberry.field(
+        description="The order's promised delivery date as the carrier's record holds it, "
+        "if any (with the offset the carrier gives)."
+    )
+    first_attempt_at: datetime | None = strawberry.field(
+        description="When the carrier first tried to deliver (with the carrier's offset); "
+        "null before any attempt."
+    )
     signed_by: str | None = strawberry.field(
         description="Who signed for the parcel: a person's name, masked (null) without "
         "pii:read, and withheld from the carrier's messages too.",
         directives=requires("pii:read"),
     )
-    updated_at: datetime
+    updated_at: datetime = strawberry.field(
+        description="When the carrier last updated this record (with the carrier's offset)."
+    )
     events: list[TrackingEvent] = strawberry.field(
-        description="Checkpoints in time order, duplicates removed."
+        description="Checkpoints in time order, exact duplicates and unreadable times removed "
+        "by the gateway."
     )
 
     @classmethod
