@@ -21,6 +21,7 @@ from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
 from gateway.server import serve
 from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
+from gateway.startup import check_pepper, check_startup
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
@@ -60,15 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return _keys(args, settings)
-    if args.command == "serve":
-        settings = msgspec.structs.replace(
-            settings, host=args.host or settings.host, port=args.port or settings.port
-        )
-        _run(serve(settings))
-    elif args.command == "sim":
-        _run(_sim(args))
-    else:
-        _run(_demo(args, settings))
+    try:
+        if args.command == "serve":
+            settings = msgspec.structs.replace(
+                settings, host=args.host or settings.host, port=args.port or settings.port
+            )
+            _run(serve(settings))
+        elif args.command == "sim":
+            _run(_sim(args))
+        else:
+            _run(_demo(args, settings))
+    except SettingsError as exc:  # start-up refused what cannot work
+        print(f"ordergraph: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -243,8 +248,10 @@ async def _demo_keys(settings: Settings) -> None:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.key_pepper:
-        print("ordergraph: set OG_KEY_PEPPER (the key hashes' secret) first", file=sys.stderr)
+    try:
+        check_pepper(settings.key_pepper)  # keys made with another pepper would not work
+    except SettingsError as exc:
+        print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> int:
@@ -280,6 +287,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         if "OG_KEYS_URL" in os.environ
         else f"file:{tempfile.mkdtemp(prefix='ordergraph-demo-')}/keys.json",
     )
+    await check_startup(settings)  # a configured Redis key store, before keys go in
     await _demo_keys(settings)
     order_id = cluster.dataset.order_ids("in_transit")[0]
     order = cluster.dataset.orders[order_id]

@@ -223,7 +223,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
-MIN_PEPPER_BYTES = 32
 KEY_STORE_SCHEMES = ("redis", "rediss", "file")
 # A host name (letters, digits, dots, hyphens, underscores) or an IP address.
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+(%[\w.-]+)?$")

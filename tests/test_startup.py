@@ -1,0 +1,193 @@
+"""``ordergraph serve`` run as a user runs it refuses, before it binds its port, what
+cannot work: exit status 2 and one line on stderr naming the setting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sources.sim.cluster import SimCluster
+from sources.webhooks import generate_secret
+from tests.ports import free_socket
+from tests.redis_server import RedisServer
+from tests.serving import wait_ready
+
+ROOT = Path(__file__).resolve().parents[1]
+PEPPER = "a-test-pepper-of-forty-bytes-or-so-12345"
+SECRET = generate_secret()
+MARGIN_S = 8.0  # an interpreter starting and importing the gateway on a busy machine
+
+
+@dataclass
+class Exited:
+    returncode: int
+    stdout: str
+    stderr: str
+    elapsed_s: float
+
+
+def _environ(tmp_path: Path, **values: str | None) -> dict[str, str]:
+    """The process environment without any OG_* of the caller's, a usable pepper, a
+    key file under ``tmp_path`` and a free port, then ``values`` (None: unset)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OG_")}
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    env |= {
+        "OG_PORT": str(port),
+        "OG_KEY_PEPPER": PEPPER,
+        "OG_KEYS_URL": f"file:{tmp_path}/keys.json",
+        "OG_EXCEPTION_QUEUE": "false",
+        "OG_SHUTDOWN_DRAIN_MS": "0",
+        "OG_LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, value in values.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+async def _start(*args: str, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "gateway", *args),
+        cwd=ROOT,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _run(*args: str, env: Mapping[str, str], timeout_s: float = 60.0) -> Exited:
+    started = time.monotonic()
+    process = await _start(*args, env=env)
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"ordergraph {' '.join(args)} still ran after {timeout_s} s") from None
+    assert process.returncode is not None
+    return Exited(process.returncode, stdout.decode(), stderr.decode(), time.monotonic() - started)
+
+
+def _refused(result: Exited, variable: str) -> str:
+    """The one line ``result`` printed on stderr, having exited 2 naming ``variable``."""
+    assert result.returncode == 2, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ordergraph: ") and variable in lines[0], lines[0]
+    return lines[0]
+
+
+@contextlib.asynccontextmanager
+async def _serving(env: Mapping[str, str]) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """``ordergraph serve`` until ready (every source answered), stopped at the end."""
+    process = await _start("serve", env=env)
+    url = f"http://127.0.0.1:{env['OG_PORT']}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, url, process)
+            yield url, session
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.communicate(), 15)
+
+
+def _sources(sim: SimCluster) -> dict[str, str]:
+    return {f"OG_{name.upper()}_URL": url for name, url in sim.urls.items()}
+
+
+def _typo(secret: str) -> str:
+    return secret[:-6] + "!" + secret[-5:]
+
+
+@pytest.mark.parametrize(
+    ("variable", "values"),
+    [
+        ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": None}),
+        ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": ""}),
+        ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": "p" * 31}),
+        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": "whsec_a"}),
+        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": f"{SECRET},{_typo(SECRET)}"}),
+        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": SECRET.removeprefix("whsec_")}),
+        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": "whsec_c2hvcnQ="}),
+        ("OG_OMS_URL", {"OG_OMS_URL": "http://oms internal:8101"}),
+        ("OG_CARRIER_URL", {"OG_CARRIER_URL": "http://:8103"}),
+        ("OG_INVENTORY_URL", {"OG_INVENTORY_URL": "http://inventory.internal:99999"}),
+        ("OG_TICKETING_URL", {"OG_TICKETING_URL": "ticketing.internal:8104"}),
+        ("OG_CACHE_URL", {"OG_CACHE_URL": "redis://:hunter2hunter2@/0"}),
+        ("OG_KEYS_URL", {"OG_KEYS_URL": "ftp://keys.internal/keys.json"}),
+        # Dev mode needs no pepper, but malformed values are still refused.
+        ("OG_WEBHOOK_SECRETS", {"OG_DEV_MODE": "1", "OG_WEBHOOK_SECRETS": "whsec_"}),
+        ("OG_OMS_URL", {"OG_DEV_MODE": "1", "OG_KEY_PEPPER": None, "OG_OMS_URL": "http://:1"}),
+    ],
+)
+async def test_serve_refuses_a_setting_that_cannot_work(tmp_path, variable, values):
+    result = await _run("serve", env=_environ(tmp_path, **values))
+    line = _refused(result, variable)
+    for value in values.values():  # never echoes a secret
+        if value and ("whsec_" in value or "hunter2" in value):
+            assert "hunter2" not in line and SECRET.removeprefix("whsec_")[:12] not in line
+
+
+@pytest.mark.parametrize("variable", ["OG_CACHE_URL", "OG_KEYS_URL"])
+async def test_serve_refuses_an_unreachable_redis_after_the_startup_timeout(tmp_path, variable):
+    timeout_s = 1.0
+    with free_socket() as sock:  # bound, not listening: every connection is refused
+        host, port = sock.getsockname()
+        env = _environ(
+            tmp_path,
+            **{variable: f"redis://:hunter2hunter2@{host}:{port}/0"},
+            OG_STARTUP_TIMEOUT_MS=str(int(timeout_s * 1000)),
+        )
+        result = await _run("serve", env=env)
+    line = _refused(result, variable)
+    assert "OG_STARTUP_TIMEOUT_MS" in line and f"redis://***@{host}:{port}/0" in line
+    assert "hunter2" not in line
+    assert timeout_s <= result.elapsed_s < timeout_s + MARGIN_S
+
+
+async def test_the_port_is_not_bound_while_waiting_for_redis(tmp_path):
+    with free_socket() as sock:
+        host, port = sock.getsockname()
+        env = _environ(tmp_path, OG_CACHE_URL=f"redis://{host}:{port}/0")
+        env["OG_STARTUP_TIMEOUT_MS"] = "20000"
+        process = await _start("serve", env=env)
+        try:
+            await asyncio.sleep(3.0)  # imported and retrying by now
+            assert process.returncode is None
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", int(env["OG_PORT"]))
+        finally:
+            process.terminate()
+            await process.communicate()
+
+
+async def test_a_reachable_redis_cache_and_key_store_pass_startup(
+    sim: SimCluster, redis_server: RedisServer, tmp_path
+):
+    env = _environ(
+        tmp_path, OG_CACHE_URL=redis_server.url, OG_KEYS_URL=redis_server.url, **_sources(sim)
+    )
+    env["OG_STARTUP_TIMEOUT_MS"] = "3000"
+    async with _serving(env) as (url, session), session.get(f"{url}/readyz") as resp:
+        ready = await resp.json()
+    assert ready["status"] == "ready" and ready["cache"]["backend"] == "redis"
+
+
+async def test_dev_mode_starts_without_a_pepper(sim: SimCluster, tmp_path):
+    env = _environ(tmp_path, OG_DEV_MODE="1", OG_KEY_PEPPER=None, **_sources(sim))
+    async with _serving(env) as (url, session), session.get(f"{url}/healthz") as resp:
+        assert resp.status == 200
