@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from sources.sim.cluster import SimCluster
 from sources.webhooks import generate_secret
@@ -24,6 +26,7 @@ from tests.serving import wait_ready
 ROOT = Path(__file__).resolve().parents[1]
 PEPPER = "a-test-pepper-of-forty-bytes-or-so-12345"
 SECRET = generate_secret()
+REDIS_PASSWORD = "hunter2-of-the-redis-user"
 MARGIN_S = 8.0  # an interpreter starting and importing the gateway on a busy machine
 
 
@@ -185,6 +188,70 @@ async def test_a_reachable_redis_cache_and_key_store_pass_startup(
     async with _serving(env) as (url, session), session.get(f"{url}/readyz") as resp:
         ready = await resp.json()
     assert ready["status"] == "ready" and ready["cache"]["backend"] == "redis"
+    assert ready["config"]["key_store"]["kind"] == "redis"
+
+
+@pytest.fixture
+async def redis_user(redis_server: RedisServer) -> AsyncIterator[str]:
+    """A Redis URL with a password (an ACL user on the session's redis-server)."""
+    admin = Redis.from_url(redis_server.url)
+    await admin.execute_command(
+        "ACL", "SETUSER", "og", "on", f">{REDIS_PASSWORD}", "~*", "&*", "+@all"
+    )
+    try:
+        yield f"redis://og:{REDIS_PASSWORD}@127.0.0.1:{redis_server.port}/0"
+    finally:
+        await admin.execute_command("ACL", "DELUSER", "og")
+        await admin.aclose()
+
+
+async def test_readyz_and_the_startup_log_say_what_is_configured_and_no_secret(
+    sim: SimCluster, redis_user: str, tmp_path
+):
+    secrets = [generate_secret(), generate_secret()]
+    env = _environ(
+        tmp_path,
+        OG_CACHE_URL=redis_user,
+        OG_KEYS_URL=redis_user,
+        OG_WEBHOOK_SECRETS=",".join(secrets),
+        OG_LOG_LEVEL="INFO",
+        **_sources(sim),
+    )
+    process = await _start("serve", env=env)
+    url = f"http://127.0.0.1:{env['OG_PORT']}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, url, process)
+            async with session.get(f"{url}/readyz") as resp:
+                body = await resp.text()
+    finally:
+        process.terminate()
+        stdout, _ = await asyncio.wait_for(process.communicate(), 15)
+    config = json.loads(body)["config"]
+    redacted = f"redis://***@127.0.0.1:{redis_user.rsplit(':', 1)[1]}"
+    assert config == {
+        "dev_mode": False,
+        "cache": {"backend": "redis", "url": redacted},
+        "key_store": {"kind": "redis", "url": redacted, "pepper": True},
+        "webhooks": {"configured": True, "secrets": 2},
+        "exception_queue": False,
+        "persisted_documents": {"manifest": False},
+    }
+    logged = [
+        json.loads(line)
+        for line in stdout.decode().splitlines()
+        if line.startswith("{") and '"config"' in line
+    ]
+    assert len(logged) == 1 and logged[0]["level"] == "INFO"
+    assert logged[0]["config"] == config
+    for text in (body, json.dumps(logged)):
+        for secret in (
+            PEPPER,
+            REDIS_PASSWORD,
+            *secrets,
+            *(s.removeprefix("whsec_") for s in secrets),
+        ):
+            assert secret not in text
 
 
 async def test_dev_mode_starts_without_a_pepper(sim: SimCluster, tmp_path):
