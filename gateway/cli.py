@@ -21,7 +21,7 @@ from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
 from gateway.server import serve
 from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
-from gateway.startup import check_pepper, check_startup
+from gateway.startup import check_pepper, check_startup, generate_pepper
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
@@ -45,6 +45,10 @@ EXAMPLE_QUERY = """{{
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    generated = _generated(args)
+    if generated is not None:  # needs no settings: works before any are right
+        print(generated)
+        return 0
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -75,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _generated(args: argparse.Namespace) -> str | None:
+    """A fresh secret, for ``keys pepper`` and ``webhooks secret``; None otherwise."""
+    if args.command == "keys" and args.keys_command == "pepper":
+        return generate_pepper()
+    if args.command == "webhooks" and args.webhooks_command == "secret":
+        return generate_secret()
+    return None
 
 
 def schema_sdl() -> str:
@@ -110,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     add_keys_commands(commands)
+    webhooks = commands.add_parser("webhooks", help="change-event webhook secrets")
+    webhooks_commands = webhooks.add_subparsers(
+        dest="webhooks_command", required=True, metavar="COMMAND"
+    )
+    webhooks_commands.add_parser(
+        "secret", help="print a fresh Standard Webhooks secret (whsec_…) for OG_WEBHOOK_SECRETS"
+    )
     return parser
 
 

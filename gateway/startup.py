@@ -11,6 +11,7 @@ show: kinds and counts, never a secret or a URL's password.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,11 @@ MIN_PEPPER_BYTES = 32  # what `ordergraph keys pepper` prints is longer
 FIRST_RETRY_S = 0.05
 MAX_RETRY_S = 0.5
 MAX_ATTEMPT_S = 1.0  # one connection attempt, at most
+
+
+def generate_pepper() -> str:
+    """A new ``OG_KEY_PEPPER``: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(MIN_PEPPER_BYTES)
 
 
 def pepper_problem(pepper: str | None) -> str | None:

@@ -11,14 +11,17 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 from redis.asyncio import Redis
+from standardwebhooks import Webhook
 
+from gateway.startup import pepper_problem
 from sources.sim.cluster import SimCluster
-from sources.webhooks import generate_secret
+from sources.webhooks import generate_secret, secret_problem
 from tests.ports import free_socket
 from tests.redis_server import RedisServer
 from tests.serving import wait_ready
@@ -258,3 +261,36 @@ async def test_dev_mode_starts_without_a_pepper(sim: SimCluster, tmp_path):
     env = _environ(tmp_path, OG_DEV_MODE="1", OG_KEY_PEPPER=None, **_sources(sim))
     async with _serving(env) as (url, session), session.get(f"{url}/healthz") as resp:
         assert resp.status == 200
+
+
+async def _printed_line(*args: str, env: Mapping[str, str]) -> str:
+    result = await _run(*args, env=env)
+    assert (result.returncode, result.stderr) == (0, ""), result
+    assert result.stdout.endswith("\n") and result.stdout.count("\n") == 1, result.stdout
+    return result.stdout.removesuffix("\n")
+
+
+async def test_keys_pepper_prints_a_fresh_pepper_without_one_set(tmp_path):
+    env = _environ(tmp_path, OG_KEY_PEPPER=None, OG_WEBHOOK_SECRETS="whsec_a")  # bad, unread
+    pepper, again = [await _printed_line("keys", "pepper", env=env) for _ in range(2)]
+    assert pepper != again and pepper.strip() == pepper
+    assert len(pepper.encode()) >= 32 and pepper_problem(pepper) is None
+    # and serve takes it
+    result = await _run("serve", env=_environ(tmp_path, OG_KEY_PEPPER=pepper, OG_OMS_URL="x"))
+    _refused(result, "OG_OMS_URL")  # refused for the URL only, after the pepper passed
+    other = await _run("keys", "list", env=_environ(tmp_path, OG_KEY_PEPPER=pepper))
+    assert other.returncode == 0, other
+
+
+async def test_webhooks_secret_prints_a_secret_standard_webhooks_accepts(tmp_path):
+    env = _environ(tmp_path, OG_KEY_PEPPER=None, OG_WEBHOOK_SECRETS="whsec_a")
+    secret, again = [await _printed_line("webhooks", "secret", env=env) for _ in range(2)]
+    assert secret != again and secret.startswith("whsec_") and secret_problem(secret) is None
+    signer = Webhook(secret)
+    at = datetime.now(UTC)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signer.sign("msg_1", at, "{}"),
+    }
+    assert Webhook(secret).verify("{}", headers) == {}

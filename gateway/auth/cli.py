@@ -44,6 +44,12 @@ def add_keys_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     create.add_argument("--expires-in-days", type=float, metavar="DAYS", help="default: never")
     create.add_argument("--label", help="a note for people, e.g. who holds the key")
 
+    commands.add_parser(
+        "pepper",
+        help="print a fresh OG_KEY_PEPPER (needs no settings); keys made under one pepper "
+        "only work with it",
+    )
+
     listing = commands.add_parser("list", help="every key and its status (never a secret)")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
 
