@@ -99,27 +99,62 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="simulated sources + gateway, in-memory, one command")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000, help="gateway port (default 8000)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="gateway and source host (default %(default)s; the demo ignores OG_HOST)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="gateway port (default %(default)s; the demo ignores OG_PORT)",
+    )
     demo.add_argument(
         "--sim-port-base", type=int, help="first of four source ports (default: port + 101)"
     )
     _add_sim_options(demo, latency_ms=3.0, jitter_ms=2.0)
 
     sim = commands.add_parser("sim", help="only the four simulated sources")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port-base", type=int, default=8101, help="OMS port; the others follow")
     sim.add_argument(
-        "--webhook-url", help="POST signed change events to <url>/<source>, e.g. a gateway's"
+        "--host", default="127.0.0.1", help="host the sources listen on (default %(default)s)"
     )
     sim.add_argument(
-        "--webhook-secret", help="Standard Webhooks secret (whsec_…) to sign them with"
+        "--port-base",
+        type=int,
+        default=8101,
+        help="OMS port; inventory, carrier and ticketing follow (default %(default)s)",
+    )
+    sim.add_argument(
+        "--webhook-url",
+        help="POST signed change events to <url>/<source>, e.g. a gateway's "
+        "(default: none, no events sent)",
+    )
+    sim.add_argument(
+        "--webhook-secret",
+        help="Standard Webhooks secret (whsec_…) to sign them with, as in the gateway's "
+        "OG_WEBHOOK_SECRETS; needed with --webhook-url (default: none; make one: "
+        "ordergraph webhooks secret)",
     )
     _add_sim_options(sim, latency_ms=0.0, jitter_ms=0.0)
 
-    gateway = commands.add_parser("serve", help="the gateway against configured sources")
-    gateway.add_argument("--host")
-    gateway.add_argument("--port", type=int)
+    defaults = Settings()
+    gateway = commands.add_parser(
+        "serve",
+        help="the gateway against configured sources",
+        epilog="Every setting is an OG_* environment variable or a key in the TOML file "
+        "named by OG_CONFIG; serve refuses to start (status 2) on one that cannot work. "
+        "All settings: docs/settings.md",
+    )
+    gateway.add_argument(
+        "--host",
+        help=f"address to listen on (default: OG_HOST from the settings, {defaults.host})",
+    )
+    gateway.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on (default: OG_PORT from the settings, {defaults.port})",
+    )
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     add_keys_commands(commands)
@@ -136,16 +171,28 @@ def _parser() -> argparse.ArgumentParser:
 def _add_sim_options(
     parser: argparse.ArgumentParser, *, latency_ms: float, jitter_ms: float
 ) -> None:
-    parser.add_argument("--seed", type=int, default=7, help="data set seed (default 7)")
+    parser.add_argument("--seed", type=int, default=7, help="data set seed (default %(default)s)")
     parser.add_argument(
         "--now",
         type=_instant,
         help="the data set's 'now', ISO 8601 (e.g. 2026-11-20T15:00:00Z; no offset: UTC); "
         "the same --seed and --now serve the same data (default: the current time)",
     )
-    parser.add_argument("--orders", type=int, default=1200)
-    parser.add_argument("--latency-ms", type=float, default=latency_ms)
-    parser.add_argument("--jitter-ms", type=float, default=jitter_ms)
+    parser.add_argument(
+        "--orders", type=int, default=1200, help="orders in the data set (default %(default)s)"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=latency_ms,
+        help="added to every source response, in ms (default %(default)s)",
+    )
+    parser.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=jitter_ms,
+        help="random extra latency, up to this many ms (default %(default)s)",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -154,7 +201,7 @@ def _add_sim_options(
         metavar="SOURCE:FAULTS",
         help="inject faults into a source's data endpoints, e.g. carrier:error=0.3@503, "
         "inventory:hang, oms:latency=200,jitter=50, ticketing:garbage=0.5, carrier:partial "
-        "(repeatable; change them at run time with PUT <source>/__faults)",
+        "(repeatable; change them at run time with PUT <source>/__faults; default: none)",
     )
 
 
