@@ -20,7 +20,13 @@ from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
 from gateway.server import serve
-from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
+from gateway.settings import (
+    Settings,
+    SettingsError,
+    SourceSettings,
+    load_settings,
+    redact_url,
+)
 from gateway.startup import check_pepper, check_startup, generate_pepper
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
@@ -358,7 +364,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     await _demo_keys(settings)
     order_id = cluster.dataset.order_ids("in_transit")[0]
     order = cluster.dataset.orders[order_id]
-    print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")
+    print(f"\nGraphiQL: {gateway}/graphql   (cache: {redact_url(settings.cache_url)})")
     print(
         f"Cost limit: {settings.max_cost:,} per query (OG_MAX_COST; the demo's default "
         f"{DEMO_MAX_COST:,} lets orders(first: 100) with lines, stock, tracking and tickets "

@@ -22,7 +22,8 @@ from standardwebhooks import Webhook
 from gateway.startup import pepper_problem
 from sources.sim.cluster import SimCluster
 from sources.webhooks import generate_secret, secret_problem
-from tests.ports import free_socket
+from tests.ports import free_port_block, free_socket
+from tests.processes import ordergraph
 from tests.redis_server import RedisServer
 from tests.serving import wait_ready
 
@@ -294,3 +295,13 @@ async def test_webhooks_secret_prints_a_secret_standard_webhooks_accepts(tmp_pat
         "webhook-signature": signer.sign("msg_1", at, "{}"),
     }
     assert Webhook(secret).verify("{}", headers) == {}
+
+
+async def test_the_demo_shows_its_redis_cache_without_the_password(redis_user: str, tmp_path):
+    env = _environ(tmp_path, OG_CACHE_URL=redis_user, OG_KEY_PEPPER=None)
+    del env["OG_PORT"]
+    ports = ("--port", str(free_port_block(1)), "--sim-port-base", str(free_port_block(4)))
+    async with ordergraph("demo", *ports, "--orders", "80", env=env) as command:
+        output = await command.printed("GraphiQL:")
+    assert f"(cache: redis://***@127.0.0.1:{redis_user.rsplit(':', 1)[1]})" in output
+    assert REDIS_PASSWORD not in output
