@@ -29,7 +29,8 @@ from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
 from gateway.observability import RequestObservability, metrics_endpoint
 from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
-from gateway.settings import SOURCE_NAMES, Settings
+from gateway.settings import SOURCE_NAMES, Settings, redact_url
+from gateway.startup import config_summary
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
 from resolvers.exception_queue import ExceptionIndex
@@ -71,6 +72,8 @@ class Gateway:
             log.warning(
                 "DEV MODE: anonymous requests run as an internal console; never in production"
             )
+        summary = config_summary(settings)
+        log.info("configuration: %s", _one_line(summary), extra={"config": summary})
         upstreams = Upstreams.open(*(settings.source(name) for name in SOURCE_NAMES))
         backend = open_backend(settings.cache_url)
         shared = backend.name != "memory" and settings.cache_local_ttl_ms > 0
@@ -126,7 +129,7 @@ class Gateway:
         clients = cached.upstreams.all()
         answers = await asyncio.gather(*(client.ping() for client in clients))
         sources = [
-            {"name": client.name, "url": client.base_url, "ok": ok}
+            {"name": client.name, "url": redact_url(client.base_url), "ok": ok}
             for client, ok in zip(clients, answers, strict=True)
         ]
         health = cached.backend.health()
@@ -137,7 +140,23 @@ class Gateway:
             status, code = "ready", 200
         else:
             status, code = "degraded", 200
-        return JSONResponse({"status": status, "sources": sources, "cache": cache}, code)
+        config = config_summary(self.settings)  # never a secret
+        return JSONResponse(
+            {"status": status, "sources": sources, "cache": cache, "config": config}, code
+        )
+
+
+def _one_line(summary: dict[str, object], prefix: str = "") -> str:
+    """``summary`` as ``key=value`` pairs, nested keys dotted, for readable log text."""
+    pairs = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            pairs.append(_one_line(value, f"{prefix}{key}."))
+        else:
+            pairs.append(
+                f"{prefix}{key}={str(value).lower() if isinstance(value, bool) else value}"
+            )
+    return " ".join(pairs)
 
 
 def _started(part: T | None) -> T:

@@ -20,7 +20,14 @@ from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
 from gateway.server import serve
-from gateway.settings import Settings, SettingsError, SourceSettings, load_settings
+from gateway.settings import (
+    Settings,
+    SettingsError,
+    SourceSettings,
+    load_settings,
+    redact_url,
+)
+from gateway.startup import check_pepper, check_startup, generate_pepper
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
@@ -44,6 +51,10 @@ EXAMPLE_QUERY = """{{
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    generated = _generated(args)
+    if generated is not None:  # needs no settings: works before any are right
+        print(generated)
+        return 0
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -60,16 +71,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return _keys(args, settings)
-    if args.command == "serve":
-        settings = msgspec.structs.replace(
-            settings, host=args.host or settings.host, port=args.port or settings.port
-        )
-        _run(serve(settings))
-    elif args.command == "sim":
-        _run(_sim(args))
-    else:
-        _run(_demo(args, settings))
+    try:
+        if args.command == "serve":
+            settings = msgspec.structs.replace(
+                settings, host=args.host or settings.host, port=args.port or settings.port
+            )
+            _run(serve(settings))
+        elif args.command == "sim":
+            _run(_sim(args))
+        else:
+            _run(_demo(args, settings))
+    except SettingsError as exc:  # start-up refused what cannot work
+        print(f"ordergraph: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _generated(args: argparse.Namespace) -> str | None:
+    """A fresh secret, for ``keys pepper`` and ``webhooks secret``; None otherwise."""
+    if args.command == "keys" and args.keys_command == "pepper":
+        return generate_pepper()
+    if args.command == "webhooks" and args.webhooks_command == "secret":
+        return generate_secret()
+    return None
 
 
 def schema_sdl() -> str:
@@ -81,46 +105,100 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="simulated sources + gateway, in-memory, one command")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000, help="gateway port (default 8000)")
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="gateway and source host (default %(default)s; the demo ignores OG_HOST)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="gateway port (default %(default)s; the demo ignores OG_PORT)",
+    )
     demo.add_argument(
         "--sim-port-base", type=int, help="first of four source ports (default: port + 101)"
     )
     _add_sim_options(demo, latency_ms=3.0, jitter_ms=2.0)
 
     sim = commands.add_parser("sim", help="only the four simulated sources")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port-base", type=int, default=8101, help="OMS port; the others follow")
     sim.add_argument(
-        "--webhook-url", help="POST signed change events to <url>/<source>, e.g. a gateway's"
+        "--host", default="127.0.0.1", help="host the sources listen on (default %(default)s)"
     )
     sim.add_argument(
-        "--webhook-secret", help="Standard Webhooks secret (whsec_…) to sign them with"
+        "--port-base",
+        type=int,
+        default=8101,
+        help="OMS port; inventory, carrier and ticketing follow (default %(default)s)",
+    )
+    sim.add_argument(
+        "--webhook-url",
+        help="POST signed change events to <url>/<source>, e.g. a gateway's "
+        "(default: none, no events sent)",
+    )
+    sim.add_argument(
+        "--webhook-secret",
+        help="Standard Webhooks secret (whsec_…) to sign them with, as in the gateway's "
+        "OG_WEBHOOK_SECRETS; needed with --webhook-url (default: none; make one: "
+        "ordergraph webhooks secret)",
     )
     _add_sim_options(sim, latency_ms=0.0, jitter_ms=0.0)
 
-    gateway = commands.add_parser("serve", help="the gateway against configured sources")
-    gateway.add_argument("--host")
-    gateway.add_argument("--port", type=int)
+    defaults = Settings()
+    gateway = commands.add_parser(
+        "serve",
+        help="the gateway against configured sources",
+        epilog="Every setting is an OG_* environment variable or a key in the TOML file "
+        "named by OG_CONFIG; serve refuses to start (status 2) on one that cannot work. "
+        "All settings: docs/settings.md",
+    )
+    gateway.add_argument(
+        "--host",
+        help=f"address to listen on (default: OG_HOST from the settings, {defaults.host})",
+    )
+    gateway.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on (default: OG_PORT from the settings, {defaults.port})",
+    )
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     add_keys_commands(commands)
+    webhooks = commands.add_parser("webhooks", help="change-event webhook secrets")
+    webhooks_commands = webhooks.add_subparsers(
+        dest="webhooks_command", required=True, metavar="COMMAND"
+    )
+    webhooks_commands.add_parser(
+        "secret", help="print a fresh Standard Webhooks secret (whsec_…) for OG_WEBHOOK_SECRETS"
+    )
     return parser
 
 
 def _add_sim_options(
     parser: argparse.ArgumentParser, *, latency_ms: float, jitter_ms: float
 ) -> None:
-    parser.add_argument("--seed", type=int, default=7, help="data set seed (default 7)")
+    parser.add_argument("--seed", type=int, default=7, help="data set seed (default %(default)s)")
     parser.add_argument(
         "--now",
         type=_instant,
         help="the data set's 'now', ISO 8601 (e.g. 2026-11-20T15:00:00Z; no offset: UTC); "
         "the same --seed and --now serve the same data (default: the current time)",
     )
-    parser.add_argument("--orders", type=int, default=1200)
-    parser.add_argument("--latency-ms", type=float, default=latency_ms)
-    parser.add_argument("--jitter-ms", type=float, default=jitter_ms)
+    parser.add_argument(
+        "--orders", type=int, default=1200, help="orders in the data set (default %(default)s)"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=latency_ms,
+        help="added to every source response, in ms (default %(default)s)",
+    )
+    parser.add_argument(
+        "--jitter-ms",
+        type=float,
+        default=jitter_ms,
+        help="random extra latency, up to this many ms (default %(default)s)",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -129,7 +207,7 @@ def _add_sim_options(
         metavar="SOURCE:FAULTS",
         help="inject faults into a source's data endpoints, e.g. carrier:error=0.3@503, "
         "inventory:hang, oms:latency=200,jitter=50, ticketing:garbage=0.5, carrier:partial "
-        "(repeatable; change them at run time with PUT <source>/__faults)",
+        "(repeatable; change them at run time with PUT <source>/__faults; default: none)",
     )
 
 
@@ -243,8 +321,10 @@ async def _demo_keys(settings: Settings) -> None:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.key_pepper:
-        print("ordergraph: set OG_KEY_PEPPER (the key hashes' secret) first", file=sys.stderr)
+    try:
+        check_pepper(settings.key_pepper)  # keys made with another pepper would not work
+    except SettingsError as exc:
+        print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
 
     async def run() -> int:
@@ -280,10 +360,11 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         if "OG_KEYS_URL" in os.environ
         else f"file:{tempfile.mkdtemp(prefix='ordergraph-demo-')}/keys.json",
     )
+    await check_startup(settings)  # a configured Redis key store, before keys go in
     await _demo_keys(settings)
     order_id = cluster.dataset.order_ids("in_transit")[0]
     order = cluster.dataset.orders[order_id]
-    print(f"\nGraphiQL: {gateway}/graphql   (cache: {settings.cache_url})")
+    print(f"\nGraphiQL: {gateway}/graphql   (cache: {redact_url(settings.cache_url)})")
     print(
         f"Cost limit: {settings.max_cost:,} per query (OG_MAX_COST; the demo's default "
         f"{DEMO_MAX_COST:,} lets orders(first: 100) with lines, stock, tracking and tickets "

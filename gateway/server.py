@@ -20,6 +20,7 @@ import uvicorn
 
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings
+from gateway.startup import check_startup
 from sources.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("ordergraph.server")
@@ -55,6 +56,9 @@ class GatewayServer(uvicorn.Server):
 
 
 async def serve(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Run the gateway until stopped; first refuse (a ``SettingsError``) what cannot
+    work, before the port is bound."""
+    await check_startup(settings)
     gateway = Gateway(settings, clock)
     config = uvicorn.Config(
         create_app(settings, gateway),

@@ -25,6 +25,7 @@ from sources.cache.through import CachePolicy
 from sources.cache.upstreams import default_policy
 from sources.clients import SourceConfig
 from sources.records import MAX_BATCH
+from sources.webhooks import secret_problem
 
 SOURCE_NAMES = ("oms", "inventory", "carrier", "ticketing")
 DEFAULT_PORTS = {"oms": 8101, "inventory": 8102, "carrier": 8103, "ticketing": 8104}
@@ -120,6 +121,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     dev_mode: bool = False
     keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
+    # How long `serve` waits at start-up for a redis:// cache or key store to answer
+    # (retrying) before it refuses to start.
+    startup_timeout_ms: Millis = 5000
     persisted_manifest: str | None = None  # JSON {id: document} of trusted documents
     max_body_bytes: Count = 1_000_000
     batching: bool = False
@@ -194,7 +198,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if name != "sources" and f"OG_{name.upper()}" in env:
             values[name] = env[f"OG_{name.upper()}"]
     if isinstance(values.get("webhook_secrets"), str):
-        values["webhook_secrets"] = [s for s in values["webhook_secrets"].split(",") if s]
+        secrets = values["webhook_secrets"].split(",")
+        values["webhook_secrets"] = [s.strip() for s in secrets if s.strip()]
 
     sources: dict[str, dict[str, Any]] = {
         name: {"url": settings.url} for name, settings in _default_sources().items()
@@ -218,9 +223,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+KEY_STORE_SCHEMES = ("redis", "rediss", "file")
+# A host name (letters, digits, dots, hyphens, underscores) or an IP address.
+_HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+(%[\w.-]+)?$")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its user info (``redis://:pw@host`` → ``redis://***@host``)."""
+    return _USERINFO.sub(r"\1***@", url)
+
+
 def _check(settings: Settings) -> None:
     """What the types alone do not say: a known log level, usable URLs (HTTP ones for
-    the sources and the OTLP collector)."""
+    the sources and the OTLP collector, Redis or file ones for the cache and the key
+    store), Standard Webhooks secrets."""
     if settings.log_level.upper() not in logging.getLevelNamesMapping():
         problem = f"{settings.log_level!r} is no log level (DEBUG, INFO, WARNING, ERROR …)"
         raise _invalid("OG_LOG_LEVEL", "log_level", problem)
@@ -233,18 +250,48 @@ def _check(settings: Settings) -> None:
     for variable, key, url in web:
         parts = _split(url, variable, key)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _invalid(variable, key, f"{url!r}: use http://host:port or https://…")
-    scheme = _split(settings.cache_url, "OG_CACHE_URL", "cache_url").scheme
-    if scheme not in (*REDIS_SCHEMES, "memory"):
-        problem = f"{settings.cache_url!r}: use memory:// or redis://…"
+            problem = f"{redact_url(url)!r}: use http://host:port or https://…"
+            raise _invalid(variable, key, problem)
+        if parts.query or parts.fragment:
+            problem = f"{redact_url(url)!r}: a base URL takes no ?query or #fragment"
+            raise _invalid(variable, key, problem)
+    parts = _split(settings.cache_url, "OG_CACHE_URL", "cache_url")
+    if parts.scheme not in (*REDIS_SCHEMES, "memory"):
+        problem = f"{redact_url(settings.cache_url)!r}: use memory:// or redis://…"
         raise _invalid("OG_CACHE_URL", "cache_url", problem)
+    if parts.scheme in ("redis", "rediss") and not parts.hostname:
+        problem = f"{redact_url(settings.cache_url)!r}: no host; use redis://host:port/db"
+        raise _invalid("OG_CACHE_URL", "cache_url", problem)
+    parts = _split(settings.keys_url, "OG_KEYS_URL", "keys_url")
+    if parts.scheme not in KEY_STORE_SCHEMES:
+        problem = f"{redact_url(settings.keys_url)!r}: use file:path/keys.json or redis://…"
+        raise _invalid("OG_KEYS_URL", "keys_url", problem)
+    if parts.scheme == "file" and (parts.netloc or not parts.path or parts.query or parts.fragment):
+        problem = f"{settings.keys_url!r}: use file:///absolute/keys.json or file:relative.json"
+        raise _invalid("OG_KEYS_URL", "keys_url", problem)
+    if parts.scheme != "file" and not parts.hostname:
+        problem = f"{redact_url(settings.keys_url)!r}: no host; use redis://host:port/db"
+        raise _invalid("OG_KEYS_URL", "keys_url", problem)
+    count = len(settings.webhook_secrets)
+    for number, secret in enumerate(settings.webhook_secrets, 1):
+        wrong = secret_problem(secret)
+        if wrong is not None:  # never the secret itself
+            problem = f"secret {number} of {count} {wrong}; make one: ordergraph webhooks secret"
+            raise _invalid("OG_WEBHOOK_SECRETS", "webhook_secrets", problem)
 
 
 def _split(url: str, variable: str, key: str) -> SplitResult:
-    """``url`` in parts, its port included (a ``SettingsError`` if it has no sense)."""
+    """``url`` in parts, its port included (a ``SettingsError`` if it has no sense:
+    a port out of range or not a number, a space or control character, a host that
+    is no host name or address)."""
+    shown = redact_url(url)
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise _invalid(variable, key, f"{shown!r}: contains a space or control character")
     try:
         parts = urlsplit(url)
         _ = parts.port  # parsed when read: a port out of range or not a number raises
     except ValueError as exc:
-        raise _invalid(variable, key, f"{url!r}: {exc}") from exc
+        raise _invalid(variable, key, f"{shown!r}: {exc}") from exc
+    if parts.hostname and not _HOST.match(parts.hostname):
+        raise _invalid(variable, key, f"{shown!r}: {parts.hostname!r} is no host name")
     return parts

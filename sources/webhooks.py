@@ -11,6 +11,7 @@ of the body into a ``ChangeEvent`` only after the signature holds.
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 import secrets as random_secrets
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,33 @@ def generate_secret() -> str:
 def new_msg_id() -> str:
     """A random delivery id, ``msg_<hex>``."""
     return f"msg_{random_secrets.token_hex(16)}"
+
+
+SECRET_PREFIX = "whsec_"
+MIN_SECRET_BYTES = 24  # the Standard Webhooks spec: keys of 24 to 64 bytes
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` is no usable Standard Webhooks secret (``whsec_`` and base64 of
+    at least 24 bytes), never echoing it; None when it is one.
+
+    It must pass the library's own parsing (the one ``verify`` uses on every delivery),
+    and, since that parsing skips characters outside base64, also a strict decoding:
+    a typo must not quietly become another key that no sender signs with."""
+    if not secret.startswith(SECRET_PREFIX):
+        return f"does not start with {SECRET_PREFIX}"
+    try:
+        _webhook(secret)
+    except ValueError:
+        return "is refused by the Standard Webhooks library (not base64, or empty)"
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        return "is not strict base64 after whsec_ (a typo, a space or a cut-off copy?)"
+    if len(key) < MIN_SECRET_BYTES:
+        return f"has a {len(key)}-byte key; at least {MIN_SECRET_BYTES} bytes are needed"
+    return None
 
 
 def check_secret(secret: str) -> None:

@@ -91,6 +91,7 @@ async def test_serve_listens_on_the_host_and_port_of_its_flags(sim: SimCluster, 
         "OG_HOST": "127.0.0.2",
         "OG_PORT": str(ignored.getsockname()[1]),
         "OG_KEYS_URL": f"file:{tmp_path}/keys.json",
+        "OG_KEY_PEPPER": "a-test-pepper-of-forty-bytes-or-so-12345",  # outside dev mode
         "OG_EXCEPTION_QUEUE": "false",
         "OG_SHUTDOWN_DRAIN_MS": "0",
     }

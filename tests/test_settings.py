@@ -8,8 +8,11 @@ import sys
 
 import pytest
 
-from gateway.settings import SettingsError, load_settings
+from gateway.settings import SettingsError, load_settings, redact_url
 from sources.records import MAX_BATCH
+from sources.webhooks import generate_secret
+
+NEW_SECRET, OLD_SECRET = generate_secret(), generate_secret()
 
 
 def test_defaults():
@@ -151,6 +154,24 @@ def test_a_config_file_that_is_not_utf8_is_a_settings_error(tmp_path):
         ("OG_TICKETING_URL", "http://ticketing.internal:99999"),
         ("OG_CACHE_URL", "redis://[::1"),
         ("OG_OTLP_ENDPOINT", "collector:4318"),
+        ("OG_OMS_URL", "http://oms.internal :8101"),
+        ("OG_OMS_URL", "http://oms internal:8101"),
+        ("OG_OMS_URL", "http://:8101"),
+        ("OG_OMS_URL", "http://oms.internal:port"),
+        ("OG_OMS_URL", "http://oms$internal"),
+        ("OG_CARRIER_URL", "http://carrier.internal/?x=1"),
+        ("OG_CACHE_URL", "redis://"),
+        ("OG_CACHE_URL", "redis://cache.internal:abc/0"),
+        ("OG_KEYS_URL", "ftp://keys.internal/keys.json"),
+        ("OG_KEYS_URL", "file://host/keys.json"),
+        ("OG_KEYS_URL", "redis:///0"),
+        ("OG_STARTUP_TIMEOUT_MS", "0"),
+        ("OG_WEBHOOK_SECRETS", "whsec_a"),  # the Standard Webhooks library refuses it
+        ("OG_WEBHOOK_SECRETS", "whsec_"),
+        ("OG_WEBHOOK_SECRETS", NEW_SECRET.removeprefix("whsec_")),  # no prefix
+        ("OG_WEBHOOK_SECRETS", "whsec_c2hvcnQ="),  # a 5-byte key
+        ("OG_WEBHOOK_SECRETS", NEW_SECRET[:-6] + "!" + NEW_SECRET[-5:]),  # a typo
+        ("OG_WEBHOOK_SECRETS", f"{NEW_SECRET},{OLD_SECRET[:20]} {OLD_SECRET[20:]}"),
     ],
 )
 def test_values_that_make_no_sense_are_refused_naming_the_variable(variable, value):
@@ -196,12 +217,12 @@ def test_cache_and_webhook_settings():
     settings = load_settings(
         {
             "OG_CACHE_URL": "redis://127.0.0.1:6390/2",
-            "OG_WEBHOOK_SECRETS": "whsec_new,whsec_old",
+            "OG_WEBHOOK_SECRETS": f"{NEW_SECRET}, {OLD_SECRET}",
             "OG_CARRIER_CACHE_TTL_MS": "1500",
         }
     )
     assert settings.cache_url == "redis://127.0.0.1:6390/2"
-    assert settings.webhook_secrets == ["whsec_new", "whsec_old"]
+    assert settings.webhook_secrets == [NEW_SECRET, OLD_SECRET]
     policies = settings.cache_policies()
     assert (policies["carrier"].ttl_s, policies["carrier"].keep_s) == (1.5, 600.0)
     assert policies["oms"].ttl_s == 30.0 and policies["inventory"].ttl_s == 10.0
@@ -221,3 +242,41 @@ def test_exception_queue_settings():
 def test_an_unknown_cache_scheme_is_refused():
     with pytest.raises(SettingsError, match="cache_url"):
         load_settings({"OG_CACHE_URL": "memcached://x"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "secret"),
+    [
+        ("OG_CACHE_URL", "redis://:hunter2hunter2@cache.internal:port/0", "hunter2hunter2"),
+        ("OG_KEYS_URL", "rediss://og:hunter2hunter2@/0", "hunter2hunter2"),
+        ("OG_OMS_URL", "http://og:hunter2hunter2@oms.internal/?q", "hunter2hunter2"),
+        ("OG_WEBHOOK_SECRETS", NEW_SECRET[:-6] + "!" + NEW_SECRET[-5:], NEW_SECRET[6:-6]),
+    ],
+)
+def test_a_refused_value_never_shows_its_secret(variable, value, secret):
+    with pytest.raises(SettingsError, match=variable) as caught:
+        load_settings({variable: value})
+    assert secret not in str(caught.value)
+
+
+def test_redact_url_hides_user_info_only():
+    assert redact_url("redis://:pw@cache:6379/0") == "redis://***@cache:6379/0"
+    assert redact_url("rediss://user:p@ss@cache/1") == "rediss://***@cache/1"
+    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+    assert redact_url("file:.ordergraph/keys.json") == "file:.ordergraph/keys.json"
+    assert redact_url("http://oms/a@b") == "http://oms/a@b"
+
+
+def test_good_urls_and_secrets_are_taken():
+    settings = load_settings(
+        {
+            "OG_OMS_URL": "http://[::1]:8101",
+            "OG_CARRIER_URL": "https://carrier_1.internal/v2",
+            "OG_CACHE_URL": "unix:///run/redis.sock",
+            "OG_KEYS_URL": "redis://:pw@keys.internal:6379/1",
+            "OG_WEBHOOK_SECRETS": f" {NEW_SECRET} ,{OLD_SECRET.rstrip('=')}",  # unpadded too
+            "OG_STARTUP_TIMEOUT_MS": "250",
+        }
+    )
+    assert settings.webhook_secrets == [NEW_SECRET, OLD_SECRET.rstrip("=")]
+    assert settings.startup_timeout_ms == 250 and load_settings({}).startup_timeout_ms == 5000

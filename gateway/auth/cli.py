@@ -19,20 +19,37 @@ from gateway.auth.store import KeyStore, KeyStoreError
 
 DEFAULT_TIERS = {"app": "standard", "console": "internal", "partner": "standard"}
 # The table's columns; --json adds rotated_to.
+KEY_ID_HELP = "the key's 12-character id, as `keys list` shows it"
 LIST_COLUMNS = ("id", "tenant", "scopes", "class", "tier", "created", "expires", "status", "label")
 
 
 def add_keys_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``keys`` and its sub-commands (``args.keys_command``) to a CLI."""
-    keys = subparsers.add_parser("keys", help="create, list, revoke and rotate API keys")
+    keys = subparsers.add_parser(
+        "keys",
+        help="create, list, revoke and rotate API keys",
+        epilog="The key store is OG_KEYS_URL (default file:.ordergraph/keys.json, or "
+        "redis://…); key hashes are keyed with OG_KEY_PEPPER (at least 32 bytes, required "
+        "except by `keys pepper`, which makes one). All settings: docs/settings.md",
+    )
     commands = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
 
     create = commands.add_parser("create", help="create a key and print it, once")
     create.add_argument(
-        "--tenant", required=True, help=f"the account the key acts for; {ALL_TENANTS!r}: internal"
+        "--tenant",
+        required=True,
+        help=f"the account the key acts for; {ALL_TENANTS!r}: internal (required)",
     )
-    create.add_argument("--scopes", required=True, help=f"comma-separated, of: {', '.join(SCOPES)}")
-    create.add_argument("--class", dest="client_class", required=True, choices=CLIENT_CLASSES)
+    create.add_argument(
+        "--scopes", required=True, help=f"comma-separated, of: {', '.join(SCOPES)} (required)"
+    )
+    create.add_argument(
+        "--class",
+        dest="client_class",
+        required=True,
+        choices=CLIENT_CLASSES,
+        help="the kind of client: %(choices)s (required)",
+    )
     create.add_argument(
         "--tier",
         choices=list(TIERS),
@@ -40,21 +57,39 @@ def add_keys_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         + ", ".join(f"{cls} → {tier}" for cls, tier in DEFAULT_TIERS.items())
         + ")",
     )
-    create.add_argument("--env", default="live", help="shown in the key: live, test, … (live)")
-    create.add_argument("--expires-in-days", type=float, metavar="DAYS", help="default: never")
-    create.add_argument("--label", help="a note for people, e.g. who holds the key")
+    create.add_argument(
+        "--env", default="live", help="shown in the key: live, test, … (default %(default)s)"
+    )
+    create.add_argument(
+        "--expires-in-days",
+        type=float,
+        metavar="DAYS",
+        help="the key expires DAYS from now (default: never)",
+    )
+    create.add_argument("--label", help="a note for people, e.g. who holds the key (default: none)")
+
+    commands.add_parser(
+        "pepper",
+        help="print a fresh OG_KEY_PEPPER (needs no settings); keys made under one pepper "
+        "only work with it",
+    )
 
     listing = commands.add_parser("list", help="every key and its status (never a secret)")
-    listing.add_argument("--json", action="store_true", help="as a JSON array")
+    listing.add_argument("--json", action="store_true", help="as a JSON array (default: a table)")
 
     revoke = commands.add_parser("revoke", help="refuse a key from now on")
-    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.add_argument("key_id", metavar="KEY_ID", help=KEY_ID_HELP)
 
     rotate = commands.add_parser(
         "rotate", help="replace a key; the old one keeps working for a grace period"
     )
-    rotate.add_argument("key_id", metavar="KEY_ID")
-    rotate.add_argument("--grace-hours", type=float, default=24.0, help="default 24")
+    rotate.add_argument("key_id", metavar="KEY_ID", help=KEY_ID_HELP)
+    rotate.add_argument(
+        "--grace-hours",
+        type=float,
+        default=24.0,
+        help="how long the old key keeps working, in hours (default %(default)g)",
+    )
 
 
 async def run_keys_command(

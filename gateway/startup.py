@@ -1,0 +1,133 @@
+"""What ``serve`` refuses before it binds its port, and what it says is configured.
+
+:func:`check_startup` raises a :class:`SettingsError` naming the setting when the
+gateway cannot work: outside dev mode no ``OG_KEY_PEPPER`` or a short one, or a
+``redis://`` cache or key store that does not answer within ``OG_STARTUP_TIMEOUT_MS``
+(retried with a short backoff meanwhile). Malformed values are refused earlier, when
+the settings are read. :func:`config_summary` is what ``/readyz`` and the start-up log
+show: kinds and counts, never a secret or a URL's password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from gateway.settings import Settings, SettingsError, redact_url
+from sources.cache import REDIS_SCHEMES
+
+MIN_PEPPER_BYTES = 32  # what `ordergraph keys pepper` prints is longer
+FIRST_RETRY_S = 0.05
+MAX_RETRY_S = 0.5
+MAX_ATTEMPT_S = 1.0  # one connection attempt, at most
+
+
+def generate_pepper() -> str:
+    """A new ``OG_KEY_PEPPER``: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(MIN_PEPPER_BYTES)
+
+
+def pepper_problem(pepper: str | None) -> str | None:
+    """Why ``pepper`` cannot key the API key hashes (never showing it), or None."""
+    if not pepper:
+        return "not set: outside dev mode API keys are hashed with it"
+    size = len(pepper.encode())
+    if size < MIN_PEPPER_BYTES:
+        return f"{size} bytes; at least {MIN_PEPPER_BYTES} are needed"
+    return None
+
+
+def check_pepper(pepper: str | None) -> None:
+    problem = pepper_problem(pepper)
+    if problem is not None:
+        raise SettingsError(f"OG_KEY_PEPPER: {problem} (make one: ordergraph keys pepper)")
+
+
+async def check_startup(settings: Settings) -> None:
+    """Raise a ``SettingsError`` naming the first setting the gateway cannot work with."""
+    if not settings.dev_mode:
+        check_pepper(settings.key_pepper)
+    timeout_s = settings.startup_timeout_ms / 1000
+    redis: list[tuple[str, str]] = []
+    if urlsplit(settings.cache_url).scheme in REDIS_SCHEMES:
+        redis.append(("OG_CACHE_URL", settings.cache_url))
+    if settings.key_pepper and urlsplit(settings.keys_url).scheme in ("redis", "rediss"):
+        redis.append(("OG_KEYS_URL", settings.keys_url))  # used only with a pepper
+    outcomes = await asyncio.gather(
+        *(_wait_for_redis(variable, url, timeout_s) for variable, url in redis),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def _wait_for_redis(variable: str, url: str, timeout_s: float) -> None:
+    """Until Redis at ``url`` answers a PING, retrying; a ``SettingsError`` after
+    ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    delay_s = FIRST_RETRY_S
+    attempts = 0
+    while True:
+        attempts += 1
+        attempt_s = max(0.001, min(MAX_ATTEMPT_S, deadline - loop.time()))
+        try:
+            async with asyncio.timeout(attempt_s):
+                await _ping(url, attempt_s)
+            return
+        except (RedisError, OSError) as exc:  # TimeoutError is an OSError
+            last = " ".join(f"{type(exc).__name__}: {exc}".split())
+        left_s = deadline - loop.time()
+        if left_s <= 0:
+            raise SettingsError(
+                f"{variable}: Redis at {redact_url(url)} did not answer within {timeout_s:g} s "
+                f"(OG_STARTUP_TIMEOUT_MS; {attempts} attempt(s), last: {last})"
+            )
+        await asyncio.sleep(min(delay_s, left_s))
+        delay_s = min(2 * delay_s, MAX_RETRY_S)
+
+
+async def _ping(url: str, timeout_s: float) -> None:
+    client = Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),  # the caller retries, with its own backoff
+    )
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+def config_summary(settings: Settings) -> dict[str, Any]:
+    """What is configured, for ``/readyz`` and the start-up log: kinds, counts and
+    redacted URLs, never a secret."""
+    cache_scheme = urlsplit(settings.cache_url).scheme
+    keys_scheme = urlsplit(settings.keys_url).scheme
+    return {
+        "dev_mode": settings.dev_mode,
+        "cache": {
+            "backend": "memory" if cache_scheme == "memory" else "redis",
+            "url": redact_url(settings.cache_url),
+        },
+        "key_store": {
+            "kind": "file" if keys_scheme == "file" else "redis",
+            "url": redact_url(settings.keys_url),
+            "pepper": settings.key_pepper is not None,
+        },
+        "webhooks": {
+            "configured": bool(settings.webhook_secrets),
+            "secrets": len(settings.webhook_secrets),
+        },
+        "exception_queue": settings.exception_queue,
+        "persisted_documents": {"manifest": settings.persisted_manifest is not None},
+    }
