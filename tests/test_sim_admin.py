@@ -217,6 +217,31 @@ async def test_advance_tracking_to_explicit_status(
     await post_error(http, url, {"status": "NO_INFO"}, 400, "BAD_REQUEST")
 
 
+async def test_an_attempt_sets_the_first_attempt_once(
+    cluster: SimCluster, http: aiohttp.ClientSession, receiver: Receiver, data: Dataset
+) -> None:
+    start = next(
+        t
+        for t in data.trackings.values()
+        if t.status is ShipmentStatus.IN_TRANSIT and t.first_attempted_at is None
+    )
+    number = start.tracking_number
+    url = f"{cluster.urls['carrier']}/admin/trackings/{number}/advance"
+    await post(http, url)  # out for delivery: no attempt yet
+    assert (await fetch_tracking(cluster, http, number)).first_attempted_at is None
+    await post(http, url, {"status": "DELIVERY_ATTEMPTED"})
+    attempted = await fetch_tracking(cluster, http, number)
+    first = datetime.fromisoformat(attempted.checkpoints[-1].time)
+    assert attempted.first_attempted_at == first
+    for body in ({"status": "DELIVERY_ATTEMPTED"}, {"status": "DELIVERED"}):
+        await post(http, url, body)
+        later = await fetch_tracking(cluster, http, number)
+        assert datetime.fromisoformat(later.checkpoints[-1].time) > first
+        assert later.first_attempted_at == first
+    for _ in range(4):
+        await receiver.next("carrier", EventType.TRACKING_UPDATED)
+
+
 # --- inventory -----------------------------------------------------------------------
 
 

@@ -477,6 +477,8 @@ def advance_tracking(dataset: Dataset, number: str, body: AdvanceTracking, now: 
         message=message,
         checkpoints=[*tracking.checkpoints, checkpoint],
         signed_by=signer if step == "signed" else tracking.signed_by,
+        first_attempted_at=tracking.first_attempted_at
+        or (at if step in cat.ATTEMPT_STEPS else None),
         updated_at=at,
     )
     dataset.trackings[advanced.tracking_number] = advanced

@@ -139,7 +139,6 @@ _ANCHOR_HOURS: dict[str, tuple[float, float]] = {
     "no_record": (1, 30),
 }
 _DELIVERED_STEPS = frozenset({"delivered", "signed", "picked_up"})
-_ATTEMPT_STEPS = frozenset({"attempt", "attempt_closed", "delivered", "signed"})
 _DELAY_STORIES = frozenset(
     {"customs", "weather", "stalled", "lost", "failed_then_delivered", "return_to_sender"}
 )
@@ -902,7 +901,7 @@ class _Generator:
                 )
             )
         last, last_at = cps[-1], parcel.events[-1][2]
-        attempts = [at for step, _, at in parcel.events if step in _ATTEMPT_STEPS]
+        attempts = [at for step, _, at in parcel.events if step in cat.ATTEMPT_STEPS]
         signed = any(step == "signed" for step, _, _ in parcel.events)
         first_est, latest_est = self._estimates(parcel)
         return Tracking(
