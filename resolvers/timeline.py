@@ -15,6 +15,10 @@ Where the records hold no time for a fact, the choice is made here:
 - RELEASED, EDITED, ADDRESS_CHANGED, RESTOCK_EXPECTED and single-line cancellations
   are never emitted: no record dates them (a restock date needs the inventory source).
 
+Times: an entry the gateway derives from a record's state (OMS, inventory, ticketing)
+is dated in UTC, while a carrier checkpoint keeps the local offset the carrier scanned it
+with.
+
 Visibility: fraud holds and every ticket event are INTERNAL. Tickets are agents'
 working material (subjects written by agents, tags, requesters who may not be the
 customer), and the requester already has the conversation by email or chat.
@@ -26,7 +30,7 @@ import enum
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from resolvers.status import latest_estimate
 from resolvers.tracking import timeline
@@ -176,7 +180,7 @@ def _oms_events(order: Order) -> Iterator[TimelineEvent]:
         visibility: Visibility = Visibility.CUSTOMER,
     ) -> TimelineEvent:
         return TimelineEvent(
-            at, EventSource.OMS, kind, message, visibility, subject_id, f"oms:{key}"
+            at.astimezone(UTC), EventSource.OMS, kind, message, visibility, subject_id, f"oms:{key}"
         )
 
     yield event(order.placed_at, EventKind.PLACED, f"Order #{order.number} placed", "placed")
@@ -283,7 +287,7 @@ def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
         ]
         for at, kind, message, key in told:
             yield TimelineEvent(
-                at=at,
+                at=at.astimezone(UTC),
                 source=EventSource.TICKETING,
                 kind=kind,
                 message=f"Ticket #{ticket.id} {message}",

@@ -252,6 +252,7 @@ async def test_health_and_exceptions_of_a_lost_parcel(gateway, dataset):
     lost = next(e for e in order["exceptions"] if e["code"] == "LOST_OR_DAMAGED")
     assert lost["severity"] == "CRITICAL" and lost["subject"]["kind"] == "SHIPMENT"
     assert lost["customerMessage"] and lost["evidence"]
+    assert all(e["detectedAt"].endswith("+00:00") for e in order["exceptions"])  # UTC
     body = await gateway.query(
         "query($id: ID!) { node(id: $id) { id } }", {"id": lost["subject"]["id"]}
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from unittest.mock import ANY
 
 import msgspec
@@ -311,6 +311,20 @@ def test_ties_break_by_source_then_kind_then_key():
     ]
 
 
+def test_derived_entries_are_utc_and_carrier_scans_keep_their_offset():
+    pacific = timezone(timedelta(hours=-8))
+    record = _with(SHIPPED, placed_at=PLACED_AT.astimezone(pacific))
+    scan = "2026-11-20T04:00:00-08:00"
+    tickets = [ticket("1", TS.SOLVED, EARLIER.astimezone(pacific), NOW.astimezone(pacific))]
+    events = build_timeline(record, _feed(checkpoint(scan)), tickets)
+    carrier = _carrier(events)
+    assert [e.at.isoformat() for e in carrier] == [scan]
+    derived = [e for e in events if e.source is not EventSource.CARRIER]
+    assert {e.kind for e in derived} >= {K.PLACED, K.PAID, K.TICKET_OPENED, K.TICKET_SOLVED}
+    assert all(e.at.utcoffset() == timedelta(0) for e in derived), derived
+    assert [e.at for e in derived if e.kind is K.PLACED] == [PLACED_AT]
+
+
 def test_visible_to():
     events = build_timeline(
         order([line()], [fulfillment(FO.ON_HOLD, H.HIGH_RISK_OF_FRAUD)]), {}, [ticket()]
@@ -391,3 +405,23 @@ def test_seeded_timelines_hold_their_invariants(dataset: Dataset):
     # come only from tickets opened later)
     undated = {K.RELEASED, K.EDITED, K.ADDRESS_CHANGED, K.RESTOCK_EXPECTED}
     assert kinds == set(K) - undated - {K.TICKET_COMMENTED}
+
+
+def test_seeded_timelines_date_derived_entries_in_utc(dataset: Dataset):
+    offsets = set()
+    for record in dataset.orders.values():
+        events = build_timeline(record, dataset.trackings, dataset.tickets.get(record.id))
+        scans = {
+            datetime.fromisoformat(c.time).isoformat()
+            for s in record.shipments
+            if (t := dataset.trackings.get(s.tracking_number or ""))
+            for c in t.checkpoints
+            if len(c.time) > 10
+        }
+        for e in events:
+            if e.source is EventSource.CARRIER:
+                assert e.date_only or e.at.isoformat() in scans, (record.number, e)
+                offsets.add(e.at.utcoffset())
+            else:
+                assert e.at.utcoffset() == timedelta(0), (record.number, e)
+    assert len(offsets) > 1  # carrier scans keep their various local offsets
