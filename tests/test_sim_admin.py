@@ -24,6 +24,7 @@ from sources.records import (
     InventoryItem,
     Order,
     OrderBatch,
+    RestockExpectation,
     ShipmentStatus,
     Ticket,
     TicketBatch,
@@ -273,11 +274,34 @@ async def test_set_inventory_level(
     assert answered.levels[1:] == item.levels[1:]
     verified = await receiver.next("inventory", EventType.INVENTORY_CHANGED)
     assert verified.event.sku == sku
+    assert changed.restock_history[-1] == RestockExpectation(
+        expected_at=expected_at, set_at=changed.as_of
+    )
+    assert changed.oversold_since is None
 
-    # incoming back to 0 clears the expected date
-    await post(http, url, {"locationId": level.location_id, "incoming": 0})
+    # oversold: since when is kept while it stays so; a moved date joins the history
+    assert level.on_hand - level.available >= 1  # room to oversell one unit
+    later, latest = expected_at + timedelta(days=3), expected_at + timedelta(days=6)
+    for expected in (later, latest):
+        body = {"locationId": level.location_id, "available": -1}
+        await post(http, url, body | {"incomingExpectedAt": expected.isoformat()})
+        await receiver.next("inventory", EventType.INVENTORY_CHANGED)
+        oversold = data.inventory[sku].levels[0]
+        if expected == later:
+            first = oversold
+    assert oversold.available == -1 and oversold.oversold_since == first.as_of < oversold.as_of
+    history = [(e.expected_at, e.set_at) for e in oversold.restock_history]
+    assert history[-3:] == [
+        (expected_at, changed.as_of),
+        (later, first.as_of),
+        (latest, oversold.as_of),
+    ]
+
+    # incoming back to 0 clears the expected date and its history; stock ends the oversell
+    await post(http, url, {"locationId": level.location_id, "incoming": 0, "available": 0})
     cleared = data.inventory[sku].levels[0]
     assert (cleared.incoming, cleared.incoming_expected_at, cleared.available) == (0, None, 0)
+    assert (cleared.restock_history, cleared.oversold_since) == ([], None)
     await receiver.next("inventory", EventType.INVENTORY_CHANGED)
 
 
