@@ -31,6 +31,8 @@ described_enum(
     {
         "PLACED": "The order was placed (OMS).",
         "PAID": "The payment was captured (OMS); dated at placement, as checkout captures.",
+        "BACKORDERED": "A line went backordered: its location is oversold (inventory; "
+        "dated when it became so, or at placement if later).",
         "HELD": "A fulfillment order was put on hold (OMS).",
         "RELEASED": "A hold was released (OMS)." + _NOT_EMITTED,
         "EDITED": "The order was edited (OMS)." + _NOT_EMITTED,
@@ -47,7 +49,8 @@ described_enum(
         "CANCELLED": "The order was cancelled (OMS).",
         "RETURNED": "Returned units were received (OMS; dated at the order's last update, "
         "as the OMS keeps no return time).",
-        "RESTOCK_EXPECTED": "Stock for a line is expected (inventory)." + _NOT_EMITTED,
+        "RESTOCK_EXPECTED": "A backordered line's expected restock date, when it was set: "
+        "the one in force when the wait began, then each move (inventory).",
     },
     name="TimelineEventKind",
     description="What happened; ties at one instant are listed in this order.",

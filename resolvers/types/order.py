@@ -348,11 +348,12 @@ class Order(Node):
             ),
         ] = None,
     ) -> TimelineConnection:
-        trackings, tickets = await asyncio.gather(
+        trackings, tickets, stock = await asyncio.gather(
             order_facts.readable_trackings(self.record, info.context),
             order_facts.readable_tickets(self.record, info.context),
+            order_facts.readable_stock(self.record, info.context),
         )
-        events = build_timeline(self.record, trackings, tickets)
+        events = build_timeline(self.record, trackings, tickets, stock)
         return timeline_page(
             visible_to(events, internal=info.context.access.internal), first, after
         )
