@@ -133,8 +133,8 @@ class ChangeEligibility:
 @strawberry.type(description="One dated fact of an order's history.")
 class TimelineEvent:
     at: datetime = strawberry.field(
-        description="When it happened, with the offset its source gave (a carrier scan's "
-        "local time; OMS and ticketing times as they send them)."
+        description="When it happened: a carrier scan with the local offset the carrier "
+        "gave; every other event, derived by the gateway from a record, in UTC."
     )
     date_only: bool = strawberry.field(
         description="The source gave only a day: `at` is that day's start (UTC)."

@@ -332,8 +332,9 @@ class Order(Node):
         return ChangeEligibility.of(change_eligibility(self.record))
 
     @strawberry.field(
-        description="Everything that happened, merged by the gateway from the OMS, the "
-        "carrier and ticketing, oldest first. App and partner keys see CUSTOMER events only. "
+        description="Everything that happened, merged by the gateway from the OMS, "
+        "inventory, the carrier and ticketing, oldest first. App and partner keys see "
+        "CUSTOMER events only. "
         "`first` is required, 1 to 100."
     )
     async def timeline(
