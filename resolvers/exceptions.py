@@ -4,7 +4,10 @@ Pure rules over the sources' records (no I/O, no clock: ``now`` is a parameter),
 table-tested in tests/test_exceptions.py. Every exception carries the raw facts that
 raised it (``evidence``) and the moment the condition became true (``detected_at``),
 taken from the facts themselves: a hold's ``held_at``, a scan time plus a threshold, a
-promise's latest time.
+promise's latest time. Times the gateway itself produces (``detected_at`` here, the
+timeline's derived entries, freshness, the queue's ``evaluated_at``) are UTC, while
+times a source gives with a local offset (delivery windows, carrier scans) keep it: a
+``detected_at`` taken from a carrier scan is the same instant, told in UTC.
 
 Sources that could not be read are absent from their mapping (or ``tickets`` is None):
 the rules that need them are skipped, never guessed. ``trackings[number] = None`` is
@@ -399,7 +402,7 @@ def _exception(
     return OrderException(
         code=code,
         severity=severity,
-        detected_at=detected_at,
+        detected_at=detected_at.astimezone(UTC),
         subject=subject,
         customer_message=None if spec.internal else message,
         recommended_action=spec.action,

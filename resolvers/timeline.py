@@ -12,8 +12,19 @@ Where the records hold no time for a fact, the choice is made here:
   the requester after an agent's reply, so it is dated at the ticket's ``updated_at``.
 - TICKET_COMMENTED: every comment at its own time, internal notes included, but the
   description a ticket is opened with (dated with the ticket: TICKET_OPENED tells it).
-- RELEASED, EDITED, ADDRESS_CHANGED, RESTOCK_EXPECTED and single-line cancellations
-  are never emitted: no record dates them (a restock date needs the inventory source).
+- BACKORDERED and RESTOCK_EXPECTED: only for a line still waiting on stock (unshipped
+  on a live fulfillment order whose location is oversold, the BACKORDERED exception's
+  rule): the inventory source keeps its current state, not what earlier waits were.
+  The line went backordered when the level became oversold (``oversold_since``), or at
+  placement if that was later; no entry when the source does not say. Each expected
+  restock date of its ``restock_history`` is an entry when it was set: the one already
+  in force when the line went backordered is dated then.
+- RELEASED, EDITED, ADDRESS_CHANGED and single-line cancellations are never emitted:
+  no record dates them.
+
+Times: an entry the gateway derives from a record's state (OMS, inventory, ticketing)
+is dated in UTC, while a carrier checkpoint keeps the local offset the carrier scanned it
+with.
 
 Visibility: fraud holds and every ticket event are INTERNAL. Tickets are agents'
 working material (subjects written by agents, tags, requesters who may not be the
@@ -24,18 +35,24 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from resolvers.exceptions import Thresholds
 from resolvers.status import latest_estimate
 from resolvers.tracking import timeline
 from sources.records import (
     CancelReason,
     CheckpointLocation,
     FinancialStatus,
+    FulfillmentOrderStatus,
     HoldReason,
+    InventoryItem,
+    InventoryLevel,
     Order,
+    OrderLine,
     Shipment,
     ShipmentStatus,
     Ticket,
@@ -56,6 +73,7 @@ class EventKind(enum.Enum):
 
     PLACED = "PLACED"
     PAID = "PAID"
+    BACKORDERED = "BACKORDERED"
     HELD = "HELD"
     RELEASED = "RELEASED"
     EDITED = "EDITED"
@@ -112,6 +130,8 @@ _CARRIER_KINDS = {
     ShipmentStatus.DELIVERED: EventKind.DELIVERED,
 }
 _SOLVED = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
+_FINISHED_FO = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
+_BACKORDERED_AT_MOST = Thresholds().backorder_available_at_most
 _SOURCE_RANK = {source: rank for rank, source in enumerate(EventSource)}
 _KIND_RANK = {kind: rank for rank, kind in enumerate(EventKind)}
 
@@ -120,15 +140,22 @@ def build_timeline(
     order: Order,
     trackings: Mapping[str, Tracking | None],
     tickets: Sequence[Ticket] | None,
+    stock: Mapping[str, InventoryItem | None] | None = None,
 ) -> list[TimelineEvent]:
     """Every event of ``order``, oldest first.
 
-    ``trackings`` maps tracking numbers to carrier records and ``tickets`` are the
-    order's tickets; a tracking that is absent or ``None`` and ``tickets=None`` simply
-    contribute nothing. Ties at one instant go by source, then kind (lifecycle order),
-    then key, so the order never depends on how a source listed its records.
+    ``trackings`` maps tracking numbers to carrier records, ``tickets`` are the
+    order's tickets and ``stock`` maps SKUs to inventory items; a tracking or SKU that
+    is absent or ``None``, ``tickets=None`` and ``stock=None`` simply contribute nothing.
+    Ties at one instant go by source, then kind (lifecycle order), then key, so the
+    order never depends on how a source listed its records.
     """
-    events = [*_oms_events(order), *_carrier_events(order, trackings), *_ticket_events(tickets)]
+    events = [
+        *_oms_events(order),
+        *_inventory_events(order, stock or {}),
+        *_carrier_events(order, trackings),
+        *_ticket_events(tickets),
+    ]
     events.sort(
         key=lambda e: (e.at, _SOURCE_RANK[e.source], _KIND_RANK[e.kind], e.key),
     )
@@ -176,7 +203,7 @@ def _oms_events(order: Order) -> Iterator[TimelineEvent]:
         visibility: Visibility = Visibility.CUSTOMER,
     ) -> TimelineEvent:
         return TimelineEvent(
-            at, EventSource.OMS, kind, message, visibility, subject_id, f"oms:{key}"
+            at.astimezone(UTC), EventSource.OMS, kind, message, visibility, subject_id, f"oms:{key}"
         )
 
     yield event(order.placed_at, EventKind.PLACED, f"Order #{order.number} placed", "placed")
@@ -218,6 +245,75 @@ def _shipped_message(shipment: Shipment) -> str:
     if shipment.tracking_number:
         return f"Your package is on its way (tracking number {shipment.tracking_number})"
     return "Your package is on its way"
+
+
+def _waiting_lines(
+    order: Order, stock: Mapping[str, InventoryItem | None]
+) -> Iterator[tuple[str, OrderLine, InventoryLevel]]:
+    """(fulfillment order id, line, level) of every line with unshipped units on a live
+    fulfillment order whose location is oversold (the BACKORDERED exception's rule)."""
+    lines = {line.id: line for line in order.lines}
+    shipped: Counter[tuple[str, str]] = Counter()
+    for shipment in order.shipments:
+        for part in shipment.lines:
+            shipped[(shipment.fulfillment_order_id, part.line_id)] += part.quantity
+    for fo in order.fulfillment_orders:
+        if fo.status in _FINISHED_FO:
+            continue
+        for part in fo.lines:
+            line = lines.get(part.line_id)
+            if line is None or part.quantity <= shipped[(fo.id, part.line_id)]:
+                continue
+            item = stock.get(line.sku)
+            levels = item.levels if item else []
+            level = next((lv for lv in levels if lv.location_id == fo.location.id), None)
+            if level is not None and level.available <= _BACKORDERED_AT_MOST:
+                yield fo.id, line, level
+
+
+def _inventory_events(
+    order: Order, stock: Mapping[str, InventoryItem | None]
+) -> Iterator[TimelineEvent]:
+    """When each waiting line went backordered and each expected restock date since."""
+
+    def event(at: datetime, kind: EventKind, message: str, key: str, line_id: str) -> TimelineEvent:
+        return TimelineEvent(
+            at.astimezone(UTC),
+            EventSource.INVENTORY,
+            kind,
+            message,
+            Visibility.CUSTOMER,
+            line_id,
+            f"inventory:{key}",
+        )
+
+    for fo_id, line, level in _waiting_lines(order, stock):
+        since = order.placed_at
+        if level.oversold_since is not None:
+            since = max(since, level.oversold_since)
+            message = f"{line.name} is out of stock: we will send it when it is back"
+            yield event(since, EventKind.BACKORDERED, message, f"{fo_id}:{line.id}", line.id)
+        history = level.restock_history
+        # the expectation in force when the wait began, and every later one
+        in_force = max((n for n, e in enumerate(history) if e.set_at <= since), default=0)
+        for n in range(in_force, len(history)):
+            expected = history[n]
+            day = _day(expected.expected_at)
+            if n == in_force:
+                message = f"{line.name} should be back in stock around {day}"
+            else:
+                was = _day(history[n - 1].expected_at)
+                message = f"{line.name}: the restock moved from {was} to {day}"
+            key = f"{fo_id}:{line.id}:restock:{expected.set_at.isoformat()}"
+            yield event(
+                max(expected.set_at, since), EventKind.RESTOCK_EXPECTED, message, key, line.id
+            )
+
+
+def _day(moment: datetime) -> str:
+    """A date for customers, e.g. "4 Dec" (of the UTC day)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b}"
 
 
 def _carrier_events(
@@ -283,7 +379,7 @@ def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
         ]
         for at, kind, message, key in told:
             yield TimelineEvent(
-                at=at,
+                at=at.astimezone(UTC),
                 source=EventSource.TICKETING,
                 kind=kind,
                 message=f"Ticket #{ticket.id} {message}",

@@ -218,6 +218,13 @@ class OrderPage(Record, frozen=True, kw_only=True):
 # --- Inventory (REFERENCE §3) --------------------------------------------------------
 
 
+class RestockExpectation(Record, frozen=True, kw_only=True):
+    """An expected arrival date of incoming stock, and when it was set."""
+
+    expected_at: datetime
+    set_at: datetime
+
+
 class InventoryLevel(Record, frozen=True, kw_only=True):
     location_id: str
     available: int  # may be negative when oversold
@@ -227,6 +234,12 @@ class InventoryLevel(Record, frozen=True, kw_only=True):
     incoming: int
     incoming_expected_at: datetime | None = None
     as_of: datetime
+    # when ``available`` last went negative (committed units without stock); None
+    # while it is not
+    oversold_since: datetime | None = None
+    # every expected date of the stock now incoming, oldest first, each with when it was
+    # set: the last one is ``incoming_expected_at``; empty when nothing is incoming
+    restock_history: list[RestockExpectation] = []
 
 
 class InventoryItem(Record, frozen=True, kw_only=True):

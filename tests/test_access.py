@@ -104,6 +104,18 @@ CARRIER_VIEW = """query($n: String!) { orderByNumber(number: $n) {
 } }"""
 
 
+async def test_without_inventory_read_the_timeline_tells_no_stock_wait(secured, dataset):
+    order_id = dataset.order_ids("backorder")[0]
+    payload = {"query": CARRIER_VIEW, "variables": {"n": dataset.orders[order_id].number}}
+    _, full, _ = await secured.post(payload, key="app")  # inventory:read, customer's view
+    assert "INVENTORY" in {
+        e["node"]["source"] for e in full["data"]["orderByNumber"]["timeline"]["edges"]
+    }
+    _, limited, _ = await secured.post(payload, key="orders_only")
+    edges = limited["data"]["orderByNumber"]["timeline"]["edges"]
+    assert edges and "INVENTORY" not in {e["node"]["source"] for e in edges}
+
+
 @pytest.mark.parametrize(
     ("scenario", "carrier_status", "carrier_health"),
     [

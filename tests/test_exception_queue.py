@@ -167,6 +167,8 @@ async def test_most_severe_then_newest_first_and_pages_join_up(swept: Swept) -> 
     assert any(a == b for a, b in itertools.pairwise(keys)), "the data has ties"
     assert everything[0]["severity"] == "CRITICAL" and everything[-1]["severity"] != "CRITICAL"
     for entry in everything:
+        times = [entry["evaluatedAt"], *(e["detectedAt"] for e in entry["exceptions"])]
+        assert all(t.endswith("+00:00") for t in times), entry  # the gateway's times are UTC
         detected = [datetime.fromisoformat(e["detectedAt"]) for e in entry["exceptions"]]
         assert datetime.fromisoformat(entry["detectedAt"]) == max(detected)
         assert entry["severity"] == max((e["severity"] for e in entry["exceptions"]), key=rank_of)

@@ -561,3 +561,19 @@ def test_seeded_exceptions_are_sorted_past_and_consistent(dataset: Dataset):
         for e in found:
             assert e.detected_at <= dataset.now, (e.code, dataset.orders[order_id].number)
             assert (e.customer_message is None) is e.internal
+
+
+def test_seeded_detection_times_are_utc(dataset: Dataset):
+    """A detection taken from a carrier scan (local offset) is told in UTC."""
+    from_scans = 0
+    for order_id in dataset.orders:
+        for e in _seeded(dataset, order_id):
+            assert e.detected_at.utcoffset() == timedelta(0), (e.code, order_id)
+            from_scans += e.code in {E.RETURNING_TO_SENDER, E.CARRIER_DELAY, E.LOST_OR_DAMAGED}
+    assert from_scans  # the rule is exercised, not vacuous
+
+
+def test_a_detection_from_a_local_scan_is_the_same_instant_in_utc():
+    returning = cp("2026-11-19T08:30:00-08:00", S.RETURNING_TO_SENDER, "Exception_010")
+    case = Case("", SHIPPED, E.RETURNING_TO_SENDER, (), {T1: carrier(returning)})
+    assert _one(case).detected_at.isoformat() == "2026-11-19T16:30:00+00:00"

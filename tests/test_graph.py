@@ -240,6 +240,43 @@ async def test_timeline_eligibility_and_moved_estimate(gateway, dataset):
     assert len(seen) > 3
 
 
+async def test_a_backordered_order_shows_its_wait_for_stock(gateway, dataset):
+    """The seeded backorders: each waiting line's BACKORDERED entry and its restock
+    dates, the last one the inventory's current expected date."""
+    query = """query($n: String!) { orderByNumber(number: $n) {
+      timeline(first: 100) { edges { node { at kind source visibility message
+                                            subjectReference } } } } }"""
+    moved = 0
+    for order_id in dataset.order_ids("backorder"):
+        record = dataset.orders[order_id]
+        (fo,) = record.fulfillment_orders
+        body = await gateway.query(query, {"n": record.number})
+        assert "errors" not in body, body["errors"]
+        nodes = [e["node"] for e in body["data"]["orderByNumber"]["timeline"]["edges"]]
+        stock = [node for node in nodes if node["source"] == "INVENTORY"]
+        assert stock and all(node["visibility"] == "CUSTOMER" for node in stock), record.number
+        for line in record.lines:
+            levels = dataset.inventory[line.sku].levels
+            (level,) = [lv for lv in levels if lv.location_id == fo.location.id]
+            mine = [node for node in stock if node["subjectReference"] == line.id]
+            if level.available >= 0:
+                assert mine == [], record.number
+                continue
+            since = max(record.placed_at, level.oversold_since or record.placed_at)
+            backordered, *restocks = mine
+            assert backordered["kind"] == "BACKORDERED"
+            assert datetime.fromisoformat(backordered["at"]) == since
+            assert [node["kind"] for node in restocks] == ["RESTOCK_EXPECTED"] * len(restocks)
+            later = [e for e in level.restock_history if e.set_at > since]
+            assert [datetime.fromisoformat(n["at"]) for n in restocks[1:]] == [
+                e.set_at for e in later
+            ]
+            current = level.incoming_expected_at
+            assert current and f"{current.day} {current:%b}" in restocks[-1]["message"]
+            moved += len(restocks) > 1
+    assert moved, "no seeded backorder had its restock date moved while waiting"
+
+
 async def test_health_and_exceptions_of_a_lost_parcel(gateway, dataset):
     order_id = next(o for o, s in dataset.scenarios.items() if s == "lost")
     query = """query($n: String!) { orderByNumber(number: $n) {
@@ -252,6 +289,7 @@ async def test_health_and_exceptions_of_a_lost_parcel(gateway, dataset):
     lost = next(e for e in order["exceptions"] if e["code"] == "LOST_OR_DAMAGED")
     assert lost["severity"] == "CRITICAL" and lost["subject"]["kind"] == "SHIPMENT"
     assert lost["customerMessage"] and lost["evidence"]
+    assert all(e["detectedAt"].endswith("+00:00") for e in order["exceptions"])  # UTC
     body = await gateway.query(
         "query($id: ID!) { node(id: $id) { id } }", {"id": lost["subject"]["id"]}
     )

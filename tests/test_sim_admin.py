@@ -24,6 +24,7 @@ from sources.records import (
     InventoryItem,
     Order,
     OrderBatch,
+    RestockExpectation,
     ShipmentStatus,
     Ticket,
     TicketBatch,
@@ -217,6 +218,31 @@ async def test_advance_tracking_to_explicit_status(
     await post_error(http, url, {"status": "NO_INFO"}, 400, "BAD_REQUEST")
 
 
+async def test_an_attempt_sets_the_first_attempt_once(
+    cluster: SimCluster, http: aiohttp.ClientSession, receiver: Receiver, data: Dataset
+) -> None:
+    start = next(
+        t
+        for t in data.trackings.values()
+        if t.status is ShipmentStatus.IN_TRANSIT and t.first_attempted_at is None
+    )
+    number = start.tracking_number
+    url = f"{cluster.urls['carrier']}/admin/trackings/{number}/advance"
+    await post(http, url)  # out for delivery: no attempt yet
+    assert (await fetch_tracking(cluster, http, number)).first_attempted_at is None
+    await post(http, url, {"status": "DELIVERY_ATTEMPTED"})
+    attempted = await fetch_tracking(cluster, http, number)
+    first = datetime.fromisoformat(attempted.checkpoints[-1].time)
+    assert attempted.first_attempted_at == first
+    for body in ({"status": "DELIVERY_ATTEMPTED"}, {"status": "DELIVERED"}):
+        await post(http, url, body)
+        later = await fetch_tracking(cluster, http, number)
+        assert datetime.fromisoformat(later.checkpoints[-1].time) > first
+        assert later.first_attempted_at == first
+    for _ in range(4):
+        await receiver.next("carrier", EventType.TRACKING_UPDATED)
+
+
 # --- inventory -----------------------------------------------------------------------
 
 
@@ -248,11 +274,34 @@ async def test_set_inventory_level(
     assert answered.levels[1:] == item.levels[1:]
     verified = await receiver.next("inventory", EventType.INVENTORY_CHANGED)
     assert verified.event.sku == sku
+    assert changed.restock_history[-1] == RestockExpectation(
+        expected_at=expected_at, set_at=changed.as_of
+    )
+    assert changed.oversold_since is None
 
-    # incoming back to 0 clears the expected date
-    await post(http, url, {"locationId": level.location_id, "incoming": 0})
+    # oversold: since when is kept while it stays so; a moved date joins the history
+    assert level.on_hand - level.available >= 1  # room to oversell one unit
+    later, latest = expected_at + timedelta(days=3), expected_at + timedelta(days=6)
+    for expected in (later, latest):
+        body = {"locationId": level.location_id, "available": -1}
+        await post(http, url, body | {"incomingExpectedAt": expected.isoformat()})
+        await receiver.next("inventory", EventType.INVENTORY_CHANGED)
+        oversold = data.inventory[sku].levels[0]
+        if expected == later:
+            first = oversold
+    assert oversold.available == -1 and oversold.oversold_since == first.as_of < oversold.as_of
+    history = [(e.expected_at, e.set_at) for e in oversold.restock_history]
+    assert history[-3:] == [
+        (expected_at, changed.as_of),
+        (later, first.as_of),
+        (latest, oversold.as_of),
+    ]
+
+    # incoming back to 0 clears the expected date and its history; stock ends the oversell
+    await post(http, url, {"locationId": level.location_id, "incoming": 0, "available": 0})
     cleared = data.inventory[sku].levels[0]
     assert (cleared.incoming, cleared.incoming_expected_at, cleared.available) == (0, None, 0)
+    assert (cleared.restock_history, cleared.oversold_since) == ([], None)
     await receiver.next("inventory", EventType.INVENTORY_CHANGED)
 
 

@@ -494,6 +494,31 @@ def test_inventory(ds: Dataset) -> None:
     assert any(lv.incoming for item in ds.inventory.values() for lv in item.levels[:3])
 
 
+def test_inventory_history(ds: Dataset) -> None:
+    """Oversold levels say since when; every expected date of incoming stock says when
+    it was set, the last being the current one; backordered dates have moved."""
+    moved = 0
+    for item in ds.inventory.values():
+        for lv in item.levels:
+            assert (lv.oversold_since is not None) == (lv.available < 0)
+            assert lv.oversold_since is None or lv.oversold_since < lv.as_of
+            history = lv.restock_history
+            assert bool(history) == (lv.incoming > 0)
+            if history:
+                assert history[-1].expected_at == lv.incoming_expected_at
+                times = [e.set_at for e in history]
+                assert times == sorted(set(times)) and times[-1] < lv.as_of
+                assert lv.oversold_since is None or lv.oversold_since < times[0]
+                moved += len(history) > 1
+    assert 0 < moved <= len(ds.backorders)
+    for o in orders_of(ds, "backorder"):
+        (fo,) = o.fulfillment_orders
+        for line in o.lines:
+            (lv,) = [lv for lv in ds.inventory[line.sku].levels if lv.location_id == fo.location.id]
+            if lv.oversold_since is not None:
+                assert lv.oversold_since < o.placed_at  # oversold before it was held
+
+
 def test_tickets(ds: Dataset) -> None:
     assert len(ds.tickets) < len(ds.orders) * 0.4  # most orders have none
     tickets = [t for ts in ds.tickets.values() for t in ts]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from unittest.mock import ANY
 
 import msgspec
@@ -22,7 +22,10 @@ from sources.records import (
     Checkpoint,
     CheckpointLocation,
     FinancialStatus,
+    InventoryItem,
+    InventoryLevel,
     Order,
+    RestockExpectation,
     TicketComment,
     Tracking,
 )
@@ -311,6 +314,20 @@ def test_ties_break_by_source_then_kind_then_key():
     ]
 
 
+def test_derived_entries_are_utc_and_carrier_scans_keep_their_offset():
+    pacific = timezone(timedelta(hours=-8))
+    record = _with(SHIPPED, placed_at=PLACED_AT.astimezone(pacific))
+    scan = "2026-11-20T04:00:00-08:00"
+    tickets = [ticket("1", TS.SOLVED, EARLIER.astimezone(pacific), NOW.astimezone(pacific))]
+    events = build_timeline(record, _feed(checkpoint(scan)), tickets)
+    carrier = _carrier(events)
+    assert [e.at.isoformat() for e in carrier] == [scan]
+    derived = [e for e in events if e.source is not EventSource.CARRIER]
+    assert {e.kind for e in derived} >= {K.PLACED, K.PAID, K.TICKET_OPENED, K.TICKET_SOLVED}
+    assert all(e.at.utcoffset() == timedelta(0) for e in derived), derived
+    assert [e.at for e in derived if e.kind is K.PLACED] == [PLACED_AT]
+
+
 def test_visible_to():
     events = build_timeline(
         order([line()], [fulfillment(FO.ON_HOLD, H.HIGH_RISK_OF_FRAUD)]), {}, [ticket()]
@@ -319,6 +336,98 @@ def test_visible_to():
     public = visible_to(events, internal=False)
     assert [e.kind for e in public] == [K.PLACED, K.PAID]
     assert all(e.visibility is V.CUSTOMER for e in public)
+
+
+# --- inventory: backordered lines and restock dates ------------------------------------
+
+
+def _stock(
+    available: int,
+    oversold_since: datetime | None,
+    *history: tuple[int, datetime],
+    location: str = "loc-reno",
+) -> dict[str, InventoryItem | None]:
+    """SKU-l1's level at ``location``; ``history`` is (restock day after NOW, set at)."""
+    expectations = [
+        RestockExpectation(expected_at=NOW + timedelta(days=day), set_at=set_at)
+        for day, set_at in history
+    ]
+    level = InventoryLevel(
+        location_id=location,
+        available=available,
+        committed=3,
+        reserved=0,
+        on_hand=max(available + 3, 0),
+        incoming=20 if expectations else 0,
+        incoming_expected_at=expectations[-1].expected_at if expectations else None,
+        as_of=NOW,
+        oversold_since=oversold_since,
+        restock_history=expectations,
+    )
+    return {"SKU-l1": InventoryItem(sku="SKU-l1", levels=[level])}
+
+
+WAITING = order([line()], [fulfillment(FO.ON_HOLD, H.INVENTORY_OUT_OF_STOCK)])
+AGO = {n: NOW - timedelta(hours=n) for n in (1, 12, 24, 120)}  # PLACED_AT is 48 h ago
+# 20 Nov is NOW's day: day 5 is 25 Nov, 7 is 27 Nov, 9 is 29 Nov
+ONE_DATE = _stock(-1, AGO[120], (5, AGO[120]))
+MOVED_TWICE = _stock(-2, AGO[24], (5, AGO[120]), (7, AGO[12]), (9, AGO[1]))
+
+# fmt: off
+INVENTORY_CASES = [
+    # (name, order, stock, expected (kind, at, message) of the INVENTORY events)
+    ("oversold before placement: backordered from placement, date in force then",
+     WAITING, ONE_DATE,
+     [(K.BACKORDERED, PLACED_AT, "Item l1 is out of stock: we will send it when it is back"),
+      (K.RESTOCK_EXPECTED, PLACED_AT, "Item l1 should be back in stock around 25 Nov")]),
+    ("oversold after placement, the date moved twice since",
+     WAITING, MOVED_TWICE,
+     [(K.BACKORDERED, AGO[24], "Item l1 is out of stock: we will send it when it is back"),
+      (K.RESTOCK_EXPECTED, AGO[24], "Item l1 should be back in stock around 25 Nov"),
+      (K.RESTOCK_EXPECTED, AGO[12], "Item l1: the restock moved from 25 Nov to 27 Nov"),
+      (K.RESTOCK_EXPECTED, AGO[1], "Item l1: the restock moved from 27 Nov to 29 Nov")]),
+    ("a move before the wait began is not told as a move",
+     WAITING, _stock(-1, AGO[1], (5, AGO[120]), (7, AGO[12])),
+     [(K.BACKORDERED, AGO[1], "Item l1 is out of stock: we will send it when it is back"),
+      (K.RESTOCK_EXPECTED, AGO[1], "Item l1 should be back in stock around 27 Nov")]),
+    ("the source does not say since when: restock dates only, from placement",
+     WAITING, _stock(-1, None, (5, AGO[120]), (7, AGO[12])),
+     [(K.RESTOCK_EXPECTED, PLACED_AT, "Item l1 should be back in stock around 25 Nov"),
+      (K.RESTOCK_EXPECTED, AGO[12], "Item l1: the restock moved from 25 Nov to 27 Nov")]),
+    ("oversold, nothing incoming", WAITING, _stock(-1, AGO[24]),
+     [(K.BACKORDERED, AGO[24], "Item l1 is out of stock: we will send it when it is back")]),
+    ("sold out but not oversold: every committed unit is on hand",
+     WAITING, _stock(0, None, (5, AGO[120])), []),
+    ("stock at another location", WAITING, _stock(-1, AGO[24], (5, AGO[24]), location="x"), []),
+    ("the line has shipped",
+     order([line(shipped=1)], [fulfillment(FO.IN_PROGRESS)], [shipment(T1, ("l1", 1))]),
+     MOVED_TWICE, []),
+    ("the fulfillment order is cancelled",
+     order([line(cancelled=1)], [fulfillment(FO.CANCELLED)]), MOVED_TWICE, []),
+    ("inventory could not be read", WAITING, {}, []),
+    ("inventory has no such item", WAITING, {"SKU-l1": None}, []),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "stock", "expected"), INVENTORY_CASES, ids=[c[0] for c in INVENTORY_CASES]
+)
+def test_inventory_events(name, record, stock, expected):
+    events = build_timeline(record, {}, None, stock)
+    inventory = [e for e in events if e.source is EventSource.INVENTORY]
+    assert [(e.kind, e.at, e.message) for e in inventory] == expected
+    assert all(e.visibility is V.CUSTOMER and e.subject_id == "l1" for e in inventory)
+    assert all(e.at.utcoffset() == timedelta(0) for e in inventory)
+    assert len({e.key for e in events}) == len(events)
+
+
+def test_inventory_events_need_stock():
+    assert build_timeline(WAITING, {}, None) == build_timeline(WAITING, {}, None, {})
+    with_stock = build_timeline(WAITING, {}, None, MOVED_TWICE)
+    assert _kinds(with_stock) == (
+        "PLACED PAID BACKORDERED RESTOCK_EXPECTED RESTOCK_EXPECTED RESTOCK_EXPECTED HELD"
+    )
 
 
 # --- previous_estimate -----------------------------------------------------------------
@@ -378,7 +487,9 @@ def test_previous_estimate(name, record, trackings, expected):
 def test_seeded_timelines_hold_their_invariants(dataset: Dataset):
     kinds: set[K] = set()
     for record in dataset.orders.values():
-        events = build_timeline(record, dataset.trackings, dataset.tickets.get(record.id))
+        events = build_timeline(
+            record, dataset.trackings, dataset.tickets.get(record.id), dataset.inventory
+        )
         assert events, record.id
         times = [e.at for e in events]
         assert times == sorted(times), record.number
@@ -389,5 +500,25 @@ def test_seeded_timelines_hold_their_invariants(dataset: Dataset):
         kinds.update(e.kind for e in events)
     # every kind the records can date shows up somewhere in the seeded world (comments
     # come only from tickets opened later)
-    undated = {K.RELEASED, K.EDITED, K.ADDRESS_CHANGED, K.RESTOCK_EXPECTED}
+    undated = {K.RELEASED, K.EDITED, K.ADDRESS_CHANGED}
     assert kinds == set(K) - undated - {K.TICKET_COMMENTED}
+
+
+def test_seeded_timelines_date_derived_entries_in_utc(dataset: Dataset):
+    offsets = set()
+    for record in dataset.orders.values():
+        events = build_timeline(record, dataset.trackings, dataset.tickets.get(record.id))
+        scans = {
+            datetime.fromisoformat(c.time).isoformat()
+            for s in record.shipments
+            if (t := dataset.trackings.get(s.tracking_number or ""))
+            for c in t.checkpoints
+            if len(c.time) > 10
+        }
+        for e in events:
+            if e.source is EventSource.CARRIER:
+                assert e.date_only or e.at.isoformat() in scans, (record.number, e)
+                offsets.add(e.at.utcoffset())
+            else:
+                assert e.at.utcoffset() == timedelta(0), (record.number, e)
+    assert len(offsets) > 1  # carrier scans keep their various local offsets

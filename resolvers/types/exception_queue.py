@@ -51,8 +51,8 @@ class QueuedException:
     code: rules.ExceptionCode = strawberry.field(description="What kind of exception.")
     severity: rules.Severity = strawberry.field(description="How serious it is.")
     detected_at: datetime = strawberry.field(
-        description="When the condition became true, from the source facts (with that "
-        "fact's offset, as `OrderException.detectedAt`)."
+        description="When the condition became true, from the source facts (in UTC, as "
+        "`OrderException.detectedAt`)."
     )
 
 

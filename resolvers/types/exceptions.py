@@ -104,9 +104,8 @@ class OrderException:
     severity: rules.Severity = strawberry.field(description="How serious it is.")
     detected_at: datetime = strawberry.field(
         description="When the condition became true, taken from the source facts (a hold's "
-        "time, a scan plus a threshold, a promise's end), not when the gateway noticed; in "
-        "the offset of the fact it comes from (a carrier scan's local time, OMS and "
-        "ticketing times as sent; UTC when counted in business days)."
+        "time, a scan plus a threshold, a promise's end), not when the gateway noticed; "
+        "always in UTC (the gateway works it out), even from a carrier's local scan time."
     )
     subject: ExceptionSubject = strawberry.field(
         description="The order, line, fulfillment order or shipment it is about."

@@ -31,6 +31,8 @@ described_enum(
     {
         "PLACED": "The order was placed (OMS).",
         "PAID": "The payment was captured (OMS); dated at placement, as checkout captures.",
+        "BACKORDERED": "A line went backordered: its location is oversold (inventory; "
+        "dated when it became so, or at placement if later).",
         "HELD": "A fulfillment order was put on hold (OMS).",
         "RELEASED": "A hold was released (OMS)." + _NOT_EMITTED,
         "EDITED": "The order was edited (OMS)." + _NOT_EMITTED,
@@ -47,7 +49,8 @@ described_enum(
         "CANCELLED": "The order was cancelled (OMS).",
         "RETURNED": "Returned units were received (OMS; dated at the order's last update, "
         "as the OMS keeps no return time).",
-        "RESTOCK_EXPECTED": "Stock for a line is expected (inventory)." + _NOT_EMITTED,
+        "RESTOCK_EXPECTED": "A backordered line's expected restock date, when it was set: "
+        "the one in force when the wait began, then each move (inventory).",
     },
     name="TimelineEventKind",
     description="What happened; ties at one instant are listed in this order.",
@@ -130,8 +133,8 @@ class ChangeEligibility:
 @strawberry.type(description="One dated fact of an order's history.")
 class TimelineEvent:
     at: datetime = strawberry.field(
-        description="When it happened, with the offset its source gave (a carrier scan's "
-        "local time; OMS and ticketing times as they send them)."
+        description="When it happened: a carrier scan with the local offset the carrier "
+        "gave; every other event, derived by the gateway from a record, in UTC."
     )
     date_only: bool = strawberry.field(
         description="The source gave only a day: `at` is that day's start (UTC)."

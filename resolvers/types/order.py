@@ -332,8 +332,9 @@ class Order(Node):
         return ChangeEligibility.of(change_eligibility(self.record))
 
     @strawberry.field(
-        description="Everything that happened, merged by the gateway from the OMS, the "
-        "carrier and ticketing, oldest first. App and partner keys see CUSTOMER events only. "
+        description="Everything that happened, merged by the gateway from the OMS, "
+        "inventory, the carrier and ticketing, oldest first. App and partner keys see "
+        "CUSTOMER events only. "
         "`first` is required, 1 to 100."
     )
     async def timeline(
@@ -348,11 +349,12 @@ class Order(Node):
             ),
         ] = None,
     ) -> TimelineConnection:
-        trackings, tickets = await asyncio.gather(
+        trackings, tickets, stock = await asyncio.gather(
             order_facts.readable_trackings(self.record, info.context),
             order_facts.readable_tickets(self.record, info.context),
+            order_facts.readable_stock(self.record, info.context),
         )
-        events = build_timeline(self.record, trackings, tickets)
+        events = build_timeline(self.record, trackings, tickets, stock)
         return timeline_page(
             visible_to(events, internal=info.context.access.internal), first, after
         )

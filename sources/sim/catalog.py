@@ -233,6 +233,9 @@ STEPS: dict[str, tuple[ShipmentStatus, str, str]] = {
     "returned": (ShipmentStatus.RETURNED_TO_SENDER, "Exception", "Exception_011"),
     "lost": (ShipmentStatus.EXCEPTION, "Exception", "Exception_013"),
 }
+# steps where the carrier tried to hand the parcel over (successfully or not): the first
+# one is the tracking's ``first_attempted_at``
+ATTEMPT_STEPS = frozenset({"attempt", "attempt_closed", "delivered", "signed"})
 
 _DEFAULT_MESSAGES = {
     "label": "SHIPPER CREATED A LABEL, {carrier} HAS NOT RECEIVED THE PACKAGE YET",

@@ -44,6 +44,7 @@ from sources.records import (
     MailingAddress,
     Order,
     Record,
+    RestockExpectation,
     ShipmentStatus,
     Ticket,
     TicketComment,
@@ -477,6 +478,8 @@ def advance_tracking(dataset: Dataset, number: str, body: AdvanceTracking, now: 
         message=message,
         checkpoints=[*tracking.checkpoints, checkpoint],
         signed_by=signer if step == "signed" else tracking.signed_by,
+        first_attempted_at=tracking.first_attempted_at
+        or (at if step in cat.ATTEMPT_STEPS else None),
         updated_at=at,
     )
     dataset.trackings[advanced.tracking_number] = advanced
@@ -500,7 +503,9 @@ def set_inventory_level(
 
     ``onHand`` moves with ``available`` (committed, reserved and unavailable stock stay);
     ``incomingExpectedAt`` is cleared when ``incoming`` drops to 0 and is required while
-    anything is incoming.
+    anything is incoming. A new expected date is appended to ``restockHistory`` (emptied
+    with ``incoming``); ``oversoldSince`` is set when ``available`` goes negative and
+    cleared when it no longer is.
     """
     item = dataset.inventory.get(sku)
     if item is None:
@@ -525,6 +530,9 @@ def set_inventory_level(
             400, "BAD_REQUEST", "incomingExpectedAt is required exactly when incoming > 0"
         )
     at = _after(level.as_of, now)
+    history = list(level.restock_history) if incoming else []
+    if expected is not None and (not history or history[-1].expected_at != expected):
+        history.append(RestockExpectation(expected_at=expected, set_at=at))
     new_level = replace(
         level,
         available=available,
@@ -532,6 +540,8 @@ def set_inventory_level(
         incoming=incoming,
         incoming_expected_at=expected,
         as_of=at,
+        oversold_since=(level.oversold_since or at) if available < 0 else None,
+        restock_history=history,
     )
     levels = [*item.levels[:index], new_level, *item.levels[index + 1 :]]
     changed = InventoryItem(sku=item.sku, levels=levels)

@@ -40,6 +40,7 @@ from sources.records import (
     Money,
     Order,
     OrderLine,
+    RestockExpectation,
     ReturnStatus,
     Shipment,
     Ticket,
@@ -139,7 +140,6 @@ _ANCHOR_HOURS: dict[str, tuple[float, float]] = {
     "no_record": (1, 30),
 }
 _DELIVERED_STEPS = frozenset({"delivered", "signed", "picked_up"})
-_ATTEMPT_STEPS = frozenset({"attempt", "attempt_closed", "delivered", "signed"})
 _DELAY_STORIES = frozenset(
     {"customs", "weather", "stalled", "lost", "failed_then_delivered", "return_to_sender"}
 )
@@ -902,7 +902,7 @@ class _Generator:
                 )
             )
         last, last_at = cps[-1], parcel.events[-1][2]
-        attempts = [at for step, _, at in parcel.events if step in _ATTEMPT_STEPS]
+        attempts = [at for step, _, at in parcel.events if step in cat.ATTEMPT_STEPS]
         signed = any(step == "signed" for step, _, _ in parcel.events)
         first_est, latest_est = self._estimates(parcel)
         return Tracking(
@@ -1090,6 +1090,47 @@ class _Generator:
                         as_of=as_of,
                     )
                 )
+            out[sku] = InventoryItem(sku=sku, levels=levels)
+        return self._stock_history(out)
+
+    def _stock_history(self, items: dict[str, InventoryItem]) -> dict[str, InventoryItem]:
+        """``items`` with their short history: since when an oversold level is oversold
+        (before any backorder was placed), and each expected date of incoming stock with
+        when it was set (a backordered SKU's date moved 0 to 2 times, the others' never).
+        Drawn from a generator of its own, so the rest of the data set stays as it was."""
+        r = random.Random(f"{self.seed}:stock-history")
+        oldest_backorder = max(_UNSHIPPED["backorder"][2][1], 24.0)
+        out = {}
+        for sku, item in items.items():
+            levels = []
+            for level in item.levels:
+                since = None
+                if level.available < 0:
+                    since = self._ago(oldest_backorder + r.uniform(12, 72))
+                history: list[RestockExpectation] = []
+                if level.incoming_expected_at is not None:
+                    backordered = (sku, level.location_id) in self.backorders
+                    moves = r.choice((0, 1, 1, 2)) if backordered else 0
+                    first_set = (since or self._ago(r.uniform(24, 240))) + timedelta(
+                        hours=r.uniform(1, 12)
+                    )
+                    span = (level.as_of - first_set).total_seconds()
+                    offsets = [0.0, *sorted(r.uniform(0.2, 0.9) * span for _ in range(moves))]
+                    expected = level.incoming_expected_at
+                    dates = [expected]
+                    for _ in range(moves):
+                        dates.insert(0, dates[0] - timedelta(days=r.randint(2, 5)))
+                    history = [
+                        RestockExpectation(
+                            expected_at=day,
+                            set_at=(first_set + timedelta(seconds=offset)).replace(microsecond=0),
+                        )
+                        for day, offset in zip(dates, offsets, strict=True)
+                    ]
+                changed = msgspec.structs.replace(
+                    level, oversold_since=since, restock_history=history
+                )
+                levels.append(changed)
             out[sku] = InventoryItem(sku=sku, levels=levels)
         return out
 
