@@ -10,11 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OG_PORT=8000
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY gateway ./gateway
 COPY resolvers ./resolvers
 COPY sources ./sources
-RUN pip install . \
+RUN pip install -c requirements.lock . \
  && useradd --system --uid 10001 --no-create-home ordergraph
 
 USER ordergraph

@@ -13,6 +13,7 @@ servers serve these documents at ``/openapi.json``; copies live in
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from dataclasses import dataclass, field
@@ -676,8 +677,15 @@ def _datetime_fields(types: list[type[msgspec.Struct]]) -> dict[str, list[str]]:
 
 
 def _schemas(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
-    """Component schemas of ``types``, with ``format: date-time`` on datetime fields."""
+    """Component schemas of ``types``, with ``format: date-time`` on datetime fields.
+
+    Descriptions come from the records' docstrings, which msgspec releases clean
+    differently; they are cleaned here, one way, so the document does not depend on
+    the installed msgspec."""
     _, components = msgspec.json.schema_components(types, ref_template=REF)
+    for schema in components.values():
+        if "description" in schema:
+            schema["description"] = inspect.cleandoc(schema["description"])
     for struct, names in _datetime_fields(types).items():
         for name in names:
             prop = components[struct]["properties"][name]
