@@ -158,6 +158,7 @@ SHELL_BLOCKS_RUN_BY = {
     "docs/live.md": "test_the_walkthroughs_* below",
     "docs/operations.md": "test_the_docker_commands_name_real_settings below",
     "docs/sources.md": "test_the_benchmark_commands_exist below",
+    "docs/production.md": "tests/test_production_walkthrough.py",
 }
 
 
