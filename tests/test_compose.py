@@ -23,7 +23,10 @@ COMPOSE: dict[str, Any] = yaml.safe_load(TEXT)
 SERVICES: dict[str, Any] = COMPOSE["services"]
 GATEWAY, SIM, REDIS = SERVICES["gateway"], SERVICES["sim"], SERVICES["redis"]
 # what .env holds (docs/production.md writes it)
-DOT_ENV = {"OG_KEY_PEPPER": "a-pepper", "OG_WEBHOOK_SECRET": "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"}
+DOT_ENV = {
+    "OG_KEY_PEPPER": "q3Vx0m5yA1bS9cTz7dLr2eKw4fJn8gHp6iUo0jXs1kY",
+    "OG_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw9jE8oP1xLo0=",
+}
 VARIABLE = re.compile(r"\$\{(\w+)(?::\?[^}]*)?\}")
 
 
