@@ -21,6 +21,7 @@ from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
 from gateway.capacity import InFlight
+from gateway.graphiql import GraphiQLAssets
 from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.live.connections import LiveConnections
 from gateway.live.sse import SseStreams
@@ -38,6 +39,7 @@ from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
+from sources.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("ordergraph.app")
 
@@ -50,8 +52,9 @@ class Gateway:
     cost buckets and the exception queue's upkeep (``exception_index``, None when
     ``OG_EXCEPTION_QUEUE`` is off)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
+        self.clock = clock  # "now" for every rule and service of this process
         self.draining = False  # set on SIGTERM: readiness fails, requests still served
         self.live = LiveFeeds()
         self.connections = LiveConnections(settings.live_max_connections)
@@ -72,7 +75,9 @@ class Gateway:
         backend = open_backend(settings.cache_url)
         shared = backend.name != "memory" and settings.cache_local_ttl_ms > 0
         local = MemoryBackend(max_entries=10_000) if shared else None
-        cached = CachedUpstreams.build(upstreams, backend, settings.cache_policies(), local=local)
+        cached = CachedUpstreams.build(
+            upstreams, backend, settings.cache_policies(), local=local, clock=self.clock
+        )
         cached.listen()
         cached.on_change(self.live.changes.publish)
         index = None
@@ -202,8 +207,11 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
+    # GraphiQL's own assets, served only where GraphiQL is (dev mode, settings.graphiql).
+    graphiql = [GraphiQLAssets().route()] if settings.dev_mode and settings.graphiql else []
     app = Starlette(
         routes=[
+            *graphiql,
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", websocket.handle),
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),

@@ -24,6 +24,7 @@ from gateway.settings import Settings, SettingsError, SourceSettings, load_setti
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
+from sources.clock import SYSTEM_CLOCK, Clock, ShiftedClock
 from sources.sim.cluster import SimCluster, parse_fault_option, start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
@@ -163,10 +164,19 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
+def _clock(args: argparse.Namespace) -> Clock:
+    """The wall clock, or with ``--now T`` one that starts at T and ticks from there."""
+    return SYSTEM_CLOCK if args.now is None else ShiftedClock(args.now)
+
+
 async def _start_sources(
-    args: argparse.Namespace, port_base: int, webhook_url: str | None, webhook_secret: str | None
+    args: argparse.Namespace,
+    port_base: int,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    clock: Clock,
 ) -> SimCluster:
-    now = args.now or datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     dataset = generate(seed=args.seed, now=now, orders=args.orders)
     print(f"  data set: --seed {args.seed} --now {now.isoformat()} --orders {args.orders}")
     cluster = await start_cluster(
@@ -178,6 +188,7 @@ async def _start_sources(
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         faults=dict(args.fault),
+        clock=clock,
     )
     for name, url in cluster.urls.items():
         print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
@@ -186,7 +197,9 @@ async def _start_sources(
 
 async def _sim(args: argparse.Namespace) -> None:
     print("OrderGraph simulated sources:")
-    cluster = await _start_sources(args, args.port_base, args.webhook_url, args.webhook_secret)
+    cluster = await _start_sources(
+        args, args.port_base, args.webhook_url, args.webhook_secret, _clock(args)
+    )
     try:
         await asyncio.Event().wait()
     finally:
@@ -248,8 +261,9 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     print("OrderGraph demo: simulated sources")
     secret = generate_secret()  # the sources sign their change events with it
     gateway = f"http://{args.host}:{args.port}"
+    clock = _clock(args)  # one clock for the sources and the gateway: they agree on "late"
     cluster = await _start_sources(
-        args, args.sim_port_base or args.port + 101, f"{gateway}/webhooks", secret
+        args, args.sim_port_base or args.port + 101, f"{gateway}/webhooks", secret, clock
     )
     sources = {name: SourceSettings(url=url) for name, url in cluster.urls.items()}
     settings = msgspec.structs.replace(
@@ -285,6 +299,6 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         print("Then move its parcel on; the carrier's signed webhook refreshes the graph:")
         print(f"  curl -X POST {carrier}/admin/trackings/{number}/advance\n")
     try:
-        await serve(settings)
+        await serve(settings, clock)
     finally:
         await cluster.close()

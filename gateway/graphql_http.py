@@ -29,13 +29,13 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
 
 from gateway.admission.documents import Analysis
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator, presented_key_id, principal_for
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
+from gateway.graphiql import content_security_policy, page_html
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
 from gateway.refusal import Refusal, audit_refusal
@@ -76,12 +76,13 @@ class GraphQLEndpoint:
         self._authenticator = authenticator
         self._in_flight = in_flight
         self._options = options
-        self._ide = get_graphql_ide_html("graphiql")
+        self._ide = page_html() if options.graphiql else ""
+        self._ide_headers = {"content-security-policy": content_security_policy(self._ide)}
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
         if request.method == "GET" and self._options.graphiql and "text/html" in accept:
-            return HTMLResponse(self._ide)
+            return HTMLResponse(self._ide, headers=self._ide_headers)
         # Results as events go through every check a plain request does; only their
         # refusals are plain JSON.
         stream = request.method == "POST" and accepts_event_stream(accept)

@@ -27,12 +27,14 @@ class Refusal(Exception):
         *,
         key_id: str | None = None,
         tenant: str | None = None,
+        extensions: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})  # beside ``code``, e.g. ``cost``
         self.key_id = key_id
         self.tenant = tenant
         self.analysis: Analysis | None = None
@@ -42,7 +44,7 @@ class Refusal(Exception):
         return {"errors": [self.error()]}
 
     def error(self) -> dict[str, Any]:
-        return {"message": self.message, "extensions": {"code": self.code}}
+        return {"message": self.message, "extensions": {"code": self.code, **self.extensions}}
 
 
 def audit_refusal(refusal: Refusal, principal: Principal | None) -> None:

@@ -20,6 +20,7 @@ import uvicorn
 
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings
+from sources.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("ordergraph.server")
 
@@ -53,8 +54,8 @@ class GatewayServer(uvicorn.Server):
         )
 
 
-async def serve(settings: Settings) -> None:
-    gateway = Gateway(settings)
+async def serve(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+    gateway = Gateway(settings, clock)
     config = uvicorn.Config(
         create_app(settings, gateway),
         host=settings.host,

@@ -10,6 +10,7 @@ from resolvers.live import LiveFeeds
 from resolvers.loaders import Loaders
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
+from sources.clock import Clock
 
 
 @dataclass(slots=True)
@@ -46,6 +47,11 @@ class RequestContext:
             live=live or LiveFeeds(),
             deadline_s=deadline_s,
         )
+
+    @property
+    def clock(self) -> Clock:
+        """The process's one clock: "now" for every rule a resolver applies."""
+        return self.cached.clock
 
     def renew(self) -> None:
         """Fresh loaders and counts: a subscription resolves each event as a new

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
@@ -126,4 +126,4 @@ async def gather_facts(order: records.Order, context: RequestContext) -> SourceF
 
 async def detect(order: records.Order, context: RequestContext) -> list[rules.OrderException]:
     """The order's exceptions now, from what the caller may read."""
-    return (await gather_facts(order, context)).exceptions(order, datetime.now(UTC))
+    return (await gather_facts(order, context)).exceptions(order, context.clock.now())

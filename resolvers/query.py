@@ -4,7 +4,6 @@ node lookups."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TypeVar
 
 import strawberry
@@ -75,7 +74,7 @@ class Query:
             cursor=None if after is None else decode_cursor(after, _CURSOR_PREFIX),
         )
         # A list page is always read live; its orders then warm the single-order cache.
-        fetched_at = time.time()
+        fetched_at = context.clock.time()
         found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in page.edges]
         context.loaders.remember_orders(found)
         await context.cached.orders.store(

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings, SourceSettings
+from sources.clock import ShiftedClock
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import Dataset, generate
 from tests.ports import free_socket
@@ -55,13 +56,21 @@ class RunningGateway:
             return body  # type: ignore[no-any-return]
 
 
+def gateway_at(settings: Settings, now: datetime = FIXED_NOW) -> Gateway:
+    """A gateway's process state on a clock that starts at ``now`` (the data set's),
+    never the calendar's."""
+    return Gateway(settings, ShiftedClock(now))
+
+
 @contextlib.asynccontextmanager
 async def running_gateway(
     settings: Settings, sock: socket.socket | None = None, gateway: Gateway | None = None
 ) -> AsyncIterator[RunningGateway]:
     """Run the gateway app under uvicorn until the block ends, on ``sock`` (a bound
     socket, when its address must be known in advance) or a free port; ``gateway``,
-    when given, is the app's process state, for tests to look into."""
+    when given, is the app's process state, for tests to look into (by default one on
+    the data set's clock)."""
+    gateway = gateway or gateway_at(settings)
     async with serving(create_app(settings, gateway), sock) as (url, session):
         yield RunningGateway(url, session)
 

@@ -19,7 +19,7 @@ from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.settings import Settings
 from resolvers.access import ALL_SCOPES
-from tests.conftest import RunningGateway, running_gateway, settings_for
+from tests.conftest import RunningGateway, gateway_at, running_gateway, settings_for
 
 PEPPER = "test-pepper-0123456789abcdef"
 TENANT_A, TENANT_B = "acct_partner_north", "acct_partner_south"
@@ -104,7 +104,7 @@ async def secured_gateway(
     urls: dict[str, str], directory: Path, **options: Any
 ) -> AsyncIterator[Secured]:
     settings, keys = await secured_settings(urls, directory, **options)
-    state = Gateway(settings)
+    state = gateway_at(settings)
     async with running_gateway(settings, gateway=state) as gateway:
         yield Secured(gateway, keys, state)
 

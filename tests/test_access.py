@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -205,10 +206,41 @@ async def test_the_cost_bucket_throttles_when_drained_and_recovers(secured, data
             break
     assert throttled is not None, "the bucket never ran dry"
     body, headers = throttled
-    assert body["errors"][0]["extensions"]["code"] == "THROTTLED"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["code"] == "THROTTLED"
+    # Like Shopify's: what was asked, what is left, and how fast it comes back.
+    report = extensions["cost"]
+    bucket = report["throttleStatus"]
+    assert report["requestedQueryCost"] == cost["requestedQueryCost"]
+    assert bucket["maximumAvailable"] == 200 and bucket["restoreRate"] == 20
+    assert 0 <= bucket["currentlyAvailable"] < report["requestedQueryCost"]
+    missing = report["requestedQueryCost"] - bucket["currentlyAvailable"]
+    assert int(headers["retry-after"]) == max(1, math.ceil(missing / bucket["restoreRate"]))
     await asyncio.sleep(int(headers["retry-after"]))
     status, _, _ = await secured.post({"query": query}, key="free")
     assert status == 200
+
+
+async def test_a_query_a_key_can_never_afford_is_refused_for_good(secured):
+    """Above the key's bucket (free: 200) but within the gateway's limit (1,000): no
+    429 with a Retry-After that could never come true, and nothing is charged."""
+    query = "{ orders(first: 60) { nodes { number lineItems { sku } } } }"
+    status, body, headers = await secured.post({"query": query}, key="free")
+    assert status != 429 and "retry-after" not in headers
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    report = error["extensions"]["cost"]
+    assert report["maximumAvailable"] == 200 and 200 < report["requestedQueryCost"] <= 1000
+    assert f"{report['requestedQueryCost']}" in error["message"] and "200" in error["message"]
+    assert "data" not in body
+    status, body, _ = await secured.post(
+        {"query": "{ orders(first: 1) { nodes { number } } }"}, key="free"
+    )
+    assert status == 200
+    # The refusal took nothing from the bucket.
+    cost = body["extensions"]["cost"]
+    left = cost["throttleStatus"]["currentlyAvailable"]
+    assert left >= 200 - cost["requestedQueryCost"] - 1
 
 
 async def test_the_actual_cost_is_what_the_answer_holds(secured, dataset):

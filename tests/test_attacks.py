@@ -16,9 +16,9 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from gateway.app import Gateway, create_app
+from gateway.app import create_app
 from tests.attacks import ATTACKS, Attack, check, send
-from tests.conftest import running_gateway
+from tests.conftest import gateway_at, running_gateway
 from tests.cross_tenant import Probe, comparable, probes, writes
 from tests.secured import TENANT_B, Secured, secured_settings
 
@@ -27,7 +27,7 @@ from tests.secured import TENANT_B, Secured, secured_settings
 async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
     """The gateway served on loopback by uvicorn, as clients meet it."""
     settings, keys = await secured_settings(sim.urls, tmp_path_factory.mktemp("attack-keys"))
-    state = Gateway(settings)
+    state = gateway_at(settings)
     async with running_gateway(settings, gateway=state) as gateway:
         yield Secured(gateway, keys, state)
 
@@ -38,7 +38,7 @@ async def in_process(secured) -> AsyncIterator[httpx.AsyncClient]:
     answer times are the gateway's own."""
     assert secured.state is not None
     settings = secured.state.settings
-    state = Gateway(settings)
+    state = gateway_at(settings)
     app = create_app(settings, state)
     transport = httpx.ASGITransport(app=app)
     async with (

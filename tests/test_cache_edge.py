@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from gateway.app import Gateway
 from sources.sim.cluster import start_cluster
 from sources.sim.faults import parse_fault_spec
-from tests.conftest import SourceStats, running_gateway, settings_for
+from tests.conftest import SourceStats, gateway_at, running_gateway, settings_for
 from tests.queries import ORDER_BY_NUMBER
 
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
@@ -166,7 +165,7 @@ async def test_a_failed_source_with_nothing_kept_is_unavailable(dataset, cache_u
 
 async def test_the_default_fresh_ttls_are_orders_30_inventory_10_tracking_60_tickets_30(sim):
     settings = settings_for(sim.urls)
-    state = Gateway(settings)
+    state = gateway_at(settings)
     async with running_gateway(settings, gateway=state):
         assert state.cached is not None
         cached = state.cached

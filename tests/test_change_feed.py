@@ -13,8 +13,9 @@ from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
+from sources.clock import ShiftedClock
 from sources.events import ChangeEvent, EventType, order_tag
-from tests.conftest import settings_for
+from tests.conftest import FIXED_NOW, settings_for
 
 EVENT = ChangeEvent(
     type=EventType.ORDER_UPDATED, occurred_at=datetime(2026, 1, 1, tzinfo=UTC), order_id="o1"
@@ -27,7 +28,9 @@ async def instance(urls: dict[str, str], cache_url: str) -> AsyncIterator[Cached
     upstreams = Upstreams.open(*(settings.source(name) for name in SOURCE_NAMES))
     backend = open_backend(cache_url)
     local = MemoryBackend() if backend.name != "memory" else None
-    cached = CachedUpstreams.build(upstreams, backend, settings.cache_policies(), local=local)
+    cached = CachedUpstreams.build(
+        upstreams, backend, settings.cache_policies(), local=local, clock=ShiftedClock(FIXED_NOW)
+    )
     cached.listen()
     await backend.start()
     try:

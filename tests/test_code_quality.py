@@ -44,3 +44,40 @@ def test_dependencies_point_one_way():
                     if LAYERS.get(top, level) < level:
                         upward.append(f"{path.relative_to(ROOT)} imports {name}")
     assert upward == []
+
+
+# Reading the wall clock directly is allowed only where real time is the point (see
+# sources/clock.py): key lifetimes, the audit log and webhook signatures.
+WALL_CLOCK_ALLOWED = {
+    "sources/clock.py",
+    "gateway/auth/cli.py",
+    "gateway/auth/authenticate.py",
+    "gateway/auth/keys.py",
+    "gateway/audit.py",
+    "sources/webhooks.py",
+}
+WALL_CLOCK_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("date", "today"),
+    ("time", "time"),
+}
+
+
+def test_now_comes_from_the_clock():
+    """Rules and services take "now" from the clock object, so tests and demos pin it."""
+    readers = []
+    for package in LAYERS:
+        for path in (ROOT / package).rglob("*.py"):
+            relative = str(path.relative_to(ROOT))
+            if relative in WALL_CLOCK_ALLOWED:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and (node.func.value.id, node.func.attr) in WALL_CLOCK_CALLS
+                ):
+                    readers.append(f"{relative}:{node.lineno}")
+    assert readers == []

@@ -25,6 +25,7 @@ from tests.conftest import (
     FIXED_NOW,
     RunningGateway,
     changing_sources,
+    gateway_at,
     running_gateway,
     settings_for,
 )
@@ -66,7 +67,7 @@ async def live(data: Dataset) -> AsyncIterator[Live]:
         settings = settings_for(
             cluster.urls, cache_url=server.url, webhook_secrets=[SECRET], exception_queue=True
         )
-        first, second = Gateway(settings), Gateway(settings)
+        first, second = gateway_at(settings), gateway_at(settings)
         async with (
             running_gateway(settings, sock, gateway=first) as a,
             running_gateway(settings, gateway=second) as b,
@@ -180,8 +181,8 @@ def _open_line_with_stock(data: Dataset, queued: dict[str, QueueEntry]) -> tuple
     whose SKU its warehouse has in stock (and some committed, so it can be oversold)."""
     working = {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.IN_PROGRESS}
     for order in data.orders.values():
-        entry = queued.get(order.id)
-        if entry is None or any(f.code.value == "BACKORDERED" for f in entry.exceptions):
+        entry = queued.get(order.id)  # queued or not: the index knows its open SKUs
+        if entry is not None and any(f.code.value == "BACKORDERED" for f in entry.exceptions):
             continue
         skus = {line.id: line.sku for line in order.lines}
         for fo in order.fulfillment_orders:

@@ -25,7 +25,7 @@ from sources.sim.faults import FaultSpec
 from sources.sim.seed import Dataset, generate
 from sources.sim.stats import StatsBody
 from tests.builders import line, order
-from tests.conftest import FIXED_NOW, RunningGateway, running_gateway, settings_for
+from tests.conftest import FIXED_NOW, RunningGateway, gateway_at, running_gateway, settings_for
 from tests.secured import TENANT_A, secured_gateway
 
 RANK = {severity: rank for rank, severity in enumerate(Severity)}
@@ -72,7 +72,7 @@ class Swept:
 @pytest.fixture(scope="module")
 async def swept(sources: SimCluster) -> AsyncIterator[Swept]:
     settings = settings_for(sources.urls, exception_queue=True, max_cost=100_000)
-    gateway = Gateway(settings)
+    gateway = gateway_at(settings)
     sources.reset_stats()
     async with running_gateway(settings, gateway=gateway) as running:
         index = gateway.exception_index
@@ -133,7 +133,7 @@ async def test_the_startup_sweep_fills_the_queue_in_batches(swept: Swept, data: 
 
 async def test_each_sweep_drops_orders_the_oms_no_longer_lists(sources: SimCluster) -> None:
     settings = settings_for(sources.urls, exception_queue=True, exception_sweep_interval_ms=1000)
-    gateway = Gateway(settings)
+    gateway = gateway_at(settings)
     async with running_gateway(settings, gateway=gateway):
         index = gateway.exception_index
         assert index is not None
@@ -167,7 +167,8 @@ async def test_most_severe_then_newest_first_and_pages_join_up(swept: Swept) -> 
     assert any(a == b for a, b in itertools.pairwise(keys)), "the data has ties"
     assert everything[0]["severity"] == "CRITICAL" and everything[-1]["severity"] != "CRITICAL"
     for entry in everything:
-        assert entry["detectedAt"] == max(e["detectedAt"] for e in entry["exceptions"])
+        detected = [datetime.fromisoformat(e["detectedAt"]) for e in entry["exceptions"]]
+        assert datetime.fromisoformat(entry["detectedAt"]) == max(detected)
         assert entry["severity"] == max((e["severity"] for e in entry["exceptions"]), key=rank_of)
     small_pages = await read_queue(swept.running, first=7)
     assert [e["orderId"] for e in small_pages] == [e["orderId"] for e in everything]
@@ -183,8 +184,8 @@ def rank_of(severity: str) -> int:
     [
         {"codes": ["LATE", "BACKORDERED"]},
         {"severity": "CRITICAL"},
-        {"since": "2026-11-25T00:00:00Z"},
-        {"codes": ["UNANSWERED_TICKET"], "severity": "WARNING", "since": "2026-11-24T00:00:00"},
+        {"since": "2026-11-19T15:00:00Z"},
+        {"codes": ["UNANSWERED_TICKET"], "severity": "WARNING", "since": "2026-11-18T00:00:00"},
     ],
     ids=["codes", "severity", "since", "all-three"],
 )
@@ -205,6 +206,7 @@ async def test_filters_list_orders_with_one_exception_meeting_all(
     expected = [e["orderId"] for e in everything if any(meets(x) for x in e["exceptions"])]
     found = await read_queue(swept.running, first=25, filter=filter)
     assert expected and [e["orderId"] for e in found] == expected
+    assert len(found) < len(everything), "the filter leaves some out"
 
 
 async def test_a_page_stops_reading_at_its_limit_and_says_where(swept: Swept) -> None:
@@ -331,10 +333,11 @@ async def test_an_evaluation_of_older_data_does_not_overwrite_a_newer_one(
     assert index is not None
     (first, *_) = await read_queue(swept.running, filter={"codes": ["LATE"]})
     order_id = order_of(first["orderId"])
-    read_before = time.time()
+    clock = swept.gateway.clock
+    read_before = clock.time()
     await index.evaluate([order_id])  # reads the order now
     cancelled = msgspec.structs.replace(data.orders[order_id], cancelled_at=FIXED_NOW)
     await index.evaluate_orders([cancelled], read_before)  # e.g. a sweep page listed earlier
     assert order_id in {entry.order_id for entry in await index.store.every_entry()}
-    await index.evaluate_orders([cancelled], time.time())  # newer: it counts
+    await index.evaluate_orders([cancelled], clock.time())  # newer: it counts
     assert order_id not in {entry.order_id for entry in await index.store.every_entry()}

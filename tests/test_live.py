@@ -19,7 +19,7 @@ from sources.records import Order
 from sources.sim.cluster import SimCluster
 from sources.sim.seed import Dataset, generate
 from sources.webhooks import generate_secret
-from tests.conftest import FIXED_NOW, RunningGateway, changing_sources, running_gateway
+from tests.conftest import FIXED_NOW, RunningGateway, changing_sources, gateway_at, running_gateway
 from tests.live_clients import ORDER_UPDATED, sse_stream, subscribe, within, ws_client
 from tests.secured import TENANT_A, TENANT_B, secured_settings
 
@@ -50,7 +50,7 @@ async def live(tmp_path_factory) -> AsyncIterator[Live]:
             webhook_secrets=[SECRET],
             exception_queue=True,
         )
-        first, second = Gateway(settings), Gateway(settings)
+        first, second = gateway_at(settings), gateway_at(settings)
         async with (
             running_gateway(settings, sock, gateway=first) as a,
             running_gateway(settings, gateway=second) as b,

@@ -11,6 +11,7 @@ later on (the cost bucket), its one line is that refusal's, naming those fields.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,12 @@ from graphql import validate
 
 from gateway.admission.bucket import BucketState, CostBucket
 from gateway.admission.cost import CostModel, check_cost
-from gateway.admission.documents import AdmissionError, Analysis, DocumentAnalyser
+from gateway.admission.documents import (
+    COST_LIMIT_EXCEEDED,
+    AdmissionError,
+    Analysis,
+    DocumentAnalyser,
+)
 from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, TIERS, Principal
 from gateway.persisted import PersistedQueries, PersistedQueryError
@@ -118,21 +124,17 @@ class Gate:
         )
         introspection = self._dev_mode or principal.has("introspection")
         refused = self._authorise(analysis, access.denied, introspection)
+        self._check_affordable(principal, cost, invalid)
         state = await self._charge(principal, cost)
-        report = {
-            "requestedQueryCost": cost,
-            "throttleStatus": {
-                "maximumAvailable": state.capacity,
-                "currentlyAvailable": round(state.available, 1),
-                "restoreRate": state.refill_per_s,
-            },
-        }
+        report = _cost_report(cost, state)
         if not state.allowed:
-            retry = (
-                "1" if state.retry_after_s == float("inf") else str(int(state.retry_after_s) + 1)
-            )
+            # The charge fits the bucket (checked above), so the wait is finite.
             throttled = Refusal(
-                429, "THROTTLED", "the cost budget of this API key is spent", {"Retry-After": retry}
+                429,
+                "THROTTLED",
+                "the cost budget of this API key is spent; retry once it has refilled",
+                {"Retry-After": str(math.ceil(state.retry_after_s) or 1)},
+                extensions={"cost": report},
             )
             throttled.denied = refused
             raise throttled
@@ -164,8 +166,37 @@ class Gate:
             raise refusal
         return refused
 
+    @staticmethod
+    def _check_affordable(principal: Principal, cost: int, invalid: int) -> None:
+        """A query costing more than the key's bucket can ever hold is refused for
+        good (COST_LIMIT_EXCEEDED, with the limit and the cost), never throttled with a
+        ``Retry-After`` that could not come true."""
+        capacity = TIERS[principal.tier].capacity
+        if principal is INTERNAL_DEV or cost <= capacity:
+            return
+        raise Refusal(
+            invalid,
+            COST_LIMIT_EXCEEDED,
+            f"The operation's requested cost is {cost}; this API key may spend at most "
+            f"{capacity:g} on one operation. Ask for fewer items (a smaller first:) or "
+            "fewer fields.",
+            extensions={"cost": {"requestedQueryCost": cost, "maximumAvailable": capacity}},
+        )
+
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
         tier = TIERS[principal.tier]
         if principal is INTERNAL_DEV:  # anonymous in dev mode: nothing to charge it to
             return BucketState(True, tier.capacity, tier.capacity, tier.refill_per_s, 0.0)
         return await self._bucket().take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
+
+
+def _cost_report(cost: int, state: BucketState) -> dict[str, Any]:
+    """``extensions.cost`` as Shopify shapes it: the requested cost and the bucket."""
+    return {
+        "requestedQueryCost": cost,
+        "throttleStatus": {
+            "maximumAvailable": state.capacity,
+            "currentlyAvailable": round(state.available, 1),
+            "restoreRate": state.refill_per_s,
+        },
+    }

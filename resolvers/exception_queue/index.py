@@ -21,9 +21,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
@@ -72,7 +71,12 @@ class ExceptionIndex:
         self._cached = cached
         self.store = QueueStore(cached.backend)
         self.sweeper = Sweeper(
-            cached.upstreams.oms, self.store, cached.backend, self.evaluate_orders, sweep_interval_s
+            cached.upstreams.oms,
+            self.store,
+            cached.backend,
+            self.evaluate_orders,
+            sweep_interval_s,
+            cached.clock,
         )
         self._workers = workers
         self._pending: asyncio.Queue[ChangeEvent] = asyncio.Queue(MAX_PENDING_EVENTS)
@@ -111,7 +115,7 @@ class ExceptionIndex:
 
     async def evaluate(self, order_ids: Sequence[str]) -> list[records.Order]:
         """Evaluate these orders (at most ``MAX_BATCH``) now; the ones the OMS gave."""
-        read_at = time.time()
+        read_at = self._cached.clock.time()
         context = RequestContext.create(self._cached)
         found = await settle(context.loaders.order_by_id, order_ids)
         orders = [r.value for r in found.values() if isinstance(r, Cached) and r.value is not None]
@@ -133,7 +137,7 @@ class ExceptionIndex:
         context = context or RequestContext.create(self._cached)
         facts = await asyncio.gather(*(gather_facts(order, context) for order in orders))
         superseded |= await self.store.read_since(ids, read_at)
-        now = datetime.now(UTC)
+        now = self._cached.clock.now()
         evaluated = [
             (order, _entry(order, found, now))
             for order, found in zip(orders, facts, strict=True)

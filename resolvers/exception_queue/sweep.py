@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 from resolvers.exception_queue.entries import KEY_PREFIX
 from resolvers.exception_queue.store import QueueStore
 from sources import records
 from sources.cache.backend import CacheBackend
 from sources.clients import OmsClient, OrderSearch
+from sources.clock import Clock
 from sources.records import MAX_BATCH
 
 log = logging.getLogger("ordergraph.exception_queue")
@@ -38,12 +37,14 @@ class Sweeper:
         backend: CacheBackend,
         evaluate: Evaluate,
         interval_s: float,
+        clock: Clock,
     ) -> None:
         self._oms = oms
         self._store = store
         self._backend = backend
         self._evaluate = evaluate
         self.interval_s = interval_s
+        self._clock = clock
         self.completed = 0  # sweeps this process finished
 
     async def run(self) -> None:
@@ -71,12 +72,12 @@ class Sweeper:
         return True
 
     async def _sweep(self) -> None:
-        started = datetime.now(UTC)
+        started = self._clock.now()
         seen: set[str] = set()
         cursor: str | None = None
         while True:
             async with asyncio.timeout(PAGE_TIMEOUT_S):
-                listed_at = time.time()
+                listed_at = self._clock.time()
                 page = await self._oms.search_orders(OrderSearch(), limit=MAX_BATCH, cursor=cursor)
                 orders = [edge.node for edge in page.edges]
                 await self._evaluate(orders, listed_at)

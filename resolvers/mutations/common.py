@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -123,7 +122,7 @@ async def visible_order(info: Info, order_id: str, field: str) -> records.Order:
 def order_of(info: Info, outcome: Outcome) -> Order | None:
     if outcome.order is None:
         return None
-    cached = Cached(outcome.order, Freshness.FRESH, time.time())
+    cached = Cached(outcome.order, Freshness.FRESH, info.context.clock.time())
     return Order.visible(cached, info.context.access)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -35,8 +34,11 @@ class SourceFreshness:
     age_seconds: float | None
 
     @classmethod
-    def summarise(cls, source: DataSource, outcomes: Iterable[object]) -> SourceFreshness:
-        """The worst of a source's outcomes: any failure, else any stale, else fresh."""
+    def summarise(
+        cls, source: DataSource, outcomes: Iterable[object], now: float
+    ) -> SourceFreshness:
+        """The worst of a source's outcomes: any failure, else any stale, else fresh;
+        ``now`` (epoch seconds, from the clock) dates the oldest piece."""
         cached = [o for o in outcomes if isinstance(o, Cached)]
         failed = any(not isinstance(o, Cached) for o in outcomes)
         oldest = min((c.fetched_at for c in cached), default=None)
@@ -50,5 +52,5 @@ class SourceFreshness:
             source=source,
             status=status,
             fetched_at=None if oldest is None else datetime.fromtimestamp(oldest, UTC),
-            age_seconds=None if oldest is None else round(max(0.0, time.time() - oldest), 3),
+            age_seconds=None if oldest is None else round(max(0.0, now - oldest), 3),
         )

@@ -292,7 +292,8 @@ class Order(Node):
             (source, found.values())
             for (source, _, _), found in zip(readable, settled, strict=True)
         ]
-        return [SourceFreshness.summarise(source, found) for source, found in parts if found]
+        now = info.context.clock.time()
+        return [SourceFreshness.summarise(source, found, now) for source, found in parts if found]
 
     @classmethod
     def visible(cls, cached: Cached[records.Order], access: Access) -> Order | None:

@@ -13,6 +13,7 @@ from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
 from sources.cache.through import CachedSource, CachePolicy, Fetch, Tagger
 from sources.clients import Upstreams
+from sources.clock import SYSTEM_CLOCK, Clock
 from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
 from sources.records import InventoryItem, Order, Record, Ticket, Tracking
 
@@ -60,6 +61,7 @@ class CachedUpstreams:
     local: CacheBackend | None  # the in-process copies every source above shares
     upstreams: Upstreams
     invalidations: Invalidations  # what this process saw invalidated, for fetches in flight
+    clock: Clock  # the process's one clock: entry ages here, "now" for every rule
     listeners: list[ChangeListener] = field(default_factory=list)
 
     @classmethod
@@ -70,6 +72,7 @@ class CachedUpstreams:
         policies: Mapping[str, CachePolicy],
         *,
         local: CacheBackend | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> CachedUpstreams:
         """``local``: in-process copies in front of a shared ``backend`` (Redis)."""
         invalidations = Invalidations()
@@ -93,6 +96,7 @@ class CachedUpstreams:
                 local=local,
                 scoped=scoped,
                 invalidations=invalidations,
+                clock=clock.time,
             )
 
         oms, stock = upstreams.oms, upstreams.inventory
@@ -131,6 +135,7 @@ class CachedUpstreams:
             local=local,
             upstreams=upstreams,
             invalidations=invalidations,
+            clock=clock,
         )
 
     def listen(self) -> None:

@@ -9,6 +9,7 @@ from typing import Self
 
 from aiohttp import web
 
+from sources.clock import Clock, ShiftedClock
 from sources.sim import carrier, inventory, oms, ticketing
 from sources.sim.common import STATS_KEY, create_source_app, set_faults, set_latency
 from sources.sim.emitter import WebhookTarget
@@ -111,6 +112,7 @@ async def start_cluster(
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     faults: Mapping[str, FaultSpec] | None = None,
+    clock: Clock | None = None,
 ) -> SimCluster:
     """Serve every source in :data:`SOURCES` on ``host``.
 
@@ -119,13 +121,15 @@ async def start_cluster(
     are a number for all sources or a mapping per source name. With ``webhook_url`` and
     ``webhook_secret`` (both or neither), every admin change is POSTed, signed, to
     ``<webhook_url>/<source>``. ``faults`` maps source names to the faults they start
-    with.
+    with. Changes are dated by ``clock``: by default one that starts at the data
+    set's ``now`` and ticks from there, so changes follow the data set, not the calendar.
     """
     if (webhook_url is None) != (webhook_secret is None):
         raise ValueError("pass both webhook_url and webhook_secret, or neither")
     faults = faults or {}
     _check_sources(faults)
     cluster = SimCluster(dataset=dataset)
+    clock = clock or ShiftedClock(dataset.now)
     try:
         for offset, source in enumerate(SOURCES):
             app = create_source_app(
@@ -134,6 +138,7 @@ async def start_cluster(
                 latency_ms=_per_source(latency_ms, source),
                 jitter_ms=_per_source(jitter_ms, source),
                 webhook=_webhook_target(webhook_url, webhook_secret, source),
+                clock=clock,
             )
             set_faults(app, faults.get(source))
             runner = web.AppRunner(app, access_log=None)

@@ -16,12 +16,12 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
 from aiohttp import web
 
+from sources.clock import SYSTEM_CLOCK, Clock
 from sources.records import MAX_BATCH, ErrorBody
 from sources.sim.changes import Apply, BodyT, ChangeError
 from sources.sim.emitter import WebhookEmitter, WebhookTarget
@@ -57,6 +57,7 @@ STATS_KEY = web.AppKey("stats", Stats)
 LATENCY_KEY = web.AppKey("latency", Latency)
 OPENAPI_KEY = web.AppKey("openapi", bytes)
 EMITTER_KEY = web.AppKey("emitter", WebhookEmitter)
+CLOCK_KEY = web.AppKey("clock", Clock)
 FAULTS_KEY = web.AppKey("faults", Faults)
 PARTIAL_BATCH_KEY = web.RequestKey("partial_batch", bool)  # set when drawn for this request
 
@@ -150,7 +151,7 @@ def admin_route(
         key = next(iter(request.match_info.values()), "")
         payload = await read_body(request, body)
         try:
-            record, event = apply(dataset, key, payload, datetime.now(UTC))
+            record, event = apply(dataset, key, payload, request.app[CLOCK_KEY].now())
         except ChangeError as exc:
             return error_response(exc.status, exc.code, str(exc))
         emitter = request.app.get(EMITTER_KEY)
@@ -237,18 +238,20 @@ def create_source_app(
     latency_ms: float = 0.0,
     jitter_ms: float = 0.0,
     webhook: WebhookTarget | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> web.Application:
     """An aiohttp app serving ``routes`` plus the shared health, contract, stats and
     fault routes; it starts without faults.
 
     With a ``webhook`` target, admin changes are delivered there; the emitter drains and
-    closes when the app is cleaned up.
+    closes when the app is cleaned up. Changes are dated by ``clock``.
     """
     app = web.Application(middlewares=[_middleware])
     app[SOURCE_KEY] = source
     app[STATS_KEY] = Stats()
     app[LATENCY_KEY] = Latency(latency_ms, jitter_ms)
     app[FAULTS_KEY] = Faults()
+    app[CLOCK_KEY] = clock
     app.on_shutdown.append(_release_hangs)
     app[OPENAPI_KEY] = msgspec.json.encode(build_document(source))
     if webhook is not None:

@@ -39,6 +39,7 @@ from sources.sim.changes import (
     touch_order,
 )
 from sources.sim.common import (
+    CLOCK_KEY,
     EMITTER_KEY,
     admin_route,
     bad_request,
@@ -77,7 +78,7 @@ def routes(dataset: Dataset) -> list[web.RouteDef]:
         address = await read_body(request, MailingAddress)
         try:
             change, event = change_shipping_address(
-                dataset, request.match_info["id"], address, datetime.now(UTC)
+                dataset, request.match_info["id"], address, request.app[CLOCK_KEY].now()
             )
         except ChangeError as exc:
             return error_response(exc.status, exc.code, str(exc))
