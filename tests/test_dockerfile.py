@@ -8,7 +8,9 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
+import tomllib
 
 from tests.conftest import RunningGateway
 from tests.ports import refusing_url
@@ -42,8 +44,67 @@ def _healthcheck() -> list[str]:
     return argv
 
 
-def test_slim_base_image():
-    assert re.fullmatch(r"python:3\.1[1-9]-slim", _last("FROM"))
+def test_a_pinned_slim_base_image():
+    """An exact Python release on a named Debian release: a rebuild gets the same base."""
+    assert re.fullmatch(r"python:3\.1[1-9]\.\d+-slim-bookworm", _last("FROM"))
+
+
+def _index(instruction: str, containing: str) -> int:
+    (index,) = [
+        i
+        for i, (name, arguments) in enumerate(INSTRUCTIONS)
+        if name == instruction and containing in arguments
+    ]
+    return index
+
+
+def _runtime_dependencies_command() -> str:
+    """The RUN step's command that lists pyproject's runtime dependencies."""
+    run = INSTRUCTIONS[_index("RUN", "-r /tmp/runtime.txt")][1]
+    listing, _, _ = run.partition(" > /tmp/runtime.txt")
+    return listing
+
+
+def test_the_dependencies_are_a_layer_of_their_own_from_the_lock():
+    """Only pyproject.toml and the lock before the dependencies are installed, so a
+    change of code does not install them again."""
+    copy_manifests = _index("COPY", "requirements.lock")
+    assert INSTRUCTIONS[copy_manifests][1] == "pyproject.toml requirements.lock ./"
+    install_dependencies = _index("RUN", "-r /tmp/runtime.txt")
+    assert (
+        "pip install -c requirements.lock -r /tmp/runtime.txt"
+        in (INSTRUCTIONS[install_dependencies][1])
+    )
+    copy_code = _index("COPY", "gateway")
+    install_code = _index("RUN", "--no-deps")
+    assert copy_manifests < install_dependencies < copy_code < install_code
+    assert "pip install --no-deps -c requirements.lock ." in INSTRUCTIONS[install_code][1]
+    names = [name for name, _ in INSTRUCTIONS[:install_dependencies]]
+    assert names.count("COPY") == 1
+
+
+def test_the_listed_dependencies_are_pyprojects_runtime_dependencies():
+    listing = shlex.split(_runtime_dependencies_command())
+    assert listing[:2] == ["python", "-c"]
+    printed = subprocess.run(
+        [sys.executable, "-c", listing[2]], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert printed == project["dependencies"]
+
+
+def test_stops_with_sigterm_and_keeps_its_keys_on_a_volume():
+    assert _last("STOPSIGNAL") == "SIGTERM"
+    env = dict(re.findall(r"(\w+)=(\S+)", _last("ENV")))
+    store = env["OG_KEYS_URL"].removeprefix("file:")
+    assert store.startswith(_last("VOLUME") + "/")
+    # the non-root user may write there
+    assert f"chown ordergraph {_last('VOLUME')}" in INSTRUCTIONS[_index("RUN", "useradd")][1]
+
+
+def test_secrets_stay_out_of_the_image():
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {".env", ".ordergraph", ".git"} <= set(ignored)
 
 
 def test_runs_as_a_non_root_user_after_installing():
