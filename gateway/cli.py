@@ -182,6 +182,7 @@ def _add_sim_options(
         "--now",
         type=_instant,
         help="the data set's 'now', ISO 8601 (e.g. 2026-11-20T15:00:00Z; no offset: UTC); "
+        "the clock starts there and ticks on, for the sources and (demo) the gateway alike; "
         "the same --seed and --now serve the same data (default: the current time)",
     )
     parser.add_argument(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -108,3 +109,22 @@ async def test_serve_listens_on_the_host_and_port_of_its_flags(sim: SimCluster, 
                 ready = await resp.json()
     assert ready["status"] == "ready"
     assert {s["name"]: s["url"] for s in ready["sources"] if s["ok"]} == sim.urls
+
+
+async def test_demo_now_runs_the_gateway_on_the_data_sets_clock():
+    """``demo --now T``: the gateway's clock starts at T as the sources' does, so what
+    it derives (here the time it fetched an order) is dated from T, not the calendar."""
+    port = free_port_block(105)
+    url = f"http://127.0.0.1:{port}"
+    query = "{ orders(first: 1) { nodes { dataSources { source fetchedAt } } } }"
+    async with (
+        ordergraph("demo", "--port", str(port), *SEED, "--now", NOW) as command,
+        aiohttp.ClientSession() as session,
+    ):
+        await wait_ready(session, url, command.process)
+        async with session.post(f"{url}/graphql", json={"query": query}) as resp:
+            body = await resp.json()
+    (oms, *_) = body["data"]["orders"]["nodes"][0]["dataSources"]
+    assert oms["source"] == "OMS"
+    since_now = datetime.fromisoformat(oms["fetchedAt"]) - datetime.fromisoformat(NOW)
+    assert timedelta(0) <= since_now < timedelta(minutes=5), since_now
