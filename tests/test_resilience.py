@@ -162,7 +162,38 @@ async def test_a_client_error_is_not_retried(upstream):
     server.statuses = [400]
     with pytest.raises(SourceError) as failure:
         await client.request_json("GET", "/thing", dict)
-    assert failure.value.code == "SOURCE_BAD_RESPONSE" and server.hits["GET"] == 1
+    assert failure.value.code == "BAD_USER_INPUT" and server.hits["GET"] == 1
+    assert not failure.value.retryable
+    await client.close()
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+async def test_client_errors_never_open_the_breaker(upstream, status):
+    """A 4xx is the caller's input at fault, not the source: however many there are,
+    the breaker stays closed and later calls still reach the source."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [status] * 20
+    for _ in range(20):
+        with pytest.raises(SourceError) as failure:
+            await client.request_json("GET", "/thing", dict)
+        assert failure.value.code == "BAD_USER_INPUT"
+        assert "ok" not in str(failure.value)  # the source's own words stay out
+    assert client.breaker.state == CLOSED
+    assert await client.request_json("GET", "/thing", dict) == {"ok": True}
+    assert server.hits["GET"] == 21
+    await client.close()
+
+
+async def test_throttling_and_timeouts_statuses_still_count_against_the_source(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [429, 408, 429, 408]
+    for _ in range(4):
+        with pytest.raises(SourceError) as failure:
+            await client.request_json("GET", "/thing", dict)
+        assert failure.value.code != "BAD_USER_INPUT"
+    assert client.breaker.state == OPEN
     await client.close()
 
 

@@ -110,6 +110,28 @@ class SourceAnswered(SourceError):
         self.body = body
 
 
+# The caller's error, not the source's: what the gateway answers for a 4xx.
+BAD_USER_INPUT = "BAD_USER_INPUT"
+_NOT_THE_CALLERS = frozenset({408, 429})  # 4xx statuses that speak of the source's state
+_LOGGED_BODY_CHARS = 300
+
+
+class SourceRejected(SourceError):
+    """The source refused the request as malformed (a 4xx other than 408/429): the
+    source is healthy and the request, i.e. the caller's input, is at fault. Never a
+    breaker failure, never retried; its message names only the status (the source's
+    own words are logged, not shown to the caller)."""
+
+    def __init__(self, source: str, status: int) -> None:
+        super().__init__(
+            source,
+            BAD_USER_INPUT,
+            f"refused the request as invalid (HTTP {status})",
+            retryable=False,
+        )
+        self.status = status
+
+
 class _NotSent(SourceError):
     """Refused by the gateway's own limits (deadline, bulkhead): says nothing of the source."""
 
@@ -271,6 +293,9 @@ class SourceClient:
         except SourceAnswered:
             verdict = True
             raise
+        except SourceRejected:
+            verdict = None  # the caller's input, not the source's health
+            raise
         except _TimedOut as exc:
             verdict = False if exc.blames_source else None
             raise
@@ -305,6 +330,16 @@ class SourceClient:
                 call.status = status
                 if status != 200 and status not in request.accept_statuses:
                     call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
+                    if 400 <= status < 500 and status not in _NOT_THE_CALLERS:
+                        log.info(
+                            "%s refused %s %s with HTTP %d: %s",
+                            self.name,
+                            request.method,
+                            request.path,
+                            status,
+                            payload[:_LOGGED_BODY_CHARS].decode("utf-8", "replace"),
+                        )
+                        raise SourceRejected(self.name, status)
                     raise _status_error(self.name, status)
                 if status >= 300:
                     call.outcome = "rejected"
