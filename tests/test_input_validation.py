@@ -5,12 +5,20 @@ source failure (issue 11, point 2)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
 
+from resolvers.eligibility import cancellable_quantities, change_eligibility, line_cancel_problem
 from resolvers.relay import to_global_id
-from sources.sim.cluster import SimCluster
+from sources.records import Order
+from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.seed import generate
+from tests.conftest import FIXED_NOW
+from tests.queries import CANCEL
+from tests.secured import Secured, secured_gateway
 
 
 def _b64(text: str, *, pad: bool = True) -> str:
@@ -116,3 +124,102 @@ async def test_the_simulated_oms_answers_400_to_a_cursor_with_a_naive_timestamp(
         assert resp.status == 400
         body = await resp.json()
     assert body["code"] == "BAD_REQUEST" and "cursor" in body["message"]
+
+
+# --- orderCancel lines: checked against the order before the OMS is asked -----------
+
+
+@pytest.fixture(scope="module")
+async def cluster() -> AsyncIterator[SimCluster]:
+    async with await start_cluster(generate(seed=7, now=FIXED_NOW)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def secured(cluster, tmp_path_factory) -> AsyncIterator[Secured]:
+    async with secured_gateway(cluster.urls, tmp_path_factory.mktemp("keys")) as running:
+        yield running
+
+
+def _line_cancellable(cluster: SimCluster) -> Iterator[Order]:
+    """Orders whose lines may still be cancelled, two lines or more."""
+    for order in cluster.dataset.orders.values():
+        if (
+            change_eligibility(order).cancel_lines.allowed
+            and len(cancellable_quantities(order)) > 1
+        ):
+            yield order
+
+
+def _cancel_calls(cluster: SimCluster) -> int:
+    return cluster.stats("oms").paths.get("/orders/{id}/cancel", 0)
+
+
+async def _cancel_lines(secured: Secured, order: Order, lines: list[dict[str, Any]]):
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER",
+                           "lines": lines}}  # fmt: skip
+    status, body, _ = await secured.post({"query": CANCEL, "variables": variables}, key="console")
+    assert status == 200, body
+    return body["data"]["orderCancel"]
+
+
+def _line(order: Order, line_id: str, quantity: int) -> dict[str, Any]:
+    return {"lineItemId": to_global_id("LineItem", order.id, line_id), "quantity": quantity}
+
+
+BAD_LINES = {
+    "quantity 0": (lambda o, a, b: [_line(o, a, 0)], "INVALID_QUANTITY"),
+    "a negative quantity": (lambda o, a, b: [_line(o, a, -1)], "INVALID_QUANTITY"),
+    "the same line twice": (lambda o, a, b: [_line(o, a, 1), _line(o, a, 1)], "DUPLICATE_LINE"),
+    "no line at all": (lambda o, a, b: [], "NO_LINES"),
+    "a line of another order": (
+        lambda o, a, b: [{"lineItemId": to_global_id("LineItem", "ord_1", a), "quantity": 1}],
+        "INVALID_ID",
+    ),
+    "an id the order does not have": (lambda o, a, b: [_line(o, "li_0", 1)], "NOT_A_LINE"),
+    "a forged line id": (lambda o, a, b: [{"lineItemId": "%%%", "quantity": 1}], "INVALID_ID"),
+    "more than is left": (lambda o, a, b: [_line(o, a, 1), _line(o, b, 10_000)], "TOO_MANY"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_LINES)
+async def test_bad_cancel_lines_are_user_errors_and_never_reach_the_oms(secured, cluster, case):
+    order = next(_line_cancellable(cluster))
+    first, second = list(cancellable_quantities(order))[:2]
+    lines, code = BAD_LINES[case]
+    cluster.reset_stats()
+    payload = await _cancel_lines(secured, order, lines(order, first, second))
+    assert payload["order"] is None
+    (error,) = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["lines"], code), case
+    assert _cancel_calls(cluster) == 0
+    assert cluster.dataset.orders[order.id].cancelled_at is None
+
+
+async def test_a_well_formed_line_cancel_still_reaches_the_oms(secured, cluster):
+    order = list(_line_cancellable(cluster))[-1]
+    first = next(iter(cancellable_quantities(order)))
+    cluster.reset_stats()
+    payload = await _cancel_lines(secured, order, [_line(order, first, 1)])
+    assert payload["userErrors"] == [] and payload["order"] is not None
+    assert _cancel_calls(cluster) == 1
+
+
+def test_line_cancel_problem_names_the_first_line_at_fault():
+    order = next(_line_cancellable_dataset())
+    first, second = list(cancellable_quantities(order))[:2]
+    assert line_cancel_problem(order, [(first, 1), (second, 1)]) is None
+    problem = line_cancel_problem(order, [(first, 1), (second, 0)])
+    assert problem is not None and (problem.index, problem.code) == (1, "INVALID_QUANTITY")
+    problem = line_cancel_problem(order, [(first, 1), (first, 2)])
+    assert problem is not None and (problem.index, problem.code) == (1, "DUPLICATE_LINE")
+
+
+def _line_cancellable_dataset() -> Iterator[Order]:
+    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    for order in dataset.orders.values():
+        if (
+            change_eligibility(order).cancel_lines.allowed
+            and len(cancellable_quantities(order)) > 1
+        ):
+            yield order

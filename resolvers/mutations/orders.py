@@ -8,8 +8,13 @@ import msgspec
 import strawberry
 
 from resolvers.access import requires
-from resolvers.eligibility import cancellable_quantities, change_eligibility
-from resolvers.errors import UserInputError
+from resolvers.eligibility import (
+    TOO_MANY,
+    cancellable_quantities,
+    change_eligibility,
+    line_cancel_problem,
+)
+from resolvers.errors import INVALID_ID, UserInputError
 from resolvers.mutations.common import (
     Outcome,
     Refused,
@@ -136,13 +141,17 @@ async def order_cancel(
     async def cancel() -> Outcome:
         order = await _order(info, input.order_id)
         lines = None
-        if input.lines:
-            lines = [_line(order, line) for line in input.lines]
+        if input.lines is not None:
+            # Checked here, never by the OMS: a bad line used to reach it as a 4xx.
+            lines = [_line(order, index, line) for index, line in enumerate(input.lines)]
+            problem = line_cancel_problem(order, [(q.line_id, q.quantity) for q in lines])
+            if problem is not None:
+                raise Refused("lines", _at(problem.index, problem.message), problem.code)
             decision = change_eligibility(order).cancel_lines
             left = cancellable_quantities(order)
             too_many = [q for q in lines if q.quantity > left.get(q.line_id, 0)]
             if too_many and decision.allowed:
-                raise Refused("lines", "more than can still be cancelled", "TOO_MANY")
+                raise Refused("lines", "more than can still be cancelled", TOO_MANY)
         else:
             decision = change_eligibility(order).cancel
         if not decision.allowed:
@@ -185,8 +194,15 @@ async def _order(info: Info, order_gid: str) -> records.Order:
     return await visible_order(info, order_id, "orderId")
 
 
-def _line(order: records.Order, line: LineCancelInput) -> records.LineQuantity:
-    type_name, parts = from_global_id(line.line_item_id)
+def _line(order: records.Order, index: int, line: LineCancelInput) -> records.LineQuantity:
+    try:
+        type_name, parts = from_global_id(line.line_item_id)
+    except UserInputError:
+        type_name, parts = "", []
     if type_name != "LineItem" or len(parts) != 2 or parts[0] != order.id:
-        raise UserInputError("lineItemId is not a line of this order", field="lineItemId")
+        raise Refused("lines", _at(index, "lineItemId is not a line of this order"), INVALID_ID)
     return records.LineQuantity(line_id=parts[1], quantity=line.quantity)
+
+
+def _at(index: int | None, message: str) -> str:
+    return message if index is None else f"lines[{index}]: {message}"
