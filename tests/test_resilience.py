@@ -12,7 +12,7 @@ from aiohttp import web
 
 from sources.clients.http import SourceClient, SourceConfig
 from sources.errors import SourceError
-from sources.resilience import deadline
+from sources.resilience import caller, deadline
 from sources.resilience.breaker import (
     CLOSED,
     HALF_OPEN,
@@ -92,6 +92,58 @@ def test_cancelled_probe_frees_its_slot():
     breaker.record(ticket, None)
     _calls(breaker, True, True)
     assert breaker.state == CLOSED
+
+
+def _caller_calls(breaker: CircuitBreaker, caller: str | None, *outcomes: bool) -> None:
+    for ok in outcomes:
+        breaker.record(breaker.acquire(), ok, caller)
+
+
+def test_one_caller_alone_cannot_open_the_breaker():
+    """Whatever one key sends, its failures count for at most half of those needed."""
+    clock, moves = Clock(), []
+    breaker = _breaker(clock, moves)
+    _caller_calls(breaker, "key_attacker", *[False] * 50)
+    assert breaker.state == CLOSED and moves == []
+    _caller_calls(breaker, "key_other", True, True)
+    assert breaker.state == CLOSED
+
+
+def test_failures_of_two_callers_open_it():
+    clock, moves = Clock(), []
+    breaker = _breaker(clock, moves)  # window 10, min 4, ratio 0.5: 2 of 4 must fail
+    _caller_calls(breaker, "key_a", False, False, False)
+    assert breaker.state == CLOSED  # key_a counts for at most 1 of the 2 needed
+    _caller_calls(breaker, "key_b", False)
+    assert breaker.state == OPEN and moves == [OPEN]
+
+
+def test_failures_without_a_caller_count_in_full():
+    """Dev mode and background work (no key) open it as before."""
+    clock, moves = Clock(), []
+    breaker = _breaker(clock, moves)
+    _caller_calls(breaker, None, False, False, False, False)
+    assert breaker.state == OPEN
+
+
+async def test_the_client_counts_failures_for_the_caller_of_the_request(upstream):
+    """``caller.start`` (set by the edge per request) reaches the breaker through the
+    client call; one caller's 500s leave the breaker closed, two callers' open it."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+
+    async def fail_as(who: str, times: int) -> None:
+        caller.start(who)
+        server.statuses = [500] * times
+        for _ in range(times):
+            with pytest.raises(SourceError):
+                await client.request_json("GET", "/thing", dict)
+
+    await asyncio.create_task(fail_as("key_a", 20))
+    assert client.breaker.state == CLOSED
+    await asyncio.create_task(fail_as("key_b", 20))
+    assert client.breaker.state == OPEN
+    await client.close()
 
 
 def test_retry_budget_is_ten_percent_of_calls():

@@ -35,7 +35,7 @@ from sources.errors import (
     SOURCE_UNAVAILABLE,
     SourceError,
 )
-from sources.resilience import deadline
+from sources.resilience import caller, deadline
 from sources.resilience.breaker import CircuitBreaker, CircuitOpenError
 from sources.resilience.budget import RetryBudget
 
@@ -70,6 +70,9 @@ class SourceConfig:
     breaker_window: int = 100
     breaker_min_calls: int = 20
     breaker_failure_ratio: float = 0.5
+    # One API key's failures count for at most this share of those needed to open the
+    # breaker: a caller alone, whatever it sends, cannot open it for every tenant.
+    breaker_caller_share: float = 0.5
     breaker_open_s: float = 5.0
     breaker_probes: int = 3
 
@@ -188,6 +191,7 @@ class SourceClient:
             window=config.breaker_window,
             min_calls=config.breaker_min_calls,
             failure_ratio=config.breaker_failure_ratio,
+            caller_share=config.breaker_caller_share,
             open_s=config.breaker_open_s,
             probes=config.breaker_probes,
             on_change=self._breaker_moved,
@@ -303,7 +307,7 @@ class SourceClient:
             verdict = False
             raise
         finally:
-            self.breaker.record(ticket, verdict)
+            self.breaker.record(ticket, verdict, caller.current())
 
     async def _send(self, request: _Call, into: type[T], batch_size: int) -> T:
         config = self._config
