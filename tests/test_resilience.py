@@ -4,6 +4,7 @@ HTTP servers on loopback where a source is involved."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -216,6 +217,22 @@ async def test_a_client_error_is_not_retried(upstream):
         await client.request_json("GET", "/thing", dict)
     assert failure.value.code == "BAD_USER_INPUT" and server.hits["GET"] == 1
     assert not failure.value.retryable
+    await client.close()
+
+
+async def test_a_client_error_is_logged_with_the_sources_words_kept_from_the_caller(
+    upstream, caplog
+):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.statuses = [400]
+    with (
+        caplog.at_level(logging.INFO, logger="ordergraph.sources"),
+        pytest.raises(SourceError) as failure,
+    ):
+        await client.request_json("GET", "/thing", dict)
+    assert '{"ok": true}' in caplog.text and "HTTP 400" in caplog.text
+    assert "ok" not in str(failure.value)
     await client.close()
 
 
