@@ -5,17 +5,19 @@ source failure (issue 11, point 2)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from resolvers.eligibility import cancellable_quantities, change_eligibility, line_cancel_problem
 from resolvers.relay import to_global_id
 from sources.records import Order
 from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import generate
+from sources.sim.seed import Dataset, generate
 from tests.conftest import FIXED_NOW
 from tests.queries import CANCEL
 from tests.secured import Secured, secured_gateway
@@ -216,10 +218,78 @@ def test_line_cancel_problem_names_the_first_line_at_fault():
 
 
 def _line_cancellable_dataset() -> Iterator[Order]:
-    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    return _line_cancellable_in(generate(seed=7, now=FIXED_NOW, orders=300))
+
+
+def _line_cancellable_in(dataset: Dataset) -> Iterator[Order]:
     for order in dataset.orders.values():
         if (
             change_eligibility(order).cancel_lines.allowed
             and len(cancellable_quantities(order)) > 1
         ):
             yield order
+
+
+# --- a source's 4xx on a change: a user error, not an outage ------------------------
+
+
+@contextlib.asynccontextmanager
+async def _refusing_proxy(target: str, path_part: str) -> AsyncIterator[tuple[list[str], str]]:
+    """A real proxy in front of a simulated source that answers 400 (with words of
+    its own) to any POST whose path holds ``path_part``, and forwards the rest."""
+    refused: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.method == "POST" and path_part in request.path:
+            refused.append(request.path)
+            return web.json_response(
+                {"code": "BAD_REQUEST", "message": "internal detail: table orders_v2"},
+                status=400,
+            )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                target.rstrip("/") + request.rel_url.path_qs,
+                data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            ) as upstream,
+        ):
+            return web.Response(
+                body=await upstream.read(),
+                status=upstream.status,
+                content_type=upstream.content_type,
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield refused, f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_an_oms_400_on_a_cancel_is_a_user_error_and_not_a_failure(tmp_path):
+    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    async with (
+        await start_cluster(dataset) as cluster,
+        _refusing_proxy(cluster.urls["oms"], "/cancel") as (refused, proxy_url),
+        secured_gateway({**cluster.urls, "oms": proxy_url}, tmp_path) as secured,
+    ):
+        order = next(_line_cancellable_in(dataset))
+        payload = await _cancel_lines(secured, order, [])
+        assert [e["code"] for e in payload["userErrors"]] == ["NO_LINES"] and refused == []
+        first = next(iter(cancellable_quantities(order)))
+        for _ in range(30):  # more than the breaker's min_calls (20)
+            payload = await _cancel_lines(secured, order, [_line(order, first, 1)])
+            assert payload["order"] is None
+            (error,) = payload["userErrors"]
+            assert error["code"] == "BAD_USER_INPUT" and "orders_v2" not in error["message"]
+        assert len(refused) == 30
+        assert secured.state is not None and secured.state.cached is not None
+        assert secured.state.cached.upstreams.oms.breaker.state == "closed"
