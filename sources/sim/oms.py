@@ -189,9 +189,12 @@ def decode_cursor(cursor: str) -> SortKey:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         placed, order_id = raw.split("|", 1)
-        return datetime.fromisoformat(placed), order_id
+        at = datetime.fromisoformat(placed)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad_request(f"invalid cursor {cursor!r}") from None
+    if at.tzinfo is None:  # cannot be compared with placedAt: a 400, not a 500
+        raise bad_request(f"invalid cursor {cursor!r}: its time has no UTC offset")
+    return at, order_id
 
 
 EnumT = TypeVar("EnumT", bound=enum.Enum)
