@@ -65,3 +65,35 @@ async def test_variables_that_are_not_an_object_are_an_error_over_a_websocket(ga
             message = json.loads(await ws.recv())
             assert message["type"] == "error", (variables, message)
             assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+# --- a key anywhere in the URL ---------------------------------------------------------
+
+URL_KEYS = {
+    "glued to other text": {"q": f"prefix{KEY}suffix"},
+    "after an underscore": {"ref": f"x_{KEY}"},
+    "in a URL value": {"next": f"https://example.com/cb?auth={KEY}&x=1"},
+    "URL-encoded again": {"next": "https%3A%2F%2Fx.example%2F%3Fk%3D" + KEY.replace("_", "%5F")},
+    "URL-encoded twice": {"r": KEY.replace("_", "%255F")},
+    "as a parameter name": {KEY: ""},
+    "in a parameter name": {f"cb_{KEY}": "1"},
+}
+
+
+@pytest.mark.parametrize("params", URL_KEYS.values(), ids=URL_KEYS.keys())
+async def test_a_key_anywhere_in_the_url_is_refused(gateway, params, caplog):
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": TYPENAME}, params=params
+    ) as resp:
+        body = await resp.json(content_type=None)
+        assert resp.status == 401, body
+    assert body["errors"][0]["extensions"]["code"] == "API_KEY_IN_URL"
+    assert "A" * 43 not in caplog.text  # the secret is never logged
+
+
+async def test_a_url_without_a_key_is_served(gateway):
+    params = {"next": "https://example.com/og_test_short?x=og_", "q": "A" * 60}
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": TYPENAME}, params=params
+    ) as resp:
+        assert resp.status == 200, await resp.text()
