@@ -5,12 +5,27 @@ and clients."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
+from resolvers.addresses import address_problems
+from resolvers.relay import to_global_id
+from sources.sim.catalog import (
+    CUSTOMS_GATEWAYS,
+    EU_PLACES,
+    INTL_PLACES,
+    LOCATION_PLACES,
+    US_PLACES,
+    Place,
+)
+from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.seed import generate
+from tests.conftest import FIXED_NOW
 from tests.live_clients import ws_url
+from tests.secured import TENANT_A, Secured, secured_gateway
 
 KEY = "og_test_abcdefghijkl_" + "A" * 43
 PROTOCOL = "graphql-transport-ws"
@@ -97,3 +112,127 @@ async def test_a_url_without_a_key_is_served(gateway):
         f"{gateway.url}/graphql", json={"query": TYPENAME}, params=params
     ) as resp:
         assert resp.status == 200, await resp.text()
+
+
+# --- orderUpdateShippingAddress checks its input -----------------------------------
+
+GOOD = {"name": "Ada Lovelace", "line1": "1 Analytical Way", "city": "London",
+        "postalCode": "N1 9GU", "countryCode": "GB"}  # fmt: skip
+US = {**GOOD, "city": "Boston", "region": "MA", "postalCode": "02118", "countryCode": "US"}
+BAD_ADDRESSES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
+    "blank name": ({**GOOD, "name": "  "}, [("name", "REQUIRED")]),
+    "empty line1": ({**GOOD, "line1": ""}, [("line1", "REQUIRED")]),
+    "empty city and postal code": (
+        {**GOOD, "city": "", "postalCode": " "},
+        [("city", "REQUIRED"), ("postalCode", "REQUIRED")],
+    ),
+    "long name": ({**GOOD, "name": "A" * 101}, [("name", "TOO_LONG")]),
+    "100 KB line2": ({**GOOD, "line2": "x" * 100_000}, [("line2", "TOO_LONG")]),
+    "control character": ({**GOOD, "line1": "1 Way\r\nX-Evil: 1"}, [("line1", "INVALID")]),
+    "country name": ({**GOOD, "countryCode": "United Kingdom"}, [("countryCode", "TOO_LONG")]),
+    "unassigned country": ({**GOOD, "countryCode": "XX"}, [("countryCode", "INVALID_COUNTRY")]),
+    "alpha-3 country": ({**GOOD, "countryCode": "GBR"}, [("countryCode", "TOO_LONG")]),
+    "lower-case country": ({**GOOD, "countryCode": "gb"}, [("countryCode", "INVALID_COUNTRY")]),
+    "GB postal code": ({**GOOD, "postalCode": "12345"}, [("postalCode", "INVALID_POSTAL_CODE")]),
+    "US postal code": ({**US, "postalCode": "0211"}, [("postalCode", "INVALID_POSTAL_CODE")]),
+    "US without a state": ({**US, "region": None}, [("region", "REQUIRED")]),
+    "CA postal code": (
+        {**US, "region": "ON", "postalCode": "12345", "countryCode": "CA"},
+        [("postalCode", "INVALID_POSTAL_CODE")],
+    ),
+    "DE postal code": (
+        {**GOOD, "postalCode": "1011", "countryCode": "DE"},
+        [("postalCode", "INVALID_POSTAL_CODE")],
+    ),
+    "NL postal code": (
+        {**GOOD, "postalCode": "1012", "countryCode": "NL"},
+        [("postalCode", "INVALID_POSTAL_CODE")],
+    ),
+    "elsewhere, a comma": (
+        {**GOOD, "postalCode": ",", "countryCode": "JP"},
+        [("postalCode", "INVALID_POSTAL_CODE")],
+    ),
+    "region sentence": ({**US, "region": "Massachusetts"}, [("region", "TOO_LONG")]),
+    "phone": ({**GOOD, "phone": "call me"}, [("phone", "INVALID")]),
+}
+ADDRESS_CHANGE = """mutation($input: OrderUpdateShippingAddressInput!) {
+  orderUpdateShippingAddress(input: $input) { status userErrors { field message code } } }"""
+
+
+@pytest.fixture(scope="module")
+async def cluster() -> AsyncIterator[SimCluster]:
+    async with await start_cluster(generate(seed=7, now=FIXED_NOW)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def secured(cluster, tmp_path_factory) -> AsyncIterator[Secured]:
+    async with secured_gateway(cluster.urls, tmp_path_factory.mktemp("keys")) as running:
+        yield running
+
+
+def _placed_order_of_a(cluster: SimCluster) -> str:
+    dataset = cluster.dataset
+    order = next(
+        dataset.orders[o]
+        for o, s in dataset.scenarios.items()
+        if s == "just_placed" and dataset.orders[o].account_id == TENANT_A
+    )
+    return to_global_id("Order", order.id)
+
+
+async def _change_address(secured: Secured, order_id: str, address: dict[str, Any]) -> Any:
+    variables = {"input": {"orderId": order_id, "address": address, "idempotencyKey": "k-1"}}
+    status, body, _ = await secured.post(
+        {"query": ADDRESS_CHANGE, "variables": variables}, key="writer_a"
+    )
+    assert status == 200 and "errors" not in body, body
+    return body["data"]["orderUpdateShippingAddress"]
+
+
+@pytest.mark.parametrize(("address", "expected"), BAD_ADDRESSES.values(), ids=BAD_ADDRESSES.keys())
+async def test_a_bad_address_is_a_user_error_with_its_field_and_no_source_call(
+    secured, cluster, address, expected
+):
+    cluster.reset_stats()
+    payload = await _change_address(secured, _placed_order_of_a(cluster), address)
+    assert payload["status"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["address", field], code) for field, code in expected
+    ]
+    assert all(len(e["message"]) < 120 for e in payload["userErrors"])  # never echoes input
+    assert cluster.stats("oms").requests == 0
+
+
+async def test_a_corrected_address_goes_through_with_the_same_idempotency_key(secured, cluster):
+    """A refused input claims no key: the caller fixes it and retries as it was."""
+    order_id = _placed_order_of_a(cluster)
+    refused = await _change_address(secured, order_id, {**US, "postalCode": "x"})
+    assert refused["userErrors"] and refused["status"] is None
+    payload = await _change_address(secured, order_id, US)
+    assert payload == {"status": "APPLIED", "userErrors": []}
+
+
+def _places() -> list[Place]:
+    return [
+        *LOCATION_PLACES.values(),
+        *US_PLACES,
+        *EU_PLACES,
+        *INTL_PLACES,
+        *CUSTOMS_GATEWAYS.values(),
+    ]
+
+
+@pytest.mark.parametrize("place", _places(), ids=lambda p: f"{p.country_code}-{p.city}")
+def test_every_address_of_the_data_set_passes(place):
+    problems = address_problems(
+        name="Ada Lovelace",
+        line1="1 Main Street",
+        line2=None,
+        city=place.city,
+        region=place.region,
+        postal_code=place.postal_code,
+        country_code=place.country_code,
+        phone="+44 20 7946 0000",
+    )
+    assert problems == []
