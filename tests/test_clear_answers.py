@@ -22,9 +22,11 @@ from sources.sim.catalog import (
     Place,
 )
 from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, RunningGateway, running_gateway, settings_for
 from tests.live_clients import ws_url
+from tests.ports import hung_server
 from tests.secured import TENANT_A, Secured, secured_gateway
 
 KEY = "og_test_abcdefghijkl_" + "A" * 43
@@ -236,3 +238,64 @@ def test_every_address_of_the_data_set_passes(place):
         phone="+44 20 7946 0000",
     )
     assert problems == []
+
+
+# --- /readyz names a failing source ----------------------------------------------------
+
+TRACKING = """{ orders(first: 50) { nodes { shipments { tracking { status } } } } }"""
+
+
+async def _readyz(gateway: RunningGateway) -> tuple[int, dict[str, Any]]:
+    async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+        return resp.status, await resp.json()
+
+
+async def test_readyz_is_degraded_while_a_sources_breaker_is_open(cluster):
+    """The carrier fails every data call yet answers its health check: readiness
+    said "ready" while every tracking field failed."""
+    # Opens after 5 calls, all failed, and stays open for the test however slow it runs.
+    breaker = {"breaker_min_calls": 5, "breaker_open_ms": 600_000}
+    async with running_gateway(settings_for(cluster.urls, breaker)) as gateway:
+        status, body = await _readyz(gateway)
+        assert (status, body["status"]) == (200, "ready"), body
+        cluster.set_faults("carrier", FaultSpec(error_rate=1.0, error_status=503))
+        try:
+            for _ in range(30):  # each query fails one to three carrier calls
+                await gateway.query(TRACKING)
+                status, body = await _readyz(gateway)
+                if body["status"] != "ready":
+                    break
+        finally:
+            cluster.set_faults("carrier", None)
+    assert (status, body["status"]) == (200, "degraded"), body
+    assert body["degraded"] == [
+        {"source": "carrier", "reason": "circuit breaker open: its calls fail fast"}
+    ]
+    carrier = next(s for s in body["sources"] if s["name"] == "carrier")
+    assert (carrier["ok"], carrier["breaker"]) == (False, "open")
+
+
+async def test_readyz_is_degraded_with_a_hung_source_and_names_it(cluster):
+    async with (
+        hung_server() as hung,
+        running_gateway(
+            settings_for({**cluster.urls, "carrier": hung.replace("redis://", "http://")})
+        ) as gateway,
+    ):
+        status, body = await _readyz(gateway)
+    assert (status, body["status"]) == (200, "degraded"), body
+    assert body["degraded"] == [
+        {"source": "carrier", "reason": "no answer to its health check within 1000 ms"}
+    ]
+
+
+async def test_readyz_is_unavailable_with_a_hung_oms(cluster):
+    async with (
+        hung_server() as hung,
+        running_gateway(
+            settings_for({**cluster.urls, "oms": hung.replace("redis://", "http://")})
+        ) as gateway,
+    ):
+        status, body = await _readyz(gateway)
+    assert (status, body["status"]) == (503, "unavailable"), body
+    assert [d["source"] for d in body["degraded"]] == ["oms"]
