@@ -24,6 +24,7 @@ from gateway.capacity import InFlight
 from gateway.graphiql import GraphiQLAssets
 from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.live.connections import LiveConnections
+from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams
 from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
 from gateway.observability import RequestObservability, metrics_endpoint
@@ -227,6 +228,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
     )
     in_flight = InFlight(settings.max_in_flight)
+    # Dev mode serves anonymous consoles: only the gateway's own pages (and those
+    # listed) may open live connections. Outside it, every connection needs a key.
+    origins = OriginPolicy(settings.allowed_origins) if settings.dev_mode else None
     graphql = GraphQLEndpoint(
         gate=gate,
         operations=operations,
@@ -245,6 +249,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             max_batch=settings.max_batch,
             dev_mode=settings.dev_mode,
             graphiql=settings.dev_mode and settings.graphiql,
+            origins=origins,
         ),
     )
     websocket = GraphQLWebSocket(
@@ -258,6 +263,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             max_subscriptions=settings.live_max_subscriptions,
             recheck_s=settings.live_key_recheck_ms / 1000,
             dev_mode=settings.dev_mode,
+            origins=origins,
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)

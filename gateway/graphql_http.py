@@ -36,6 +36,7 @@ from gateway.auth.authenticate import Authenticator, presented_key_id, principal
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
 from gateway.graphiql import content_security_policy, page_html
+from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
 from gateway.refusal import Refusal, audit_refusal
@@ -47,6 +48,7 @@ JSON = "application/json"
 # Content types a browser may send cross-site without a preflight: refused (CSRF).
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 # A GET must carry one of these, which no cross-site form can set (CSRF).
+FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
 PREFLIGHT_HEADERS = ("authorization", "x-api-key", "apollo-require-preflight", "x-requested-with")
 
 
@@ -57,6 +59,7 @@ class HttpOptions:
     max_batch: int = 10
     dev_mode: bool = False
     graphiql: bool = False  # serve GraphiQL to browsers (dev mode only)
+    origins: OriginPolicy | None = None  # who may open an event stream; None: anyone
 
 
 class GraphQLEndpoint:
@@ -91,6 +94,8 @@ class GraphQLEndpoint:
         try:
             if media is None:
                 raise Refusal(406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}")
+            if stream:
+                self._check_origin(request)
             payload = await self._payload(request)
             principal = await self._principal(request)
             if stream:
@@ -104,6 +109,16 @@ class GraphQLEndpoint:
             audit_refusal(refusal, principal)
             return _error_response(refusal, media or JSON)
         return _json(body, status, media, headers)
+
+    def _check_origin(self, request: Request) -> None:
+        origins = self._options.origins
+        if origins is not None and origins.foreign(request.headers, request.scope.get("server")):
+            log.info("refused an event stream from origin %r", request.headers["origin"][:100])
+            raise Refusal(
+                403,
+                FORBIDDEN_ORIGIN,
+                "this page's origin may not open a live connection; list it in OG_ALLOWED_ORIGINS",
+            )
 
     async def _payload(self, request: Request) -> Any:
         if request.method == "GET":

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
+from gateway.settings import load_settings
 from resolvers.addresses import address_problems
 from resolvers.relay import to_global_id
 from sources.sim.catalog import (
@@ -299,3 +301,66 @@ async def test_readyz_is_unavailable_with_a_hung_oms(cluster):
         status, body = await _readyz(gateway)
     assert (status, body["status"]) == (503, "unavailable"), body
     assert [d["source"] for d in body["degraded"]] == ["oms"]
+
+
+# --- dev mode: live connections only from the gateway's own pages ----------------------
+
+FOREIGN = ["https://evil.example", "http://evil.example:8000", "null", "http://localhost:1"]
+
+
+def _own_origins(gateway: RunningGateway) -> list[str]:
+    port = gateway.url.rsplit(":", 1)[1]
+    return [gateway.url, f"http://localhost:{port}", f"http://[::1]:{port}"]
+
+
+async def _ws_opens(gateway: RunningGateway, origin: str | None) -> bool:
+    """Whether a WebSocket with this ``Origin`` gets as far as the ack."""
+    try:
+        async with connect(ws_url(gateway.url), subprotocols=[PROTOCOL], origin=origin) as ws:  # type: ignore[arg-type]
+            await ws.send(json.dumps({"type": "connection_init"}))
+            return bool(json.loads(await ws.recv()) == {"type": "connection_ack"})
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 403
+        return False
+
+
+async def _stream_status(gateway: RunningGateway, origin: str | None) -> tuple[int, Any]:
+    headers = {"accept": "text/event-stream"} | ({"origin": origin} if origin else {})
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": TYPENAME}, headers=headers
+    ) as resp:
+        body = await resp.read()
+        return resp.status, body
+
+
+@pytest.mark.parametrize("origin", FOREIGN)
+async def test_a_foreign_page_cannot_open_a_websocket_in_dev_mode(gateway, origin):
+    assert not await _ws_opens(gateway, origin)
+
+
+@pytest.mark.parametrize("origin", FOREIGN)
+async def test_a_foreign_page_cannot_open_an_event_stream_in_dev_mode(gateway, origin):
+    status, body = await _stream_status(gateway, origin)
+    assert status == 403, body
+    assert json.loads(body)["errors"][0]["extensions"]["code"] == "FORBIDDEN_ORIGIN"
+
+
+async def test_the_gateways_own_pages_and_non_browsers_open_live_connections(gateway):
+    for origin in [None, *_own_origins(gateway)]:
+        assert await _ws_opens(gateway, origin), origin
+        status, body = await _stream_status(gateway, origin)
+        assert status == 200 and b"event: next" in body, (origin, body)
+
+
+async def test_allowed_origins_may_open_live_connections(sim):
+    console = "https://console.example.com"
+    settings = settings_for(sim.urls, allowed_origins=[console])
+    async with running_gateway(settings) as gateway:
+        assert await _ws_opens(gateway, console)
+        assert (await _stream_status(gateway, console))[0] == 200
+        assert not await _ws_opens(gateway, "https://evil.example")
+
+
+def test_allowed_origins_are_read_comma_separated():
+    env = {"OG_ALLOWED_ORIGINS": "https://a.example, http://b.example:8080"}
+    assert load_settings(env).allowed_origins == ["https://a.example", "http://b.example:8080"]
