@@ -16,6 +16,11 @@ A POST that accepts ``text/event-stream`` passes the same checks and gets its re
 as server-sent events (the GraphQL over SSE protocol's distinct-connections mode):
 one ``next`` event per result, then ``complete``. That is how subscriptions run over
 HTTP. Its refusals are plain JSON with their status, as for any other request.
+
+A client that goes away before its body is whole is its own abort: one INFO line and
+status 499 in the request metrics, never a 500 or a traceback. In dev mode, an event
+stream (like a WebSocket) may only be opened by the gateway's own pages
+(:mod:`gateway.live.origin`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 from gateway.admission.documents import Analysis
@@ -49,6 +54,8 @@ JSON = "application/json"
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 # A GET must carry one of these, which no cross-site form can set (CSRF).
 FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
+# nginx's status for a request its client abandoned; never sent, only counted.
+CLIENT_CLOSED_REQUEST = 499
 PREFLIGHT_HEADERS = ("authorization", "x-api-key", "apollo-require-preflight", "x-requested-with")
 
 
@@ -103,6 +110,11 @@ class GraphQLEndpoint:
             if isinstance(payload, list):
                 return await self._batch(request, payload, principal, media)
             status, body, headers = await self._one(request, payload, principal, media)
+        except ClientDisconnect:
+            # The client went away before its request was whole: its abort, not an
+            # error of ours. Nothing reaches it; the status is for the metrics.
+            log.info("client disconnected before its request body was complete")
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         except Refusal as refusal:
             if principal is None and refusal.key_id is None:
                 refusal.key_id = presented_key_id(request.headers)  # refused before auth
