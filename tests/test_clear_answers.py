@@ -9,11 +9,12 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.settings import load_settings
 from resolvers.addresses import address_problems
@@ -111,6 +112,16 @@ async def test_a_key_anywhere_in_the_url_is_refused(gateway, params, caplog):
         assert resp.status == 401, body
     assert body["errors"][0]["extensions"]["code"] == "API_KEY_IN_URL"
     assert "A" * 43 not in caplog.text  # the secret is never logged
+
+
+async def test_a_key_glued_into_a_websocket_url_is_refused(gateway):
+    url = ws_url(gateway.url) + "?next=" + quote(f"https://x.example/?t=x{KEY}", safe="")
+    async with connect(url, subprotocols=[PROTOCOL]) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(10):
+                await ws.recv()
+    assert (ws.close_code, ws.close_reason) == (4403, "Forbidden: API_KEY_IN_URL")
 
 
 async def test_a_url_without_a_key_is_served(gateway):
