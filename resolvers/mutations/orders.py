@@ -10,6 +10,7 @@ import msgspec
 import strawberry
 
 from resolvers.access import requires
+from resolvers.addresses import address_problems
 from resolvers.eligibility import (
     TOO_MANY,
     cancellable_quantities,
@@ -174,6 +175,14 @@ async def order_update_shipping_address(
         strawberry.argument(description="The order and its new address."),
     ],
 ) -> OrderUpdateShippingAddressPayload:
+    # Checked before the idempotency key is claimed and any source is called: a
+    # corrected retry with the same key is a new request, not a reuse.
+    problems = _address_problems(input.address)
+    if problems:
+        return OrderUpdateShippingAddressPayload(
+            order=None, status=None, request_id=None, user_errors=problems
+        )
+
     async def change() -> Outcome:
         order = await _order(info, input.order_id)
         decision = change_eligibility(order).change_address
@@ -192,6 +201,20 @@ async def order_update_shipping_address(
         request_id=outcome.request_id,
         user_errors=outcome.user_errors(),
     )
+
+
+def _address_problems(address: MailingAddressInput) -> list[UserError]:
+    problems = address_problems(
+        name=address.name,
+        line1=address.line1,
+        line2=address.line2,
+        city=address.city,
+        region=address.region,
+        postal_code=address.postal_code,
+        country_code=address.country_code,
+        phone=address.phone,
+    )
+    return [UserError(field=["address", p.field], message=p.message, code=p.code) for p in problems]
 
 
 async def _order(info: Info, order_gid: str) -> records.Order:
