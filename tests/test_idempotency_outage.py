@@ -1,6 +1,7 @@
 """An idempotency key holds when the claim store does not: with the Redis cache paused
 (SIGSTOP) a keyed mutation is refused with a retryable SERVICE_UNAVAILABLE (503,
-Retry-After) and changes nothing; after Redis restarts empty the retry changes once."""
+Retry-After) and changes nothing; after Redis restarts empty the retry changes once.
+Then the simulated sources' ``Idempotency-Key`` contract."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import itertools
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
+import msgspec
 import pytest
 
 from resolvers.relay import to_global_id
-from sources.records import Order
+from sources.records import Order, Ticket
 from sources.sim.cluster import SimCluster, start_cluster
+from sources.sim.idempotency import HEADER, KEEP, REPLAYED
+from sources.sim.openapi import build_document
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
 from tests.queries import CANCEL, CREATE
@@ -177,3 +182,112 @@ async def test_a_redis_pause_then_an_empty_restart_changes_once(
     assert write.changes() == 1
     if first is not None:
         assert retried == first  # the source replayed its first answer
+
+
+# The simulated sources' contract.
+
+
+async def _post(
+    url: str, body: dict[str, Any], key: str | None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers=headers) as resp,
+    ):
+        return resp.status, await resp.json(), dict(resp.headers)
+
+
+def _ticket_request(cluster: SimCluster, used: set[str]) -> tuple[str, dict[str, Any]]:
+    order_id = next(
+        o for o, s in cluster.dataset.scenarios.items() if s == "delivered" and o not in used
+    )
+    used.add(order_id)
+    return order_id, {"orderId": order_id, "subject": "Hello", "body": "A question."}
+
+
+async def test_the_simulated_ticketing_replays_a_keys_first_answer(cluster, used):
+    order_id, request = _ticket_request(cluster, used)
+    url = f"{cluster.urls['ticketing']}/tickets"
+    status, first, headers = await _post(url, request, "sim-key-1")
+    assert status == 201 and "Idempotent-Replayed" not in headers
+    status, again, headers = await _post(url, request, "sim-key-1")
+    assert (status, again, headers["Idempotent-Replayed"]) == (201, first, "true")
+    assert [t.id for t in cluster.dataset.tickets[order_id]].count(first["id"]) == 1
+    assert msgspec.convert(first, Ticket).order_id == order_id
+    # Another request under the same key: 422, nothing opened.
+    count = len(cluster.dataset.tickets[order_id])
+    status, error, _ = await _post(url, {**request, "subject": "Other"}, "sim-key-1")
+    assert (status, error["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert len(cluster.dataset.tickets[order_id]) == count
+    # Without a key every request is a new ticket, as before.
+    await _post(url, request, None)
+    await _post(url, request, None)
+    assert len(cluster.dataset.tickets[order_id]) == count + 2
+
+
+async def test_a_bad_key_is_a_400_and_changes_nothing(cluster, used):
+    order_id, request = _ticket_request(cluster, used)
+    url = f"{cluster.urls['ticketing']}/tickets"
+    for key in ("x" * 256, "tab\there"):
+        status, error, _ = await _post(url, request, key)
+        assert (status, error["code"]) == (400, "INVALID_IDEMPOTENCY_KEY")
+    assert order_id not in cluster.dataset.tickets or not cluster.dataset.tickets[order_id]
+
+
+async def test_a_refusal_is_kept_but_a_malformed_request_is_not(cluster):
+    """A refusal is the key's outcome (replayed); a 400 is not, so the key stays free."""
+    url = f"{cluster.urls['ticketing']}/tickets"
+    request = {"orderId": "ord_missing", "subject": "Hello", "body": "A question."}
+    status, first, _ = await _post(url, request, "sim-key-refused")
+    status_again, again, headers = await _post(url, request, "sim-key-refused")
+    assert status == status_again == 404 and again == first
+    assert headers["Idempotent-Replayed"] == "true"
+    status, _, _ = await _post(url, {"subject": "no order"}, "sim-key-malformed")
+    assert status == 400
+    status, _, _ = await _post(url, request, "sim-key-malformed")
+    assert status == 404  # carried out: the malformed try did not take the key
+
+
+async def test_keys_expire_after_a_day_by_the_sources_clock(cluster, clock, used):
+    _, request = _ticket_request(cluster, used)
+    url = f"{cluster.urls['ticketing']}/tickets"
+    status, first, _ = await _post(url, request, "sim-key-expiring")
+    try:
+        clock.current += KEEP - timedelta(seconds=1)
+        status, again, headers = await _post(url, request, "sim-key-expiring")
+        assert again == first and headers["Idempotent-Replayed"] == "true"
+        clock.current += timedelta(seconds=2)
+        status, later, headers = await _post(url, request, "sim-key-expiring")
+        assert status == 201 and "Idempotent-Replayed" not in headers
+        assert later["id"] != first["id"]
+    finally:
+        clock.current = FIXED_NOW
+
+
+async def test_the_simulated_oms_cancel_honours_the_key(cluster, used):
+    order, line_id = next((o, li) for o, li in _cancellable_orders(cluster) if o.id not in used)
+    used.add(order.id)
+    url = f"{cluster.urls['oms']}/orders/{order.id}/cancel"
+    request = {"reason": "CUSTOMER", "lines": [{"lineId": line_id, "quantity": 1}]}
+    status, first, _ = await _post(url, request, "sim-cancel-1")
+    status_again, again, headers = await _post(url, request, "sim-cancel-1")
+    assert status == status_again == 200 and again == first
+    assert headers["Idempotent-Replayed"] == "true"
+    line = next(li for li in cluster.dataset.orders[order.id].lines if li.id == line_id)
+    assert line.quantities.cancelled == 1
+
+
+def test_the_contracts_document_the_key_on_every_change_endpoint():
+    changes = {
+        "oms": [("/orders/{id}/cancel", "200"), ("/orders/{id}/shipping-address", "200")],
+        "ticketing": [("/tickets", "201"), ("/tickets/{id}/comments", "201")],
+    }
+    for source, endpoints in changes.items():
+        paths = build_document(source)["paths"]
+        for path, success in endpoints:
+            post = paths[path]["post"]
+            assert HEADER in [p["name"] for p in post["parameters"] if p["in"] == "header"]
+            assert REPLAYED in post["responses"][success]["headers"]
+            assert "IDEMPOTENCY_KEY_REUSED" in post["responses"]["422"]["description"]
+            assert "IDEMPOTENCY_IN_PROGRESS" in post["responses"]["409"]["description"]
