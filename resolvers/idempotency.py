@@ -5,12 +5,16 @@ gets that same outcome; the source is called at most once.
 The promise holds only while the claim store (the cache backend) records claims, so a
 claim is never assumed: when the backend cannot record it (Redis down, hung,
 restarting) the mutation is refused with :class:`ClaimUnavailable`, a retryable
-``SERVICE_UNAVAILABLE``, before anything reaches a source.
+``SERVICE_UNAVAILABLE``, before anything reaches a source. A claim can still be lost
+after it was recorded (Redis restarted empty, an LRU eviction, another instance with
+its own memory): the key is passed on to the source as well (``Idempotency-Key``),
+which then replays its first answer instead of changing anything twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +50,12 @@ class ClaimUnavailable(GraphQLError):
         )
 
 
+def source_key(scoped: str) -> str:
+    """The key passed on to a source for the caller's ``scoped`` key: the same for
+    every repeat, distinct per tenant and mutation, and telling the source nothing."""
+    return hashlib.sha256(scoped.encode()).hexdigest()
+
+
 async def run_once(
     backend: CacheBackend, key: str, compute: Callable[[], Awaitable[bytes]], *, wait_s: float
 ) -> bytes:
@@ -64,7 +74,7 @@ async def run_once(
     try:
         token, (taken,) = await backend.acquire_locks([lock_key], LOCK_MS, strict=True)
     except CacheUnavailable as exc:
-        log.warning("idempotency claim refused, the claim store is unavailable: %s", exc)
+        log.info("idempotency claim refused, the claim store is unavailable: %s", exc)
         raise ClaimUnavailable() from None
     if not taken:
         deadline = time.monotonic() + wait_s
@@ -84,7 +94,8 @@ async def run_once(
         try:
             await backend.set_many([(outcome_key, outcome, KEEP_S)], {}, strict=True)
         except CacheUnavailable as exc:
-            # The change is made: answer it (not a refusal that says nothing changed).
+            # The change is made: answer it. A repeat finds no outcome and reaches the
+            # source, which replays its first answer for the same key.
             log.warning("idempotency outcome not kept, the claim store failed: %s", exc)
         return outcome
     finally:

@@ -1,7 +1,9 @@
 """An idempotency key holds when the claim store does not: with the Redis cache paused
 (SIGSTOP) a keyed mutation is refused with a retryable SERVICE_UNAVAILABLE (503,
-Retry-After) and changes nothing; after Redis restarts empty the retry changes once.
-Then the simulated sources' ``Idempotency-Key`` contract."""
+Retry-After) and changes nothing; after Redis restarts empty, or on another gateway
+instance with a memory cache of its own, the key the gateway passed on to the source
+(``Idempotency-Key``) makes the source replay its first answer instead of changing
+anything twice. Then the simulated sources' ``Idempotency-Key`` contract itself."""
 
 from __future__ import annotations
 
@@ -157,7 +159,7 @@ def _payload(write: Write, status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", ["ticketCreate", "orderCancel"])
-@pytest.mark.parametrize("first_before_outage", [False], ids=["outage-first"])
+@pytest.mark.parametrize("first_before_outage", [False, True], ids=["outage-first", "done-first"])
 async def test_a_redis_pause_then_an_empty_restart_changes_once(
     on_redis, cluster, redis, used, name, first_before_outage
 ):
@@ -182,6 +184,32 @@ async def test_a_redis_pause_then_an_empty_restart_changes_once(
     assert write.changes() == 1
     if first is not None:
         assert retried == first  # the source replayed its first answer
+
+
+async def test_the_memory_backends_claim_is_per_instance_so_the_source_key_holds(
+    cluster, used, tmp_path_factory
+):
+    """Two gateway instances, each with its own memory cache (as after a restart): the
+    second has no claim for the key, and the source replays the first's answer."""
+    directory = tmp_path_factory.mktemp("keys")
+    for name in ("ticketCreate", "orderCancel"):
+        write = _write(name, cluster, used)
+        async with secured_gateway(cluster.urls, directory) as one:
+            first = _payload(write, *(await write.send(one))[:2])
+        async with secured_gateway(cluster.urls, directory) as two:
+            again = _payload(write, *(await write.send(two))[:2])
+            assert again == first
+            assert write.changes() == 1
+        # The same key with another request, on a third instance that has no claim
+        # either: the source refuses it, nothing changes.
+        async with secured_gateway(cluster.urls, directory) as three:
+            if name == "ticketCreate":
+                status, body, _ = await write.send(three, subject="Something else")
+            else:
+                status, body, _ = await write.send(three, reason="OTHER")
+            assert status == 200 and body["data"] is None, body
+            assert body["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+            assert write.changes() == 1
 
 
 # The simulated sources' contract.

@@ -539,7 +539,8 @@ def _change_operation(endpoint: ChangeEndpoint) -> dict[str, Any]:
     return {
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
-        "description": f"{endpoint.description} Never retried by the gateway.",
+        "description": f"{endpoint.description} Never retried by the gateway, which sends "
+        "the caller's idempotency key (hashed, per tenant and mutation) as Idempotency-Key.",
         "parameters": [*parameters, _parameter(IDEMPOTENCY_KEY)],
         "requestBody": _request_body(endpoint.body),
         "responses": responses,
