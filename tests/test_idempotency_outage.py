@@ -21,13 +21,13 @@ import msgspec
 import pytest
 
 from resolvers.relay import to_global_id
-from sources.records import Order, Ticket
+from sources.records import Order, Ticket, TicketStatus
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.idempotency import HEADER, KEEP, REPLAYED
 from sources.sim.openapi import build_document
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
-from tests.queries import CANCEL, CREATE
+from tests.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 from tests.redis_server import RedisServer
 from tests.secured import Secured, secured_gateway
 
@@ -105,7 +105,7 @@ class Write:
     def __init__(self, name: str, cluster: SimCluster, variables: dict[str, Any], count: Any):
         self.name = name
         self.cluster = cluster
-        self.query = CANCEL if name == "orderCancel" else CREATE
+        self.query = _QUERIES[name]
         self.variables = variables
         self._count = count
 
@@ -118,9 +118,51 @@ class Write:
         return int(self._count())
 
 
+_QUERIES = {
+    "orderCancel": CANCEL,
+    "ticketCreate": CREATE,
+    "ticketAddComment": COMMENT,
+    "orderUpdateShippingAddress": ADDRESS,
+}
+
+
 def _write(name: str, cluster: SimCluster, used: set[str]) -> Write:
     key = f"outage-{next(_keys)}"
     dataset = cluster.dataset
+    if name == "ticketAddComment":
+        ticket = next(
+            t
+            for tickets in dataset.tickets.values()
+            for t in tickets
+            if t.status is TicketStatus.OPEN and t.order_id not in used
+        )
+        used.add(ticket.order_id)
+        ticket_id = to_global_id("SupportTicket", ticket.order_id, ticket.id)
+        variables = {"input": {"ticketId": ticket_id, "body": "Any news?", "author": "Agent Ann",
+                               "idempotencyKey": key}}  # fmt: skip
+
+        def comments() -> int:
+            now = next(t for t in dataset.tickets[ticket.order_id] if t.id == ticket.id)
+            return len(now.comments) - len(ticket.comments)
+
+        return Write(name, cluster, variables, comments)
+    if name == "orderUpdateShippingAddress":
+        order_id = next(
+            o for o, s in dataset.scenarios.items() if s == "just_placed" and o not in used
+        )
+        used.add(order_id)
+        variables = {"input": {"orderId": to_global_id("Order", order_id), "address": NEW_ADDRESS,
+                               "idempotencyKey": key}}  # fmt: skip
+        seen = [dataset.orders[order_id].updated_at]
+
+        def updates() -> int:
+            """How often the order changed, as seen at each call (a change moves
+            updatedAt on)."""
+            if dataset.orders[order_id].updated_at != seen[-1]:
+                seen.append(dataset.orders[order_id].updated_at)
+            return len(seen) - 1
+
+        return Write(name, cluster, variables, updates)
     if name == "orderCancel":
         order, line_id = next((o, li) for o, li in _cancellable_orders(cluster) if o.id not in used)
         used.add(order.id)
@@ -190,12 +232,14 @@ async def test_the_memory_backends_claim_is_per_instance_so_the_source_key_holds
     cluster, used, tmp_path_factory
 ):
     """Two gateway instances, each with its own memory cache (as after a restart): the
-    second has no claim for the key, and the source replays the first's answer."""
+    second has no claim for the key, and the source replays the first's answer; for
+    every mutation that takes a key."""
     directory = tmp_path_factory.mktemp("keys")
-    for name in ("ticketCreate", "orderCancel"):
+    for name in _QUERIES:
         write = _write(name, cluster, used)
         async with secured_gateway(cluster.urls, directory) as one:
             first = _payload(write, *(await write.send(one))[:2])
+            assert write.changes() == 1
         async with secured_gateway(cluster.urls, directory) as two:
             again = _payload(write, *(await write.send(two))[:2])
             assert again == first
@@ -203,10 +247,13 @@ async def test_the_memory_backends_claim_is_per_instance_so_the_source_key_holds
         # The same key with another request, on a third instance that has no claim
         # either: the source refuses it, nothing changes.
         async with secured_gateway(cluster.urls, directory) as three:
-            if name == "ticketCreate":
-                status, body, _ = await write.send(three, subject="Something else")
-            else:
-                status, body, _ = await write.send(three, reason="OTHER")
+            other = {
+                "ticketCreate": {"subject": "Something else"},
+                "orderCancel": {"reason": "OTHER"},
+                "ticketAddComment": {"body": "Something else"},
+                "orderUpdateShippingAddress": {"address": {**NEW_ADDRESS, "city": "Leeds"}},
+            }[name]
+            status, body, _ = await write.send(three, **other)
             assert status == 200 and body["data"] is None, body
             assert body["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
             assert write.changes() == 1
