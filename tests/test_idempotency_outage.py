@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,10 @@ import aiohttp
 import msgspec
 import pytest
 
+from resolvers.idempotency import ClaimUnavailable, run_once
 from resolvers.relay import to_global_id
+from sources.cache.backend import CacheUnavailable
+from sources.cache.memory_backend import MemoryBackend
 from sources.records import Order, Ticket, TicketStatus
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.idempotency import HEADER, KEEP, REPLAYED
@@ -366,3 +370,64 @@ def test_the_contracts_document_the_key_on_every_change_endpoint():
             assert REPLAYED in post["responses"][success]["headers"]
             assert "IDEMPOTENCY_KEY_REUSED" in post["responses"]["422"]["description"]
             assert "IDEMPOTENCY_IN_PROGRESS" in post["responses"]["409"]["description"]
+
+
+# run_once against a claim store that fails at one step.
+
+
+class FailingStore(MemoryBackend):
+    """A memory backend whose strict calls of one kind fail, as Redis's do when down."""
+
+    def __init__(self, failing: str) -> None:
+        super().__init__()
+        self.failing = failing
+
+    async def acquire_locks(
+        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
+    ) -> tuple[str, list[bool]]:
+        if self.failing == "claim" and strict:
+            raise CacheUnavailable("down")
+        return await super().acquire_locks(keys, ttl_ms, strict=strict)
+
+    async def set_many(
+        self,
+        entries: Sequence[tuple[str, bytes, float]],
+        tags: Mapping[str, Sequence[str]],
+        *,
+        strict: bool = False,
+    ) -> None:
+        if self.failing == "outcome" and strict:
+            raise CacheUnavailable("down")
+        await super().set_many(entries, tags, strict=strict)
+
+
+async def test_no_recorded_claim_runs_nothing():
+    runs: list[int] = []
+
+    async def compute() -> bytes:
+        runs.append(1)
+        return b"done"
+
+    with pytest.raises(ClaimUnavailable) as refused:
+        await run_once(FailingStore("claim"), "k", compute, wait_s=1.0)
+    assert refused.value.extensions == {
+        "code": "SERVICE_UNAVAILABLE",
+        "retryable": True,
+        "retryAfter": 1,
+    }
+    assert runs == []
+
+
+async def test_an_outcome_that_cannot_be_kept_is_answered_and_logged(caplog):
+    store = FailingStore("outcome")
+
+    async def compute() -> bytes:
+        return b"done"
+
+    with caplog.at_level(logging.WARNING, logger="ordergraph.idempotency"):
+        assert await run_once(store, "k", compute, wait_s=1.0) == b"done"
+    assert "outcome not kept" in caplog.text
+    # The claim was released: a repeat may claim again (and reach the source, which
+    # replays its answer for the same key).
+    _, (taken,) = await store.acquire_locks(["og:idem:k:lock"], 1000)
+    assert taken
