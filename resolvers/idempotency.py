@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 
 from graphql import GraphQLError
 
-from resolvers.errors import UserInputError
 from sources.cache.backend import CacheBackend, CacheUnavailable
 
 log = logging.getLogger("ordergraph.idempotency")
@@ -47,6 +46,17 @@ class ClaimUnavailable(GraphQLError):
                 "retryable": True,
                 "retryAfter": RETRY_AFTER_S,
             },
+        )
+
+
+class InProgress(GraphQLError):
+    """A request with the same key still runs (here or on another instance): its
+    outcome is not known yet, so the same request may be sent again later."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a request with this idempotency key is still running",
+            extensions={"code": IDEMPOTENCY_IN_PROGRESS, "retryable": True},
         )
 
 
@@ -83,9 +93,7 @@ async def run_once(
             (kept,) = await backend.get_many([outcome_key])
             if kept is not None:
                 return kept
-        raise UserInputError(
-            "a request with this idempotency key is still running", code=IDEMPOTENCY_IN_PROGRESS
-        )
+        raise InProgress()
     try:
         (kept,) = await backend.get_many([outcome_key])  # finished while we took the lock
         if kept is not None:

@@ -21,7 +21,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from resolvers.idempotency import ClaimUnavailable, run_once
+from resolvers.idempotency import ClaimUnavailable, InProgress, run_once
 from resolvers.relay import to_global_id
 from sources.cache.backend import CacheUnavailable
 from sources.cache.memory_backend import MemoryBackend
@@ -431,3 +431,15 @@ async def test_an_outcome_that_cannot_be_kept_is_answered_and_logged(caplog):
     # replays its answer for the same key).
     _, (taken,) = await store.acquire_locks(["og:idem:k:lock"], 1000)
     assert taken
+
+
+async def test_a_claim_held_elsewhere_is_a_retryable_in_progress():
+    store = MemoryBackend()
+    await store.acquire_locks(["og:idem:k:lock"], 60_000)  # another request's claim
+
+    async def compute() -> bytes:
+        raise AssertionError("must not run while another request holds the claim")
+
+    with pytest.raises(InProgress) as running:
+        await run_once(store, "k", compute, wait_s=0.0)
+    assert running.value.extensions == {"code": "IDEMPOTENCY_IN_PROGRESS", "retryable": True}

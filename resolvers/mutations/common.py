@@ -12,7 +12,7 @@ import msgspec
 import strawberry
 
 from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
-from resolvers.idempotency import IDEMPOTENCY_IN_PROGRESS, run_once, source_key
+from resolvers.idempotency import IDEMPOTENCY_IN_PROGRESS, InProgress, run_once, source_key
 from resolvers.relay import expect_global_id
 from resolvers.types.order import Info, Order
 from sources import records
@@ -95,7 +95,7 @@ async def mutate(
             if refused.code == IDEMPOTENCY_KEY_REUSED:
                 raise _key_reused() from None
             if refused.code == IDEMPOTENCY_IN_PROGRESS:
-                raise _in_progress() from None
+                raise InProgress() from None
             outcome = Refused(None, refused.message, refused.code).outcome
         change = _change_of(outcome)
         if change is not None:
@@ -117,12 +117,6 @@ async def mutate(
 def _key_reused() -> UserInputError:
     return UserInputError(
         "this idempotency key was used for another request", code=IDEMPOTENCY_KEY_REUSED
-    )
-
-
-def _in_progress() -> UserInputError:
-    return UserInputError(
-        "a request with this idempotency key is still running", code=IDEMPOTENCY_IN_PROGRESS
     )
 
 
