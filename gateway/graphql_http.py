@@ -45,6 +45,7 @@ from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
 from gateway.refusal import Refusal, audit_refusal
+from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 
 log = logging.getLogger("ordergraph.http")
 
@@ -218,8 +219,23 @@ class GraphQLEndpoint:
                 admitted, request, queries_only=request.method == "GET"
             )
         # A request error (the document did not validate) has no data at all; a field
-        # error that nulled the whole answer still has data: null, and is a 200.
+        # error that nulled the whole answer still has data: null, and is a 200 -
+        # unless every error is a retryable refusal that changed nothing (an
+        # idempotency claim the claim store could not record): that is a 503 any
+        # client or proxy knows to retry after Retry-After.
+        if _unavailable(body):
+            return 503, body, {"Retry-After": str(RETRY_AFTER_S)}
         return (200 if "data" in body else invalid), body, {}
+
+
+def _unavailable(body: Mapping[str, Any]) -> bool:
+    """True when the whole answer is SERVICE_UNAVAILABLE: no data, only such errors."""
+    errors = body.get("errors") or ()
+    return (
+        bool(errors)
+        and body.get("data") is None
+        and all(e.get("extensions", {}).get("code") == SERVICE_UNAVAILABLE for e in errors)
+    )
 
 
 def _runs_over_post(analysis: Analysis) -> None:

@@ -167,6 +167,7 @@ class _Call:
     params: Mapping[str, str] | None
     body: bytes | None
     accept_statuses: Collection[int] = ()
+    headers: Mapping[str, str] | None = None
 
 
 class _RawBatch(msgspec.Struct, rename="camel"):
@@ -255,6 +256,7 @@ class SourceClient:
         idempotent: bool = True,
         batch_size: int = 1,
         accept_statuses: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """Call the source and decode its JSON answer into ``into``, or raise
         ``SourceError``. Only ``idempotent`` calls are ever retried.
@@ -262,9 +264,10 @@ class SourceClient:
         ``accept_statuses`` are answers besides 200, not failures (no retry, no breaker
         failure): a 2xx one decodes into ``into`` too, any other raises
         :class:`SourceAnswered` with the raw body (e.g. a 409 refusal's ErrorBody).
+        ``headers`` are sent besides the client's own (e.g. ``Idempotency-Key``).
         """
         encoded = None if body is None else msgspec.json.encode(body)
-        call = _Call(method, path, params, encoded, accept_statuses)
+        call = _Call(method, path, params, encoded, accept_statuses, headers)
         self._budget.on_call()
         if not idempotent:
             return await self._attempt(call, into, batch_size)
@@ -372,7 +375,7 @@ class SourceClient:
             connect=min(config.connect_timeout_s, timeout_s),
             sock_read=min(config.read_timeout_s, timeout_s),
         )
-        headers = call.headers()
+        headers = {**(request.headers or {}), **call.headers()}
         if request.body is not None:
             headers["Content-Type"] = "application/json"
         try:
