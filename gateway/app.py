@@ -24,6 +24,7 @@ from gateway.capacity import InFlight
 from gateway.graphiql import GraphiQLAssets
 from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.live.connections import LiveConnections
+from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams
 from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
 from gateway.observability import RequestObservability, metrics_endpoint
@@ -40,11 +41,17 @@ from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
+from sources.clients.http import SourceClient
 from sources.clock import SYSTEM_CLOCK, Clock
+from sources.resilience.breaker import OPEN
 
 log = logging.getLogger("ordergraph.app")
 
 T = TypeVar("T")
+
+# A source that does not answer its health check within this is counted as hung:
+# under a load balancer's usual 1 to 5 s probe timeout, so /readyz itself answers.
+READY_PING_S = 1.0
 
 
 class Gateway:
@@ -121,29 +128,58 @@ class Gateway:
 
     async def readyz(self, _request: Request) -> Response:
         """Ready while the OMS answers; degraded (still 200) when another source or
-        the cache does not, since the graph then still serves partial answers;
-        unavailable while draining for shutdown."""
+        the cache does not, or a source's circuit breaker is open (its calls fail
+        fast), since the graph then still serves partial answers; unavailable while
+        the OMS does not answer its health check, or while draining for shutdown.
+        ``degraded`` names each failing source and why."""
         if self.draining:
             return JSONResponse({"status": "draining"}, status_code=503)
         cached = _started(self.cached)
         clients = cached.upstreams.all()
-        answers = await asyncio.gather(*(client.ping() for client in clients))
+        checks = await asyncio.gather(*(_source_check(client) for client in clients))
         sources = [
-            {"name": client.name, "url": redact_url(client.base_url), "ok": ok}
-            for client, ok in zip(clients, answers, strict=True)
+            {
+                "name": client.name,
+                "url": redact_url(client.base_url),
+                "ok": problem is None,
+                "breaker": client.breaker.state,
+            }
+            for client, (_, problem) in zip(clients, checks, strict=True)
+        ]
+        degraded = [
+            {"source": client.name, "reason": problem}
+            for client, (_, problem) in zip(clients, checks, strict=True)
+            if problem is not None
         ]
         health = cached.backend.health()
         cache = {"backend": health.backend, "ok": health.ok, "errors": health.errors}
-        if not answers[0]:
+        if not checks[0][0]:  # the OMS does not answer: nothing can be served
             status, code = "unavailable", 503
-        elif all(answers) and health.ok:
+        elif not degraded and health.ok:
             status, code = "ready", 200
         else:
             status, code = "degraded", 200
         config = config_summary(self.settings)  # never a secret
-        return JSONResponse(
-            {"status": status, "sources": sources, "cache": cache, "config": config}, code
-        )
+        body = {"status": status, "sources": sources, "cache": cache, "config": config}
+        if degraded:
+            body["degraded"] = degraded
+        return JSONResponse(body, code)
+
+
+async def _source_check(client: SourceClient) -> tuple[bool, str | None]:
+    """(whether it answered its health check, what is wrong with it if anything): no
+    answer within ``READY_PING_S`` (hung), an error answer, or an open breaker (it
+    answers its health check, yet failed so many calls that they now fail fast)."""
+    try:
+        async with asyncio.timeout(READY_PING_S):
+            answered = await client.ping()
+    except TimeoutError:
+        return False, f"no answer to its health check within {READY_PING_S * 1000:.0f} ms"
+    if not answered:
+        return False, "its health check failed"
+    if client.breaker.state == OPEN:
+        return True, "circuit breaker open: its calls fail fast"
+    return True, None
 
 
 def _one_line(summary: dict[str, object], prefix: str = "") -> str:
@@ -192,6 +228,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
     )
     in_flight = InFlight(settings.max_in_flight)
+    # Dev mode serves anonymous consoles: only the gateway's own pages (and those
+    # listed) may open live connections. Outside it, every connection needs a key.
+    origins = OriginPolicy(settings.allowed_origins) if settings.dev_mode else None
     graphql = GraphQLEndpoint(
         gate=gate,
         operations=operations,
@@ -210,6 +249,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             max_batch=settings.max_batch,
             dev_mode=settings.dev_mode,
             graphiql=settings.dev_mode and settings.graphiql,
+            origins=origins,
         ),
     )
     websocket = GraphQLWebSocket(
@@ -223,6 +263,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             max_subscriptions=settings.live_max_subscriptions,
             recheck_s=settings.live_key_recheck_ms / 1000,
             dev_mode=settings.dev_mode,
+            origins=origins,
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)

@@ -16,6 +16,11 @@ A POST that accepts ``text/event-stream`` passes the same checks and gets its re
 as server-sent events (the GraphQL over SSE protocol's distinct-connections mode):
 one ``next`` event per result, then ``complete``. That is how subscriptions run over
 HTTP. Its refusals are plain JSON with their status, as for any other request.
+
+A client that goes away before its body is whole is its own abort: one INFO line and
+status 499 in the request metrics, never a 500 or a traceback. In dev mode, an event
+stream (like a WebSocket) may only be opened by the gateway's own pages
+(:mod:`gateway.live.origin`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 from gateway.admission.documents import Analysis
@@ -36,9 +41,11 @@ from gateway.auth.authenticate import Authenticator, presented_key_id, principal
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
 from gateway.graphiql import content_security_policy, page_html
+from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
 from gateway.refusal import Refusal, audit_refusal
+from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 
 log = logging.getLogger("ordergraph.http")
 
@@ -47,6 +54,9 @@ JSON = "application/json"
 # Content types a browser may send cross-site without a preflight: refused (CSRF).
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 # A GET must carry one of these, which no cross-site form can set (CSRF).
+FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
+# nginx's status for a request its client abandoned; never sent, only counted.
+CLIENT_CLOSED_REQUEST = 499
 PREFLIGHT_HEADERS = ("authorization", "x-api-key", "apollo-require-preflight", "x-requested-with")
 
 
@@ -57,6 +67,7 @@ class HttpOptions:
     max_batch: int = 10
     dev_mode: bool = False
     graphiql: bool = False  # serve GraphiQL to browsers (dev mode only)
+    origins: OriginPolicy | None = None  # who may open an event stream; None: anyone
 
 
 class GraphQLEndpoint:
@@ -91,6 +102,8 @@ class GraphQLEndpoint:
         try:
             if media is None:
                 raise Refusal(406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}")
+            if stream:
+                self._check_origin(request)
             payload = await self._payload(request)
             principal = await self._principal(request)
             if stream:
@@ -98,12 +111,27 @@ class GraphQLEndpoint:
             if isinstance(payload, list):
                 return await self._batch(request, payload, principal, media)
             status, body, headers = await self._one(request, payload, principal, media)
+        except ClientDisconnect:
+            # The client went away before its request was whole: its abort, not an
+            # error of ours. Nothing reaches it; the status is for the metrics.
+            log.info("client disconnected before its request body was complete")
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         except Refusal as refusal:
             if principal is None and refusal.key_id is None:
                 refusal.key_id = presented_key_id(request.headers)  # refused before auth
             audit_refusal(refusal, principal)
             return _error_response(refusal, media or JSON)
         return _json(body, status, media, headers)
+
+    def _check_origin(self, request: Request) -> None:
+        origins = self._options.origins
+        if origins is not None and origins.foreign(request.headers, request.scope.get("server")):
+            log.info("refused an event stream from origin %r", request.headers["origin"][:100])
+            raise Refusal(
+                403,
+                FORBIDDEN_ORIGIN,
+                "this page's origin may not open a live connection; list it in OG_ALLOWED_ORIGINS",
+            )
 
     async def _payload(self, request: Request) -> Any:
         if request.method == "GET":
@@ -191,8 +219,23 @@ class GraphQLEndpoint:
                 admitted, request, queries_only=request.method == "GET"
             )
         # A request error (the document did not validate) has no data at all; a field
-        # error that nulled the whole answer still has data: null, and is a 200.
+        # error that nulled the whole answer still has data: null, and is a 200 -
+        # unless every error is a retryable refusal that changed nothing (an
+        # idempotency claim the claim store could not record): that is a 503 any
+        # client or proxy knows to retry after Retry-After.
+        if _unavailable(body):
+            return 503, body, {"Retry-After": str(RETRY_AFTER_S)}
         return (200 if "data" in body else invalid), body, {}
+
+
+def _unavailable(body: Mapping[str, Any]) -> bool:
+    """True when the whole answer is SERVICE_UNAVAILABLE: no data, only such errors."""
+    errors = body.get("errors") or ()
+    return (
+        bool(errors)
+        and body.get("data") is None
+        and all(e.get("extensions", {}).get("code") == SERVICE_UNAVAILABLE for e in errors)
+    )
 
 
 def _runs_over_post(analysis: Analysis) -> None:

@@ -16,12 +16,13 @@ from strawberry.types.graphql import OperationType
 from gateway.admission.cost import CostModel
 from gateway.admission.gate import Admitted
 from gateway.audit import audit
+from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.errors import format_error
 from gateway.observability import record_operation
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from sources.cache.upstreams import CachedUpstreams
-from sources.resilience import deadline
+from sources.resilience import caller, deadline
 
 log = logging.getLogger("ordergraph.operations")
 
@@ -57,6 +58,7 @@ class Operations:
         analysis = admitted.analysis
         context = self._context(admitted, request)
         deadline.start(self._deadline_s)
+        _start_caller(admitted.principal)
         allowed = {OperationType.QUERY} if queries_only else None
         started = time.perf_counter()
         outcome = "error"
@@ -94,6 +96,7 @@ class Operations:
         analysis = admitted.analysis
         context = self._context(admitted, request)
         deadline.start(self._deadline_s)  # the first event's
+        _start_caller(admitted.principal)
         started = time.perf_counter()
         outcome = "ok"
         results = await self._schema.subscribe(
@@ -113,6 +116,12 @@ class Operations:
         finally:
             await results.aclose()
             record_operation(analysis.name, "subscription", outcome, time.perf_counter() - started)
+
+
+def _start_caller(principal: Principal) -> None:
+    """Upstream calls from here on are made for this key (breakers bound its share);
+    dev mode's one anonymous console is no caller to tell apart."""
+    caller.start(None if principal is INTERNAL_DEV else principal.key_id)
 
 
 class Rejected(Exception):

@@ -119,6 +119,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Access: dev mode lets anonymous requests in as an internal console and turns
     # GraphiQL and introspection on. Never in production.
     dev_mode: bool = False
+    # Pages besides the gateway's own (on a loopback name) that may open a WebSocket or
+    # an event stream in dev mode: "scheme://host[:port]", comma-separated.
+    allowed_origins: list[str] = msgspec.field(default_factory=list)
     keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
     # How long `serve` waits at start-up for a redis:// cache or key store to answer
@@ -197,9 +200,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name in Settings.__struct_fields__:
         if name != "sources" and f"OG_{name.upper()}" in env:
             values[name] = env[f"OG_{name.upper()}"]
-    if isinstance(values.get("webhook_secrets"), str):
-        secrets = values["webhook_secrets"].split(",")
-        values["webhook_secrets"] = [s.strip() for s in secrets if s.strip()]
+    for listed in ("webhook_secrets", "allowed_origins"):
+        if isinstance(values.get(listed), str):
+            items = values[listed].split(",")
+            values[listed] = [item.strip() for item in items if item.strip()]
 
     sources: dict[str, dict[str, Any]] = {
         name: {"url": settings.url} for name, settings in _default_sources().items()

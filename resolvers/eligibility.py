@@ -85,6 +85,43 @@ def cancellable_quantities(order: Order) -> dict[str, int]:
     return _cancellable(order, *_active_and_shipped(order))
 
 
+INVALID_QUANTITY = "INVALID_QUANTITY"
+DUPLICATE_LINE = "DUPLICATE_LINE"
+NOT_A_LINE = "NOT_A_LINE"
+NO_LINES = "NO_LINES"
+TOO_MANY = "TOO_MANY"
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """Why the lines asked for cannot be cancelled as asked: ``index`` of the line at
+    fault (``None`` for the list as a whole), a stable ``code`` and a message."""
+
+    index: int | None
+    code: str
+    message: str
+
+
+def line_cancel_problem(order: Order, lines: list[tuple[str, int]]) -> LineProblem | None:
+    """The first thing wrong with cancelling ``lines`` (line id, quantity) of ``order``
+    as input: an empty list, a quantity below 1, a line asked twice, a line that is not
+    one of the order's. ``None`` when the request is well-formed (whether the order
+    still allows it is ``change_eligibility``'s and ``cancellable_quantities``' call)."""
+    if not lines:
+        return LineProblem(None, NO_LINES, "give at least one line, or omit lines")
+    own = {line.id for line in order.lines}
+    seen: set[str] = set()
+    for index, (line_id, quantity) in enumerate(lines):
+        if line_id not in own:
+            return LineProblem(index, NOT_A_LINE, "lineItemId is not a line of this order")
+        if line_id in seen:
+            return LineProblem(index, DUPLICATE_LINE, "each line may be given only once")
+        seen.add(line_id)
+        if quantity < 1:
+            return LineProblem(index, INVALID_QUANTITY, "quantity must be at least 1")
+    return None
+
+
 def _cancellable(order: Order, active: dict[str, int], shipped: dict[str, int]) -> dict[str, int]:
     stoppable: Counter[str] = Counter()
     for fo in order.fulfillment_orders:

@@ -1,19 +1,69 @@
 """Idempotency keys for mutations: the first outcome is kept for 24 hours and every
 repeat, also one arriving while the first still runs (here or on another instance),
-gets that same outcome; the source is called at most once."""
+gets that same outcome; the source is called at most once.
+
+The promise holds only while the claim store (the cache backend) records claims, so a
+claim is never assumed: when the backend cannot record it (Redis down, hung,
+restarting) the mutation is refused with :class:`ClaimUnavailable`, a retryable
+``SERVICE_UNAVAILABLE``, before anything reaches a source. A claim can still be lost
+after it was recorded (Redis restarted empty, an LRU eviction, another instance with
+its own memory): the key is passed on to the source as well (``Idempotency-Key``),
+which then replays its first answer instead of changing anything twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from resolvers.errors import UserInputError
-from sources.cache.backend import CacheBackend
+from graphql import GraphQLError
+
+from sources.cache.backend import CacheBackend, CacheUnavailable
+
+log = logging.getLogger("ordergraph.idempotency")
 
 KEEP_S = 24 * 3600.0
 LOCK_MS = 30_000  # longer than any mutation may take
 POLL_S = 0.02
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+RETRY_AFTER_S = 1  # what a refused caller is told to wait: about a backend's cooldown
+
+
+class ClaimUnavailable(GraphQLError):
+    """The idempotency claim could not be recorded: nothing was changed, and the same
+    request (same key) may be sent again later."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the idempotency key cannot be claimed right now; nothing was changed: "
+            "retry with the same key",
+            extensions={
+                "code": SERVICE_UNAVAILABLE,
+                "retryable": True,
+                "retryAfter": RETRY_AFTER_S,
+            },
+        )
+
+
+class InProgress(GraphQLError):
+    """A request with the same key still runs (here or on another instance): its
+    outcome is not known yet, so the same request may be sent again later."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a request with this idempotency key is still running",
+            extensions={"code": IDEMPOTENCY_IN_PROGRESS, "retryable": True},
+        )
+
+
+def source_key(scoped: str) -> str:
+    """The key passed on to a source for the caller's ``scoped`` key: the same for
+    every repeat, distinct per tenant and mutation, and telling the source nothing."""
+    return hashlib.sha256(scoped.encode()).hexdigest()
 
 
 async def run_once(
@@ -21,15 +71,21 @@ async def run_once(
 ) -> bytes:
     """``compute()``'s outcome, computed at most once for ``key`` and kept.
 
-    A request that finds the key's lock held waits up to ``wait_s`` for the holder's
-    outcome. An outcome is kept only when ``compute`` returns: a failure (e.g. a
-    source timeout, whose effect is unknown) is not, so the client may retry.
+    ``compute`` runs only under a claim (a lock) the backend really recorded; when it
+    cannot record one, :class:`ClaimUnavailable` is raised and nothing runs. A request
+    that finds the claim held waits up to ``wait_s`` for the holder's outcome. An
+    outcome is kept only when ``compute`` returns: a failure (e.g. a source timeout,
+    whose effect is unknown) is not, so the client may retry.
     """
     outcome_key, lock_key = f"og:idem:{key}", f"og:idem:{key}:lock"
-    (kept,) = await backend.get_many([outcome_key])
+    (kept,) = await backend.get_many([outcome_key])  # a failing backend: a miss
     if kept is not None:
         return kept
-    token, (taken,) = await backend.acquire_locks([lock_key], LOCK_MS)
+    try:
+        token, (taken,) = await backend.acquire_locks([lock_key], LOCK_MS, strict=True)
+    except CacheUnavailable as exc:
+        log.info("idempotency claim refused, the claim store is unavailable: %s", exc)
+        raise ClaimUnavailable() from None
     if not taken:
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
@@ -37,15 +93,18 @@ async def run_once(
             (kept,) = await backend.get_many([outcome_key])
             if kept is not None:
                 return kept
-        raise UserInputError(
-            "a request with this idempotency key is still running", code="IDEMPOTENCY_IN_PROGRESS"
-        )
+        raise InProgress()
     try:
         (kept,) = await backend.get_many([outcome_key])  # finished while we took the lock
         if kept is not None:
             return kept
         outcome = await compute()
-        await backend.set_many([(outcome_key, outcome, KEEP_S)], {})
+        try:
+            await backend.set_many([(outcome_key, outcome, KEEP_S)], {}, strict=True)
+        except CacheUnavailable as exc:
+            # The change is made: answer it. A repeat finds no outcome and reaches the
+            # source, which replays its first answer for the same key.
+            log.warning("idempotency outcome not kept, the claim store failed: %s", exc)
         return outcome
     finally:
         await backend.release_locks([lock_key], token)

@@ -10,7 +10,13 @@ import strawberry
 
 from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, requires
 from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
-from resolvers.relay import decode_cursor, encode_cursor, expect_global_id, from_global_id
+from resolvers.relay import (
+    check_order_number,
+    decode_sort_cursor,
+    encode_cursor,
+    expect_global_id,
+    from_global_id,
+)
 from resolvers.types.common import Node, PageInfo
 from resolvers.types.exception_queue import (
     ExceptionQueueConnection,
@@ -55,9 +61,7 @@ class Query:
         ],
     ) -> Order | None:
         info.context.access.require("Query.orderByNumber")
-        cleaned = number.strip().removeprefix("#")
-        if not cleaned:
-            raise UserInputError("number must not be empty", field="number")
+        cleaned = check_order_number(number)
         found = await info.context.loaders.order_by_number.load(cleaned)
         info.context.loaders.remember_orders([found])
         return _found(Order.visible(found, info.context.access), number)
@@ -90,7 +94,7 @@ class Query:
         page = await context.cached.upstreams.oms.search_orders(
             _search(filter, context.access),
             limit=first,
-            cursor=None if after is None else decode_cursor(after, _CURSOR_PREFIX),
+            cursor=None if after is None else decode_sort_cursor(after, _CURSOR_PREFIX),
         )
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = context.clock.time()

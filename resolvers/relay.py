@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from datetime import datetime
 from urllib.parse import quote, unquote
 
 from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
+
+# The sources' id grammar (sources/sim/seed.py: "ord_123456", "li_1234567", ticket
+# "52001"): what the gateway forwards must match it, so a comma, a blank or a 100 KB
+# literal never reaches a source (where "a,b,…" would even be read as a batch).
+ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ORDER_NUMBER = re.compile(r"[0-9]{1,20}")
+MAX_GLOBAL_ID_CHARS = 400  # well above the longest real id (type + three parts of 64)
+MAX_CURSOR_CHARS = 200
 
 
 def to_global_id(type_name: str, *parts: str) -> str:
@@ -19,7 +29,10 @@ def to_global_id(type_name: str, *parts: str) -> str:
 
 
 def from_global_id(global_id: str) -> tuple[str, list[str]]:
-    """Split a global id into its type name and parts, or raise ``INVALID_ID``."""
+    """Split a global id into its type name and parts, or raise ``INVALID_ID``; every
+    part matches the sources' id grammar (``ID_PART``)."""
+    if len(global_id) > MAX_GLOBAL_ID_CHARS:
+        raise _invalid(global_id[:40] + "…")
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
@@ -28,7 +41,10 @@ def from_global_id(global_id: str) -> tuple[str, list[str]]:
     type_name, _, rest = raw.partition(":")
     if not type_name or not rest:
         raise _invalid(global_id)
-    return type_name, [unquote(part) for part in rest.split(":")]
+    parts = [unquote(part) for part in rest.split(":")]
+    if not all(ID_PART.fullmatch(part) for part in parts):
+        raise _invalid(global_id)
+    return type_name, parts
 
 
 def expect_global_id(global_id: str, type_name: str, parts: int) -> list[str]:
@@ -57,7 +73,42 @@ def decode_cursor(cursor: str, prefix: str) -> str:
     except (binascii.Error, UnicodeError, ValueError):
         raw = ""
     if not raw.startswith(prefix):
-        raise UserInputError(
-            "after is not a cursor of this connection", code=BAD_USER_INPUT, field="after"
-        )
+        raise _bad_cursor()
     return raw.removeprefix(prefix)
+
+
+def check_order_number(number: str, field: str = "number") -> str:
+    """An order number as the OMS spells it (digits, an optional leading "#" and
+    blanks removed), or a BAD_USER_INPUT error."""
+    cleaned = number.strip().removeprefix("#")
+    if not cleaned:
+        raise UserInputError(f"{field} must not be empty", field=field)
+    if not ORDER_NUMBER.fullmatch(cleaned):
+        shown = cleaned if len(cleaned) <= 40 else cleaned[:40] + "…"
+        raise UserInputError(f"{shown!r} is not an order number: up to 20 digits", field=field)
+    return cleaned
+
+
+def decode_sort_cursor(cursor: str, prefix: str) -> str:
+    """The source's cursor inside a connection cursor, checked strictly before it is
+    forwarded: base64url of ``<ISO 8601 time with offset>|<id>``, exactly as the source
+    writes it (re-encoding must give it back), else a BAD_USER_INPUT error."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise _bad_cursor()
+    inner = decode_cursor(cursor, prefix)
+    try:
+        raw = base64.urlsafe_b64decode(inner + "=" * (-len(inner) % 4)).decode()
+        placed, _, item_id = raw.partition("|")
+        at = datetime.fromisoformat(placed)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise _bad_cursor() from None
+    canonical = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    if at.tzinfo is None or not ID_PART.fullmatch(item_id) or canonical != inner:
+        raise _bad_cursor()
+    return inner
+
+
+def _bad_cursor() -> UserInputError:
+    return UserInputError(
+        "after is not a cursor of this connection", code=BAD_USER_INPUT, field="after"
+    )

@@ -4,11 +4,18 @@ repeated failures stop the calls, and after recovery half-open probes close it."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
 
 from sources.sim.cluster import start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW, running_gateway, settings_for
+from tests.secured import secured_gateway
 
 QUERY = "query($n: String!) { orderByNumber(number: $n) { lineItems { availability { sku } } } }"
 NO_CACHE = {"cache_ttl_ms": 1, "cache_stale_ms": 0, "cache_keep_ms": 0}
@@ -42,3 +49,97 @@ async def test_breaker_opens_on_failures_and_closes_after_probes():
             for _ in range(5):
                 assert await ask() == set()
             assert cluster.stats("inventory").requests == 8
+
+
+class PoisonedOms:
+    """A real proxy in front of the simulated OMS that answers 500 to any order-number
+    lookup holding ``POISON``: an input the gateway cannot know is bad (it has the
+    right shape), which makes the source fail."""
+
+    POISON = "99999"
+
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.poisoned = 0
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.POISON in request.query.get("numbers", ""):
+            self.poisoned += 1
+            return web.json_response({"code": "BOOM", "message": "internal"}, status=500)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                self.target + request.rel_url.path_qs,
+                data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            ) as upstream,
+        ):
+            body = await upstream.read()
+            return web.Response(
+                body=body, status=upstream.status, content_type=upstream.content_type
+            )
+
+
+@contextlib.asynccontextmanager
+async def _proxy(target: str) -> AsyncIterator[tuple[PoisonedOms, str]]:
+    proxy = PoisonedOms(target)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield proxy, f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+ORDERS_PAGE = "{ orders(first: 5) { nodes { id } } }"
+BY_NUMBER = "query($n: String!) { orderByNumber(number: $n) { id } }"
+
+
+async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_path):
+    """Issue 11, point 2: one key sends 500 well-formed numbers that make the OMS fail
+    (no pacing: as fast as the machine lets it, a few seconds here) while a key of
+    another tenant lists orders. The other tenant's every answer is clean: the
+    attacker's failures alone never open the OMS breaker (they did after ~20 calls)."""
+    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    async with await start_cluster(dataset) as cluster, _proxy(cluster.urls["oms"]) as proxied:
+        proxy, proxy_url = proxied
+        urls = {**cluster.urls, "oms": proxy_url}
+        async with secured_gateway(urls, tmp_path) as secured:
+            attacker_codes: Counter[str] = Counter()
+            victim_answers: list[dict] = []
+            attacking = True
+
+            async def attack(worker: int) -> None:
+                for i in range(worker, 500, 10):
+                    _, body, _ = await secured.post(
+                        {"query": BY_NUMBER, "variables": {"n": f"{PoisonedOms.POISON}{i:04d}"}},
+                        key="app_b",
+                    )
+                    for error in body.get("errors", []):
+                        attacker_codes[error["extensions"]["code"]] += 1
+
+            async def list_orders() -> None:
+                while attacking:
+                    _, body, _ = await secured.post({"query": ORDERS_PAGE}, key="app_a")
+                    victim_answers.append(body)
+
+            victim = asyncio.create_task(list_orders())
+            await asyncio.gather(*(attack(worker) for worker in range(10)))
+            attacking = False
+            await victim
+            _, body, _ = await secured.post({"query": ORDERS_PAGE}, key="app_a")
+            victim_answers.append(body)
+
+            assert proxy.poisoned >= 500  # every attack reached the source and failed
+            assert attacker_codes["CIRCUIT_OPEN"] == 0, attacker_codes
+            assert attacker_codes["SOURCE_UNAVAILABLE"] == 500, attacker_codes
+            assert len(victim_answers) > 1
+            failed = [body for body in victim_answers if "errors" in body]
+            assert failed == [], failed[:1]
+            assert all(body["data"]["orders"]["nodes"] for body in victim_answers)

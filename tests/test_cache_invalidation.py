@@ -143,10 +143,14 @@ class SlowLinkMemory(MemoryBackend):
         return values
 
     async def set_many(
-        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+        self,
+        entries: Sequence[tuple[str, bytes, float]],
+        tags: Mapping[str, Sequence[str]],
+        *,
+        strict: bool = False,
     ) -> None:
         await self._link("write")
-        await super().set_many(entries, tags)
+        await super().set_many(entries, tags, strict=strict)
 
     async def _link(self, operation: str) -> None:
         if self.hold == operation:

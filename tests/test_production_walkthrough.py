@@ -13,11 +13,10 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,27 +39,6 @@ LONG_RUNNING = ("redis-server ", "ordergraph sim ", "ordergraph serve")
 PLACEHOLDER = re.compile(r"^export (\w+)=og_live_…$")
 KEY_PRINTED = re.compile(r"^    (og_live_\S+)$", re.M)
 BIN = Path(sys.executable).parent  # where `ordergraph` is installed
-
-# Temporary stand-ins, used only while `ordergraph keys pepper` and `ordergraph webhooks
-# secret` are missing from the CLI (another branch adds them): the same values,
-# generated the same way.
-STAND_IN = r"""#!/usr/bin/env bash
-case "$1 $2" in
-  "keys pepper") exec "{python}" -c "import secrets; print(secrets.token_urlsafe(32))" ;;
-  "webhooks secret") exec "{python}" -c "{webhook_secret}" ;;
-esac
-exec "{ordergraph}" "$@"
-"""
-
-
-WEBHOOK_SECRET = "from sources.webhooks import generate_secret; print(generate_secret())"
-
-
-def _cli_has(*words: str) -> bool:
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", *words, "--help"], cwd=ROOT, capture_output=True
-    )
-    return done.returncode == 0
 
 
 def _accounts(dataset: Dataset) -> dict[str, int]:
@@ -101,22 +79,6 @@ class Walk:
         return [word.strip('"') for word in line.split()]
 
 
-@pytest.fixture(scope="module")
-def stand_ins() -> Iterator[str]:
-    """PATH for the walk: the installed `ordergraph`, behind stand-ins for the commands
-    the CLI does not have yet."""
-    directory = tempfile.mkdtemp(prefix="og-walk-")
-    if not (_cli_has("keys", "pepper") and _cli_has("webhooks", "secret")):
-        shim = Path(directory) / "ordergraph"
-        real = shutil.which("ordergraph", path=str(BIN)) or str(BIN / "ordergraph")
-        shim.write_text(
-            STAND_IN.format(python=sys.executable, ordergraph=real, webhook_secret=WEBHOOK_SECRET)
-        )
-        shim.chmod(0o755)
-    yield f"{directory}:{BIN}:{os.environ.get('PATH', '')}"
-    shutil.rmtree(directory)
-
-
 def _status(body: dict[str, Any]) -> str | None:
     order = (body.get("data") or {}).get("orderByNumber") or {}
     return order.get("customerStatus")
@@ -131,11 +93,11 @@ class Walked:
 
 
 @pytest.fixture(scope="module")
-async def walked(stand_ins: str) -> AsyncIterator[Walked]:
+async def walked() -> AsyncIterator[Walked]:
     redis = RedisServer()
     base = free_port_block(110)
     ports = {6379: redis.port, 8000: base, **{8101 + i: base + 101 + i for i in range(4)}}
-    walk = Walk(ports, stand_ins)
+    walk = Walk(ports, f"{BIN}:{os.environ.get('PATH', '')}")  # the installed `ordergraph`
     started: list[Any] = []
     gateway = f"http://127.0.0.1:{base}"
     sim: Command | None = None

@@ -4,6 +4,7 @@ HTTP servers on loopback where a source is involved."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -12,7 +13,7 @@ from aiohttp import web
 
 from sources.clients.http import SourceClient, SourceConfig
 from sources.errors import SourceError
-from sources.resilience import deadline
+from sources.resilience import caller, deadline
 from sources.resilience.breaker import (
     CLOSED,
     HALF_OPEN,
@@ -94,6 +95,58 @@ def test_cancelled_probe_frees_its_slot():
     assert breaker.state == CLOSED
 
 
+def _caller_calls(breaker: CircuitBreaker, caller: str | None, *outcomes: bool) -> None:
+    for ok in outcomes:
+        breaker.record(breaker.acquire(), ok, caller)
+
+
+def test_one_caller_alone_cannot_open_the_breaker():
+    """Whatever one key sends, its failures count for at most half of those needed."""
+    clock, moves = Clock(), []
+    breaker = _breaker(clock, moves)
+    _caller_calls(breaker, "key_attacker", *[False] * 50)
+    assert breaker.state == CLOSED and moves == []
+    _caller_calls(breaker, "key_other", True, True)
+    assert breaker.state == CLOSED
+
+
+def test_failures_of_two_callers_open_it():
+    clock, moves = Clock(), []
+    breaker = _breaker(clock, moves)  # window 10, min 4, ratio 0.5: 2 of 4 must fail
+    _caller_calls(breaker, "key_a", False, False, False)
+    assert breaker.state == CLOSED  # key_a counts for at most 1 of the 2 needed
+    _caller_calls(breaker, "key_b", False)
+    assert breaker.state == OPEN and moves == [OPEN]
+
+
+def test_failures_without_a_caller_count_in_full():
+    """Dev mode and background work (no key) open it as before."""
+    clock, moves = Clock(), []
+    breaker = _breaker(clock, moves)
+    _caller_calls(breaker, None, False, False, False, False)
+    assert breaker.state == OPEN
+
+
+async def test_the_client_counts_failures_for_the_caller_of_the_request(upstream):
+    """``caller.start`` (set by the edge per request) reaches the breaker through the
+    client call; one caller's 500s leave the breaker closed, two callers' open it."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+
+    async def fail_as(who: str, times: int) -> None:
+        caller.start(who)
+        server.statuses = [500] * times
+        for _ in range(times):
+            with pytest.raises(SourceError):
+                await client.request_json("GET", "/thing", dict)
+
+    await asyncio.create_task(fail_as("key_a", 20))
+    assert client.breaker.state == CLOSED
+    await asyncio.create_task(fail_as("key_b", 20))
+    assert client.breaker.state == OPEN
+    await client.close()
+
+
 def test_retry_budget_is_ten_percent_of_calls():
     budget = RetryBudget(ratio=0.1, reserve=2, cap=10)
     granted = 0
@@ -162,7 +215,54 @@ async def test_a_client_error_is_not_retried(upstream):
     server.statuses = [400]
     with pytest.raises(SourceError) as failure:
         await client.request_json("GET", "/thing", dict)
-    assert failure.value.code == "SOURCE_BAD_RESPONSE" and server.hits["GET"] == 1
+    assert failure.value.code == "BAD_USER_INPUT" and server.hits["GET"] == 1
+    assert not failure.value.retryable
+    await client.close()
+
+
+async def test_a_client_error_is_logged_with_the_sources_words_kept_from_the_caller(
+    upstream, caplog
+):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.statuses = [400]
+    with (
+        caplog.at_level(logging.INFO, logger="ordergraph.sources"),
+        pytest.raises(SourceError) as failure,
+    ):
+        await client.request_json("GET", "/thing", dict)
+    assert '{"ok": true}' in caplog.text and "HTTP 400" in caplog.text
+    assert "ok" not in str(failure.value)
+    await client.close()
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+async def test_client_errors_never_open_the_breaker(upstream, status):
+    """A 4xx is the caller's input at fault, not the source: however many there are,
+    the breaker stays closed and later calls still reach the source."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [status] * 20
+    for _ in range(20):
+        with pytest.raises(SourceError) as failure:
+            await client.request_json("GET", "/thing", dict)
+        assert failure.value.code == "BAD_USER_INPUT"
+        assert "ok" not in str(failure.value)  # the source's own words stay out
+    assert client.breaker.state == CLOSED
+    assert await client.request_json("GET", "/thing", dict) == {"ok": True}
+    assert server.hits["GET"] == 21
+    await client.close()
+
+
+async def test_throttling_and_timeouts_statuses_still_count_against_the_source(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [429, 408, 429, 408]
+    for _ in range(4):
+        with pytest.raises(SourceError) as failure:
+            await client.request_json("GET", "/thing", dict)
+        assert failure.value.code != "BAD_USER_INPUT"
+    assert client.breaker.state == OPEN
     await client.close()
 
 

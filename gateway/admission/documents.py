@@ -188,7 +188,11 @@ class _Walker:
             child_type = fields_of(get_named_type(definition.type))
         if node.selection_set is not None:
             child = self.selection_set(node.selection_set, child_type, nesting + 1)
-            summary.depth += child.depth
+            # An introspection query's depth is the schema's own (a type reference
+            # nests ofType ~8 deep): validation's MaxIntrospectionDepthRule bounds
+            # what could blow up there (fields of types of fields...), not this limit.
+            if not summary.introspection:
+                summary.depth += child.depth
             summary.aliases += child.aliases
             summary.directives += child.directives
             summary.introspection |= child.introspection

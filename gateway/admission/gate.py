@@ -86,7 +86,9 @@ class Gate:
         query = resolved.query
         if not isinstance(query, str) or not query.strip():
             raise Refusal(400, "BAD_REQUEST", "no GraphQL query in the request")
-        variables = payload.get("variables") or {}
+        variables = payload.get("variables")
+        if variables is None:  # absent or null; never ``or {}``: 0, false, [] are refused
+            variables = {}
         operation_name = payload.get("operationName")
         if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
             raise Refusal(400, "BAD_REQUEST", "variables must be an object, operationName a string")

@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from urllib.parse import unquote_plus
 
 from gateway.auth.keys import (
     PREFIX,
@@ -28,6 +29,7 @@ from gateway.auth.keys import (
     ParsedKey,
     check_pepper,
     hash_secret,
+    key_id_anywhere,
     key_id_in,
     parse_key,
 )
@@ -47,6 +49,7 @@ AUTH_UNAVAILABLE = "AUTH_UNAVAILABLE"  # 503: the key store cannot be read
 
 # Query parameters where clients commonly put credentials.
 URL_KEY_PARAMETERS = frozenset({"api_key", "apikey", "key", "token", "access_token"})
+URL_DECODINGS = 3  # a key URL-encoded up to this many times over is still found
 MAX_CACHED = 10_000  # verified keys kept; past it, stale entries are dropped
 
 
@@ -175,13 +178,17 @@ def presented_key_id(headers: Mapping[str, str]) -> str | None:
 
 
 def _refuse_key_in_url(query: Mapping[str, str]) -> None:
-    """A key-looking value in a credential parameter, or a whole key in any value."""
+    """A key-looking value in a credential parameter, or a key's text anywhere in a
+    parameter's name or value: inside other text, or URL-encoded again (decoded up to
+    ``URL_DECODINGS`` times)."""
     for name, value in query.items():
         credential = name.lower() in URL_KEY_PARAMETERS and value.startswith(f"{PREFIX}_")
-        key_id = key_id_in(value)
+        key_id = _key_id_in_url_text(name) or _key_id_in_url_text(value)
         if credential or key_id is not None:
             log.warning(
-                "API key %s refused: sent in the URL (query parameter %r)", key_id, name[:40]
+                "API key %s refused: sent in the URL (query parameter %r)",
+                key_id,
+                "<a key>" if key_id_anywhere(name) else name[:40],
             )
             raise AuthError(
                 API_KEY_IN_URL,
@@ -189,6 +196,15 @@ def _refuse_key_in_url(query: Mapping[str, str]) -> None:
                 "or X-API-Key header, and rotate this key: URLs get logged",
                 key_id=key_id,
             )
+
+
+def _key_id_in_url_text(text: str) -> str | None:
+    for _ in range(URL_DECODINGS):
+        key_id = key_id_anywhere(text)
+        if key_id is not None or "%" not in text:
+            return key_id
+        text = unquote_plus(text)
+    return key_id_anywhere(text)
 
 
 def _key_from_headers(headers: Mapping[str, str]) -> str:

@@ -172,5 +172,12 @@ def key_id_in(text: str) -> str | None:
     return None if match is None else match.group(2)
 
 
+def key_id_anywhere(text: str) -> str | None:
+    """The key id of a key's text anywhere in ``text``, even glued to other
+    characters (a URL, where any key at all is a leak), else None."""
+    match = _KEY.search(text) if f"{PREFIX}_" in text else None
+    return None if match is None else match.group(2)
+
+
 def is_key_id(text: str) -> bool:
     return len(text) == KEY_ID_LENGTH and all(char in KEY_ID_ALPHABET for char in text)

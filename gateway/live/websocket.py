@@ -38,6 +38,7 @@ from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
 from gateway.errors import INTERNAL_ERROR
 from gateway.live.connections import LiveConnections
+from gateway.live.origin import OriginPolicy
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, Rejected
 from gateway.refusal import Refusal, audit_refusal
@@ -46,6 +47,7 @@ log = logging.getLogger("ordergraph.websocket")
 
 PROTOCOL = "graphql-transport-ws"
 GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
@@ -56,6 +58,7 @@ class WebSocketOptions:
     max_subscriptions: int = 20
     recheck_s: float = 60.0  # how often an open connection's key is checked again
     dev_mode: bool = False
+    origins: OriginPolicy | None = None  # who may connect; None: anyone
 
 
 class GraphQLWebSocket:
@@ -77,6 +80,15 @@ class GraphQLWebSocket:
         self.options = options
 
     async def handle(self, websocket: WebSocket) -> None:
+        origins = self.options.origins
+        if origins is not None and origins.foreign(
+            websocket.headers, websocket.scope.get("server")
+        ):
+            # Closed before the handshake completes: the client gets HTTP 403.
+            log.info("refused a WebSocket from origin %r", websocket.headers["origin"][:100])
+            audit_refusal(Refusal(403, "FORBIDDEN_ORIGIN", "origin not allowed"), None)
+            await websocket.close(POLICY_VIOLATION)
+            return
         offered = websocket.scope.get("subprotocols", [])
         if PROTOCOL not in offered:
             await websocket.accept()

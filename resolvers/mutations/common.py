@@ -12,12 +12,12 @@ import msgspec
 import strawberry
 
 from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
-from resolvers.idempotency import run_once
+from resolvers.idempotency import IDEMPOTENCY_IN_PROGRESS, InProgress, run_once, source_key
 from resolvers.relay import expect_global_id
 from resolvers.types.order import Info, Order
 from sources import records
 from sources.cache.through import Cached, Freshness
-from sources.clients.changes import SourceRefused
+from sources.clients.changes import IDEMPOTENCY_KEY_REUSED, SourceRefused, idempotency_key
 from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
 
@@ -71,7 +71,8 @@ async def mutate(
     info: Info, name: str, input: object, run: Callable[[], Awaitable[Outcome]]
 ) -> Outcome:
     """``run()`` once per idempotency key (repeats get the kept outcome), its refusals
-    as user errors, then the cache invalidated and the change announced.
+    as user errors, then the cache invalidated and the change announced. The key is
+    passed on to the source too (see :mod:`resolvers.idempotency`).
 
     ``run`` checks tenant and eligibility before it calls the source and raises
     :class:`Refused` (or lets the source's :class:`SourceRefused` through) to say no.
@@ -79,32 +80,44 @@ async def mutate(
     context = info.context
     fingerprint = hashlib.sha256(repr((name, _comparable(input))).encode()).hexdigest()
 
+    key = getattr(input, "idempotency_key", None)
+    scoped = None if key is None else f"{context.access.tenant}:{name}:{key}"
+
     async def compute() -> bytes:
         try:
-            outcome = await run()
+            with idempotency_key(None if scoped is None else source_key(scoped)):
+                outcome = await run()
         except Refused as refused:
             outcome = refused.outcome
         except SourceRefused as refused:
+            # The source's own idempotency answers are not outcomes to keep: the same
+            # request may be retried, another one must not be.
+            if refused.code == IDEMPOTENCY_KEY_REUSED:
+                raise _key_reused() from None
+            if refused.code == IDEMPOTENCY_IN_PROGRESS:
+                raise InProgress() from None
             outcome = Refused(None, refused.message, refused.code).outcome
         change = _change_of(outcome)
         if change is not None:
             await context.cached.apply_change(change)
         return msgspec.json.encode(msgspec.structs.replace(outcome, fingerprint=fingerprint))
 
-    key = getattr(input, "idempotency_key", None)
-    if key is None:
+    if scoped is None:
         kept = await compute()
     else:
-        scoped = f"{context.access.tenant}:{name}:{key}"
         left = deadline.remaining()
         wait_s = 5.0 if left is None else max(0.0, left)
         kept = await run_once(context.cached.backend, scoped, compute, wait_s=wait_s)
     outcome = _DECODER.decode(kept)
     if outcome.fingerprint != fingerprint:
-        raise UserInputError(
-            "this idempotency key was used for another request", code="IDEMPOTENCY_KEY_REUSED"
-        )
+        raise _key_reused()
     return outcome
+
+
+def _key_reused() -> UserInputError:
+    return UserInputError(
+        "this idempotency key was used for another request", code=IDEMPOTENCY_KEY_REUSED
+    )
 
 
 def id_parts(global_id: str, type_name: str, parts: int, field: str) -> list[str]:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
 import strawberry
 
 from resolvers.access import requires
-from resolvers.eligibility import cancellable_quantities, change_eligibility
-from resolvers.errors import UserInputError
+from resolvers.addresses import address_problems
+from resolvers.eligibility import (
+    TOO_MANY,
+    cancellable_quantities,
+    change_eligibility,
+    line_cancel_problem,
+)
+from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
 from resolvers.mutations.common import (
     Outcome,
     Refused,
@@ -24,6 +32,7 @@ from resolvers.types.describe import described_enum
 from resolvers.types.enums import CancelReason
 from resolvers.types.order import Info, Order
 from sources import records
+from sources.clients.http import SourceRejected
 
 
 @strawberry.input(description="Units of one order line to cancel.")
@@ -136,19 +145,24 @@ async def order_cancel(
     async def cancel() -> Outcome:
         order = await _order(info, input.order_id)
         lines = None
-        if input.lines:
-            lines = [_line(order, line) for line in input.lines]
+        if input.lines is not None:
+            # Checked here, never by the OMS: a bad line used to reach it as a 4xx.
+            lines = [_line(order, index, line) for index, line in enumerate(input.lines)]
+            problem = line_cancel_problem(order, [(q.line_id, q.quantity) for q in lines])
+            if problem is not None:
+                raise Refused("lines", _at(problem.index, problem.message), problem.code)
             decision = change_eligibility(order).cancel_lines
             left = cancellable_quantities(order)
             too_many = [q for q in lines if q.quantity > left.get(q.line_id, 0)]
             if too_many and decision.allowed:
-                raise Refused("lines", "more than can still be cancelled", "TOO_MANY")
+                raise Refused("lines", "more than can still be cancelled", TOO_MANY)
         else:
             decision = change_eligibility(order).cancel
         if not decision.allowed:
             raise Refused(None, "this order can no longer be cancelled", decision.reason_code)
         oms = info.context.cached.upstreams.oms
-        return Outcome(order=await oms.cancel_order(order.id, input.reason, lines))
+        with _refused_as_invalid():
+            return Outcome(order=await oms.cancel_order(order.id, input.reason, lines))
 
     outcome = await mutate(info, "orderCancel", input, cancel)
     return OrderCancelPayload(order=order_of(info, outcome), user_errors=outcome.user_errors())
@@ -161,6 +175,14 @@ async def order_update_shipping_address(
         strawberry.argument(description="The order and its new address."),
     ],
 ) -> OrderUpdateShippingAddressPayload:
+    # Checked before the idempotency key is claimed and any source is called: a
+    # corrected retry with the same key is a new request, not a reuse.
+    problems = _address_problems(input.address)
+    if problems:
+        return OrderUpdateShippingAddressPayload(
+            order=None, status=None, request_id=None, user_errors=problems
+        )
+
     async def change() -> Outcome:
         order = await _order(info, input.order_id)
         decision = change_eligibility(order).change_address
@@ -168,7 +190,8 @@ async def order_update_shipping_address(
             raise Refused(None, "the address can no longer change", decision.reason_code)
         address = msgspec.convert(input.address, records.MailingAddress, from_attributes=True)
         oms = info.context.cached.upstreams.oms
-        answer = await oms.change_shipping_address(order.id, address)
+        with _refused_as_invalid():
+            answer = await oms.change_shipping_address(order.id, address)
         return Outcome(order=answer.order, status=answer.status, request_id=answer.request_id)
 
     outcome = await mutate(info, "orderUpdateShippingAddress", input, change)
@@ -180,13 +203,47 @@ async def order_update_shipping_address(
     )
 
 
+def _address_problems(address: MailingAddressInput) -> list[UserError]:
+    problems = address_problems(
+        name=address.name,
+        line1=address.line1,
+        line2=address.line2,
+        city=address.city,
+        region=address.region,
+        postal_code=address.postal_code,
+        country_code=address.country_code,
+        phone=address.phone,
+    )
+    return [UserError(field=["address", p.field], message=p.message, code=p.code) for p in problems]
+
+
 async def _order(info: Info, order_gid: str) -> records.Order:
     (order_id,) = id_parts(order_gid, "Order", 1, "orderId")
     return await visible_order(info, order_id, "orderId")
 
 
-def _line(order: records.Order, line: LineCancelInput) -> records.LineQuantity:
-    type_name, parts = from_global_id(line.line_item_id)
+def _line(order: records.Order, index: int, line: LineCancelInput) -> records.LineQuantity:
+    try:
+        type_name, parts = from_global_id(line.line_item_id)
+    except UserInputError:
+        type_name, parts = "", []
     if type_name != "LineItem" or len(parts) != 2 or parts[0] != order.id:
-        raise UserInputError("lineItemId is not a line of this order", field="lineItemId")
+        raise Refused("lines", _at(index, "lineItemId is not a line of this order"), INVALID_ID)
     return records.LineQuantity(line_id=parts[1], quantity=line.quantity)
+
+
+@contextlib.contextmanager
+def _refused_as_invalid() -> Iterator[None]:
+    """The OMS refusing the request as malformed (a 4xx the gateway's own checks did
+    not foresee) is a user error, like every refusal: nothing changed, and the OMS's
+    words stay in the log."""
+    try:
+        yield
+    except SourceRejected:
+        raise Refused(
+            None, "the order system refused the request as invalid", BAD_USER_INPUT
+        ) from None
+
+
+def _at(index: int | None, message: str) -> str:
+    return message if index is None else f"lines[{index}]: {message}"

@@ -73,10 +73,15 @@ class CacheBackend(Protocol):
         ...
 
     async def set_many(
-        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+        self,
+        entries: Sequence[tuple[str, bytes, float]],
+        tags: Mapping[str, Sequence[str]],
+        *,
+        strict: bool = False,
     ) -> None:
         """Store ``(key, value, ttl_seconds)`` entries and index keys under tags
-        (tag -> keys), in one round trip (a pipeline)."""
+        (tag -> keys), in one round trip (a pipeline). A failing backend drops them
+        unless ``strict``."""
         ...
 
     async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
@@ -88,7 +93,9 @@ class CacheBackend(Protocol):
     ) -> tuple[str, list[bool]]:
         """Try to take every lock in ``keys`` (SET NX PX each) under one new token, in
         one round trip; the token and which locks were taken. A failing backend
-        grants them all (callers then just fetch) unless ``strict``."""
+        grants them all (callers then just fetch) unless ``strict``: then it raises
+        :class:`CacheUnavailable`, and a lock is only ever reported taken when the
+        backend really recorded it (an idempotency claim depends on that)."""
         ...
 
     async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:

@@ -105,7 +105,11 @@ class MemoryBackend:
         return values
 
     async def set_many(
-        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+        self,
+        entries: Sequence[tuple[str, bytes, float]],
+        tags: Mapping[str, Sequence[str]],
+        *,
+        strict: bool = False,
     ) -> None:
         now = time.monotonic()
         for key, value, ttl_s in entries:

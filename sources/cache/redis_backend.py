@@ -316,7 +316,11 @@ class RedisBackend:
         return await self._run(lambda: self._client.mget(keys), misses)
 
     async def set_many(
-        self, entries: Sequence[tuple[str, bytes, float]], tags: Mapping[str, Sequence[str]]
+        self,
+        entries: Sequence[tuple[str, bytes, float]],
+        tags: Mapping[str, Sequence[str]],
+        *,
+        strict: bool = False,
     ) -> None:
         kept = [(key, value, _ms(ttl_s)) for key, value, ttl_s in entries if ttl_s > 0]
         if not kept:
@@ -330,7 +334,7 @@ class RedisBackend:
             if indexes:
                 keys.append(TAG_PREFIX + tag)
                 args += [len(indexes), *indexes]
-        await self._run(lambda: self._set_many_script(keys=keys, args=args), None)
+        await self._run(lambda: self._set_many_script(keys=keys, args=args), None, strict=strict)
 
     async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         if not tags:

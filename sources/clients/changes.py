@@ -1,9 +1,19 @@
 """Changes a source is asked to make: sent once and never retried (a lost answer may
-still have changed the data); a refusal is read as :class:`SourceRefused`."""
+still have changed the data); a refusal is read as :class:`SourceRefused`.
+
+A change made under :func:`idempotency_key` carries that key as an
+``Idempotency-Key`` header (Stripe's convention, which the simulated OMS and ticketing
+follow): the source then makes the change once per key and replays its first answer
+to every repeat; the same key with another request is refused (422,
+``IDEMPOTENCY_KEY_REUSED``), and a repeat while the first still runs too (409,
+``IDEMPOTENCY_IN_PROGRESS``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import contextlib
+from collections.abc import Collection, Iterator
+from contextvars import ContextVar
 from typing import TypeVar
 
 import msgspec
@@ -14,6 +24,22 @@ from sources.records import ErrorBody
 
 T = TypeVar("T")
 CONFLICT = 409
+UNPROCESSABLE = 422  # the key was used for another request
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
+
+_KEY: ContextVar[str | None] = ContextVar("idempotency_key", default=None)
+
+
+@contextlib.contextmanager
+def idempotency_key(key: str | None) -> Iterator[None]:
+    """Within the block, every change sent carries ``key`` (``None``: none)."""
+    token = _KEY.set(key)
+    try:
+        yield
+    finally:
+        _KEY.reset(token)
 
 
 class SourceRefused(SourceError):
@@ -35,7 +61,12 @@ async def send_change(
     refusals: Collection[int] = (CONFLICT,),
 ) -> T:
     """``POST path`` once; 200 and ``accepted`` answers decode into ``into``, an ErrorBody
-    at a ``refusals`` status raises :class:`SourceRefused`."""
+    at a ``refusals`` status raises :class:`SourceRefused`. Under
+    :func:`idempotency_key` the key is sent, and a 422 is a refusal too."""
+    key = _KEY.get()
+    headers = None if key is None else {IDEMPOTENCY_HEADER: key}
+    if key is not None:
+        refusals = (*refusals, UNPROCESSABLE)
     try:
         return await client.request_json(
             "POST",
@@ -44,6 +75,7 @@ async def send_change(
             body=body,
             idempotent=False,
             accept_statuses=(*accepted, *refusals),
+            headers=headers,
         )
     except SourceAnswered as answer:
         try:

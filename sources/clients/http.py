@@ -35,7 +35,7 @@ from sources.errors import (
     SOURCE_UNAVAILABLE,
     SourceError,
 )
-from sources.resilience import deadline
+from sources.resilience import caller, deadline
 from sources.resilience.breaker import CircuitBreaker, CircuitOpenError
 from sources.resilience.budget import RetryBudget
 
@@ -70,6 +70,9 @@ class SourceConfig:
     breaker_window: int = 100
     breaker_min_calls: int = 20
     breaker_failure_ratio: float = 0.5
+    # One API key's failures count for at most this share of those needed to open the
+    # breaker: a caller alone, whatever it sends, cannot open it for every tenant.
+    breaker_caller_share: float = 0.5
     breaker_open_s: float = 5.0
     breaker_probes: int = 3
 
@@ -110,6 +113,28 @@ class SourceAnswered(SourceError):
         self.body = body
 
 
+# The caller's error, not the source's: what the gateway answers for a 4xx.
+BAD_USER_INPUT = "BAD_USER_INPUT"
+_NOT_THE_CALLERS = frozenset({408, 429})  # 4xx statuses that speak of the source's state
+_LOGGED_BODY_CHARS = 300
+
+
+class SourceRejected(SourceError):
+    """The source refused the request as malformed (a 4xx other than 408/429): the
+    source is healthy and the request, i.e. the caller's input, is at fault. Never a
+    breaker failure, never retried; its message names only the status (the source's
+    own words are logged, not shown to the caller)."""
+
+    def __init__(self, source: str, status: int) -> None:
+        super().__init__(
+            source,
+            BAD_USER_INPUT,
+            f"refused the request as invalid (HTTP {status})",
+            retryable=False,
+        )
+        self.status = status
+
+
 class _NotSent(SourceError):
     """Refused by the gateway's own limits (deadline, bulkhead): says nothing of the source."""
 
@@ -142,6 +167,7 @@ class _Call:
     params: Mapping[str, str] | None
     body: bytes | None
     accept_statuses: Collection[int] = ()
+    headers: Mapping[str, str] | None = None
 
 
 class _RawBatch(msgspec.Struct, rename="camel"):
@@ -166,6 +192,7 @@ class SourceClient:
             window=config.breaker_window,
             min_calls=config.breaker_min_calls,
             failure_ratio=config.breaker_failure_ratio,
+            caller_share=config.breaker_caller_share,
             open_s=config.breaker_open_s,
             probes=config.breaker_probes,
             on_change=self._breaker_moved,
@@ -229,6 +256,7 @@ class SourceClient:
         idempotent: bool = True,
         batch_size: int = 1,
         accept_statuses: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """Call the source and decode its JSON answer into ``into``, or raise
         ``SourceError``. Only ``idempotent`` calls are ever retried.
@@ -236,9 +264,10 @@ class SourceClient:
         ``accept_statuses`` are answers besides 200, not failures (no retry, no breaker
         failure): a 2xx one decodes into ``into`` too, any other raises
         :class:`SourceAnswered` with the raw body (e.g. a 409 refusal's ErrorBody).
+        ``headers`` are sent besides the client's own (e.g. ``Idempotency-Key``).
         """
         encoded = None if body is None else msgspec.json.encode(body)
-        call = _Call(method, path, params, encoded, accept_statuses)
+        call = _Call(method, path, params, encoded, accept_statuses, headers)
         self._budget.on_call()
         if not idempotent:
             return await self._attempt(call, into, batch_size)
@@ -271,6 +300,9 @@ class SourceClient:
         except SourceAnswered:
             verdict = True
             raise
+        except SourceRejected:
+            verdict = None  # the caller's input, not the source's health
+            raise
         except _TimedOut as exc:
             verdict = False if exc.blames_source else None
             raise
@@ -278,7 +310,7 @@ class SourceClient:
             verdict = False
             raise
         finally:
-            self.breaker.record(ticket, verdict)
+            self.breaker.record(ticket, verdict, caller.current())
 
     async def _send(self, request: _Call, into: type[T], batch_size: int) -> T:
         config = self._config
@@ -305,6 +337,16 @@ class SourceClient:
                 call.status = status
                 if status != 200 and status not in request.accept_statuses:
                     call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
+                    if 400 <= status < 500 and status not in _NOT_THE_CALLERS:
+                        log.info(
+                            "%s refused %s %s with HTTP %d: %s",
+                            self.name,
+                            request.method,
+                            request.path,
+                            status,
+                            payload[:_LOGGED_BODY_CHARS].decode("utf-8", "replace"),
+                        )
+                        raise SourceRejected(self.name, status)
                     raise _status_error(self.name, status)
                 if status >= 300:
                     call.outcome = "rejected"
@@ -333,7 +375,7 @@ class SourceClient:
             connect=min(config.connect_timeout_s, timeout_s),
             sock_read=min(config.read_timeout_s, timeout_s),
         )
-        headers = call.headers()
+        headers = {**(request.headers or {}), **call.headers()}
         if request.body is not None:
             headers["Content-Type"] = "application/json"
         try:

@@ -6,6 +6,10 @@ support is Tornado's), so this is the small state machine itself:
 
 - CLOSED: calls pass; each outcome joins a window of the last ``window`` calls.
   Once ``min_calls`` are in it and ``failure_ratio`` of them failed, it opens.
+  Failures of one identified caller (an API key) count for at most ``caller_share``
+  of the failures needed, so no caller can open it for every tenant on its own,
+  whatever inputs it sends; failures of calls with no caller (dev mode, background
+  work) count in full.
 - OPEN: calls fail fast for ``open_s``; then it turns half-open.
 - HALF_OPEN: up to ``probes`` calls pass; all succeeding closes it, any failing
   opens it again.
@@ -14,7 +18,7 @@ support is Tornado's), so this is the small state machine itself:
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
@@ -31,13 +35,15 @@ class CircuitBreaker:
         window: int = 20,
         min_calls: int = 10,
         failure_ratio: float = 0.5,
+        caller_share: float = 0.5,
         open_s: float = 5.0,
         probes: int = 3,
         on_change: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = CLOSED
-        self._outcomes: deque[bool] = deque(maxlen=window)
+        self._outcomes: deque[tuple[bool, str | None]] = deque(maxlen=window)
+        self._caller_share = caller_share
         self._min_calls = min_calls
         self._failure_ratio = failure_ratio
         self._open_s = open_s
@@ -62,9 +68,10 @@ class CircuitBreaker:
             self._probing += 1
         return self._generation
 
-    def record(self, ticket: int, ok: bool | None) -> None:
+    def record(self, ticket: int, ok: bool | None, caller: str | None = None) -> None:
         """The outcome of a call let through: success, failure, or ``None`` when it
-        says nothing about the source (cancelled, refused by our own limits).
+        says nothing about the source (cancelled, refused by our own limits, a 4xx
+        for the caller's input), made for ``caller`` (``None``: no identified caller).
         Outcomes of calls let through before the last state change are ignored."""
         if ticket != self._generation:
             return
@@ -77,11 +84,19 @@ class CircuitBreaker:
                 if self._probe_successes >= self._probes:
                     self._move(CLOSED)
         elif self.state == CLOSED and ok is not None:
-            self._outcomes.append(ok)
-            failures = self._outcomes.count(False)
+            self._outcomes.append((ok, caller))
             calls = len(self._outcomes)
-            if calls >= self._min_calls and failures >= self._failure_ratio * calls:
+            if ok or calls < self._min_calls:
+                return
+            needed = self._failure_ratio * calls
+            if self._counted_failures(needed * self._caller_share) >= needed:
                 self._open()
+
+    def _counted_failures(self, per_caller: float) -> float:
+        """The window's failures, each identified caller's at most ``per_caller``."""
+        by_caller = Counter(caller for ok, caller in self._outcomes if not ok)
+        anonymous = by_caller.pop(None, 0)
+        return anonymous + sum(min(n, per_caller) for n in by_caller.values())
 
     def _open(self) -> None:
         self._opened_at = self._clock()

@@ -48,6 +48,7 @@ from sources.sim.common import (
     json_response,
     read_body,
 )
+from sources.sim.idempotency import IdempotencyKeys
 from sources.sim.seed import Dataset
 
 DEFAULT_LIMIT = 50
@@ -69,7 +70,9 @@ SortKey = tuple[datetime, str]
 
 
 def routes(dataset: Dataset) -> list[web.RouteDef]:
-    """The OMS routes over ``dataset`` (read live, so tests may change orders in place)."""
+    """The OMS routes over ``dataset`` (read live, so tests may change orders in place).
+    The customer cancel and address change honour ``Idempotency-Key``."""
+    keys = IdempotencyKeys()
 
     async def search(request: web.Request) -> web.Response:
         return json_response(search_orders(dataset.orders.values(), request.query))
@@ -115,8 +118,8 @@ def routes(dataset: Dataset) -> list[web.RouteDef]:
         web.get("/orders/search", search),
         # a data endpoint (counted, delayed, faulted: only /admin/ paths are not), though
         # it changes the order like the admin routes do
-        admin_route("/orders/{id}/cancel", dataset, request_cancel, CancelOrderRequest),
-        web.post("/orders/{id}/shipping-address", change_address),
+        keys.route(admin_route("/orders/{id}/cancel", dataset, request_cancel, CancelOrderRequest)),
+        keys.route(web.post("/orders/{id}/shipping-address", change_address)),
         web.get("/orders/{id}/address-requests", address_requests),
         admin_route("/admin/orders/{id}/cancel", dataset, cancel_order, CancelOrder),
         admin_route("/admin/orders/{id}/touch", dataset, touch_order, NoBody),
@@ -189,9 +192,12 @@ def decode_cursor(cursor: str) -> SortKey:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         placed, order_id = raw.split("|", 1)
-        return datetime.fromisoformat(placed), order_id
+        at = datetime.fromisoformat(placed)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad_request(f"invalid cursor {cursor!r}") from None
+    if at.tzinfo is None:  # cannot be compared with placedAt: a 400, not a 500
+        raise bad_request(f"invalid cursor {cursor!r}: its time has no UTC offset")
+    return at, order_id
 
 
 EnumT = TypeVar("EnumT", bound=enum.Enum)

@@ -487,6 +487,27 @@ def _request_body(body: type[msgspec.Struct]) -> dict[str, Any]:
     }
 
 
+# Every changing data endpoint honours an Idempotency-Key (sources.sim.idempotency).
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key",
+    "Makes the change at most once per key (Stripe's convention): a repeat with the same "
+    "key and the same request (method, path, body) within 24 hours (by the source's "
+    "clock) gets the first answer again, status and body, with Idempotent-Replayed: "
+    "true, and changes nothing. Refusals (404, 409) are answers and replayed too; a 400 "
+    "or 5xx is not kept, so the key stays free. At most 10,000 keys are kept, the oldest "
+    "forgotten first. 1 to 255 printable characters.",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    location="header",
+)
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the kept answer of an earlier request with the "
+        "same Idempotency-Key; absent otherwise.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
 def _change_operation(endpoint: ChangeEndpoint) -> dict[str, Any]:
     responses = _change_responses(
         endpoint.response,
@@ -499,11 +520,28 @@ def _change_operation(endpoint: ChangeEndpoint) -> dict[str, Any]:
             "description": endpoint.accepted,
             "content": _json_content(endpoint.response.__name__),
         }
+    for answer in responses.values():
+        answer["headers"] = _REPLAYED
+    responses["400"] = _error(
+        "Invalid body (code BAD_REQUEST) or Idempotency-Key (code INVALID_IDEMPOTENCY_KEY)."
+    )
+    conflict = responses.get("409", {}).get("description")
+    in_progress = (
+        "A request with the same Idempotency-Key is still being carried out "
+        "(code IDEMPOTENCY_IN_PROGRESS)."
+    )
+    responses["409"] = _error(in_progress if conflict is None else f"{conflict} Or: {in_progress}")
+    responses["422"] = _error(
+        "The Idempotency-Key was used for another request (code IDEMPOTENCY_KEY_REUSED); "
+        "nothing was changed."
+    )
+    parameters = [] if endpoint.key is None else [_parameter(endpoint.key)]
     return {
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
-        "description": f"{endpoint.description} Never retried by the gateway.",
-        "parameters": [] if endpoint.key is None else [_parameter(endpoint.key)],
+        "description": f"{endpoint.description} Never retried by the gateway, which sends "
+        "the caller's idempotency key (hashed, per tenant and mutation) as Idempotency-Key.",
+        "parameters": [*parameters, _parameter(IDEMPOTENCY_KEY)],
         "requestBody": _request_body(endpoint.body),
         "responses": responses,
     }

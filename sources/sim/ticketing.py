@@ -8,6 +8,7 @@ from aiohttp import web
 from sources.records import AddCommentRequest, CreateTicketRequest, OrderTickets, TicketBatch
 from sources.sim.changes import UpdateTicket, add_comment, create_ticket, update_ticket
 from sources.sim.common import admin_route, batch_route
+from sources.sim.idempotency import IdempotencyKeys
 from sources.sim.seed import Dataset
 
 CREATED = 201
@@ -15,7 +16,9 @@ CREATED = 201
 
 def routes(dataset: Dataset) -> list[web.RouteDef]:
     """``GET /tickets?orderIds=a,b``: one entry per requested order, empty when none.
-    ``POST /tickets`` and ``POST /tickets/{id}/comments`` answer 201."""
+    ``POST /tickets`` and ``POST /tickets/{id}/comments`` answer 201 and honour
+    ``Idempotency-Key``."""
+    keys = IdempotencyKeys()
 
     def lookup(order_id: str) -> OrderTickets:
         return OrderTickets(order_id=order_id, tickets=dataset.tickets.get(order_id, []))
@@ -25,9 +28,13 @@ def routes(dataset: Dataset) -> list[web.RouteDef]:
             "/tickets", "orderIds", lookup, lambda found, _missing: TicketBatch(data=found)
         ),
         # data endpoints (counted, delayed, faulted) that change tickets like admin routes
-        admin_route("/tickets", dataset, create_ticket, CreateTicketRequest, status=CREATED),
-        admin_route(
-            "/tickets/{id}/comments", dataset, add_comment, AddCommentRequest, status=CREATED
+        keys.route(
+            admin_route("/tickets", dataset, create_ticket, CreateTicketRequest, status=CREATED)
+        ),
+        keys.route(
+            admin_route(
+                "/tickets/{id}/comments", dataset, add_comment, AddCommentRequest, status=CREATED
+            )
         ),
         admin_route("/admin/tickets/{id}", dataset, update_ticket, UpdateTicket),
     ]
