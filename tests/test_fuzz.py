@@ -302,11 +302,9 @@ def hostile_values(dataset: Dataset) -> list[str]:
     ]
 
 
-# Known finding, issue 11 section 2 (being fixed in parallel): the gateway forwards
-# forged cursors, comma lists and huge numbers, the source answers 4xx, and the answer
-# is SOURCE_UNAVAILABLE (then CIRCUIT_OPEN for everyone). Strict: once fixed, this
-# xfail fails and the marker is to be removed.
-@pytest.mark.xfail(strict=True, reason="issue 11 section 2: bad input counts against a source")
+# Issue 11 section 2: before its fix (main at 3415d6e) this pass found the 100,000-digit
+# number answered by the OMS with 400 and the comma list left out, both reported to the
+# caller as SOURCE_BAD_RESPONSE (a source failure, counted against the breaker).
 async def test_generated_queries_with_hostile_values(fuzzed, own_dataset, caplog):
     caplog.set_level(logging.INFO)
     findings = Findings(own_dataset, deadline_of(fuzzed))
@@ -350,10 +348,8 @@ async def test_generated_request_envelopes(fuzzed, own_dataset, caplog):
     check(findings, caplog, APPS)
 
 
-# Known finding, issue 11 section 4 (being fixed in parallel): variables 0, false and []
-# run the operation (200) where 5, true and "x" are refused with 400. Strict: once
-# fixed, this xfail fails and the marker is to be removed.
-@pytest.mark.xfail(strict=True, reason="issue 11 section 4: falsy non-object variables run")
+# Issue 11 section 4: before its fix (main at 3415d6e) hypothesis found variables []
+# (like 0 and false) running the operation with 200 where 5 and true got 400.
 async def test_variables_that_are_not_an_object_are_refused(fuzzed, own_dataset):
     def refused(example: Any) -> None:
         status = httpx.post(
