@@ -105,7 +105,8 @@ async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_p
     """Issue 11, point 2: one key sends 500 well-formed numbers that make the OMS fail
     (no pacing: as fast as the machine lets it, a few seconds here) while a key of
     another tenant lists orders. The other tenant's every answer is clean: the
-    attacker's failures alone never open the OMS breaker (they did after ~20 calls)."""
+    attacker's failures alone never open the OMS breaker (they did after ~20 calls);
+    they open the attacker's own, which then spares the source."""
     dataset = generate(seed=7, now=FIXED_NOW, orders=300)
     async with await start_cluster(dataset) as cluster, _proxy(cluster.urls["oms"]) as proxied:
         proxy, proxy_url = proxied
@@ -136,10 +137,38 @@ async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_p
             _, body, _ = await secured.post({"query": ORDERS_PAGE}, key="app_a")
             victim_answers.append(body)
 
-            assert proxy.poisoned >= 500  # every attack reached the source and failed
-            assert attacker_codes["CIRCUIT_OPEN"] == 0, attacker_codes
-            assert attacker_codes["SOURCE_UNAVAILABLE"] == 500, attacker_codes
+            assert secured.state is not None
+            assert secured.state.cached is not None
+            assert secured.state.cached.upstreams.oms.breaker.state == "closed"
+            # The attacker's own breaker opened: it is failed fast, the source spared.
+            assert attacker_codes["CIRCUIT_OPEN"] > 0, attacker_codes
+            assert attacker_codes["CIRCUIT_OPEN"] + attacker_codes["SOURCE_UNAVAILABLE"] == 500
+            assert proxy.poisoned == attacker_codes["SOURCE_UNAVAILABLE"] < 500
             assert len(victim_answers) > 1
             failed = [body for body in victim_answers if "errors" in body]
             assert failed == [], failed[:1]
             assert all(body["data"]["orders"]["nodes"] for body in victim_answers)
+
+
+async def test_a_single_key_through_a_real_outage_is_failed_fast(tmp_path):
+    """With the OMS failing every call, one key's own breaker opens (a deployment with a
+    single key still fails fast); the shared breaker does not, so another tenant's key
+    still reaches the source until its own failures say otherwise."""
+    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    async with (
+        await start_cluster(dataset) as cluster,
+        secured_gateway(cluster.urls, tmp_path) as secured,
+    ):
+        cluster.set_faults("oms", FaultSpec(error_rate=1.0, error_status=500))
+
+        async def codes(key: str) -> set[str]:
+            _, body, _ = await secured.post({"query": ORDERS_PAGE}, key=key)
+            return {error["extensions"]["code"] for error in body.get("errors", [])}
+
+        seen = [await codes("app_a") for _ in range(30)]
+        assert {"CIRCUIT_OPEN"} in seen, seen
+        cluster.reset_stats()
+        assert await codes("app_a") == {"CIRCUIT_OPEN"}
+        assert cluster.stats("oms").requests == 0  # failing fast for that key
+        assert await codes("app_b") == {"SOURCE_UNAVAILABLE"}
+        assert cluster.stats("oms").requests >= 1  # the other tenant still asks

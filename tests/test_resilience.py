@@ -18,6 +18,7 @@ from sources.resilience.breaker import (
     CLOSED,
     HALF_OPEN,
     OPEN,
+    CallerBreakers,
     CircuitBreaker,
     CircuitOpenError,
 )
@@ -294,3 +295,21 @@ async def test_the_breaker_fails_fast_once_open(upstream):
     assert failure.value.code == "CIRCUIT_OPEN"
     assert server.hits["GET"] == 4
     await client.close()
+
+
+def test_each_caller_has_a_breaker_of_its_own_and_the_oldest_is_forgotten():
+    made: list[CircuitBreaker] = []
+
+    def make() -> CircuitBreaker:
+        made.append(CircuitBreaker(window=4, min_calls=2, failure_ratio=0.5))
+        return made[-1]
+
+    breakers = CallerBreakers(make, limit=2)
+    a = breakers.of("key_a")
+    for _ in range(2):
+        a.record(a.acquire(), False)
+    assert a.state == OPEN and breakers.of("key_b").state == CLOSED
+    assert breakers.of("key_a") is a  # kept, and now the most recent
+    breakers.of("key_c")  # one too many: key_b, the least recent, goes
+    assert len(made) == 3 and breakers.of("key_a") is a
+    assert breakers.of("key_b") is not made[1]

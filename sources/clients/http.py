@@ -36,7 +36,7 @@ from sources.errors import (
     SourceError,
 )
 from sources.resilience import caller, deadline
-from sources.resilience.breaker import CircuitBreaker, CircuitOpenError
+from sources.resilience.breaker import CallerBreakers, CircuitBreaker, CircuitOpenError
 from sources.resilience.budget import RetryBudget
 
 log = logging.getLogger("ordergraph.sources")
@@ -188,15 +188,21 @@ class SourceClient:
         self._session = open_session(config)
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
         self._bulkhead = asyncio.Semaphore(config.max_concurrency)
-        self.breaker = CircuitBreaker(
-            window=config.breaker_window,
-            min_calls=config.breaker_min_calls,
-            failure_ratio=config.breaker_failure_ratio,
-            caller_share=config.breaker_caller_share,
-            open_s=config.breaker_open_s,
-            probes=config.breaker_probes,
-            on_change=self._breaker_moved,
+
+        def breaker(**options: Any) -> CircuitBreaker:
+            return CircuitBreaker(
+                window=config.breaker_window,
+                min_calls=config.breaker_min_calls,
+                failure_ratio=config.breaker_failure_ratio,
+                open_s=config.breaker_open_s,
+                probes=config.breaker_probes,
+                **options,
+            )
+
+        self.breaker = breaker(
+            caller_share=config.breaker_caller_share, on_change=self._breaker_moved
         )
+        self.caller_breakers = CallerBreakers(breaker)  # what one key alone would open
         self._budget = RetryBudget()
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(config.retry_attempts) | _StopNearDeadline(config),
@@ -284,9 +290,22 @@ class SourceClient:
         telemetry.set_circuit_state(self.name, state)
 
     async def _attempt(self, call: _Call, into: type[T], batch_size: int) -> T:
+        who = caller.current()
+        own = None if who is None else self.caller_breakers.of(who)
+        try:
+            own_ticket = 0 if own is None else own.acquire()
+        except CircuitOpenError:
+            raise SourceError(
+                self.name,
+                CIRCUIT_OPEN,
+                "circuit open for this API key's calls: failing fast",
+                retryable=True,
+            ) from None
         try:
             ticket = self.breaker.acquire()
         except CircuitOpenError:
+            if own is not None:
+                own.record(own_ticket, None)  # the call never went out
             raise SourceError(
                 self.name, CIRCUIT_OPEN, "circuit open: failing fast", retryable=True
             ) from None
@@ -310,7 +329,9 @@ class SourceClient:
             verdict = False
             raise
         finally:
-            self.breaker.record(ticket, verdict, caller.current())
+            self.breaker.record(ticket, verdict, who)
+            if own is not None:
+                own.record(own_ticket, verdict)
 
     async def _send(self, request: _Call, into: type[T], batch_size: int) -> T:
         config = self._config

@@ -13,12 +13,17 @@ support is Tornado's), so this is the small state machine itself:
 - OPEN: calls fail fast for ``open_s``; then it turns half-open.
 - HALF_OPEN: up to ``probes`` calls pass; all succeeding closes it, any failing
   opens it again.
+
+Each identified caller also has a breaker of its own (:class:`CallerBreakers`): what
+one key's failures alone would open, they open for that key only. So a key sending
+inputs that make the source fail is failed fast without costing anyone else, and a
+deployment with a single key still fails fast through a real outage.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
@@ -110,3 +115,23 @@ class CircuitBreaker:
         self._probe_successes = 0
         if self._on_change is not None:
             self._on_change(state)
+
+
+class CallerBreakers:
+    """One breaker per identified caller, the ``limit`` most recent ones kept (a
+    forgotten caller starts again closed)."""
+
+    def __init__(self, make: Callable[[], CircuitBreaker], limit: int = 1024) -> None:
+        self._make = make
+        self._limit = limit
+        self._breakers: OrderedDict[str, CircuitBreaker] = OrderedDict()
+
+    def of(self, caller: str) -> CircuitBreaker:
+        breaker = self._breakers.get(caller)
+        if breaker is None:
+            breaker = self._breakers[caller] = self._make()
+            if len(self._breakers) > self._limit:
+                self._breakers.popitem(last=False)
+        else:
+            self._breakers.move_to_end(caller)
+        return breaker
