@@ -169,20 +169,29 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
     """The Starlette app, wrapped in the request observability middleware (outermost,
     so even a 500 carries its request id)."""
     gateway = gateway or Gateway(settings)
-    schema = build_schema(cache_size=settings.document_cache_size)
+    schema = build_schema()
     limits = Limits(
+        max_chars=settings.max_document_chars,
         max_tokens=settings.max_tokens,
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_directives=settings.max_directives,
         max_root_fields=settings.max_root_fields,
         max_cost=settings.max_cost,
+        max_fields=settings.max_fields,
+        max_selections=settings.max_selections,
+        max_repeats=settings.max_repeats,
     )
     ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
     cost_model = CostModel(schema._schema)
     gate = Gate(
         scope_map=ScopeMap(schema),
-        analyser=DocumentAnalyser(schema._schema, limits),
+        analyser=DocumentAnalyser(
+            schema._schema,
+            limits,
+            cache_size=settings.document_cache_size,
+            cache_bytes=settings.document_cache_bytes,
+        ),
         cost_model=cost_model,
         persisted=lambda: _started(gateway.persisted),
         bucket=lambda: _started(gateway.bucket),

@@ -20,6 +20,7 @@ from gateway.errors import format_error
 from gateway.observability import record_operation
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
+from resolvers.schema import PREPARED
 from sources.cache.upstreams import CachedUpstreams
 from sources.resilience import deadline
 
@@ -42,6 +43,8 @@ class Operations:
         self._deadline_s = deadline_s
 
     def _context(self, admitted: Admitted, request: Any) -> RequestContext:
+        # The document admission parsed and validated: execution does not redo it.
+        PREPARED.set(admitted.analysis.prepared)
         return RequestContext.create(
             self._cached(),
             access=admitted.access,

@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     graphiql: bool = True  # GraphiQL in dev mode (false: not even there); never outside it
     document_cache_size: NonNegative = 512  # parsed and validated documents kept per process
+    # ... and their estimated size (300 bytes per character of query text); refused
+    # documents are never kept.
+    document_cache_bytes: NonNegative = 64_000_000
     log_level: str = "INFO"  # a level of the logging module, in any case
     log_format: Literal["json", "text"] = "json"
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
@@ -131,10 +134,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_in_flight: Count = 64  # operations executing at once; more get 429 OVERLOADED
     max_depth: Count = 10
     max_aliases: NonNegative = 30
-    max_tokens: Count = 2000
+    max_document_chars: Count = 16_384  # characters per document, comments included
+    max_tokens: Count = 500
     max_directives: NonNegative = 10
     max_root_fields: Count = 20
     max_cost: Count = 1000
+    max_fields: Count = 150  # field selections in the document, as written
+    max_selections: Count = 50  # selections in one selection set
+    max_repeats: Count = 3  # the same response key or fragment spread in one selection set
     # Live updates (subscriptions over WebSocket and server-sent events)
     live_max_connections: NonNegative = 10_000  # WebSockets and event streams open at once
     live_max_subscriptions: Count = 20  # per WebSocket connection

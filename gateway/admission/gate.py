@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import validate
-
 from gateway.admission.bucket import BucketState, CostBucket
 from gateway.admission.cost import CostModel, check_cost
 from gateway.admission.documents import (
@@ -31,6 +29,15 @@ from gateway.auth.principal import INTERNAL_DEV, TIERS, Principal
 from gateway.persisted import PersistedQueries, PersistedQueryError
 from gateway.refusal import Refusal
 from resolvers.access import Access, ScopeMap
+
+# Analysis work is charged to the caller's cost bucket: one point per this many
+# characters of document (a query's charge is at least that; a refused document is
+# charged that), so large documents, admitted or not, cost what analysing them costs.
+ANALYSIS_CHARS_PER_POINT = 2000
+
+
+def analysis_charge(query: str) -> int:
+    return len(query) // ANALYSIS_CHARS_PER_POINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +100,17 @@ class Gate:
         try:
             analysis = self._analyser.analyse(query, operation_name)
         except AdmissionError as exc:
+            await self._charge_refused(principal, query)
             raise Refusal(invalid, exc.code, exc.message) from None
         try:
             admitted = await self._admit(query, variables, analysis, principal, invalid, screen)
         except Refusal as refusal:
             refusal.analysis = analysis
             raise
-        if resolved.apq_hash is not None and not validate(self._analyser.schema, analysis.document):
+        # Validated here, once per cached document, within the limits checked above;
+        # execution takes the errors from there (resolvers.schema.PreparedDocuments).
+        errors = analysis.prepared.validate(self._analyser.schema)
+        if resolved.apq_hash is not None and not errors:
             await persisted.register(resolved.apq_hash, query)
         return admitted
 
@@ -125,7 +136,7 @@ class Gate:
         introspection = self._dev_mode or principal.has("introspection")
         refused = self._authorise(analysis, access.denied, introspection)
         self._check_affordable(principal, cost, invalid)
-        state = await self._charge(principal, cost)
+        state = await self._charge(principal, max(cost, analysis_charge(query)))
         report = _cost_report(cost, state)
         if not state.allowed:
             # The charge fits the bucket (checked above), so the wait is finite.
@@ -182,6 +193,14 @@ class Gate:
             "fewer fields.",
             extensions={"cost": {"requestedQueryCost": cost, "maximumAvailable": capacity}},
         )
+
+    async def _charge_refused(self, principal: Principal, query: str) -> None:
+        """A refused document's analysis, charged as far as the bucket allows (the
+        refusal stands whatever the bucket says)."""
+        points = analysis_charge(query)
+        if points > 0:
+            capacity = TIERS[principal.tier].capacity
+            await self._charge(principal, min(points, int(capacity)))
 
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
         tier = TIERS[principal.tier]
