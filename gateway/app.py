@@ -26,7 +26,12 @@ from gateway.graphql_http import GraphQLEndpoint, HttpOptions
 from gateway.live.connections import LiveConnections
 from gateway.live.sse import SseStreams
 from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
-from gateway.observability import RequestObservability, metrics_endpoint
+from gateway.observability import (
+    RequestObservability,
+    metrics_endpoint,
+    operator_details,
+    operator_only,
+)
 from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.settings import SOURCE_NAMES, Settings, redact_url
@@ -235,6 +240,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
+    token = settings.admin_token
     # GraphiQL's own assets, served only where GraphiQL is (dev mode, settings.graphiql).
     graphiql = [GraphiQLAssets().route()] if settings.dev_mode and settings.graphiql else []
     app = Starlette(
@@ -244,8 +250,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             WebSocketRoute("/graphql", websocket.handle),
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
             Route("/healthz", gateway.healthz, methods=["GET"]),
-            Route("/readyz", gateway.readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            # Their details are the operator's (settings.admin_token), if one is set.
+            Route("/readyz", operator_details(gateway.readyz, token), methods=["GET"]),
+            Route("/metrics", operator_only(metrics_endpoint, token), methods=["GET"]),
         ],
         lifespan=gateway.lifespan,
     )

@@ -73,7 +73,13 @@ class Operations:
             )
             outcome = _outcome(result)
         finally:
-            record_operation(analysis.name, analysis.kind, outcome, time.perf_counter() - started)
+            record_operation(
+                analysis.name,
+                analysis.kind,
+                outcome,
+                time.perf_counter() - started,
+                trusted_id=admitted.trusted_id,
+            )
         body = result_body(result, suggestions=admitted.suggestions)
         if analysis.kind == "mutation":
             principal = admitted.principal
@@ -115,7 +121,13 @@ class Operations:
                 yield result_body(result, suggestions=admitted.suggestions)
         finally:
             await results.aclose()
-            record_operation(analysis.name, "subscription", outcome, time.perf_counter() - started)
+            record_operation(
+                analysis.name,
+                "subscription",
+                outcome,
+                time.perf_counter() - started,
+                trusted_id=admitted.trusted_id,
+            )
 
 
 class Rejected(Exception):

@@ -124,6 +124,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     dev_mode: bool = False
     keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
+    # Bearer token for /metrics and /readyz's details; None: open to anyone who can connect.
+    admin_token: str | None = None
     # How long `serve` waits at start-up for a redis:// cache or key store to answer
     # (retrying) before it refuses to start.
     startup_timeout_ms: Millis = 5000

@@ -11,6 +11,7 @@ later on (the cost bucket), its one line is that refusal's, naming those fields.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Admitted:
     access: Access
     cost: dict[str, Any]  # extensions.cost, without the actual cost yet
     suggestions: bool  # "Did you mean …?" in validation errors (introspection allowed)
+    trusted_id: str | None = None  # the trusted document's id in the manifest, if it is one
 
 
 # Refuses what a transport cannot run (a mutation over GET, a subscription over a
@@ -112,6 +114,8 @@ class Gate:
         errors = analysis.prepared.validate(self._analyser.schema)
         if resolved.apq_hash is not None and not errors:
             await persisted.register(resolved.apq_hash, query)
+        if resolved.trusted_id is not None:
+            admitted = dataclasses.replace(admitted, trusted_id=resolved.trusted_id)
         return admitted
 
     async def _admit(
