@@ -237,6 +237,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             max_subscriptions=settings.live_max_subscriptions,
             recheck_s=settings.live_key_recheck_ms / 1000,
             dev_mode=settings.dev_mode,
+            max_message_bytes=settings.max_body_bytes,
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
