@@ -35,6 +35,7 @@ from gateway.observability import (
 from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.settings import SOURCE_NAMES, Settings, redact_url
+from gateway.slow_clients import SlowBodyGuard
 from gateway.startup import config_summary
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
@@ -257,4 +258,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         ],
         lifespan=gateway.lifespan,
     )
-    return RequestObservability(app)
+    guarded = SlowBodyGuard(
+        app,
+        grace_s=settings.body_timeout_ms / 1000,
+        min_bytes_per_s=settings.body_min_bytes_per_s,
+    )
+    return RequestObservability(guarded)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings
+from gateway.slow_clients import guarded_protocol
 from gateway.startup import check_startup
 from sources.clock import SYSTEM_CLOCK, Clock
 
@@ -71,7 +72,8 @@ async def serve(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
 
 def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
     """uvicorn's configuration: every WebSocket frame within the HTTP body limit
-    (uvicorn's default is 16 MiB)."""
+    (uvicorn's default is 16 MiB); headers timed and connections per client address
+    capped (gateway.slow_clients)."""
     return uvicorn.Config(
         app,
         host=settings.host,
@@ -81,4 +83,7 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_ms / 1000),
         log_level=settings.log_level.lower(),
         ws_max_size=settings.max_body_bytes,
+        http=guarded_protocol(
+            settings.header_timeout_ms / 1000, settings.max_connections_per_client
+        ),
     )

@@ -131,6 +131,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     startup_timeout_ms: Millis = 5000
     persisted_manifest: str | None = None  # JSON {id: document} of trusted documents
     max_body_bytes: Count = 1_000_000
+    # Slow clients (gateway.slow_clients): a request's headers within this of its first
+    # byte; its body within body_timeout_ms plus a second per body_min_bytes_per_s.
+    header_timeout_ms: Millis = 10_000
+    body_timeout_ms: Millis = 10_000
+    body_min_bytes_per_s: Count = 10_000
+    max_connections_per_client: NonNegative = 256  # per client address; 0: no cap
     batching: bool = False
     max_batch: Count = 10
     max_in_flight: Count = 64  # operations executing at once; more get 429 OVERLOADED
