@@ -127,7 +127,7 @@ class Analysis:
     depth: int
     aliases: int
     directives: int
-    fields: int  # field selections, fragments expanded: what admission charges for
+    fields: int  # field selections with fragments expanded (max_fields counts them as written)
     uses_introspection: bool
     coordinates: frozenset[str]
     document_hash: str
