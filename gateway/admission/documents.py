@@ -425,6 +425,9 @@ class DocumentAnalyser:
             entries=cache_size, max_bytes=cache_bytes, max_document_chars=limits.max_chars
         )
 
+    def is_cached(self, query: str, operation_name: str | None) -> bool:
+        return self.cache.get((query, operation_name)) is not None
+
     def analyse(self, query: str, operation_name: str | None) -> Analysis:
         if len(query) > self.limits.max_chars:  # before it is even looked up
             _check(len(query), self.limits.max_chars, DOCUMENT_TOO_LARGE, "characters")

@@ -31,14 +31,15 @@ from gateway.persisted import PersistedQueries, PersistedQueryError
 from gateway.refusal import Refusal
 from resolvers.access import Access, ScopeMap
 
-# Analysis work is charged to the caller's cost bucket: one point per this many
-# characters of document (a query's charge is at least that; a refused document is
-# charged that), so large documents, admitted or not, cost what analysing them costs.
+# Analysing a document the gateway has not seen is charged to the caller's cost
+# bucket before it is parsed: a point, and one more per this many characters. A key
+# whose bucket cannot pay is throttled (429) without the document being read, so a
+# caller cannot spend the event loop's time on documents refused anyway.
 ANALYSIS_CHARS_PER_POINT = 2000
 
 
 def analysis_charge(query: str) -> int:
-    return len(query) // ANALYSIS_CHARS_PER_POINT
+    return 1 + len(query) // ANALYSIS_CHARS_PER_POINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +100,15 @@ class Gate:
         operation_name = payload.get("operationName")
         if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
             raise Refusal(400, "BAD_REQUEST", "variables must be an object, operationName a string")
+        analyser = self._analyser
+        # A document over the size limit is refused unread: nothing to charge for.
+        if len(query) <= analyser.limits.max_chars and not analyser.is_cached(
+            query, operation_name
+        ):
+            await self._charge_analysis(principal, query)
         try:
             analysis = self._analyser.analyse(query, operation_name)
         except AdmissionError as exc:
-            await self._charge_refused(principal, query)
             raise Refusal(invalid, exc.code, exc.message) from None
         try:
             admitted = await self._admit(query, variables, analysis, principal, invalid, screen)
@@ -140,7 +146,7 @@ class Gate:
         introspection = self._dev_mode or principal.has("introspection")
         refused = self._authorise(analysis, access.denied, introspection)
         self._check_affordable(principal, cost, invalid)
-        state = await self._charge(principal, max(cost, analysis_charge(query)))
+        state = await self._charge(principal, cost)
         report = _cost_report(cost, state)
         if not state.allowed:
             # The charge fits the bucket (checked above), so the wait is finite.
@@ -198,13 +204,18 @@ class Gate:
             extensions={"cost": {"requestedQueryCost": cost, "maximumAvailable": capacity}},
         )
 
-    async def _charge_refused(self, principal: Principal, query: str) -> None:
-        """A refused document's analysis, charged as far as the bucket allows (the
-        refusal stands whatever the bucket says)."""
-        points = analysis_charge(query)
-        if points > 0:
-            capacity = TIERS[principal.tier].capacity
-            await self._charge(principal, min(points, int(capacity)))
+    async def _charge_analysis(self, principal: Principal, query: str) -> None:
+        """Charge the analysis of a new document, or throttle the key (429)."""
+        capacity = TIERS[principal.tier].capacity
+        state = await self._charge(principal, min(analysis_charge(query), int(capacity)))
+        if not state.allowed:
+            raise Refusal(
+                429,
+                "THROTTLED",
+                "the cost budget of this API key is spent (analysing a new document costs "
+                "it too); retry once it has refilled",
+                {"Retry-After": str(math.ceil(state.retry_after_s) or 1)},
+            )
 
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
         tier = TIERS[principal.tier]
