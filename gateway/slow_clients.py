@@ -53,6 +53,16 @@ def guarded_protocol(header_timeout_s: float, max_per_client: int) -> type[HttpT
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            self._release()
+            super().connection_lost(exc)
+
+        def handle_websocket_upgrade(self) -> None:
+            # The connection leaves this protocol (the WebSocket one never tells it
+            # when it ends): it stops counting here; live_max_connections caps those.
+            self._release()
+            super().handle_websocket_upgrade()
+
+        def _release(self) -> None:
             if self._address is not None:
                 left = open_by_address.get(self._address, 1) - 1
                 if left > 0:
@@ -60,7 +70,6 @@ def guarded_protocol(header_timeout_s: float, max_per_client: int) -> type[HttpT
                 else:
                     open_by_address.pop(self._address, None)
                 self._address = None
-            super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()

@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import connect
 
 from gateway.app import create_app
 from gateway.server import server_config
@@ -153,3 +154,22 @@ async def test_one_address_holds_a_bounded_number_of_connections(server: tuple[s
             return
         await asyncio.sleep(0.1)  # the server may not have seen the closes yet
     pytest.fail("the address could not connect again")
+
+
+async def test_websockets_that_ended_do_not_count_against_the_address(
+    server: tuple[str, int],
+) -> None:
+    """A WebSocket leaves the HTTP protocol that counted it: it must not stay counted
+    once it has ended, or an address would be locked out after enough of them."""
+    host, port = server
+    for _ in range(PER_CLIENT + 2):
+        async with connect(
+            f"ws://{host}:{port}/graphql", subprotocols=["graphql-transport-ws"]
+        ) as ws:  # type: ignore[list-item]
+            await ws.send('{"type": "connection_init", "payload": {}}')
+            async with asyncio.timeout(CUT_OFF_WITHIN_S):
+                assert "connection_ack" in str(await ws.recv())
+    async with connection(server) as (reader, writer):
+        writer.write(b"GET /healthz HTTP/1.1\r\nhost: gateway\r\nconnection: close\r\n\r\n")
+        async with asyncio.timeout(CUT_OFF_WITHIN_S):
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200 ")
