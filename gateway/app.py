@@ -27,10 +27,16 @@ from gateway.live.connections import LiveConnections
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams
 from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
-from gateway.observability import RequestObservability, metrics_endpoint
+from gateway.observability import (
+    RequestObservability,
+    metrics_endpoint,
+    operator_details,
+    operator_only,
+)
 from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.settings import SOURCE_NAMES, Settings, redact_url
+from gateway.slow_clients import SlowBodyGuard
 from gateway.startup import config_summary
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
@@ -205,20 +211,29 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
     """The Starlette app, wrapped in the request observability middleware (outermost,
     so even a 500 carries its request id)."""
     gateway = gateway or Gateway(settings)
-    schema = build_schema(cache_size=settings.document_cache_size)
+    schema = build_schema()
     limits = Limits(
+        max_chars=settings.max_document_chars,
         max_tokens=settings.max_tokens,
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_directives=settings.max_directives,
         max_root_fields=settings.max_root_fields,
         max_cost=settings.max_cost,
+        max_fields=settings.max_fields,
+        max_selections=settings.max_selections,
+        max_repeats=settings.max_repeats,
     )
     ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
     cost_model = CostModel(schema._schema)
     gate = Gate(
         scope_map=ScopeMap(schema),
-        analyser=DocumentAnalyser(schema._schema, limits),
+        analyser=DocumentAnalyser(
+            schema._schema,
+            limits,
+            cache_size=settings.document_cache_size,
+            cache_bytes=settings.document_cache_bytes,
+        ),
         cost_model=cost_model,
         persisted=lambda: _started(gateway.persisted),
         bucket=lambda: _started(gateway.bucket),
@@ -264,9 +279,11 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             recheck_s=settings.live_key_recheck_ms / 1000,
             dev_mode=settings.dev_mode,
             origins=origins,
+            max_message_bytes=settings.max_body_bytes,
         ),
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
+    token = settings.admin_token
     # GraphiQL's own assets, served only where GraphiQL is (dev mode, settings.graphiql).
     graphiql = [GraphiQLAssets().route()] if settings.dev_mode and settings.graphiql else []
     app = Starlette(
@@ -276,9 +293,15 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             WebSocketRoute("/graphql", websocket.handle),
             Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
             Route("/healthz", gateway.healthz, methods=["GET"]),
-            Route("/readyz", gateway.readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            # Their details are the operator's (settings.admin_token), if one is set.
+            Route("/readyz", operator_details(gateway.readyz, token), methods=["GET"]),
+            Route("/metrics", operator_only(metrics_endpoint, token), methods=["GET"]),
         ],
         lifespan=gateway.lifespan,
     )
-    return RequestObservability(app)
+    guarded = SlowBodyGuard(
+        app,
+        grace_s=settings.body_timeout_ms / 1000,
+        min_bytes_per_s=settings.body_min_bytes_per_s,
+    )
+    return RequestObservability(guarded)

@@ -21,6 +21,7 @@ from gateway.errors import format_error
 from gateway.observability import record_operation
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
+from resolvers.schema import PREPARED
 from sources.cache.upstreams import CachedUpstreams
 from sources.resilience import caller, deadline
 
@@ -43,6 +44,8 @@ class Operations:
         self._deadline_s = deadline_s
 
     def _context(self, admitted: Admitted, request: Any) -> RequestContext:
+        # The document admission parsed and validated: execution does not redo it.
+        PREPARED.set(admitted.analysis.prepared)
         return RequestContext.create(
             self._cached(),
             access=admitted.access,
@@ -72,7 +75,13 @@ class Operations:
             )
             outcome = _outcome(result)
         finally:
-            record_operation(analysis.name, analysis.kind, outcome, time.perf_counter() - started)
+            record_operation(
+                analysis.name,
+                analysis.kind,
+                outcome,
+                time.perf_counter() - started,
+                trusted_id=admitted.trusted_id,
+            )
         body = result_body(result, suggestions=admitted.suggestions)
         if analysis.kind == "mutation":
             principal = admitted.principal
@@ -115,7 +124,13 @@ class Operations:
                 yield result_body(result, suggestions=admitted.suggestions)
         finally:
             await results.aclose()
-            record_operation(analysis.name, "subscription", outcome, time.perf_counter() - started)
+            record_operation(
+                analysis.name,
+                "subscription",
+                outcome,
+                time.perf_counter() - started,
+                trusted_id=admitted.trusted_id,
+            )
 
 
 def _start_caller(principal: Principal) -> None:

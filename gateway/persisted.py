@@ -57,6 +57,7 @@ def sha256_hex(query: str) -> str:
 class Resolved:
     query: str | None
     apq_hash: str | None = None  # sent with its query: to ``register`` once admitted
+    trusted_id: str | None = None  # the manifest's id, for a trusted document
 
 
 class PersistedQueries:
@@ -77,7 +78,7 @@ class PersistedQueries:
         apq_hash = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         for ident in (document_id, apq_hash):
             if isinstance(ident, str) and ident in self._manifest:
-                return Resolved(self._manifest[ident])
+                return Resolved(self._manifest[ident], trusted_id=ident)
         if trusted_only:
             raise PersistedQueryError(
                 403, "PERSISTED_QUERY_REQUIRED", "this API key may run persisted operations only"

@@ -17,9 +17,11 @@ import socket
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings
+from gateway.slow_clients import guarded_protocol
 from gateway.startup import check_startup
 from sources.clock import SYSTEM_CLOCK, Clock
 
@@ -60,14 +62,28 @@ async def serve(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
     work, before the port is bound."""
     await check_startup(settings)
     gateway = Gateway(settings, clock)
-    config = uvicorn.Config(
-        create_app(settings, gateway),
+    server = GatewayServer(
+        server_config(settings, create_app(settings, gateway)),
+        gateway,
+        settings.shutdown_drain_ms / 1000,
+    )
+    await server.serve()
+
+
+def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    """uvicorn's configuration: every WebSocket frame within the HTTP body limit
+    (uvicorn's default is 16 MiB); headers timed and connections per client address
+    capped (gateway.slow_clients)."""
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         access_log=False,
         log_config=None,  # the process's own logging configuration applies
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_ms / 1000),
         log_level=settings.log_level.lower(),
+        ws_max_size=settings.max_body_bytes,
+        http=guarded_protocol(
+            settings.header_timeout_ms / 1000, settings.max_connections_per_client
+        ),
     )
-    server = GatewayServer(config, gateway, settings.shutdown_drain_ms / 1000)
-    await server.serve()

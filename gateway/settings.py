@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     graphiql: bool = True  # GraphiQL in dev mode (false: not even there); never outside it
     document_cache_size: NonNegative = 512  # parsed and validated documents kept per process
+    # ... and their estimated size (300 bytes per character of query text); refused
+    # documents are never kept.
+    document_cache_bytes: NonNegative = 64_000_000
     log_level: str = "INFO"  # a level of the logging module, in any case
     log_format: Literal["json", "text"] = "json"
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
@@ -124,20 +127,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     allowed_origins: list[str] = msgspec.field(default_factory=list)
     keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
+    # Bearer token for /metrics and /readyz's details; None: open to anyone who can connect.
+    admin_token: str | None = None
     # How long `serve` waits at start-up for a redis:// cache or key store to answer
     # (retrying) before it refuses to start.
     startup_timeout_ms: Millis = 5000
     persisted_manifest: str | None = None  # JSON {id: document} of trusted documents
     max_body_bytes: Count = 1_000_000
+    # Slow clients (gateway.slow_clients): a request's headers within this of its first
+    # byte; its body within body_timeout_ms plus a second per body_min_bytes_per_s.
+    header_timeout_ms: Millis = 10_000
+    body_timeout_ms: Millis = 10_000
+    body_min_bytes_per_s: Count = 10_000
+    max_connections_per_client: NonNegative = 256  # per client address; 0: no cap
     batching: bool = False
     max_batch: Count = 10
     max_in_flight: Count = 64  # operations executing at once; more get 429 OVERLOADED
     max_depth: Count = 10
     max_aliases: NonNegative = 30
-    max_tokens: Count = 2000
+    max_document_chars: Count = 16_384  # characters per document, comments included
+    max_tokens: Count = 500
     max_directives: NonNegative = 10
     max_root_fields: Count = 20
     max_cost: Count = 1000
+    max_fields: Count = 150  # field selections in the document, as written
+    max_selections: Count = 50  # selections in one selection set
+    max_repeats: Count = 3  # the same response key or fragment spread in one selection set
     # Live updates (subscriptions over WebSocket and server-sent events)
     live_max_connections: NonNegative = 10_000  # WebSockets and event streams open at once
     live_max_subscriptions: Count = 20  # per WebSocket connection

@@ -1,14 +1,20 @@
-"""The executable schema, with parse and validation caching on."""
+"""The executable schema. Documents are parsed and validated once, at admission, and
+cached there (bounded in bytes); execution takes them from :data:`PREPARED` rather
+than parsing the query text again. A query executed without a prepared document (a
+test calling the schema directly) is parsed and validated as usual, uncached."""
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, get_operation_ast
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast, specified_rules
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from resolvers.context import RequestContext
@@ -20,6 +26,50 @@ from resolvers.types.ticket import SupportTicket
 
 # Types reachable only through the Node interface must be named to be in the schema.
 NODE_TYPES = (Order, LineItem, FulfillmentOrder, Shipment, SupportTicket)
+
+
+@dataclass(eq=False)
+class PreparedDocument:
+    """A parsed document and, once validated, its validation errors."""
+
+    query: str
+    document: DocumentNode
+    errors: list[GraphQLError] | None = None
+
+    def validate(self, schema: GraphQLSchema) -> list[GraphQLError]:
+        """The document's validation errors, computed once (strawberry's rules)."""
+        if self.errors is None:
+            self.errors = validate_document(schema, self.document, tuple(specified_rules))
+        return self.errors
+
+
+# The document the gateway admitted, for the operation the current task executes next.
+PREPARED: ContextVar[PreparedDocument | None] = ContextVar("og_prepared", default=None)
+
+
+class PreparedDocuments(SchemaExtension):
+    """Parse and validation from :data:`PREPARED` when it holds this query."""
+
+    def _prepared(self) -> PreparedDocument | None:
+        prepared = PREPARED.get()
+        query = self.execution_context.query
+        if prepared is None or query is None or prepared.query != query:
+            return None
+        return prepared
+
+    def on_parse(self) -> Iterator[None]:
+        prepared = self._prepared()
+        execution = self.execution_context
+        if prepared is not None:  # else strawberry parses the query itself
+            execution.graphql_document = prepared.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        prepared = self._prepared()
+        execution = self.execution_context
+        if prepared is not None and prepared.document is execution.graphql_document:
+            execution.pre_execution_errors = prepared.validate(execution.schema._schema)
+        yield  # else strawberry validates it
 
 
 class OperationReport(SchemaExtension):
@@ -48,15 +98,14 @@ class OrderGraphSchema(strawberry.Schema):
         unexpected ones, once, with a correlation id."""
 
 
-def build_schema(*, cache_size: int = 512) -> strawberry.Schema:
+def build_schema() -> strawberry.Schema:
     return OrderGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=list(NODE_TYPES),
         extensions=[
-            partial(ParserCache, maxsize=cache_size),
-            partial(ValidationCache, maxsize=cache_size),
+            PreparedDocuments,
             OperationReport,
         ],
         # Suggestions are kept here and stripped per caller on the way out

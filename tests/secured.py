@@ -78,6 +78,7 @@ KEYS = {
     "order_writer_a": ("app", TENANT_A, ["orders:write"], "standard", None),
     "ticket_writer_a": ("app", TENANT_A, ["tickets:write"], "standard", None),
     "free": ("app", "*", ["orders:read"], "free", None),
+    "free_attacker": ("app", "*", ["orders:read"], "free", None),  # spends its own bucket
     "orders_only": ("app", "*", ["orders:read"], "internal", None),
     "no_pii": ("app", "*", sorted(ALL_SCOPES - {"pii:read"}), "internal", None),
     "tickets_only": ("app", "*", ["tickets:read"], "standard", None),

@@ -12,7 +12,14 @@ from tests.queries import ORDERS_PAGE
 async def cold_gateway(sim):
     """A gateway of the test's own: its cache starts empty, and its limits let the
     full 50-order view (cost ~13,000) and 150 aliased root fields through."""
-    limits = {"max_cost": 100_000, "max_aliases": 200, "max_root_fields": 200}
+    limits = {
+        "max_cost": 100_000,
+        "max_aliases": 200,
+        "max_root_fields": 200,
+        "max_tokens": 2000,
+        "max_fields": 400,
+        "max_selections": 200,
+    }
     async with running_gateway(settings_for(sim.urls, **limits)) as gateway:
         yield gateway
 

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import strawberry.extensions.parser_cache
 import strawberry.schema.schema
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
+import gateway.admission.documents as admission_documents
+import resolvers.schema
 from gateway.settings import SOURCE_NAMES, load_settings
 from resolvers.schema import build_schema
 from sources.clients import Upstreams
@@ -38,11 +39,13 @@ def _counting(calls: list[str], name: str, function: Callable[..., Any]) -> Call
 async def test_the_same_document_is_parsed_and_validated_once(
     sim: SimCluster, monkeypatch: pytest.MonkeyPatch
 ):
-    # strawberry keeps one module-level cache per size and wraps parse and validate when
-    # it makes one: a size no other test uses makes a fresh cache around the counters.
+    # Admission parses and validates (its cache keeps the result); execution takes the
+    # document from there: strawberry's own parse and validation must not run either.
     calls: list[str] = []
     for module, name in (
-        (strawberry.extensions.parser_cache, "parse"),
+        (admission_documents, "parse"),
+        (resolvers.schema, "validate_document"),
+        (strawberry.schema.schema, "parse"),
         (strawberry.schema.schema, "validate_document"),
     ):
         monkeypatch.setattr(module, name, _counting(calls, name, getattr(module, name)))

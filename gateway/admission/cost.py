@@ -24,7 +24,6 @@ less when pages are short or objects missing.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -243,7 +242,7 @@ class _Compiler:
 
 class CostModel:
     """``requested_cost(analysis, variables)``: the analysis' cost, compiled once per
-    analysed document (bounded LRU, keyed by the ``Analysis`` object)."""
+    analysed document and kept on it (so with it in the analyser's cache, and no longer)."""
 
     def __init__(
         self,
@@ -254,7 +253,6 @@ class CostModel:
         size_arguments: Mapping[str, str] = DEFAULT_SIZE_ARGUMENTS,
         default_list_size: int = 10,
         object_cost: int = 1,
-        cache_size: int = 1024,
     ) -> None:
         self.schema = schema
         self.field_costs = field_costs
@@ -262,17 +260,21 @@ class CostModel:
         self.size_arguments = size_arguments
         self.default_list_size = default_list_size
         self.object_cost = object_cost
-        self._compiled = functools.lru_cache(maxsize=cache_size)(self._compile)
-        self._plans = functools.lru_cache(maxsize=cache_size)(self._plan)
 
     def requested_cost(self, analysis: Analysis, variables: Mapping[str, Any] | None) -> int:
-        return self._compiled(analysis).evaluate(variables or {})
+        compiled = analysis.memo.get("cost")
+        if compiled is None:
+            compiled = analysis.memo["cost"] = self._compile(analysis)
+        return compiled.evaluate(variables or {})
 
     def actual_cost(self, analysis: Analysis, data: object) -> int:
         """The cost of ``data``, the operation's answer (see the module docstring)."""
         if not isinstance(data, dict):
             return 0
-        return _object_cost(self._plans(analysis), data, self.object_cost)
+        plan = analysis.memo.get("plan")
+        if plan is None:
+            plan = analysis.memo["plan"] = self._plan(analysis)
+        return _object_cost(plan, data, self.object_cost)
 
     def _plan(self, analysis: Analysis) -> _Plan:
         root = fields_of(self.schema.get_root_type(analysis.operation.operation))

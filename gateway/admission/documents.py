@@ -10,10 +10,10 @@ spreads fragments exponentially ("fragment bomb") is still analysed in linear ti
 
 from __future__ import annotations
 
-import functools
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from graphql import (
     DocumentNode,
@@ -26,13 +26,18 @@ from graphql import (
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
+    ListValueNode,
     NamedTypeNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
     parse,
+    visit,
 )
+
+from resolvers.schema import PreparedDocument
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 TOKEN_LIMIT_EXCEEDED = "TOKEN_LIMIT_EXCEEDED"
@@ -43,6 +48,13 @@ MAX_ROOT_FIELDS_EXCEEDED = "MAX_ROOT_FIELDS_EXCEEDED"
 COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
 OPERATION_NOT_FOUND = "OPERATION_NOT_FOUND"
 FRAGMENT_CYCLE = "FRAGMENT_CYCLE"
+TOO_MANY_FIELDS = "TOO_MANY_FIELDS"
+DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
+LIST_TOO_LONG = "LIST_TOO_LONG"
+OPERATION_WEIGHT = 5  # field selections an operation beyond the first counts as
+# No list argument of the graph takes more items (ids, pages); a longer list literal
+# is refused before validation checks each of its values.
+MAX_LIST_VALUES = 100
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 # Selection sets (fields, inline fragments and spreads) nested deeper than this are
@@ -56,12 +68,23 @@ FieldsType: TypeAlias = GraphQLObjectType | GraphQLInterfaceType
 
 @dataclass(frozen=True)
 class Limits:
-    max_tokens: int = 2000
+    # Parsing costs about 6.5 µs a token and lexing a comment or string about 0.1 µs a
+    # character on the CI machine class: these two keep a refused document's parse
+    # under 10 ms. The graph's own documents have under 200 tokens.
+    max_chars: int = 16_384
+    max_tokens: int = 500
     max_depth: int = 10
     max_aliases: int = 30
     max_directives: int = 10
     max_root_fields: int = 20
     max_cost: int = 1000
+    # Validation (OverlappingFieldsCanBeMerged above all) is quadratic in the fields
+    # that share a selection set: these bound its work before it runs.
+    # Field selections in the document as written: what validation reads (each
+    # fragment once; what fragments multiply, the cost and alias limits bound).
+    max_fields: int = 150
+    max_selections: int = 50  # selections in one selection set, as written
+    max_repeats: int = 3  # the same response key (or spread) in one selection set
 
 
 class AdmissionError(Exception):
@@ -104,9 +127,14 @@ class Analysis:
     depth: int
     aliases: int
     directives: int
+    fields: int  # field selections with fragments expanded (max_fields counts them as written)
     uses_introspection: bool
     coordinates: frozenset[str]
     document_hash: str
+    prepared: PreparedDocument  # the document and, once validated, its errors
+    # What others derive from this document once (the cost model's plans); lives and
+    # dies with the analysis, so with its place in the analyser's cache.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 def fields_of(type_: object) -> FieldsType | None:
@@ -134,6 +162,7 @@ class _Summary:
 
     depth: int = 0  # field levels in it (a set of leaves is 1)
     fields: int = 0  # field selections at its own level
+    total: int = 0  # field selections at every level
     aliases: int = 0
     directives: int = 0
     introspection: bool = False
@@ -143,6 +172,7 @@ class _Summary:
         """Add a selection set at the same level (a fragment's)."""
         self.depth = max(self.depth, other.depth)
         self.fields += other.fields
+        self.total += other.total
         self.aliases += other.aliases
         self.directives += other.directives
         self.introspection |= other.introspection
@@ -152,8 +182,9 @@ class _Summary:
 class _Walker:
     """Summarises one operation's selection sets; each fragment once."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, limits: Limits) -> None:
         self._schema = schema
+        self._limits = limits
         self._fragments = fragments_of(document)
         self._summaries: dict[str, _Summary] = {}
         self._entered: set[str] = set()  # fragments being summarised (cycle detection)
@@ -180,7 +211,7 @@ class _Walker:
     def _field(self, node: FieldNode, parent: FieldsType | None, nesting: int) -> _Summary:
         name = node.name.value
         child_type: FieldsType | None = None
-        summary = _Summary(depth=1, fields=1, aliases=1 if node.alias else 0)
+        summary = _Summary(depth=1, fields=1, total=1, aliases=1 if node.alias else 0)
         if name in INTROSPECTION_FIELDS:
             summary.introspection = True
         elif parent is not None and (definition := parent.fields.get(name)) is not None:
@@ -193,6 +224,7 @@ class _Walker:
             # what could blow up there (fields of types of fields...), not this limit.
             if not summary.introspection:
                 summary.depth += child.depth
+            summary.total += child.total
             summary.aliases += child.aliases
             summary.directives += child.directives
             summary.introspection |= child.introspection
@@ -241,6 +273,70 @@ def _root_field_names(
     return tuple(names)
 
 
+def _check_set(node: SelectionSetNode, limits: Limits) -> tuple[int, list[SelectionSetNode]]:
+    """One selection set as written, its inline fragments merged in: how many
+    selections, and how often one response key (or fragment spread) repeats under one
+    type condition. Returns its fields' count and selection sets, to check next."""
+    seen: dict[tuple[str, str], int] = {}
+    children: list[SelectionSetNode] = []
+    stack: list[tuple[str, SelectionSetNode]] = [("", node)]
+    selections = fields = 0
+    while stack:
+        condition, current = stack.pop()
+        selections += len(current.selections)
+        _check(selections, limits.max_selections, TOO_MANY_FIELDS, "selections in one set")
+        for selection in current.selections:
+            if isinstance(selection, FieldNode):
+                key = (condition, (selection.alias or selection.name).value)
+                fields += 1
+                if selection.selection_set is not None:
+                    children.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                key = (condition, "..." + selection.name.value)
+            else:
+                assert isinstance(selection, InlineFragmentNode)
+                inner = selection.type_condition
+                stack.append((inner.name.value if inner else condition, selection.selection_set))
+                continue
+            seen[key] = count = seen.get(key, 0) + 1
+            if count > limits.max_repeats:
+                raise AdmissionError(
+                    TOO_MANY_FIELDS,
+                    f"'{key[1]}' is selected {count} times in one selection set; "
+                    f"the maximum is {limits.max_repeats}.",
+                )
+    return fields, children
+
+
+def _check_fields(document: DocumentNode, limits: Limits) -> None:
+    """Every selection set of every definition as written (validation reads them all,
+    not only the operation that runs), each selection once: the sets' selections and
+    repeats, and the fields in all. One linear pass, before validation sees it."""
+    stack = [
+        definition.selection_set
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode)
+    ]
+    # Validation walks each operation again for its variables (three rules): measured,
+    # an operation costs it about as much as this many fields.
+    operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    fields = OPERATION_WEIGHT * (operations - 1)
+    while stack:
+        count, children = _check_set(stack.pop(), limits)
+        fields += count
+        stack.extend(children)
+    _check(fields, limits.max_fields, TOO_MANY_FIELDS, "field selections")
+
+
+class _ListLengths(Visitor):
+    def enter_list_value(self, node: ListValueNode, *_: object) -> None:
+        if len(node.values) > MAX_LIST_VALUES:
+            raise AdmissionError(
+                LIST_TOO_LONG,
+                f"A list literal has {len(node.values)} values; the maximum is {MAX_LIST_VALUES}.",
+            )
+
+
 def _parse(query: str, max_tokens: int) -> DocumentNode:
     try:
         return parse(query, max_tokens=max_tokens)
@@ -266,26 +362,88 @@ def _check(value: int, limit: int, code: str, what: str) -> None:
         raise AdmissionError(code, f"The operation has {value} {what}; the maximum is {limit}.")
 
 
-class DocumentAnalyser:
-    """``analyse()`` a document once; the result, or the refusal, is kept in a bounded
-    LRU keyed by (query text, operation name)."""
+# A parsed document (its AST, analysis, validation errors and compiled cost) takes
+# about this many bytes per character of query text: measured with tracemalloc on
+# the graph's documents (140 to 260), rounded up. The cache's byte bound counts it so.
+BYTES_PER_CHARACTER = 300
 
-    def __init__(self, schema: GraphQLSchema, limits: Limits, *, cache_size: int = 1024) -> None:
+
+class DocumentCache:
+    """Admitted analyses by (query text, operation name), least recently used first
+    out, bounded in entries and in estimated bytes; a document longer than
+    ``max_document_chars`` is never kept."""
+
+    def __init__(self, *, entries: int, max_bytes: int, max_document_chars: int) -> None:
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self.max_document_chars = max_document_chars
+        self.bytes = 0  # the estimate of what the cache holds
+        self._items: OrderedDict[tuple[str, str | None], tuple[Analysis, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @staticmethod
+    def cost(query: str) -> int:
+        return len(query) * BYTES_PER_CHARACTER
+
+    def get(self, key: tuple[str, str | None]) -> Analysis | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: tuple[str, str | None], analysis: Analysis) -> None:
+        size = self.cost(key[0])
+        if len(key[0]) > self.max_document_chars or size > self.max_bytes or self.entries < 1:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        while self._items and (
+            len(self._items) >= self.entries or self.bytes + size > self.max_bytes
+        ):
+            _, (_, freed) = self._items.popitem(last=False)
+            self.bytes -= freed
+        self._items[key] = (analysis, size)
+        self.bytes += size
+
+
+class DocumentAnalyser:
+    """``analyse()`` a document; an admitted one is kept in a :class:`DocumentCache`.
+    A refusal is never cached: a refused document costs its analysis each time (which
+    the limits bound) and the caller is charged for it, but it takes no memory."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        limits: Limits,
+        *,
+        cache_size: int = 1024,
+        cache_bytes: int = 64_000_000,
+    ) -> None:
         self.schema = schema
         self.limits = limits
-        self._cached = functools.lru_cache(maxsize=cache_size)(self._analyse)
+        self.cache = DocumentCache(
+            entries=cache_size, max_bytes=cache_bytes, max_document_chars=limits.max_chars
+        )
+
+    def is_cached(self, query: str, operation_name: str | None) -> bool:
+        return self.cache.get((query, operation_name)) is not None
 
     def analyse(self, query: str, operation_name: str | None) -> Analysis:
-        result = self._cached(query, operation_name)
-        if isinstance(result, AdmissionError):
-            raise result.copy()
-        return result
-
-    def _analyse(self, query: str, operation_name: str | None) -> Analysis | AdmissionError:
-        try:
-            return self._measure(query, operation_name)
-        except AdmissionError as exc:
-            return exc.copy()  # without the traceback and the frames it holds
+        if len(query) > self.limits.max_chars:  # before it is even looked up
+            _check(len(query), self.limits.max_chars, DOCUMENT_TOO_LARGE, "characters")
+        key = (query, operation_name)
+        analysis = self.cache.get(key)
+        if analysis is None:
+            try:
+                analysis = self._measure(query, operation_name)
+            except AdmissionError as exc:
+                raise exc.copy() from None  # without the frames of the analysis
+            self.cache.put(key, analysis)
+        return analysis
 
     def _measure(self, query: str, operation_name: str | None) -> Analysis:
         limits = self.limits
@@ -299,13 +457,17 @@ class DocumentAnalyser:
             )
             raise AdmissionError(OPERATION_NOT_FOUND, message)
         root = fields_of(self.schema.get_root_type(operation.operation))
-        summary = _Walker(self.schema, document).selection_set(operation.selection_set, root, 1)
+        summary = _Walker(self.schema, document, limits).selection_set(
+            operation.selection_set, root, 1
+        )
         directives = summary.directives + len(operation.directives or ())
         directives += sum(len(v.directives or ()) for v in operation.variable_definitions or ())
         _check(summary.depth, limits.max_depth, MAX_DEPTH_EXCEEDED, "levels of fields")
         _check(summary.aliases, limits.max_aliases, MAX_ALIASES_EXCEEDED, "aliases")
         _check(directives, limits.max_directives, MAX_DIRECTIVES_EXCEEDED, "directives")
         _check(summary.fields, limits.max_root_fields, MAX_ROOT_FIELDS_EXCEEDED, "root fields")
+        _check_fields(document, limits)  # every definition, as validation reads them
+        visit(document, _ListLengths())
         return Analysis(
             document=document,
             operation=operation,
@@ -315,7 +477,9 @@ class DocumentAnalyser:
             depth=summary.depth,
             aliases=summary.aliases,
             directives=directives,
+            fields=summary.total,
             uses_introspection=summary.introspection,
             coordinates=frozenset(summary.coordinates),
             document_hash=hashlib.sha256(query.encode()).hexdigest(),
+            prepared=PreparedDocument(query, document),
         )

@@ -11,12 +11,11 @@ later on (the cost bucket), its one line is that refusal's, naming those fields.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from graphql import validate
 
 from gateway.admission.bucket import BucketState, CostBucket
 from gateway.admission.cost import CostModel, check_cost
@@ -32,6 +31,16 @@ from gateway.persisted import PersistedQueries, PersistedQueryError
 from gateway.refusal import Refusal
 from resolvers.access import Access, ScopeMap
 
+# Analysing a document the gateway has not seen is charged to the caller's cost
+# bucket before it is parsed: a point, and one more per this many characters. A key
+# whose bucket cannot pay is throttled (429) without the document being read, so a
+# caller cannot spend the event loop's time on documents refused anyway.
+ANALYSIS_CHARS_PER_POINT = 2000
+
+
+def analysis_charge(query: str) -> int:
+    return 1 + len(query) // ANALYSIS_CHARS_PER_POINT
+
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
@@ -44,6 +53,7 @@ class Admitted:
     access: Access
     cost: dict[str, Any]  # extensions.cost, without the actual cost yet
     suggestions: bool  # "Did you mean …?" in validation errors (introspection allowed)
+    trusted_id: str | None = None  # the trusted document's id in the manifest, if it is one
 
 
 # Refuses what a transport cannot run (a mutation over GET, a subscription over a
@@ -92,6 +102,12 @@ class Gate:
         operation_name = payload.get("operationName")
         if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
             raise Refusal(400, "BAD_REQUEST", "variables must be an object, operationName a string")
+        analyser = self._analyser
+        # A document over the size limit is refused unread: nothing to charge for.
+        if len(query) <= analyser.limits.max_chars and not analyser.is_cached(
+            query, operation_name
+        ):
+            await self._charge_analysis(principal, query)
         try:
             analysis = self._analyser.analyse(query, operation_name)
         except AdmissionError as exc:
@@ -101,8 +117,13 @@ class Gate:
         except Refusal as refusal:
             refusal.analysis = analysis
             raise
-        if resolved.apq_hash is not None and not validate(self._analyser.schema, analysis.document):
+        # Validated here, once per cached document, within the limits checked above;
+        # execution takes the errors from there (resolvers.schema.PreparedDocuments).
+        errors = analysis.prepared.validate(self._analyser.schema)
+        if resolved.apq_hash is not None and not errors:
             await persisted.register(resolved.apq_hash, query)
+        if resolved.trusted_id is not None:
+            admitted = dataclasses.replace(admitted, trusted_id=resolved.trusted_id)
         return admitted
 
     async def _admit(
@@ -184,6 +205,19 @@ class Gate:
             "fewer fields.",
             extensions={"cost": {"requestedQueryCost": cost, "maximumAvailable": capacity}},
         )
+
+    async def _charge_analysis(self, principal: Principal, query: str) -> None:
+        """Charge the analysis of a new document, or throttle the key (429)."""
+        capacity = TIERS[principal.tier].capacity
+        state = await self._charge(principal, min(analysis_charge(query), int(capacity)))
+        if not state.allowed:
+            raise Refusal(
+                429,
+                "THROTTLED",
+                "the cost budget of this API key is spent (analysing a new document costs "
+                "it too); retry once it has refilled",
+                {"Retry-After": str(math.ceil(state.retry_after_s) or 1)},
+            )
 
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
         tier = TIERS[principal.tier]

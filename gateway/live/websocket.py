@@ -10,7 +10,8 @@ began is checked again, every ``recheck_s``, or as an operation starts; a key st
 that cannot answer closes nothing, a new operation meanwhile gets an ``error``
 AUTH_UNAVAILABLE), 4406 wrong subprotocol, 4408 no
 ``connection_init`` in time, 4409 an id already in use, 4429 a second
-``connection_init``; shutdown closes with 1001, and a connection past
+``connection_init``, 1009 a message larger than the HTTP body limit; shutdown
+closes with 1001, and a connection past
 ``OG_LIVE_MAX_CONNECTIONS`` is closed with 1013 as it opens. Every refusal (a key,
 an operation, a connection) is one line in the audit trail.
 """
@@ -49,6 +50,7 @@ PROTOCOL = "graphql-transport-ws"
 GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+MESSAGE_TOO_BIG = 1009
 CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
 
@@ -59,6 +61,9 @@ class WebSocketOptions:
     recheck_s: float = 60.0  # how often an open connection's key is checked again
     dev_mode: bool = False
     origins: OriginPolicy | None = None  # who may connect; None: anyone
+    # The largest message, as for HTTP bodies (settings.max_body_bytes). The server
+    # (gateway.server) refuses larger frames itself; this holds under any server.
+    max_message_bytes: int = 1_000_000
 
 
 class GraphQLWebSocket:
@@ -131,6 +136,11 @@ class _Session:
                     break
                 except KeyError:  # a binary frame
                     await self.close(4400, "Messages must be text")
+                    break
+                limit = self.endpoint.options.max_message_bytes
+                if len(raw) > limit or len(raw.encode()) > limit:
+                    log.info("closed a WebSocket: a message over %d bytes", limit)
+                    await self.close(MESSAGE_TOO_BIG, f"Messages are limited to {limit} bytes")
                     break
                 await self._handle(raw)
         finally:
