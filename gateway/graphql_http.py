@@ -44,7 +44,7 @@ from gateway.graphiql import content_security_policy, page_html
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
-from gateway.refusal import Refusal, audit_refusal
+from gateway.refusal import Refusal, audit_refusal, client_aborted
 from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 
 log = logging.getLogger("ordergraph.http")
@@ -55,8 +55,6 @@ JSON = "application/json"
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 # A GET must carry one of these, which no cross-site form can set (CSRF).
 FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
-# nginx's status for a request its client abandoned; never sent, only counted.
-CLIENT_CLOSED_REQUEST = 499
 PREFLIGHT_HEADERS = ("authorization", "x-api-key", "apollo-require-preflight", "x-requested-with")
 
 
@@ -112,10 +110,7 @@ class GraphQLEndpoint:
                 return await self._batch(request, payload, principal, media)
             status, body, headers = await self._one(request, payload, principal, media)
         except ClientDisconnect:
-            # The client went away before its request was whole: its abort, not an
-            # error of ours. Nothing reaches it; the status is for the metrics.
-            log.info("client disconnected before its request body was complete")
-            return Response(status_code=CLIENT_CLOSED_REQUEST)
+            return client_aborted()
         except Refusal as refusal:
             if principal is None and refusal.key_id is None:
                 refusal.key_id = presented_key_id(request.headers)  # refused before auth

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import Response
+
 from gateway.audit import audit
+
+log = logging.getLogger("ordergraph.http")
+
+# nginx's status for a request whose client went away before it was whole.
+CLIENT_CLOSED_REQUEST = 499
 
 if TYPE_CHECKING:
     from gateway.admission.documents import Analysis
@@ -63,3 +71,10 @@ def audit_refusal(refusal: Refusal, principal: Principal | None) -> None:
         document_hash=None if analysis is None else analysis.document_hash,
         denied=refusal.denied,
     )
+
+
+def client_aborted() -> Response:
+    """The answer to a request whose client disconnected mid-body: its abort, not an
+    error of ours. Nothing reaches the client; the status is for the metrics."""
+    log.info("client disconnected before its request body was complete")
+    return Response(status_code=CLIENT_CLOSED_REQUEST)

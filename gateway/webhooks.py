@@ -15,9 +15,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.refusal import client_aborted
 from sources.cache.backend import CacheUnavailable
 from sources.cache.upstreams import CachedUpstreams
 from sources.webhooks import WebhookError, verify
@@ -40,7 +41,10 @@ class WebhookReceiver:
 
     async def receive(self, request: Request) -> Response:
         source = request.path_params["source"]
-        body = await _read_bounded(request)
+        try:
+            body = await _read_bounded(request)
+        except ClientDisconnect:
+            return client_aborted()
         if body is None:
             return _refuse(413, "WEBHOOK_BODY_TOO_LARGE", f"at most {MAX_BODY_BYTES} bytes")
         if not self._secrets:

@@ -385,8 +385,8 @@ def test_allowed_origins_are_read_comma_separated():
 # --- a client that goes away mid-body ----------------------------------------------------
 
 
-async def _requests_with_status(gateway: RunningGateway, status: int) -> float:
-    """og_http_requests_total for POST /graphql with ``status``, as /metrics says."""
+async def _requests_with_status(gateway: RunningGateway, route: str, status: int) -> float:
+    """og_http_requests_total for POST ``route`` with ``status``, as /metrics says."""
     async with gateway.session.get(f"{gateway.url}/metrics") as resp:
         text = await resp.text()
     for family in text_string_to_metric_families(text):
@@ -394,7 +394,7 @@ async def _requests_with_status(gateway: RunningGateway, status: int) -> float:
             labels = sample.labels
             if (
                 sample.name == "og_http_requests_total"
-                and labels.get("path") == "/graphql"
+                and labels.get("path") == route
                 and labels.get("method") == "POST"
                 and labels.get("status") == str(status)
             ):
@@ -402,25 +402,31 @@ async def _requests_with_status(gateway: RunningGateway, status: int) -> float:
     return 0.0
 
 
-async def test_a_client_gone_mid_body_is_one_info_line_and_a_499_never_a_500(gateway, caplog):
+@pytest.mark.parametrize(
+    ("path", "route"), [("/graphql", "/graphql"), ("/webhooks/oms", "/webhooks/{source}")]
+)
+async def test_a_client_gone_mid_body_is_one_info_line_and_a_499_never_a_500(
+    gateway, caplog, path, route
+):
     host, port = gateway.url.removeprefix("http://").split(":")
-    before = {s: await _requests_with_status(gateway, s) for s in (499, 500)}
+    before = {s: await _requests_with_status(gateway, route, s) for s in (499, 500)}
     caplog.set_level(logging.INFO)
     _reader, writer = await asyncio.open_connection(host, int(port))
     body = json.dumps({"query": "{ __typename }"}).encode()
     writer.write(
-        b"POST /graphql HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" + body[:10]
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n".encode()
+        + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        + body[:10]
     )
     await writer.drain()
     writer.close()  # half a body, then gone
     await writer.wait_closed()
     for _ in range(100):  # the server notices the close in its own time
-        if await _requests_with_status(gateway, 499) > before[499]:
+        if await _requests_with_status(gateway, route, 499) > before[499]:
             break
         await asyncio.sleep(0.05)
-    assert await _requests_with_status(gateway, 499) == before[499] + 1
-    assert await _requests_with_status(gateway, 500) == before[500]
+    assert await _requests_with_status(gateway, route, 499) == before[499] + 1
+    assert await _requests_with_status(gateway, route, 500) == before[500]
     records = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert [(r.levelno, r.name) for r in records] == [(logging.INFO, "ordergraph.http")]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
