@@ -206,7 +206,9 @@ def test_inline_fragments_nested_without_end_are_refused(analyser: DocumentAnaly
 def test_circular_fragments_are_refused_quickly(analyser: DocumentAnalyser, fragments: str) -> None:
     started = time.perf_counter()
     assert refused(analyser, f'{{ order(id: "1") {{ ...A }} }} {fragments}') == "FRAGMENT_CYCLE"
-    assert time.perf_counter() - started < 0.05
+    # A walk that followed the cycle would never end (or take minutes, exponentially);
+    # a second leaves a loaded CI machine room, where 50 ms did not.
+    assert time.perf_counter() - started < 1.0
 
 
 def fragment_bomb(levels: int, bottom: str, on: str = "Order") -> str:

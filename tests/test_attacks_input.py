@@ -58,8 +58,14 @@ QUERY_ATTACKS: dict[str, tuple[str, dict[str, Any], str]] = {
         "query($id: ID!) { nodes(ids: [$id, $id]) { id } }", {"id": COMMAS}, "INVALID_ID"
     ),
     "a comma for a number": ('{ orderByNumber(number: ",") { id } }', {}, "BAD_USER_INPUT"),
-    "a 100 KB number literal": (
-        '{ orderByNumber(number: "' + "9" * 100_000 + '") { id } }', {}, "BAD_USER_INPUT"
+    # (a 100 KB literal in the document itself is refused earlier: DOCUMENT_TOO_LARGE)
+    "a 10 KB number literal": (
+        '{ orderByNumber(number: "' + "9" * 10_000 + '") { id } }', {}, "BAD_USER_INPUT"
+    ),
+    "a 100 KB number in a variable": (
+        "query($n: String!) { orderByNumber(number: $n) { id } }",
+        {"n": "9" * 100_000},
+        "BAD_USER_INPUT",
     ),
 }  # fmt: skip
 
