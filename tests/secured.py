@@ -37,6 +37,8 @@ EXCEPTION_QUEUE = """query Queue($after: String, $filter: ExceptionQueueFilter) 
 MANIFEST = {
     "order-by-number": ORDER_VIEW,
     "orders-page": "query Page { orders(first: 20) { nodes { id number } } }",
+    "orders-after": "query Next($after: String) "
+    "{ orders(first: 20, after: $after) { nodes { id number } pageInfo { endCursor } } }",
     "exception-queue": EXCEPTION_QUEUE,
 }
 QUEUE_SCOPES = ["orders:read", "shipments:read", "inventory:read", "tickets:read"]

@@ -147,3 +147,21 @@ async def test_a_flood_of_forged_cursors_leaves_another_tenant_answering(secured
     assert victim and [body for body in victim if "errors" in body] == []
     assert _oms_breaker(secured) == CLOSED
     assert (await stats.read())["oms"]["paths"].get("/orders/search", 0) == len(victim)
+
+
+async def test_a_partner_forging_cursors_through_a_trusted_document_reaches_nothing(secured, stats):
+    """The partner's way in the issue found: a trusted document with an ``$after``
+    variable. Its forged cursors are refused at the edge like any other."""
+    for i in range(20):  # (each costs 22 of the partner's 1,000-point bucket)
+        cursor = FORGED if i % 2 else _b64(f"og1:{i}|" + "x" * i)
+        status, body, _ = await secured.post(
+            {"documentId": "orders-after", "variables": {"after": cursor}}, key="partner_a"
+        )
+        assert status == 200, body
+        assert {error["extensions"]["code"] for error in body["errors"]} == {"BAD_USER_INPUT"}
+    assert (await stats.requests())["oms"] == 0, "a forged cursor reached the OMS"
+    status, body, _ = await secured.post(
+        {"documentId": "orders-after", "variables": {"after": None}}, key="partner_a"
+    )
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["orders"]["nodes"]
