@@ -4,17 +4,15 @@ repeated failures stop the calls, and after recovery half-open probes close it."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
 from sources.sim.cluster import start_cluster
 from sources.sim.faults import FaultSpec
 from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW, running_gateway, settings_for
+from tests.proxy import intercepting_proxy
 from tests.secured import secured_gateway
 
 QUERY = "query($n: String!) { orderByNumber(number: $n) { lineItems { availability { sku } } } }"
@@ -52,49 +50,19 @@ async def test_breaker_opens_on_failures_and_closes_after_probes():
 
 
 class PoisonedOms:
-    """A real proxy in front of the simulated OMS that answers 500 to any order-number
-    lookup holding ``POISON``: an input the gateway cannot know is bad (it has the
-    right shape), which makes the source fail."""
+    """Answers 500 to any order-number lookup holding ``POISON``: an input the gateway
+    cannot know is bad (it has the right shape), which makes the source fail."""
 
     POISON = "99999"
 
-    def __init__(self, target: str) -> None:
-        self.target = target.rstrip("/")
+    def __init__(self) -> None:
         self.poisoned = 0
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        if self.POISON in request.query.get("numbers", ""):
-            self.poisoned += 1
-            return web.json_response({"code": "BOOM", "message": "internal"}, status=500)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                self.target + request.rel_url.path_qs,
-                data=await request.read(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            ) as upstream,
-        ):
-            body = await upstream.read()
-            return web.Response(
-                body=body, status=upstream.status, content_type=upstream.content_type
-            )
-
-
-@contextlib.asynccontextmanager
-async def _proxy(target: str) -> AsyncIterator[tuple[PoisonedOms, str]]:
-    proxy = PoisonedOms(target)
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield proxy, f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async def intercept(self, request: web.Request) -> web.StreamResponse | None:
+        if self.POISON not in request.query.get("numbers", ""):
+            return None
+        self.poisoned += 1
+        return web.json_response({"code": "BOOM", "message": "internal"}, status=500)
 
 
 ORDERS_PAGE = "{ orders(first: 5) { nodes { id } } }"
@@ -108,8 +76,11 @@ async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_p
     attacker's failures alone never open the OMS breaker (they did after ~20 calls);
     they open the attacker's own, which then spares the source."""
     dataset = generate(seed=7, now=FIXED_NOW, orders=300)
-    async with await start_cluster(dataset) as cluster, _proxy(cluster.urls["oms"]) as proxied:
-        proxy, proxy_url = proxied
+    proxy = PoisonedOms()
+    async with (
+        await start_cluster(dataset) as cluster,
+        intercepting_proxy(cluster.urls["oms"], proxy.intercept) as proxy_url,
+    ):
         urls = {**cluster.urls, "oms": proxy_url}
         async with secured_gateway(urls, tmp_path) as secured:
             attacker_codes: Counter[str] = Counter()

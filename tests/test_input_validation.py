@@ -19,6 +19,7 @@ from sources.records import Order
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import Dataset, generate
 from tests.conftest import FIXED_NOW
+from tests.proxy import intercepting_proxy
 from tests.queries import CANCEL
 from tests.secured import Secured, secured_gateway
 
@@ -239,39 +240,17 @@ async def _refusing_proxy(target: str, path_part: str) -> AsyncIterator[tuple[li
     its own) to any POST whose path holds ``path_part``, and forwards the rest."""
     refused: list[str] = []
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if request.method == "POST" and path_part in request.path:
-            refused.append(request.path)
-            return web.json_response(
-                {"code": "BAD_REQUEST", "message": "internal detail: table orders_v2"},
-                status=400,
-            )
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                target.rstrip("/") + request.rel_url.path_qs,
-                data=await request.read(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            ) as upstream,
-        ):
-            return web.Response(
-                body=await upstream.read(),
-                status=upstream.status,
-                content_type=upstream.content_type,
-            )
+    async def intercept(request: web.Request) -> web.StreamResponse | None:
+        if request.method != "POST" or path_part not in request.path:
+            return None
+        refused.append(request.path)
+        return web.json_response(
+            {"code": "BAD_REQUEST", "message": "internal detail: table orders_v2"},
+            status=400,
+        )
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield refused, f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+    async with intercepting_proxy(target, intercept) as url:
+        yield refused, url
 
 
 async def test_an_oms_400_on_a_cancel_is_a_user_error_and_not_a_failure(tmp_path):
