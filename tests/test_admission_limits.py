@@ -234,8 +234,11 @@ async def test_a_key_that_cannot_pay_for_analysis_is_throttled_unread(
         query = f"{repeated_field(2000)}\n# {i}"
         status, body, headers = await secured.post({"query": query}, key="free_attacker")
         codes.append((status, body["errors"][0]["extensions"]["code"]))
-        if status == 429:
+        if status == 429:  # with the bucket, like every THROTTLED
             assert int(headers["retry-after"]) >= 1
+            report = body["errors"][0]["extensions"]["cost"]
+            assert report["throttleStatus"]["maximumAvailable"] == 200
+            assert report["requestedQueryCost"] > report["throttleStatus"]["currentlyAvailable"]
     assert (400, "TOKEN_LIMIT_EXCEEDED") in codes
     assert (429, "THROTTLED") in codes
     status, body, _ = await secured.post(

@@ -152,12 +152,8 @@ class Gate:
         report = _cost_report(cost, state)
         if not state.allowed:
             # The charge fits the bucket (checked above), so the wait is finite.
-            throttled = Refusal(
-                429,
-                "THROTTLED",
-                "the cost budget of this API key is spent; retry once it has refilled",
-                {"Retry-After": str(math.ceil(state.retry_after_s) or 1)},
-                extensions={"cost": report},
+            throttled = _throttled(
+                cost, state, "the cost budget of this API key is spent; retry once it has refilled"
             )
             throttled.denied = refused
             raise throttled
@@ -209,14 +205,14 @@ class Gate:
     async def _charge_analysis(self, principal: Principal, query: str) -> None:
         """Charge the analysis of a new document, or throttle the key (429)."""
         capacity = TIERS[principal.tier].capacity
-        state = await self._charge(principal, min(analysis_charge(query), int(capacity)))
+        charge = min(analysis_charge(query), int(capacity))
+        state = await self._charge(principal, charge)
         if not state.allowed:
-            raise Refusal(
-                429,
-                "THROTTLED",
+            raise _throttled(
+                charge,
+                state,
                 "the cost budget of this API key is spent (analysing a new document costs "
                 "it too); retry once it has refilled",
-                {"Retry-After": str(math.ceil(state.retry_after_s) or 1)},
             )
 
     async def _charge(self, principal: Principal, cost: int) -> BucketState:
@@ -224,6 +220,17 @@ class Gate:
         if principal is INTERNAL_DEV:  # anonymous in dev mode: nothing to charge it to
             return BucketState(True, tier.capacity, tier.capacity, tier.refill_per_s, 0.0)
         return await self._bucket().take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
+
+
+def _throttled(cost: int, state: BucketState, message: str) -> Refusal:
+    """429 THROTTLED, with the bucket (``extensions.cost``) and the real wait."""
+    return Refusal(
+        429,
+        "THROTTLED",
+        message,
+        {"Retry-After": str(math.ceil(state.retry_after_s) or 1)},
+        extensions={"cost": _cost_report(cost, state)},
+    )
 
 
 def _cost_report(cost: int, state: BucketState) -> dict[str, Any]:
