@@ -87,7 +87,9 @@ async def test_one_failing_source_never_takes_the_order_down(cluster, source, fa
         cluster.set_faults(source, None)
         if dead is not None:
             dead.close()
-    assert elapsed <= DEADLINE_MS / 1000 + 0.1
+    # At the deadline, not after the hang (30 s); the margin is for a loaded CI machine
+    # (1.23 s was seen there once under another job's load).
+    assert elapsed <= DEADLINE_MS / 1000 + 0.6
 
     order = body["data"]["orderByNumber"]
     errors = body.get("errors", [])
