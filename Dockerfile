@@ -26,6 +26,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY README.md ./
 COPY gateway ./gateway
 COPY resolvers ./resolvers
+COPY domain ./domain
 COPY sources ./sources
 RUN pip install --no-deps -c requirements.lock . \
  && useradd --system --uid 10001 --no-create-home ordergraph \

@@ -21,10 +21,11 @@ Reason codes are stable API; the first that applies wins, in this order:
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sources.records import DeliveryMethodType, FulfillmentOrder, FulfillmentOrderStatus, Order
+from domain.progress import OrderProgress
+from sources.records import DeliveryMethodType, FulfillmentOrder, Order
 
 ALREADY_CANCELLED = "ALREADY_CANCELLED"
 NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
@@ -33,10 +34,6 @@ ALREADY_SHIPPED = "ALREADY_SHIPPED"
 PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
 IN_FULFILLMENT = "IN_FULFILLMENT"
 REQUIRES_WAREHOUSE_APPROVAL = "REQUIRES_WAREHOUSE_APPROVAL"
-
-_STOPPABLE = frozenset(
-    {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.SCHEDULED, FulfillmentOrderStatus.ON_HOLD}
-)
 
 
 @dataclass(frozen=True)
@@ -61,28 +58,28 @@ def _denied(reason_code: str) -> Decision:
 
 def change_eligibility(order: Order) -> ChangeEligibility:
     """Which changes ``order`` still accepts, and why not when it does not."""
-    active, shipped = _active_and_shipped(order)
-    closed = _closed_reason(order, active)
+    progress = OrderProgress.of(order)
+    closed = _closed_reason(progress)
     if closed is not None:
         return ChangeEligibility(_denied(closed), _denied(closed), _denied(closed))
-    shipping = _shipping_reason(active, shipped)
-    live = [
-        fo for fo in order.fulfillment_orders if fo.status is not FulfillmentOrderStatus.CANCELLED
-    ]
-    handed_over = any(fo.status not in _STOPPABLE for fo in live)
+    shipping = _shipping_reason(progress)
     return ChangeEligibility(
-        cancel=_whole_cancel(shipping, handed_over),
-        cancel_lines=_line_cancel(order, active, shipped),
-        change_address=_address_change(live, shipping, handed_over),
+        cancel=_whole_cancel(shipping, progress.handed_over),
+        cancel_lines=_line_cancel(progress),
+        change_address=_address_change(progress.live, shipping, progress.handed_over),
     )
 
 
 def cancellable_quantities(order: Order) -> dict[str, int]:
     """Line id -> quantity that can still be cancelled: unshipped units on fulfillment
-    orders no warehouse has started. Lines with nothing cancellable are left out."""
+    orders no warehouse has started. Lines with nothing cancellable are left out.
+
+    Shipped is the larger of the line's own count and what shipments carry (see
+    :class:`domain.progress.OrderProgress`), so a lagging counter never makes shipped
+    goods look cancellable."""
     if order.cancelled_at is not None:
         return {}
-    return _cancellable(order, *_active_and_shipped(order))
+    return OrderProgress.of(order).cancellable()
 
 
 INVALID_QUANTITY = "INVALID_QUANTITY"
@@ -122,48 +119,18 @@ def line_cancel_problem(order: Order, lines: list[tuple[str, int]]) -> LineProbl
     return None
 
 
-def _cancellable(order: Order, active: dict[str, int], shipped: dict[str, int]) -> dict[str, int]:
-    stoppable: Counter[str] = Counter()
-    for fo in order.fulfillment_orders:
-        if fo.status in _STOPPABLE:
-            for part in fo.lines:
-                stoppable[part.line_id] += part.quantity
-    quantities = {
-        line_id: min(active[line_id] - shipped[line_id], stoppable[line_id]) for line_id in active
-    }
-    return {line_id: qty for line_id, qty in quantities.items() if qty > 0}
-
-
-def _active_and_shipped(order: Order) -> tuple[dict[str, int], dict[str, int]]:
-    """Per line: the quantity not cancelled, and how much of it has shipped.
-
-    Shipped is the larger of the line's own count and what shipments carry, like the
-    status rules, so a lagging counter never makes shipped goods look cancellable.
-    """
-    carried: Counter[str] = Counter()
-    for shipment in order.shipments:
-        for part in shipment.lines:
-            carried[part.line_id] += part.quantity
-    active = {line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines}
-    shipped = {
-        line.id: min(active[line.id], max(line.quantities.shipped, carried[line.id]))
-        for line in order.lines
-    }
-    return active, shipped
-
-
-def _closed_reason(order: Order, active: dict[str, int]) -> str | None:
-    if order.cancelled_at is not None:
+def _closed_reason(progress: OrderProgress) -> str | None:
+    if progress.order.cancelled_at is not None:
         return ALREADY_CANCELLED
-    if sum(active.values()) <= 0:
+    if progress.active <= 0:
         return NOTHING_TO_CANCEL
     return None
 
 
-def _shipping_reason(active: dict[str, int], shipped: dict[str, int]) -> str | None:
-    if sum(shipped.values()) >= sum(active.values()):
+def _shipping_reason(progress: OrderProgress) -> str | None:
+    if progress.shipped >= progress.active:
         return ALREADY_SHIPPED
-    if any(shipped.values()):
+    if progress.shipped:
         return PARTIALLY_SHIPPED
     return None
 
@@ -174,16 +141,16 @@ def _whole_cancel(shipping: str | None, handed_over: bool) -> Decision:
     return _denied(IN_FULFILLMENT) if handed_over else _ALLOWED
 
 
-def _line_cancel(order: Order, active: dict[str, int], shipped: dict[str, int]) -> Decision:
-    if _cancellable(order, active, shipped):
+def _line_cancel(progress: OrderProgress) -> Decision:
+    if progress.cancellable():
         return _ALLOWED
-    if shipped == active:
+    if progress.all_shipped:
         return _denied(ALREADY_SHIPPED)
     return _denied(IN_FULFILLMENT)
 
 
 def _address_change(
-    live: list[FulfillmentOrder], shipping: str | None, handed_over: bool
+    live: Sequence[FulfillmentOrder], shipping: str | None, handed_over: bool
 ) -> Decision:
     if live and all(fo.delivery_method.method_type is DeliveryMethodType.PICK_UP for fo in live):
         return _denied(PICKUP_ORDER)

@@ -39,12 +39,12 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
+from domain.progress import OPEN_WORK, OrderProgress
 from resolvers.status import (
     REVERSALS,
     CustomerOrderStatus,
@@ -297,14 +297,9 @@ def add_business_days(start: datetime, days: int) -> datetime:
 
 # --- facts shared by the rules ------------------------------------------------------------
 
-_FINISHED = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
-_WORKING = frozenset(
-    {
-        FulfillmentOrderStatus.OPEN,
-        FulfillmentOrderStatus.IN_PROGRESS,
-        FulfillmentOrderStatus.INCOMPLETE,
-    }
-)
+# Waiting on a warehouse to ship: not started yet (and neither held nor scheduled) or
+# being worked on.
+_WORKING = OPEN_WORK | {FulfillmentOrderStatus.OPEN}
 _MOVING = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY})
 # Where a parcel has met the delivery promise: delivered, or waiting at a pickup point.
 _ARRIVED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.READY_FOR_PICKUP})
@@ -334,6 +329,7 @@ class _Facts:
     tickets: Sequence[Ticket] | None
     now: datetime
     limits: Thresholds
+    progress: OrderProgress  # the OMS's own figures (shipments count, carrier not asked)
     live_fos: tuple[FulfillmentOrder, ...]  # neither closed nor cancelled
     unshipped: Mapping[str, Mapping[str, int]]  # live FO id -> line id -> quantity left
     parcels: tuple[_Parcel, ...]
@@ -341,19 +337,17 @@ class _Facts:
 
 
 def _facts(
-    order: Order,
+    progress: OrderProgress,
     trackings: Mapping[str, Tracking | None],
     stock: Mapping[str, InventoryItem | None],
     tickets: Sequence[Ticket] | None,
     now: datetime,
     limits: Thresholds,
 ) -> _Facts:
+    order = progress.order
     by_id = {fo.id: fo for fo in order.fulfillment_orders}
-    shipped: dict[tuple[str, str], int] = defaultdict(int)
     parcels = []
     for shipment in order.shipments:
-        for part in shipment.lines:
-            shipped[(shipment.fulfillment_order_id, part.line_id)] += part.quantity
         tracking = trackings.get(shipment.tracking_number or "")
         if tracking is not None:
             parcels.append(
@@ -365,15 +359,6 @@ def _facts(
                     by_id.get(shipment.fulfillment_order_id),
                 )
             )
-    live = tuple(fo for fo in order.fulfillment_orders if fo.status not in _FINISHED)
-    unshipped = {
-        fo.id: {
-            part.line_id: left
-            for part in fo.lines
-            if (left := part.quantity - shipped[(fo.id, part.line_id)]) > 0
-        }
-        for fo in live
-    }
     return _Facts(
         order=order,
         trackings=trackings,
@@ -381,8 +366,9 @@ def _facts(
         tickets=tickets,
         now=now,
         limits=limits,
-        live_fos=live,
-        unshipped=unshipped,
+        progress=progress,
+        live_fos=progress.unfinished,
+        unshipped=progress.unshipped,
         parcels=tuple(parcels),
         promise=promised_window(order),
     )
@@ -615,18 +601,17 @@ def _late(f: _Facts) -> Iterator[OrderException]:
 
 
 def _partial_shipment(f: _Facts) -> Iterator[OrderException]:
-    active = {
-        line.id: line.quantities.ordered - line.quantities.cancelled for line in f.order.lines
-    }
-    shipped = sum(min(active[line.id], line.quantities.shipped) for line in f.order.lines)
-    if not 0 < shipped < sum(active.values()):
+    # Shipped counts what the shipments carry as well as the line counters, like the
+    # status: a lagging counter must not hide a partial shipment the status shows.
+    shipped, active = f.progress.shipped, f.progress.active
+    if not 0 < shipped < active:
         return
     first = min((s.shipped_at for s in f.order.shipments), default=f.order.updated_at)
     yield _exception(
         ExceptionCode.PARTIAL_SHIPMENT,
         _order_subject(f),
         first,
-        [("oms.lines.shipped", str(shipped)), ("oms.lines.active", str(sum(active.values())))],
+        [("oms.lines.shipped", str(shipped)), ("oms.lines.active", str(active))],
         "Part of your order is on its way. The rest will follow in a separate parcel.",
     )
 
@@ -948,11 +933,6 @@ _PARCEL_RULES: tuple[Callable[[_Facts, _Parcel], OrderException | None], ...] = 
 )
 
 
-def _is_cancelled(order: Order) -> bool:
-    active = sum(line.quantities.ordered - line.quantities.cancelled for line in order.lines)
-    return order.cancelled_at is not None or active <= 0
-
-
 def _sort_key(e: OrderException) -> tuple[int, float, str, str]:
     return (-_SEVERITY_RANK[e.severity], -e.detected_at.timestamp(), e.code.value, e.subject.id)
 
@@ -972,9 +952,10 @@ def detect_exceptions(
     none; absent: it could not be asked); ``stock`` maps SKUs to inventory items;
     ``tickets`` are the order's tickets (None: the ticketing source could not be read).
     """
-    if _is_cancelled(order):
+    progress = OrderProgress.of(order)
+    if progress.is_cancelled:
         return []
-    f = _facts(order, trackings, stock, tickets, now, thresholds)
+    f = _facts(progress, trackings, stock, tickets, now, thresholds)
     found = [e for rule in _ORDER_RULES for e in rule(f)]
     found += [e for p in f.parcels for rule in _PARCEL_RULES if (e := rule(f, p)) is not None]
     found += _unanswered(f, found)

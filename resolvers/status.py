@@ -10,9 +10,10 @@ one exception, and they stick: see :func:`shipment_milestone`.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+from domain.progress import OPEN_WORK, OrderProgress
 from resolvers.tracking import timeline
 from sources.records import (
     FulfillmentOrder,
@@ -59,8 +60,6 @@ _SHIPPED_STAGES: tuple[tuple[ShipmentStatus, CustomerOrderStatus], ...] = (
     (ShipmentStatus.DELIVERY_ATTEMPTED, CustomerOrderStatus.DELIVERY_ATTEMPTED),
     (ShipmentStatus.READY_FOR_PICKUP, CustomerOrderStatus.READY_FOR_PICKUP),
 )
-_OPEN_WORK = frozenset({FulfillmentOrderStatus.IN_PROGRESS, FulfillmentOrderStatus.INCOMPLETE})
-_FINISHED = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
 
 
 def shipment_milestone(tracking: Tracking | None) -> ShipmentStatus:
@@ -129,39 +128,28 @@ def derive_customer_status(
     sender (seen in its current status or only in its checkpoints, and sticking
     through later forward events) makes the order RETURNING_TO_SENDER.
     """
-    active = {line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines}
-    total_active = sum(active.values())
-    if order.cancelled_at is not None or total_active <= 0:
-        return CustomerOrderStatus.CANCELLED
-
     milestones = {
         shipment.id: shipment_milestone(trackings.get(shipment.tracking_number or ""))
         for shipment in order.shipments
     }
-    carried: dict[str, int] = dict.fromkeys(active, 0)
-    delivered_by_carrier: dict[str, int] = dict.fromkeys(active, 0)
-    for shipment in order.shipments:
-        for part in shipment.lines:
-            if part.line_id in carried:
-                carried[part.line_id] += part.quantity
-                if milestones[shipment.id] is ShipmentStatus.DELIVERED:
-                    delivered_by_carrier[part.line_id] += part.quantity
-
-    shipped = delivered = 0
-    for line in order.lines:
-        cap = active[line.id]
-        shipped += min(cap, max(line.quantities.shipped, carried[line.id]))
-        delivered += min(cap, max(line.quantities.delivered, delivered_by_carrier[line.id]))
-
-    if delivered >= total_active:
+    delivered_by_carrier = {
+        shipment_id
+        for shipment_id, milestone in milestones.items()
+        if milestone is ShipmentStatus.DELIVERED
+    }
+    progress = OrderProgress.of(order, delivered_by_carrier)
+    if progress.is_cancelled:
+        return CustomerOrderStatus.CANCELLED
+    active, shipped, delivered = progress.active, progress.shipped, progress.delivered
+    if delivered >= active:
         return CustomerOrderStatus.DELIVERED
     if delivered > 0:
         return CustomerOrderStatus.PARTIALLY_DELIVERED
-    if shipped >= total_active:
+    if shipped >= active:
         return _in_flight_status(milestones.values())
     if shipped > 0:
         return CustomerOrderStatus.PARTIALLY_SHIPPED
-    return _pre_shipment_status(order.fulfillment_orders)
+    return _pre_shipment_status(progress.unfinished)
 
 
 def _in_flight_status(milestones: Iterable[ShipmentStatus]) -> CustomerOrderStatus:
@@ -175,14 +163,14 @@ def _in_flight_status(milestones: Iterable[ShipmentStatus]) -> CustomerOrderStat
     return CustomerOrderStatus.SHIPPED
 
 
-def _pre_shipment_status(fulfillment_orders: list[FulfillmentOrder]) -> CustomerOrderStatus:
-    open_orders = [fo for fo in fulfillment_orders if fo.status not in _FINISHED]
+def _pre_shipment_status(open_orders: Sequence[FulfillmentOrder]) -> CustomerOrderStatus:
+    """Nothing shipped yet: the unfinished fulfillment orders decide."""
     reasons = {hold.reason for fo in open_orders for hold in fo.holds}
     if HoldReason.INVENTORY_OUT_OF_STOCK in reasons:
         return CustomerOrderStatus.BACKORDERED
     if reasons - {HoldReason.HIGH_RISK_OF_FRAUD}:
         return CustomerOrderStatus.ON_HOLD
-    if reasons or any(fo.status in _OPEN_WORK for fo in open_orders):
+    if reasons or any(fo.status in OPEN_WORK for fo in open_orders):
         # A fraud review is internal: the customer just sees the order being processed.
         return CustomerOrderStatus.PROCESSING
     return CustomerOrderStatus.ORDER_PLACED

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from domain.progress import OrderProgress
 from resolvers.exceptions import Thresholds
 from resolvers.status import latest_estimate
 from resolvers.tracking import timeline
@@ -47,7 +47,6 @@ from sources.records import (
     CancelReason,
     CheckpointLocation,
     FinancialStatus,
-    FulfillmentOrderStatus,
     HoldReason,
     InventoryItem,
     InventoryLevel,
@@ -130,7 +129,6 @@ _CARRIER_KINDS = {
     ShipmentStatus.DELIVERED: EventKind.DELIVERED,
 }
 _SOLVED = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
-_FINISHED_FO = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
 _BACKORDERED_AT_MOST = Thresholds().backorder_available_at_most
 _SOURCE_RANK = {source: rank for rank, source in enumerate(EventSource)}
 _KIND_RANK = {kind: rank for rank, kind in enumerate(EventKind)}
@@ -253,16 +251,12 @@ def _waiting_lines(
     """(fulfillment order id, line, level) of every line with unshipped units on a live
     fulfillment order whose location is oversold (the BACKORDERED exception's rule)."""
     lines = {line.id: line for line in order.lines}
-    shipped: Counter[tuple[str, str]] = Counter()
-    for shipment in order.shipments:
-        for part in shipment.lines:
-            shipped[(shipment.fulfillment_order_id, part.line_id)] += part.quantity
-    for fo in order.fulfillment_orders:
-        if fo.status in _FINISHED_FO:
-            continue
+    progress = OrderProgress.of(order)
+    for fo in progress.unfinished:
+        unshipped = progress.unshipped[fo.id]
         for part in fo.lines:
             line = lines.get(part.line_id)
-            if line is None or part.quantity <= shipped[(fo.id, part.line_id)]:
+            if line is None or part.line_id not in unshipped:
                 continue
             item = stock.get(line.sku)
             levels = item.levels if item else []

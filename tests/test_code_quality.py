@@ -1,4 +1,5 @@
-"""ruff and mypy stay clean, and no package imports upward (gateway → resolvers → sources)."""
+"""ruff and mypy stay clean, and no package imports upward
+(gateway → resolvers → domain → sources)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = {"gateway": 0, "resolvers": 1, "sources": 2}
+LAYERS = {"gateway": 0, "resolvers": 1, "domain": 2, "sources": 3}
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,30 @@ def test_dependencies_point_one_way():
                     if LAYERS.get(top, level) < level:
                         upward.append(f"{path.relative_to(ROOT)} imports {name}")
     assert upward == []
+
+
+# What domain/ may take from sources: the records and the pure modules beside them.
+PURE_SOURCES = {"sources.records", "sources.progress"}
+
+
+def test_domain_imports_only_records_and_the_standard_library():
+    """domain/ (and sources/progress.py, which it re-exports) is pure: the source
+    records and the standard library; no client, no cache, no third-party package."""
+    foreign = []
+    paths = [*(ROOT / "domain").rglob("*.py"), ROOT / "sources" / "progress.py"]
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                pure = name in PURE_SOURCES or top == "domain"
+                if not pure and top not in sys.stdlib_module_names:
+                    foreign.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert foreign == []
 
 
 # Reading the wall clock directly is allowed only where real time is the point (see

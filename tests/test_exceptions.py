@@ -21,6 +21,7 @@ from resolvers.exceptions import (
     detect_exceptions,
     order_health,
 )
+from resolvers.status import CustomerOrderStatus, derive_customer_status
 from resolvers.tracking import timeline
 from sources.records import FinancialStatus as Pay
 from sources.records import FulfillmentOrderStatus as FO
@@ -331,6 +332,19 @@ def test_a_cancelled_order_raises_nothing():
     assert detect_exceptions(cancelled, {}, stock(-3), [], now=at(30)) == []
     every_line_cancelled = unshipped_order(lines=[line(cancelled=1)], financial=Pay.PENDING)
     assert detect_exceptions(every_line_cancelled, {}, {}, [], now=at(30)) == []
+
+
+@pytest.mark.parametrize("counter", [0, 1], ids=["lagging counter", "counter caught up"])
+def test_partial_shipment_agrees_with_the_status(counter):
+    """The line counter may lag the shipments: the status already counts what the
+    shipments carry, and the PARTIAL_SHIPMENT exception must say the same."""
+    record = replace(
+        PARTLY_SHIPPED, lines=[line("l1", shipped=counter), line("l2")], updated_at=at(-5)
+    )
+    assert derive_customer_status(record, IN_TRANSIT) is CustomerOrderStatus.PARTIALLY_SHIPPED
+    found = detect_exceptions(record, IN_TRANSIT, {}, [], now=at(1))
+    partial = [e for e in found if e.code is E.PARTIAL_SHIPMENT]
+    assert [e.subject.id for e in partial] == [record.id]
 
 
 def test_unreadable_sources_skip_their_rules():

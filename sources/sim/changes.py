@@ -13,7 +13,6 @@ import secrets
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
 
@@ -21,6 +20,7 @@ import msgspec
 from msgspec.structs import replace
 
 from sources.events import ChangeEvent, EventType
+from sources.progress import FINISHED, STOPPABLE, OrderProgress
 from sources.records import (
     ORDER_NOT_FOUND,
     TICKET_CLOSED,
@@ -74,11 +74,6 @@ ALREADY_DECIDED = "ALREADY_DECIDED"
 
 _UNCAPTURED = frozenset({FinancialStatus.AUTHORIZED, FinancialStatus.PENDING})
 _PAID = frozenset({FinancialStatus.PAID, FinancialStatus.PARTIALLY_PAID})
-_FINISHED_FO = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
-# a warehouse has not started these yet: their work can still be stopped or changed
-_STOPPABLE_FO = frozenset(
-    {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.SCHEDULED, FulfillmentOrderStatus.ON_HOLD}
-)
 # current status -> catalog step an advance without an explicit status records
 _NEXT_STEP = {
     ShipmentStatus.LABEL_CREATED: "pickup",
@@ -170,7 +165,7 @@ def _cancelled(order: Order, reason: CancelReason, now: datetime) -> Order:
     ]
     fulfillment_orders = [
         fo
-        if fo.status in _FINISHED_FO
+        if fo.status in FINISHED
         else replace(fo, status=FulfillmentOrderStatus.CANCELLED, updated_at=at)
         for fo in order.fulfillment_orders
     ]
@@ -188,17 +183,17 @@ def _cancelled(order: Order, reason: CancelReason, now: datetime) -> Order:
 
 def _line_cancellation(order: Order, lines: list[LineQuantity]) -> dict[str, int]:
     """Line id -> quantity to cancel, checked against what ``order`` can still cancel."""
-    progress = _Progress.of(order)
+    progress = OrderProgress.of(order)
     _refuse_closed(progress)
     cancellable = progress.cancellable()
     if not cancellable:
-        shipped = progress.shipped == progress.active
+        shipped = progress.all_shipped
         code = ALREADY_SHIPPED if shipped else IN_FULFILLMENT
         what = "has shipped" if shipped else "is with a warehouse"
         raise ChangeError(409, code, f"order {order.id}: everything left {what}")
     cancel: dict[str, int] = {}
     for part in lines:
-        if part.line_id not in progress.active:
+        if part.line_id not in progress.lines:
             raise ChangeError(400, "BAD_REQUEST", f"order {order.id} has no line {part.line_id!r}")
         if part.line_id in cancel or part.quantity < 1:
             raise ChangeError(
@@ -231,12 +226,12 @@ def _lines_cancelled(order: Order, cancel: dict[str, int], now: datetime) -> Ord
     left = Counter(cancel)
     fulfillment_orders = []
     for fo in order.fulfillment_orders:
-        if fo.status in _STOPPABLE_FO and any(left[part.line_id] for part in fo.lines):
+        if fo.status in STOPPABLE and any(left[part.line_id] for part in fo.lines):
             fo = _without(fo, left, at)
         fulfillment_orders.append(fo)
     changed = replace(order, lines=lines, fulfillment_orders=fulfillment_orders, updated_at=at)
-    progress = _Progress.of(changed)
-    everything = not any(progress.active.values())
+    progress = OrderProgress.of(changed)
+    everything = progress.active <= 0
     return replace(
         changed,
         financial_status=_refunded(order.financial_status, everything=everything),
@@ -313,13 +308,13 @@ def decide_address_request(
     return decided, event
 
 
-# --- what an order still accepts (mirrors resolvers/eligibility.py) --------------------
+# --- what an order still accepts (resolvers/eligibility.py's rules, same OrderProgress) -
 
 
 def check_cancel(order: Order) -> None:
     """Raise the 409 that refuses cancelling all of ``order``: once anything shipped or a
     warehouse works on (or finished) a fulfillment order."""
-    progress = _Progress.of(order)
+    progress = OrderProgress.of(order)
     _refuse_closed(progress)
     _refuse_shipped(progress)
     if progress.handed_over:
@@ -328,13 +323,13 @@ def check_cancel(order: Order) -> None:
 
 def cancellable_quantities(order: Order) -> dict[str, int]:
     """Line id -> units that can still be cancelled (lines with none are left out)."""
-    return {} if order.cancelled_at is not None else _Progress.of(order).cancellable()
+    return {} if order.cancelled_at is not None else OrderProgress.of(order).cancellable()
 
 
 def check_address_change(order: Order) -> AddressChangeStatus:
     """How a new shipping address would be taken: at once, or as a warehouse request;
     raises the 409 that refuses it."""
-    progress = _Progress.of(order)
+    progress = OrderProgress.of(order)
     _refuse_closed(progress)
     live = progress.live
     if live and all(fo.delivery_method.method_type is DeliveryMethodType.PICK_UP for fo in live):
@@ -343,86 +338,18 @@ def check_address_change(order: Order) -> AddressChangeStatus:
     return AddressChangeStatus.REQUESTED if progress.handed_over else AddressChangeStatus.APPLIED
 
 
-@dataclass(frozen=True)
-class _Progress:
-    """Per line: the quantity not cancelled (``active``) and how much of it shipped
-    (the larger of the line's counter and what shipments carry); the live (not
-    cancelled) fulfillment orders."""
-
-    order: Order
-    active: dict[str, int]
-    shipped: dict[str, int]
-    live: list[FulfillmentOrder]
-
-    @classmethod
-    def of(cls, order: Order) -> _Progress:
-        carried: Counter[str] = Counter()
-        for shipment in order.shipments:
-            for part in shipment.lines:
-                carried[part.line_id] += part.quantity
-        active = {
-            line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines
-        }
-        shipped = {
-            line.id: min(active[line.id], max(line.quantities.shipped, carried[line.id]))
-            for line in order.lines
-        }
-        live = [
-            fo
-            for fo in order.fulfillment_orders
-            if fo.status is not FulfillmentOrderStatus.CANCELLED
-        ]
-        return cls(order, active, shipped, live)
-
-    @property
-    def handed_over(self) -> bool:
-        return any(fo.status not in _STOPPABLE_FO for fo in self.live)
-
-    def cancellable(self) -> dict[str, int]:
-        """Unshipped units on fulfillment orders no warehouse has started, per line."""
-        stoppable: Counter[str] = Counter()
-        for fo in self.order.fulfillment_orders:
-            if fo.status in _STOPPABLE_FO:
-                for part in fo.lines:
-                    stoppable[part.line_id] += part.quantity
-        quantities = {
-            line_id: min(qty - self.shipped[line_id], stoppable[line_id])
-            for line_id, qty in self.active.items()
-        }
-        return {line_id: qty for line_id, qty in quantities.items() if qty > 0}
-
-    def fulfillment_status(self) -> FulfillmentStatus:
-        """The order's fulfillment status, derived like the seeded orders' from its
-        quantities and live fulfillment orders."""
-        active, shipped = sum(self.active.values()), sum(self.shipped.values())
-        if not active:
-            return FulfillmentStatus.UNFULFILLED
-        if shipped:
-            return (
-                FulfillmentStatus.FULFILLED
-                if shipped >= active
-                else FulfillmentStatus.PARTIALLY_FULFILLED
-            )
-        statuses = {fo.status for fo in self.live}
-        if FulfillmentOrderStatus.ON_HOLD in statuses:
-            return FulfillmentStatus.ON_HOLD
-        if FulfillmentOrderStatus.IN_PROGRESS in statuses:
-            return FulfillmentStatus.IN_PROGRESS
-        return FulfillmentStatus.UNFULFILLED
-
-
-def _refuse_closed(progress: _Progress) -> None:
+def _refuse_closed(progress: OrderProgress) -> None:
     order = progress.order
     if order.cancelled_at is not None:
         raise ChangeError(409, ALREADY_CANCELLED, f"order {order.id} is already cancelled")
-    if not any(progress.active.values()):
+    if progress.active <= 0:
         raise ChangeError(409, NOTHING_TO_CANCEL, f"every line of order {order.id} is cancelled")
 
 
-def _refuse_shipped(progress: _Progress) -> None:
+def _refuse_shipped(progress: OrderProgress) -> None:
     order = progress.order
-    shipped = sum(progress.shipped.values())
-    if shipped >= sum(progress.active.values()):
+    shipped = progress.shipped
+    if shipped >= progress.active:
         raise ChangeError(409, ALREADY_SHIPPED, f"order {order.id} has shipped")
     if shipped:
         raise ChangeError(409, PARTIALLY_SHIPPED, f"order {order.id} has partly shipped")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import msgspec
 
+from sources.progress import UNFINISHED, fulfillment_status
 from sources.records import (
     AddressChangeRequest,
     CancelReason,
@@ -142,15 +143,6 @@ _ANCHOR_HOURS: dict[str, tuple[float, float]] = {
 _DELIVERED_STEPS = frozenset({"delivered", "signed", "picked_up"})
 _DELAY_STORIES = frozenset(
     {"customs", "weather", "stalled", "lost", "failed_then_delivered", "return_to_sender"}
-)
-_OPEN_FO = frozenset(
-    {
-        FulfillmentOrderStatus.OPEN,
-        FulfillmentOrderStatus.SCHEDULED,
-        FulfillmentOrderStatus.ON_HOLD,
-        FulfillmentOrderStatus.IN_PROGRESS,
-        FulfillmentOrderStatus.INCOMPLETE,
-    }
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OMS_DELIVERY_LAG = timedelta(hours=6)  # the OMS may not know deliveries younger than this
@@ -1045,7 +1037,7 @@ class _Generator:
                 continue
             skus = {line.id: line.sku for line in d.lines}
             for fo in d.fos:
-                if fo.status not in _OPEN_FO:
+                if fo.status not in UNFINISHED:
                     continue
                 for line_id, qty in fo.lines.items():
                     shipped = sum(p.lines.get(line_id, 0) for p in fo.parcels)
@@ -1145,22 +1137,14 @@ def _fo_status(scenario: str) -> FulfillmentOrderStatus:
 
 
 def _fulfillment_status(draft: _Draft) -> FulfillmentStatus:
-    """The order's fulfillment status, derived from its line quantities and FOs."""
+    """The order's fulfillment status, derived from its line quantities and FOs by the
+    same rule the simulated OMS applies after a change (sources/progress.py)."""
     if draft.cancelled_at is not None:
         return FulfillmentStatus.UNFULFILLED
-    remaining = sum(line.ordered - line.cancelled for line in draft.lines)
-    shipped = sum(line.shipped for line in draft.lines)
-    if shipped == 0:
-        statuses = {fo.status for fo in draft.fos}
-        if FulfillmentOrderStatus.ON_HOLD in statuses:
-            return FulfillmentStatus.ON_HOLD
-        if FulfillmentOrderStatus.IN_PROGRESS in statuses:
-            return FulfillmentStatus.IN_PROGRESS
-        return FulfillmentStatus.UNFULFILLED
-    return (
-        FulfillmentStatus.FULFILLED
-        if shipped >= remaining
-        else FulfillmentStatus.PARTIALLY_FULFILLED
+    return fulfillment_status(
+        sum(line.ordered - line.cancelled for line in draft.lines),
+        sum(line.shipped for line in draft.lines),
+        (fo.status for fo in draft.fos),
     )
 
 
