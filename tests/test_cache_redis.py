@@ -235,21 +235,30 @@ SLACK_S = 0.02
 
 
 async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
+    """Each query against a hung Redis costs at most its 100 ms timeout over a fresh
+    gateway's first query (the first meets the hang; the ones after it skip Redis).
+    Noise on a loaded machine only ever adds time, so the hang's cost is the least
+    of three fresh gateways' extra time."""
     order, _ = in_transit(dataset)
+    extras: list[float] = []
+
+    async def timed(gateway: RunningGateway) -> float:
+        started = time.monotonic()
+        body = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+        assert body["data"]["orderByNumber"]["number"] == order.number
+        return time.monotonic() - started
+
     async with hung_server() as hung_url:
         # No in-process copies, so every read has to ask the hung Redis.
         settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0)
-        async with running_gateway(settings) as gateway:
-            await asyncio.sleep(1.2)  # past the cooldown its start-up probe began
-            for _ in range(3):  # the first query meets the hang; the rest skip Redis
+        for _ in range(3):
+            async with running_gateway(settings) as gateway:
+                await asyncio.sleep(1.2)  # past the cooldown its start-up probe began
                 # The baseline first: a fresh gateway's first query, in a process as
                 # warm as the one the hung gateway's query then runs in.
                 async with running_gateway(settings_for(sim.urls)) as baseline:
-                    started = time.monotonic()
-                    await baseline.query(ORDER_BY_NUMBER, {"number": order.number})
-                    cold = time.monotonic() - started
-                started = time.monotonic()
-                body = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
-                spent = time.monotonic() - started
-                assert body["data"]["orderByNumber"]["number"] == order.number
-                assert spent - cold <= 0.1 + SLACK_S, (spent, cold)
+                    cold = await timed(baseline)
+                extras.append(await timed(gateway) - cold)  # meets the hang
+                for _ in range(2):  # in the cooldown: Redis is not asked
+                    assert await timed(gateway) <= cold + SLACK_S + 0.05
+    assert min(extras) <= 0.1 + SLACK_S, extras
