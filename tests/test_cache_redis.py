@@ -14,6 +14,7 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
+from sources.cache.redis_backend import OVERLOAD_LATENESS_S
 from sources.events import ChangeEvent, EventType
 from sources.sim.cluster import SimCluster, start_cluster
 from sources.sim.seed import generate
@@ -44,9 +45,21 @@ async def _commands(client: redis.Redis, name: str) -> int:
     return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
 
 
+async def _until_redis_is_healthy(gateway: RunningGateway) -> None:
+    """Until /readyz says the cache answers (after a failed probe on a loaded machine
+    the backend skips Redis for a cooldown, and a count of its commands would lie)."""
+    for _ in range(100):
+        async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+            if (await resp.json())["cache"]["ok"]:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the Redis cache never became healthy")
+
+
 async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server, redis_admin):
     settings = _settings(sim.urls, redis_server.url, max_cost=100_000)
     async with running_gateway(settings) as gateway:
+        await _until_redis_is_healthy(gateway)  # a slow start-up probe means a cooldown
         await redis_admin.config_resetstat()
         body = await gateway.query(ORDERS_PAGE, {"first": 50})
         assert "errors" not in body
@@ -261,4 +274,6 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
                 extras.append(await timed(gateway) - cold)  # meets the hang
                 for _ in range(2):  # in the cooldown: Redis is not asked
                     assert await timed(gateway) <= cold + SLACK_S + 0.05
-    assert min(extras) <= 0.1 + SLACK_S, extras
+    # The backend itself counts a timer firing up to OVERLOAD_LATENESS_S late as
+    # Redis's fault: that much lateness is part of what a hung Redis may add.
+    assert min(extras) <= 0.1 + OVERLOAD_LATENESS_S + SLACK_S, extras
