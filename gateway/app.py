@@ -243,6 +243,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
     )
     in_flight = InFlight(settings.max_in_flight)
+    serve_graphiql = settings.dev_mode and settings.graphiql  # never outside dev mode
     # Dev mode serves anonymous consoles: only the gateway's own pages (and those
     # listed) may open live connections. Outside it, every connection needs a key.
     origins = OriginPolicy(settings.allowed_origins) if settings.dev_mode else None
@@ -263,7 +264,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
             batching=settings.batching,
             max_batch=settings.max_batch,
             dev_mode=settings.dev_mode,
-            graphiql=settings.dev_mode and settings.graphiql,
+            graphiql=serve_graphiql,
             origins=origins,
         ),
     )
@@ -284,8 +285,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
     )
     webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
     token = settings.admin_token
-    # GraphiQL's own assets, served only where GraphiQL is (dev mode, settings.graphiql).
-    graphiql = [GraphiQLAssets().route()] if settings.dev_mode and settings.graphiql else []
+    graphiql = [GraphiQLAssets().route()] if serve_graphiql else []  # its own assets
     app = Starlette(
         routes=[
             *graphiql,

@@ -44,8 +44,12 @@ class Operations:
         self._deadline_s = deadline_s
 
     def _context(self, admitted: Admitted, request: Any) -> RequestContext:
+        """The operation's context; this task's upstream calls from here on run under
+        the request deadline (a subscription's first event's) and for its caller."""
         # The document admission parsed and validated: execution does not redo it.
         PREPARED.set(admitted.analysis.prepared)
+        deadline.start(self._deadline_s)
+        _start_caller(admitted.principal)
         return RequestContext.create(
             self._cached(),
             access=admitted.access,
@@ -60,8 +64,6 @@ class Operations:
         """Run a query or mutation under the request deadline: the response body."""
         analysis = admitted.analysis
         context = self._context(admitted, request)
-        deadline.start(self._deadline_s)
-        _start_caller(admitted.principal)
         allowed = {OperationType.QUERY} if queries_only else None
         started = time.perf_counter()
         outcome = "error"
@@ -104,8 +106,6 @@ class Operations:
         stops iterating; raises :class:`Rejected` if it fails before its first event."""
         analysis = admitted.analysis
         context = self._context(admitted, request)
-        deadline.start(self._deadline_s)  # the first event's
-        _start_caller(admitted.principal)
         started = time.perf_counter()
         outcome = "ok"
         results = await self._schema.subscribe(
