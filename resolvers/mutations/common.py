@@ -11,13 +11,14 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import strawberry
 
-from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.idempotency import IDEMPOTENCY_IN_PROGRESS, InProgress, run_once, source_key
 from resolvers.relay import expect_global_id
 from resolvers.types.order import Info, Order
 from sources import records
 from sources.cache.through import Cached, Freshness
 from sources.clients.changes import IDEMPOTENCY_KEY_REUSED, SourceRefused, idempotency_key
+from sources.clients.http import SourceRejected
 from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
 
@@ -97,6 +98,12 @@ async def mutate(
             if refused.code == IDEMPOTENCY_IN_PROGRESS:
                 raise InProgress() from None
             outcome = Refused(None, refused.message, refused.code).outcome
+        except SourceRejected as rejected:
+            # A 4xx the gateway's own checks did not foresee: the caller's input, not an
+            # outage. Nothing changed; the source's words stay in the log.
+            outcome = Refused(
+                None, f"the {rejected.source} refused the request as invalid", BAD_USER_INPUT
+            ).outcome
         change = _change_of(outcome)
         if change is not None:
             await context.cached.apply_change(change)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
@@ -17,7 +15,7 @@ from resolvers.eligibility import (
     change_eligibility,
     line_cancel_problem,
 )
-from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
+from resolvers.errors import INVALID_ID, UserInputError
 from resolvers.mutations.common import (
     Outcome,
     Refused,
@@ -32,7 +30,6 @@ from resolvers.types.describe import described_enum
 from resolvers.types.enums import CancelReason
 from resolvers.types.order import Info, Order
 from sources import records
-from sources.clients.http import SourceRejected
 
 
 @strawberry.input(description="Units of one order line to cancel.")
@@ -161,8 +158,7 @@ async def order_cancel(
         if not decision.allowed:
             raise Refused(None, "this order can no longer be cancelled", decision.reason_code)
         oms = info.context.cached.upstreams.oms
-        with _refused_as_invalid():
-            return Outcome(order=await oms.cancel_order(order.id, input.reason, lines))
+        return Outcome(order=await oms.cancel_order(order.id, input.reason, lines))
 
     outcome = await mutate(info, "orderCancel", input, cancel)
     return OrderCancelPayload(order=order_of(info, outcome), user_errors=outcome.user_errors())
@@ -190,8 +186,7 @@ async def order_update_shipping_address(
             raise Refused(None, "the address can no longer change", decision.reason_code)
         address = msgspec.convert(input.address, records.MailingAddress, from_attributes=True)
         oms = info.context.cached.upstreams.oms
-        with _refused_as_invalid():
-            answer = await oms.change_shipping_address(order.id, address)
+        answer = await oms.change_shipping_address(order.id, address)
         return Outcome(order=answer.order, status=answer.status, request_id=answer.request_id)
 
     outcome = await mutate(info, "orderUpdateShippingAddress", input, change)
@@ -230,19 +225,6 @@ def _line(order: records.Order, index: int, line: LineCancelInput) -> records.Li
     if type_name != "LineItem" or len(parts) != 2 or parts[0] != order.id:
         raise Refused("lines", _at(index, "lineItemId is not a line of this order"), INVALID_ID)
     return records.LineQuantity(line_id=parts[1], quantity=line.quantity)
-
-
-@contextlib.contextmanager
-def _refused_as_invalid() -> Iterator[None]:
-    """The OMS refusing the request as malformed (a 4xx the gateway's own checks did
-    not foresee) is a user error, like every refusal: nothing changed, and the OMS's
-    words stay in the log."""
-    try:
-        yield
-    except SourceRejected:
-        raise Refused(
-            None, "the order system refused the request as invalid", BAD_USER_INPUT
-        ) from None
 
 
 def _at(index: int | None, message: str) -> str:
