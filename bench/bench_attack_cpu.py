@@ -20,20 +20,15 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
-from harness import ROOT, SOURCES, Demo, running_demo
+from harness import Demo, running_demo
 
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
-from tests.ports import free_port_block
-from tests.serving import wait_ready
 
 PEPPER = "bench-pepper-0123456789abcdef0123"
 
@@ -51,8 +46,6 @@ HEADERS: dict[str, dict[str, str]] = {"victim": {}, "attacker": {}}
 async def production() -> AsyncIterator[Demo]:
     """Sources and a production-mode gateway, each in its own process; the keys'
     headers in HEADERS."""
-    port = free_port_block(105)
-    urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
     with tempfile.TemporaryDirectory() as directory:
         store_url = f"file:{directory}/keys.json"
         store = open_key_store(store_url)
@@ -64,36 +57,9 @@ async def production() -> AsyncIterator[Demo]:
             await store.put(record)
             HEADERS[name] = {"authorization": f"Bearer {key}"}
         await store.close()
-        env = {
-            **os.environ, "OG_LOG_LEVEL": "WARNING", "OG_EXCEPTION_QUEUE": "false",
-            "OG_DEV_MODE": "0", "OG_KEY_PEPPER": PEPPER, "OG_KEYS_URL": store_url,
-            **{f"OG_{name.upper()}_URL": url for name, url in urls.items()},
-        }  # fmt: skip
-        commands = [
-            ("sim", "--port-base", str(port + 101), "--latency-ms", "3", "--jitter-ms", "2"),
-            ("serve", "--port", str(port)),
-        ]
-        processes = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "gateway",
-                *command,
-                cwd=ROOT,
-                stdout=asyncio.subprocess.DEVNULL,
-                env=env,
-            )
-            for command in commands
-        ]
-        try:
-            async with aiohttp.ClientSession() as session:
-                url = f"http://127.0.0.1:{port}"
-                await wait_ready(session, url, processes[-1], timeout_s=60)
-                yield Demo(url, urls, session, processes[-1].pid, processes[0].pid)
-        finally:
-            for process in processes:
-                process.terminate()
-                await asyncio.wait_for(process.wait(), timeout=15)
+        env = {"OG_DEV_MODE": "0", "OG_KEY_PEPPER": PEPPER, "OG_KEYS_URL": store_url}
+        async with running_demo(env, split=True) as demo:
+            yield demo
 
 
 async def victim(demo: Demo, seconds: float) -> list[float]:

@@ -56,24 +56,25 @@ async def running_demo(
     """The demo (sources with demo latency: 3 ms + up to 2 ms jitter) in its own
     process, so the load generator does not share its event loop. With ``split`` the
     sources run in a process of their own (``ordergraph sim``) and the gateway in
-    another (``ordergraph serve``, dev mode), as in production where the sources
-    are other systems; ``extra_args`` then go to the sources."""
+    another (``ordergraph serve``, dev mode unless ``env`` says otherwise), as in
+    production where the sources are other systems; ``extra_args`` then go to the
+    sources."""
     port = free_port_block(105)
     source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
     # No exception queue: its sweeps would add upstream requests to what is measured.
-    quiet = {"OG_LOG_LEVEL": "WARNING", "OG_EXCEPTION_QUEUE": "false"}
-    env = {**os.environ, **quiet, **(env or {})}
+    defaults = {"OG_LOG_LEVEL": "WARNING", "OG_EXCEPTION_QUEUE": "false"}
     gateway = f"http://127.0.0.1:{port}"
     if split:
-        urls = {f"OG_{name.upper()}_URL": url for name, url in source_urls.items()}
         commands = [
             ("sim", "--port-base", str(port + 101), "--latency-ms", "3", "--jitter-ms", "2",
              *extra_args),
             ("serve", "--port", str(port)),
         ]  # fmt: skip
-        env = {**env, **urls, "OG_DEV_MODE": "1"}
+        defaults |= {f"OG_{name.upper()}_URL": url for name, url in source_urls.items()}
+        defaults["OG_DEV_MODE"] = "1"
     else:
         commands = [("demo", "--port", str(port), *extra_args)]
+    env = {**os.environ, **defaults, **(env or {})}
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
