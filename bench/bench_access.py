@@ -40,8 +40,8 @@ from gateway.app import Gateway, create_app
 from gateway.auth.authenticate import principal_for
 from gateway.graphql_http import GraphQLEndpoint
 from resolvers.schema import build_schema
-from sources.sim.cluster import start_cluster
-from sources.sim.seed import generate
+from sim.cluster import start_cluster
+from sim.seed import generate
 from tests.attacks import ATTACKS, check, send
 from tests.conftest import FIXED_NOW
 from tests.queries import ORDER_BY_NUMBER

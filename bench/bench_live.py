@@ -21,7 +21,7 @@ import time
 import harness  # noqa: F401  (puts the project on sys.path)
 
 from resolvers.relay import to_global_id
-from sources.sim.seed import generate
+from sim.seed import generate
 from sources.webhooks import generate_secret
 from tests.conftest import FIXED_NOW, changing_sources, running_gateway, settings_for
 from tests.live_clients import ORDER_UPDATED, subscribe, ws_client

@@ -1,33 +1,178 @@
-"""How far an order has got: :class:`OrderProgress` and the named groups of
-fulfillment-order statuses (``FINISHED``, ``UNFINISHED``, ``OPEN_WORK``, ``STOPPABLE``,
-``HANDED_OVER``), the one copy status, eligibility, exceptions and the timeline use.
+"""How far an order has got, from its own record: the one copy of that arithmetic.
 
-The code lives in :mod:`sources.progress` for now: the simulated OMS under
-``sources/sim`` needs the same arithmetic and ``sources`` may not import ``domain``.
-This module is the name everything above ``sources`` uses; the code moves here when the
-simulator moves out of ``sources``.
+Per line: the quantity still wanted (``active`` = ordered - cancelled), how much of it
+has shipped (the larger of the line's counter and the units its shipments carry, never
+more than is active, so a lagging counter never hides a shipment), delivered (the
+larger of the line's counter and the units on shipments the carrier reports
+delivered), returned, and what can still be cancelled. Per order: the live and the
+unfinished fulfillment orders, the units each unfinished one has still to ship, and
+whether a warehouse has been handed the work. Beside them, the named groups of
+fulfillment-order statuses every rule uses.
+
+Status, eligibility, the exception rules, the timeline and the simulated OMS (which
+must refuse the same changes and derive the same fulfillment status) all use it.
+
+Pure: records in, numbers out; no clock, no I/O.
 """
 
 from __future__ import annotations
 
-from sources.progress import (
-    FINISHED,
-    HANDED_OVER,
-    OPEN_WORK,
-    STOPPABLE,
-    UNFINISHED,
-    LineProgress,
-    OrderProgress,
-    fulfillment_status,
-)
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
-__all__ = [
-    "FINISHED",
-    "HANDED_OVER",
-    "OPEN_WORK",
-    "STOPPABLE",
-    "UNFINISHED",
-    "LineProgress",
-    "OrderProgress",
-    "fulfillment_status",
-]
+from sources.records import FulfillmentOrder, FulfillmentOrderStatus, FulfillmentStatus, Order
+
+_ALL = frozenset(FulfillmentOrderStatus)
+
+#: No work is left on these: shipped and closed, or cancelled.
+FINISHED = frozenset({FulfillmentOrderStatus.CLOSED, FulfillmentOrderStatus.CANCELLED})
+#: Everything not finished: work still to do, started or not.
+UNFINISHED = _ALL - FINISHED
+#: A warehouse is working on these (and has not finished).
+OPEN_WORK = frozenset({FulfillmentOrderStatus.IN_PROGRESS, FulfillmentOrderStatus.INCOMPLETE})
+#: No warehouse has started these: their work can still be stopped or changed.
+STOPPABLE = frozenset(
+    {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.SCHEDULED, FulfillmentOrderStatus.ON_HOLD}
+)
+#: A warehouse has (or had) the work: it works on it or has finished it.
+HANDED_OVER = _ALL - STOPPABLE - {FulfillmentOrderStatus.CANCELLED}
+
+
+@dataclass(frozen=True, slots=True)
+class LineProgress:
+    """One order line's quantities, reconciled with the order's shipments."""
+
+    ordered: int
+    cancelled: int
+    active: int  # ordered - cancelled
+    shipped: int  # of the active units
+    delivered: int
+    returned: int
+    cancellable: int  # unshipped units on fulfillment orders no warehouse has started
+
+    @property
+    def unfulfilled(self) -> int:
+        """Active units not shipped yet."""
+        return self.active - self.shipped
+
+
+@dataclass(frozen=True, slots=True)
+class OrderProgress:
+    """How far ``order`` has got; build it with :meth:`of`."""
+
+    order: Order
+    lines: Mapping[str, LineProgress]  # line id -> its progress, in the order's line order
+    live: tuple[FulfillmentOrder, ...]  # not cancelled (closed ones included)
+    unfinished: tuple[FulfillmentOrder, ...]  # neither closed nor cancelled
+    unshipped: Mapping[str, Mapping[str, int]]  # unfinished FO id -> line id -> units left
+
+    @classmethod
+    def of(cls, order: Order, delivered_shipments: Collection[str] = ()) -> OrderProgress:
+        """The progress of ``order``; ``delivered_shipments`` are the ids of its shipments
+        the carrier reports delivered (the OMS counters decide without them)."""
+        carried: Counter[str] = Counter()
+        delivered_by_carrier: Counter[str] = Counter()
+        per_fo: Counter[tuple[str, str]] = Counter()
+        for shipment in order.shipments:
+            delivered = shipment.id in delivered_shipments
+            for part in shipment.lines:
+                carried[part.line_id] += part.quantity
+                per_fo[(shipment.fulfillment_order_id, part.line_id)] += part.quantity
+                if delivered:
+                    delivered_by_carrier[part.line_id] += part.quantity
+        stoppable: Counter[str] = Counter()
+        for fo in order.fulfillment_orders:
+            if fo.status in STOPPABLE:
+                for part in fo.lines:
+                    stoppable[part.line_id] += part.quantity
+        lines = {}
+        for line in order.lines:
+            q = line.quantities
+            active = q.ordered - q.cancelled
+            shipped = min(active, max(q.shipped, carried[line.id]))
+            lines[line.id] = LineProgress(
+                ordered=q.ordered,
+                cancelled=q.cancelled,
+                active=active,
+                shipped=shipped,
+                delivered=min(active, max(q.delivered, delivered_by_carrier[line.id])),
+                returned=q.returned,
+                cancellable=max(0, min(active - shipped, stoppable[line.id])),
+            )
+        unfinished = tuple(fo for fo in order.fulfillment_orders if fo.status not in FINISHED)
+        return cls(
+            order=order,
+            lines=lines,
+            live=tuple(
+                fo
+                for fo in order.fulfillment_orders
+                if fo.status is not FulfillmentOrderStatus.CANCELLED
+            ),
+            unfinished=unfinished,
+            unshipped={
+                fo.id: {
+                    part.line_id: left
+                    for part in fo.lines
+                    if (left := part.quantity - per_fo[(fo.id, part.line_id)]) > 0
+                }
+                for fo in unfinished
+            },
+        )
+
+    @property
+    def active(self) -> int:
+        """Units still wanted over all lines."""
+        return sum(line.active for line in self.lines.values())
+
+    @property
+    def shipped(self) -> int:
+        return sum(line.shipped for line in self.lines.values())
+
+    @property
+    def delivered(self) -> int:
+        return sum(line.delivered for line in self.lines.values())
+
+    @property
+    def is_cancelled(self) -> bool:
+        """The order is cancelled, or nothing on it is still wanted."""
+        return self.order.cancelled_at is not None or self.active <= 0
+
+    @property
+    def all_shipped(self) -> bool:
+        """Every line has shipped all its active units."""
+        return all(line.shipped == line.active for line in self.lines.values())
+
+    @property
+    def handed_over(self) -> bool:
+        """A warehouse has (or had) some of the live work."""
+        return any(fo.status in HANDED_OVER for fo in self.live)
+
+    def cancellable(self) -> dict[str, int]:
+        """Line id -> units that can still be cancelled; lines with none are left out."""
+        return {line_id: p.cancellable for line_id, p in self.lines.items() if p.cancellable > 0}
+
+    def fulfillment_status(self) -> FulfillmentStatus:
+        """The OMS fulfillment status these quantities and fulfillment orders imply."""
+        return fulfillment_status(self.active, self.shipped, (fo.status for fo in self.live))
+
+
+def fulfillment_status(
+    active: int, shipped: int, statuses: Iterable[FulfillmentOrderStatus]
+) -> FulfillmentStatus:
+    """The OMS fulfillment status of an order with ``active`` units wanted, ``shipped`` of
+    them shipped, and fulfillment orders in ``statuses``."""
+    if active <= 0:
+        return FulfillmentStatus.UNFULFILLED
+    if shipped:
+        return (
+            FulfillmentStatus.FULFILLED
+            if shipped >= active
+            else FulfillmentStatus.PARTIALLY_FULFILLED
+        )
+    present = set(statuses)
+    if FulfillmentOrderStatus.ON_HOLD in present:
+        return FulfillmentStatus.ON_HOLD
+    if FulfillmentOrderStatus.IN_PROGRESS in present:
+        return FulfillmentStatus.IN_PROGRESS
+    return FulfillmentStatus.UNFULFILLED

@@ -31,10 +31,10 @@ from gateway.startup import check_pepper, check_startup, generate_pepper
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
+from sim.cluster import SimCluster, parse_fault_option, start_cluster
+from sim.faults import FaultSpec
+from sim.seed import generate
 from sources.clock import SYSTEM_CLOCK, Clock, ShiftedClock
-from sources.sim.cluster import SimCluster, parse_fault_option, start_cluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import generate
 from sources.webhooks import generate_secret
 
 EXAMPLE_QUERY = """{{

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import msgspec
 
-from resolvers import exceptions as rules
+from domain import exception_rules as rules
 from resolvers.access import Access
 from resolvers.context import RequestContext
 from resolvers.loaders import settle

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings, SourceSettings
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset, generate
 from sources.clock import ShiftedClock
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import Dataset, generate
 from tests.ports import free_socket
 from tests.redis_server import RedisServer
 from tests.serving import serving

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolvers.relay import to_global_id
+from sim.cluster import SimCluster
+from sim.seed import Dataset
 from sources.records import Order
-from sources.sim.cluster import SimCluster
-from sources.sim.seed import Dataset
 from tests.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 
 MISSING_ORDER = "ord_does_not_exist"

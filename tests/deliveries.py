@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 
+from sim.seed import Dataset
 from sources.events import ChangeEvent
 from sources.records import Order
-from sources.sim.seed import Dataset
 from sources.webhooks import sign
 from tests.conftest import RunningGateway
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
-from resolvers.tracking import parse_carrier_time
+from domain.carrier_events import parse_carrier_time
 from sources.records import (
     Checkpoint,
     CheckpointLocation,

@@ -28,7 +28,7 @@ from gateway.admission.documents import AdmissionError, DocumentAnalyser, Limits
 from gateway.admission.gate import ANALYSIS_CHARS_PER_POINT
 from gateway.settings import Settings
 from resolvers.schema import build_schema
-from sources.sim.cluster import SimCluster
+from sim.cluster import SimCluster
 from tests.secured import Secured, secured_gateway
 
 SETTINGS = Settings()

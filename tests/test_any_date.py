@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import generate
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import generate
 from tests.conftest import FIXED_NOW, RunningGateway, gateway_at, running_gateway, settings_for
 
 A_YEAR = timedelta(weeks=52)

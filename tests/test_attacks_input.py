@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from resolvers.eligibility import cancellable_quantities, change_eligibility
+from domain.eligibility import cancellable_quantities, change_eligibility
 from resolvers.relay import to_global_id
 from sources.resilience.breaker import CLOSED
 from tests.conftest import gateway_at, running_gateway

@@ -8,9 +8,9 @@ from collections import Counter
 
 from aiohttp import web
 
-from sources.sim.cluster import start_cluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import generate
+from sim.cluster import start_cluster
+from sim.faults import FaultSpec
+from sim.seed import generate
 from tests.conftest import FIXED_NOW, running_gateway, settings_for
 from tests.proxy import intercepting_proxy
 from tests.secured import secured_gateway

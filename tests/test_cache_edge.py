@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sources.sim.cluster import start_cluster
-from sources.sim.faults import parse_fault_spec
+from sim.cluster import start_cluster
+from sim.faults import parse_fault_spec
 from tests.conftest import SourceStats, gateway_at, running_gateway, settings_for
 from tests.queries import ORDER_BY_NUMBER
 

@@ -14,10 +14,10 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import generate
 from sources.cache.redis_backend import OVERLOAD_LATENESS_S
 from sources.events import ChangeEvent, EventType
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import generate
 from sources.webhooks import generate_secret, sign
 from tests.conftest import (
     FIXED_NOW,

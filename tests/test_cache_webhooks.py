@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from sim.seed import Dataset, generate
 from sources.events import ChangeEvent, EventType
 from sources.records import Order, TicketStatus
-from sources.sim.seed import Dataset, generate
 from sources.webhooks import generate_secret, new_msg_id
 from tests.conftest import (
     FIXED_NOW,

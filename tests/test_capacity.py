@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.auth.keys import parse_key
 from resolvers.relay import to_global_id
-from sources.sim.cluster import SimCluster, start_cluster
+from sim.cluster import SimCluster, start_cluster
 from tests.live_clients import ws_url
 from tests.secured import Secured, audit_entries, secured_gateway
 

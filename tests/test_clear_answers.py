@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from domain.addresses import address_problems
 from gateway.settings import load_settings
-from resolvers.addresses import address_problems
 from resolvers.relay import to_global_id
-from sources.sim.catalog import (
+from sim.catalog import (
     CUSTOMS_GATEWAYS,
     EU_PLACES,
     INTL_PLACES,
@@ -27,9 +27,9 @@ from sources.sim.catalog import (
     US_PLACES,
     Place,
 )
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import generate
+from sim.cluster import SimCluster, start_cluster
+from sim.faults import FaultSpec
+from sim.seed import generate
 from tests.conftest import FIXED_NOW, RunningGateway, running_gateway, settings_for
 from tests.live_clients import ws_url
 from tests.ports import hung_server

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sim.cluster import SOURCES, SimCluster
 from sources.records import MAX_BATCH
-from sources.sim.cluster import SOURCES, SimCluster
 from tests.ports import free_port_block, free_socket
 from tests.processes import Command, ordergraph
 from tests.serving import wait_ready

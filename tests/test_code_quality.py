@@ -30,44 +30,63 @@ def test_tool_is_clean(command):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def imported_modules(path: Path) -> list[str]:
+    """The absolute modules one file imports."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return names
+
+
+def imports_of(*packages: str) -> list[tuple[str, str]]:
+    """(file, module) for every import in the given top-level packages."""
+    return [
+        (str(path.relative_to(ROOT)), name)
+        for package in packages
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in imported_modules(path)
+    ]
+
+
 def test_dependencies_point_one_way():
-    upward = []
-    for package, level in LAYERS.items():
-        for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text())):
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    names = [node.module]
-                for name in names:
-                    top = name.split(".")[0]
-                    if LAYERS.get(top, level) < level:
-                        upward.append(f"{path.relative_to(ROOT)} imports {name}")
+    upward = [
+        f"{path} imports {name}"
+        for path, name in imports_of(*LAYERS)
+        if LAYERS.get(name.split(".")[0], LAYERS[path.split("/")[0]]) < LAYERS[path.split("/")[0]]
+    ]
     assert upward == []
 
 
-# What domain/ may take from sources: the records and the pure modules beside them.
-PURE_SOURCES = {"sources.records", "sources.progress"}
+def test_only_the_cli_starts_the_simulator():
+    """sim/ is a test and demo double of the sources, not part of the gateway: only the
+    CLI imports it, and it takes nothing from the gateway's upper layers."""
+    into_sim = [
+        f"{path} imports {name}"
+        for path, name in imports_of(*LAYERS)
+        if name.split(".")[0] == "sim" and path != "gateway/cli.py"
+    ]
+    sim_reaches_up = [
+        f"{path} imports {name}"
+        for path, name in imports_of("sim")
+        if name.split(".")[0] in {"gateway", "resolvers"}
+    ]
+    assert into_sim == []
+    assert sim_reaches_up == []
 
 
 def test_domain_imports_only_records_and_the_standard_library():
-    """domain/ (and sources/progress.py, which it re-exports) is pure: the source
-    records and the standard library; no client, no cache, no third-party package."""
-    foreign = []
-    paths = [*(ROOT / "domain").rglob("*.py"), ROOT / "sources" / "progress.py"]
-    for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                pure = name in PURE_SOURCES or top == "domain"
-                if not pure and top not in sys.stdlib_module_names:
-                    foreign.append(f"{path.relative_to(ROOT)} imports {name}")
+    """domain/ is pure: the source records and the standard library; no client, no
+    cache, no third-party package."""
+    foreign = [
+        f"{path} imports {name}"
+        for path, name in imports_of("domain")
+        if name != "sources.records"
+        and name.split(".")[0] != "domain"
+        and name.split(".")[0] not in sys.stdlib_module_names
+    ]
     assert foreign == []
 
 
@@ -92,7 +111,7 @@ WALL_CLOCK_CALLS = {
 def test_now_comes_from_the_clock():
     """Rules and services take "now" from the clock object, so tests and demos pin it."""
     readers = []
-    for package in LAYERS:
+    for package in [*LAYERS, "sim"]:
         for path in (ROOT / package).rglob("*.py"):
             relative = str(path.relative_to(ROOT))
             if relative in WALL_CLOCK_ALLOWED:

@@ -20,7 +20,7 @@ import pytest
 
 from gateway.cli import DEMO_KEYS, DEMO_MAX_COST
 from gateway.settings import DEFAULT_PORTS, SOURCE_NAMES, Settings, SourceSettings
-from sources.sim.cluster import SOURCES
+from sim.cluster import SOURCES
 from tests.live_clients import sse_stream, within
 from tests.ports import free_port_block
 from tests.processes import ROOT, Command, ordergraph

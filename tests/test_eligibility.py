@@ -5,13 +5,13 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from resolvers import eligibility as E
-from resolvers.eligibility import ChangeEligibility, Decision, cancellable_quantities
-from resolvers.eligibility import change_eligibility as decide
+from domain import eligibility as E
+from domain.eligibility import ChangeEligibility, Decision, cancellable_quantities
+from domain.eligibility import change_eligibility as decide
+from sim.seed import Dataset
 from sources.records import DeliveryMethodType, FulfillmentOrder, LineQuantity
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import HoldReason as H
-from sources.sim.seed import Dataset
 from tests.builders import fulfillment, line, order, shipment
 
 T1 = "1Z0000000000000001"

@@ -17,9 +17,9 @@ import pytest
 from gateway.app import Gateway
 from resolvers.exception_queue import ExceptionIndex, QueueEntry, RaisedExceptions
 from resolvers.relay import to_global_id
+from sim.cluster import SimCluster
+from sim.seed import Dataset, generate
 from sources.records import FulfillmentOrderStatus, Order
-from sources.sim.cluster import SimCluster
-from sources.sim.seed import Dataset, generate
 from sources.webhooks import generate_secret
 from tests.conftest import (
     FIXED_NOW,

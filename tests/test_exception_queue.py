@@ -15,15 +15,15 @@ from typing import Any
 import msgspec
 import pytest
 
+from domain.exception_rules import ExceptionCode, Severity
 from gateway.app import Gateway
 from resolvers.exception_queue import ExceptionFact, QueueEntry, RaisedExceptions
-from resolvers.exceptions import ExceptionCode, Severity
 from resolvers.relay import from_global_id
+from sim.cluster import SimCluster, start_cluster
+from sim.faults import FaultSpec
+from sim.seed import Dataset, generate
+from sim.stats import StatsBody
 from sources.events import tracking_tag
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import Dataset, generate
-from sources.sim.stats import StatsBody
 from tests.builders import line, order
 from tests.conftest import FIXED_NOW, RunningGateway, gateway_at, running_gateway, settings_for
 from tests.secured import TENANT_A, secured_gateway

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import msgspec
 
+from domain.exception_rules import ExceptionCode, Severity
 from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore
-from resolvers.exceptions import ExceptionCode, Severity
 from sources.cache import MemoryBackend
 from sources.records import Order
 from tests.builders import line, order

@@ -9,7 +9,8 @@ from typing import NamedTuple
 import pytest
 from msgspec.structs import replace
 
-from resolvers.exceptions import (
+from domain.carrier_events import in_time_order
+from domain.exception_rules import (
     CODE_SPECS,
     ExceptionCode,
     Health,
@@ -21,15 +22,14 @@ from resolvers.exceptions import (
     detect_exceptions,
     order_health,
 )
-from resolvers.status import CustomerOrderStatus, derive_customer_status
-from resolvers.tracking import timeline
+from domain.status import CustomerOrderStatus, derive_customer_status
+from sim.seed import Dataset
 from sources.records import FinancialStatus as Pay
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import HoldReason as H
 from sources.records import InventoryItem, Order, Ticket, Tracking
 from sources.records import ShipmentStatus as S
 from sources.records import TicketStatus as TS
-from sources.sim.seed import Dataset
 from tests.builders import NOW, fulfillment, line, order
 from tests.exception_builders import (
     T1,
@@ -519,7 +519,7 @@ def _below_threshold(dataset: Dataset, scenario: str, the_order: Order) -> bool:
         )
     if scenario == "stalled_in_transit":
         (shipment,) = the_order.shipments
-        last_scan = timeline(dataset.trackings[shipment.tracking_number or ""].checkpoints)[-1]
+        last_scan = in_time_order(dataset.trackings[shipment.tracking_number or ""].checkpoints)[-1]
         origin = the_order.fulfillment_orders[0].location.country_code
         abroad = (
             the_order.shipping_address is not None

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import generate
+from sim.cluster import SimCluster, start_cluster
+from sim.faults import FaultSpec
+from sim.seed import generate
 from tests.conftest import FIXED_NOW, running_gateway, settings_for
 from tests.ports import refusing_url
 from tests.queries import ORDER_BY_NUMBER

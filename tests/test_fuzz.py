@@ -31,8 +31,8 @@ from hypothesis_graphql import Mode, mutations, queries
 
 from resolvers.relay import from_global_id, to_global_id
 from resolvers.schema import build_schema
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import Dataset, generate
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset, generate
 from tests.conftest import FIXED_NOW
 from tests.secured import KEYS, MANIFEST, TENANT_A, TENANT_B, Secured, secured_gateway
 

@@ -15,8 +15,8 @@ import gateway.admission.documents as admission_documents
 import resolvers.schema
 from gateway.settings import SOURCE_NAMES, load_settings
 from resolvers.schema import build_schema
+from sim.cluster import SimCluster
 from sources.clients import Upstreams
-from sources.sim.cluster import SimCluster
 from tests.conftest import running_gateway, settings_for
 from tests.queries import ORDER_BY_NUMBER
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from websockets.asyncio.client import connect
 
-from sources.sim.cluster import start_cluster
+from sim.cluster import start_cluster
 from sources.webhooks import generate_secret
 from tests.conftest import RunningGateway, running_gateway, settings_for
 from tests.live_clients import ws_url

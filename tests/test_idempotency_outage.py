@@ -23,13 +23,13 @@ import pytest
 
 from resolvers.idempotency import ClaimUnavailable, InProgress, run_once
 from resolvers.relay import to_global_id
+from sim.cluster import SimCluster, start_cluster
+from sim.idempotency import HEADER, KEEP, REPLAYED
+from sim.openapi import build_document
+from sim.seed import generate
 from sources.cache.backend import CacheUnavailable
 from sources.cache.memory_backend import MemoryBackend
 from sources.records import Order, Ticket, TicketStatus
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.idempotency import HEADER, KEEP, REPLAYED
-from sources.sim.openapi import build_document
-from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
 from tests.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 from tests.redis_server import RedisServer

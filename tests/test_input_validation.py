@@ -13,11 +13,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from resolvers.eligibility import cancellable_quantities, change_eligibility, line_cancel_problem
+from domain.eligibility import cancellable_quantities, change_eligibility, line_cancel_problem
 from resolvers.relay import to_global_id
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset, generate
 from sources.records import Order
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import Dataset, generate
 from tests.conftest import FIXED_NOW
 from tests.proxy import intercepting_proxy
 from tests.queries import CANCEL

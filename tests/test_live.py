@@ -15,9 +15,9 @@ from gql.transport.exceptions import TransportQueryError
 
 from gateway.app import Gateway
 from resolvers.relay import to_global_id
+from sim.cluster import SimCluster
+from sim.seed import Dataset, generate
 from sources.records import Order
-from sources.sim.cluster import SimCluster
-from sources.sim.seed import Dataset, generate
 from sources.webhooks import generate_secret
 from tests.conftest import FIXED_NOW, RunningGateway, changing_sources, gateway_at, running_gateway
 from tests.live_clients import ORDER_UPDATED, sse_stream, subscribe, within, ws_client

@@ -11,7 +11,7 @@ import pytest
 
 from gateway import observability
 from gateway.observability import OperationLabels
-from sources.sim.cluster import SimCluster
+from sim.cluster import SimCluster
 from tests.conftest import RunningGateway, running_gateway, settings_for
 from tests.secured import Secured, secured_gateway
 

@@ -17,10 +17,10 @@ import pytest
 
 from gateway.auth.keys import parse_key
 from resolvers.relay import to_global_id
+from sim.cluster import SimCluster, start_cluster
+from sim.faults import FaultSpec
+from sim.seed import generate
 from sources.records import Ticket, TicketStatus
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import generate
 from tests.conftest import FIXED_NOW
 from tests.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 from tests.secured import TENANT_A, TENANT_B, Secured, audit_entries, secured_gateway

@@ -25,8 +25,8 @@ import aiohttp
 import pytest
 
 from gateway.persisted import load_manifest
-from sources.sim.catalog import ACCOUNTS
-from sources.sim.seed import Dataset, generate
+from sim.catalog import ACCOUNTS
+from sim.seed import Dataset, generate
 from tests.ports import free_port_block
 from tests.processes import ROOT, Command, ordergraph
 from tests.redis_server import RedisServer

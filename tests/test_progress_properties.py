@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
+from domain.exception_rules import ExceptionCode, detect_exceptions
 from domain.progress import OrderProgress
-from resolvers.exceptions import ExceptionCode, detect_exceptions
-from resolvers.status import CustomerOrderStatus as C
-from resolvers.status import derive_customer_status
+from domain.status import CustomerOrderStatus as C
+from domain.status import derive_customer_status
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import LineQuantities, Order, ShipmentStatus, Tracking
 from tests.builders import NOW, fulfillment, line, order, shipment, tracking

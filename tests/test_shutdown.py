@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from resolvers.relay import to_global_id
-from sources.sim.cluster import start_cluster
+from sim.cluster import start_cluster
 from tests.live_clients import ORDER_UPDATED, sse_stream, ws_url
 from tests.ports import free_socket
 from tests.queries import ORDER_BY_NUMBER

@@ -14,6 +14,9 @@ import aiohttp
 import msgspec
 import pytest
 
+from sim.cluster import SimCluster, start_cluster
+from sim.common import EMITTER_KEY
+from sim.seed import Dataset, generate
 from sources.events import EventType
 from sources.records import (
     ErrorBody,
@@ -33,9 +36,6 @@ from sources.records import (
     Tracking,
     TrackingBatch,
 )
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.common import EMITTER_KEY
-from sources.sim.seed import Dataset, generate
 from tests.webhook_receiver import SECRET, Receiver
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -18,10 +18,10 @@ import msgspec
 import pytest
 import pytest_asyncio
 
+from sim.cluster import SOURCES, SimCluster, parse_fault_option, start_cluster
+from sim.faults import Fault, Faults, FaultSpec
+from sim.seed import Dataset, generate
 from sources.records import ErrorBody
-from sources.sim.cluster import SOURCES, SimCluster, parse_fault_option, start_cluster
-from sources.sim.faults import Fault, Faults, FaultSpec
-from sources.sim.seed import Dataset, generate
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ENDPOINTS = {

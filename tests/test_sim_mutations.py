@@ -17,8 +17,12 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from resolvers.eligibility import cancellable_quantities as eligible_quantities
-from resolvers.eligibility import change_eligibility
+from domain.eligibility import cancellable_quantities as eligible_quantities
+from domain.eligibility import change_eligibility
+from sim import changes
+from sim.cluster import SimCluster
+from sim.faults import FaultSpec
+from sim.seed import Dataset, generate
 from sources.clients.changes import SourceRefused
 from sources.clients.http import SourceConfig
 from sources.clients.oms import OmsClient
@@ -39,10 +43,6 @@ from sources.records import (
     Order,
     OrderAddressRequests,
 )
-from sources.sim import changes
-from sources.sim.cluster import SimCluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import Dataset, generate
 from tests import builders
 from tests.test_eligibility import CASES as ELIGIBILITY_CASES
 from tests.test_sim_admin import fetch_order, get, post, post_error

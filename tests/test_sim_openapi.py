@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from sim.cluster import ROUTES, SOURCES
+from sim.common import create_source_app
+from sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
+from sim.seed import generate
 from sources.records import MAX_BATCH
-from sources.sim.cluster import ROUTES, SOURCES
-from sources.sim.common import create_source_app
-from sources.sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
-from sources.sim.seed import generate
 
 # data endpoints that change records (POST); POST /tickets shares its path with a GET
 CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address", "/tickets/{id}/comments")
@@ -25,7 +25,7 @@ def test_committed_documents_equal_generated() -> None:
     for source in SOURCES:
         path = DOCUMENT_DIR / f"{source}.json"
         assert path.read_text(encoding="utf-8") == render(source), (
-            f"{path} is stale: run python -m sources.sim.openapi"
+            f"{path} is stale: run python -m sim.openapi"
         )
         assert render(source).endswith("}\n")
 

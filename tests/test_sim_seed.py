@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sim import catalog
+from sim.seed import SCENARIOS, Dataset, generate
 from sources.records import (
     CancelReason,
     DeliveryMethodType,
@@ -24,8 +26,6 @@ from sources.records import (
     TicketStatus,
     Tracking,
 )
-from sources.sim import catalog
-from sources.sim.seed import SCENARIOS, Dataset, generate
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_other_seed_or_now_differs(ds: Dataset) -> None:
 def test_identical_across_processes() -> None:
     """Hash randomisation must not change the data set or the documents."""
     code = (
-        "import hashlib, datetime as d; from sources.sim.seed import generate; "
+        "import hashlib, datetime as d; from sim.seed import generate; "
         "print(hashlib.sha256(generate(now=d.datetime(2026, 11, 24, tzinfo=d.UTC))"
         ".encode()).hexdigest())"
     )

@@ -13,6 +13,10 @@ import msgspec
 import pytest
 import pytest_asyncio
 
+from sim.cluster import SOURCES, SimCluster, start_cluster
+from sim.oms import search_orders
+from sim.openapi import build_document
+from sim.seed import Dataset, generate
 from sources.records import (
     MAX_BATCH,
     ErrorBody,
@@ -25,10 +29,6 @@ from sources.records import (
     TicketBatch,
     TrackingBatch,
 )
-from sources.sim.cluster import SOURCES, SimCluster, start_cluster
-from sources.sim.oms import search_orders
-from sources.sim.openapi import build_document
-from sources.sim.seed import Dataset, generate
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 T = TypeVar("T")

@@ -14,6 +14,9 @@ import msgspec
 import pytest
 import pytest_asyncio
 
+from sim.cluster import SimCluster
+from sim.faults import FaultSpec
+from sim.seed import Dataset, generate
 from sources.clients.changes import SourceRefused
 from sources.clients.http import SourceConfig
 from sources.clients.ticketing import TicketingClient
@@ -30,9 +33,6 @@ from sources.records import (
     TicketStatus,
     TicketType,
 )
-from sources.sim.cluster import SimCluster
-from sources.sim.faults import FaultSpec
-from sources.sim.seed import Dataset, generate
 from tests.test_sim_admin import get, post, post_error
 from tests.webhook_receiver import Receiver
 

@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 
 from gateway.app import create_app
 from gateway.server import server_config
-from sources.sim.cluster import SimCluster
+from sim.cluster import SimCluster
 from tests.conftest import gateway_at, settings_for
 from tests.serving import serving
 

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from standardwebhooks import Webhook
 
 from gateway.startup import pepper_problem
-from sources.sim.cluster import SimCluster
+from sim.cluster import SimCluster
 from sources.webhooks import generate_secret, secret_problem
 from tests.ports import free_port_block, free_socket
 from tests.processes import ordergraph

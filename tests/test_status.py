@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resolvers.status import CustomerOrderStatus as C
-from resolvers.status import (
+from domain.status import CustomerOrderStatus as C
+from domain.status import (
     derive_customer_status,
     latest_estimate,
     promised_window,
@@ -92,7 +92,7 @@ CASES = [
      order([line(shipped=1)], shipments=[shipment(T1, ("l1", 1))]),
      {T1: tracking(T1, S.RETURNING_TO_SENDER, ("2026-11-18T10:00:00Z", S.OUT_FOR_DELIVERY))},
      C.RETURNING_TO_SENDER),
-    # Reversals stick (resolvers.status.shipment_milestone): forward events after one,
+    # Reversals stick (domain.status.shipment_milestone): forward events after one,
     # late or on the way back, do not undo it; only a later delivery does.
     ("a late forward event after the return to sender",
      order([line(shipped=1)], shipments=[shipment(T1, ("l1", 1))]),

@@ -8,15 +8,16 @@ from unittest.mock import ANY
 import msgspec
 import pytest
 
-from resolvers.timeline import EventKind as K
-from resolvers.timeline import (
+from domain.timeline import EventKind as K
+from domain.timeline import (
     EventSource,
     TimelineEvent,
     build_timeline,
     previous_estimate,
     visible_to,
 )
-from resolvers.timeline import Visibility as V
+from domain.timeline import Visibility as V
+from sim.seed import Dataset
 from sources.records import (
     CancelReason,
     Checkpoint,
@@ -33,7 +34,6 @@ from sources.records import FulfillmentOrderStatus as FO
 from sources.records import HoldReason as H
 from sources.records import ShipmentStatus as S
 from sources.records import TicketStatus as TS
-from sources.sim.seed import Dataset
 from tests.builders import NOW, fulfillment, line, order, shipment, tracking
 from tests.timeline_builders import checkpoint, ticket, window
 

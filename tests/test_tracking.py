@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from resolvers.tracking import ShipmentSubStatus, parse_carrier_time, sub_status, timeline
+from domain.carrier_events import ShipmentSubStatus, in_time_order, parse_carrier_time, sub_status
+from sim.seed import generate
 from sources.records import Checkpoint, ShipmentStatus
-from sources.sim.seed import generate
 from sources.webhooks import generate_secret
 from tests.conftest import (
     FIXED_NOW,
@@ -46,7 +46,7 @@ def test_timeline_sorts_dedupes_and_drops_garbage():
         _cp("2026-11-17", msg="PICKED UP"),
         _cp("yesterday-ish", msg="BROKEN"),
     ]
-    events = timeline(feed)
+    events = in_time_order(feed)
     assert [e.checkpoint.message for e in events] == [
         "PICKED UP",
         "DEPARTED",
@@ -87,7 +87,7 @@ async def _tracking_once(gateway: RunningGateway, number: str, events: int) -> d
 async def test_a_delivery_attempt_at_the_carrier_is_the_graphs_first_attempt() -> None:
     dataset = generate(seed=7, now=FIXED_NOW)  # its own: the carrier's data changes
     order, number = in_transit(dataset)
-    seen = len(timeline(dataset.trackings[number].checkpoints))
+    seen = len(in_time_order(dataset.trackings[number].checkpoints))
     async with changing_sources(dataset, SECRET) as (cluster, _redis, sock):
         settings = settings_for(cluster.urls, webhook_secrets=[SECRET])
         async with running_gateway(settings, sock) as gateway:

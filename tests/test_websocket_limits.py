@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.server import server_config
 from gateway.settings import Settings
-from sources.sim.cluster import SimCluster
+from sim.cluster import SimCluster
 from tests.conftest import RunningGateway, running_gateway, settings_for
 from tests.live_clients import ws_url
 from tests.serving import serving

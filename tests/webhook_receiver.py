@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset
 from sources.events import EventType
-from sources.sim.cluster import SimCluster, start_cluster
-from sources.sim.seed import Dataset
 from sources.webhooks import VerifiedEvent, WebhookError, generate_secret, verify
 
 SECRET = generate_secret()

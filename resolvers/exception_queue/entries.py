@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain.exception_rules import ExceptionCode, OrderException, Severity, SubjectKind
 from resolvers.access import EVERY_ACCOUNT
-from resolvers.exceptions import ExceptionCode, OrderException, Severity, SubjectKind
 from sources.records import Record
 
 KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape

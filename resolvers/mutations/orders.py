@@ -7,14 +7,14 @@ from typing import Annotated
 import msgspec
 import strawberry
 
-from resolvers.access import requires
-from resolvers.addresses import address_problems
-from resolvers.eligibility import (
+from domain.addresses import address_problems
+from domain.eligibility import (
     TOO_MANY,
     cancellable_quantities,
     change_eligibility,
     line_cancel_problem,
 )
+from resolvers.access import requires
 from resolvers.errors import INVALID_ID, UserInputError
 from resolvers.mutations.common import (
     Outcome,

@@ -6,8 +6,8 @@ with the very same classes (imported from here, which guarantees registration).
 
 from __future__ import annotations
 
-from resolvers.status import CustomerOrderStatus
-from resolvers.tracking import ShipmentSubStatus
+from domain.carrier_events import ShipmentSubStatus
+from domain.status import CustomerOrderStatus
 from resolvers.types.describe import described_enum
 from sources.records import (
     CancelReason,

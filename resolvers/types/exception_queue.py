@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from resolvers import exceptions as rules
+from domain import exception_rules as rules
 from resolvers.context import RequestContext
 from resolvers.errors import UserInputError
 from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore

@@ -1,5 +1,5 @@
 """Exceptions and health as the graph shows them; the rules live in
-``resolvers.exceptions``."""
+``domain.exception_rules``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import exceptions as rules
+from domain import exception_rules as rules
 from resolvers.relay import to_global_id
 from resolvers.types.describe import described_enum
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import eligibility, timeline
+from domain import eligibility, timeline
 from resolvers.errors import UserInputError
 from resolvers.types.common import PageInfo
 from resolvers.types.describe import described_enum

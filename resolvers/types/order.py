@@ -12,15 +12,15 @@ from typing import Annotated, Any
 import strawberry
 from aiodataloader import DataLoader
 
-from resolvers import exceptions as rules
+from domain import exception_rules as rules
+from domain.eligibility import change_eligibility
+from domain.status import derive_customer_status, latest_estimate, promised_window
+from domain.timeline import build_timeline, previous_estimate, visible_to
 from resolvers import order_facts
 from resolvers.access import Access, requires
 from resolvers.context import RequestContext
-from resolvers.eligibility import change_eligibility
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
-from resolvers.status import derive_customer_status, latest_estimate, promised_window
-from resolvers.timeline import build_timeline, previous_estimate, visible_to
 from resolvers.types.common import DateWindow, MailingAddress, Money, Node, PageInfo
 from resolvers.types.enums import (
     CancelReason,

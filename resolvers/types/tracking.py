@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
+from domain.carrier_events import in_time_order, sub_status
+from domain.status import shipment_milestone
 from resolvers.access import requires
-from resolvers.status import shipment_milestone
-from resolvers.tracking import sub_status, timeline
 from resolvers.types.common import DateWindow
 from resolvers.types.enums import ShipmentStatus, ShipmentSubStatus
 from sources import records
@@ -139,7 +139,7 @@ class Tracking:
                 message=item.checkpoint.message,
                 location=_location(item.checkpoint.location),
             )
-            for item in timeline(tracking.checkpoints)
+            for item in in_time_order(tracking.checkpoints)
         ]
         return cls(
             status=tracking.status,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sim.changes import SetInventoryLevel, set_inventory_level
+from sim.common import admin_route, batch_route
+from sim.seed import Dataset
 from sources.records import InventoryBatch
-from sources.sim.changes import SetInventoryLevel, set_inventory_level
-from sources.sim.common import admin_route, batch_route
-from sources.sim.seed import Dataset
 
 
 def routes(dataset: Dataset) -> list[web.RouteDef]:

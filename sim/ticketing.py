@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sim.changes import UpdateTicket, add_comment, create_ticket, update_ticket
+from sim.common import admin_route, batch_route
+from sim.idempotency import IdempotencyKeys
+from sim.seed import Dataset
 from sources.records import AddCommentRequest, CreateTicketRequest, OrderTickets, TicketBatch
-from sources.sim.changes import UpdateTicket, add_comment, create_ticket, update_ticket
-from sources.sim.common import admin_route, batch_route
-from sources.sim.idempotency import IdempotencyKeys
-from sources.sim.seed import Dataset
 
 CREATED = 201
 

@@ -13,8 +13,8 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
+from domain.carrier_events import in_time_order
 from domain.progress import OPEN_WORK, OrderProgress
-from resolvers.tracking import timeline
 from sources.records import (
     FulfillmentOrder,
     FulfillmentOrderStatus,
@@ -96,7 +96,7 @@ def _reversal(tracking: Tracking) -> ShipmentStatus | None:
     if not seen:
         return None
     if tracking.status not in REVERSALS:
-        events = timeline(tracking.checkpoints)
+        events = in_time_order(tracking.checkpoints)
         last = max(
             (e.occurred_at for e in events if e.checkpoint.status in REVERSALS), default=None
         )

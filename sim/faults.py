@@ -2,7 +2,7 @@
 
 A :class:`FaultSpec` says how a source misbehaves; :class:`Faults` holds a source's
 current spec and random generator and draws, per data request, which fault (if any)
-applies. The shared middleware in :mod:`sources.sim.common` acts on the draw, so
+applies. The shared middleware in :mod:`sim.common` acts on the draw, so
 every failure reaches the client as a real HTTP or TCP failure would:
 
 * ``errorRate``: an ErrorBody with ``errorStatus`` (code ``INJECTED_FAULT``);

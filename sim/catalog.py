@@ -1,6 +1,6 @@
 """Static vocabularies for the simulated data set: places, locations, SKUs, names, carriers.
 
-Everything here is constant; :mod:`sources.sim.seed` draws from it with a seeded RNG.
+Everything here is constant; :mod:`sim.seed` draws from it with a seeded RNG.
 """
 
 from __future__ import annotations

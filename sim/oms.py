@@ -13,6 +13,30 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from sim.changes import (
+    CancelOrder,
+    CancelOrderRequest,
+    ChangeError,
+    DecideAddressRequest,
+    NoBody,
+    cancel_order,
+    change_shipping_address,
+    decide_address_request,
+    request_cancel,
+    touch_order,
+)
+from sim.common import (
+    CLOCK_KEY,
+    EMITTER_KEY,
+    admin_route,
+    bad_request,
+    batch_route,
+    error_response,
+    json_response,
+    read_body,
+)
+from sim.idempotency import IdempotencyKeys
+from sim.seed import Dataset
 from sources.records import (
     MAX_BATCH,
     AddressChangeStatus,
@@ -26,30 +50,6 @@ from sources.records import (
     OrderPage,
     PageInfo,
 )
-from sources.sim.changes import (
-    CancelOrder,
-    CancelOrderRequest,
-    ChangeError,
-    DecideAddressRequest,
-    NoBody,
-    cancel_order,
-    change_shipping_address,
-    decide_address_request,
-    request_cancel,
-    touch_order,
-)
-from sources.sim.common import (
-    CLOCK_KEY,
-    EMITTER_KEY,
-    admin_route,
-    bad_request,
-    batch_route,
-    error_response,
-    json_response,
-    read_body,
-)
-from sources.sim.idempotency import IdempotencyKeys
-from sources.sim.seed import Dataset
 
 DEFAULT_LIMIT = 50
 SEARCH_PARAMS = frozenset(

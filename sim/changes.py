@@ -19,8 +19,10 @@ from typing import Annotated, TypeVar
 import msgspec
 from msgspec.structs import replace
 
+from domain.progress import FINISHED, STOPPABLE, OrderProgress
+from sim import catalog as cat
+from sim.seed import Dataset
 from sources.events import ChangeEvent, EventType
-from sources.progress import FINISHED, STOPPABLE, OrderProgress
 from sources.records import (
     ORDER_NOT_FOUND,
     TICKET_CLOSED,
@@ -51,8 +53,6 @@ from sources.records import (
     TicketPriority,
     TicketStatus,
 )
-from sources.sim import catalog as cat
-from sources.sim.seed import Dataset
 
 BodyT = TypeVar("BodyT", bound=msgspec.Struct)
 Change = tuple[Record, ChangeEvent]
@@ -62,7 +62,7 @@ NOT_FOUND = "NOT_FOUND"
 NOT_CANCELLABLE = "NOT_CANCELLABLE"
 NO_NEXT_MILESTONE = "NO_NEXT_MILESTONE"
 # Refusals of the order-changing data endpoints: the same codes, in the same precedence,
-# as the gateway's eligibility rules (resolvers/eligibility.py).
+# as the gateway's eligibility rules (domain/eligibility.py).
 ALREADY_CANCELLED = "ALREADY_CANCELLED"
 NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
 PICKUP_ORDER = "PICKUP_ORDER"
@@ -308,7 +308,7 @@ def decide_address_request(
     return decided, event
 
 
-# --- what an order still accepts (resolvers/eligibility.py's rules, same OrderProgress) -
+# --- what an order still accepts (domain/eligibility.py's rules, same OrderProgress) -
 
 
 def check_cancel(order: Order) -> None:

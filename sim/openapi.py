@@ -1,14 +1,14 @@
 """OpenAPI 3.1 contracts of the four simulated sources.
 
 Component schemas come straight from :mod:`sources.records`, the admin request bodies
-of :mod:`sources.sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
+of :mod:`sim.changes` and :class:`~sources.events.ChangeEvent` via msgspec, so
 the documents cannot drift from the wire records. Each document also describes the
 source's admin endpoints, its changing data endpoints (OMS cancel and address change,
 new tickets and comments), ``/healthz``, ``/openapi.json`` itself, the ``/__stats``
 counters, the ``/__faults`` fault injection and, under ``webhooks``, the change events
 it sends. The
 servers serve these documents at ``/openapi.json``; copies live in
-``sources/sim/openapi/<source>.json``, rewritten by ``python -m sources.sim.openapi``.
+``sim/openapi/<source>.json``, rewritten by ``python -m sim.openapi``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ from typing import Any
 import msgspec
 import msgspec.inspect
 
+from sim.changes import (
+    AdvanceTracking,
+    CancelOrder,
+    DecideAddressRequest,
+    NoBody,
+    SetInventoryLevel,
+    UpdateTicket,
+)
+from sim.faults import FaultSpec
+from sim.stats import StatsBody
 from sources.events import EVENTS_BY_SOURCE, ChangeEvent, EventType
 from sources.records import (
     MAX_BATCH,
@@ -45,16 +55,6 @@ from sources.records import (
     Tracking,
     TrackingBatch,
 )
-from sources.sim.changes import (
-    AdvanceTracking,
-    CancelOrder,
-    DecideAddressRequest,
-    NoBody,
-    SetInventoryLevel,
-    UpdateTicket,
-)
-from sources.sim.faults import FaultSpec
-from sources.sim.stats import StatsBody
 
 DOCUMENT_DIR = Path(__file__).with_name("openapi")
 REF = "#/components/schemas/{name}"
@@ -487,7 +487,7 @@ def _request_body(body: type[msgspec.Struct]) -> dict[str, Any]:
     }
 
 
-# Every changing data endpoint honours an Idempotency-Key (sources.sim.idempotency).
+# Every changing data endpoint honours an Idempotency-Key (sim.idempotency).
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key",
     "Makes the change at most once per key (Stripe's convention): a repeat with the same "

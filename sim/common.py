@@ -3,7 +3,7 @@
 Each source module only declares its data and admin routes; :func:`create_source_app`
 adds ``/healthz``, ``/openapi.json``, ``/__stats`` and ``/__faults`` plus a middleware
 that counts data requests, applies the configured latency and the injected faults
-(:mod:`sources.sim.faults`) and answers unknown routes with an
+(:mod:`sim.faults`) and answers unknown routes with an
 :class:`~sources.records.ErrorBody`. Admin routes (``POST /admin/...``, built by
 :func:`admin_route`) change the data set and announce each change through the app's
 webhook emitter, if one is configured; like the other non-data routes they are neither
@@ -21,14 +21,14 @@ from typing import TypeVar
 import msgspec
 from aiohttp import web
 
+from sim.changes import Apply, BodyT, ChangeError
+from sim.emitter import WebhookEmitter, WebhookTarget
+from sim.faults import GARBAGE, Fault, Faults, FaultSpec, hang, reset_connection
+from sim.openapi import build_document
+from sim.seed import Dataset
+from sim.stats import Stats
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.records import MAX_BATCH, ErrorBody
-from sources.sim.changes import Apply, BodyT, ChangeError
-from sources.sim.emitter import WebhookEmitter, WebhookTarget
-from sources.sim.faults import GARBAGE, Fault, Faults, FaultSpec, hang, reset_connection
-from sources.sim.openapi import build_document
-from sources.sim.seed import Dataset
-from sources.sim.stats import Stats
 
 T = TypeVar("T")
 StructT = TypeVar("StructT", bound=msgspec.Struct)

@@ -82,7 +82,7 @@ def parse_carrier_time(raw: str) -> tuple[datetime, bool]:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), False
 
 
-def timeline(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:
+def in_time_order(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:
     """Checkpoints in time order with exact duplicates removed.
 
     Unparsable times are dropped rather than failing the whole tracking record.

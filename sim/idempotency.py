@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from sources.sim.common import CLOCK_KEY, bad_request, error_response
+from sim.common import CLOCK_KEY, bad_request, error_response
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"

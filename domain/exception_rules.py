@@ -44,15 +44,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
+from domain.carrier_events import ShipmentSubStatus, TimedCheckpoint, in_time_order, sub_status
 from domain.progress import OPEN_WORK, OrderProgress
-from resolvers.status import (
+from domain.status import (
     REVERSALS,
     CustomerOrderStatus,
     derive_customer_status,
     promised_window,
     shipment_milestone,
 )
-from resolvers.tracking import ShipmentSubStatus, TimedCheckpoint, sub_status, timeline
 from sources.records import (
     FinancialStatus,
     FulfillmentHold,
@@ -355,7 +355,7 @@ def _facts(
                     shipment,
                     tracking,
                     shipment_milestone(tracking),
-                    timeline(tracking.checkpoints),
+                    in_time_order(tracking.checkpoints),
                     by_id.get(shipment.fulfillment_order_id),
                 )
             )

@@ -17,7 +17,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import msgspec
 
-from sources.progress import UNFINISHED, fulfillment_status
+from domain.progress import UNFINISHED, fulfillment_status
+from sim import catalog as cat
+from sim.catalog import Place
 from sources.records import (
     AddressChangeRequest,
     CancelReason,
@@ -51,8 +53,6 @@ from sources.records import (
     TicketType,
     Tracking,
 )
-from sources.sim import catalog as cat
-from sources.sim.catalog import Place
 
 # scenario name -> relative weight; every scenario also gets at least MIN_PER_SCENARIO orders
 SCENARIOS: dict[str, int] = {
@@ -1138,7 +1138,7 @@ def _fo_status(scenario: str) -> FulfillmentOrderStatus:
 
 def _fulfillment_status(draft: _Draft) -> FulfillmentStatus:
     """The order's fulfillment status, derived from its line quantities and FOs by the
-    same rule the simulated OMS applies after a change (sources/progress.py)."""
+    same rule the simulated OMS applies after a change (domain/progress.py)."""
     if draft.cancelled_at is not None:
         return FulfillmentStatus.UNFULFILLED
     return fulfillment_status(

@@ -39,10 +39,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from domain.carrier_events import in_time_order
+from domain.exception_rules import Thresholds
 from domain.progress import OrderProgress
-from resolvers.exceptions import Thresholds
-from resolvers.status import latest_estimate
-from resolvers.tracking import timeline
+from domain.status import latest_estimate
 from sources.records import (
     CancelReason,
     CheckpointLocation,
@@ -322,7 +322,7 @@ def _carrier_events(
         tracking = trackings.get(number)
         if tracking is None:
             continue
-        for timed in timeline(tracking.checkpoints):
+        for timed in in_time_order(tracking.checkpoints):
             checkpoint = timed.checkpoint
             # Content, not position, names a checkpoint: a late, earlier event must not
             # renumber the ones a client has already paged past.

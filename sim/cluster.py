@@ -9,13 +9,13 @@ from typing import Self
 
 from aiohttp import web
 
+from sim import carrier, inventory, oms, ticketing
+from sim.common import STATS_KEY, create_source_app, set_faults, set_latency
+from sim.emitter import WebhookTarget
+from sim.faults import FaultSpec, parse_fault_spec
+from sim.seed import Dataset
+from sim.stats import Stats
 from sources.clock import Clock, ShiftedClock
-from sources.sim import carrier, inventory, oms, ticketing
-from sources.sim.common import STATS_KEY, create_source_app, set_faults, set_latency
-from sources.sim.emitter import WebhookTarget
-from sources.sim.faults import FaultSpec, parse_fault_spec
-from sources.sim.seed import Dataset
-from sources.sim.stats import Stats
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
 
@@ -72,7 +72,7 @@ class SimCluster:
 def parse_fault_option(text: str) -> tuple[str, FaultSpec]:
     """``<source>:<items>`` of the ``--fault`` option, e.g. ``carrier:error=0.3@500``.
 
-    See :func:`~sources.sim.faults.parse_fault_spec` for the items. Raises
+    See :func:`~sim.faults.parse_fault_spec` for the items. Raises
     :class:`ValueError` on an unknown source or bad items.
     """
     source, colon, items = text.partition(":")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sim.changes import AdvanceTracking, advance_tracking
+from sim.common import admin_route, batch_route
+from sim.seed import Dataset
 from sources.records import TrackingBatch
-from sources.sim.changes import AdvanceTracking, advance_tracking
-from sources.sim.common import admin_route, batch_route
-from sources.sim.seed import Dataset
 
 
 def routes(dataset: Dataset) -> list[web.RouteDef]:

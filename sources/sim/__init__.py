@@ -1,6 +1,0 @@
-"""Simulated upstream sources (OMS, inventory, carrier, ticketing) over one seeded data set.
-
-Entry points: :func:`sources.sim.seed.generate` builds the data set and
-:func:`sources.sim.cluster.start_cluster` serves it (``ordergraph sim`` runs the
-sources standalone); ``python -m sources.sim.openapi`` rewrites the contracts.
-"""
