@@ -1,0 +1,47 @@
+"""The whole simulated world the four sources serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+
+from sim import catalog as cat
+from sources.records import AddressChangeRequest, InventoryItem, Location, Order, Ticket, Tracking
+
+
+@dataclass
+class Dataset:
+    """The whole simulated world: what each source serves, plus test helpers."""
+
+    seed: int
+    now: datetime
+    orders: dict[str, Order]  # id -> order, in order-number order
+    orders_by_number: dict[str, Order]  # "1001" -> order
+    inventory: dict[str, InventoryItem]  # sku -> item
+    trackings: dict[str, Tracking]  # tracking number -> tracking
+    tickets: dict[str, list[Ticket]]  # order id -> tickets (only orders that have some)
+    scenarios: dict[str, str]  # order id -> scenario name
+    locations: dict[str, Location] = field(default_factory=lambda: dict(cat.LOCATIONS))
+    backorders: dict[tuple[str, str], datetime] = field(
+        default_factory=dict
+    )  # (sku, loc) -> restock
+    # request id -> address change a warehouse must decide (POST /orders/{id}/shipping-address)
+    address_requests: dict[str, AddressChangeRequest] = field(default_factory=dict)
+
+    def order_ids(self, scenario: str) -> list[str]:
+        """Ids of the orders built from ``scenario``, in order-number order."""
+        return [oid for oid, name in self.scenarios.items() if name == scenario]
+
+    def encode(self) -> bytes:
+        """Everything the sources serve as one JSON document (for determinism checks)."""
+        return msgspec.json.encode(
+            {
+                "orders": list(self.orders.values()),
+                "inventory": list(self.inventory.values()),
+                "trackings": list(self.trackings.values()),
+                "tickets": self.tickets,
+                "scenarios": self.scenarios,
+            }
+        )
