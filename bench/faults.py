@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from resolvers.relay import to_global_id  # noqa: E402
-from sim.changes import ChangeError, check_cancel  # noqa: E402
+from sim.changes import ChangeError  # noqa: E402
+from sim.changes.oms import check_cancel  # noqa: E402
 from sim.seed import generate  # noqa: E402
 from tests.ports import free_port_block  # noqa: E402
 from tests.queries import CANCEL, CREATE, ORDER_BY_NUMBER  # noqa: E402

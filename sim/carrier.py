@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sim.changes import AdvanceTracking, advance_tracking
+from sim.changes.carrier import AdvanceTracking, advance_tracking
 from sim.common import admin_route, batch_route
 from sim.seed import Dataset
 from sources.records import TrackingBatch

@@ -155,7 +155,7 @@ def admin_route(
         except ChangeError as exc:
             return error_response(exc.status, exc.code, str(exc))
         emitter = request.app.get(EMITTER_KEY)
-        if emitter is not None:
+        if emitter is not None and event is not None:
             emitter.emit(event)
         return json_response(record, status=status)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sim.changes import SetInventoryLevel, set_inventory_level
+from sim.changes.inventory import SetInventoryLevel, set_inventory_level
 from sim.common import admin_route, batch_route
 from sim.seed import Dataset
 from sources.records import InventoryBatch

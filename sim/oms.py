@@ -13,12 +13,10 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from sim.changes import (
+from sim.changes import ChangeError, NoBody
+from sim.changes.oms import (
     CancelOrder,
-    CancelOrderRequest,
-    ChangeError,
     DecideAddressRequest,
-    NoBody,
     cancel_order,
     change_shipping_address,
     decide_address_request,
@@ -40,6 +38,7 @@ from sim.seed import Dataset
 from sources.records import (
     MAX_BATCH,
     AddressChangeStatus,
+    CancelOrderRequest,
     FinancialStatus,
     FulfillmentStatus,
     MailingAddress,

@@ -23,14 +23,11 @@ from typing import Any
 import msgspec
 import msgspec.inspect
 
-from sim.changes import (
-    AdvanceTracking,
-    CancelOrder,
-    DecideAddressRequest,
-    NoBody,
-    SetInventoryLevel,
-    UpdateTicket,
-)
+from sim.changes import NoBody
+from sim.changes.carrier import AdvanceTracking
+from sim.changes.inventory import SetInventoryLevel
+from sim.changes.oms import CancelOrder, DecideAddressRequest
+from sim.changes.ticketing import UpdateTicket
 from sim.faults import FaultSpec
 from sim.stats import StatsBody
 from sources.events import EVENTS_BY_SOURCE, ChangeEvent, EventType

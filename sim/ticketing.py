@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sim.changes import UpdateTicket, add_comment, create_ticket, update_ticket
+from sim.changes.ticketing import UpdateTicket, add_comment, create_ticket, update_ticket
 from sim.common import admin_route, batch_route
 from sim.idempotency import IdempotencyKeys
 from sim.seed import Dataset

@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from domain.eligibility import cancellable_quantities as eligible_quantities
 from domain.eligibility import change_eligibility
-from sim import changes
+from sim.changes import oms as changes
 from sim.cluster import SimCluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset, generate
@@ -264,6 +264,24 @@ def test_line_cancel_cancels_only_emptied_fulfillment_orders(data: Dataset) -> N
     assert second == built.fulfillment_orders[1]
     assert changed.financial_status is FinancialStatus.PARTIALLY_REFUNDED
     assert changes.cancellable_quantities(changed) == {"l2": 1}  # fo carries 1 of the 2
+
+
+def test_staff_cancel_counts_a_shipment_the_line_counter_lags_behind(data: Dataset) -> None:
+    """The staff cancel refuses an order with a shipment its lines' shipped counters do
+    not show yet, by the same progress arithmetic as the customer's cancel."""
+    built = builders.order(
+        [builders.line("l1")],
+        [builders.fulfillment(FulfillmentOrderStatus.IN_PROGRESS)],
+        [builders.shipment("1Z1", ("l1", 1))],
+    )
+    throwaway = dataclasses.replace(
+        data, orders={built.id: built}, orders_by_number={built.number: built}
+    )
+    staff = changes.CancelOrder(reason=CancelReason.STAFF)
+    with pytest.raises(changes.ChangeError) as refused:
+        changes.cancel_order(throwaway, built.id, staff, NOW)
+    assert (refused.value.status, refused.value.code) == (409, changes.NOT_CANCELLABLE)
+    assert throwaway.orders[built.id] is built
 
 
 # --- shipping address ----------------------------------------------------------------

@@ -1,0 +1,306 @@
+"""OMS changes: the staff cancel and touch (admin), the customer's cancel of an order or
+some of its lines and shipping-address change (data endpoints), and the warehouse's
+decision on an address change it was asked for.
+
+What an order still accepts is decided with :class:`~domain.progress.OrderProgress`,
+the same arithmetic as the gateway's eligibility rules (domain/eligibility.py), so the
+OMS refuses with the very codes, in the same precedence, the gateway predicts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from datetime import datetime
+
+from msgspec.structs import replace
+
+from domain.progress import FINISHED, STOPPABLE, OrderProgress
+from sim.changes import NOT_FOUND, Body, Change, ChangeError, NoBody, after
+from sim.seed import Dataset
+from sources.events import ChangeEvent, EventType
+from sources.records import (
+    AddressChange,
+    AddressChangeRequest,
+    AddressChangeStatus,
+    AddressRequestStatus,
+    CancelOrderRequest,
+    CancelReason,
+    DeliveryMethodType,
+    FinancialStatus,
+    FulfillmentOrder,
+    FulfillmentOrderStatus,
+    FulfillmentStatus,
+    LineQuantity,
+    MailingAddress,
+    Order,
+)
+
+NOT_CANCELLABLE = "NOT_CANCELLABLE"
+# Refusals of the order-changing data endpoints: the same codes, in the same precedence,
+# as the gateway's eligibility rules (domain/eligibility.py).
+ALREADY_CANCELLED = "ALREADY_CANCELLED"
+NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
+PICKUP_ORDER = "PICKUP_ORDER"
+ALREADY_SHIPPED = "ALREADY_SHIPPED"
+PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+IN_FULFILLMENT = "IN_FULFILLMENT"
+QUANTITY_NOT_CANCELLABLE = "QUANTITY_NOT_CANCELLABLE"  # more than a line's cancellable units
+ALREADY_DECIDED = "ALREADY_DECIDED"
+
+_UNCAPTURED = frozenset({FinancialStatus.AUTHORIZED, FinancialStatus.PENDING})
+_PAID = frozenset({FinancialStatus.PAID, FinancialStatus.PARTIALLY_PAID})
+
+
+class CancelOrder(Body, frozen=True, kw_only=True):
+    reason: CancelReason
+
+
+class DecideAddressRequest(Body, frozen=True, kw_only=True):
+    approve: bool
+
+
+def cancel_order(dataset: Dataset, order_id: str, body: CancelOrder, now: datetime) -> Change:
+    """Staff cancel (admin): any order that has shipped nothing, even one a warehouse is
+    working on. A shipment counts even while the lines' shipped counters lag behind it."""
+    order = _order(dataset, order_id)
+    if order.cancelled_at is not None:
+        raise ChangeError(409, NOT_CANCELLABLE, f"order {order_id} is already cancelled")
+    if OrderProgress.of(order).shipped:
+        raise ChangeError(409, NOT_CANCELLABLE, f"order {order_id} has shipped lines")
+    return _store_order(dataset, _cancelled(order, body.reason, now), EventType.ORDER_CANCELLED)
+
+
+def request_cancel(
+    dataset: Dataset, order_id: str, body: CancelOrderRequest, now: datetime
+) -> Change:
+    """Customer cancel (``POST /orders/{id}/cancel``): the whole order while no warehouse
+    has its work, or ``body.lines`` up to their cancellable quantities."""
+    order = _order(dataset, order_id)
+    if body.lines is None:
+        check_cancel(order)
+        return _store_order(dataset, _cancelled(order, body.reason, now), EventType.ORDER_CANCELLED)
+    cancel = _line_cancellation(order, body.lines)
+    return _store_order(dataset, _lines_cancelled(order, cancel, now), EventType.ORDER_UPDATED)
+
+
+def _cancelled(order: Order, reason: CancelReason, now: datetime) -> Order:
+    """``order`` cancelled: every line's quantity and every unfinished fulfillment order
+    is cancelled, the payment voided or refunded."""
+    at = after(order.updated_at, now)
+    lines = [
+        replace(line, quantities=replace(line.quantities, cancelled=line.quantities.ordered))
+        for line in order.lines
+    ]
+    fulfillment_orders = [
+        fo
+        if fo.status in FINISHED
+        else replace(fo, status=FulfillmentOrderStatus.CANCELLED, updated_at=at)
+        for fo in order.fulfillment_orders
+    ]
+    return replace(
+        order,
+        lines=lines,
+        fulfillment_orders=fulfillment_orders,
+        financial_status=_refunded(order.financial_status, everything=True),
+        fulfillment_status=FulfillmentStatus.UNFULFILLED,
+        cancelled_at=at,
+        cancel_reason=reason,
+        updated_at=at,
+    )
+
+
+def _line_cancellation(order: Order, lines: list[LineQuantity]) -> dict[str, int]:
+    """Line id -> quantity to cancel, checked against what ``order`` can still cancel."""
+    progress = OrderProgress.of(order)
+    _refuse_closed(progress)
+    cancellable = progress.cancellable()
+    if not cancellable:
+        shipped = progress.all_shipped
+        code = ALREADY_SHIPPED if shipped else IN_FULFILLMENT
+        what = "has shipped" if shipped else "is with a warehouse"
+        raise ChangeError(409, code, f"order {order.id}: everything left {what}")
+    cancel: dict[str, int] = {}
+    for part in lines:
+        if part.line_id not in progress.lines:
+            raise ChangeError(400, "BAD_REQUEST", f"order {order.id} has no line {part.line_id!r}")
+        if part.line_id in cancel or part.quantity < 1:
+            raise ChangeError(
+                400, "BAD_REQUEST", f"line {part.line_id}: one entry with a quantity of 1 or more"
+            )
+        if part.quantity > cancellable.get(part.line_id, 0):
+            raise ChangeError(
+                409,
+                QUANTITY_NOT_CANCELLABLE,
+                f"line {part.line_id}: {cancellable.get(part.line_id, 0)} unit(s) can be "
+                f"cancelled, not {part.quantity}",
+            )
+        cancel[part.line_id] = part.quantity
+    return cancel
+
+
+def _lines_cancelled(order: Order, cancel: dict[str, int], now: datetime) -> Order:
+    """``order`` with ``cancel`` taken off its lines and off fulfillment orders no warehouse
+    has started; emptied fulfillment orders are cancelled (keeping their lines)."""
+    at = after(order.updated_at, now)
+    lines = [
+        replace(
+            line,
+            quantities=replace(
+                line.quantities, cancelled=line.quantities.cancelled + cancel.get(line.id, 0)
+            ),
+        )
+        for line in order.lines
+    ]
+    left = Counter(cancel)
+    fulfillment_orders = []
+    for fo in order.fulfillment_orders:
+        if fo.status in STOPPABLE and any(left[part.line_id] for part in fo.lines):
+            fo = _without(fo, left, at)
+        fulfillment_orders.append(fo)
+    changed = replace(order, lines=lines, fulfillment_orders=fulfillment_orders, updated_at=at)
+    progress = OrderProgress.of(changed)
+    everything = progress.active <= 0
+    return replace(
+        changed,
+        financial_status=_refunded(order.financial_status, everything=everything),
+        fulfillment_status=progress.fulfillment_status(),
+    )
+
+
+def _without(fo: FulfillmentOrder, left: Counter[str], at: datetime) -> FulfillmentOrder:
+    """``fo`` carrying ``left`` fewer units (``left`` is drawn down)."""
+    parts = []
+    for part in fo.lines:
+        taken = min(part.quantity, left[part.line_id])
+        left[part.line_id] -= taken
+        if part.quantity > taken:
+            parts.append(replace(part, quantity=part.quantity - taken))
+    if not parts:
+        return replace(fo, status=FulfillmentOrderStatus.CANCELLED, updated_at=at)
+    return replace(fo, lines=parts, updated_at=at)
+
+
+def _refunded(status: FinancialStatus, *, everything: bool) -> FinancialStatus:
+    """The payment after cancelling ``everything`` or only part of an order: an
+    uncaptured payment is voided (or kept for the rest), a captured one refunded."""
+    if everything:
+        return FinancialStatus.VOIDED if status in _UNCAPTURED else FinancialStatus.REFUNDED
+    return FinancialStatus.PARTIALLY_REFUNDED if status in _PAID else status
+
+
+def change_shipping_address(
+    dataset: Dataset, order_id: str, address: MailingAddress, now: datetime
+) -> tuple[AddressChange, ChangeEvent | None]:
+    """Apply ``address`` at once, or, when a warehouse has the work, record it as a
+    PENDING request for the warehouse to decide (no event: the order is unchanged)."""
+    order = _order(dataset, order_id)
+    if check_address_change(order) is AddressChangeStatus.APPLIED:
+        changed = replace(order, shipping_address=address, updated_at=after(order.updated_at, now))
+        _, event = _store_order(dataset, changed, EventType.ORDER_UPDATED)
+        return AddressChange(status=AddressChangeStatus.APPLIED, order=changed), event
+    request = AddressChangeRequest(
+        id=f"adr_{secrets.token_hex(6)}",
+        order_id=order.id,
+        address=address,
+        status=AddressRequestStatus.PENDING,
+        requested_at=now,
+    )
+    dataset.address_requests[request.id] = request
+    change = AddressChange(status=AddressChangeStatus.REQUESTED, request_id=request.id, order=order)
+    return change, None
+
+
+def decide_address_request(
+    dataset: Dataset, request_id: str, body: DecideAddressRequest, now: datetime
+) -> Change:
+    """The warehouse's answer to a PENDING request: approving applies the address if the
+    order can still take it (else 409 with the refusal; the request stays PENDING)."""
+    request = dataset.address_requests.get(request_id)
+    if request is None:
+        raise ChangeError(404, NOT_FOUND, f"no address request {request_id!r}")
+    if request.status is not AddressRequestStatus.PENDING:
+        raise ChangeError(
+            409, ALREADY_DECIDED, f"address request {request_id} is {request.status.value}"
+        )
+    order = _order(dataset, request.order_id)
+    if body.approve:
+        check_address_change(order)
+        order = replace(order, shipping_address=request.address)
+    status = AddressRequestStatus.APPROVED if body.approve else AddressRequestStatus.REJECTED
+    # a rejection changes no order field but still moves updatedAt, like a touch
+    _, event = _store_order(
+        dataset, replace(order, updated_at=after(order.updated_at, now)), EventType.ORDER_UPDATED
+    )
+    decided = replace(request, status=status, decided_at=event.occurred_at)
+    dataset.address_requests[request_id] = decided
+    return decided, event
+
+
+# --- what an order still accepts (domain/eligibility.py's rules, same OrderProgress) -
+
+
+def check_cancel(order: Order) -> None:
+    """Raise the 409 that refuses cancelling all of ``order``: once anything shipped or a
+    warehouse works on (or finished) a fulfillment order."""
+    progress = OrderProgress.of(order)
+    _refuse_closed(progress)
+    _refuse_shipped(progress)
+    if progress.handed_over:
+        raise ChangeError(409, IN_FULFILLMENT, f"order {order.id} is with a warehouse")
+
+
+def cancellable_quantities(order: Order) -> dict[str, int]:
+    """Line id -> units that can still be cancelled (lines with none are left out)."""
+    return {} if order.cancelled_at is not None else OrderProgress.of(order).cancellable()
+
+
+def check_address_change(order: Order) -> AddressChangeStatus:
+    """How a new shipping address would be taken: at once, or as a warehouse request;
+    raises the 409 that refuses it."""
+    progress = OrderProgress.of(order)
+    _refuse_closed(progress)
+    live = progress.live
+    if live and all(fo.delivery_method.method_type is DeliveryMethodType.PICK_UP for fo in live):
+        raise ChangeError(409, PICKUP_ORDER, f"order {order.id} is collected, not shipped")
+    _refuse_shipped(progress)
+    return AddressChangeStatus.REQUESTED if progress.handed_over else AddressChangeStatus.APPLIED
+
+
+def _refuse_closed(progress: OrderProgress) -> None:
+    order = progress.order
+    if order.cancelled_at is not None:
+        raise ChangeError(409, ALREADY_CANCELLED, f"order {order.id} is already cancelled")
+    if progress.active <= 0:
+        raise ChangeError(409, NOTHING_TO_CANCEL, f"every line of order {order.id} is cancelled")
+
+
+def _refuse_shipped(progress: OrderProgress) -> None:
+    order = progress.order
+    shipped = progress.shipped
+    if shipped >= progress.active:
+        raise ChangeError(409, ALREADY_SHIPPED, f"order {order.id} has shipped")
+    if shipped:
+        raise ChangeError(409, PARTIALLY_SHIPPED, f"order {order.id} has partly shipped")
+
+
+def touch_order(dataset: Dataset, order_id: str, _body: NoBody, now: datetime) -> Change:
+    """Only bump ``updatedAt`` (a change the gateway must still notice)."""
+    order = _order(dataset, order_id)
+    return _store_order(
+        dataset, replace(order, updated_at=after(order.updated_at, now)), EventType.ORDER_UPDATED
+    )
+
+
+def _order(dataset: Dataset, order_id: str) -> Order:
+    order = dataset.orders.get(order_id)
+    if order is None:
+        raise ChangeError(404, NOT_FOUND, f"no order {order_id!r}")
+    return order
+
+
+def _store_order(dataset: Dataset, order: Order, event_type: EventType) -> Change:
+    """Store ``order`` under both of its keys and announce it."""
+    dataset.orders[order.id] = order
+    dataset.orders_by_number[order.number] = order
+    return order, ChangeEvent(type=event_type, occurred_at=order.updated_at, order_id=order.id)
