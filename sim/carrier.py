@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from sim.changes.carrier import AdvanceTracking, advance_tracking
-from sim.common import admin_route, batch_route
-from sim.seed import Dataset
-from sources.records import TrackingBatch
+from sim.routes import Admin, Source, batch, path_param
+from sources.events import EventType
+from sources.records import Tracking, TrackingBatch
 
-
-def routes(dataset: Dataset) -> list[web.RouteDef]:
-    """``GET /trackings?numbers=X,Y`` over ``dataset.trackings`` (numbers are case-insensitive)."""
-    return [
-        batch_route(
+SOURCE = Source(
+    name="carrier",
+    title="OrderGraph simulated carrier tracking",
+    description="Normalised tracking with raw AfterShip-style tags and checkpoints.",
+    routes=(
+        batch(
             "/trackings",
             "numbers",
-            dataset.trackings.get,
+            "tracking numbers",
+            lambda dataset, number: dataset.trackings.get(number),
             lambda found, missing: TrackingBatch(data=found, not_found=missing),
-            normalize=str.upper,
+            normalize=str.upper,  # tracking numbers are case-insensitive
+            operation_id="getTrackings",
+            summary="Trackings by tracking number",
+            description="Found trackings in request order; numbers the carriers have no "
+            "record of are listed in notFound. Checkpoints are as the carrier sent them: "
+            "possibly out of order, duplicated or date-only.",
+            response=TrackingBatch,
         ),
-        admin_route(
-            "/admin/trackings/{number}/advance", dataset, advance_tracking, AdvanceTracking
+        Admin(
+            path="/admin/trackings/{number}/advance",
+            operation_id="advanceTracking",
+            summary="Advance a tracking",
+            description="Appends a checkpoint and updates status, tag, subtag, message and "
+            "updatedAt. Without a body: the next milestone (LABEL_CREATED → IN_TRANSIT → "
+            "OUT_FOR_DELIVERY → DELIVERED, signed; DELIVERY_ATTEMPTED → OUT_FOR_DELIVERY; "
+            "EXCEPTION → IN_TRANSIT). With status: that status (subtag and message "
+            "default to the carrier's usual ones). Answers the tracking.",
+            key=path_param("number", "Tracking number (case-insensitive)."),
+            apply=advance_tracking,
+            body=AdvanceTracking,
+            response=Tracking,
+            event=EventType.TRACKING_UPDATED,
+            conflict="The tracking has no next milestone: pass a status (code NO_NEXT_MILESTONE).",
         ),
-    ]
+    ),
+)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
 
-from sim import carrier, inventory, oms, ticketing
-from sim.common import STATS_KEY, create_source_app, set_faults, set_latency
+from sim.app import create_source_app, set_faults, set_latency
+from sim.common import STATS_KEY
 from sim.emitter import WebhookTarget
 from sim.faults import FaultSpec, parse_fault_spec
 from sim.seed import Dataset
@@ -18,14 +18,6 @@ from sim.stats import Stats
 from sources.clock import Clock, ShiftedClock
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
-
-# Each source's own routes over a data set; create_source_app adds what all share.
-ROUTES: dict[str, Callable[[Dataset], list[web.RouteDef]]] = {
-    "oms": oms.routes,
-    "inventory": inventory.routes,
-    "carrier": carrier.routes,
-    "ticketing": ticketing.routes,
-}
 
 
 @dataclass
@@ -134,7 +126,7 @@ async def start_cluster(
         for offset, source in enumerate(SOURCES):
             app = create_source_app(
                 source,
-                ROUTES[source](dataset),
+                dataset,
                 latency_ms=_per_source(latency_ms, source),
                 jitter_ms=_per_source(jitter_ms, source),
                 webhook=_webhook_target(webhook_url, webhook_secret, source),

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from sim.common import CLOCK_KEY, bad_request, error_response
+from sim.common import CLOCK_KEY, Handler, bad_request, error_response
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -41,67 +41,60 @@ class _Kept:
 
 
 class IdempotencyKeys:
-    """The keys one source has seen; :meth:`route` makes a route honour them."""
+    """The keys one source has seen (its app holds them under :data:`KEYS`)."""
 
     def __init__(self, *, keep: timedelta = KEEP, max_keys: int = MAX_KEYS) -> None:
         self._keep = keep
         self._max_keys = max_keys
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._kept)
-
-    def route(self, route: web.RouteDef) -> web.RouteDef:
-        handler = route.handler
-
-        async def honouring(request: web.Request) -> web.StreamResponse:
-            key = request.headers.get(HEADER)
-            if key is None:
-                return await handler(request)
-            if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-                raise bad_request(
-                    f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters",
-                    code="INVALID_IDEMPOTENCY_KEY",
+    async def serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Answer ``request`` with ``handler`` once per key, or with the kept answer."""
+        key = request.headers.get(HEADER)
+        if key is None:
+            return await handler(request)
+        if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+            raise bad_request(
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters",
+                code="INVALID_IDEMPOTENCY_KEY",
+            )
+        body = await request.read()
+        digest = hashlib.sha256(
+            b"\0".join((request.method.encode(), request.path.encode(), body))
+        ).digest()
+        now = request.app[CLOCK_KEY].now()
+        self._forget_expired(now)
+        kept = self._kept.get(key)
+        if kept is not None:
+            if kept.request != digest:
+                return error_response(
+                    422, KEY_REUSED, "this Idempotency-Key was used for another request"
                 )
-            body = await request.read()
-            digest = hashlib.sha256(
-                b"\0".join((request.method.encode(), request.path.encode(), body))
-            ).digest()
-            now = request.app[CLOCK_KEY].now()
-            self._forget_expired(now)
-            kept = self._kept.get(key)
-            if kept is not None:
-                if kept.request != digest:
-                    return error_response(
-                        422, KEY_REUSED, "this Idempotency-Key was used for another request"
-                    )
-                if kept.status is None:
-                    return error_response(
-                        409, IN_PROGRESS, "a request with this Idempotency-Key is still running"
-                    )
-                return web.Response(
-                    body=kept.body,
-                    status=kept.status,
-                    content_type=kept.content_type,
-                    headers={REPLAYED: "true"},
+            if kept.status is None:
+                return error_response(
+                    409, IN_PROGRESS, "a request with this Idempotency-Key is still running"
                 )
-            kept = self._kept[key] = _Kept(digest, now)
-            try:
-                response = await handler(request)
-            except BaseException:
-                del self._kept[key]  # a malformed request (400) or a crash: not an outcome
-                raise
-            if response.status >= 500 or not isinstance(response, web.Response):
-                del self._kept[key]
-                return response
-            kept.status = response.status
-            kept.body = response.body if isinstance(response.body, bytes) else b""
-            kept.content_type = response.content_type
-            while len(self._kept) > self._max_keys:
-                self._kept.popitem(last=False)
+            return web.Response(
+                body=kept.body,
+                status=kept.status,
+                content_type=kept.content_type,
+                headers={REPLAYED: "true"},
+            )
+        kept = self._kept[key] = _Kept(digest, now)
+        try:
+            response = await handler(request)
+        except BaseException:
+            del self._kept[key]  # a malformed request (400) or a crash: not an outcome
+            raise
+        if response.status >= 500 or not isinstance(response, web.Response):
+            del self._kept[key]
             return response
-
-        return web.route(route.method, route.path, honouring, **route.kwargs)
+        kept.status = response.status
+        kept.body = response.body if isinstance(response.body, bytes) else b""
+        kept.content_type = response.content_type
+        while len(self._kept) > self._max_keys:
+            self._kept.popitem(last=False)
+        return response
 
     def _forget_expired(self, now: datetime) -> None:
         while self._kept:
@@ -109,3 +102,15 @@ class IdempotencyKeys:
             if now - oldest.at < self._keep:
                 return
             del self._kept[key]
+
+
+KEYS = web.AppKey("idempotency_keys", IdempotencyKeys)
+
+
+def honour_idempotency_keys(handler: Handler) -> Handler:
+    """``handler`` honouring the ``Idempotency-Key`` header with its app's keys."""
+
+    async def honouring(request: web.Request) -> web.StreamResponse:
+        return await request.app[KEYS].serve(request, handler)
+
+    return honouring

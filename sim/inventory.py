@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from sim.changes.inventory import SetInventoryLevel, set_inventory_level
-from sim.common import admin_route, batch_route
-from sim.seed import Dataset
-from sources.records import InventoryBatch
+from sim.routes import Admin, Source, batch, path_param
+from sources.events import EventType
+from sources.records import InventoryBatch, InventoryItem
 
-
-def routes(dataset: Dataset) -> list[web.RouteDef]:
-    """``GET /inventory?skus=A,B`` over ``dataset.inventory``."""
-    return [
-        batch_route(
+SOURCE = Source(
+    name="inventory",
+    title="OrderGraph simulated inventory",
+    description="Stock levels per SKU and location; snapshots carry an asOf time.",
+    routes=(
+        batch(
             "/inventory",
             "skus",
-            dataset.inventory.get,
+            "SKUs",
+            lambda dataset, sku: dataset.inventory.get(sku),
             lambda found, missing: InventoryBatch(data=found, not_found=missing),
+            operation_id="getInventory",
+            summary="Inventory by SKU",
+            description="Found items in request order; unknown SKUs are listed in notFound.",
+            response=InventoryBatch,
         ),
-        admin_route("/admin/inventory/{sku}", dataset, set_inventory_level, SetInventoryLevel),
-    ]
+        Admin(
+            path="/admin/inventory/{sku}",
+            operation_id="setInventoryLevel",
+            summary="Change a stock level",
+            description="Changes one location's level; omitted fields keep their value. "
+            "onHand moves with available (committed, reserved and unavailable stock stay) "
+            "and must stay non-negative; incomingExpectedAt is cleared when incoming drops "
+            "to 0 and is required while incoming > 0. Answers the item.",
+            key=path_param("sku", "SKU."),
+            apply=set_inventory_level,
+            body=SetInventoryLevel,
+            response=InventoryItem,
+            event=EventType.INVENTORY_CHANGED,
+        ),
+    ),
+)

@@ -1,6 +1,6 @@
 """Simulated order management system: orders by id, by number and a filtered search;
 customer cancel and shipping-address change (with warehouse requests); admin cancel,
-touch and address-request decisions."""
+touch and address-request decisions. Each route is declared once (:mod:`sim.routes`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from sim.changes import ChangeError, NoBody
+from sim.changes import NoBody
 from sim.changes.oms import (
     CancelOrder,
     DecideAddressRequest,
@@ -23,21 +23,23 @@ from sim.changes.oms import (
     request_cancel,
     touch_order,
 )
-from sim.common import (
-    CLOCK_KEY,
-    EMITTER_KEY,
-    admin_route,
-    bad_request,
-    batch_route,
-    error_response,
-    json_response,
-    read_body,
+from sim.common import DATASET_KEY, bad_request, error_response, json_response
+from sim.routes import (
+    Admin,
+    Change,
+    Param,
+    Read,
+    Source,
+    batch,
+    enum_list_param,
+    path_param,
+    time_param,
 )
-from sim.idempotency import IdempotencyKeys
-from sim.seed import Dataset
+from sources.events import EventType
 from sources.records import (
     MAX_BATCH,
-    AddressChangeStatus,
+    AddressChange,
+    AddressChangeRequest,
     CancelOrderRequest,
     FinancialStatus,
     FulfillmentStatus,
@@ -51,84 +53,177 @@ from sources.records import (
 )
 
 DEFAULT_LIMIT = 50
-SEARCH_PARAMS = frozenset(
-    {
-        "customerId",
-        "accountId",
-        "status",
-        "financialStatus",
-        "updatedSince",
-        "placedFrom",
-        "placedTo",
+_SEARCH_PARAMS = (
+    Param("customerId", "Only orders of this customer.", {"type": "string"}),
+    Param("accountId", "Only orders of this account.", {"type": "string"}),
+    enum_list_param("status", "FulfillmentStatus", "Comma-separated fulfillment statuses."),
+    enum_list_param("financialStatus", "FinancialStatus", "Comma-separated financial statuses."),
+    time_param("updatedSince", "Orders updated at or after this time."),
+    time_param("placedFrom", "Orders placed at or after this time (inclusive)."),
+    time_param("placedTo", "Orders placed before this time (exclusive)."),
+    Param(
         "limit",
-        "cursor",
-    }
+        f"Page size, 1 to {MAX_BATCH}.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_BATCH, "default": DEFAULT_LIMIT},
+    ),
+    Param("cursor", "Opaque cursor from pageInfo.endCursor or an edge.", {"type": "string"}),
 )
+SEARCH_PARAMS = frozenset(param.name for param in _SEARCH_PARAMS)
+_ORDER_ID = path_param("id", "Order id.")
 
 SortKey = tuple[datetime, str]
 
 
-def routes(dataset: Dataset) -> list[web.RouteDef]:
-    """The OMS routes over ``dataset`` (read live, so tests may change orders in place).
-    The customer cancel and address change honour ``Idempotency-Key``."""
-    keys = IdempotencyKeys()
+async def _search(request: web.Request) -> web.Response:
+    return json_response(search_orders(request.app[DATASET_KEY].orders.values(), request.query))
 
-    async def search(request: web.Request) -> web.Response:
-        return json_response(search_orders(dataset.orders.values(), request.query))
 
-    async def change_address(request: web.Request) -> web.Response:
-        address = await read_body(request, MailingAddress)
-        try:
-            change, event = change_shipping_address(
-                dataset, request.match_info["id"], address, request.app[CLOCK_KEY].now()
-            )
-        except ChangeError as exc:
-            return error_response(exc.status, exc.code, str(exc))
-        emitter = request.app.get(EMITTER_KEY)
-        if emitter is not None and event is not None:
-            emitter.emit(event)
-        requested = change.status is AddressChangeStatus.REQUESTED
-        return json_response(change, status=202 if requested else 200)
+async def _address_requests(request: web.Request) -> web.Response:
+    dataset = request.app[DATASET_KEY]
+    order_id = request.match_info["id"]
+    if order_id not in dataset.orders:
+        return error_response(404, "NOT_FOUND", f"no order {order_id!r}")
+    requests = sorted(
+        (r for r in dataset.address_requests.values() if r.order_id == order_id),
+        key=lambda r: r.requested_at,
+    )
+    return json_response(OrderAddressRequests(order_id=order_id, requests=requests))
 
-    async def address_requests(request: web.Request) -> web.Response:
-        order_id = request.match_info["id"]
-        if order_id not in dataset.orders:
-            return error_response(404, "NOT_FOUND", f"no order {order_id!r}")
-        requests = sorted(
-            (r for r in dataset.address_requests.values() if r.order_id == order_id),
-            key=lambda r: r.requested_at,
-        )
-        return json_response(OrderAddressRequests(order_id=order_id, requests=requests))
 
-    return [
-        batch_route(
+def _orders(found: list[Order], missing: list[str]) -> OrderBatch:
+    return OrderBatch(data=found, not_found=missing)
+
+
+SOURCE = Source(
+    name="oms",
+    title="OrderGraph simulated OMS",
+    description="Orders with fulfillment orders, shipments and line quantities.",
+    routes=(
+        batch(
             "/orders",
             "ids",
-            dataset.orders.get,
-            lambda found, missing: OrderBatch(data=found, not_found=missing),
+            "order ids",
+            lambda dataset, order_id: dataset.orders.get(order_id),
+            _orders,
+            operation_id="getOrders",
+            summary="Orders by id",
+            description="Found orders in request order; unknown ids are listed in notFound.",
+            response=OrderBatch,
         ),
-        batch_route(
+        batch(
             "/orders/by-number",
             "numbers",
-            dataset.orders_by_number.get,
-            lambda found, missing: OrderBatch(data=found, not_found=missing),
+            "order numbers",
+            lambda dataset, number: dataset.orders_by_number.get(number),
+            _orders,
             normalize=lambda number: number.removeprefix("#"),
+            operation_id="getOrdersByNumber",
+            summary="Orders by human order number",
+            description="Numbers like 1001 (a leading '#' is accepted and removed). Found "
+            "orders in request order; unknown numbers are listed in notFound.",
+            response=OrderBatch,
         ),
-        web.get("/orders/search", search),
-        # a data endpoint (counted, delayed, faulted: only /admin/ paths are not), though
-        # it changes the order like the admin routes do
-        keys.route(admin_route("/orders/{id}/cancel", dataset, request_cancel, CancelOrderRequest)),
-        keys.route(web.post("/orders/{id}/shipping-address", change_address)),
-        web.get("/orders/{id}/address-requests", address_requests),
-        admin_route("/admin/orders/{id}/cancel", dataset, cancel_order, CancelOrder),
-        admin_route("/admin/orders/{id}/touch", dataset, touch_order, NoBody),
-        admin_route(
-            "/admin/address-requests/{requestId}/decide",
-            dataset,
-            decide_address_request,
-            DecideAddressRequest,
+        Read(
+            path="/orders/search",
+            operation_id="searchOrders",
+            summary="Search orders",
+            description="All filters are optional and combined with AND. Sorted by placedAt "
+            "descending, then id descending. Pass pageInfo.endCursor (or any edge's "
+            "cursor) as cursor to continue after it; endCursor is null on an empty "
+            "page. Unknown parameters or invalid values answer 400.",
+            response=OrderPage,
+            handler=_search,
+            params=_SEARCH_PARAMS,
         ),
-    ]
+        Read(
+            path="/orders/{id}/address-requests",
+            operation_id="getAddressRequests",
+            summary="Address change requests of an order",
+            description="Every request made while a warehouse had the work, oldest first, "
+            "with its status (PENDING, APPROVED, REJECTED). An unknown order answers 404.",
+            response=OrderAddressRequests,
+            handler=_address_requests,
+            params=(_ORDER_ID,),
+        ),
+        Change(
+            path="/orders/{id}/cancel",
+            operation_id="requestCancel",
+            summary="Cancel an order or some of its lines",
+            description="Without lines: cancels the whole order while nothing has shipped "
+            "and no fulfillment order is IN_PROGRESS, INCOMPLETE or CLOSED (same effects as "
+            "the admin cancel; emits order.cancelled). With lines: cancels those "
+            "quantities, each at most the line's cancellable quantity (unshipped units on "
+            "fulfillment orders no warehouse has started); emptied fulfillment orders are "
+            "cancelled, a captured payment partially refunded, or refunded/voided when "
+            "nothing is left (emits order.updated). Answers the updated order.",
+            key=_ORDER_ID,
+            apply=request_cancel,
+            body=CancelOrderRequest,
+            response=Order,
+            conflict="Refused, code ALREADY_CANCELLED, NOTHING_TO_CANCEL, ALREADY_SHIPPED, "
+            "PARTIALLY_SHIPPED (whole order), IN_FULFILLMENT or QUANTITY_NOT_CANCELLABLE "
+            "(a line asks for more than it can cancel).",
+        ),
+        Change(
+            path="/orders/{id}/shipping-address",
+            operation_id="changeShippingAddress",
+            summary="Change the shipping address",
+            description="Before any fulfillment order is handed to a warehouse (IN_PROGRESS, "
+            "INCOMPLETE, CLOSED) the address is applied at once: 200 with status "
+            "APPLIED (emits order.updated).",
+            key=_ORDER_ID,
+            apply=change_shipping_address,
+            body=MailingAddress,
+            response=AddressChange,
+            conflict="Refused, code ALREADY_CANCELLED, NOTHING_TO_CANCEL, PICKUP_ORDER, "
+            "ALREADY_SHIPPED or PARTIALLY_SHIPPED.",
+            accepted="A warehouse has the work: recorded as a PENDING request (status "
+            "REQUESTED, requestId) for it to approve or reject; the order is unchanged "
+            "and no event is sent until the decision.",
+        ),
+        Admin(
+            path="/admin/orders/{id}/cancel",
+            operation_id="cancelOrder",
+            summary="Cancel an order",
+            description="Sets cancelledAt and cancelReason, cancels every line's quantity "
+            "and every open fulfillment order, voids an AUTHORIZED or PENDING payment and "
+            "refunds any other. Answers the cancelled order.",
+            key=_ORDER_ID,
+            apply=cancel_order,
+            body=CancelOrder,
+            response=Order,
+            event=EventType.ORDER_CANCELLED,
+            conflict="The order has shipped lines or is already cancelled (code NOT_CANCELLABLE).",
+        ),
+        Admin(
+            path="/admin/orders/{id}/touch",
+            operation_id="touchOrder",
+            summary="Touch an order",
+            description="Only moves updatedAt forward. Answers the order.",
+            key=_ORDER_ID,
+            apply=touch_order,
+            body=NoBody,
+            response=Order,
+            event=EventType.ORDER_UPDATED,
+        ),
+        Admin(
+            path="/admin/address-requests/{requestId}/decide",
+            operation_id="decideAddressRequest",
+            summary="Decide an address change request",
+            description="The warehouse's answer to a PENDING request: approve applies the "
+            "address, reject keeps the old one; either moves the order's updatedAt. "
+            "Answers the decided request.",
+            key=path_param("requestId", "Address change request id."),
+            apply=decide_address_request,
+            body=DecideAddressRequest,
+            response=AddressChangeRequest,
+            event=EventType.ORDER_UPDATED,
+            conflict="Already decided (code ALREADY_DECIDED), or approving an order that "
+            "can no longer take the address (code ALREADY_CANCELLED, ALREADY_SHIPPED, "
+            "PARTIALLY_SHIPPED, ...).",
+        ),
+    ),
+)
 
 
 def search_orders(orders: Iterable[Order], query: Mapping[str, str]) -> OrderPage:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sim.cluster import ROUTES, SOURCES
-from sim.common import create_source_app
+import aiohttp
+import pytest
+
+from sim.app import create_source_app
+from sim.cluster import SOURCES, start_cluster
 from sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
 from sim.seed import generate
 from sources.records import MAX_BATCH
@@ -15,6 +18,7 @@ from sources.records import MAX_BATCH
 CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address", "/tickets/{id}/comments")
 # what every source serves besides its data and admin routes
 SHARED_PATHS = ("/healthz", "/openapi.json", "/__stats", "/__faults")
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_every_source_has_a_spec() -> None:
@@ -103,18 +107,49 @@ def test_ticketing_documents_its_changes() -> None:
     assert "comments" in schemas["Ticket"]["properties"]
 
 
+def documented(source: str) -> set[tuple[str, str]]:
+    """(method, path template) of every operation in ``source``'s document."""
+    paths = build_document(source)["paths"]
+    return {(method.upper(), path) for path, item in paths.items() for method in item}
+
+
 def test_every_route_a_source_serves_is_in_its_document() -> None:
-    dataset = generate(seed=3, now=datetime(2026, 11, 20, tzinfo=UTC), orders=5, customers=5)
+    dataset = generate(seed=3, now=NOW, orders=5, customers=5)
     for source in SOURCES:
-        app = create_source_app(source, ROUTES[source](dataset))
+        app = create_source_app(source, dataset)
         served = {
-            (route.resource.canonical, route.method.lower())
+            (route.method, route.resource.canonical)
             for route in app.router.routes()
             if route.resource is not None and route.method != "HEAD"  # aiohttp adds HEAD
         }
-        doc = build_document(source)
-        documented = {(path, method) for path, item in doc["paths"].items() for method in item}
-        assert served == documented, source
+        assert served == documented(source), source
+
+
+def _concrete(path: str) -> str:
+    """``path`` with every placeholder filled in (no record has that id)."""
+    return "/".join("nope" if part.startswith("{") else part for part in path.split("/"))
+
+
+def _routed(status: int, body: bytes) -> bool:
+    """False for the router's own refusal of an unknown path or method."""
+    return status not in (404, 405) or b"no route for" not in body
+
+
+@pytest.mark.parametrize("source", SOURCES)
+async def test_running_servers_route_what_is_documented_and_nothing_else(source: str) -> None:
+    """Every documented operation reaches a handler of a running source (its answer
+    may be a refusal, never the router's "no route"), and the operations documented
+    only by the other sources do not."""
+    others = {op for other in SOURCES if other != source for op in documented(other)}
+    foreign = others - documented(source)
+    assert foreign  # the sources do not all serve the same routes
+    dataset = generate(seed=3, now=NOW, orders=5, customers=5)
+    async with await start_cluster(dataset) as cluster, aiohttp.ClientSession() as http:
+        base = cluster.urls[source]
+        for method, path in sorted(documented(source) | foreign):
+            async with http.request(method, base + _concrete(path)) as resp:
+                routed = _routed(resp.status, await resp.read())
+            assert routed == ((method, path) in documented(source)), (source, method, path)
 
 
 def test_stats_and_contract_routes_are_documented() -> None:
