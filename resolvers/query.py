@@ -12,13 +12,15 @@ from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, ScopeGuard
 from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import (
+    MAX_PAGE,
+    Cursors,
+    check_first,
     check_order_number,
-    decode_sort_cursor,
-    encode_cursor,
+    check_sort_cursor,
     expect_global_id,
     from_global_id,
 )
-from resolvers.types.common import Node, PageInfo
+from resolvers.types.common import Node
 from resolvers.types.exception_queue import (
     ExceptionQueueConnection,
     ExceptionQueueFilter,
@@ -29,13 +31,11 @@ from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, Order
 from resolvers.types.ticket import SupportTicket
 from sources.cache.through import Cached, Freshness
 from sources.clients import OrderSearch
-from sources.records import MAX_BATCH
 
-MAX_PAGE = MAX_BATCH  # `first` on every connection: 1..100
 # Node kinds and how many parts their global ids have (the first is the order's id).
 _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}
 T = TypeVar("T")
-_CURSOR_PREFIX = "og1:"
+ORDER_CURSORS = Cursors("og1:")
 
 
 @strawberry.type(description="Reads: orders, the exception queue and any object by its global id.")
@@ -89,13 +89,12 @@ class Query:
         ] = None,
     ) -> OrderConnection:
         context = info.context
-        if not 1 <= first <= MAX_PAGE:
-            raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
+        check_first(first)
         since = context.cached.invalidations.epoch  # orders changed meanwhile are not stored
         page = await context.cached.upstreams.oms.search_orders(
             _search(filter, context.access),
             limit=first,
-            cursor=None if after is None else decode_sort_cursor(after, _CURSOR_PREFIX),
+            cursor=None if after is None else check_sort_cursor(ORDER_CURSORS.decode(after)),
         )
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = context.clock.time()
@@ -108,22 +107,17 @@ class Query:
         )
         edges = [
             OrderEdge(
-                cursor=encode_cursor(edge.cursor, _CURSOR_PREFIX),
+                cursor=ORDER_CURSORS.encode(edge.cursor),
                 node=Order.from_record(edge.node, cached, pii=context.access.pii),
             )
             for edge, cached in zip(page.edges, found, strict=True)
         ]
         end = page.page_info.end_cursor
-        return OrderConnection(
-            edges=edges,
-            nodes=[edge.node for edge in edges],
-            page_info=PageInfo(
-                has_next_page=page.page_info.has_next_page,
-                end_cursor=None if end is None else encode_cursor(end, _CURSOR_PREFIX),
-                has_previous_page=False,  # the OMS pages forward only (see PageInfo)
-                start_cursor=edges[0].cursor if edges else None,
-            ),
-        )
+        return OrderConnection.page(
+            edges,
+            has_next=page.page_info.has_next_page,
+            resume=None if end is None else ORDER_CURSORS.encode(end),
+        )  # the OMS pages forward only: no previous page (see PageInfo)
 
     @strawberry.field(
         description="Orders with open exceptions, most severe and newest first, for "
@@ -176,8 +170,8 @@ class Query:
             strawberry.argument(description="Global ids, at most 100; each missing one is null."),
         ],
     ) -> list[Node | None]:
-        if len(ids) > MAX_BATCH:
-            raise UserInputError(f"at most {MAX_BATCH} ids per call", field="ids")
+        if len(ids) > MAX_PAGE:
+            raise UserInputError(f"at most {MAX_PAGE} ids per call", field="ids")
         results = await asyncio.gather(
             *(_found_node(info, node_id) for node_id in ids), return_exceptions=True
         )

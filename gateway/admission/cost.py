@@ -54,9 +54,8 @@ from gateway.admission.documents import (
     type_condition,
 )
 from resolvers.order_facts import SOURCE_FIELDS
+from resolvers.relay import MAX_PAGE
 from resolvers.types.freshness import DataSource
-
-MAX_PAGE = 100  # the largest page or id list the graph serves
 
 DEFAULT_FIELD_COSTS: Mapping[str, int] = {
     **dict.fromkeys(SOURCE_FIELDS.values(), 1),  # the field carrying each other source

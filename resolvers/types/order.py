@@ -21,7 +21,7 @@ from resolvers.access import Access, ScopeGuard, requires
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
-from resolvers.types.common import DateWindow, MailingAddress, Money, Node, PageInfo
+from resolvers.types.common import Connection, DateWindow, MailingAddress, Money, Node, PageInfo
 from resolvers.types.enums import (
     CancelReason,
     CustomerOrderStatus,
@@ -482,7 +482,7 @@ class OrderEdge:
 
 
 @strawberry.type(description="A page of orders, newest first (OMS search).")
-class OrderConnection:
+class OrderConnection(Connection[OrderEdge]):
     edges: list[OrderEdge] = strawberry.field(description="The orders with their cursors.")
     nodes: list[Order] = strawberry.field(description="The same orders, without cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
