@@ -16,7 +16,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import FieldExtension
-from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
+from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
@@ -67,22 +67,12 @@ class ScopeGuard(FieldExtension):
         if self.directive not in field.directives:  # each schema build applies it again
             field.directives.append(self.directive)
 
-    def resolve(
-        self, next_: SyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
-    ) -> Any:
-        _check(info)
-        return next_(source, info, **kwargs)
-
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
     ) -> Any:
-        _check(info)
+        access: Access = info.context.access
+        access.require(f"{info.path.typename}.{info.field_name}")  # the path names the parent
         return await next_(source, info, **kwargs)
-
-
-def _check(info: strawberry.Info) -> None:
-    access: Access = info.context.access
-    access.require(f"{info.path.typename}.{info.field_name}")  # the path names the parent type
 
 
 @dataclass(frozen=True, slots=True)

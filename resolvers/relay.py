@@ -77,11 +77,13 @@ class Cursors:
 
     def decode(self, cursor: str) -> str:
         """What ``encode`` was given, or a BAD_USER_INPUT error."""
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise bad_cursor()
         try:
             raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
         except (binascii.Error, UnicodeError, ValueError):
-            raw = None
-        if len(cursor) > MAX_CURSOR_CHARS or raw is None or not raw.startswith(self.prefix):
+            raise bad_cursor() from None
+        if not raw.startswith(self.prefix):
             raise bad_cursor()
         return raw.removeprefix(self.prefix)
 
