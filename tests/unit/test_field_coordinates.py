@@ -7,10 +7,18 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from graphql import GraphQLObjectType, GraphQLSchema, get_nullable_type, is_list_type
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+)
 
 from gateway.admission.cost import DEFAULT_FIELD_COSTS, DEFAULT_LIST_SIZES, DEFAULT_SIZE_ARGUMENTS
-from resolvers.access import ScopeMap
+from resolvers.access import RequiresScopes, ScopeGuard, ScopeMap
 from resolvers.errors import UNAUTHORIZED_FIELD, UserInputError
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import to_global_id
@@ -51,6 +59,41 @@ def test_each_source_is_carried_by_a_guarded_field() -> None:
     for source, coordinate in SOURCE_FIELDS.items():
         field_of(coordinate)
         assert coordinate in guarded, f"{source}: {coordinate} has no @requiresScopes"
+
+
+def _reached_by_queries() -> list[GraphQLObjectType]:
+    """The object types a query can reach (through interfaces to their implementations)."""
+    query = GRAPHQL.query_type
+    assert query is not None
+    seen: dict[str, GraphQLObjectType] = {}
+    frontier: list[GraphQLNamedType] = [query]
+    while frontier:
+        named = frontier.pop()
+        if named.name in seen or not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        if isinstance(named, GraphQLInterfaceType):
+            frontier.extend(GRAPHQL.get_possible_types(named))
+            continue
+        seen[named.name] = named
+        frontier.extend(get_named_type(f.type) for f in named.fields.values())
+    return list(seen.values())
+
+
+def test_every_guarded_field_a_query_reaches_is_enforced_or_masked() -> None:
+    """Only personal data (masked when built) may carry the directive alone."""
+    checked = 0
+    for owner in _reached_by_queries():
+        definition = owner.extensions["strawberry-definition"]
+        for strawberry_field in definition.fields:
+            scopes = [
+                d.scopes for d in strawberry_field.directives if isinstance(d, RequiresScopes)
+            ]
+            if not scopes:
+                continue
+            checked += 1
+            enforced = any(isinstance(e, ScopeGuard) for e in strawberry_field.extensions)
+            assert enforced or scopes == [[["pii:read"]]], f"{owner.name}.{strawberry_field.name}"
+    assert checked >= len(SOURCE_FIELDS)
 
 
 async def test_a_guarded_field_is_refused_from_its_declaration() -> None:
