@@ -2,16 +2,23 @@
 
 Scopes are declared on the schema with ``@requiresScopes`` (visible in the SDL) and
 turned, once per set of scopes, into the set of field coordinates the caller may
-not read. Resolvers of guarded edges then check one set membership; no field gets a
-permission hook of its own. Personal data is masked when objects are built.
+not read. A field that reads a guarded source declares its scopes once, with
+``ScopeGuard``, which also refuses it (null, ``UNAUTHORIZED_FIELD``) to a caller
+denied it: one set membership, the coordinate taken from ``info``. Personal data is
+masked when objects are built, and writes are refused before execution, so those
+fields only carry the directive (``requires``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.schema_directive import Location
+from strawberry.types.field import StrawberryField
 
 from resolvers.errors import UNAUTHORIZED_FIELD, UserInputError
 
@@ -43,8 +50,29 @@ EXCEPTION_SCOPES = ("orders:read", "shipments:read", "inventory:read", "tickets:
 
 
 def requires(*scopes: str) -> list[object]:
-    """``directives=`` for a field that needs all of ``scopes``."""
+    """``directives=`` for a field that needs all of ``scopes`` and is guarded
+    elsewhere (masked when built, or refused at admission)."""
     return [RequiresScopes(scopes=[list(scopes)])]
+
+
+class ScopeGuard(FieldExtension):
+    """``extensions=[ScopeGuard(*scopes)]``: the field needs all of ``scopes``; it
+    carries the ``@requiresScopes`` directive and resolves to an ``UNAUTHORIZED_FIELD``
+    error for a caller denied it."""
+
+    def __init__(self, *scopes: str) -> None:
+        self.directive = RequiresScopes(scopes=[list(scopes)])
+
+    def apply(self, field: StrawberryField) -> None:
+        if self.directive not in field.directives:  # each schema build applies it again
+            field.directives.append(self.directive)
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> Any:
+        access: Access = info.context.access
+        access.require(f"{info.path.typename}.{info.field_name}")  # the path names the parent
+        return await next_(source, info, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

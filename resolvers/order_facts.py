@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,9 +17,23 @@ from domain import exception_rules as rules
 from resolvers.access import Access
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
+from resolvers.types.freshness import DataSource
 from sources import records
 from sources.cache.through import Cached
 from sources.errors import SourceError
+
+# The field that carries each other source's data. A caller reads that source,
+# in any field derived from it too, only when it may read this field.
+SOURCE_FIELDS: Mapping[DataSource, str] = {
+    DataSource.INVENTORY: "LineItem.availability",
+    DataSource.CARRIER: "Shipment.tracking",
+    DataSource.TICKETING: "Order.tickets",
+}
+
+
+def readable(access: Access, source: DataSource) -> bool:
+    """Whether ``access`` may read ``source``'s data."""
+    return SOURCE_FIELDS[source] not in access.denied
 
 
 async def trackings(
@@ -45,7 +60,7 @@ async def readable_trackings(
     signers' names masked without pii:read); records a failing carrier could not give
     are left out."""
     access = context.access
-    if "Shipment.tracking" in access.denied:
+    if not readable(access, DataSource.CARRIER):
         return {}
     found = await trackings(order, context, strict=False)
     return {number: masked(tracking, access) for number, tracking in found.items()}
@@ -77,7 +92,7 @@ async def readable_stock(
     order: records.Order, context: RequestContext
 ) -> dict[str, records.InventoryItem | None]:
     """Stock of the order's SKUs if the caller may read it and inventory answered."""
-    if "LineItem.availability" in context.access.denied:
+    if not readable(context.access, DataSource.INVENTORY):
         return {}
     found = await settle(context.loaders.inventory_by_sku, [line.sku for line in order.lines])
     return {sku: item.value for sku, item in found.items() if isinstance(item, Cached)}
@@ -87,7 +102,7 @@ async def readable_tickets(
     order: records.Order, context: RequestContext
 ) -> list[records.Ticket] | None:
     """The order's tickets if the caller may read them and ticketing answered."""
-    if "Order.tickets" in context.access.denied:
+    if not readable(context.access, DataSource.TICKETING):
         return None
     (found,) = (await settle(context.loaders.tickets_by_order, [order.id])).values()
     return found.value if isinstance(found, Cached) else None
@@ -112,14 +127,15 @@ async def gather_facts(order: records.Order, context: RequestContext) -> SourceF
         readable_stock(order, context),
         readable_tickets(order, context),
     )
-    denied = context.access.denied
+    access = context.access
     numbers = {s.tracking_number for s in order.shipments if s.tracking_number}
     complete = (
-        ("Shipment.tracking" in denied or numbers <= found_trackings.keys())
+        (not readable(access, DataSource.CARRIER) or numbers <= found_trackings.keys())
         and (
-            "LineItem.availability" in denied or {line.sku for line in order.lines} <= stock.keys()
+            not readable(access, DataSource.INVENTORY)
+            or {line.sku for line in order.lines} <= stock.keys()
         )
-        and ("Order.tickets" in denied or tickets is not None)
+        and (not readable(access, DataSource.TICKETING) or tickets is not None)
     )
     return SourceFacts(found_trackings, stock, tickets, complete)
 

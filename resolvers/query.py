@@ -8,50 +8,53 @@ from typing import Annotated, TypeVar
 
 import strawberry
 
-from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, requires
+from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, ScopeGuard
 from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import (
+    MAX_PAGE,
+    Cursors,
+    check_first,
     check_order_number,
-    decode_sort_cursor,
-    encode_cursor,
+    check_sort_cursor,
     expect_global_id,
     from_global_id,
 )
-from resolvers.types.common import Node, PageInfo
+from resolvers.types.common import Node
 from resolvers.types.exception_queue import (
     ExceptionQueueConnection,
     ExceptionQueueFilter,
     queue_page,
 )
+from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
 from sources.cache.through import Cached, Freshness
 from sources.clients import OrderSearch
-from sources.records import MAX_BATCH
 
-MAX_PAGE = MAX_BATCH  # `first` on every connection: 1..100
 # Node kinds and how many parts their global ids have (the first is the order's id).
 _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}
 T = TypeVar("T")
-_CURSOR_PREFIX = "og1:"
+ORDER_CURSORS = Cursors("og1:")
 
 
 @strawberry.type(description="Reads: orders, the exception queue and any object by its global id.")
 class Query:
-    @strawberry.field(description="An order by its global id.", directives=requires("orders:read"))
+    @strawberry.field(
+        description="An order by its global id.", extensions=[ScopeGuard("orders:read")]
+    )
     async def order(
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The order's global id.")],
     ) -> Order | None:
-        info.context.access.require("Query.order")
         (order_id,) = expect_global_id(id, "Order", 1)
         found = await info.context.loaders.order_by_id.load(order_id)
         return _found(Order.visible(found, info.context.access), id)
 
     @strawberry.field(
         description='An order by its number, with or without "#": "1001", "#1001".',
-        directives=requires("orders:read"),
+        extensions=[ScopeGuard("orders:read")],
     )
     async def order_by_number(
         self,
@@ -60,7 +63,6 @@ class Query:
             str, strawberry.argument(description='The OMS order number, e.g. "1001" or "#1001".')
         ],
     ) -> Order | None:
-        info.context.access.require("Query.orderByNumber")
         cleaned = check_order_number(number)
         found = await info.context.loaders.order_by_number.load(cleaned)
         info.context.loaders.remember_orders([found])
@@ -68,7 +70,7 @@ class Query:
 
     @strawberry.field(
         description="Orders, newest first. `first` is required, 1 to 100.",
-        directives=requires("orders:read"),
+        extensions=[ScopeGuard("orders:read")],
     )
     async def orders(
         self,
@@ -87,14 +89,12 @@ class Query:
         ] = None,
     ) -> OrderConnection:
         context = info.context
-        context.access.require("Query.orders")
-        if not 1 <= first <= MAX_PAGE:
-            raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
+        check_first(first)
         since = context.cached.invalidations.epoch  # orders changed meanwhile are not stored
         page = await context.cached.upstreams.oms.search_orders(
             _search(filter, context.access),
             limit=first,
-            cursor=None if after is None else decode_sort_cursor(after, _CURSOR_PREFIX),
+            cursor=None if after is None else check_sort_cursor(ORDER_CURSORS.decode(after)),
         )
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = context.clock.time()
@@ -107,22 +107,17 @@ class Query:
         )
         edges = [
             OrderEdge(
-                cursor=encode_cursor(edge.cursor, _CURSOR_PREFIX),
+                cursor=ORDER_CURSORS.encode(edge.cursor),
                 node=Order.from_record(edge.node, cached, pii=context.access.pii),
             )
             for edge, cached in zip(page.edges, found, strict=True)
         ]
         end = page.page_info.end_cursor
-        return OrderConnection(
-            edges=edges,
-            nodes=[edge.node for edge in edges],
-            page_info=PageInfo(
-                has_next_page=page.page_info.has_next_page,
-                end_cursor=None if end is None else encode_cursor(end, _CURSOR_PREFIX),
-                has_previous_page=False,  # the OMS pages forward only (see PageInfo)
-                start_cursor=edges[0].cursor if edges else None,
-            ),
-        )
+        return OrderConnection.page(
+            edges,
+            has_next=page.page_info.has_next_page,
+            resume=None if end is None else ORDER_CURSORS.encode(end),
+        )  # the OMS pages forward only: no previous page (see PageInfo)
 
     @strawberry.field(
         description="Orders with open exceptions, most severe and newest first, for "
@@ -131,7 +126,7 @@ class Query:
         "partner keys see no internal exceptions (nor orders queued only for those). "
         "`first` is required, 1 to 100; a selective filter may answer fewer, with "
         "`hasNextPage` true.",
-        directives=requires(*EXCEPTION_SCOPES),
+        extensions=[ScopeGuard(*EXCEPTION_SCOPES)],
     )
     async def exception_queue(
         self,
@@ -149,11 +144,10 @@ class Query:
             strawberry.argument(description="Which entries; every queued order when omitted."),
         ] = None,
     ) -> ExceptionQueueConnection:
-        info.context.access.require("Query.exceptionQueue")
         return await queue_page(info.context, first, after, filter)
 
     @strawberry.field(
-        description="Any object by its global id.", directives=requires("orders:read")
+        description="Any object by its global id.", extensions=[ScopeGuard("orders:read")]
     )
     async def node(
         self,
@@ -162,12 +156,11 @@ class Query:
             strawberry.ID, strawberry.argument(description="A global id from any `id` field.")
         ],
     ) -> Node | None:
-        info.context.access.require("Query.node")
         return _found(await _resolve_node(info, id), id)
 
     @strawberry.field(
         description="Objects by global ids (at most 100), in the order asked.",
-        directives=requires("orders:read"),
+        extensions=[ScopeGuard("orders:read")],
     )
     async def nodes(
         self,
@@ -177,9 +170,8 @@ class Query:
             strawberry.argument(description="Global ids, at most 100; each missing one is null."),
         ],
     ) -> list[Node | None]:
-        info.context.access.require("Query.nodes")
-        if len(ids) > MAX_BATCH:
-            raise UserInputError(f"at most {MAX_BATCH} ids per call", field="ids")
+        if len(ids) > MAX_PAGE:
+            raise UserInputError(f"at most {MAX_PAGE} ids per call", field="ids")
         results = await asyncio.gather(
             *(_found_node(info, node_id) for node_id in ids), return_exceptions=True
         )
@@ -200,7 +192,7 @@ async def _resolve_node(info: Info, global_id: str) -> Node | None:
     if order is None or type_name == "Order":
         return order
     if type_name == "SupportTicket":
-        context.access.require("Order.tickets")
+        context.access.require(SOURCE_FIELDS[DataSource.TICKETING])
         tickets = (await context.loaders.tickets_by_order.load(parts[0])).value
         ticket = next((t for t in tickets or () if t.id == parts[1]), None)
         return None if ticket is None else SupportTicket.from_record(ticket)

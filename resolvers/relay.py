@@ -1,4 +1,5 @@
-"""Opaque Relay global ids, ``base64url("<Type>:<part>[:<part>…]")``, and cursors.
+"""Opaque Relay global ids, ``base64url("<Type>:<part>[:<part>…]")``, connection
+cursors and the page cap.
 
 Child objects (a line, a shipment, a ticket) carry their order's id among their
 parts, so ``node`` can resolve them through the batched order or ticket loaders.
@@ -13,6 +14,7 @@ from datetime import datetime
 from urllib.parse import quote, unquote
 
 from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
+from sources.records import MAX_BATCH
 
 # The sources' id grammar (sim/seed.py: "ord_123456", "li_1234567", ticket
 # "52001"): what the gateway forwards must match it, so a comma, a blank or a 100 KB
@@ -21,6 +23,7 @@ ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 ORDER_NUMBER = re.compile(r"[0-9]{1,20}")
 MAX_GLOBAL_ID_CHARS = 400  # well above the longest real id (type + three parts of 64)
 MAX_CURSOR_CHARS = 200
+MAX_PAGE = MAX_BATCH  # `first` on every connection, and ids per `nodes`: a page is one batch
 
 
 def to_global_id(type_name: str, *parts: str) -> str:
@@ -61,20 +64,34 @@ def _invalid(global_id: str) -> UserInputError:
     return UserInputError(f"{global_id!r} is not a valid id", code=INVALID_ID, field="id")
 
 
-def encode_cursor(raw: str, prefix: str) -> str:
-    """An opaque cursor for ``raw``; ``prefix`` names the connection (and its version)."""
-    return base64.urlsafe_b64encode((prefix + raw).encode()).decode()
+class Cursors:
+    """The cursors of one connection: base64url (padded) of ``prefix + raw``. The
+    prefix names the connection and its format's version, so a cursor of another
+    connection is refused; the timeline's cursors have none (they predate prefixes)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def encode(self, raw: str) -> str:
+        return base64.urlsafe_b64encode((self.prefix + raw).encode()).decode()
+
+    def decode(self, cursor: str) -> str:
+        """What ``encode`` was given, or a BAD_USER_INPUT error."""
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise bad_cursor()
+        try:
+            raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        except (binascii.Error, UnicodeError, ValueError):
+            raise bad_cursor() from None
+        if not raw.startswith(self.prefix):
+            raise bad_cursor()
+        return raw.removeprefix(self.prefix)
 
 
-def decode_cursor(cursor: str, prefix: str) -> str:
-    """What ``encode_cursor(raw, prefix)`` was given, or a BAD_USER_INPUT error."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raw = ""
-    if not raw.startswith(prefix):
-        raise _bad_cursor()
-    return raw.removeprefix(prefix)
+def check_first(first: int) -> None:
+    """Refuse a page size outside 1 to ``MAX_PAGE`` (BAD_USER_INPUT)."""
+    if not 1 <= first <= MAX_PAGE:
+        raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
 
 
 def check_order_number(number: str, field: str = "number") -> str:
@@ -89,26 +106,23 @@ def check_order_number(number: str, field: str = "number") -> str:
     return cleaned
 
 
-def decode_sort_cursor(cursor: str, prefix: str) -> str:
-    """The source's cursor inside a connection cursor, checked strictly before it is
+def check_sort_cursor(inner: str) -> str:
+    """A source's cursor, taken from a connection cursor, checked strictly before it is
     forwarded: base64url of ``<ISO 8601 time with offset>|<id>``, exactly as the source
     writes it (re-encoding must give it back), else a BAD_USER_INPUT error."""
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise _bad_cursor()
-    inner = decode_cursor(cursor, prefix)
     try:
         raw = base64.urlsafe_b64decode(inner + "=" * (-len(inner) % 4)).decode()
         placed, _, item_id = raw.partition("|")
         at = datetime.fromisoformat(placed)
     except (binascii.Error, UnicodeError, ValueError):
-        raise _bad_cursor() from None
+        raise bad_cursor() from None
     canonical = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     if at.tzinfo is None or not ID_PART.fullmatch(item_id) or canonical != inner:
-        raise _bad_cursor()
+        raise bad_cursor()
     return inner
 
 
-def _bad_cursor() -> UserInputError:
+def bad_cursor() -> UserInputError:
     return UserInputError(
         "after is not a cursor of this connection", code=BAD_USER_INPUT, field="after"
     )

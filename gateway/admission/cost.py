@@ -53,13 +53,12 @@ from gateway.admission.documents import (
     fragments_of,
     type_condition,
 )
-
-MAX_PAGE = 100  # the largest page or id list the graph serves
+from resolvers.order_facts import SOURCE_FIELDS
+from resolvers.relay import MAX_PAGE
+from resolvers.types.freshness import DataSource
 
 DEFAULT_FIELD_COSTS: Mapping[str, int] = {
-    "LineItem.availability": 1,
-    "Shipment.tracking": 1,
-    "Order.tickets": 1,
+    **dict.fromkeys(SOURCE_FIELDS.values(), 1),  # the field carrying each other source
     "Order.customerStatus": 1,
     "Order.estimatedDelivery": 1,
     "Order.dataSources": 2,
@@ -74,7 +73,7 @@ DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Order.shipments": 3,
     "Order.fulfillmentOrders": 3,
     "Order.tickets": 3,
-    "Order.dataSources": 4,  # one per source
+    "Order.dataSources": len(DataSource),  # one per source
     "FulfillmentOrder.lineItems": 5,
     "Shipment.lineItems": 5,
     "Tracking.events": 10,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import strawberry
 
@@ -106,3 +108,45 @@ class PageInfo:
     start_cursor: str | None = strawberry.field(
         description="The cursor of the first edge; null when the page is empty."
     )
+
+
+class _Edge(Protocol):
+    @property
+    def cursor(self) -> str: ...
+
+    @property
+    def node(self) -> object: ...
+
+
+EdgeT = TypeVar("EdgeT", bound=_Edge)
+
+
+class Connection(Generic[EdgeT]):
+    """A page of a connection (Relay Cursor Connections, forward only). Each concrete
+    connection is a strawberry type subclassing it, its fields declared with their own
+    descriptions (they are the public schema); ``page`` builds any of them."""
+
+    @classmethod
+    def page(
+        cls,
+        edges: Sequence[EdgeT],
+        *,
+        has_next: bool,
+        has_previous: bool = False,
+        resume: str | None = None,
+    ) -> Self:
+        """``resume``: where the next page starts when not after the last edge (the
+        source's own end cursor, or the last entry a filtered scan read)."""
+        end = resume if resume is not None else edges[-1].cursor if edges else None
+        fields: dict[str, Any] = {
+            "edges": list(edges),
+            "page_info": PageInfo(
+                has_next_page=has_next,
+                end_cursor=end,
+                has_previous_page=has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
+        }
+        if "nodes" in cls.__annotations__:  # the timeline has no `nodes`
+            fields["nodes"] = [edge.node for edge in edges]
+        return cls(**fields)

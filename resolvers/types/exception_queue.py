@@ -16,17 +16,16 @@ import strawberry
 
 from domain import exception_rules as rules
 from resolvers.context import RequestContext
-from resolvers.errors import UserInputError
 from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore
 from resolvers.exception_queue.entries import SEVERITY_RANK
-from resolvers.relay import decode_cursor, encode_cursor, to_global_id
-from resolvers.types.common import PageInfo
+from resolvers.relay import Cursors, bad_cursor, check_first, to_global_id
+from resolvers.types.common import Connection, PageInfo
 from resolvers.types.order import Info, Order
 from sources.cache.backend import IndexPosition
 from sources.records import MAX_BATCH
 
 SCAN_LIMIT = 1000  # queue entries one request reads at most
-_CURSOR_PREFIX = "eq1:"
+QUEUE_CURSORS = Cursors("eq1:")
 _RANK = re.compile(r"\d:\d{15}")
 
 
@@ -113,7 +112,7 @@ class ExceptionQueueEdge:
     description="A page of the exception queue, most severe and newest first (derived by "
     "the gateway, kept in its cache)."
 )
-class ExceptionQueueConnection:
+class ExceptionQueueConnection(Connection[ExceptionQueueEdge]):
     edges: list[ExceptionQueueEdge] = strawberry.field(
         description="The entries with their cursors."
     )
@@ -126,8 +125,7 @@ class ExceptionQueueConnection:
 async def queue_page(
     context: RequestContext, first: int, after: str | None, filter: ExceptionQueueFilter | None
 ) -> ExceptionQueueConnection:
-    if not 1 <= first <= MAX_BATCH:
-        raise UserInputError(f"first must be between 1 and {MAX_BATCH}", field="first")
+    check_first(first)
     wanted = ExceptionMatch(filter or ExceptionQueueFilter())
     store = QueueStore(context.cached.backend)
     access = context.access
@@ -154,20 +152,11 @@ async def queue_page(
         for at, entry in kept[:first]
     ]
     has_next = len(kept) > first or (more and scanned >= SCAN_LIMIT)
-    if len(kept) <= first and has_next and position is not None:
-        end: str | None = _cursor(position)  # the scan stopped short: resume where it did
-    else:
-        end = edges[-1].cursor if edges else None
-    return ExceptionQueueConnection(
-        edges=edges,
-        nodes=[edge.node for edge in edges],
-        page_info=PageInfo(
-            has_next_page=has_next,
-            end_cursor=end,
-            has_previous_page=False,  # the queue is read forward only (see PageInfo)
-            start_cursor=edges[0].cursor if edges else None,
-        ),
-    )
+    # A scan that stopped short of a full page resumes where it stopped.
+    resume = position if len(kept) <= first and has_next else None
+    return ExceptionQueueConnection.page(
+        edges, has_next=has_next, resume=None if resume is None else _cursor(resume)
+    )  # the queue is read forward only: no previous page (see PageInfo)
 
 
 class ExceptionMatch:
@@ -196,11 +185,11 @@ class ExceptionMatch:
 
 def _cursor(position: IndexPosition) -> str:
     rank, member = position
-    return encode_cursor(f"{rank}|{member}", _CURSOR_PREFIX)
+    return QUEUE_CURSORS.encode(f"{rank}|{member}")
 
 
 def _position(cursor: str) -> IndexPosition:
-    rank, _, member = decode_cursor(cursor, _CURSOR_PREFIX).partition("|")
+    rank, _, member = QUEUE_CURSORS.decode(cursor).partition("|")
     if not _RANK.fullmatch(rank) or not member or "\0" in member:
-        raise UserInputError("after is not a cursor of this connection", field="after")
+        raise bad_cursor()
     return (rank, member)

@@ -3,15 +3,14 @@ four sources and the change eligibility."""
 
 from __future__ import annotations
 
-import base64
 import enum
 from datetime import datetime
 
 import strawberry
 
 from domain import eligibility, timeline
-from resolvers.errors import UserInputError
-from resolvers.types.common import PageInfo
+from resolvers.relay import Cursors, bad_cursor, check_first
+from resolvers.types.common import Connection, PageInfo
 from resolvers.types.describe import described_enum
 
 described_enum(
@@ -161,9 +160,12 @@ class TimelineEdge:
 
 
 @strawberry.type(description="A page of an order's timeline, oldest first.")
-class TimelineConnection:
+class TimelineConnection(Connection[TimelineEdge]):
     edges: list[TimelineEdge] = strawberry.field(description="The events with their cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+
+TIMELINE_CURSORS = Cursors("")  # an event's key: stable as late events arrive
 
 
 def timeline_page(
@@ -171,19 +173,17 @@ def timeline_page(
 ) -> TimelineConnection:
     """``first`` events after the one ``after`` points at (keys are stable, so a
     cursor survives late carrier events)."""
-    if not 1 <= first <= 100:
-        raise UserInputError("first must be between 1 and 100", field="first")
+    check_first(first)
     start = 0
     if after is not None:
         keys = [event.key for event in events]
         try:
-            start = keys.index(base64.urlsafe_b64decode(after.encode()).decode()) + 1
-        except (ValueError, UnicodeError):
-            raise UserInputError("after is not a cursor of this timeline", field="after") from None
-    page = events[start : start + first]
+            start = keys.index(TIMELINE_CURSORS.decode(after)) + 1
+        except ValueError:
+            raise bad_cursor() from None
     edges = [
         TimelineEdge(
-            cursor=base64.urlsafe_b64encode(event.key.encode()).decode(),
+            cursor=TIMELINE_CURSORS.encode(event.key),
             node=TimelineEvent(
                 at=event.at,
                 date_only=event.date_only,
@@ -194,14 +194,8 @@ def timeline_page(
                 subject_reference=event.subject_id,
             ),
         )
-        for event in page
+        for event in events[start : start + first]
     ]
-    return TimelineConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=start + first < len(events),
-            end_cursor=edges[-1].cursor if edges else None,
-            has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-        ),
+    return TimelineConnection.page(
+        edges, has_next=start + first < len(events), has_previous=start > 0
     )

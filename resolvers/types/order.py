@@ -17,11 +17,11 @@ from domain.eligibility import change_eligibility
 from domain.status import derive_customer_status, latest_estimate, promised_window
 from domain.timeline import build_timeline, previous_estimate, visible_to
 from resolvers import order_facts
-from resolvers.access import Access, requires
+from resolvers.access import Access, ScopeGuard, requires
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
-from resolvers.types.common import DateWindow, MailingAddress, Money, Node, PageInfo
+from resolvers.types.common import Connection, DateWindow, MailingAddress, Money, Node, PageInfo
 from resolvers.types.enums import (
     CancelReason,
     CustomerOrderStatus,
@@ -86,10 +86,9 @@ class LineItem(Node):
     @strawberry.field(
         description="Stock of this SKU now (inventory source); null when inventory cannot "
         "be read or does not know the SKU.",
-        directives=requires("inventory:read"),
+        extensions=[ScopeGuard("inventory:read")],
     )
     async def availability(self, info: Info) -> InventoryAvailability | None:
-        info.context.access.require("LineItem.availability")
         item = (await info.context.loaders.inventory_by_sku.load(self.sku)).value
         return None if item is None else InventoryAvailability.from_record(item)
 
@@ -188,10 +187,9 @@ class Shipment(Node):
     @strawberry.field(
         description="The carrier's tracking (carrier source); null without a tracking "
         "number, or when the carrier cannot be read or has no record of it.",
-        directives=requires("shipments:read"),
+        extensions=[ScopeGuard("shipments:read")],
     )
     async def tracking(self, info: Info) -> Tracking | None:
-        info.context.access.require("Shipment.tracking")
         if self.tracking_number is None:
             return None
         found = (await info.context.loaders.tracking_by_number.load(self.tracking_number)).value
@@ -260,20 +258,18 @@ class Order(Node):
         description="The carrier's latest estimate among the undelivered shipments, in the "
         "destination's local time as the carrier gives it; null when none has an estimate "
         "or the carrier cannot be read.",
-        directives=requires("shipments:read"),
+        extensions=[ScopeGuard("shipments:read")],
     )
     async def estimated_delivery(self, info: Info) -> DateWindow | None:
-        info.context.access.require("Order.estimatedDelivery")
         trackings = await order_facts.trackings(self.record, info.context, strict=True)
         return DateWindow.of(latest_estimate(self.record, trackings))
 
     @strawberry.field(
         description="Support tickets about this order (ticketing source); null when "
         "ticketing cannot be read.",
-        directives=requires("tickets:read"),
+        extensions=[ScopeGuard("tickets:read")],
     )
     async def tickets(self, info: Info) -> list[SupportTicket] | None:
-        info.context.access.require("Order.tickets")
         found = (await info.context.loaders.tickets_by_order.load(self.record.id)).value
         return None if found is None else [SupportTicket.from_record(t) for t in found]
 
@@ -281,10 +277,9 @@ class Order(Node):
         description="The carrier's first estimate for the shipment `estimatedDelivery` "
         'comes from, when it has moved since ("was Tuesday, now Thursday"); carrier source, '
         "destination's local time; null when it never moved.",
-        directives=requires("shipments:read"),
+        extensions=[ScopeGuard("shipments:read")],
     )
     async def previous_estimated_delivery(self, info: Info) -> DateWindow | None:
-        info.context.access.require("Order.previousEstimatedDelivery")
         trackings = await order_facts.trackings(self.record, info.context, strict=True)
         return DateWindow.of(previous_estimate(self.record, trackings))
 
@@ -296,10 +291,9 @@ class Order(Node):
         "without them it would say ON_TRACK over a lost parcel or missing stock it cannot "
         "read, so it is null (UNAUTHORIZED_FIELD). Consoles also count internal "
         "exceptions, those about tickets only with tickets:read.",
-        directives=requires("shipments:read", "inventory:read"),
+        extensions=[ScopeGuard("shipments:read", "inventory:read")],
     )
     async def health(self, info: Info) -> rules.Health | None:
-        info.context.access.require("Order.health")
         found = await self._exceptions(info)
         return rules.order_health(found, include_internal=info.context.access.internal)
 
@@ -364,18 +358,16 @@ class Order(Node):
         "as measured by the gateway; only sources the order uses and the key may read."
     )
     async def data_sources(self, info: Info) -> list[SourceFreshness]:
-        loaders, order, denied = info.context.loaders, self.record, info.context.access.denied
+        loaders, order, access = info.context.loaders, self.record, info.context.access
         numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
         # Only the sources whose data the caller may read (and that this order uses),
         # all loaded at once so each joins its source's batch.
-        wanted: list[tuple[DataSource, str, DataLoader[str, Any], list[str]]] = [
-            (DataSource.INVENTORY, "LineItem.availability", loaders.inventory_by_sku,
-             [line.sku for line in order.lines]),
-            (DataSource.CARRIER, "Shipment.tracking", loaders.tracking_by_number, numbers),
-            (DataSource.TICKETING, "Order.tickets", loaders.tickets_by_order, [order.id]),
-        ]  # fmt: skip
-        readable = [(source, loader, keys) for source, coordinate, loader, keys in wanted
-                    if coordinate not in denied]  # fmt: skip
+        wanted: list[tuple[DataSource, DataLoader[str, Any], list[str]]] = [
+            (DataSource.INVENTORY, loaders.inventory_by_sku, [line.sku for line in order.lines]),
+            (DataSource.CARRIER, loaders.tracking_by_number, numbers),
+            (DataSource.TICKETING, loaders.tickets_by_order, [order.id]),
+        ]
+        readable = [part for part in wanted if order_facts.readable(access, part[0])]
         settled = await asyncio.gather(*(settle(loader, keys) for _, loader, keys in readable))
         parts: list[tuple[DataSource, Iterable[object]]] = [(DataSource.OMS, [self.cached])]
         parts += [
@@ -490,7 +482,7 @@ class OrderEdge:
 
 
 @strawberry.type(description="A page of orders, newest first (OMS search).")
-class OrderConnection:
+class OrderConnection(Connection[OrderEdge]):
     edges: list[OrderEdge] = strawberry.field(description="The orders with their cursors.")
     nodes: list[Order] = strawberry.field(description="The same orders, without cursors.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
