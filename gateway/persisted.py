@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import KeyValue
 
 APQ_TTL_S = 7 * 24 * 3600.0
 # Within the token limit a document is small unless it carries long literals: those
@@ -61,7 +61,7 @@ class Resolved:
 
 
 class PersistedQueries:
-    def __init__(self, manifest: Mapping[str, str], backend: CacheBackend) -> None:
+    def __init__(self, manifest: Mapping[str, str], backend: KeyValue) -> None:
         self._manifest = dict(manifest)
         self._backend = backend
 

@@ -11,7 +11,6 @@ released, so the sender's retry applies the event. A refused event changes nothi
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -19,7 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.refusal import client_aborted
-from sources.cache.backend import CacheUnavailable
+from sources.cache.backend import CacheUnavailable, KeyValue, Locks
 from sources.cache.upstreams import CachedUpstreams
 from sources.webhooks import WebhookError, verify
 
@@ -29,7 +28,7 @@ MAX_BODY_BYTES = 64 * 1024
 # Longer than the timestamp tolerance, so a replay that still passes it is caught.
 DEDUPE_TTL_S = 600.0
 # How long a claimed event may take to apply before another delivery may try it.
-CLAIM_MS = 10_000
+CLAIM_S = 10.0
 APPLIED = b"applied"
 RETRY_AFTER_S = "1"
 
@@ -55,15 +54,16 @@ class WebhookReceiver:
             log.info("refused a %s webhook: %s", source, exc.code)
             return _refuse(exc.status, exc.code, exc.message)
         cached = self._cached()
-        backend = cached.backend
+        claims: Locks = cached.backend
+        marks: KeyValue = cached.backend
         mark = f"og:webhook:{verified.msg_id}"
         tags = verified.event.tags()
         try:
-            token, (claimed,) = await backend.acquire_locks([mark], CLAIM_MS, strict=True)
+            claim = await claims.claim_once(mark, CLAIM_S)
         except CacheUnavailable as exc:
             return _not_applied(source, tags, exc)
-        if not claimed:
-            (seen,) = await backend.get_many([mark])
+        if claim is None:
+            (seen,) = await marks.get_many([mark])
             if seen == APPLIED:
                 return _refuse(409, "WEBHOOK_REPLAYED", "this event id was already processed")
             return _refuse(
@@ -76,13 +76,12 @@ class WebhookReceiver:
             deleted = await cached.apply_change(verified.event, strict=True)
         except CacheUnavailable as exc:
             # Asked of Redis even though it just failed; if this fails too, the claim
-            # expires after CLAIM_MS (retries meanwhile: 503 WEBHOOK_IN_PROGRESS).
-            with contextlib.suppress(CacheUnavailable):
-                await backend.release_locks([mark], token, strict=True)
+            # expires after CLAIM_S (retries meanwhile: 503 WEBHOOK_IN_PROGRESS).
+            await claims.release_claim(claim)
             return _not_applied(source, tags, exc)
         # Best effort: if this write is lost, the claim expires and a replay re-applies
         # the (idempotent) invalidation.
-        await backend.set_many([(mark, APPLIED, DEDUPE_TTL_S)], {})
+        await marks.set_many([(mark, APPLIED, DEDUPE_TTL_S)], {})
         log.info(
             "applied %s from %s: %s (%d entries)", verified.event.type.value, source, tags, deleted
         )

@@ -18,15 +18,16 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from graphql import GraphQLError
 
-from sources.cache.backend import CacheBackend, CacheUnavailable
+from sources.cache.backend import CacheUnavailable, KeyValue, Locks
 
 log = logging.getLogger("ordergraph.idempotency")
 
 KEEP_S = 24 * 3600.0
-LOCK_MS = 30_000  # longer than any mutation may take
+CLAIM_S = 30.0  # longer than any mutation may take
 POLL_S = 0.02
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
@@ -60,6 +61,10 @@ class InProgress(GraphQLError):
         )
 
 
+class ClaimStore(KeyValue, Locks, Protocol):
+    """Where claims are taken and outcomes kept (the shared cache backend)."""
+
+
 def source_key(scoped: str) -> str:
     """The key passed on to a source for the caller's ``scoped`` key: the same for
     every repeat, distinct per tenant and mutation, and telling the source nothing."""
@@ -67,11 +72,11 @@ def source_key(scoped: str) -> str:
 
 
 async def run_once(
-    backend: CacheBackend, key: str, compute: Callable[[], Awaitable[bytes]], *, wait_s: float
+    backend: ClaimStore, key: str, compute: Callable[[], Awaitable[bytes]], *, wait_s: float
 ) -> bytes:
     """``compute()``'s outcome, computed at most once for ``key`` and kept.
 
-    ``compute`` runs only under a claim (a lock) the backend really recorded; when it
+    ``compute`` runs only under a claim the backend really recorded; when it
     cannot record one, :class:`ClaimUnavailable` is raised and nothing runs. A request
     that finds the claim held waits up to ``wait_s`` for the holder's outcome. An
     outcome is kept only when ``compute`` returns: a failure (e.g. a source timeout,
@@ -82,11 +87,11 @@ async def run_once(
     if kept is not None:
         return kept
     try:
-        token, (taken,) = await backend.acquire_locks([lock_key], LOCK_MS, strict=True)
+        claim = await backend.claim_once(lock_key, CLAIM_S)
     except CacheUnavailable as exc:
         log.info("idempotency claim refused, the claim store is unavailable: %s", exc)
         raise ClaimUnavailable() from None
-    if not taken:
+    if claim is None:
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_S)
@@ -107,4 +112,4 @@ async def run_once(
             log.warning("idempotency outcome not kept, the claim store failed: %s", exc)
         return outcome
     finally:
-        await backend.release_locks([lock_key], token)
+        await backend.release_claim(claim)

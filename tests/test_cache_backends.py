@@ -13,8 +13,8 @@ from redis._parsers import _AsyncHiredisParser
 from redis.asyncio import Redis
 
 from sources.cache import CacheUnavailable, MemoryBackend, RedisBackend, open_backend
-from sources.cache.backend import CacheBackend, IndexEntry
-from sources.cache.redis_backend import OVERLOAD_LATENESS_S
+from sources.cache.backend import CacheBackend, Claim, IndexEntry
+from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from tests.ports import free_socket, hung_server, slow_link
 from tests.redis_server import RedisServer
 
@@ -110,26 +110,47 @@ async def test_tags_accumulate_across_writes(backend: CacheBackend) -> None:
     assert await backend.invalidate_tags(["t"]) == 2
 
 
-async def test_locks_are_exclusive_until_released_or_expired(backend: CacheBackend) -> None:
-    token, taken = await backend.acquire_locks(["lock:a", "lock:b"], 10_000)
-    assert taken == [True, True]
-    _, taken = await backend.acquire_locks(["lock:a", "lock:c"], 10_000)
-    assert taken == [False, True]
-    await backend.release_locks(["lock:a"], "not-the-token")
-    assert (await backend.acquire_locks(["lock:a"], 10_000))[1] == [False]
-    await backend.release_locks(["lock:a", "lock:b"], token)
-    short, taken = await backend.acquire_locks(["lock:a"], 100)
-    assert taken == [True] and short != token
+async def test_claim_once_has_one_holder_until_released_or_expired(backend: CacheBackend) -> None:
+    claim = await backend.claim_once("claim:a", 10)
+    assert claim is not None and claim.keys == ("claim:a",)
+    assert await backend.claim_once("claim:a", 10) is None  # held: no one else gets it
+    assert await backend.claim_once("claim:b", 10) is not None  # another key is free
+    await backend.release_claim(Claim("not-the-token", ("claim:a",)))
+    assert await backend.claim_once("claim:a", 10) is None  # only its holder releases it
+    await backend.release_claim(claim)
+    short = await backend.claim_once("claim:a", 0.1)
+    assert short is not None and short.token != claim.token
+    assert await backend.claim_once("claim:a", 0.1) is None
     await asyncio.sleep(0.15)
-    assert (await backend.acquire_locks(["lock:a"], 100))[1] == [True]
+    assert await backend.claim_once("claim:a", 0.1) is not None  # expired
 
 
-async def test_first_time(backend: CacheBackend) -> None:
-    assert await backend.first_time("seen:1", 0.2) is True
-    assert await backend.first_time("seen:1", 0.2) is False
-    assert await backend.first_time("seen:2", 0.2) is True
-    await asyncio.sleep(0.3)
-    assert await backend.first_time("seen:1", 0.2) is True
+async def test_concurrent_claims_have_one_winner(backend: CacheBackend) -> None:
+    claims = await asyncio.gather(*(backend.claim_once("claim:race", 10) for _ in range(20)))
+    assert sum(claim is not None for claim in claims) == 1
+
+
+async def test_a_value_written_over_a_claim_ends_it(backend: CacheBackend) -> None:
+    """What a webhook does: the claimed key is then marked applied, for good."""
+    claim = await backend.claim_once("mark", 10)
+    assert claim is not None
+    await backend.set_many([("mark", b"applied", 10)], {})
+    await backend.release_claim(claim)  # no longer its holder's to release
+    assert await backend.get_many(["mark"]) == [b"applied"]
+    assert await backend.claim_once("mark", 10) is None
+
+
+async def test_leases_say_which_keys_another_holds(backend: CacheBackend) -> None:
+    leases, busy = await backend.lease_many(["lock:a", "lock:b"], 10)
+    assert (leases.keys, busy) == (("lock:a", "lock:b"), [False, False])
+    other, busy = await backend.lease_many(["lock:a", "lock:c"], 10)
+    assert (other.keys, busy) == (("lock:c",), [True, False])
+    assert await backend.claim_once("lock:b", 10) is None  # one keyspace for both
+    await backend.release_claim(leases)
+    again, busy = await backend.lease_many(["lock:a", "lock:b"], 0.1)
+    assert (again.keys, busy) == (("lock:a", "lock:b"), [False, False])
+    await asyncio.sleep(0.15)
+    assert (await backend.lease_many(["lock:a"], 10))[1] == [False]  # expired
 
 
 async def _read_all(backend: CacheBackend, index: str, page: int) -> list[IndexEntry]:
@@ -301,7 +322,7 @@ async def test_replies_are_parsed_by_hiredis(redis_server: RedisServer, redis_ad
     await cache.set_many([("a", b"1", 30)], {})
     assert await cache.get_many(["a"]) == [b"1"]
     # No public way to ask redis-py which parser a connection uses: look at the pool's.
-    connections = cache._client.connection_pool._available_connections
+    connections = cache._redis.client.connection_pool._available_connections
     assert connections and {type(c._parser) for c in connections} == {_AsyncHiredisParser}
     await cache.close()
 
@@ -337,8 +358,10 @@ async def test_redis_killed_then_restarted(
     assert await cache.index_put("idx", [IndexEntry("o1", "1")]) == [None]
     assert await cache.index_range("idx", 10) == []
     await cache.index_remove("idx", ["o1"])
-    assert (await cache.acquire_locks(["lock"], 1_000))[1] == [True]
-    assert await cache.first_time("seen", 10) is True
+    with pytest.raises(CacheUnavailable):
+        await cache.claim_once("claim", 10)  # a claim is never assumed
+    leases, busy = await cache.lease_many(["lock"], 1)
+    assert (leases.keys, busy) == ((), [False])  # nothing recorded: the caller just works
     await cache.publish("events", b"lost")
 
     await restartable.start()
@@ -355,8 +378,8 @@ async def test_redis_killed_then_restarted(
     await cache.close()
 
 
-async def test_strict_calls_raise_and_ask_redis_even_while_it_is_down(
-    restartable: RedisServer,
+async def test_claims_and_strict_calls_raise_and_ask_redis_even_while_it_is_down(
+    restartable: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = RedisBackend(restartable.url, cooldown_s=30)
     await cache.set_many([("a", b"1", 30)], {"t": ["a"]})
@@ -365,20 +388,51 @@ async def test_strict_calls_raise_and_ask_redis_even_while_it_is_down(
     for strict_call in (
         lambda: cache.invalidate_tags(["t"], strict=True),
         lambda: cache.publish("events", b"x", strict=True),
-        lambda: cache.acquire_locks(["lock"], 1_000, strict=True),
-        lambda: cache.release_locks(["lock"], "token", strict=True),
+        lambda: cache.claim_once("lock", 1),
     ):
         with pytest.raises(CacheUnavailable):
             await strict_call()
+    errors = cache.health().errors
+    await cache.release_claim(Claim("token", ("lock",)))  # best effort: asked, logged
+    assert cache.health().errors == errors + 1
+    assert "could not release" in caplog.text
 
     await restartable.start()  # well inside the cooldown: plain calls still skip Redis
-    assert (await cache.acquire_locks(["lock"], 1_000))[1] == [True]
+    assert (await cache.lease_many(["lock"], 1))[0].keys == ()
     assert await cache.get_many(["lock"]) == [None]
-    token, taken = await cache.acquire_locks(["lock"], 1_000, strict=True)
-    assert taken == [True] and cache.health().ok  # the strict call reached Redis
-    assert (await cache.acquire_locks(["lock"], 1_000))[1] == [False]
-    await cache.release_locks(["lock"], token, strict=True)
+    claim = await cache.claim_once("lock", 1)
+    assert claim is not None and cache.health().ok  # the claim reached Redis
+    assert await cache.claim_once("lock", 1) is None
+    assert (await cache.lease_many(["lock"], 1))[1] == [True]
+    await cache.release_claim(claim)
+    assert await cache.claim_once("lock", 1) is not None
     await cache.close()
+
+
+async def test_a_claim_on_a_hung_redis_is_refused_every_time(hung_url: str) -> None:
+    cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
+    for attempt in (1, 2):  # down after the first, and asked again all the same
+        with pytest.raises(CacheUnavailable):
+            await cache.claim_once("claim", 10)
+        assert cache.health().errors == attempt
+    await cache.close()
+
+
+async def test_claims_across_two_redis_backends_have_one_winner(
+    redis_server: RedisServer, redis_admin: Redis
+) -> None:
+    one, two = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    claims = await asyncio.gather(
+        *(cache.claim_once("claim:shared", 10) for cache in (one, two) for _ in range(10))
+    )
+    won = [claim for claim in claims if claim is not None]
+    assert len(won) == 1
+    assert await redis_admin.get("claim:shared") == won[0].token.encode()
+    assert 9_000 < await redis_admin.pttl("claim:shared") <= 10_000
+    await one.release_claim(won[0])
+    assert await redis_admin.exists("claim:shared") == 0
+    await one.close()
+    await two.close()
 
 
 async def test_hung_redis_costs_one_timeout_per_cooldown(hung_url: str) -> None:
@@ -394,7 +448,7 @@ async def test_hung_redis_costs_one_timeout_per_cooldown(hung_url: str) -> None:
     started = time.perf_counter()
     for _ in range(20):
         assert await cache.get_many(["a"]) == [None]
-        assert (await cache.acquire_locks(["lock"], 100))[1] == [True]
+        assert (await cache.lease_many(["lock"], 0.1))[1] == [False]
     assert time.perf_counter() - started < 0.01
     assert cache.health().errors == 1
     await cache.close()

@@ -16,7 +16,7 @@ import redis.asyncio as redis
 
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import generate
-from sources.cache.redis_backend import OVERLOAD_LATENESS_S
+from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from sources.events import ChangeEvent, EventType
 from sources.webhooks import generate_secret, sign
 from tests.conftest import (

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -18,12 +19,17 @@ import pytest
 from domain.exception_rules import ExceptionCode, Severity
 from gateway.app import Gateway
 from resolvers.exception_queue import ExceptionFact, QueueEntry, RaisedExceptions
+from resolvers.exception_queue.index import ExceptionIndex
 from resolvers.relay import from_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset, generate
 from sim.stats import StatsBody
-from sources.events import tracking_tag
+from sources.cache.backend import CacheUnavailable, Claim
+from sources.cache.memory_backend import MemoryBackend
+from sources.cache.upstreams import CachedUpstreams, default_policy
+from sources.clients import SourceConfig, Upstreams
+from sources.events import ChangeEvent, EventType, tracking_tag
 from tests.builders import line, order
 from tests.conftest import FIXED_NOW, RunningGateway, gateway_at, running_gateway, settings_for
 from tests.secured import TENANT_A, secured_gateway
@@ -129,6 +135,44 @@ async def test_the_startup_sweep_fills_the_queue_in_batches(swept: Swept, data: 
     assert oms == {"/orders/search": 12}
     for source in ("inventory", "carrier", "ticketing"):
         assert swept.requests[source].requests <= 24, swept.requests[source]
+
+
+class ClaimsRefused(MemoryBackend):
+    """A backend that cannot record a claim, as Redis when it is down."""
+
+    async def claim_once(self, key: str, ttl_s: float) -> Claim | None:
+        raise CacheUnavailable("down")
+
+
+async def test_without_a_recorded_claim_no_event_is_evaluated_and_no_sweep_runs(
+    sources: SimCluster, data: Dataset, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Event claims and the sweep's lock are never assumed: were they, every instance
+    would evaluate each event and sweep at once. Skipped instead (logged), the next
+    sweep catches up."""
+    backend = ClaimsRefused()
+    names = ("oms", "inventory", "carrier", "ticketing")
+    upstreams = Upstreams.open(*(SourceConfig(base_url=sources.urls[n]) for n in names))
+    cached = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
+    index = ExceptionIndex(cached)
+    cached.listen()
+    index.listen()
+    await backend.start()
+    sources.reset_stats()
+    order_id = next(iter(data.orders))
+    event = ChangeEvent(type=EventType.ORDER_UPDATED, occurred_at=FIXED_NOW, order_id=order_id)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ordergraph.exception_queue"):
+            index.start()
+            await cached.apply_change(event)
+            await until(lambda: "not claimed" in caplog.text and "no sweep" in caplog.text)
+        assert sources.stats("oms").snapshot().requests == 0
+        assert index.sweeper.completed == 0
+        assert await index.store.every_entry() == []
+    finally:
+        await index.close()
+        await backend.close()
+        await upstreams.close()
 
 
 async def test_each_sweep_drops_orders_the_oms_no_longer_lists(sources: SimCluster) -> None:

@@ -27,7 +27,7 @@ from sim.cluster import SimCluster, start_cluster
 from sim.idempotency import HEADER, KEEP, REPLAYED
 from sim.openapi import build_document
 from sim.seed import generate
-from sources.cache.backend import CacheUnavailable
+from sources.cache.backend import CacheUnavailable, Claim
 from sources.cache.memory_backend import MemoryBackend
 from sources.records import Order, Ticket, TicketStatus
 from tests.conftest import FIXED_NOW
@@ -382,12 +382,10 @@ class FailingStore(MemoryBackend):
         super().__init__()
         self.failing = failing
 
-    async def acquire_locks(
-        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
-    ) -> tuple[str, list[bool]]:
-        if self.failing == "claim" and strict:
+    async def claim_once(self, key: str, ttl_s: float) -> Claim | None:
+        if self.failing == "claim":
             raise CacheUnavailable("down")
-        return await super().acquire_locks(keys, ttl_ms, strict=strict)
+        return await super().claim_once(key, ttl_s)
 
     async def set_many(
         self,
@@ -429,13 +427,12 @@ async def test_an_outcome_that_cannot_be_kept_is_answered_and_logged(caplog):
     assert "outcome not kept" in caplog.text
     # The claim was released: a repeat may claim again (and reach the source, which
     # replays its answer for the same key).
-    _, (taken,) = await store.acquire_locks(["og:idem:k:lock"], 1000)
-    assert taken
+    assert await store.claim_once("og:idem:k:lock", 1) is not None
 
 
 async def test_a_claim_held_elsewhere_is_a_retryable_in_progress():
     store = MemoryBackend()
-    await store.acquire_locks(["og:idem:k:lock"], 60_000)  # another request's claim
+    await store.claim_once("og:idem:k:lock", 60)  # another request's claim
 
     async def compute() -> bytes:
         raise AssertionError("must not run while another request holds the claim")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import TokenBuckets
 
 KEY_PREFIX = "og:cost:"
 
@@ -32,7 +32,7 @@ class BucketState:
 
 
 class CostBucket:
-    def __init__(self, backend: CacheBackend) -> None:
+    def __init__(self, backend: TokenBuckets) -> None:
         self._backend = backend
 
     async def take(

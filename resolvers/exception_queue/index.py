@@ -1,7 +1,7 @@
 """Keeping the exception queue current, and telling every instance what was raised.
 
 Every instance hears every change event (``CachedUpstreams.on_change``); the first to
-claim an event (``first_time`` on its fingerprint) evaluates the orders it concerns,
+claim an event (``claim_once`` on its fingerprint) evaluates the orders it concerns,
 in a background worker, so neither the webhook nor the other change listeners wait.
 A periodic sweep (one instance at a time) evaluates every order, which is how
 time-based exceptions (LATE, STALLED_IN_TRANSIT...) appear and how the queue is
@@ -39,6 +39,7 @@ from resolvers.exception_queue.sweep import Sweeper
 from resolvers.loaders import settle
 from resolvers.order_facts import SourceFacts, gather_facts
 from sources import records
+from sources.cache.backend import CacheUnavailable, Locks
 from sources.cache.through import Cached
 from sources.cache.upstreams import CachedUpstreams
 from sources.events import ChangeEvent, EventType
@@ -178,11 +179,15 @@ class ExceptionIndex:
                 log.exception("exception queue: %d change event(s) not evaluated", len(events))
 
     async def _apply(self, events: list[ChangeEvent]) -> None:
-        backend = self._cached.backend
-        claimed = await asyncio.gather(
-            *(backend.first_time(_claim_key(event), EVENT_CLAIM_TTL_S) for event in events)
-        )
-        mine = [event for event, first in zip(events, claimed, strict=True) if first]
+        claims: Locks = self._cached.backend
+        try:
+            claimed = await asyncio.gather(
+                *(claims.claim_once(_claim_key(event), EVENT_CLAIM_TTL_S) for event in events)
+            )
+        except CacheUnavailable as exc:  # as a claim is never assumed, the sweep catches up
+            log.warning("exception queue: %d change event(s) not claimed: %s", len(events), exc)
+            return
+        mine = [event for event, claim in zip(events, claimed, strict=True) if claim is not None]
         order_ids = [e.order_id for e in mine if e.type in _ORDER_EVENTS and e.order_id]
         numbers = [e.tracking_number for e in mine if e.type is EventType.TRACKING_UPDATED]
         order_ids += await self.store.orders_of_trackings([n for n in numbers if n])

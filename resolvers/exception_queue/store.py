@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import msgspec
 
 from resolvers.access import EVERY_ACCOUNT
 from resolvers.exception_queue.entries import KEY_PREFIX, QueueEntry, view, views_of
 from sources import records
-from sources.cache.backend import CacheBackend, IndexEntry, IndexPosition
+from sources.cache.backend import IndexEntry, IndexPosition, KeyValue, RankedIndexes
 
 # A tracking number's order is written at every evaluation of the order (the sweep
 # evaluates every order each interval), so it only has to outlive a few sweeps.
@@ -44,8 +45,12 @@ def open_skus(order: records.Order) -> set[str]:
     }
 
 
+class QueueBackend(RankedIndexes, KeyValue, Protocol):
+    """The views are ranked indexes; the reverse maps, plain values."""
+
+
 class QueueStore:
-    def __init__(self, backend: CacheBackend) -> None:
+    def __init__(self, backend: QueueBackend) -> None:
         self._backend = backend
 
     async def write(

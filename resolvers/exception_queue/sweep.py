@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from resolvers.exception_queue.entries import KEY_PREFIX
 from resolvers.exception_queue.store import QueueStore
 from sources import records
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import CacheUnavailable, Locks
 from sources.clients import OmsClient, OrderSearch
 from sources.clock import Clock
 from sources.records import MAX_BATCH
@@ -34,7 +34,7 @@ class Sweeper:
         self,
         oms: OmsClient,
         store: QueueStore,
-        backend: CacheBackend,
+        backend: Locks,
         evaluate: Evaluate,
         interval_s: float,
         clock: Clock,
@@ -58,15 +58,17 @@ class Sweeper:
 
     async def sweep(self) -> bool:
         """One sweep, unless another instance swept within the interval; whether it ran."""
-        token, (taken,) = await self._backend.acquire_locks(
-            [LOCK_KEY], max(1, round(self.interval_s * 1000))
-        )
-        if not taken:
+        try:
+            claim = await self._backend.claim_once(LOCK_KEY, self.interval_s)
+        except CacheUnavailable as exc:
+            log.warning("exception queue: no sweep, its lock cannot be claimed: %s", exc)
+            return False
+        if claim is None:
             return False
         try:
             await self._sweep()
         except BaseException:
-            await self._backend.release_locks([LOCK_KEY], token)  # another may try at once
+            await self._backend.release_claim(claim)  # another may try at once
             raise
         self.completed += 1
         return True

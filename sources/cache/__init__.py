@@ -1,4 +1,5 @@
-"""Cache backends (Redis, in-process LRU) and ``open_backend`` to pick one by URL."""
+"""Shared state: the role protocols (:mod:`sources.cache.backend`), their two backends
+(Redis, in-process LRU) and ``open_backend`` to pick one by URL."""
 
 from __future__ import annotations
 

@@ -1,15 +1,23 @@
-"""The one interface both cache backends (Redis, in-memory LRU) implement.
+"""What the gateway keeps in shared state, one protocol per role, and the whole
+backend (Redis, or in-process memory) that implements them all over one connection.
 
-Callers never see a backend error: a backend that cannot answer behaves as an empty
-cache (every read a miss, every write dropped), reports itself degraded, and
-recovers by itself. The exception is a ``strict`` call, made where a dropped write
-would be acknowledged as done (a change event's claim, invalidation and
-announcement): it raises :class:`CacheUnavailable` instead. Values are opaque bytes;
-what they hold, and how keys are built, is the cache-through layer's business.
+The roles: :class:`KeyValue` (cached entities, persisted queries, kept outcomes),
+:class:`Locks` (claim a key once across instances, or lease keys while fetching),
+:class:`TokenBuckets` (cost limits), :class:`RankedIndexes` (the exception queue's
+views) and :class:`PubSub` (change notices). A caller is typed with the role it uses;
+only the wiring that starts and closes the backend holds a whole :class:`CacheBackend`.
 
-Besides cached values, a backend keeps *ranked indexes*: named sets of members, each
-with a rank and a payload, read highest rank first a page at a time. Unlike cached
-values they never expire and are never evicted; their owners remove what they put.
+A backend that cannot answer behaves, for cached data, as an empty cache (every read
+a miss, every write dropped), reports itself degraded and recovers by itself. What
+correctness depends on never fails open: a claim the backend cannot record raises
+:class:`CacheUnavailable`, and so does a ``strict`` write (made where a dropped write
+would be acknowledged as done: a change event's invalidation and announcement, an
+idempotent outcome). Values are opaque bytes; what they hold, and how keys are built,
+is the callers' business.
+
+Ranked indexes are named sets of members, each with a rank and a payload, read
+highest rank first a page at a time. Unlike cached values they never expire and are
+never evicted; their owners remove what they put.
 """
 
 from __future__ import annotations
@@ -60,13 +68,16 @@ IndexPosition = tuple[str, str]  # (rank, member): where a page of an index ends
 MessageHandler = Callable[[bytes], Awaitable[None]]
 
 
-class CacheBackend(Protocol):
-    name: str
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Keys held under one token until released or expired."""
 
-    async def start(self) -> None:
-        """Connect and start background work (pub/sub listener, health probe)."""
+    token: str
+    keys: tuple[str, ...]
 
-    async def close(self) -> None: ...
+
+class KeyValue(Protocol):
+    """Values with a TTL, indexed under tags for invalidation."""
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """Values of ``keys`` in order, ``None`` for a miss: one round trip (MGET)."""
@@ -80,33 +91,41 @@ class CacheBackend(Protocol):
         strict: bool = False,
     ) -> None:
         """Store ``(key, value, ttl_seconds)`` entries and index keys under tags
-        (tag -> keys), in one round trip (a pipeline). A failing backend drops them
-        unless ``strict``."""
+        (tag -> keys), in one round trip. A failing backend drops them unless
+        ``strict``: then it raises :class:`CacheUnavailable`."""
         ...
 
     async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         """Delete every key indexed under ``tags`` (and the tag indexes); the count."""
         ...
 
-    async def acquire_locks(
-        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
-    ) -> tuple[str, list[bool]]:
-        """Try to take every lock in ``keys`` (SET NX PX each) under one new token, in
-        one round trip; the token and which locks were taken. A failing backend
-        grants them all (callers then just fetch) unless ``strict``: then it raises
-        :class:`CacheUnavailable`, and a lock is only ever reported taken when the
-        backend really recorded it (an idempotency claim depends on that)."""
+
+class Locks(Protocol):
+    """Keys held by one caller across every instance (SET NX), in the keyspace of
+    :class:`KeyValue`: a value written to a claimed key replaces the claim."""
+
+    async def claim_once(self, key: str, ttl_s: float) -> Claim | None:
+        """Claim ``key`` for ``ttl_s`` unless someone holds it: the claim, or ``None``
+        while another does. Never assumed: when the backend cannot record it (Redis
+        down, hung, restarting; asked even while marked down) it raises
+        :class:`CacheUnavailable`, so at most one caller ever holds a key."""
         ...
 
-    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
-        """Release those of ``keys`` that ``token`` still holds."""
+    async def lease_many(self, keys: Sequence[str], ttl_s: float) -> tuple[Claim, list[bool]]:
+        """Advisory claims, one round trip for many keys: the claim on those taken,
+        and for each key whether another holds it (so the caller may wait for its
+        work). Only a hint to spare duplicate work: a failing backend records none
+        and reports none held, and the caller does the work itself."""
         ...
 
-    async def first_time(self, key: str, ttl_s: float) -> bool:
-        """True the first time ``key`` is seen within ``ttl_s`` (SET NX EX), else False.
-        A failing backend answers True."""
+    async def release_claim(self, claim: Claim) -> None:
+        """Give up those of ``claim``'s keys it still holds, so another may claim them
+        at once. Best effort, asked even while the backend is marked down: a release
+        that fails is logged, and the keys stay held until they expire."""
         ...
 
+
+class TokenBuckets(Protocol):
     async def take_tokens(
         self, key: str, cost: float, capacity: float, refill_per_s: float
     ) -> TokenTake | None:
@@ -115,6 +134,8 @@ class CacheBackend(Protocol):
         when the backend cannot answer."""
         ...
 
+
+class RankedIndexes(Protocol):
     async def index_put(self, index: str, entries: Sequence[IndexEntry]) -> list[bytes | None]:
         """Add or replace ``entries`` (members unique) in ``index``, atomically; the
         payload each one replaced (``None``: it is new). A failing backend drops the
@@ -132,12 +153,29 @@ class CacheBackend(Protocol):
         (from the top without it). A failing backend answers an empty page."""
         ...
 
-    async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None: ...
+
+class PubSub(Protocol):
+    async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None:
+        """Send ``message`` to every subscriber of ``channel``; a failing backend drops
+        it unless ``strict``."""
+        ...
 
     def subscribe(self, channel: str, handler: MessageHandler) -> None:
         """Call ``handler`` for every message published on ``channel`` by any process
         (the memory backend: by this process), from ``start()`` until ``close()``,
         reconnecting by itself after failures."""
         ...
+
+
+class CacheBackend(KeyValue, Locks, TokenBuckets, RankedIndexes, PubSub, Protocol):
+    """Every role over one connection, with its lifecycle and health: what the wiring
+    opens (:func:`sources.cache.open_backend`), starts and closes."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect and start background work (pub/sub listener, health probe)."""
+
+    async def close(self) -> None: ...
 
     def health(self) -> BackendHealth: ...

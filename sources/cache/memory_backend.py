@@ -1,8 +1,9 @@
-"""In-process cache backend: a bounded LRU with per-entry TTLs, a tag index, locks,
-``first_time`` markers, ranked indexes and pub/sub to this process's subscribers.
+"""In-process cache backend: a bounded LRU with per-entry TTLs, a tag index, claims,
+ranked indexes and pub/sub to this process's subscribers.
 
-Locks and ``first_time`` markers live in the same bounded store as cached values, as
-they share one keyspace in Redis: nothing here can grow past ``max_entries`` keys.
+Claims live in the same bounded store as cached values, as they share one keyspace in
+Redis: nothing here can grow past ``max_entries`` keys (an evicted claim is a lost
+claim, as in a Redis under memory pressure).
 Ranked indexes are kept apart and never evicted (as in Redis, their owners bound them).
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sources.cache.backend import (
     BackendHealth,
+    Claim,
     IndexEntry,
     IndexPosition,
     MessageHandler,
@@ -72,7 +74,7 @@ class _Entry:
 
 class MemoryBackend:
     """``CacheBackend`` for one process (development, tests, single-instance runs).
-    It never fails, so ``strict`` calls are plain calls."""
+    It never fails, so ``strict`` calls are plain calls and claims are always recorded."""
 
     name: str = "memory"
 
@@ -131,32 +133,22 @@ class MemoryBackend:
                     deleted += 1
         return deleted
 
-    async def acquire_locks(
-        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
-    ) -> tuple[str, list[bool]]:
-        now = time.monotonic()
+    async def claim_once(self, key: str, ttl_s: float) -> Claim | None:
         token = secrets.token_hex(16)
-        taken = []
-        for key in keys:
-            free = self._live(key, now) is None
-            if free:
-                self._put(key, token.encode(), ttl_ms / 1000, now)
-            taken.append(free)
-        return token, taken
+        return Claim(token, (key,)) if self._claim(key, token, ttl_s) else None
 
-    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
+    async def lease_many(self, keys: Sequence[str], ttl_s: float) -> tuple[Claim, list[bool]]:
+        token = secrets.token_hex(16)
+        taken = [self._claim(key, token, ttl_s) for key in keys]
+        held = tuple(key for key, ok in zip(keys, taken, strict=True) if ok)
+        return Claim(token, held), [not ok for ok in taken]
+
+    async def release_claim(self, claim: Claim) -> None:
         now = time.monotonic()
-        for key in keys:
+        for key in claim.keys:
             entry = self._live(key, now)
-            if entry is not None and entry.value == token.encode():
+            if entry is not None and entry.value == claim.token.encode():
                 self._remove(key)
-
-    async def first_time(self, key: str, ttl_s: float) -> bool:
-        now = time.monotonic()
-        if self._live(key, now) is not None:
-            return False
-        self._put(key, b"1", ttl_s, now)
-        return True
 
     async def take_tokens(
         self, key: str, cost: float, capacity: float, refill_per_s: float
@@ -203,6 +195,14 @@ class MemoryBackend:
 
     def health(self) -> BackendHealth:
         return BackendHealth(backend=self.name, ok=True, errors=0)
+
+    def _claim(self, key: str, token: str, ttl_s: float) -> bool:
+        """Hold ``key`` under ``token`` if it is free (SET NX); whether it was."""
+        now = time.monotonic()
+        if self._live(key, now) is not None:
+            return False
+        self._put(key, token.encode(), ttl_s, now)
+        return True
 
     def _live(self, key: str, now: float) -> _Entry | None:
         """The unexpired entry for ``key``, dropping it if it has expired."""

@@ -1,15 +1,9 @@
-"""Redis cache backend (redis-py asyncio with hiredis).
+"""Redis cache backend (redis-py asyncio with hiredis): every role over one
+:class:`~sources.cache.redis_connection.RedisConnection`.
 
-Redis trouble is a cache miss, never a failure: every error or timeout is caught,
-reads answer ``None``, writes are dropped, locks are granted and ``first_time`` says
-True; only ``strict`` calls raise :class:`CacheUnavailable` (and always try Redis,
-even while it is down). A whole call (waiting for a pooled connection, connecting,
-the command) is cut off after ``timeout_s`` (100 ms). After an error the backend is
-*down* for ``cooldown_s`` and skips Redis entirely (a hung Redis then costs a caller
-at most ``timeout_s`` once per cooldown, not once per call); the first call after
-the cooldown probes Redis again. A call that times out after queueing for a pooled
-connection (a burst larger than the pool) is a miss too, but not blamed on Redis:
-no cooldown for everyone else.
+Redis trouble is a cache miss, never a failure: reads answer ``None``, writes are
+dropped, leases are not recorded; only claims and ``strict`` calls raise
+:class:`CacheUnavailable` (the connection's policy says when Redis is asked at all).
 
 Needs Redis >= 7.0 (``PEXPIRE ... NX|GT``).
 """
@@ -20,22 +14,15 @@ import asyncio
 import logging
 import math
 import secrets
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from redis._parsers import _AsyncHiredisParser
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.utils import HIREDIS_AVAILABLE
 
 from sources.cache.backend import (
     BackendHealth,
     CacheUnavailable,
+    Claim,
     IndexEntry,
     IndexPosition,
     MessageHandler,
@@ -43,21 +30,13 @@ from sources.cache.backend import (
 )
 from sources.cache.memory_backend import Subscribers
 from sources.cache.ranked_index import check_entry
+from sources.cache.redis_connection import TROUBLE, RedisConnection
 
 log = logging.getLogger("ordergraph.cache")
 
-T = TypeVar("T")
-
-# What "Redis trouble" is: redis-py errors, socket errors and timeouts (asyncio's and
-# the builtin TimeoutError are one class since 3.11, a subclass of OSError).
-_TROUBLE = (RedisError, OSError)
-
 TAG_PREFIX = "og:tag:"
-HEALTH_CHECK_INTERVAL_S = 15.0  # PING a connection idle this long before reusing it
 LISTEN_POLL_S = 0.5  # how soon the listener notices channels subscribed after start()
 RECONNECT_MIN_S = 0.1
-# A timeout that fires this much later than its deadline means a saturated loop.
-OVERLOAD_LATENESS_S = 0.02
 RECONNECT_MAX_S = 2.0
 
 # KEYS: tag index keys. DEL in chunks: Lua's unpack() fails past ~8000 values.
@@ -129,7 +108,7 @@ return {allowed, string.format('%.17g', tokens), string.format('%.17g', retry_ms
 """
 
 # KEYS: lock keys; ARGV[1]: the token; ARGV[2]: TTL (ms). 1 for each lock taken.
-_ACQUIRE_LOCKS = """
+_LEASE = """
 local taken = {}
 for i, key in ipairs(KEYS) do
   taken[i] = redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
@@ -207,27 +186,6 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-class _Reported:
-    """Occurrences of one kind of trouble: counted, and logged at most once per
-    interval with how many happened since the last line."""
-
-    def __init__(self, message: str, interval_s: float) -> None:
-        self.count = 0
-        self._message = message  # %d: how many since the last line, %s: detail
-        self._interval_s = interval_s
-        self._unreported = 0
-        self._next_at = 0.0
-
-    def add(self, detail: str) -> None:
-        self.count += 1
-        self._unreported += 1
-        now = time.monotonic()
-        if now >= self._next_at:
-            log.warning(self._message, self._unreported, detail)
-            self._unreported = 0
-            self._next_at = now + self._interval_s
-
-
 class RedisBackend:
     """``CacheBackend`` shared by every gateway process through one Redis."""
 
@@ -242,61 +200,36 @@ class RedisBackend:
         cooldown_s: float = 1.0,
         log_interval_s: float = 10.0,
     ) -> None:
-        if not HIREDIS_AVAILABLE:
-            raise RuntimeError("the Redis cache needs hiredis: pip install 'redis[hiredis]'")
-        pool = BlockingConnectionPool.from_url(
+        self._redis = RedisConnection(
             url,
+            timeout_s=timeout_s,
             max_connections=max_connections,
-            # Each step's own limit; the deadline below caps all of them together.
-            timeout=timeout_s,  # bursts wait this long for a free connection
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # One retry, on connection errors only (a stale pooled connection after a
-            # Redis restart); retrying a timeout would double the wait on a hung Redis.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            health_check_interval=HEALTH_CHECK_INTERVAL_S,
-            parser_class=_AsyncHiredisParser,
+            cooldown_s=cooldown_s,
+            log_interval_s=log_interval_s,
         )
-        self._client = Redis.from_pool(pool)
-        self._invalidate_script = self._client.register_script(_INVALIDATE_TAGS)
-        self._set_many_script = self._client.register_script(_SET_MANY)
-        self._acquire_script = self._client.register_script(_ACQUIRE_LOCKS)
-        self._release_script = self._client.register_script(_RELEASE_LOCKS)
-        self._take_script = self._client.register_script(_TAKE_TOKENS)
-        self._index_put_script = self._client.register_script(_INDEX_PUT)
-        self._index_remove_script = self._client.register_script(_INDEX_REMOVE)
-        self._index_range_script = self._client.register_script(_INDEX_RANGE)
-        self._deadline_s = timeout_s  # a whole call, pool wait and connect included
-        # At most one call in flight per pooled connection (less the one the pub/sub
-        # listener keeps), so a call knows whether it had to queue for one.
-        self._slots_total = max(1, max_connections - 1)
-        self._slots = asyncio.Semaphore(self._slots_total)
-        self._cooldown_s = cooldown_s
+        client = self._redis.client
+        self._invalidate_script = client.register_script(_INVALIDATE_TAGS)
+        self._set_many_script = client.register_script(_SET_MANY)
+        self._lease_script = client.register_script(_LEASE)
+        self._release_script = client.register_script(_RELEASE_LOCKS)
+        self._take_script = client.register_script(_TAKE_TOKENS)
+        self._index_put_script = client.register_script(_INDEX_PUT)
+        self._index_remove_script = client.register_script(_INDEX_REMOVE)
+        self._index_range_script = client.register_script(_INDEX_RANGE)
         self._subscribers = Subscribers()
         self._channels_added = asyncio.Event()
         self._listening = asyncio.Event()  # set once every channel is subscribed
         self._listener: asyncio.Task[None] | None = None
-        self._down = False
-        self._retry_at = 0.0  # while down: when the next call may probe Redis
-        self._errors = _Reported(
-            "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
-            log_interval_s,
-        )
-        self._busy = _Reported(
-            "redis connection pool busy, serving misses: %d call(s) since last report (%s)",
-            log_interval_s,
-        )
-        self._last_error = ""
 
     async def start(self) -> None:
         """Probe Redis once and start the pub/sub listener; waits (briefly) until the
         channels subscribed so far are live, so a message published next is seen."""
-        await self._run(self._client.ping, None)
+        await self._redis.run(self._redis.client.ping, None)
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name="redis-cache-listener")
         if self._subscribers.channels:
             try:
-                async with asyncio.timeout(self._deadline_s):
+                async with asyncio.timeout(self._redis.deadline_s):
                     await self._listening.wait()
             except TimeoutError:
                 pass  # Redis is slow or away: the listener keeps trying by itself
@@ -307,13 +240,13 @@ class RedisBackend:
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
         await self._subscribers.close()
-        await self._client.aclose()
+        await self._redis.close()
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         misses: list[bytes | None] = [None] * len(keys)
         if not keys:
             return misses
-        return await self._run(lambda: self._client.mget(keys), misses)
+        return await self._redis.run(lambda: self._redis.client.mget(keys), misses)
 
     async def set_many(
         self,
@@ -334,45 +267,56 @@ class RedisBackend:
             if indexes:
                 keys.append(TAG_PREFIX + tag)
                 args += [len(indexes), *indexes]
-        await self._run(lambda: self._set_many_script(keys=keys, args=args), None, strict=strict)
+        await self._redis.run(
+            lambda: self._set_many_script(keys=keys, args=args), None, strict=strict
+        )
 
     async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
         if not tags:
             return 0
         tag_keys = [TAG_PREFIX + tag for tag in tags]
-        deleted = await self._run(lambda: self._invalidate_script(keys=tag_keys), 0, strict=strict)
+        deleted = await self._redis.run(
+            lambda: self._invalidate_script(keys=tag_keys), 0, strict=strict
+        )
         return int(deleted)
 
-    async def acquire_locks(
-        self, keys: Sequence[str], ttl_ms: int, *, strict: bool = False
-    ) -> tuple[str, list[bool]]:
+    async def claim_once(self, key: str, ttl_s: float) -> Claim | None:
         token = secrets.token_hex(16)
-        if not keys:
-            return token, []
-        granted = [1] * len(keys)
-        taken = await self._run(
-            lambda: self._acquire_script(keys=list(keys), args=[token, ttl_ms]),
-            granted,
-            strict=strict,
-        )
-        return token, [bool(flag) for flag in taken]
-
-    async def release_locks(self, keys: Sequence[str], token: str, *, strict: bool = False) -> None:
-        if keys:
-            await self._run(
-                lambda: self._release_script(keys=list(keys), args=[token]), None, strict=strict
-            )
-
-    async def first_time(self, key: str, ttl_s: float) -> bool:
         # PX rather than EX: EX takes whole seconds only.
-        first = await self._run(lambda: self._client.set(key, b"1", nx=True, px=_ms(ttl_s)), True)
-        return bool(first)
+        taken = await self._redis.run(
+            lambda: self._redis.client.set(key, token, nx=True, px=_ms(ttl_s)), False, strict=True
+        )
+        return Claim(token, (key,)) if taken else None
+
+    async def lease_many(self, keys: Sequence[str], ttl_s: float) -> tuple[Claim, list[bool]]:
+        token = secrets.token_hex(16)
+        taken: list[int] | None = None
+        if keys:
+            taken = await self._redis.run(
+                lambda: self._lease_script(keys=list(keys), args=[token, _ms(ttl_s)]), None
+            )
+        if taken is None:  # nothing recorded, and no one known to hold any of them
+            return Claim(token, ()), [False] * len(keys)
+        held = tuple(key for key, flag in zip(keys, taken, strict=True) if flag)
+        return Claim(token, held), [not flag for flag in taken]
+
+    async def release_claim(self, claim: Claim) -> None:
+        if not claim.keys:
+            return
+        try:
+            await self._redis.run(
+                lambda: self._release_script(keys=list(claim.keys), args=[claim.token]),
+                None,
+                strict=True,
+            )
+        except CacheUnavailable as exc:
+            log.warning("could not release %s, it expires by itself: %s", claim.keys, exc)
 
     async def take_tokens(
         self, key: str, cost: float, capacity: float, refill_per_s: float
     ) -> TokenTake | None:
         unanswered: list[Any] | None = None
-        answer = await self._run(
+        answer = await self._redis.run(
             lambda: self._take_script(keys=[key], args=[cost, capacity, refill_per_s]), unanswered
         )
         if answer is None:
@@ -390,20 +334,24 @@ class RedisBackend:
             check_entry(entry.member, entry.rank)
             args += [entry.member, entry.rank, entry.payload]
         keys = _index_keys(index)
-        previous = await self._run(lambda: self._index_put_script(keys=keys, args=args), unknown)
+        previous = await self._redis.run(
+            lambda: self._index_put_script(keys=keys, args=args), unknown
+        )
         return list(previous)
 
     async def index_remove(self, index: str, members: Sequence[str]) -> None:
         if members:
             keys = _index_keys(index)
-            await self._run(lambda: self._index_remove_script(keys=keys, args=list(members)), None)
+            await self._redis.run(
+                lambda: self._index_remove_script(keys=keys, args=list(members)), None
+            )
 
     async def index_range(
         self, index: str, limit: int, after: IndexPosition | None = None
     ) -> list[IndexEntry]:
         bound = "+" if after is None else "(" + "\0".join(after)
         keys, nothing = _index_keys(index), list[bytes]()
-        found = await self._run(
+        found = await self._redis.run(
             lambda: self._index_range_script(keys=keys, args=[bound, limit]), nothing
         )
         page = []
@@ -414,78 +362,16 @@ class RedisBackend:
         return page
 
     async def publish(self, channel: str, message: bytes, *, strict: bool = False) -> None:
-        await self._run(lambda: self._client.publish(channel, message), None, strict=strict)
+        await self._redis.run(
+            lambda: self._redis.client.publish(channel, message), None, strict=strict
+        )
 
     def subscribe(self, channel: str, handler: MessageHandler) -> None:
         self._subscribers.add(channel, handler)
         self._channels_added.set()
 
     def health(self) -> BackendHealth:
-        return BackendHealth(
-            backend=self.name,
-            ok=not self._down,
-            errors=self._errors.count,
-            detail=self._last_error if self._down else "",
-        )
-
-    async def _run(
-        self, call: Callable[[], Awaitable[Any]], fallback: T, *, strict: bool = False
-    ) -> T:
-        """``call()``'s result, or ``fallback`` if Redis is down or fails now; with
-        ``strict``, Redis is asked even while down and a failure raises
-        :class:`CacheUnavailable`."""
-        if not strict and self._skip():
-            return fallback
-        started = time.monotonic()
-        queued = self._slots.locked()  # every pooled connection is busy
-        try:
-            async with asyncio.timeout(self._deadline_s), self._slots:
-                result: T = await call()
-        except _TROUBLE as exc:
-            late = time.monotonic() - started - self._deadline_s
-            if isinstance(exc, TimeoutError) and late > OVERLOAD_LATENESS_S:
-                # The timer itself fired late: this process's event loop is saturated,
-                # and the answer may be waiting unread. Not Redis's fault: a miss, but
-                # no cooldown (that would send every request to the sources at once).
-                if strict:
-                    raise CacheUnavailable("the event loop is saturated") from exc
-                return fallback
-            if isinstance(exc, TimeoutError) and queued:
-                # Out of time after queueing behind a burst: this process is busy, not
-                # Redis (calls that got a connection at once tell whether Redis is hung).
-                self._busy.add(f"{self._slots_total} connection(s) for calls")
-                if strict:
-                    raise CacheUnavailable("every pooled Redis connection is busy") from exc
-                return fallback
-            self._failed(exc)
-            if strict:
-                raise CacheUnavailable(self._last_error) from exc
-            return fallback
-        self._succeeded()
-        return result
-
-    def _skip(self) -> bool:
-        """True while down and cooling off. The first call after the cooldown goes on
-        as the probe, and pushes the cooldown back so concurrent calls still skip."""
-        if not self._down:
-            return False
-        now = time.monotonic()
-        if now < self._retry_at:
-            return True
-        self._retry_at = now + self._cooldown_s
-        return False
-
-    def _failed(self, exc: BaseException) -> None:
-        self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if not self._down:  # later failures (the listener's too) must not push the probe back
-            self._down = True
-            self._retry_at = time.monotonic() + self._cooldown_s
-        self._errors.add(self._last_error)
-
-    def _succeeded(self) -> None:
-        if self._down:
-            self._down = False
-            log.warning("redis cache recovered (%d error(s) in total)", self._errors.count)
+        return self._redis.health()
 
     async def _listen(self) -> None:
         """Relay pub/sub messages to handlers until cancelled; after a failure,
@@ -494,10 +380,10 @@ class RedisBackend:
         while True:
             self._listening.clear()
             try:
-                async with self._client.pubsub() as pubsub:
+                async with self._redis.client.pubsub() as pubsub:
                     await self._relay(pubsub)
-            except _TROUBLE as exc:
-                self._failed(exc)
+            except TROUBLE as exc:
+                self._redis.failed(exc)
             except Exception:  # a bug here must not end pub/sub for the process's life
                 log.exception("redis cache listener failed; restarting it")
             delay = RECONNECT_MIN_S if self._listening.is_set() else min(delay * 2, RECONNECT_MAX_S)
@@ -521,4 +407,4 @@ class RedisBackend:
                 self._subscribers.deliver(message["channel"].decode(), message["data"])
             elif message["type"] == "subscribe" and message["data"] == len(subscribed):
                 self._listening.set()
-                self._succeeded()
+                self._redis.succeeded()

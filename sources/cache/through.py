@@ -33,12 +33,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
 from sources import telemetry
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import KeyValue, Locks
 from sources.cache.invalidations import Invalidations
 from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.resilience import deadline
@@ -46,6 +46,11 @@ from sources.resilience import deadline
 log = logging.getLogger("ordergraph.cache")
 
 T = TypeVar("T")
+
+
+class SharedCache(KeyValue, Locks, Protocol):
+    """What cache-through reads need of the shared backend: the entries, and leases
+    that make cold instances wait for one fetch instead of all asking the source."""
 
 
 class Freshness(enum.Enum):
@@ -133,9 +138,9 @@ class CachedSource(Generic[T]):
         fetch: Fetch[T],
         tags: Tagger[T],
         policy: CachePolicy,
-        backend: CacheBackend,
+        backend: SharedCache,
         scoped: bool,
-        local: CacheBackend | None = None,
+        local: KeyValue | None = None,
         local_ttl_s: float = 2.0,
         invalidations: Invalidations | None = None,
         clock: Callable[[], float] = time.time,
@@ -339,10 +344,9 @@ class CachedSource(Generic[T]):
     ) -> dict[str, Cached[T] | SourceError]:
         """Fetch from the source, letting another instance's running fetch finish first."""
         locks = [_lock(key) for key in wanted]
-        token, taken = await self._backend.acquire_locks(locks, self.policy.lock_ms)
-        held = [lock for lock, ok in zip(locks, taken, strict=True) if ok]
+        leases, busy = await self._backend.lease_many(locks, self.policy.lock_ms / 1000)
         results: dict[str, Cached[T] | SourceError] = {}
-        waiting = [key for key, ok in zip(wanted, taken, strict=True) if not ok]
+        waiting = [key for key, other in zip(wanted, busy, strict=True) if other]
         try:
             if waiting:
                 results.update(await self._wait_for_others(waiting))
@@ -350,7 +354,7 @@ class CachedSource(Generic[T]):
             if to_fetch:
                 results.update(await self._fetch_and_write(to_fetch, since))
         finally:
-            await self._backend.release_locks(held, token)
+            await self._backend.release_claim(leases)
         return results
 
     async def _wait_for_others(self, keys: list[str]) -> dict[str, Cached[T] | SourceError]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import CacheBackend, KeyValue
 from sources.cache.invalidations import Invalidations
 from sources.cache.through import CachedSource, CachePolicy, Fetch, Tagger
 from sources.clients import Upstreams
@@ -34,7 +34,7 @@ class ChangeNotice(Record, frozen=True, kw_only=True):
     event: ChangeEvent | None = None
 
 
-# Fresh TTLs the issue asked for; the stale window equals the TTL and entries are
+# Fresh TTLs per source; the stale window equals the TTL and entries are
 # kept ten minutes longer to serve if the source fails.
 DEFAULT_TTL_S = {"oms": 30.0, "inventory": 10.0, "carrier": 60.0, "ticketing": 30.0}
 
@@ -58,7 +58,7 @@ class CachedUpstreams:
     trackings: CachedSource[Tracking]
     tickets: CachedSource[list[Ticket]]
     backend: CacheBackend
-    local: CacheBackend | None  # the in-process copies every source above shares
+    local: KeyValue | None  # the in-process copies every source above shares
     upstreams: Upstreams
     invalidations: Invalidations  # what this process saw invalidated, for fetches in flight
     clock: Clock  # the process's one clock: entry ages here, "now" for every rule
@@ -71,7 +71,7 @@ class CachedUpstreams:
         backend: CacheBackend,
         policies: Mapping[str, CachePolicy],
         *,
-        local: CacheBackend | None = None,
+        local: KeyValue | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> CachedUpstreams:
         """``local``: in-process copies in front of a shared ``backend`` (Redis)."""

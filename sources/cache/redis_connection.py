@@ -1,0 +1,185 @@
+"""The one connection policy every Redis role shares: one client and pool, one way of
+turning Redis trouble into a fallback or :class:`CacheUnavailable`, one health.
+
+A whole call (waiting for a pooled connection, connecting, the command) is cut off
+after ``timeout_s`` (100 ms). After an error Redis is *down* for ``cooldown_s`` and
+plain calls skip it entirely, answering their fallback (a hung Redis then costs a
+caller at most ``timeout_s`` once per cooldown, not once per call); the first call
+after the cooldown probes Redis again. A ``strict`` call always asks Redis, even
+while it is down, and raises :class:`CacheUnavailable` instead of falling back. A
+call that times out after queueing for a pooled connection (a burst larger than the
+pool) fails too, but is not blamed on Redis: no cooldown for everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis._parsers import _AsyncHiredisParser
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.utils import HIREDIS_AVAILABLE
+
+from sources.cache.backend import BackendHealth, CacheUnavailable
+
+log = logging.getLogger("ordergraph.cache")
+
+T = TypeVar("T")
+
+# What "Redis trouble" is: redis-py errors, socket errors and timeouts (asyncio's and
+# the builtin TimeoutError are one class since 3.11, a subclass of OSError).
+TROUBLE = (RedisError, OSError)
+
+HEALTH_CHECK_INTERVAL_S = 15.0  # PING a connection idle this long before reusing it
+# A timeout that fires this much later than its deadline means a saturated loop.
+OVERLOAD_LATENESS_S = 0.02
+
+
+class _Reported:
+    """Occurrences of one kind of trouble: counted, and logged at most once per
+    interval with how many happened since the last line."""
+
+    def __init__(self, message: str, interval_s: float) -> None:
+        self.count = 0
+        self._message = message  # %d: how many since the last line, %s: detail
+        self._interval_s = interval_s
+        self._unreported = 0
+        self._next_at = 0.0
+
+    def add(self, detail: str) -> None:
+        self.count += 1
+        self._unreported += 1
+        now = time.monotonic()
+        if now >= self._next_at:
+            log.warning(self._message, self._unreported, detail)
+            self._unreported = 0
+            self._next_at = now + self._interval_s
+
+
+class RedisConnection:
+    """One Redis client over a bounded pool, and whether Redis is down."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float,
+        max_connections: int,
+        cooldown_s: float,
+        log_interval_s: float,
+    ) -> None:
+        if not HIREDIS_AVAILABLE:
+            raise RuntimeError("the Redis cache needs hiredis: pip install 'redis[hiredis]'")
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            # Each step's own limit; the deadline below caps all of them together.
+            timeout=timeout_s,  # bursts wait this long for a free connection
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            # One retry, on connection errors only (a stale pooled connection after a
+            # Redis restart); retrying a timeout would double the wait on a hung Redis.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            health_check_interval=HEALTH_CHECK_INTERVAL_S,
+            parser_class=_AsyncHiredisParser,
+        )
+        self.client = Redis.from_pool(pool)
+        self.deadline_s = timeout_s  # a whole call, pool wait and connect included
+        # At most one call in flight per pooled connection (less the one a pub/sub
+        # listener keeps), so a call knows whether it had to queue for one.
+        self._slots_total = max(1, max_connections - 1)
+        self._slots = asyncio.Semaphore(self._slots_total)
+        self._cooldown_s = cooldown_s
+        self._down = False
+        self._retry_at = 0.0  # while down: when the next call may probe Redis
+        self._errors = _Reported(
+            "redis cache unavailable, serving misses: %d error(s) since last report, last: %s",
+            log_interval_s,
+        )
+        self._busy = _Reported(
+            "redis connection pool busy, serving misses: %d call(s) since last report (%s)",
+            log_interval_s,
+        )
+        self._last_error = ""
+
+    async def run(
+        self, call: Callable[[], Awaitable[Any]], fallback: T, *, strict: bool = False
+    ) -> T:
+        """``call()``'s result, or ``fallback`` if Redis is down or fails now; with
+        ``strict``, Redis is asked even while down and a failure raises
+        :class:`CacheUnavailable`."""
+        if strict:
+            return await self._ask(call)
+        if self._skip():
+            return fallback
+        try:
+            return await self._ask(call)
+        except CacheUnavailable:
+            return fallback
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(
+            backend="redis",
+            ok=not self._down,
+            errors=self._errors.count,
+            detail=self._last_error if self._down else "",
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def failed(self, exc: BaseException) -> None:
+        """Note that Redis failed: down for the cooldown, counted and logged."""
+        self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if not self._down:  # later failures (a listener's too) must not push the probe back
+            self._down = True
+            self._retry_at = time.monotonic() + self._cooldown_s
+        self._errors.add(self._last_error)
+
+    def succeeded(self) -> None:
+        """Note that Redis answered: no longer down."""
+        if self._down:
+            self._down = False
+            log.warning("redis cache recovered (%d error(s) in total)", self._errors.count)
+
+    async def _ask(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()``'s result; any trouble raises :class:`CacheUnavailable`."""
+        started = time.monotonic()
+        queued = self._slots.locked()  # every pooled connection is busy
+        try:
+            async with asyncio.timeout(self.deadline_s), self._slots:
+                result = await call()
+        except TROUBLE as exc:
+            late = time.monotonic() - started - self.deadline_s
+            if isinstance(exc, TimeoutError) and late > OVERLOAD_LATENESS_S:
+                # The timer itself fired late: this process's event loop is saturated,
+                # and the answer may be waiting unread. Not Redis's fault: no cooldown
+                # (that would send every request to the sources at once).
+                raise CacheUnavailable("the event loop is saturated") from exc
+            if isinstance(exc, TimeoutError) and queued:
+                # Out of time after queueing behind a burst: this process is busy, not
+                # Redis (calls that got a connection at once tell whether Redis is hung).
+                self._busy.add(f"{self._slots_total} connection(s) for calls")
+                raise CacheUnavailable("every pooled Redis connection is busy") from exc
+            self.failed(exc)
+            raise CacheUnavailable(self._last_error) from exc
+        self.succeeded()
+        return result
+
+    def _skip(self) -> bool:
+        """True while down and cooling off. The first call after the cooldown goes on
+        as the probe, and pushes the cooldown back so concurrent calls still skip."""
+        if not self._down:
+            return False
+        now = time.monotonic()
+        if now < self._retry_at:
+            return True
+        self._retry_at = now + self._cooldown_s
+        return False
