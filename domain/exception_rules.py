@@ -108,7 +108,7 @@ class Health(enum.Enum):
     FAILED = "FAILED"
 
 
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # INFO lowest
 _HEALTH_RANK = {health: rank for rank, health in enumerate(Health)}
 
 SubjectKind = Literal["order", "line", "fulfillment_order", "shipment"]
@@ -934,7 +934,7 @@ _PARCEL_RULES: tuple[Callable[[_Facts, _Parcel], OrderException | None], ...] = 
 
 
 def _sort_key(e: OrderException) -> tuple[int, float, str, str]:
-    return (-_SEVERITY_RANK[e.severity], -e.detected_at.timestamp(), e.code.value, e.subject.id)
+    return (-SEVERITY_RANK[e.severity], -e.detected_at.timestamp(), e.code.value, e.subject.id)
 
 
 def detect_exceptions(

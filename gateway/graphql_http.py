@@ -210,9 +210,7 @@ class GraphQLEndpoint:
         screen = _runs_over_get if request.method == "GET" else _runs_over_post
         with self._in_flight.claim():  # taken before admission, which may await Redis
             admitted = await self._gate.admit(payload, principal, invalid=invalid, screen=screen)
-            body = await self._operations.execute(
-                admitted, request, queries_only=request.method == "GET"
-            )
+            body = await self._operations.execute(admitted, queries_only=request.method == "GET")
         # A request error (the document did not validate) has no data at all; a field
         # error that nulled the whole answer still has data: null, and is a 200 -
         # unless every error is a retryable refusal that changed nothing (an

@@ -22,6 +22,7 @@ from gateway.observability import record_operation
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from resolvers.schema import PREPARED
+from services.exception_queue.store import QueueStore
 from sources.cache.upstreams import CachedUpstreams
 from sources.resilience import caller, deadline
 
@@ -43,27 +44,26 @@ class Operations:
         self._live = live
         self._deadline_s = deadline_s
 
-    def _context(self, admitted: Admitted, request: Any) -> RequestContext:
+    def _context(self, admitted: Admitted) -> RequestContext:
         """The operation's context; this task's upstream calls from here on run under
         the request deadline (a subscription's first event's) and for its caller."""
         # The document admission parsed and validated: execution does not redo it.
         PREPARED.set(admitted.analysis.prepared)
         deadline.start(self._deadline_s)
         _start_caller(admitted.principal)
+        cached = self._cached()
         return RequestContext.create(
-            self._cached(),
+            cached,
+            queue=QueueStore(cached.backend),
             access=admitted.access,
-            request=request,
             live=self._live(),
             deadline_s=self._deadline_s,
         )
 
-    async def execute(
-        self, admitted: Admitted, request: Any, *, queries_only: bool = False
-    ) -> dict[str, Any]:
+    async def execute(self, admitted: Admitted, *, queries_only: bool = False) -> dict[str, Any]:
         """Run a query or mutation under the request deadline: the response body."""
         analysis = admitted.analysis
-        context = self._context(admitted, request)
+        context = self._context(admitted)
         allowed = {OperationType.QUERY} if queries_only else None
         started = time.perf_counter()
         outcome = "error"
@@ -99,13 +99,11 @@ class Operations:
         body.setdefault("extensions", {})["cost"] = cost
         return body
 
-    async def stream(
-        self, admitted: Admitted, request: Any
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, admitted: Admitted) -> AsyncGenerator[dict[str, Any], None]:
         """A subscription's results, one body per event, until it ends or the consumer
         stops iterating; raises :class:`Rejected` if it fails before its first event."""
         analysis = admitted.analysis
-        context = self._context(admitted, request)
+        context = self._context(admitted)
         started = time.perf_counter()
         outcome = "ok"
         results = await self._schema.subscribe(

@@ -26,7 +26,7 @@ from resolvers.types.exception_queue import (
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
 from sources.cache.through import Cached, Freshness
-from sources.clients import OrderSearch
+from sources.clients.oms import OrderSearch
 from sources.records import MAX_BATCH
 
 MAX_PAGE = MAX_BATCH  # `first` on every connection: 1..100

@@ -16,11 +16,11 @@ from typing import Annotated
 
 import strawberry
 
+from domain.queue_entries import RaisedExceptions
 from resolvers import order_facts
 from resolvers.access import EXCEPTION_SCOPES, Access, requires
 from resolvers.context import RequestContext
 from resolvers.errors import NOT_FOUND, UserInputError
-from resolvers.exception_queue import RaisedExceptions
 from resolvers.live import Watch
 from resolvers.relay import expect_global_id
 from resolvers.types.exception_queue import ExceptionMatch, ExceptionQueueFilter

@@ -16,8 +16,8 @@ import msgspec
 import pytest
 
 from domain.exception_rules import ExceptionCode, Severity
+from domain.queue_entries import ExceptionFact, QueueEntry, RaisedExceptions
 from gateway.app import Gateway
-from resolvers.exception_queue import ExceptionFact, QueueEntry, RaisedExceptions
 from resolvers.relay import from_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec

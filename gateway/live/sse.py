@@ -89,7 +89,7 @@ class SseStreams:
         # The library sets ``shutdown`` when the server stops, as LiveConnections
         # does; the stream then ends by itself, with ``complete``, within the grace.
         return _EventStream(
-            self._events(admitted, request, recheck, running),
+            self._events(admitted, recheck, running),
             release=release,
             ping=self._ping_s,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -98,17 +98,17 @@ class SseStreams:
         )
 
     async def _events(
-        self, admitted: Admitted, request: Request, recheck: Recheck, running: Slot
+        self, admitted: Admitted, recheck: Recheck, running: Slot
     ) -> AsyncIterator[dict[str, str]]:
         if admitted.analysis.kind != "subscription":
             with running:
-                body = await self._operations.execute(admitted, request)
+                body = await self._operations.execute(admitted)
             yield _next(body)
         else:
             ended = asyncio.Event()
             refused: list[Refusal] = []
             guard = asyncio.create_task(self._guard(ended, recheck, refused))
-            results = self._operations.stream(admitted, request)
+            results = self._operations.stream(admitted)
             try:
                 async with contextlib.aclosing(results):
                     async for body in _until(ended, results):

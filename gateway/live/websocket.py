@@ -276,15 +276,13 @@ class _Session:
                 # A subscription is checked as it starts, not counted while it waits.
                 body = None
                 if admitted.analysis.kind != "subscription":
-                    body = await operations.execute(admitted, self.websocket)
+                    body = await operations.execute(admitted)
             if body is not None:
                 await self._next(op_id, body)
             else:
                 # Closed at once however this ends (a cancelled task included): the
                 # subscription lets go of what it watches.
-                async with contextlib.aclosing(
-                    operations.stream(admitted, self.websocket)
-                ) as results:
+                async with contextlib.aclosing(operations.stream(admitted)) as results:
                     async for body in results:
                         await self._next(op_id, body)
         except Refusal as refusal:

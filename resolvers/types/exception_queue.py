@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 import strawberry
 
 from domain import exception_rules as rules
+from domain.exception_rules import SEVERITY_RANK
+from domain.queue_entries import ExceptionFact, QueueEntry
 from resolvers.context import RequestContext
 from resolvers.errors import UserInputError
-from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore
-from resolvers.exception_queue.entries import SEVERITY_RANK
 from resolvers.relay import decode_cursor, encode_cursor, to_global_id
 from resolvers.types.common import PageInfo
 from resolvers.types.order import Info, Order
@@ -129,14 +129,14 @@ async def queue_page(
     if not 1 <= first <= MAX_BATCH:
         raise UserInputError(f"first must be between 1 and {MAX_BATCH}", field="first")
     wanted = ExceptionMatch(filter or ExceptionQueueFilter())
-    store = QueueStore(context.cached.backend)
+    queue = context.queue
     access = context.access
     kept: list[tuple[IndexPosition, QueueEntry]] = []
     position = None if after is None else _position(after)
     scanned, more = 0, True
     chunk = MAX_BATCH if wanted.filters else first + 1
     while more and len(kept) <= first and scanned < SCAN_LIMIT:
-        page = await store.page(
+        page = await queue.page(
             access.tenant, internal=access.internal, limit=chunk, after=position
         )
         more = len(page) == chunk
