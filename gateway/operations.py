@@ -17,7 +17,7 @@ from gateway.admission.cost import CostModel
 from gateway.admission.gate import Admitted
 from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, Principal
-from gateway.errors import format_error
+from gateway.error_format import format_error
 from gateway.observability import record_operation
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
@@ -101,7 +101,8 @@ class Operations:
 
     async def stream(self, admitted: Admitted) -> AsyncGenerator[dict[str, Any], None]:
         """A subscription's results, one body per event, until it ends or the consumer
-        stops iterating; raises :class:`Rejected` if it fails before its first event."""
+        stops iterating; raises :class:`SubscriptionNotStarted` if it fails before its
+        first event."""
         analysis = admitted.analysis
         context = self._context(admitted)
         started = time.perf_counter()
@@ -116,7 +117,9 @@ class Operations:
             async for result in results:
                 if isinstance(result, PreExecutionError):
                     outcome = "error"
-                    raise Rejected(result_body(result, suggestions=admitted.suggestions))
+                    raise SubscriptionNotStarted(
+                        result_body(result, suggestions=admitted.suggestions)
+                    )
                 if result.errors:
                     outcome = _outcome(result)
                 yield result_body(result, suggestions=admitted.suggestions)
@@ -137,11 +140,13 @@ def _start_caller(principal: Principal) -> None:
     caller.start(None if principal is INTERNAL_DEV else principal.key_id)
 
 
-class Rejected(Exception):
-    """A subscription that failed before its first event (e.g. NOT_FOUND): ``body``."""
+class SubscriptionNotStarted(Exception):
+    """A subscription that executed and failed before its first event (e.g. NOT_FOUND):
+    ``body`` is that result. A request refused before execution is a
+    :class:`~gateway.refusal.RequestRefused`."""
 
     def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__("the subscription was rejected")
+        super().__init__("the subscription failed before its first event")
         self.body = body
 
 

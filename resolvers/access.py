@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import strawberry
 from strawberry.schema_directive import Location
 
-from resolvers.errors import UNAUTHORIZED_FIELD, UserInputError
+from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
 
 SCOPES = (
     "orders:read",

@@ -18,7 +18,7 @@ from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from sources import records
 from sources.cache.through import Cached
-from sources.errors import SourceError
+from sources.failures import SourceError
 
 
 async def trackings(

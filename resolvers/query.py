@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 import strawberry
 
 from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, requires
-from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.client_errors import INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.relay import (
     check_order_number,
     decode_sort_cursor,

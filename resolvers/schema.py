@@ -103,7 +103,7 @@ def build_schema() -> strawberry.Schema:
             OperationReport,
         ],
         # Suggestions are kept here and stripped per caller on the way out
-        # (gateway.errors): strawberry would strip them by editing the errors, which
+        # (gateway.error_format): strawberry would strip them by editing the errors, which
         # the validation cache shares between callers.
         config=StrawberryConfig(disable_field_suggestions=False),
     )

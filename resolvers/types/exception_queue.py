@@ -17,8 +17,8 @@ import strawberry
 from domain import exception_rules as rules
 from domain.exception_rules import SEVERITY_RANK
 from domain.queue_entries import ExceptionFact, QueueEntry
+from resolvers.client_errors import UserInputError
 from resolvers.context import RequestContext
-from resolvers.errors import UserInputError
 from resolvers.relay import decode_cursor, encode_cursor, to_global_id
 from resolvers.types.common import PageInfo
 from resolvers.types.order import Info, Order
