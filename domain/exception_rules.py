@@ -253,7 +253,7 @@ CODE_SPECS: Mapping[ExceptionCode, CodeSpec] = {
 class Thresholds:
     """When a condition becomes an exception.
 
-    Label scans follow the 2- and 5-day triggers of tracking products (REFERENCE §5).
+    Label scans follow the 2- and 5-day triggers of tracking products (docs/vocabulary.md).
     Stalls count business days (Mon-Fri, UTC), longer abroad where customs and line
     hauls go quiet for days. An unshipped line is backordered when its location's
     ``available`` is at or below ``backorder_available_at_most``. ``available`` already
