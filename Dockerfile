@@ -25,9 +25,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # Then the code, without touching the dependencies.
 COPY README.md ./
 COPY gateway ./gateway
+COPY services ./services
 COPY resolvers ./resolvers
 COPY domain ./domain
 COPY sources ./sources
+# The simulated sources: `ordergraph demo` and `ordergraph sim` (the CLI imports them).
+COPY sim ./sim
 RUN pip install --no-deps -c requirements.lock . \
  && useradd --system --uid 10001 --no-create-home ordergraph \
  && mkdir -p /var/lib/ordergraph \

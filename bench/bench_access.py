@@ -86,15 +86,15 @@ async def per_request(
     admitted = await gate.admit(payload, principal, invalid=400)
 
     async def unchecked() -> None:
-        await operations.execute(admitted, None)
+        await operations.execute(admitted)
 
     async def authenticated() -> None:
         await principal_for(state.authenticator, headers, {}, dev_mode=False)
-        await operations.execute(admitted, None)
+        await operations.execute(admitted)
 
     async def checked() -> None:
         caller = await principal_for(state.authenticator, headers, {}, dev_mode=False)
-        await operations.execute(await gate.admit(payload, caller, invalid=400), None)
+        await operations.execute(await gate.admit(payload, caller, invalid=400))
 
     async def edge() -> None:
         response = await client.post("/graphql", json=payload, headers=headers)

@@ -5,7 +5,8 @@ helps), as CPU time of this process (``time.process_time``), median and max of
 
 Two columns: the limits as configured (``Settings()``'s defaults) and, for the
 before, the limits as they were before the field limits (2,000 tokens, no character,
-field, selection, repeat or list bound): the issue's document and its variants.
+field, selection, repeat or list bound): one field repeated to 2,000 tokens, and its
+variants.
 
     python bench/bench_admission.py [--runs 15]
 """

@@ -1,6 +1,6 @@
 """Another tenant's latency while clients send documents that are expensive to
-admit (the issue's: one field repeated to 2,000 tokens, a unique comment each time
-so no cache helps). The gateway runs as ``ordergraph demo`` in its own process.
+admit (one field repeated to 2,000 tokens, a unique comment each time so no cache
+helps). The gateway runs as ``ordergraph demo`` in its own process.
 
 Prints the victim's p50 and p99 alone, then with ``--attackers`` clients sending the
 document as fast as they are answered, and what the attackers got back.
@@ -9,7 +9,7 @@ By default the demo (dev mode: anonymous requests are charged to no bucket, so t
 measures the per-document bound alone). With ``--production``, ``ordergraph sim`` and
 ``ordergraph serve`` outside dev mode, the victim with a key of its own (internal
 tier, so its own rate never throttles it) and the attackers with one free-tier key,
-as the issue probed it.
+as an attacker from outside would.
 
     python bench/bench_attack_cpu.py [--seconds 8] [--attackers 3] [--production]
 """

@@ -1,5 +1,5 @@
 """Fault scenarios: what callers see while a dependency fails, and whether a write is
-duplicated or lost (issue 11, section 5).
+duplicated or lost.
 
 Starts a private ``redis-server``, the simulated sources (``ordergraph sim``) and the
 gateway (``ordergraph serve``, dev mode, cache and idempotency store in that Redis) in

@@ -1,6 +1,6 @@
 """The order rules' pure core: facts derived from the source records alone.
 
 Imports only ``sources`` (records and the pure modules beside them) and the standard
-library; ``resolvers`` and ``gateway`` build on it (gateway → resolvers → domain →
-sources, checked by tests/test_code_quality.py).
+library; ``resolvers``, ``services`` and ``gateway`` build on it (gateway → services →
+resolvers → domain → sources, checked by tests/test_code_quality.py).
 """

@@ -31,7 +31,7 @@ class ShipmentSubStatus(enum.Enum):
     OTHER = "OTHER"
 
 
-_SUB_STATUS_BY_SUBTAG = {
+SUB_STATUS_BY_SUBTAG = {  # the AfterShip subtags the gateway names (docs/vocabulary.md)
     "Exception_002": ShipmentSubStatus.CUSTOMER_MOVED,
     "Exception_003": ShipmentSubStatus.REFUSED,
     "Exception_004": ShipmentSubStatus.CUSTOMS_DELAY,
@@ -60,7 +60,7 @@ def sub_status(subtag: str | None, message: str | None = None) -> ShipmentSubSta
         return ShipmentSubStatus.WEATHER_DELAY
     if subtag is None:
         return None
-    named = _SUB_STATUS_BY_SUBTAG.get(subtag)
+    named = SUB_STATUS_BY_SUBTAG.get(subtag)
     if named is None and subtag.startswith("Exception"):
         return ShipmentSubStatus.OTHER
     return named

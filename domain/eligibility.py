@@ -1,4 +1,5 @@
-"""What a customer or agent may still change on an order (REFERENCE §1).
+"""What a customer or agent may still change on an order (the OMS's rules for changes:
+docs/vocabulary.md).
 
 Pure functions over ``sources.records.Order``, table-tested in tests/test_eligibility.py.
 A fulfillment order is *handed over* once a warehouse works on it (IN_PROGRESS,

@@ -108,7 +108,7 @@ class Health(enum.Enum):
     FAILED = "FAILED"
 
 
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # INFO lowest
 _HEALTH_RANK = {health: rank for rank, health in enumerate(Health)}
 
 SubjectKind = Literal["order", "line", "fulfillment_order", "shipment"]
@@ -253,7 +253,7 @@ CODE_SPECS: Mapping[ExceptionCode, CodeSpec] = {
 class Thresholds:
     """When a condition becomes an exception.
 
-    Label scans follow the 2- and 5-day triggers of tracking products (REFERENCE §5).
+    Label scans follow the 2- and 5-day triggers of tracking products (docs/vocabulary.md).
     Stalls count business days (Mon-Fri, UTC), longer abroad where customs and line
     hauls go quiet for days. An unshipped line is backordered when its location's
     ``available`` is at or below ``backorder_available_at_most``. ``available`` already
@@ -934,7 +934,7 @@ _PARCEL_RULES: tuple[Callable[[_Facts, _Parcel], OrderException | None], ...] = 
 
 
 def _sort_key(e: OrderException) -> tuple[int, float, str, str]:
-    return (-_SEVERITY_RANK[e.severity], -e.detected_at.timestamp(), e.code.value, e.subject.id)
+    return (-SEVERITY_RANK[e.severity], -e.detected_at.timestamp(), e.code.value, e.subject.id)
 
 
 def detect_exceptions(

@@ -9,8 +9,9 @@ unfinished fulfillment orders, the units each unfinished one has still to ship, 
 whether a warehouse has been handed the work. Beside them, the named groups of
 fulfillment-order statuses every rule uses.
 
-Status, eligibility, the exception rules, the timeline and the simulated OMS (which
-must refuse the same changes and derive the same fulfillment status) all use it.
+Status, eligibility, the exception rules, the timeline, the exception queue (which
+SKUs still concern an order) and the simulated OMS (which must refuse the same changes
+and derive the same fulfillment status) all use it.
 
 Pure: records in, numbers out; no clock, no I/O.
 """

@@ -40,9 +40,9 @@ from gateway.slow_clients import SlowBodyGuard
 from gateway.startup import config_summary
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
-from resolvers.exception_queue import ExceptionIndex
 from resolvers.live import LiveFeeds
 from resolvers.schema import build_schema
+from services.exception_queue.index import ExceptionIndex
 from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from gateway.refusal import Refusal
+from gateway.refusal import RequestRefused
 
 OVERLOADED = "OVERLOADED"
 
@@ -49,7 +49,7 @@ class InFlight:
         """One operation's place, taken at once; 429 OVERLOADED when ``limit``
         operations hold one."""
         if self.count >= self.limit:
-            raise Refusal(
+            raise RequestRefused(
                 429, OVERLOADED, "the gateway is at capacity: retry shortly", {"Retry-After": "1"}
             )
         self.count += 1

@@ -44,7 +44,7 @@ from gateway.graphiql import content_security_policy, page_html
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
-from gateway.refusal import Refusal, audit_refusal, client_aborted
+from gateway.refusal import RequestRefused, audit_refusal, client_aborted
 from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 
 log = logging.getLogger("ordergraph.http")
@@ -99,7 +99,9 @@ class GraphQLEndpoint:
         principal: Principal | None = None
         try:
             if media is None:
-                raise Refusal(406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}")
+                raise RequestRefused(
+                    406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}"
+                )
             if stream:
                 self._check_origin(request)
             payload = await self._payload(request)
@@ -111,7 +113,7 @@ class GraphQLEndpoint:
             status, body, headers = await self._one(request, payload, principal, media)
         except ClientDisconnect:
             return client_aborted()
-        except Refusal as refusal:
+        except RequestRefused as refusal:
             if principal is None and refusal.key_id is None:
                 refusal.key_id = presented_key_id(request.headers)  # refused before auth
             audit_refusal(refusal, principal)
@@ -122,7 +124,7 @@ class GraphQLEndpoint:
         origins = self._options.origins
         if origins is not None and origins.foreign(request.headers, request.scope.get("server")):
             log.info("refused an event stream from origin %r", request.headers["origin"][:100])
-            raise Refusal(
+            raise RequestRefused(
                 403,
                 FORBIDDEN_ORIGIN,
                 "this page's origin may not open a live connection; list it in OG_ALLOWED_ORIGINS",
@@ -131,7 +133,7 @@ class GraphQLEndpoint:
     async def _payload(self, request: Request) -> Any:
         if request.method == "GET":
             if not any(name in request.headers for name in PREFLIGHT_HEADERS):
-                raise Refusal(
+                raise RequestRefused(
                     400,
                     "CSRF_PREVENTED",
                     "a GET query needs a header a cross-site form cannot send "
@@ -146,19 +148,21 @@ class GraphQLEndpoint:
             return payload
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != JSON:
-            raise Refusal(415, "UNSUPPORTED_MEDIA_TYPE", f"send the request as {JSON}")
+            raise RequestRefused(415, "UNSUPPORTED_MEDIA_TYPE", f"send the request as {JSON}")
         return _decode_json(await self._body(request), "body")
 
     async def _body(self, request: Request) -> bytes:
         limit = self._options.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes")
+            raise RequestRefused(413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise Refusal(413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes")
+                raise RequestRefused(
+                    413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes"
+                )
         return bytes(body)
 
     async def _stream(self, request: Request, payload: Any, principal: Principal) -> Response:
@@ -170,7 +174,7 @@ class GraphQLEndpoint:
         )
 
     async def _principal(self, request: Request) -> Principal:
-        """The caller, or :class:`AuthError` (a :class:`Refusal`)."""
+        """The caller, or :class:`AuthError` (a :class:`RequestRefused`)."""
         return await principal_for(
             self._authenticator(),
             request.headers,
@@ -182,9 +186,9 @@ class GraphQLEndpoint:
         self, request: Request, payloads: list[Any], principal: Principal, media: str
     ) -> Response:
         if not self._options.batching:
-            raise Refusal(400, "BATCHING_DISABLED", "send one operation per request")
+            raise RequestRefused(400, "BATCHING_DISABLED", "send one operation per request")
         if not payloads or len(payloads) > self._options.max_batch:
-            raise Refusal(
+            raise RequestRefused(
                 400, "BATCH_TOO_LARGE", f"1 to {self._options.max_batch} operations per batch"
             )
         bodies = await asyncio.gather(
@@ -198,7 +202,7 @@ class GraphQLEndpoint:
         """One operation of a batch: its body, or its refusal as a body."""
         try:
             return (await self._one(request, payload, principal, media))[1]
-        except Refusal as refusal:
+        except RequestRefused as refusal:
             audit_refusal(refusal, principal)
             return refusal.body()
 
@@ -210,9 +214,7 @@ class GraphQLEndpoint:
         screen = _runs_over_get if request.method == "GET" else _runs_over_post
         with self._in_flight.claim():  # taken before admission, which may await Redis
             admitted = await self._gate.admit(payload, principal, invalid=invalid, screen=screen)
-            body = await self._operations.execute(
-                admitted, request, queries_only=request.method == "GET"
-            )
+            body = await self._operations.execute(admitted, queries_only=request.method == "GET")
         # A request error (the document did not validate) has no data at all; a field
         # error that nulled the whole answer still has data: null, and is a 200 -
         # unless every error is a retryable refusal that changed nothing (an
@@ -236,7 +238,7 @@ def _unavailable(body: Mapping[str, Any]) -> bool:
 def _runs_over_post(analysis: Analysis) -> None:
     """A plain request runs queries and mutations; subscriptions need a stream."""
     if analysis.kind == "subscription":
-        raise Refusal(
+        raise RequestRefused(
             400,
             "SUBSCRIPTION_NEEDS_STREAM",
             "subscriptions run over server-sent events (POST with Accept: "
@@ -247,7 +249,7 @@ def _runs_over_post(analysis: Analysis) -> None:
 def _runs_over_get(analysis: Analysis) -> None:
     """A GET runs queries only: a mutation must never be a link to follow."""
     if analysis.kind == "mutation":
-        raise Refusal(405, "METHOD_NOT_ALLOWED", "mutations need POST", {"Allow": "POST"})
+        raise RequestRefused(405, "METHOD_NOT_ALLOWED", "mutations need POST", {"Allow": "POST"})
     _runs_over_post(analysis)
 
 
@@ -268,10 +270,10 @@ def _decode_json(raw: bytes | str, what: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise Refusal(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
+        raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
 
 
-def _error_response(refusal: Refusal, media: str) -> Response:
+def _error_response(refusal: RequestRefused, media: str) -> Response:
     return _json(refusal.body(), refusal.status, media, refusal.headers)
 
 

@@ -17,11 +17,12 @@ from gateway.admission.cost import CostModel
 from gateway.admission.gate import Admitted
 from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, Principal
-from gateway.errors import format_error
+from gateway.error_format import format_error
 from gateway.observability import record_operation
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from resolvers.schema import PREPARED
+from services.exception_queue.store import QueueStore
 from sources.cache.upstreams import CachedUpstreams
 from sources.resilience import caller, deadline
 
@@ -43,27 +44,26 @@ class Operations:
         self._live = live
         self._deadline_s = deadline_s
 
-    def _context(self, admitted: Admitted, request: Any) -> RequestContext:
+    def _context(self, admitted: Admitted) -> RequestContext:
         """The operation's context; this task's upstream calls from here on run under
         the request deadline (a subscription's first event's) and for its caller."""
         # The document admission parsed and validated: execution does not redo it.
         PREPARED.set(admitted.analysis.prepared)
         deadline.start(self._deadline_s)
         _start_caller(admitted.principal)
+        cached = self._cached()
         return RequestContext.create(
-            self._cached(),
+            cached,
+            queue=QueueStore(cached.backend),
             access=admitted.access,
-            request=request,
             live=self._live(),
             deadline_s=self._deadline_s,
         )
 
-    async def execute(
-        self, admitted: Admitted, request: Any, *, queries_only: bool = False
-    ) -> dict[str, Any]:
+    async def execute(self, admitted: Admitted, *, queries_only: bool = False) -> dict[str, Any]:
         """Run a query or mutation under the request deadline: the response body."""
         analysis = admitted.analysis
-        context = self._context(admitted, request)
+        context = self._context(admitted)
         allowed = {OperationType.QUERY} if queries_only else None
         started = time.perf_counter()
         outcome = "error"
@@ -99,13 +99,12 @@ class Operations:
         body.setdefault("extensions", {})["cost"] = cost
         return body
 
-    async def stream(
-        self, admitted: Admitted, request: Any
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, admitted: Admitted) -> AsyncGenerator[dict[str, Any], None]:
         """A subscription's results, one body per event, until it ends or the consumer
-        stops iterating; raises :class:`Rejected` if it fails before its first event."""
+        stops iterating; raises :class:`SubscriptionNotStarted` if it fails before its
+        first event."""
         analysis = admitted.analysis
-        context = self._context(admitted, request)
+        context = self._context(admitted)
         started = time.perf_counter()
         outcome = "ok"
         results = await self._schema.subscribe(
@@ -118,7 +117,9 @@ class Operations:
             async for result in results:
                 if isinstance(result, PreExecutionError):
                     outcome = "error"
-                    raise Rejected(result_body(result, suggestions=admitted.suggestions))
+                    raise SubscriptionNotStarted(
+                        result_body(result, suggestions=admitted.suggestions)
+                    )
                 if result.errors:
                     outcome = _outcome(result)
                 yield result_body(result, suggestions=admitted.suggestions)
@@ -139,11 +140,13 @@ def _start_caller(principal: Principal) -> None:
     caller.start(None if principal is INTERNAL_DEV else principal.key_id)
 
 
-class Rejected(Exception):
-    """A subscription that failed before its first event (e.g. NOT_FOUND): ``body``."""
+class SubscriptionNotStarted(Exception):
+    """A subscription that executed and failed before its first event (e.g. NOT_FOUND):
+    ``body`` is that result. A request refused before execution is a
+    :class:`~gateway.refusal.RequestRefused`."""
 
     def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__("the subscription was rejected")
+        super().__init__("the subscription failed before its first event")
         self.body = body
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gateway.auth.principal import Principal
 
 
-class Refusal(Exception):
+class RequestRefused(Exception):
     """A request answered without executing: an HTTP status and a coded error. For the
     audit trail it carries what is known of the request: the analysed operation and
     the coordinates out of scope once the gate has them, and the id and tenant of a
@@ -55,7 +55,7 @@ class Refusal(Exception):
         return {"message": self.message, "extensions": {"code": self.code, **self.extensions}}
 
 
-def audit_refusal(refusal: Refusal, principal: Principal | None) -> None:
+def audit_refusal(refusal: RequestRefused, principal: Principal | None) -> None:
     """One audit line for a refused request: who (the principal, else the refused
     key's id), what, and why. APQ's PersistedQueryNotFound (a 200, a step of its
     protocol) is no denial."""

@@ -23,7 +23,7 @@ import msgspec
 from sources.cache import REDIS_SCHEMES
 from sources.cache.through import CachePolicy
 from sources.cache.upstreams import default_policy
-from sources.clients import SourceConfig
+from sources.clients.http import SourceConfig
 from sources.records import MAX_BATCH
 from sources.webhooks import secret_problem
 

@@ -20,7 +20,7 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
-from resolvers.errors import UNAUTHORIZED_FIELD, UserInputError
+from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
 
 SCOPES = (
     "orders:read",

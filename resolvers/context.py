@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
+from domain.queue_entries import QueueEntry
 from resolvers.access import FULL_ACCESS, Access
 from resolvers.live import LiveFeeds
 from resolvers.loaders import Loaders
+from sources.cache.backend import IndexPosition
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
 from sources.clock import Clock
+
+
+class QueueReader(Protocol):
+    """Reads the exception queue (kept by ``services.exception_queue``, which sits
+    above the graph and implements this)."""
+
+    async def page(
+        self, scope: str, *, internal: bool, limit: int, after: IndexPosition | None
+    ) -> list[tuple[IndexPosition, QueueEntry]]:
+        """Up to ``limit`` entries of one view (``scope``: an account id or ``*``;
+        ``internal``: with internal exceptions), highest rank first, below ``after``."""
+        ...
 
 
 @dataclass(slots=True)
 class RequestContext:
     cached: CachedUpstreams
     loaders: Loaders
+    queue: QueueReader
     access: Access = FULL_ACCESS
     counts: CacheCounts = field(default_factory=CacheCounts)
-    request: Any = None  # the HTTP request, for the edge's own use
-    operation_kind: str = "unknown"  # query, mutation or subscription, once parsed
-    operation_name: str | None = None  # the executed operation's name, if it has one
     live: LiveFeeds = field(default_factory=LiveFeeds)
     deadline_s: float | None = None  # each subscription event's own deadline
 
@@ -30,8 +42,8 @@ class RequestContext:
         cls,
         cached: CachedUpstreams,
         *,
+        queue: QueueReader,
         access: Access = FULL_ACCESS,
-        request: Any = None,
         live: LiveFeeds | None = None,
         deadline_s: float | None = None,
     ) -> RequestContext:
@@ -41,9 +53,9 @@ class RequestContext:
         return cls(
             cached=cached,
             loaders=loaders,
+            queue=queue,
             access=access,
             counts=counts,
-            request=request,
             live=live or LiveFeeds(),
             deadline_s=deadline_s,
         )

@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
+from domain.queue_entries import RaisedExceptions
 from sources.events import ChangeEvent
-
-if TYPE_CHECKING:  # the queue's own modules import the request context, which imports this
-    from resolvers.exception_queue import RaisedExceptions
 
 log = logging.getLogger("ordergraph.live")
 

@@ -18,7 +18,7 @@ from aiodataloader import DataLoader
 from sources import telemetry
 from sources.cache.through import CacheCounts, Cached, CachedSource
 from sources.cache.upstreams import CachedUpstreams
-from sources.errors import SourceError
+from sources.failures import SourceError
 from sources.records import InventoryItem, Order, Ticket, Tracking
 
 V = TypeVar("V")

@@ -20,7 +20,7 @@ from resolvers.loaders import settle
 from resolvers.types.freshness import DataSource
 from sources import records
 from sources.cache.through import Cached
-from sources.errors import SourceError
+from sources.failures import SourceError
 
 # The field that carries each other source's data. A caller reads that source,
 # in any field derived from it too, only when it may read this field.

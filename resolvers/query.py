@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 import strawberry
 
 from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, ScopeGuard
-from resolvers.errors import INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.client_errors import INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import (
     MAX_PAGE,
@@ -30,7 +30,7 @@ from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
 from sources.cache.through import Cached, Freshness
-from sources.clients import OrderSearch
+from sources.clients.oms import OrderSearch
 
 # Node kinds and how many parts their global ids have (the first is the order's id).
 _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}

@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from urllib.parse import quote, unquote
 
-from resolvers.errors import BAD_USER_INPUT, INVALID_ID, UserInputError
+from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, UserInputError
 from sources.records import MAX_BATCH
 
 # The sources' id grammar (sim/seed.py: "ord_123456", "li_1234567", ticket

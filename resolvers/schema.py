@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, get_operation_ast, specified_rules
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, specified_rules
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
@@ -74,18 +74,12 @@ class PreparedDocuments(SchemaExtension):
 
 class OperationReport(SchemaExtension):
     """Once per operation: ``extensions.cache`` (hits, misses and stale serves per
-    source), and the operation's kind and name on the context for the edge's metrics."""
+    source)."""
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
         if not isinstance(context, RequestContext):
             return {}
-        execution = self.execution_context
-        if execution.graphql_document is not None:
-            operation = get_operation_ast(execution.graphql_document, execution.operation_name)
-            if operation is not None:
-                context.operation_kind = operation.operation.value
-                context.operation_name = operation.name.value if operation.name else None
         return {"cache": context.counts.as_dict()} if context.counts.by_source else {}
 
 
@@ -109,7 +103,7 @@ def build_schema() -> strawberry.Schema:
             OperationReport,
         ],
         # Suggestions are kept here and stripped per caller on the way out
-        # (gateway.errors): strawberry would strip them by editing the errors, which
+        # (gateway.error_format): strawberry would strip them by editing the errors, which
         # the validation cache shares between callers.
         config=StrawberryConfig(disable_field_suggestions=False),
     )

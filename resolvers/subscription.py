@@ -16,19 +16,19 @@ from typing import Annotated
 
 import strawberry
 
+from domain.queue_entries import RaisedExceptions
 from resolvers import order_facts
 from resolvers.access import EXCEPTION_SCOPES, Access, requires
+from resolvers.client_errors import NOT_FOUND, UserInputError
 from resolvers.context import RequestContext
-from resolvers.errors import NOT_FOUND, UserInputError
-from resolvers.exception_queue import RaisedExceptions
 from resolvers.live import Watch
 from resolvers.relay import expect_global_id
 from resolvers.types.exception_queue import ExceptionMatch, ExceptionQueueFilter
-from resolvers.types.exceptions import OrderException
 from resolvers.types.order import Info, Order
+from resolvers.types.order_exceptions import OrderException
 from sources import records
-from sources.errors import SourceError
 from sources.events import ChangeEvent
+from sources.failures import SourceError
 from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.subscriptions")

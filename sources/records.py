@@ -24,7 +24,7 @@ class Record(msgspec.Struct, rename="camel", frozen=True):
     """
 
 
-# --- OMS vocabularies (REFERENCE §1) -------------------------------------------------
+# --- OMS vocabularies (docs/vocabulary.md) -------------------------------------------
 
 
 class FinancialStatus(enum.Enum):
@@ -215,7 +215,7 @@ class OrderPage(Record, frozen=True, kw_only=True):
     page_info: PageInfo
 
 
-# --- Inventory (REFERENCE §3) --------------------------------------------------------
+# --- Inventory (docs/vocabulary.md) ---------------------------------------------------
 
 
 class RestockExpectation(Record, frozen=True, kw_only=True):
@@ -247,7 +247,7 @@ class InventoryItem(Record, frozen=True, kw_only=True):
     levels: list[InventoryLevel]
 
 
-# --- Carrier (REFERENCE §2) ----------------------------------------------------------
+# --- Carrier (docs/vocabulary.md) -----------------------------------------------------
 
 
 class ShipmentStatus(enum.Enum):
@@ -303,7 +303,7 @@ class Tracking(Record, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-# --- Ticketing (REFERENCE §4) --------------------------------------------------------
+# --- Ticketing (docs/vocabulary.md) ---------------------------------------------------
 
 
 class TicketStatus(enum.Enum):
@@ -400,7 +400,7 @@ class ErrorBody(Record, frozen=True, kw_only=True):
     message: str
 
 
-# --- OMS order changes (REFERENCE §1) ------------------------------------------------
+# --- OMS order changes (docs/vocabulary.md) -------------------------------------------
 
 
 class CancelOrderRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -447,7 +447,7 @@ class OrderAddressRequests(Record, frozen=True, kw_only=True):
     requests: list[AddressChangeRequest]
 
 
-# --- Ticketing changes (REFERENCE §4) ------------------------------------------------
+# --- Ticketing changes (docs/vocabulary.md) -------------------------------------------
 
 SUBJECT_MAX = 200
 COMMENT_MAX = 10_000

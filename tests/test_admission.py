@@ -12,15 +12,9 @@ import pytest
 from graphql import GraphQLSchema
 from redis.asyncio import Redis
 
-from gateway.admission import (
-    AdmissionError,
-    CostBucket,
-    CostModel,
-    DocumentAnalyser,
-    Limits,
-    check_cost,
-)
-from gateway.admission.bucket import KEY_PREFIX
+from gateway.admission.bucket import KEY_PREFIX, CostBucket
+from gateway.admission.cost import CostModel, check_cost
+from gateway.admission.documents import AdmissionError, DocumentAnalyser, Limits
 from resolvers.schema import build_schema
 from sources.cache import MemoryBackend, RedisBackend
 from tests.ports import free_socket, hung_server

@@ -60,9 +60,9 @@ async def test_attack(secured, stats, attack: Attack):
     assert sum((await stats.requests()).values()) == 0, "a resolver reached a source"
 
 
-# Issue 11 section 4, fixed on main, kept in the attacker's view: variables of every
-# JSON type but an object, and an API key hidden anywhere in the URL, against the
-# production-mode gateway (tests/test_clear_answers.py covers them in dev mode).
+# Kept in the attacker's view: variables of every JSON type but an object, and an API
+# key hidden anywhere in the URL, against the production-mode gateway
+# (tests/test_clear_answers.py covers them in dev mode).
 URL_KEY = "og_test_abcdefghijkl_" + "B" * 43  # the shape of a key; none needs to exist
 CLEAR_ANSWERS = [
     *(Attack(f"variables {name}", 400, "BAD_REQUEST", q("{ __typename }", variables=value))

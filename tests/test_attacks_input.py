@@ -1,7 +1,7 @@
-"""The attack suite, input side (issue 11, point 2): values a caller forwards through
-the gateway (cursors, ids, order numbers, cancel lines) are checked at the edge. Each
-gets a stable code and no 5xx, the OMS sees no request, and a flood of them from one
-key leaves another tenant's reads answering (the OMS breaker closed)."""
+"""The attack suite, input side: values a caller forwards through the gateway
+(cursors, ids, order numbers, cancel lines) are checked at the edge. Each gets a
+stable code and no 5xx, the OMS sees no request, and a flood of them from one key
+leaves another tenant's reads answering (the OMS breaker closed)."""
 
 from __future__ import annotations
 
@@ -117,10 +117,10 @@ async def test_bad_cancel_lines_never_reach_the_oms(secured, sim, stats, case, q
 
 
 async def test_a_flood_of_forged_cursors_leaves_another_tenant_answering(secured, stats):
-    """The reported attack, ten times over: 500 forged cursors from one key (the issue
-    saw ~45 open the OMS breaker for every tenant), while a key of another tenant
-    lists orders. No forged cursor reaches the OMS; the other tenant's every answer is
-    clean and the breaker stays closed."""
+    """A forged-cursor attack, ten times over: 500 forged cursors from one key (before
+    the edge checked them, ~45 opened the OMS breaker for every tenant), while a key
+    of another tenant lists orders. No forged cursor reaches the OMS; the other
+    tenant's every answer is clean and the breaker stays closed."""
     attacker: list[set[str]] = []
     victim: list[dict[str, Any]] = []
     attacking = True
@@ -150,7 +150,7 @@ async def test_a_flood_of_forged_cursors_leaves_another_tenant_answering(secured
 
 
 async def test_a_partner_forging_cursors_through_a_trusted_document_reaches_nothing(secured, stats):
-    """The partner's way in the issue found: a trusted document with an ``$after``
+    """A partner's way in: a trusted document with an ``$after``
     variable. Its forged cursors are refused at the edge like any other."""
     for i in range(20):  # (each costs 22 of the partner's 1,000-point bucket)
         cursor = FORGED if i % 2 else _b64(f"og1:{i}|" + "x" * i)

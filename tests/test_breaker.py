@@ -70,7 +70,7 @@ BY_NUMBER = "query($n: String!) { orderByNumber(number: $n) { id } }"
 
 
 async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_path):
-    """Issue 11, point 2: one key sends 500 well-formed numbers that make the OMS fail
+    """One key sends 500 well-formed numbers that make the OMS fail
     (no pacing: as fast as the machine lets it, a few seconds here) while a key of
     another tenant lists orders. The other tenant's every answer is clean: the
     attacker's failures alone never open the OMS breaker (they did after ~20 calls);

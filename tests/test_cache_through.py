@@ -13,7 +13,7 @@ import pytest
 
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy, Freshness
-from sources.errors import SourceError
+from sources.failures import SourceError
 from sources.records import Money
 from sources.resilience import deadline
 

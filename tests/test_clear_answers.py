@@ -1,6 +1,5 @@
-"""Clear answers, not crashes (issue 11, section 4): a caller's odd request gets a
-stable code and a 4xx, never a 500 or a traceback; against a real gateway, sources
-and clients."""
+"""Clear answers, not crashes: a caller's odd request gets a stable code and a 4xx,
+never a 500 or a traceback; against a real gateway, sources and clients."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """ruff and mypy stay clean, and no package imports upward
-(gateway → resolvers → domain → sources)."""
+(gateway → services → resolvers → domain → sources)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = {"gateway": 0, "resolvers": 1, "domain": 2, "sources": 3}
+LAYERS = {"gateway": 0, "services": 1, "resolvers": 2, "domain": 3, "sources": 4}
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_only_the_cli_starts_the_simulator():
     sim_reaches_up = [
         f"{path} imports {name}"
         for path, name in imports_of("sim")
-        if name.split(".")[0] in {"gateway", "resolvers"}
+        if name.split(".")[0] in {"gateway", "services", "resolvers"}
     ]
     assert into_sim == []
     assert sim_reaches_up == []

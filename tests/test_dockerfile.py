@@ -83,6 +83,23 @@ def test_the_dependencies_are_a_layer_of_their_own_from_the_lock():
     assert names.count("COPY") == 1
 
 
+def test_copies_every_package_the_command_imports():
+    """The image's ``ordergraph`` command finds every first-party package it imports
+    (a new top-level package must be copied too)."""
+    first_party = {path.name for path in ROOT.iterdir() if (path / "__init__.py").is_file()}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, gateway.cli; print(*sys.modules, sep='\\n')"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    needed = {name.split(".")[0] for name in imported} & first_party
+    copied = {arguments.split()[0] for name, arguments in INSTRUCTIONS if name == "COPY"}
+    assert needed - copied == set()
+    assert {"gateway", "services", "resolvers", "domain", "sources"} <= needed
+
+
 def test_the_listed_dependencies_are_pyprojects_runtime_dependencies():
     listing = shlex.split(_runtime_dependencies_command())
     assert listing[:2] == ["python", "-c"]

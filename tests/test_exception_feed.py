@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from domain.queue_entries import QueueEntry, RaisedExceptions
 from gateway.app import Gateway
-from resolvers.exception_queue import ExceptionIndex, QueueEntry, RaisedExceptions
 from resolvers.relay import to_global_id
+from services.exception_queue.index import ExceptionIndex
 from sim.cluster import SimCluster
 from sim.seed import Dataset, generate
 from sources.records import FulfillmentOrderStatus, Order

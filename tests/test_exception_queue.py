@@ -17,10 +17,10 @@ import msgspec
 import pytest
 
 from domain.exception_rules import ExceptionCode, Severity
+from domain.queue_entries import ExceptionFact, QueueEntry, RaisedExceptions
 from gateway.app import Gateway
-from resolvers.exception_queue import ExceptionFact, QueueEntry, RaisedExceptions
-from resolvers.exception_queue.index import ExceptionIndex
 from resolvers.relay import from_global_id
+from services.exception_queue.index import ExceptionIndex
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset, generate
@@ -28,7 +28,8 @@ from sim.stats import StatsBody
 from sources.cache.backend import CacheUnavailable, Claim
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams, default_policy
-from sources.clients import SourceConfig, Upstreams
+from sources.clients import Upstreams
+from sources.clients.http import SourceConfig
 from sources.events import ChangeEvent, EventType, tracking_tag
 from tests.builders import line, order
 from tests.conftest import FIXED_NOW, RunningGateway, gateway_at, running_gateway, settings_for

@@ -1,6 +1,7 @@
 """The exception queue's store over a cache backend: each order in the views it
 belongs to, ranked most severe then newest first, public views without internal
-exceptions, and the previous entry answered by every write."""
+exceptions, and the previous entry answered by every write; and the SKUs whose stock
+changes still concern an order."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import timedelta
 import msgspec
 
 from domain.exception_rules import ExceptionCode, Severity
-from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore
+from domain.queue_entries import ExceptionFact, QueueEntry
+from services.exception_queue.store import QueueStore, open_skus
 from sources.cache import MemoryBackend
 from sources.records import Order
-from tests.builders import line, order
+from tests.builders import line, order, shipment
 from tests.conftest import FIXED_NOW
 
 
@@ -69,3 +71,15 @@ async def test_views_rank_most_severe_then_newest_and_hide_internal_exceptions()
     assert previous["o3"] == entries["o3"] and previous["o4"] is None
     assert await members("b", False) == []
     assert await members("b", True) == ["o3"]
+
+
+def test_open_skus_are_those_with_units_neither_cancelled_nor_shipped() -> None:
+    lines = [
+        line("open", ordered=2, shipped=1),
+        line("done", ordered=2, shipped=2),
+        line("void", ordered=2, cancelled=2),
+        line("lagging", ordered=2),  # its counter says 0 shipped; a shipment carried both
+    ]
+    placed = order(lines, shipments=[shipment("1Z1", ("lagging", 2))])
+    assert open_skus(placed) == {"SKU-open"}
+    assert open_skus(msgspec.structs.replace(placed, cancelled_at=FIXED_NOW)) == set()

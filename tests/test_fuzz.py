@@ -159,7 +159,7 @@ class Findings:
 
 # Codes of a failing source or of the gateway itself: the sources here never fail, so
 # an answer with one of these means a caller's input was taken for a source's failure
-# (and counted against its breaker, issue 11 section 2) or crashed the gateway.
+# (and counted against its breaker) or crashed the gateway.
 SOURCE_FAULTS = {"SOURCE_UNAVAILABLE", "SOURCE_TIMEOUT", "SOURCE_BAD_RESPONSE",
                  "INTERNAL_SERVER_ERROR"}  # fmt: skip
 GLOBAL_ID = re.compile(r"[A-Za-z0-9_-]{8,}")
@@ -289,7 +289,7 @@ async def test_trusted_documents_with_generated_variables(fuzzed, own_dataset, c
 
 
 def hostile_values(dataset: Dataset) -> list[str]:
-    """Values of the shapes issue 11 section 2 found the gateway forwards unchecked:
+    """Values of the shapes the gateway once forwarded unchecked:
     forged cursors, ids holding a list of ids, a bare comma, a huge number."""
     order = next(iter(dataset.orders.values()))
     many = ",".join([order.id] * 101)
@@ -302,7 +302,7 @@ def hostile_values(dataset: Dataset) -> list[str]:
     ]
 
 
-# Issue 11 section 2: before its fix (main at 3415d6e) this pass found the 100,000-digit
+# Before the edge checked inputs (main at 3415d6e) this pass found the 100,000-digit
 # number answered by the OMS with 400 and the comma list left out, both reported to the
 # caller as SOURCE_BAD_RESPONSE (a source failure, counted against the breaker).
 async def test_generated_queries_with_hostile_values(fuzzed, own_dataset, caplog):
@@ -348,7 +348,7 @@ async def test_generated_request_envelopes(fuzzed, own_dataset, caplog):
     check(findings, caplog, APPS)
 
 
-# Issue 11 section 4: before its fix (main at 3415d6e) hypothesis found variables []
+# Before variables were checked (main at 3415d6e) hypothesis found variables []
 # (like 0 and false) running the operation with 200 where 5 and true got 400.
 async def test_variables_that_are_not_an_object_are_refused(fuzzed, own_dataset):
     def refused(example: Any) -> None:

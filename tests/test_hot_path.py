@@ -1,6 +1,6 @@
-"""What keeps a request cheap (REFERENCE §8): a document is parsed and validated once,
-leaf fields have no async resolvers, and each source's session bounds its connections
-and its waits."""
+"""What keeps a request cheap: a document is parsed and validated once, leaf fields
+have no async resolvers, and each source's session bounds its connections and its
+waits."""
 
 from __future__ import annotations
 

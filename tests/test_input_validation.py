@@ -1,6 +1,6 @@
 """A caller's bad input is answered by the gateway (BAD_USER_INPUT, INVALID_ID or a
 mutation's userErrors) and never reaches a source, where it used to count as a
-source failure (issue 11, point 2)."""
+source failure."""
 
 from __future__ import annotations
 

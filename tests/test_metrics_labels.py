@@ -44,7 +44,7 @@ async def _metrics(gateway: RunningGateway) -> str:
 async def test_three_thousand_operation_names_do_not_grow_metrics(
     sim: SimCluster, fresh_labels: OperationLabels
 ) -> None:
-    """The issue's probe: 3,000 names took /metrics from 33 KB to 742 KB. Names past
+    """Before the bound, 3,000 names took /metrics from 33 KB to 742 KB. Names past
     the bound share ``other``: the page grows by at most the bounded set's series."""
     async with running_gateway(settings_for(sim.urls)) as gateway:
         await _named(gateway, [f"Fill{i}" for i in range(fresh_labels.limit)])  # the bound

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from sources.clients.http import SourceClient, SourceConfig
-from sources.errors import SourceError
+from sources.failures import SourceError
 from sources.resilience import caller, deadline
 from sources.resilience.breaker import (
     CLOSED,

@@ -23,11 +23,11 @@ from sim.changes import oms as changes
 from sim.cluster import SimCluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset, generate
-from sources.clients.changes import SourceRefused
+from sources.clients.changes import ChangeRefused
 from sources.clients.http import SourceConfig
 from sources.clients.oms import OmsClient
-from sources.errors import SOURCE_UNAVAILABLE, SourceError
 from sources.events import EventType
+from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.records import (
     AddressChange,
     AddressChangeRequest,
@@ -380,7 +380,7 @@ async def test_client_cancel_order(client: OmsClient, receiver: Receiver, data: 
     assert cancelled.cancel_reason is CancelReason.STAFF and cancelled == data.orders[order_id]
     await receiver.next("oms", EventType.ORDER_CANCELLED)
 
-    with pytest.raises(SourceRefused) as refused:
+    with pytest.raises(ChangeRefused) as refused:
         await client.cancel_order(order_id, CancelReason.STAFF)
     assert isinstance(refused.value, SourceError) and not refused.value.retryable
     assert (refused.value.source, refused.value.code) == ("oms", changes.ALREADY_CANCELLED)
@@ -407,7 +407,7 @@ async def test_client_change_shipping_address(
     requested = await client.change_shipping_address(data.order_ids("processing")[5], NEW_ADDRESS)
     assert requested.status is AddressChangeStatus.REQUESTED and requested.request_id
 
-    with pytest.raises(SourceRefused) as refused:
+    with pytest.raises(ChangeRefused) as refused:
         await client.change_shipping_address(data.order_ids("ready_for_pickup")[0], NEW_ADDRESS)
     assert refused.value.code == changes.PICKUP_ORDER
 

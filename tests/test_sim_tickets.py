@@ -17,11 +17,11 @@ import pytest_asyncio
 from sim.cluster import SimCluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset, generate
-from sources.clients.changes import SourceRefused
+from sources.clients.changes import ChangeRefused
 from sources.clients.http import SourceConfig
 from sources.clients.ticketing import TicketingClient
-from sources.errors import SOURCE_UNAVAILABLE, SourceError
 from sources.events import EventType
+from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.records import (
     AddCommentRequest,
     CommentAdded,
@@ -243,7 +243,7 @@ async def test_client_creates_and_comments(
 @pytest.mark.parametrize("case", ["unknown order", "unknown ticket", "closed ticket"])
 async def test_client_refusals(client: TicketingClient, data: Dataset, case: str) -> None:
     comment = AddCommentRequest(body="Hello?", author="Ann")
-    with pytest.raises(SourceRefused) as refused:
+    with pytest.raises(ChangeRefused) as refused:
         if case == "unknown order":
             await client.create_ticket(CreateTicketRequest(order_id="nope", subject="a", body="b"))
         elif case == "unknown ticket":

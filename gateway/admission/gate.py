@@ -28,7 +28,7 @@ from gateway.admission.documents import (
 from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, TIERS, Principal
 from gateway.persisted import PersistedQueries, PersistedQueryError
-from gateway.refusal import Refusal
+from gateway.refusal import RequestRefused
 from resolvers.access import Access, ScopeMap
 
 # Analysing a document the gateway has not seen is charged to the caller's cost
@@ -83,25 +83,27 @@ class Gate:
         self, payload: Any, principal: Principal, *, invalid: int, screen: Screen | None = None
     ) -> Admitted:
         """Admit one operation (a GraphQL-over-HTTP request object) or raise
-        :class:`Refusal`; ``invalid`` is the status of a document that breaks a limit."""
+        :class:`RequestRefused`; ``invalid`` is the status of a document that breaks a limit."""
         if not isinstance(payload, dict):
-            raise Refusal(400, "BAD_REQUEST", "an operation is a JSON object")
+            raise RequestRefused(400, "BAD_REQUEST", "an operation is a JSON object")
         persisted = self._persisted()
         try:
             resolved = await persisted.resolve(
                 payload, trusted_only=principal.client_class == "partner"
             )
         except PersistedQueryError as exc:
-            raise Refusal(exc.status, exc.code, exc.message) from None
+            raise RequestRefused(exc.status, exc.code, exc.message) from None
         query = resolved.query
         if not isinstance(query, str) or not query.strip():
-            raise Refusal(400, "BAD_REQUEST", "no GraphQL query in the request")
+            raise RequestRefused(400, "BAD_REQUEST", "no GraphQL query in the request")
         variables = payload.get("variables")
         if variables is None:  # absent or null; never ``or {}``: 0, false, [] are refused
             variables = {}
         operation_name = payload.get("operationName")
         if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
-            raise Refusal(400, "BAD_REQUEST", "variables must be an object, operationName a string")
+            raise RequestRefused(
+                400, "BAD_REQUEST", "variables must be an object, operationName a string"
+            )
         analyser = self._analyser
         # A document over the size limit is refused unread: nothing to charge for.
         if len(query) <= analyser.limits.max_chars and not analyser.is_cached(
@@ -111,10 +113,10 @@ class Gate:
         try:
             analysis = self._analyser.analyse(query, operation_name)
         except AdmissionError as exc:
-            raise Refusal(invalid, exc.code, exc.message) from None
+            raise RequestRefused(invalid, exc.code, exc.message) from None
         try:
             admitted = await self._admit(query, variables, analysis, principal, invalid, screen)
-        except Refusal as refusal:
+        except RequestRefused as refusal:
             refusal.analysis = analysis
             raise
         # Validated here, once per cached document, within the limits checked above;
@@ -141,7 +143,7 @@ class Gate:
             cost = self._cost_model.requested_cost(analysis, variables)
             check_cost(cost, self._analyser.limits)
         except AdmissionError as exc:
-            raise Refusal(invalid, exc.code, exc.message) from None
+            raise RequestRefused(invalid, exc.code, exc.message) from None
         access = self._scope_map.access(
             principal.tenant, principal.scopes, internal=principal.client_class == "console"
         )
@@ -175,12 +177,14 @@ class Gate:
         """The coordinates out of scope of a query (it still runs); any other
         operation touching one is refused."""
         if analysis.uses_introspection and not introspection:
-            raise Refusal(
+            raise RequestRefused(
                 403, "INTROSPECTION_DISABLED", "introspection needs the introspection scope"
             )
         refused = analysis.coordinates & denied
         if refused and analysis.kind != "query":
-            refusal = Refusal(403, "FORBIDDEN", f"this API key may not run this {analysis.kind}")
+            refusal = RequestRefused(
+                403, "FORBIDDEN", f"this API key may not run this {analysis.kind}"
+            )
             refusal.denied = refused
             raise refusal
         return refused
@@ -193,7 +197,7 @@ class Gate:
         capacity = TIERS[principal.tier].capacity
         if principal is INTERNAL_DEV or cost <= capacity:
             return
-        raise Refusal(
+        raise RequestRefused(
             invalid,
             COST_LIMIT_EXCEEDED,
             f"The operation's requested cost is {cost}; this API key may spend at most "
@@ -222,9 +226,9 @@ class Gate:
         return await self._bucket().take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
 
 
-def _throttled(cost: int, state: BucketState, message: str) -> Refusal:
+def _throttled(cost: int, state: BucketState, message: str) -> RequestRefused:
     """429 THROTTLED, with the bucket (``extensions.cost``) and the real wait."""
-    return Refusal(
+    return RequestRefused(
         429,
         "THROTTLED",
         message,

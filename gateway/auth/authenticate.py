@@ -35,7 +35,7 @@ from gateway.auth.keys import (
 )
 from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.auth.store import KeyStore, KeyStoreError
-from gateway.refusal import Refusal
+from gateway.refusal import RequestRefused
 
 log = logging.getLogger("ordergraph.auth")
 
@@ -53,7 +53,7 @@ URL_DECODINGS = 3  # a key URL-encoded up to this many times over is still found
 MAX_CACHED = 10_000  # verified keys kept; past it, stale entries are dropped
 
 
-class AuthError(Refusal):
+class AuthError(RequestRefused):
     """A request refused for its key (401; 503 when keys cannot be checked). The
     presented key's id (and tenant, once its record is read), when known, are for
     the audit trail."""

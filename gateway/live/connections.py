@@ -11,7 +11,7 @@ import anyio
 
 from gateway.capacity import Slot
 from gateway.observability import LIVE_CONNECTIONS
-from gateway.refusal import Refusal
+from gateway.refusal import RequestRefused
 
 TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
 
@@ -36,7 +36,7 @@ class LiveConnections:
 
     def _check(self) -> None:
         if len(self._sockets) + self._streams >= self.max_open:
-            raise Refusal(
+            raise RequestRefused(
                 503,
                 TOO_MANY_CONNECTIONS,
                 "too many live connections: retry later",

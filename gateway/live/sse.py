@@ -19,8 +19,8 @@ from gateway.admission.gate import Admitted
 from gateway.capacity import InFlight, Slot
 from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
-from gateway.operations import Operations, Rejected
-from gateway.refusal import Refusal, audit_refusal
+from gateway.operations import Operations, SubscriptionNotStarted
+from gateway.refusal import RequestRefused, audit_refusal
 
 EVENT_STREAM = "text/event-stream"
 SHUTDOWN_GRACE_S = 1.0
@@ -32,8 +32,8 @@ def accepts_event_stream(accept: str) -> bool:
     return EVENT_STREAM in {part.split(";")[0].strip().lower() for part in accept.split(",")}
 
 
-Admit = Callable[[], Awaitable[Admitted]]  # admits the operation, or raises Refusal
-Recheck = Callable[[], Awaitable[object]]  # raises Refusal once the caller's key is refused
+Admit = Callable[[], Awaitable[Admitted]]  # admits the operation, or raises RequestRefused
+Recheck = Callable[[], Awaitable[object]]  # raises RequestRefused once the caller's key is refused
 
 
 class _EventStream(EventSourceResponse):
@@ -89,7 +89,7 @@ class SseStreams:
         # The library sets ``shutdown`` when the server stops, as LiveConnections
         # does; the stream then ends by itself, with ``complete``, within the grace.
         return _EventStream(
-            self._events(admitted, request, recheck, running),
+            self._events(admitted, recheck, running),
             release=release,
             ping=self._ping_s,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -98,22 +98,22 @@ class SseStreams:
         )
 
     async def _events(
-        self, admitted: Admitted, request: Request, recheck: Recheck, running: Slot
+        self, admitted: Admitted, recheck: Recheck, running: Slot
     ) -> AsyncIterator[dict[str, str]]:
         if admitted.analysis.kind != "subscription":
             with running:
-                body = await self._operations.execute(admitted, request)
+                body = await self._operations.execute(admitted)
             yield _next(body)
         else:
             ended = asyncio.Event()
-            refused: list[Refusal] = []
+            refused: list[RequestRefused] = []
             guard = asyncio.create_task(self._guard(ended, recheck, refused))
-            results = self._operations.stream(admitted, request)
+            results = self._operations.stream(admitted)
             try:
                 async with contextlib.aclosing(results):
                     async for body in _until(ended, results):
                         yield _next(body)
-            except Rejected as rejected:
+            except SubscriptionNotStarted as rejected:
                 yield _next(rejected.body)
             finally:
                 guard.cancel()
@@ -121,7 +121,9 @@ class SseStreams:
                 yield _next(refusal.body())
         yield {"event": "complete", "data": ""}
 
-    async def _guard(self, ended: asyncio.Event, recheck: Recheck, refused: list[Refusal]) -> None:
+    async def _guard(
+        self, ended: asyncio.Event, recheck: Recheck, refused: list[RequestRefused]
+    ) -> None:
         """Set ``ended`` at shutdown, or once ``recheck`` refuses the key (into
         ``refused``, and the audit trail); a key store that cannot answer (503) ends
         nothing, and is no denial: no request was refused."""
@@ -133,7 +135,7 @@ class SseStreams:
                     return
                 try:
                     await recheck()
-                except Refusal as refusal:
+                except RequestRefused as refusal:
                     if refusal.status == 401:
                         audit_refusal(refusal, None)
                         refused.append(refusal)

@@ -37,12 +37,12 @@ from gateway.auth.authenticate import (
 )
 from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
-from gateway.errors import INTERNAL_ERROR
+from gateway.error_format import INTERNAL_ERROR
 from gateway.live.connections import LiveConnections
 from gateway.live.origin import OriginPolicy
 from gateway.observability import LIVE_EVENTS
-from gateway.operations import Operations, Rejected
-from gateway.refusal import Refusal, audit_refusal
+from gateway.operations import Operations, SubscriptionNotStarted
+from gateway.refusal import RequestRefused, audit_refusal
 
 log = logging.getLogger("ordergraph.websocket")
 
@@ -91,7 +91,7 @@ class GraphQLWebSocket:
         ):
             # Closed before the handshake completes: the client gets HTTP 403.
             log.info("refused a WebSocket from origin %r", websocket.headers["origin"][:100])
-            audit_refusal(Refusal(403, "FORBIDDEN_ORIGIN", "origin not allowed"), None)
+            audit_refusal(RequestRefused(403, "FORBIDDEN_ORIGIN", "origin not allowed"), None)
             await websocket.close(POLICY_VIOLATION)
             return
         offered = websocket.scope.get("subprotocols", [])
@@ -103,7 +103,7 @@ class GraphQLWebSocket:
         session = _Session(self, websocket)
         try:
             place = self.connections.socket(session)
-        except Refusal as refusal:
+        except RequestRefused as refusal:
             refusal.key_id = presented_key_id(websocket.headers)  # before connection_init
             audit_refusal(refusal, None)
             await websocket.close(TRY_AGAIN_LATER, "Too many live connections")
@@ -249,7 +249,7 @@ class _Session:
             return
         limit = self.endpoint.options.max_subscriptions
         if len(self.operations) >= limit:
-            refusal = Refusal(
+            refusal = RequestRefused(
                 429, "TOO_MANY_SUBSCRIPTIONS", f"at most {limit} operations per connection"
             )
             audit_refusal(refusal, self.principal)
@@ -276,30 +276,28 @@ class _Session:
                 # A subscription is checked as it starts, not counted while it waits.
                 body = None
                 if admitted.analysis.kind != "subscription":
-                    body = await operations.execute(admitted, self.websocket)
+                    body = await operations.execute(admitted)
             if body is not None:
                 await self._next(op_id, body)
             else:
                 # Closed at once however this ends (a cancelled task included): the
                 # subscription lets go of what it watches.
-                async with contextlib.aclosing(
-                    operations.stream(admitted, self.websocket)
-                ) as results:
+                async with contextlib.aclosing(operations.stream(admitted)) as results:
                     async for body in results:
                         await self._next(op_id, body)
-        except Refusal as refusal:
+        except RequestRefused as refusal:
             audit_refusal(refusal, principal)
             if refusal.status == 401:  # the key itself, refused since the connection began
                 await self.close(4403, f"Forbidden: {refusal.code}")
             else:  # any other refusal (a key store that cannot answer too): this one only
                 await self.send({"id": op_id, "type": "error", "payload": [refusal.error()]})
             return
-        except Rejected as rejected:
+        except SubscriptionNotStarted as rejected:
             await self.send({"id": op_id, "type": "error", "payload": rejected.body["errors"]})
             return
         except Exception:
             log.exception("operation %s on a WebSocket failed", op_id[:64])
-            failure = Refusal(500, INTERNAL_ERROR, "Internal error.")
+            failure = RequestRefused(500, INTERNAL_ERROR, "Internal error.")
             await self.send({"id": op_id, "type": "error", "payload": [failure.error()]})
             return
         await self.send({"id": op_id, "type": "complete"})

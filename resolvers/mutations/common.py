@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import strawberry
 
-from resolvers.errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.idempotency import IDEMPOTENCY_IN_PROGRESS, InProgress, run_once, source_key
 from resolvers.relay import expect_global_id
 from resolvers.types.order import Info, Order
 from sources import records
 from sources.cache.through import Cached, Freshness
-from sources.clients.changes import IDEMPOTENCY_KEY_REUSED, SourceRefused, idempotency_key
+from sources.clients.changes import IDEMPOTENCY_KEY_REUSED, ChangeRefused, idempotency_key
 from sources.clients.http import SourceRejected
 from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
@@ -59,8 +59,10 @@ class Outcome(msgspec.Struct):
 _DECODER = msgspec.json.Decoder(Outcome)
 
 
-class Refused(Exception):
-    """Raised while a mutation runs: its answer is this user error, nothing changed."""
+class MutationRefused(Exception):
+    """Raised by a mutation's own checks (input, tenant, eligibility) while it runs: its
+    answer is this user error, nothing changed. A source's refusal of the change itself
+    is :class:`ChangeRefused`, answered the same way by :func:`mutate`."""
 
     def __init__(self, field: str | None, message: str, code: str | None) -> None:
         super().__init__(message)
@@ -76,7 +78,7 @@ async def mutate(
     passed on to the source too (see :mod:`resolvers.idempotency`).
 
     ``run`` checks tenant and eligibility before it calls the source and raises
-    :class:`Refused` (or lets the source's :class:`SourceRefused` through) to say no.
+    :class:`MutationRefused` (or lets the source's :class:`ChangeRefused` through) to say no.
     """
     context = info.context
     fingerprint = hashlib.sha256(repr((name, _comparable(input))).encode()).hexdigest()
@@ -88,20 +90,20 @@ async def mutate(
         try:
             with idempotency_key(None if scoped is None else source_key(scoped)):
                 outcome = await run()
-        except Refused as refused:
+        except MutationRefused as refused:
             outcome = refused.outcome
-        except SourceRefused as refused:
+        except ChangeRefused as refused:
             # The source's own idempotency answers are not outcomes to keep: the same
             # request may be retried, another one must not be.
             if refused.code == IDEMPOTENCY_KEY_REUSED:
                 raise _key_reused() from None
             if refused.code == IDEMPOTENCY_IN_PROGRESS:
                 raise InProgress() from None
-            outcome = Refused(None, refused.message, refused.code).outcome
+            outcome = MutationRefused(None, refused.message, refused.code).outcome
         except SourceRejected as rejected:
             # A 4xx the gateway's own checks did not foresee: the caller's input, not an
             # outage. Nothing changed; the source's words stay in the log.
-            outcome = Refused(
+            outcome = MutationRefused(
                 None, f"the {rejected.source} refused the request as invalid", BAD_USER_INPUT
             ).outcome
         change = _change_of(outcome)
@@ -132,7 +134,7 @@ def id_parts(global_id: str, type_name: str, parts: int, field: str) -> list[str
     try:
         return expect_global_id(global_id, type_name, parts)
     except UserInputError as exc:
-        raise Refused(field, exc.message, INVALID_ID) from None
+        raise MutationRefused(field, exc.message, INVALID_ID) from None
 
 
 async def visible_order(info: Info, order_id: str, field: str) -> records.Order:
@@ -140,7 +142,7 @@ async def visible_order(info: Info, order_id: str, field: str) -> records.Order:
     NOT_FOUND, exactly like one that does not exist."""
     order = (await info.context.loaders.order_by_id.load(order_id)).value
     if order is None or not info.context.access.sees(order.account_id):
-        raise Refused(field, "no such order", NOT_FOUND)
+        raise MutationRefused(field, "no such order", NOT_FOUND)
     return order
 
 

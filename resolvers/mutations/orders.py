@@ -15,10 +15,10 @@ from domain.eligibility import (
     line_cancel_problem,
 )
 from resolvers.access import requires
-from resolvers.errors import INVALID_ID, UserInputError
+from resolvers.client_errors import INVALID_ID, UserInputError
 from resolvers.mutations.common import (
+    MutationRefused,
     Outcome,
-    Refused,
     UserError,
     id_parts,
     mutate,
@@ -147,16 +147,18 @@ async def order_cancel(
             lines = [_line(order, index, line) for index, line in enumerate(input.lines)]
             problem = line_cancel_problem(order, [(q.line_id, q.quantity) for q in lines])
             if problem is not None:
-                raise Refused("lines", _at(problem.index, problem.message), problem.code)
+                raise MutationRefused("lines", _at(problem.index, problem.message), problem.code)
             decision = change_eligibility(order).cancel_lines
             left = cancellable_quantities(order)
             too_many = [q for q in lines if q.quantity > left.get(q.line_id, 0)]
             if too_many and decision.allowed:
-                raise Refused("lines", "more than can still be cancelled", TOO_MANY)
+                raise MutationRefused("lines", "more than can still be cancelled", TOO_MANY)
         else:
             decision = change_eligibility(order).cancel
         if not decision.allowed:
-            raise Refused(None, "this order can no longer be cancelled", decision.reason_code)
+            raise MutationRefused(
+                None, "this order can no longer be cancelled", decision.reason_code
+            )
         oms = info.context.cached.upstreams.oms
         return Outcome(order=await oms.cancel_order(order.id, input.reason, lines))
 
@@ -183,7 +185,7 @@ async def order_update_shipping_address(
         order = await _order(info, input.order_id)
         decision = change_eligibility(order).change_address
         if not decision.allowed:
-            raise Refused(None, "the address can no longer change", decision.reason_code)
+            raise MutationRefused(None, "the address can no longer change", decision.reason_code)
         address = msgspec.convert(input.address, records.MailingAddress, from_attributes=True)
         oms = info.context.cached.upstreams.oms
         answer = await oms.change_shipping_address(order.id, address)
@@ -223,7 +225,9 @@ def _line(order: records.Order, index: int, line: LineCancelInput) -> records.Li
     except UserInputError:
         type_name, parts = "", []
     if type_name != "LineItem" or len(parts) != 2 or parts[0] != order.id:
-        raise Refused("lines", _at(index, "lineItemId is not a line of this order"), INVALID_ID)
+        raise MutationRefused(
+            "lines", _at(index, "lineItemId is not a line of this order"), INVALID_ID
+        )
     return records.LineQuantity(line_id=parts[1], quantity=line.quantity)
 
 

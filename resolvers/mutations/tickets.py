@@ -11,8 +11,15 @@ from typing import Annotated
 import strawberry
 
 from resolvers.access import requires
-from resolvers.errors import NOT_FOUND
-from resolvers.mutations.common import Outcome, Refused, UserError, id_parts, mutate, visible_order
+from resolvers.client_errors import NOT_FOUND
+from resolvers.mutations.common import (
+    MutationRefused,
+    Outcome,
+    UserError,
+    id_parts,
+    mutate,
+    visible_order,
+)
 from resolvers.types.enums import TicketChannel, TicketPriority, TicketStatus, TicketType
 from resolvers.types.order import Info
 from resolvers.types.ticket import SupportTicket, TicketComment
@@ -136,15 +143,15 @@ async def ticket_add_comment(
             public=input.public,
         )
         if not input.public and not info.context.access.internal:
-            raise Refused("public", "only consoles may add internal notes", "NOT_ALLOWED")
+            raise MutationRefused("public", "only consoles may add internal notes", "NOT_ALLOWED")
         await visible_order(info, order_id, "ticketId")
         tickets = (await info.context.loaders.tickets_by_order.load(order_id)).value
         ticket = next((t for t in tickets or () if t.id == ticket_id), None)
         if ticket is None:
-            raise Refused("ticketId", "no such ticket", NOT_FOUND)
+            raise MutationRefused("ticketId", "no such ticket", NOT_FOUND)
         if ticket.status is TicketStatus.CLOSED:
             message = "the ticket is closed: open a follow-up ticket instead"
-            raise Refused(None, message, records.TICKET_CLOSED)
+            raise MutationRefused(None, message, records.TICKET_CLOSED)
         ticketing = info.context.cached.upstreams.ticketing
         added = await ticketing.add_comment(ticket.id, request)
         return Outcome(ticket=added.ticket, comment=added.comment)
@@ -159,9 +166,9 @@ async def ticket_add_comment(
 def _text(field: str, value: str, limit: int) -> str:
     """``value`` if the ticketing source takes it: not blank, at most ``limit`` long."""
     if not value.strip():
-        raise Refused(field, f"{field} is blank", "BLANK")
+        raise MutationRefused(field, f"{field} is blank", "BLANK")
     if len(value) > limit:
-        raise Refused(field, f"{field} is longer than {limit} characters", "TOO_LONG")
+        raise MutationRefused(field, f"{field} is longer than {limit} characters", "TOO_LONG")
     return value
 
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import strawberry
 
 from domain import exception_rules as rules
+from domain.exception_rules import SEVERITY_RANK
+from domain.queue_entries import ExceptionFact, QueueEntry
 from resolvers.context import RequestContext
-from resolvers.exception_queue import ExceptionFact, QueueEntry, QueueStore
-from resolvers.exception_queue.entries import SEVERITY_RANK
 from resolvers.relay import Cursors, bad_cursor, check_first, to_global_id
 from resolvers.types.common import Connection, PageInfo
 from resolvers.types.order import Info, Order
@@ -127,14 +127,14 @@ async def queue_page(
 ) -> ExceptionQueueConnection:
     check_first(first)
     wanted = ExceptionMatch(filter or ExceptionQueueFilter())
-    store = QueueStore(context.cached.backend)
+    queue = context.queue
     access = context.access
     kept: list[tuple[IndexPosition, QueueEntry]] = []
     position = None if after is None else _position(after)
     scanned, more = 0, True
     chunk = MAX_BATCH if wanted.filters else first + 1
     while more and len(kept) <= first and scanned < SCAN_LIMIT:
-        page = await store.page(
+        page = await queue.page(
             access.tenant, internal=access.internal, limit=chunk, after=position
         )
         more = len(page) == chunk

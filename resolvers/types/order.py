@@ -21,6 +21,7 @@ from resolvers.access import Access, ScopeGuard, requires
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
+from resolvers.types.change_eligibility import ChangeEligibility
 from resolvers.types.common import Connection, DateWindow, MailingAddress, Money, Node, PageInfo
 from resolvers.types.enums import (
     CancelReason,
@@ -32,10 +33,10 @@ from resolvers.types.enums import (
     HoldReason,
     ReturnStatus,
 )
-from resolvers.types.exceptions import OrderException
 from resolvers.types.freshness import DataSource, SourceFreshness
 from resolvers.types.inventory import InventoryAvailability
-from resolvers.types.lifecycle import ChangeEligibility, TimelineConnection, timeline_page
+from resolvers.types.order_exceptions import OrderException
+from resolvers.types.order_timeline import TimelineConnection, timeline_page
 from resolvers.types.ticket import SupportTicket
 from resolvers.types.tracking import Carrier, Tracking, tracking_url
 from sources import records

@@ -40,7 +40,7 @@ import msgspec
 from sources import telemetry
 from sources.cache.backend import KeyValue, Locks
 from sources.cache.invalidations import Invalidations
-from sources.errors import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.cache")

@@ -34,8 +34,9 @@ class ChangeNotice(Record, frozen=True, kw_only=True):
     event: ChangeEvent | None = None
 
 
-# Fresh TTLs per source; the stale window equals the TTL and entries are
-# kept ten minutes longer to serve if the source fails.
+# How long each source's data stays fresh: stock moves fastest, tracking slowest; the
+# stale window equals the TTL and entries are kept ten minutes longer to serve if the
+# source fails.
 DEFAULT_TTL_S = {"oms": 30.0, "inventory": 10.0, "carrier": 60.0, "ticketing": 30.0}
 
 

@@ -7,19 +7,8 @@ from dataclasses import dataclass
 from sources.clients.carrier import CarrierClient
 from sources.clients.http import SourceClient, SourceConfig
 from sources.clients.inventory import InventoryClient
-from sources.clients.oms import OmsClient, OrderSearch
+from sources.clients.oms import OmsClient
 from sources.clients.ticketing import TicketingClient
-
-__all__ = [
-    "CarrierClient",
-    "InventoryClient",
-    "OmsClient",
-    "OrderSearch",
-    "SourceClient",
-    "SourceConfig",
-    "TicketingClient",
-    "Upstreams",
-]
 
 
 @dataclass(frozen=True, slots=True)

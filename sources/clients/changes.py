@@ -1,5 +1,5 @@
 """Changes a source is asked to make: sent once and never retried (a lost answer may
-still have changed the data); a refusal is read as :class:`SourceRefused`.
+still have changed the data); a refusal is read as :class:`ChangeRefused`.
 
 A change made under :func:`idempotency_key` carries that key as an
 ``Idempotency-Key`` header (Stripe's convention, which the simulated OMS and ticketing
@@ -19,7 +19,7 @@ from typing import TypeVar
 import msgspec
 
 from sources.clients.http import SourceAnswered, SourceClient
-from sources.errors import SOURCE_BAD_RESPONSE, SourceError
+from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.records import ErrorBody
 
 T = TypeVar("T")
@@ -42,7 +42,7 @@ def idempotency_key(key: str | None) -> Iterator[None]:
         _KEY.reset(token)
 
 
-class SourceRefused(SourceError):
+class ChangeRefused(SourceError):
     """A source refused a change: ``code`` is its ErrorBody code (ALREADY_SHIPPED,
     TICKET_CLOSED, ...), a user error rather than an outage."""
 
@@ -61,7 +61,7 @@ async def send_change(
     refusals: Collection[int] = (CONFLICT,),
 ) -> T:
     """``POST path`` once; 200 and ``accepted`` answers decode into ``into``, an ErrorBody
-    at a ``refusals`` status raises :class:`SourceRefused`. Under
+    at a ``refusals`` status raises :class:`ChangeRefused`. Under
     :func:`idempotency_key` the key is sent, and a 422 is a refusal too."""
     key = _KEY.get()
     headers = None if key is None else {IDEMPOTENCY_HEADER: key}
@@ -87,4 +87,4 @@ async def send_change(
                 f"unreadable {answer.status} answer",
                 retryable=False,
             ) from answer
-        raise SourceRefused(client.name, error.code, error.message) from None
+        raise ChangeRefused(client.name, error.code, error.message) from None

@@ -28,7 +28,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from sources import telemetry
-from sources.errors import (
+from sources.failures import (
     CIRCUIT_OPEN,
     SOURCE_BAD_RESPONSE,
     SOURCE_TIMEOUT,

@@ -76,7 +76,7 @@ class OmsClient(SourceClient):
         self, order_id: str, reason: CancelReason, lines: list[LineQuantity] | None = None
     ) -> Order:
         """Cancel the whole order, or only ``lines``; raises
-        :class:`~sources.clients.changes.SourceRefused` when the OMS refuses. Never
+        :class:`~sources.clients.changes.ChangeRefused` when the OMS refuses. Never
         retried: a lost answer may still have cancelled."""
         body = CancelOrderRequest(reason=reason, lines=lines)
         return await send_change(self, f"/orders/{order_id}/cancel", body, Order)
@@ -85,7 +85,7 @@ class OmsClient(SourceClient):
         self, order_id: str, address: MailingAddress
     ) -> AddressChange:
         """Apply ``address`` (APPLIED) or ask the warehouse holding the work (REQUESTED);
-        raises :class:`~sources.clients.changes.SourceRefused` when the OMS refuses.
+        raises :class:`~sources.clients.changes.ChangeRefused` when the OMS refuses.
         Never retried."""
         return await send_change(
             self, f"/orders/{order_id}/shipping-address", address, AddressChange, accepted=(202,)

@@ -26,7 +26,7 @@ class TicketingClient(SourceClient):
         return {order_id: None if e is None else e.tickets for order_id, e in found.items()}
 
     async def create_ticket(self, request: CreateTicketRequest) -> Ticket:
-        """Open a ticket; raises :class:`~sources.clients.changes.SourceRefused` when the
+        """Open a ticket; raises :class:`~sources.clients.changes.ChangeRefused` when the
         source refuses (ORDER_NOT_FOUND). Never retried: a lost answer may still have
         opened it."""
         return await send_change(
@@ -34,7 +34,7 @@ class TicketingClient(SourceClient):
         )
 
     async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded:
-        """Comment on a ticket; raises :class:`~sources.clients.changes.SourceRefused` when
+        """Comment on a ticket; raises :class:`~sources.clients.changes.ChangeRefused` when
         the source refuses (TICKET_CLOSED, NOT_FOUND). Never retried."""
         return await send_change(
             self,

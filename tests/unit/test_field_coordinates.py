@@ -19,7 +19,7 @@ from graphql import (
 
 from gateway.admission.cost import DEFAULT_FIELD_COSTS, DEFAULT_LIST_SIZES, DEFAULT_SIZE_ARGUMENTS
 from resolvers.access import RequiresScopes, ScopeGuard, ScopeMap
-from resolvers.errors import UNAUTHORIZED_FIELD, UserInputError
+from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema

@@ -7,12 +7,12 @@ import base64
 
 import pytest
 
-from resolvers.errors import UserInputError
+from resolvers.client_errors import UserInputError
 from resolvers.query import ORDER_CURSORS
 from resolvers.relay import MAX_PAGE, Cursors, check_first, check_sort_cursor, from_global_id
 from resolvers.types.exception_queue import QUEUE_CURSORS
-from resolvers.types.lifecycle import TIMELINE_CURSORS, TimelineConnection, TimelineEdge
 from resolvers.types.order import OrderConnection, OrderEdge
+from resolvers.types.order_timeline import TIMELINE_CURSORS, TimelineConnection, TimelineEdge
 
 
 def b64(text: str) -> str:

@@ -26,18 +26,12 @@ from datetime import datetime
 
 import msgspec
 
+from domain.queue_entries import ExceptionFact, QueueEntry, RaisedExceptions
 from resolvers.context import RequestContext
-from resolvers.exception_queue.entries import (
-    KEY_PREFIX,
-    RAISED_CHANNEL,
-    ExceptionFact,
-    QueueEntry,
-    RaisedExceptions,
-)
-from resolvers.exception_queue.store import QueueStore, open_skus
-from resolvers.exception_queue.sweep import Sweeper
 from resolvers.loaders import settle
 from resolvers.order_facts import SourceFacts, gather_facts
+from services.exception_queue.store import KEY_PREFIX, QueueStore, open_skus
+from services.exception_queue.sweep import Sweeper
 from sources import records
 from sources.cache.backend import CacheUnavailable, Locks
 from sources.cache.through import Cached
@@ -48,6 +42,7 @@ from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.exception_queue")
 
+RAISED_CHANNEL = "og:exceptions-raised"  # every instance's RaisedExceptions, as JSON
 RaisedListener = Callable[[RaisedExceptions], Awaitable[None]]
 
 EVENT_CLAIM_TTL_S = 600.0  # an event is evaluated by one instance, once, within this
@@ -117,7 +112,7 @@ class ExceptionIndex:
     async def evaluate(self, order_ids: Sequence[str]) -> list[records.Order]:
         """Evaluate these orders (at most ``MAX_BATCH``) now; the ones the OMS gave."""
         read_at = self._cached.clock.time()
-        context = RequestContext.create(self._cached)
+        context = RequestContext.create(self._cached, queue=self.store)
         found = await settle(context.loaders.order_by_id, order_ids)
         orders = [r.value for r in found.values() if isinstance(r, Cached) and r.value is not None]
         await self.evaluate_orders(orders, read_at, context)
@@ -135,7 +130,7 @@ class ExceptionIndex:
         ids = [order.id for order in orders]
         superseded = await self.store.read_since(ids, read_at)
         await self.store.mark_read([i for i in ids if i not in superseded], read_at)
-        context = context or RequestContext.create(self._cached)
+        context = context or RequestContext.create(self._cached, queue=self.store)
         facts = await asyncio.gather(*(gather_facts(order, context) for order in orders))
         superseded |= await self.store.read_since(ids, read_at)
         now = self._cached.clock.now()

@@ -1,6 +1,14 @@
 """The exception queue in the cache backend: its views (ranked indexes of
 ``QueueEntry``) and the reverse maps that turn tracking and inventory change events
-into the orders they concern."""
+into the orders they concern.
+
+An order with open exceptions has one entry per *view* it belongs to: every
+account's view and its own account's, each in an internal version (all exceptions)
+and a public one (without internal exceptions such as FRAUD_REVIEW; the order is in
+it only if a public exception is left). A caller reads exactly one view, so tenant
+and internal filtering cost nothing at read time and ranks never count what the
+caller may not see.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,13 @@ from typing import Protocol
 
 import msgspec
 
+from domain.progress import OrderProgress
+from domain.queue_entries import QueueEntry
 from resolvers.access import EVERY_ACCOUNT
-from resolvers.exception_queue.entries import KEY_PREFIX, QueueEntry, view, views_of
 from sources import records
 from sources.cache.backend import IndexEntry, IndexPosition, KeyValue, RankedIndexes
+
+KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
 
 # A tracking number's order is written at every evaluation of the order (the sweep
 # evaluates every order each interval), so it only has to outlive a few sweeps.
@@ -34,15 +45,27 @@ def _key(kind: str, ident: str) -> str:
     return f"{KEY_PREFIX}:{kind}:{ident}"
 
 
+def view(scope: str, *, internal: bool) -> str:
+    """The index of one view: ``scope`` is an account id or ``*`` (every account)."""
+    return f"{KEY_PREFIX}:queue:{'internal' if internal else 'public'}:{scope}"
+
+
+def views_of(account_id: str) -> list[tuple[str, bool]]:
+    """(index, internal) of every view an order of ``account_id`` may be in."""
+    return [
+        (view(scope, internal=internal), internal)
+        for scope in (EVERY_ACCOUNT, account_id)
+        for internal in (True, False)
+    ]
+
+
 def open_skus(order: records.Order) -> set[str]:
-    """SKUs with units neither cancelled nor shipped: where stock still matters."""
-    if order.cancelled_at is not None:
+    """SKUs with units neither cancelled nor shipped: where stock still matters. A
+    line counter that lags the shipments does not keep a SKU open."""
+    progress = OrderProgress.of(order)
+    if progress.is_cancelled:
         return set()
-    return {
-        line.sku
-        for line in order.lines
-        if line.quantities.ordered - line.quantities.cancelled - line.quantities.shipped > 0
-    }
+    return {line.sku for line in order.lines if progress.lines[line.id].unfulfilled > 0}
 
 
 class QueueBackend(RankedIndexes, KeyValue, Protocol):

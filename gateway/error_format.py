@@ -10,7 +10,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from sources.errors import SourceError
+from sources.failures import SourceError
 
 log = logging.getLogger("ordergraph.errors")
 

@@ -1,24 +1,23 @@
-"""What the exception queue stores and announces, and where it keeps it.
+"""What the exception queue holds for an order, and what it announces when an order
+gains exceptions: plain records, built from the exception rules' findings.
 
-An order with open exceptions has one ``QueueEntry`` per *view* it belongs to: every
-account's view and its own account's, each in an internal version (all exceptions)
-and a public one (without internal exceptions such as FRAUD_REVIEW; the order is in
-it only if a public exception is left). A caller reads exactly one view, so tenant
-and internal filtering cost nothing at read time and ranks never count what the
-caller may not see.
+An entry ranks an order by its worst severity, then its newest detection
+(:meth:`QueueEntry.rank`); its public version leaves out internal exceptions such as
+FRAUD_REVIEW (:meth:`QueueEntry.public`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from domain.exception_rules import ExceptionCode, OrderException, Severity, SubjectKind
-from resolvers.access import EVERY_ACCOUNT
+from domain.exception_rules import (
+    SEVERITY_RANK,
+    ExceptionCode,
+    OrderException,
+    Severity,
+    SubjectKind,
+)
 from sources.records import Record
-
-KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
-RAISED_CHANNEL = "og:exceptions-raised"
-SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # INFO lowest
 
 
 class ExceptionFact(Record, frozen=True, kw_only=True):
@@ -88,25 +87,11 @@ class QueueEntry(Record, frozen=True, kw_only=True):
 
 
 class RaisedExceptions(Record, frozen=True, kw_only=True):
-    """Published on ``RAISED_CHANNEL`` when an evaluation finds exceptions (by code and
-    subject) that the order did not have at its previous evaluation. ``exceptions``
-    are only the new ones; internal ones are flagged and are for consoles only."""
+    """Announced when an evaluation finds exceptions (by code and subject) that the
+    order did not have at its previous evaluation. ``exceptions`` are only the new
+    ones; internal ones are flagged and are for consoles only."""
 
     order_id: str
     account_id: str
     exceptions: list[ExceptionFact]
     raised_at: datetime
-
-
-def view(scope: str, *, internal: bool) -> str:
-    """The index of one view: ``scope`` is an account id or ``*`` (every account)."""
-    return f"{KEY_PREFIX}:queue:{'internal' if internal else 'public'}:{scope}"
-
-
-def views_of(account_id: str) -> list[tuple[str, bool]]:
-    """(index, internal) of every view an order of ``account_id`` may be in."""
-    return [
-        (view(scope, internal=internal), internal)
-        for scope in (EVERY_ACCOUNT, account_id)
-        for internal in (True, False)
-    ]

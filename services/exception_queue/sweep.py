@@ -13,11 +13,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from resolvers.exception_queue.entries import KEY_PREFIX
-from resolvers.exception_queue.store import QueueStore
+from services.exception_queue.store import KEY_PREFIX, QueueStore
 from sources import records
 from sources.cache.backend import CacheUnavailable, Locks
-from sources.clients import OmsClient, OrderSearch
+from sources.clients.oms import OmsClient, OrderSearch
 from sources.clock import Clock
 from sources.records import MAX_BATCH
 
