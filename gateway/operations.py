@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -32,8 +32,8 @@ class Operations:
     def __init__(
         self,
         schema: strawberry.Schema,
-        cached: Callable[[], CachedUpstreams],
-        live: Callable[[], LiveFeeds],
+        cached: CachedUpstreams,
+        live: LiveFeeds,
         deadline_s: float,
         cost_model: CostModel,
     ) -> None:
@@ -51,10 +51,10 @@ class Operations:
         deadline.start(self._deadline_s)
         _start_caller(admitted.principal)
         return RequestContext.create(
-            self._cached(),
+            self._cached,
             access=admitted.access,
             request=request,
-            live=self._live(),
+            live=self._live,
             deadline_s=self._deadline_s,
         )
 

@@ -161,6 +161,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sse_ping_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0  # keep-alives on event streams
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 
+    @property
+    def serves_graphiql(self) -> bool:
+        """GraphiQL is served in dev mode only, and there unless turned off."""
+        return self.dev_mode and self.graphiql
+
     def source(self, name: str) -> SourceConfig:
         return self.sources[name].config()
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.app import Gateway
+from gateway.app import Components
 from resolvers.exception_queue import ExceptionIndex, QueueEntry, RaisedExceptions
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster
@@ -39,7 +39,7 @@ IN_QUEUE = """query($codes: [OrderExceptionCode!], $after: String) {
 
 @dataclass
 class Instance:
-    state: Gateway
+    state: Components
     running: RunningGateway
     raised: list[RaisedExceptions] = field(default_factory=list)
 

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from domain.exception_rules import ExceptionCode, Severity
-from gateway.app import Gateway
+from gateway.app import Components
 from resolvers.exception_queue import ExceptionFact, QueueEntry, RaisedExceptions
 from resolvers.relay import from_global_id
 from sim.cluster import SimCluster, start_cluster
@@ -62,7 +62,7 @@ class Swept:
     """A gateway whose start-up sweep is done, and what that sweep asked the sources."""
 
     def __init__(
-        self, gateway: Gateway, running: RunningGateway, requests: dict[str, StatsBody]
+        self, gateway: Components, running: RunningGateway, requests: dict[str, StatsBody]
     ) -> None:
         self.gateway = gateway
         self.running = running
