@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 
 from gateway.admission.bucket import CostBucket
 from gateway.admission.cost import CostModel
-from gateway.admission.documents import DocumentAnalyser, Limits
+from gateway.admission.documents import DocumentAnalyser
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
@@ -136,24 +136,12 @@ class Components:
         """The endpoints, built on the started parts."""
         settings = self.settings
         schema = build_schema()
-        limits = Limits(
-            max_chars=settings.max_document_chars,
-            max_tokens=settings.max_tokens,
-            max_depth=settings.max_depth,
-            max_aliases=settings.max_aliases,
-            max_directives=settings.max_directives,
-            max_root_fields=settings.max_root_fields,
-            max_cost=settings.max_cost,
-            max_fields=settings.max_fields,
-            max_selections=settings.max_selections,
-            max_repeats=settings.max_repeats,
-        )
         cost_model = CostModel(schema._schema)
         gate = Gate(
             scope_map=ScopeMap(schema),
             analyser=DocumentAnalyser(
                 schema._schema,
-                limits,
+                settings,  # its Limits
                 cache_size=settings.document_cache_size,
                 cache_bytes=settings.document_cache_bytes,
             ),

@@ -104,7 +104,7 @@ class Gate:
             raise Refusal(400, "BAD_REQUEST", "variables must be an object, operationName a string")
         analyser = self._analyser
         # A document over the size limit is refused unread: nothing to charge for.
-        if len(query) <= analyser.limits.max_chars and not analyser.is_cached(
+        if len(query) <= analyser.limits.max_document_chars and not analyser.is_cached(
             query, operation_name
         ):
             await self._charge_analysis(principal, query)
