@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp import web
 from opentelemetry import trace
@@ -43,6 +44,7 @@ from gateway.observability import (
     tracer_provider,
 )
 from sources import telemetry
+from sources.clients.http import SourceClient, SourceConfig
 from sources.telemetry import loader_batch, upstream_call
 from tests.ports import free_socket
 from tests.secured import AUDIT_FIELDS
@@ -398,6 +400,36 @@ async def test_upstream_call_is_traced_and_measured(
     assert delta(before, after, "og_upstream_batch_size_sum", **labels) == 3
     assert delta(before, after, "og_upstream_batch_size_bucket", **labels, le="2.0") == 0
     assert delta(before, after, "og_upstream_batch_size_bucket", **labels, le="5.0") == 1
+
+
+class _Item(msgspec.Struct):
+    id: str
+
+
+class _ItemSource(SourceClient):
+    name = SOURCE
+
+
+async def test_a_source_clients_calls_are_traced_by_its_session(
+    upstream: Upstream, spans: InMemorySpanExporter
+) -> None:
+    """The gateway's own path: each source's one session is instrumented, so its calls
+    are CLIENT spans naming the source and operation, and carry ``traceparent``."""
+    client = _ItemSource(SourceConfig(base_url=upstream.url))
+    upstream.seen.clear()
+    try:
+        with trace.get_tracer("test").start_as_current_span("caller") as caller:
+            found = await client.fetch_batch("items", "ids", ["a", "b"], _Item, lambda i: i.id)
+    finally:
+        await client.close()
+    assert set(found) == {"a", "b"}
+    call = only(spans, SpanKind.CLIENT)
+    assert call.parent == caller.get_span_context()
+    assert call.attributes is not None
+    assert (call.attributes["og.source"], call.attributes["og.operation"]) == (SOURCE, "GET items")
+    assert call.attributes["og.batch_size"] == 2
+    [headers] = upstream.seen
+    assert headers["traceparent"].split("-")[2] == trace.format_span_id(call.context.span_id)
 
 
 async def test_an_incoming_trace_is_continued_upstream(
