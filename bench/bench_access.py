@@ -33,12 +33,12 @@ from typing import Any
 
 import harness  # noqa: F401  (puts the repository on sys.path, for tests.*)
 import httpx
+from asgi_lifespan import LifespanManager
 
 from gateway.admission.cost import CostModel
 from gateway.admission.documents import DocumentAnalyser, Limits
-from gateway.app import Gateway, create_app
+from gateway.app import Components, Running, create_app
 from gateway.auth.authenticate import principal_for
-from gateway.graphql_http import GraphQLEndpoint
 from resolvers.schema import build_schema
 from sim.cluster import start_cluster
 from sim.seed import generate
@@ -66,19 +66,10 @@ def us(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1e6:9.1f} µs"
 
 
-def endpoint_of(app: Any) -> GraphQLEndpoint:
-    """The app's GraphQL endpoint (behind the observability middleware), to call
-    its parts one by one."""
-    route = next(r for r in app.app.routes if getattr(r, "path", "") == "/graphql")
-    endpoint = route.endpoint.__self__
-    assert isinstance(endpoint, GraphQLEndpoint)
-    return endpoint
-
-
 async def per_request(
-    app: Any, client: httpx.AsyncClient, state: Gateway, key: str, runs: int
+    running: Running, client: httpx.AsyncClient, state: Components, key: str, runs: int
 ) -> None:
-    endpoint = endpoint_of(app)
+    endpoint = running["graphql"]
     gate, operations = endpoint._gate, endpoint._operations
     headers = {"authorization": f"Bearer {key}"}
     payload = {"query": SMALL}
@@ -173,14 +164,15 @@ async def main(runs: int, attack_runs: int, redis: str | None) -> None:
     ):
         directory = Path(tempfile.mkdtemp(prefix="og-bench-access-"))
         settings, keys = await secured_settings(cluster.urls, directory, cache_url=url)
-        state = Gateway(settings)
-        app = create_app(settings, state)
-        transport = httpx.ASGITransport(app=app)
+        state = Components(settings)
+        manager = LifespanManager(create_app(settings, state))
+        transport = httpx.ASGITransport(app=manager.app)
         async with (
-            state.lifespan(app),  # type: ignore[arg-type]
+            manager,
             httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
         ):
-            await per_request(app, client, state, keys[KEY], runs)
+            running: Running = manager._state  # type: ignore[assignment]  # what endpoints get
+            await per_request(running, client, state, keys[KEY], runs)
             await cold_analysis(runs)
             await attacks(client, keys, attack_runs)
 

@@ -54,17 +54,15 @@ DOCUMENTS: dict[str, Callable[[], str]] = {
 
 
 def limits_now() -> Limits:
-    s = Settings()
-    return Limits(
-        max_chars=s.max_document_chars, max_tokens=s.max_tokens, max_depth=s.max_depth,
-        max_aliases=s.max_aliases, max_directives=s.max_directives,
-        max_root_fields=s.max_root_fields, max_cost=s.max_cost, max_fields=s.max_fields,
-        max_selections=s.max_selections, max_repeats=s.max_repeats,
-    )  # fmt: skip
+    return Settings()  # the settings are the document limits
 
 
 LIMITS_BEFORE = Limits(
-    max_chars=10**9, max_tokens=2000, max_fields=10**9, max_selections=10**9, max_repeats=10**9
+    max_document_chars=10**9,
+    max_tokens=2000,
+    max_fields=10**9,
+    max_selections=10**9,
+    max_repeats=10**9,
 )
 
 

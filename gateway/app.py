@@ -5,28 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
+from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
+from starlette.websockets import WebSocket
 
 from gateway.admission.bucket import CostBucket
 from gateway.admission.cost import CostModel
-from gateway.admission.documents import DocumentAnalyser, Limits
+from gateway.admission.documents import DocumentAnalyser
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
 from gateway.capacity import InFlight
 from gateway.graphiql import GraphiQLAssets
-from gateway.graphql_http import GraphQLEndpoint, HttpOptions
+from gateway.graphql_http import GraphQLEndpoint
 from gateway.live.connections import LiveConnections
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams
-from gateway.live.websocket import GraphQLWebSocket, WebSocketOptions
+from gateway.live.websocket import GraphQLWebSocket
 from gateway.observability import (
     RequestObservability,
     metrics_endpoint,
@@ -53,18 +54,18 @@ from sources.resilience.breaker import OPEN
 
 log = logging.getLogger("ordergraph.app")
 
-T = TypeVar("T")
-
 # A source that does not answer its health check within this is counted as hung:
 # under a load balancer's usual 1 to 5 s probe timeout, so /readyz itself answers.
 READY_PING_S = 1.0
 
 
-class Gateway:
-    """The process-wide state: settings, the live feeds and connections and, while
-    the app runs, the cached upstreams, the key store, the persisted operations, the
-    cost buckets and the exception queue's upkeep (``exception_index``, None when
-    ``OG_EXCEPTION_QUEUE`` is off)."""
+class Components:
+    """What one gateway process is made of. The settings, the clock, the live feeds
+    and the live connections exist from the start (the server closes the connections
+    and sets ``draining`` on its signals); the rest is built once by :meth:`lifespan`,
+    which hands the endpoints their parts as Starlette's lifespan state
+    (:class:`Running`). While the app runs, the parts are also here to look into
+    (``exception_index`` is None when ``OG_EXCEPTION_QUEUE`` is off)."""
 
     def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
@@ -79,7 +80,7 @@ class Gateway:
         self.exception_index: ExceptionIndex | None = None
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[Running]:
         settings = self.settings
         if settings.dev_mode:
             log.warning(
@@ -117,7 +118,7 @@ class Gateway:
             index.start()
             self.exception_index = index
         try:
-            yield
+            yield self._running(cached, self.persisted, self.bucket)
         finally:
             await self.connections.close()
             self.cached = None
@@ -129,47 +130,126 @@ class Gateway:
             await backend.close()
             await upstreams.close()
 
-    async def healthz(self, _request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+    def _running(
+        self, cached: CachedUpstreams, persisted: PersistedQueries, bucket: CostBucket
+    ) -> Running:
+        """The endpoints, built on the started parts."""
+        settings = self.settings
+        schema = build_schema()
+        cost_model = CostModel(schema._schema)
+        gate = Gate(
+            scope_map=ScopeMap(schema),
+            analyser=DocumentAnalyser(
+                schema._schema,
+                settings,  # its Limits
+                cache_size=settings.document_cache_size,
+                cache_bytes=settings.document_cache_bytes,
+            ),
+            cost_model=cost_model,
+            persisted=persisted,
+            bucket=bucket,
+            dev_mode=settings.dev_mode,
+        )
+        deadline_s = settings.request_deadline_ms / 1000
+        operations = Operations(schema, cached, self.live, deadline_s, cost_model)
+        in_flight = InFlight(settings.max_in_flight)
+        # Dev mode serves anonymous consoles: only the gateway's own pages (and those
+        # listed) may open live connections. Outside it, every connection needs a key.
+        origins = OriginPolicy(settings.allowed_origins) if settings.dev_mode else None
+        streams = SseStreams(operations, self.connections, in_flight, settings)
+        return {
+            "components": self,
+            "cached": cached,
+            "graphql": GraphQLEndpoint(
+                gate=gate,
+                operations=operations,
+                streams=streams,
+                authenticator=self.authenticator,
+                in_flight=in_flight,
+                settings=settings,
+                origins=origins,
+            ),
+            "websocket": GraphQLWebSocket(
+                gate=gate,
+                operations=operations,
+                authenticator=self.authenticator,
+                connections=self.connections,
+                in_flight=in_flight,
+                settings=settings,
+                origins=origins,
+            ),
+            "webhooks": WebhookReceiver(settings.webhook_secrets, cached),
+        }
 
-    async def readyz(self, _request: Request) -> Response:
-        """Ready while the OMS answers; degraded (still 200) when another source or
-        the cache does not, or a source's circuit breaker is open (its calls fail
-        fast), since the graph then still serves partial answers; unavailable while
-        the OMS does not answer its health check, or while draining for shutdown.
-        ``degraded`` names each failing source and why."""
-        if self.draining:
-            return JSONResponse({"status": "draining"}, status_code=503)
-        cached = _started(self.cached)
-        clients = cached.upstreams.all()
-        checks = await asyncio.gather(*(_source_check(client) for client in clients))
-        sources = [
-            {
-                "name": client.name,
-                "url": redact_url(client.base_url),
-                "ok": problem is None,
-                "breaker": client.breaker.state,
-            }
-            for client, (_, problem) in zip(clients, checks, strict=True)
-        ]
-        degraded = [
-            {"source": client.name, "reason": problem}
-            for client, (_, problem) in zip(clients, checks, strict=True)
-            if problem is not None
-        ]
-        health = cached.backend.health()
-        cache = {"backend": health.backend, "ok": health.ok, "errors": health.errors}
-        if not checks[0][0]:  # the OMS does not answer: nothing can be served
-            status, code = "unavailable", 503
-        elif not degraded and health.ok:
-            status, code = "ready", 200
-        else:
-            status, code = "degraded", 200
-        config = config_summary(self.settings)  # never a secret
-        body = {"status": status, "sources": sources, "cache": cache, "config": config}
-        if degraded:
-            body["degraded"] = degraded
-        return JSONResponse(body, code)
+
+class Running(TypedDict):
+    """The lifespan state: what every request finds in ``request.state``."""
+
+    components: Components
+    cached: CachedUpstreams
+    graphql: GraphQLEndpoint
+    websocket: GraphQLWebSocket
+    webhooks: WebhookReceiver
+
+
+async def _graphql(request: Request) -> Response:
+    endpoint: GraphQLEndpoint = request.state.graphql
+    return await endpoint.handle(request)
+
+
+async def _graphql_websocket(websocket: WebSocket) -> None:
+    endpoint: GraphQLWebSocket = websocket.state.websocket
+    await endpoint.handle(websocket)
+
+
+async def _webhook(request: Request) -> Response:
+    receiver: WebhookReceiver = request.state.webhooks
+    return await receiver.receive(request)
+
+
+async def _healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    """Ready while the OMS answers; degraded (still 200) when another source or
+    the cache does not, or a source's circuit breaker is open (its calls fail
+    fast), since the graph then still serves partial answers; unavailable while
+    the OMS does not answer its health check, or while draining for shutdown.
+    ``degraded`` names each failing source and why."""
+    components: Components = request.state.components
+    if components.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
+    cached: CachedUpstreams = request.state.cached
+    clients = cached.upstreams.all()
+    checks = await asyncio.gather(*(_source_check(client) for client in clients))
+    sources = [
+        {
+            "name": client.name,
+            "url": redact_url(client.base_url),
+            "ok": problem is None,
+            "breaker": client.breaker.state,
+        }
+        for client, (_, problem) in zip(clients, checks, strict=True)
+    ]
+    degraded = [
+        {"source": client.name, "reason": problem}
+        for client, (_, problem) in zip(clients, checks, strict=True)
+        if problem is not None
+    ]
+    health = cached.backend.health()
+    cache = {"backend": health.backend, "ok": health.ok, "errors": health.errors}
+    if not checks[0][0]:  # the OMS does not answer: nothing can be served
+        status, code = "unavailable", 503
+    elif not degraded and health.ok:
+        status, code = "ready", 200
+    else:
+        status, code = "degraded", 200
+    config = config_summary(components.settings)  # never a secret
+    body = {"status": status, "sources": sources, "cache": cache, "config": config}
+    if degraded:
+        body["degraded"] = degraded
+    return JSONResponse(body, code)
 
 
 async def _source_check(client: SourceClient) -> tuple[bool, str | None]:
@@ -201,103 +281,25 @@ def _one_line(summary: dict[str, object], prefix: str = "") -> str:
     return " ".join(pairs)
 
 
-def _started(part: T | None) -> T:
-    if part is None:
-        raise RuntimeError("the gateway is not started (lifespan has not run)")
-    return part
-
-
-def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
+def create_app(settings: Settings, components: Components | None = None) -> ASGIApp:
     """The Starlette app, wrapped in the request observability middleware (outermost,
-    so even a 500 carries its request id)."""
-    gateway = gateway or Gateway(settings)
-    schema = build_schema()
-    limits = Limits(
-        max_chars=settings.max_document_chars,
-        max_tokens=settings.max_tokens,
-        max_depth=settings.max_depth,
-        max_aliases=settings.max_aliases,
-        max_directives=settings.max_directives,
-        max_root_fields=settings.max_root_fields,
-        max_cost=settings.max_cost,
-        max_fields=settings.max_fields,
-        max_selections=settings.max_selections,
-        max_repeats=settings.max_repeats,
-    )
-    ready: Callable[[], CachedUpstreams] = lambda: _started(gateway.cached)  # noqa: E731
-    cost_model = CostModel(schema._schema)
-    gate = Gate(
-        scope_map=ScopeMap(schema),
-        analyser=DocumentAnalyser(
-            schema._schema,
-            limits,
-            cache_size=settings.document_cache_size,
-            cache_bytes=settings.document_cache_bytes,
-        ),
-        cost_model=cost_model,
-        persisted=lambda: _started(gateway.persisted),
-        bucket=lambda: _started(gateway.bucket),
-        dev_mode=settings.dev_mode,
-    )
-    operations = Operations(
-        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
-    )
-    in_flight = InFlight(settings.max_in_flight)
-    serve_graphiql = settings.dev_mode and settings.graphiql  # never outside dev mode
-    # Dev mode serves anonymous consoles: only the gateway's own pages (and those
-    # listed) may open live connections. Outside it, every connection needs a key.
-    origins = OriginPolicy(settings.allowed_origins) if settings.dev_mode else None
-    graphql = GraphQLEndpoint(
-        gate=gate,
-        operations=operations,
-        streams=SseStreams(
-            operations,
-            gateway.connections,
-            in_flight,
-            ping_s=settings.sse_ping_s,
-            recheck_s=settings.live_key_recheck_ms / 1000,
-        ),
-        authenticator=lambda: gateway.authenticator,
-        in_flight=in_flight,
-        options=HttpOptions(
-            max_body_bytes=settings.max_body_bytes,
-            batching=settings.batching,
-            max_batch=settings.max_batch,
-            dev_mode=settings.dev_mode,
-            graphiql=serve_graphiql,
-            origins=origins,
-        ),
-    )
-    websocket = GraphQLWebSocket(
-        gate=gate,
-        operations=operations,
-        authenticator=lambda: gateway.authenticator,
-        connections=gateway.connections,
-        in_flight=in_flight,
-        options=WebSocketOptions(
-            init_timeout_s=settings.ws_init_timeout_ms / 1000,
-            max_subscriptions=settings.live_max_subscriptions,
-            recheck_s=settings.live_key_recheck_ms / 1000,
-            dev_mode=settings.dev_mode,
-            origins=origins,
-            max_message_bytes=settings.max_body_bytes,
-        ),
-    )
-    webhooks = WebhookReceiver(settings.webhook_secrets, cached=ready)
+    so even a 500 carries its request id). Its endpoints find their parts in the
+    lifespan state ``components`` builds as the app starts."""
+    components = components or Components(settings)
     token = settings.admin_token
-    graphiql = [GraphiQLAssets().route()] if serve_graphiql else []  # its own assets
+    graphiql = [GraphiQLAssets().route()] if settings.serves_graphiql else []  # its assets
     app = Starlette(
         routes=[
             *graphiql,
-            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", websocket.handle),
-            Route("/webhooks/{source}", webhooks.receive, methods=["POST"]),
-            Route("/healthz", gateway.healthz, methods=["GET"]),
+            Route("/graphql", _graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", _graphql_websocket),
+            Route("/webhooks/{source}", _webhook, methods=["POST"]),
+            Route("/healthz", _healthz, methods=["GET"]),
             # Their details are the operator's (settings.admin_token), if one is set.
-            Route("/readyz", operator_details(gateway.readyz, token), methods=["GET"]),
+            Route("/readyz", operator_details(_readyz, token), methods=["GET"]),
             Route("/metrics", operator_only(metrics_endpoint, token), methods=["GET"]),
         ],
-        lifespan=gateway.lifespan,
+        lifespan=components.lifespan,
     )
     guarded = SlowBodyGuard(
         app,

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -39,12 +38,14 @@ from gateway.admission.documents import Analysis
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator, presented_key_id, principal_for
 from gateway.auth.principal import Principal
+from gateway.bodies import read_bounded
 from gateway.capacity import InFlight
 from gateway.graphiql import content_security_policy, page_html
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
 from gateway.operations import Operations
 from gateway.refusal import RequestRefused, audit_refusal, client_aborted
+from gateway.settings import Settings
 from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 
 log = logging.getLogger("ordergraph.http")
@@ -58,16 +59,6 @@ FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
 PREFLIGHT_HEADERS = ("authorization", "x-api-key", "apollo-require-preflight", "x-requested-with")
 
 
-@dataclass(frozen=True, slots=True)
-class HttpOptions:
-    max_body_bytes: int = 1_000_000
-    batching: bool = False
-    max_batch: int = 10
-    dev_mode: bool = False
-    graphiql: bool = False  # serve GraphiQL to browsers (dev mode only)
-    origins: OriginPolicy | None = None  # who may open an event stream; None: anyone
-
-
 class GraphQLEndpoint:
     def __init__(
         self,
@@ -75,22 +66,26 @@ class GraphQLEndpoint:
         gate: Gate,
         operations: Operations,
         streams: SseStreams,
-        authenticator: Callable[[], Authenticator | None],
+        authenticator: Authenticator | None,
         in_flight: InFlight,
-        options: HttpOptions,
+        settings: Settings,
+        origins: OriginPolicy | None,
     ) -> None:
+        """``authenticator`` None: no key is ever valid (dev mode's console aside);
+        ``origins`` None: any page may open an event stream."""
         self._gate = gate
         self._operations = operations
         self._streams = streams
         self._authenticator = authenticator
         self._in_flight = in_flight
-        self._options = options
-        self._ide = page_html() if options.graphiql else ""
+        self._settings = settings
+        self._origins = origins
+        self._ide = page_html() if settings.serves_graphiql else ""
         self._ide_headers = {"content-security-policy": content_security_policy(self._ide)}
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
-        if request.method == "GET" and self._options.graphiql and "text/html" in accept:
+        if request.method == "GET" and self._ide and "text/html" in accept:
             return HTMLResponse(self._ide, headers=self._ide_headers)
         # Results as events go through every check a plain request does; only their
         # refusals are plain JSON.
@@ -121,7 +116,7 @@ class GraphQLEndpoint:
         return _json(body, status, media, headers)
 
     def _check_origin(self, request: Request) -> None:
-        origins = self._options.origins
+        origins = self._origins
         if origins is not None and origins.foreign(request.headers, request.scope.get("server")):
             log.info("refused an event stream from origin %r", request.headers["origin"][:100])
             raise RequestRefused(
@@ -152,18 +147,11 @@ class GraphQLEndpoint:
         return _decode_json(await self._body(request), "body")
 
     async def _body(self, request: Request) -> bytes:
-        limit = self._options.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        limit = self._settings.max_body_bytes
+        body = await read_bounded(request, limit)
+        if body is None:
             raise RequestRefused(413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise RequestRefused(
-                    413, "PAYLOAD_TOO_LARGE", f"the body is limited to {limit} bytes"
-                )
-        return bytes(body)
+        return body
 
     async def _stream(self, request: Request, payload: Any, principal: Principal) -> Response:
         """Results as server-sent events, once the operation is admitted."""
@@ -176,21 +164,20 @@ class GraphQLEndpoint:
     async def _principal(self, request: Request) -> Principal:
         """The caller, or :class:`AuthError` (a :class:`RequestRefused`)."""
         return await principal_for(
-            self._authenticator(),
+            self._authenticator,
             request.headers,
             request.query_params,
-            dev_mode=self._options.dev_mode,
+            dev_mode=self._settings.dev_mode,
         )
 
     async def _batch(
         self, request: Request, payloads: list[Any], principal: Principal, media: str
     ) -> Response:
-        if not self._options.batching:
+        if not self._settings.batching:
             raise RequestRefused(400, "BATCHING_DISABLED", "send one operation per request")
-        if not payloads or len(payloads) > self._options.max_batch:
-            raise RequestRefused(
-                400, "BATCH_TOO_LARGE", f"1 to {self._options.max_batch} operations per batch"
-            )
+        limit = self._settings.max_batch
+        if not payloads or len(payloads) > limit:
+            raise RequestRefused(400, "BATCH_TOO_LARGE", f"1 to {limit} operations per batch")
         bodies = await asyncio.gather(
             *(self._answer(request, payload, principal, media) for payload in payloads)
         )

@@ -1,5 +1,5 @@
 """Observability at the HTTP edge: JSON logs carrying the request id, a request
-middleware (request id, SERVER span, HTTP metrics), GraphQL operation metrics, the
+middleware (request id, HTTP metrics, OpenTelemetry's SERVER span), GraphQL operation metrics, the
 ``/metrics`` endpoint and the tracing setup.
 
 Everything is recorded once per request or per operation, never per field.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import os
 import re
 import sys
 import uuid
@@ -20,7 +21,8 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 import orjson
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -28,8 +30,7 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.trace import Span
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from pythonjsonlogger.orjson import OrjsonFormatter
@@ -37,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sources.telemetry import LATENCY_BUCKETS, span
+from sources.telemetry import LATENCY_BUCKETS
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -120,7 +121,9 @@ def configure_logging(level: str, fmt: str = "json", *, stream: TextIO | None = 
 class RequestObservability:
     """Pure ASGI middleware: per HTTP request, a request id (kept from a sane
     ``X-Request-ID`` or generated, set in ``request_id`` and echoed in the response),
-    a SERVER span continuing an incoming W3C trace, and the HTTP metrics.
+    the HTTP metrics, and a SERVER span continuing an incoming W3C trace:
+    OpenTelemetry's ASGI instrumentation's, under the stable HTTP conventions, named
+    after the matched route once the app has routed the request.
 
     Excluded paths (scrapes, probes) and websockets pass through untouched.
     """
@@ -130,12 +133,17 @@ class RequestObservability:
     ) -> None:
         self.app = app
         self.exclude_paths = frozenset(exclude_paths)
+        # The conventions its attributes follow, unless the operator chose others.
+        os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+        self._traced = OpenTelemetryMiddleware(
+            self._routed, server_request_hook=_tag_request, exclude_spans=["receive", "send"]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exclude_paths:
             await self.app(scope, receive, send)
             return
-        rid, carrier = _read_headers(scope["headers"])
+        rid = _request_id(scope["headers"])
         echoed = (b"x-request-id", rid.encode())
         status = 500  # what the client sees if the app fails before answering
 
@@ -146,34 +154,37 @@ class RequestObservability:
                 message = {**message, "headers": [*message.get("headers", ()), echoed]}
             await send(message)
 
-        method = scope["method"]
-        attributes: dict[str, AttributeValue] = {
-            "http.request.method": method,
-            "url.path": scope["path"],
-            "og.request_id": rid,
-        }
-        incoming = propagate.extract(carrier) if carrier else None
         token = request_id.set(rid)
         started = perf_counter()
         try:
-            with span(method, SpanKind.SERVER, attributes, incoming) as current:
-                try:
-                    await self.app(scope, receive, send_with_id)
-                finally:
-                    path = _route_template(scope)
-                    method_label = method if method in _METHODS else OTHER
-                    requests, duration = _http_series(path, method_label, status)
-                    duration.observe(perf_counter() - started)
-                    requests.inc()
-                    if current.is_recording():
-                        if path != OTHER:
-                            current.update_name(f"{method} {path}")
-                            current.set_attribute("http.route", path)
-                        current.set_attribute("http.response.status_code", status)
-                        if status >= 500:
-                            current.set_status(Status(StatusCode.ERROR))
+            await self._traced(scope, receive, send_with_id)
         finally:
+            method = scope["method"]
+            method_label = method if method in _METHODS else OTHER
+            requests, duration = _http_series(_route_template(scope), method_label, status)
+            duration.observe(perf_counter() - started)
+            requests.inc()
             request_id.reset(token)
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, inside the request's span, which is named after the matched route
+        as the response starts (it ends once the response is sent)."""
+
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                path = _route_template(scope)
+                current = trace.get_current_span()
+                if path != OTHER and current.is_recording():
+                    current.update_name(f"{scope['method']} {path}")
+                    current.set_attribute("http.route", path)
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
+def _tag_request(span: Span, _scope: Scope) -> None:
+    if span.is_recording():
+        span.set_attribute("og.request_id", request_id.get())
 
 
 @functools.cache
@@ -186,19 +197,14 @@ def _http_series(path: str, method: str, status: int) -> tuple[Counter, Histogra
     )
 
 
-def _read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, dict[str, str]]:
-    """The request id to use, and the headers the trace propagator reads."""
-    fields = propagate.get_global_textmap().fields
-    rid: str | None = None
-    carrier: dict[str, str] = {}
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1")
-        if name == "x-request-id":
-            value = raw_value.decode("latin-1")
-            rid = value if _SANE_REQUEST_ID.fullmatch(value) else None
-        elif name in fields:
-            carrier[name] = raw_value.decode("latin-1")
-    return rid or uuid.uuid4().hex, carrier
+def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The request's sane ``X-Request-ID``, else a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _SANE_REQUEST_ID.fullmatch(text):
+                return text
+    return uuid.uuid4().hex
 
 
 def _route_template(scope: Scope) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
@@ -33,8 +33,8 @@ class Operations:
     def __init__(
         self,
         schema: strawberry.Schema,
-        cached: Callable[[], CachedUpstreams],
-        live: Callable[[], LiveFeeds],
+        cached: CachedUpstreams,
+        live: LiveFeeds,
         deadline_s: float,
         cost_model: CostModel,
     ) -> None:
@@ -51,12 +51,11 @@ class Operations:
         PREPARED.set(admitted.analysis.prepared)
         deadline.start(self._deadline_s)
         _start_caller(admitted.principal)
-        cached = self._cached()
         return RequestContext.create(
-            cached,
-            queue=QueueStore(cached.backend),
+            self._cached,
+            queue=QueueStore(self._cached.backend),
             access=admitted.access,
-            live=self._live(),
+            live=self._live,
             deadline_s=self._deadline_s,
         )
 

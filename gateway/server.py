@@ -19,7 +19,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
-from gateway.app import Gateway, create_app
+from gateway.app import Components, create_app
 from gateway.settings import Settings
 from gateway.slow_clients import guarded_protocol
 from gateway.startup import check_startup
@@ -29,9 +29,9 @@ log = logging.getLogger("ordergraph.server")
 
 
 class GatewayServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, gateway: Gateway, drain_s: float) -> None:
+    def __init__(self, config: uvicorn.Config, components: Components, drain_s: float) -> None:
         super().__init__(config)
-        self._gateway = gateway
+        self._components = components
         self._drain_s = drain_s
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -41,15 +41,15 @@ class GatewayServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # Before uvicorn's own shutdown, which would close WebSockets with 1012.
-        await self._gateway.connections.close()
+        await self._components.connections.close()
         await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        draining = self._gateway.draining
+        draining = self._components.draining
         if sig != signal.SIGTERM or draining or self._drain_s <= 0 or self._loop is None:
             super().handle_exit(sig, frame)
             return
-        self._gateway.draining = True
+        self._components.draining = True
         log.warning("SIGTERM: not ready any more, draining for %.1f s", self._drain_s)
         # A signal handler may only hand work to the loop thread-safely.
         self._loop.call_soon_threadsafe(
@@ -61,10 +61,10 @@ async def serve(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
     """Run the gateway until stopped; first refuse (a ``SettingsError``) what cannot
     work, before the port is bound."""
     await check_startup(settings)
-    gateway = Gateway(settings, clock)
+    components = Components(settings, clock)
     server = GatewayServer(
-        server_config(settings, create_app(settings, gateway)),
-        gateway,
+        server_config(settings, create_app(settings, components)),
+        components,
         settings.shutdown_drain_ms / 1000,
     )
     await server.serve()

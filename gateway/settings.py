@@ -20,6 +20,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import msgspec
 
+from gateway.admission.documents import Limits
 from sources.cache import REDIS_SCHEMES
 from sources.cache.through import CachePolicy
 from sources.cache.upstreams import default_policy
@@ -96,7 +97,11 @@ def _default_sources() -> dict[str, SourceSettings]:
     }
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every setting. The document limits (``OG_MAX_DEPTH`` …) are the fields of
+    :class:`Limits`, which this extends: the document analyser takes the settings as
+    its limits."""
+
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     graphiql: bool = True  # GraphiQL in dev mode (false: not even there); never outside it
@@ -143,16 +148,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     batching: bool = False
     max_batch: Count = 10
     max_in_flight: Count = 64  # operations executing at once; more get 429 OVERLOADED
-    max_depth: Count = 10
-    max_aliases: NonNegative = 30
-    max_document_chars: Count = 16_384  # characters per document, comments included
-    max_tokens: Count = 500
-    max_directives: NonNegative = 10
-    max_root_fields: Count = 20
-    max_cost: Count = 1000
-    max_fields: Count = 150  # field selections in the document, as written
-    max_selections: Count = 50  # selections in one selection set
-    max_repeats: Count = 3  # the same response key or fragment spread in one selection set
     # Live updates (subscriptions over WebSocket and server-sent events)
     live_max_connections: NonNegative = 10_000  # WebSockets and event streams open at once
     live_max_subscriptions: Count = 20  # per WebSocket connection
@@ -160,6 +155,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     live_key_recheck_ms: Millis = 60_000  # a live stream's key checked again (revocation)
     sse_ping_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0  # keep-alives on event streams
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
+
+    @property
+    def serves_graphiql(self) -> bool:
+        """GraphiQL is served in dev mode only, and there unless turned off."""
+        return self.dev_mode and self.graphiql
 
     def source(self, name: str) -> SourceConfig:
         return self.sources[name].config()

@@ -12,11 +12,12 @@ released, so the sender's retry applies the event. A refused event changes nothi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.bodies import read_bounded
 from gateway.refusal import client_aborted
 from sources.cache.backend import CacheUnavailable, KeyValue, Locks
 from sources.cache.upstreams import CachedUpstreams
@@ -34,14 +35,14 @@ RETRY_AFTER_S = "1"
 
 
 class WebhookReceiver:
-    def __init__(self, secrets: Sequence[str], cached: Callable[[], CachedUpstreams]) -> None:
+    def __init__(self, secrets: Sequence[str], cached: CachedUpstreams) -> None:
         self._secrets = list(secrets)
         self._cached = cached
 
     async def receive(self, request: Request) -> Response:
         source = request.path_params["source"]
         try:
-            body = await _read_bounded(request)
+            body = await read_bounded(request, MAX_BODY_BYTES)
         except ClientDisconnect:
             return client_aborted()
         if body is None:
@@ -53,7 +54,7 @@ class WebhookReceiver:
         except WebhookError as exc:
             log.info("refused a %s webhook: %s", source, exc.code)
             return _refuse(exc.status, exc.code, exc.message)
-        cached = self._cached()
+        cached = self._cached
         claims: Locks = cached.backend
         marks: KeyValue = cached.backend
         mark = f"og:webhook:{verified.msg_id}"
@@ -96,19 +97,6 @@ def _not_applied(source: str, tags: list[str], exc: CacheUnavailable) -> Respons
         "the shared cache could not apply this event; retry it",
         retry=True,
     )
-
-
-async def _read_bounded(request: Request) -> bytes | None:
-    """The body, or ``None`` when it is larger than ``MAX_BODY_BYTES``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return None
-    return bytes(body)
 
 
 def _refuse(status: int, code: str, message: str, *, retry: bool = False) -> Response:

@@ -3,7 +3,9 @@ bulkheads and the cache.
 
 Everything here is recorded once per upstream call or per batch, never per field.
 Metrics go to prometheus_client's default registry; spans go to whatever
-OpenTelemetry tracer provider the process installed, and are skipped while none is.
+OpenTelemetry tracer provider the process installed. An upstream request's span is
+OpenTelemetry's aiohttp instrumentation's (:func:`client_tracing`, on each source's
+session); a batch's is made here, and skipped while no provider is installed.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from contextvars import ContextVar
 from time import perf_counter
 
-from opentelemetry import propagate, trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+import aiohttp
+import yarl
+from opentelemetry import trace
+from opentelemetry.instrumentation._semconv import _StabilityMode
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -65,75 +71,82 @@ _NO_SPAN = nullcontext(trace.INVALID_SPAN)
 
 
 def span(
-    name: str,
-    kind: SpanKind,
-    attributes: dict[str, AttributeValue],
-    context: Context | None = None,
+    name: str, kind: SpanKind, attributes: dict[str, AttributeValue]
 ) -> AbstractContextManager[Span]:
-    """A new current span (a child of ``context``'s, if given), or none at all while no
-    tracer provider is installed: even the no-op API costs about 10 µs a span. An
-    incoming trace in ``context`` is made current either way, so that it passes
-    through to upstream calls."""
+    """A new current span, or none at all while no tracer provider is installed: even
+    the no-op API costs about 10 µs a span."""
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        return _tracer.start_as_current_span(
-            name, context=context, kind=kind, attributes=attributes
-        )
-    if context is None:
-        return _NO_SPAN
-    return trace.use_span(trace.get_current_span(context))
+        return _tracer.start_as_current_span(name, kind=kind, attributes=attributes)
+    return _NO_SPAN
 
 
 class UpstreamCall:
-    """What the caller of ``upstream_call`` sees: the headers to send, and where to
-    say how the call went."""
+    """What the caller of ``upstream_call`` sees: where to say how the call went."""
 
-    __slots__ = ("outcome", "status")
+    __slots__ = ("batch_size", "operation", "outcome", "source")
 
-    def __init__(self) -> None:
+    def __init__(self, source: str, operation: str, batch_size: int) -> None:
+        self.source = source
+        self.operation = operation
+        self.batch_size = batch_size
         self.outcome: str | None = None  # None: "ok", or "error" if an exception escapes
-        self.status: int | None = None  # the upstream's HTTP status, when it answered
 
-    def headers(self) -> dict[str, str]:
-        """The W3C trace context (``traceparent``, ``tracestate``) to send: this call's
-        span, or with tracing off the incoming trace, if any, passed through."""
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        return carrier
+
+_current_call: ContextVar[UpstreamCall | None] = ContextVar("upstream_call", default=None)
 
 
 @asynccontextmanager
 async def upstream_call(
     source: str, operation: str, batch_size: int
 ) -> AsyncIterator[UpstreamCall]:
-    """A CLIENT span around one upstream request, and its count, latency and batch size."""
-    attributes: dict[str, AttributeValue] = {
-        "og.source": source,
-        "og.operation": operation,
-        "og.batch_size": batch_size,
-    }
-    call = UpstreamCall()
+    """One upstream request's count, latency and batch size. Its CLIENT span is the
+    aiohttp instrumentation's (:func:`client_tracing`), which this names the source,
+    operation and batch size on."""
+    call = UpstreamCall(source, operation, batch_size)
+    token = _current_call.set(call)
     started = perf_counter()
-    with span(f"{source} {operation}", SpanKind.CLIENT, attributes) as current:
-        try:
-            yield call
-        except asyncio.CancelledError:
-            call.outcome = call.outcome or "cancelled"  # the caller gave up: not the source's fault
-            raise
-        except BaseException:
-            call.outcome = call.outcome or "error"
-            raise
-        finally:
-            outcome = call.outcome or "ok"
-            requests, duration, sizes = _call_series(source, operation, outcome)
-            duration.observe(perf_counter() - started)
-            requests.inc()
-            sizes.observe(batch_size)
-            if current.is_recording():
-                current.set_attribute("og.outcome", outcome)
-                if call.status is not None:
-                    current.set_attribute("http.response.status_code", call.status)
-                if outcome != "ok":
-                    current.set_status(Status(StatusCode.ERROR, outcome))
+    try:
+        yield call
+    except asyncio.CancelledError:
+        call.outcome = call.outcome or "cancelled"  # the caller gave up: not the source's fault
+        raise
+    except BaseException:
+        call.outcome = call.outcome or "error"
+        raise
+    finally:
+        _current_call.reset(token)
+        requests, duration, sizes = _call_series(source, operation, call.outcome or "ok")
+        duration.observe(perf_counter() - started)
+        requests.inc()
+        sizes.observe(batch_size)
+
+
+def _name_the_call(span: Span, _params: aiohttp.TraceRequestStartParams) -> None:
+    call = _current_call.get()
+    if call is not None and span.is_recording():
+        span.set_attributes(
+            {
+                "og.source": call.source,
+                "og.operation": call.operation,
+                "og.batch_size": call.batch_size,
+            }
+        )
+
+
+def _without_query(url: yarl.URL) -> str:
+    return str(url.with_query(None))  # ids in a query are the caller's business
+
+
+def client_tracing() -> aiohttp.TraceConfig:
+    """For a source's session: a CLIENT span per HTTP request (OpenTelemetry's aiohttp
+    instrumentation, stable HTTP conventions, the URL without its query), carrying
+    the W3C trace context (``traceparent``) upstream; with tracing off, an incoming
+    trace passes through."""
+    return create_trace_config(
+        url_filter=_without_query,
+        request_hook=_name_the_call,
+        sem_conv_opt_in_mode=_StabilityMode.HTTP,
+    )
 
 
 @asynccontextmanager

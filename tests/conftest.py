@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from gateway.app import Gateway, create_app
+from gateway.app import Components, create_app
 from gateway.settings import Settings, SourceSettings
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset, generate
@@ -56,15 +56,15 @@ class RunningGateway:
             return body  # type: ignore[no-any-return]
 
 
-def gateway_at(settings: Settings, now: datetime = FIXED_NOW) -> Gateway:
+def gateway_at(settings: Settings, now: datetime = FIXED_NOW) -> Components:
     """A gateway's process state on a clock that starts at ``now`` (the data set's),
     never the calendar's."""
-    return Gateway(settings, ShiftedClock(now))
+    return Components(settings, ShiftedClock(now))
 
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    settings: Settings, sock: socket.socket | None = None, gateway: Gateway | None = None
+    settings: Settings, sock: socket.socket | None = None, gateway: Components | None = None
 ) -> AsyncIterator[RunningGateway]:
     """Run the gateway app under uvicorn until the block ends, on ``sock`` (a bound
     socket, when its address must be known in advance) or a free port; ``gateway``,

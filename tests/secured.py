@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.app import Gateway
+from gateway.app import Components
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.settings import Settings
@@ -49,7 +49,7 @@ SUPPORT_SCOPES = ["orders:read", "tickets:read", "tickets:write"]
 class Secured:
     gateway: RunningGateway
     keys: dict[str, str] = field(default_factory=dict)
-    state: Gateway | None = None  # the app's process state
+    state: Components | None = None  # the app's process state
 
     async def post(
         self, payload: Any, *, key: str | None = None, headers: dict[str, str] | None = None

@@ -24,7 +24,11 @@ from tests.redis_server import RedisServer
 LIMITS = Limits()
 # The field limits lifted, for tests of the other limits with documents they refuse.
 NO_FIELD_LIMITS = Limits(
-    max_chars=10**9, max_tokens=2000, max_fields=10**30, max_selections=10**6, max_repeats=10**6
+    max_document_chars=10**9,
+    max_tokens=2000,
+    max_fields=10**30,
+    max_selections=10**6,
+    max_repeats=10**6,
 )
 
 

@@ -32,18 +32,7 @@ from sim.cluster import SimCluster
 from tests.secured import Secured, secured_gateway
 
 SETTINGS = Settings()
-LIMITS = Limits(
-    max_chars=SETTINGS.max_document_chars,
-    max_tokens=SETTINGS.max_tokens,
-    max_depth=SETTINGS.max_depth,
-    max_aliases=SETTINGS.max_aliases,
-    max_directives=SETTINGS.max_directives,
-    max_root_fields=SETTINGS.max_root_fields,
-    max_cost=SETTINGS.max_cost,
-    max_fields=SETTINGS.max_fields,
-    max_selections=SETTINGS.max_selections,
-    max_repeats=SETTINGS.max_repeats,
-)
+LIMITS: Limits = SETTINGS  # the settings are the document limits
 BOUND_S = 0.010  # the bound on event-loop time to admit one document
 RUNS = 7
 
@@ -95,9 +84,11 @@ DOCUMENTS: dict[str, Callable[[], str]] = {
         "query(" + " ".join(f"$v{i}: ID" for i in range(300)) + ") { __typename }"
     ),
     "a comment of a megabyte": lambda: "{ __typename }\n#" + "x" * 1_000_000,
-    "a comment at the size limit": lambda: "{ __typename }\n#" + "x" * (LIMITS.max_chars - 30),
+    "a comment at the size limit": lambda: (
+        "{ __typename }\n#" + "x" * (LIMITS.max_document_chars - 30)
+    ),
     "a string at the size limit": lambda: (
-        '{ order(id: "' + "x" * (LIMITS.max_chars - 30) + '") { id } }'
+        '{ order(id: "' + "x" * (LIMITS.max_document_chars - 30) + '") { id } }'
     ),
 }
 
@@ -139,7 +130,9 @@ def test_the_issues_documents_are_refused_before_validation(schema: GraphQLSchem
     assert admit(analyser, repeated_field(16 + 3)) == "ADMITTED"
     assert admit(analyser, many_operations(8)) == "ADMITTED"
     assert admit(analyser, many_operations(9)) == "TOO_MANY_FIELDS"  # all of them count
-    assert admit(analyser, "{ __typename }#" + "x" * LIMITS.max_chars) == "DOCUMENT_TOO_LARGE"
+    assert (
+        admit(analyser, "{ __typename }#" + "x" * LIMITS.max_document_chars) == "DOCUMENT_TOO_LARGE"
+    )
     assert admit(analyser, widest_admitted()) == "ADMITTED"
     assert admit(analyser, DOCUMENTS["a list literal at the token limit"]()) == "LIST_TOO_LONG"
     hundred = '{ nodes(ids: ["' + '", "'.join(["x"] * 100) + '"]) { id } }'
@@ -196,7 +189,7 @@ async def test_analysis_is_charged_to_the_key(secured: Secured) -> None:
     """A new document costs its analysis, refused or admitted (a point, and one per
     2,000 characters), where a 2,000-token document used to cost 1 point; a document
     analysed before (cached) costs only its query cost."""
-    points = LIMITS.max_chars // ANALYSIS_CHARS_PER_POINT - 1
+    points = LIMITS.max_document_chars // ANALYSIS_CHARS_PER_POINT - 1
     padding = "#" + "x" * (points * ANALYSIS_CHARS_PER_POINT) + "\n"
     small = "{ orders(first: 1) { nodes { id } } }"
     _, before, _ = await secured.post({"query": small}, key="free")

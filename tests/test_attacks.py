@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from httpx_sse import aconnect_sse
 
 from gateway.app import create_app
@@ -39,10 +40,10 @@ async def in_process(secured) -> AsyncIterator[httpx.AsyncClient]:
     assert secured.state is not None
     settings = secured.state.settings
     state = gateway_at(settings)
-    app = create_app(settings, state)
-    transport = httpx.ASGITransport(app=app)
+    manager = LifespanManager(create_app(settings, state))
+    transport = httpx.ASGITransport(app=manager.app)
     async with (
-        state.lifespan(None),  # type: ignore[arg-type]
+        manager,
         httpx.AsyncClient(transport=transport, base_url="http://gateway") as client,
     ):
         yield client

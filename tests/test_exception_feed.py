@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from domain.queue_entries import QueueEntry, RaisedExceptions
-from gateway.app import Gateway
+from gateway.app import Components
 from resolvers.relay import to_global_id
 from services.exception_queue.index import ExceptionIndex
 from sim.cluster import SimCluster
@@ -40,7 +40,7 @@ IN_QUEUE = """query($codes: [OrderExceptionCode!], $after: String) {
 
 @dataclass
 class Instance:
-    state: Gateway
+    state: Components
     running: RunningGateway
     raised: list[RaisedExceptions] = field(default_factory=list)
 

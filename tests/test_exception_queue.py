@@ -18,7 +18,7 @@ import pytest
 
 from domain.exception_rules import ExceptionCode, Severity
 from domain.queue_entries import ExceptionFact, QueueEntry, RaisedExceptions
-from gateway.app import Gateway
+from gateway.app import Components
 from resolvers.relay import from_global_id
 from services.exception_queue.index import ExceptionIndex
 from sim.cluster import SimCluster, start_cluster
@@ -69,7 +69,7 @@ class Swept:
     """A gateway whose start-up sweep is done, and what that sweep asked the sources."""
 
     def __init__(
-        self, gateway: Gateway, running: RunningGateway, requests: dict[str, StatsBody]
+        self, gateway: Components, running: RunningGateway, requests: dict[str, StatsBody]
     ) -> None:
         self.gateway = gateway
         self.running = running

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
 
-from gateway.app import Gateway
+from gateway.app import Components
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster
 from sim.seed import Dataset, generate
@@ -32,7 +32,7 @@ class Live:
     a: RunningGateway  # receives the sources' webhooks
     b: RunningGateway
     keys: dict[str, str]
-    b_state: Gateway
+    b_state: Components
 
     @property
     def dataset(self) -> Dataset:

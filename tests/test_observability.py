@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp import web
 from opentelemetry import trace
@@ -43,6 +44,7 @@ from gateway.observability import (
     tracer_provider,
 )
 from sources import telemetry
+from sources.clients.http import SourceClient, SourceConfig
 from sources.telemetry import loader_batch, upstream_call
 from tests.ports import free_socket
 from tests.secured import AUDIT_FIELDS
@@ -173,11 +175,8 @@ def build_app(upstream: Upstream, session: aiohttp.ClientSession) -> Starlette:
         async with (
             loader_batch(SOURCE, "item", len(ids)),
             upstream_call(SOURCE, "get_items", len(ids)) as call,
-            session.get(
-                f"{upstream.url}/items", params={"ids": ",".join(ids)}, headers=call.headers()
-            ) as resp,
+            session.get(f"{upstream.url}/items", params={"ids": ",".join(ids)}) as resp,
         ):
-            call.status = resp.status
             if resp.status != 200:
                 call.outcome = "unavailable"
                 return JSONResponse({"error": "upstream unavailable"}, 502)
@@ -216,7 +215,7 @@ async def _log_elsewhere() -> None:
 async def served(upstream: Upstream) -> AsyncIterator[Served]:
     """The app behind ``RequestObservability`` on a real uvicorn (its access log on,
     so that its lines go through ``configure_logging``'s handler too)."""
-    async with aiohttp.ClientSession() as outgoing:
+    async with aiohttp.ClientSession(trace_configs=[telemetry.client_tracing()]) as outgoing:
         app = RequestObservability(build_app(upstream, outgoing))
         async with serving(app, lifespan="off", log_config=None, log_level="info") as running:
             yield Served(*running)
@@ -374,12 +373,16 @@ async def test_upstream_call_is_traced_and_measured(
     assert server.attributes["http.response.status_code"] == 200
     assert (loader.parent, client.parent) == (server.context, loader.context)
     assert loader.attributes == {"og.source": SOURCE, "og.kind": "item", "og.batch_size": 3}
-    assert client.name == f"{SOURCE} get_items"
+    host, port = upstream.url.removeprefix("http://").split(":")
+    assert client.name == "GET"  # the aiohttp instrumentation's, named by HTTP conventions
     assert client.attributes == {
         "og.source": SOURCE,
         "og.operation": "get_items",
         "og.batch_size": 3,
-        "og.outcome": "ok",
+        "http.request.method": "GET",
+        "url.full": f"{upstream.url}/items",  # without the ids in its query
+        "server.address": host,
+        "server.port": int(port),
         "http.response.status_code": 200,
     }
 
@@ -397,6 +400,36 @@ async def test_upstream_call_is_traced_and_measured(
     assert delta(before, after, "og_upstream_batch_size_sum", **labels) == 3
     assert delta(before, after, "og_upstream_batch_size_bucket", **labels, le="2.0") == 0
     assert delta(before, after, "og_upstream_batch_size_bucket", **labels, le="5.0") == 1
+
+
+class _Item(msgspec.Struct):
+    id: str
+
+
+class _ItemSource(SourceClient):
+    name = SOURCE
+
+
+async def test_a_source_clients_calls_are_traced_by_its_session(
+    upstream: Upstream, spans: InMemorySpanExporter
+) -> None:
+    """The gateway's own path: each source's one session is instrumented, so its calls
+    are CLIENT spans naming the source and operation, and carry ``traceparent``."""
+    client = _ItemSource(SourceConfig(base_url=upstream.url))
+    upstream.seen.clear()
+    try:
+        with trace.get_tracer("test").start_as_current_span("caller") as caller:
+            found = await client.fetch_batch("items", "ids", ["a", "b"], _Item, lambda i: i.id)
+    finally:
+        await client.close()
+    assert set(found) == {"a", "b"}
+    call = only(spans, SpanKind.CLIENT)
+    assert call.parent == caller.get_span_context()
+    assert call.attributes is not None
+    assert (call.attributes["og.source"], call.attributes["og.operation"]) == (SOURCE, "GET items")
+    assert call.attributes["og.batch_size"] == 2
+    [headers] = upstream.seen
+    assert headers["traceparent"].split("-")[2] == trace.format_span_id(call.context.span_id)
 
 
 async def test_an_incoming_trace_is_continued_upstream(
@@ -429,7 +462,7 @@ async def test_a_failed_upstream_call_records_its_outcome(
     client = only(spans, SpanKind.CLIENT)
     assert client.status.status_code is StatusCode.ERROR
     assert client.attributes is not None
-    assert client.attributes["og.outcome"] == "unavailable"
+    assert client.attributes["og.operation"] == "get_items"
     assert client.attributes["http.response.status_code"] == 503
 
 
@@ -583,20 +616,34 @@ async def test_without_tracing_an_incoming_trace_passes_through() -> None:
     output = await run_python(
         f"""
 import asyncio, json
+import aiohttp
+from aiohttp import web
 from opentelemetry import trace
 from gateway.observability import RequestObservability
-from sources.telemetry import loader_batch, upstream_call
+from sources.telemetry import client_tracing, loader_batch, upstream_call
 
 sent = []
 
-async def app(scope, receive, send):
-    async with loader_batch("s", "thing", 1), upstream_call("s", "op", 1) as call:
-        assert not trace.get_current_span().is_recording()
-        sent.append(call.headers())
-    await send({{"type": "http.response.start", "status": 204, "headers": []}})
-    await send({{"type": "http.response.body", "body": b""}})
+async def upstream(request):
+    sent.append({{k: v for k, v in request.headers.items() if k == "traceparent"}})
+    return web.Response(status=204)
 
 async def main():
+    runner = web.AppRunner(_upstream_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    session = aiohttp.ClientSession(trace_configs=[client_tracing()])
+
+    async def app(scope, receive, send):
+        async with loader_batch("s", "thing", 1), upstream_call("s", "op", 1):
+            assert not trace.get_current_span().is_recording()
+            async with session.get(f"http://127.0.0.1:{{port}}/"):
+                pass
+        await send({{"type": "http.response.start", "status": 204, "headers": []}})
+        await send({{"type": "http.response.body", "body": b""}})
+
     async def receive():
         return {{"type": "http.request", "body": b"", "more_body": False}}
 
@@ -607,7 +654,14 @@ async def main():
     for headers in ([(b"traceparent", b"{traceparent}")], []):
         scope = {{"type": "http", "method": "GET", "path": "/x", "headers": headers}}
         await middleware(scope, receive, send)
+    await session.close()
+    await runner.cleanup()
     print(json.dumps(sent))
+
+def _upstream_app():
+    app = web.Application()
+    app.router.add_get("/", upstream)
+    return app
 
 asyncio.run(main())
 """

@@ -237,13 +237,14 @@ async def test_a_key_revoked_while_streaming_ends_the_event_stream(secured, data
 def _key_store_down(secured: Secured, directory: Path) -> Iterator[None]:
     """Keys checked against a store that cannot be read (a directory for its file),
     with no verification remembered from before."""
-    assert secured.state is not None
-    working = secured.state.authenticator
-    secured.state.authenticator = Authenticator(open_key_store(f"file:{directory}"), PEPPER)
+    assert secured.state is not None and secured.state.authenticator is not None
+    running = secured.state.authenticator
+    outage = Authenticator(open_key_store(f"file:{directory}"), PEPPER)
+    running.authenticate = outage.authenticate  # type: ignore[method-assign]
     try:
         yield
     finally:
-        secured.state.authenticator = working
+        del running.authenticate
 
 
 def _unchecked(records: list[logging.LogRecord]) -> int:

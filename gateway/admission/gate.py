@@ -68,8 +68,8 @@ class Gate:
         scope_map: ScopeMap,
         analyser: DocumentAnalyser,
         cost_model: CostModel,
-        persisted: Callable[[], PersistedQueries],
-        bucket: Callable[[], CostBucket],
+        persisted: PersistedQueries,
+        bucket: CostBucket,
         dev_mode: bool,
     ) -> None:
         self._scope_map = scope_map
@@ -86,7 +86,7 @@ class Gate:
         :class:`RequestRefused`; ``invalid`` is the status of a document that breaks a limit."""
         if not isinstance(payload, dict):
             raise RequestRefused(400, "BAD_REQUEST", "an operation is a JSON object")
-        persisted = self._persisted()
+        persisted = self._persisted
         try:
             resolved = await persisted.resolve(
                 payload, trusted_only=principal.client_class == "partner"
@@ -106,7 +106,7 @@ class Gate:
             )
         analyser = self._analyser
         # A document over the size limit is refused unread: nothing to charge for.
-        if len(query) <= analyser.limits.max_chars and not analyser.is_cached(
+        if len(query) <= analyser.limits.max_document_chars and not analyser.is_cached(
             query, operation_name
         ):
             await self._charge_analysis(principal, query)
@@ -223,7 +223,7 @@ class Gate:
         tier = TIERS[principal.tier]
         if principal is INTERNAL_DEV:  # anonymous in dev mode: nothing to charge it to
             return BucketState(True, tier.capacity, tier.capacity, tier.refill_per_s, 0.0)
-        return await self._bucket().take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
+        return await self._bucket.take(principal.key_id, cost, tier.capacity, tier.refill_per_s)
 
 
 def _throttled(cost: int, state: BucketState, message: str) -> RequestRefused:

@@ -21,6 +21,7 @@ from gateway.live.connections import LiveConnections
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, SubscriptionNotStarted
 from gateway.refusal import RequestRefused, audit_refusal
+from gateway.settings import Settings
 
 EVENT_STREAM = "text/event-stream"
 SHUTDOWN_GRACE_S = 1.0
@@ -63,15 +64,13 @@ class SseStreams:
         operations: Operations,
         connections: LiveConnections,
         in_flight: InFlight,
-        *,
-        ping_s: float,
-        recheck_s: float,
+        settings: Settings,
     ) -> None:
         self._operations = operations
         self._connections = connections
         self._in_flight = in_flight
-        self._ping_s = ping_s
-        self._recheck_s = recheck_s
+        self._ping_s = settings.sse_ping_s
+        self._recheck_s = settings.live_key_recheck_ms / 1000
 
     async def respond(self, request: Request, admit: Admit, recheck: Recheck) -> Response:
         """The operation's results as events, once ``admit`` admits it. Its places

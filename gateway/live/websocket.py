@@ -14,6 +14,21 @@ AUTH_UNAVAILABLE), 4406 wrong subprotocol, 4408 no
 closes with 1001, and a connection past
 ``OG_LIVE_MAX_CONNECTIONS`` is closed with 1013 as it opens. Every refusal (a key,
 an operation, a connection) is one line in the audit trail.
+
+Why not strawberry's own handler (``strawberry.subscriptions.protocols.
+graphql_transport_ws.handlers.BaseGraphQLTransportWSHandler``, run by its ASGI
+view): it has no hook between a ``subscribe`` message and execution.
+``handle_subscribe`` builds its ``Operation`` from ``payload["query"]``,
+``variables`` and ``operationName`` only, then ``run_operation`` calls
+``schema.stream`` at once. So the subscribe payload's ``extensions`` (a trusted
+document's id, an APQ hash) are dropped, and a payload without ``query`` closes the
+socket 4400; no per-operation step re-checks the key, runs the gate (limits, cost,
+scopes, cost bucket) or takes an in-flight place, and its refusals could not answer
+an ``error`` with our codes or close 4403 for a revoked key. ``on_ws_connect`` runs
+once, at ``connection_init``; nothing runs the periodic key re-check; the message
+size is not limited (``iter_json`` has no bound); the subscription cap answers an
+uncoded "Subscription limit reached". Overriding ``handle_subscribe`` and
+``run_operation`` in a subclass would re-write this module against its internals.
 """
 
 from __future__ import annotations
@@ -21,8 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -43,6 +56,7 @@ from gateway.live.origin import OriginPolicy
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, SubscriptionNotStarted
 from gateway.refusal import RequestRefused, audit_refusal
+from gateway.settings import Settings
 
 log = logging.getLogger("ordergraph.websocket")
 
@@ -54,38 +68,36 @@ MESSAGE_TOO_BIG = 1009
 CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
 
-@dataclass(frozen=True, slots=True)
-class WebSocketOptions:
-    init_timeout_s: float = 3.0
-    max_subscriptions: int = 20
-    recheck_s: float = 60.0  # how often an open connection's key is checked again
-    dev_mode: bool = False
-    origins: OriginPolicy | None = None  # who may connect; None: anyone
-    # The largest message, as for HTTP bodies (settings.max_body_bytes). The server
-    # (gateway.server) refuses larger frames itself; this holds under any server.
-    max_message_bytes: int = 1_000_000
-
-
 class GraphQLWebSocket:
     def __init__(
         self,
         *,
         gate: Gate,
         operations: Operations,
-        authenticator: Callable[[], Authenticator | None],
+        authenticator: Authenticator | None,
         connections: LiveConnections,
         in_flight: InFlight,
-        options: WebSocketOptions,
+        settings: Settings,
+        origins: OriginPolicy | None,
     ) -> None:
+        """``authenticator`` None: no key is ever valid (dev mode's console aside);
+        ``origins`` None: any page may connect."""
         self.in_flight = in_flight
         self.gate = gate
         self.operations = operations
         self.authenticator = authenticator
         self.connections = connections
-        self.options = options
+        self.init_timeout_s = settings.ws_init_timeout_ms / 1000
+        self.recheck_s = settings.live_key_recheck_ms / 1000  # a key checked again
+        self.max_subscriptions = settings.live_max_subscriptions
+        # As for HTTP bodies. The server (gateway.server) refuses larger frames itself;
+        # this holds under any server.
+        self.max_message_bytes = settings.max_body_bytes
+        self.dev_mode = settings.dev_mode
+        self.origins = origins
 
     async def handle(self, websocket: WebSocket) -> None:
-        origins = self.options.origins
+        origins = self.origins
         if origins is not None and origins.foreign(
             websocket.headers, websocket.scope.get("server")
         ):
@@ -137,7 +149,7 @@ class _Session:
                 except KeyError:  # a binary frame
                     await self.close(4400, "Messages must be text")
                     break
-                limit = self.endpoint.options.max_message_bytes
+                limit = self.endpoint.max_message_bytes
                 if len(raw) > limit or len(raw.encode()) > limit:
                     log.info("closed a WebSocket: a message over %d bytes", limit)
                     await self.close(MESSAGE_TOO_BIG, f"Messages are limited to {limit} bytes")
@@ -169,7 +181,7 @@ class _Session:
                 await self.websocket.send_text(orjson.dumps(message).decode())
 
     async def _init_timeout(self) -> None:
-        await asyncio.sleep(self.endpoint.options.init_timeout_s)
+        await asyncio.sleep(self.endpoint.init_timeout_s)
         if not self.init_received:
             await self.close(4408, "Connection initialisation timeout")
 
@@ -177,7 +189,7 @@ class _Session:
         """Close the connection once its key is refused (revoked, expired); a key store
         that cannot answer (503) closes nothing."""
         while not self.closed:
-            await asyncio.sleep(self.endpoint.options.recheck_s)
+            await asyncio.sleep(self.endpoint.recheck_s)
             if self.principal is None:
                 continue
             try:
@@ -231,10 +243,10 @@ class _Session:
     async def _authenticate(self) -> Principal:
         endpoint = self.endpoint
         return await principal_for(
-            endpoint.authenticator(),
+            endpoint.authenticator,
             self.credentials,
             self.websocket.query_params,
-            dev_mode=endpoint.options.dev_mode,
+            dev_mode=endpoint.dev_mode,
         )
 
     async def _subscribe(self, op_id: Any, payload: Any) -> None:
@@ -247,7 +259,7 @@ class _Session:
         if op_id in self.operations:
             await self.close(4409, f"Subscriber for {op_id[:64]} already exists")
             return
-        limit = self.endpoint.options.max_subscriptions
+        limit = self.endpoint.max_subscriptions
         if len(self.operations) >= limit:
             refusal = RequestRefused(
                 429, "TOO_MANY_SUBSCRIPTIONS", f"at most {limit} operations per connection"

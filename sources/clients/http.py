@@ -97,6 +97,7 @@ def open_session(config: SourceConfig) -> aiohttp.ClientSession:
         base_url=config.base_url.rstrip("/") + "/",
         connector=connector,
         timeout=timeout,
+        trace_configs=[telemetry.client_tracing()],
         raise_for_status=False,
         skip_auto_headers=("User-Agent",),
         headers={"User-Agent": "ordergraph/0.1"},
@@ -351,11 +352,10 @@ class SourceClient:
             operation = f"{request.method} {request.path}"
             async with telemetry.upstream_call(self.name, operation, batch_size) as call:
                 try:
-                    status, payload = await self._exchange(request, timeout_s, call)
+                    status, payload = await self._exchange(request, timeout_s)
                 except SourceError as exc:
                     call.outcome = _OUTCOMES[exc.code]
                     raise
-                call.status = status
                 if status != 200 and status not in request.accept_statuses:
                     call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
                     if 400 <= status < 500 and status not in _NOT_THE_CALLERS:
@@ -387,16 +387,14 @@ class SourceClient:
         finally:
             self._bulkhead.release()
 
-    async def _exchange(
-        self, request: _Call, timeout_s: float, call: telemetry.UpstreamCall
-    ) -> tuple[int, bytes]:
+    async def _exchange(self, request: _Call, timeout_s: float) -> tuple[int, bytes]:
         config = self._config
         timeout = aiohttp.ClientTimeout(
             total=timeout_s,
             connect=min(config.connect_timeout_s, timeout_s),
             sock_read=min(config.read_timeout_s, timeout_s),
         )
-        headers = {**(request.headers or {}), **call.headers()}
+        headers = dict(request.headers or {})  # the trace context is the session's to add
         if request.body is not None:
             headers["Content-Type"] = "application/json"
         try:
