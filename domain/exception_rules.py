@@ -374,6 +374,21 @@ def _facts(
     )
 
 
+def _live_facts(
+    order: Order,
+    trackings: Mapping[str, Tracking | None],
+    stock: Mapping[str, InventoryItem | None],
+    tickets: Sequence[Ticket] | None,
+    now: datetime,
+    limits: Thresholds,
+) -> _Facts | None:
+    """The rules' facts, ``None`` for a cancelled order (it raises nothing)."""
+    progress = OrderProgress.of(order)
+    if progress.is_cancelled:
+        return None
+    return _facts(progress, trackings, stock, tickets, now, limits)
+
+
 def _exception(
     code: ExceptionCode,
     subject: Subject,
@@ -1010,10 +1025,9 @@ def detect_exceptions(
     none; absent: it could not be asked); ``stock`` maps SKUs to inventory items;
     ``tickets`` are the order's tickets (None: the ticketing source could not be read).
     """
-    progress = OrderProgress.of(order)
-    if progress.is_cancelled:
+    f = _live_facts(order, trackings, stock, tickets, now, thresholds)
+    if f is None:
         return []
-    f = _facts(progress, trackings, stock, tickets, now, thresholds)
     found = [e for rule in _ORDER_RULES for e in rule(f)]
     found += [e for p in f.parcels for rule in _PARCEL_RULES if (e := rule(f, p)) is not None]
     found += _unanswered(f, found)
@@ -1044,10 +1058,9 @@ def next_change_at(
     rule's other conditions hold, so a cancelled order, and an arrived one without a
     ticket awaiting a reply, have none.
     """
-    progress = OrderProgress.of(order)
-    if progress.is_cancelled:
+    f = _live_facts(order, trackings, stock, tickets, now, thresholds)
+    if f is None:
         return None
-    f = _facts(progress, trackings, stock, tickets, now, thresholds)
     upcoming = [moment for moment in _thresholds(f) if moment > now]
     return min(upcoming).astimezone(UTC) if upcoming else None
 

@@ -6,7 +6,7 @@ cursor through an index give what sorting every order gives."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -17,18 +17,8 @@ from sim.cluster import start_cluster
 from sim.oms import search_orders
 from sim.seed import Dataset, generate
 from sources.records import OrderPage
+from tests.clocks import ManualClock
 from tests.conftest import FIXED_NOW
-
-
-class PinnedClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-    def time(self) -> float:
-        return self.at.timestamp()
 
 
 @pytest.fixture
@@ -37,12 +27,12 @@ def data() -> Dataset:
 
 
 @pytest.fixture
-def clock() -> PinnedClock:
-    return PinnedClock(FIXED_NOW + timedelta(minutes=5))
+def clock() -> ManualClock:
+    return ManualClock(FIXED_NOW + timedelta(minutes=5))
 
 
 @pytest.fixture
-async def oms(data: Dataset, clock: PinnedClock) -> AsyncIterator[str]:
+async def oms(data: Dataset, clock: ManualClock) -> AsyncIterator[str]:
     async with await start_cluster(data, clock=clock) as cluster:
         yield cluster.urls["oms"]
 
@@ -76,7 +66,7 @@ async def touch(url: str, order_id: str) -> None:
 
 
 async def test_updated_since_listed_at_lists_exactly_the_orders_changed_since(
-    oms: str, data: Dataset, clock: PinnedClock
+    oms: str, data: Dataset, clock: ManualClock
 ) -> None:
     first = await search(oms, {"limit": 5})
     assert first.listed_at == clock.at  # the OMS's clock, pinned here, not the calendar

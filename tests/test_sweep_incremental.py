@@ -33,25 +33,13 @@ from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
 from sources.clients.http import SourceConfig
 from sources.records import Order, ShipmentStatus
+from tests.clocks import ManualClock
 from tests.conftest import FIXED_NOW
 from tests.redis_server import RedisServer
 
 LOCK_S = 0.2  # the sweep's lock, held for its interval: tests wait it out between passes
 NOTHING_CACHED = CachePolicy(ttl_s=0.0, stale_s=0.0, keep_s=0.0, negative_ttl_s=0.0)
 TIMED = (ExceptionCode.LATE, ExceptionCode.STALLED_IN_TRANSIT)
-
-
-class ManualClock:
-    """The gateway's clock, moved by the test."""
-
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def now(self) -> datetime:
-        return self.at
-
-    def time(self) -> float:
-        return self.at.timestamp()
 
 
 @pytest.fixture
