@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
@@ -39,8 +39,8 @@ READ_PAGE = 100
 DUE = f"{KEY_PREFIX}:due"  # ranked index: open orders by their next due time
 _SWEEP_STATE = f"{KEY_PREFIX}:sweep-state"  # ranked index holding the one SweepState
 _STATE_MEMBER = "sweep"
-# Due times rank as text, earliest highest (an index is read highest first): this many
-# microseconds since the epoch minus the due time, in as many digits.
+# Due times rank as text, earliest highest (an index is read highest first): 10**17
+# minus the due time in microseconds since the epoch, in 17 digits.
 _DUE_HORIZON_US = 10**17
 
 _encode = msgspec.json.Encoder().encode
@@ -62,12 +62,9 @@ _decode_state = msgspec.json.Decoder(SweepState).decode
 
 
 def due_rank(due: datetime) -> str:
+    """``due`` as a rank of the due index: earlier is higher."""
     micros = round(due.timestamp() * 1_000_000)
     return f"{min(_DUE_HORIZON_US, max(0, _DUE_HORIZON_US - micros)):017d}"
-
-
-def due_of(rank: str) -> datetime:
-    return datetime.fromtimestamp((_DUE_HORIZON_US - int(rank)) / 1_000_000, UTC)
 
 
 def _key(kind: str, ident: str) -> str:
@@ -219,10 +216,6 @@ class QueueStore:
 
     async def save_sweep_state(self, state: SweepState) -> None:
         await self._backend.index_put(_SWEEP_STATE, [IndexEntry(_STATE_MEMBER, "", _encode(state))])
-
-    async def forget_sweep_state(self) -> None:
-        """Make the next pass a full one."""
-        await self._backend.index_remove(_SWEEP_STATE, [_STATE_MEMBER])
 
     async def set_due(self, due: Mapping[str, datetime], done: Sequence[str]) -> None:
         """Note when each order of ``due`` next needs evaluating, and take the ``done``

@@ -4,6 +4,7 @@ which the exception queue's due index waits for instead of re-reading every orde
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,14 @@ from domain.exception_rules import (
     next_change_at,
 )
 from sim.seed import Dataset, generate
-from sources.records import FulfillmentOrderStatus, Order, ShipmentStatus, TicketStatus
+from sources.records import (
+    FulfillmentOrderStatus,
+    Order,
+    ShipmentStatus,
+    Ticket,
+    TicketStatus,
+    Tracking,
+)
 from tests.builders import fulfillment, line, order
 from tests.exception_builders import (
     NOW,
@@ -33,7 +41,12 @@ from tests.exception_builders import (
 TICK = timedelta(microseconds=1)
 
 
-def codes_at(order: Order, trackings, tickets, when: datetime) -> list[ExceptionCode]:
+def codes_at(
+    order: Order,
+    trackings: Mapping[str, Tracking | None],
+    tickets: list[Ticket],
+    when: datetime,
+) -> list[ExceptionCode]:
     return [e.code for e in detect_exceptions(order, trackings, {}, tickets, now=when)]
 
 
