@@ -374,6 +374,21 @@ def _facts(
     )
 
 
+def _live_facts(
+    order: Order,
+    trackings: Mapping[str, Tracking | None],
+    stock: Mapping[str, InventoryItem | None],
+    tickets: Sequence[Ticket] | None,
+    now: datetime,
+    limits: Thresholds,
+) -> _Facts | None:
+    """The rules' facts, ``None`` for a cancelled order (it raises nothing)."""
+    progress = OrderProgress.of(order)
+    if progress.is_cancelled:
+        return None
+    return _facts(progress, trackings, stock, tickets, now, limits)
+
+
 def _exception(
     code: ExceptionCode,
     subject: Subject,
@@ -561,35 +576,45 @@ def _backorder(
     return _exception(ExceptionCode.BACKORDERED, subject, detected_at, facts, message)
 
 
+def _awaiting_warehouse(f: _Facts) -> list[FulfillmentOrder]:
+    """Live fulfillment orders with units a warehouse has yet to ship."""
+    return [fo for fo in f.live_fos if fo.status in _WORKING and f.unshipped.get(fo.id)]
+
+
 def _warehouse_delay(f: _Facts) -> Iterator[OrderException]:
     due = f.order.placed_at + f.limits.warehouse_ship_within
     if f.now < due:
         return
-    for fo in f.live_fos:
-        if fo.status in _WORKING and f.unshipped.get(fo.id):
-            yield _exception(
-                ExceptionCode.WAREHOUSE_DELAY,
-                Subject("fulfillment_order", fo.id),
-                due,
-                [
-                    ("oms.fulfillment_order.status", fo.status.value),
-                    ("oms.placed_at", _iso(f.order.placed_at)),
-                    ("oms.fulfillment_order.location_id", fo.location.id),
-                ],
-                "Your order is taking longer than usual to leave our warehouse. "
-                "We're looking into it.",
-            )
+    for fo in _awaiting_warehouse(f):
+        yield _exception(
+            ExceptionCode.WAREHOUSE_DELAY,
+            Subject("fulfillment_order", fo.id),
+            due,
+            [
+                ("oms.fulfillment_order.status", fo.status.value),
+                ("oms.placed_at", _iso(f.order.placed_at)),
+                ("oms.fulfillment_order.location_id", fo.location.id),
+            ],
+            "Your order is taking longer than usual to leave our warehouse. We're looking into it.",
+        )
+
+
+def _unarrived_status(f: _Facts) -> CustomerOrderStatus | None:
+    """The order's status while it may still be late: ``None`` once it arrived, or
+    while a carrier we could not ask may know it has."""
+    status = derive_customer_status(f.order, f.trackings)
+    unknown = any(
+        s.tracking_number and s.tracking_number not in f.trackings for s in f.order.shipments
+    )
+    return None if status in _ARRIVED_STATUSES or unknown else status
 
 
 def _late(f: _Facts) -> Iterator[OrderException]:
     if f.promise is None or f.now <= f.promise[1]:
         return
-    status = derive_customer_status(f.order, f.trackings)
-    unknown = any(
-        s.tracking_number and s.tracking_number not in f.trackings for s in f.order.shipments
-    )
-    if status in _ARRIVED_STATUSES or unknown:
-        return  # arrived, or a carrier we could not ask may know it has
+    status = _unarrived_status(f)
+    if status is None:
+        return
     yield _exception(
         ExceptionCode.LATE,
         _order_subject(f),
@@ -616,19 +641,25 @@ def _partial_shipment(f: _Facts) -> Iterator[OrderException]:
     )
 
 
+def _record_due(f: _Facts, shipment: Shipment) -> datetime | None:
+    """When the carrier's missing record of ``shipment`` becomes a disagreement; ``None``
+    without a number, when the carrier was not asked, or when it has a record."""
+    number = shipment.tracking_number
+    if not number or number not in f.trackings or f.trackings[number] is not None:
+        return None
+    return shipment.shipped_at + f.limits.carrier_record_grace
+
+
 def _no_carrier_record(f: _Facts) -> Iterator[OrderException]:
     for shipment in f.order.shipments:
-        number = shipment.tracking_number
-        if not number or number not in f.trackings or f.trackings[number] is not None:
-            continue  # no number, carrier not asked, or the carrier has a record
-        due = shipment.shipped_at + f.limits.carrier_record_grace
-        if f.now >= due:
+        due = _record_due(f, shipment)
+        if due is not None and f.now >= due:
             yield _exception(
                 ExceptionCode.SOURCES_DISAGREE,
                 Subject("shipment", shipment.id),
                 due,
                 [
-                    ("oms.shipment.tracking_number", number),
+                    ("oms.shipment.tracking_number", shipment.tracking_number),
                     ("oms.shipment.shipped_at", _iso(shipment.shipped_at)),
                     ("carrier.record", "NOT_FOUND"),
                 ],
@@ -639,11 +670,18 @@ def _no_carrier_record(f: _Facts) -> Iterator[OrderException]:
 # --- parcel rules ---------------------------------------------------------------------------
 
 
-def _not_picked_up(f: _Facts, p: _Parcel) -> OrderException | None:
+def _label_at(p: _Parcel) -> datetime | None:
+    """When the label of a parcel the carrier has not collected yet was made."""
     if p.milestone is not ShipmentStatus.LABEL_CREATED:
         return None
     labels = [i for i in p.timeline if i.checkpoint.status is ShipmentStatus.LABEL_CREATED]
-    label_at = _latest_moment(labels[0]) if labels else p.shipment.shipped_at
+    return _latest_moment(labels[0]) if labels else p.shipment.shipped_at
+
+
+def _not_picked_up(f: _Facts, p: _Parcel) -> OrderException | None:
+    label_at = _label_at(p)
+    if label_at is None:
+        return None
     age = f.now - label_at
     if age >= f.limits.label_critical:
         severity, after = Severity.CRITICAL, f.limits.label_critical
@@ -674,20 +712,26 @@ def _international(f: _Facts, p: _Parcel) -> bool:
     return any(c != origin for c in countries) if origin else len(countries) > 1
 
 
+def _stalled_at(f: _Facts, p: _Parcel) -> datetime | None:
+    """When a parcel in transit counts as stalled if the carrier stays silent; ``None``
+    when it is not moving or the carrier already reported why (a delay, a loss)."""
+    if p.milestone not in _MOVING or not p.timeline or _carrier_reported_reason(p) is not None:
+        return None
+    days = (
+        f.limits.stalled_international_business_days
+        if _international(f, p)
+        else f.limits.stalled_domestic_business_days
+    )
+    return add_business_days(_latest_moment(p.timeline[-1]), days)
+
+
 def _stalled(f: _Facts, p: _Parcel) -> OrderException | None:
     """In transit and silent; skipped when the carrier already reported why (a delay, a loss)."""
-    if p.milestone not in _MOVING or not p.timeline or _carrier_reported_reason(p) is not None:
+    stalled_at = _stalled_at(f, p)
+    if stalled_at is None or f.now < stalled_at:
         return None
     last_scan = _latest_moment(p.timeline[-1])
     international = _international(f, p)
-    days = (
-        f.limits.stalled_international_business_days
-        if international
-        else f.limits.stalled_domestic_business_days
-    )
-    stalled_at = add_business_days(last_scan, days)
-    if f.now < stalled_at:
-        return None
     return _exception(
         ExceptionCode.STALLED_IN_TRANSIT,
         _shipment_subject(p),
@@ -732,14 +776,30 @@ def _attempted(f: _Facts, p: _Parcel) -> OrderException | None:
     )
 
 
+def _pickup_expired(p: _Parcel) -> TimedCheckpoint | None:
+    """The carrier's scan saying the pickup hold expired, if any."""
+    return next(
+        (i for i in p.timeline if _checkpoint_sub_status(i) is ShipmentSubStatus.NOT_COLLECTED),
+        None,
+    )
+
+
+def _uncollected_at(f: _Facts, p: _Parcel) -> datetime:
+    """When a parcel waiting at a pickup point has waited too long."""
+    ready_at = _first_at(p, [ShipmentStatus.READY_FOR_PICKUP])
+    return (ready_at or p.tracking.updated_at) + f.limits.pickup_uncollected_after
+
+
+def _waiting_for_pickup(p: _Parcel) -> bool:
+    """Waiting at a pickup point, with no word from the carrier that the hold expired."""
+    return p.milestone is ShipmentStatus.READY_FOR_PICKUP and _pickup_expired(p) is None
+
+
 def _not_collected(f: _Facts, p: _Parcel) -> OrderException | None:
     """The carrier says the pickup hold expired, or the parcel has waited too long."""
     if p.milestone is ShipmentStatus.DELIVERED:
         return None
-    expired = next(
-        (i for i in p.timeline if _checkpoint_sub_status(i) is ShipmentSubStatus.NOT_COLLECTED),
-        None,
-    )
+    expired = _pickup_expired(p)
     ready_at = _first_at(p, [ShipmentStatus.READY_FOR_PICKUP])
     if expired is not None:
         detected_at = expired.occurred_at
@@ -748,7 +808,7 @@ def _not_collected(f: _Facts, p: _Parcel) -> OrderException | None:
             "help arrange a new delivery."
         )
     elif p.milestone is ShipmentStatus.READY_FOR_PICKUP:
-        detected_at = (ready_at or p.tracking.updated_at) + f.limits.pickup_uncollected_after
+        detected_at = _uncollected_at(f, p)
         if f.now < detected_at:
             return None
         message = (
@@ -837,13 +897,19 @@ def _carrier_reported(f: _Facts, p: _Parcel) -> OrderException | None:
     )
 
 
+def _estimated_after_promise(f: _Facts, p: _Parcel) -> bool:
+    """The carrier's latest estimate for a parcel still on its way ends after the promise."""
+    window = p.tracking.latest_estimated_delivery
+    settled = p.milestone in _ARRIVED or p.milestone in REVERSALS
+    return not (f.promise is None or window is None or settled or window.latest <= f.promise[1])
+
+
 def _predicted_late(f: _Facts, p: _Parcel) -> OrderException | None:
     """The carrier's latest estimate ends after the promise; LATE takes over once it passed."""
     window = p.tracking.latest_estimated_delivery
-    settled = p.milestone in _ARRIVED or p.milestone in REVERSALS
-    if f.promise is None or window is None or settled:
+    if f.promise is None or window is None or not _estimated_after_promise(f, p):
         return None
-    if window.latest <= f.promise[1] or f.now > f.promise[1]:
+    if f.now > f.promise[1]:
         return None
     return _exception(
         ExceptionCode.PREDICTED_LATE,
@@ -882,6 +948,13 @@ def _delivered_disagreement(f: _Facts, p: _Parcel) -> OrderException | None:
 # --- tickets and the entry points ---------------------------------------------------------
 
 
+def _reply_due(f: _Facts, ticket: Ticket) -> datetime | None:
+    """When a ticket awaiting our reply misses the response SLA."""
+    if ticket.status not in _AWAITING_REPLY:
+        return None
+    return ticket.updated_at + f.limits.ticket_response_sla
+
+
 def _unanswered(f: _Facts, found: Sequence[OrderException]) -> Iterator[OrderException]:
     """A critical exception nobody has a ticket open for, or a ticket left without reply."""
     if f.tickets is None:
@@ -897,8 +970,8 @@ def _unanswered(f: _Facts, found: Sequence[OrderException]) -> Iterator[OrderExc
             None,
         )
     for ticket in f.tickets:
-        due = ticket.updated_at + f.limits.ticket_response_sla
-        if ticket.status in _AWAITING_REPLY and f.now >= due:
+        due = _reply_due(f, ticket)
+        if due is not None and f.now >= due:
             yield _exception(
                 ExceptionCode.UNANSWERED_TICKET,
                 _order_subject(f),
@@ -952,14 +1025,68 @@ def detect_exceptions(
     none; absent: it could not be asked); ``stock`` maps SKUs to inventory items;
     ``tickets`` are the order's tickets (None: the ticketing source could not be read).
     """
-    progress = OrderProgress.of(order)
-    if progress.is_cancelled:
+    f = _live_facts(order, trackings, stock, tickets, now, thresholds)
+    if f is None:
         return []
-    f = _facts(progress, trackings, stock, tickets, now, thresholds)
     found = [e for rule in _ORDER_RULES for e in rule(f)]
     found += [e for p in f.parcels for rule in _PARCEL_RULES if (e := rule(f, p)) is not None]
     found += _unanswered(f, found)
     return sorted(found, key=_sort_key)
+
+
+# A rule that holds strictly after an instant (LATE once the promise has passed) first
+# answers differently this much later: the clock's resolution.
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+def next_change_at(
+    order: Order,
+    trackings: Mapping[str, Tracking | None],
+    stock: Mapping[str, InventoryItem | None],
+    tickets: Sequence[Ticket] | None,
+    *,
+    now: datetime,
+    thresholds: Thresholds = Thresholds(),
+) -> datetime | None:
+    """The first instant after ``now`` at which :func:`detect_exceptions` may answer
+    differently for the same records (UTC), or ``None`` if time alone changes nothing.
+
+    Its answer only moves when a time-based rule crosses its threshold: a ship-by or
+    delivery promise passes, a label waits past 2 or 5 days, a parcel stays silent
+    past its stall, a pickup past its collection time, a missing carrier record past
+    its grace, a ticket past its response SLA. Each threshold counts only while its
+    rule's other conditions hold, so a cancelled order, and an arrived one without a
+    ticket awaiting a reply, have none.
+    """
+    f = _live_facts(order, trackings, stock, tickets, now, thresholds)
+    if f is None:
+        return None
+    upcoming = [moment for moment in _thresholds(f) if moment > now]
+    return min(upcoming).astimezone(UTC) if upcoming else None
+
+
+def _thresholds(f: _Facts) -> Iterator[datetime]:
+    """Where each time-based rule's answer turns, given the records (past ones too)."""
+    if _awaiting_warehouse(f):
+        yield f.order.placed_at + f.limits.warehouse_ship_within
+    if f.promise is not None and (
+        _unarrived_status(f) is not None or any(_estimated_after_promise(f, p) for p in f.parcels)
+    ):
+        yield f.promise[1] + _JUST_AFTER  # LATE begins, PREDICTED_LATE ends
+    for shipment in f.order.shipments:
+        if (due := _record_due(f, shipment)) is not None:
+            yield due
+    for p in f.parcels:
+        if (label_at := _label_at(p)) is not None:
+            yield label_at + f.limits.label_warning
+            yield label_at + f.limits.label_critical
+        if (stalled_at := _stalled_at(f, p)) is not None:
+            yield stalled_at
+        if _waiting_for_pickup(p):
+            yield _uncollected_at(f, p)
+    for ticket in f.tickets or ():
+        if (due := _reply_due(f, ticket)) is not None:
+            yield due
 
 
 def order_health(exceptions: Iterable[OrderException], *, include_internal: bool = False) -> Health:

@@ -120,8 +120,8 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     cache_local_ttl_ms: NonNegative = 2000  # in-process copies in front of Redis; 0: none
     # Standard Webhooks secrets ("whsec_…"); two during a rotation. None: webhooks off.
     webhook_secrets: list[str] = msgspec.field(default_factory=list)
-    # The exception queue: kept current by change events and by a sweep of every order
-    # (one instance at a time, at start-up and then every interval).
+    # The exception queue: kept current by change events and by a sweep of what changed
+    # or fell due (one instance at a time, at start-up and then every interval).
     exception_queue: bool = True
     exception_sweep_interval_ms: Annotated[int, msgspec.Meta(ge=1000)] = 60_000
     # Access: dev mode lets anonymous requests in as an internal console and turns

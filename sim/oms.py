@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import enum
-from collections.abc import Callable, Iterable, Mapping
+import itertools
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -23,7 +27,7 @@ from sim.changes.oms import (
     request_cancel,
     touch_order,
 )
-from sim.common import DATASET_KEY, bad_request, error_response, json_response
+from sim.common import CLOCK_KEY, DATASET_KEY, bad_request, error_response, json_response
 from sim.routes import (
     Admin,
     Change,
@@ -35,6 +39,7 @@ from sim.routes import (
     path_param,
     time_param,
 )
+from sim.seed import Dataset
 from sources.events import EventType
 from sources.records import (
     MAX_BATCH,
@@ -75,7 +80,9 @@ SortKey = tuple[datetime, str]
 
 
 async def _search(request: web.Request) -> web.Response:
-    return json_response(search_orders(request.app[DATASET_KEY].orders.values(), request.query))
+    search = Search.of(request.query)
+    orders = _newest_first(request.app[DATASET_KEY], search.after)
+    return json_response(search.page(orders, listed_at=request.app[CLOCK_KEY].now()))
 
 
 async def _address_requests(request: web.Request) -> web.Response:
@@ -130,7 +137,11 @@ SOURCE = Source(
             description="All filters are optional and combined with AND. Sorted by placedAt "
             "descending, then id descending. Pass pageInfo.endCursor (or any edge's "
             "cursor) as cursor to continue after it; endCursor is null on an empty "
-            "page. Unknown parameters or invalid values answer 400.",
+            "page. Unknown parameters or invalid values answer 400. listedAt is the "
+            "OMS's clock when it read the page: every later change to an order sets "
+            "its updatedAt at or after listedAt, so a later search with "
+            "updatedSince=<listedAt> lists every order changed since (updatedSince is "
+            "inclusive: an order changed at that very instant is listed again).",
             response=OrderPage,
             handler=_search,
             params=_SEARCH_PARAMS,
@@ -226,54 +237,111 @@ SOURCE = Source(
 )
 
 
-def search_orders(orders: Iterable[Order], query: Mapping[str, str]) -> OrderPage:
+def search_orders(
+    orders: Iterable[Order], query: Mapping[str, str], *, listed_at: datetime | None = None
+) -> OrderPage:
     """Filter, sort (placedAt desc, id desc) and page ``orders`` per the search ``query``.
 
     Empty parameters are ignored; a repeated parameter counts as one comma-joined list.
     """
-    unknown = sorted(set(query) - SEARCH_PARAMS)
-    if unknown:
-        raise bad_request(f"unknown query parameter(s): {', '.join(unknown)}")
-    params: dict[str, str] = {}
-    for key, value in query.items():
-        if value.strip():
-            params[key] = f"{params[key]},{value.strip()}" if key in params else value.strip()
-    checks: list[Callable[[Order], bool]] = []
-    if "customerId" in params:
-        customer_id = params["customerId"]
-        checks.append(lambda o: o.customer.id == customer_id)
-    if "accountId" in params:
-        account_id = params["accountId"]
-        checks.append(lambda o: o.account_id == account_id)
-    if "status" in params:
-        statuses = _enum_list(FulfillmentStatus, "status", params["status"])
-        checks.append(lambda o: o.fulfillment_status in statuses)
-    if "financialStatus" in params:
-        financial = _enum_list(FinancialStatus, "financialStatus", params["financialStatus"])
-        checks.append(lambda o: o.financial_status in financial)
-    if "updatedSince" in params:
-        since = _time("updatedSince", params["updatedSince"])
-        checks.append(lambda o: o.updated_at >= since)
-    if "placedFrom" in params:
-        start = _time("placedFrom", params["placedFrom"])
-        checks.append(lambda o: o.placed_at >= start)
-    if "placedTo" in params:
-        end = _time("placedTo", params["placedTo"])
-        checks.append(lambda o: o.placed_at < end)
-    if "cursor" in params:
-        after = decode_cursor(params["cursor"])
-        checks.append(lambda o: (o.placed_at, o.id) < after)
-    limit = _limit(params.get("limit"))
-    matches = sorted(
-        (o for o in orders if all(check(o) for check in checks)),
-        key=lambda o: (o.placed_at, o.id),
-        reverse=True,
-    )
-    edges = [OrderEdge(cursor=encode_cursor((o.placed_at, o.id)), node=o) for o in matches[:limit]]
-    end_cursor = edges[-1].cursor if edges else None
-    return OrderPage(
-        edges=edges, page_info=PageInfo(has_next_page=len(matches) > limit, end_cursor=end_cursor)
-    )
+    newest_first = sorted(orders, key=_sort_key, reverse=True)
+    return Search.of(query).page(newest_first, listed_at=listed_at)
+
+
+def _sort_key(order: Order) -> SortKey:
+    return (order.placed_at, order.id)
+
+
+@dataclass(frozen=True)
+class Search:
+    """A parsed search query: its filters, page size and where it continues."""
+
+    checks: tuple[Callable[[Order], bool], ...]
+    limit: int
+    after: SortKey | None
+
+    @classmethod
+    def of(cls, query: Mapping[str, str]) -> Search:
+        """Parse ``query``; a bad one raises 400."""
+        unknown = sorted(set(query) - SEARCH_PARAMS)
+        if unknown:
+            raise bad_request(f"unknown query parameter(s): {', '.join(unknown)}")
+        params: dict[str, str] = {}
+        for key, value in query.items():
+            if value.strip():
+                params[key] = f"{params[key]},{value.strip()}" if key in params else value.strip()
+        checks: list[Callable[[Order], bool]] = []
+        if "customerId" in params:
+            customer_id = params["customerId"]
+            checks.append(lambda o: o.customer.id == customer_id)
+        if "accountId" in params:
+            account_id = params["accountId"]
+            checks.append(lambda o: o.account_id == account_id)
+        if "status" in params:
+            statuses = _enum_list(FulfillmentStatus, "status", params["status"])
+            checks.append(lambda o: o.fulfillment_status in statuses)
+        if "financialStatus" in params:
+            financial = _enum_list(FinancialStatus, "financialStatus", params["financialStatus"])
+            checks.append(lambda o: o.financial_status in financial)
+        if "updatedSince" in params:
+            since = _time("updatedSince", params["updatedSince"])
+            checks.append(lambda o: o.updated_at >= since)
+        if "placedFrom" in params:
+            start = _time("placedFrom", params["placedFrom"])
+            checks.append(lambda o: o.placed_at >= start)
+        if "placedTo" in params:
+            end = _time("placedTo", params["placedTo"])
+            checks.append(lambda o: o.placed_at < end)
+        after = decode_cursor(params["cursor"]) if "cursor" in params else None
+        if after is not None:
+            checks.append(lambda o: (o.placed_at, o.id) < after)
+        return cls(tuple(checks), _limit(params.get("limit")), after)
+
+    def page(self, newest_first: Iterable[Order], *, listed_at: datetime | None) -> OrderPage:
+        """The page of the orders (sorted newest first) that match, read lazily."""
+        matches = filter(lambda o: all(check(o) for check in self.checks), newest_first)
+        found = list(itertools.islice(matches, self.limit + 1))
+        edges = [OrderEdge(cursor=encode_cursor(_sort_key(o)), node=o) for o in found[: self.limit]]
+        return OrderPage(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(found) > self.limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            listed_at=listed_at,
+        )
+
+
+class PlacedIndex:
+    """A data set's orders by (placedAt, id), so that a page reads from its cursor on
+    instead of sorting every order. Orders keep their placedAt through every change;
+    one that came or went rebuilds it."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = weakref.ref(dataset)
+        self._keys = sorted(_sort_key(o) for o in dataset.orders.values())
+
+    def serves(self, dataset: Dataset) -> bool:
+        return self._dataset() is dataset and len(self._keys) == len(dataset.orders)
+
+    def newest_first(self, dataset: Dataset, before: SortKey | None) -> Iterator[Order]:
+        """The data set's orders, newest first, from just below ``before``."""
+        end = len(self._keys) if before is None else bisect.bisect_left(self._keys, before)
+        for placed_at, order_id in reversed(self._keys[:end]):
+            order = dataset.orders.get(order_id)
+            if order is not None and order.placed_at == placed_at:
+                yield order
+
+
+_indexes: dict[int, PlacedIndex] = {}  # id(dataset) -> its index, while it lives
+
+
+def _newest_first(dataset: Dataset, before: SortKey | None) -> Iterator[Order]:
+    index = _indexes.get(id(dataset))
+    if index is None or not index.serves(dataset):
+        index = _indexes[id(dataset)] = PlacedIndex(dataset)
+        weakref.finalize(dataset, _indexes.pop, id(dataset), None)
+    return index.newest_first(dataset, before)
 
 
 def encode_cursor(key: SortKey) -> str:

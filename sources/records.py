@@ -209,10 +209,14 @@ class OrderEdge(Record, frozen=True, kw_only=True):
 
 
 class OrderPage(Record, frozen=True, kw_only=True):
-    """One page of ``GET /orders/search``."""
+    """One page of ``GET /orders/search``. listedAt is the OMS's clock when it read the
+    page: every later change sets its order's updatedAt at or after it, so a later
+    search with updatedSince=listedAt lists every order changed since. An OMS that
+    does not say leaves it out."""
 
     edges: list[OrderEdge]
     page_info: PageInfo
+    listed_at: datetime | None = None
 
 
 # --- Inventory (docs/vocabulary.md) ---------------------------------------------------

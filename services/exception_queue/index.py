@@ -3,9 +3,12 @@
 Every instance hears every change event (``CachedUpstreams.on_change``); the first to
 claim an event (``claim_once`` on its fingerprint) evaluates the orders it concerns,
 in a background worker, so neither the webhook nor the other change listeners wait.
-A periodic sweep (one instance at a time) evaluates every order, which is how
-time-based exceptions (LATE, STALLED_IN_TRANSIT...) appear and how the queue is
-filled at start-up.
+A periodic sweep (one instance at a time) evaluates the orders changed since its last
+pass and those whose due time has passed, which is how time-based exceptions (LATE,
+STALLED_IN_TRANSIT...) appear; its first pass, with no watermark yet, evaluates every
+order and so fills the queue (``sweep``). Every evaluation notes when the order's
+exceptions next change by time alone in the due index; an order with nothing left to
+change (delivered, cancelled, closed) leaves it.
 
 An evaluation reads the sources as an internal console would, through fresh
 per-evaluation loaders, and only counts when every source answered: an order whose
@@ -26,6 +29,7 @@ from datetime import datetime
 
 import msgspec
 
+from domain.exception_rules import next_change_at
 from domain.queue_entries import ExceptionFact, QueueEntry, RaisedExceptions
 from resolvers.context import RequestContext
 from resolvers.loaders import settle
@@ -71,6 +75,7 @@ class ExceptionIndex:
             self.store,
             cached.backend,
             self.evaluate_orders,
+            self._evaluate_due,
             sweep_interval_s,
             cached.clock,
         )
@@ -111,12 +116,24 @@ class ExceptionIndex:
 
     async def evaluate(self, order_ids: Sequence[str]) -> list[records.Order]:
         """Evaluate these orders (at most ``MAX_BATCH``) now; the ones the OMS gave."""
+        orders, _ = await self._read_and_evaluate(order_ids)
+        return orders
+
+    async def _evaluate_due(self, order_ids: Sequence[str]) -> set[str]:
+        """Evaluate these orders now; the ids the OMS answered it does not know."""
+        _, unknown = await self._read_and_evaluate(order_ids)
+        return unknown
+
+    async def _read_and_evaluate(
+        self, order_ids: Sequence[str]
+    ) -> tuple[list[records.Order], set[str]]:
         read_at = self._cached.clock.time()
         context = RequestContext.create(self._cached, queue=self.store)
         found = await settle(context.loaders.order_by_id, order_ids)
-        orders = [r.value for r in found.values() if isinstance(r, Cached) and r.value is not None]
+        answered = {i: r.value for i, r in found.items() if isinstance(r, Cached)}
+        orders = [order for order in answered.values() if order is not None]
         await self.evaluate_orders(orders, read_at, context)
-        return orders
+        return orders, {i for i, order in answered.items() if order is None}
 
     async def evaluate_orders(
         self,
@@ -134,15 +151,26 @@ class ExceptionIndex:
         facts = await asyncio.gather(*(gather_facts(order, context) for order in orders))
         superseded |= await self.store.read_since(ids, read_at)
         now = self._cached.clock.now()
-        evaluated = [
-            (order, _entry(order, found, now))
+        current = [
+            (order, found)
             for order, found in zip(orders, facts, strict=True)
-            if found.complete and order.id not in superseded
+            if order.id not in superseded
+        ]
+        evaluated = [
+            (order, _entry(order, found, now)) for order, found in current if found.complete
         ]
         if len(evaluated) < len(orders):
             kept = len(orders) - len(evaluated)
             log.info("exception queue: %d order(s) kept: a source failed, or newer data", kept)
-        previous, _ = await asyncio.gather(self.store.write(evaluated), self.store.remember(orders))
+        due = {order.id: _due(order, found, now) for order, found in current}
+        previous, *_ = await asyncio.gather(
+            self.store.write(evaluated),
+            self.store.remember(orders),
+            self.store.set_due(
+                {i: at for i, at in due.items() if at is not None},
+                [i for i, at in due.items() if at is None],
+            ),
+        )
         raised = [
             RaisedExceptions(
                 order_id=order.id, account_id=order.account_id, exceptions=new, raised_at=now
@@ -221,6 +249,14 @@ def _claim_key(event: ChangeEvent) -> str:
 def _entry(order: records.Order, found: SourceFacts, now: datetime) -> QueueEntry | None:
     facts = [ExceptionFact.of(e) for e in found.exceptions(order, now)]
     return QueueEntry.of(order.id, order.account_id, facts, now)
+
+
+def _due(order: records.Order, found: SourceFacts, now: datetime) -> datetime | None:
+    """When the order needs evaluating again without a change: its next due time, or at
+    the next pass when a source failed (``now``, already past by then)."""
+    if not found.complete:
+        return now
+    return next_change_at(order, found.trackings, found.stock, found.tickets, now=now)
 
 
 def _new_facts(entry: QueueEntry, previous: QueueEntry | None) -> list[ExceptionFact]:

@@ -1,6 +1,7 @@
 """The exception queue in the cache backend: its views (ranked indexes of
-``QueueEntry``) and the reverse maps that turn tracking and inventory change events
-into the orders they concern.
+``QueueEntry``), the reverse maps that turn tracking and inventory change events
+into the orders they concern, the due index (when each open order's exceptions next
+change by time alone) and the sweep's state (its watermark).
 
 An order with open exceptions has one entry per *view* it belongs to: every
 account's view and its own account's, each in an internal version (all exceptions)
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
@@ -24,19 +26,45 @@ from domain.queue_entries import QueueEntry
 from resolvers.access import EVERY_ACCOUNT
 from sources import records
 from sources.cache.backend import IndexEntry, IndexPosition, KeyValue, RankedIndexes
+from sources.records import Record
 
 KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
 
-# A tracking number's order is written at every evaluation of the order (the sweep
-# evaluates every order each interval), so it only has to outlive a few sweeps.
-TRACKING_TTL_S = 24 * 3600.0
+# A tracking number's order is written at every evaluation of the order. An order is
+# evaluated again only when it changes or a due time passes, so the map outlives a
+# parcel's whole journey.
+TRACKING_TTL_S = 60 * 24 * 3600.0
 READ_MARK_TTL_S = 120.0  # longer than any evaluation may take
 READ_PAGE = 100
-_STATE = f"{KEY_PREFIX}:state"
-_PRIMED = "primed"
+DUE = f"{KEY_PREFIX}:due"  # ranked index: open orders by their next due time
+_SWEEP_STATE = f"{KEY_PREFIX}:sweep-state"  # ranked index holding the one SweepState
+_STATE_MEMBER = "sweep"
+# Due times rank as text, earliest highest (an index is read highest first): 10**17
+# minus the due time in microseconds since the epoch, in 17 digits.
+_DUE_HORIZON_US = 10**17
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(QueueEntry).decode
+
+
+class SweepState(Record, frozen=True, kw_only=True):
+    """Where the sweep left off, shared by every instance.
+
+    ``watermark`` is the OMS's ``listedAt`` of the first page of the last pass: the
+    next pass lists the orders updated since (``None``: the OMS does not say, so every
+    pass reads every order). ``full_at`` is when the last full pass began."""
+
+    watermark: datetime | None
+    full_at: datetime
+
+
+_decode_state = msgspec.json.Decoder(SweepState).decode
+
+
+def due_rank(due: datetime) -> str:
+    """``due`` as a rank of the due index: earlier is higher."""
+    micros = round(due.timestamp() * 1_000_000)
+    return f"{min(_DUE_HORIZON_US, max(0, _DUE_HORIZON_US - micros)):017d}"
 
 
 def _key(kind: str, ident: str) -> str:
@@ -169,19 +197,56 @@ class QueueStore:
 
     async def orders_of_sku(self, sku: str) -> list[str]:
         """Orders that had ``sku`` open when last evaluated (some may have closed it)."""
-        members: list[str] = []
-        after: IndexPosition | None = None
-        while page := await self._backend.index_range(_key("sku", sku), READ_PAGE, after):
-            members += [entry.member for entry in page]
-            after = page[-1].position
-        return members
+        return await self._members(_key("sku", sku))
 
     async def forget_sku(self, sku: str, order_ids: Sequence[str]) -> None:
         await self._backend.index_remove(_key("sku", sku), order_ids)
 
     async def primed(self) -> bool:
-        """Whether a sweep has ever filled the queue (in this backend)."""
-        return bool(await self._backend.index_range(_STATE, 1))
+        """Whether a full sweep has ever filled the queue (in this backend)."""
+        return await self.sweep_state() is not None
 
-    async def mark_primed(self) -> None:
-        await self._backend.index_put(_STATE, [IndexEntry(_PRIMED, "")])
+    async def sweep_state(self) -> SweepState | None:
+        """The last pass's state; ``None`` before the first full pass completes (or when
+        the backend cannot answer: then the next pass is a full one)."""
+        found = await self._backend.index_range(_SWEEP_STATE, 1)
+        if not found or found[0].member != _STATE_MEMBER:
+            return None
+        return _decode_state(found[0].payload)
+
+    async def save_sweep_state(self, state: SweepState) -> None:
+        await self._backend.index_put(_SWEEP_STATE, [IndexEntry(_STATE_MEMBER, "", _encode(state))])
+
+    async def set_due(self, due: Mapping[str, datetime], done: Sequence[str]) -> None:
+        """Note when each order of ``due`` next needs evaluating, and take the ``done``
+        ones (nothing left to change by time) out of the due index."""
+        entries = [IndexEntry(order_id, due_rank(at)) for order_id, at in due.items()]
+        await asyncio.gather(
+            self._backend.index_put(DUE, entries), self._backend.index_remove(DUE, done)
+        )
+
+    async def due_orders(self, now: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` orders whose due time is at or before ``now``, earliest first."""
+        found: list[str] = []
+        after: IndexPosition | None = None
+        cut = due_rank(now)
+        while len(found) < limit:
+            wanted = min(READ_PAGE, limit - len(found))
+            page = await self._backend.index_range(DUE, wanted, after)
+            found += [entry.member for entry in page if entry.rank >= cut]
+            if len(page) < wanted or page[-1].rank < cut:
+                break
+            after = page[-1].position
+        return found
+
+    async def every_due(self) -> list[str]:
+        """Every order in the due index."""
+        return await self._members(DUE)
+
+    async def _members(self, index: str) -> list[str]:
+        members: list[str] = []
+        after: IndexPosition | None = None
+        while page := await self._backend.index_range(index, READ_PAGE, after):
+            members += [entry.member for entry in page]
+            after = page[-1].position
+        return members

@@ -12,6 +12,9 @@ consistent. The parts draw in the fixed order :func:`generate` calls them in.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sim.seed.customers import draw_customers
@@ -33,6 +36,24 @@ def generate(*, seed: int = 7, now: datetime, orders: int = 1200, customers: int
         raise ValueError("now must be timezone-aware")
     if orders < 1 or customers < 1:
         raise ValueError("orders and customers must be positive")
+    with _without_cycle_collection():
+        return _generate(seed, now, orders, customers)
+
+
+@contextlib.contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """The records hold no reference cycles, but each full collection walks every one
+    built so far: with it on, 100,000 orders took twice as long to build."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _generate(seed: int, now: datetime, orders: int, customers: int) -> Dataset:
     draw = Draw(seed, now.astimezone(UTC).replace(microsecond=0))
     custs = draw_customers(draw, customers)
     backorders = choose_backorders(draw)

@@ -4,6 +4,7 @@ lines, fulfillment orders, holds, shipments and payment."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
@@ -101,6 +102,10 @@ def slots(draw: Draw, n: int, custs: list[CustomerDraft]) -> list[tuple[str, Cus
     for c in custs:
         by_group[c.group].append(c)
         by_group[None].append(c)
+    # What r.choices(pool, weights=...) would add up on every call, once per pool.
+    cum_weights = {
+        g: list(itertools.accumulate(c.weight for c in pool)) for g, pool in by_group.items()
+    }
     out = []
     for name in names:
         group = _REQUIRED_GROUP.get(name)
@@ -108,8 +113,8 @@ def slots(draw: Draw, n: int, custs: list[CustomerDraft]) -> list[tuple[str, Cus
         if cust is not None:
             pending.remove(cust)
         else:
-            pool = by_group[group] or by_group[None]
-            cust = r.choices(pool, weights=[c.weight for c in pool])[0]
+            key = group if by_group[group] else None
+            cust = r.choices(by_group[key], cum_weights=cum_weights[key])[0]
         out.append((name, cust))
     return out
 
