@@ -240,7 +240,12 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> ASGIApp:
         dev_mode=settings.dev_mode,
     )
     operations = Operations(
-        schema, ready, lambda: gateway.live, settings.request_deadline_ms / 1000, cost_model
+        schema,
+        ready,
+        lambda: gateway.live,
+        settings.request_deadline_ms / 1000,
+        cost_model,
+        compiled=settings.compiled_execution,
     )
     in_flight = InFlight(settings.max_in_flight)
     serve_graphiql = settings.dev_mode and settings.graphiql  # never outside dev mode

@@ -1,0 +1,480 @@
+"""A query compiled into a tree of closures, one per selected field, that builds the
+JSON-ready answer straight from the graph objects.
+
+What is decided per field at compile time (graphql-core decides it again for every
+field of every object): the resolver or attribute, the arguments' AST, the scope the
+field needs, how its value completes (scalar, enum, list, object, abstract type) and
+what the object's sub-selection is after fragments and ``@skip``/``@include``. At run
+time a field is one call; async resolvers are gathered per object and per list, as
+graphql-core does, so every loader still sees one batch per level.
+
+The semantics follow graphql-core's executor step by step (it stays the oracle, see
+``tests/test_compiled_equivalence.py``): errors located at the field's path, a
+non-null field's error propagated to the nearest nullable parent, errors under a
+nulled position dropped, siblings of a failed non-null field cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from types import CoroutineType
+from typing import Any
+
+import strawberry
+from graphql import (
+    FieldNode,
+    GraphQLAbstractType,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLString,
+    Undefined,
+    is_abstract_type,
+    is_leaf_type,
+    located_error,
+)
+from graphql.execution.values import VariableValues, get_argument_values
+from graphql.pyutils import gather_with_cancel, inspect, is_iterable
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
+
+from resolvers.access import ScopeGuard
+from resolvers.compiled.collect import Collector, Grouped, Unsupported
+
+Path = tuple[Any, str | int] | None
+Complete = Callable[["Run", Any, Path], Any]
+Execute = Callable[["Run", Any, Path], Any]
+Fields = list[tuple[str, Execute]]
+
+MAX_INT = 2**31
+_background: set[asyncio.Future[Any]] = set()
+
+
+def path_list(path: Path) -> list[str | int]:
+    keys: list[str | int] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    keys.reverse()
+    return keys
+
+
+class ResolverInfo:
+    """What a ported resolver reads of ``info``: the request's context (scope checks,
+    the only users of the rest of ``info``, are compiled into the plan)."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+
+class Run:
+    """One execution of a plan: the request's context, variables and errors."""
+
+    __slots__ = ("args", "context", "errors", "info", "nulled", "variables")
+
+    def __init__(self, context: Any, variables: VariableValues) -> None:
+        self.context = context
+        self.info = ResolverInfo(context)
+        self.variables = variables
+        self.errors: list[GraphQLError] = []
+        self.nulled: set[Path] = set()
+        self.args: dict[int, dict[str, Any]] = {}
+
+    def add(self, error: GraphQLError, path: Path) -> None:
+        """Keep ``error`` unless its position, or a parent's, was already nulled."""
+        nulled = self.nulled
+        if None in nulled:
+            return
+        position = path
+        while position is not None:
+            if position in nulled:
+                return
+            position = position[0]
+        nulled.add(path)
+        self.errors.append(error)
+
+
+def _settle(awaitables: Iterable[Awaitable[Any]]) -> None:
+    """Let fields already started finish in the background (their errors fall under a
+    nulled position), as graphql-core does."""
+    future = asyncio.ensure_future(asyncio.gather(*awaitables, return_exceptions=True))
+    _background.add(future)
+    future.add_done_callback(_background.discard)
+
+
+def _handler(nodes: list[FieldNode], non_null: bool) -> Callable[[Run, Exception, Path], None]:
+    def handle(run: Run, exc: Exception, path: Path) -> None:
+        error = located_error(exc, nodes, path_list(path))
+        if non_null:
+            raise error
+        run.add(error, path)
+
+    return handle
+
+
+class Compiler:
+    """Compiles one operation (one set of ``@skip``/``@include`` decisions)."""
+
+    def __init__(self, schema: strawberry.Schema, collector: Collector) -> None:
+        self._schema = schema
+        self._graphql = schema._schema
+        self._collector = collector
+        self._converter = schema.schema_converter
+
+    def object_fields(self, type_: GraphQLObjectType, grouped: Grouped) -> Fields:
+        return [(key, self._field(type_, key, nodes)) for key, nodes in grouped.items()]
+
+    # ------------------------------------------------------------------ fields
+
+    def _field(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> Execute:
+        name = nodes[0].name.value
+        if name == "__typename":
+            typename = parent.name
+            return lambda run, source, path: typename
+        if name.startswith("__"):
+            raise Unsupported("introspection")
+        field_def = parent.fields[name]
+        definition = field_def.extensions.get("strawberry-definition")
+        if not isinstance(definition, StrawberryField):
+            raise Unsupported("field without a strawberry definition")
+        return_type = field_def.type
+        non_null = isinstance(return_type, GraphQLNonNull)
+        complete = self._completer(return_type, nodes, parent.name, name)
+        handle = _handler(nodes, non_null)
+
+        async def complete_awaitable(run: Run, raw: Awaitable[Any], path: Path) -> Any:
+            try:
+                value = await raw
+                if isinstance(value, Exception):
+                    raise value
+                done = complete(run, value, path)
+                if type(done) is CoroutineType:
+                    done = await done
+            except Exception as exc:
+                handle(run, exc, path)
+                return None
+            return done
+
+        async def await_completed(run: Run, done: Awaitable[Any], path: Path) -> Any:
+            try:
+                return await done
+            except Exception as exc:
+                handle(run, exc, path)
+                return None
+
+        if definition.is_basic_field:
+            if self._schema.config.default_resolver is not getattr:
+                raise Unsupported("default resolver")
+            attribute = definition.python_name
+
+            def execute_attribute(run: Run, source: Any, parent_path: Path) -> Any:
+                path = (parent_path, key)
+                try:
+                    done = complete(run, getattr(source, attribute), path)
+                    if type(done) is CoroutineType:
+                        return await_completed(run, done, path)
+                    return done
+                except Exception as exc:
+                    handle(run, exc, path)
+                    return None
+
+            return execute_attribute
+
+        resolve = self._resolver(parent, field_def, definition, nodes[0])
+
+        def execute(run: Run, source: Any, parent_path: Path) -> Any:
+            path = (parent_path, key)
+            try:
+                raw = resolve(run, source)
+                if isinstance(raw, Awaitable):
+                    return complete_awaitable(run, raw, path)
+                if isinstance(raw, Exception):
+                    raise raw
+                done = complete(run, raw, path)
+                if type(done) is CoroutineType:
+                    return await_completed(run, done, path)
+                return done
+            except Exception as exc:
+                handle(run, exc, path)
+                return None
+
+        return execute
+
+    def _resolver(
+        self, parent: GraphQLObjectType, field_def: Any, field: StrawberryField, node: FieldNode
+    ) -> Callable[[Run, Any], Any]:
+        """The field's value for a source: the scope check, the arguments (coerced and
+        converted once per request), then the resolver (or the attribute)."""
+        guards = [e for e in field.extensions if isinstance(e, ScopeGuard)]
+        if len(guards) != len(field.extensions):
+            raise Unsupported("field extension")
+        coordinate = f"{parent.name}.{node.name.value}"
+        guarded = bool(guards)
+        resolver = field.base_resolver
+        if resolver is None:
+            attribute = field.python_name
+
+            def resolve_attribute(run: Run, source: Any) -> Any:
+                if guarded:
+                    run.context.access.require(coordinate)
+                return getattr(source, attribute)
+
+            return resolve_attribute
+        function = resolver.wrapped_func
+        if isinstance(function, staticmethod | classmethod):
+            raise Unsupported("static or class method resolver")
+        with_self = resolver.self_parameter is not None
+        extra = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+        info_name = resolver.info_parameter.name if resolver.info_parameter else None
+        arguments = self._arguments(field_def, field, node)
+
+        def resolve(run: Run, source: Any) -> Any:
+            kwargs = arguments(run)
+            if guarded:
+                run.context.access.require(coordinate)
+            for name in extra:
+                kwargs[name] = source
+            if info_name is not None:
+                kwargs[info_name] = run.info
+            return function(source, **kwargs) if with_self else function(**kwargs)
+
+        return resolve
+
+    def _arguments(
+        self, field_def: Any, field: StrawberryField, node: FieldNode
+    ) -> Callable[[Run], dict[str, Any]]:
+        if not (field_def.args or node.arguments):
+            return lambda run: {}
+        slot = id(node)
+        registry = self._converter.scalar_registry
+        config = self._schema.config
+
+        def arguments(run: Run) -> dict[str, Any]:
+            converted = run.args.get(slot)
+            if converted is None:
+                raw = get_argument_values(field_def, node, run.variables)
+                converted = convert_arguments(
+                    raw, field.arguments, scalar_registry=registry, config=config, info=None
+                )
+                run.args[slot] = converted
+            return dict(converted)
+
+        return arguments
+
+    # -------------------------------------------------------------- completion
+
+    def _completer(
+        self, type_: GraphQLOutputType, nodes: list[FieldNode], parent: str, field: str
+    ) -> Complete:
+        if isinstance(type_, GraphQLNonNull):
+            inner = self._completer(type_.of_type, nodes, parent, field)
+            message = f"Cannot return null for non-nullable field {parent}.{field}."
+
+            def complete_non_null(run: Run, value: Any, path: Path) -> Any:
+                done = inner(run, value, path)
+                if done is None:
+                    raise TypeError(message)
+                return done
+
+            return complete_non_null
+        if isinstance(type_, GraphQLList):
+            return _nullable(self._list(type_, nodes, parent, field))
+        if is_leaf_type(type_):
+            return _nullable(_leaf(type_))
+        if is_abstract_type(type_):
+            return _nullable(self._abstract(type_, nodes, parent, field))
+        assert isinstance(type_, GraphQLObjectType)
+        return _nullable(self._object(type_, nodes))
+
+    def _list(
+        self, type_: GraphQLList[Any], nodes: list[FieldNode], parent: str, field: str
+    ) -> Complete:
+        item_type = type_.of_type
+        item = self._completer(item_type, nodes, parent, field)
+        handle = _handler(nodes, isinstance(item_type, GraphQLNonNull))
+        not_iterable = f"Expected Iterable, but did not find one for field '{parent}.{field}'."
+
+        async def await_item(run: Run, done: Awaitable[Any], path: Path) -> Any:
+            try:
+                return await done
+            except Exception as exc:
+                handle(run, exc, path)
+                return None
+
+        def complete_list(run: Run, value: Any, path: Path) -> Any:
+            if not isinstance(value, list) and not is_iterable(value):
+                raise GraphQLError(not_iterable)
+            results: list[Any] = []
+            pending: list[int] = []
+            try:
+                for index, element in enumerate(value):
+                    item_path = (path, index)
+                    try:
+                        if isinstance(element, Exception):
+                            raise element
+                        done = item(run, element, item_path)
+                        if type(done) is CoroutineType:
+                            results.append(await_item(run, done, item_path))
+                            pending.append(index)
+                            continue
+                        results.append(done)
+                    except Exception as exc:
+                        handle(run, exc, item_path)
+                        results.append(None)
+            except Exception:
+                if pending:
+                    _settle([results[i] for i in pending])
+                raise
+            if not pending:
+                return results
+            return _gather_list(results, pending)
+
+        return complete_list
+
+    def _object(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Complete:
+        fields = self.object_fields(type_, self._collector.subfields(type_, nodes))
+        run_fields = object_runner(fields)
+        is_type_of = type_.is_type_of
+
+        def complete_object(run: Run, value: Any, path: Path) -> Any:
+            if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+                raise GraphQLError(
+                    f"Expected value of type '{type_}' but got: {inspect(value)}.", nodes
+                )
+            return run_fields(run, value, path)
+
+        return complete_object
+
+    def _abstract(
+        self, type_: GraphQLAbstractType, nodes: list[FieldNode], parent: str, field: str
+    ) -> Complete:
+        by_name: dict[str, Complete] = {}
+        by_class: dict[type, str] = {}
+        for possible in self._graphql.get_possible_types(type_):
+            by_name[possible.name] = self._object(possible, nodes)
+            definition = possible.extensions.get("strawberry-definition")
+            if definition is not None:
+                by_class[definition.origin] = possible.name
+
+        def complete_abstract(run: Run, value: Any, path: Path) -> Any:
+            name = by_class.get(type(value))
+            complete = by_name.get(name) if name is not None else None
+            if complete is None:
+                raise GraphQLError(
+                    f"Abstract type '{type_}' must resolve to an Object type at runtime"
+                    f" for field '{parent}.{field}' with value {inspect(value)}.",
+                    nodes,
+                )
+            return complete(run, value, path)
+
+        return complete_abstract
+
+
+def object_runner(fields: Fields) -> Complete:
+    """Runs an object's fields on a source: a dict, or a coroutine of it when a field
+    is async (those are gathered, the first non-null failure cancelling the rest)."""
+
+    def run_fields(run: Run, source: Any, path: Path) -> Any:
+        results: dict[str, Any] = {}
+        pending: list[str] | None = None
+        try:
+            for key, execute in fields:
+                value = execute(run, source, path)
+                results[key] = value
+                if type(value) is CoroutineType:
+                    if pending is None:
+                        pending = [key]
+                    else:
+                        pending.append(key)
+        except Exception:
+            if pending:
+                _settle([results[key] for key in pending])
+            raise
+        if pending is None:
+            return results
+        return _gather_fields(results, pending)
+
+    return run_fields
+
+
+async def _gather_fields(results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+    if len(pending) == 1:
+        key = pending[0]
+        results[key] = await results[key]
+    else:
+        values = await gather_with_cancel(*(results[key] for key in pending))
+        results.update(zip(pending, values, strict=True))
+    return results
+
+
+async def _gather_list(results: list[Any], pending: list[int]) -> list[Any]:
+    if len(pending) == 1:
+        index = pending[0]
+        results[index] = await results[index]
+    else:
+        values = await gather_with_cancel(*(results[index] for index in pending))
+        for index, value in zip(pending, values, strict=True):
+            results[index] = value
+    return results
+
+
+def _nullable(complete: Complete) -> Complete:
+    def complete_nullable(run: Run, value: Any, path: Path) -> Any:
+        if value is None or value is Undefined:
+            return None
+        return complete(run, value, path)
+
+    return complete_nullable
+
+
+def _leaf(type_: Any) -> Complete:
+    """Scalars and enums as graphql-core serialises them; the built-in scalars'
+    common case (already the right Python type) skips the call."""
+    coerce = type_.coerce_output_value
+
+    def slow(value: Any) -> Any:
+        coerced = coerce(value)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(type_)}.coerce_output_value({inspect(value)})` to return"
+                f" non-nullable value, returned: {inspect(coerced)}"
+            )
+        return coerced
+
+    if type_ is GraphQLString or type_ is GraphQLID:
+        return lambda run, value, path: value if type(value) is str else slow(value)
+    if type_ is GraphQLBoolean:
+        return lambda run, value, path: value if type(value) is bool else slow(value)
+    if type_ is GraphQLInt:
+        return lambda run, value, path: (
+            value if type(value) is int and -MAX_INT <= value < MAX_INT else slow(value)
+        )
+    if type_ is GraphQLFloat:
+        return lambda run, value, path: (
+            value if type(value) is float and math.isfinite(value) else slow(value)
+        )
+    if isinstance(type_, GraphQLEnumType):
+        names: dict[Any, Any] = {}
+
+        def complete_enum(run: Run, value: Any, path: Path) -> Any:
+            try:
+                return names[value]
+            except KeyError:
+                names[value] = name = slow(value)
+                return name
+            except TypeError:  # unhashable: never a member
+                return slow(value)
+
+        return complete_enum
+    return lambda run, value, path: slow(value)
