@@ -225,12 +225,14 @@ class Compiler:
         if resolver is None:
             attribute = field.python_name
 
-            def resolve_attribute(run: Run, source: Any) -> Any:
-                if guarded:
-                    run.context.access.require(coordinate)
+            if not guarded:
+                return lambda run, source: getattr(source, attribute)
+
+            async def resolve_guarded_attribute(run: Run, source: Any) -> Any:
+                run.context.access.require(coordinate)
                 return getattr(source, attribute)
 
-            return resolve_attribute
+            return resolve_guarded_attribute
         function = resolver.wrapped_func
         if isinstance(function, staticmethod | classmethod):
             raise Unsupported("static or class method resolver")
@@ -239,17 +241,24 @@ class Compiler:
         info_name = resolver.info_parameter.name if resolver.info_parameter else None
         arguments = self._arguments(field_def, field, node)
 
-        def resolve(run: Run, source: Any) -> Any:
-            kwargs = arguments(run)
-            if guarded:
-                run.context.access.require(coordinate)
+        def call(run: Run, source: Any, kwargs: dict[str, Any]) -> Any:
             for name in extra:
                 kwargs[name] = source
             if info_name is not None:
                 kwargs[info_name] = run.info
             return function(source, **kwargs) if with_self else function(**kwargs)
 
-        return resolve
+        if not guarded:
+            return lambda run, source: call(run, source, arguments(run))
+
+        async def call_guarded(run: Run, source: Any, kwargs: dict[str, Any]) -> Any:
+            run.context.access.require(coordinate)
+            result = call(run, source, kwargs)
+            return await result if isinstance(result, Awaitable) else result
+
+        # The check runs when the field is awaited, as ScopeGuard (an async extension)
+        # does: the order of the answer's errors depends on it.
+        return lambda run, source: call_guarded(run, source, arguments(run))
 
     def _arguments(
         self, field_def: Any, field: StrawberryField, node: FieldNode
