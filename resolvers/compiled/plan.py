@@ -20,7 +20,7 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from types import CoroutineType
-from typing import Any
+from typing import Any, NamedTuple
 
 import strawberry
 from graphql import (
@@ -53,7 +53,24 @@ from resolvers.compiled.collect import Collector, Grouped, Unsupported
 Path = tuple[Any, str | int] | None
 Complete = Callable[["Run", Any, Path], Any]
 Execute = Callable[["Run", Any, Path], Any]
-Fields = list[tuple[str, Execute]]
+
+
+class Field(NamedTuple):
+    """A compiled field. ``execute`` does everything; for an attribute whose value
+    needs no work (a string, a boolean, a small int, a null where allowed, an enum
+    member seen before) the object's loop reads ``attribute`` and takes the value
+    as it is (``plain`` types) or its name (``names``), without a call."""
+
+    key: str
+    execute: Execute
+    attribute: str | None = None
+    plain: frozenset[type] = frozenset()
+    small_int: bool = False
+    names: dict[Any, str] | None = None
+
+
+Fields = list[Field]
+_MISSING = object()
 
 MAX_INT = 2**31
 _background: set[asyncio.Future[Any]] = set()
@@ -131,17 +148,18 @@ class Compiler:
         self._graphql = schema._schema
         self._collector = collector
         self._converter = schema.schema_converter
+        self._enum_names: dict[str, dict[Any, str]] = {}  # per enum: member -> name
 
     def object_fields(self, type_: GraphQLObjectType, grouped: Grouped) -> Fields:
-        return [(key, self._field(type_, key, nodes)) for key, nodes in grouped.items()]
+        return [self._field(type_, key, nodes) for key, nodes in grouped.items()]
 
     # ------------------------------------------------------------------ fields
 
-    def _field(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> Execute:
+    def _field(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> Field:
         name = nodes[0].name.value
         if name == "__typename":
             typename = parent.name
-            return lambda run, source, path: typename
+            return Field(key, lambda run, source, path: typename)
         if name.startswith("__"):
             raise Unsupported("introspection")
         field_def = parent.fields[name]
@@ -189,7 +207,7 @@ class Compiler:
                     handle(run, exc, path)
                     return None
 
-            return execute_attribute
+            return self._attribute_field(key, execute_attribute, attribute, return_type)
 
         resolve = self._resolver(parent, field_def, definition, nodes[0])
 
@@ -209,7 +227,23 @@ class Compiler:
                 handle(run, exc, path)
                 return None
 
-        return execute
+        return Field(key, execute)
+
+    def _attribute_field(
+        self, key: str, execute: Execute, attribute: str, type_: GraphQLOutputType
+    ) -> Field:
+        nullable = not isinstance(type_, GraphQLNonNull)
+        leaf = type_ if nullable else type_.of_type  # type: ignore[union-attr]
+        plain: set[type] = {type(None)} if nullable else set()
+        if leaf is GraphQLString or leaf is GraphQLID:
+            plain.add(str)
+        elif leaf is GraphQLBoolean:
+            plain.add(bool)
+        names = self._names(leaf) if isinstance(leaf, GraphQLEnumType) else None
+        return Field(key, execute, attribute, frozenset(plain), leaf is GraphQLInt, names)
+
+    def _names(self, type_: GraphQLEnumType) -> dict[Any, str]:
+        return self._enum_names.setdefault(type_.name, {})
 
     def _resolver(
         self, parent: GraphQLObjectType, field_def: Any, field: StrawberryField, node: FieldNode
@@ -300,7 +334,8 @@ class Compiler:
         if isinstance(type_, GraphQLList):
             return _nullable(self._list(type_, nodes, parent, field))
         if is_leaf_type(type_):
-            return _nullable(_leaf(type_))
+            names = self._names(type_) if isinstance(type_, GraphQLEnumType) else None
+            return _nullable(_leaf(type_, names))
         if is_abstract_type(type_):
             return _nullable(self._abstract(type_, nodes, parent, field))
         assert isinstance(type_, GraphQLObjectType)
@@ -398,7 +433,19 @@ def object_runner(fields: Fields) -> Complete:
         results: dict[str, Any] = {}
         pending: list[str] | None = None
         try:
-            for key, execute in fields:
+            for key, execute, attribute, plain, small_int, names in fields:
+                if attribute is not None:
+                    value: Any = getattr(source, attribute, _MISSING)
+                    kind = type(value)
+                    if kind in plain or (small_int and kind is int and -MAX_INT <= value < MAX_INT):
+                        results[key] = value
+                        continue
+                    if names is not None:
+                        try:
+                            results[key] = names[value]
+                            continue
+                        except (KeyError, TypeError):
+                            pass
                 value = execute(run, source, path)
                 results[key] = value
                 if type(value) is CoroutineType:
@@ -447,7 +494,7 @@ def _nullable(complete: Complete) -> Complete:
     return complete_nullable
 
 
-def _leaf(type_: Any) -> Complete:
+def _leaf(type_: Any, names: dict[Any, str] | None) -> Complete:
     """Scalars and enums as graphql-core serialises them; the built-in scalars'
     common case (already the right Python type) skips the call."""
     coerce = type_.coerce_output_value
@@ -473,8 +520,7 @@ def _leaf(type_: Any) -> Complete:
         return lambda run, value, path: (
             value if type(value) is float and math.isfinite(value) else slow(value)
         )
-    if isinstance(type_, GraphQLEnumType):
-        names: dict[Any, Any] = {}
+    if names is not None:
 
         def complete_enum(run: Run, value: Any, path: Path) -> Any:
             try:
