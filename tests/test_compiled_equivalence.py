@@ -279,8 +279,11 @@ HANDWRITTEN: list[tuple[str, dict[str, Any]]] = [
     ("{ __typename orders(first: 2) { __typename nodes { __typename } } }", {}),
     ("{ __schema { queryType { name } } }", {}),
     # a non-null root field refused next to nullable ones that fail or load
-    ("{ q: exceptionQueue(first: 1) { nodes { orderId } } bad: order(id: \"bad\") { id } "
-     "o: orders(first: 2) { nodes { lineItems { availability { available } } } } }", {}),
+    (
+        '{ q: exceptionQueue(first: 1) { nodes { orderId } } bad: order(id: "bad") { id } '
+        "o: orders(first: 2) { nodes { lineItems { availability { available } } } } }",
+        {},
+    ),
 ]
 
 
