@@ -318,13 +318,23 @@ class Compiler:
     # -------------------------------------------------------------- completion
 
     def _completer(
-        self, type_: GraphQLOutputType, nodes: list[FieldNode], parent: str, field: str
+        self,
+        type_: GraphQLOutputType,
+        nodes: list[FieldNode],
+        parent: str,
+        field: str,
+        *,
+        nullable: bool = True,
     ) -> Complete:
+        """How a value of ``type_`` completes; ``nullable=False`` inside a non-null
+        type, which has already refused a null."""
         if isinstance(type_, GraphQLNonNull):
-            inner = self._completer(type_.of_type, nodes, parent, field)
+            inner = self._completer(type_.of_type, nodes, parent, field, nullable=False)
             message = f"Cannot return null for non-nullable field {parent}.{field}."
 
             def complete_non_null(run: Run, value: Any, path: Path) -> Any:
+                if value is None or value is Undefined:
+                    raise TypeError(message)
                 done = inner(run, value, path)
                 if done is None:
                     raise TypeError(message)
@@ -332,14 +342,16 @@ class Compiler:
 
             return complete_non_null
         if isinstance(type_, GraphQLList):
-            return _nullable(self._list(type_, nodes, parent, field))
-        if is_leaf_type(type_):
+            complete = self._list(type_, nodes, parent, field)
+        elif is_leaf_type(type_):
             names = self._names(type_) if isinstance(type_, GraphQLEnumType) else None
-            return _nullable(_leaf(type_, names))
-        if is_abstract_type(type_):
-            return _nullable(self._abstract(type_, nodes, parent, field))
-        assert isinstance(type_, GraphQLObjectType)
-        return _nullable(self._object(type_, nodes))
+            complete = _leaf(type_, names)
+        elif is_abstract_type(type_):
+            complete = self._abstract(type_, nodes, parent, field)
+        else:
+            assert isinstance(type_, GraphQLObjectType)
+            complete = self._object(type_, nodes)
+        return _nullable(complete) if nullable else complete
 
     def _list(
         self, type_: GraphQLList[Any], nodes: list[FieldNode], parent: str, field: str
@@ -388,17 +400,7 @@ class Compiler:
 
     def _object(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Complete:
         fields = self.object_fields(type_, self._collector.subfields(type_, nodes))
-        run_fields = object_runner(fields)
-        is_type_of = type_.is_type_of
-
-        def complete_object(run: Run, value: Any, path: Path) -> Any:
-            if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
-                raise GraphQLError(
-                    f"Expected value of type '{type_}' but got: {inspect(value)}.", nodes
-                )
-            return run_fields(run, value, path)
-
-        return complete_object
+        return object_runner(fields, type_, nodes)
 
     def _abstract(
         self, type_: GraphQLAbstractType, nodes: list[FieldNode], parent: str, field: str
@@ -425,11 +427,19 @@ class Compiler:
         return complete_abstract
 
 
-def object_runner(fields: Fields) -> Complete:
+def object_runner(
+    fields: Fields, type_: GraphQLObjectType | None = None, nodes: list[FieldNode] | None = None
+) -> Complete:
     """Runs an object's fields on a source: a dict, or a coroutine of it when a field
-    is async (those are gathered, the first non-null failure cancelling the rest)."""
+    is async (those are gathered, the first non-null failure cancelling the rest).
+    The source is checked first with ``type_``'s ``is_type_of``, if it has one."""
+    is_type_of = type_.is_type_of if type_ is not None else None
 
     def run_fields(run: Run, source: Any, path: Path) -> Any:
+        if is_type_of is not None and not is_type_of(source, None):  # type: ignore[arg-type]
+            raise GraphQLError(
+                f"Expected value of type '{type_}' but got: {inspect(source)}.", nodes
+            )
         results: dict[str, Any] = {}
         pending: list[str] | None = None
         try:
