@@ -37,7 +37,9 @@ FALLBACKS = Counter(
     "Admitted operations run by the reference executor rather than a compiled plan.",
     ["reason"],
 )
-MAX_PLANS = 16  # per operation: distinct @skip/@include decisions kept compiled
+# Per operation: the @skip/@include decisions kept compiled (a plan takes about 150 bytes
+# per character of the query; beyond these, a plan is compiled per request)
+MAX_PLANS = 4
 
 
 @dataclass(eq=False)

@@ -71,6 +71,7 @@ class Field(NamedTuple):
 
 Fields = list[Field]
 _MISSING = object()
+_PLAIN: dict[frozenset[type], frozenset[type]] = {}
 
 MAX_INT = 2**31
 _background: set[asyncio.Future[Any]] = set()
@@ -130,7 +131,36 @@ def _settle(awaitables: Iterable[Awaitable[Any]]) -> None:
     future.add_done_callback(_background.discard)
 
 
-def _handler(nodes: list[FieldNode], non_null: bool) -> Callable[[Run, Exception, Path], None]:
+Handle = Callable[[Run, Exception, Path], None]
+
+
+async def _completed(
+    run: Run, raw: Awaitable[Any], path: Path, complete: Complete, handle: Handle
+) -> Any:
+    """A resolver's awaited value, completed; an error is handled at ``path``."""
+    try:
+        value = await raw
+        if isinstance(value, Exception):
+            raise value
+        done = complete(run, value, path)
+        if type(done) is CoroutineType:
+            done = await done
+    except Exception as exc:
+        handle(run, exc, path)
+        return None
+    return done
+
+
+async def _awaited(run: Run, done: Awaitable[Any], path: Path, handle: Handle) -> Any:
+    """A completion that had to wait; an error is handled at ``path``."""
+    try:
+        return await done
+    except Exception as exc:
+        handle(run, exc, path)
+        return None
+
+
+def _handler(nodes: list[FieldNode], non_null: bool) -> Handle:
     def handle(run: Run, exc: Exception, path: Path) -> None:
         error = located_error(exc, nodes, path_list(path))
         if non_null:
@@ -170,27 +200,6 @@ class Compiler:
         non_null = isinstance(return_type, GraphQLNonNull)
         complete = self._completer(return_type, nodes, parent.name, name)
         handle = _handler(nodes, non_null)
-
-        async def complete_awaitable(run: Run, raw: Awaitable[Any], path: Path) -> Any:
-            try:
-                value = await raw
-                if isinstance(value, Exception):
-                    raise value
-                done = complete(run, value, path)
-                if type(done) is CoroutineType:
-                    done = await done
-            except Exception as exc:
-                handle(run, exc, path)
-                return None
-            return done
-
-        async def await_completed(run: Run, done: Awaitable[Any], path: Path) -> Any:
-            try:
-                return await done
-            except Exception as exc:
-                handle(run, exc, path)
-                return None
-
         if definition.is_basic_field:
             if self._schema.config.default_resolver is not getattr:
                 raise Unsupported("default resolver")
@@ -201,7 +210,7 @@ class Compiler:
                 try:
                     done = complete(run, getattr(source, attribute), path)
                     if type(done) is CoroutineType:
-                        return await_completed(run, done, path)
+                        return _awaited(run, done, path, handle)
                     return done
                 except Exception as exc:
                     handle(run, exc, path)
@@ -216,12 +225,12 @@ class Compiler:
             try:
                 raw = resolve(run, source)
                 if isinstance(raw, Awaitable):
-                    return complete_awaitable(run, raw, path)
+                    return _completed(run, raw, path, complete, handle)
                 if isinstance(raw, Exception):
                     raise raw
                 done = complete(run, raw, path)
                 if type(done) is CoroutineType:
-                    return await_completed(run, done, path)
+                    return _awaited(run, done, path, handle)
                 return done
             except Exception as exc:
                 handle(run, exc, path)
@@ -240,7 +249,8 @@ class Compiler:
         elif leaf is GraphQLBoolean:
             plain.add(bool)
         names = self._names(leaf) if isinstance(leaf, GraphQLEnumType) else None
-        return Field(key, execute, attribute, frozenset(plain), leaf is GraphQLInt, names)
+        plain_types = _PLAIN.setdefault(frozenset(plain), frozenset(plain))  # shared
+        return Field(key, execute, attribute, plain_types, leaf is GraphQLInt, names)
 
     def _names(self, type_: GraphQLEnumType) -> dict[Any, str]:
         return self._enum_names.setdefault(type_.name, {})
@@ -361,13 +371,6 @@ class Compiler:
         handle = _handler(nodes, isinstance(item_type, GraphQLNonNull))
         not_iterable = f"Expected Iterable, but did not find one for field '{parent}.{field}'."
 
-        async def await_item(run: Run, done: Awaitable[Any], path: Path) -> Any:
-            try:
-                return await done
-            except Exception as exc:
-                handle(run, exc, path)
-                return None
-
         def complete_list(run: Run, value: Any, path: Path) -> Any:
             if not isinstance(value, list) and not is_iterable(value):
                 raise GraphQLError(not_iterable)
@@ -381,7 +384,7 @@ class Compiler:
                             raise element
                         done = item(run, element, item_path)
                         if type(done) is CoroutineType:
-                            results.append(await_item(run, done, item_path))
+                            results.append(_awaited(run, done, item_path, handle))
                             pending.append(index)
                             continue
                         results.append(done)
