@@ -3,10 +3,11 @@
 Each admitted document is compiled once per operation and per set of
 ``@skip``/``@include`` decisions into a plan (:mod:`resolvers.compiled.plan`), kept
 with the parsed and validated document (``PreparedDocument.plans``). What the
-compiler does not cover (mutations, subscriptions, introspection, field extensions
-other than :class:`~resolvers.access.ScopeGuard`, variables that do not coerce) is
-decided before anything runs and left to the reference executor (strawberry over
+compiler does not cover (mutations, introspection, field extensions other than
+:class:`~resolvers.access.ScopeGuard`, variables that do not coerce) is decided
+before anything runs and left to the reference executor (strawberry over
 graphql-core); ``og_compiled_fallbacks_total`` counts those operations by reason.
+Subscriptions' events always run on the reference executor.
 """
 
 from __future__ import annotations
