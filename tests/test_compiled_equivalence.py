@@ -298,13 +298,15 @@ def _handwritten(dataset: Dataset) -> Iterator[dict[str, Any]]:
         yield {"query": query, "variables": filled}
 
 
-def run_generated(pair: Pair, dataset: Dataset, senders: tuple[str, ...]) -> None:
+def run_generated(
+    pair: Pair, dataset: Dataset, senders: tuple[str, ...], examples: int = EXAMPLES
+) -> None:
     """Hypothesis in a worker thread, blocking: the loop keeps serving both gateways."""
     stop_at = time.monotonic() + BUDGET_S
     turn = itertools.count()
 
     @settings(
-        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+        max_examples=examples, deadline=None, derandomize=True, database=None,
         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
     )  # fmt: skip
     @given(generated(real_values(dataset)))
@@ -371,5 +373,6 @@ async def test_failing_sources_answer_alike(pair, own_sim, own_dataset, faults):
     for source, spec in faults.items():
         own_sim.set_faults(source, spec)
     await asyncio.to_thread(run_handwritten, pair, own_dataset, ("console", "app_a"))
+    await asyncio.to_thread(run_generated, pair, own_dataset, SENDERS, EXAMPLES // 4)
     assert pair.sent > 0
     assert not pair.differences, "\n".join(pair.differences[:5])
