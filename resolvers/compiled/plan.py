@@ -441,7 +441,7 @@ def object_runner(
     (one statement block per field, built with ``compile()``) ran this loop's plain
     fields about three times as fast, but a page's CPU per request did not move
     measurably (``bench/bench_compiled.py``) while compiling the page's document took
-    15 ms instead of 2 and its plan 50% more memory."""
+    15 ms instead of 3 and its plan 50% more memory."""
     is_type_of = type_.is_type_of if type_ is not None else None
 
     def run_fields(run: Run, source: Any, path: Path) -> Any:
