@@ -151,7 +151,14 @@ class Components:
             dev_mode=settings.dev_mode,
         )
         deadline_s = settings.request_deadline_ms / 1000
-        operations = Operations(schema, cached, self.live, deadline_s, cost_model)
+        operations = Operations(
+            schema,
+            cached,
+            self.live,
+            deadline_s,
+            cost_model,
+            compiled=settings.compiled_execution,
+        )
         in_flight = InFlight(settings.max_in_flight)
         # Dev mode serves anonymous consoles: only the gateway's own pages (and those
         # listed) may open live connections. Outside it, every connection needs a key.

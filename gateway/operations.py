@@ -19,6 +19,7 @@ from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.error_format import format_error
 from gateway.observability import record_operation
+from resolvers.compiled import execute_compiled
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from resolvers.schema import PREPARED
@@ -37,8 +38,11 @@ class Operations:
         live: LiveFeeds,
         deadline_s: float,
         cost_model: CostModel,
+        *,
+        compiled: bool = False,
     ) -> None:
         self._schema = schema
+        self._compiled = compiled  # queries run by their compiled plans
         self._cost_model = cost_model
         self._cached = cached
         self._live = live
@@ -67,13 +71,19 @@ class Operations:
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._schema.execute(
-                admitted.query,
-                variable_values=admitted.variables,
-                context_value=context,
-                operation_name=analysis.name,
-                allowed_operation_types=allowed,
-            )
+            result = None
+            if self._compiled:
+                result = await execute_compiled(
+                    self._schema, analysis.prepared, admitted.variables, context, analysis.name
+                )
+            if result is None:
+                result = await self._schema.execute(
+                    admitted.query,
+                    variable_values=admitted.variables,
+                    context_value=context,
+                    operation_name=analysis.name,
+                    allowed_operation_types=allowed,
+                )
             outcome = _outcome(result)
         finally:
             record_operation(

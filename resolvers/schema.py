@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
@@ -35,6 +35,7 @@ class PreparedDocument:
     query: str
     document: DocumentNode
     errors: list[GraphQLError] | None = None
+    plans: dict[Any, Any] = field(default_factory=dict)  # compiled (resolvers.compiled)
 
     def validate(self, schema: GraphQLSchema) -> list[GraphQLError]:
         """The document's validation errors, computed once (strawberry's rules)."""
@@ -78,9 +79,12 @@ class OperationReport(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
-        if not isinstance(context, RequestContext):
-            return {}
-        return {"cache": context.counts.as_dict()} if context.counts.by_source else {}
+        return operation_report(context) if isinstance(context, RequestContext) else {}
+
+
+def operation_report(context: RequestContext) -> dict[str, Any]:
+    """An operation's ``extensions``, whichever executor ran it."""
+    return {"cache": context.counts.as_dict()} if context.counts.by_source else {}
 
 
 class OrderGraphSchema(strawberry.Schema):

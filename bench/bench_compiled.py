@@ -1,0 +1,82 @@
+"""Compiled execution against the reference executor, in the same run.
+
+For each executor (``OG_COMPILED_EXECUTION`` false, then true, repeated), a gateway
+over the sources in a process of their own serves the full single-order view and a
+50-order page with the full nested view at 10 concurrent clients; printed: the
+gateway process's CPU milliseconds per request (its CPU time over the requests it
+served: the steadiest figure on a shared machine), requests per second, p50 and p99.
+
+    python bench/bench_compiled.py [--seconds 10] [--repeat 2]
+    python bench/bench_compiled.py --equivalence 1000   # the differential test, longer
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+
+from harness import LIFTED_LIMITS, ROOT, Run, drive, running_demo
+
+from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+
+NUMBERS = [str(n) for n in range(1001, 2201)]
+VIEWS = {
+    "one order, full view": [
+        {"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS
+    ],
+    "page of 50, full view": [{"query": ORDERS_PAGE, "variables": {"first": 50}}],
+}
+CLIENTS = 10
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def line(executor: str, view: str, run: Run, cpu_s: float) -> str:
+    q = statistics.quantiles(run.latencies, n=100, method="inclusive")
+    served = len(run.latencies)
+    return (
+        f"{view:<24} {executor:<10} {cpu_s * 1000 / served:>8.2f} "
+        f"{served / run.elapsed:>8.1f} {q[49] * 1000:>8.1f} {q[98] * 1000:>8.1f}"
+    )
+
+
+async def measure(seconds: float, repeat: int) -> None:
+    print(f"{CLIENTS} clients, {seconds:.0f} s per run, sources in their own process")
+    print(f"{'view':<24} {'executor':<10} {'CPU ms':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for _ in range(repeat):
+        for executor, flag in (("reference", "false"), ("compiled", "true")):
+            env = {**LIFTED_LIMITS, "OG_COMPILED_EXECUTION": flag}
+            async with running_demo(env, split=True) as demo:
+                for view, payloads in VIEWS.items():
+                    await drive(demo, payloads, clients=CLIENTS, seconds=2.0)  # warm-up
+                    before = cpu_seconds(demo.pid)
+                    run = await drive(demo, payloads, clients=CLIENTS, seconds=seconds)
+                    print(line(executor, view, run, cpu_seconds(demo.pid) - before))
+
+
+def equivalence(examples: int) -> int:
+    """The differential test with ``examples`` generated queries per pass."""
+    env = {**os.environ, "EQUIVALENCE_EXAMPLES": str(examples)}
+    command = [sys.executable, "-m", "pytest", "-q", "tests/test_compiled_equivalence.py"]
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--equivalence", type=int, metavar="EXAMPLES")
+    args = parser.parse_args()
+    if args.equivalence:
+        sys.exit(equivalence(args.equivalence))
+    asyncio.run(measure(args.seconds, args.repeat))
