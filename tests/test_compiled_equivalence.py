@@ -32,9 +32,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
+from prometheus_client import Counter
 
 from gateway.app import Gateway
-from resolvers.compiled import FALLBACKS
+from resolvers.compiled import FALLBACKS, RUNS
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster, start_cluster
@@ -328,33 +329,34 @@ def run_handwritten(pair: Pair, dataset: Dataset, senders: tuple[str, ...]) -> N
                 pair.compare(client, sender, {"documentId": document_id, "variables": variables})
 
 
-def _fallbacks() -> float:
+def _total(counter: Counter) -> float:
     return sum(
         sample.value
-        for metric in FALLBACKS.collect()
+        for metric in counter.collect()
         for sample in metric.samples
         if sample.name.endswith("_total")
     )
 
 
 async def test_generated_queries_answer_alike(pair, own_dataset):
-    fallbacks = _fallbacks()
+    fallbacks, runs = _total(FALLBACKS), _total(RUNS)
     await asyncio.to_thread(run_generated, pair, own_dataset, SENDERS)
     summary = f"sent {pair.sent}, {pair.answered_with_data} with data"
     print(summary)
     assert pair.sent >= 20, summary
     assert pair.answered_with_data >= pair.sent // 4, summary
     assert not pair.differences, "\n".join([summary, *pair.differences[:5]])
-    assert _fallbacks() - fallbacks < pair.sent / 2, "most queries must run compiled"
+    assert _total(FALLBACKS) - fallbacks < pair.sent / 2, "most queries must run compiled"
+    assert _total(RUNS) - runs > pair.sent / 2, "the compiled gateway runs its plans"
 
 
 async def test_handwritten_queries_answer_alike_for_every_key_class(pair, own_dataset):
-    fallbacks = _fallbacks()
+    fallbacks = _total(FALLBACKS)
     await asyncio.to_thread(run_handwritten, pair, own_dataset, SENDERS + PARTNERS)
     assert pair.sent > 0
     assert not pair.differences, "\n".join(pair.differences[:5])
     # introspection runs on the reference executor, counted, for each key that may run it
-    assert _fallbacks() > fallbacks
+    assert _total(FALLBACKS) > fallbacks
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ FALLBACKS = Counter(
     "Admitted operations run by the reference executor rather than a compiled plan.",
     ["reason"],
 )
+RUNS = Counter("og_compiled_runs_total", "Admitted operations run by their compiled plan.")
 # Per operation: the @skip/@include decisions kept compiled (a plan takes about 150 bytes
 # per character of the query; beyond these, a plan is compiled per request)
 MAX_PLANS = 4
@@ -67,6 +68,7 @@ async def execute_compiled(
         FALLBACKS.labels(found).inc()
         return None
     plan, values = found
+    RUNS.inc()
     run = Run(context, values)
     data: Any
     try:
