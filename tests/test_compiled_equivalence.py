@@ -349,7 +349,7 @@ async def test_generated_queries_answer_alike(pair, own_dataset):
     assert pair.answered_with_data >= pair.sent // 4, summary
     assert not pair.differences, "\n".join([summary, *pair.differences[:5]])
     assert _total(FALLBACKS) - fallbacks < pair.sent / 2, "most queries must run compiled"
-    assert _total(RUNS) - runs > pair.sent / 2, "the compiled gateway runs its plans"
+    assert _total(RUNS) - runs >= pair.answered_with_data / 2, "the compiled gateway runs plans"
 
 
 async def test_handwritten_queries_answer_alike_for_every_key_class(pair, own_dataset):
