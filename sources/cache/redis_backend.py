@@ -33,6 +33,7 @@ from sources.cache.memory_backend import Subscribers
 from sources.cache.ranked_index import check_entry
 from sources.cache.redis_connection import TROUBLE, RedisConnection
 from sources.cache.releases import Releases, ReleaseWatch
+from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -218,6 +219,7 @@ class RedisBackend:
         max_connections: int = 64,
         cooldown_s: float = 1.0,
         log_interval_s: float = 10.0,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         self._redis = RedisConnection(
             url,
@@ -225,6 +227,7 @@ class RedisBackend:
             max_connections=max_connections,
             cooldown_s=cooldown_s,
             log_interval_s=log_interval_s,
+            loop_lag=loop_lag,
         )
         client = self._redis.client
         self._invalidate_script = client.register_script(_INVALIDATE_TAGS)
