@@ -14,9 +14,8 @@ questions by its age:
 Concurrent misses on one key in one process share one upstream fetch; across
 processes a short lease per key makes cold instances wait for the first one's fetch
 instead of all asking the source, woken by the announcement of its release rather
-than polling. Keys carry a version derived from the record's
-shape, so a changed record type never reads old bytes, and the tenant scope for
-tenant-scoped data.
+than polling. Keys carry a version derived from the record's shape, so a changed
+record type never reads old bytes, and the tenant scope for tenant-scoped data.
 
 A fetch running when this process invalidates (or hears of the invalidation of) one
 of its entries neither writes that entry back nor hands it to requests that joined
