@@ -21,7 +21,8 @@ import time
 import harness  # noqa: F401  (puts the project on sys.path)
 
 from resolvers.relay import to_global_id
-from sim.seed import generate
+from sim.seed import Dataset, generate
+from sources.records import Order
 from sources.webhooks import generate_secret
 from tests.conftest import FIXED_NOW, changing_sources, running_gateway, settings_for
 from tests.live_clients import ORDER_UPDATED, subscribe, ws_client
@@ -29,16 +30,21 @@ from tests.live_clients import ORDER_UPDATED, subscribe, ws_client
 SECRET = generate_secret()
 
 
-async def main(rounds: int, orders: int) -> None:
-    if rounds > 2 * orders:
-        raise SystemExit("--rounds may be at most twice --orders")
-    dataset = generate(seed=7, now=FIXED_NOW)
-    watched = [
+def watched_orders(dataset: Dataset, count: int) -> list[Order]:
+    """``count`` in-transit orders with one parcel, whose tracking the carrier knows."""
+    return [
         o
         for oid in dataset.order_ids("in_transit")
         if len((o := dataset.orders[oid]).shipments) == 1
         and o.shipments[0].tracking_number in dataset.trackings
-    ][:orders]
+    ][:count]
+
+
+async def main(rounds: int, orders: int) -> None:
+    if rounds > 2 * orders:
+        raise SystemExit("--rounds may be at most twice --orders")
+    dataset = generate(seed=7, now=FIXED_NOW)
+    watched = watched_orders(dataset, orders)
     async with changing_sources(dataset, SECRET) as (cluster, redis, sock):
         settings = settings_for(
             cluster.urls,

@@ -21,7 +21,7 @@ from gateway.admission.documents import DocumentAnalyser
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.store import open_key_store
-from gateway.capacity import InFlight
+from gateway.capacity import InFlight, LoopAdmission
 from gateway.graphiql import GraphiQLAssets
 from gateway.graphql_http import GraphQLEndpoint
 from gateway.live.connections import LiveConnections
@@ -51,6 +51,7 @@ from sources.clients import Upstreams
 from sources.clients.http import SourceClient
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.resilience.breaker import OPEN
+from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.app")
 
@@ -89,7 +90,9 @@ class Components:
         summary = config_summary(settings)
         log.info("configuration: %s", _one_line(summary), extra={"config": summary})
         upstreams = Upstreams.open(*(settings.source(name) for name in SOURCE_NAMES))
-        backend = open_backend(settings.cache_url)
+        loop_lag = LoopLag()
+        loop_lag.start()
+        backend = open_backend(settings.cache_url, loop_lag)
         shared = backend.name != "memory" and settings.cache_local_ttl_ms > 0
         local = MemoryBackend(max_entries=10_000) if shared else None
         cached = CachedUpstreams.build(
@@ -118,7 +121,7 @@ class Components:
             index.start()
             self.exception_index = index
         try:
-            yield self._running(cached, self.persisted, self.bucket)
+            yield self._running(cached, self.persisted, self.bucket, loop_lag)
         finally:
             await self.connections.close()
             self.cached = None
@@ -129,9 +132,14 @@ class Components:
                 await keys.close()
             await backend.close()
             await upstreams.close()
+            await loop_lag.close()
 
     def _running(
-        self, cached: CachedUpstreams, persisted: PersistedQueries, bucket: CostBucket
+        self,
+        cached: CachedUpstreams,
+        persisted: PersistedQueries,
+        bucket: CostBucket,
+        loop_lag: LoopLag,
     ) -> Running:
         """The endpoints, built on the started parts."""
         settings = self.settings
@@ -173,6 +181,7 @@ class Components:
                 streams=streams,
                 authenticator=self.authenticator,
                 in_flight=in_flight,
+                loop_admission=LoopAdmission(loop_lag, settings.max_loop_lag_ms / 1000),
                 settings=settings,
                 origins=origins,
             ),

@@ -1,7 +1,8 @@
 """``/graphql``: GraphQL over HTTP, with everything that must hold before a resolver
 runs.
 
-In order, each step answering at once when it refuses: method, ``Accept`` (406),
+In order, each step answering at once when it refuses: a saturated event loop (503
+OVERLOADED, :class:`~gateway.capacity.LoopAdmission`), method, ``Accept`` (406),
 content type (415; simple-request types are refused against CSRF), body size (413),
 JSON (400), the API key (401; a key in the URL in any mode), batching (off unless
 enabled, then capped), capacity (429; for an event stream, live connections too:
@@ -39,7 +40,7 @@ from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator, presented_key_id, principal_for
 from gateway.auth.principal import Principal
 from gateway.bodies import read_bounded
-from gateway.capacity import InFlight
+from gateway.capacity import InFlight, LoopAdmission
 from gateway.graphiql import content_security_policy, page_html
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
@@ -68,6 +69,7 @@ class GraphQLEndpoint:
         streams: SseStreams,
         authenticator: Authenticator | None,
         in_flight: InFlight,
+        loop_admission: LoopAdmission,
         settings: Settings,
         origins: OriginPolicy | None,
     ) -> None:
@@ -78,6 +80,7 @@ class GraphQLEndpoint:
         self._streams = streams
         self._authenticator = authenticator
         self._in_flight = in_flight
+        self._loop_admission = loop_admission
         self._settings = settings
         self._origins = origins
         self._ide = page_html() if settings.serves_graphiql else ""
@@ -93,6 +96,7 @@ class GraphQLEndpoint:
         media = JSON if stream else _negotiate(accept)
         principal: Principal | None = None
         try:
+            self._loop_admission.check()  # first: a refusal must cost next to nothing
             if media is None:
                 raise RequestRefused(
                     406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}"

@@ -151,6 +151,9 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     batching: bool = False
     max_batch: Count = 10
     max_in_flight: Count = 64  # operations executing at once; more get 429 OVERLOADED
+    # New /graphql requests get 503 OVERLOADED while the event loop's lag has stayed
+    # above this (gateway.capacity.LoopAdmission); 0: never.
+    max_loop_lag_ms: NonNegative = 200
     # Live updates (subscriptions over WebSocket and server-sent events)
     live_max_connections: NonNegative = 10_000  # WebSockets and event streams open at once
     live_max_subscriptions: Count = 20  # per WebSocket connection

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from sources.cache.backend import BackendHealth, CacheBackend, CacheUnavailable, MessageHandler
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
+from sources.resilience.loop_lag import LoopLag
 
 __all__ = [
     "BackendHealth",
@@ -22,12 +23,13 @@ __all__ = [
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
-def open_backend(url: str) -> CacheBackend:
+def open_backend(url: str, loop_lag: LoopLag | None = None) -> CacheBackend:
     """``redis://``, ``rediss://`` or ``unix://`` → Redis; ``memory://`` (optionally
-    ``memory://?max_entries=N``) → in-process LRU."""
+    ``memory://?max_entries=N``) → in-process LRU. ``loop_lag``: the process's lag
+    monitor, so Redis is not blamed for the loop's lateness."""
     parts = urlsplit(url)
     if parts.scheme in REDIS_SCHEMES:
-        return RedisBackend(url)
+        return RedisBackend(url, loop_lag=loop_lag)
     if parts.scheme == "memory":
         query = parse_qs(parts.query)
         if set(query) - {"max_entries"}:

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sources.cache.releases import ReleaseWatch
 
 
 class CacheUnavailable(Exception):
@@ -120,8 +123,18 @@ class Locks(Protocol):
 
     async def release_claim(self, claim: Claim) -> None:
         """Give up those of ``claim``'s keys it still holds, so another may claim them
-        at once. Best effort, asked even while the backend is marked down: a release
-        that fails is logged, and the keys stay held until they expire."""
+        at once, and announce the release of a lease someone waits for (see
+        :meth:`watch_releases`). Best effort, asked even while the backend is marked
+        down: a release that fails is logged, and the keys stay held until they
+        expire."""
+        ...
+
+    def watch_releases(self, keys: Sequence[str]) -> ReleaseWatch:
+        """Hear of the releases of ``keys`` from now until the watch is closed: opened
+        before leasing them, so a caller whose lease was refused can wait for the
+        holder's release (on any instance; the memory backend: in this process)
+        instead of polling. Best effort: a release that is not heard (a holder that
+        crashed, pub/sub down) leaves the waiter to its own time limit."""
         ...
 
 

@@ -27,6 +27,7 @@ from sources.cache.backend import (
     TokenTake,
 )
 from sources.cache.ranked_index import RankedIndex
+from sources.cache.releases import Releases, ReleaseWatch
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -87,6 +88,7 @@ class MemoryBackend:
         self._tags: dict[str, set[str]] = {}  # tag -> live keys; only keys in _entries
         self._indexes: dict[str, RankedIndex] = {}  # never empty
         self._subscribers = Subscribers()
+        self._releases = Releases()
         self._open = False
 
     async def start(self) -> None:
@@ -145,10 +147,16 @@ class MemoryBackend:
 
     async def release_claim(self, claim: Claim) -> None:
         now = time.monotonic()
+        released = []
         for key in claim.keys:
             entry = self._live(key, now)
             if entry is not None and entry.value == claim.token.encode():
                 self._remove(key)
+                released.append(key)
+        self._releases.heard(released)
+
+    def watch_releases(self, keys: Sequence[str]) -> ReleaseWatch:
+        return self._releases.watch(keys)
 
     async def take_tokens(
         self, key: str, cost: float, capacity: float, refill_per_s: float

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 from redis.asyncio.client import PubSub
 
 from sources.cache.backend import (
@@ -31,6 +32,8 @@ from sources.cache.backend import (
 from sources.cache.memory_backend import Subscribers
 from sources.cache.ranked_index import check_entry
 from sources.cache.redis_connection import TROUBLE, RedisConnection
+from sources.cache.releases import Releases, ReleaseWatch
+from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -107,25 +110,42 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 10
 return {allowed, string.format('%.17g', tokens), string.format('%.17g', retry_ms)}
 """
 
-# KEYS: lock keys; ARGV[1]: the token; ARGV[2]: TTL (ms). 1 for each lock taken.
+# KEYS: lock keys; ARGV[1]: the token; ARGV[2]: TTL (ms). 1 for each lock taken. A
+# lock another holds is marked as waited for, so that its release is announced.
 _LEASE = """
 local taken = {}
 for i, key in ipairs(KEYS) do
-  taken[i] = redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    taken[i] = 1
+  else
+    taken[i] = 0
+    redis.call('SET', key .. ':waited', 1, 'PX', ARGV[2])
+  end
 end
 return taken
 """
 
-# KEYS: lock keys; ARGV[1]: the holder's token.
+# KEYS: lock keys; ARGV[1]: the holder's token; ARGV[2]: the channel on which the
+# release of locks someone waits for is announced (a JSON array of their keys).
 _RELEASE_LOCKS = """
 local released = 0
+local waited = {}
 for _, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then
     released = released + redis.call('DEL', key)
+    if redis.call('DEL', key .. ':waited') == 1 then
+      waited[#waited + 1] = key
+    end
   end
+end
+if #waited > 0 then
+  redis.call('PUBLISH', ARGV[2], cjson.encode(waited))
 end
 return released
 """
+
+RELEASED_CHANNEL = "og:released"
+_RELEASED = msgspec.json.Decoder(list[str])
 
 
 # A ranked index is two keys: ``<index>:order``, a sorted set of ``rank NUL member``
@@ -199,6 +219,7 @@ class RedisBackend:
         max_connections: int = 64,
         cooldown_s: float = 1.0,
         log_interval_s: float = 10.0,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         self._redis = RedisConnection(
             url,
@@ -206,6 +227,7 @@ class RedisBackend:
             max_connections=max_connections,
             cooldown_s=cooldown_s,
             log_interval_s=log_interval_s,
+            loop_lag=loop_lag,
         )
         client = self._redis.client
         self._invalidate_script = client.register_script(_INVALIDATE_TAGS)
@@ -217,6 +239,8 @@ class RedisBackend:
         self._index_remove_script = client.register_script(_INDEX_REMOVE)
         self._index_range_script = client.register_script(_INDEX_RANGE)
         self._subscribers = Subscribers()
+        self._releases = Releases()
+        self._subscribers.add(RELEASED_CHANNEL, self._on_released)
         self._channels_added = asyncio.Event()
         self._listening = asyncio.Event()  # set once every channel is subscribed
         self._listener: asyncio.Task[None] | None = None
@@ -305,12 +329,20 @@ class RedisBackend:
             return
         try:
             await self._redis.run(
-                lambda: self._release_script(keys=list(claim.keys), args=[claim.token]),
+                lambda: self._release_script(
+                    keys=list(claim.keys), args=[claim.token, RELEASED_CHANNEL]
+                ),
                 None,
                 strict=True,
             )
         except CacheUnavailable as exc:
             log.warning("could not release %s, it expires by itself: %s", claim.keys, exc)
+
+    def watch_releases(self, keys: Sequence[str]) -> ReleaseWatch:
+        return self._releases.watch(keys)
+
+    async def _on_released(self, message: bytes) -> None:
+        self._releases.heard(_RELEASED.decode(message))
 
     async def take_tokens(
         self, key: str, cost: float, capacity: float, refill_per_s: float

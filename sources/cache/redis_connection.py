@@ -8,7 +8,11 @@ caller at most ``timeout_s`` once per cooldown, not once per call); the first ca
 after the cooldown probes Redis again. A ``strict`` call always asks Redis, even
 while it is down, and raises :class:`CacheUnavailable` instead of falling back. A
 call that times out after queueing for a pooled connection (a burst larger than the
-pool) fails too, but is not blamed on Redis: no cooldown for everyone else.
+pool) fails too, but is not blamed on Redis: no cooldown for everyone else. Nor is
+a call that timed out while this process's event loop ran late (its timer, or the
+lag monitor's during the call, fired ``OVERLOAD_LATENESS_S`` late or more): the
+answer may have been waiting unread, and a cooldown would send every request to
+the sources at once.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from redis.exceptions import RedisError
 from redis.utils import HIREDIS_AVAILABLE
 
 from sources.cache.backend import BackendHealth, CacheUnavailable
+from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -38,7 +43,8 @@ T = TypeVar("T")
 TROUBLE = (RedisError, OSError)
 
 HEALTH_CHECK_INTERVAL_S = 15.0  # PING a connection idle this long before reusing it
-# A timeout that fires this much later than its deadline means a saturated loop.
+# A timer (the call's own, or the lag monitor's during the call) that fires this
+# much later than due means a saturated loop.
 OVERLOAD_LATENESS_S = 0.02
 
 
@@ -74,7 +80,10 @@ class RedisConnection:
         max_connections: int,
         cooldown_s: float,
         log_interval_s: float,
+        loop_lag: LoopLag | None = None,
     ) -> None:
+        """``loop_lag``: the process's lag monitor (without it, only the call's own
+        timer tells whether the loop was late)."""
         if not HIREDIS_AVAILABLE:
             raise RuntimeError("the Redis cache needs hiredis: pip install 'redis[hiredis]'")
         pool = BlockingConnectionPool.from_url(
@@ -107,6 +116,12 @@ class RedisConnection:
             "redis connection pool busy, serving misses: %d call(s) since last report (%s)",
             log_interval_s,
         )
+        self._late = _Reported(
+            "event loop late, redis calls served as misses (redis not blamed): "
+            "%d call(s) since last report, loop lag %s",
+            log_interval_s,
+        )
+        self._loop_lag = loop_lag
         self._last_error = ""
 
     async def run(
@@ -157,11 +172,12 @@ class RedisConnection:
             async with asyncio.timeout(self.deadline_s), self._slots:
                 result = await call()
         except TROUBLE as exc:
-            late = time.monotonic() - started - self.deadline_s
-            if isinstance(exc, TimeoutError) and late > OVERLOAD_LATENESS_S:
-                # The timer itself fired late: this process's event loop is saturated,
-                # and the answer may be waiting unread. Not Redis's fault: no cooldown
-                # (that would send every request to the sources at once).
+            lag = self._lag_since(started) if isinstance(exc, TimeoutError) else 0.0
+            if lag > OVERLOAD_LATENESS_S:
+                # This process's event loop ran late: the answer may be waiting unread.
+                # Not Redis's fault: no cooldown (that would send every request to the
+                # sources at once).
+                self._late.add(f"{lag * 1000:.0f} ms")
                 raise CacheUnavailable("the event loop is saturated") from exc
             if isinstance(exc, TimeoutError) and queued:
                 # Out of time after queueing behind a burst: this process is busy, not
@@ -172,6 +188,14 @@ class RedisConnection:
             raise CacheUnavailable(self._last_error) from exc
         self.succeeded()
         return result
+
+    def _lag_since(self, started: float) -> float:
+        """How late the loop ran timers during a call that started at ``started`` and
+        has just timed out: its own timer's lateness, or the monitor's worst."""
+        late = time.monotonic() - started - self.deadline_s
+        if self._loop_lag is not None:
+            late = max(late, self._loop_lag.worst_since(started))
+        return late
 
     def _skip(self) -> bool:
         """True while down and cooling off. The first call after the cooldown goes on

@@ -12,10 +12,10 @@ questions by its age:
   (stale-if-error).
 
 Concurrent misses on one key in one process share one upstream fetch; across
-processes a short lock per key makes cold instances wait for the first one's fetch
-instead of all asking the source. Keys carry a version derived from the record's
-shape, so a changed record type never reads old bytes, and the tenant scope for
-tenant-scoped data.
+processes a short lease per key makes cold instances wait for the first one's fetch
+instead of all asking the source, woken by the announcement of its release rather
+than polling. Keys carry a version derived from the record's shape, so a changed
+record type never reads old bytes, and the tenant scope for tenant-scoped data.
 
 A fetch running when this process invalidates (or hears of the invalidation of) one
 of its entries neither writes that entry back nor hands it to requests that joined
@@ -40,6 +40,7 @@ import msgspec
 from sources import telemetry
 from sources.cache.backend import KeyValue, Locks
 from sources.cache.invalidations import Invalidations
+from sources.cache.releases import ReleaseWatch
 from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.resilience import deadline
 
@@ -344,33 +345,40 @@ class CachedSource(Generic[T]):
     ) -> dict[str, Cached[T] | SourceError]:
         """Fetch from the source, letting another instance's running fetch finish first."""
         locks = [_lock(key) for key in wanted]
-        leases, busy = await self._backend.lease_many(locks, self.policy.lock_ms / 1000)
-        results: dict[str, Cached[T] | SourceError] = {}
-        waiting = [key for key, other in zip(wanted, busy, strict=True) if other]
-        try:
-            if waiting:
-                results.update(await self._wait_for_others(waiting))
-            to_fetch = {key: wanted[key] for key in wanted if key not in results}
-            if to_fetch:
-                results.update(await self._fetch_and_write(to_fetch, since))
-        finally:
-            await self._backend.release_claim(leases)
+        with self._backend.watch_releases(locks) as releases:  # before leasing: no gap
+            leases, busy = await self._backend.lease_many(locks, self.policy.lock_ms / 1000)
+            results: dict[str, Cached[T] | SourceError] = {}
+            waiting = [key for key, other in zip(wanted, busy, strict=True) if other]
+            try:
+                if waiting:
+                    results.update(await self._wait_for_others(waiting, releases))
+                to_fetch = {key: wanted[key] for key in wanted if key not in results}
+                if to_fetch:
+                    results.update(await self._fetch_and_write(to_fetch, since))
+            finally:
+                await self._backend.release_claim(leases)
         return results
 
-    async def _wait_for_others(self, keys: list[str]) -> dict[str, Cached[T] | SourceError]:
-        """Poll the cache while other instances hold the keys' locks."""
+    async def _wait_for_others(
+        self, keys: list[str], releases: ReleaseWatch
+    ) -> dict[str, Cached[T] | SourceError]:
+        """While other instances hold the keys' leases: each key is read again once its
+        lease's release is heard (its holder wrote the entry, or gave up), and at the
+        latest when the lease would expire; whatever is not fresh in the cache then is
+        left to this caller to fetch."""
         found: dict[str, Cached[T] | SourceError] = {}
         until = time.monotonic() + deadline.bounded(self.policy.lock_ms / 1000)
-        pending = list(keys)
-        while pending and time.monotonic() < until:
-            await asyncio.sleep(0.02)
-            blobs = await self._backend.get_many(pending)
+        pending = {_lock(key): key for key in keys}
+        while pending:
+            left = until - time.monotonic()
+            released = await releases.wait(pending, left) if left > 0 else set(pending)
+            ready = [pending.pop(lock) for lock in released]
+            blobs = await self._backend.get_many(ready)
             now = self._clock()
-            for key, blob in zip(list(pending), blobs, strict=True):
+            for key, blob in zip(ready, blobs, strict=True):
                 entry = self._decode(blob)
                 if entry is not None and now - entry.fetched_at < self.policy.ttl_s:
                     found[key] = Cached(entry.value, Freshness.FRESH, entry.fetched_at)
-                    pending.remove(key)
         return found
 
     async def _fetch_and_write(
