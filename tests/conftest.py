@@ -1,5 +1,6 @@
 """Shared fixtures: the data-set factory, one seeded data set, the four simulated
-sources on loopback, a served gateway and a private redis-server. Session fixtures are
+sources on loopback and a private redis-server (each tier's conftest adds its ``served``
+gateway). Session fixtures are
 per process: under pytest-xdist every worker has its own sources and Redis.
 
 The helpers these fixtures use live in ``tests/support``; tests import them from there,
@@ -15,13 +16,7 @@ from redis.asyncio import Redis
 
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset, generate
-from tests.support.gateways import (
-    FIXED_NOW,
-    RunningGateway,
-    SourceStats,
-    running_gateway,
-    settings_for,
-)
+from tests.support.gateways import FIXED_NOW, SourceStats
 from tests.support.redis_server import RedisServer
 
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
@@ -51,13 +46,6 @@ async def sim(dataset: Dataset) -> AsyncIterator[SimCluster]:
     cluster = await start_cluster(dataset)
     yield cluster
     await cluster.close()
-
-
-@pytest.fixture(scope="session")
-async def served(sim: SimCluster) -> AsyncIterator[RunningGateway]:
-    """One gateway over ``sim`` for the session, for tests that only read."""
-    async with running_gateway(settings_for(sim.urls)) as running:
-        yield running
 
 
 @pytest.fixture

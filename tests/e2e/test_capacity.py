@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.auth.keys import parse_key
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
+from tests.support.gateways import running_gateway
 from tests.support.live_clients import ws_url
 from tests.support.secured import Secured, audit_entries, secured_gateway
 
@@ -45,6 +46,7 @@ async def capped(slow, redis_server, tmp_path_factory) -> AsyncIterator[Secured]
     async with secured_gateway(
         slow.urls,
         tmp_path_factory.mktemp("capacity-keys"),
+        serve=running_gateway,
         cache_url=redis_server.url,
         max_in_flight=LIMIT,
         batching=True,
@@ -180,7 +182,10 @@ COSTLY = "{ orders(first: 20) { nodes { number lineItems { sku } } } }"  # 121 p
 @pytest.fixture(scope="module")
 async def few_connections(sim, tmp_path_factory) -> AsyncIterator[Secured]:
     async with secured_gateway(
-        sim.urls, tmp_path_factory.mktemp("connection-keys"), live_max_connections=CAP
+        sim.urls,
+        tmp_path_factory.mktemp("connection-keys"),
+        serve=running_gateway,
+        live_max_connections=CAP,
     ) as running:
         yield running
 

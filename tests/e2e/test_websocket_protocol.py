@@ -22,6 +22,7 @@ from gateway.auth.authenticate import Authenticator
 from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.store import open_key_store
 from resolvers.relay import to_global_id
+from tests.support.gateways import running_gateway
 from tests.support.live_clients import sse_stream, within, ws_url
 from tests.support.secured import PEPPER, Secured, audit_entries, secured_gateway
 
@@ -35,6 +36,7 @@ async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
     async with secured_gateway(
         sim.urls,
         directory,
+        serve=running_gateway,
         ws_init_timeout_ms=300,
         live_max_subscriptions=2,
         live_key_recheck_ms=200,

@@ -15,7 +15,7 @@ import pytest
 from domain.eligibility import cancellable_quantities, change_eligibility
 from resolvers.relay import to_global_id
 from sources.resilience.breaker import CLOSED
-from tests.support.gateways import gateway_at, running_gateway
+from tests.support.gateways import gateway_at, in_process_gateway
 from tests.support.queries import CANCEL
 from tests.support.secured import TENANT_A, Secured, secured_settings
 
@@ -34,7 +34,7 @@ ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } }
 async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
     settings, keys = await secured_settings(sim.urls, tmp_path_factory.mktemp("input-keys"))
     state = gateway_at(settings)
-    async with running_gateway(settings, gateway=state) as gateway:
+    async with in_process_gateway(settings, gateway=state) as gateway:
         yield Secured(gateway, keys, state)
 
 

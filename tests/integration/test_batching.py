@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.gateways import running_gateway, settings_for
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.queries import ORDERS_PAGE
 
 
@@ -20,7 +20,7 @@ async def cold_gateway(sim):
         "max_fields": 400,
         "max_selections": 200,
     }
-    async with running_gateway(settings_for(sim.urls, **limits)) as gateway:
+    async with in_process_gateway(settings_for(sim.urls, **limits)) as gateway:
         yield gateway
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from sim.cluster import start_cluster
 from sim.faults import FaultSpec
 from sim.seed import generate
-from tests.support.gateways import FIXED_NOW, running_gateway, settings_for
+from tests.support.gateways import FIXED_NOW, in_process_gateway, settings_for
 from tests.support.proxy import intercepting_proxy
 from tests.support.secured import secured_gateway
 
@@ -24,7 +24,7 @@ async def test_breaker_opens_on_failures_and_closes_after_probes():
     number = next(o.number for o in dataset.orders.values() if o.lines)
     async with await start_cluster(dataset) as cluster:
         options = {**NO_CACHE, "breaker_min_calls": 5, "breaker_open_ms": 500, "retry_attempts": 1}
-        async with running_gateway(settings_for(cluster.urls, options)) as gateway:
+        async with in_process_gateway(settings_for(cluster.urls, options)) as gateway:
 
             async def ask() -> set[str]:
                 body = await gateway.query(QUERY, {"n": number})

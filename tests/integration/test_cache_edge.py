@@ -12,7 +12,7 @@ import pytest
 
 from sim.cluster import start_cluster
 from sim.faults import parse_fault_spec
-from tests.support.gateways import SourceStats, gateway_at, running_gateway, settings_for
+from tests.support.gateways import SourceStats, gateway_at, in_process_gateway, settings_for
 from tests.support.queries import ORDER_BY_NUMBER
 
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
@@ -40,7 +40,7 @@ def _statuses(body) -> dict[str, str]:
 
 async def test_a_warm_order_costs_no_upstream_request(sim, dataset, stats):
     number = _tracked_order_with_tickets(dataset).number
-    async with running_gateway(settings_for(sim.urls)) as gateway:
+    async with in_process_gateway(settings_for(sim.urls)) as gateway:
         cold = await gateway.query(ORDER_BY_NUMBER, {"number": number})
         assert await stats.requests() == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
         await stats.reset()
@@ -54,7 +54,7 @@ async def test_a_warm_order_costs_no_upstream_request(sim, dataset, stats):
 
 async def test_data_sources_say_fresh_with_fetch_times(sim, dataset):
     number = _tracked_order_with_tickets(dataset).number
-    async with running_gateway(settings_for(sim.urls)) as gateway:
+    async with in_process_gateway(settings_for(sim.urls)) as gateway:
         body = await gateway.query(STATUS, {"n": number})
     sources = body["data"]["orderByNumber"]["dataSources"]
     assert [s["source"] for s in sources] == ["OMS", "INVENTORY", "CARRIER", "TICKETING"]
@@ -62,7 +62,7 @@ async def test_data_sources_say_fresh_with_fetch_times(sim, dataset):
 
 
 async def test_unknown_numbers_are_remembered_briefly(sim, stats):
-    async with running_gateway(settings_for(sim.urls)) as gateway:
+    async with in_process_gateway(settings_for(sim.urls)) as gateway:
         for _ in range(3):
             body = await gateway.query(ORDER_BY_NUMBER, {"number": "424242"})
             assert body["data"]["orderByNumber"] is None
@@ -71,7 +71,7 @@ async def test_unknown_numbers_are_remembered_briefly(sim, stats):
 
 async def test_twenty_concurrent_cold_queries_share_one_fetch_per_source(sim, dataset, stats):
     number = _tracked_order_with_tickets(dataset).number
-    async with running_gateway(settings_for(sim.urls)) as gateway:
+    async with in_process_gateway(settings_for(sim.urls)) as gateway:
         bodies = await asyncio.gather(
             *(gateway.query(ORDER_BY_NUMBER, {"number": number}) for _ in range(20))
         )
@@ -96,7 +96,7 @@ async def test_stale_is_served_at_once_and_refreshed_once_in_background(dataset,
     async with await start_cluster(dataset) as cluster:
         counters = SourceStats(cluster.urls)
         settings = settings_for(cluster.urls, short, cache_url=cache_url)
-        async with running_gateway(settings) as gateway:
+        async with in_process_gateway(settings) as gateway:
             await gateway.query(STATUS, {"n": number})
             await asyncio.sleep(1.05)
             for source in cluster.urls:
@@ -125,7 +125,7 @@ async def test_a_failed_source_is_replaced_by_stale_data(dataset, cache_url):
     try:
         past_fresh = {"cache_ttl_ms": 100, "cache_stale_ms": 0, "cache_keep_ms": 60_000}
         settings = settings_for(cluster.urls, past_fresh, cache_url=cache_url)
-        async with running_gateway(settings) as gateway:
+        async with in_process_gateway(settings) as gateway:
             warm = await gateway.query(STATUS, {"n": number})
             await cluster.close()  # every source now refuses connections
             await asyncio.sleep(0.15)
@@ -146,7 +146,7 @@ async def test_a_failed_source_with_nothing_kept_is_unavailable(dataset, cache_u
     failing = {"carrier": parse_fault_spec("error=1@503")}
     async with await start_cluster(dataset, faults=failing) as cluster:
         settings = settings_for(cluster.urls, cache_url=cache_url)
-        async with running_gateway(settings) as gateway:
+        async with in_process_gateway(settings) as gateway:
             body = await gateway.query(STATUS, {"n": number})  # HTTP 200: a partial answer
     assert _statuses(body) == {
         "OMS": "FRESH",
@@ -166,7 +166,7 @@ async def test_a_failed_source_with_nothing_kept_is_unavailable(dataset, cache_u
 async def test_the_default_fresh_ttls_are_orders_30_inventory_10_tracking_60_tickets_30(sim):
     settings = settings_for(sim.urls)
     state = gateway_at(settings)
-    async with running_gateway(settings, gateway=state):
+    async with in_process_gateway(settings, gateway=state):
         assert state.cached is not None
         cached = state.cached
         ttls = {

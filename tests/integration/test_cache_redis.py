@@ -25,6 +25,7 @@ from tests.support.gateways import (
     RunningGateway,
     SourceStats,
     changing_sources,
+    in_process_gateway,
     running_gateway,
     settings_for,
 )
@@ -58,7 +59,7 @@ async def _until_redis_is_healthy(gateway: RunningGateway) -> None:
 
 async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server, redis_admin):
     settings = _settings(sim.urls, redis_server.url, max_cost=100_000)
-    async with running_gateway(settings) as gateway:
+    async with in_process_gateway(settings) as gateway:
         await _until_redis_is_healthy(gateway)  # a slow start-up probe means a cooldown
         await redis_admin.config_resetstat()
         body = await gateway.query(ORDERS_PAGE, {"first": 50})
@@ -74,7 +75,7 @@ async def test_warm_in_redis_means_no_upstream_request_on_another_instance(
 ):
     order, _ = in_transit(dataset)
     settings = _settings(sim.urls, redis_server.url)
-    async with running_gateway(settings) as first, running_gateway(settings) as second:
+    async with in_process_gateway(settings) as first, in_process_gateway(settings) as second:
         cold = await first.query(ORDER_BY_NUMBER, {"number": order.number})
         await stats.reset()
         warm = await second.query(ORDER_BY_NUMBER, {"number": order.number})
@@ -87,7 +88,7 @@ async def test_twenty_cold_queries_fetch_once_and_two_instances_at_most_twice(
 ):
     order, _ = in_transit(dataset)
     settings = _settings(sim.urls, redis_server.url)
-    async with running_gateway(settings) as first, running_gateway(settings) as second:
+    async with in_process_gateway(settings) as first, in_process_gateway(settings) as second:
         await asyncio.gather(
             *(first.query(ORDER_BY_NUMBER, {"number": order.number}) for _ in range(20))
         )
@@ -112,7 +113,7 @@ async def test_four_cold_instances_on_one_redis_fetch_each_source_once(
         settings = _settings(cluster.urls, redis_server.url)
         async with contextlib.AsyncExitStack() as stack:
             gateways = [
-                await stack.enter_async_context(running_gateway(settings)) for _ in range(4)
+                await stack.enter_async_context(in_process_gateway(settings)) for _ in range(4)
             ]
             await counters.reset()
             bodies = await asyncio.gather(
@@ -133,7 +134,7 @@ async def live() -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGatew
     dataset = generate(seed=7, now=FIXED_NOW)
     async with changing_sources(dataset, SECRET) as (cluster, server, sock):
         settings = _settings(cluster.urls, server.url)
-        async with running_gateway(settings, sock) as a, running_gateway(settings) as b:
+        async with running_gateway(settings, sock) as a, in_process_gateway(settings) as b:
             yield cluster, a, b
 
 
@@ -173,7 +174,7 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
         ("malformed", b"{not json", sign(SECRET, b"{not json"), 400),
         ("wrong source", body, good, 400),
     ]
-    async with running_gateway(_settings(sim.urls, redis_server.url)) as gateway:
+    async with in_process_gateway(_settings(sim.urls, redis_server.url)) as gateway:
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         keys = await redis_admin.dbsize()
         for name, payload, headers, status in cases:
@@ -213,7 +214,7 @@ async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dat
     try:
         # No in-process copies: every read goes to Redis, so its loss shows at once.
         settings = _settings(sim.urls, server.url, cache_local_ttl_ms=0)
-        async with running_gateway(settings) as gateway:
+        async with in_process_gateway(settings) as gateway:
             await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
             await server.kill()
             await counters.reset()
@@ -265,11 +266,11 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
         # No in-process copies, so every read has to ask the hung Redis.
         settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0)
         for _ in range(3):
-            async with running_gateway(settings) as gateway:
+            async with in_process_gateway(settings) as gateway:
                 await asyncio.sleep(1.2)  # past the cooldown its start-up probe began
                 # The baseline first: a fresh gateway's first query, in a process as
                 # warm as the one the hung gateway's query then runs in.
-                async with running_gateway(settings_for(sim.urls)) as baseline:
+                async with in_process_gateway(settings_for(sim.urls)) as baseline:
                     cold = await timed(baseline)
                 extras.append(await timed(gateway) - cold)  # meets the hang
                 for _ in range(2):  # in the cooldown: Redis is not asked

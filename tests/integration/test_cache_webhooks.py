@@ -24,6 +24,7 @@ from tests.support.gateways import (
     RunningGateway,
     SourceStats,
     changing_sources,
+    in_process_gateway,
     running_gateway,
     settings_for,
 )
@@ -64,7 +65,7 @@ async def test_an_event_while_redis_is_down_is_refused_and_its_retry_applies(
     order, number = in_transit(dataset)
     event, msg_id = _tracking_event(number), new_msg_id()
     settings = settings_for(sim.urls, cache_url=server.url, webhook_secrets=[SECRET])
-    async with running_gateway(settings) as gateway:
+    async with in_process_gateway(settings) as gateway:
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         await server.stop()
         status, answer = await deliver(gateway, "carrier", event, SECRET, msg_id=msg_id)
@@ -87,7 +88,7 @@ async def test_an_event_redis_refuses_to_invalidate_is_released_for_the_retry(
     settings = settings_for(
         sim.urls, cache_url=server.url, webhook_secrets=[SECRET], cache_local_ttl_ms=0
     )
-    async with running_gateway(settings) as gateway:
+    async with in_process_gateway(settings) as gateway:
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         warm = set(await admin.keys("og:*"))
         # The gateway may still claim event ids, but not touch the cache's tag indexes:
@@ -114,7 +115,7 @@ async def test_an_event_another_delivery_is_applying_is_answered_retry_later(
     _, number = in_transit(dataset)
     event, msg_id = _tracking_event(number), new_msg_id()
     settings = settings_for(sim.urls, cache_url=server.url, webhook_secrets=[SECRET])
-    async with running_gateway(settings) as gateway:
+    async with in_process_gateway(settings) as gateway:
         # Another instance holds the claim (its token) and has not finished applying.
         await admin.set(f"og:webhook:{msg_id}", "another-instance", px=10_000)
         status, answer = await deliver(gateway, "carrier", event, SECRET, msg_id=msg_id)
@@ -129,7 +130,7 @@ async def test_both_secrets_of_a_rotation_are_accepted_and_no_other(sim, dataset
     _, number = in_transit(dataset)
     event = _tracking_event(number)
     settings = settings_for(sim.urls, cache_url=redis_server.url, webhook_secrets=[old, new])
-    async with running_gateway(settings) as gateway:
+    async with in_process_gateway(settings) as gateway:
         assert (await deliver(gateway, "carrier", event, old))[0] == 200
         assert (await deliver(gateway, "carrier", event, new))[0] == 200
         status, answer = await deliver(gateway, "carrier", event, other)

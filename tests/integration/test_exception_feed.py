@@ -26,6 +26,7 @@ from tests.support.gateways import (
     RunningGateway,
     changing_sources,
     gateway_at,
+    in_process_gateway,
     running_gateway,
     settings_for,
 )
@@ -70,7 +71,7 @@ async def live(data: Dataset) -> AsyncIterator[Live]:
         first, second = gateway_at(settings), gateway_at(settings)
         async with (
             running_gateway(settings, sock, gateway=first) as a,
-            running_gateway(settings, gateway=second) as b,
+            in_process_gateway(settings, gateway=second) as b,
         ):
             live = Live(cluster, Instance(first, a), Instance(second, b))
             for instance in (live.a, live.b):

@@ -29,7 +29,7 @@ from tests.support.gateways import (
     FIXED_NOW,
     RunningGateway,
     gateway_at,
-    running_gateway,
+    in_process_gateway,
     settings_for,
 )
 from tests.support.secured import TENANT_A, secured_gateway
@@ -80,7 +80,7 @@ async def swept(sources: SimCluster) -> AsyncIterator[Swept]:
     settings = settings_for(sources.urls, exception_queue=True, max_cost=100_000)
     gateway = gateway_at(settings)
     sources.reset_stats()
-    async with running_gateway(settings, gateway=gateway) as running:
+    async with in_process_gateway(settings, gateway=gateway) as running:
         index = gateway.exception_index
         assert index is not None
         await until(lambda: index.sweeper.completed == 1)
@@ -140,7 +140,7 @@ async def test_the_startup_sweep_fills_the_queue_in_batches(swept: Swept, data: 
 async def test_each_sweep_drops_orders_the_oms_no_longer_lists(sources: SimCluster) -> None:
     settings = settings_for(sources.urls, exception_queue=True, exception_sweep_interval_ms=1000)
     gateway = gateway_at(settings)
-    async with running_gateway(settings, gateway=gateway):
+    async with in_process_gateway(settings, gateway=gateway):
         index = gateway.exception_index
         assert index is not None
         raised: list[RaisedExceptions] = []

@@ -14,7 +14,7 @@ import pytest
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
 from sim.seed import generate
-from tests.support.gateways import FIXED_NOW, running_gateway, settings_for
+from tests.support.gateways import FIXED_NOW, in_process_gateway, settings_for
 from tests.support.ports import refusing_url
 from tests.support.queries import ORDER_BY_NUMBER
 
@@ -79,7 +79,7 @@ async def test_one_failing_source_never_takes_the_order_down(cluster, source, fa
         cluster.set_faults(source, FAULTS[fault])
     try:
         settings = settings_for(urls, request_deadline_ms=DEADLINE_MS)
-        async with running_gateway(settings) as gateway:  # a cold cache: the source is asked
+        async with in_process_gateway(settings) as gateway:  # a cold cache: the source is asked
             started = time.monotonic()
             body = await gateway.query(ORDER_BY_NUMBER, {"number": record.number})
             elapsed = time.monotonic() - started

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.gateways import RunningGateway, running_gateway, settings_for
+from tests.support.gateways import RunningGateway, in_process_gateway, settings_for
 from tests.support.ports import refusing_url
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 
@@ -184,7 +184,7 @@ async def test_return_status_is_the_oms_one(served, dataset):
 async def gateway_without_carrier_and_tickets(sim) -> AsyncIterator[RunningGateway]:
     url, _dead = refusing_url()
     urls = {**sim.urls, "carrier": url, "ticketing": url}
-    async with running_gateway(settings_for(urls)) as running:
+    async with in_process_gateway(settings_for(urls)) as running:
         yield running
 
 

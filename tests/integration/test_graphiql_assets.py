@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from gateway.graphiql import GraphiQLAssets
-from tests.support.gateways import running_gateway, settings_for
+from tests.support.gateways import in_process_gateway, settings_for
 
 HTML = {"accept": "text/html"}
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}
@@ -105,7 +105,7 @@ async def test_only_the_shipped_assets_are_reachable(served):
 @pytest.mark.parametrize("options", [{"dev_mode": False}, {"dev_mode": True, "graphiql": False}])
 async def test_no_assets_where_graphiql_is_not_served(sim, options):
     async with (
-        running_gateway(settings_for(sim.urls, **options)) as other,
+        in_process_gateway(settings_for(sim.urls, **options)) as other,
         other.session.get(f"{other.url}/graphiql/react-18.2.0/react.production.min.js") as resp,
     ):
         assert resp.status == 404, options

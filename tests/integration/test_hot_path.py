@@ -17,7 +17,7 @@ from gateway.settings import SOURCE_NAMES, load_settings
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster
 from sources.clients import Upstreams
-from tests.support.gateways import running_gateway, settings_for
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.queries import ORDER_BY_NUMBER
 
 # Leaf fields that may have an async resolver, and why. Each is one resolver per
@@ -51,7 +51,7 @@ async def test_the_same_document_is_parsed_and_validated_once(
         monkeypatch.setattr(module, name, _counting(calls, name, getattr(module, name)))
     number = next(iter(sim.dataset.orders.values())).number
     settings = settings_for(sim.urls, document_cache_size=4099)
-    async with running_gateway(settings) as gateway:
+    async with in_process_gateway(settings) as gateway:
         for _ in range(3):
             body = await gateway.query(ORDER_BY_NUMBER, {"number": number})
             assert body["data"]["orderByNumber"]["number"] == number

@@ -12,7 +12,7 @@ import pytest
 from gateway import observability
 from gateway.observability import OperationLabels
 from sim.cluster import SimCluster
-from tests.support.gateways import RunningGateway, running_gateway, settings_for
+from tests.support.gateways import RunningGateway, in_process_gateway, settings_for
 from tests.support.secured import Secured, secured_gateway
 
 TOKEN = "operator-token-for-tests-0123456789"
@@ -46,7 +46,7 @@ async def test_three_thousand_operation_names_do_not_grow_metrics(
 ) -> None:
     """The issue's probe: 3,000 names took /metrics from 33 KB to 742 KB. Names past
     the bound share ``other``: the page grows by at most the bounded set's series."""
-    async with running_gateway(settings_for(sim.urls)) as gateway:
+    async with in_process_gateway(settings_for(sim.urls)) as gateway:
         await _named(gateway, [f"Fill{i}" for i in range(fresh_labels.limit)])  # the bound
         full = len(await _metrics(gateway))
         await _named(gateway, [f"Probe{i}" for i in range(3000)])

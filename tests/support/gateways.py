@@ -16,6 +16,7 @@ from gateway.settings import Settings, SourceSettings
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
 from sources.clock import ShiftedClock
+from tests.support.in_process import Session, in_process
 from tests.support.ports import free_socket
 from tests.support.redis_server import RedisServer
 from tests.support.serving import serving
@@ -24,9 +25,9 @@ FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 class RunningGateway:
-    """A gateway on a loopback port, with a client to query it."""
+    """A gateway (served on a loopback port, or in process), with a client to query it."""
 
-    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, url: str, session: aiohttp.ClientSession | Session) -> None:
         self.url = url
         self.session = session
 
@@ -56,6 +57,18 @@ async def running_gateway(
     the data set's clock)."""
     gateway = gateway or gateway_at(settings)
     async with serving(create_app(settings, gateway), sock) as (url, session):
+        yield RunningGateway(url, session)
+
+
+@contextlib.asynccontextmanager
+async def in_process_gateway(
+    settings: Settings, gateway: Gateway | None = None
+) -> AsyncIterator[RunningGateway]:
+    """The gateway app in process (its lifespan run, requests through
+    ``httpx.ASGITransport``) until the block ends; ``gateway`` as for
+    :func:`running_gateway`."""
+    gateway = gateway or gateway_at(settings)
+    async with in_process(create_app(settings, gateway)) as (url, session):
         yield RunningGateway(url, session)
 
 

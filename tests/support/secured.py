@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.settings import Settings
 from resolvers.access import ALL_SCOPES
-from tests.support.gateways import RunningGateway, gateway_at, running_gateway, settings_for
+from tests.support.gateways import RunningGateway, gateway_at, in_process_gateway, settings_for
 
 PEPPER = "test-pepper-0123456789abcdef"
 TENANT_A, TENANT_B = "acct_partner_north", "acct_partner_south"
@@ -43,6 +43,8 @@ MANIFEST = {
 }
 QUEUE_SCOPES = ["orders:read", "shipments:read", "inventory:read", "tickets:read"]
 SUPPORT_SCOPES = ["orders:read", "tickets:read", "tickets:write"]
+
+Serve = Callable[..., contextlib.AbstractAsyncContextManager[RunningGateway]]
 
 
 @dataclass
@@ -104,11 +106,13 @@ def audit_entries(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
 
 @contextlib.asynccontextmanager
 async def secured_gateway(
-    urls: dict[str, str], directory: Path, **options: Any
+    urls: dict[str, str], directory: Path, *, serve: Serve = in_process_gateway, **options: Any
 ) -> AsyncIterator[Secured]:
+    """A production-mode gateway holding ``KEYS``, in process unless ``serve`` says
+    otherwise (``running_gateway``: under uvicorn, for WebSockets and event streams)."""
     settings, keys = await secured_settings(urls, directory, **options)
     state = gateway_at(settings)
-    async with running_gateway(settings, gateway=state) as gateway:
+    async with serve(settings, gateway=state) as gateway:
         yield Secured(gateway, keys, state)
 
 

@@ -33,7 +33,7 @@ from resolvers.relay import from_global_id, to_global_id
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset, generate
-from tests.support.gateways import FIXED_NOW
+from tests.support.gateways import FIXED_NOW, running_gateway
 from tests.support.secured import KEYS, MANIFEST, TENANT_A, TENANT_B, Secured, secured_gateway
 
 SCHEMA = build_schema()._schema
@@ -66,7 +66,9 @@ async def own_sim(own_dataset: Dataset) -> AsyncIterator[SimCluster]:
 @pytest.fixture
 async def fuzzed(own_sim, tmp_path_factory) -> AsyncIterator[Secured]:
     """A gateway per pass, so one pass's spent rate budget does not throttle the next."""
-    async with secured_gateway(own_sim.urls, tmp_path_factory.mktemp("fuzz-keys")) as secured:
+    async with secured_gateway(
+        own_sim.urls, tmp_path_factory.mktemp("fuzz-keys"), serve=running_gateway
+    ) as secured:
         yield secured
 
 

@@ -181,7 +181,9 @@ async def cluster() -> AsyncIterator[SimCluster]:
 
 @pytest.fixture(scope="module")
 async def secured(cluster, tmp_path_factory) -> AsyncIterator[Secured]:
-    async with secured_gateway(cluster.urls, tmp_path_factory.mktemp("keys")) as running:
+    async with secured_gateway(
+        cluster.urls, tmp_path_factory.mktemp("keys"), serve=running_gateway
+    ) as running:
         yield running
 
 
