@@ -8,8 +8,10 @@ never from a test module."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -22,6 +24,19 @@ from tests.support.redis_server import RedisServer
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 
 MakeDataset = Callable[..., Dataset]
+UNIT = Path(__file__).parent / "unit"
+MAX_WORKERS = 8
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many workers ``-n auto`` (in addopts) starts. The unit tier and test files
+    named one by one run in this process: starting workers would cost more than they
+    save. A whole tier or the suite gets two workers a core: those tests mostly wait on
+    sockets, processes and timers."""
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if all(path.is_relative_to(UNIT) or path.is_file() for path in paths):
+        return 0
+    return min(MAX_WORKERS, 2 * (os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")
