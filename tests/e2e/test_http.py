@@ -16,6 +16,7 @@ from sources.webhooks import generate_secret
 from tests.support.gateways import RunningGateway, running_gateway, settings_for
 from tests.support.live_clients import ws_url
 from tests.support.ports import refusing_url
+from tests.support.waiting import eventually
 
 WS_PROTOCOL = "graphql-transport-ws"
 
@@ -273,8 +274,11 @@ async def test_past_its_capacity_the_gateway_refuses_at_once_instead_of_queueing
                 assert resp.status == 200 and number.encode() in raw
                 return number
 
+            asked = slow_sources.stats("oms").requests
             running = asyncio.create_task(ask(first, numbers[0]))
-            await asyncio.sleep(0.1)  # the first is waiting on the slow OMS
+            await eventually(
+                lambda: slow_sources.stats("oms").requests > asked, "the first waits on the OMS"
+            )
             started = time.monotonic()
             assert await ask(second, numbers[1]) == "OVERLOADED"
             assert time.monotonic() - started < 0.5  # queued, it would wait ~0.9 s for the OMS

@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from redis.asyncio import Redis
+
 from gateway.settings import SOURCE_NAMES
 from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
@@ -16,6 +18,7 @@ from sources.clients import Upstreams
 from sources.clock import ShiftedClock
 from sources.events import ChangeEvent, EventType, order_tag
 from tests.support.gateways import FIXED_NOW, settings_for
+from tests.support.waiting import eventually
 
 EVENT = ChangeEvent(
     type=EventType.ORDER_UPDATED, occurred_at=datetime(2026, 1, 1, tzinfo=UTC), order_id="o1"
@@ -40,6 +43,14 @@ async def instance(urls: dict[str, str], cache_url: str) -> AsyncIterator[Cached
         await upstreams.close()
 
 
+async def _subscribers(url: str, count: int) -> bool:
+    """Whether ``count`` clients are subscribed to some channel on the Redis at ``url``."""
+    async with Redis.from_url(url) as admin:
+        channels = await admin.pubsub_channels()
+        subscribed = await admin.pubsub_numsub(*channels) if channels else []
+    return sum(number for _, number in subscribed) >= count
+
+
 async def _wait_for(items: list, count: int) -> None:
     for _ in range(200):
         if len(items) >= count:
@@ -53,7 +64,7 @@ async def test_a_change_on_one_instance_reaches_every_instance_once(sim, redis_s
         instance(sim.urls, redis_server.url) as first,
         instance(sim.urls, redis_server.url) as second,
     ):
-        await asyncio.sleep(0.2)  # both listeners subscribed
+        await eventually(lambda: _subscribers(redis_server.url, 2), "both listeners subscribe")
         seen: list[tuple[str, ChangeEvent, bytes | None]] = []
         assert second.local is not None
         await second.local.set_many([("k", b"v", 60.0)], {order_tag("o1"): ["k"]})

@@ -117,7 +117,10 @@ async def test_an_id_left_out_of_the_answer_is_an_error_for_it_alone():
 async def test_a_request_waits_for_a_shared_fetch_only_until_its_deadline():
     release = asyncio.Event()
 
+    fetching = asyncio.Event()
+
     async def slow(ids: list[str]) -> dict[str, Money | None]:
+        fetching.set()
         await release.wait()
         return {i: Money(amount=i, currency_code="USD") for i in ids}
 
@@ -127,7 +130,7 @@ async def test_a_request_waits_for_a_shared_fetch_only_until_its_deadline():
         scoped=False,
     )  # fmt: skip
     first = asyncio.create_task(cached.load_many(["1"], scope="*", counts=CacheCounts()))
-    await asyncio.sleep(0.01)  # the first fetch is running
+    await asyncio.wait_for(fetching.wait(), timeout=2)
 
     async def with_deadline() -> list[Cached[Money] | SourceError]:
         deadline.start(0.1)
