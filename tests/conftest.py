@@ -39,6 +39,20 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(MAX_WORKERS, 2 * (os.cpu_count() or 1))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` (in addopts), a module whose tests share a
+    module-scoped fixture (sources of its own, a demo process) runs on one worker: spread
+    over several, each worker would start its own copy."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        if fixtures is not None and any(
+            definition.scope == "module"
+            for definitions in fixtures.name2fixturedefs.values()
+            for definition in definitions
+        ):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def make_dataset() -> MakeDataset:
     """Builds a fresh data set (sources change theirs, so none is shared): seed 7 at
