@@ -9,7 +9,7 @@ never from a test module."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -18,12 +18,11 @@ from redis.asyncio import Redis
 
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset, generate
-from tests.support.gateways import FIXED_NOW, SourceStats
+from tests.support.gateways import FIXED_NOW, MakeDataset, SourceStats
 from tests.support.redis_server import RedisServer
 
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 
-MakeDataset = Callable[..., Dataset]
 UNIT = Path(__file__).parent / "unit"
 MAX_WORKERS = 8
 

@@ -29,8 +29,7 @@ from sim.catalog import (
 )
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
-from sim.seed import generate
-from tests.support.gateways import FIXED_NOW, RunningGateway, running_gateway, settings_for
+from tests.support.gateways import RunningGateway, running_gateway, settings_for
 from tests.support.live_clients import ws_url
 from tests.support.ports import hung_server
 from tests.support.secured import TENANT_A, Secured, secured_gateway
@@ -174,8 +173,8 @@ ADDRESS_CHANGE = """mutation($input: OrderUpdateShippingAddressInput!) {
 
 
 @pytest.fixture(scope="module")
-async def cluster() -> AsyncIterator[SimCluster]:
-    async with await start_cluster(generate(seed=7, now=FIXED_NOW)) as running:
+async def cluster(make_dataset) -> AsyncIterator[SimCluster]:
+    async with await start_cluster(make_dataset()) as running:
         yield running
 
 

@@ -32,8 +32,8 @@ from hypothesis_graphql import Mode, mutations, queries
 from resolvers.relay import from_global_id, to_global_id
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster, start_cluster
-from sim.seed import Dataset, generate
-from tests.support.gateways import FIXED_NOW, running_gateway
+from sim.seed import Dataset
+from tests.support.gateways import MakeDataset, running_gateway
 from tests.support.secured import KEYS, MANIFEST, TENANT_A, TENANT_B, Secured, secured_gateway
 
 SCHEMA = build_schema()._schema
@@ -51,8 +51,8 @@ DATETIME = st.sampled_from(["2026-11-20T15:00:00Z", "2026-11-20T15:00:00", "", "
 
 
 @pytest.fixture(scope="module")
-def own_dataset() -> Dataset:
-    return generate(seed=7, now=FIXED_NOW)
+def own_dataset(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from gql.transport.exceptions import TransportQueryError
 from gateway.app import Gateway
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.records import Order
 from sources.webhooks import generate_secret
 from tests.support.gateways import (
@@ -46,8 +46,8 @@ class Live:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def live(tmp_path_factory) -> AsyncIterator[Live]:
-    dataset = generate(seed=11, now=FIXED_NOW)  # its own: the sources' data changes
+async def live(make_dataset, tmp_path_factory) -> AsyncIterator[Live]:
+    dataset = make_dataset(seed=11, now=FIXED_NOW)  # its own: the sources' data changes
     async with changing_sources(dataset, SECRET) as (cluster, redis, sock):
         settings, keys = await secured_settings(
             cluster.urls,

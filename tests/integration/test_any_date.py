@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sim.cluster import SimCluster, start_cluster
-from sim.seed import generate
 from tests.support.gateways import (
     FIXED_NOW,
     RunningGateway,
@@ -70,12 +69,12 @@ def _times(value: Any, shift: timedelta = timedelta(0)) -> Any:
     return value
 
 
-async def test_a_year_later_the_graph_answers_the_same(sim: SimCluster) -> None:
+async def test_a_year_later_the_graph_answers_the_same(make_dataset, sim: SimCluster) -> None:
     async with gateway_on(sim, FIXED_NOW) as gateway:
         then = await _orders(gateway)
     later_now = FIXED_NOW + A_YEAR
     async with (
-        await start_cluster(generate(seed=7, now=later_now)) as cluster,
+        await start_cluster(make_dataset(seed=7, now=later_now)) as cluster,
         gateway_on(cluster, later_now) as gateway,
     ):
         later = await _orders(gateway)

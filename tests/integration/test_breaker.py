@@ -10,8 +10,7 @@ from aiohttp import web
 
 from sim.cluster import start_cluster
 from sim.faults import FaultSpec
-from sim.seed import generate
-from tests.support.gateways import FIXED_NOW, in_process_gateway, settings_for
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.proxy import intercepting_proxy
 from tests.support.secured import secured_gateway
 
@@ -19,8 +18,8 @@ QUERY = "query($n: String!) { orderByNumber(number: $n) { lineItems { availabili
 NO_CACHE = {"cache_ttl_ms": 1, "cache_stale_ms": 0, "cache_keep_ms": 0}
 
 
-async def test_breaker_opens_on_failures_and_closes_after_probes():
-    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+async def test_breaker_opens_on_failures_and_closes_after_probes(make_dataset):
+    dataset = make_dataset(orders=300)
     number = next(o.number for o in dataset.orders.values() if o.lines)
     async with await start_cluster(dataset) as cluster:
         options = {**NO_CACHE, "breaker_min_calls": 5, "breaker_open_ms": 500, "retry_attempts": 1}
@@ -69,13 +68,13 @@ ORDERS_PAGE = "{ orders(first: 5) { nodes { id } } }"
 BY_NUMBER = "query($n: String!) { orderByNumber(number: $n) { id } }"
 
 
-async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_path):
+async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(make_dataset, tmp_path):
     """Issue 11, point 2: one key sends 500 well-formed numbers that make the OMS fail
     (no pacing: as fast as the machine lets it, a few seconds here) while a key of
     another tenant lists orders. The other tenant's every answer is clean: the
     attacker's failures alone never open the OMS breaker (they did after ~20 calls);
     they open the attacker's own, which then spares the source."""
-    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    dataset = make_dataset(orders=300)
     proxy = PoisonedOms()
     async with (
         await start_cluster(dataset) as cluster,
@@ -121,11 +120,11 @@ async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(tmp_p
             assert all(body["data"]["orders"]["nodes"] for body in victim_answers)
 
 
-async def test_a_single_key_through_a_real_outage_is_failed_fast(tmp_path):
+async def test_a_single_key_through_a_real_outage_is_failed_fast(make_dataset, tmp_path):
     """With the OMS failing every call, one key's own breaker opens (a deployment with a
     single key still fails fast); the shared breaker does not, so another tenant's key
     still reaches the source until its own failures say otherwise."""
-    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+    dataset = make_dataset(orders=300)
     async with (
         await start_cluster(dataset) as cluster,
         secured_gateway(cluster.urls, tmp_path) as secured,

@@ -15,7 +15,6 @@ import pytest
 import redis.asyncio as redis
 
 from sim.cluster import SimCluster, start_cluster
-from sim.seed import generate
 from sources.cache.redis_backend import OVERLOAD_LATENESS_S
 from sources.events import ChangeEvent, EventType
 from sources.webhooks import generate_secret, sign
@@ -128,10 +127,10 @@ async def test_four_cold_instances_on_one_redis_fetch_each_source_once(
 
 
 @pytest.fixture
-async def live() -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGateway]]:
+async def live(make_dataset) -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGateway]]:
     """Own sources (their data changes), emitting signed webhooks to gateway A;
     gateways A and B share one Redis."""
-    dataset = generate(seed=7, now=FIXED_NOW)
+    dataset = make_dataset()
     async with changing_sources(dataset, SECRET) as (cluster, server, sock):
         settings = _settings(cluster.urls, server.url)
         async with running_gateway(settings, sock) as a, in_process_gateway(settings) as b:

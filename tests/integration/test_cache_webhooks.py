@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.events import ChangeEvent, EventType
 from sources.records import Order, TicketStatus
 from sources.webhooks import generate_secret, new_msg_id
@@ -229,8 +229,10 @@ async def _view(gateway: RunningGateway, order: Order) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", CHANGES)
-async def test_a_change_event_makes_the_next_query_read_the_changed_source_again(name):
-    change, dataset = CHANGES[name], generate(seed=7, now=FIXED_NOW)
+async def test_a_change_event_makes_the_next_query_read_the_changed_source_again(
+    make_dataset, name
+):
+    change, dataset = CHANGES[name], make_dataset()
     order = _changeable(dataset)
     path, body = change.path(dataset, order), change.body(dataset, order)
     async with changing_sources(dataset, SECRET) as (cluster, server, sock):

@@ -18,11 +18,11 @@ from gateway.app import Gateway
 from resolvers.exception_queue import ExceptionIndex, QueueEntry, RaisedExceptions
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.records import FulfillmentOrderStatus, Order
 from sources.webhooks import generate_secret
 from tests.support.gateways import (
-    FIXED_NOW,
+    MakeDataset,
     RunningGateway,
     changing_sources,
     gateway_at,
@@ -58,8 +58,8 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def data() -> Dataset:
-    return generate(seed=7, now=FIXED_NOW)
+def data(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset()
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,13 @@ from resolvers.exception_queue import ExceptionFact, QueueEntry, RaisedException
 from resolvers.relay import from_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sim.stats import StatsBody
 from sources.events import tracking_tag
 from tests.support.builders import line, order
 from tests.support.gateways import (
     FIXED_NOW,
+    MakeDataset,
     RunningGateway,
     gateway_at,
     in_process_gateway,
@@ -47,8 +48,8 @@ QUEUE = """query($first: Int!, $after: String, $filter: ExceptionQueueFilter) {
 
 
 @pytest.fixture(scope="module")
-def data() -> Dataset:
-    return generate(seed=7, now=FIXED_NOW)
+def data(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset()
 
 
 @pytest.fixture(scope="module")

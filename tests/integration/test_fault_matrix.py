@@ -13,8 +13,7 @@ import pytest
 
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
-from sim.seed import generate
-from tests.support.gateways import FIXED_NOW, in_process_gateway, settings_for
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.ports import refusing_url
 from tests.support.queries import ORDER_BY_NUMBER
 
@@ -37,8 +36,8 @@ CODES = {
 
 
 @pytest.fixture(scope="module")
-async def cluster() -> AsyncIterator[SimCluster]:
-    async with await start_cluster(generate(seed=7, now=FIXED_NOW)) as running:
+async def cluster(make_dataset) -> AsyncIterator[SimCluster]:
+    async with await start_cluster(make_dataset()) as running:
         yield running
 
 

@@ -26,7 +26,6 @@ from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.idempotency import HEADER, KEEP, REPLAYED
 from sim.openapi import build_document
-from sim.seed import generate
 from sources.cache.backend import CacheUnavailable
 from sources.cache.memory_backend import MemoryBackend
 from sources.records import Order, Ticket, TicketStatus
@@ -57,8 +56,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(scope="module")
-async def cluster(clock) -> AsyncIterator[SimCluster]:
-    async with await start_cluster(generate(seed=7, now=FIXED_NOW), clock=clock) as running:
+async def cluster(make_dataset, clock) -> AsyncIterator[SimCluster]:
+    async with await start_cluster(make_dataset(), clock=clock) as running:
         yield running
 
 

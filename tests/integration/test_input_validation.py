@@ -131,8 +131,8 @@ async def test_the_simulated_oms_answers_400_to_a_cursor_with_a_naive_timestamp(
 
 
 @pytest.fixture(scope="module")
-async def cluster() -> AsyncIterator[SimCluster]:
-    async with await start_cluster(generate(seed=7, now=FIXED_NOW)) as running:
+async def cluster(make_dataset) -> AsyncIterator[SimCluster]:
+    async with await start_cluster(make_dataset()) as running:
         yield running
 
 
@@ -251,8 +251,8 @@ async def _refusing_proxy(target: str, path_part: str) -> AsyncIterator[tuple[li
         yield refused, url
 
 
-async def test_an_oms_400_on_a_cancel_is_a_user_error_and_not_a_failure(tmp_path):
-    dataset = generate(seed=7, now=FIXED_NOW, orders=300)
+async def test_an_oms_400_on_a_cancel_is_a_user_error_and_not_a_failure(make_dataset, tmp_path):
+    dataset = make_dataset(orders=300)
     async with (
         await start_cluster(dataset) as cluster,
         _refusing_proxy(cluster.urls["oms"], "/cancel") as (refused, proxy_url),

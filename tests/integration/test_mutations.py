@@ -19,9 +19,7 @@ from gateway.auth.keys import parse_key
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
-from sim.seed import generate
 from sources.records import Ticket, TicketStatus
-from tests.support.gateways import FIXED_NOW
 from tests.support.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 from tests.support.secured import TENANT_A, TENANT_B, Secured, audit_entries, secured_gateway
 
@@ -29,8 +27,8 @@ STATUS = "query($n: String!) { orderByNumber(number: $n) { customerStatus } }"
 
 
 @pytest.fixture(scope="module")
-async def cluster() -> AsyncIterator[SimCluster]:
-    async with await start_cluster(generate(seed=7, now=FIXED_NOW)) as running:
+async def cluster(make_dataset) -> AsyncIterator[SimCluster]:
+    async with await start_cluster(make_dataset()) as running:
         yield running
 
 

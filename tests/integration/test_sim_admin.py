@@ -16,7 +16,7 @@ import pytest
 
 from sim.cluster import SimCluster, start_cluster
 from sim.common import EMITTER_KEY
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.events import EventType
 from sources.records import (
     FinancialStatus,
@@ -35,6 +35,7 @@ from sources.records import (
     Tracking,
     TrackingBatch,
 )
+from tests.support.gateways import MakeDataset
 from tests.support.sim_http import fetch_order, get, post, post_error
 from tests.support.webhook_receiver import SECRET, Receiver
 
@@ -43,8 +44,8 @@ pytestmark = pytest.mark.usefixtures("quiet_receiver")
 
 
 @pytest.fixture(scope="module")
-def data() -> Dataset:
-    return generate(seed=11, now=NOW, orders=300, customers=100)
+def data(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset(seed=11, now=NOW, orders=300, customers=100)
 
 
 # --- OMS -----------------------------------------------------------------------------

@@ -20,8 +20,9 @@ import pytest_asyncio
 
 from sim.cluster import SOURCES, SimCluster, parse_fault_option, start_cluster
 from sim.faults import Fault, Faults, FaultSpec
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.records import ErrorBody
+from tests.support.gateways import MakeDataset
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ENDPOINTS = {
@@ -34,8 +35,8 @@ CONNECTION_ERRORS = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
 
 
 @pytest.fixture(scope="module")
-def data() -> Dataset:
-    return generate(seed=23, now=NOW, orders=300)
+def data(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset(seed=23, now=NOW, orders=300)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -22,7 +22,7 @@ from domain.eligibility import change_eligibility
 from sim import changes
 from sim.cluster import SimCluster
 from sim.faults import FaultSpec
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.clients.changes import SourceRefused
 from sources.clients.http import SourceConfig
 from sources.clients.oms import OmsClient
@@ -45,6 +45,7 @@ from sources.records import (
 )
 from tests.support import builders
 from tests.support.eligibility_cases import CASES as ELIGIBILITY_CASES
+from tests.support.gateways import MakeDataset
 from tests.support.sim_http import fetch_order, get, post, post_error
 from tests.support.webhook_receiver import Receiver
 
@@ -60,8 +61,8 @@ NEW_ADDRESS = MailingAddress(
 
 
 @pytest.fixture(scope="module")
-def data() -> Dataset:
-    return generate(seed=11, now=NOW, orders=300)
+def data(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset(seed=11, now=NOW, orders=300)
 
 
 @pytest_asyncio.fixture
@@ -455,11 +456,11 @@ def _assert_agree(dataset: Dataset, order: Order) -> None:
         assert address.allowed and requested == (address.reason_code is not None), order.id
 
 
-def test_oms_agrees_with_eligibility_on_every_seeded_order() -> None:
-    fresh = generate(seed=11, now=NOW, orders=300)
+def test_oms_agrees_with_eligibility_on_every_seeded_order(make_dataset) -> None:
+    fresh = make_dataset(seed=11, now=NOW, orders=300)
     for order in fresh.orders.values():
         _assert_agree(fresh, order)
-    assert fresh.encode() == generate(seed=11, now=NOW, orders=300).encode()  # untouched
+    assert fresh.encode() == make_dataset(seed=11, now=NOW, orders=300).encode()  # untouched
 
 
 def test_oms_agrees_with_eligibility_on_the_rule_table(data: Dataset) -> None:

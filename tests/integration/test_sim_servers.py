@@ -16,7 +16,7 @@ import pytest_asyncio
 from sim.cluster import SOURCES, SimCluster, start_cluster
 from sim.oms import search_orders
 from sim.openapi import build_document
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.records import (
     MAX_BATCH,
     ErrorBody,
@@ -35,8 +35,8 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def sim_data() -> Dataset:
-    return generate(seed=7, now=NOW)
+def sim_data(make_dataset) -> Dataset:
+    return make_dataset(seed=7, now=NOW)
 
 
 @pytest_asyncio.fixture(scope="module")

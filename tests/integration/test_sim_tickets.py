@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from sim.cluster import SimCluster
 from sim.faults import FaultSpec
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.clients.changes import SourceRefused
 from sources.clients.http import SourceConfig
 from sources.clients.ticketing import TicketingClient
@@ -33,6 +33,7 @@ from sources.records import (
     TicketStatus,
     TicketType,
 )
+from tests.support.gateways import MakeDataset
 from tests.support.sim_http import get, post, post_error
 from tests.support.webhook_receiver import Receiver
 
@@ -41,8 +42,8 @@ pytestmark = pytest.mark.usefixtures("quiet_receiver")
 
 
 @pytest.fixture(scope="module")
-def data() -> Dataset:
-    return generate(seed=11, now=NOW, orders=300)
+def data(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset(seed=11, now=NOW, orders=300)
 
 
 @pytest_asyncio.fixture

@@ -9,12 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.carrier_events import ShipmentSubStatus, in_time_order, parse_carrier_time, sub_status
-from sim.seed import generate
 from sources.records import Checkpoint, ShipmentStatus
 from sources.webhooks import generate_secret
 from tests.support.deliveries import in_transit
 from tests.support.gateways import (
-    FIXED_NOW,
     RunningGateway,
     changing_sources,
     running_gateway,
@@ -84,8 +82,8 @@ async def _tracking_once(gateway: RunningGateway, number: str, events: int) -> d
         await asyncio.sleep(0.02)
 
 
-async def test_a_delivery_attempt_at_the_carrier_is_the_graphs_first_attempt() -> None:
-    dataset = generate(seed=7, now=FIXED_NOW)  # its own: the carrier's data changes
+async def test_a_delivery_attempt_at_the_carrier_is_the_graphs_first_attempt(make_dataset) -> None:
+    dataset = make_dataset()  # its own: the carrier's data changes
     order, number = in_transit(dataset)
     seen = len(in_time_order(dataset.trackings[number].checkpoints))
     async with changing_sources(dataset, SECRET) as (cluster, _redis, sock):

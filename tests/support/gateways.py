@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from tests.support.redis_server import RedisServer
 from tests.support.serving import serving
 
 FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+MakeDataset = Callable[..., Dataset]  # the make_dataset fixture: (seed=, now=, orders=, ...)
 
 
 class RunningGateway:
