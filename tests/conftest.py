@@ -9,6 +9,7 @@ never from a test module."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,11 @@ from tests.support.gateways import FIXED_NOW, MakeDataset, SourceStats
 from tests.support.redis_server import RedisServer
 
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
+
+# pytest caches every test module once it has rewritten its asserts, but not where
+# PYTHONDONTWRITEBYTECODE is set: then each worker rewrites them all again (3 of its
+# 5 s of collection). The cache is __pycache__, which git and Docker ignore.
+sys.dont_write_bytecode = False
 
 UNIT = Path(__file__).parent / "unit"
 MAX_WORKERS = 8
