@@ -29,7 +29,9 @@ pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 # 5 s of collection). The cache is __pycache__, which git and Docker ignore.
 sys.dont_write_bytecode = False
 
-UNIT = Path(__file__).parent / "unit"
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e")
+UNIT = TESTS / "unit"
 MAX_WORKERS = 8
 
 
@@ -45,10 +47,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup`` (in addopts), a module whose tests share a
-    module-scoped fixture (sources of its own, a demo process) runs on one worker: spread
-    over several, each worker would start its own copy."""
+    """Marks each test with its tier (its folder: ``-m "not e2e"`` selects by it), and,
+    under ``--dist loadgroup`` (in addopts), keeps a module whose tests share a
+    module-scoped fixture (sources of its own, a demo process) on one worker: spread over
+    several, each worker would start its own copy."""
     for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)
         fixtures = getattr(item, "_fixtureinfo", None)
         if fixtures is not None and any(
             definition.scope == "module"
