@@ -21,6 +21,7 @@ from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset, generate
 from tests.support.gateways import FIXED_NOW, MakeDataset, SourceStats
 from tests.support.redis_server import RedisServer
+from tests.support.scheduling import ModuleGroups
 
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 
@@ -47,21 +48,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks each test with its tier (its folder: ``-m "not e2e"`` selects by it), and,
-    under ``--dist loadgroup`` (in addopts), keeps a module whose tests share a
-    module-scoped fixture (sources of its own, a demo process) on one worker: spread over
-    several, each worker would start its own copy."""
+    """Marks each test with its tier, its folder (``-m "not e2e"`` selects by it)."""
     for item in items:
         tier = item.path.relative_to(TESTS).parts[0]
         if tier in TIERS:
             item.add_marker(tier)
-        fixtures = getattr(item, "_fixtureinfo", None)
-        if fixtures is not None and any(
-            definition.scope == "module"
-            for definitions in fixtures.name2fixturedefs.values()
-            for definition in definitions
-        ):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> ModuleGroups:
+    """A module with module-scoped fixtures runs on one worker (tests/support/scheduling.py)."""
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")
