@@ -42,11 +42,11 @@ from gateway.auth.authenticate import principal_for
 from resolvers.schema import build_schema
 from sim.cluster import start_cluster
 from sim.seed import generate
-from tests.attacks import ATTACKS, check, send
-from tests.conftest import FIXED_NOW
-from tests.queries import ORDER_BY_NUMBER
-from tests.redis_server import RedisServer
-from tests.secured import secured_settings
+from tests.support.attacks import ATTACKS, check, send
+from tests.support.gateways import FIXED_NOW
+from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.redis_server import RedisServer
+from tests.support.secured import secured_settings
 
 SMALL = '{ orderByNumber(number: "1001") { number customerStatus } }'  # 2 points
 KEY = "console"  # every scope; the internal tier's bucket outlasts the runs

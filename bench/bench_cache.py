@@ -26,8 +26,8 @@ from typing import Any
 
 from harness import HEADER, LIFTED_LIMITS, Demo, Run, drive, running_demo
 
-from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
-from tests.redis_server import RedisServer
+from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.support.redis_server import RedisServer
 
 NUMBERS = [str(n) for n in range(1001, 2201)]
 

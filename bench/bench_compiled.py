@@ -21,7 +21,7 @@ import sys
 
 from harness import LIFTED_LIMITS, ROOT, Run, drive, running_demo
 
-from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 
 NUMBERS = [str(n) for n in range(1001, 2201)]
 VIEWS = {
@@ -67,7 +67,7 @@ async def measure(seconds: float, repeat: int) -> None:
 def equivalence(examples: int) -> int:
     """The differential test with ``examples`` generated queries per pass."""
     env = {**os.environ, "EQUIVALENCE_EXAMPLES": str(examples)}
-    command = [sys.executable, "-m", "pytest", "-q", "tests/test_compiled_equivalence.py"]
+    command = [sys.executable, "-m", "pytest", "-q", "tests/e2e/test_compiled_equivalence.py"]
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

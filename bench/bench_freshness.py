@@ -44,11 +44,11 @@ from bench_live import watched_orders
 from resolvers.relay import to_global_id
 from sim.seed import generate
 from sources.webhooks import generate_secret
-from tests.conftest import FIXED_NOW
-from tests.ports import free_port_block
-from tests.queries import ORDER_BY_NUMBER
-from tests.redis_server import RedisServer
-from tests.serving import wait_ready
+from tests.support.gateways import FIXED_NOW
+from tests.support.ports import free_port_block
+from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.redis_server import RedisServer
+from tests.support.serving import wait_ready
 
 INSTANCES = 3
 FIELDS = "number shipments { tracking { events { occurredAt } } }"

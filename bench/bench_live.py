@@ -24,8 +24,8 @@ from resolvers.relay import to_global_id
 from sim.seed import Dataset, generate
 from sources.records import Order
 from sources.webhooks import generate_secret
-from tests.conftest import FIXED_NOW, changing_sources, running_gateway, settings_for
-from tests.live_clients import ORDER_UPDATED, subscribe, ws_client
+from tests.support.gateways import FIXED_NOW, changing_sources, running_gateway, settings_for
+from tests.support.live_clients import ORDER_UPDATED, subscribe, ws_client
 
 SECRET = generate_secret()
 

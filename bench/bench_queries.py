@@ -16,7 +16,7 @@ import asyncio
 
 from harness import HEADER, drive, running_demo
 
-from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 
 NUMBERS = [str(n) for n in range(1001, 2201)]
 VIEWS = {

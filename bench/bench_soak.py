@@ -35,7 +35,7 @@ from typing import Any
 
 from harness import Demo, drive, running_demo
 
-from tests.queries import ORDER_BY_NUMBER
+from tests.support.queries import ORDER_BY_NUMBER
 
 NUMBERS = [str(n) for n in range(1001, 2201)]
 PAYLOADS = [{"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS]

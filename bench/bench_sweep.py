@@ -36,7 +36,7 @@ from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
 from sources.clients.http import SourceConfig
 from sources.clock import ShiftedClock
-from tests.ports import free_port_block
+from tests.support.ports import free_port_block
 
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
 NOTHING_CACHED = CachePolicy(ttl_s=0.0, stale_s=0.0, keep_s=0.0, negative_ttl_s=0.0)

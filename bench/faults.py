@@ -49,10 +49,10 @@ from resolvers.relay import to_global_id  # noqa: E402
 from sim.changes import ChangeError  # noqa: E402
 from sim.changes.oms import check_cancel  # noqa: E402
 from sim.seed import generate  # noqa: E402
-from tests.ports import free_port_block  # noqa: E402
-from tests.queries import CANCEL, CREATE, ORDER_BY_NUMBER  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
-from tests.serving import wait_ready  # noqa: E402
+from tests.support.ports import free_port_block  # noqa: E402
+from tests.support.queries import CANCEL, CREATE, ORDER_BY_NUMBER  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+from tests.support.serving import wait_ready  # noqa: E402
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
 SEED = 7

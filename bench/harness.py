@@ -19,8 +19,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.ports import free_port_block  # noqa: E402
-from tests.serving import wait_ready  # noqa: E402
+from tests.support.ports import free_port_block  # noqa: E402
+from tests.support.serving import wait_ready  # noqa: E402
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
 # The full 50-order view costs ~13,000 points and 20 clients saturate the gateway: the

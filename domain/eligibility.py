@@ -1,7 +1,7 @@
 """What a customer or agent may still change on an order (the OMS's rules for changes:
 docs/vocabulary.md).
 
-Pure functions over ``sources.records.Order``, table-tested in tests/test_eligibility.py.
+Pure functions over ``sources.records.Order``, table-tested in tests/unit/test_eligibility.py.
 A fulfillment order is *handed over* once a warehouse works on it (IN_PROGRESS,
 INCOMPLETE, CLOSED); before that (OPEN, SCHEDULED, ON_HOLD) it can still be stopped.
 CANCELLED fulfillment orders are ignored.

@@ -1,7 +1,7 @@
 """Order exceptions: what is going wrong with an order, how bad it is, what to do about it.
 
 Pure rules over the sources' records (no I/O, no clock: ``now`` is a parameter),
-table-tested in tests/test_exceptions.py. Every exception carries the raw facts that
+table-tested in tests/unit/test_exceptions.py. Every exception carries the raw facts that
 raised it (``evidence``) and the moment the condition became true (``detected_at``),
 taken from the facts themselves: a hold's ``held_at``, a scan time plus a threshold, a
 promise's latest time. Times the gateway itself produces (``detected_at`` here, the

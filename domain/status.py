@@ -1,5 +1,5 @@
 """The one status a customer is shown, derived from line quantities, fulfillment
-orders and carrier tracking. Pure functions: table-tested in tests/test_status.py.
+orders and carrier tracking. Pure functions: table-tested in tests/unit/test_status.py.
 
 The rule that matters most: a shipment's stage is the most advanced milestone it has
 ever reached, not its latest event, so late, out-of-order or duplicated carrier

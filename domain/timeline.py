@@ -1,6 +1,6 @@
 """One order's history: every dated fact the sources hold, merged in time order.
 
-Pure functions over ``sources.records``, table-tested in tests/test_timeline.py.
+Pure functions over ``sources.records``, table-tested in tests/unit/test_timeline.py.
 Where the records hold no time for a fact, the choice is made here:
 
 - PAID: the OMS keeps no payment time. A captured payment (PAID, PARTIALLY_REFUNDED,

@@ -36,7 +36,7 @@ EVENT_NOT_ALLOWED = "WEBHOOK_EVENT_NOT_ALLOWED"
 SOURCE_UNKNOWN = "WEBHOOK_SOURCE_UNKNOWN"
 
 # The library reports every failure as WebhookVerificationError; only its message tells
-# a stale or future timestamp apart (pinned by tests/test_webhooks.py).
+# a stale or future timestamp apart (pinned by tests/unit/test_webhooks.py).
 _TIMESTAMP_MESSAGES = frozenset({"Message timestamp too old", "Message timestamp too new"})
 _DECODER = msgspec.json.Decoder(ChangeEvent)
 

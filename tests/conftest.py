@@ -1,35 +1,80 @@
-"""Shared fixtures: one seeded data set, the four simulated sources on loopback and a
-gateway served by a real uvicorn, all for the whole test session."""
+"""Shared fixtures: the data-set factory, one seeded data set, the four simulated
+sources on loopback and a private redis-server (each tier's conftest adds its ``served``
+gateway). Session fixtures are
+per process: under pytest-xdist every worker has its own sources and Redis.
+
+The helpers these fixtures use live in ``tests/support``; tests import them from there,
+never from a test module."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
+import os
+import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from pathlib import Path
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from gateway.app import Components, create_app
-from gateway.settings import Settings, SourceSettings
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset, generate
-from sources.clock import ShiftedClock
-from tests.ports import free_socket
-from tests.redis_server import RedisServer
-from tests.serving import serving
+from tests.support.gateways import FIXED_NOW, MakeDataset, SourceStats
+from tests.support.redis_server import RedisServer
+from tests.support.scheduling import ModuleGroups
 
-pytest_plugins = ["tests.webhook_receiver"]  # receiver, cluster, http
+pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 
-FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+# pytest caches every test module once it has rewritten its asserts, but not where
+# PYTHONDONTWRITEBYTECODE is set: then each worker rewrites them all again (3 of its
+# 5 s of collection). The cache is __pycache__, which git and Docker ignore.
+sys.dont_write_bytecode = False
+
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e")
+UNIT = TESTS / "unit"
+MAX_WORKERS = 8
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many workers ``-n auto`` (in addopts) starts. The unit tier and test files
+    named one by one run in this process: starting workers would cost more than they
+    save. A whole tier or the suite gets two workers a core: those tests mostly wait on
+    sockets, processes and timers."""
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    if all(path.is_relative_to(UNIT) or path.is_file() for path in paths):
+        return 0
+    return min(MAX_WORKERS, 2 * (os.cpu_count() or 1))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test with its tier, its folder (``-m "not e2e"`` selects by it)."""
+    for item in items:
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> ModuleGroups:
+    """A module with module-scoped fixtures runs on one worker (tests/support/scheduling.py)."""
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")
-def dataset() -> Dataset:
-    return generate(seed=7, now=FIXED_NOW)
+def make_dataset() -> MakeDataset:
+    """Builds a fresh data set (sources change theirs, so none is shared): seed 7 at
+    ``FIXED_NOW`` with the generator's sizes unless told otherwise; ask for fewer
+    ``orders`` where the size is not the point."""
+
+    def make(*, seed: int = 7, now: datetime = FIXED_NOW, **sizes: int) -> Dataset:
+        return generate(seed=seed, now=now, **sizes)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def dataset(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset()
 
 
 @pytest.fixture(scope="session")
@@ -39,109 +84,11 @@ async def sim(dataset: Dataset) -> AsyncIterator[SimCluster]:
     await cluster.close()
 
 
-class RunningGateway:
-    """A gateway on a loopback port, with a client to query it."""
-
-    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
-        self.url = url
-        self.session = session
-
-    async def query(
-        self, query: str, variables: dict[str, Any] | None = None, *, status: int = 200
-    ) -> dict[str, Any]:
-        payload = {"query": query, "variables": variables or {}}
-        async with self.session.post(f"{self.url}/graphql", json=payload) as resp:
-            body = await resp.json()
-            assert resp.status == status, body
-            return body  # type: ignore[no-any-return]
-
-
-def gateway_at(settings: Settings, now: datetime = FIXED_NOW) -> Components:
-    """A gateway's process state on a clock that starts at ``now`` (the data set's),
-    never the calendar's."""
-    return Components(settings, ShiftedClock(now))
-
-
-@contextlib.asynccontextmanager
-async def running_gateway(
-    settings: Settings, sock: socket.socket | None = None, gateway: Components | None = None
-) -> AsyncIterator[RunningGateway]:
-    """Run the gateway app under uvicorn until the block ends, on ``sock`` (a bound
-    socket, when its address must be known in advance) or a free port; ``gateway``,
-    when given, is the app's process state, for tests to look into (by default one on
-    the data set's clock)."""
-    gateway = gateway or gateway_at(settings)
-    async with serving(create_app(settings, gateway), sock) as (url, session):
-        yield RunningGateway(url, session)
-
-
-@contextlib.asynccontextmanager
-async def changing_sources(
-    dataset: Dataset, secret: str
-) -> AsyncIterator[tuple[SimCluster, RedisServer, socket.socket]]:
-    """Sources over ``dataset`` that send their signed change events to the gateway
-    that will serve on the returned socket, and a private Redis for gateways to share."""
-    server = RedisServer()
-    await server.start()
-    sock = free_socket()
-    host, port = sock.getsockname()
-    try:
-        async with await start_cluster(
-            dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=secret
-        ) as cluster:
-            yield cluster, server, sock
-    finally:
-        await server.stop()
-
-
-def settings_for(
-    urls: dict[str, str], source_options: dict[str, Any] | None = None, **options: Any
-) -> Settings:
-    """Settings for the given source URLs; ``source_options`` apply to every source.
-    Dev mode (anonymous requests run as an internal console) unless told otherwise:
-    the access tests turn it off. No exception queue unless asked for: its sweeps and
-    evaluations would add requests to the sources' counters that tests assert."""
-    sources = {
-        name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
-    }
-    return Settings(sources=sources, **{"dev_mode": True, "exception_queue": False, **options})
-
-
-@pytest.fixture(scope="session")
-async def gateway(sim: SimCluster) -> AsyncIterator[RunningGateway]:
-    async with running_gateway(settings_for(sim.urls)) as running:
-        yield running
-
-
 @pytest.fixture
 async def stats(sim: SimCluster) -> AsyncIterator[SourceStats]:
     counters = SourceStats(sim.urls)
     await counters.reset()
     yield counters
-
-
-class SourceStats:
-    """Reads and resets the simulated sources' ``/__stats`` counters."""
-
-    def __init__(self, urls: dict[str, str]) -> None:
-        self.urls = urls
-
-    async def reset(self) -> None:
-        async with aiohttp.ClientSession() as session:
-            for url in self.urls.values():
-                async with session.delete(f"{url}/__stats") as resp:
-                    assert resp.status == 204
-
-    async def read(self) -> dict[str, dict[str, Any]]:
-        async with aiohttp.ClientSession() as session:
-            result = {}
-            for name, url in self.urls.items():
-                async with session.get(f"{url}/__stats") as resp:
-                    result[name] = await resp.json()
-            return result
-
-    async def requests(self) -> dict[str, int]:
-        return {name: stats["requests"] for name, stats in (await self.read()).items()}
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ time a field is one call; async resolvers are gathered per object and per list, 
 graphql-core does, so every loader still sees one batch per level.
 
 The semantics follow graphql-core's executor step by step (it stays the oracle, see
-``tests/test_compiled_equivalence.py``): errors located at the field's path, a
+``tests/e2e/test_compiled_equivalence.py``): errors located at the field's path, a
 non-null field's error propagated to the nearest nullable parent, errors under a
 nulled position dropped, siblings of a failed non-null field cancelled.
 """

@@ -25,8 +25,8 @@ from sources.records import (
     TicketStatus,
     Tracking,
 )
-from tests.builders import fulfillment, line, order
-from tests.exception_builders import (
+from tests.support.builders import fulfillment, line, order
+from tests.support.exception_builders import (
     NOW,
     T1,
     at,

@@ -1,0 +1,171 @@
+"""The attack suite, input side: values a caller forwards through the gateway
+(cursors, ids, order numbers, cancel lines) are checked at the edge. Each gets a
+stable code and no 5xx, the OMS sees no request, and a flood of them from one key
+leaves another tenant's reads answering (the OMS breaker closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from domain.eligibility import cancellable_quantities, change_eligibility
+from resolvers.relay import to_global_id
+from sources.resilience.breaker import CLOSED
+from tests.support.gateways import gateway_at, in_process_gateway
+from tests.support.queries import CANCEL
+from tests.support.secured import TENANT_A, Secured, secured_settings
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+FORGED = _b64("og1:garbage")
+NAIVE = _b64("og1:" + _b64("2026-11-01T10:00:00|ord_100001").rstrip("="))
+COMMAS = to_global_id("Order", ",".join(f"ord_{n:06d}" for n in range(150)))
+ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } } }"
+
+
+@pytest.fixture(scope="module")
+async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
+    """Room for a loaded machine (3 s a request, not 800 ms): these tests count what
+    reaches the OMS and the errors answered, not how fast."""
+    settings, keys = await secured_settings(
+        sim.urls, tmp_path_factory.mktemp("input-keys"), request_deadline_ms=3_000
+    )
+    state = gateway_at(settings)
+    async with in_process_gateway(settings, gateway=state) as gateway:
+        yield Secured(gateway, keys, state)
+
+
+def _oms_breaker(secured: Secured) -> str:
+    assert secured.state is not None and secured.state.cached is not None
+    return secured.state.cached.upstreams.oms.breaker.state
+
+
+QUERY_ATTACKS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "a forged cursor": (ORDERS_AFTER, {"a": FORGED}, "BAD_USER_INPUT"),
+    "a cursor with a naive time": (ORDERS_AFTER, {"a": NAIVE}, "BAD_USER_INPUT"),
+    "a forged cursor as a literal": (
+        f'{{ orders(first: 1, after: "{FORGED}") {{ nodes {{ id }} }} }}', {}, "BAD_USER_INPUT"
+    ),
+    "150 ids in one order id": (
+        "query($id: ID!) { order(id: $id) { id } }", {"id": COMMAS}, "INVALID_ID"
+    ),
+    "150 ids through node": ("query($id: ID!) { node(id: $id) { id } }", {"id": COMMAS},
+                             "INVALID_ID"),
+    "150 ids through nodes": (
+        "query($id: ID!) { nodes(ids: [$id, $id]) { id } }", {"id": COMMAS}, "INVALID_ID"
+    ),
+    "a comma for a number": ('{ orderByNumber(number: ",") { id } }', {}, "BAD_USER_INPUT"),
+    # (a 100 KB literal in the document itself is refused earlier: DOCUMENT_TOO_LARGE)
+    "a 10 KB number literal": (
+        '{ orderByNumber(number: "' + "9" * 10_000 + '") { id } }', {}, "BAD_USER_INPUT"
+    ),
+    "a 100 KB number in a variable": (
+        "query($n: String!) { orderByNumber(number: $n) { id } }",
+        {"n": "9" * 100_000},
+        "BAD_USER_INPUT",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", QUERY_ATTACKS)
+@pytest.mark.parametrize("key", ["free", "app_b"])
+async def test_a_bad_value_is_answered_at_the_edge(secured, stats, case, key):
+    query, variables, code = QUERY_ATTACKS[case]
+    status, body, _ = await secured.post({"query": query, "variables": variables}, key=key)
+    assert status == 200, body
+    assert {error["extensions"]["code"] for error in body["errors"]} == {code}, body
+    assert all(len(error["message"]) < 300 for error in body["errors"])
+    assert (await stats.requests())["oms"] == 0, "a bad value reached the OMS"
+
+
+def _cancellable_order(sim) -> Any:
+    return next(
+        order
+        for order in sim.dataset.orders.values()
+        if order.account_id == TENANT_A
+        and change_eligibility(order).cancel_lines.allowed
+        and len(cancellable_quantities(order)) > 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "quantities", "code"),
+    [
+        ("quantity 0", [0], "INVALID_QUANTITY"),
+        ("a negative quantity", [-5], "INVALID_QUANTITY"),
+        ("the same line twice", [1, 1], "DUPLICATE_LINE"),
+    ],
+)
+async def test_bad_cancel_lines_never_reach_the_oms(secured, sim, stats, case, quantities, code):
+    order = _cancellable_order(sim)
+    line_id = next(iter(cancellable_quantities(order)))
+    lines = [
+        {"lineItemId": to_global_id("LineItem", order.id, line_id), "quantity": quantity}
+        for quantity in quantities
+    ]
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER",
+                           "lines": lines}}  # fmt: skip
+    status, body, _ = await secured.post({"query": CANCEL, "variables": variables}, key="writer_a")
+    assert status == 200, body
+    assert [e["code"] for e in body["data"]["orderCancel"]["userErrors"]] == [code], case
+    read = await stats.read()
+    assert read["oms"]["paths"].get("/orders/{id}/cancel", 0) == 0
+    assert sim.dataset.orders[order.id].cancelled_at is None
+
+
+async def test_a_flood_of_forged_cursors_leaves_another_tenant_answering(secured, stats):
+    """A forged-cursor attack, ten times over: 500 forged cursors from one key (before
+    the edge checked them, ~45 opened the OMS breaker for every tenant), while a key
+    of another tenant lists orders. No forged cursor reaches the OMS; the other
+    tenant's every answer is clean and the breaker stays closed."""
+    attacker: list[set[str]] = []
+    victim: list[dict[str, Any]] = []
+    attacking = True
+
+    async def attack(worker: int) -> None:
+        for i in range(worker, 500, 10):
+            cursor = FORGED if i % 2 else _b64(f"og1:{i}|" + "x" * i)
+            _, body, _ = await secured.post(
+                {"query": ORDERS_AFTER, "variables": {"a": cursor}}, key="app"
+            )
+            attacker.append({error["extensions"]["code"] for error in body.get("errors", [])})
+
+    async def read_orders() -> None:
+        while attacking:
+            _, body, _ = await secured.post({"query": ORDERS_AFTER}, key="app_b")
+            victim.append(body)
+
+    reading = asyncio.create_task(read_orders())
+    await asyncio.gather(*(attack(worker) for worker in range(10)))
+    attacking = False
+    await reading
+
+    assert len(attacker) == 500 and all(codes == {"BAD_USER_INPUT"} for codes in attacker)
+    assert victim and [body for body in victim if "errors" in body] == []
+    assert _oms_breaker(secured) == CLOSED
+    assert (await stats.read())["oms"]["paths"].get("/orders/search", 0) == len(victim)
+
+
+async def test_a_partner_forging_cursors_through_a_trusted_document_reaches_nothing(secured, stats):
+    """A partner's way in: a trusted document with an ``$after``
+    variable. Its forged cursors are refused at the edge like any other."""
+    for i in range(20):  # (each costs 22 of the partner's 1,000-point bucket)
+        cursor = FORGED if i % 2 else _b64(f"og1:{i}|" + "x" * i)
+        status, body, _ = await secured.post(
+            {"documentId": "orders-after", "variables": {"after": cursor}}, key="partner_a"
+        )
+        assert status == 200, body
+        assert {error["extensions"]["code"] for error in body["errors"]} == {"BAD_USER_INPUT"}
+    assert (await stats.requests())["oms"] == 0, "a forged cursor reached the OMS"
+    status, body, _ = await secured.post(
+        {"documentId": "orders-after", "variables": {"after": None}}, key="partner_a"
+    )
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["orders"]["nodes"]

@@ -1,0 +1,272 @@
+"""A caller's bad input is answered by the gateway (BAD_USER_INPUT, INVALID_ID or a
+mutation's userErrors) and never reaches a source, where it used to count as a
+source failure."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from domain.eligibility import cancellable_quantities, change_eligibility, line_cancel_problem
+from resolvers.relay import to_global_id
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset, generate
+from sources.records import Order
+from tests.support.gateways import FIXED_NOW
+from tests.support.proxy import intercepting_proxy
+from tests.support.queries import CANCEL
+from tests.support.secured import Secured, secured_gateway
+
+
+def _b64(text: str, *, pad: bool = True) -> str:
+    encoded = base64.urlsafe_b64encode(text.encode()).decode()
+    return encoded if pad else encoded.rstrip("=")
+
+
+def _cursor(oms_raw: str) -> str:
+    """A gateway cursor around an OMS cursor whose decoded text is ``oms_raw``."""
+    return _b64("og1:" + _b64(oms_raw, pad=False))
+
+
+ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } } }"
+FORGED_CURSORS = {
+    "garbage after the prefix": _b64("og1:garbage"),
+    "a naive timestamp": _cursor("2026-11-01T10:00:00|ord_100001"),
+    "ids with commas": _cursor("2026-11-01T10:00:00+00:00|" + ",".join(["ord_1"] * 150)),
+    "an empty id": _cursor("2026-11-01T10:00:00+00:00|"),
+    "not a time": _cursor("yesterday|ord_100001"),
+    "100 KB": _b64("og1:" + "A" * 100_000),
+}
+
+
+@pytest.mark.parametrize("case", FORGED_CURSORS)
+async def test_a_forged_cursor_is_refused_without_calling_the_oms(served, sim, case):
+    sim.reset_stats()
+    body = await served.query(ORDERS_AFTER, {"a": FORGED_CURSORS[case]})
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}, case
+    assert sim.stats("oms").requests == 0, case
+
+
+async def test_a_real_cursor_still_pages(served):
+    first = await served.query(
+        "{ orders(first: 2) { nodes { id } pageInfo { endCursor } } }",
+    )
+    page = first["data"]["orders"]
+    body = await served.query(
+        "query($a: String) { orders(first: 2, after: $a) { nodes { id } } }",
+        {"a": page["pageInfo"]["endCursor"]},
+    )
+    assert "errors" not in body
+    after = [node["id"] for node in body["data"]["orders"]["nodes"]]
+    assert len(after) == 2 and not set(after) & {node["id"] for node in page["nodes"]}
+
+
+BAD_IDS = {
+    "150 comma-separated ids": to_global_id("Order", ",".join(f"ord_{n}" for n in range(150))),
+    "a blank": to_global_id("Order", " "),
+    "a 100 KB id": to_global_id("Order", "9" * 100_000),
+    "a comma in a line's order id": to_global_id("LineItem", "ord_1,ord_2", "li_1"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_IDS)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($id: ID!) { order(id: $id) { id } }",
+        "query($id: ID!) { node(id: $id) { id } }",
+        "query($id: ID!) { nodes(ids: [$id]) { id } }",
+    ],
+)
+async def test_an_id_outside_the_source_grammar_is_refused_without_a_call(served, sim, case, query):
+    sim.reset_stats()
+    body = await served.query(query, {"id": BAD_IDS[case]})
+    codes = {error["extensions"]["code"] for error in body["errors"]}
+    assert codes == {"INVALID_ID"}, (case, body["errors"])
+    assert sim.stats("oms").requests == 0, case
+
+
+@pytest.mark.parametrize("number", [",", "1001,1002", "#", " 12 34 ", "9" * 100_000, "10\x0001"])
+async def test_an_order_number_outside_the_grammar_is_refused_without_a_call(served, sim, number):
+    sim.reset_stats()
+    body = await served.query(
+        "query($n: String!) { orderByNumber(number: $n) { id } }", {"n": number}
+    )
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "number"}
+    assert len(error["message"]) < 200  # a 100 KB literal is not echoed back
+    assert sim.stats("oms").requests == 0
+
+
+async def test_a_valid_number_with_a_hash_still_finds_its_order(served, dataset):
+    order = next(iter(dataset.orders.values()))
+    body = await served.query(
+        "query($n: String!) { orderByNumber(number: $n) { number } }",
+        {"n": f" #{order.number} "},
+    )
+    assert body["data"]["orderByNumber"] == {"number": order.number}
+
+
+async def test_the_simulated_oms_answers_400_to_a_cursor_with_a_naive_timestamp(
+    sim: SimCluster,
+):
+    naive = _b64("2026-11-01T10:00:00|ord_100001", pad=False)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{sim.urls['oms']}/orders/search", params={"cursor": naive}) as resp,
+    ):
+        assert resp.status == 400
+        body = await resp.json()
+    assert body["code"] == "BAD_REQUEST" and "cursor" in body["message"]
+
+
+# --- orderCancel lines: checked against the order before the OMS is asked -----------
+
+
+@pytest.fixture(scope="module")
+async def cluster(make_dataset) -> AsyncIterator[SimCluster]:
+    async with await start_cluster(make_dataset()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def secured(cluster, tmp_path_factory) -> AsyncIterator[Secured]:
+    async with secured_gateway(cluster.urls, tmp_path_factory.mktemp("keys")) as running:
+        yield running
+
+
+def _line_cancellable(cluster: SimCluster) -> Iterator[Order]:
+    """Orders whose lines may still be cancelled, two lines or more."""
+    for order in cluster.dataset.orders.values():
+        if (
+            change_eligibility(order).cancel_lines.allowed
+            and len(cancellable_quantities(order)) > 1
+        ):
+            yield order
+
+
+def _cancel_calls(cluster: SimCluster) -> int:
+    return cluster.stats("oms").paths.get("/orders/{id}/cancel", 0)
+
+
+async def _cancel_lines(secured: Secured, order: Order, lines: list[dict[str, Any]]):
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER",
+                           "lines": lines}}  # fmt: skip
+    status, body, _ = await secured.post({"query": CANCEL, "variables": variables}, key="console")
+    assert status == 200, body
+    return body["data"]["orderCancel"]
+
+
+def _line(order: Order, line_id: str, quantity: int) -> dict[str, Any]:
+    return {"lineItemId": to_global_id("LineItem", order.id, line_id), "quantity": quantity}
+
+
+BAD_LINES = {
+    "quantity 0": (lambda o, a, b: [_line(o, a, 0)], "INVALID_QUANTITY"),
+    "a negative quantity": (lambda o, a, b: [_line(o, a, -1)], "INVALID_QUANTITY"),
+    "the same line twice": (lambda o, a, b: [_line(o, a, 1), _line(o, a, 1)], "DUPLICATE_LINE"),
+    "no line at all": (lambda o, a, b: [], "NO_LINES"),
+    "a line of another order": (
+        lambda o, a, b: [{"lineItemId": to_global_id("LineItem", "ord_1", a), "quantity": 1}],
+        "INVALID_ID",
+    ),
+    "an id the order does not have": (lambda o, a, b: [_line(o, "li_0", 1)], "NOT_A_LINE"),
+    "a forged line id": (lambda o, a, b: [{"lineItemId": "%%%", "quantity": 1}], "INVALID_ID"),
+    "more than is left": (lambda o, a, b: [_line(o, a, 1), _line(o, b, 10_000)], "TOO_MANY"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_LINES)
+async def test_bad_cancel_lines_are_user_errors_and_never_reach_the_oms(secured, cluster, case):
+    order = next(_line_cancellable(cluster))
+    first, second = list(cancellable_quantities(order))[:2]
+    lines, code = BAD_LINES[case]
+    cluster.reset_stats()
+    payload = await _cancel_lines(secured, order, lines(order, first, second))
+    assert payload["order"] is None
+    (error,) = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["lines"], code), case
+    assert _cancel_calls(cluster) == 0
+    assert cluster.dataset.orders[order.id].cancelled_at is None
+
+
+async def test_a_well_formed_line_cancel_still_reaches_the_oms(secured, cluster):
+    order = list(_line_cancellable(cluster))[-1]
+    first = next(iter(cancellable_quantities(order)))
+    cluster.reset_stats()
+    payload = await _cancel_lines(secured, order, [_line(order, first, 1)])
+    assert payload["userErrors"] == [] and payload["order"] is not None
+    assert _cancel_calls(cluster) == 1
+
+
+def test_line_cancel_problem_names_the_first_line_at_fault():
+    order = next(_line_cancellable_dataset())
+    first, second = list(cancellable_quantities(order))[:2]
+    assert line_cancel_problem(order, [(first, 1), (second, 1)]) is None
+    problem = line_cancel_problem(order, [(first, 1), (second, 0)])
+    assert problem is not None and (problem.index, problem.code) == (1, "INVALID_QUANTITY")
+    problem = line_cancel_problem(order, [(first, 1), (first, 2)])
+    assert problem is not None and (problem.index, problem.code) == (1, "DUPLICATE_LINE")
+
+
+def _line_cancellable_dataset() -> Iterator[Order]:
+    return _line_cancellable_in(generate(seed=7, now=FIXED_NOW, orders=300))
+
+
+def _line_cancellable_in(dataset: Dataset) -> Iterator[Order]:
+    for order in dataset.orders.values():
+        if (
+            change_eligibility(order).cancel_lines.allowed
+            and len(cancellable_quantities(order)) > 1
+        ):
+            yield order
+
+
+# --- a source's 4xx on a change: a user error, not an outage ------------------------
+
+
+@contextlib.asynccontextmanager
+async def _refusing_proxy(target: str, path_part: str) -> AsyncIterator[tuple[list[str], str]]:
+    """A real proxy in front of a simulated source that answers 400 (with words of
+    its own) to any POST whose path holds ``path_part``, and forwards the rest."""
+    refused: list[str] = []
+
+    async def intercept(request: web.Request) -> web.StreamResponse | None:
+        if request.method != "POST" or path_part not in request.path:
+            return None
+        refused.append(request.path)
+        return web.json_response(
+            {"code": "BAD_REQUEST", "message": "internal detail: table orders_v2"},
+            status=400,
+        )
+
+    async with intercepting_proxy(target, intercept) as url:
+        yield refused, url
+
+
+async def test_an_oms_400_on_a_cancel_is_a_user_error_and_not_a_failure(make_dataset, tmp_path):
+    dataset = make_dataset(orders=300)
+    async with (
+        await start_cluster(dataset) as cluster,
+        _refusing_proxy(cluster.urls["oms"], "/cancel") as (refused, proxy_url),
+        secured_gateway({**cluster.urls, "oms": proxy_url}, tmp_path) as secured,
+    ):
+        order = next(_line_cancellable_in(dataset))
+        payload = await _cancel_lines(secured, order, [])
+        assert [e["code"] for e in payload["userErrors"]] == ["NO_LINES"] and refused == []
+        first = next(iter(cancellable_quantities(order)))
+        for _ in range(30):  # more than the breaker's min_calls (20)
+            payload = await _cancel_lines(secured, order, [_line(order, first, 1)])
+            assert payload["order"] is None
+            (error,) = payload["userErrors"]
+            assert error["code"] == "BAD_USER_INPUT" and "orders_v2" not in error["message"]
+        assert len(refused) == 30
+        assert secured.state is not None and secured.state.cached is not None
+        assert secured.state.cached.upstreams.oms.breaker.state == "closed"

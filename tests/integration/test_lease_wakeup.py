@@ -1,0 +1,205 @@
+"""A cold instance that finds another instance fetching what it needs waits for that
+fetch's release to be announced (Redis pub/sub; in process for the memory backend),
+not polling the cache: it reads the entry once when woken. The leases' time to live
+is set far above the tests' own time limits, so only a wake-up can end the wait in
+time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from resolvers.relay import to_global_id
+from sim.cluster import start_cluster
+from sim.seed import Dataset
+from sources.cache import MemoryBackend, RedisBackend
+from sources.cache.backend import CacheBackend
+from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
+from sources.failures import SOURCE_UNAVAILABLE, SourceError
+from sources.records import Money
+from tests.support.gateways import SourceStats, gateway_at, running_gateway, settings_for
+from tests.support.redis_server import RedisServer
+
+LONG_LEASE_MS = 20_000  # the upper bound of a wait: never reached here
+WAKE_LIMIT_S = 5.0  # a waiter must be done well before its lease would expire
+
+
+class ReadCounter:
+    """A backend as one instance sees it, counting that instance's cache reads."""
+
+    def __init__(self, backend: CacheBackend) -> None:
+        self._backend = backend
+        self._read = backend.get_many
+        self.reads: list[list[str]] = []
+        self.read = asyncio.Event()
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        self.reads.append(list(keys))
+        self.read.set()
+        return await self._read(keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+class HeldSource:
+    """An upstream that answers only once ``answer`` is set, and says when asked."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+        self.calls = 0
+        self._fail = fail
+
+    async def fetch(self, ids: list[str]) -> dict[str, Money | None]:
+        self.calls += 1
+        self.asked.set()
+        await self.answer.wait()
+        if self._fail:
+            raise SourceError("oms", SOURCE_UNAVAILABLE, "down", retryable=True)
+        return {i: Money(amount=i, currency_code="USD") for i in ids}
+
+
+def _cached(backend: Any, source: HeldSource) -> CachedSource[Money]:
+    return CachedSource(
+        kind="price",
+        source="oms",
+        value_type=Money,
+        fetch=source.fetch,
+        tags=lambda ident, _: [f"price:{ident}"],
+        policy=CachePolicy(ttl_s=60, stale_s=60, keep_s=600, lock_ms=LONG_LEASE_MS),
+        backend=backend,
+        scoped=False,
+    )
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def two_instances(
+    request: pytest.FixtureRequest, redis_server: RedisServer, redis_admin: Redis
+) -> AsyncIterator[tuple[CacheBackend, CacheBackend]]:
+    """Two instances' backends: two Redis clients on one server, or one memory
+    backend (two sources over it are two instances of one process)."""
+    if request.param == "memory":
+        shared = MemoryBackend()
+        await shared.start()
+        yield shared, shared
+        await shared.close()
+        return
+    one, two = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    await one.start()
+    await two.start()
+    yield one, two
+    await one.close()
+    await two.close()
+
+
+async def _waiting(first: HeldSource, counter: ReadCounter) -> None:
+    """Until the second instance has read the cache once and has had time to poll
+    many times (a 20 ms poll would have read it ten times more)."""
+    await asyncio.wait_for(first.asked.wait(), WAKE_LIMIT_S)
+    await asyncio.wait_for(counter.read.wait(), WAKE_LIMIT_S)
+    await asyncio.sleep(0.2)
+
+
+async def test_a_waiter_is_woken_by_the_release_and_reads_once(
+    two_instances: tuple[CacheBackend, CacheBackend],
+) -> None:
+    one, two = two_instances
+    fetching, idle = HeldSource(), HeldSource()
+    counter = ReadCounter(two)
+    first, second = _cached(one, fetching), _cached(counter, idle)
+    owner = asyncio.create_task(first.load_many(["7"], scope="-", counts=CacheCounts()))
+    waiter = asyncio.create_task(second.load_many(["7"], scope="-", counts=CacheCounts()))
+    await _waiting(fetching, counter)
+    assert len(counter.reads) == 1  # its first look only: no poll while waiting
+
+    fetching.answer.set()
+    (result,) = await asyncio.wait_for(waiter, WAKE_LIMIT_S)
+    assert isinstance(result, Cached) and result.value == Money(amount="7", currency_code="USD")
+    assert idle.calls == 0  # the other instance's fetch served it
+    assert len(counter.reads) == 2  # one read when woken
+    await owner
+
+
+async def test_a_waiter_fetches_at_once_when_the_holder_gives_up(
+    two_instances: tuple[CacheBackend, CacheBackend],
+) -> None:
+    one, two = two_instances
+    failing, own = HeldSource(fail=True), HeldSource()
+    own.answer.set()
+    counter = ReadCounter(two)
+    first, second = _cached(one, failing), _cached(counter, own)
+    owner = asyncio.create_task(first.load_many(["7"], scope="-", counts=CacheCounts()))
+    waiter = asyncio.create_task(second.load_many(["7"], scope="-", counts=CacheCounts()))
+    await _waiting(failing, counter)
+
+    failing.answer.set()  # the holder's source fails: it writes nothing, and releases
+    (result,) = await asyncio.wait_for(waiter, WAKE_LIMIT_S)
+    assert isinstance(result, Cached) and result.value is not None
+    assert own.calls == 1
+    assert len(counter.reads) == 2
+    assert isinstance((await owner)[0], SourceError)
+
+
+async def test_a_lease_nobody_waits_for_is_released_without_an_announcement(
+    redis_server: RedisServer, redis_admin: Redis
+) -> None:
+    cache = RedisBackend(redis_server.url)
+    async with redis_admin.pubsub() as pubsub:
+        await pubsub.subscribe("og:released")
+        await pubsub.get_message(timeout=1)  # the subscription's confirmation
+        leases, _ = await cache.lease_many(["lock:a"], 10)
+        await cache.release_claim(leases)
+        assert await pubsub.get_message(timeout=0.2) is None
+        leases, _ = await cache.lease_many(["lock:a"], 10)
+        _, busy = await cache.lease_many(["lock:a"], 10)  # someone waits now
+        assert busy == [True]
+        await cache.release_claim(leases)
+        message = await pubsub.get_message(timeout=1)
+        assert message is not None and message["data"] == b'["lock:a"]'
+    await cache.close()
+
+
+async def test_two_gateways_one_waits_for_the_others_fetch(
+    dataset: Dataset, redis_server: RedisServer, redis_admin: Redis
+) -> None:  # redis_admin: a flushed Redis
+    """Two gateways on one Redis, an OMS that takes 250 ms: the second gateway, asked
+    for the order while the first fetches it, reads the order's entry twice (its first
+    look and once woken) and never asks the OMS."""
+    order = dataset.orders[dataset.order_ids("in_transit")[0]]
+    query = "query($id: ID!) { order(id: $id) { number } }"
+    variables = {"id": to_global_id("Order", order.id)}
+    async with await start_cluster(dataset, latency_ms={"oms": 250}) as cluster:
+        settings = settings_for(cluster.urls, cache_url=redis_server.url, cache_local_ttl_ms=0)
+        first_gateway, second_gateway = gateway_at(settings), gateway_at(settings)
+        async with (
+            running_gateway(settings, gateway=first_gateway) as a,
+            running_gateway(settings, gateway=second_gateway) as b,
+        ):
+            assert first_gateway.cached is not None and second_gateway.cached is not None
+            leased = asyncio.Event()
+            lease = first_gateway.cached.backend.lease_many
+
+            async def leasing(keys: Sequence[str], ttl_s: float) -> Any:
+                taken = await lease(keys, ttl_s)
+                leased.set()
+                return taken
+
+            first_gateway.cached.backend.lease_many = leasing  # type: ignore[method-assign]
+            backend = second_gateway.cached.backend
+            counter = ReadCounter(backend)
+            backend.get_many = counter.get_many  # type: ignore[method-assign]
+            stats = SourceStats(cluster.urls)
+            await stats.reset()
+            first = asyncio.create_task(a.query(query, variables))
+            await asyncio.wait_for(leased.wait(), WAKE_LIMIT_S)  # a fetches from the OMS
+            second = await asyncio.wait_for(b.query(query, variables), WAKE_LIMIT_S)
+            assert second["data"]["order"]["number"] == order.number
+            assert (await first)["data"] == second["data"]
+            order_reads = [keys for keys in counter.reads if any(order.id in k for k in keys)]
+            assert len(order_reads) == 2, counter.reads
+            assert (await stats.requests())["oms"] == 1

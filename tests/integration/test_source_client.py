@@ -1,0 +1,177 @@
+"""The source client's retries, deadline and breaker, against a real HTTP server on
+loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from sources.clients.http import SourceClient, SourceConfig
+from sources.failures import SourceError
+from sources.resilience import caller, deadline
+from sources.resilience.breaker import CLOSED, OPEN
+
+
+async def test_the_client_counts_failures_for_the_caller_of_the_request(upstream):
+    """``caller.start`` (set by the edge per request) reaches the breaker through the
+    client call; one caller's 500s leave the breaker closed, two callers' open it."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+
+    async def fail_as(who: str, times: int) -> None:
+        caller.start(who)
+        server.statuses = [500] * times
+        for _ in range(times):
+            with pytest.raises(SourceError):
+                await client.request_json("GET", "/thing", dict)
+
+    await asyncio.create_task(fail_as("key_a", 20))
+    assert client.breaker.state == CLOSED
+    await asyncio.create_task(fail_as("key_b", 20))
+    assert client.breaker.state == OPEN
+    await client.close()
+
+
+class Upstream:
+    """A real HTTP server that answers with the statuses it is given, in turn."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.hits: dict[str, int] = {"GET": 0, "POST": 0}
+        self.delay_s = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.hits[request.method] += 1
+        await asyncio.sleep(self.delay_s)
+        status = self.statuses.pop(0) if self.statuses else 200
+        return web.json_response({"ok": True}, status=status)
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
+    server = Upstream()
+    app = web.Application()
+    app.router.add_route("*", "/thing", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    yield server, f"http://{host}:{port}"
+    await runner.cleanup()
+
+
+class Thing(SourceClient):
+    name = "thing"
+
+
+async def test_an_idempotent_read_is_retried_on_503_and_succeeds(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.statuses = [503]
+    assert await client.request_json("GET", "/thing", dict) == {"ok": True}
+    assert server.hits["GET"] == 2
+    await client.close()
+
+
+async def test_a_non_idempotent_call_is_never_retried(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.statuses = [503]
+    with pytest.raises(SourceError) as failure:
+        await client.request_json("POST", "/thing", dict, body={"x": 1}, idempotent=False)
+    assert failure.value.code == "SOURCE_UNAVAILABLE"
+    assert server.hits["POST"] == 1
+    await client.close()
+
+
+async def test_a_client_error_is_not_retried(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.statuses = [400]
+    with pytest.raises(SourceError) as failure:
+        await client.request_json("GET", "/thing", dict)
+    assert failure.value.code == "BAD_USER_INPUT" and server.hits["GET"] == 1
+    assert not failure.value.retryable
+    await client.close()
+
+
+async def test_a_client_error_is_logged_with_the_sources_words_kept_from_the_caller(
+    upstream, caplog
+):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.statuses = [400]
+    with (
+        caplog.at_level(logging.INFO, logger="ordergraph.sources"),
+        pytest.raises(SourceError) as failure,
+    ):
+        await client.request_json("GET", "/thing", dict)
+    assert '{"ok": true}' in caplog.text and "HTTP 400" in caplog.text
+    assert "ok" not in str(failure.value)
+    await client.close()
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+async def test_client_errors_never_open_the_breaker(upstream, status):
+    """A 4xx is the caller's input at fault, not the source: however many there are,
+    the breaker stays closed and later calls still reach the source."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [status] * 20
+    for _ in range(20):
+        with pytest.raises(SourceError) as failure:
+            await client.request_json("GET", "/thing", dict)
+        assert failure.value.code == "BAD_USER_INPUT"
+        assert "ok" not in str(failure.value)  # the source's own words stay out
+    assert client.breaker.state == CLOSED
+    assert await client.request_json("GET", "/thing", dict) == {"ok": True}
+    assert server.hits["GET"] == 21
+    await client.close()
+
+
+async def test_throttling_and_timeouts_statuses_still_count_against_the_source(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [429, 408, 429, 408]
+    for _ in range(4):
+        with pytest.raises(SourceError) as failure:
+            await client.request_json("GET", "/thing", dict)
+        assert failure.value.code != "BAD_USER_INPUT"
+    assert client.breaker.state == OPEN
+    await client.close()
+
+
+async def test_a_call_gets_only_what_is_left_of_the_deadline(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.delay_s = 1.0
+    deadline.start(0.2)
+    started = time.monotonic()
+    with pytest.raises(SourceError) as failure:
+        await client.request_json("GET", "/thing", dict)
+    assert failure.value.code == "SOURCE_TIMEOUT"
+    assert time.monotonic() - started < 0.3
+    with pytest.raises(SourceError):  # past the deadline: not even sent
+        await client.request_json("GET", "/thing", dict)
+    assert server.hits["GET"] == 1
+    await client.close()
+
+
+async def test_the_breaker_fails_fast_once_open(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [500] * 4
+    for _ in range(4):
+        with pytest.raises(SourceError):
+            await client.request_json("GET", "/thing", dict)
+    with pytest.raises(SourceError) as failure:
+        await client.request_json("GET", "/thing", dict)
+    assert failure.value.code == "CIRCUIT_OPEN"
+    assert server.hits["GET"] == 4
+    await client.close()

@@ -1,0 +1,50 @@
+"""Signed change events posted to a running gateway's ``POST /webhooks/{source}``,
+and orders of the seeded data set that such events concern."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from sim.seed import Dataset
+from sources.events import ChangeEvent
+from sources.records import Order
+from sources.webhooks import sign
+from tests.support.gateways import RunningGateway
+
+
+async def post_webhook(
+    gateway: RunningGateway, source: str, body: bytes, headers: Mapping[str, str]
+) -> tuple[int, dict[str, Any]]:
+    """POST one delivery as given: the status and the JSON answer."""
+    async with gateway.session.post(
+        f"{gateway.url}/webhooks/{source}", data=body, headers=dict(headers)
+    ) as resp:
+        return resp.status, await resp.json()
+
+
+async def deliver(
+    gateway: RunningGateway,
+    source: str,
+    event: ChangeEvent,
+    secret: str,
+    *,
+    msg_id: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Sign ``event`` with ``secret`` (as delivery ``msg_id``, when given) and post it."""
+    body = msgspec.json.encode(event)
+    return await post_webhook(gateway, source, body, sign(secret, body, msg_id=msg_id))
+
+
+def in_transit(dataset: Dataset) -> tuple[Order, str]:
+    """An order whose only parcel is in transit with a live carrier record, and its
+    tracking number."""
+    for order_id, scenario in dataset.scenarios.items():
+        order = dataset.orders[order_id]
+        if scenario == "in_transit" and len(order.shipments) == 1:
+            number = order.shipments[0].tracking_number
+            if number in dataset.trackings:
+                return order, number
+    raise AssertionError("no in-transit order in the data set")

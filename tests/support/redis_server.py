@@ -1,0 +1,101 @@
+"""A private ``redis-server`` on a free loopback port, for tests that need a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+from tests.support.ports import free_socket
+
+READY_TIMEOUT_S = 5.0
+
+
+class RedisServer:
+    """Start with ``await start()``; ``stop()`` terminates, ``kill()`` SIGKILLs, and
+    ``start()`` again restarts it on the same port. Nothing is persisted."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError(
+                "redis-server not found on PATH: the cache tests need a real Redis "
+                "(apt-get install redis-server)"
+            )
+        self.binary = binary
+        with free_socket() as sock:
+            self.port: int = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        if self._process is not None:
+            raise RuntimeError(f"redis-server on port {self.port} is already running")
+        self._dir = tempfile.TemporaryDirectory(prefix="og-redis-")
+        log_file = Path(self._dir.name) / "redis.log"
+        self._process = await asyncio.create_subprocess_exec(
+            self.binary,
+            *("--port", str(self.port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no"),
+            *("--dir", self._dir.name, "--logfile", str(log_file)),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await asyncio.wait_for(self._wait_ready(), READY_TIMEOUT_S)
+        except (TimeoutError, RuntimeError) as exc:
+            log = log_file.read_text() if log_file.exists() else ""
+            await self.kill()
+            raise RuntimeError(f"redis-server on port {self.port} did not start:\n{log}") from exc
+
+    async def flush(self) -> None:
+        """Delete every key (FLUSHALL)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(b"FLUSHALL\r\n")
+            if await reader.readline() != b"+OK\r\n":
+                raise RuntimeError("FLUSHALL failed")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def stop(self) -> None:
+        """Terminate (SIGTERM) and wait."""
+        await self._end(kill=False)
+
+    async def kill(self) -> None:
+        """SIGKILL and wait: clients see their connections drop."""
+        await self._end(kill=True)
+
+    async def _end(self, *, kill: bool) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            if kill:
+                process.kill()
+            else:
+                process.terminate()
+            await process.wait()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    async def _wait_ready(self) -> None:
+        while not await self._pings():
+            if self._process is None or self._process.returncode is not None:
+                raise RuntimeError("redis-server exited")
+            await asyncio.sleep(0.02)
+
+    async def _pings(self) -> bool:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            try:
+                writer.write(b"PING\r\n")
+                return await reader.readline() == b"+PONG\r\n"
+            finally:
+                writer.close()
+                await writer.wait_closed()
+        except OSError:
+            return False

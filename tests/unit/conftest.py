@@ -1,0 +1,20 @@
+"""The unit tier is pure: a test here that opens a socket or starts a process fails."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from typing import Any
+
+import pytest
+
+
+def _refuse(*_args: Any, **_kwargs: Any) -> None:
+    raise AssertionError("a unit test does no I/O: move it to tests/integration or tests/e2e")
+
+
+@pytest.fixture(autouse=True)
+def no_network_or_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _refuse)
+    monkeypatch.setattr(socket.socket, "bind", _refuse)
+    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse)

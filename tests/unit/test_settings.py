@@ -1,0 +1,254 @@
+"""Settings: environment over file over defaults, and clear errors."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from gateway.settings import SettingsError, load_settings, redact_url
+from sources.records import MAX_BATCH
+
+# Fixed secrets, so the test ids are the same in every process (pytest-xdist compares them).
+NEW_SECRET, OLD_SECRET = ("whsec_" + base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+
+
+def test_defaults():
+    settings = load_settings({})
+    assert settings.port == 8000 and settings.graphiql is True and settings.dev_mode is False
+    assert settings.sources["oms"].url == "http://127.0.0.1:8101"
+    assert settings.source("carrier").total_timeout_s == 3.0
+
+
+def test_environment_overrides_file(tmp_path):
+    config = tmp_path / "og.toml"
+    config.write_text(
+        "port = 9100\n"
+        "[sources.carrier]\n"
+        'url = "http://carrier.internal:80"\n'
+        "read_timeout_ms = 700\n"
+    )
+    settings = load_settings(
+        {"OG_CONFIG": str(config), "OG_PORT": "9200", "OG_CARRIER_BATCH_SIZE": "50"}
+    )
+    assert settings.port == 9200
+    carrier = settings.source("carrier")
+    assert carrier.base_url == "http://carrier.internal:80"
+    assert (carrier.read_timeout_s, carrier.batch_size) == (0.7, 50)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"OG_PORT": "eighty"}, "port"),
+        ({"OG_CONFIG": "/nonexistent/og.toml"}, "OG_CONFIG"),
+        ({"OG_EXCEPTION_SWEEP_INTERVAL_MS": "10"}, "exception_sweep_interval_ms"),
+    ],
+)
+def test_bad_settings_name_the_problem(environ, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize("value", ["0", "101", "-5"])
+def test_a_batch_size_beyond_what_the_sources_accept_is_refused(value):
+    """The sources answer more than 100 ids per call with 400 (sources.records.MAX_BATCH)."""
+    with pytest.raises(SettingsError, match=r"OG_INVENTORY_BATCH_SIZE \(sources\.inventory\."):
+        load_settings({"OG_INVENTORY_BATCH_SIZE": value})
+    assert load_settings({"OG_INVENTORY_BATCH_SIZE": "1"}).source("inventory").batch_size == 1
+    assert load_settings({}).source("inventory").batch_size == MAX_BATCH == 100
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('sources = "x"\n', r"^invalid settings in \[sources\]: "),
+        ("sources = [1, 2]\n", r"^invalid settings in \[sources\]: "),
+        ("[sources]\noms = 3\n", r"^invalid settings in \[sources\.oms\]: "),
+        ("[[sources.carrier]]\nurl = 'http://x'\n", r"^invalid settings in \[sources\.carrier\]: "),
+        ("[sources.oms]\nurl = 5\n", r"^invalid setting OG_OMS_URL \(sources\.oms\.url\): "),
+        ("port = 80.5\n", r"^invalid setting OG_PORT \(port\): "),
+        ("webhook_secrets = 5\n", r"^invalid setting OG_WEBHOOK_SECRETS \(webhook_secrets\): "),
+        ('log_format = "xml"\n', r"^invalid setting OG_LOG_FORMAT \(log_format\): "),
+        ('tracing_exporter = "zipkin"\n', r"^invalid setting OG_TRACING_EXPORTER "),
+        ('log_level = "LOUD"\n', r"^invalid setting OG_LOG_LEVEL \(log_level\): "),
+        ("[port]\nvalue = 1\n", r"^invalid setting OG_PORT \(port\): "),
+    ],
+)
+def test_a_malformed_config_file_is_a_settings_error_naming_the_setting(tmp_path, config, message):
+    path = tmp_path / "og.toml"
+    path.write_text(config)
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"OG_CONFIG": str(path)})
+
+
+def test_a_config_file_that_is_not_utf8_is_a_settings_error(tmp_path):
+    path = tmp_path / "og.toml"
+    path.write_bytes(b'host = "caf\xe9"\n')
+    with pytest.raises(SettingsError, match=r"^OG_CONFIG="):
+        load_settings({"OG_CONFIG": str(path)})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("OG_OMS_MAX_CONCURRENCY", "0"),
+        ("OG_CARRIER_MAX_CONNECTIONS", "0"),
+        ("OG_INVENTORY_CONNECT_TIMEOUT_MS", "0"),
+        ("OG_TICKETING_READ_TIMEOUT_MS", "-1"),
+        ("OG_OMS_TOTAL_TIMEOUT_MS", "-5"),
+        ("OG_OMS_RETRY_ATTEMPTS", "0"),
+        ("OG_OMS_BREAKER_FAILURE_RATIO", "0"),
+        ("OG_OMS_BREAKER_FAILURE_RATIO", "1.5"),
+        ("OG_OMS_BREAKER_MIN_CALLS", "0"),
+        ("OG_OMS_BREAKER_OPEN_MS", "0"),
+        ("OG_CARRIER_CACHE_TTL_MS", "-1"),
+        ("OG_PORT", "70000"),
+        ("OG_PORT", "-1"),
+        ("OG_REQUEST_DEADLINE_MS", "0"),
+        ("OG_SHUTDOWN_GRACE_MS", "-1"),
+        ("OG_CACHE_LOCAL_TTL_MS", "-1"),
+        ("OG_MAX_IN_FLIGHT", "0"),
+        ("OG_MAX_BATCH", "0"),
+        ("OG_MAX_BODY_BYTES", "0"),
+        ("OG_MAX_DEPTH", "0"),
+        ("OG_MAX_COST", "-1"),
+        ("OG_LIVE_MAX_SUBSCRIPTIONS", "0"),
+        ("OG_WS_INIT_TIMEOUT_MS", "0"),
+        ("OG_LIVE_KEY_RECHECK_MS", "0"),
+        ("OG_SSE_PING_S", "0"),
+        ("OG_LOG_LEVEL", "LOUD"),
+        ("OG_LOG_FORMAT", "xml"),
+        ("OG_TRACING_EXPORTER", "zipkin"),
+        ("OG_OMS_URL", "oms.internal:8101"),
+        ("OG_CARRIER_URL", "ftp://carrier.internal"),
+        ("OG_INVENTORY_URL", "http://[::1"),
+        ("OG_TICKETING_URL", "http://ticketing.internal:99999"),
+        ("OG_CACHE_URL", "redis://[::1"),
+        ("OG_OTLP_ENDPOINT", "collector:4318"),
+        ("OG_OMS_URL", "http://oms.internal :8101"),
+        ("OG_OMS_URL", "http://oms internal:8101"),
+        ("OG_OMS_URL", "http://:8101"),
+        ("OG_OMS_URL", "http://oms.internal:port"),
+        ("OG_OMS_URL", "http://oms$internal"),
+        ("OG_CARRIER_URL", "http://carrier.internal/?x=1"),
+        ("OG_CACHE_URL", "redis://"),
+        ("OG_CACHE_URL", "redis://cache.internal:abc/0"),
+        ("OG_KEYS_URL", "ftp://keys.internal/keys.json"),
+        ("OG_KEYS_URL", "file://host/keys.json"),
+        ("OG_KEYS_URL", "redis:///0"),
+        ("OG_STARTUP_TIMEOUT_MS", "0"),
+        ("OG_WEBHOOK_SECRETS", "whsec_a"),  # the Standard Webhooks library refuses it
+        ("OG_WEBHOOK_SECRETS", "whsec_"),
+        ("OG_WEBHOOK_SECRETS", NEW_SECRET.removeprefix("whsec_")),  # no prefix
+        ("OG_WEBHOOK_SECRETS", "whsec_c2hvcnQ="),  # a 5-byte key
+        ("OG_WEBHOOK_SECRETS", NEW_SECRET[:-6] + "!" + NEW_SECRET[-5:]),  # a typo
+        ("OG_WEBHOOK_SECRETS", f"{NEW_SECRET},{OLD_SECRET[:20]} {OLD_SECRET[20:]}"),
+    ],
+)
+def test_values_that_make_no_sense_are_refused_naming_the_variable(variable, value):
+    with pytest.raises(SettingsError, match=rf"^invalid setting {variable} \("):
+        load_settings({variable: value})
+
+
+def test_the_smallest_sensible_values_are_taken():
+    settings = load_settings(
+        {
+            "OG_OMS_MAX_CONCURRENCY": "1",
+            "OG_OMS_MAX_CONNECTIONS": "1",
+            "OG_OMS_TOTAL_TIMEOUT_MS": "1",
+            "OG_OMS_RETRY_ATTEMPTS": "1",
+            "OG_OMS_BREAKER_FAILURE_RATIO": "1",
+            "OG_OMS_CACHE_STALE_MS": "0",
+            "OG_PORT": "0",
+            "OG_SHUTDOWN_DRAIN_MS": "0",
+            "OG_CACHE_LOCAL_TTL_MS": "0",
+            "OG_MAX_ALIASES": "0",
+            "OG_LOG_LEVEL": "debug",
+        }
+    )
+    oms = settings.source("oms")
+    assert (oms.max_concurrency, oms.max_connections, oms.total_timeout_s) == (1, 1, 0.001)
+    assert (oms.retry_attempts, oms.breaker_failure_ratio) == (1, 1.0)
+    assert settings.cache_policies()["oms"].stale_s == 0
+    assert (settings.port, settings.shutdown_drain_ms, settings.max_aliases) == (0, 0, 0)
+    assert settings.log_level == "debug"
+
+
+def test_unknown_keys_are_rejected(tmp_path):
+    config = tmp_path / "og.toml"
+    config.write_text("prot = 1\n")
+    with pytest.raises(SettingsError, match="prot"):
+        load_settings({"OG_CONFIG": str(config)})
+    config.write_text('[sources.crm]\nurl = "http://x"\n')
+    with pytest.raises(SettingsError, match="crm"):
+        load_settings({"OG_CONFIG": str(config)})
+
+
+def test_cache_and_webhook_settings():
+    settings = load_settings(
+        {
+            "OG_CACHE_URL": "redis://127.0.0.1:6390/2",
+            "OG_WEBHOOK_SECRETS": f"{NEW_SECRET}, {OLD_SECRET}",
+            "OG_CARRIER_CACHE_TTL_MS": "1500",
+        }
+    )
+    assert settings.cache_url == "redis://127.0.0.1:6390/2"
+    assert settings.webhook_secrets == [NEW_SECRET, OLD_SECRET]
+    policies = settings.cache_policies()
+    assert (policies["carrier"].ttl_s, policies["carrier"].keep_s) == (1.5, 600.0)
+    assert policies["oms"].ttl_s == 30.0 and policies["inventory"].ttl_s == 10.0
+
+
+def test_exception_queue_settings():
+    assert (load_settings({}).exception_queue, load_settings({}).exception_sweep_interval_ms) == (
+        True,
+        60_000,
+    )
+    settings = load_settings(
+        {"OG_EXCEPTION_QUEUE": "false", "OG_EXCEPTION_SWEEP_INTERVAL_MS": "5000"}
+    )
+    assert (settings.exception_queue, settings.exception_sweep_interval_ms) == (False, 5000)
+
+
+def test_an_unknown_cache_scheme_is_refused():
+    with pytest.raises(SettingsError, match="cache_url"):
+        load_settings({"OG_CACHE_URL": "memcached://x"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "secret"),
+    [
+        ("OG_CACHE_URL", "redis://:hunter2hunter2@cache.internal:port/0", "hunter2hunter2"),
+        ("OG_KEYS_URL", "rediss://og:hunter2hunter2@/0", "hunter2hunter2"),
+        ("OG_OMS_URL", "http://og:hunter2hunter2@oms.internal/?q", "hunter2hunter2"),
+        ("OG_WEBHOOK_SECRETS", NEW_SECRET[:-6] + "!" + NEW_SECRET[-5:], NEW_SECRET[6:-6]),
+    ],
+)
+def test_a_refused_value_never_shows_its_secret(variable, value, secret):
+    with pytest.raises(SettingsError, match=variable) as caught:
+        load_settings({variable: value})
+    assert secret not in str(caught.value)
+
+
+def test_redact_url_hides_user_info_only():
+    assert redact_url("redis://:pw@cache:6379/0") == "redis://***@cache:6379/0"
+    assert redact_url("rediss://user:p@ss@cache/1") == "rediss://***@cache/1"
+    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+    assert redact_url("file:.ordergraph/keys.json") == "file:.ordergraph/keys.json"
+    assert redact_url("http://oms/a@b") == "http://oms/a@b"
+
+
+def test_good_urls_and_secrets_are_taken():
+    settings = load_settings(
+        {
+            "OG_OMS_URL": "http://[::1]:8101",
+            "OG_CARRIER_URL": "https://carrier_1.internal/v2",
+            "OG_CACHE_URL": "unix:///run/redis.sock",
+            "OG_KEYS_URL": "redis://:pw@keys.internal:6379/1",
+            "OG_WEBHOOK_SECRETS": f" {NEW_SECRET} ,{OLD_SECRET.rstrip('=')}",  # unpadded too
+            "OG_STARTUP_TIMEOUT_MS": "250",
+        }
+    )
+    assert settings.webhook_secrets == [NEW_SECRET, OLD_SECRET.rstrip("=")]
+    assert settings.startup_timeout_ms == 250 and load_settings({}).startup_timeout_ms == 5000
