@@ -10,10 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from gateway.admission import (
-    CostBucket,
-)
-from gateway.admission.bucket import KEY_PREFIX
+from gateway.admission.bucket import KEY_PREFIX, CostBucket
 from sources.cache import MemoryBackend, RedisBackend
 from tests.support.ports import free_socket, hung_server
 from tests.support.redis_server import RedisServer
