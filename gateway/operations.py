@@ -25,6 +25,7 @@ from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from resolvers.schema import PREPARED
 from services.exception_queue.store import QueueStore
+from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
 from sources.resilience import caller, deadline
 
@@ -79,21 +80,34 @@ class Operations:
         the answer goes with."""
         analysis = admitted.analysis
         responses = self._responses if analysis.kind == "query" else None
+        if responses is None:
+            return (await self._run(admitted, queries_only))[0]
         started = time.perf_counter()
-        key, since = "", 0
-        if responses is not None:
-            key, since = responses.key(admitted), responses.epoch
-            kept = await responses.get(key)
-            if kept is not None:
-                elapsed = time.perf_counter() - started
-                trusted = admitted.trusted_id
-                record_operation(analysis.name, "query", "ok", elapsed, trusted_id=trusted)
-                if headers is not None:
-                    headers.update(responses.headers(kept))
-                cost = {**admitted.cost, "actualQueryCost": kept.actual_cost}
-                return {"data": kept.data, "extensions": {"cache": HIT_REPORT, "cost": cost}}
+        key, since = responses.key(admitted), responses.epoch
+        kept = await responses.lookup(key)
+        if kept is None:
+            with responses.building(key) as flight:
+                body, counts = await self._run(admitted, queries_only)
+                actual = body["extensions"]["cost"]["actualQueryCost"]
+                flight.kept = await responses.put(key, body, counts, since, actual)
+            if headers is not None:
+                headers.update(responses.headers(flight.kept))
+            return body
+        elapsed = time.perf_counter() - started
+        record_operation(analysis.name, "query", "ok", elapsed, trusted_id=admitted.trusted_id)
+        if headers is not None:
+            headers.update(responses.headers(kept))
+        cost = {**admitted.cost, "actualQueryCost": kept.actual_cost}
+        return {"data": kept.data, "extensions": {"cache": HIT_REPORT, "cost": cost}}
+
+    async def _run(
+        self, admitted: Admitted, queries_only: bool
+    ) -> tuple[dict[str, Any], CacheCounts]:
+        """Execute the operation: its body, and what its reads were."""
+        analysis = admitted.analysis
         context = self._context(admitted)
         allowed = {OperationType.QUERY} if queries_only else None
+        started = time.perf_counter()
         outcome = "error"
         try:
             result = None
@@ -129,13 +143,9 @@ class Operations:
                 document_hash=analysis.document_hash,
             )
         actual = self._cost_model.actual_cost(analysis, body.get("data"))
-        if responses is not None:
-            kept = await responses.put(key, body, context.counts, since, actual)
-            if headers is not None:
-                headers.update(responses.headers(kept))
         cost = {**admitted.cost, "actualQueryCost": actual}
         body.setdefault("extensions", {})["cost"] = cost
-        return body
+        return body, context.counts
 
     async def stream(self, admitted: Admitted) -> AsyncGenerator[dict[str, Any], None]:
         """A subscription's results, one body per event, until it ends or the consumer

@@ -19,10 +19,12 @@ again when it does (:data:`RACE_WINDOW_S`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +41,8 @@ from sources.clock import Clock
 
 RESPONSES = Counter(
     "og_response_cache_total",
-    "Query answers looked up in the response cache (hit, miss) and stored (store).",
+    "Query answers looked up in the response cache (hit, miss, or joined: the same "
+    "answer being built here was waited for) and stored (store).",
     ["outcome"],
 )
 INVALIDATIONS = Counter(
@@ -76,6 +79,13 @@ class Kept:
     ttl_s: float  # how long it stays kept from now
 
 
+@dataclass(slots=True)
+class Flight:
+    """An answer being built: what was kept of it, once it is."""
+
+    kept: Kept | None = None
+
+
 class ResponseCache:
     """Answers of queries in a shared ``backend`` (with copies in ``local``, when it
     fronts a shared one), invalidated by tag with the entities they were built from."""
@@ -104,6 +114,7 @@ class ResponseCache:
         self._cache_control = cache_control
         self._tag_headers = tag_headers
         self._stored: OrderedDict[str, float] = OrderedDict()  # tag -> last stored (monotonic)
+        self._flights: dict[str, asyncio.Future[Kept | None]] = {}  # answers being built here
         pubsub.subscribe(INVALIDATION_CHANNEL, self._on_notice)
 
     @property
@@ -127,7 +138,32 @@ class ResponseCache:
         )
         return PREFIX + hashlib.sha256(asked).hexdigest()
 
-    async def get(self, key: str) -> Kept | None:
+    async def lookup(self, key: str) -> Kept | None:
+        """The kept answer, or the one being built here for the same key, once built
+        (``None``: none, or it was not kept: the caller builds its own)."""
+        kept = await self._get(key)
+        outcome = "hit"
+        if kept is None and (flight := self._flights.get(key)) is not None:
+            kept = await asyncio.shield(flight)
+            outcome = "joined"
+        RESPONSES.labels(outcome if kept is not None else "miss").inc()
+        return kept
+
+    @contextlib.contextmanager
+    def building(self, key: str) -> Iterator[Flight]:
+        """Around building ``key``'s answer: requests for it meanwhile wait for it
+        (the block sets ``Flight.kept``; an exception leaves it ``None``)."""
+        flight = Flight()
+        future: asyncio.Future[Kept | None] = asyncio.get_running_loop().create_future()
+        own = self._flights.setdefault(key, future) is future
+        try:
+            yield flight
+        finally:
+            if own:
+                del self._flights[key]
+                future.set_result(flight.kept)
+
+    async def _get(self, key: str) -> Kept | None:
         """The kept answer, read from the local copies first, else ``None``."""
         since = self._invalidations.epoch
         blob = None
@@ -142,9 +178,7 @@ class ResponseCache:
                     await self._local.set_many([(key, blob, ttl)], _index(key, entry.tags))
         entry = self._decode(blob)
         if entry is None:
-            RESPONSES.labels("miss").inc()
             return None
-        RESPONSES.labels("hit").inc()
         return Kept(
             orjson.Fragment(bytes(entry.data)),
             entry.actual_cost,

@@ -64,6 +64,16 @@ async def test_a_repeated_query_is_answered_from_the_cache_without_reading_anyth
         assert not _hit(await gateway.query(ORDER_BY_NUMBER, {"number": other.number}))
 
 
+async def test_requests_for_an_answer_being_built_wait_for_it(sim, dataset):
+    order, _ = in_transit(dataset)
+    async with running_gateway(_on(sim.urls)) as gateway:
+        answers = await asyncio.gather(
+            *(gateway.query(ORDER_BY_NUMBER, {"number": order.number}) for _ in range(5))
+        )
+    assert [_hit(answer) for answer in answers].count(False) == 1
+    assert all(answer["data"] == answers[0]["data"] for answer in answers)
+
+
 async def test_without_the_setting_nothing_is_kept(sim, dataset):
     order, _ = in_transit(dataset)
     async with running_gateway(settings_for(sim.urls)) as gateway:
@@ -227,7 +237,7 @@ async def test_mutations_are_never_kept(sim, dataset):
 
 
 async def test_cache_headers_are_sent_only_when_asked_for(sim, dataset):
-    order, number = in_transit(dataset)
+    order, _ = in_transit(dataset)
     payload = {"query": VIEW, "variables": {"n": order.number}}
     options = {"response_cache_control": True, "response_cache_tag_headers": True}
     async with running_gateway(_on(sim.urls, **options)) as gateway:
@@ -241,17 +251,18 @@ async def test_cache_headers_are_sent_only_when_asked_for(sim, dataset):
         async with gateway.session.post(f"{gateway.url}/graphql", json=missing) as resp:
             assert resp.headers["cache-control"] == "no-store"
             assert "cache-tag" not in resp.headers
-    assert number
-    async with running_gateway(_on(sim.urls)) as gateway:
-        async with gateway.session.post(f"{gateway.url}/graphql", json=payload) as resp:
-            assert "cache-control" not in resp.headers and "cache-tag" not in resp.headers
+    async with (
+        running_gateway(_on(sim.urls)) as gateway,
+        gateway.session.post(f"{gateway.url}/graphql", json=payload) as resp,
+    ):
+        assert "cache-control" not in resp.headers and "cache-tag" not in resp.headers
 
 
 async def test_the_memory_backend_is_bounded_in_bytes():
     cache = MemoryBackend(max_bytes=1_000)
     await cache.set_many([(f"k{i}", b"x" * 300, 60.0) for i in range(5)], {"t": ["k4"]})
     kept = [v for v in await cache.get_many([f"k{i}" for i in range(5)]) if v is not None]
-    assert len(kept) == 3  # 3 × (2 + 300) bytes fit in 1,000; the oldest went
+    assert len(kept) == 3  # 3 entries of 2 + 300 bytes fit in 1,000; the oldest went
     assert await cache.get_many(["k0", "k4"]) == [None, b"x" * 300]
     await cache.set_many([("big", b"y" * 2_000, 60.0)], {})
     assert await cache.get_many(["big", "k4"]) == [None, b"x" * 300]  # too big: not kept
