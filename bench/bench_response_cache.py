@@ -1,7 +1,8 @@
 """The response cache on a warm repeated query, against the entity cache alone, in the
 same run.
 
-For each setting (``OG_RESPONSE_CACHE`` false, then true, repeated), a gateway over
+For each setting (``OG_RESPONSE_CACHE`` false; true over the memory backend; true
+over a private redis-server with in-process copies in front; repeated), a gateway over
 the sources in a process of their own answers the same query over and over at 10
 concurrent clients: the full single-order view, and a 50-order page with the full
 nested view. Printed: the gateway process's CPU milliseconds per request, what that
@@ -22,6 +23,7 @@ from bench_compiled import cpu_seconds
 from harness import LIFTED_LIMITS, Run, drive, running_demo
 
 from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.redis_server import RedisServer
 
 VIEWS = {
     "one order, full view": [{"query": ORDER_BY_NUMBER, "variables": {"number": "1001"}}],
@@ -48,15 +50,24 @@ async def measure(seconds: float, repeat: int) -> None:
         f"{'view':<24} {'responses':<9} {'CPU ms':>7} {'req/s/core':>10} {'req/s':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'hits':>6}"
     )
-    for _ in range(repeat):
-        for cache, flag in (("off", "false"), ("on", "true")):
-            env = {**LIFTED_LIMITS, "OG_RESPONSE_CACHE": flag}
-            async with running_demo(env, split=True) as demo:
-                for view, payloads in VIEWS.items():
-                    await drive(demo, payloads, clients=CLIENTS, seconds=2.0)  # warm-up
-                    before = cpu_seconds(demo.pid)
-                    run = await drive(demo, payloads, clients=CLIENTS, seconds=seconds)
-                    print(line(cache, view, run, cpu_seconds(demo.pid) - before))
+    redis = RedisServer()
+    await redis.start()
+    setups = {
+        "off": {"OG_RESPONSE_CACHE": "false"},
+        "memory": {"OG_RESPONSE_CACHE": "true"},
+        "redis": {"OG_RESPONSE_CACHE": "true", "OG_CACHE_URL": redis.url},
+    }
+    try:
+        for _ in range(repeat):
+            for setup, env in setups.items():
+                async with running_demo({**LIFTED_LIMITS, **env}, split=True) as demo:
+                    for view, payloads in VIEWS.items():
+                        await drive(demo, payloads, clients=CLIENTS, seconds=2.0)  # warm-up
+                        before = cpu_seconds(demo.pid)
+                        run = await drive(demo, payloads, clients=CLIENTS, seconds=seconds)
+                        print(line(setup, view, run, cpu_seconds(demo.pid) - before))
+    finally:
+        await redis.stop()
 
 
 def main() -> None:
