@@ -124,7 +124,7 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # Whole answers of queries, dropped by the change events that drop what they read
     # (gateway.response_cache); kept at most as long as the first entity read stays
     # fresh, and never longer than this.
-    response_cache: bool = False
+    response_cache: bool = True
     response_cache_max_ttl_ms: Millis = 10_000
     response_cache_control: bool = False  # Cache-Control: private, max-age / no-store
     response_cache_tag_headers: bool = False  # Cache-Tag and Surrogate-Key with the tags

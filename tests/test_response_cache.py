@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gateway.response_cache import HIT_REPORT
 from resolvers.relay import to_global_id
@@ -42,6 +43,10 @@ def _hit(body: dict[str, Any]) -> bool:
     return body.get("extensions", {}).get("cache") == HIT_REPORT
 
 
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def _on(urls: dict[str, str], **options: Any) -> Any:
     return settings_for(urls, response_cache=True, **options)
 
@@ -50,12 +55,15 @@ async def test_a_repeated_query_is_answered_from_the_cache_without_reading_anyth
     sim, dataset, stats
 ):
     order, _ = in_transit(dataset)
+    counted = {o: _metric("og_response_cache_total", outcome=o) for o in ("hit", "store")}
     async with running_gateway(_on(sim.urls)) as gateway:
         first = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         assert "errors" not in first and not _hit(first)
         await stats.reset()
         again = await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         assert _hit(again)
+        for outcome, before in counted.items():
+            assert _metric("og_response_cache_total", outcome=outcome) == before + 1
         assert again["data"] == first["data"]
         assert again["extensions"]["cost"] == first["extensions"]["cost"]
         assert await stats.requests() == NOTHING
@@ -76,7 +84,7 @@ async def test_requests_for_an_answer_being_built_wait_for_it(sim, dataset):
 
 async def test_without_the_setting_nothing_is_kept(sim, dataset):
     order, _ = in_transit(dataset)
-    async with running_gateway(settings_for(sim.urls)) as gateway:
+    async with running_gateway(settings_for(sim.urls, response_cache=False)) as gateway:
         await gateway.query(VIEW, {"n": order.number})
         assert not _hit(await gateway.query(VIEW, {"n": order.number}))
 
@@ -172,8 +180,11 @@ async def test_a_new_or_changed_order_drops_every_list_of_orders(sim, dataset, s
         assert _hit(await gateway.query(LIST))
         # An order no list held yet (a new one) may belong on any list.
         new = ChangeEvent(type=EventType.ORDER_UPDATED, occurred_at=FIXED_NOW, order_id="o-new")
+        dropped = _metric("og_response_cache_invalidations_total")
         status, answer = await deliver(gateway, "oms", new, SECRET)
         assert status == 200, answer
+        await asyncio.sleep(0.05)  # the notice reaches this instance's listeners as a task
+        assert _metric("og_response_cache_invalidations_total") == dropped + 1
         await stats.reset()
         fresh = await gateway.query(LIST)
         assert not _hit(fresh)
