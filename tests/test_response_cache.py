@@ -9,14 +9,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from gateway.response_cache import HIT_REPORT
+from gateway.response_cache import HIT_REPORT, ResponseCache
 from resolvers.relay import to_global_id
 from sim.faults import FaultSpec
 from sim.seed import generate
+from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
+from sources.cache.through import CacheCounts
+from sources.cache.upstreams import INVALIDATION_CHANNEL, ChangeNotice
+from sources.clock import SYSTEM_CLOCK
 from sources.events import ChangeEvent, EventType
 from sources.webhooks import generate_secret
 from tests.conftest import (
@@ -280,3 +285,36 @@ async def test_the_memory_backend_is_bounded_in_bytes():
     await cache.set_many([("k4", b"z" * 900, 60.0)], {})  # grows in place: others go
     assert await cache.get_many(["k2", "k3", "k4"]) == [None, None, b"z" * 900]
     assert await cache.invalidate_tags(["t"]) == 1
+
+
+async def _kept_answer(tags: list[str]) -> tuple[MemoryBackend, Invalidations, ResponseCache]:
+    backend, invalidations = MemoryBackend(), Invalidations()
+    await backend.start()
+    cache = ResponseCache(backend, backend, invalidations, SYSTEM_CLOCK)
+    counts = CacheCounts()
+    counts.read(tags, SYSTEM_CLOCK.time() + 30)
+    assert await cache.put("k", {"data": {"n": 1}}, counts, cache.epoch, 1) is not None
+    return backend, invalidations, cache
+
+
+async def test_an_answer_stored_just_before_its_change_was_heard_of_is_deleted_again():
+    # Another instance deleted the shared entries, then announced it: this instance
+    # stored the answer in between, and deletes it once the notice arrives.
+    backend, _, cache = await _kept_answer(["order:1", "sku:A"])
+    notice = msgspec.json.encode(ChangeNotice(tags=["order:1"]))
+    await backend.publish(INVALIDATION_CHANNEL, notice)
+    await asyncio.sleep(0.05)  # delivered to subscribers as a task
+    assert await cache.lookup("k") is None
+    await backend.close()
+
+
+async def test_an_answer_whose_entities_changed_while_it_was_built_is_not_kept():
+    backend, invalidations, cache = await _kept_answer(["order:2"])
+    since = cache.epoch
+    invalidations.record(["order:1"])  # heard of while building
+    counts = CacheCounts()
+    counts.read(["order:1"], SYSTEM_CLOCK.time() + 30)
+    assert await cache.put("k2", {"data": {"n": 2}}, counts, since, 1) is None
+    assert await cache.lookup("k2") is None
+    assert await cache.lookup("k") is not None  # another entity's answer stays
+    await backend.close()
