@@ -36,6 +36,7 @@ from gateway.observability import (
 )
 from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
+from gateway.response_cache import ResponseCache
 from gateway.settings import SOURCE_NAMES, Settings, redact_url
 from gateway.slow_clients import SlowBodyGuard
 from gateway.startup import config_summary
@@ -100,6 +101,19 @@ class Components:
         )
         cached.listen()
         cached.on_change(self.live.changes.publish)
+        responses = None
+        if settings.response_cache:
+            responses = ResponseCache(
+                backend,
+                backend,
+                cached.invalidations,
+                self.clock,
+                local=local,
+                local_ttl_s=settings.cache_local_ttl_ms / 1000,
+                max_ttl_s=settings.response_cache_max_ttl_ms / 1000,
+                cache_control=settings.response_cache_control,
+                tag_headers=settings.response_cache_tag_headers,
+            )
         index = None
         if settings.exception_queue:
             interval_s = settings.exception_sweep_interval_ms / 1000
@@ -121,7 +135,7 @@ class Components:
             index.start()
             self.exception_index = index
         try:
-            yield self._running(cached, self.persisted, self.bucket, loop_lag)
+            yield self._running(cached, self.persisted, self.bucket, loop_lag, responses)
         finally:
             await self.connections.close()
             self.cached = None
@@ -140,6 +154,7 @@ class Components:
         persisted: PersistedQueries,
         bucket: CostBucket,
         loop_lag: LoopLag,
+        responses: ResponseCache | None,
     ) -> Running:
         """The endpoints, built on the started parts."""
         settings = self.settings
@@ -166,6 +181,7 @@ class Components:
             deadline_s,
             cost_model,
             compiled=settings.compiled_execution,
+            responses=responses,
         )
         in_flight = InFlight(settings.max_in_flight)
         # Dev mode serves anonymous consoles: only the gateway's own pages (and those

@@ -205,7 +205,10 @@ class GraphQLEndpoint:
         screen = _runs_over_get if request.method == "GET" else _runs_over_post
         with self._in_flight.claim():  # taken before admission, which may await Redis
             admitted = await self._gate.admit(payload, principal, invalid=invalid, screen=screen)
-            body = await self._operations.execute(admitted, queries_only=request.method == "GET")
+            headers: dict[str, str] = {}
+            body = await self._operations.execute(
+                admitted, queries_only=request.method == "GET", headers=headers
+            )
         # A request error (the document did not validate) has no data at all; a field
         # error that nulled the whole answer still has data: null, and is a 200 -
         # unless every error is a retryable refusal that changed nothing (an
@@ -213,7 +216,7 @@ class GraphQLEndpoint:
         # client or proxy knows to retry after Retry-After.
         if _unavailable(body):
             return 503, body, {"Retry-After": str(RETRY_AFTER_S)}
-        return (200 if "data" in body else invalid), body, {}
+        return (200 if "data" in body else invalid), body, headers
 
 
 def _unavailable(body: Mapping[str, Any]) -> bool:

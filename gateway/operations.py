@@ -19,11 +19,13 @@ from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.error_format import format_error
 from gateway.observability import record_operation
+from gateway.response_cache import HIT_REPORT, ResponseCache
 from resolvers.compiled import execute_compiled
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from resolvers.schema import PREPARED
 from services.exception_queue.store import QueueStore
+from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
 from sources.resilience import caller, deadline
 
@@ -40,8 +42,11 @@ class Operations:
         cost_model: CostModel,
         *,
         compiled: bool = False,
+        responses: ResponseCache | None = None,
     ) -> None:
+        """``responses``: where queries' answers are kept (None: nowhere)."""
         self._schema = schema
+        self._responses = responses
         self._compiled = compiled  # queries run by their compiled plans
         self._cost_model = cost_model
         self._cached = cached
@@ -63,8 +68,42 @@ class Operations:
             deadline_s=self._deadline_s,
         )
 
-    async def execute(self, admitted: Admitted, *, queries_only: bool = False) -> dict[str, Any]:
-        """Run a query or mutation under the request deadline: the response body."""
+    async def execute(
+        self,
+        admitted: Admitted,
+        *,
+        queries_only: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Run a query or mutation under the request deadline (or answer a query from
+        the response cache): the response body. ``headers`` gets the HTTP headers
+        the answer goes with."""
+        analysis = admitted.analysis
+        responses = self._responses if analysis.kind == "query" else None
+        if responses is None:
+            return (await self._run(admitted, queries_only))[0]
+        started = time.perf_counter()
+        key, since = responses.key(admitted), responses.epoch
+        kept = await responses.lookup(key)
+        if kept is None:
+            with responses.building(key) as flight:
+                body, counts = await self._run(admitted, queries_only)
+                actual = body["extensions"]["cost"]["actualQueryCost"]
+                flight.kept = await responses.put(key, body, counts, since, actual)
+            if headers is not None:
+                headers.update(responses.headers(flight.kept))
+            return body
+        elapsed = time.perf_counter() - started
+        record_operation(analysis.name, "query", "ok", elapsed, trusted_id=admitted.trusted_id)
+        if headers is not None:
+            headers.update(responses.headers(kept))
+        cost = {**admitted.cost, "actualQueryCost": kept.actual_cost}
+        return {"data": kept.data, "extensions": {"cache": HIT_REPORT, "cost": cost}}
+
+    async def _run(
+        self, admitted: Admitted, queries_only: bool
+    ) -> tuple[dict[str, Any], CacheCounts]:
+        """Execute the operation: its body, and what its reads were."""
         analysis = admitted.analysis
         context = self._context(admitted)
         allowed = {OperationType.QUERY} if queries_only else None
@@ -106,7 +145,7 @@ class Operations:
         actual = self._cost_model.actual_cost(analysis, body.get("data"))
         cost = {**admitted.cost, "actualQueryCost": actual}
         body.setdefault("extensions", {})["cost"] = cost
-        return body
+        return body, context.counts
 
     async def stream(self, admitted: Admitted) -> AsyncGenerator[dict[str, Any], None]:
         """A subscription's results, one body per event, until it ends or the consumer

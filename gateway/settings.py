@@ -121,6 +121,13 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     shutdown_grace_ms: NonNegative = 10000  # then: how long requests in flight may take
     cache_url: str = "memory://"  # or redis://host:port/db
     cache_local_ttl_ms: NonNegative = 2000  # in-process copies in front of Redis; 0: none
+    # Whole answers of queries, dropped by the change events that drop what they read
+    # (gateway.response_cache); kept at most as long as the first entity read stays
+    # fresh, and never longer than this.
+    response_cache: bool = True
+    response_cache_max_ttl_ms: Millis = 10_000
+    response_cache_control: bool = False  # Cache-Control: private, max-age / no-store
+    response_cache_tag_headers: bool = False  # Cache-Tag and Surrogate-Key with the tags
     # Standard Webhooks secrets ("whsec_…"); two during a rotation. None: webhooks off.
     webhook_secrets: list[str] = msgspec.field(default_factory=list)
     # The exception queue: kept current by change events and by a sweep of what changed

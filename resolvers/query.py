@@ -31,6 +31,7 @@ from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, Order
 from resolvers.types.ticket import SupportTicket
 from sources.cache.through import Cached, Freshness
 from sources.clients.oms import OrderSearch
+from sources.events import ORDER_LISTS_TAG, order_tag
 
 # Node kinds and how many parts their global ids have (the first is the order's id).
 _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}
@@ -99,6 +100,10 @@ class Query:
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = context.clock.time()
         found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in page.edges]
+        context.counts.read(
+            [ORDER_LISTS_TAG, *(order_tag(edge.node.id) for edge in page.edges)],
+            fetched_at + context.cached.orders.policy.ttl_s,
+        )
         context.loaders.remember_orders(found)
         await context.cached.orders.store(
             {edge.node.id: edge.node for edge in page.edges},

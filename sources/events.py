@@ -41,12 +41,17 @@ class ChangeEvent(Record, frozen=True, kw_only=True):
     def tags(self) -> list[str]:
         """Cache tags this change invalidates; empty when the event names nothing."""
         if self.type in (EventType.ORDER_UPDATED, EventType.ORDER_CANCELLED):
-            return [order_tag(self.order_id)] if self.order_id else []
+            # A new or changed order may enter, leave or move in any list of orders.
+            return [order_tag(self.order_id), ORDER_LISTS_TAG] if self.order_id else []
         if self.type is EventType.TRACKING_UPDATED:
             return [tracking_tag(self.tracking_number)] if self.tracking_number else []
         if self.type is EventType.INVENTORY_CHANGED:
             return [sku_tag(self.sku)] if self.sku else []
         return [tickets_tag(self.order_id)] if self.order_id else []
+
+
+# Every answer read from a list of orders (any tenant's, any filter) is under this tag.
+ORDER_LISTS_TAG = "order-lists"
 
 
 def order_tag(order_id: str) -> str:

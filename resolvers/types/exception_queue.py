@@ -126,6 +126,7 @@ async def queue_page(
     context: RequestContext, first: int, after: str | None, filter: ExceptionQueueFilter | None
 ) -> ExceptionQueueConnection:
     check_first(first)
+    context.counts.spoil()  # the queue is no cached entity: no answer from it is stored
     wanted = ExceptionMatch(filter or ExceptionQueueFilter())
     queue = context.queue
     access = context.access

@@ -25,19 +25,20 @@ REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 def open_backend(url: str, loop_lag: LoopLag | None = None) -> CacheBackend:
     """``redis://``, ``rediss://`` or ``unix://`` → Redis; ``memory://`` (optionally
-    ``memory://?max_entries=N``) → in-process LRU. ``loop_lag``: the process's lag
-    monitor, so Redis is not blamed for the loop's lateness."""
+    ``memory://?max_entries=N&max_bytes=N``) → in-process LRU. ``loop_lag``: the
+    process's lag monitor, so Redis is not blamed for the loop's lateness."""
     parts = urlsplit(url)
     if parts.scheme in REDIS_SCHEMES:
         return RedisBackend(url, loop_lag=loop_lag)
     if parts.scheme == "memory":
         query = parse_qs(parts.query)
-        if set(query) - {"max_entries"}:
-            raise ValueError(f"cache URL {url!r}: memory:// takes only ?max_entries=N")
-        if "max_entries" not in query:
-            return MemoryBackend()
+        if set(query) - {"max_entries", "max_bytes"}:
+            raise ValueError(
+                f"cache URL {url!r}: memory:// takes only ?max_entries=N and &max_bytes=N"
+            )
         try:
-            return MemoryBackend(max_entries=int(query["max_entries"][-1]))
+            bounds = {name: int(values[-1]) for name, values in query.items()}
+            return MemoryBackend(**bounds)
         except ValueError as exc:
             raise ValueError(f"cache URL {url!r}: {exc}") from exc
     raise ValueError(

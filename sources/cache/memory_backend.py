@@ -2,8 +2,8 @@
 ranked indexes and pub/sub to this process's subscribers.
 
 Claims live in the same bounded store as cached values, as they share one keyspace in
-Redis: nothing here can grow past ``max_entries`` keys (an evicted claim is a lost
-claim, as in a Redis under memory pressure).
+Redis: nothing here can grow past ``max_entries`` keys nor past ``max_bytes`` of keys
+and values (an evicted claim is a lost claim, as in a Redis under memory pressure).
 Ranked indexes are kept apart and never evicted (as in Redis, their owners bound them).
 """
 
@@ -30,6 +30,10 @@ from sources.cache.ranked_index import RankedIndex
 from sources.cache.releases import Releases, ReleaseWatch
 
 log = logging.getLogger("ordergraph.cache")
+
+# Keys and values held (whole responses can be large); Python's own overhead per entry
+# comes on top.
+DEFAULT_MAX_BYTES = 128_000_000
 
 
 class Subscribers:
@@ -79,10 +83,14 @@ class MemoryBackend:
 
     name: str = "memory"
 
-    def __init__(self, max_entries: int = 50_000) -> None:
+    def __init__(self, max_entries: int = 50_000, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._bytes = 0  # keys and values held in _entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._tags: dict[str, set[str]] = {}  # tag -> live keys; only keys in _entries
@@ -225,19 +233,26 @@ class MemoryBackend:
         the bound. An overwritten key keeps its tags, as a Redis tag set would."""
         if ttl_s <= 0:
             return
+        size = len(key) + len(value)
+        if size > self._max_bytes:  # would evict everything and still not fit
+            self._remove(key)
+            return
         entry = self._entries.get(key)
         if entry is None:
             self._entries[key] = _Entry(value, now + ttl_s)
+            self._bytes += size
         else:
+            self._bytes += len(value) - len(entry.value)
             entry.value, entry.expires_at = value, now + ttl_s
             self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
+        while len(self._entries) > self._max_entries or self._bytes > self._max_bytes:
             self._remove(next(iter(self._entries)))
 
     def _remove(self, key: str) -> _Entry | None:
         """Drop ``key`` and its place in the tag index."""
         entry = self._entries.pop(key, None)
         if entry is not None:
+            self._bytes -= len(key) + len(entry.value)
             for tag in entry.tags:
                 keys = self._tags.get(tag)
                 if keys is not None:

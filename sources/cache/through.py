@@ -29,9 +29,10 @@ import asyncio
 import enum
 import hashlib
 import logging
+import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -89,9 +90,24 @@ class SourceCounts:
 
 @dataclass(slots=True)
 class CacheCounts:
-    """Hits, misses and stale serves per source, for one request."""
+    """Hits, misses and stale serves per source, for one request; and what a response
+    built from its reads may be cached as: the tags of every entity read fresh, the
+    epoch time the first of them stops being fresh, and whether anything was read
+    stale, failed or came from where no tag can name it (``spoiled``)."""
 
     by_source: dict[str, SourceCounts] = field(default_factory=dict)
+    tags: set[str] = field(default_factory=set)
+    fresh_until: float = math.inf
+    spoiled: bool = False
+
+    def read(self, tags: Iterable[str], fresh_until: float) -> None:
+        """Note a fresh read of the entities under ``tags``, fresh until then."""
+        self.tags.update(tags)
+        self.fresh_until = min(self.fresh_until, fresh_until)
+
+    def spoil(self) -> None:
+        """Note a read no response may be cached from (stale, failed or untagged)."""
+        self.spoiled = True
 
     def add(self, source: str, batch: SourceCounts) -> None:
         counts = self.by_source.get(source)
@@ -218,8 +234,28 @@ class CachedSource(Generic[T]):
                     outcome = fallback[key]
                 results[key] = outcome
         counts.add(self.source, tally)
+        self._note_reads(counts, idents, keys, results)
         telemetry.count_cache(self.source, tally.hits, tally.misses, tally.stale)
         return [results[key] for key in keys]
+
+    def _note_reads(
+        self,
+        counts: CacheCounts,
+        idents: Sequence[str],
+        keys: list[str],
+        results: Mapping[str, Cached[T] | SourceError],
+    ) -> None:
+        """Tell ``counts`` what was read, for the response cache."""
+        if counts.spoiled:
+            return
+        for ident, key in zip(idents, keys, strict=True):
+            result = results[key]
+            if not isinstance(result, Cached) or result.status is not Freshness.FRESH:
+                counts.spoil()
+                return
+            value = result.value
+            ttl = self.policy.ttl_s if value is not None else self.policy.negative_ttl_s
+            counts.read(self._tags(ident, value), result.fetched_at + ttl)
 
     async def store(self, records: Mapping[str, T], *, scope: str, since: int) -> None:
         """Write records fetched another way (e.g. a list page) as fresh entries;
