@@ -14,7 +14,6 @@ calls in flight get the loop back instead of sharing it with ever more."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 
 from gateway.refusal import RequestRefused
 from sources.resilience.loop_lag import LoopLag
@@ -38,12 +37,7 @@ class Slot:
     def __enter__(self) -> Slot:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.release()
 
 
