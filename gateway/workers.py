@@ -1,15 +1,19 @@
-"""``ordergraph serve --workers N``: N gateway processes on one listening socket.
+"""``ordergraph serve --workers N``: N gateway processes on one port.
 
 The parent refuses what cannot work (:func:`check_startup`) before it binds the
-port, binds it once (uvicorn's ``Config.bind_socket``), then starts N workers, each
-a fresh interpreter (multiprocessing's spawn, as uvicorn's) running the same
+port, then holds the port (bound, not listening) and starts N workers, each a fresh
+interpreter (multiprocessing's spawn, as uvicorn's) running the same
 :class:`gateway.server.GatewayServer` as a single process does, on uvloop with the
-httptools protocol. Signals reach the parent only (workers leave its process group,
-so Ctrl+C in a terminal is not delivered twice) and are passed on as they came:
-SIGTERM makes every worker fail readiness, drain and finish what is in flight,
-SIGINT skips the drain; the parent waits for all of them. A worker that dies after
-it started is replaced; one that fails to start (uvicorn's exit status 3) stops
-them all. A worker whose parent dies stops itself as on SIGTERM.
+httptools protocol. Each worker listens on a socket of its own with
+``SO_REUSEPORT``, so the kernel spreads new connections over them: on one shared
+socket, uvloop accepts every pending connection at once, and in a burst of clients
+(10 keep-alive connections opened together) one worker took them all. Signals reach
+the parent only (workers leave its process group, so Ctrl+C in a terminal is not
+delivered twice) and are passed on as they came: SIGTERM makes every worker fail
+readiness, drain and finish what is in flight, SIGINT skips the drain; the parent
+waits for all of them. A worker that dies after it started is replaced; one that
+fails to start (uvicorn's exit status 3) stops them all. A worker whose parent dies
+stops itself as on SIGTERM.
 
 Why not uvicorn's own supervisor (``uvicorn.supervisors.Multiprocess``): its
 workers run a plain ``uvicorn.Server`` made from a ``Config`` pickled in the parent.
@@ -42,7 +46,6 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from urllib.parse import urlsplit
 
-import uvicorn
 from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 
@@ -56,6 +59,7 @@ log = logging.getLogger("ordergraph.workers")
 
 WORKER_HEADER = "x-ordergraph-worker"  # the pid of the worker that answered
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+BACKLOG = 2048  # uvicorn's default
 _spawn = multiprocessing.get_context("spawn")
 
 
@@ -84,13 +88,30 @@ def worker_count(settings: Settings) -> int:
     return settings.workers
 
 
+def port_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` that other sockets of this user may bind
+    as well (``SO_REUSEPORT``); as uvicorn, IPv6 for a host with a colon."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def run_workers(settings: Settings, count: int) -> int:
     """Serve with ``count`` worker processes until stopped; the exit status."""
     run_main(check_startup(settings))  # refused here (SettingsError) before binding
     log_configuration(settings)
-    # Only uvicorn's socket binding is used here (IPv4 or 6, SO_REUSEADDR, inheritable).
-    config = uvicorn.Config("", host=settings.host, port=settings.port, log_config=None)
-    sock = config.bind_socket()
+    try:
+        sock = port_socket(settings.host, settings.port)  # held: port 0 picks it here
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        raise SettingsError(f"OG_HOST/OG_PORT: cannot listen on {where}: {exc}") from exc
     metrics_dir = tempfile.mkdtemp(prefix="ordergraph-metrics-")
     os.environ[METRICS_DIR] = metrics_dir  # before the workers import prometheus_client
     try:
@@ -130,7 +151,8 @@ class Supervisor:
         return status
 
     def _start(self) -> BaseProcess:
-        worker = _spawn.Process(target=_worker, args=(self.settings, self.sock))
+        port = self.sock.getsockname()[1]
+        worker = _spawn.Process(target=_worker, args=(self.settings, port))
         worker.start()
         return worker
 
@@ -165,12 +187,14 @@ class Supervisor:
                 os.kill(worker.pid, sig)
 
 
-def _worker(settings: Settings, sock: socket.socket) -> None:  # pragma: no cover - a child
-    """One worker: the gateway on the parent's socket, as a single process runs it."""
+def _worker(settings: Settings, port: int) -> None:  # pragma: no cover - a child
+    """One worker: the gateway on a socket of its own, as a single process runs it."""
     os.setpgrp()  # signals come from the parent only
     threading.Thread(target=_stop_with_parent, daemon=True).start()
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.tracing_exporter, endpoint=settings.otlp_endpoint)
+    sock = port_socket(settings.host, port)
+    sock.listen(BACKLOG)
     headers = [(WORKER_HEADER, str(os.getpid()))]
     run_main(serve_on(settings, sockets=[sock], headers=headers, log_configuration=False))
 
