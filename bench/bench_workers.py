@@ -19,8 +19,10 @@ import os
 import statistics
 from pathlib import Path
 
+import aiohttp
 from harness import LIFTED_LIMITS, Run, drive, running_demo
 
+from gateway.workers import WORKER_HEADER
 from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.redis_server import RedisServer
 
@@ -55,6 +57,17 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+async def every_worker_answers(url: str, workers: int) -> None:
+    """Until ``workers`` processes have answered, each over a new connection: the
+    first ready worker must not take every connection of the warm-up."""
+    seen: set[str] = set()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        async with asyncio.timeout(60):
+            while len(seen) < workers:
+                async with session.get(f"{url}/healthz") as resp:
+                    seen.add(resp.headers.get(WORKER_HEADER, "single"))
+
+
 def is_worker(pid: int) -> bool:
     """A worker (spawned by multiprocessing), not its resource tracker nor the parent."""
     return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -87,6 +100,7 @@ async def measure(seconds: float, repeat: int) -> None:
             for workers in (1, 2):
                 env = {**LIFTED_LIMITS, "OG_CACHE_URL": redis.url, "OG_WORKERS": str(workers)}
                 async with running_demo(env, split=True) as demo:
+                    await every_worker_answers(demo.url, workers)
                     for view, payloads in VIEWS.items():
                         await drive(demo, payloads, clients=CLIENTS, seconds=3.0)  # warm-up
                         pids = [demo.pid, *children(demo.pid)] if workers > 1 else [demo.pid]
