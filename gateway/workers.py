@@ -21,8 +21,9 @@ The drain before shutdown lives in ``GatewayServer`` (readiness fails first whil
 requests are still served for ``OG_SHUTDOWN_DRAIN_MS``; WebSockets close with 1001,
 not uvicorn's 1012), and the four places that make its worker class cannot be told
 to make another; nor do the app and the per-server HTTP protocol class pickle,
-since both are built per process. What it would add, a ping over a pipe to detect a
-hung interpreter, a liveness probe on ``/healthz`` does as well.
+since both are built per process. Its workers also share one socket, which one
+worker empties (above). What it would add, a ping over a pipe to detect a hung
+interpreter, an orchestrator's liveness probe on ``/healthz`` covers.
 
 Workers share state only through Redis: with the memory cache each would keep its
 own cache, cost buckets, idempotency claims and webhook dedupe, and a change event
