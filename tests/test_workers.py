@@ -78,6 +78,19 @@ async def test_serve_refuses_workers_over_the_memory_cache_before_binding(args, 
     assert stderr.startswith("ordergraph: OG_WORKERS=2 (--workers): the memory cache")
 
 
+async def test_a_worker_that_cannot_start_stops_them_all(redis_server: RedisServer, tmp_path):
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    env = {
+        "OG_DEV_MODE": "1",
+        "OG_CACHE_URL": redis_server.url,
+        "OG_PORT": str(port),
+        "OG_PERSISTED_MANIFEST": str(tmp_path / "missing.json"),  # read by each worker
+    }
+    status, _ = await _exited("serve", "--workers", "2", env=env)
+    assert status == 3  # uvicorn's start-up failure, not a worker restarted for ever
+
+
 async def test_serve_refuses_a_workers_flag_that_is_no_count():
     status, stderr = await _exited("serve", "--workers", "0", env={})
     assert status == 2 and "--workers: '0' is no whole number of at least 1" in stderr
