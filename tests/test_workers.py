@@ -114,6 +114,19 @@ class Workers:
         ):
             return resp.status, await resp.json(), int(resp.headers[WORKER_HEADER])
 
+    async def both_listening(self) -> None:
+        """Until both workers have answered (the second may start later than the first)."""
+        seen: set[str] = set()
+        async with asyncio.timeout(60):
+            while len(seen) < 2:
+                async with (
+                    aiohttp.ClientSession(
+                        connector=aiohttp.TCPConnector(force_close=True)
+                    ) as session,
+                    session.get(f"{self.url}/healthz") as resp,
+                ):
+                    seen.add(resp.headers[WORKER_HEADER])
+
     async def ready_status(self) -> tuple[int, str]:
         async with (
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
@@ -160,7 +173,9 @@ async def workers(
     try:
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, url, process, timeout_s=60)
-        yield Workers(process, url)
+        workers = Workers(process, url)
+        await workers.both_listening()
+        yield workers
     finally:
         if process.returncode is None:
             process.kill()
@@ -224,12 +239,11 @@ async def test_metrics_add_up_every_workers_series(workers: Workers, dataset):
     async with aiohttp.ClientSession() as session, session.get(f"{workers.url}/metrics") as resp:
         text = await resp.text()
     counted = re.findall(
-        r'^og_graphql_operations_total\{kind="query",operation="One",outcome="ok"\} '
-        r"(\S+)$",
+        r'^og_graphql_operations_total\{kind="query",operation="One",outcome="\w+"\} (\S+)$',
         text,
         re.M,
-    )
-    assert [float(value) for value in counted] == [sent]
+    )  # "ok", or "partial" when a source was too slow for the deadline on a busy machine
+    assert sum(float(value) for value in counted) == sent
 
 
 async def test_sigterm_drains_every_worker_and_finishes_requests_in_flight(
