@@ -69,8 +69,11 @@ class Components:
     (:class:`Running`). While the app runs, the parts are also here to look into
     (``exception_index`` is None when ``OG_EXCEPTION_QUEUE`` is off)."""
 
-    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock = SYSTEM_CLOCK, *, log_configuration: bool = True
+    ) -> None:
         self.settings = settings
+        self.log_configuration = log_configuration  # False: a supervisor logged it once
         self.clock = clock  # "now" for every rule and service of this process
         self.draining = False  # set on SIGTERM: readiness fails, requests still served
         self.live = LiveFeeds()
@@ -88,8 +91,8 @@ class Components:
             log.warning(
                 "DEV MODE: anonymous requests run as an internal console; never in production"
             )
-        summary = config_summary(settings)
-        log.info("configuration: %s", _one_line(summary), extra={"config": summary})
+        if self.log_configuration:
+            log_configuration(settings)
         upstreams = Upstreams.open(*(settings.source(name) for name in SOURCE_NAMES))
         loop_lag = LoopLag()
         loop_lag.start()
@@ -212,6 +215,11 @@ class Components:
             ),
             "webhooks": WebhookReceiver(settings.webhook_secrets, cached),
         }
+
+
+def log_configuration(settings: Settings) -> None:
+    summary = config_summary(settings)
+    log.info("configuration: %s", _one_line(summary), extra={"config": summary})
 
 
 class Running(TypedDict):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import sys
 import tempfile
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
@@ -19,7 +17,7 @@ from gateway.auth.cli import add_keys_commands, run_keys_command
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
-from gateway.server import serve
+from gateway.server import run_main, serve
 from gateway.settings import (
     Settings,
     SettingsError,
@@ -28,6 +26,7 @@ from gateway.settings import (
     redact_url,
 )
 from gateway.startup import check_pepper, check_startup, generate_pepper
+from gateway.workers import run_workers, worker_count
 from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
@@ -74,13 +73,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             settings = msgspec.structs.replace(
-                settings, host=args.host or settings.host, port=args.port or settings.port
+                settings,
+                host=args.host or settings.host,
+                port=args.port or settings.port,
+                workers=args.workers or settings.workers,
             )
-            _run(serve(settings))
+            workers = worker_count(settings)
+            if workers > 1:
+                return run_workers(settings, workers)
+            run_main(serve(settings))
         elif args.command == "sim":
-            _run(_sim(args))
+            run_main(_sim(args))
         else:
-            _run(_demo(args, settings))
+            run_main(_demo(args, settings))
     except SettingsError as exc:  # start-up refused what cannot work
         print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help=f"port to listen on (default: OG_PORT from the settings, {defaults.port})",
     )
+    gateway.add_argument(
+        "--workers",
+        type=_positive,
+        help="server processes (default: OG_WORKERS from the settings, else one per core; "
+        "one with the memory cache, which refuses more)",
+    )
 
     commands.add_parser("export-schema", help="print the GraphQL SDL")
     add_keys_commands(commands)
@@ -212,6 +223,12 @@ def _add_sim_options(
     )
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is no whole number of at least 1")
+    return int(text)
+
+
 def _instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -227,20 +244,6 @@ def _fault(text: str) -> tuple[str, FaultSpec]:
         return parse_fault_option(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        loop_factory = None
-    else:
-        loop_factory = uvloop.new_event_loop
-    with (
-        asyncio.Runner(loop_factory=loop_factory) as runner,
-        contextlib.suppress(KeyboardInterrupt),
-    ):
-        runner.run(main)
 
 
 def _clock(args: argparse.Namespace) -> Clock:

@@ -31,8 +31,9 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.trace import Span
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from pythonjsonlogger.orjson import OrjsonFormatter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -301,9 +302,14 @@ def operator_details(endpoint: Endpoint, token: str | None) -> Endpoint:
 
 async def metrics_endpoint(request: Request) -> Response:
     """The default registry in the format the scraper asks for (Prometheus text or
-    OpenMetrics)."""
+    OpenMetrics); with several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set by
+    ``gateway.workers``), every worker's series added up."""
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(REGISTRY), headers={"Content-Type": content_type})
+    return Response(encoder(registry), headers={"Content-Type": content_type})
 
 
 # ---- tracing ---------------------------------------------------------------------

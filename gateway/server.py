@@ -10,11 +10,14 @@ end. SIGINT (Ctrl+C) skips the drain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import signal
 import socket
+from collections.abc import Coroutine, Sequence
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -61,23 +64,54 @@ async def serve(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
     """Run the gateway until stopped; first refuse (a ``SettingsError``) what cannot
     work, before the port is bound."""
     await check_startup(settings)
-    components = Components(settings, clock)
+    await serve_on(settings, clock)
+
+
+async def serve_on(
+    settings: Settings,
+    clock: Clock = SYSTEM_CLOCK,
+    sockets: list[socket.socket] | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+    *,
+    log_configuration: bool = True,
+) -> None:
+    """Run the gateway on ``sockets`` (None: bind the settings' host and port) until
+    stopped, with ``headers`` on every response; the start-up checks are the caller's."""
+    components = Components(settings, clock, log_configuration=log_configuration)
     server = GatewayServer(
-        server_config(settings, create_app(settings, components)),
+        server_config(settings, create_app(settings, components), headers),
         components,
         settings.shutdown_drain_ms / 1000,
     )
-    await server.serve()
+    await server.serve(sockets)
 
 
-def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+def run_main(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop (uvicorn[standard] brings it), until it ends or Ctrl+C."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        loop_factory = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with (
+        asyncio.Runner(loop_factory=loop_factory) as runner,
+        contextlib.suppress(KeyboardInterrupt),
+    ):
+        runner.run(main)
+
+
+def server_config(
+    settings: Settings, app: ASGIApp, headers: Sequence[tuple[str, str]] = ()
+) -> uvicorn.Config:
     """uvicorn's configuration: every WebSocket frame within the HTTP body limit
     (uvicorn's default is 16 MiB); headers timed and connections per client address
-    capped (gateway.slow_clients)."""
+    capped (gateway.slow_clients) by a protocol over httptools."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        headers=list(headers),
         access_log=False,
         log_config=None,  # the process's own logging configuration applies
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_ms / 1000),

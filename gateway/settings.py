@@ -104,6 +104,9 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    # Server processes of `serve` (gateway.workers); None: one per core, or one with
+    # the memory cache, which cannot be shared between processes.
+    workers: Count | None = None
     graphiql: bool = True  # GraphiQL in dev mode (false: not even there); never outside it
     document_cache_size: NonNegative = 512  # parsed and validated documents kept per process
     # ... and their estimated size (300 bytes per character of query text); refused

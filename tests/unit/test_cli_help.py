@@ -74,7 +74,7 @@ def test_options_overriding_a_setting_name_its_variable():
             variable = f"OG_{action.dest.upper()}"
             assert variable in _help(parser, action), _name(path, action)
             checked.append(_name(path, action))
-    assert len(checked) == 4  # --host and --port of serve and demo
+    assert len(checked) == 5  # --host and --port of serve and demo, serve's --workers
 
 
 def test_serve_help_ends_pointing_to_the_settings_page():
