@@ -23,8 +23,8 @@ import aiohttp
 from harness import LIFTED_LIMITS, Run, drive, running_demo
 
 from gateway.workers import WORKER_HEADER
-from tests.queries import ORDER_BY_NUMBER, ORDERS_PAGE
-from tests.redis_server import RedisServer
+from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.support.redis_server import RedisServer
 
 NUMBERS = [str(n) for n in range(1001, 2201)]
 VIEWS = {

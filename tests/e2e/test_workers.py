@@ -17,10 +17,10 @@ import pytest
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.workers import WORKER_HEADER, cores, worker_count
 from sim.cluster import SimCluster, start_cluster
-from tests.ports import free_socket
-from tests.queries import ORDER_BY_NUMBER
-from tests.redis_server import RedisServer
-from tests.serving import wait_ready
+from tests.support.ports import free_socket
+from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.redis_server import RedisServer
+from tests.support.serving import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS = "redis://127.0.0.1:6379/0"
