@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import queries
 from prometheus_client import Counter
 
-from gateway.app import Gateway
+from gateway.app import Components
 from resolvers.compiled import FALLBACKS, RUNS
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
@@ -145,7 +145,8 @@ async def _gateway(
     urls: dict[str, str], directory: Path, *, compiled: bool
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
     settings, keys = await secured_settings(urls, directory, compiled_execution=compiled, **LIMITS)
-    async with running_gateway(settings, gateway=Gateway(settings, FrozenClock(FIXED_NOW))) as gw:
+    gateway = Components(settings, FrozenClock(FIXED_NOW))
+    async with running_gateway(settings, gateway=gateway) as gw:
         yield gw.url, keys
 
 
