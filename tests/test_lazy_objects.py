@@ -5,6 +5,7 @@ real gateways answer over the simulated sources."""
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,6 +15,7 @@ from graphql import GraphQLObjectType
 
 import resolvers.types.order
 import resolvers.types.ticket
+from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster
 from sim.seed import Dataset
@@ -126,3 +128,23 @@ def test_personal_data_built_on_read_is_masked_without_pii(dataset: Dataset, pii
         record.customer.name,
         record.shipping_address.city,
     )
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def test_global_ids_made_on_read_keep_their_format(dataset: Dataset) -> None:
+    record = next(o for o in dataset.orders.values() if o.shipments)
+    order = resolvers.types.order.Order.from_record(
+        record, Cached(record, Freshness.FRESH, 0.0), pii=False
+    )
+    assert order.id == _b64(f"Order:{record.id}")
+    assert order.line_items[0].id == _b64(f"LineItem:{record.id}:{record.lines[0].id}")
+    fulfillment_order = record.fulfillment_orders[0]
+    assert order.fulfillment_orders[0].id == _b64(
+        f"FulfillmentOrder:{record.id}:{fulfillment_order.id}"
+    )
+    assert order.shipments[0].id == _b64(f"Shipment:{record.id}:{record.shipments[0].id}")
+    for _ in range(2):  # made, then remembered
+        assert to_global_id("Order", "a:b/é") == _b64("Order:a%3Ab%2F%C3%A9")
