@@ -309,7 +309,6 @@ def _shipping_address(order: Order) -> MailingAddress | None:
 
 @built_on_read(
     id=lambda order: strawberry.ID(to_global_id("Order", order.record.id)),
-    name=lambda order: f"#{order.record.number}",
     customer=_customer,
     shipping_address=_shipping_address,
     promised_delivery=lambda order: DateWindow.of(promised_window(order.record)),
@@ -378,6 +377,7 @@ class Order(Node):
         self.lines = OrderLines(order.id, order.lines)
         self.memo = {}
         self.number = order.number
+        self.name = f"#{order.number}"
         self.placed_at = order.placed_at
         self.updated_at = order.updated_at
         self.cancelled_at = order.cancelled_at

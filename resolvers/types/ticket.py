@@ -41,7 +41,6 @@ class TicketComment:
     id=lambda ticket: strawberry.ID(
         to_global_id("SupportTicket", ticket.record.order_id, ticket.record.id)
     ),
-    tags=lambda ticket: list(ticket.record.tags),
 )
 @strawberry.type(description="A support ticket about an order (ticketing source).")
 class SupportTicket(Node):
@@ -69,6 +68,7 @@ class SupportTicket(Node):
         self.type = ticket.type
         self.channel = ticket.channel
         self.subject = ticket.subject
+        self.tags = list(ticket.tags)
         self.created_at = ticket.created_at
         self.updated_at = ticket.updated_at
         self.url = ticket.url
