@@ -29,7 +29,8 @@ class _OnRead:
     def __get__(self, obj: object, owner: type | None = None) -> object:
         if obj is None:
             return self
-        value = obj.__dict__[self._name] = self._build(obj)
+        value = self._build(obj)
+        setattr(obj, self._name, value)  # not via __dict__, which would make one per object
         return value
 
 
