@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from datetime import datetime
 from urllib.parse import quote, unquote
@@ -26,6 +27,12 @@ MAX_CURSOR_CHARS = 200
 MAX_PAGE = MAX_BATCH  # `first` on every connection, and ids per `nodes`: a page is one batch
 
 
+# Global ids made lately, by type and parts: a repeated id costs a lookup instead of
+# quoting and base64 (about 0.1 against 1.7 µs); full, the cache holds about 1.5 MB.
+GLOBAL_ID_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=GLOBAL_ID_CACHE_SIZE)
 def to_global_id(type_name: str, *parts: str) -> str:
     raw = ":".join((type_name, *(quote(part, safe="") for part in parts)))
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, Self, TypeVar
 
@@ -10,6 +11,44 @@ import strawberry
 
 from resolvers.access import requires
 from sources import records
+
+W = TypeVar("W")
+
+
+class _OnRead:
+    """A field worked out by ``build`` on its first read, then kept on the object: from
+    then on a plain instance attribute (it shadows this non-data descriptor), read by
+    both executors as any other attribute."""
+
+    __slots__ = ("_build", "_name")
+
+    def __init__(self, name: str, build: Callable[[Any], object]) -> None:
+        self._name = name
+        self._build = build
+
+    def __get__(self, obj: object, owner: type | None = None) -> object:
+        if obj is None:
+            return self
+        value = self._build(obj)
+        setattr(obj, self._name, value)  # not via __dict__, which would make one per object
+        return value
+
+
+def built_on_read(**builders: Callable[[Any], object]) -> Callable[[type[W]], type[W]]:
+    """Class decorator, outside ``@strawberry.type``, for a graph object that wraps a
+    record: each named field (public or ``Private``) is built from the record when a
+    query first reads it, so a query converts only what it selects. The type's own
+    ``__init__`` sets the other fields; the schema does not change."""
+
+    def install(cls: type[W]) -> type[W]:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for name, build in builders.items():
+            if name not in names:
+                raise TypeError(f"{cls.__name__} has no field {name!r}")
+            setattr(cls, name, _OnRead(name, build))
+        return cls
+
+    return install
 
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")

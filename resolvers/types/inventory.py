@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from resolvers.types.common import built_on_read
 from sources import records
 
 
@@ -36,6 +37,36 @@ class InventoryLevel:
     )
 
 
+def _levels(stock: InventoryAvailability) -> list[InventoryLevel]:
+    return [
+        InventoryLevel(
+            location_id=level.location_id,
+            available=level.available,
+            committed=level.committed,
+            reserved=level.reserved,
+            on_hand=level.on_hand,
+            incoming=level.incoming,
+            incoming_expected_at=level.incoming_expected_at,
+            as_of=level.as_of,
+        )
+        for level in stock.record.levels
+    ]
+
+
+def _next_restock(stock: InventoryAvailability) -> datetime | None:
+    due = [lv.incoming_expected_at for lv in stock.record.levels if lv.incoming > 0]
+    return min((at for at in due if at), default=None)
+
+
+@built_on_read(
+    available=lambda stock: sum(level.available for level in stock.record.levels),
+    on_hand=lambda stock: sum(level.on_hand for level in stock.record.levels),
+    incoming=lambda stock: sum(level.incoming for level in stock.record.levels),
+    in_stock=lambda stock: stock.available > 0,
+    next_restock_at=_next_restock,
+    as_of=lambda stock: min((level.as_of for level in stock.record.levels), default=datetime.min),
+    locations=_levels,
+)
 @strawberry.type(
     description="Stock of a SKU over every location (inventory source; totals summed by "
     "the gateway), in units."
@@ -61,32 +92,14 @@ class InventoryAvailability:
         description="Stock per location, as the inventory source lists it."
     )
 
+    record: strawberry.Private[records.InventoryItem]
+
+    def __init__(self, item: records.InventoryItem) -> None:
+        self.record = item
+        self.sku = item.sku
+
     @classmethod
     def from_record(cls, item: records.InventoryItem) -> InventoryAvailability:
-        levels = [
-            InventoryLevel(
-                location_id=level.location_id,
-                available=level.available,
-                committed=level.committed,
-                reserved=level.reserved,
-                on_hand=level.on_hand,
-                incoming=level.incoming,
-                incoming_expected_at=level.incoming_expected_at,
-                as_of=level.as_of,
-            )
-            for level in item.levels
-        ]
-        restocks = [
-            lv.incoming_expected_at for lv in levels if lv.incoming > 0 and lv.incoming_expected_at
-        ]
-        available = sum(level.available for level in levels)
-        return cls(
-            sku=item.sku,
-            available=available,
-            on_hand=sum(level.on_hand for level in levels),
-            incoming=sum(level.incoming for level in levels),
-            in_stock=available > 0,
-            next_restock_at=min(restocks, default=None),
-            as_of=min((level.as_of for level in levels), default=datetime.min),
-            locations=levels,
-        )
+        """The SKU's stock as a graph object; each total, and each location, is worked
+        out only when a query reads it."""
+        return cls(item)

@@ -22,7 +22,15 @@ from resolvers.context import RequestContext
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
 from resolvers.types.change_eligibility import ChangeEligibility
-from resolvers.types.common import Connection, DateWindow, MailingAddress, Money, Node, PageInfo
+from resolvers.types.common import (
+    Connection,
+    DateWindow,
+    MailingAddress,
+    Money,
+    Node,
+    PageInfo,
+    built_on_read,
+)
 from resolvers.types.enums import (
     CancelReason,
     CustomerOrderStatus,
@@ -75,6 +83,25 @@ class LineItemQuantities:
     returned: int = strawberry.field(description="Units returned and received back.")
 
 
+def _quantities(line: LineItem) -> LineItemQuantities:
+    q = line.record.quantities
+    return LineItemQuantities(
+        ordered=q.ordered,
+        cancelled=q.cancelled,
+        unfulfilled=max(0, q.ordered - q.cancelled - q.shipped),
+        shipped=q.shipped,
+        delivered=q.delivered,
+        returned=q.returned,
+    )
+
+
+@built_on_read(
+    id=lambda line: strawberry.ID(to_global_id("LineItem", line.order_id, line.record.id)),
+    unit_price=lambda line: Money(
+        amount=line.record.unit_price.amount, currency_code=line.record.unit_price.currency_code
+    ),
+    quantities=_quantities,
+)
 @strawberry.type(description="One line of an order: a SKU and its quantities (OMS).")
 class LineItem(Node):
     sku: str = strawberry.field(description="Stock keeping unit; links to the inventory source.")
@@ -83,6 +110,14 @@ class LineItem(Node):
     quantities: LineItemQuantities = strawberry.field(
         description="Ordered, cancelled, shipped, delivered and returned units."
     )
+    order_id: strawberry.Private[str]
+    record: strawberry.Private[records.OrderLine]
+
+    def __init__(self, order_id: str, line: records.OrderLine) -> None:
+        self.order_id = order_id
+        self.record = line
+        self.sku = line.sku
+        self.name = line.name
 
     @strawberry.field(
         description="Stock of this SKU now (inventory source); null when inventory cannot "
@@ -93,31 +128,37 @@ class LineItem(Node):
         item = (await info.context.loaders.inventory_by_sku.load(self.sku)).value
         return None if item is None else InventoryAvailability.from_record(item)
 
-    @classmethod
-    def from_record(cls, order_id: str, line: records.OrderLine) -> LineItem:
-        q = line.quantities
-        return cls(
-            id=strawberry.ID(to_global_id("LineItem", order_id, line.id)),
-            sku=line.sku,
-            name=line.name,
-            unit_price=Money(
-                amount=line.unit_price.amount, currency_code=line.unit_price.currency_code
-            ),
-            quantities=LineItemQuantities(
-                ordered=q.ordered,
-                cancelled=q.cancelled,
-                unfulfilled=max(0, q.ordered - q.cancelled - q.shipped),
-                shipped=q.shipped,
-                delivered=q.delivered,
-                returned=q.returned,
-            ),
-        )
-
 
 @strawberry.type(description="A quantity of one order line (OMS).")
 class LineItemQuantity:
     line_item: LineItem = strawberry.field(description="The order line.")
     quantity: int = strawberry.field(description="Units of that line.")
+
+
+class OrderLines:
+    """An order's lines as graph objects, built on first use and shared by the order,
+    its fulfillment orders and its shipments. It refers to none of them, so an answer's
+    objects hold no reference cycle and are freed as soon as it is sent."""
+
+    __slots__ = ("_by_id", "_lines", "order_id")
+
+    def __init__(self, order_id: str, lines: list[records.OrderLine]) -> None:
+        self.order_id = order_id
+        self._lines = lines
+        self._by_id: dict[str, LineItem] | None = None
+
+    def by_id(self) -> dict[str, LineItem]:
+        if self._by_id is None:
+            self._by_id = {line.id: LineItem(self.order_id, line) for line in self._lines}
+        return self._by_id
+
+    def quantities(self, parts: list[records.LineQuantity]) -> list[LineItemQuantity]:
+        lines = self.by_id()
+        return [
+            LineItemQuantity(line_item=lines[part.line_id], quantity=part.quantity)
+            for part in parts
+            if part.line_id in lines
+        ]
 
 
 @strawberry.type(description="A warehouse or store that fulfills orders (OMS).")
@@ -150,6 +191,33 @@ class DeliveryMethod:
     )
 
 
+def _delivery_method(fo: FulfillmentOrder) -> DeliveryMethod:
+    method = fo.record.delivery_method
+    promised = (
+        (method.min_delivery_at, method.max_delivery_at)
+        if method.min_delivery_at and method.max_delivery_at
+        else None
+    )
+    return DeliveryMethod(
+        type=method.method_type,
+        service_name=method.service_name,
+        promised_delivery=DateWindow.of(promised),
+    )
+
+
+@built_on_read(
+    id=lambda fo: strawberry.ID(to_global_id("FulfillmentOrder", fo.lines.order_id, fo.record.id)),
+    location=lambda fo: Location(
+        id=fo.record.location.id,
+        name=fo.record.location.name,
+        country_code=fo.record.location.country_code,
+    ),
+    holds=lambda fo: [
+        FulfillmentHold(reason=h.reason, note=h.note, held_at=h.held_at) for h in fo.record.holds
+    ],
+    delivery_method=_delivery_method,
+    line_items=lambda fo: fo.lines.quantities(fo.record.lines),
+)
 @strawberry.type(description="The part of an order one location fulfills (OMS).")
 class FulfillmentOrder(Node):
     location: Location = strawberry.field(description="The location that fulfills it.")
@@ -166,8 +234,26 @@ class FulfillmentOrder(Node):
     updated_at: datetime = strawberry.field(
         description="When the OMS last changed it (OMS time, with the offset the OMS gives)."
     )
+    lines: strawberry.Private[OrderLines]
+    record: strawberry.Private[records.FulfillmentOrder]
+
+    def __init__(self, lines: OrderLines, fo: records.FulfillmentOrder) -> None:
+        self.lines = lines
+        self.record = fo
+        self.status = fo.status
+        self.updated_at = fo.updated_at
 
 
+@built_on_read(
+    id=lambda shipment: strawberry.ID(
+        to_global_id("Shipment", shipment.lines.order_id, shipment.record.id)
+    ),
+    carrier=lambda shipment: Carrier.of(shipment.record.carrier_code),
+    tracking_url=lambda shipment: tracking_url(
+        shipment.record.carrier_code, shipment.record.tracking_number
+    ),
+    line_items=lambda shipment: shipment.lines.quantities(shipment.record.lines),
+)
 @strawberry.type(description="A parcel sent for an order, as the OMS records it.")
 class Shipment(Node):
     carrier: Carrier = strawberry.field(description="The carrier carrying it.")
@@ -184,6 +270,14 @@ class Shipment(Node):
     line_items: list[LineItemQuantity] = strawberry.field(
         description="The order lines and units in the parcel."
     )
+    lines: strawberry.Private[OrderLines]
+    record: strawberry.Private[records.Shipment]
+
+    def __init__(self, lines: OrderLines, shipment: records.Shipment) -> None:
+        self.lines = lines
+        self.record = shipment
+        self.tracking_number = shipment.tracking_number
+        self.shipped_at = shipment.shipped_at
 
     @strawberry.field(
         description="The carrier's tracking (carrier source); null without a tracking "
@@ -198,6 +292,34 @@ class Shipment(Node):
         return None if readable is None else Tracking.from_record(readable)
 
 
+def _customer(order: Order) -> Customer:
+    customer, pii = order.record.customer, order.pii
+    return Customer(
+        reference=customer.id,
+        name=customer.name,
+        email=customer.email if pii else None,
+        phone=customer.phone if pii else None,
+    )
+
+
+def _shipping_address(order: Order) -> MailingAddress | None:
+    address = order.record.shipping_address
+    return None if address is None else MailingAddress.from_record(address, pii=order.pii)
+
+
+@built_on_read(
+    id=lambda order: strawberry.ID(to_global_id("Order", order.record.id)),
+    customer=_customer,
+    shipping_address=_shipping_address,
+    promised_delivery=lambda order: DateWindow.of(promised_window(order.record)),
+    line_items=lambda order: list(order.lines.by_id().values()),
+    fulfillment_orders=lambda order: [
+        FulfillmentOrder(order.lines, fo) for fo in order.record.fulfillment_orders
+    ],
+    shipments=lambda order: [
+        Shipment(order.lines, shipment) for shipment in order.record.shipments
+    ],
+)
 @strawberry.type(
     description="An order after checkout: what the OMS knows, with stock (inventory), "
     "tracking (carrier) and tickets (ticketing) joined by the gateway."
@@ -243,7 +365,26 @@ class Order(Node):
     )
     record: strawberry.Private[records.Order]
     cached: strawberry.Private[Cached[records.Order]]
+    pii: strawberry.Private[bool]
+    lines: strawberry.Private[OrderLines]
     memo: strawberry.Private[dict[str, Any]]
+
+    def __init__(self, order: records.Order, cached: Cached[records.Order], *, pii: bool) -> None:
+        """``pii``: whether the caller may read personal data; masked (null) if not."""
+        self.record = order
+        self.cached = cached
+        self.pii = pii
+        self.lines = OrderLines(order.id, order.lines)
+        self.memo = {}
+        self.number = order.number
+        self.name = f"#{order.number}"
+        self.placed_at = order.placed_at
+        self.updated_at = order.updated_at
+        self.cancelled_at = order.cancelled_at
+        self.cancel_reason = order.cancel_reason
+        self.financial_status = order.financial_status
+        self.fulfillment_status = order.fulfillment_status
+        self.return_status = order.return_status
 
     @strawberry.field(
         description="The one status the customer is shown, derived by the gateway from the "
@@ -391,87 +532,8 @@ class Order(Node):
     def from_record(
         cls, order: records.Order, cached: Cached[records.Order], *, pii: bool
     ) -> Order:
-        lines = {line.id: LineItem.from_record(order.id, line) for line in order.lines}
-        customer = order.customer
-        return cls(
-            id=strawberry.ID(to_global_id("Order", order.id)),
-            number=order.number,
-            name=f"#{order.number}",
-            placed_at=order.placed_at,
-            updated_at=order.updated_at,
-            cancelled_at=order.cancelled_at,
-            cancel_reason=order.cancel_reason,
-            customer=Customer(
-                reference=customer.id,
-                name=customer.name,
-                email=customer.email if pii else None,
-                phone=customer.phone if pii else None,
-            ),
-            shipping_address=(
-                MailingAddress.from_record(order.shipping_address, pii=pii)
-                if order.shipping_address
-                else None
-            ),
-            financial_status=order.financial_status,
-            fulfillment_status=order.fulfillment_status,
-            return_status=order.return_status,
-            promised_delivery=DateWindow.of(promised_window(order)),
-            line_items=list(lines.values()),
-            fulfillment_orders=[
-                _fulfillment_order(order.id, fo, lines) for fo in order.fulfillment_orders
-            ],
-            shipments=[_shipment(order.id, shipment, lines) for shipment in order.shipments],
-            record=order,
-            cached=cached,
-            memo={},
-        )
-
-
-def _quantities(
-    parts: list[records.LineQuantity], lines: dict[str, LineItem]
-) -> list[LineItemQuantity]:
-    return [
-        LineItemQuantity(line_item=lines[part.line_id], quantity=part.quantity)
-        for part in parts
-        if part.line_id in lines
-    ]
-
-
-def _fulfillment_order(
-    order_id: str, fo: records.FulfillmentOrder, lines: dict[str, LineItem]
-) -> FulfillmentOrder:
-    method = fo.delivery_method
-    promised = (
-        (method.min_delivery_at, method.max_delivery_at)
-        if method.min_delivery_at and method.max_delivery_at
-        else None
-    )
-    return FulfillmentOrder(
-        id=strawberry.ID(to_global_id("FulfillmentOrder", order_id, fo.id)),
-        location=Location(
-            id=fo.location.id, name=fo.location.name, country_code=fo.location.country_code
-        ),
-        status=fo.status,
-        holds=[FulfillmentHold(reason=h.reason, note=h.note, held_at=h.held_at) for h in fo.holds],
-        delivery_method=DeliveryMethod(
-            type=method.method_type,
-            service_name=method.service_name,
-            promised_delivery=DateWindow.of(promised),
-        ),
-        line_items=_quantities(fo.lines, lines),
-        updated_at=fo.updated_at,
-    )
-
-
-def _shipment(order_id: str, shipment: records.Shipment, lines: dict[str, LineItem]) -> Shipment:
-    return Shipment(
-        id=strawberry.ID(to_global_id("Shipment", order_id, shipment.id)),
-        carrier=Carrier.of(shipment.carrier_code),
-        tracking_number=shipment.tracking_number,
-        tracking_url=tracking_url(shipment.carrier_code, shipment.tracking_number),
-        shipped_at=shipment.shipped_at,
-        line_items=_quantities(shipment.lines, lines),
-    )
+        """The order as a graph object; what a query does not select is never built."""
+        return cls(order, cached, pii=pii)
 
 
 @strawberry.type(description="One order of a page of `orders`.")

@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.context import RequestContext
 from resolvers.relay import to_global_id
-from resolvers.types.common import Node
+from resolvers.types.common import Node, built_on_read
 from resolvers.types.enums import TicketChannel, TicketPriority, TicketStatus, TicketType
 from sources import records
 
@@ -37,6 +37,11 @@ class TicketComment:
         )
 
 
+@built_on_read(
+    id=lambda ticket: strawberry.ID(
+        to_global_id("SupportTicket", ticket.record.order_id, ticket.record.id)
+    ),
+)
 @strawberry.type(description="A support ticket about an order (ticketing source).")
 class SupportTicket(Node):
     reference: str = strawberry.field(description="The ticket's id in the ticketing system.")
@@ -55,6 +60,19 @@ class SupportTicket(Node):
     url: str = strawberry.field(description="The ticket's page in the ticketing system.")
     record: strawberry.Private[records.Ticket]
 
+    def __init__(self, ticket: records.Ticket) -> None:
+        self.record = ticket
+        self.reference = ticket.id
+        self.status = ticket.status
+        self.priority = ticket.priority
+        self.type = ticket.type
+        self.channel = ticket.channel
+        self.subject = ticket.subject
+        self.tags = list(ticket.tags)
+        self.created_at = ticket.created_at
+        self.updated_at = ticket.updated_at
+        self.url = ticket.url
+
     @strawberry.field(
         description="Its comments, oldest first. App and partner keys see public comments "
         "only; consoles also see internal notes."
@@ -65,17 +83,5 @@ class SupportTicket(Node):
 
     @classmethod
     def from_record(cls, ticket: records.Ticket) -> SupportTicket:
-        return cls(
-            id=strawberry.ID(to_global_id("SupportTicket", ticket.order_id, ticket.id)),
-            reference=ticket.id,
-            status=ticket.status,
-            priority=ticket.priority,
-            type=ticket.type,
-            channel=ticket.channel,
-            subject=ticket.subject,
-            tags=list(ticket.tags),
-            created_at=ticket.created_at,
-            updated_at=ticket.updated_at,
-            url=ticket.url,
-            record=ticket,
-        )
+        """The ticket as a graph object; its global id is made only when read."""
+        return cls(ticket)

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from domain.carrier_events import in_time_order, sub_status
+from domain.carrier_events import TimedCheckpoint, in_time_order, sub_status
 from domain.status import shipment_milestone
 from resolvers.access import requires
-from resolvers.types.common import DateWindow
+from resolvers.types.common import DateWindow, built_on_read
 from resolvers.types.enums import ShipmentStatus, ShipmentSubStatus
 from sources import records
 
@@ -73,6 +73,36 @@ class TrackingEvent:
     )
 
 
+def _events(tracking: Tracking) -> list[TrackingEvent]:
+    return [
+        TrackingEvent(
+            occurred_at=item.occurred_at,
+            date_only=item.date_only,
+            status=item.checkpoint.status,
+            raw_tag=item.checkpoint.tag,
+            raw_subtag=item.checkpoint.subtag,
+            message=item.checkpoint.message,
+            location=_location(item.checkpoint.location),
+        )
+        for item in tracking.checkpoints
+    ]
+
+
+@built_on_read(
+    milestone=lambda tracking: shipment_milestone(tracking.record),
+    sub_status=lambda tracking: sub_status(tracking.record.subtag, tracking.record.message),
+    last_event_at=lambda tracking: (
+        tracking.checkpoints[-1].occurred_at if tracking.checkpoints else None
+    ),
+    estimated_delivery=lambda tracking: DateWindow.from_record(
+        tracking.record.latest_estimated_delivery
+    ),
+    first_estimated_delivery=lambda tracking: DateWindow.from_record(
+        tracking.record.first_estimated_delivery
+    ),
+    events=_events,
+    checkpoints=lambda tracking: in_time_order(tracking.record.checkpoints),
+)
 @strawberry.type(
     description="A shipment's tracking as the carrier reports it (carrier source); times "
     "keep the carrier's offsets."
@@ -127,36 +157,26 @@ class Tracking:
         "by the gateway."
     )
 
+    record: strawberry.Private[records.Tracking]
+    checkpoints: strawberry.Private[list[TimedCheckpoint]]  # in time order, no duplicates
+
+    def __init__(self, tracking: records.Tracking) -> None:
+        self.record = tracking
+        self.status = tracking.status
+        self.raw_tag = tracking.tag
+        self.raw_subtag = tracking.subtag
+        self.message = tracking.message
+        self.promised_date = tracking.promised_delivery_date
+        self.first_attempt_at = tracking.first_attempted_at
+        self.signed_by = tracking.signed_by
+        self.updated_at = tracking.updated_at
+
     @classmethod
     def from_record(cls, tracking: records.Tracking) -> Tracking:
-        events = [
-            TrackingEvent(
-                occurred_at=item.occurred_at,
-                date_only=item.date_only,
-                status=item.checkpoint.status,
-                raw_tag=item.checkpoint.tag,
-                raw_subtag=item.checkpoint.subtag,
-                message=item.checkpoint.message,
-                location=_location(item.checkpoint.location),
-            )
-            for item in in_time_order(tracking.checkpoints)
-        ]
-        return cls(
-            status=tracking.status,
-            milestone=shipment_milestone(tracking),
-            sub_status=sub_status(tracking.subtag, tracking.message),
-            raw_tag=tracking.tag,
-            raw_subtag=tracking.subtag,
-            message=tracking.message,
-            last_event_at=events[-1].occurred_at if events else None,
-            estimated_delivery=DateWindow.from_record(tracking.latest_estimated_delivery),
-            first_estimated_delivery=DateWindow.from_record(tracking.first_estimated_delivery),
-            promised_date=tracking.promised_delivery_date,
-            first_attempt_at=tracking.first_attempted_at,
-            signed_by=tracking.signed_by,
-            updated_at=tracking.updated_at,
-            events=events,
-        )
+        """The tracking as a graph object; its events, milestone and estimates are
+        worked out only when a query reads them. ``tracking`` is already masked for
+        the caller (``order_facts.masked``)."""
+        return cls(tracking)
 
 
 def _location(location: records.CheckpointLocation | None) -> TrackingLocation | None:

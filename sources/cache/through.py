@@ -197,15 +197,14 @@ class CachedSource(Generic[T]):
         """Values for ``idents`` in order; a ``SourceError`` where neither the cache
         nor the source could answer."""
         keys = [self.key(scope, ident) for ident in idents]
-        raw = await self._read(keys, idents)
+        entries = await self._read(keys, idents)
         now = self._clock()
         tally = SourceCounts()
         results: dict[str, Cached[T] | SourceError] = {}
         refetch: dict[str, str] = {}  # key -> ident
         fallback: dict[str, Cached[T]] = {}  # entries kept for stale-if-error
         refresh: dict[str, str] = {}
-        for ident, key, blob in zip(idents, keys, raw, strict=True):
-            entry = self._decode(blob)
+        for ident, key, entry in zip(idents, keys, entries, strict=True):
             age = now - entry.fetched_at if entry is not None else None
             if entry is None or age is None:
                 refetch[key] = ident
@@ -264,26 +263,27 @@ class CachedSource(Generic[T]):
         now = self._clock()
         await self._write({self.key(scope, i): (i, v) for i, v in records.items()}, now, since)
 
-    async def _read(self, keys: list[str], idents: Sequence[str]) -> list[bytes | None]:
-        """One read of the local copies, then one of the shared backend for the rest."""
+    async def _read(self, keys: list[str], idents: Sequence[str]) -> list[_Entry[T] | None]:
+        """One read of the local copies, then one of the shared backend for the rest;
+        each blob read is decoded once."""
         if self._local is None:
-            return await self._backend.get_many(keys)
+            return [self._decode(blob) for blob in await self._backend.get_many(keys)]
         blobs = await self._local.get_many(keys)
+        entries = [self._decode(blob) for blob in blobs]
         missing = [i for i, blob in enumerate(blobs) if blob is None]
         if not missing:
-            return blobs
+            return entries
         since = self._invalidations.epoch
         shared = await self._backend.get_many([keys[i] for i in missing])
         copies: dict[str, tuple[str, bytes, T | None]] = {}
         for i, blob in zip(missing, shared, strict=True):
-            blobs[i] = blob
-            entry = self._decode(blob)
+            entry = entries[i] = self._decode(blob)
             changed = entry is not None and self._changed(since, idents[i], entry.value)
             if blob is not None and entry is not None and not changed:
                 copies[keys[i]] = (idents[i], blob, entry.value)
         if copies:
             await self._local.set_many(*self._rows(copies, self._local_ttl_s))
-        return blobs
+        return entries
 
     def _rows(
         self, entries: Mapping[str, tuple[str, bytes, T | None]], max_ttl_s: float | None = None
