@@ -18,11 +18,13 @@ from sim.cluster import start_cluster
 from sim.seed import Dataset
 from sources.cache import MemoryBackend, RedisBackend
 from sources.cache.backend import CacheBackend
+from sources.cache.redis_backend import RELEASED_CHANNEL
 from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.records import Money
 from tests.support.gateways import SourceStats, gateway_at, running_gateway, settings_for
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
 
 LONG_LEASE_MS = 20_000  # the upper bound of a wait: never reached here
 WAKE_LIMIT_S = 5.0  # a waiter must be done well before its lease would expire
@@ -92,6 +94,12 @@ async def two_instances(
     one, two = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
     await one.start()
     await two.start()
+
+    async def both_listen() -> bool:  # start() waits only briefly for its subscription
+        (_, listeners), *_ = await redis_admin.pubsub_numsub(RELEASED_CHANNEL)
+        return int(listeners) >= 2
+
+    await eventually(both_listen, "both instances hear released leases")
     yield one, two
     await one.close()
     await two.close()
