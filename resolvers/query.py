@@ -38,6 +38,32 @@ _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, 
 T = TypeVar("T")
 ORDER_CURSORS = Cursors("og1:")
 
+# The connections' arguments, as the schema describes them.
+OrdersFirst = Annotated[int, strawberry.argument(description="How many orders, 1 to 100.")]
+OrdersAfter = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Start after this order: an edge's cursor or "
+        "`pageInfo.endCursor` of the previous page; omit for the first page."
+    ),
+]
+OrdersFilter = Annotated[
+    OrderFilter | None,
+    strawberry.argument(description="Which orders; all the caller may see when omitted."),
+]
+QueueFirst = Annotated[int, strawberry.argument(description="How many entries, 1 to 100.")]
+QueueAfter = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Continue from here: `pageInfo.endCursor` of the previous page "
+        "(or an edge's cursor); omit for the first page."
+    ),
+]
+QueueFilter = Annotated[
+    ExceptionQueueFilter | None,
+    strawberry.argument(description="Which entries; every queued order when omitted."),
+]
+
 
 @strawberry.type(description="Reads: orders, the exception queue and any object by its global id.")
 class Query:
@@ -76,18 +102,9 @@ class Query:
     async def orders(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="How many orders, 1 to 100.")],
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Start after this order: an edge's cursor or "
-                "`pageInfo.endCursor` of the previous page; omit for the first page."
-            ),
-        ] = None,
-        filter: Annotated[
-            OrderFilter | None,
-            strawberry.argument(description="Which orders; all the caller may see when omitted."),
-        ] = None,
+        first: OrdersFirst,
+        after: OrdersAfter = None,
+        filter: OrdersFilter = None,
     ) -> OrderConnection:
         context = info.context
         check_first(first)
@@ -136,18 +153,9 @@ class Query:
     async def exception_queue(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="How many entries, 1 to 100.")],
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Continue from here: `pageInfo.endCursor` of the previous page "
-                "(or an edge's cursor); omit for the first page."
-            ),
-        ] = None,
-        filter: Annotated[
-            ExceptionQueueFilter | None,
-            strawberry.argument(description="Which entries; every queued order when omitted."),
-        ] = None,
+        first: QueueFirst,
+        after: QueueAfter = None,
+        filter: QueueFilter = None,
     ) -> ExceptionQueueConnection:
         return await queue_page(info.context, first, after, filter)
 
