@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import signal
@@ -31,6 +32,26 @@ from sources.clock import SYSTEM_CLOCK, Clock
 log = logging.getLogger("ordergraph.server")
 
 
+# Requests make many short-lived objects and few cycles: at the default first threshold
+# (700 allocations) the collector ran several times per page of 50 orders.
+GC_FIRST_THRESHOLD = 7000
+
+
+def settle_the_heap() -> None:
+    """Once the server is up: what start-up made lives as long as the process, so the
+    cyclic collector stops scanning it (``gc.freeze``), and the young generation is
+    collected ten times less often."""
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(GC_FIRST_THRESHOLD, second, third)
+    log.info(
+        "heap settled: %d start-up objects frozen, first collection every %d allocations",
+        gc.get_freeze_count(),
+        GC_FIRST_THRESHOLD,
+    )
+
+
 class GatewayServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, components: Components, drain_s: float) -> None:
         super().__init__(config)
@@ -41,6 +62,11 @@ class GatewayServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            settle_the_heap()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # Before uvicorn's own shutdown, which would close WebSockets with 1012.

@@ -248,6 +248,8 @@ async def test_readyz_and_the_startup_log_say_what_is_configured_and_no_secret(
     ]
     assert len(logged) == 1 and logged[0]["level"] == "INFO"
     assert logged[0]["config"] == config
+    # every serving process, once up, freezes what start-up made for the collector
+    assert '"heap settled: ' in stdout.decode()
     for text in (body, json.dumps(logged)):
         for secret in (
             PEPPER,
