@@ -121,6 +121,9 @@ async def test_a_waiter_is_woken_by_the_release_and_reads_once(
     counter = ReadCounter(two)
     first, second = _cached(one, fetching), _cached(counter, idle)
     owner = asyncio.create_task(first.load_many(["7"], scope="-", counts=CacheCounts()))
+    # the first instance holds the lease (its source is asked) before the second asks:
+    # over two Redis connections, the order they were sent in is not the order they land
+    await asyncio.wait_for(fetching.asked.wait(), WAKE_LIMIT_S)
     waiter = asyncio.create_task(second.load_many(["7"], scope="-", counts=CacheCounts()))
     await _waiting(fetching, counter)
     assert len(counter.reads) == 1  # its first look only: no poll while waiting
@@ -142,6 +145,9 @@ async def test_a_waiter_fetches_at_once_when_the_holder_gives_up(
     counter = ReadCounter(two)
     first, second = _cached(one, failing), _cached(counter, own)
     owner = asyncio.create_task(first.load_many(["7"], scope="-", counts=CacheCounts()))
+    # the first instance holds the lease (its source is asked) before the second asks:
+    # over two Redis connections, the order they were sent in is not the order they land
+    await asyncio.wait_for(failing.asked.wait(), WAKE_LIMIT_S)
     waiter = asyncio.create_task(second.load_many(["7"], scope="-", counts=CacheCounts()))
     await _waiting(failing, counter)
 
