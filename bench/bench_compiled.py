@@ -19,26 +19,10 @@ import statistics
 import subprocess
 import sys
 
-from harness import LIFTED_LIMITS, ROOT, Run, drive, running_demo
+from harness import FULL_VIEWS as VIEWS
+from harness import LIFTED_LIMITS, ROOT, Run, cpu_seconds, drive, running_demo
 
-from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
-
-NUMBERS = [str(n) for n in range(1001, 2201)]
-VIEWS = {
-    "one order, full view": [
-        {"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS
-    ],
-    "page of 50, full view": [{"query": ORDERS_PAGE, "variables": {"first": 50}}],
-}
 CLIENTS = 10
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def line(executor: str, view: str, run: Run, cpu_s: float) -> str:

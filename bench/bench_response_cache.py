@@ -19,8 +19,7 @@ import argparse
 import asyncio
 import statistics
 
-from bench_compiled import cpu_seconds
-from harness import LIFTED_LIMITS, Run, drive, running_demo
+from harness import LIFTED_LIMITS, Run, cpu_seconds, drive, running_demo
 
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.support.redis_server import RedisServer

@@ -20,27 +20,13 @@ import statistics
 from pathlib import Path
 
 import aiohttp
-from harness import LIFTED_LIMITS, Run, drive, running_demo
+from harness import FULL_VIEWS as VIEWS
+from harness import LIFTED_LIMITS, Run, cpu_seconds, drive, running_demo
 
 from gateway.workers import WORKER_HEADER
-from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.support.redis_server import RedisServer
 
-NUMBERS = [str(n) for n in range(1001, 2201)]
-VIEWS = {
-    "one order, full view": [
-        {"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS
-    ],
-    "page of 50, full view": [{"query": ORDERS_PAGE, "variables": {"first": 50}}],
-}
 CLIENTS = 10
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def children(pid: int) -> list[int]:

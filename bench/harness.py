@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.ports import free_port_block  # noqa: E402
+from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE  # noqa: E402
 from tests.support.serving import wait_ready  # noqa: E402
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
@@ -47,6 +48,22 @@ class Demo:
                 async with self.session.delete(f"{url}/__stats"):
                     pass
         return total
+
+
+# Every order number of the seeded data set, and the two views the speed figures use.
+NUMBERS = [str(n) for n in range(1001, 2201)]
+FULL_VIEWS = {
+    "one order, full view": [
+        {"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS
+    ],
+    "page of 50, full view": [{"query": ORDERS_PAGE, "variables": {"first": 50}}],
+}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.asynccontextmanager
