@@ -11,8 +11,11 @@ from tests.support.queries import ORDERS_PAGE
 @pytest.fixture
 async def cold_gateway(sim):
     """A gateway of the test's own: its cache starts empty, and its limits let the
-    full 50-order view (cost ~13,000) and 150 aliased root fields through."""
+    full 50-order view (cost ~13,000) and 150 aliased root fields through. Batching is
+    the point, not speed: a loaded machine's slow source must not turn the answer into
+    a timeout."""
     limits = {
+        "request_deadline_ms": 10_000,
         "max_cost": 100_000,
         "max_aliases": 200,
         "max_root_fields": 200,
