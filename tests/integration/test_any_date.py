@@ -40,7 +40,10 @@ ORDERS = """query($after: String) {
 async def gateway_on(cluster: SimCluster, now: datetime) -> AsyncIterator[RunningGateway]:
     """A gateway over ``cluster`` on a clock pinned to ``now``, with time to answer
     three pages of 100 orders on a loaded machine (deadlines are not the point here)."""
-    settings = settings_for(cluster.urls, max_cost=100_000, request_deadline_ms=5_000)
+    patient = {"read_timeout_ms": 10_000, "total_timeout_ms": 10_000}
+    settings = settings_for(
+        cluster.urls, source_options=patient, max_cost=100_000, request_deadline_ms=15_000
+    )
     async with in_process_gateway(settings, gateway=gateway_at(settings, now)) as running:
         yield running
 
