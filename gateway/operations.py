@@ -50,6 +50,7 @@ class Operations:
         self._compiled = compiled  # queries run by their compiled plans
         self._cost_model = cost_model
         self._cached = cached
+        self._queue = QueueStore(cached.backend)  # the queue as every request reads it
         self._live = live
         self._deadline_s = deadline_s
 
@@ -62,7 +63,7 @@ class Operations:
         _start_caller(admitted.principal)
         return RequestContext.create(
             self._cached,
-            queue=QueueStore(self._cached.backend),
+            queue=self._queue,
             access=admitted.access,
             live=self._live,
             deadline_s=self._deadline_s,
