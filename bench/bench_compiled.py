@@ -19,10 +19,8 @@ import statistics
 import subprocess
 import sys
 
+from harness import CLIENTS, LIFTED_LIMITS, ROOT, Run, cpu_seconds, drive, running_demo
 from harness import FULL_VIEWS as VIEWS
-from harness import LIFTED_LIMITS, ROOT, Run, cpu_seconds, drive, running_demo
-
-CLIENTS = 10
 
 
 def line(executor: str, view: str, run: Run, cpu_s: float) -> str:

@@ -17,8 +17,7 @@ import statistics
 import timeit
 from datetime import UTC, datetime
 
-from bench_compiled import CLIENTS
-from harness import LIFTED_LIMITS, cpu_seconds, drive, running_demo
+from harness import CLIENTS, LIFTED_LIMITS, cpu_seconds, drive, running_demo
 
 from resolvers.types.order import Order
 from sim.seed import generate

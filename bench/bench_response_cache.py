@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import statistics
 
-from harness import LIFTED_LIMITS, Run, cpu_seconds, drive, running_demo
+from harness import CLIENTS, LIFTED_LIMITS, Run, cpu_seconds, drive, running_demo
 
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.support.redis_server import RedisServer
@@ -28,7 +28,6 @@ VIEWS = {
     "one order, full view": [{"query": ORDER_BY_NUMBER, "variables": {"number": "1001"}}],
     "page of 50, full view": [{"query": ORDERS_PAGE, "variables": {"first": 50}}],
 }
-CLIENTS = 10
 
 
 def line(cache: str, view: str, run: Run, cpu_s: float) -> str:

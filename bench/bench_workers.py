@@ -20,13 +20,11 @@ import statistics
 from pathlib import Path
 
 import aiohttp
+from harness import CLIENTS, LIFTED_LIMITS, Run, cpu_seconds, drive, running_demo
 from harness import FULL_VIEWS as VIEWS
-from harness import LIFTED_LIMITS, Run, cpu_seconds, drive, running_demo
 
 from gateway.workers import WORKER_HEADER
 from tests.support.redis_server import RedisServer
-
-CLIENTS = 10
 
 
 def children(pid: int) -> list[int]:

@@ -50,6 +50,7 @@ class Demo:
         return total
 
 
+CLIENTS = 10  # concurrent clients of the speed figures, as in the peers' benchmark
 # Every order number of the seeded data set, and the two views the speed figures use.
 NUMBERS = [str(n) for n in range(1001, 2201)]
 FULL_VIEWS = {
