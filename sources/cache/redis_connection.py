@@ -9,9 +9,9 @@ after the cooldown probes Redis again. A ``strict`` call always asks Redis, even
 while it is down, and raises :class:`CacheUnavailable` instead of falling back. A
 call that times out after queueing for a pooled connection (a burst larger than the
 pool) fails too, but is not blamed on Redis: no cooldown for everyone else. Nor is
-a call that timed out while this process's event loop ran late (its timer, or the
-lag monitor's during the call, fired ``OVERLOAD_LATENESS_S`` late or more): the
-answer may have been waiting unread, and a cooldown would send every request to
+a call that timed out while this process's event loop ran late at its end (its timer,
+or the lag monitor's over its last tick, fired ``OVERLOAD_LATENESS_S`` late or more):
+the answer may have been waiting unread, and a cooldown would send every request to
 the sources at once.
 """
 
@@ -190,11 +190,16 @@ class RedisConnection:
         return result
 
     def _lag_since(self, started: float) -> float:
-        """How late the loop ran timers during a call that started at ``started`` and
-        has just timed out: its own timer's lateness, or the monitor's worst."""
+        """How late the loop ran at the end of a call that started at ``started`` and
+        has just timed out: its own timer's lateness, or the monitor's worst over the
+        call's last tick. Only a loop that was late then can have left an answer
+        unread; a stall that ended earlier left it time to read one, so the timeout is
+        Redis's (else a loaded machine's blips would excuse a hung Redis on every call,
+        and it would never cool down)."""
         late = time.monotonic() - started - self.deadline_s
         if self._loop_lag is not None:
-            late = max(late, self._loop_lag.worst_since(started))
+            last_tick = started + self.deadline_s - self._loop_lag.interval_s
+            late = max(late, self._loop_lag.worst_since(last_tick))
         return late
 
     def _skip(self) -> bool:

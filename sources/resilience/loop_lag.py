@@ -8,8 +8,8 @@ calls in flight included. Two readings of it:
   (the smallest of them), so that one pause (a garbage collection, a long import)
   is not taken for saturation; the gateway sheds new requests above a threshold.
 - :meth:`LoopLag.worst_since`: the worst lag measured since a moment, the tick under
-  way included; a call that timed out uses it to tell whether the loop, rather than
-  whom it waited for, made it late.
+  way included; a call that timed out asks it about its last tick, to tell whether
+  the loop, rather than whom it waited for, made it late.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ SUSTAINED_TICKS = 3  # a lag held over this many ticks in a row is saturation
 
 class LoopLag:
     def __init__(self, interval_s: float = INTERVAL_S, keep: int = 256) -> None:
-        self._interval_s = interval_s
+        self.interval_s = interval_s
         self._ticks: deque[tuple[float, float]] = deque(maxlen=keep)  # (due, woke)
         self._due: float | None = None  # when the tick under way is due
         self._task: asyncio.Task[None] | None = None
@@ -62,6 +62,6 @@ class LoopLag:
 
     async def _run(self) -> None:
         while True:
-            self._due = time.monotonic() + self._interval_s
-            await asyncio.sleep(self._interval_s)
+            self._due = time.monotonic() + self.interval_s
+            await asyncio.sleep(self.interval_s)
             self._ticks.append((self._due, time.monotonic()))
