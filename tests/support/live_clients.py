@@ -32,6 +32,9 @@ async def ws_client(http_url: str, key: str | None) -> AsyncIterator[AsyncClient
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
         init_payload={"authorization": f"Bearer {key}"} if key else {},
         ack_timeout=5,
+        # gql waits this long at exit for subscriptions the test left unconsumed (their
+        # "complete" is only simulated on the client side, so the wait never ends early).
+        close_timeout=0.5,
     )
     async with Client(transport=transport, execute_timeout=10) as session:
         yield session
