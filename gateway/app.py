@@ -126,7 +126,9 @@ class Components:
         await backend.start()
         keys = open_key_store(settings.keys_url) if settings.key_pepper else None
         if keys is not None and settings.key_pepper:
-            self.authenticator = Authenticator(keys, settings.key_pepper)
+            self.authenticator = Authenticator(
+                keys, settings.key_pepper, cache_ttl_s=settings.key_trust_ms / 1000
+            )
         elif not settings.dev_mode:
             log.error("no OG_KEY_PEPPER: every request will be refused (401)")
         if not settings.webhook_secrets:

@@ -169,6 +169,9 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     live_max_subscriptions: Count = 20  # per WebSocket connection
     ws_init_timeout_ms: Millis = 3000  # until connection_init, else close 4408
     live_key_recheck_ms: Millis = 60_000  # a live stream's key checked again (revocation)
+    # A verified key is trusted in-process this long before the store is asked again:
+    # a revoked key keeps working here for at most this long.
+    key_trust_ms: Millis = 5000
     sse_ping_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0  # keep-alives on event streams
     sources: dict[str, SourceSettings] = msgspec.field(default_factory=_default_sources)
 

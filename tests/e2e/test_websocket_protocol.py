@@ -40,6 +40,7 @@ async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
         ws_init_timeout_ms=300,
         live_max_subscriptions=2,
         live_key_recheck_ms=200,
+        key_trust_ms=300,
     ) as running:
         yield running
 
@@ -205,7 +206,8 @@ async def _key_to_revoke(secured: Secured) -> AsyncIterator[tuple[str, Callable[
         await store.close()
 
 
-# Verified keys are trusted for up to 5 s in-process; then the recheck refuses them.
+# A verified key is trusted in-process for OG_KEY_TRUST_MS (0.3 s here, 5 s by default);
+# the next recheck after that (every 0.2 s) refuses it.
 async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured, dataset):
     async with _key_to_revoke(secured) as (key, revoke), _open(secured) as ws:
         await _acknowledged(ws, key)
@@ -213,7 +215,7 @@ async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured
         assert (await _received(ws))["type"] == "next"
         await revoke()
         with pytest.raises(ConnectionClosed):
-            async with asyncio.timeout(8):
+            async with asyncio.timeout(3):  # well under the default trust of 5 s
                 while True:
                     await ws.recv()
     assert (ws.close_code, ws.close_reason) == (4403, "Forbidden: API_KEY_REVOKED")
@@ -226,7 +228,7 @@ async def test_a_key_revoked_while_streaming_ends_the_event_stream(secured, data
     ):
         assert (await within(events, 5))[0] == "next"
         await revoke()
-        async with asyncio.timeout(8):
+        async with asyncio.timeout(3):  # well under the default trust of 5 s
             rest = [event async for event in events]
     assert rest[-1] == ("complete", None)
     assert rest[0][1]["errors"][0]["extensions"]["code"] == "API_KEY_REVOKED"

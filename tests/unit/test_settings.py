@@ -116,6 +116,7 @@ def test_a_config_file_that_is_not_utf8_is_a_settings_error(tmp_path):
         ("OG_LIVE_MAX_SUBSCRIPTIONS", "0"),
         ("OG_WS_INIT_TIMEOUT_MS", "0"),
         ("OG_LIVE_KEY_RECHECK_MS", "0"),
+        ("OG_KEY_TRUST_MS", "0"),
         ("OG_SSE_PING_S", "0"),
         ("OG_LOG_LEVEL", "LOUD"),
         ("OG_LOG_FORMAT", "xml"),
