@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from aiohttp import web
 
 from sim.common import (
@@ -21,7 +20,7 @@ from sim.common import (
 from sim.emitter import WebhookEmitter, WebhookTarget
 from sim.faults import Faults, FaultSpec
 from sim.idempotency import KEYS, IdempotencyKeys
-from sim.openapi import build_document, served_routes
+from sim.openapi import encoded_document, served_routes
 from sim.routes import serve
 from sim.seed import Dataset
 from sim.stats import Stats
@@ -69,7 +68,7 @@ def create_source_app(
     app[CLOCK_KEY] = clock
     app[KEYS] = IdempotencyKeys()
     app.on_shutdown.append(_release_hangs)
-    app[OPENAPI_KEY] = msgspec.json.encode(build_document(source))
+    app[OPENAPI_KEY] = encoded_document(source)
     if webhook is not None:
         emitter = app[EMITTER_KEY] = WebhookEmitter(webhook)
 

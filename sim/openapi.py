@@ -12,6 +12,7 @@ copies live in ``sim/openapi/<source>.json``, rewritten by ``python -m sim.opena
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import sys
@@ -330,6 +331,13 @@ def build_document(source: str) -> dict[str, Any]:
         "webhooks": {"changeEvent": _webhook(source)},
         "components": {"schemas": components},
     }
+
+
+@functools.cache
+def encoded_document(source: str) -> bytes:
+    """``source``'s document as compact JSON, built once a process (it depends only on
+    the route declarations)."""
+    return msgspec.json.encode(build_document(source))
 
 
 def render(source: str) -> str:

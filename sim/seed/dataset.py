@@ -30,6 +30,12 @@ class Dataset:
     # request id -> address change a warehouse must decide (POST /orders/{id}/shipping-address)
     address_requests: dict[str, AddressChangeRequest] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio's runner reprs a finished task's result (a fixture's
+        # data set) while restoring its SIGINT handler, and the dataclass default would
+        # spell out every record, seconds of CPU for each such fixture.
+        return f"Dataset(seed={self.seed}, now={self.now.isoformat()}, {len(self.orders)} orders)"
+
     def order_ids(self, scenario: str) -> list[str]:
         """Ids of the orders built from ``scenario``, in order-number order."""
         return [oid for oid, name in self.scenarios.items() if name == scenario]
