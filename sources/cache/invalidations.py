@@ -7,7 +7,10 @@ entry back (and before another request accepts a fetch it joined), it checks
 whether any of the entry's tags was invalidated since. Only this process's own
 fetches are guarded: a fetch on another instance that finishes before that instance
 hears the change (pub/sub, ~1 ms) can still write the old value into the shared
-cache, where it lives until its TTL or the next change.
+cache. So every instance deletes a change's shared entries again when it hears of it
+(``CachedUpstreams``), after which its own write-backs are guarded; what stays open
+is a write-back already sent on one Redis connection and overtaken by that delete on
+another.
 """
 
 from __future__ import annotations

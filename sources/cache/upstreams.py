@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ class ChangeNotice(Record, frozen=True, kw_only=True):
 
     tags: list[str]
     event: ChangeEvent | None = None
+    origin: str = ""  # the announcing instance (``CachedUpstreams.instance``)
 
 
 # How long each source's data stays fresh: stock moves fastest, tracking slowest; the
@@ -64,6 +66,7 @@ class CachedUpstreams:
     invalidations: Invalidations  # what this process saw invalidated, for fetches in flight
     clock: Clock  # the process's one clock: entry ages here, "now" for every rule
     listeners: list[ChangeListener] = field(default_factory=list)
+    instance: str = field(default_factory=lambda: secrets.token_hex(8))  # signs its notices
 
     @classmethod
     def build(
@@ -152,14 +155,15 @@ class CachedUpstreams:
     async def invalidate(self, tags: Sequence[str]) -> int:
         """Delete every cached entry under ``tags`` here and in the shared cache, and
         tell every other instance to drop its copies. The number of shared keys deleted."""
-        return await self._announce(ChangeNotice(tags=list(tags)))
+        return await self._announce(ChangeNotice(tags=list(tags), origin=self.instance))
 
     async def apply_change(self, event: ChangeEvent, *, strict: bool = False) -> int:
         """Invalidate what ``event`` makes stale and announce it to every instance's
         listeners (live updates); the number of shared keys deleted. With ``strict``,
         raise :class:`~sources.cache.backend.CacheUnavailable` if the shared cache
         could not delete or announce it (the change may then be applied again)."""
-        return await self._announce(ChangeNotice(tags=event.tags(), event=event), strict)
+        notice = ChangeNotice(tags=event.tags(), event=event, origin=self.instance)
+        return await self._announce(notice, strict)
 
     async def _announce(self, notice: ChangeNotice, strict: bool = False) -> int:
         # Recorded first: a fetch here that ends after the shared delete must not
@@ -177,6 +181,11 @@ class CachedUpstreams:
             log.warning("ignored a malformed change notice")
             return
         self.invalidations.record(notice.tags)
+        if notice.origin != self.instance:
+            # A fetch here that ended after the announcer's shared delete, but before
+            # this notice arrived, may have written the old value back; this process's
+            # later write-backs are guarded now, so one more delete leaves none.
+            await self.backend.invalidate_tags(notice.tags)
         await self._drop_local(notice.tags)
         if notice.event is not None:
             for listener in list(self.listeners):

@@ -9,14 +9,27 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import aiohttp
+import msgspec
 import pytest
 
+from sim.cluster import SimCluster
+from sim.seed import Dataset
 from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
 from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
-from sources.records import Money
+from sources.cache.upstreams import (
+    INVALIDATION_CHANNEL,
+    CachedUpstreams,
+    ChangeNotice,
+    default_policy,
+)
+from sources.clients import Upstreams
+from sources.clients.http import SourceConfig
+from sources.events import ChangeEvent, EventType, sku_tag
+from sources.records import InventoryItem, Money
 
 TAG = "price:1"
 
@@ -222,3 +235,55 @@ def test_invalidations_forget_after_the_horizon_and_then_assume_a_change():
     assert changes.changed_since(start, ["c"])  # older than what is kept: assume changed
     assert not changes.changed_since(after_a, ["a", "c"])
     assert changes.changed_since(after_a, ["b"])
+
+
+async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_the_change(
+    sim: SimCluster, dataset: Dataset, redis_server, redis_admin
+) -> None:
+    """Instance B's fetch, begun before a change, lands its old answer in the shared
+    cache after the announcing instance A deleted it, but before B hears of the change:
+    B's own guard cannot see it yet. Hearing the change, B deletes the entry again, so
+    its next read (and every instance's) asks the source."""
+    names = ("oms", "inventory", "carrier", "ticketing")
+    upstreams = Upstreams.open(*(SourceConfig(base_url=sim.urls[n]) for n in names))
+    backend = RedisBackend(redis_server.url)
+    b = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
+    heard = asyncio.Event()
+
+    async def hear(_: ChangeEvent) -> None:
+        heard.set()
+
+    b.on_change(hear)
+    b.listen()
+    await backend.start()
+    item = next(item for item in dataset.inventory.values() if item.levels)
+    location = item.levels[0].location_id
+
+    async def available() -> int:
+        (read,) = await b.inventory.load_many([item.sku], scope="*", counts=CacheCounts())
+        assert isinstance(read, Cached) and isinstance(read.value, InventoryItem), read
+        return next(lv.available for lv in read.value.levels if lv.location_id == location)
+
+    try:
+        before = await available()
+        key = b.inventory.key("*", item.sku)
+        (old,) = await backend.get_many([key])
+        assert old is not None
+        url = f"{sim.urls['inventory']}/admin/inventory/{item.sku}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json={"locationId": location, "available": before + 5}) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+        tags = [sku_tag(item.sku)]
+        await backend.invalidate_tags(tags)  # A applies the change...
+        await backend.set_many([(key, old, 600.0)], {tags[0]: [key]})  # ...B's late write
+        event = ChangeEvent(type=EventType.INVENTORY_CHANGED, occurred_at=dataset.now, sku=item.sku)
+        notice = ChangeNotice(tags=tags, event=event, origin="instance-a")
+        await backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice))
+        await asyncio.wait_for(heard.wait(), 5)
+        assert await backend.get_many([key]) == [None]
+        assert await available() == before + 5
+    finally:
+        await backend.close()
+        await upstreams.close()
