@@ -1,9 +1,9 @@
 """GraphiQL in dev mode, served whole by the gateway: our page (``graphiql.html``)
-and the pinned builds it loads, shipped in the package under ``static/`` (its
+and the pinned builds it loads, shipped in the package under ``vendor/`` (its
 README names each package, version and licence). No request leaves the machine.
 
 Assets live at ``/graphiql/<package>-<version>/<file>``: the version is in the URL,
-so they are cached for a year. Only the files found under ``static/`` at start are
+so they are cached for a year. Only the files found under ``vendor/`` at start are
 served, looked up by name, so no path can reach anything else.
 """
 
@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 HERE = Path(__file__).parent
-STATIC = HERE / "static"
+VENDOR = HERE / "vendor"  # third-party builds, copied unchanged
 ASSET_PATH = "/graphiql/{package}/{file}"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -47,9 +47,9 @@ def content_security_policy(html: str) -> str:
 
 
 class GraphiQLAssets:
-    """Serves the shipped GraphiQL assets (``.js`` and ``.css`` under ``static/``)."""
+    """Serves the shipped GraphiQL assets (``.js`` and ``.css`` under ``vendor/``)."""
 
-    def __init__(self, root: Path = STATIC) -> None:
+    def __init__(self, root: Path = VENDOR) -> None:
         self._files = {
             f"{path.parent.name}/{path.name}": path
             for path in root.glob("*/*")

@@ -91,7 +91,7 @@ async def test_only_the_shipped_assets_are_reachable(served):
     for path in (
         "/graphiql/graphiql-3.8.3/LICENSE",
         "/graphiql/graphiql-3.8.3/nothing.js",
-        "/graphiql/static/README",
+        "/graphiql/vendor/README",
         "/graphiql/graphiql-3.8.3/..%2F..%2F__init__.py",
         "/graphiql/..%2F..%2Fapp.py/x.js",
         "/graphiql/%2e%2e/__init__.py",
