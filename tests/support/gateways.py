@@ -98,11 +98,14 @@ def settings_for(
     """Settings for the given source URLs; ``source_options`` apply to every source.
     Dev mode (anonymous requests run as an internal console) unless told otherwise:
     the access tests turn it off. No exception queue unless asked for: its sweeps and
-    evaluations would add requests to the sources' counters that tests assert."""
+    evaluations would add requests to the sources' counters that tests assert. No
+    shedding on loop lag unless asked for (tests/e2e/test_overload.py): on a machine
+    busy with the rest of the suite, a test's gateway would refuse its requests."""
     sources = {
         name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
     }
-    return Settings(sources=sources, **{"dev_mode": True, "exception_queue": False, **options})
+    defaults = {"dev_mode": True, "exception_queue": False, "max_loop_lag_ms": 0}
+    return Settings(sources=sources, **{**defaults, **options})
 
 
 class SourceStats:
