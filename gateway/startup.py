@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gateway.settings import Settings, SettingsError, redact_url
-from sources.cache import REDIS_SCHEMES
+from sources.options import REDIS_SCHEMES
 
 MIN_PEPPER_BYTES = 32  # what `ordergraph keys pepper` prints is longer
 FIRST_RETRY_S = 0.05

@@ -15,7 +15,8 @@ from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
-from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
+from sources.cache.through import CacheCounts, Cached, CachedSource
+from sources.options import CachePolicy
 from sources.records import Money
 
 TAG = "price:1"
