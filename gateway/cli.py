@@ -15,6 +15,7 @@ import msgspec
 
 from gateway.auth.cli import add_keys_commands, run_keys_command
 from gateway.auth.keys import generate_key
+from gateway.auth.pepper import check_pepper, generate_pepper
 from gateway.auth.store import open_key_store
 from gateway.observability import configure_logging, configure_tracing
 from gateway.server import run_main, serve
@@ -25,11 +26,11 @@ from gateway.settings import (
     load_settings,
     redact_url,
 )
-from gateway.startup import check_pepper, check_startup, generate_pepper
+from gateway.startup import check_startup
 from gateway.workers import run_workers, worker_count
-from resolvers.access import ALL_SCOPES
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
+from resolvers.scopes import ALL_SCOPES
 from sim.cluster import SimCluster, parse_fault_option, start_cluster
 from sim.faults import FaultSpec
 from sim.seed import generate
