@@ -36,7 +36,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from gateway.admission.cost import CostModel
-from gateway.admission.documents import DocumentAnalyser, Limits
+from gateway.admission.documents import DocumentAnalyser
+from gateway.admission.limits import Limits
 from gateway.app import Components, Running, create_app
 from gateway.auth.authenticate import principal_for
 from resolvers.schema import build_schema

@@ -18,7 +18,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from gateway.admission.documents import AdmissionError, DocumentAnalyser, Limits
+from gateway.admission.documents import AdmissionError, DocumentAnalyser
+from gateway.admission.limits import Limits
 from gateway.settings import Settings
 from resolvers.schema import build_schema
 

@@ -31,11 +31,10 @@ from harness import ROOT, SOURCES
 
 from services.exception_queue.index import ExceptionIndex
 from sources.cache import open_backend
-from sources.cache.through import CachePolicy
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
-from sources.clients.http import SourceConfig
 from sources.clock import ShiftedClock
+from sources.options import CachePolicy, SourceConfig
 from tests.support.ports import free_port_block
 
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import secrets
 import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from gateway.auth.cli import add_keys_commands, run_keys_command
-from gateway.auth.keys import generate_key
-from gateway.auth.store import open_key_store
-from gateway.observability import configure_logging, configure_tracing
-from gateway.server import run_main, serve
+from gateway.auth.cli import add_keys_commands
+from gateway.auth.pepper import check_pepper, generate_pepper
 from gateway.settings import (
     Settings,
     SettingsError,
@@ -25,16 +22,13 @@ from gateway.settings import (
     load_settings,
     redact_url,
 )
-from gateway.startup import check_pepper, check_startup, generate_pepper
-from gateway.workers import run_workers, worker_count
-from resolvers.access import ALL_SCOPES
-from resolvers.relay import to_global_id
-from resolvers.schema import build_schema
-from sim.cluster import SimCluster, parse_fault_option, start_cluster
-from sim.faults import FaultSpec
-from sim.seed import generate
+from resolvers.scopes import ALL_SCOPES
 from sources.clock import SYSTEM_CLOCK, Clock, ShiftedClock
 from sources.webhooks import generate_secret
+
+if TYPE_CHECKING:
+    from sim.cluster import SimCluster
+    from sim.faults import FaultSpec
 
 EXAMPLE_QUERY = """{{
   orderByNumber(number: "{number}") {{
@@ -59,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
+    # Imported only by the command that runs (start-up time): a secret, the help, or a
+    # bad setting or flag is answered in a fraction of the time the stack takes.
+    from gateway.observability import configure_logging, configure_tracing
+
     configure_logging(settings.log_level, settings.log_format)
     try:
         configure_tracing(settings.tracing_exporter, endpoint=settings.otlp_endpoint)
@@ -70,8 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return _keys(args, settings)
+    from gateway.server import run_main, serve
+
     try:
         if args.command == "serve":
+            from gateway.workers import run_workers, worker_count
+
             settings = msgspec.structs.replace(
                 settings,
                 host=args.host or settings.host,
@@ -102,6 +104,8 @@ def _generated(args: argparse.Namespace) -> str | None:
 
 
 def schema_sdl() -> str:
+    from resolvers.schema import build_schema
+
     return build_schema().as_str() + "\n"
 
 
@@ -240,6 +244,8 @@ def _instant(text: str) -> datetime:
 
 
 def _fault(text: str) -> tuple[str, FaultSpec]:
+    from sim.cluster import parse_fault_option  # only when --fault is given
+
     try:
         return parse_fault_option(text)
     except ValueError as exc:
@@ -258,6 +264,9 @@ async def _start_sources(
     webhook_secret: str | None,
     clock: Clock,
 ) -> SimCluster:
+    from sim.cluster import start_cluster
+    from sim.seed import generate
+
     now = clock.now().replace(microsecond=0)
     dataset = generate(seed=args.seed, now=now, orders=args.orders)
     print(f"  data set: --seed {args.seed} --now {now.isoformat()} --orders {args.orders}")
@@ -278,6 +287,8 @@ async def _start_sources(
 
 
 async def _sim(args: argparse.Namespace) -> None:
+    import asyncio
+
     print("OrderGraph simulated sources:")
     cluster = await _start_sources(
         args, args.port_base, args.webhook_url, args.webhook_secret, _clock(args)
@@ -305,6 +316,9 @@ DEMO_KEYS = (
 
 async def _demo_keys(settings: Settings) -> None:
     """Create and print one key of each class (dev mode also lets anonymous calls in)."""
+    from gateway.auth.keys import generate_key
+    from gateway.auth.store import open_key_store
+
     store = open_key_store(settings.keys_url)
     print("API keys (send as 'Authorization: Bearer <key>'):")
     try:
@@ -325,6 +339,11 @@ async def _demo_keys(settings: Settings) -> None:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from gateway.auth.cli import run_keys_command
+    from gateway.auth.store import open_key_store
+
     try:
         check_pepper(settings.key_pepper)  # keys made with another pepper would not work
     except SettingsError as exc:
@@ -342,6 +361,10 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> None:
+    from gateway.server import serve
+    from gateway.startup import check_startup
+    from resolvers.relay import to_global_id
+
     print("OrderGraph demo: simulated sources")
     secret = generate_secret()  # the sources sign their change events with it
     gateway = f"http://{args.host}:{args.port}"

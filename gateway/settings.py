@@ -20,11 +20,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import msgspec
 
-from gateway.admission.documents import Limits
-from sources.cache import REDIS_SCHEMES
-from sources.cache.through import CachePolicy
-from sources.cache.upstreams import default_policy
-from sources.clients.http import SourceConfig
+from gateway.admission.limits import Limits
+from sources.options import REDIS_SCHEMES, CachePolicy, SourceConfig, default_policy
 from sources.records import MAX_BATCH
 from sources.webhooks import secret_problem
 
@@ -55,7 +52,7 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     breaker_failure_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
     breaker_min_calls: Count = 20
     breaker_open_ms: Millis = 5000
-    # Cache policy; unset values take the source's defaults (sources.cache.upstreams).
+    # Cache policy; unset values take the source's defaults (sources.options).
     cache_ttl_ms: NonNegative | None = None
     cache_stale_ms: NonNegative | None = None
     cache_keep_ms: NonNegative | None = None

@@ -11,7 +11,6 @@ show: kinds and counts, never a secret or a URL's password.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,34 +19,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from gateway.auth.pepper import check_pepper
 from gateway.settings import Settings, SettingsError, redact_url
-from sources.cache import REDIS_SCHEMES
+from sources.options import REDIS_SCHEMES
 
-MIN_PEPPER_BYTES = 32  # what `ordergraph keys pepper` prints is longer
 FIRST_RETRY_S = 0.05
 MAX_RETRY_S = 0.5
 MAX_ATTEMPT_S = 1.0  # one connection attempt, at most
-
-
-def generate_pepper() -> str:
-    """A new ``OG_KEY_PEPPER``: 32 random bytes, URL-safe base64 (43 characters)."""
-    return secrets.token_urlsafe(MIN_PEPPER_BYTES)
-
-
-def pepper_problem(pepper: str | None) -> str | None:
-    """Why ``pepper`` cannot key the API key hashes (never showing it), or None."""
-    if not pepper:
-        return "not set: outside dev mode API keys are hashed with it"
-    size = len(pepper.encode())
-    if size < MIN_PEPPER_BYTES:
-        return f"{size} bytes; at least {MIN_PEPPER_BYTES} are needed"
-    return None
-
-
-def check_pepper(pepper: str | None) -> None:
-    problem = pepper_problem(pepper)
-    if problem is not None:
-        raise SettingsError(f"OG_KEY_PEPPER: {problem} (make one: ordergraph keys pepper)")
 
 
 async def check_startup(settings: Settings) -> None:

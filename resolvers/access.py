@@ -21,18 +21,8 @@ from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
 from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
+from resolvers.scopes import ALL_SCOPES
 
-SCOPES = (
-    "orders:read",
-    "shipments:read",
-    "inventory:read",
-    "tickets:read",
-    "pii:read",
-    "orders:write",
-    "tickets:write",
-    "introspection",
-)
-ALL_SCOPES = frozenset(SCOPES)
 EVERY_ACCOUNT = "*"
 
 

@@ -48,11 +48,11 @@ from gateway.admission.documents import (
     AdmissionError,
     Analysis,
     FieldsType,
-    Limits,
     fields_of,
     fragments_of,
     type_condition,
 )
+from gateway.admission.limits import Limits
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import MAX_PAGE
 from resolvers.types.freshness import DataSource

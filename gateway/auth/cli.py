@@ -9,13 +9,15 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
 from gateway.auth.keys import KeyRecord, generate_key, is_key_id, parse_key
 from gateway.auth.principal import ALL_TENANTS, CLIENT_CLASSES, SCOPES, TIERS
-from gateway.auth.store import KeyStore, KeyStoreError
+
+if TYPE_CHECKING:
+    from gateway.auth.store import KeyStore
 
 DEFAULT_TIERS = {"app": "standard", "console": "internal", "partner": "standard"}
 # The table's columns; --json adds rotated_to.
@@ -102,6 +104,10 @@ async def run_keys_command(
 ) -> int:
     """Run ``args.keys_command``; 0 done, 2 bad input (said on ``err``, default stderr),
     1 the store failed."""
+    # Here, not at the top: the store brings redis, and building the parser (every
+    # ordergraph command does) must not.
+    from gateway.auth.store import KeyStoreError
+
     err = sys.stderr if err is None else err
     command = _COMMANDS[args.keys_command]
     try:
@@ -197,7 +203,7 @@ async def _rotate(args: argparse.Namespace, store: KeyStore, pepper: str, out: T
     print(f"The old key {old.key_id} keeps working until {_when(old_expiry)}.", file=out)
 
 
-_Command = Callable[[argparse.Namespace, KeyStore, str, TextIO], Awaitable[None]]
+_Command = Callable[[argparse.Namespace, "KeyStore", str, TextIO], Awaitable[None]]
 _COMMANDS: dict[str, _Command] = {
     "create": _create,
     "list": _list,

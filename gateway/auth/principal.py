@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolvers.access import SCOPES  # declared with the graph they guard
+from resolvers.scopes import SCOPES  # declared with the graph they guard
 
 __all__ = ["ALL_TENANTS", "CLIENT_CLASSES", "INTERNAL_DEV", "SCOPES", "TIERS", "Principal", "Tier"]
 

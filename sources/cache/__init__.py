@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from sources.cache.backend import BackendHealth, CacheBackend, CacheUnavailable, MessageHandler
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
+from sources.options import REDIS_SCHEMES
 from sources.resilience.loop_lag import LoopLag
 
 __all__ = [
@@ -19,8 +20,6 @@ __all__ = [
     "RedisBackend",
     "open_backend",
 ]
-
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
 def open_backend(url: str, loop_lag: LoopLag | None = None) -> CacheBackend:

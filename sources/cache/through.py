@@ -43,6 +43,7 @@ from sources.cache.backend import KeyValue, Locks
 from sources.cache.invalidations import Invalidations
 from sources.cache.releases import ReleaseWatch
 from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources.options import CachePolicy
 from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.cache")
@@ -68,17 +69,6 @@ class Cached(Generic[T]):
     value: T | None
     status: Freshness
     fetched_at: float  # epoch seconds when the source answered
-
-
-@dataclass(frozen=True, slots=True)
-class CachePolicy:
-    ttl_s: float  # fresh for this long
-    stale_s: float  # then served stale while a background refresh runs
-    keep_s: float  # then still kept, to serve if the source fails
-    negative_ttl_s: float = 5.0  # "not found" answers are remembered this long
-    lock_ms: int = 500  # how long another instance's fetch is waited for
-    join_s: float = 3.0  # how long a fetch already running here is waited for, at most
-    refresh_backoff_s: float = 1.0  # after a failed background refresh, wait this long
 
 
 @dataclass(slots=True)

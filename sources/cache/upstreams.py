@@ -12,10 +12,11 @@ import msgspec
 
 from sources.cache.backend import CacheBackend, KeyValue
 from sources.cache.invalidations import Invalidations
-from sources.cache.through import CachedSource, CachePolicy, Fetch, Tagger
+from sources.cache.through import CachedSource, Fetch, Tagger
 from sources.clients import Upstreams
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
+from sources.options import CachePolicy
 from sources.records import InventoryItem, Order, Record, Ticket, Tracking
 
 log = logging.getLogger("ordergraph.cache")
@@ -34,17 +35,6 @@ class ChangeNotice(Record, frozen=True, kw_only=True):
     tags: list[str]
     event: ChangeEvent | None = None
     origin: str = ""  # the announcing instance (``CachedUpstreams.instance``)
-
-
-# How long each source's data stays fresh: stock moves fastest, tracking slowest; the
-# stale window equals the TTL and entries are kept ten minutes longer to serve if the
-# source fails.
-DEFAULT_TTL_S = {"oms": 30.0, "inventory": 10.0, "carrier": 60.0, "ticketing": 30.0}
-
-
-def default_policy(source: str) -> CachePolicy:
-    ttl = DEFAULT_TTL_S[source]
-    return CachePolicy(ttl_s=ttl, stale_s=ttl, keep_s=600.0)
 
 
 @dataclass(frozen=True, slots=True)

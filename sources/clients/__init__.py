@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sources.clients.carrier import CarrierClient
-from sources.clients.http import SourceClient, SourceConfig
+from sources.clients.http import SourceClient
 from sources.clients.inventory import InventoryClient
 from sources.clients.oms import OmsClient
 from sources.clients.ticketing import TicketingClient
+from sources.options import SourceConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from sources.failures import (
     SOURCE_UNAVAILABLE,
     SourceError,
 )
+from sources.options import SourceConfig
 from sources.resilience import caller, deadline
 from sources.resilience.breaker import CallerBreakers, CircuitBreaker, CircuitOpenError
 from sources.resilience.budget import RetryBudget
@@ -48,33 +49,6 @@ V = TypeVar("V")
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 MIN_CALL_S = 0.005  # less time than this left: the call is not worth sending
 MIN_TIMEOUT_BLAME_S = 0.1  # a timeout shorter than this is the deadline's, not the source's
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """Where a source lives, how long the gateway waits for it and how it protects
-    itself from it."""
-
-    base_url: str
-    connect_timeout_s: float = 0.5
-    read_timeout_s: float = 2.0
-    total_timeout_s: float = 3.0
-    max_connections: int = 64
-    max_concurrency: int = 48  # bulkhead: calls in flight; more wait (within the deadline)
-    batch_size: int = 100  # the most ids the source takes in one batch call
-    retry_attempts: int = 3  # attempts per idempotent read, the first included
-    retry_backoff_s: float = 0.025  # full jitter: sleep U(0, min(cap, base * 2^n))
-    retry_backoff_cap_s: float = 0.2
-    # Wide enough that a source failing a third of its calls is not mistaken for a
-    # dead one (a window of 20 opened on chance streaks of a 30% error rate).
-    breaker_window: int = 100
-    breaker_min_calls: int = 20
-    breaker_failure_ratio: float = 0.5
-    # One API key's failures count for at most this share of those needed to open the
-    # breaker: a caller alone, whatever it sends, cannot open it for every tenant.
-    breaker_caller_share: float = 0.5
-    breaker_open_s: float = 5.0
-    breaker_probes: int = 3
 
 
 def open_session(config: SourceConfig) -> aiohttp.ClientSession:

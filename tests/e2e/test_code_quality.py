@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.imports import imported_modules
+
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"gateway": 0, "services": 1, "resolvers": 2, "domain": 3, "sources": 4}
 
@@ -28,17 +30,6 @@ def test_tool_is_clean(command):
         [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def imported_modules(path: Path) -> list[str]:
-    """The absolute modules one file imports."""
-    names = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.append(node.module)
-    return names
 
 
 def imports_of(*packages: str) -> list[tuple[str, str]]:

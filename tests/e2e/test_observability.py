@@ -44,7 +44,8 @@ from gateway.observability import (
     tracer_provider,
 )
 from sources import telemetry
-from sources.clients.http import SourceClient, SourceConfig
+from sources.clients.http import SourceClient
+from sources.options import SourceConfig
 from sources.telemetry import loader_batch, upstream_call
 from tests.support.ports import free_socket
 from tests.support.secured import AUDIT_FIELDS

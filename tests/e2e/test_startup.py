@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 from standardwebhooks import Webhook
 
-from gateway.startup import pepper_problem
+from gateway.auth.pepper import pepper_problem
 from sim.cluster import SimCluster
 from sources.webhooks import generate_secret, secret_problem
 from tests.support.ports import free_port_block, free_socket

@@ -27,9 +27,10 @@ from graphql import (
 from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.principal import TIERS
 from gateway.auth.store import open_key_store
-from resolvers.access import ALL_SCOPES, ScopeMap
+from resolvers.access import ScopeMap
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
+from resolvers.scopes import ALL_SCOPES
 from tests.support.cross_tenant import order_of
 from tests.support.secured import (
     MANIFEST,

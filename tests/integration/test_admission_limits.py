@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLSchema
 
-from gateway.admission.documents import AdmissionError, DocumentAnalyser, Limits
+from gateway.admission.documents import AdmissionError, DocumentAnalyser
 from gateway.admission.gate import ANALYSIS_CHARS_PER_POINT
+from gateway.admission.limits import Limits
 from gateway.settings import Settings
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster

@@ -15,8 +15,9 @@ import pytest
 from sources.cache.backend import CacheBackend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
-from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy, Freshness
+from sources.cache.through import CacheCounts, Cached, CachedSource, Freshness
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
+from sources.options import CachePolicy
 from sources.records import Money
 
 SLOW_S = 0.5  # how long the source takes once it is slow

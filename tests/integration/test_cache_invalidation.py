@@ -19,16 +19,11 @@ from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
-from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
-from sources.cache.upstreams import (
-    INVALIDATION_CHANNEL,
-    CachedUpstreams,
-    ChangeNotice,
-    default_policy,
-)
+from sources.cache.through import CacheCounts, Cached, CachedSource
+from sources.cache.upstreams import INVALIDATION_CHANNEL, CachedUpstreams, ChangeNotice
 from sources.clients import Upstreams
-from sources.clients.http import SourceConfig
 from sources.events import ChangeEvent, EventType, sku_tag
+from sources.options import CachePolicy, SourceConfig, default_policy
 from sources.records import InventoryItem, Money
 
 TAG = "price:1"

@@ -27,10 +27,10 @@ from sim.seed import Dataset
 from sim.stats import StatsBody
 from sources.cache.backend import CacheUnavailable, Claim
 from sources.cache.memory_backend import MemoryBackend
-from sources.cache.upstreams import CachedUpstreams, default_policy
+from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
-from sources.clients.http import SourceConfig
 from sources.events import ChangeEvent, EventType, tracking_tag
+from sources.options import SourceConfig, default_policy
 from tests.support.builders import line, order
 from tests.support.gateways import (
     FIXED_NOW,

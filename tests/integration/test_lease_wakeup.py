@@ -19,8 +19,9 @@ from sim.seed import Dataset
 from sources.cache import MemoryBackend, RedisBackend
 from sources.cache.backend import CacheBackend
 from sources.cache.redis_backend import RELEASED_CHANNEL
-from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
+from sources.cache.through import CacheCounts, Cached, CachedSource
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
+from sources.options import CachePolicy
 from sources.records import Money
 from tests.support.gateways import SourceStats, gateway_at, running_gateway, settings_for
 from tests.support.redis_server import RedisServer

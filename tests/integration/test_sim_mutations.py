@@ -24,10 +24,10 @@ from sim.cluster import SimCluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset
 from sources.clients.changes import ChangeRefused
-from sources.clients.http import SourceConfig
 from sources.clients.oms import OmsClient
 from sources.events import EventType
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
+from sources.options import SourceConfig
 from sources.records import (
     AddressChange,
     AddressChangeRequest,

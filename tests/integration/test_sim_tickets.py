@@ -18,10 +18,10 @@ from sim.cluster import SimCluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset
 from sources.clients.changes import ChangeRefused
-from sources.clients.http import SourceConfig
 from sources.clients.ticketing import TicketingClient
 from sources.events import EventType
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
+from sources.options import SourceConfig
 from sources.records import (
     AddCommentRequest,
     CommentAdded,

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from sources.clients.http import SourceClient, SourceConfig
+from sources.clients.http import SourceClient
 from sources.failures import SourceError
+from sources.options import SourceConfig
 from sources.resilience import caller, deadline
 from sources.resilience.breaker import CLOSED, OPEN
 

@@ -28,10 +28,9 @@ from sim.cluster import SOURCES, SimCluster, start_cluster
 from sim.seed import Dataset
 from sources.cache import open_backend
 from sources.cache.backend import CacheBackend
-from sources.cache.through import CachePolicy
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
-from sources.clients.http import SourceConfig
+from sources.options import CachePolicy, SourceConfig
 from sources.records import Order, ShipmentStatus
 from tests.support.clocks import ManualClock
 from tests.support.gateways import FIXED_NOW, MakeDataset

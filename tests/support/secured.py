@@ -18,7 +18,7 @@ from gateway.app import Components
 from gateway.auth.keys import generate_key
 from gateway.auth.store import open_key_store
 from gateway.settings import Settings
-from resolvers.access import ALL_SCOPES
+from resolvers.scopes import ALL_SCOPES
 from tests.support.gateways import RunningGateway, gateway_at, in_process_gateway, settings_for
 
 PEPPER = "test-pepper-0123456789abcdef"

@@ -9,7 +9,8 @@ import pytest
 from graphql import GraphQLSchema
 
 from gateway.admission.cost import CostModel, check_cost
-from gateway.admission.documents import AdmissionError, DocumentAnalyser, Limits
+from gateway.admission.documents import AdmissionError, DocumentAnalyser
+from gateway.admission.limits import Limits
 from resolvers.schema import build_schema
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 

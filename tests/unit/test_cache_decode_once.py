@@ -7,7 +7,8 @@ from collections import Counter
 from typing import Any
 
 from sources.cache.memory_backend import MemoryBackend
-from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy
+from sources.cache.through import CacheCounts, Cached, CachedSource
+from sources.options import CachePolicy
 from sources.records import Money
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from sources.cache.memory_backend import MemoryBackend
-from sources.cache.through import CacheCounts, Cached, CachedSource, CachePolicy, Freshness
+from sources.cache.through import CacheCounts, Cached, CachedSource, Freshness
 from sources.failures import SourceError
+from sources.options import CachePolicy
 from sources.records import Money
 from sources.resilience import deadline
 
