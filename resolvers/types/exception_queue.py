@@ -13,15 +13,17 @@ import re
 from datetime import UTC, datetime
 
 import strawberry
+from graphql import GraphQLError
 
 from domain import exception_rules as rules
 from domain.exception_rules import SEVERITY_RANK
 from domain.queue_entries import ExceptionFact, QueueEntry
 from resolvers.context import RequestContext
+from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 from resolvers.relay import Cursors, bad_cursor, check_first, to_global_id
 from resolvers.types.common import Connection, PageInfo
 from resolvers.types.order import Info, Order
-from sources.cache.backend import IndexPosition
+from sources.cache.backend import CacheUnavailable, IndexPosition
 from sources.records import MAX_BATCH
 
 SCAN_LIMIT = 1000  # queue entries one request reads at most
@@ -122,6 +124,20 @@ class ExceptionQueueConnection(Connection[ExceptionQueueEdge]):
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
+class QueueUnavailable(GraphQLError):
+    """The queue's store cannot be read now: an empty page would say "no exceptions"."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the exception queue cannot be read right now: retry",
+            extensions={
+                "code": SERVICE_UNAVAILABLE,
+                "retryable": True,
+                "retryAfter": RETRY_AFTER_S,
+            },
+        )
+
+
 async def queue_page(
     context: RequestContext, first: int, after: str | None, filter: ExceptionQueueFilter | None
 ) -> ExceptionQueueConnection:
@@ -135,9 +151,12 @@ async def queue_page(
     scanned, more = 0, True
     chunk = MAX_BATCH if wanted.filters else first + 1
     while more and len(kept) <= first and scanned < SCAN_LIMIT:
-        page = await queue.page(
-            access.tenant, internal=access.internal, limit=chunk, after=position
-        )
+        try:
+            page = await queue.page(
+                access.tenant, internal=access.internal, limit=chunk, after=position
+            )
+        except CacheUnavailable:
+            raise QueueUnavailable() from None
         more = len(page) == chunk
         for at, entry in page:
             if wanted.below_floor(entry):

@@ -37,7 +37,7 @@ from resolvers.order_facts import SourceFacts, gather_facts
 from services.exception_queue.store import KEY_PREFIX, QueueStore, open_skus
 from services.exception_queue.sweep import Sweeper
 from sources import records
-from sources.cache.backend import CacheUnavailable, Locks
+from sources.cache.backend import CacheUnavailable, Claim, Locks
 from sources.cache.through import Cached
 from sources.cache.upstreams import CachedUpstreams
 from sources.events import ChangeEvent, EventType
@@ -50,6 +50,10 @@ RAISED_CHANNEL = "og:exceptions-raised"  # every instance's RaisedExceptions, as
 RaisedListener = Callable[[RaisedExceptions], Awaitable[None]]
 
 EVENT_CLAIM_TTL_S = 600.0  # an event is evaluated by one instance, once, within this
+# A batch of events the store could not serve is tried again this many times in all,
+# after 0.2 s, then 0.4 s (Redis blips, a saturated loop); then the sweep catches up.
+EVENT_ATTEMPTS = 3
+EVENT_RETRY_S = 0.2
 EVALUATION_TIMEOUT_S = 15.0  # one batch of at most MAX_BATCH orders
 MAX_PENDING_EVENTS = 10_000  # beyond, events are dropped (the next sweep catches up)
 _ORDER_EVENTS = frozenset(
@@ -196,21 +200,44 @@ class ExceptionIndex:
             events = [await self._pending.get()]
             while len(events) < MAX_BATCH and not self._pending.empty():
                 events.append(self._pending.get_nowait())
-            try:
-                await self._apply(events)
-            except Exception:
-                log.exception("exception queue: %d change event(s) not evaluated", len(events))
+            for attempt in range(EVENT_ATTEMPTS):
+                try:
+                    await self._apply(events)
+                    break
+                except CacheUnavailable as exc:
+                    if attempt + 1 == EVENT_ATTEMPTS:
+                        log.warning(
+                            "exception queue: %d change event(s) left to the sweep, the "
+                            "store failed %d times: %s", len(events), EVENT_ATTEMPTS, exc,
+                        )  # fmt: skip
+                    else:
+                        await asyncio.sleep(EVENT_RETRY_S * 2**attempt)
+                except Exception:
+                    log.exception("exception queue: %d change event(s) not evaluated", len(events))
+                    break
 
     async def _apply(self, events: list[ChangeEvent]) -> None:
+        """Evaluate what the events this instance claims concern. When the store cannot
+        answer (:class:`CacheUnavailable`, raised) their claims are given back, so the
+        batch can be tried again, here or on another instance: a claim is never assumed."""
         claims: Locks = self._cached.backend
+        results = await asyncio.gather(
+            *(claims.claim_once(_claim_key(event), EVENT_CLAIM_TTL_S) for event in events),
+            return_exceptions=True,
+        )
+        taken = [
+            (event, r) for event, r in zip(events, results, strict=True) if isinstance(r, Claim)
+        ]
         try:
-            claimed = await asyncio.gather(
-                *(claims.claim_once(_claim_key(event), EVENT_CLAIM_TTL_S) for event in events)
-            )
-        except CacheUnavailable as exc:  # as a claim is never assumed, the sweep catches up
-            log.warning("exception queue: %d change event(s) not claimed: %s", len(events), exc)
-            return
-        mine = [event for event, claim in zip(events, claimed, strict=True) if claim is not None]
+            for failure in results:
+                if isinstance(failure, BaseException):
+                    raise failure
+            await self._evaluate_changes([event for event, _ in taken])
+        except CacheUnavailable:
+            await asyncio.gather(*(claims.release_claim(claim) for _, claim in taken))
+            raise
+
+    async def _evaluate_changes(self, mine: list[ChangeEvent]) -> None:
         order_ids = [e.order_id for e in mine if e.type in _ORDER_EVENTS and e.order_id]
         numbers = [e.tracking_number for e in mine if e.type is EventType.TRACKING_UPDATED]
         order_ids += await self.store.orders_of_trackings([n for n in numbers if n])

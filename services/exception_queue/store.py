@@ -167,11 +167,12 @@ class QueueStore:
         (callers leave out the orders ``read_since`` already found newer marks for)."""
         mark = repr(at).encode()
         marks = [(_key("read", order_id), mark, READ_MARK_TTL_S) for order_id in order_ids]
-        await self._backend.set_many(marks, {})
+        await self._backend.set_many(marks, {}, strict=True)
 
     async def read_since(self, order_ids: Sequence[str], at: float) -> set[str]:
         """Those of ``order_ids`` whose data another evaluation read after ``at``."""
-        marks = await self._backend.get_many([_key("read", order_id) for order_id in order_ids])
+        keys = [_key("read", order_id) for order_id in order_ids]
+        marks = await self._backend.get_many(keys, strict=True)
         return {i for i, mark in zip(order_ids, marks, strict=True) if mark and float(mark) > at}
 
     async def remember(self, orders: Sequence[records.Order]) -> None:
@@ -187,12 +188,13 @@ class QueueStore:
             for sku in open_skus(order):
                 by_sku[sku].append(IndexEntry(order.id, ""))
         await asyncio.gather(
-            self._backend.set_many(numbers, {}),
+            self._backend.set_many(numbers, {}, strict=True),
             *(self._backend.index_put(_key("sku", sku), ids) for sku, ids in by_sku.items()),
         )
 
     async def orders_of_trackings(self, numbers: Sequence[str]) -> list[str]:
-        found = await self._backend.get_many([_key("tracking", number) for number in numbers])
+        keys = [_key("tracking", number) for number in numbers]
+        found = await self._backend.get_many(keys, strict=True)
         return [order_id.decode() for order_id in found if order_id is not None]
 
     async def orders_of_sku(self, sku: str) -> list[str]:

@@ -34,6 +34,7 @@ from sources.records import MAX_BATCH
 
 log = logging.getLogger("ordergraph.exception_queue")
 
+RETRY_S = 1.0  # the first wait after a pass the store could not serve
 LOCK_KEY = f"{KEY_PREFIX}:sweep-lock"
 PAGE_TIMEOUT_S = 30.0  # one page: its OMS call and its evaluation
 FULL_INTERVAL_S = 24 * 3600.0
@@ -81,21 +82,30 @@ class Sweeper:
         self.last: PassReport | None = None  # the last pass this process finished
 
     async def run(self) -> None:
-        """Sweep now, then every ``interval_s`` after the last one ended, until cancelled."""
+        """Sweep now, then every ``interval_s`` after the last one ended, until cancelled.
+        A pass the store could not serve is tried again sooner: after 1 s, doubling up
+        to the interval."""
+        retry_s = RETRY_S
         while True:
+            wait_s = self.interval_s
             try:
                 await self.sweep()
+                retry_s = RETRY_S
+            except CacheUnavailable as exc:
+                wait_s, retry_s = min(retry_s, self.interval_s), retry_s * 2
+                log.warning(
+                    "exception queue: no sweep, the store failed (next try in %.0f s): %s",
+                    wait_s,
+                    exc,
+                )
             except Exception:
                 log.exception("exception queue: the sweep failed; next try in one interval")
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(wait_s)
 
     async def sweep(self) -> bool:
-        """One sweep, unless another instance swept within the interval; whether it ran."""
-        try:
-            claim = await self._backend.claim_once(LOCK_KEY, self.interval_s)
-        except CacheUnavailable as exc:
-            log.warning("exception queue: no sweep, its lock cannot be claimed: %s", exc)
-            return False
+        """One sweep, unless another instance swept within the interval; whether it ran.
+        Raises :class:`CacheUnavailable` when the store (its lock included) cannot answer."""
+        claim = await self._backend.claim_once(LOCK_KEY, self.interval_s)
         if claim is None:
             return False
         try:

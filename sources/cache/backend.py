@@ -82,8 +82,10 @@ class Claim:
 class KeyValue(Protocol):
     """Values with a TTL, indexed under tags for invalidation."""
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Values of ``keys`` in order, ``None`` for a miss: one round trip (MGET)."""
+    async def get_many(self, keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
+        """Values of ``keys`` in order, ``None`` for a miss: one round trip (MGET). A
+        failing backend answers misses unless ``strict``: then it raises
+        :class:`CacheUnavailable`."""
         ...
 
     async def set_many(
@@ -149,10 +151,12 @@ class TokenBuckets(Protocol):
 
 
 class RankedIndexes(Protocol):
+    """Indexes are a store, not a cache: nothing is assumed when the backend cannot
+    answer, every call then raises :class:`CacheUnavailable`."""
+
     async def index_put(self, index: str, entries: Sequence[IndexEntry]) -> list[bytes | None]:
         """Add or replace ``entries`` (members unique) in ``index``, atomically; the
-        payload each one replaced (``None``: it is new). A failing backend drops the
-        write and answers ``None`` for each."""
+        payload each one replaced (``None``: it is new)."""
         ...
 
     async def index_remove(self, index: str, members: Sequence[str]) -> None:
@@ -163,7 +167,7 @@ class RankedIndexes(Protocol):
         self, index: str, limit: int, after: IndexPosition | None = None
     ) -> list[IndexEntry]:
         """Up to ``limit`` entries of ``index``, highest first, starting below ``after``
-        (from the top without it). A failing backend answers an empty page."""
+        (from the top without it)."""
         ...
 
 

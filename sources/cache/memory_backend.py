@@ -106,7 +106,7 @@ class MemoryBackend:
         self._open = False
         await self._subscribers.close()
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def get_many(self, keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
         now = time.monotonic()
         values: list[bytes | None] = []
         for key in keys:

@@ -266,11 +266,11 @@ class RedisBackend:
         await self._subscribers.close()
         await self._redis.close()
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def get_many(self, keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
         misses: list[bytes | None] = [None] * len(keys)
         if not keys:
             return misses
-        return await self._redis.run(lambda: self._redis.client.mget(keys), misses)
+        return await self._redis.run(lambda: self._redis.client.mget(keys), misses, strict=strict)
 
     async def set_many(
         self,
@@ -367,7 +367,7 @@ class RedisBackend:
             args += [entry.member, entry.rank, entry.payload]
         keys = _index_keys(index)
         previous = await self._redis.run(
-            lambda: self._index_put_script(keys=keys, args=args), unknown
+            lambda: self._index_put_script(keys=keys, args=args), unknown, strict=True
         )
         return list(previous)
 
@@ -375,7 +375,7 @@ class RedisBackend:
         if members:
             keys = _index_keys(index)
             await self._redis.run(
-                lambda: self._index_remove_script(keys=keys, args=list(members)), None
+                lambda: self._index_remove_script(keys=keys, args=list(members)), None, strict=True
             )
 
     async def index_range(
@@ -384,7 +384,7 @@ class RedisBackend:
         bound = "+" if after is None else "(" + "\0".join(after)
         keys, nothing = _index_keys(index), list[bytes]()
         found = await self._redis.run(
-            lambda: self._index_range_script(keys=keys, args=[bound, limit]), nothing
+            lambda: self._index_range_script(keys=keys, args=[bound, limit]), nothing, strict=True
         )
         page = []
         for key, entry in zip(found[::2], found[1::2], strict=True):

@@ -355,9 +355,15 @@ async def test_redis_killed_then_restarted(
     assert cache.health().detail
     await cache.set_many([("a", b"2", 30)], {"t": ["a"]})
     assert await cache.invalidate_tags(["t"]) == 0
-    assert await cache.index_put("idx", [IndexEntry("o1", "1")]) == [None]
-    assert await cache.index_range("idx", 10) == []
-    await cache.index_remove("idx", ["o1"])
+    with pytest.raises(CacheUnavailable):
+        await cache.get_many(["a"], strict=True)
+    # Indexes are a store: nothing is assumed, every call refuses.
+    with pytest.raises(CacheUnavailable):
+        await cache.index_put("idx", [IndexEntry("o1", "1")])
+    with pytest.raises(CacheUnavailable):
+        await cache.index_range("idx", 10)
+    with pytest.raises(CacheUnavailable):
+        await cache.index_remove("idx", ["o1"])
     with pytest.raises(CacheUnavailable):
         await cache.claim_once("claim", 10)  # a claim is never assumed
     leases, busy = await cache.lease_many(["lock"], 1)

@@ -145,8 +145,8 @@ class SlowLinkMemory(MemoryBackend):
         self.release = asyncio.Event()
         self.held = asyncio.Event()
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        values = await super().get_many(keys)
+    async def get_many(self, keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
+        values = await super().get_many(keys, strict=strict)
         await self._link("read")
         return values
 

@@ -20,8 +20,9 @@ from resolvers.relay import to_global_id
 from services.exception_queue.index import ExceptionIndex
 from sim.cluster import SimCluster
 from sim.seed import Dataset
-from sources.records import FulfillmentOrderStatus, Order
+from sources.records import Order
 from sources.webhooks import generate_secret
+from tests.support.exception_builders import open_line_with_stock
 from tests.support.gateways import (
     MakeDataset,
     RunningGateway,
@@ -171,33 +172,11 @@ async def test_a_stock_change_reaches_the_orders_waiting_for_that_sku(
     live: Live, data: Dataset
 ) -> None:
     queued = await _queued(live)
-    order, sku, location = _open_line_with_stock(data, queued)
+    order, sku, location = open_line_with_stock(data, queued)
     # Oversold (the rules' threshold: committed units without stock).
     await _admin(live, "inventory", f"inventory/{sku}", {"locationId": location, "available": -1})
     took = await _eventually_on_b(live, order.id, ["BACKORDERED"], bool)
     assert took < 1.0
-
-
-def _open_line_with_stock(data: Dataset, queued: dict[str, QueueEntry]) -> tuple[Order, str, str]:
-    """An order a warehouse is working on, not backordered, with a line still to ship
-    whose SKU its warehouse has in stock (and some committed, so it can be oversold)."""
-    working = {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.IN_PROGRESS}
-    for order in data.orders.values():
-        entry = queued.get(order.id)  # queued or not: the index knows its open SKUs
-        if entry is not None and any(f.code.value == "BACKORDERED" for f in entry.exceptions):
-            continue
-        skus = {line.id: line.sku for line in order.lines}
-        for fo in order.fulfillment_orders:
-            if fo.status not in working or order.shipments:
-                continue
-            for part in fo.lines:
-                levels = data.inventory[skus[part.line_id]].levels
-                if any(
-                    lv.location_id == fo.location.id and lv.on_hand > lv.available >= 0
-                    for lv in levels
-                ):
-                    return order, skus[part.line_id], fo.location.id
-    raise AssertionError("no order waiting for stock it has")
 
 
 async def test_an_order_whose_problems_are_resolved_leaves_the_queue(

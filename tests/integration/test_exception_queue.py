@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import msgspec
 import pytest
 
@@ -25,13 +26,14 @@ from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset
 from sim.stats import StatsBody
-from sources.cache.backend import CacheUnavailable, Claim
+from sources.cache.backend import CacheUnavailable, Claim, IndexEntry, IndexPosition
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
 from sources.events import ChangeEvent, EventType, tracking_tag
 from sources.options import SourceConfig, default_policy
 from tests.support.builders import line, order
+from tests.support.exception_builders import open_line_with_stock
 from tests.support.gateways import (
     FIXED_NOW,
     MakeDataset,
@@ -40,7 +42,9 @@ from tests.support.gateways import (
     in_process_gateway,
     settings_for,
 )
+from tests.support.redis_server import RedisServer
 from tests.support.secured import TENANT_A, secured_gateway
+from tests.support.waiting import eventually
 
 RANK = {severity: rank for rank, severity in enumerate(Severity)}
 INTERNAL_CODES = {"FRAUD_REVIEW", "UNANSWERED_TICKET"}
@@ -145,6 +149,67 @@ async def test_the_startup_sweep_fills_the_queue_in_batches(swept: Swept, data: 
         assert swept.requests[source].requests <= 24, swept.requests[source]
 
 
+class SkuIndexBlips(MemoryBackend):
+    """A backend whose orders-of-SKU index fails ``blips`` reads, as Redis in a blip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blips = 0
+
+    async def index_range(
+        self, index: str, limit: int, after: IndexPosition | None = None
+    ) -> list[IndexEntry]:
+        if self.blips and ":sku:" in index:
+            self.blips -= 1
+            raise CacheUnavailable("blip")
+        return await super().index_range(index, limit, after)
+
+
+async def test_a_change_the_store_could_not_serve_is_evaluated_again(
+    make_dataset: MakeDataset,
+) -> None:
+    """An evaluation the store fails (here: the orders waiting for a SKU cannot be
+    read, twice) gives its claims back and runs again: the queue follows the change
+    without waiting for the next sweep, nor taking an empty answer for "no orders"."""
+    data = make_dataset(orders=300)
+    backend = SkuIndexBlips()
+    names = ("oms", "inventory", "carrier", "ticketing")
+    async with await start_cluster(data) as cluster:
+        upstreams = Upstreams.open(*(SourceConfig(base_url=cluster.urls[n]) for n in names))
+        cached = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
+        index = ExceptionIndex(cached)
+        cached.listen()
+        index.listen()
+        await backend.start()
+        index.start()
+        try:
+            await until(lambda: index.sweeper.completed == 1)
+            queued = {entry.order_id: entry for entry in await index.store.every_entry()}
+            waiting, sku, location = open_line_with_stock(data, queued)
+            url = f"{cluster.urls['inventory']}/admin/inventory/{sku}"
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, json={"locationId": location, "available": -1}) as resp,
+            ):
+                assert resp.status == 200, await resp.text()
+            backend.blips = 2
+            event = ChangeEvent(type=EventType.INVENTORY_CHANGED, occurred_at=FIXED_NOW, sku=sku)
+            await cached.apply_change(event)
+
+            async def backordered() -> bool:
+                entries = {entry.order_id: entry for entry in await index.store.every_entry()}
+                found = entries.get(waiting.id)
+                codes = [] if found is None else [fact.code for fact in found.exceptions]
+                return ExceptionCode.BACKORDERED in codes
+
+            await eventually(backordered, "the waiting order is backordered", timeout_s=10)
+            assert backend.blips == 0
+        finally:
+            await index.close()
+            await backend.close()
+            await upstreams.close()
+
+
 class ClaimsRefused(MemoryBackend):
     """A backend that cannot record a claim, as Redis when it is down."""
 
@@ -156,8 +221,8 @@ async def test_without_a_recorded_claim_no_event_is_evaluated_and_no_sweep_runs(
     sources: SimCluster, data: Dataset, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Event claims and the sweep's lock are never assumed: were they, every instance
-    would evaluate each event and sweep at once. Skipped instead (logged), the next
-    sweep catches up."""
+    would evaluate each event and sweep at once. Tried again a few times instead, then
+    left (logged) to the sweep, which itself tries again sooner than its interval."""
     backend = ClaimsRefused()
     names = ("oms", "inventory", "carrier", "ticketing")
     upstreams = Upstreams.open(*(SourceConfig(base_url=sources.urls[n]) for n in names))
@@ -173,7 +238,12 @@ async def test_without_a_recorded_claim_no_event_is_evaluated_and_no_sweep_runs(
         with caplog.at_level(logging.WARNING, logger="ordergraph.exception_queue"):
             index.start()
             await cached.apply_change(event)
-            await until(lambda: "not claimed" in caplog.text and "no sweep" in caplog.text)
+            await until(
+                lambda: (
+                    "left to the sweep, the store failed 3 times" in caplog.text
+                    and "no sweep, the store failed (next try in 2 s)" in caplog.text
+                )
+            )
         assert sources.stats("oms").snapshot().requests == 0
         assert index.sweeper.completed == 0
         assert await index.store.every_entry() == []
@@ -422,3 +492,22 @@ async def test_an_evaluation_of_older_data_does_not_overwrite_a_newer_one(
     assert order_id in {entry.order_id for entry in await index.store.every_entry()}
     await index.evaluate_orders([cancelled], clock.time())  # newer: it counts
     assert order_id not in {entry.order_id for entry in await index.store.every_entry()}
+
+
+async def test_a_queue_that_cannot_be_read_is_a_retryable_error_not_an_empty_page(
+    sources: SimCluster,
+) -> None:
+    server = RedisServer()
+    await server.start()
+    try:
+        settings = settings_for(sources.urls, cache_url=server.url)
+        async with in_process_gateway(settings) as gateway:
+            await server.kill()
+            body = await gateway.query(QUEUE, {"first": 5}, status=503)  # with Retry-After
+    finally:
+        await server.stop()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["path"] == ["exceptionQueue"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["extensions"]["retryable"] is True

@@ -40,10 +40,10 @@ class ReadCounter:
         self.reads: list[list[str]] = []
         self.read = asyncio.Event()
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def get_many(self, keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
         self.reads.append(list(keys))
         self.read.set()
-        return await self._read(keys)
+        return await self._read(keys, strict=strict)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -27,7 +26,7 @@ from services.exception_queue.sweep import PassReport
 from sim.cluster import SOURCES, SimCluster, start_cluster
 from sim.seed import Dataset
 from sources.cache import open_backend
-from sources.cache.backend import CacheBackend
+from sources.cache.backend import CacheBackend, CacheUnavailable
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
 from sources.options import CachePolicy, SourceConfig
@@ -230,7 +229,7 @@ async def test_a_restarted_instance_continues_from_the_shared_watermark(
 
 
 async def test_without_redis_the_sweep_skips_and_reads_nothing(
-    sources: SimCluster, redis: RedisServer, caplog: pytest.LogCaptureFixture
+    sources: SimCluster, redis: RedisServer
 ) -> None:
     clock = ManualClock(FIXED_NOW)
     async with exception_queue(sources, open_backend(redis.url), clock) as index:
@@ -238,8 +237,7 @@ async def test_without_redis_the_sweep_skips_and_reads_nothing(
         await redis.stop()
         sources.reset_stats()
         await asyncio.sleep(LOCK_S * 1.5)
-        with caplog.at_level(logging.WARNING, logger="ordergraph.exception_queue"):
-            assert not await index.sweeper.sweep()
-        assert "no sweep" in caplog.text
+        with pytest.raises(CacheUnavailable):
+            await index.sweeper.sweep()
         assert sources.stats("oms").snapshot().requests == 0
         assert index.sweeper.completed == 1

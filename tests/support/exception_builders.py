@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from msgspec.structs import replace
 
 from domain.carrier_events import parse_carrier_time
+from domain.queue_entries import QueueEntry
+from sim.seed import Dataset
 from sources.records import (
     Checkpoint,
     CheckpointLocation,
@@ -143,3 +145,25 @@ def ticket(status: TicketStatus, updated_at: datetime = NOW, ticket_id: str = "5
         updated_at=updated_at,
         url=f"https://support.example.com/tickets/{ticket_id}",
     )
+
+
+def open_line_with_stock(data: Dataset, queued: dict[str, QueueEntry]) -> tuple[Order, str, str]:
+    """An order a warehouse is working on, not backordered, with a line still to ship
+    whose SKU its warehouse has in stock (and some committed, so it can be oversold)."""
+    working = {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.IN_PROGRESS}
+    for candidate in data.orders.values():
+        entry = queued.get(candidate.id)  # queued or not: the index knows its open SKUs
+        if entry is not None and any(f.code.value == "BACKORDERED" for f in entry.exceptions):
+            continue
+        skus = {line.id: line.sku for line in candidate.lines}
+        for fo in candidate.fulfillment_orders:
+            if fo.status not in working or candidate.shipments:
+                continue
+            for part in fo.lines:
+                levels = data.inventory[skus[part.line_id]].levels
+                if any(
+                    lv.location_id == fo.location.id and lv.on_hand > lv.available >= 0
+                    for lv in levels
+                ):
+                    return candidate, skus[part.line_id], fo.location.id
+    raise AssertionError("no order waiting for stock it has")
