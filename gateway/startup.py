@@ -11,6 +11,7 @@ show: kinds and counts, never a secret or a URL's password.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ from redis.exceptions import RedisError
 from gateway.auth.pepper import check_pepper
 from gateway.settings import Settings, SettingsError, redact_url
 from sources.options import REDIS_SCHEMES
+
+log = logging.getLogger("ordergraph.startup")
 
 FIRST_RETRY_S = 0.05
 MAX_RETRY_S = 0.5
@@ -64,6 +67,11 @@ async def _wait_for_redis(variable: str, url: str, timeout_s: float) -> None:
         except (RedisError, OSError) as exc:  # TimeoutError is an OSError
             last = " ".join(f"{type(exc).__name__}: {exc}".split())
         left_s = deadline - loop.time()
+        if attempts == 1 and left_s > 0:
+            log.warning(
+                "%s: Redis at %s does not answer yet (%s); retrying for up to %g s",
+                variable, redact_url(url), last, timeout_s,
+            )  # fmt: skip
         if left_s <= 0:
             raise SettingsError(
                 f"{variable}: Redis at {redact_url(url)} did not answer within {timeout_s:g} s "

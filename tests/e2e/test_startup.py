@@ -174,7 +174,10 @@ async def test_the_port_is_not_bound_while_waiting_for_redis(tmp_path):
         env["OG_STARTUP_TIMEOUT_MS"] = "20000"
         process = await _start("serve", env=env)
         try:
-            await asyncio.sleep(3.0)  # imported and retrying by now
+            assert process.stdout is not None  # the log's stream
+            async with asyncio.timeout(20):  # imported and retrying once it says so
+                while b"does not answer yet" not in await process.stdout.readline():
+                    pass
             assert process.returncode is None
             with pytest.raises(ConnectionRefusedError):
                 await asyncio.open_connection("127.0.0.1", int(env["OG_PORT"]))
