@@ -5,6 +5,7 @@ test calling the schema directly) is parsed and validated as usual, uncached."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -96,7 +97,10 @@ class OrderGraphSchema(strawberry.Schema):
         unexpected ones, once, with a correlation id."""
 
 
+@functools.cache
 def build_schema() -> strawberry.Schema:
+    """The schema, built once a process: it depends only on the code, holds no state
+    of its own, and building it takes about 30 ms of CPU."""
     return OrderGraphSchema(
         query=Query,
         mutation=Mutation,
