@@ -189,7 +189,11 @@ async def test_two_gateways_one_waits_for_the_others_fetch(
     query = "query($id: ID!) { order(id: $id) { number } }"
     variables = {"id": to_global_id("Order", order.id)}
     async with await start_cluster(dataset, latency_ms={"oms": 250}) as cluster:
-        settings = settings_for(cluster.urls, cache_url=redis_server.url, cache_local_ttl_ms=0)
+        # No response cache: a late second query would take the first one's whole
+        # answer from it and never meet the entity cache's lease.
+        settings = settings_for(
+            cluster.urls, cache_url=redis_server.url, cache_local_ttl_ms=0, response_cache=False
+        )
         first_gateway, second_gateway = gateway_at(settings), gateway_at(settings)
         async with (
             running_gateway(settings, gateway=first_gateway) as a,
