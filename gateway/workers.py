@@ -91,9 +91,11 @@ def worker_count(settings: Settings) -> int:
 
 def port_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host``:``port`` that other sockets of this user may bind
-    as well (``SO_REUSEPORT``); as uvicorn, IPv6 for a host with a colon."""
+    as well (``SO_REUSEPORT``); as uvicorn, IPv6 for a host with a colon. A TCP socket
+    by name, so that even asyncio's own loop (uvloop does anyway) turns Nagle off on
+    the connections it accepts: uvicorn writes a response's head and body apart."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
