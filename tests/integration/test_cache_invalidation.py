@@ -13,8 +13,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from sim.cluster import SimCluster
-from sim.seed import Dataset
+from sim.cluster import SimCluster, start_cluster
 from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
@@ -25,6 +24,7 @@ from sources.clients import Upstreams
 from sources.events import ChangeEvent, EventType, sku_tag
 from sources.options import CachePolicy, SourceConfig, default_policy
 from sources.records import InventoryItem, Money
+from tests.support.gateways import MakeDataset
 
 TAG = "price:1"
 
@@ -232,15 +232,22 @@ def test_invalidations_forget_after_the_horizon_and_then_assume_a_change():
     assert changes.changed_since(after_a, ["b"])
 
 
+@pytest.fixture
+async def own_sim(make_dataset: MakeDataset) -> AsyncIterator[SimCluster]:
+    """Sources over a data set of their own: the test changes its stock."""
+    async with await start_cluster(make_dataset(orders=50)) as cluster:
+        yield cluster
+
+
 async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_the_change(
-    sim: SimCluster, dataset: Dataset, redis_server, redis_admin
+    own_sim: SimCluster, redis_server, redis_admin
 ) -> None:
     """Instance B's fetch, begun before a change, lands its old answer in the shared
     cache after the announcing instance A deleted it, but before B hears of the change:
     B's own guard cannot see it yet. Hearing the change, B deletes the entry again, so
     its next read (and every instance's) asks the source."""
     names = ("oms", "inventory", "carrier", "ticketing")
-    upstreams = Upstreams.open(*(SourceConfig(base_url=sim.urls[n]) for n in names))
+    upstreams = Upstreams.open(*(SourceConfig(base_url=own_sim.urls[n]) for n in names))
     backend = RedisBackend(redis_server.url)
     b = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
     heard = asyncio.Event()
@@ -251,7 +258,7 @@ async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_t
     b.on_change(hear)
     b.listen()
     await backend.start()
-    item = next(item for item in dataset.inventory.values() if item.levels)
+    item = next(item for item in own_sim.dataset.inventory.values() if item.levels)
     location = item.levels[0].location_id
 
     async def available() -> int:
@@ -264,7 +271,7 @@ async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_t
         key = b.inventory.key("*", item.sku)
         (old,) = await backend.get_many([key])
         assert old is not None
-        url = f"{sim.urls['inventory']}/admin/inventory/{item.sku}"
+        url = f"{own_sim.urls['inventory']}/admin/inventory/{item.sku}"
         async with (
             aiohttp.ClientSession() as session,
             session.post(url, json={"locationId": location, "available": before + 5}) as resp,
@@ -273,7 +280,9 @@ async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_t
         tags = [sku_tag(item.sku)]
         await backend.invalidate_tags(tags)  # A applies the change...
         await backend.set_many([(key, old, 600.0)], {tags[0]: [key]})  # ...B's late write
-        event = ChangeEvent(type=EventType.INVENTORY_CHANGED, occurred_at=dataset.now, sku=item.sku)
+        event = ChangeEvent(
+            type=EventType.INVENTORY_CHANGED, occurred_at=own_sim.dataset.now, sku=item.sku
+        )
         notice = ChangeNotice(tags=tags, event=event, origin="instance-a")
         await backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice))
         await asyncio.wait_for(heard.wait(), 5)
