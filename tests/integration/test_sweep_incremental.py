@@ -55,8 +55,20 @@ async def sources(data: Dataset) -> AsyncIterator[SimCluster]:
 async def exception_queue(
     sources: SimCluster, backend: CacheBackend, clock: ManualClock
 ) -> AsyncIterator[ExceptionIndex]:
-    """An exception queue over ``sources``, swept only when the test says."""
-    upstreams = Upstreams.open(*(SourceConfig(base_url=sources.urls[n]) for n in SOURCES))
+    """An exception queue over ``sources``, swept only when the test says. Its source
+    timeouts are generous: an order whose sources time out on a busy machine is due
+    again at once, and the tests count what each pass reads."""
+    upstreams = Upstreams.open(
+        *(
+            SourceConfig(
+                base_url=sources.urls[n],
+                connect_timeout_s=5.0,
+                read_timeout_s=10.0,
+                total_timeout_s=10.0,
+            )
+            for n in SOURCES
+        )
+    )
     policies = dict.fromkeys(SOURCES, NOTHING_CACHED)
     cached = CachedUpstreams.build(upstreams, backend, policies, clock=clock)
     index = ExceptionIndex(cached, sweep_interval_s=LOCK_S)
