@@ -17,7 +17,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -25,7 +25,7 @@ from domain.progress import OrderProgress
 from domain.queue_entries import QueueEntry
 from resolvers.access import EVERY_ACCOUNT
 from sources import records
-from sources.cache.backend import IndexEntry, IndexPosition, KeyValue, RankedIndexes
+from sources.cache.backend import CacheLate, IndexEntry, IndexPosition, KeyValue, RankedIndexes
 from sources.records import Record
 
 KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
@@ -36,6 +36,7 @@ KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
 TRACKING_TTL_S = 60 * 24 * 3600.0
 READ_MARK_TTL_S = 120.0  # longer than any evaluation may take
 READ_PAGE = 100
+LATE_ATTEMPTS = 3  # a call that timed out for this process's lateness, in all
 DUE = f"{KEY_PREFIX}:due"  # ranked index: open orders by their next due time
 _SWEEP_STATE = f"{KEY_PREFIX}:sweep-state"  # ranked index holding the one SweepState
 _STATE_MEMBER = "sweep"
@@ -100,9 +101,32 @@ class QueueBackend(RankedIndexes, KeyValue, Protocol):
     """The views are ranked indexes; the reverse maps, plain values."""
 
 
-class QueueStore:
+class _Patient:
+    """The backend, each call asked again (up to ``LATE_ATTEMPTS`` in all) when it ran
+    out of time only because this process was busy (:class:`CacheLate`): the store has
+    no fallback, and a sweep's own evaluations keep its event loop busy. Every call the
+    store makes is safe to repeat."""
+
     def __init__(self, backend: QueueBackend) -> None:
         self._backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._backend, name)
+
+        async def patiently(*args: Any, **options: Any) -> Any:
+            for _ in range(LATE_ATTEMPTS - 1):
+                try:
+                    return await call(*args, **options)
+                except CacheLate:
+                    pass
+            return await call(*args, **options)
+
+        return patiently
+
+
+class QueueStore:
+    def __init__(self, backend: QueueBackend) -> None:
+        self._backend = cast(QueueBackend, _Patient(backend))
 
     async def write(
         self, evaluated: Sequence[tuple[records.Order, QueueEntry | None]]
