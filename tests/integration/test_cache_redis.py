@@ -252,9 +252,10 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
     """Each query against a hung Redis costs at most its 100 ms timeout over a fresh
     gateway's first query (the first meets the hang; the ones after it skip Redis).
     Noise on a loaded machine only ever adds time, so the hang's cost is the least
-    of three fresh gateways' extra time."""
+    of three fresh gateways' extra time, and likewise a query's in the cooldown."""
     order, _ = in_transit(dataset)
     extras: list[float] = []
+    cooling: list[float] = []  # queries in the cooldown, over the cold one
 
     async def timed(gateway: RunningGateway) -> float:
         started = time.monotonic()
@@ -274,7 +275,8 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
                     cold = await timed(baseline)
                 extras.append(await timed(gateway) - cold)  # meets the hang
                 for _ in range(2):  # in the cooldown: Redis is not asked
-                    assert await timed(gateway) <= cold + SLACK_S + 0.05
+                    cooling.append(await timed(gateway) - cold)
+    assert min(cooling) <= SLACK_S + 0.05, cooling
     # The backend itself counts a timer firing up to OVERLOAD_LATENESS_S late as
     # Redis's fault: that much lateness is part of what a hung Redis may add.
     assert min(extras) <= 0.1 + OVERLOAD_LATENESS_S + SLACK_S, extras
