@@ -6,6 +6,7 @@ sources fail keeps its entry; each full sweep drops orders the OMS no longer lis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -149,6 +150,27 @@ async def test_the_startup_sweep_fills_the_queue_in_batches(swept: Swept, data: 
         assert swept.requests[source].requests <= 24, swept.requests[source]
 
 
+@contextlib.asynccontextmanager
+async def standalone_index(
+    urls: dict[str, str], backend: MemoryBackend
+) -> AsyncIterator[tuple[CachedUpstreams, ExceptionIndex]]:
+    """An exception queue over ``urls`` and ``backend``, listening but not started (the
+    test starts it), closed with all it opened when the block ends."""
+    names = ("oms", "inventory", "carrier", "ticketing")
+    upstreams = Upstreams.open(*(SourceConfig(base_url=urls[n]) for n in names))
+    cached = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
+    index = ExceptionIndex(cached)
+    cached.listen()
+    index.listen()
+    await backend.start()
+    try:
+        yield cached, index
+    finally:
+        await index.close()
+        await backend.close()
+        await upstreams.close()
+
+
 class SkuIndexBlips(MemoryBackend):
     """A backend whose orders-of-SKU index fails ``blips`` reads, as Redis in a blip."""
 
@@ -173,41 +195,32 @@ async def test_a_change_the_store_could_not_serve_is_evaluated_again(
     without waiting for the next sweep, nor taking an empty answer for "no orders"."""
     data = make_dataset(orders=300)
     backend = SkuIndexBlips()
-    names = ("oms", "inventory", "carrier", "ticketing")
-    async with await start_cluster(data) as cluster:
-        upstreams = Upstreams.open(*(SourceConfig(base_url=cluster.urls[n]) for n in names))
-        cached = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
-        index = ExceptionIndex(cached)
-        cached.listen()
-        index.listen()
-        await backend.start()
+    async with (
+        await start_cluster(data) as cluster,
+        standalone_index(cluster.urls, backend) as (cached, index),
+    ):
         index.start()
-        try:
-            await until(lambda: index.sweeper.completed == 1)
-            queued = {entry.order_id: entry for entry in await index.store.every_entry()}
-            waiting, sku, location = open_line_with_stock(data, queued)
-            url = f"{cluster.urls['inventory']}/admin/inventory/{sku}"
-            async with (
-                aiohttp.ClientSession() as session,
-                session.post(url, json={"locationId": location, "available": -1}) as resp,
-            ):
-                assert resp.status == 200, await resp.text()
-            backend.blips = 2
-            event = ChangeEvent(type=EventType.INVENTORY_CHANGED, occurred_at=FIXED_NOW, sku=sku)
-            await cached.apply_change(event)
+        await until(lambda: index.sweeper.completed == 1)
+        queued = {entry.order_id: entry for entry in await index.store.every_entry()}
+        waiting, sku, location = open_line_with_stock(data, queued)
+        url = f"{cluster.urls['inventory']}/admin/inventory/{sku}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json={"locationId": location, "available": -1}) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+        backend.blips = 2
+        event = ChangeEvent(type=EventType.INVENTORY_CHANGED, occurred_at=FIXED_NOW, sku=sku)
+        await cached.apply_change(event)
 
-            async def backordered() -> bool:
-                entries = {entry.order_id: entry for entry in await index.store.every_entry()}
-                found = entries.get(waiting.id)
-                codes = [] if found is None else [fact.code for fact in found.exceptions]
-                return ExceptionCode.BACKORDERED in codes
+        async def backordered() -> bool:
+            entries = {entry.order_id: entry for entry in await index.store.every_entry()}
+            found = entries.get(waiting.id)
+            codes = [] if found is None else [fact.code for fact in found.exceptions]
+            return ExceptionCode.BACKORDERED in codes
 
-            await eventually(backordered, "the waiting order is backordered", timeout_s=10)
-            assert backend.blips == 0
-        finally:
-            await index.close()
-            await backend.close()
-            await upstreams.close()
+        await eventually(backordered, "the waiting order is backordered", timeout_s=10)
+        assert backend.blips == 0
 
 
 class ClaimsRefused(MemoryBackend):
@@ -223,18 +236,10 @@ async def test_without_a_recorded_claim_no_event_is_evaluated_and_no_sweep_runs(
     """Event claims and the sweep's lock are never assumed: were they, every instance
     would evaluate each event and sweep at once. Tried again a few times instead, then
     left (logged) to the sweep, which itself tries again sooner than its interval."""
-    backend = ClaimsRefused()
-    names = ("oms", "inventory", "carrier", "ticketing")
-    upstreams = Upstreams.open(*(SourceConfig(base_url=sources.urls[n]) for n in names))
-    cached = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
-    index = ExceptionIndex(cached)
-    cached.listen()
-    index.listen()
-    await backend.start()
-    sources.reset_stats()
-    order_id = next(iter(data.orders))
-    event = ChangeEvent(type=EventType.ORDER_UPDATED, occurred_at=FIXED_NOW, order_id=order_id)
-    try:
+    async with standalone_index(sources.urls, ClaimsRefused()) as (cached, index):
+        sources.reset_stats()
+        order_id = next(iter(data.orders))
+        event = ChangeEvent(type=EventType.ORDER_UPDATED, occurred_at=FIXED_NOW, order_id=order_id)
         with caplog.at_level(logging.WARNING, logger="ordergraph.exception_queue"):
             index.start()
             await cached.apply_change(event)
@@ -247,10 +252,6 @@ async def test_without_a_recorded_claim_no_event_is_evaluated_and_no_sweep_runs(
         assert sources.stats("oms").snapshot().requests == 0
         assert index.sweeper.completed == 0
         assert await index.store.every_entry() == []
-    finally:
-        await index.close()
-        await backend.close()
-        await upstreams.close()
 
 
 async def test_each_full_sweep_drops_orders_the_oms_no_longer_lists(sources: SimCluster) -> None:
