@@ -105,7 +105,10 @@ class _Patient:
     """The backend, each call asked again (up to ``LATE_ATTEMPTS`` in all) when it ran
     out of time only because this process was busy (:class:`CacheLate`): the store has
     no fallback, and a sweep's own evaluations keep its event loop busy. Every call the
-    store makes is safe to repeat."""
+    store makes is safe to repeat; one thing is lost when a late answer hid a write that
+    Redis did apply: asked again, ``index_put`` reports the entry it replaced as the one
+    just written, so that evaluation announces no new exceptions (rare: the answer must
+    have been lost to this process's lateness)."""
 
     def __init__(self, backend: QueueBackend) -> None:
         self._backend = backend
