@@ -135,10 +135,12 @@ async def walked() -> AsyncIterator[Walked]:
                 if line.startswith("curl ") and "/graphql" in line:
                     body = json.loads(printed)
                     if advanced:  # a reader asks again a moment later; the webhook is on its way
-                        for _ in range(50):
+                        # Every half second, for 10 s: a partner key's cost budget (57 a
+                        # look, 50 back a second) would run dry at ten looks a second.
+                        for _ in range(20):
                             if _status(body) != "SHIPPED":
                                 break
-                            await asyncio.sleep(0.1)
+                            await asyncio.sleep(0.5)
                             body = json.loads(walk.run(line))
                     curls.append(body)
                 advanced = advanced or "/advance" in line
