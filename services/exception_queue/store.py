@@ -25,7 +25,13 @@ from domain.progress import OrderProgress
 from domain.queue_entries import QueueEntry
 from resolvers.access import EVERY_ACCOUNT
 from sources import records
-from sources.cache.backend import CacheLate, IndexEntry, IndexPosition, KeyValue, RankedIndexes
+from sources.cache.backend import (
+    CacheUnavailable,
+    IndexEntry,
+    IndexPosition,
+    KeyValue,
+    RankedIndexes,
+)
 from sources.records import Record
 
 KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
@@ -36,7 +42,8 @@ KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
 TRACKING_TTL_S = 60 * 24 * 3600.0
 READ_MARK_TTL_S = 120.0  # longer than any evaluation may take
 READ_PAGE = 100
-LATE_ATTEMPTS = 3  # a call that timed out for this process's lateness, in all
+ATTEMPTS = 3  # a store call that fails, in all
+RETRY_S = 0.02  # before its second attempt; twice that before its third
 DUE = f"{KEY_PREFIX}:due"  # ranked index: open orders by their next due time
 _SWEEP_STATE = f"{KEY_PREFIX}:sweep-state"  # ranked index holding the one SweepState
 _STATE_MEMBER = "sweep"
@@ -102,13 +109,13 @@ class QueueBackend(RankedIndexes, KeyValue, Protocol):
 
 
 class _Patient:
-    """The backend, each call asked again (up to ``LATE_ATTEMPTS`` in all) when it ran
-    out of time only because this process was busy (:class:`CacheLate`): the store has
-    no fallback, and a sweep's own evaluations keep its event loop busy. Every call the
-    store makes is safe to repeat; one thing is lost when a late answer hid a write that
-    Redis did apply: asked again, ``index_put`` reports the entry it replaced as the one
-    just written, so that evaluation announces no new exceptions (rare: the answer must
-    have been lost to this process's lateness)."""
+    """The backend, each call asked again (up to ``ATTEMPTS`` in all, a moment apart)
+    when it fails: the store has no fallback, and a Redis call times out after 100 ms,
+    which a busy machine (a sweep's own evaluations keep its event loop busy) or a
+    Redis blip exceeds now and then. Every call the store makes is safe to repeat; one
+    thing is lost when a lost answer hid a write Redis did apply: asked again,
+    ``index_put`` reports the entry it replaced as the one just written, so that
+    evaluation announces no new exceptions."""
 
     def __init__(self, backend: QueueBackend) -> None:
         self._backend = backend
@@ -117,11 +124,11 @@ class _Patient:
         call = getattr(self._backend, name)
 
         async def patiently(*args: Any, **options: Any) -> Any:
-            for _ in range(LATE_ATTEMPTS - 1):
+            for attempt in range(1, ATTEMPTS):
                 try:
                     return await call(*args, **options)
-                except CacheLate:
-                    pass
+                except CacheUnavailable:
+                    await asyncio.sleep(RETRY_S * attempt)
             return await call(*args, **options)
 
         return patiently

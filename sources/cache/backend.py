@@ -34,12 +34,6 @@ class CacheUnavailable(Exception):
     """A ``strict`` call the backend could not carry out (Redis down, slow or refusing)."""
 
 
-class CacheLate(CacheUnavailable):
-    """A ``strict`` call that ran out of time because this process was too busy to
-    read the answer (its event loop ran late, or every pooled connection was taken),
-    not because Redis failed: asked again, it will likely succeed."""
-
-
 @dataclass(frozen=True, slots=True)
 class BackendHealth:
     backend: str  # "redis" or "memory"

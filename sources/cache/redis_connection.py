@@ -31,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.utils import HIREDIS_AVAILABLE
 
-from sources.cache.backend import BackendHealth, CacheLate, CacheUnavailable
+from sources.cache.backend import BackendHealth, CacheUnavailable
 from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.cache")
@@ -178,12 +178,12 @@ class RedisConnection:
                 # Not Redis's fault: no cooldown (that would send every request to the
                 # sources at once).
                 self._late.add(f"{lag * 1000:.0f} ms")
-                raise CacheLate("the event loop is saturated") from exc
+                raise CacheUnavailable("the event loop is saturated") from exc
             if isinstance(exc, TimeoutError) and queued:
                 # Out of time after queueing behind a burst: this process is busy, not
                 # Redis (calls that got a connection at once tell whether Redis is hung).
                 self._busy.add(f"{self._slots_total} connection(s) for calls")
-                raise CacheLate("every pooled Redis connection is busy") from exc
+                raise CacheUnavailable("every pooled Redis connection is busy") from exc
             self.failed(exc)
             raise CacheUnavailable(self._last_error) from exc
         self.succeeded()

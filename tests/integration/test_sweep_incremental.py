@@ -26,7 +26,7 @@ from services.exception_queue.sweep import PassReport
 from sim.cluster import SOURCES, SimCluster, start_cluster
 from sim.seed import Dataset
 from sources.cache import open_backend
-from sources.cache.backend import CacheBackend, CacheLate, CacheUnavailable
+from sources.cache.backend import CacheBackend, CacheUnavailable
 from sources.cache.upstreams import CachedUpstreams
 from sources.clients import Upstreams
 from sources.options import CachePolicy, SourceConfig
@@ -84,14 +84,14 @@ async def exception_queue(
 
 
 async def sweep(index: ExceptionIndex) -> PassReport:
-    """One pass, as ``Sweeper.run`` makes it: tried again if this busy test process read
-    Redis's answer too late (a lock that was taken all the same expires first)."""
+    """One pass, as ``Sweeper.run`` makes it: tried again if Redis's answer to the lock
+    came too late for this busy test process (a lock taken all the same expires first)."""
     for attempt in range(3):
         await asyncio.sleep(LOCK_S * 1.5)  # the previous pass's lock has expired
         try:
             assert await index.sweeper.sweep()
             break
-        except CacheLate:
+        except CacheUnavailable:
             if attempt == 2:
                 raise
     assert index.sweeper.last is not None

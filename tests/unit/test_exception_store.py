@@ -14,7 +14,7 @@ from domain.exception_rules import ExceptionCode, Severity
 from domain.queue_entries import ExceptionFact, QueueEntry
 from services.exception_queue.store import QueueStore, open_skus
 from sources.cache import MemoryBackend
-from sources.cache.backend import CacheLate, CacheUnavailable, IndexEntry, IndexPosition
+from sources.cache.backend import CacheUnavailable, IndexEntry, IndexPosition
 from sources.records import Order
 from tests.support.builders import line, order, shipment
 from tests.support.gateways import FIXED_NOW
@@ -87,28 +87,27 @@ def test_open_skus_are_those_with_units_neither_cancelled_nor_shipped() -> None:
     assert open_skus(msgspec.structs.replace(placed, cancelled_at=FIXED_NOW)) == set()
 
 
-class FailsTwice(MemoryBackend):
-    """A backend whose first two index reads fail with ``error``."""
+class Failing(MemoryBackend):
+    """A backend whose first ``failures`` index reads fail, as Redis timing out."""
 
-    def __init__(self, error: CacheUnavailable) -> None:
+    def __init__(self, failures: int) -> None:
         super().__init__()
-        self.failures = 2
-        self.error = error
+        self.failures = failures
 
     async def index_range(
         self, index: str, limit: int, after: IndexPosition | None = None
     ) -> list[IndexEntry]:
         if self.failures:
             self.failures -= 1
-            raise self.error
+            raise CacheUnavailable("TimeoutError")
         return await super().index_range(index, limit, after)
 
 
-async def test_a_call_late_for_this_process_is_asked_again_and_a_failing_redis_is_not():
-    late = FailsTwice(CacheLate("the event loop is saturated"))
-    assert await QueueStore(late).orders_of_sku("SKU-1") == []
-    assert late.failures == 0
-    down = FailsTwice(CacheUnavailable("ConnectionError"))
+async def test_a_store_call_that_fails_is_asked_again_up_to_three_times():
+    blip = Failing(failures=2)
+    assert await QueueStore(blip).orders_of_sku("SKU-1") == []
+    assert blip.failures == 0
+    down = Failing(failures=5)
     with pytest.raises(CacheUnavailable):
         await QueueStore(down).orders_of_sku("SKU-1")
-    assert down.failures == 1
+    assert down.failures == 2
