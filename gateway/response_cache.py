@@ -14,7 +14,8 @@ Only a query that read every entity fresh is kept: an answer with errors, with a
 stale or failed read, or with a read no tag can name (the exception queue) is not.
 An answer whose tags this process saw invalidated while it was built is not kept
 either; one stored by another instance just before it heard of a change is deleted
-again when it does (:data:`RACE_WINDOW_S`).
+again when it does, with the entities' own entries under the same tags
+(:meth:`~sources.cache.upstreams.CachedUpstreams.listen`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -52,9 +54,6 @@ INVALIDATIONS = Counter(
 )
 # The answer's place in extensions.cache on a hit: no source was read.
 HIT_REPORT = {"response": {"hits": 1, "misses": 0, "stale": 0}}
-# Longer than a change notice takes to reach every instance: an answer stored this
-# recently before an instance hears of a change to it is deleted again.
-RACE_WINDOW_S = 1.0
 PREFIX = "og:response:v1:"
 
 
@@ -243,21 +242,15 @@ class ResponseCache:
             self._stored.popitem(last=False)
 
     async def _on_notice(self, message: bytes) -> None:
-        """A change any instance applied: count the answers it drops here, and delete
-        again those this instance stored just before it heard of it (built, perhaps,
-        from what the change replaced, and written after the shared delete)."""
+        """A change any instance applied: count the answers it drops here (the entity
+        cache's listener deletes them, shared and local, with its own entries)."""
         try:
             notice = msgspec.json.decode(message, type=ChangeNotice)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return  # logged by the entity cache's own listener
         now = time.monotonic()
-        stored = [(tag, self._stored[tag]) for tag in notice.tags if tag in self._stored]
-        live = [tag for tag, at in stored if now - at <= self._max_ttl_s]
-        if live:
+        if any(now - self._stored.get(tag, -math.inf) <= self._max_ttl_s for tag in notice.tags):
             INVALIDATIONS.inc()
-        recent = [tag for tag, at in stored if now - at <= RACE_WINDOW_S]
-        if recent:
-            await self._backend.invalidate_tags(recent)
 
 
 def _index(key: str, tags: Sequence[str]) -> dict[str, list[str]]:

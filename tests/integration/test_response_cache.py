@@ -19,9 +19,11 @@ from sim.faults import FaultSpec
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.through import CacheCounts
-from sources.cache.upstreams import INVALIDATION_CHANNEL, ChangeNotice
+from sources.cache.upstreams import INVALIDATION_CHANNEL, CachedUpstreams, ChangeNotice
+from sources.clients import Upstreams
 from sources.clock import SYSTEM_CLOCK
 from sources.events import ChangeEvent, EventType
+from sources.options import SourceConfig, default_policy
 from sources.webhooks import generate_secret
 from tests.support.deliveries import deliver, in_transit
 from tests.support.gateways import (
@@ -300,15 +302,23 @@ async def _kept_answer(tags: list[str]) -> tuple[MemoryBackend, Invalidations, R
     return backend, invalidations, cache
 
 
-async def test_an_answer_stored_just_before_its_change_was_heard_of_is_deleted_again():
+async def test_an_answer_stored_just_before_its_change_was_heard_of_is_deleted_again(sim):
     # Another instance deleted the shared entries, then announced it: this instance
-    # stored the answer in between, and deletes it once the notice arrives.
+    # stored the answer in between, and its entity cache, listening as the gateway's
+    # does, deletes it with its own entries under those tags once the notice arrives.
     backend, _, cache = await _kept_answer(["order:1", "sku:A"])
-    notice = msgspec.json.encode(ChangeNotice(tags=["order:1"]))
-    await backend.publish(INVALIDATION_CHANNEL, notice)
-    await asyncio.sleep(0.05)  # delivered to subscribers as a task
-    assert await cache.lookup("k") is None
-    await backend.close()
+    names = ("oms", "inventory", "carrier", "ticketing")
+    upstreams = Upstreams.open(*(SourceConfig(base_url=sim.urls[n]) for n in names))
+    entities = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
+    entities.listen()
+    notice = msgspec.json.encode(ChangeNotice(tags=["order:1"], origin="another instance"))
+    try:
+        await backend.publish(INVALIDATION_CHANNEL, notice)
+        await asyncio.sleep(0.05)  # delivered to subscribers as a task
+        assert await cache.lookup("k") is None
+    finally:
+        await backend.close()
+        await upstreams.close()
 
 
 async def test_an_answer_whose_entities_changed_while_it_was_built_is_not_kept():
