@@ -20,6 +20,7 @@ from resolvers.relay import to_global_id
 from sim.cluster import start_cluster
 from tests.support.live_clients import ORDER_UPDATED, sse_stream, ws_url
 from tests.support.ports import free_socket
+from tests.support.processes import QUIET
 from tests.support.queries import ORDER_BY_NUMBER
 from tests.support.serving import wait_ready
 
@@ -37,8 +38,7 @@ async def _serve(urls: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]
         "OG_REQUEST_DEADLINE_MS": "5000",
         "OG_SHUTDOWN_DRAIN_MS": "600",
         "OG_SHUTDOWN_GRACE_MS": "5000",
-        "OG_LOG_LEVEL": "WARNING",
-        "OG_MAX_LOOP_LAG_MS": "0",  # no shedding on a machine busy with the suite
+        **QUIET,
         "OG_DEV_MODE": "1",
     }
     process = await asyncio.create_subprocess_exec(

@@ -23,7 +23,7 @@ from gateway.auth.pepper import pepper_problem
 from sim.cluster import SimCluster
 from sources.webhooks import generate_secret, secret_problem
 from tests.support.ports import free_port_block, free_socket
-from tests.support.processes import ordergraph
+from tests.support.processes import QUIET, ordergraph
 from tests.support.redis_server import RedisServer
 from tests.support.serving import wait_ready
 
@@ -54,8 +54,7 @@ def _environ(tmp_path: Path, **values: str | None) -> dict[str, str]:
         "OG_KEYS_URL": f"file:{tmp_path}/keys.json",
         "OG_EXCEPTION_QUEUE": "false",
         "OG_SHUTDOWN_DRAIN_MS": "0",
-        "OG_LOG_LEVEL": "WARNING",
-        "OG_MAX_LOOP_LAG_MS": "0",  # no shedding on a machine busy with the suite
+        **QUIET,
         "PYTHONUNBUFFERED": "1",
     }
     for name, value in values.items():

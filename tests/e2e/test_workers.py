@@ -18,6 +18,7 @@ from gateway.settings import Settings, SettingsError, load_settings
 from gateway.workers import WORKER_HEADER, cores, worker_count
 from sim.cluster import SimCluster, start_cluster
 from tests.support.ports import free_socket
+from tests.support.processes import QUIET
 from tests.support.queries import ORDER_BY_NUMBER
 from tests.support.redis_server import RedisServer
 from tests.support.serving import wait_ready
@@ -156,8 +157,7 @@ async def _start_workers(
         "OG_REQUEST_DEADLINE_MS": "5000",
         "OG_SHUTDOWN_DRAIN_MS": "600",
         "OG_SHUTDOWN_GRACE_MS": "5000",
-        "OG_LOG_LEVEL": "WARNING",
-        "OG_MAX_LOOP_LAG_MS": "0",  # no shedding on a machine busy with the suite
+        **QUIET,
         **extra,
     }
     process = await asyncio.create_subprocess_exec(

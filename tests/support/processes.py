@@ -40,23 +40,22 @@ class Command:
         return self.output
 
 
+# What every gateway process a test starts runs with, unless the test says otherwise:
+# logs at WARNING, and no shedding on loop lag (tests/e2e/test_overload.py turns it
+# on): on a machine busy with the rest of the suite, it would refuse the test's requests.
+QUIET = {"OG_LOG_LEVEL": "WARNING", "OG_MAX_LOOP_LAG_MS": "0"}
+
+
 @contextlib.asynccontextmanager
 async def ordergraph(*args: str, env: Mapping[str, str] | None = None) -> AsyncIterator[Command]:
-    """Run ``ordergraph *args`` (unbuffered, logs at WARNING, no shedding on loop lag
-    unless ``env`` asks for it: see ``settings_for``) until the block ends, then stop
-    it with SIGTERM."""
+    """Run ``ordergraph *args`` (unbuffered, ``QUIET`` unless ``env`` says otherwise)
+    until the block ends, then stop it with SIGTERM."""
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "gateway", *args),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={
-            **os.environ,
-            "OG_LOG_LEVEL": "WARNING",
-            "OG_MAX_LOOP_LAG_MS": "0",
-            **(env or {}),
-            "PYTHONUNBUFFERED": "1",
-        },
+        env={**os.environ, **QUIET, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     command = Command(process)
     reader = asyncio.create_task(command._read())
