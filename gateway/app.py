@@ -39,7 +39,7 @@ from gateway.persisted import PersistedQueries, load_manifest
 from gateway.response_cache import ResponseCache
 from gateway.settings import SOURCE_NAMES, Settings, redact_url
 from gateway.slow_clients import SlowBodyGuard
-from gateway.startup import config_summary
+from gateway.startup import config_summary, log_configuration
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
 from resolvers.live import LiveFeeds
@@ -219,11 +219,6 @@ class Components:
         }
 
 
-def log_configuration(settings: Settings) -> None:
-    summary = config_summary(settings)
-    log.info("configuration: %s", _one_line(summary), extra={"config": summary})
-
-
 class Running(TypedDict):
     """The lifespan state: what every request finds in ``request.state``."""
 
@@ -308,19 +303,6 @@ async def _source_check(client: SourceClient) -> tuple[bool, str | None]:
     if client.breaker.state == OPEN:
         return True, "circuit breaker open: its calls fail fast"
     return True, None
-
-
-def _one_line(summary: dict[str, object], prefix: str = "") -> str:
-    """``summary`` as ``key=value`` pairs, nested keys dotted, for readable log text."""
-    pairs = []
-    for key, value in summary.items():
-        if isinstance(value, dict):
-            pairs.append(_one_line(value, f"{prefix}{key}."))
-        else:
-            pairs.append(
-                f"{prefix}{key}={str(value).lower() if isinstance(value, bool) else value}"
-            )
-    return " ".join(pairs)
 
 
 def create_app(settings: Settings, components: Components | None = None) -> ASGIApp:

@@ -15,6 +15,7 @@ import msgspec
 
 from gateway.auth.cli import add_keys_commands
 from gateway.auth.pepper import check_pepper, generate_pepper
+from gateway.event_loop import run_main
 from gateway.settings import (
     Settings,
     SettingsError,
@@ -68,29 +69,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return _keys(args, settings)
-    from gateway.server import run_main, serve
-
     try:
         if args.command == "serve":
-            from gateway.workers import run_workers, worker_count
-
-            settings = msgspec.structs.replace(
-                settings,
-                host=args.host or settings.host,
-                port=args.port or settings.port,
-                workers=args.workers or settings.workers,
-            )
-            workers = worker_count(settings)
-            if workers > 1:
-                return run_workers(settings, workers)
-            run_main(serve(settings))
-        elif args.command == "sim":
+            return _serve(args, settings)
+        if args.command == "sim":
             run_main(_sim(args))
         else:
             run_main(_demo(args, settings))
     except SettingsError as exc:  # start-up refused what cannot work
         print(f"ordergraph: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """``serve``: refuse what cannot work (a ``SettingsError``) before the stack is
+    imported and the port bound, then run one process or a supervisor of workers."""
+    from gateway.startup import check_startup
+    from gateway.workers import run_workers, worker_count
+
+    settings = msgspec.structs.replace(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+    )
+    workers = worker_count(settings)
+    run_main(check_startup(settings))
+    if workers > 1:
+        return run_workers(settings, workers)
+    from gateway.server import serve_on
+
+    run_main(serve_on(settings))
     return 0
 
 

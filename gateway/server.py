@@ -10,15 +10,13 @@ end. SIGINT (Ctrl+C) skips the drain.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import math
 import signal
 import socket
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from types import FrameType
-from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -110,21 +108,6 @@ async def serve_on(
         settings.shutdown_drain_ms / 1000,
     )
     await server.serve(sockets)
-
-
-def run_main(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on uvloop (uvicorn[standard] brings it), until it ends or Ctrl+C."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        loop_factory = None
-    else:
-        loop_factory = uvloop.new_event_loop
-    with (
-        asyncio.Runner(loop_factory=loop_factory) as runner,
-        contextlib.suppress(KeyboardInterrupt),
-    ):
-        runner.run(main)
 
 
 def server_config(

@@ -117,3 +117,21 @@ def config_summary(settings: Settings) -> dict[str, Any]:
         "exception_queue": settings.exception_queue,
         "persisted_documents": {"manifest": settings.persisted_manifest is not None},
     }
+
+
+def log_configuration(settings: Settings) -> None:
+    summary = config_summary(settings)
+    log.info("configuration: %s", _one_line(summary), extra={"config": summary})
+
+
+def _one_line(summary: dict[str, object], prefix: str = "") -> str:
+    """``summary`` as ``key=value`` pairs, nested keys dotted, for readable log text."""
+    pairs = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            pairs.append(_one_line(value, f"{prefix}{key}."))
+        else:
+            pairs.append(
+                f"{prefix}{key}={str(value).lower() if isinstance(value, bool) else value}"
+            )
+    return " ".join(pairs)

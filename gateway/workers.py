@@ -1,8 +1,9 @@
 """``ordergraph serve --workers N``: N gateway processes on one port.
 
-The parent refuses what cannot work (:func:`check_startup`) before it binds the
-port, then holds the port (bound, not listening) and starts N workers, each a fresh
-interpreter (multiprocessing's spawn, as uvicorn's) running the same
+``serve`` refuses what cannot work (:func:`gateway.startup.check_startup`) before
+the port is bound. The parent, which never imports the gateway's stack, then holds
+the port (bound, not listening) and starts N workers, each a fresh interpreter
+(multiprocessing's spawn, as uvicorn's) running the same
 :class:`gateway.server.GatewayServer` as a single process does, on uvloop with the
 httptools protocol. Each worker listens on a socket of its own with
 ``SO_REUSEPORT``, so the kernel spreads new connections over them: on one shared
@@ -50,11 +51,9 @@ from urllib.parse import urlsplit
 from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 
-from gateway.app import log_configuration
-from gateway.observability import configure_logging, configure_tracing
-from gateway.server import run_main, serve_on
+from gateway.event_loop import run_main
 from gateway.settings import Settings, SettingsError
-from gateway.startup import check_startup
+from gateway.startup import log_configuration
 
 log = logging.getLogger("ordergraph.workers")
 
@@ -107,8 +106,9 @@ def port_socket(host: str, port: int) -> socket.socket:
 
 
 def run_workers(settings: Settings, count: int) -> int:
-    """Serve with ``count`` worker processes until stopped; the exit status."""
-    run_main(check_startup(settings))  # refused here (SettingsError) before binding
+    """Serve with ``count`` worker processes until stopped; the exit status. The
+    start-up checks are the caller's; the supervisor never imports the stack (each
+    worker does)."""
     log_configuration(settings)
     try:
         sock = port_socket(settings.host, settings.port)  # held: port 0 picks it here
@@ -192,6 +192,9 @@ class Supervisor:
 
 def _worker(settings: Settings, port: int) -> None:  # pragma: no cover - a child
     """One worker: the gateway on a socket of its own, as a single process runs it."""
+    from gateway.observability import configure_logging, configure_tracing
+    from gateway.server import serve_on
+
     os.setpgrp()  # signals come from the parent only
     threading.Thread(target=_stop_with_parent, daemon=True).start()
     configure_logging(settings.log_level, settings.log_format)
