@@ -13,13 +13,19 @@ fails a share of its calls.
 3. Sends an open-loop stream at ``--load`` x capacity for ``--seconds`` (default 120),
    new requests on a fixed schedule whatever the answers' latency.
 
+With ``--mixed`` one request in eight is a page of orders (full nested view, 10 to 50
+orders, so 41 documents' answers besides the 1,200 orders'), for a run whose response
+and entity caches keep filling and expiring: its RSS over time shows whether memory
+stays bounded (the cost limit and deadline are lifted as in the speed figures).
+
 Prints requests sent, HTTP statuses, p50/p95/p99 latency (overall and per 30 s
 window, so a tail that grows over the run shows), how many answers carried errors
 (the failing source's fields null with a typed error), and the gateway process's
 RSS over time.
 
     python bench/bench_soak.py [--seconds 120] [--load 0.7] [--fault carrier:error=0.3]
-                               [--warmup-seconds 60] [--probe-seconds 20]
+                               [--warmup-seconds 60] [--probe-seconds 20] [--mixed]
+    python bench/bench_soak.py --seconds 600 --mixed   # memory over a 10-minute mixed run
 """
 
 from __future__ import annotations
@@ -33,12 +39,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness import Demo, drive, running_demo
+from harness import LIFTED_LIMITS, Demo, drive, running_demo
 
-from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 
 NUMBERS = [str(n) for n in range(1001, 2201)]
 PAYLOADS = [{"query": ORDER_BY_NUMBER, "variables": {"number": n}} for n in NUMBERS]
+
+
+def mixed(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``orders`` with a page of 10 to 50 orders (full view) after every seventh."""
+    payloads = []
+    for i, order in enumerate(orders):
+        payloads.append(order)
+        if i % 7 == 6:
+            payloads.append({"query": ORDERS_PAGE, "variables": {"first": 10 + (i // 7) % 41}})
+    return payloads
 
 
 def p99(latencies: list[float]) -> float:
@@ -58,7 +74,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
+async def open_loop(
+    demo: Demo, payloads: list[dict[str, Any]], rate: float, seconds: float
+) -> dict[str, Any]:
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
     windows: dict[int, list[float]] = {}  # 30 s window -> latencies of requests sent in it
@@ -90,7 +108,7 @@ async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
         due = begin + sent / rate
         if due > now:
             await asyncio.sleep(due - now)
-        task = asyncio.create_task(one(PAYLOADS[sent % len(PAYLOADS)]))
+        task = asyncio.create_task(one(payloads[sent % len(payloads)]))
         pending.add(task)
         task.add_done_callback(pending.discard)
         sent += 1
@@ -103,17 +121,24 @@ async def open_loop(demo: Demo, rate: float, seconds: float) -> dict[str, Any]:
 
 
 async def main(
-    seconds: float, load: float, probe_seconds: float, warmup_seconds: float, fault: str
+    seconds: float,
+    load: float,
+    probe_seconds: float,
+    warmup_seconds: float,
+    fault: str,
+    with_pages: bool,
 ) -> None:
+    payloads = mixed(PAYLOADS) if with_pages else PAYLOADS
+    env = LIFTED_LIMITS if with_pages else None
     # The sources run in a process of their own: the gateway's figures are its own.
-    async with running_demo(extra_args=["--fault", fault], split=True) as demo:
-        await drive(demo, PAYLOADS, clients=20, seconds=warmup_seconds, allow_errors=True)
-        probe = await drive(demo, PAYLOADS, clients=20, seconds=probe_seconds, allow_errors=True)
+    async with running_demo(env, extra_args=["--fault", fault], split=True) as demo:
+        await drive(demo, payloads, clients=20, seconds=warmup_seconds, allow_errors=True)
+        probe = await drive(demo, payloads, clients=20, seconds=probe_seconds, allow_errors=True)
         capacity = len(probe.latencies) / probe.elapsed
         rate = capacity * load
         print(f"fault {fault}; capacity {capacity:.0f} req/s (20 clients, closed loop)")
         print(f"open loop at {rate:.0f} req/s ({load:.0%}) for {seconds:.0f} s ...")
-        result = await open_loop(demo, rate, seconds)
+        result = await open_loop(demo, payloads, rate, seconds)
     q = statistics.quantiles(result["latencies"], n=100, method="inclusive")
     print(f"sent {result['sent']} in {result['elapsed']:.0f} s "
           f"({result['sent'] / result['elapsed']:.0f} req/s)")  # fmt: skip
@@ -139,5 +164,15 @@ if __name__ == "__main__":
     parser.add_argument("--probe-seconds", type=float, default=20.0)
     parser.add_argument("--warmup-seconds", type=float, default=60.0)
     parser.add_argument("--fault", default="carrier:error=0.3")
+    parser.add_argument("--mixed", action="store_true", help="a page after every 7th order")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.load, args.probe_seconds, args.warmup_seconds, args.fault))
+    asyncio.run(
+        main(
+            args.seconds,
+            args.load,
+            args.probe_seconds,
+            args.warmup_seconds,
+            args.fault,
+            args.mixed,
+        )
+    )
