@@ -74,13 +74,3 @@ async def fastest_async(
         least = min(least, await measure())
     return least
 
-
-class Stopwatch:
-    """Wall time since it was made: ``Stopwatch().s``."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    @property
-    def s(self) -> float:
-        return time.perf_counter() - self.started
