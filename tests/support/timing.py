@@ -73,4 +73,3 @@ async def fastest_async(
             break
         least = min(least, await measure())
     return least
-
