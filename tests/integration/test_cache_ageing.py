@@ -19,8 +19,12 @@ from sources.cache.through import CacheCounts, Cached, CachedSource, Freshness
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.options import CachePolicy
 from sources.records import Money
+from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
-SLOW_S = 0.5  # how long the source takes once it is slow
+# How long the source takes once it is slow: long enough that an answer that waited
+# for it stands out from one merely slowed by a loaded machine.
+SLOW_S = 2.0
 
 
 class Upstream:
@@ -96,9 +100,12 @@ async def test_stale_is_served_at_once_and_refreshed_once_while_the_refresh_runs
         assert time.monotonic() - started < SLOW_S / 5  # at once, not after the source
         await asyncio.sleep(0.02)
     assert upstream.calls == 2  # the first fetch and one refresh
-    await asyncio.wait_for(upstream.answered.wait(), timeout=SLOW_S)
-    await asyncio.sleep(0.05)  # the refresh is written back
-    assert await _load(cached) == (Freshness.FRESH, "v2")
+    await asyncio.wait_for(upstream.answered.wait(), timeout=HANG_S)
+
+    async def written_back() -> bool:
+        return await _load(cached) == (Freshness.FRESH, "v2")
+
+    await eventually(written_back, "the refresh is written back", timeout_s=HANG_S)
     assert upstream.calls == 2
 
 

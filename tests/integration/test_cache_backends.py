@@ -17,6 +17,7 @@ from sources.cache.backend import CacheBackend, Claim, IndexEntry
 from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from tests.support.ports import free_socket, hung_server, slow_link
 from tests.support.redis_server import RedisServer
+from tests.support.timing import HANG_S, TRIES
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -65,12 +66,12 @@ class Inbox:
     async def has(self, message: bytes) -> bool:
         return message in self.messages
 
-    async def wait(self, timeout_s: float = 1.0) -> None:
+    async def wait(self, timeout_s: float = HANG_S) -> None:
         async with asyncio.timeout(timeout_s):
             await self._arrived.wait()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = HANG_S) -> None:
     """Retry ``check`` until it holds (for things that recover by themselves)."""
     async with asyncio.timeout(timeout_s):
         while True:
@@ -217,9 +218,9 @@ async def test_failing_handler_never_stops_delivery(
     backend.subscribe("events", broken)
     backend.subscribe("events", inbox)
     # Subscribed after start(): the Redis listener picks the channel up within a poll.
-    await eventually(lambda: _delivered(backend, "events", inbox), timeout_s=2)
+    await eventually(lambda: _delivered(backend, "events", inbox))
     await backend.publish("events", b"second")
-    await eventually(lambda: inbox.has(b"second"), timeout_s=1)
+    await eventually(lambda: inbox.has(b"second"))
     assert "handler bug" in caplog.text
 
 
@@ -285,7 +286,7 @@ async def test_pubsub_between_two_redis_backends(redis_server: RedisServer) -> N
     await listener.start()
     try:
         await publisher.publish("invalidate", b"order:1")
-        await inbox.wait(1.0)
+        await inbox.wait()
         assert inbox.messages == [b"order:1"]
     finally:
         await publisher.close()
@@ -446,22 +447,33 @@ async def test_claims_across_two_redis_backends_have_one_winner(
 
 
 async def test_hung_redis_costs_one_timeout_per_cooldown(hung_url: str) -> None:
-    cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
-    started = time.perf_counter()
-    assert await cache.get_many(["a", "b"]) == [None, None]
+    async def hung_then_cooling() -> tuple[float, bool, float, int]:
+        """A fresh backend's first call (meets the hang), then 20 in the cooldown."""
+        cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
+        started = time.perf_counter()
+        assert await cache.get_many(["a", "b"]) == [None, None]
+        hung, ok = time.perf_counter() - started, cache.health().ok
+        started = time.perf_counter()
+        for _ in range(20):
+            assert await cache.get_many(["a"]) == [None]
+            assert (await cache.lease_many(["lock"], 0.1))[1] == [False]
+        cooling, errors = time.perf_counter() - started, cache.health().errors
+        await cache.close()
+        return hung, ok, cooling, errors
+
     # The whole call, connecting included, is cut off at 100 ms; the timer fires on the
     # loop iteration after it (measured 100.7-101.5 ms idle). Up to OVERLOAD_LATENESS_S
-    # late still counts as Redis's fault; later, the backend blames a saturated loop.
-    assert 0.1 <= time.perf_counter() - started < 0.1 + OVERLOAD_LATENESS_S
-    assert not cache.health().ok
+    # late still counts as Redis's fault (a cooldown follows); later, the backend blames
+    # a saturated loop, as it may on a loaded machine: one of a few fresh backends must
+    # see the hang, once, and then skip Redis in the cooldown.
+    def met(hung: float, ok: bool, cooling: float, errors: int) -> bool:
+        return hung < 0.1 + OVERLOAD_LATENESS_S and not ok and cooling < 0.01 and errors == 1
 
-    started = time.perf_counter()
-    for _ in range(20):
-        assert await cache.get_many(["a"]) == [None]
-        assert (await cache.lease_many(["lock"], 0.1))[1] == [False]
-    assert time.perf_counter() - started < 0.01
-    assert cache.health().errors == 1
-    await cache.close()
+    tries = [await hung_then_cooling()]
+    while len(tries) < TRIES and not any(met(*t) for t in tries):
+        tries.append(await hung_then_cooling())
+    assert min(t[0] for t in tries) >= 0.1  # never before the timeout
+    assert any(met(*t) for t in tries), tries
 
 
 async def test_a_burst_larger_than_the_pool_is_a_miss_not_an_outage(

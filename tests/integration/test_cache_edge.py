@@ -14,6 +14,8 @@ from sim.cluster import start_cluster
 from sim.faults import parse_fault_spec
 from tests.support.gateways import SourceStats, gateway_at, in_process_gateway, settings_for
 from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
   customerStatus
@@ -87,12 +89,16 @@ async def cache_url(request, redis_server) -> str:
     return redis_server.url
 
 
-SLOW_MS = 400  # the sources' latency once the entries are stale
+# The sources' latency once the entries are stale: long enough that a query that
+# waited for it stands out from one merely slowed by a loaded machine (the bound on a
+# stale answer is half of it; 200 ms was too close). Within the sources' timeouts.
+SLOW_MS = 2000
 
 
 async def test_stale_is_served_at_once_and_refreshed_once_in_background(dataset, cache_url):
     number = _tracked_order_with_tickets(dataset).number
-    short = {"cache_ttl_ms": 1000, "cache_stale_ms": 30_000}
+    short = {"cache_ttl_ms": 1000, "cache_stale_ms": 30_000, "read_timeout_ms": 5000,
+             "total_timeout_ms": 5000}  # fmt: skip
     async with await start_cluster(dataset) as cluster:
         counters = SourceStats(cluster.urls)
         settings = settings_for(cluster.urls, short, cache_url=cache_url)
@@ -113,10 +119,13 @@ async def test_stale_is_served_at_once_and_refreshed_once_in_background(dataset,
                 assert stale["extensions"]["cache"]["oms"]["stale"] == 1
                 stale_queries += 1
             assert stale_queries >= 3
-            await asyncio.sleep(SLOW_MS / 1000)  # the refreshes land
+
+            async def refreshed() -> bool:  # the refreshes land
+                fresh = await gateway.query(STATUS, {"n": number})
+                return set(_statuses(fresh).values()) == {"FRESH"}
+
+            await eventually(refreshed, "the refreshes land", timeout_s=HANG_S)
             assert await counters.requests() == {s: 1 for s in cluster.urls}
-            fresh = await gateway.query(STATUS, {"n": number})
-    assert set(_statuses(fresh).values()) == {"FRESH"}
 
 
 async def test_a_failed_source_is_replaced_by_stale_data(dataset, cache_url):

@@ -14,6 +14,7 @@ from gateway.admission.bucket import KEY_PREFIX, CostBucket
 from sources.cache import MemoryBackend, RedisBackend
 from tests.support.ports import free_socket, hung_server
 from tests.support.redis_server import RedisServer
+from tests.support.timing import TRIES
 
 
 @pytest.fixture
@@ -111,22 +112,35 @@ async def test_redis_down_fails_open_quickly() -> None:
         host, port = sock.getsockname()
         backend = RedisBackend(f"redis://{host}:{port}/0")
         bucket = CostBucket(backend)
+        times = []
         for _ in range(3):
             started = time.perf_counter()
             state = await bucket.take("k", 5, 10, 1)
-            assert time.perf_counter() - started < 0.15
+            times.append(time.perf_counter() - started)
             assert (state.allowed, state.available, state.retry_after_s) == (True, 10, 0)
+        # The fastest of the three: a loaded machine only ever adds time.
+        assert min(times) < 0.15, times
         await backend.close()
 
 
 async def test_a_hung_redis_fails_open_within_the_timeout() -> None:
-    async with hung_server() as url:
-        backend = RedisBackend(url, timeout_s=0.05)
-        bucket = CostBucket(backend)
+    async def timed(bucket: CostBucket) -> float:
         started = time.perf_counter()
         assert (await bucket.take("k", 5, 10, 1)).allowed
-        assert time.perf_counter() - started < 0.15
-        started = time.perf_counter()
-        assert (await bucket.take("k", 5, 10, 1)).allowed  # in the cooldown: no wait
-        assert time.perf_counter() - started < 0.05
+        return time.perf_counter() - started
+
+    async def hung_then_cooling() -> tuple[float, float]:
+        backend = RedisBackend(url, timeout_s=0.05)
+        bucket = CostBucket(backend)
+        hung = await timed(bucket)
+        cooling = await timed(bucket)  # in the cooldown: no wait
         await backend.close()
+        return hung, cooling
+
+    async with hung_server() as url:
+        # The fastest of a few fresh backends: a loaded machine only ever adds time.
+        tries = [await hung_then_cooling()]
+        while len(tries) < TRIES and not any(h < 0.15 and c < 0.05 for h, c in tries):
+            tries.append(await hung_then_cooling())
+    assert min(hung for hung, _ in tries) >= 0.05  # it did wait for the timeout
+    assert any(hung < 0.15 and cooling < 0.05 for hung, cooling in tries), tries

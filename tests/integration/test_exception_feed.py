@@ -32,6 +32,7 @@ from tests.support.gateways import (
     running_gateway,
     settings_for,
 )
+from tests.support.timing import HANG_S
 
 SECRET = generate_secret()
 IN_QUEUE = """query($codes: [OrderExceptionCode!], $after: String) {
@@ -158,7 +159,7 @@ async def test_a_new_exception_is_queued_within_a_second_and_raised_once(
     def raised_for(instance: Instance) -> list[RaisedExceptions]:
         return [r for r in instance.raised if r.order_id == order.id]
 
-    await _until(lambda: raised_for(live.a) and raised_for(live.b), timeout_s=1)
+    await _until(lambda: raised_for(live.a) and raised_for(live.b), timeout_s=HANG_S)
     await asyncio.sleep(0.3)  # room for a duplicate to show up
     for instance in (live.a, live.b):
         (raised,) = raised_for(instance)

@@ -23,6 +23,7 @@ from sim.faults import Fault, Faults, FaultSpec
 from sim.seed import Dataset
 from sources.records import ErrorBody
 from tests.support.gateways import MakeDataset
+from tests.support.timing import fastest_async
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ENDPOINTS = {
@@ -175,7 +176,7 @@ async def test_hang_rate_does_not_block_other_requests(
     cluster.set_faults("carrier", FaultSpec(hang=True, rate=0.5, seed=5))
     start = time.perf_counter()
     results = await asyncio.gather(
-        *(fetch_data(http, cluster, data, "carrier", wait=0.4) for _ in range(20)),
+        *(fetch_data(http, cluster, data, "carrier", wait=1.0) for _ in range(20)),
         return_exceptions=True,
     )
     elapsed = time.perf_counter() - start
@@ -184,7 +185,9 @@ async def test_hang_rate_does_not_block_other_requests(
     assert len(answered) + len(timed_out) == 20
     assert answered and timed_out
     assert all(status == 200 for status, _ in answered)
-    assert elapsed < 1.5  # the hung requests wait side by side, not one after another
+    # The hung requests wait side by side (1 s), not one after another (about 10 s): the
+    # upper bound only tells the two apart, with room for a loaded machine.
+    assert 1.0 <= elapsed < 4
 
 
 async def test_hang_ends_when_the_source_stops(data: Dataset) -> None:
@@ -194,7 +197,8 @@ async def test_hang_ends_when_the_source_stops(data: Dataset) -> None:
         await asyncio.sleep(0.1)
         start = time.perf_counter()
         await running.close()
-        assert time.perf_counter() - start < 2
+        # Not waiting for the hung request (10 s); loose, for a loaded machine.
+        assert time.perf_counter() - start < 5
         with pytest.raises(CONNECTION_ERRORS):
             await hung
 
@@ -273,9 +277,14 @@ async def test_latency_is_added(
     start = time.perf_counter()
     assert (await fetch_data(http, cluster, data, "ticketing"))[0] == 200
     assert time.perf_counter() - start >= 0.12
-    start = time.perf_counter()
-    assert (await fetch(http, cluster.urls["ticketing"] + "/healthz"))[0] == 200
-    assert time.perf_counter() - start < 0.12
+
+    async def health_s() -> float:
+        start = time.perf_counter()
+        assert (await fetch(http, cluster.urls["ticketing"] + "/healthz"))[0] == 200
+        return time.perf_counter() - start
+
+    # The fastest of a few: a loaded machine only ever adds time.
+    assert await fastest_async(health_s, within=0.12) < 0.12
 
 
 # --- admin endpoint, scope, stats ------------------------------------------------------

@@ -13,6 +13,7 @@ from gateway.admission.documents import AdmissionError, DocumentAnalyser
 from gateway.admission.limits import Limits
 from resolvers.schema import build_schema
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
+from tests.support.timing import cpu_s, fastest
 
 LIMITS = Limits()
 # The field limits lifted, for tests of the other limits with documents they refuse.
@@ -195,11 +196,11 @@ def test_inline_fragments_nested_without_end_are_refused(analyser: DocumentAnaly
     ids=["self", "pair", "through-inline-fragment"],
 )
 def test_circular_fragments_are_refused_quickly(analyser: DocumentAnalyser, fragments: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     assert refused(analyser, f'{{ order(id: "1") {{ ...A }} }} {fragments}') == "FRAGMENT_CYCLE"
     # A walk that followed the cycle would never end (or take minutes, exponentially);
-    # a second leaves a loaded CI machine room, where 50 ms did not.
-    assert time.perf_counter() - started < 1.0
+    # this thread's CPU time, which a loaded machine's other processes do not add to.
+    assert time.thread_time() - started < 1.0
 
 
 def fragment_bomb(levels: int, bottom: str, on: str = "Order") -> str:
@@ -213,12 +214,12 @@ def fragment_bomb(levels: int, bottom: str, on: str = "Order") -> str:
 def test_a_fragment_bomb_is_measured_in_linear_time(
     analyser: DocumentAnalyser, lenient: DocumentAnalyser
 ) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: other processes do not add to it
     query = '{ order(id: "1") { ...F0 } }\n' + fragment_bomb(60, "alias: id")
     assert refused(lenient, query) == "MAX_ALIASES_EXCEEDED"
     small = '{ order(id: "1") { ...F0 } }\n' + fragment_bomb(25, "alias: id")  # within 500 tokens
     assert refused(analyser, small) == "MAX_ALIASES_EXCEEDED"
-    assert time.perf_counter() - started < 0.5  # 2**60 paths: only linear work can be this fast
+    assert time.thread_time() - started < 0.5  # 2**60 paths: only linear work can be this fast
 
 
 def test_unknown_fragments_are_left_to_validation(analyser: DocumentAnalyser) -> None:
@@ -499,10 +500,10 @@ def test_a_fragment_bomb_is_costed_quickly(lenient: DocumentAnalyser, model: Cos
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { ...F0 } }\n" + fragment_bomb(
         40, "... on Order { lineItems { id } }", on="Node"
     )
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: other processes do not add to it
     cost = model.requested_cost(lenient.analyse(query, None), {"ids": ["a", "b"]})
     assert cost == 2 * (1 + 2**40 * 5)
-    assert time.perf_counter() - started < 0.5  # 2**40 paths: only linear work can be this fast
+    assert time.thread_time() - started < 0.5  # 2**40 paths: only linear work can be this fast
 
 
 def test_cost_limit(analyser: DocumentAnalyser, model: CostModel) -> None:
@@ -531,7 +532,10 @@ def test_a_cache_hit_and_its_cost_are_fast(analyser: DocumentAnalyser, model: Co
     variables = {"number": "1001"}
     model.requested_cost(analyser.analyse(ORDER_BY_NUMBER, None), variables)
     runs = 1000
-    started = time.perf_counter()
-    for _ in range(runs):
-        model.requested_cost(analyser.analyse(ORDER_BY_NUMBER, None), variables)
-    assert (time.perf_counter() - started) / runs < 0.001
+
+    def hits() -> None:
+        for _ in range(runs):
+            model.requested_cost(analyser.analyse(ORDER_BY_NUMBER, None), variables)
+
+    # This thread's CPU time, the fastest of a few rounds: load only ever adds to it.
+    assert fastest(lambda: cpu_s(hits), within=runs * 0.001) / runs < 0.001
