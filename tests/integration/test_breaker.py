@@ -16,13 +16,20 @@ from tests.support.secured import secured_gateway
 
 QUERY = "query($n: String!) { orderByNumber(number: $n) { lineItems { availability { sku } } } }"
 NO_CACHE = {"cache_ttl_ms": 1, "cache_stale_ms": 0, "cache_keep_ms": 0}
+OPEN_MS = 2000
 
 
 async def test_breaker_opens_on_failures_and_closes_after_probes(make_dataset):
     dataset = make_dataset(orders=300)
     number = next(o.number for o in dataset.orders.values() if o.lines)
     async with await start_cluster(dataset) as cluster:
-        options = {**NO_CACHE, "breaker_min_calls": 5, "breaker_open_ms": 500, "retry_attempts": 1}
+        # Open long enough that five fail-fast answers fit in it on a loaded machine.
+        options = {
+            **NO_CACHE,
+            "breaker_min_calls": 5,
+            "breaker_open_ms": OPEN_MS,
+            "retry_attempts": 1,
+        }
         async with in_process_gateway(settings_for(cluster.urls, options)) as gateway:
 
             async def ask() -> set[str]:
@@ -40,7 +47,7 @@ async def test_breaker_opens_on_failures_and_closes_after_probes(make_dataset):
             assert cluster.stats("inventory").requests == 0  # failing fast
 
             cluster.set_faults("inventory", None)  # the source recovers
-            await asyncio.sleep(0.6)  # the open period ends
+            await asyncio.sleep(OPEN_MS / 1000 + 0.1)  # the open period ends
             for _ in range(3):  # half-open: three successful probes close it
                 assert await ask() == set()
             for _ in range(5):
