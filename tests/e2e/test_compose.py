@@ -169,7 +169,14 @@ async def _health(port: str) -> int:
 async def test_the_gateways_healthcheck_asks_readyz_on_og_port(served: RunningGateway):
     assert "/readyz" in GATEWAY["healthcheck"]["test"][3]
     assert GATEWAY["environment"]["OG_PORT"] == str(_settings().port)
-    assert await _health(served.url.rsplit(":", 1)[1]) == 0
+    # Compose calls a container unhealthy after `retries` failed checks in a row; on a
+    # loaded machine one /readyz may miss its 2 s timeout, as one may in production.
+    port = served.url.rsplit(":", 1)[1]
+    for _ in range(GATEWAY["healthcheck"]["retries"]):
+        if await _health(port) == 0:
+            break
+    else:
+        raise AssertionError("every health check failed")
     closed, sock = refusing_url()
     with sock:
         assert await _health(closed.rsplit(":", 1)[1]) != 0
