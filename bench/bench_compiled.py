@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 
-from harness import CLIENTS, LIFTED_LIMITS, ROOT, Run, cpu_seconds, drive, running_demo
+from harness import CLIENTS, LIFTED_LIMITS, ROOT, SOURCES, Run, cpu_seconds, drive, running_demo
 from harness import FULL_VIEWS as VIEWS
 
 
@@ -32,14 +32,32 @@ def line(executor: str, view: str, run: Run, cpu_s: float) -> str:
     )
 
 
-async def measure(seconds: float, repeat: int) -> None:
+SHORT_VIEWS = dict(zip(("one", "page"), VIEWS, strict=True))
+EXECUTORS = {"reference": "false", "compiled": "true"}
+CACHES: dict[str, dict[str, str]] = {
+    "default": {},
+    "entities": {"OG_RESPONSE_CACHE": "false"},
+    "none": {"OG_RESPONSE_CACHE": "false"}
+    | {
+        f"OG_{source.upper()}_CACHE_{window}_MS": "0"
+        for source in SOURCES
+        for window in ("TTL", "STALE", "KEEP", "NEGATIVE_TTL")
+    },
+}
+
+
+async def measure(
+    seconds: float, repeat: int, cache: str, executors: list[str], views: list[str]
+) -> None:
     print(f"{CLIENTS} clients, {seconds:.0f} s per run, sources in their own process")
+    print(f"cache: {cache}")
     print(f"{'view':<24} {'executor':<10} {'CPU ms':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for _ in range(repeat):
-        for executor, flag in (("reference", "false"), ("compiled", "true")):
-            env = {**LIFTED_LIMITS, "OG_COMPILED_EXECUTION": flag}
+        for executor in executors:
+            env = {**LIFTED_LIMITS, **CACHES[cache], "OG_COMPILED_EXECUTION": EXECUTORS[executor]}
             async with running_demo(env, split=True) as demo:
-                for view, payloads in VIEWS.items():
+                for view in views:
+                    payloads = VIEWS[view]
                     await drive(demo, payloads, clients=CLIENTS, seconds=2.0)  # warm-up
                     before = cpu_seconds(demo.pid)
                     run = await drive(demo, payloads, clients=CLIENTS, seconds=seconds)
@@ -57,8 +75,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--cache", choices=CACHES, default="default")
+    parser.add_argument("--executor", choices=EXECUTORS)
+    parser.add_argument("--view", choices=SHORT_VIEWS)
     parser.add_argument("--equivalence", type=int, metavar="EXAMPLES")
     args = parser.parse_args()
     if args.equivalence:
         sys.exit(equivalence(args.equivalence))
-    asyncio.run(measure(args.seconds, args.repeat))
+    executors = [args.executor] if args.executor else list(EXECUTORS)
+    views = [SHORT_VIEWS[args.view]] if args.view else list(VIEWS)
+    asyncio.run(measure(args.seconds, args.repeat, args.cache, executors, views))
