@@ -231,4 +231,10 @@ def count_cache(source: str, hits: int, misses: int, stale: int) -> None:
     """Add one batch's (or one request's) cache lookups."""
     for result, count in (("hit", hits), ("miss", misses), ("stale", stale)):
         if count:
-            CACHE_LOOKUPS.labels(source, result).inc(count)
+            _cache_series(source, result).inc(count)
+
+
+@functools.cache
+def _cache_series(source: str, result: str) -> Counter:
+    """One source's lookups with one result, kept: ``labels()`` takes a lock."""
+    return CACHE_LOOKUPS.labels(source, result)
