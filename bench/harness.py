@@ -69,14 +69,18 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def running_demo(
-    env: dict[str, str] | None = None, extra_args: Sequence[str] = (), *, split: bool = False
+    env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+    *,
+    split: bool = False,
+    root: Path | None = None,
 ) -> AsyncIterator[Demo]:
     """The demo (sources with demo latency: 3 ms + up to 2 ms jitter) in its own
     process, so the load generator does not share its event loop. With ``split`` the
     sources run in a process of their own (``ordergraph sim``) and the gateway in
     another (``ordergraph serve``, dev mode unless ``env`` says otherwise), as in
     production where the sources are other systems; ``extra_args`` then go to the
-    sources."""
+    sources. ``root``: the checkout whose code runs (by default this one)."""
     port = free_port_block(105)
     source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
     # No exception queue: its sweeps would add upstream requests to what is measured.
@@ -99,7 +103,7 @@ async def running_demo(
             "-m",
             "gateway",
             *command,
-            cwd=ROOT,
+            cwd=root or ROOT,
             stdout=asyncio.subprocess.DEVNULL,
             env=env,
         )

@@ -18,7 +18,6 @@ Pure: records in, numbers out; no clock, no I/O.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -72,34 +71,37 @@ class OrderProgress:
     def of(cls, order: Order, delivered_shipments: Collection[str] = ()) -> OrderProgress:
         """The progress of ``order``; ``delivered_shipments`` are the ids of its shipments
         the carrier reports delivered (the OMS counters decide without them)."""
-        carried: Counter[str] = Counter()
-        delivered_by_carrier: Counter[str] = Counter()
-        per_fo: Counter[tuple[str, str]] = Counter()
+        # Plain dicts, not Counters: this runs for every order a page shows.
+        carried: dict[str, int] = {}
+        delivered_by_carrier: dict[str, int] = {}
+        per_fo: dict[tuple[str, str], int] = {}
         for shipment in order.shipments:
             delivered = shipment.id in delivered_shipments
             for part in shipment.lines:
-                carried[part.line_id] += part.quantity
-                per_fo[(shipment.fulfillment_order_id, part.line_id)] += part.quantity
+                line_id, quantity = part.line_id, part.quantity
+                carried[line_id] = carried.get(line_id, 0) + quantity
+                fo_line = (shipment.fulfillment_order_id, line_id)
+                per_fo[fo_line] = per_fo.get(fo_line, 0) + quantity
                 if delivered:
-                    delivered_by_carrier[part.line_id] += part.quantity
-        stoppable: Counter[str] = Counter()
+                    delivered_by_carrier[line_id] = delivered_by_carrier.get(line_id, 0) + quantity
+        stoppable: dict[str, int] = {}
         for fo in order.fulfillment_orders:
             if fo.status in STOPPABLE:
                 for part in fo.lines:
-                    stoppable[part.line_id] += part.quantity
+                    stoppable[part.line_id] = stoppable.get(part.line_id, 0) + part.quantity
         lines = {}
         for line in order.lines:
             q = line.quantities
             active = q.ordered - q.cancelled
-            shipped = min(active, max(q.shipped, carried[line.id]))
+            shipped = min(active, max(q.shipped, carried.get(line.id, 0)))
             lines[line.id] = LineProgress(
                 ordered=q.ordered,
                 cancelled=q.cancelled,
                 active=active,
                 shipped=shipped,
-                delivered=min(active, max(q.delivered, delivered_by_carrier[line.id])),
+                delivered=min(active, max(q.delivered, delivered_by_carrier.get(line.id, 0))),
                 returned=q.returned,
-                cancellable=max(0, min(active - shipped, stoppable[line.id])),
+                cancellable=max(0, min(active - shipped, stoppable.get(line.id, 0))),
             )
         unfinished = tuple(fo for fo in order.fulfillment_orders if fo.status not in FINISHED)
         return cls(
@@ -115,7 +117,7 @@ class OrderProgress:
                 fo.id: {
                     part.line_id: left
                     for part in fo.lines
-                    if (left := part.quantity - per_fo[(fo.id, part.line_id)]) > 0
+                    if (left := part.quantity - per_fo.get((fo.id, part.line_id), 0)) > 0
                 }
                 for fo in unfinished
             },

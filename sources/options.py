@@ -44,6 +44,15 @@ class CachePolicy:
     join_s: float = 3.0  # how long a fetch already running here is waited for, at most
     refresh_backoff_s: float = 1.0  # after a failed background refresh, wait this long
 
+    def kept_s(self, found: bool) -> float:
+        """How long an entry stays in the cache: a record (``found``) or a "not found"."""
+        return self.ttl_s + max(self.stale_s, self.keep_s) if found else self.negative_ttl_s
+
+    @property
+    def keeps_nothing(self) -> bool:
+        """Every window is zero: no entry is ever written."""
+        return self.kept_s(True) <= 0 and self.kept_s(False) <= 0
+
 
 # How long each source's data stays fresh: stock moves fastest, tracking slowest; the
 # stale window equals the TTL and entries are kept ten minutes longer to serve if the

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from time import perf_counter
+from types import SimpleNamespace
 
 import aiohttp
 import yarl
 from opentelemetry import trace
 from opentelemetry.instrumentation._semconv import _StabilityMode
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry.propagate import inject
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import Counter, Gauge, Histogram
@@ -68,6 +71,9 @@ _circuit: dict[str, str] = {}  # source -> last state set, for counting transiti
 
 
 _NO_SPAN = nullcontext(trace.INVALID_SPAN)
+_RequestStart = Callable[
+    [aiohttp.ClientSession, SimpleNamespace, aiohttp.TraceRequestStartParams], Awaitable[object]
+]
 
 
 def span(
@@ -142,11 +148,40 @@ def client_tracing() -> aiohttp.TraceConfig:
     instrumentation, stable HTTP conventions, the URL without its query), carrying
     the W3C trace context (``traceparent``) upstream; with tracing off, an incoming
     trace passes through."""
-    return create_trace_config(
+    config = create_trace_config(
         url_filter=_without_query,
         request_hook=_name_the_call,
         sem_conv_opt_in_mode=_StabilityMode.HTTP,
     )
+    [start] = config.on_request_start
+    config.on_request_start[0] = _spans_only_when_tracing(start)
+    return config
+
+
+def _spans_only_when_tracing(start: _RequestStart) -> _RequestStart:
+    """The instrumentation's request start, while a tracer provider is installed.
+
+    Without one it would still build a span's attributes (parsing the URL) and a
+    non-recording span carrying the current span's context, only to inject that
+    context into the request's headers and end the span: an eighth of the CPU of a
+    single order read without a cache. Here that injection is all that is done, on the
+    same conditions (instrumentation not suppressed, URL not excluded). The request's
+    end and exception callbacks see no span and do nothing (the durations they would
+    record go to OpenTelemetry metrics, which the process does not collect)."""
+
+    async def on_request_start(
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            await start(session, context, params)
+        elif is_http_instrumentation_enabled() and not context.excluded_urls.url_disabled(
+            str(params.url)
+        ):
+            inject(params.headers)
+
+    return on_request_start
 
 
 @asynccontextmanager
@@ -196,4 +231,10 @@ def count_cache(source: str, hits: int, misses: int, stale: int) -> None:
     """Add one batch's (or one request's) cache lookups."""
     for result, count in (("hit", hits), ("miss", misses), ("stale", stale)):
         if count:
-            CACHE_LOOKUPS.labels(source, result).inc(count)
+            _cache_series(source, result).inc(count)
+
+
+@functools.cache
+def _cache_series(source: str, result: str) -> Counter:
+    """One source's lookups with one result, kept: ``labels()`` takes a lock."""
+    return CACHE_LOOKUPS.labels(source, result)

@@ -290,6 +290,8 @@ _Selected: TypeAlias = tuple[FieldsType, FieldNode, list[SelectionSetNode]]
 
 # An answer object's cost plan: per response key, what a value there costs (its
 # ``field_costs`` entry) and, for an object or list of objects, the plan of its items.
+# Keys that cost nothing (scalars and enums without a ``field_costs`` entry) are left
+# out, so an answer's walk never visits them.
 _Plan: TypeAlias = dict[str, tuple[int, "_Plan | None"]]
 
 
@@ -311,7 +313,8 @@ class _Planner:
             cost = self._model.field_costs.get(f"{owner.name}.{node.name.value}", 0)
             named = get_named_type(owner.fields[node.name.value].type)
             items = self.plan(subsets, fields_of(named)) if is_composite_type(named) else None
-            plan[key] = (cost, items)
+            if cost or items is not None:
+                plan[key] = (cost, items)
         return plan
 
     def _collect(
@@ -347,11 +350,10 @@ class _Planner:
 def _object_cost(plan: _Plan, value: dict[str, Any], object_cost: int) -> int:
     """What the fields of one answer object cost (the object's own cost aside)."""
     total = 0
-    for key, item in value.items():
-        entry = plan.get(key)
-        if entry is None or item is None:
+    for key, (cost, items) in plan.items():
+        item = value.get(key)
+        if item is None:
             continue
-        cost, items = entry
         total += cost
         if items is not None:
             total += _items_cost(items, item, object_cost)
@@ -362,7 +364,10 @@ def _items_cost(plan: _Plan, item: Any, object_cost: int) -> int:
     if isinstance(item, dict):
         return object_cost + _object_cost(plan, item, object_cost)
     if isinstance(item, list):
-        return sum(_items_cost(plan, each, object_cost) for each in item)
+        total = 0
+        for each in item:
+            total += _items_cost(plan, each, object_cost)
+        return total
     return 0
 
 

@@ -282,10 +282,7 @@ class CachedSource(Generic[T]):
         rows: list[tuple[str, bytes, float]] = []
         tags: dict[str, list[str]] = {}
         for key, (ident, blob, value) in entries.items():
-            if value is None:
-                ttl = self.policy.negative_ttl_s
-            else:
-                ttl = self.policy.ttl_s + max(self.policy.stale_s, self.policy.keep_s)
+            ttl = self.policy.kept_s(value is not None)
             rows.append((key, blob, ttl if max_ttl_s is None else min(ttl, max_ttl_s)))
             for tag in self._tags(ident, value):
                 tags.setdefault(tag, []).append(key)
@@ -369,7 +366,11 @@ class CachedSource(Generic[T]):
     async def _fetch_own(
         self, wanted: dict[str, str], since: int
     ) -> dict[str, Cached[T] | SourceError]:
-        """Fetch from the source, letting another instance's running fetch finish first."""
+        """Fetch from the source, letting another instance's running fetch finish first
+        (unless the policy keeps nothing: then no instance would find what another
+        fetched, and the lease is not taken)."""
+        if self.policy.keeps_nothing:
+            return await self._fetch_and_write(wanted, since)
         locks = [_lock(key) for key in wanted]
         with self._backend.watch_releases(locks) as releases:  # before leasing: no gap
             leases, busy = await self._backend.lease_many(locks, self.policy.lock_ms / 1000)
@@ -438,11 +439,12 @@ class CachedSource(Generic[T]):
     ) -> None:
         """Write back what was fetched after invalidation epoch ``since``, leaving out
         entries invalidated since; one invalidated while the write was under way is
-        deleted again."""
+        deleted again. Entries the policy keeps for no time at all (which the backends
+        would drop) are not encoded."""
         encoded = {
             key: (ident, self._encoder.encode(_Entry(now, value)), value)
             for key, (ident, value) in entries.items()
-            if not self._changed(since, ident, value)
+            if self.policy.kept_s(value is not None) > 0 and not self._changed(since, ident, value)
         }
         if not encoded:
             return

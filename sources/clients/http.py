@@ -252,10 +252,21 @@ class SourceClient:
         self._budget.on_call()
         if not idempotent:
             return await self._attempt(call, into, batch_size)
-        async for attempt in self._retrying.copy():
-            with attempt:
-                return await self._attempt(call, into, batch_size)
-        raise AssertionError("tenacity re-raises the last failure")
+        # The first attempt runs outside tenacity, whose set-up per call costs more than
+        # the rest of the call's Python; a failure is handed to it as its own first try.
+        try:
+            return await self._attempt(call, into, batch_size)
+        except Exception as exc:
+            first: Exception | None = exc
+
+        async def attempt() -> T:
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return await self._attempt(call, into, batch_size)
+
+        return await self._retrying.copy()(attempt)
 
     def _may_retry(self, exc: BaseException) -> bool:
         return isinstance(exc, SourceError) and exc.transient and self._budget.try_spend()

@@ -243,3 +243,51 @@ async def test_a_cancelled_joiner_is_cancelled_even_when_the_fetch_is(owner_too)
     if not owner_too:
         assert not owner.done()  # the fetch it joined goes on
         owner.cancel()
+
+
+class RecordingBackend(MemoryBackend):
+    """The in-memory backend, noting the leases asked for and the rows written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leased: list[str] = []
+        self.written: list[str] = []
+
+    async def lease_many(self, keys: Any, ttl_s: float) -> Any:
+        self.leased.extend(keys)
+        return await super().lease_many(keys, ttl_s)
+
+    async def set_many(self, entries: Any, tags: Any, *, strict: bool = False) -> None:
+        self.written.extend(key for key, _, _ in entries)
+        await super().set_many(entries, tags, strict=strict)
+
+
+async def test_a_policy_that_keeps_nothing_takes_no_lease_and_writes_nothing():
+    nothing = CachePolicy(ttl_s=0, stale_s=0, keep_s=0, negative_ttl_s=0)
+    backend, source = RecordingBackend(), CountingSource()
+    cached = CachedSource(
+        kind="price", source="oms", value_type=Money, fetch=source.fetch,
+        tags=lambda ident, _: [f"price:{ident}"], policy=nothing, backend=backend, scoped=True,
+    )  # fmt: skip
+    counts = CacheCounts()
+    for _ in range(2):
+        results = await cached.load_many(["1", "missing"], scope="*", counts=counts)
+        assert [r.value for r in results if isinstance(r, Cached)] == [
+            Money(amount="1", currency_code="USD"),
+            None,
+        ]
+    assert source.asked == [["1", "missing"], ["1", "missing"]]
+    assert backend.leased == backend.written == []
+    assert counts.as_dict() == {"oms": {"hits": 0, "misses": 4, "stale": 0}}
+
+
+async def test_not_found_kept_for_no_time_is_not_written():
+    policy = CachePolicy(ttl_s=60, stale_s=60, keep_s=600, negative_ttl_s=0)
+    backend, source = RecordingBackend(), CountingSource()
+    cached = CachedSource(
+        kind="price", source="oms", value_type=Money, fetch=source.fetch,
+        tags=lambda ident, _: [f"price:{ident}"], policy=policy, backend=backend, scoped=True,
+    )  # fmt: skip
+    await cached.load_many(["1", "missing"], scope="*", counts=CacheCounts())
+    assert backend.leased == [f"{cached.key('*', i)}:lock" for i in ("1", "missing")]
+    assert backend.written == [cached.key("*", "1")]
