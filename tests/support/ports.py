@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 
 def free_socket() -> socket.socket:
@@ -20,10 +22,26 @@ def free_socket() -> socket.socket:
     return sock
 
 
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def block_range() -> range:
+    """Where port blocks are taken: below the kernel's ephemeral range, whose ports it
+    hands to outgoing connections and to ``bind(0)`` (a block there was taken by another
+    test's connection between asking and binding), and split between pytest-xdist
+    workers, so that two workers never ask for the same ports."""
+    top = int(EPHEMERAL.read_text().split()[0]) if EPHEMERAL.exists() else 32768
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    stripe = (top - 10000) // workers
+    return range(10000 + worker * stripe, 10000 + (worker + 1) * stripe)
+
+
 def free_port_block(size: int) -> int:
     """A port whose next ``size - 1`` ports are free too, at the time of asking."""
+    ports = block_range()
     for _ in range(100):
-        base = random.randint(20000, 60000 - size)
+        base = random.randint(ports.start, ports.stop - size)
         try:
             for port in range(base, base + size):
                 with socket.socket() as sock:
