@@ -17,7 +17,6 @@ from sim.cluster import SOURCES, SimCluster
 from sources.records import MAX_BATCH
 from tests.support.ports import free_port_block, free_socket
 from tests.support.processes import Command, ordergraph
-from tests.support.serving import wait_ready
 
 SEED = ("--seed", "11", "--orders", "80")
 NOW, LATER = "2026-06-01T09:30:00Z", "2026-06-02T09:30:00Z"
@@ -102,7 +101,7 @@ async def test_serve_listens_on_the_host_and_port_of_its_flags(sim: SimCluster, 
             ordergraph("serve", "--host", "127.0.0.1", "--port", str(port), env=env) as command,
             aiohttp.ClientSession() as session,
         ):
-            await wait_ready(session, url, command.process)  # every source answered
+            await command.ready(session, url)  # every source answered
             async with session.get(f"{url}/healthz") as resp:
                 assert resp.status == 200
             async with session.get(f"{url}/readyz") as resp:
@@ -121,7 +120,7 @@ async def test_demo_now_runs_the_gateway_on_the_data_sets_clock():
         ordergraph("demo", "--port", str(port), *SEED, "--now", NOW) as command,
         aiohttp.ClientSession() as session,
     ):
-        await wait_ready(session, url, command.process)
+        await command.ready(session, url)
         async with session.post(f"{url}/graphql", json={"query": query}) as resp:
             body = await resp.json()
     (oms, *_) = body["data"]["orders"]["nodes"][0]["dataSources"]

@@ -25,7 +25,6 @@ from tests.support.live_clients import sse_stream, within
 from tests.support.ports import free_port_block
 from tests.support.processes import ROOT, Command, ordergraph
 from tests.support.queries import ORDERS_PAGE
-from tests.support.serving import wait_ready
 from tests.support.timing import HANG_S
 
 DOCS = ROOT / "docs"
@@ -225,7 +224,7 @@ async def demo_command() -> AsyncIterator[tuple[str, Command]]:
     url = f"http://127.0.0.1:{port}"
     async with ordergraph("demo", "--port", str(port)) as command:
         async with aiohttp.ClientSession() as session:
-            await wait_ready(session, url, command.process)
+            await command.ready(session, url)
         await command.printed("Watch it live")
         yield url, command
 

@@ -30,7 +30,6 @@ from sim.seed import Dataset, generate
 from tests.support.ports import free_port_block
 from tests.support.processes import ROOT, Command, ordergraph
 from tests.support.redis_server import RedisServer
-from tests.support.serving import wait_ready
 
 PAGE = (ROOT / "docs" / "production.md").read_text()
 WALK, COMPOSE_SECTION = PAGE.split("## In containers: docker compose", 1)
@@ -124,7 +123,7 @@ async def walked() -> AsyncIterator[Walked]:
                     await command.printed("ticketing")
                 else:
                     async with aiohttp.ClientSession() as session:
-                        await wait_ready(session, gateway, command.process)
+                        await command.ready(session, gateway)
                 continue
             for line in block.splitlines():
                 placeholder = PLACEHOLDER.match(line)

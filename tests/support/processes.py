@@ -11,6 +11,10 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
+
+from tests.support.serving import wait_ready
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,6 +42,13 @@ class Command:
                 self._changed.clear()
                 await self._changed.wait()
         return self.output
+
+    async def ready(self, session: aiohttp.ClientSession, url: str) -> None:
+        """Once the gateway at ``url`` is ready; what the command printed if it exits."""
+        try:
+            await wait_ready(session, url, self.process)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it printed:\n{self.output}") from None
 
 
 # What every gateway process a test starts runs with, unless the test says otherwise:
