@@ -52,14 +52,14 @@ async def test_charges_drain_the_bucket(bucket: CostBucket) -> None:
 
 
 async def test_a_charge_over_the_available_is_refused(bucket: CostBucket) -> None:
-    await bucket.take("k", 8, 10, 2)
-    refused = await bucket.take("k", 5, 10, 2)
+    await bucket.take("k", 8, 10, SLOW)
+    refused = await bucket.take("k", 5, 10, SLOW)
     assert not refused.allowed
-    assert refused.available == pytest.approx(2, abs=0.05)
-    assert refused.retry_after_s == pytest.approx((5 - 2) / 2, abs=0.05)
-    after = await bucket.take("k", 1, 10, 2)  # the refusal charged nothing
+    assert refused.available == pytest.approx(2, abs=0.01)
+    assert refused.retry_after_s == pytest.approx((5 - 2) / SLOW, rel=0.01)
+    after = await bucket.take("k", 1, 10, SLOW)  # the refusal charged nothing
     assert after.allowed
-    assert after.available == pytest.approx(1, abs=0.05)
+    assert after.available == pytest.approx(1, abs=0.01)
 
 
 async def test_a_charge_over_the_capacity_is_never_allowed(bucket: CostBucket) -> None:
