@@ -170,7 +170,7 @@ async def _gateway(
     # A hanging source costs its own short timeout, far inside the request's deadline,
     # so a loaded machine cannot make the two gateways time out at different places.
     hanging = msgspec.structs.replace(
-        settings.sources["ticketing"], read_timeout_ms=300, total_timeout_ms=300
+        settings.sources["ticketing"], read_timeout_ms=100, total_timeout_ms=100
     )
     settings = msgspec.structs.replace(settings, sources={**settings.sources, "ticketing": hanging})
     async with running_gateway(

@@ -252,10 +252,14 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
     """Each query against a hung Redis costs at most its 100 ms timeout over a fresh
     gateway's first query (the first meets the hang; the ones after it skip Redis).
     Noise on a loaded machine only ever adds time, so the hang's cost is the least
-    of three fresh gateways' extra time, and likewise a query's in the cooldown."""
+    of up to three fresh gateways' extra time, and likewise a query's in the cooldown."""
     order, _ = in_transit(dataset)
     extras: list[float] = []
     cooling: list[float] = []  # queries in the cooldown, over the cold one
+    # The backend itself counts a timer firing up to OVERLOAD_LATENESS_S late as
+    # Redis's fault: that much lateness is part of what a hung Redis may add.
+    hang_bound_s = 0.1 + OVERLOAD_LATENESS_S + SLACK_S
+    cooling_bound_s = SLACK_S + 0.05
 
     async def timed(gateway: RunningGateway) -> float:
         started = time.monotonic()
@@ -276,7 +280,7 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
                 extras.append(await timed(gateway) - cold)  # meets the hang
                 for _ in range(2):  # in the cooldown: Redis is not asked
                     cooling.append(await timed(gateway) - cold)
-    assert min(cooling) <= SLACK_S + 0.05, cooling
-    # The backend itself counts a timer firing up to OVERLOAD_LATENESS_S late as
-    # Redis's fault: that much lateness is part of what a hung Redis may add.
-    assert min(extras) <= 0.1 + OVERLOAD_LATENESS_S + SLACK_S, extras
+            if min(cooling) <= cooling_bound_s and min(extras) <= hang_bound_s:
+                break  # more gateways could only find faster times
+    assert min(cooling) <= cooling_bound_s, cooling
+    assert min(extras) <= hang_bound_s, extras

@@ -58,7 +58,7 @@ async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
     server = Upstream()
     app = web.Application()
     app.router.add_route("*", "/thing", server.handle)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)  # a handler still asleep is cancelled
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
