@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -120,30 +121,67 @@ def _typo(secret: str) -> str:
     return secret[:-6] + "!" + secret[-5:]
 
 
-@pytest.mark.parametrize(
-    ("variable", "values"),
-    [
-        ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": None}),
-        ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": ""}),
-        ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": "p" * 31}),
-        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": "whsec_a"}),
-        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": f"{SECRET},{_typo(SECRET)}"}),
-        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": SECRET.removeprefix("whsec_")}),
-        ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": "whsec_c2hvcnQ="}),
-        ("OG_OMS_URL", {"OG_OMS_URL": "http://oms internal:8101"}),
-        ("OG_CARRIER_URL", {"OG_CARRIER_URL": "http://:8103"}),
-        ("OG_INVENTORY_URL", {"OG_INVENTORY_URL": "http://inventory.internal:99999"}),
-        ("OG_TICKETING_URL", {"OG_TICKETING_URL": "ticketing.internal:8104"}),
-        ("OG_CACHE_URL", {"OG_CACHE_URL": "redis://:hunter2hunter2@/0"}),
-        ("OG_KEYS_URL", {"OG_KEYS_URL": "ftp://keys.internal/keys.json"}),
-        # Dev mode needs no pepper, but malformed values are still refused.
-        ("OG_WEBHOOK_SECRETS", {"OG_DEV_MODE": "1", "OG_WEBHOOK_SECRETS": "whsec_"}),
-        ("OG_OMS_URL", {"OG_DEV_MODE": "1", "OG_KEY_PEPPER": None, "OG_OMS_URL": "http://:1"}),
-    ],
-)
-async def test_serve_refuses_a_setting_that_cannot_work(tmp_path, variable, values):
-    result = await _run("serve", env=_environ(tmp_path, **values))
-    line = _refused(result, variable)
+REFUSED: list[tuple[str, dict[str, str | None]]] = [
+    ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": None}),
+    ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": ""}),
+    ("OG_KEY_PEPPER", {"OG_KEY_PEPPER": "p" * 31}),
+    ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": "whsec_a"}),
+    ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": f"{SECRET},{_typo(SECRET)}"}),
+    ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": SECRET.removeprefix("whsec_")}),
+    ("OG_WEBHOOK_SECRETS", {"OG_WEBHOOK_SECRETS": "whsec_c2hvcnQ="}),
+    ("OG_OMS_URL", {"OG_OMS_URL": "http://oms internal:8101"}),
+    ("OG_CARRIER_URL", {"OG_CARRIER_URL": "http://:8103"}),
+    ("OG_INVENTORY_URL", {"OG_INVENTORY_URL": "http://inventory.internal:99999"}),
+    ("OG_TICKETING_URL", {"OG_TICKETING_URL": "ticketing.internal:8104"}),
+    ("OG_CACHE_URL", {"OG_CACHE_URL": "redis://:hunter2hunter2@/0"}),
+    ("OG_KEYS_URL", {"OG_KEYS_URL": "ftp://keys.internal/keys.json"}),
+    # Dev mode needs no pepper, but malformed values are still refused.
+    ("OG_WEBHOOK_SECRETS", {"OG_DEV_MODE": "1", "OG_WEBHOOK_SECRETS": "whsec_"}),
+    ("OG_OMS_URL", {"OG_DEV_MODE": "1", "OG_KEY_PEPPER": None, "OG_OMS_URL": "http://:1"}),
+]
+
+# Every case of REFUSED in one interpreter, one after the other, each as `ordergraph
+# serve` runs it (its own environment; stdout and stderr captured): an interpreter a
+# case would take most of the time.
+SERVE_EACH = """
+import contextlib, io, json, os, sys
+from gateway.cli import main
+
+results = []
+for env in json.load(sys.stdin):
+    os.environ.clear()
+    os.environ.update(env)
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(
+        io.StringIO()
+    ) as err:
+        results.append((main(["serve"]), out.getvalue(), err.getvalue()))
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="session")
+def refused(tmp_path_factory: pytest.TempPathFactory) -> list[Exited]:
+    """How ``serve`` ended in each case of REFUSED."""
+    envs = [_environ(tmp_path_factory.mktemp("keys"), **values) for _, values in REFUSED]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_EACH],
+        input=json.dumps(envs),
+        cwd=ROOT,
+        env=envs[0],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    elapsed_s = time.monotonic() - started
+    return [Exited(*result, elapsed_s) for result in json.loads(done.stdout)]
+
+
+@pytest.mark.parametrize("case", range(len(REFUSED)), ids=[name for name, _ in REFUSED])
+def test_serve_refuses_a_setting_that_cannot_work(refused: list[Exited], case: int) -> None:
+    variable, values = REFUSED[case]
+    line = _refused(refused[case], variable)
     for value in values.values():  # never echoes a secret
         if value and ("whsec_" in value or "hunter2" in value):
             assert "hunter2" not in line and SECRET.removeprefix("whsec_")[:12] not in line
