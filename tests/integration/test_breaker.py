@@ -15,7 +15,7 @@ from tests.support.proxy import intercepting_proxy
 from tests.support.secured import secured_gateway
 
 QUERY = "query($n: String!) { orderByNumber(number: $n) { lineItems { availability { sku } } } }"
-NO_CACHE = {"cache_ttl_ms": 1, "cache_stale_ms": 0, "cache_keep_ms": 0}
+NO_CACHE = {"cache_ttl_ms": 0, "cache_stale_ms": 0, "cache_keep_ms": 0, "cache_negative_ttl_ms": 0}
 OPEN_MS = 2000
 
 
