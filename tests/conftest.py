@@ -41,7 +41,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     named one by one run in this process: starting workers would cost more than they
     save. A whole tier or the suite gets two workers a core: the tests mostly wait on
     servers and subprocesses, and one a core leaves the cores idle a third of the time
-    (119 s against 80-90 s on 2 cores). Tests bound what they time so that a loaded
+    (119 s against 66-84 s on 2 cores). Tests bound what they time so that a loaded
     machine passes them (tests/support/timing.py)."""
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
     if all(path.is_relative_to(UNIT) or path.is_file() for path in paths):
