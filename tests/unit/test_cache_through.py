@@ -262,13 +262,21 @@ class RecordingBackend(MemoryBackend):
         await super().set_many(entries, tags, strict=strict)
 
 
-async def test_a_policy_that_keeps_nothing_takes_no_lease_and_writes_nothing():
-    nothing = CachePolicy(ttl_s=0, stale_s=0, keep_s=0, negative_ttl_s=0)
+def _recorded_prices(
+    policy: CachePolicy,
+) -> tuple[RecordingBackend, CountingSource, CachedSource[Money]]:
+    """Prices cached under ``policy`` in a backend that records its leases and writes."""
     backend, source = RecordingBackend(), CountingSource()
     cached = CachedSource(
         kind="price", source="oms", value_type=Money, fetch=source.fetch,
-        tags=lambda ident, _: [f"price:{ident}"], policy=nothing, backend=backend, scoped=True,
+        tags=lambda ident, _: [f"price:{ident}"], policy=policy, backend=backend, scoped=True,
     )  # fmt: skip
+    return backend, source, cached
+
+
+async def test_a_policy_that_keeps_nothing_takes_no_lease_and_writes_nothing():
+    nothing = CachePolicy(ttl_s=0, stale_s=0, keep_s=0, negative_ttl_s=0)
+    backend, source, cached = _recorded_prices(nothing)
     counts = CacheCounts()
     for _ in range(2):
         results = await cached.load_many(["1", "missing"], scope="*", counts=counts)
@@ -283,11 +291,7 @@ async def test_a_policy_that_keeps_nothing_takes_no_lease_and_writes_nothing():
 
 async def test_not_found_kept_for_no_time_is_not_written():
     policy = CachePolicy(ttl_s=60, stale_s=60, keep_s=600, negative_ttl_s=0)
-    backend, source = RecordingBackend(), CountingSource()
-    cached = CachedSource(
-        kind="price", source="oms", value_type=Money, fetch=source.fetch,
-        tags=lambda ident, _: [f"price:{ident}"], policy=policy, backend=backend, scoped=True,
-    )  # fmt: skip
+    backend, _, cached = _recorded_prices(policy)
     await cached.load_many(["1", "missing"], scope="*", counts=CacheCounts())
     assert backend.leased == [f"{cached.key('*', i)}:lock" for i in ("1", "missing")]
     assert backend.written == [cached.key("*", "1")]
