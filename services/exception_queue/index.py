@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import msgspec
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from domain.exception_rules import next_change_at
 from domain.queue_entries import ExceptionFact, QueueEntry, RaisedExceptions
@@ -54,6 +55,12 @@ EVENT_CLAIM_TTL_S = 600.0  # an event is evaluated by one instance, once, within
 # after 0.2 s, then 0.4 s (Redis blips, a saturated loop); then the sweep catches up.
 EVENT_ATTEMPTS = 3
 EVENT_RETRY_S = 0.2
+_EVENT_RETRY = AsyncRetrying(
+    retry=retry_if_exception_type(CacheUnavailable),
+    stop=stop_after_attempt(EVENT_ATTEMPTS),
+    wait=wait_exponential(multiplier=EVENT_RETRY_S),
+    reraise=True,
+)
 EVALUATION_TIMEOUT_S = 15.0  # one batch of at most MAX_BATCH orders
 MAX_PENDING_EVENTS = 10_000  # beyond, events are dropped (the next sweep catches up)
 _ORDER_EVENTS = frozenset(
@@ -200,21 +207,15 @@ class ExceptionIndex:
             events = [await self._pending.get()]
             while len(events) < MAX_BATCH and not self._pending.empty():
                 events.append(self._pending.get_nowait())
-            for attempt in range(EVENT_ATTEMPTS):
-                try:
-                    await self._apply(events)
-                    break
-                except CacheUnavailable as exc:
-                    if attempt + 1 == EVENT_ATTEMPTS:
-                        log.warning(
-                            "exception queue: %d change event(s) left to the sweep, the "
-                            "store failed %d times: %s", len(events), EVENT_ATTEMPTS, exc,
-                        )  # fmt: skip
-                    else:
-                        await asyncio.sleep(EVENT_RETRY_S * 2**attempt)
-                except Exception:
-                    log.exception("exception queue: %d change event(s) not evaluated", len(events))
-                    break
+            try:
+                await _EVENT_RETRY.copy()(self._apply, events)
+            except CacheUnavailable as exc:
+                log.warning(
+                    "exception queue: %d change event(s) left to the sweep, the store "
+                    "failed %d times: %s", len(events), EVENT_ATTEMPTS, exc,
+                )  # fmt: skip
+            except Exception:
+                log.exception("exception queue: %d change event(s) not evaluated", len(events))
 
     async def _apply(self, events: list[ChangeEvent]) -> None:
         """Evaluate what the events this instance claims concern. When the store cannot

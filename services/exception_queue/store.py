@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 import msgspec
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from domain.progress import OrderProgress
 from domain.queue_entries import QueueEntry
@@ -124,14 +125,17 @@ class _Patient:
         call = getattr(self._backend, name)
 
         async def patiently(*args: Any, **options: Any) -> Any:
-            for attempt in range(1, ATTEMPTS):
-                try:
-                    return await call(*args, **options)
-                except CacheUnavailable:
-                    await asyncio.sleep(RETRY_S * attempt)
-            return await call(*args, **options)
+            return await _PATIENCE.copy()(call, *args, **options)
 
         return patiently
+
+
+_PATIENCE = AsyncRetrying(
+    retry=retry_if_exception_type(CacheUnavailable),
+    stop=stop_after_attempt(ATTEMPTS),
+    wait=wait_incrementing(start=RETRY_S, increment=RETRY_S),
+    reraise=True,
+)
 
 
 class QueueStore:
