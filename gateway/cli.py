@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import sys
@@ -297,8 +298,6 @@ async def _start_sources(
 
 
 async def _sim(args: argparse.Namespace) -> None:
-    import asyncio
-
     print("OrderGraph simulated sources:")
     cluster = await _start_sources(
         args, args.port_base, args.webhook_url, args.webhook_secret, _clock(args)
@@ -349,8 +348,6 @@ async def _demo_keys(settings: Settings) -> None:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
     from gateway.auth.cli import run_keys_command
     from gateway.auth.store import open_key_store
 
