@@ -20,6 +20,7 @@ from sources.cache import RedisBackend
 from sources.resilience.loop_lag import LoopLag
 from tests.support.gateways import SourceStats, running_gateway, settings_for
 from tests.support.ports import hung_server
+from tests.support.timing import TRIES
 
 SLICE_S = 0.08  # how long the hog holds the loop at a time
 MAX_LAG_MS = 40
@@ -131,10 +132,13 @@ async def test_a_redis_timeout_while_the_loop_stalled_is_not_blamed_on_redis() -
         assert await pending == [None]
         assert cache.health().ok  # a miss, but Redis is not blamed
 
-        pending = asyncio.create_task(cache.get_many(["a"]))
-        await asyncio.sleep(0.01)
-        time.sleep(0.03)  # noqa: ASYNC251 - a stall that ends well before the timeout
-        assert await pending == [None]
+        for _ in range(TRIES):  # other tests' load can make the loop late too
+            pending = asyncio.create_task(cache.get_many(["a"]))
+            await asyncio.sleep(0.01)
+            time.sleep(0.03)  # noqa: ASYNC251 - a stall that ends well before the timeout
+            assert await pending == [None]
+            if not cache.health().ok:
+                break
         assert not cache.health().ok  # the loop had time to read an answer: Redis is hung
         await cache.close()
     await lag.close()
