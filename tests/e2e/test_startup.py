@@ -45,7 +45,8 @@ class Exited:
 
 def _environ(tmp_path: Path, **values: str | None) -> dict[str, str]:
     """The process environment without any OG_* of the caller's, a usable pepper, a
-    key file under ``tmp_path`` and a free port, then ``values`` (None: unset)."""
+    key file under ``tmp_path``, one worker and a free port, then ``values`` (None:
+    unset)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("OG_")}
     with free_socket() as sock:
         port = sock.getsockname()[1]
@@ -55,6 +56,7 @@ def _environ(tmp_path: Path, **values: str | None) -> dict[str, str]:
         "OG_KEYS_URL": f"file:{tmp_path}/keys.json",
         "OG_EXCEPTION_QUEUE": "false",
         "OG_SHUTDOWN_DRAIN_MS": "0",
+        "OG_WORKERS": "1",  # over Redis the default is one a core: tests/e2e/test_workers.py
         **QUIET,
         "PYTHONUNBUFFERED": "1",
     }
