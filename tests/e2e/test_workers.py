@@ -1,27 +1,25 @@
-"""``ordergraph serve --workers N``: several gateway processes on one port, over the
-simulated sources and a real redis-server; each answer names its worker's pid."""
+"""``ordergraph serve --workers N``: how many workers, what is refused, and the
+workers' lifecycle (drain, replacement, their parent's death), over the simulated
+sources and a real redis-server. tests/e2e/test_workers_serving.py shares one running
+pair of workers among the tests that only query it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from gateway.settings import Settings, SettingsError, load_settings
-from gateway.workers import WORKER_HEADER, cores, worker_count
+from gateway.workers import cores, worker_count
 from sim.cluster import SimCluster, start_cluster
 from tests.support.ports import free_socket
-from tests.support.processes import QUIET
-from tests.support.queries import ORDER_BY_NUMBER
 from tests.support.redis_server import RedisServer
-from tests.support.serving import wait_ready
+from tests.support.workers import Workers, alive, parent_pid, running_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS = "redis://127.0.0.1:6379/0"
@@ -97,43 +95,7 @@ async def test_serve_refuses_a_workers_flag_that_is_no_count():
     assert status == 2 and "--workers: '0' is no whole number of at least 1" in stderr
 
 
-# -- two workers, running --------------------------------------------------------------
-
-
-class Workers:
-    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
-        self.process = process
-        self.url = url
-
-    async def query(self, number: str) -> tuple[int, dict, int]:
-        """Status, body and the answering worker's pid, over a new connection (so
-        either worker may take it)."""
-        payload = {"query": ORDER_BY_NUMBER, "variables": {"number": number}}
-        async with (
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
-            session.post(f"{self.url}/graphql", json=payload) as resp,
-        ):
-            return resp.status, await resp.json(), int(resp.headers[WORKER_HEADER])
-
-    async def both_listening(self) -> None:
-        """Until both workers have answered (the second may start later than the first)."""
-        seen: set[str] = set()
-        async with asyncio.timeout(60):
-            while len(seen) < 2:
-                async with (
-                    aiohttp.ClientSession(
-                        connector=aiohttp.TCPConnector(force_close=True)
-                    ) as session,
-                    session.get(f"{self.url}/healthz") as resp,
-                ):
-                    seen.add(resp.headers[WORKER_HEADER])
-
-    async def ready_status(self) -> tuple[int, str]:
-        async with (
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
-            session.get(f"{self.url}/readyz") as resp,
-        ):
-            return resp.status, (await resp.json())["status"]
+# -- two workers, stopped or broken ----------------------------------------------------
 
 
 @pytest.fixture
@@ -142,116 +104,19 @@ async def cluster(dataset) -> AsyncIterator[SimCluster]:
         yield cluster
 
 
-async def _start_workers(
-    cluster: SimCluster, redis_url: str, **extra: str
-) -> tuple[asyncio.subprocess.Process, str]:
-    with free_socket() as sock:
-        port = sock.getsockname()[1]
-    env = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("OG_")},
-        **{f"OG_{name.upper()}_URL": url for name, url in cluster.urls.items()},
-        "OG_PORT": str(port),
-        "OG_DEV_MODE": "1",
-        "OG_CACHE_URL": redis_url,
-        "OG_EXCEPTION_QUEUE": "false",  # its sweeps would call the sources meanwhile
-        "OG_REQUEST_DEADLINE_MS": "5000",
-        "OG_SHUTDOWN_DRAIN_MS": "600",
-        "OG_SHUTDOWN_GRACE_MS": "5000",
-        **QUIET,
-        **extra,
-    }
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "gateway", "serve", "--workers", "2"), cwd=ROOT, env=env
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 async def workers(
     cluster: SimCluster, redis_server: RedisServer, redis_admin
 ) -> AsyncIterator[Workers]:
-    process, url = await _start_workers(cluster, redis_server.url)
-    try:
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, url, process, timeout_s=60)
-        workers = Workers(process, url)
-        await workers.both_listening()
+    async with running_workers(cluster, redis_server.url) as workers:
         yield workers
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-def _parent(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return int(fields[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-async def _both_workers(workers: Workers, numbers: list[str]) -> dict[int, list[str]]:
-    """Query ``numbers`` concurrently, in rounds, until both workers have answered:
-    the numbers each answered. Every answer is the order asked for."""
-    answered: dict[int, list[str]] = {}
-    for _ in range(10):
-        results = await asyncio.gather(*(workers.query(number) for number in numbers))
-        for number, (status, body, pid) in zip(numbers, results, strict=True):
-            assert status == 200 and body["data"]["orderByNumber"]["number"] == number
-            answered.setdefault(pid, []).append(number)
-        if len(answered) == 2:
-            return answered
-    raise AssertionError(f"one worker answered everything: {answered.keys()}")
-
-
-async def test_two_workers_answer_queries_from_one_port(workers: Workers, dataset):
-    numbers = [order.number for order in list(dataset.orders.values())[:12]]
-    answered = await _both_workers(workers, numbers)
-    assert all(_parent(pid) == workers.process.pid for pid in answered)
-
-
-async def test_the_workers_share_the_redis_cache(workers: Workers, cluster: SimCluster, dataset):
-    number = next(order.number for order in dataset.orders.values() if order.shipments)
-    status, _, first = await workers.query(number)
-    assert status == 200
-    cluster.reset_stats()
-    others = 0
-    for _ in range(40):
-        status, _, pid = await workers.query(number)
-        others += pid != first
-        if others >= 3:
-            break
-    assert others >= 3, "the other worker never answered"
-    # The other worker found the order, its lines' stock, tracking and tickets in Redis.
-    assert {name: cluster.stats(name).requests for name in cluster.apps} == dict.fromkeys(
-        cluster.apps, 0
-    )
-
-
-async def test_metrics_add_up_every_workers_series(workers: Workers, dataset):
-    numbers = [order.number for order in list(dataset.orders.values())[:8]]
-    answered = await _both_workers(workers, numbers)
-    sent = sum(len(answered_numbers) for answered_numbers in answered.values())
-    async with aiohttp.ClientSession() as session, session.get(f"{workers.url}/metrics") as resp:
-        text = await resp.text()
-    counted = re.findall(
-        r'^og_graphql_operations_total\{kind="query",operation="One",outcome="\w+"\} (\S+)$',
-        text,
-        re.M,
-    )  # "ok", or "partial" when a source was too slow for the deadline on a busy machine
-    assert sum(float(value) for value in counted) == sent
 
 
 async def test_sigterm_drains_every_worker_and_finishes_requests_in_flight(
     workers: Workers, cluster: SimCluster, dataset
 ):
     numbers = [order.number for order in list(dataset.orders.values())[:12]]
-    pids = list(await _both_workers(workers, numbers))
+    pids = list(await workers.both_answer(numbers))
     cluster.set_latency("oms", 1500)
     in_flight = [asyncio.create_task(workers.query(number)) for number in numbers]
     await asyncio.sleep(0.5)
@@ -264,12 +129,12 @@ async def test_sigterm_drains_every_worker_and_finishes_requests_in_flight(
     assert [body["data"]["orderByNumber"]["number"] for _, body, _ in finished] == numbers
     assert {pid for _, _, pid in finished} == set(pids)  # both had requests in flight
     assert await asyncio.wait_for(workers.process.wait(), timeout=15) == 0
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
 
 
 async def test_a_worker_that_dies_is_replaced(workers: Workers, dataset):
     numbers = [order.number for order in list(dataset.orders.values())[:12]]
-    killed, kept = list(await _both_workers(workers, numbers))
+    killed, kept = list(await workers.both_answer(numbers))
     os.kill(killed, signal.SIGKILL)  # what it held and had queued is lost with it
     answered: set[int] = set()
     async with asyncio.timeout(60):
@@ -278,18 +143,18 @@ async def test_a_worker_that_dies_is_replaced(workers: Workers, dataset):
                 *(workers.query(number) for number in numbers), return_exceptions=True
             )
             answered |= {result[2] for result in results if isinstance(result, tuple)}
-    replaced = await _both_workers(workers, numbers)
+    replaced = await workers.both_answer(numbers)
     assert killed not in replaced and kept in replaced
-    assert all(_parent(pid) == workers.process.pid for pid in replaced)
+    assert all(parent_pid(pid) == workers.process.pid for pid in replaced)
 
 
 async def test_workers_stop_when_their_parent_is_killed(workers: Workers, dataset):
     numbers = [order.number for order in list(dataset.orders.values())[:12]]
-    pids = list(await _both_workers(workers, numbers))
+    pids = list(await workers.both_answer(numbers))
     workers.process.kill()
     await workers.process.wait()
     for _ in range(150):
-        if not any(_alive(pid) for pid in pids):
+        if not any(alive(pid) for pid in pids):
             return
         await asyncio.sleep(0.1)
     raise AssertionError("workers kept running without their parent")
