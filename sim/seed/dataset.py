@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import msgspec
@@ -35,6 +35,22 @@ class Dataset:
         # data set) while restoring its SIGINT handler, and the dataclass default would
         # spell out every record, seconds of CPU for each such fixture.
         return f"Dataset(seed={self.seed}, now={self.now.isoformat()}, {len(self.orders)} orders)"
+
+    def copy(self) -> Dataset:
+        """A data set that changes apart from this one, at the cost of its containers
+        only: the records are frozen, and a change replaces a record, never edits it."""
+        return replace(
+            self,
+            orders=dict(self.orders),
+            orders_by_number=dict(self.orders_by_number),
+            inventory=dict(self.inventory),
+            trackings=dict(self.trackings),
+            tickets={order_id: list(tickets) for order_id, tickets in self.tickets.items()},
+            scenarios=dict(self.scenarios),
+            locations=dict(self.locations),
+            backorders=dict(self.backorders),
+            address_requests=dict(self.address_requests),
+        )
 
     def order_ids(self, scenario: str) -> list[str]:
         """Ids of the orders built from ``scenario``, in order-number order."""

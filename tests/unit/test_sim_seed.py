@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -9,9 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sim import catalog
+from sim.changes import ChangeError
+from sim.changes.carrier import AdvanceTracking, advance_tracking
+from sim.changes.inventory import SetInventoryLevel, set_inventory_level
+from sim.changes.oms import CancelOrder, cancel_order, change_shipping_address, check_address_change
+from sim.changes.ticketing import add_comment, create_ticket
 from sim.seed import SCENARIOS, Dataset, generate
 from sources.records import (
+    AddCommentRequest,
+    AddressChangeStatus,
     CancelReason,
+    CreateTicketRequest,
     DeliveryMethodType,
     FinancialStatus,
     FulfillmentOrderStatus,
@@ -505,3 +514,45 @@ def test_tickets(ds: Dataset) -> None:
     healthy = ds.order_ids("delivered")
     assert len(with_tickets) / sum(len(ds.order_ids(s)) for s in troubled) > 0.6
     assert sum(oid in ds.tickets for oid in healthy) / len(healthy) < 0.1
+
+
+# --- copies ---------------------------------------------------------------------------
+
+
+def _taken_as_a_request(order: Order) -> bool:
+    """Whether a new address for ``order`` goes to the warehouse that has the work."""
+    try:
+        return check_address_change(order) is AddressChangeStatus.REQUESTED
+    except ChangeError:
+        return False
+
+
+def test_a_copy_changes_apart_from_its_original() -> None:
+    """Each kind of change the sources make, made to a copy, leaves the original as it
+    was (the test fixtures hand out copies of one generated data set)."""
+    original = generate(seed=7, now=NOW, orders=60, customers=20)
+    before = copy.deepcopy(original)
+    changed = original.copy()
+    unshipped = next(o for o in changed.orders.values() if not o.shipments and not o.cancelled_at)
+    cancel_order(changed, unshipped.id, CancelOrder(reason=CancelReason.CUSTOMER), NOW)
+    working = next(o for o in changed.orders.values() if _taken_as_a_request(o))
+    change_shipping_address(changed, working.id, unshipped.shipping_address, NOW)
+    ticket = next(
+        t for ts in changed.tickets.values() for t in ts if t.status is not TicketStatus.CLOSED
+    )
+    add_comment(changed, ticket.id, AddCommentRequest(body="Any news?", author="Ann"), NOW)
+    create_ticket(
+        changed, "", CreateTicketRequest(order_id=unshipped.id, subject="Hi", body="Hello"), NOW
+    )
+    moving = next(t for t in changed.trackings.values() if t.status is ShipmentStatus.IN_TRANSIT)
+    advance_tracking(changed, moving.tracking_number, AdvanceTracking(), NOW)
+    item = next(iter(changed.inventory.values()))
+    level = item.levels[0]
+    set_inventory_level(
+        changed,
+        item.sku,
+        SetInventoryLevel(location_id=level.location_id, available=level.available + 5),
+        NOW,
+    )
+    assert len(changed.address_requests) == 1 and changed != before
+    assert original == before
