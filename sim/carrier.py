@@ -17,7 +17,6 @@ SOURCE = Source(
             "numbers",
             "tracking numbers",
             lambda dataset, number: dataset.trackings.get(number),
-            lambda found, missing: TrackingBatch(data=found, not_found=missing),
             normalize=str.upper,  # tracking numbers are case-insensitive
             operation_id="getTrackings",
             summary="Trackings by tracking number",

@@ -17,7 +17,6 @@ SOURCE = Source(
             "skus",
             "SKUs",
             lambda dataset, sku: dataset.inventory.get(sku),
-            lambda found, missing: InventoryBatch(data=found, not_found=missing),
             operation_id="getInventory",
             summary="Inventory by SKU",
             description="Found items in request order; unknown SKUs are listed in notFound.",

@@ -97,10 +97,6 @@ async def _address_requests(request: web.Request) -> web.Response:
     return json_response(OrderAddressRequests(order_id=order_id, requests=requests))
 
 
-def _orders(found: list[Order], missing: list[str]) -> OrderBatch:
-    return OrderBatch(data=found, not_found=missing)
-
-
 SOURCE = Source(
     name="oms",
     title="OrderGraph simulated OMS",
@@ -111,7 +107,6 @@ SOURCE = Source(
             "ids",
             "order ids",
             lambda dataset, order_id: dataset.orders.get(order_id),
-            _orders,
             operation_id="getOrders",
             summary="Orders by id",
             description="Found orders in request order; unknown ids are listed in notFound.",
@@ -122,7 +117,6 @@ SOURCE = Source(
             "numbers",
             "order numbers",
             lambda dataset, number: dataset.orders_by_number.get(number),
-            _orders,
             normalize=lambda number: number.removeprefix("#"),
             operation_id="getOrdersByNumber",
             summary="Orders by human order number",

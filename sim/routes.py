@@ -194,7 +194,6 @@ def batch(
     param: str,
     what: str,
     lookup: Callable[[Dataset, str], T | None],
-    envelope: Callable[[list[T], list[str]], msgspec.Struct],
     *,
     operation_id: str,
     summary: str,
@@ -202,11 +201,14 @@ def batch(
     response: type[msgspec.Struct],
     normalize: Callable[[str], str] | None = None,
 ) -> Read:
-    """``GET path?param=a,b``: look every id up, answer ``envelope(found, not_found)``.
+    """``GET path?param=a,b``: look every id up, answer ``response(data=found,
+    not_found=missing)`` (``data`` alone for a response without ``notFound``, whose
+    lookup answers every id).
 
     Under an injected partial-batch fault every other found record, starting with the
     first, is dropped and not reported in ``not_found``.
     """
+    lists_missing = "not_found" in {field.name for field in msgspec.structs.fields(response)}
 
     async def handler(request: web.Request) -> web.Response:
         dataset = request.app[DATASET_KEY]
@@ -222,7 +224,8 @@ def batch(
                 found.append(item)
         if request.get(PARTIAL_BATCH_KEY):
             del found[::2]
-        return json_response(envelope(found, missing))
+        answer = response(data=found, not_found=missing) if lists_missing else response(data=found)
+        return json_response(answer)
 
     return Read(
         path=path,

@@ -35,7 +35,6 @@ SOURCE = Source(
             "orderIds",
             "order ids",
             _order_tickets,
-            lambda found, _missing: TicketBatch(data=found),
             operation_id="getTicketsByOrder",
             summary="Tickets by order id",
             description="One entry per requested order id, in request order; tickets is "
