@@ -20,7 +20,7 @@ from gateway.auth.principal import INTERNAL_DEV, Principal
 from gateway.error_format import format_error
 from gateway.observability import record_operation
 from gateway.response_cache import HIT_REPORT, ResponseCache
-from resolvers.compiled import execute_compiled
+from resolvers.compiled import compile_events, execute_compiled
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
 from resolvers.schema import PREPARED
@@ -47,7 +47,7 @@ class Operations:
         """``responses``: where queries' answers are kept (None: nowhere)."""
         self._schema = schema
         self._responses = responses
-        self._compiled = compiled  # queries run by their compiled plans
+        self._compiled = compiled  # queries and subscription events run by compiled plans
         self._cost_model = cost_model
         self._cached = cached
         self._queue = QueueStore(cached.backend)  # the queue as every request reads it
@@ -154,6 +154,10 @@ class Operations:
         first event."""
         analysis = admitted.analysis
         context = self._context(admitted)
+        if self._compiled:
+            context.complete_event = compile_events(
+                self._schema, analysis.prepared, admitted.variables, analysis.name
+            )
         started = time.perf_counter()
         outcome = "ok"
         results = await self._schema.subscribe(

@@ -114,8 +114,9 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None  # for "otlp"; else the OTEL_EXPORTER_OTLP_* variables
     request_deadline_ms: Millis = 800  # the whole query; each upstream call gets what is left
-    # Queries run by plans compiled once per admitted document (resolvers.compiled);
-    # what the compiler does not cover falls back to the reference executor.
+    # Queries and subscription events run by plans compiled once per admitted document
+    # (resolvers.compiled); what the compiler does not cover falls back to the reference
+    # executor.
     compiled_execution: bool = True
     shutdown_drain_ms: NonNegative = 2000  # after SIGTERM: not ready, still serving
     shutdown_grace_ms: NonNegative = 10000  # then: how long requests in flight may take

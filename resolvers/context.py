@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+from graphql import ExecutionResult
 
 from domain.queue_entries import QueueEntry
 from resolvers.access import FULL_ACCESS, Access
@@ -36,6 +39,9 @@ class RequestContext:
     counts: CacheCounts = field(default_factory=CacheCounts)
     live: LiveFeeds = field(default_factory=LiveFeeds)
     deadline_s: float | None = None  # each subscription event's own deadline
+    # A subscription's compiled event completion (resolvers.compiled.compile_events):
+    # the event's payload in, its result out; None: graphql-core completes each event.
+    complete_event: Callable[[RequestContext, Any], Awaitable[ExecutionResult]] | None = None
 
     @classmethod
     def create(

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, specified_rules
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationType, specified_rules
+from graphql.pyutils import AwaitableOrValue
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import validate_document
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.types import ExecutionContext
 
 from resolvers.context import RequestContext
@@ -88,6 +89,22 @@ def operation_report(context: RequestContext) -> dict[str, Any]:
     return {"cache": context.counts.as_dict()} if context.counts.by_source else {}
 
 
+class EventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor, except that a subscription's events are completed by
+    the request's compiled plan when it has one (``RequestContext.complete_event``);
+    graphql-core builds one of these per event, with the event as its root value."""
+
+    def execute_operation(self, serially: bool | None = None) -> AwaitableOrValue[Any]:
+        context = self.context_value
+        if (
+            isinstance(context, RequestContext)
+            and context.complete_event is not None
+            and self.operation.operation is OperationType.SUBSCRIPTION
+        ):
+            return context.complete_event(context, self.root_value)
+        return super().execute_operation(serially)
+
+
 class OrderGraphSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -114,4 +131,5 @@ def build_schema() -> strawberry.Schema:
         # (gateway.error_format): strawberry would strip them by editing the errors, which
         # the validation cache shares between callers.
         config=StrawberryConfig(disable_field_suggestions=False),
+        execution_context_class=EventExecutor,
     )

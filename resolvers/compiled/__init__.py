@@ -7,16 +7,20 @@ compiler does not cover (mutations, introspection, field extensions other than
 :class:`~resolvers.access.ScopeGuard`, variables that do not coerce) is decided
 before anything runs and left to the reference executor (strawberry over
 graphql-core); ``og_compiled_fallbacks_total`` counts those operations by reason.
-Subscriptions' events always run on the reference executor.
+A subscription starts on the reference executor (its resolver makes the stream and
+its first payload is an event like the others); each event is then completed by the
+subscription's plan (:func:`compile_events`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import CoroutineType
 from typing import Any
 
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, OperationType
 from graphql.execution.values import VariableValues, get_variable_values
 from prometheus_client import Counter
@@ -61,26 +65,55 @@ async def execute_compiled(
     context: RequestContext,
     operation_name: str | None,
 ) -> ExecutionResult | None:
-    """The operation's result, or None when it is the reference executor's to run
+    """The query's result, or None when it is the reference executor's to run
     (nothing has run then)."""
-    found = _plan(schema, prepared, variables, operation_name)
+    found = _plan(schema, prepared, variables, operation_name, OperationType.QUERY)
     if isinstance(found, str):
         FALLBACKS.labels(found).inc()
         return None
     plan, values = found
     RUNS.inc()
+    data, errors = await _run(plan, values, context, None)
+    return ExecutionResult(data=data, errors=errors, extensions=operation_report(context))
+
+
+def compile_events(
+    schema: strawberry.Schema,
+    prepared: PreparedDocument,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+) -> Callable[[RequestContext, Any], Awaitable[GraphQLExecutionResult]] | None:
+    """How each event of the subscription completes (for
+    ``RequestContext.complete_event``), or None when the reference executor is to
+    complete them."""
+    found = _plan(schema, prepared, variables, operation_name, OperationType.SUBSCRIPTION)
+    if isinstance(found, str):
+        FALLBACKS.labels(found).inc()
+        return None
+    plan, values = found
+    RUNS.inc()
+
+    async def complete_event(context: RequestContext, event: Any) -> GraphQLExecutionResult:
+        data, errors = await _run(plan, values, context, event)
+        return GraphQLExecutionResult(data, errors)
+
+    return complete_event
+
+
+async def _run(
+    plan: Complete, values: VariableValues, context: RequestContext, root: Any
+) -> tuple[Any, list[GraphQLError] | None]:
+    """The data and errors of one run of ``plan`` on ``root``."""
     run = Run(context, values)
     data: Any
     try:
-        data = plan(run, None, None)
+        data = plan(run, root, None)
         if type(data) is CoroutineType:
             data = await data
     except GraphQLError as error:
         run.add(error, None)
         data = None
-    return ExecutionResult(
-        data=data, errors=run.errors or None, extensions=operation_report(context)
-    )
+    return data, run.errors or None
 
 
 def _plan(
@@ -88,8 +121,10 @@ def _plan(
     prepared: PreparedDocument,
     variables: dict[str, Any] | None,
     operation_name: str | None,
+    kind: OperationType,
 ) -> tuple[Complete, VariableValues] | str:
-    """The compiled plan and coerced variables, or why there is none."""
+    """The compiled plan of the ``kind`` operation and coerced variables, or why
+    there is none."""
     if prepared.validate(schema._schema):
         return "invalid document"
     operations = prepared.plans.get(operation_name)
@@ -98,6 +133,8 @@ def _plan(
         prepared.plans[operation_name] = operations
     if isinstance(operations, str):
         return operations
+    if operations.operation.operation is not kind:
+        return operations.operation.operation.value
     values = get_variable_values(
         schema._schema, operations.operation.variable_definitions or (), variables or {}
     )
@@ -116,7 +153,7 @@ def _operation(prepared: PreparedDocument, name: str | None) -> OperationPlans |
     operation = pick_operation(prepared.document, name)
     if operation is None:
         return "operation"
-    if operation.operation is not OperationType.QUERY:
+    if operation.operation is OperationType.MUTATION:
         return operation.operation.value
     try:
         fragments = fragments_of(prepared.document)
@@ -128,7 +165,7 @@ def _operation(prepared: PreparedDocument, name: str | None) -> OperationPlans |
 def _compile(
     schema: strawberry.Schema, operations: OperationPlans, values: VariableValues
 ) -> Complete | str:
-    root = schema._schema.query_type
+    root = schema._schema.get_root_type(operations.operation.operation)
     assert root is not None
     collector = Collector(schema._schema, operations.fragments, values.coerced)
     try:

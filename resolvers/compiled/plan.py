@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Iterable
+from operator import attrgetter
 from types import CoroutineType
 from typing import Any, NamedTuple
 
@@ -170,6 +171,23 @@ def _handler(nodes: list[FieldNode], non_null: bool) -> Handle:
     return handle
 
 
+def _reading(key: str, read: Callable[[Any], Any], complete: Complete, handle: Handle) -> Execute:
+    """A field whose value ``read`` takes from its source, completed at its path."""
+
+    def execute_read(run: Run, source: Any, parent_path: Path) -> Any:
+        path = (parent_path, key)
+        try:
+            done = complete(run, read(source), path)
+            if type(done) is CoroutineType:
+                return _awaited(run, done, path, handle)
+            return done
+        except Exception as exc:
+            handle(run, exc, path)
+            return None
+
+    return execute_read
+
+
 class Compiler:
     """Compiles one operation (one set of ``@skip``/``@include`` decisions)."""
 
@@ -200,22 +218,15 @@ class Compiler:
         non_null = isinstance(return_type, GraphQLNonNull)
         complete = self._completer(return_type, nodes, parent.name, name)
         handle = _handler(nodes, non_null)
+        if parent is self._graphql.subscription_type:
+            # An event's root field: its value is the event itself, as strawberry
+            # resolves it (the field's resolver made the stream and checked its scope).
+            return Field(key, _reading(key, lambda event: event, complete, handle))
         if definition.is_basic_field:
             if self._schema.config.default_resolver is not getattr:
                 raise Unsupported("default resolver")
             attribute = definition.python_name
-
-            def execute_attribute(run: Run, source: Any, parent_path: Path) -> Any:
-                path = (parent_path, key)
-                try:
-                    done = complete(run, getattr(source, attribute), path)
-                    if type(done) is CoroutineType:
-                        return _awaited(run, done, path, handle)
-                    return done
-                except Exception as exc:
-                    handle(run, exc, path)
-                    return None
-
+            execute_attribute = _reading(key, attrgetter(attribute), complete, handle)
             return self._attribute_field(key, execute_attribute, attribute, return_type)
 
         resolve = self._resolver(parent, field_def, definition, nodes[0])
