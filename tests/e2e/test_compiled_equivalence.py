@@ -426,7 +426,8 @@ SUBSCRIPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 async def _first_event(url: str, key: str, payload: dict[str, Any]) -> Any:
-    """The subscription's first event over SSE (name and body), or the refusal."""
+    """The subscription's first event over SSE (name and body), or the refusal
+    (status and body)."""
     headers = {"authorization": f"Bearer {key}"}
     async with (
         httpx.AsyncClient(timeout=httpx.Timeout(HANG_S)) as client,
@@ -437,7 +438,14 @@ async def _first_event(url: str, key: str, payload: dict[str, Any]) -> Any:
             return source.response.status_code, _normalised(source.response.json())
         async for event in source.aiter_sse():
             return event.event, _normalised(json.loads(event.data))
-    return None
+    return "ended", None
+
+
+async def _first_events(pair: Pair, sender: str, payload: dict[str, Any]) -> list[Any]:
+    return [
+        await _first_event(url, keys[sender], payload)
+        for url, keys in (pair.reference, pair.compiled)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -465,10 +473,9 @@ async def test_subscription_events_answer_alike(pair, own_sim, own_dataset, faul
         for query, variables in SUBSCRIPTIONS:
             payload = {"query": query, "variables": {"id": to_global_id("Order", order.id)}}
             payload["variables"] |= variables
-            answers = [
-                await _first_event(url, keys[sender], payload)
-                for url, keys in (pair.reference, pair.compiled)
-            ]
+            answers = await _first_events(pair, sender, payload)
+            if answers[0] != answers[1] and any(map(_timed_out, answers)):
+                answers = await _first_events(pair, sender, payload)  # as Pair.compare does
             if answers[0] != answers[1]:
                 where = first_difference(list(answers[0]), list(answers[1]))
                 differences.append(f"{sender} {query[-120:]}: {where}")
