@@ -27,8 +27,8 @@ async def sims() -> AsyncIterator[list[tuple[int, Command]]]:
     """Three ``ordergraph sim`` runs: two with the same seed and now, one a day later."""
     async with contextlib.AsyncExitStack() as stack:
         runs = []
-        for now in (NOW, NOW, LATER):
-            base = free_port_block(4)
+        first = free_port_block(12)  # one block: three asked apart could overlap
+        for base, now in zip(range(first, first + 12, 4), (NOW, NOW, LATER), strict=True):
             command = ordergraph("sim", "--port-base", str(base), *SEED, "--now", now)
             runs.append((base, await stack.enter_async_context(command)))
         for _, command in runs:

@@ -345,7 +345,8 @@ async def test_webhooks_secret_prints_a_secret_standard_webhooks_accepts(tmp_pat
 async def test_the_demo_shows_its_redis_cache_without_the_password(redis_user: str, tmp_path):
     env = _environ(tmp_path, OG_CACHE_URL=redis_user, OG_KEY_PEPPER=None)
     del env["OG_PORT"]
-    ports = ("--port", str(free_port_block(1)), "--sim-port-base", str(free_port_block(4)))
+    base = free_port_block(5)  # one block: two asked apart could overlap
+    ports = ("--port", str(base), "--sim-port-base", str(base + 1))
     async with ordergraph("demo", *ports, "--orders", "80", env=env) as command:
         output = await command.printed("GraphiQL:")
     assert f"(cache: redis://***@127.0.0.1:{redis_user.rsplit(':', 1)[1]})" in output
