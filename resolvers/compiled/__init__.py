@@ -67,12 +67,10 @@ async def execute_compiled(
 ) -> ExecutionResult | None:
     """The query's result, or None when it is the reference executor's to run
     (nothing has run then)."""
-    found = _plan(schema, prepared, variables, operation_name, OperationType.QUERY)
-    if isinstance(found, str):
-        FALLBACKS.labels(found).inc()
+    found = _counted(_plan(schema, prepared, variables, operation_name, OperationType.QUERY))
+    if found is None:
         return None
     plan, values = found
-    RUNS.inc()
     data, errors = await _run(plan, values, context, None)
     return ExecutionResult(data=data, errors=errors, extensions=operation_report(context))
 
@@ -86,18 +84,28 @@ def compile_events(
     """How each event of the subscription completes (for
     ``RequestContext.complete_event``), or None when the reference executor is to
     complete them."""
-    found = _plan(schema, prepared, variables, operation_name, OperationType.SUBSCRIPTION)
-    if isinstance(found, str):
-        FALLBACKS.labels(found).inc()
+    kind = OperationType.SUBSCRIPTION
+    found = _counted(_plan(schema, prepared, variables, operation_name, kind))
+    if found is None:
         return None
     plan, values = found
-    RUNS.inc()
 
     async def complete_event(context: RequestContext, event: Any) -> GraphQLExecutionResult:
         data, errors = await _run(plan, values, context, event)
         return GraphQLExecutionResult(data, errors)
 
     return complete_event
+
+
+def _counted(
+    found: tuple[Complete, VariableValues] | str,
+) -> tuple[Complete, VariableValues] | None:
+    """The plan to run, counted as a run; or None, counted as a fallback by reason."""
+    if isinstance(found, str):
+        FALLBACKS.labels(found).inc()
+        return None
+    RUNS.inc()
+    return found
 
 
 async def _run(

@@ -177,15 +177,20 @@ def _reading(key: str, read: Callable[[Any], Any], complete: Complete, handle: H
     def execute_read(run: Run, source: Any, parent_path: Path) -> Any:
         path = (parent_path, key)
         try:
-            done = complete(run, read(source), path)
-            if type(done) is CoroutineType:
-                return _awaited(run, done, path, handle)
-            return done
+            return _completion(run, read(source), path, complete, handle)
         except Exception as exc:
             handle(run, exc, path)
             return None
 
     return execute_read
+
+
+def _completion(run: Run, value: Any, path: Path, complete: Complete, handle: Handle) -> Any:
+    """``value`` completed at ``path``, or a coroutine of that when it has to wait."""
+    done = complete(run, value, path)
+    if type(done) is CoroutineType:
+        return _awaited(run, done, path, handle)
+    return done
 
 
 class Compiler:
@@ -239,10 +244,7 @@ class Compiler:
                     return _completed(run, raw, path, complete, handle)
                 if isinstance(raw, Exception):
                     raise raw
-                done = complete(run, raw, path)
-                if type(done) is CoroutineType:
-                    return _awaited(run, done, path, handle)
-                return done
+                return _completion(run, raw, path, complete, handle)
             except Exception as exc:
                 handle(run, exc, path)
                 return None
