@@ -22,6 +22,7 @@ from sim.seed import Dataset, generate
 from tests.support.gateways import FIXED_NOW, MakeDataset, SourceStats
 from tests.support.redis_server import RedisServer
 from tests.support.scheduling import ModuleGroups
+from tests.support.timing import slowdown
 
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 
@@ -34,6 +35,7 @@ TESTS = Path(__file__).parent
 TIERS = ("unit", "integration", "e2e")
 UNIT = TESTS / "unit"
 MAX_WORKERS = 8
+HOST_SLOWDOWN = pytest.StashKey[float]()
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -55,6 +57,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = item.path.relative_to(TESTS).parts[0]
         if tier in TIERS:
             item.add_marker(tier)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[HOST_SLOWDOWN] = slowdown()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """How fast the host ran, at the start and at the end: the same suite took 81 s on
+    a quiet 2-core machine and 119 s when the host ran it twice as slow."""
+    if HOST_SLOWDOWN in config.stash:
+        started, ended = config.stash[HOST_SLOWDOWN], slowdown()
+        terminalreporter.write_line(
+            f"host speed: the reference work ran {started:.2f}x (start) and {ended:.2f}x "
+            "(end) as slow as on a quiet machine of this class (tests/support/timing.py)"
+        )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> ModuleGroups:
