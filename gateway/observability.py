@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sources.telemetry import LATENCY_BUCKETS
+from sources.telemetry import LATENCY_BUCKETS, tracer_installed
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -217,10 +217,7 @@ class RequestObservability:
 def _tracing() -> bool:
     """Whether requests get spans: a tracer provider is installed, or a response
     propagator (which answers with the request's span) is set."""
-    return (
-        not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-        or get_global_response_propagator() is not None
-    )
+    return tracer_installed() or get_global_response_propagator() is not None
 
 
 def _url(scope: Scope) -> str:

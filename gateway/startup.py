@@ -120,6 +120,7 @@ def config_summary(settings: Settings) -> dict[str, Any]:
 
 
 def log_configuration(settings: Settings) -> None:
+    """The configuration, secrets redacted, as one INFO line (its dict in ``config``)."""
     summary = config_summary(settings)
     log.info("configuration: %s", _one_line(summary), extra={"config": summary})
 

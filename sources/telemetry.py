@@ -76,12 +76,18 @@ _RequestStart = Callable[
 ]
 
 
+def tracer_installed() -> bool:
+    """Whether a tracer provider is installed: spans are recorded only then, and every
+    span-making step is skipped until one is."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 def span(
     name: str, kind: SpanKind, attributes: dict[str, AttributeValue]
 ) -> AbstractContextManager[Span]:
     """A new current span, or none at all while no tracer provider is installed: even
     the no-op API costs about 10 µs a span."""
-    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+    if tracer_installed():
         return _tracer.start_as_current_span(name, kind=kind, attributes=attributes)
     return _NO_SPAN
 
@@ -174,7 +180,7 @@ def _spans_only_when_tracing(start: _RequestStart) -> _RequestStart:
         context: SimpleNamespace,
         params: aiohttp.TraceRequestStartParams,
     ) -> None:
-        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        if tracer_installed():
             await start(session, context, params)
         elif is_http_instrumentation_enabled() and not context.excluded_urls.url_disabled(
             str(params.url)
