@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -51,3 +52,32 @@ def format_error(error: GraphQLError, *, suggestions: bool) -> dict[str, Any]:
             code = INTERNAL_ERROR  # an execution error without a code of its own
         formatted["extensions"] = {**(error.extensions or {}), "code": code}
     return formatted
+
+
+def in_answer_order(errors: Sequence[GraphQLError], data: Any) -> list[GraphQLError]:
+    """``errors`` in the order of the positions they point at in ``data`` (errors
+    without a path first; a position's own error before those under it; ties keep
+    their order). An answer then lists its errors the same way whichever source
+    answered first and whichever executor built it."""
+    if len(errors) < 2:
+        return list(errors)
+    indexes: dict[int, dict[str, int]] = {}  # per answer object: key -> its position
+
+    def position(error: GraphQLError) -> tuple[int, ...]:
+        found: list[int] = []
+        node = data
+        for key in error.path or ():
+            if isinstance(key, int):
+                found.append(key)
+                node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
+            elif isinstance(node, dict):
+                index = indexes.get(id(node))
+                if index is None:
+                    index = indexes[id(node)] = {k: i for i, k in enumerate(node)}
+                found.append(index.get(key, len(index)))
+                node = node.get(key)
+            else:
+                break  # under a position nulled by this error, or another's
+        return tuple(found)
+
+    return sorted(errors, key=position)

@@ -17,7 +17,7 @@ from gateway.admission.cost import CostModel
 from gateway.admission.gate import Admitted
 from gateway.audit import audit
 from gateway.auth.principal import INTERNAL_DEV, Principal
-from gateway.error_format import format_error
+from gateway.error_format import format_error, in_answer_order
 from gateway.observability import record_operation
 from gateway.response_cache import HIT_REPORT, ResponseCache
 from resolvers.compiled import compile_events, execute_compiled
@@ -213,7 +213,8 @@ def result_body(result: ExecutionResult, *, suggestions: bool) -> dict[str, Any]
     if not request_error:
         body["data"] = result.data
     if result.errors:
-        body["errors"] = [format_error(e, suggestions=suggestions) for e in result.errors]
+        errors = in_answer_order(result.errors, result.data)
+        body["errors"] = [format_error(e, suggestions=suggestions) for e in errors]
     if result.extensions:
         body["extensions"] = dict(result.extensions)
     return body
