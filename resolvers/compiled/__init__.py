@@ -118,6 +118,7 @@ async def _run(
         data = plan(run, root, None)
         if type(data) is CoroutineType:
             data = await data
+        await run.settled()
     except GraphQLError as error:
         run.add(error, None)
         data = None

@@ -6,7 +6,9 @@ field of every object): the resolver or attribute, the arguments' AST, the scope
 field needs, how its value completes (scalar, enum, list, object, abstract type) and
 what the object's sub-selection is after fragments and ``@skip``/``@include``. At run
 time a field is one call; async resolvers are gathered per object and per list, as
-graphql-core does, so every loader still sees one batch per level.
+graphql-core does, so every loader still sees one batch per level. A field declared
+as one load (:class:`~resolvers.loader_fields.LoaderField`) is no call at all: the run
+issues its load and completes it from the load's done callback (:meth:`Run.load`).
 
 The semantics follow graphql-core's executor step by step (it stays the oracle, see
 ``tests/e2e/test_compiled_equivalence.py``): errors located at the field's path, a
@@ -17,6 +19,7 @@ nulled position dropped, siblings of a failed non-null field cancelled.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from operator import attrgetter
@@ -50,17 +53,31 @@ from strawberry.types.field import StrawberryField
 
 from resolvers.access import ScopeGuard
 from resolvers.compiled.collect import Collector, Grouped, Unsupported
+from resolvers.loader_fields import LoaderField, declared
 
 Path = tuple[Any, str | int] | None
 Complete = Callable[["Run", Any, Path], Any]
 Execute = Callable[["Run", Any, Path], Any]
 
 
+class Loaded(NamedTuple):
+    """A nullable field declared as one load (:class:`LoaderField`), compiled: its
+    response key, the scope it needs (the field's coordinate) and how its value
+    completes."""
+
+    key: str
+    field: LoaderField[Any, Any, Any]
+    coordinate: str | None
+    complete: Complete
+    handle: Handle
+
+
 class Field(NamedTuple):
     """A compiled field. ``execute`` does everything; for an attribute whose value
     needs no work (a string, a boolean, a small int, a null where allowed, an enum
     member seen before) the object's loop reads ``attribute`` and takes the value
-    as it is (``plain`` types) or its name (``names``), without a call."""
+    as it is (``plain`` types) or its name (``names``), without a call. A ``loaded``
+    field is left to the run (:meth:`Run.load`)."""
 
     key: str
     execute: Execute
@@ -68,6 +85,7 @@ class Field(NamedTuple):
     plain: frozenset[type] = frozenset()
     small_int: bool = False
     names: dict[Any, str] | None = None
+    loaded: Loaded | None = None
 
 
 Fields = list[Field]
@@ -98,9 +116,20 @@ class ResolverInfo:
 
 
 class Run:
-    """One execution of a plan: the request's context, variables and errors."""
+    """One execution of a plan: the request's context, variables and errors, and the
+    loaded fields (:class:`Loaded`) still to complete."""
 
-    __slots__ = ("args", "context", "errors", "info", "nulled", "variables")
+    __slots__ = (
+        "_idle",
+        "_starting",
+        "_waiting",
+        "args",
+        "context",
+        "errors",
+        "info",
+        "nulled",
+        "variables",
+    )
 
     def __init__(self, context: Any, variables: VariableValues) -> None:
         self.context = context
@@ -109,6 +138,79 @@ class Run:
         self.errors: list[GraphQLError] = []
         self.nulled: set[Path] = set()
         self.args: dict[int, dict[str, Any]] = {}
+        self._starting: list[tuple[Loaded, Any, Path, dict[str, Any]]] = []
+        self._waiting = 0  # loads and completions under way
+        self._idle: asyncio.Future[None] | None = None
+
+    def load(self, loaded: Loaded, source: Any, path: Path, results: dict[str, Any]) -> None:
+        """Fill ``results[loaded.key]`` (None until then) with the loaded field's value
+        on ``source``. Its scope check and load happen on the loop's next turn, when
+        an async field's task would start, so every object's loads of this turn share
+        one batch per source; the load's done callback completes it."""
+        if not self._starting:
+            asyncio.get_running_loop().call_soon(self._start)
+        self._starting.append((loaded, source, path, results))
+
+    async def settled(self) -> None:
+        """Wait until every loaded field of the run is complete."""
+        while self._waiting or self._starting:
+            self._idle = asyncio.get_running_loop().create_future()
+            await self._idle
+
+    def _start(self) -> None:
+        starting, self._starting = self._starting, []
+        context = self.context
+        for loaded, source, parent_path, results in starting:
+            path = (parent_path, loaded.key)
+            try:
+                if loaded.coordinate is not None:
+                    context.access.require(loaded.coordinate)
+                ident = loaded.field.key(source)
+                if ident is None:
+                    continue
+                future = loaded.field.loader(context.loaders).load(ident)
+            except Exception as exc:
+                loaded.handle(self, exc, path)
+                continue
+            self._waiting += 1
+            future.add_done_callback(functools.partial(self._loaded, loaded, source, path, results))
+        self._check_idle()
+
+    def _loaded(
+        self,
+        loaded: Loaded,
+        source: Any,
+        path: Path,
+        results: dict[str, Any],
+        future: asyncio.Future[Any],
+    ) -> None:
+        self._waiting -= 1
+        if not future.cancelled():
+            try:
+                value = loaded.field.convert(source, future.result().value, self.context)
+                done = loaded.complete(self, value, path)
+                if type(done) is CoroutineType:
+                    self._waiting += 1
+                    task = asyncio.ensure_future(_awaited(self, done, path, loaded.handle))
+                    task.add_done_callback(functools.partial(self._completed, loaded, results))
+                    done = None
+                results[loaded.key] = done
+            except Exception as exc:
+                loaded.handle(self, exc, path)
+        self._check_idle()
+
+    def _completed(
+        self, loaded: Loaded, results: dict[str, Any], task: asyncio.Future[Any]
+    ) -> None:
+        self._waiting -= 1
+        if not task.cancelled():
+            results[loaded.key] = task.result()
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        idle = self._idle
+        if idle is not None and not (self._waiting or self._starting or idle.done()):
+            idle.set_result(None)
 
     def add(self, error: GraphQLError, path: Path) -> None:
         """Keep ``error`` unless its position, or a parent's, was already nulled."""
@@ -249,7 +351,28 @@ class Compiler:
                 handle(run, exc, path)
                 return None
 
-        return Field(key, execute)
+        loaded = None
+        if not non_null and not field_def.args:
+            loaded = self._loaded(key, f"{parent.name}.{name}", definition, complete, handle)
+        return Field(key, execute, loaded=loaded)
+
+    def _loaded(
+        self,
+        key: str,
+        coordinate: str,
+        definition: StrawberryField,
+        complete: Complete,
+        handle: Handle,
+    ) -> Loaded | None:
+        """The field as a :class:`Loaded` one, when its resolver is a declared
+        :class:`LoaderField`; its extensions are scope guards (``_resolver`` refuses
+        any other)."""
+        resolver = definition.base_resolver
+        field = declared(resolver.wrapped_func) if resolver is not None else None
+        if field is None:
+            return None
+        guarded = bool(definition.extensions)
+        return Loaded(key, field, coordinate if guarded else None, complete, handle)
 
     def _attribute_field(
         self, key: str, execute: Execute, attribute: str, type_: GraphQLOutputType
@@ -465,7 +588,7 @@ def object_runner(
         results: dict[str, Any] = {}
         pending: list[str] | None = None
         try:
-            for key, execute, attribute, plain, small_int, names in fields:
+            for key, execute, attribute, plain, small_int, names, loaded in fields:
                 if attribute is not None:
                     value: Any = getattr(source, attribute, _MISSING)
                     kind = type(value)
@@ -478,6 +601,10 @@ def object_runner(
                             continue
                         except (KeyError, TypeError):
                             pass
+                elif loaded is not None:
+                    results[key] = None
+                    run.load(loaded, source, path, results)
+                    continue
                 value = execute(run, source, path)
                 results[key] = value
                 if type(value) is CoroutineType:

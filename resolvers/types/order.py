@@ -19,6 +19,7 @@ from domain.timeline import build_timeline, previous_estimate, visible_to
 from resolvers import order_facts
 from resolvers.access import Access, ScopeGuard, requires
 from resolvers.context import RequestContext
+from resolvers.loader_fields import LoaderField
 from resolvers.loaders import settle
 from resolvers.relay import to_global_id
 from resolvers.types.change_eligibility import ChangeEligibility
@@ -51,6 +52,33 @@ from sources import records
 from sources.cache.through import Cached
 
 Info = strawberry.Info[RequestContext, None]
+
+
+def _readable(tracking: records.Tracking | None, context: RequestContext) -> Tracking | None:
+    readable = order_facts.masked(tracking, context.access)
+    return None if readable is None else Tracking.from_record(readable)
+
+
+# The edges into the other sources that are one load each (resolvers.loader_fields).
+_AVAILABILITY: LoaderField[LineItem, records.InventoryItem, InventoryAvailability] = LoaderField(
+    loader=lambda loaders: loaders.inventory_by_sku,
+    key=lambda line: line.sku,
+    convert=lambda line, item, context: (
+        None if item is None else InventoryAvailability.from_record(item)
+    ),
+)
+_TRACKING: LoaderField[Shipment, records.Tracking, Tracking] = LoaderField(
+    loader=lambda loaders: loaders.tracking_by_number,
+    key=lambda shipment: shipment.tracking_number,
+    convert=lambda shipment, found, context: _readable(found, context),
+)
+_TICKETS: LoaderField[Order, list[records.Ticket], list[SupportTicket]] = LoaderField(
+    loader=lambda loaders: loaders.tickets_by_order,
+    key=lambda order: order.record.id,
+    convert=lambda order, found, context: (
+        None if found is None else [SupportTicket.from_record(t) for t in found]
+    ),
+)
 
 
 @strawberry.type(
@@ -124,9 +152,9 @@ class LineItem(Node):
         "be read or does not know the SKU.",
         extensions=[ScopeGuard("inventory:read")],
     )
+    @_AVAILABILITY.marks
     async def availability(self, info: Info) -> InventoryAvailability | None:
-        item = (await info.context.loaders.inventory_by_sku.load(self.sku)).value
-        return None if item is None else InventoryAvailability.from_record(item)
+        return await _AVAILABILITY.resolve(self, info.context)
 
 
 @strawberry.type(description="A quantity of one order line (OMS).")
@@ -284,12 +312,9 @@ class Shipment(Node):
         "number, or when the carrier cannot be read or has no record of it.",
         extensions=[ScopeGuard("shipments:read")],
     )
+    @_TRACKING.marks
     async def tracking(self, info: Info) -> Tracking | None:
-        if self.tracking_number is None:
-            return None
-        found = (await info.context.loaders.tracking_by_number.load(self.tracking_number)).value
-        readable = order_facts.masked(found, info.context.access)
-        return None if readable is None else Tracking.from_record(readable)
+        return await _TRACKING.resolve(self, info.context)
 
 
 def _customer(order: Order) -> Customer:
@@ -411,9 +436,9 @@ class Order(Node):
         "ticketing cannot be read.",
         extensions=[ScopeGuard("tickets:read")],
     )
+    @_TICKETS.marks
     async def tickets(self, info: Info) -> list[SupportTicket] | None:
-        found = (await info.context.loaders.tickets_by_order.load(self.record.id)).value
-        return None if found is None else [SupportTicket.from_record(t) for t in found]
+        return await _TICKETS.resolve(self, info.context)
 
     @strawberry.field(
         description="The carrier's first estimate for the shipment `estimatedDelivery` "
