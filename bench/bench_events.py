@@ -31,9 +31,9 @@ from resolvers.types.order import Order
 from services.exception_queue.store import QueueStore
 from sim.cluster import start_cluster
 from sim.seed import generate
+from sources.adapters.registry import Upstreams
 from sources.cache import open_backend
 from sources.cache.upstreams import CachedUpstreams
-from sources.clients import Upstreams
 from tests.support.gateways import FIXED_NOW, gateway_at, settings_for
 from tests.support.queries import ORDER_FIELDS
 

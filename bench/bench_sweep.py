@@ -30,9 +30,9 @@ import aiohttp
 from harness import ROOT, SOURCES
 
 from services.exception_queue.index import ExceptionIndex
+from sources.adapters.registry import Upstreams
 from sources.cache import open_backend
 from sources.cache.upstreams import CachedUpstreams
-from sources.clients import Upstreams
 from sources.clock import ShiftedClock
 from sources.options import CachePolicy, SourceConfig
 from tests.support.ports import free_port_block

@@ -45,11 +45,11 @@ from resolvers.access import ScopeMap
 from resolvers.live import LiveFeeds
 from resolvers.schema import build_schema
 from services.exception_queue.index import ExceptionIndex
+from sources.adapters.protocols import SourceAdapter
+from sources.adapters.registry import Upstreams
 from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
-from sources.clients import Upstreams
-from sources.clients.http import SourceClient
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.resilience.breaker import OPEN
 from sources.resilience.loop_lag import LoopLag
@@ -93,7 +93,10 @@ class Components:
             )
         if self.log_configuration:
             log_configuration(settings)
-        upstreams = Upstreams.open(*(settings.source(name) for name in SOURCE_NAMES))
+        upstreams = Upstreams.open(
+            *(settings.source(name) for name in SOURCE_NAMES),
+            adapters={name: settings.sources[name].adapter for name in SOURCE_NAMES},
+        )
         loop_lag = LoopLag()
         loop_lag.start()
         backend = open_backend(settings.cache_url, loop_lag)
@@ -263,6 +266,7 @@ async def _readyz(request: Request) -> Response:
     sources = [
         {
             "name": client.name,
+            "adapter": components.settings.sources[client.name].adapter,
             "url": redact_url(client.base_url),
             "ok": problem is None,
             "breaker": client.breaker.state,
@@ -289,7 +293,7 @@ async def _readyz(request: Request) -> Response:
     return JSONResponse(body, code)
 
 
-async def _source_check(client: SourceClient) -> tuple[bool, str | None]:
+async def _source_check(client: SourceAdapter) -> tuple[bool, str | None]:
     """(whether it answered its health check, what is wrong with it if anything): no
     answer within ``READY_PING_S`` (hung), an error answer, or an open breaker (it
     answers its health check, yet failed so many calls that they now fail fast)."""

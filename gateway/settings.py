@@ -21,6 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 import msgspec
 
 from gateway.admission.limits import Limits
+from sources.adapters.names import NATIVE, adapter_names
 from sources.options import REDIS_SCHEMES, CachePolicy, SourceConfig, default_policy
 from sources.records import MAX_BATCH
 from sources.webhooks import secret_problem
@@ -41,6 +42,9 @@ NonNegative = Annotated[int, msgspec.Meta(ge=0)]  # 0 means none, or off
 
 class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     url: str
+    # Which adapter speaks to it (sources.adapters): the native REST contract, or one a
+    # package registers in the ordergraph.adapters entry point group.
+    adapter: str = NATIVE
     connect_timeout_ms: Millis = 500
     read_timeout_ms: Millis = 2000
     total_timeout_ms: Millis = 3000
@@ -273,7 +277,7 @@ def redact_url(url: str) -> str:
 def _check(settings: Settings) -> None:
     """What the types alone do not say: a known log level, usable URLs (HTTP ones for
     the sources and the OTLP collector, Redis or file ones for the cache and the key
-    store), Standard Webhooks secrets."""
+    store), Standard Webhooks secrets, registered adapters."""
     if settings.log_level.upper() not in logging.getLevelNamesMapping():
         problem = f"{settings.log_level!r} is no log level (DEBUG, INFO, WARNING, ERROR …)"
         raise _invalid("OG_LOG_LEVEL", "log_level", problem)
@@ -281,6 +285,11 @@ def _check(settings: Settings) -> None:
         (f"OG_{name.upper()}_URL", f"sources.{name}.url", source.url)
         for name, source in settings.sources.items()
     ]
+    for name, source in settings.sources.items():
+        known = adapter_names(name)
+        if source.adapter not in known:
+            problem = f"{source.adapter!r}: the {name} adapters here are {', '.join(known)}"
+            raise _invalid(f"OG_{name.upper()}_ADAPTER", f"sources.{name}.adapter", problem)
     if settings.otlp_endpoint is not None:
         web.append(("OG_OTLP_ENDPOINT", "otlp_endpoint", settings.otlp_endpoint))
     for variable, key, url in web:

@@ -29,8 +29,8 @@ from resolvers.types.exception_queue import (
 from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
+from sources.adapters.search import OrderSearch
 from sources.cache.through import Cached, Freshness
-from sources.clients.oms import OrderSearch
 from sources.events import ORDER_LISTS_TAG, order_tag
 
 # Node kinds and how many parts their global ids have (the first is the order's id).

@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from domain.queue_entries import QueueEntry
 from services.exception_queue.store import KEY_PREFIX, QueueStore, SweepState
 from sources import records
+from sources.adapters.protocols import OrdersAdapter
+from sources.adapters.search import OrderSearch
 from sources.cache.backend import CacheUnavailable, Locks
-from sources.clients.oms import OmsClient, OrderSearch
 from sources.clock import Clock
 from sources.records import MAX_BATCH
 
@@ -61,7 +62,7 @@ class PassReport:
 class Sweeper:
     def __init__(
         self,
-        oms: OmsClient,
+        oms: OrdersAdapter,
         store: QueueStore,
         backend: Locks,
         evaluate: Evaluate,

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from sources.adapters.registry import Upstreams
 from sources.cache.backend import CacheBackend, KeyValue
 from sources.cache.invalidations import Invalidations
 from sources.cache.through import CachedSource, Fetch, Tagger
-from sources.clients import Upstreams
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
 from sources.options import CachePolicy

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
+from sources.adapters.search import OrderSearch
 from sources.clients.changes import send_change
 from sources.clients.http import SourceClient
 from sources.records import (
     AddressChange,
     CancelOrderRequest,
     CancelReason,
-    FinancialStatus,
-    FulfillmentStatus,
     LineQuantity,
     MailingAddress,
     Order,
@@ -20,36 +16,25 @@ from sources.records import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class OrderSearch:
-    """Filters of the OMS order list; every field is optional and they are ANDed."""
-
-    customer_id: str | None = None
-    account_id: str | None = None
-    statuses: tuple[FulfillmentStatus, ...] = ()
-    financial_statuses: tuple[FinancialStatus, ...] = ()
-    updated_since: datetime | None = None
-    placed_from: datetime | None = None
-    placed_to: datetime | None = None
-
-    def params(self) -> dict[str, str]:
-        params: dict[str, str] = {}
-        if self.customer_id is not None:
-            params["customerId"] = self.customer_id
-        if self.account_id is not None:
-            params["accountId"] = self.account_id
-        if self.statuses:
-            params["status"] = ",".join(s.value for s in self.statuses)
-        if self.financial_statuses:
-            params["financialStatus"] = ",".join(s.value for s in self.financial_statuses)
-        for key, value in (
-            ("updatedSince", self.updated_since),
-            ("placedFrom", self.placed_from),
-            ("placedTo", self.placed_to),
-        ):
-            if value is not None:
-                params[key] = value.isoformat()
-        return params
+def _params(search: OrderSearch) -> dict[str, str]:
+    """``search`` as the native OMS's query string."""
+    params: dict[str, str] = {}
+    if search.customer_id is not None:
+        params["customerId"] = search.customer_id
+    if search.account_id is not None:
+        params["accountId"] = search.account_id
+    if search.statuses:
+        params["status"] = ",".join(s.value for s in search.statuses)
+    if search.financial_statuses:
+        params["financialStatus"] = ",".join(s.value for s in search.financial_statuses)
+    for key, value in (
+        ("updatedSince", search.updated_since),
+        ("placedFrom", search.placed_from),
+        ("placedTo", search.placed_to),
+    ):
+        if value is not None:
+            params[key] = value.isoformat()
+    return params
 
 
 class OmsClient(SourceClient):
@@ -66,7 +51,7 @@ class OmsClient(SourceClient):
     async def search_orders(
         self, search: OrderSearch, *, limit: int, cursor: str | None = None
     ) -> OrderPage:
-        params = search.params()
+        params = _params(search)
         params["limit"] = str(limit)
         if cursor is not None:
             params["cursor"] = cursor

@@ -14,13 +14,13 @@ import msgspec
 import pytest
 
 from sim.cluster import SimCluster, start_cluster
+from sources.adapters.registry import Upstreams
 from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
 from sources.cache.through import CacheCounts, Cached, CachedSource
 from sources.cache.upstreams import INVALIDATION_CHANNEL, CachedUpstreams, ChangeNotice
-from sources.clients import Upstreams
 from sources.events import ChangeEvent, EventType, sku_tag
 from sources.options import CachePolicy, SourceConfig, default_policy
 from sources.records import InventoryItem, Money

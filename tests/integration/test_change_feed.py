@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from gateway.settings import SOURCE_NAMES
+from sources.adapters.registry import Upstreams
 from sources.cache import open_backend
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
-from sources.clients import Upstreams
 from sources.clock import ShiftedClock
 from sources.events import ChangeEvent, EventType, order_tag
 from tests.support.gateways import FIXED_NOW, settings_for

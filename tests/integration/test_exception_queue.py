@@ -27,10 +27,10 @@ from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset
 from sim.stats import StatsBody
+from sources.adapters.registry import Upstreams
 from sources.cache.backend import CacheUnavailable, Claim, IndexEntry, IndexPosition
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
-from sources.clients import Upstreams
 from sources.events import ChangeEvent, EventType, tracking_tag
 from sources.options import SourceConfig, default_policy
 from tests.support.builders import line, order

@@ -16,7 +16,7 @@ import resolvers.schema
 from gateway.settings import SOURCE_NAMES, load_settings
 from resolvers.schema import build_schema
 from sim.cluster import SimCluster
-from sources.clients import Upstreams
+from sources.adapters.registry import Upstreams
 from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.queries import ORDER_BY_NUMBER
 

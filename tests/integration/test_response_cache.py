@@ -16,11 +16,11 @@ from prometheus_client import REGISTRY
 from gateway.response_cache import HIT_REPORT, ResponseCache
 from resolvers.relay import to_global_id
 from sim.faults import FaultSpec
+from sources.adapters.registry import Upstreams
 from sources.cache.invalidations import Invalidations
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import INVALIDATION_CHANNEL, CachedUpstreams, ChangeNotice
-from sources.clients import Upstreams
 from sources.clock import SYSTEM_CLOCK
 from sources.events import ChangeEvent, EventType
 from sources.options import SourceConfig, default_policy

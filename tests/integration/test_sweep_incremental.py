@@ -25,10 +25,10 @@ from services.exception_queue.index import ExceptionIndex
 from services.exception_queue.sweep import PassReport
 from sim.cluster import SOURCES, SimCluster, start_cluster
 from sim.seed import Dataset
+from sources.adapters.registry import Upstreams
 from sources.cache import open_backend
 from sources.cache.backend import CacheBackend, CacheUnavailable
 from sources.cache.upstreams import CachedUpstreams
-from sources.clients import Upstreams
 from sources.options import CachePolicy, SourceConfig
 from sources.records import Order, ShipmentStatus
 from tests.support.clocks import ManualClock

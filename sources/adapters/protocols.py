@@ -1,0 +1,100 @@
+"""What the gateway asks of each kind of source.
+
+Every adapter is a :class:`SourceAdapter` (health, circuit state, batch limit, one
+session for the process); each kind adds its reads and writes. Batch reads take at
+most ``batch_size`` keys and answer a mapping: the record per key found, ``None`` for
+a key the source says it does not have, and no entry for a key it left out (a
+partial answer, reported by the caller as an error for that key alone). Failures are
+:class:`~sources.failures.SourceError`; a write the source refuses is
+:class:`~sources.clients.changes.ChangeRefused`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from sources.adapters.search import OrderSearch
+from sources.records import (
+    AddCommentRequest,
+    AddressChange,
+    CancelReason,
+    CommentAdded,
+    CreateTicketRequest,
+    InventoryItem,
+    LineQuantity,
+    MailingAddress,
+    Order,
+    OrderPage,
+    Ticket,
+    Tracking,
+)
+
+
+class BreakerState(Protocol):
+    @property
+    def state(self) -> str: ...
+
+
+@runtime_checkable
+class SourceAdapter(Protocol):
+    """What every adapter has: the source it serves, where (for ``/readyz``; no
+    secret in it), its batch limit and circuit breaker, a health check, and a close
+    for its session."""
+
+    name: str
+    base_url: str
+    batch_size: int
+
+    @property
+    def breaker(self) -> BreakerState: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class OrdersAdapter(SourceAdapter, Protocol):
+    """The order management system: orders by id and by number, the order list with
+    filters and cursors (newest first), and the two changes the graph makes."""
+
+    async def orders_by_ids(self, ids: list[str]) -> dict[str, Order | None]: ...
+
+    async def orders_by_numbers(self, numbers: list[str]) -> dict[str, Order | None]: ...
+
+    async def search_orders(
+        self, search: OrderSearch, *, limit: int, cursor: str | None = None
+    ) -> OrderPage: ...
+
+    async def cancel_order(
+        self, order_id: str, reason: CancelReason, lines: list[LineQuantity] | None = None
+    ) -> Order: ...
+
+    async def change_shipping_address(
+        self, order_id: str, address: MailingAddress
+    ) -> AddressChange: ...
+
+
+@runtime_checkable
+class InventoryAdapter(SourceAdapter, Protocol):
+    """Stock per SKU and location."""
+
+    async def items_by_skus(self, skus: list[str]) -> dict[str, InventoryItem | None]: ...
+
+
+@runtime_checkable
+class TrackingAdapter(SourceAdapter, Protocol):
+    """Carrier tracking by tracking number (case-insensitive at the source)."""
+
+    async def trackings(self, numbers: list[str]) -> dict[str, Tracking | None]: ...
+
+
+@runtime_checkable
+class TicketsAdapter(SourceAdapter, Protocol):
+    """Support tickets per order, and the two changes the graph makes."""
+
+    async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]: ...
+
+    async def create_ticket(self, request: CreateTicketRequest) -> Ticket: ...
+
+    async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded: ...
