@@ -25,6 +25,8 @@ from tests.support.scheduling import ModuleGroups
 from tests.support.timing import slowdown
 
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
+# The adapter contract kit lives outside tests/: its asserts get pytest's messages too.
+pytest.register_assert_rewrite("sources.adapters.contract")
 
 # pytest caches every test module once it has rewritten its asserts, but not where
 # PYTHONDONTWRITEBYTECODE is set: then each worker rewrites them all again (3 of its

@@ -10,6 +10,9 @@ class CarrierClient(SourceClient):
     name = "carrier"
 
     async def trackings(self, numbers: list[str]) -> dict[str, Tracking | None]:
-        return await self.fetch_batch(
-            "/trackings", "numbers", numbers, Tracking, lambda t: t.tracking_number
+        """By the numbers as asked: the carrier matches them in any case and answers
+        its own spelling."""
+        found = await self.fetch_batch(
+            "/trackings", "numbers", numbers, Tracking, lambda t: t.tracking_number.upper()
         )
+        return {n: found[n.upper()] for n in numbers if n.upper() in found}

@@ -1,0 +1,101 @@
+"""The contract test kit (``sources.adapters.contract``) run on the native adapters,
+and on a package's adapter, against simulated sources of their own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from itertools import islice
+from typing import Any
+
+import pytest
+
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset
+from sources.adapters.contract import (
+    BatchReadContract,
+    CaseInsensitiveKeysContract,
+    DownSourceContract,
+    OrderListContract,
+    Subject,
+)
+from sources.adapters.protocols import OrdersAdapter
+from sources.adapters.registry import open_adapter
+from sources.options import SourceConfig
+from tests.support.adapters import installed_adapters
+from tests.support.ports import free_port_block
+
+MISSING = [f"missing-{n}" for n in range(10)]
+
+
+@pytest.fixture(scope="module")
+def data(make_dataset: Any) -> Dataset:
+    return make_dataset(orders=200)
+
+
+@pytest.fixture(scope="module")
+async def cluster(data: Dataset) -> AsyncIterator[SimCluster]:
+    cluster = await start_cluster(data)
+    yield cluster
+    await cluster.close()
+
+
+def _held(records: dict[str, Any]) -> dict[str, Any]:
+    return dict(islice(records.items(), 120))  # more than one batch's worth
+
+
+# source -> (the batch read of its adapter, the records its source holds by key)
+READS: dict[str, tuple[str, Callable[[Dataset], dict[str, Any]]]] = {
+    "oms": ("orders_by_ids", lambda data: _held(data.orders)),
+    "inventory": ("items_by_skus", lambda data: _held(data.inventory)),
+    "carrier": ("trackings", lambda data: _held(data.trackings)),
+    "ticketing": ("tickets_by_orders", lambda data: _held(data.tickets)),
+}
+
+
+async def _subject(source: str, adapter_name: str, url: str, data: Dataset) -> Subject:
+    adapter = open_adapter(source, adapter_name, SourceConfig(base_url=url))
+    method, held = READS[source]
+    absent = [] if source == "ticketing" else None  # an entry for every order id asked
+    return Subject(adapter, getattr(adapter, method), held(data), MISSING, absent)
+
+
+class TestNativeBatchReads(BatchReadContract):
+    @pytest.fixture(params=sorted(READS))
+    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
+        subject = await _subject(request.param, "native", cluster.urls[request.param], data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestNativeAdaptersOfADownSource(DownSourceContract):
+    @pytest.fixture(params=sorted(READS))
+    async def subject(self, request, data) -> AsyncIterator[Subject]:
+        nobody = f"http://127.0.0.1:{free_port_block(1)}"  # nothing listens there
+        subject = await _subject(request.param, "native", nobody, data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestNativeOrderList(OrderListContract):
+    @pytest.fixture
+    async def orders(self, cluster) -> AsyncIterator[OrdersAdapter]:
+        adapter = open_adapter("oms", "native", SourceConfig(base_url=cluster.urls["oms"]))
+        yield adapter
+        await adapter.close()
+
+
+class TestNativeTrackingNumbersInAnyCase(CaseInsensitiveKeysContract):
+    @pytest.fixture
+    async def subject(self, cluster, data) -> AsyncIterator[Subject]:
+        subject = await _subject("carrier", "native", cluster.urls["carrier"], data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestAPackagesCarrierAdapter(BatchReadContract, CaseInsensitiveKeysContract):
+    @pytest.fixture
+    async def subject(self, cluster, data, tmp_path) -> AsyncIterator[Subject]:
+        with installed_adapters(tmp_path):
+            subject = await _subject("carrier", "counting", cluster.urls["carrier"], data)
+            yield subject
+            await subject.adapter.close()
