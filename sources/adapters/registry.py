@@ -110,7 +110,11 @@ class Upstreams:
             await adapter.close()
 
 
+_closing: set[asyncio.Task[None]] = set()  # held until done: the loop keeps weak references
+
+
 def _close_later(adapter: SourceAdapter) -> None:
     """Close an adapter opened before a later one failed (its session would leak)."""
     task = asyncio.get_running_loop().create_task(adapter.close())
-    task.add_done_callback(lambda done: done.exception())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
