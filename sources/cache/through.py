@@ -201,7 +201,11 @@ class CachedSource(Generic[T]):
         """Values for ``idents`` in order; a ``SourceError`` where neither the cache
         nor the source could answer."""
         keys = [self.key(scope, ident) for ident in idents]
-        entries = await self._read(keys, idents)
+        # A policy that keeps nothing has written nothing to read (another instance
+        # with the same settings neither): no backend round trip.
+        entries = (
+            [None] * len(keys) if self.policy.keeps_nothing else await self._read(keys, idents)
+        )
         now = self._clock()
         tally = SourceCounts()
         results: dict[str, Cached[T] | SourceError] = {}

@@ -246,12 +246,18 @@ async def test_a_cancelled_joiner_is_cancelled_even_when_the_fetch_is(owner_too)
 
 
 class RecordingBackend(MemoryBackend):
-    """The in-memory backend, noting the leases asked for and the rows written."""
+    """The in-memory backend, noting the keys read, the leases asked for and the rows
+    written."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.read: list[str] = []
         self.leased: list[str] = []
         self.written: list[str] = []
+
+    async def get_many(self, keys: Any) -> Any:
+        self.read.extend(keys)
+        return await super().get_many(keys)
 
     async def lease_many(self, keys: Any, ttl_s: float) -> Any:
         self.leased.extend(keys)
@@ -274,7 +280,7 @@ def _recorded_prices(
     return backend, source, cached
 
 
-async def test_a_policy_that_keeps_nothing_takes_no_lease_and_writes_nothing():
+async def test_a_policy_that_keeps_nothing_reads_takes_no_lease_and_writes_nothing():
     nothing = CachePolicy(ttl_s=0, stale_s=0, keep_s=0, negative_ttl_s=0)
     backend, source, cached = _recorded_prices(nothing)
     counts = CacheCounts()
@@ -285,7 +291,7 @@ async def test_a_policy_that_keeps_nothing_takes_no_lease_and_writes_nothing():
             None,
         ]
     assert source.asked == [["1", "missing"], ["1", "missing"]]
-    assert backend.leased == backend.written == []
+    assert backend.read == backend.leased == backend.written == []
     assert counts.as_dict() == {"oms": {"hits": 0, "misses": 4, "stale": 0}}
 
 
