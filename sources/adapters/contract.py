@@ -12,7 +12,7 @@ name pytest collects, and give it a ``subject`` fixture::
             await adapter.close()
 
 :class:`BatchReadContract` checks a batch read (found records by key, ``None`` for
-what the source does not have, a full batch in one call, keys kept as asked);
+what the source does not have, a full batch answered, keys kept as asked);
 :class:`CaseInsensitiveKeysContract` checks keys that match in any case;
 :class:`DownSourceContract` checks that a source that cannot be reached is a
 retryable ``SourceError``; :class:`OrderListContract` checks the OMS's order list
