@@ -21,7 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 import msgspec
 
 from gateway.admission.limits import Limits
-from sources.adapters.names import NATIVE, adapter_names
+from sources.adapters.names import NATIVE, adapters_by_source
 from sources.options import REDIS_SCHEMES, CachePolicy, SourceConfig, default_policy
 from sources.records import MAX_BATCH
 from sources.webhooks import secret_problem
@@ -285,8 +285,9 @@ def _check(settings: Settings) -> None:
         (f"OG_{name.upper()}_URL", f"sources.{name}.url", source.url)
         for name, source in settings.sources.items()
     ]
+    registered = adapters_by_source()
     for name, source in settings.sources.items():
-        known = adapter_names(name)
+        known = registered.get(name, [NATIVE])
         if source.adapter not in known:
             problem = f"{source.adapter!r}: the {name} adapters here are {', '.join(known)}"
             raise _invalid(f"OG_{name.upper()}_ADAPTER", f"sources.{name}.adapter", problem)
