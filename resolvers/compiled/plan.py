@@ -188,20 +188,19 @@ class Run:
         if not future.cancelled():
             try:
                 value = loaded.field.convert(source, future.result().value, self.context)
-                done = loaded.complete(self, value, path)
+                done = _completion(self, value, path, loaded.complete, loaded.handle)
                 if type(done) is CoroutineType:
                     self._waiting += 1
-                    task = asyncio.ensure_future(_awaited(self, done, path, loaded.handle))
-                    task.add_done_callback(functools.partial(self._completed, loaded, results))
+                    task = asyncio.ensure_future(done)
+                    task.add_done_callback(functools.partial(self._finished, loaded, results))
                     done = None
                 results[loaded.key] = done
             except Exception as exc:
                 loaded.handle(self, exc, path)
         self._check_idle()
 
-    def _completed(
-        self, loaded: Loaded, results: dict[str, Any], task: asyncio.Future[Any]
-    ) -> None:
+    def _finished(self, loaded: Loaded, results: dict[str, Any], task: asyncio.Future[Any]) -> None:
+        """A loaded field whose completion had to wait (``_awaited`` handled its error)."""
         self._waiting -= 1
         if not task.cancelled():
             results[loaded.key] = task.result()
