@@ -134,8 +134,13 @@ class Components:
             )
         elif not settings.dev_mode:
             log.error("no OG_KEY_PEPPER: every request will be refused (401)")
-        if not settings.webhook_secrets:
-            log.warning("no OG_WEBHOOK_SECRETS: every change event will be refused")
+        unsigned = [name for name in SOURCE_NAMES if not settings.source(name).webhook_secrets]
+        if unsigned:
+            log.warning(
+                "no webhook secret for %s (OG_WEBHOOK_SECRETS, or the adapter's own): "
+                "their change events will be refused",
+                ", ".join(unsigned),
+            )
         self.persisted = PersistedQueries(load_manifest(settings.persisted_manifest), backend)
         self.bucket = CostBucket(backend)  # shares the cache's Redis and its health
         self.cached = cached
@@ -218,7 +223,7 @@ class Components:
                 settings=settings,
                 origins=origins,
             ),
-            "webhooks": WebhookReceiver(settings.webhook_secrets, cached),
+            "webhooks": WebhookReceiver(cached),
         }
 
 

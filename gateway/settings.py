@@ -61,8 +61,22 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     cache_stale_ms: NonNegative | None = None
     cache_keep_ms: NonNegative | None = None
     cache_negative_ttl_ms: NonNegative | None = None
+    # The adapter's own settings (docs/adapters.md): its credential (an API key or
+    # token), its options ("key=value,…" in the environment, a table in the file), and
+    # the secret its vendor signs change events with; each secret inline or in a file
+    # (…_file, read at start-up), never both. The native adapters take the Standard
+    # Webhooks secrets of OG_WEBHOOK_SECRETS instead.
+    credential: str | None = None
+    credential_file: str | None = None
+    options: dict[str, str] = msgspec.field(default_factory=dict)
+    webhook_secret: str | None = None
+    webhook_secret_file: str | None = None
 
-    def config(self) -> SourceConfig:
+    def __repr__(self) -> str:  # never a secret in a log or a traceback
+        return f"SourceSettings(url={redact_url(self.url)!r}, adapter={self.adapter!r}, …)"
+
+    def config(self, webhook_secrets: tuple[str, ...] = ()) -> SourceConfig:
+        """The adapter's options; ``webhook_secrets`` stand where it has none of its own."""
         return SourceConfig(
             base_url=self.url,
             connect_timeout_s=self.connect_timeout_ms / 1000,
@@ -75,6 +89,9 @@ class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             breaker_failure_ratio=self.breaker_failure_ratio,
             breaker_min_calls=self.breaker_min_calls,
             breaker_open_s=self.breaker_open_ms / 1000,
+            credential=self.credential,
+            options=dict(self.options),
+            webhook_secrets=(self.webhook_secret,) if self.webhook_secret else webhook_secrets,
         )
 
     def cache_policy(self, source: str) -> CachePolicy:
@@ -182,8 +199,11 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
         """GraphiQL is served in dev mode only, and there unless turned off."""
         return self.dev_mode and self.graphiql
 
+    def __repr__(self) -> str:  # never a secret in a log or a traceback
+        return f"Settings(host={self.host!r}, port={self.port}, …)"
+
     def source(self, name: str) -> SourceConfig:
-        return self.sources[name].config()
+        return self.sources[name].config(tuple(self.webhook_secrets))
 
     def cache_policies(self) -> dict[str, CachePolicy]:
         return {name: self.sources[name].cache_policy(name) for name in SOURCE_NAMES}
@@ -251,16 +271,54 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             key = f"OG_{name.upper()}_{field.upper()}"
             if key in env:
                 sources[name][field] = env[key]
+        if isinstance(sources[name].get("options"), str):
+            sources[name]["options"] = _options(sources[name]["options"], name)
     unknown = set(sources) - set(SOURCE_NAMES)
     if unknown:
         raise SettingsError(f"unknown source(s) in config: {', '.join(sorted(unknown))}")
     values["sources"] = {
-        name: _convert(table, SourceSettings, f"OG_{name.upper()}_", f"sources.{name}.")
+        name: _with_secret_files(
+            _convert(table, SourceSettings, f"OG_{name.upper()}_", f"sources.{name}."), name
+        )
         for name, table in sources.items()
     }
     settings = _convert(values, Settings, "OG_", "")
     _check(settings)
     return settings
+
+
+def _options(text: str, source: str) -> dict[str, str]:
+    """``OG_<SOURCE>_OPTIONS``: ``key=value`` pairs, comma-separated."""
+    options = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            variable = f"OG_{source.upper()}_OPTIONS"
+            raise _invalid(variable, f"sources.{source}.options", f"{item!r} is not key=value")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _with_secret_files(source: SourceSettings, name: str) -> SourceSettings:
+    """``source`` with the secrets it names by file read in (their values never shown)."""
+    changes = {}
+    for secret in ("credential", "webhook_secret"):
+        path = getattr(source, f"{secret}_file")
+        variable, key = f"OG_{name.upper()}_{secret.upper()}", f"sources.{name}.{secret}"
+        if path is None:
+            continue
+        if getattr(source, secret) is not None:
+            raise _invalid(f"{variable}_FILE", f"{key}_file", f"set {variable} or this, not both")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"{path}: {getattr(exc, 'strerror', None) or exc}"
+            raise _invalid(f"{variable}_FILE", f"{key}_file", problem) from None
+        if not value:
+            raise _invalid(f"{variable}_FILE", f"{key}_file", f"{path} is empty")
+        changes[secret] = value
+    return msgspec.structs.replace(source, **changes) if changes else source
 
 
 KEY_STORE_SCHEMES = ("redis", "rediss", "file")

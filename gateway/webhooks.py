@@ -1,7 +1,8 @@
 """``POST /webhooks/{source}``: signed change events that invalidate the cache and
 feed live updates.
 
-Verified (Standard Webhooks signature, 5-minute tolerance, any live secret), then
+Verified by the source's adapter (the native sources: Standard Webhooks signature,
+5-minute tolerance, any live secret; a vendor: its own signature and payload), then
 claimed by event id in the shared cache, then applied: the event's tags are deleted
 in every instance's cache and the event goes to every instance's live subscribers.
 Only once that worked is the id marked applied (a later delivery of it: 409). If the
@@ -12,7 +13,6 @@ released, so the sender's retry applies the event. A refused event changes nothi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -21,7 +21,7 @@ from gateway.bodies import read_bounded
 from gateway.refusal import client_aborted
 from sources.cache.backend import CacheUnavailable, KeyValue, Locks
 from sources.cache.upstreams import CachedUpstreams
-from sources.webhooks import WebhookError, verify
+from sources.webhooks import SOURCE_UNKNOWN, WebhookError
 
 log = logging.getLogger("ordergraph.webhooks")
 
@@ -35,8 +35,7 @@ RETRY_AFTER_S = "1"
 
 
 class WebhookReceiver:
-    def __init__(self, secrets: Sequence[str], cached: CachedUpstreams) -> None:
-        self._secrets = list(secrets)
+    def __init__(self, cached: CachedUpstreams) -> None:
         self._cached = cached
 
     async def receive(self, request: Request) -> Response:
@@ -47,10 +46,11 @@ class WebhookReceiver:
             return client_aborted()
         if body is None:
             return _refuse(413, "WEBHOOK_BODY_TOO_LARGE", f"at most {MAX_BODY_BYTES} bytes")
-        if not self._secrets:
-            return _refuse(503, "WEBHOOKS_NOT_CONFIGURED", "no webhook secret is configured")
+        adapter = self._cached.upstreams.of(source)
         try:
-            verified = verify(source, body, request.headers, self._secrets)
+            if adapter is None:
+                raise WebhookError(404, SOURCE_UNKNOWN, f"unknown webhook source {source!r}")
+            verified = adapter.verify_webhook(body, request.headers)
         except WebhookError as exc:
             log.info("refused a %s webhook: %s", source, exc.code)
             return _refuse(exc.status, exc.code, exc.message)

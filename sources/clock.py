@@ -6,9 +6,10 @@ Production runs on :class:`SystemClock`. ``ordergraph demo --now T`` runs the
 simulated sources and the gateway on one :class:`ShiftedClock` that starts at T and
 ticks with the wall clock, so both agree about what is late; tests pin it the same way.
 
-Two things keep the wall clock on purpose: API key lifetimes and the audit log (they
-are promises about real time, and keys are minted outside any demo), and webhook
-signatures (the receiver checks their timestamp against the sender's real time).
+Three things keep the wall clock on purpose: API key lifetimes and the audit log (they
+are promises about real time, and keys are minted outside any demo), webhook
+signatures (the receiver checks their timestamp against the sender's real time), and
+a source's rate limit (it resets in real time: ``X-RateLimit-Reset``).
 """
 
 from __future__ import annotations

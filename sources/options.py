@@ -4,7 +4,8 @@ Free of aiohttp and redis: the settings, and so the CLI, import it at start."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,12 @@ class SourceConfig:
     breaker_caller_share: float = 0.5
     breaker_open_s: float = 5.0
     breaker_probes: int = 3
+    # The adapter's own settings (docs/adapters.md): its credential (an API key or
+    # token), its options (an API version, a field id …) and the secrets its change
+    # events are signed with. Secrets are left out of the repr, and so of logs.
+    credential: str | None = field(default=None, repr=False)
+    options: Mapping[str, str] = field(default_factory=dict)
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,11 @@ UPSTREAM_BATCH_SIZE = Histogram(
     buckets=(1, 2, 5, 10, 20, 50, 100),
 )
 UPSTREAM_RETRIES = Counter("og_upstream_retries_total", "Upstream call retries.", ["source"])
+UPSTREAM_THROTTLE_WAITS = Counter(
+    "og_upstream_throttle_waits_total",
+    "Waits a source's rate limit asked for (HTTP 429), taken within the request deadline.",
+    ["source"],
+)
 CIRCUIT_STATE = Gauge(
     "og_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["source"]
 )
@@ -215,6 +220,10 @@ def _call_series(source: str, operation: str, outcome: str) -> tuple[Counter, Hi
 
 def count_retry(source: str) -> None:
     UPSTREAM_RETRIES.labels(source).inc()
+
+
+def count_throttle_wait(source: str) -> None:
+    UPSTREAM_THROTTLE_WAITS.labels(source).inc()
 
 
 def set_circuit_state(source: str, state: str) -> None:

@@ -34,6 +34,7 @@ TIMESTAMP_EXPIRED = "WEBHOOK_TIMESTAMP_EXPIRED"
 BODY_INVALID = "WEBHOOK_BODY_INVALID"
 EVENT_NOT_ALLOWED = "WEBHOOK_EVENT_NOT_ALLOWED"
 SOURCE_UNKNOWN = "WEBHOOK_SOURCE_UNKNOWN"
+NOT_CONFIGURED = "WEBHOOKS_NOT_CONFIGURED"
 
 # The library reports every failure as WebhookVerificationError; only its message tells
 # a stale or future timestamp apart (pinned by tests/unit/test_webhooks.py).

@@ -11,6 +11,7 @@ partial answer, reported by the caller as an error for that key alone). Failures
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from sources.adapters.search import OrderSearch
@@ -28,6 +29,7 @@ from sources.records import (
     Ticket,
     Tracking,
 )
+from sources.webhooks import VerifiedEvent
 
 
 class BreakerState(Protocol):
@@ -38,8 +40,12 @@ class BreakerState(Protocol):
 @runtime_checkable
 class SourceAdapter(Protocol):
     """What every adapter has: the source it serves, where (for ``/readyz``; no
-    secret in it), its batch limit and circuit breaker, a health check, and a close
-    for its session."""
+    secret in it), its batch limit and circuit breaker, a health check, its change
+    events, and a close for its session.
+
+    ``verify_webhook`` checks one delivery the source (or its vendor) POSTed to
+    ``/webhooks/<source>`` and turns it into our change event, or raises
+    :class:`~sources.webhooks.WebhookError` (the status and code to answer)."""
 
     name: str
     base_url: str
@@ -49,6 +55,8 @@ class SourceAdapter(Protocol):
     def breaker(self) -> BreakerState: ...
 
     async def ping(self) -> bool: ...
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent: ...
 
     async def close(self) -> None: ...
 

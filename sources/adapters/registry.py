@@ -102,6 +102,11 @@ class Upstreams:
             raise
         return cls(**opened)
 
+    def of(self, source: str) -> SourceAdapter | None:
+        """The adapter of the source named ``source``; None for no such source."""
+        adapter: SourceAdapter | None = getattr(self, source, None) if source in PROTOCOLS else None
+        return adapter
+
     def all(self) -> tuple[SourceAdapter, ...]:
         return (self.oms, self.inventory, self.carrier, self.ticketing)
 

@@ -39,6 +39,8 @@ from sources.options import SourceConfig
 from sources.resilience import caller, deadline
 from sources.resilience.breaker import CallerBreakers, CircuitBreaker, CircuitOpenError
 from sources.resilience.budget import RetryBudget
+from sources.resilience.throttle import throttle_wait
+from sources.webhooks import NOT_CONFIGURED, VerifiedEvent, WebhookError, verify
 
 log = logging.getLogger("ordergraph.sources")
 
@@ -46,9 +48,11 @@ T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 
-_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
 MIN_CALL_S = 0.005  # less time than this left: the call is not worth sending
 MIN_TIMEOUT_BLAME_S = 0.1  # a timeout shorter than this is the deadline's, not the source's
+THROTTLED = 429
+MAX_THROTTLE_WAITS = 5  # per call: a source that keeps saying "later" has said no
 
 
 def open_session(config: SourceConfig) -> aiohttp.ClientSession:
@@ -90,7 +94,8 @@ class SourceAnswered(SourceError):
 
 # The caller's error, not the source's: what the gateway answers for a 4xx.
 BAD_USER_INPUT = "BAD_USER_INPUT"
-_NOT_THE_CALLERS = frozenset({408, 429})  # 4xx statuses that speak of the source's state
+# 4xx statuses that speak of the source's state or of the gateway's own credentials
+_NOT_THE_CALLERS = frozenset({401, 403, 408, THROTTLED})
 _LOGGED_BODY_CHARS = 300
 
 
@@ -108,6 +113,17 @@ class SourceRejected(SourceError):
             retryable=False,
         )
         self.status = status
+
+
+class _Throttled(SourceError):
+    """429: the source is healthy and asks the gateway to slow down for ``wait_s``.
+    Back-pressure, not a failure: waited out within the deadline, never a breaker
+    failure, never spent from the retry budget."""
+
+    def __init__(self, source: str, wait_s: float) -> None:
+        message = f"rate limited: asked to wait {wait_s * 1000:.0f} ms"
+        super().__init__(source, SOURCE_UNAVAILABLE, message, retryable=True)
+        self.wait_s = wait_s
 
 
 class _NotSent(SourceError):
@@ -154,9 +170,11 @@ class SourceClient:
     """Base of the four clients: one named source behind one session."""
 
     name: str = "source"
+    health_path = "healthz"  # answers 200 while the source is up
 
     def __init__(self, config: SourceConfig) -> None:
         """Open the client's session; call from inside the running event loop."""
+        self.auth_headers: Mapping[str, str] = {}  # sent with every call, health included
         self.base_url = config.base_url
         self.batch_size = config.batch_size
         self._config = config
@@ -196,10 +214,17 @@ class SourceClient:
     async def ping(self) -> bool:
         """Whether the source answers its health endpoint with a 200."""
         try:
-            async with self._session.get("healthz") as resp:
+            async with self._session.get(self.health_path, headers=self.auth_headers) as resp:
                 return resp.status == 200
         except (TimeoutError, aiohttp.ClientError, OSError):
             return False
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
+        """A change event the native source sent: a Standard Webhook signed with one of
+        the configured secrets (``OG_WEBHOOK_SECRETS``)."""
+        if not self._config.webhook_secrets:
+            raise WebhookError(503, NOT_CONFIGURED, "no webhook secret is configured")
+        return verify(self.name, body, headers, self._config.webhook_secrets)
 
     async def fetch_batch(
         self,
@@ -249,6 +274,19 @@ class SourceClient:
         """
         encoded = None if body is None else msgspec.json.encode(body)
         call = _Call(method, path, params, encoded, accept_statuses, headers)
+        for waits in range(MAX_THROTTLE_WAITS + 1):
+            try:
+                return await self._call(call, into, batch_size, idempotent)
+            except _Throttled as exc:
+                # A 429 means the call was not processed: even a write may be resent.
+                if waits == MAX_THROTTLE_WAITS or not _room_to_wait(exc.wait_s):
+                    raise
+                telemetry.count_throttle_wait(self.name)
+                await asyncio.sleep(exc.wait_s)
+        raise AssertionError("unreachable")
+
+    async def _call(self, call: _Call, into: type[T], batch_size: int, idempotent: bool) -> T:
+        """One call, with retries of an idempotent one."""
         self._budget.on_call()
         if not idempotent:
             return await self._attempt(call, into, batch_size)
@@ -300,8 +338,8 @@ class SourceClient:
             result = await self._send(call, into, batch_size)
             verdict = True
             return result
-        except _NotSent:
-            raise
+        except (_NotSent, _Throttled):
+            raise  # said nothing of the source's health (verdict None)
         except SourceAnswered:
             verdict = True
             raise
@@ -337,10 +375,13 @@ class SourceClient:
             operation = f"{request.method} {request.path}"
             async with telemetry.upstream_call(self.name, operation, batch_size) as call:
                 try:
-                    status, payload = await self._exchange(request, timeout_s)
+                    status, payload, wait_s = await self._exchange(request, timeout_s)
                 except SourceError as exc:
                     call.outcome = _OUTCOMES[exc.code]
                     raise
+                if status == THROTTLED:
+                    call.outcome = "throttled"
+                    raise _Throttled(self.name, wait_s)
                 if status != 200 and status not in request.accept_statuses:
                     call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
                     if 400 <= status < 500 and status not in _NOT_THE_CALLERS:
@@ -372,14 +413,16 @@ class SourceClient:
         finally:
             self._bulkhead.release()
 
-    async def _exchange(self, request: _Call, timeout_s: float) -> tuple[int, bytes]:
+    async def _exchange(self, request: _Call, timeout_s: float) -> tuple[int, bytes, float]:
+        """The status and body of one request, and for a 429 how long it asks to wait."""
         config = self._config
         timeout = aiohttp.ClientTimeout(
             total=timeout_s,
             connect=min(config.connect_timeout_s, timeout_s),
             sock_read=min(config.read_timeout_s, timeout_s),
         )
-        headers = dict(request.headers or {})  # the trace context is the session's to add
+        # the trace context is the session's to add
+        headers = {**self.auth_headers, **(request.headers or {})}
         if request.body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -391,7 +434,8 @@ class SourceClient:
                 headers=headers,
                 timeout=timeout,
             ) as resp:
-                return resp.status, await resp.read()
+                wait_s = throttle_wait(resp.headers) if resp.status == THROTTLED else 0.0
+                return resp.status, await resp.read(), wait_s
         except TimeoutError as exc:
             raise _TimedOut(self.name, timeout_s) from exc
         except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
@@ -408,6 +452,12 @@ class SourceClient:
         if decoder is None:
             decoder = self._decoders[into] = msgspec.json.Decoder(into)
         return decoder
+
+
+def _room_to_wait(wait_s: float) -> bool:
+    """Whether the request's deadline leaves room to wait ``wait_s`` and call again."""
+    left = deadline.remaining()
+    return left is None or left - wait_s >= MIN_CALL_S
 
 
 _OUTCOMES = {

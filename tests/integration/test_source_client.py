@@ -45,12 +45,14 @@ class Upstream:
         self.statuses: list[int] = []
         self.hits: dict[str, int] = {"GET": 0, "POST": 0}
         self.delay_s = 0.0
+        self.retry_after: str | None = None  # sent with a 429
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits[request.method] += 1
         await asyncio.sleep(self.delay_s)
         status = self.statuses.pop(0) if self.statuses else 200
-        return web.json_response({"ok": True}, status=status)
+        headers = {"Retry-After": self.retry_after} if status == 429 and self.retry_after else {}
+        return web.json_response({"ok": True}, status=status, headers=headers)
 
 
 @pytest.fixture
@@ -136,15 +138,40 @@ async def test_client_errors_never_open_the_breaker(upstream, status):
     await client.close()
 
 
-async def test_throttling_and_timeouts_statuses_still_count_against_the_source(upstream):
+async def test_a_429_is_waited_out_and_never_a_failure_but_timeouts_are(upstream):
+    """A source's 429 asks the gateway to slow down: the call waits what Retry-After
+    says and goes again, a write too (a 429 was not processed), and the breaker hears
+    of no failure. A 408 is the source's failure, never the caller's input."""
     server, url = upstream
     client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
-    server.statuses = [429, 408, 429, 408]
+    server.retry_after = "0.05"
+    server.statuses = [429] * 4
+    started = time.monotonic()
+    assert await client.request_json("GET", "/thing", dict) == {"ok": True}
+    assert (server.hits["GET"], client.breaker.state) == (5, CLOSED)
+    assert time.monotonic() - started >= 4 * 0.05
+    server.statuses = [429]
+    assert await client.request_json("POST", "/thing", dict, idempotent=False) == {"ok": True}
+    assert server.hits["POST"] == 2
+    server.statuses = [408] * 4
     for _ in range(4):
         with pytest.raises(SourceError) as failure:
             await client.request_json("GET", "/thing", dict)
         assert failure.value.code != "BAD_USER_INPUT"
     assert client.breaker.state == OPEN
+    await client.close()
+
+
+async def test_a_source_that_keeps_saying_later_has_said_no(upstream):
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+    server.retry_after = "0"
+    server.statuses = [429] * 20
+    with pytest.raises(SourceError) as failure:
+        await client.request_json("GET", "/thing", dict)
+    assert failure.value.retryable and "rate limited" in str(failure.value)
+    assert server.hits["GET"] == 6  # the call and five waits
+    assert client.breaker.state == CLOSED
     await client.close()
 
 

@@ -253,3 +253,59 @@ def test_good_urls_and_secrets_are_taken():
     )
     assert settings.webhook_secrets == [NEW_SECRET, OLD_SECRET.rstrip("=")]
     assert settings.startup_timeout_ms == 250 and load_settings({}).startup_timeout_ms == 5000
+
+
+def test_an_adapter_takes_its_own_settings_from_the_environment_or_files(tmp_path):
+    key_file = tmp_path / "aftership.key"
+    key_file.write_text("as-key-from-a-file\n")
+    settings = load_settings(
+        {
+            "OG_CARRIER_ADAPTER": "aftership",
+            "OG_CARRIER_URL": "https://api.aftership.com",
+            "OG_CARRIER_CREDENTIAL_FILE": str(key_file),
+            "OG_CARRIER_OPTIONS": "region=eu, tier = pro,",
+            "OG_CARRIER_WEBHOOK_SECRET": "hunter2hunter2",
+            "OG_WEBHOOK_SECRETS": NEW_SECRET,
+        }
+    )
+    carrier, oms = settings.source("carrier"), settings.source("oms")
+    assert carrier.credential == "as-key-from-a-file"
+    assert dict(carrier.options) == {"region": "eu", "tier": "pro"}
+    # a vendor signs with its own secret; the native sources with the Standard one
+    assert (carrier.webhook_secrets, oms.webhook_secrets) == (("hunter2hunter2",), (NEW_SECRET,))
+    for shown in (repr(settings), repr(settings.sources["carrier"]), repr(carrier)):
+        assert "as-key-from-a-file" not in shown and "hunter2hunter2" not in shown
+
+
+def test_adapter_options_in_the_config_file_are_a_table(tmp_path):
+    config = tmp_path / "og.toml"
+    config.write_text('[sources.ticketing.options]\norder_field = "360001234"\n')
+    settings = load_settings({"OG_CONFIG": str(config)})
+    assert dict(settings.source("ticketing").options) == {"order_field": "360001234"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"OG_CARRIER_OPTIONS": "region"}, "OG_CARRIER_OPTIONS .*'region' is not key=value"),
+        (
+            {"OG_OMS_CREDENTIAL": "hunter2hunter2", "OG_OMS_CREDENTIAL_FILE": "/x"},
+            "OG_OMS_CREDENTIAL_FILE .*set OG_OMS_CREDENTIAL or this, not both",
+        ),
+        (
+            {"OG_TICKETING_WEBHOOK_SECRET_FILE": "/no/such/file"},
+            "OG_TICKETING_WEBHOOK_SECRET_FILE .*/no/such/file",
+        ),
+    ],
+)
+def test_bad_adapter_settings_name_the_variable(environ, message):
+    with pytest.raises(SettingsError, match=message) as caught:
+        load_settings(environ)
+    assert "hunter2hunter2" not in str(caught.value)
+
+
+def test_an_empty_secret_file_is_refused(tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(SettingsError, match=r"OG_CARRIER_CREDENTIAL_FILE .* is empty"):
+        load_settings({"OG_CARRIER_CREDENTIAL_FILE": str(empty)})

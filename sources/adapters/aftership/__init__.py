@@ -1,0 +1,1 @@
+"""The AfterShip Tracking API (version 2024-04) as the carrier source."""

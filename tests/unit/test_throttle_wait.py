@@ -1,0 +1,44 @@
+"""How long a source's 429 asks the gateway to wait (sources.resilience.throttle):
+Retry-After in seconds or as an HTTP date, else AfterShip's X-RateLimit-Reset, else a
+second. Measured against the wall clock, as the source's limit is."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+
+import pytest
+from multidict import CIMultiDict
+
+from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S, throttle_wait
+
+
+def headers(**values: str) -> CIMultiDict[str]:
+    return CIMultiDict({name.replace("_", "-"): value for name, value in values.items()})
+
+
+@pytest.mark.parametrize(
+    ("sent", "wait_s"),
+    [
+        ({"Retry_After": "2"}, 2.0),
+        ({"retry_after": "0.25"}, 0.25),
+        ({"Retry_After": "-3"}, 0.0),
+        ({}, DEFAULT_THROTTLE_WAIT_S),
+        ({"Retry_After": "soon"}, DEFAULT_THROTTLE_WAIT_S),
+        ({"X_RateLimit_Reset": "never"}, DEFAULT_THROTTLE_WAIT_S),
+    ],
+)
+def test_stated_waits(sent, wait_s):
+    assert throttle_wait(headers(**sent)) == wait_s
+
+
+def test_a_retry_after_date_and_a_reset_time_are_waits_from_now():
+    in_3_s = time.time() + 3
+    assert 1.5 < throttle_wait(headers(Retry_After=formatdate(in_3_s, usegmt=True))) <= 3
+    assert 2.5 < throttle_wait(headers(X_RateLimit_Reset=str(int(in_3_s) + 1))) <= 4
+    assert throttle_wait(headers(X_RateLimit_Reset=str(int(time.time()) - 10))) == 0.0
+
+
+def test_retry_after_wins_over_the_reset_time():
+    sent = headers(Retry_After="1", X_RateLimit_Reset=str(int(time.time()) + 30))
+    assert throttle_wait(sent) == 1.0

@@ -1,0 +1,127 @@
+"""Change events through the adapter seam: each adapter checks its own deliveries (the
+native ones Standard Webhooks, AfterShip its ``aftership-hmac-sha256``) and turns them
+into our change event, or refuses them with the status and code the receiver answers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from sources.adapters.aftership.adapter import AfterShipTracking
+from sources.clients.carrier import CarrierClient
+from sources.events import ChangeEvent, EventType
+from sources.options import SourceConfig
+from sources.webhooks import WebhookError, generate_secret, sign
+
+SECRET, OLD_SECRET = "aftership-webhook-secret", "the-one-before"
+DELIVERY = {
+    "event": "tracking_update",
+    "event_id": "3f645f5e-530b-4062-8695-db6a64420af8",
+    "is_tracking_first_tag": True,
+    "ts": 1795000000,
+    "msg": {
+        "id": "grhrexm6t3hiwkjwq37jd003",
+        "tracking_number": "9361289676091361892011",
+        "slug": "usps",
+        "tag": "OutForDelivery",
+        "checkpoints": [],
+        "updated_at": "2026-11-19T14:20:01Z",
+        "title": "9361289676091361892011",
+    },
+}
+BODY = msgspec.json.encode(DELIVERY)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """Computed here the way AfterShip's documentation shows it, not with the adapter's."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@pytest.fixture
+async def aftership() -> AsyncIterator[AfterShipTracking]:
+    config = SourceConfig(
+        base_url="http://127.0.0.1:9", credential="key", webhook_secrets=(SECRET, OLD_SECRET)
+    )
+    adapter = AfterShipTracking(config)
+    yield adapter
+    await adapter.close()
+
+
+@pytest.mark.parametrize("secret", [SECRET, OLD_SECRET])
+async def test_an_aftership_delivery_signed_with_a_live_secret_is_a_tracking_change(
+    aftership, secret
+):
+    verified = aftership.verify_webhook(BODY, {"Aftership-Hmac-Sha256": signature(secret, BODY)})
+    assert verified.event == ChangeEvent(
+        type=EventType.TRACKING_UPDATED,
+        occurred_at=datetime.fromtimestamp(1795000000, UTC),
+        tracking_number="9361289676091361892011",
+    )
+    assert verified.msg_id == "aftership:3f645f5e-530b-4062-8695-db6a64420af8"
+
+
+def refusal(adapter, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    with pytest.raises(WebhookError) as caught:
+        adapter.verify_webhook(body, headers)
+    return caught.value.status, caught.value.code
+
+
+async def test_an_aftership_delivery_that_is_not_signed_right_is_refused(aftership):
+    tampered = BODY.replace(b"OutForDelivery", b"Delivered")
+    good = signature(SECRET, BODY)
+    assert refusal(aftership, tampered, {"aftership-hmac-sha256": good}) == (
+        401,
+        "WEBHOOK_SIGNATURE_INVALID",
+    )
+    assert refusal(aftership, BODY, {}) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    wrong = signature("another-account", BODY)
+    assert refusal(aftership, BODY, {"aftership-hmac-sha256": wrong}) == (
+        401,
+        "WEBHOOK_SIGNATURE_INVALID",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", msgspec.json.encode({**DELIVERY, "event": "tracking_created"})],
+)
+async def test_a_signed_aftership_delivery_that_is_no_tracking_update_is_refused(aftership, body):
+    headers = {"aftership-hmac-sha256": signature(SECRET, body)}
+    assert refusal(aftership, body, headers) == (400, "WEBHOOK_BODY_INVALID")
+
+
+async def test_an_adapter_without_a_webhook_secret_refuses_every_delivery():
+    adapter = AfterShipTracking(SourceConfig(base_url="http://127.0.0.1:9", credential="key"))
+    try:
+        headers = {"aftership-hmac-sha256": signature(SECRET, BODY)}
+        assert refusal(adapter, BODY, headers) == (503, "WEBHOOKS_NOT_CONFIGURED")
+    finally:
+        await adapter.close()
+
+
+async def test_the_native_carrier_takes_standard_webhooks_only():
+    secret = generate_secret()
+    native = CarrierClient(SourceConfig(base_url="http://127.0.0.1:9", webhook_secrets=(secret,)))
+    try:
+        event = ChangeEvent(
+            type=EventType.TRACKING_UPDATED,
+            occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
+            tracking_number="1Z1",
+        )
+        body = msgspec.json.encode(event)
+        assert native.verify_webhook(body, sign(secret, body)).event == event
+        aftership_style = {"aftership-hmac-sha256": signature(secret, BODY)}
+        assert refusal(native, BODY, aftership_style) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    finally:
+        await native.close()
+
+
+async def test_the_aftership_adapter_needs_its_api_key():
+    with pytest.raises(ValueError, match="OG_CARRIER_CREDENTIAL"):
+        AfterShipTracking(SourceConfig(base_url="http://127.0.0.1:9"))
