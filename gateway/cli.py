@@ -18,6 +18,7 @@ from gateway.auth.cli import add_keys_commands
 from gateway.auth.pepper import check_pepper, generate_pepper
 from gateway.event_loop import run_main
 from gateway.settings import (
+    SOURCE_NAMES,
     Settings,
     SettingsError,
     SourceSettings,
@@ -45,7 +46,14 @@ EXAMPLE_QUERY = """{{
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "fault", None) and not args.vendors:
+        from sim.cluster import VENDORS  # already imported to parse --fault
+
+        named = [source for source, _ in args.fault if source in VENDORS]
+        if named:
+            parser.error(f"--fault {named[0]}:… needs --vendors (it names a vendor API)")
     generated = _generated(args)
     if generated is not None:  # needs no settings: works before any are right
         print(generated)
@@ -227,6 +235,13 @@ def _add_sim_options(
         help="random extra latency, up to this many ms (default %(default)s)",
     )
     parser.add_argument(
+        "--vendors",
+        action="store_true",
+        help="also serve the data set through simulated vendor APIs (AfterShip for the "
+        "carrier), after the four sources' ports; the demo's gateway then reads them "
+        "through its vendor adapters (docs/adapters.md; default: off)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -277,6 +292,7 @@ async def _start_sources(
 ) -> SimCluster:
     from sim.cluster import start_cluster
     from sim.seed import generate
+    from sim.vendors.access import SIM_API_KEY
 
     now = clock.now().replace(microsecond=0)
     dataset = generate(seed=args.seed, now=now, orders=args.orders)
@@ -291,10 +307,29 @@ async def _start_sources(
         webhook_secret=webhook_secret,
         faults=dict(args.fault),
         clock=clock,
+        vendors=args.vendors,
     )
     for name, url in cluster.urls.items():
         print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
+    if args.vendors:
+        print(f"  the vendor APIs admit the key {SIM_API_KEY} (as-api-key for AfterShip)")
     return cluster
+
+
+def vendor_source_settings(cluster: SimCluster, webhook_secret: str) -> dict[str, SourceSettings]:
+    """The gateway's settings for the sources the simulated vendor APIs serve."""
+    from sim.cluster import VENDORS
+    from sim.vendors.access import SIM_API_KEY
+
+    return {
+        source: SourceSettings(
+            url=cluster.urls[vendor],
+            adapter=vendor,
+            credential=SIM_API_KEY,
+            webhook_secret=webhook_secret,
+        )
+        for vendor, source in VENDORS.items()
+    }
 
 
 async def _sim(args: argparse.Namespace) -> None:
@@ -379,7 +414,9 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
     cluster = await _start_sources(
         args, args.sim_port_base or args.port + 101, f"{gateway}/webhooks", secret, clock
     )
-    sources = {name: SourceSettings(url=url) for name, url in cluster.urls.items()}
+    sources = {name: SourceSettings(url=cluster.urls[name]) for name in SOURCE_NAMES}
+    if args.vendors:
+        sources |= vendor_source_settings(cluster, secret)
     settings = msgspec.structs.replace(
         settings,
         host=args.host,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sim.common import (
+    ACCOUNT_KEY,
     CLOCK_KEY,
     DATASET_KEY,
     EMITTER_KEY,
@@ -24,6 +25,7 @@ from sim.openapi import encoded_document, served_routes
 from sim.routes import serve
 from sim.seed import Dataset
 from sim.stats import Stats
+from sim.vendors.access import VendorAccount
 from sources.clock import SYSTEM_CLOCK, Clock
 
 
@@ -49,15 +51,18 @@ def create_source_app(
     *,
     latency_ms: float = 0.0,
     jitter_ms: float = 0.0,
-    webhook: WebhookTarget | None = None,
+    webhook: WebhookTarget | WebhookEmitter | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    account: VendorAccount | None = None,
 ) -> web.Application:
     """An aiohttp app serving ``source``'s routes over ``dataset`` (read live, so tests
     may change it in place) plus the shared health, contract, stats and fault routes;
     it starts without faults.
 
-    With a ``webhook`` target, changes are delivered there; the emitter drains and
-    closes when the app is cleaned up. Changes are dated by ``clock``.
+    With a ``webhook`` target (or an emitter another app shares: one source served as
+    native and as a vendor API), changes are delivered there; the emitter drains and
+    closes when the app is cleaned up. Changes are dated by ``clock``. A simulated
+    vendor API admits the calls of its ``account`` (key and rate limit).
     """
     app = web.Application(middlewares=[_unknown_routes])
     app[SOURCE_KEY] = source
@@ -69,8 +74,11 @@ def create_source_app(
     app[KEYS] = IdempotencyKeys()
     app.on_shutdown.append(_release_hangs)
     app[OPENAPI_KEY] = encoded_document(source)
+    app[ACCOUNT_KEY] = account or VendorAccount()
     if webhook is not None:
-        emitter = app[EMITTER_KEY] = WebhookEmitter(webhook)
+        emitter = app[EMITTER_KEY] = (
+            webhook if isinstance(webhook, WebhookEmitter) else WebhookEmitter(webhook)
+        )
 
         async def close_emitter(_app: web.Application) -> None:
             await emitter.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
 
@@ -11,13 +11,18 @@ from aiohttp import web
 
 from sim.app import create_source_app, set_faults, set_latency
 from sim.common import STATS_KEY
-from sim.emitter import WebhookTarget
+from sim.emitter import WebhookEmitter, WebhookTarget
 from sim.faults import FaultSpec, parse_fault_spec
 from sim.seed import Dataset
 from sim.stats import Stats
+from sim.vendors import aftership
+from sim.vendors.access import DEFAULT_RATE_PER_S, VendorAccount
 from sources.clock import Clock, ShiftedClock
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
+# The simulated vendor APIs (sim.vendors), each serving one source's data: started
+# after the four sources (ports port_base + 4, …) with vendors=True.
+VENDORS = {"aftership": "carrier"}
 
 
 @dataclass
@@ -71,16 +76,17 @@ def parse_fault_option(text: str) -> tuple[str, FaultSpec]:
     source = source.strip()
     if not colon or not items.strip():
         raise ValueError(f"invalid fault {text!r}: expected <source>:<fault>[,<fault>...]")
-    _check_sources([source])
+    _check_sources([source], vendors=True)
     return source, parse_fault_spec(items)
 
 
-def _check_sources(names: Iterable[str]) -> None:
-    unknown = sorted(set(names) - set(SOURCES))
+def _check_sources(names: Iterable[str], vendors: bool = False) -> None:
+    known = (*SOURCES, *VENDORS) if vendors else SOURCES
+    unknown = sorted(set(names) - set(known))
     if unknown:
         raise ValueError(
             f"unknown source(s) {', '.join(map(repr, unknown))}: expected one of "
-            + ", ".join(SOURCES)
+            + ", ".join(known)
         )
 
 
@@ -88,10 +94,20 @@ def _per_source(value: float | Mapping[str, float], source: str) -> float:
     return value.get(source, 0.0) if isinstance(value, Mapping) else value
 
 
-def _webhook_target(url: str | None, secret: str | None, source: str) -> WebhookTarget | None:
+def _emitters(
+    url: str | None, secret: str | None, dataset: Dataset, vendors: bool
+) -> dict[str, WebhookEmitter]:
+    """One emitter per source, shared by the apps that serve its data: in the vendor's
+    shape when a vendor API serves it (``vendors``), else as a Standard Webhook."""
     if url is None or secret is None:
-        return None
-    return WebhookTarget(url=f"{url.rstrip('/')}/{source}", secret=secret)
+        return {}
+    emitters = {}
+    for source in SOURCES:
+        target = WebhookTarget(url=f"{url.rstrip('/')}/{source}", secret=secret)
+        if vendors and source == VENDORS["aftership"]:
+            target = replace(target, render=aftership.webhook(dataset), standard=False)
+        emitters[source] = WebhookEmitter(target)
+    return emitters
 
 
 async def start_cluster(
@@ -105,6 +121,8 @@ async def start_cluster(
     webhook_secret: str | None = None,
     faults: Mapping[str, FaultSpec] | None = None,
     clock: Clock | None = None,
+    vendors: bool = False,
+    vendor_rate_per_s: int | None = None,
 ) -> SimCluster:
     """Serve every source in :data:`SOURCES` on ``host``.
 
@@ -115,22 +133,34 @@ async def start_cluster(
     ``<webhook_url>/<source>``. ``faults`` maps source names to the faults they start
     with. Changes are dated by ``clock``: by default one that starts at the data
     set's ``now`` and ticks from there, so changes follow the data set, not the calendar.
+
+    With ``vendors``, the simulated vendor APIs of :data:`VENDORS` serve too, after the
+    four (each with the latency of the source whose data it serves, admitting
+    :data:`~sim.vendors.access.SIM_API_KEY` at ``vendor_rate_per_s`` calls a second,
+    or its vendor's own limit); a source they serve then sends its changes in its
+    vendor's shape, from whichever app the change was made through.
     """
     if (webhook_url is None) != (webhook_secret is None):
         raise ValueError("pass both webhook_url and webhook_secret, or neither")
     faults = faults or {}
-    _check_sources(faults)
+    _check_sources(faults, vendors)
     cluster = SimCluster(dataset=dataset)
     clock = clock or ShiftedClock(dataset.now)
+    emitters = _emitters(webhook_url, webhook_secret, dataset, vendors)
+    served = {source: source for source in SOURCES} | (VENDORS if vendors else {})
     try:
-        for offset, source in enumerate(SOURCES):
+        for offset, (source, data) in enumerate(served.items()):
+            account = None
+            if source in VENDORS:
+                account = VendorAccount(rate_per_s=vendor_rate_per_s or DEFAULT_RATE_PER_S)
             app = create_source_app(
                 source,
                 dataset,
-                latency_ms=_per_source(latency_ms, source),
-                jitter_ms=_per_source(jitter_ms, source),
-                webhook=_webhook_target(webhook_url, webhook_secret, source),
+                latency_ms=_per_source(latency_ms, data),
+                jitter_ms=_per_source(jitter_ms, data),
+                webhook=emitters.get(data),
                 clock=clock,
+                account=account,
             )
             set_faults(app, faults.get(source))
             runner = web.AppRunner(app, access_log=None)

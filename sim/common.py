@@ -15,6 +15,7 @@ from sim.emitter import WebhookEmitter
 from sim.faults import Faults
 from sim.seed import Dataset
 from sim.stats import Stats
+from sim.vendors.access import VendorAccount
 from sources.clock import Clock
 from sources.records import MAX_BATCH, ErrorBody
 
@@ -45,6 +46,7 @@ OPENAPI_KEY = web.AppKey("openapi", bytes)
 EMITTER_KEY = web.AppKey("emitter", WebhookEmitter)
 CLOCK_KEY = web.AppKey("clock", Clock)
 FAULTS_KEY = web.AppKey("faults", Faults)
+ACCOUNT_KEY = web.AppKey("account", VendorAccount)  # who a vendor API admits, how often
 PARTIAL_BATCH_KEY = web.RequestKey("partial_batch", bool)  # set when drawn for this request
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -17,12 +18,26 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=3.0, sock_connect=1.0)
 
 
+# One delivery of an event: (event, delivery id, secret) -> (body, headers). Called
+# per attempt, so a signature may carry the attempt's time.
+Render = Callable[[ChangeEvent, str, str], tuple[bytes, dict[str, str]]]
+
+
+def standard_webhook(event: ChangeEvent, msg_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
+    """The native sources' delivery: the event itself, as a signed Standard Webhook."""
+    body = msgspec.json.encode(event)
+    return body, sign(secret, body, msg_id=msg_id)
+
+
 @dataclass(frozen=True)
 class WebhookTarget:
-    """Where one source delivers its events (``<webhook_url>/<source>``) and its secret."""
+    """Where one source delivers its events (``<webhook_url>/<source>``), its secret, and
+    the shape of a delivery (a vendor's own, for a simulated vendor API)."""
 
     url: str
     secret: str = field(repr=False)
+    render: Render = standard_webhook
+    standard: bool = True  # the secret is a Standard Webhooks one (whsec_…)
 
 
 class WebhookEmitter:
@@ -41,7 +56,8 @@ class WebhookEmitter:
         backoff_s: float = 0.2,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
     ) -> None:
-        check_secret(target.secret)
+        if target.standard:
+            check_secret(target.secret)
         self.target = target
         self._retries = retries
         self._backoff_s = backoff_s
@@ -72,13 +88,12 @@ class WebhookEmitter:
             self._session = None
 
     async def _deliver(self, event: ChangeEvent) -> None:
-        body = msgspec.json.encode(event)
         msg_id = new_msg_id()
         try:
             for attempt in range(self._retries + 1):
                 if attempt:
                     await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
-                outcome = await self._post(body, msg_id)
+                outcome = await self._post(event, msg_id)
                 if outcome is None:
                     return
                 log.warning(
@@ -94,11 +109,11 @@ class WebhookEmitter:
             return
         log.error("webhook %s to %s given up", msg_id, self.target.url)
 
-    async def _post(self, body: bytes, msg_id: str) -> str | None:
+    async def _post(self, event: ChangeEvent, msg_id: str) -> str | None:
         """One attempt: ``None`` when done (delivered or refused for good), else why."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        headers = sign(self.target.secret, body, msg_id=msg_id)
+        body, headers = self.target.render(event, msg_id, self.target.secret)
         headers["content-type"] = "application/json"
         try:
             async with self._session.post(self.target.url, data=body, headers=headers) as resp:

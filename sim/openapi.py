@@ -23,8 +23,9 @@ import msgspec
 import msgspec.inspect
 
 from sim import carrier, inventory, oms, ticketing
-from sim.routes import REF, Admin, Answer, Change, Param, Read, Route, Service, Source
+from sim.routes import REF, Admin, Answer, Change, Delivery, Param, Read, Route, Service, Source
 from sim.shared import shared_routes
+from sim.vendors import aftership
 from sources.events import EVENTS_BY_SOURCE, ChangeEvent
 from sources.records import ErrorBody
 
@@ -33,7 +34,7 @@ VERSION = "1.0.0"
 
 SPECS: dict[str, Source] = {
     source.name: source
-    for source in (oms.SOURCE, inventory.SOURCE, carrier.SOURCE, ticketing.SOURCE)
+    for source in (oms.SOURCE, inventory.SOURCE, carrier.SOURCE, ticketing.SOURCE, aftership.SOURCE)
 }
 
 
@@ -239,8 +240,14 @@ _SIGNATURE_HEADERS = (
 )
 
 
-def _webhook(source: str) -> dict[str, Any]:
+STANDARD_DELIVERY = Delivery(
+    body=ChangeEvent, headers=_SIGNATURE_HEADERS, signed="Signed as a Standard Webhook."
+)
+
+
+def _webhook(spec: Source, delivery: Delivery) -> dict[str, Any]:
     """The change-event delivery a source makes (an OpenAPI 3.1 ``webhooks`` entry)."""
+    source = spec.data
     types = ", ".join(sorted(t.value for t in EVENTS_BY_SOURCE[source]))
     return {
         "post": {
@@ -248,7 +255,7 @@ def _webhook(source: str) -> dict[str, Any]:
             "summary": "Change event",
             "description": (
                 f"After every change, POSTed to <webhook_url>/{source} when the source "
-                "was started with a webhook URL and secret. Signed as a Standard Webhook. "
+                f"was started with a webhook URL and secret. {delivery.signed} "
                 f"Event types: {types}. Retried twice with backoff on connection errors, "
                 "timeouts and 5xx; any other answer ends the delivery."
             ),
@@ -256,9 +263,9 @@ def _webhook(source: str) -> dict[str, Any]:
                 _parameter(
                     Param(name, description, {"type": "string"}, required=True, location="header")
                 )
-                for name, description in _SIGNATURE_HEADERS
+                for name, description in delivery.headers
             ],
-            "requestBody": {"required": True, "content": _json_content(ChangeEvent.__name__)},
+            "requestBody": {"required": True, "content": _json_content(delivery.body.__name__)},
             "responses": {
                 "2XX": {"description": "Accepted."},
                 "4XX": {"description": "Refused: not retried."},
@@ -316,11 +323,12 @@ def _schemas(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
 
 
 def build_document(source: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``source`` ("oms", "inventory", "carrier", "ticketing")."""
+    """The OpenAPI 3.1 document of ``source`` (a name in :data:`SPECS`)."""
     spec = SPECS[source]
     routes = served_routes(source)
     types = [t for route in routes for t in _schema_types(route)]
-    components = _schemas(list(dict.fromkeys([*types, ErrorBody, ChangeEvent])))
+    delivery = spec.delivers or STANDARD_DELIVERY
+    components = _schemas(list(dict.fromkeys([*types, ErrorBody, delivery.body])))
     paths: dict[str, Any] = {}
     for route in routes:  # POST /tickets shares its path with GET /tickets
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, source)
@@ -328,7 +336,7 @@ def build_document(source: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": spec.title, "version": VERSION, "description": spec.description},
         "paths": paths,
-        "webhooks": {"changeEvent": _webhook(source)},
+        "webhooks": {"changeEvent": _webhook(spec, delivery)},
         "components": {"schemas": components},
     }
 

@@ -180,13 +180,33 @@ Route = Read | Change | Admin | Service
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """How a source delivers its change events: the body and the signature's headers
+    (name, description), and how it is signed."""
+
+    body: type[msgspec.Struct]
+    headers: tuple[tuple[str, str], ...]
+    signed: str
+
+
+@dataclass(frozen=True)
 class Source:
-    """One simulated source: its contract's title and description, and its own routes."""
+    """One simulated source: its contract's title and description, and its own routes.
+
+    A simulated vendor API ``serves`` a native source's data (``"carrier"``) in its
+    vendor's shapes and ``delivers`` its changes the vendor's way."""
 
     name: str
     title: str
     description: str
     routes: tuple[Route, ...]
+    serves: str | None = None
+    delivers: Delivery | None = None  # None: the native Standard Webhooks
+
+    @property
+    def data(self) -> str:
+        """The native source whose data this one serves."""
+        return self.serves or self.name
 
 
 def batch(

@@ -10,16 +10,14 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from httpx_sse import aconnect_sse
 
 from gateway.app import create_app
 from tests.support.attacks import ATTACKS, Attack, check, q, send
-from tests.support.cross_tenant import Probe, comparable, probes, writes
+from tests.support.cross_tenant import ask, comparable, probes, writes
 from tests.support.gateways import gateway_at, running_gateway
 from tests.support.secured import TENANT_B, Secured, secured_settings
 
@@ -100,24 +98,6 @@ async def test_attack_is_answered_at_once(secured, in_process, stats, attack: At
     assert sum((await stats.requests()).values()) == 0, "a resolver reached a source"
 
 
-async def ask(secured: Secured, probe: Probe, value: Any) -> Any:
-    """The probe's answer: a body, or a subscription's events until it completes."""
-    headers = {"authorization": f"Bearer {secured.keys[probe.key]}"}
-    async with httpx.AsyncClient(base_url=secured.gateway.url, timeout=10) as client:
-        if not probe.stream:
-            response = await client.post("/graphql", json=probe.payload(value), headers=headers)
-            assert response.status_code == 200, response.text
-            return response.json()
-        async with aconnect_sse(
-            client, "POST", "/graphql", json=probe.payload(value), headers=headers
-        ) as source:
-            assert source.response.status_code == 200
-            return [
-                [event.event, json.loads(event.data) if event.data else None]
-                async for event in source.aiter_sse()
-            ]
-
-
 async def test_another_tenants_ids_through_every_path(secured, sim):
     """A key of tenant A asks for tenant B's order (and its line, parcel and ticket)
     by every path that takes an id: each answer is NOT_FOUND (or nothing found),
@@ -125,8 +105,9 @@ async def test_another_tenants_ids_through_every_path(secured, sim):
     sim.reset_stats()
     differing = []
     for probe in probes(sim.dataset, TENANT_B):
-        foreign = comparable(await ask(secured, probe, probe.foreign))
-        missing = comparable(await ask(secured, probe, probe.missing))
+        async with httpx.AsyncClient(base_url=secured.gateway.url, timeout=10) as client:
+            foreign = comparable(await ask(client, secured.keys, probe, probe.foreign))
+            missing = comparable(await ask(client, secured.keys, probe, probe.missing))
         found_nothing = "NOT_FOUND" in json.dumps(foreign) or probe.path.startswith("orders ")
         if foreign != missing or not found_nothing:
             differing.append((probe.path, foreign, missing))

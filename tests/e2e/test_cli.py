@@ -83,6 +83,12 @@ async def test_sim_refuses_a_bad_now():
     assert "invalid datetime 'yesterday'" in command.output
 
 
+async def test_sim_refuses_a_fault_on_a_vendor_api_it_does_not_serve():
+    async with ordergraph("sim", "--fault", "aftership:error=0.5") as command:
+        assert await command.process.wait() == 2
+    assert "--fault aftership:… needs --vendors" in command.output
+
+
 async def test_serve_listens_on_the_host_and_port_of_its_flags(sim: SimCluster, tmp_path):
     port = free_port_block(1)
     ignored = free_socket()  # OG_PORT names a port the flags override; nobody listens there

@@ -21,14 +21,13 @@ import pytest
 from gateway.cli import DEMO_KEYS, DEMO_MAX_COST
 from gateway.settings import DEFAULT_PORTS, SOURCE_NAMES, Settings, SourceSettings
 from sim.cluster import SOURCES
+from tests.support.docs_examples import ALL_EXAMPLES, DOCS, PAGES, examples
 from tests.support.live_clients import sse_stream, within
 from tests.support.ports import free_port_block
 from tests.support.processes import ROOT, Command, ordergraph
 from tests.support.queries import ORDERS_PAGE
 from tests.support.timing import HANG_S
 
-DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 KEY_CLASSES = tuple(client_class for client_class, _, _ in DEMO_KEYS)
 
 
@@ -38,24 +37,6 @@ def _page(name: str) -> str:
 
 def sh_blocks(text: str) -> list[str]:
     return [block.strip() for block in re.findall(r"```sh\n(.*?)```", text, re.S)]
-
-
-# A GraphQL example opens with the key that runs it: "# With the demo's <class> key".
-EXAMPLE = re.compile(
-    r"```graphql\n# With the demo's (\w+) key\n((?:query|subscription) (\w+).*?)```", re.S
-)
-
-
-def examples(text: str) -> dict[str, tuple[str, str]]:
-    """operation name -> (key class, document), in page order."""
-    return {name: (key, document) for key, document, name in EXAMPLE.findall(text)}
-
-
-ALL_EXAMPLES = {
-    name: (page.relative_to(ROOT).as_posix(), key, document)
-    for page in PAGES
-    for name, (key, document) in examples(page.read_text()).items()
-}
 
 
 # -- static: examples are marked, links resolve, the settings table is whole ------------

@@ -1,5 +1,6 @@
 """The contract test kit (``sources.adapters.contract``) run on the native adapters,
-and on a package's adapter, against simulated sources of their own."""
+on the vendor adapters against the simulated vendor APIs, and on a package's adapter,
+against simulated sources of their own."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
+from sim.vendors.access import SIM_API_KEY
 from sources.adapters.contract import (
     BatchReadContract,
     CaseInsensitiveKeysContract,
@@ -34,7 +36,8 @@ def data(make_dataset: Any) -> Dataset:
 
 @pytest.fixture(scope="module")
 async def cluster(data: Dataset) -> AsyncIterator[SimCluster]:
-    cluster = await start_cluster(data)
+    """The native sources and the vendor APIs (a limit the kit's calls stay within)."""
+    cluster = await start_cluster(data, vendors=True, vendor_rate_per_s=1000)
     yield cluster
     await cluster.close()
 
@@ -53,7 +56,8 @@ READS: dict[str, tuple[str, Callable[[Dataset], dict[str, Any]]]] = {
 
 
 async def _subject(source: str, adapter_name: str, url: str, data: Dataset) -> Subject:
-    adapter = open_adapter(source, adapter_name, SourceConfig(base_url=url))
+    credential = None if adapter_name == "native" else SIM_API_KEY
+    adapter = open_adapter(source, adapter_name, SourceConfig(base_url=url, credential=credential))
     method, held = READS[source]
     absent = [] if source == "ticketing" else None  # an entry for every order id asked
     return Subject(adapter, getattr(adapter, method), held(data), MISSING, absent)
@@ -99,3 +103,20 @@ class TestAPackagesCarrierAdapter(BatchReadContract, CaseInsensitiveKeysContract
             subject = await _subject("carrier", "counting", cluster.urls["carrier"], data)
             yield subject
             await subject.adapter.close()
+
+
+class TestAfterShip(BatchReadContract, CaseInsensitiveKeysContract):
+    @pytest.fixture
+    async def subject(self, cluster, data) -> AsyncIterator[Subject]:
+        subject = await _subject("carrier", "aftership", cluster.urls["aftership"], data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestAfterShipDown(DownSourceContract):
+    @pytest.fixture
+    async def subject(self, data) -> AsyncIterator[Subject]:
+        nobody = f"http://127.0.0.1:{free_port_block(1)}"
+        subject = await _subject("carrier", "aftership", nobody, data)
+        yield subject
+        await subject.adapter.close()

@@ -4,9 +4,13 @@ not differ (anything naming the id aside)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
 
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster
@@ -88,6 +92,24 @@ def probes(dataset: Dataset, other_tenant: str) -> list[Probe]:
               "subscription($v: ID!) { orderUpdated(id: $v) { id } }", order_id, missing_id,
               stream=True),
     ]  # fmt: skip
+
+
+async def ask(client: httpx.AsyncClient, keys: dict[str, str], probe: Probe, value: Any) -> Any:
+    """The probe's answer from the gateway ``client`` calls, with the probe's key among
+    ``keys``: a body, or a subscription's events until it completes."""
+    headers = {"authorization": f"Bearer {keys[probe.key]}"}
+    if not probe.stream:
+        response = await client.post("/graphql", json=probe.payload(value), headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+    async with aconnect_sse(
+        client, "POST", "/graphql", json=probe.payload(value), headers=headers
+    ) as source:
+        assert source.response.status_code == 200
+        return [
+            [event.event, json.loads(event.data) if event.data else None]
+            async for event in source.aiter_sse()
+        ]
 
 
 def comparable(answer: Any) -> Any:

@@ -75,17 +75,22 @@ async def in_process_gateway(
 
 @contextlib.asynccontextmanager
 async def changing_sources(
-    dataset: Dataset, secret: str
+    dataset: Dataset, secret: str, *, vendors: bool = False
 ) -> AsyncIterator[tuple[SimCluster, RedisServer, socket.socket]]:
     """Sources over ``dataset`` that send their signed change events to the gateway
-    that will serve on the returned socket, and a private Redis for gateways to share."""
+    that will serve on the returned socket, and a private Redis for gateways to share;
+    with ``vendors``, the simulated vendor APIs too (sending theirs their vendors' way)."""
     server = RedisServer()
     await server.start()
     sock = free_socket()
     host, port = sock.getsockname()
     try:
         async with await start_cluster(
-            dataset, webhook_url=f"http://{host}:{port}/webhooks", webhook_secret=secret
+            dataset,
+            webhook_url=f"http://{host}:{port}/webhooks",
+            webhook_secret=secret,
+            vendors=vendors,
+            vendor_rate_per_s=1000,
         ) as cluster:
             yield cluster, server, sock
     finally:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from sim.app import create_source_app
-from sim.cluster import SOURCES
+from sim.cluster import SOURCES, VENDORS
 from sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
 from sim.seed import generate
 from sources.records import MAX_BATCH
@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_every_source_has_a_spec() -> None:
-    assert tuple(SPECS) == SOURCES
+    assert tuple(SPECS) == (*SOURCES, *VENDORS)
 
 
 def test_committed_documents_equal_generated() -> None:

@@ -1,0 +1,103 @@
+"""``ordergraph demo --vendors`` as a user starts it: the carrier read through the
+AfterShip adapter from the simulated AfterShip API shows the same orders as
+``ordergraph demo`` over the native carrier (same seed, same now), and a change made
+at the vendor reaches the graph through its signed webhook."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sim.cluster import SOURCES
+from sim.vendors.access import SIM_API_KEY
+from tests.support.docs_examples import ALL_EXAMPLES
+from tests.support.ports import free_port_block
+from tests.support.processes import Command, ordergraph
+from tests.support.queries import ORDERS_PAGE
+from tests.support.waiting import eventually
+
+NOW = "2026-11-20T15:00:00Z"
+SHIPMENTS = """query($n: String!) { orderByNumber(number: $n) {
+  shipments { trackingNumber tracking { status } } } }"""
+
+
+@contextlib.asynccontextmanager
+async def demo(*options: str) -> AsyncIterator[tuple[str, Command]]:
+    port = free_port_block(106)  # the gateway's, then the sources' from port + 101
+    url = f"http://127.0.0.1:{port}"
+    async with ordergraph("demo", "--port", str(port), "--now", NOW, *options) as command:
+        async with aiohttp.ClientSession() as session:
+            await command.ready(session, url)
+        await command.printed("Watch it live")
+        yield url, command
+
+
+@pytest.fixture(scope="module")
+async def demos() -> AsyncIterator[tuple[str, str, Command]]:
+    async with demo() as (native, _), demo("--vendors") as (vendor, command):
+        yield native, vendor, command
+
+
+async def ask(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """As the demo lets anyone in: an internal console."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/graphql", json={"query": query, "variables": variables}) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        body.pop("extensions", None)
+        return body  # type: ignore[no-any-return]
+
+
+async def test_the_vendor_demo_names_its_vendor_api_and_key(demos):
+    _, url, command = demos
+    port = int(url.rsplit(":", 1)[1])
+    assert f"  aftership  http://127.0.0.1:{port + 101 + len(SOURCES)} " in command.output
+    assert SIM_API_KEY in command.output
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/readyz") as resp:
+        ready = await resp.json()
+    adapters = {source["name"]: source["adapter"] for source in ready["sources"]}
+    assert adapters["carrier"] == "aftership" and adapters["oms"] == "native"
+
+
+async def test_the_vendor_demo_shows_the_same_orders(demos):
+    native, vendor, _ = demos
+    after = None
+    for _ in range(2):
+        variables = {"first": 50, "after": after}
+        shown = await ask(native, ORDERS_PAGE, variables)
+        assert "errors" not in shown
+        assert await ask(vendor, ORDERS_PAGE, variables) == shown
+        after = shown["data"]["orders"]["pageInfo"]["endCursor"]
+    for name, (_, _, document) in ALL_EXAMPLES.items():
+        if document.startswith("query"):
+            assert await ask(vendor, document) == await ask(native, document), name
+
+
+async def test_a_change_at_the_vendor_reaches_the_graph(demos):
+    _, url, _ = demos
+    page = await ask(url, "{ orders(first: 100) { nodes { number shipments { trackingNumber "
+                     "tracking { status } } } } }")  # fmt: skip
+    number, tracking_number = next(
+        (order["number"], shipment["trackingNumber"])
+        for order in page["data"]["orders"]["nodes"]
+        for shipment in order["shipments"]
+        if shipment["tracking"] and shipment["tracking"]["status"] == "IN_TRANSIT"
+    )
+    port = int(url.rsplit(":", 1)[1])
+    aftership = f"http://127.0.0.1:{port + 101 + len(SOURCES)}"
+    advance = f"{aftership}/admin/trackings/{tracking_number}/advance"
+    async with aiohttp.ClientSession() as session, session.post(advance) as resp:
+        assert resp.status == 200, await resp.text()
+
+    async def moved_on() -> bool:
+        shipments = (await ask(url, SHIPMENTS, {"n": number}))["data"]["orderByNumber"]
+        statuses = {s["trackingNumber"]: s["tracking"]["status"] for s in shipments["shipments"]}
+        return statuses[tracking_number] == "OUT_FOR_DELIVERY"
+
+    await eventually(moved_on, "the vendor's webhook refreshed the graph", timeout_s=10)

@@ -1,0 +1,63 @@
+"""A vendor's change events through the adapter seam, end to end: the simulated
+AfterShip API POSTs its signed ``tracking_update`` webhooks to a gateway that reads the
+carrier through AfterShip, which drops what it cached and shows the change; a native
+Standard Webhook for that source is refused there, signed or not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec.structs import replace
+
+from gateway.cli import vendor_source_settings
+from sim.cluster import SOURCES
+from sources.events import ChangeEvent, EventType
+from sources.webhooks import generate_secret
+from tests.support.deliveries import deliver, in_transit
+from tests.support.gateways import (
+    FIXED_NOW,
+    RunningGateway,
+    changing_sources,
+    running_gateway,
+    settings_for,
+)
+from tests.support.waiting import eventually
+
+SECRET = generate_secret()
+STATUS = """query($n: String!) { orderByNumber(number: $n) {
+  shipments { tracking { status message } } } }"""
+
+
+async def tracking(gateway: RunningGateway, number: str) -> dict[str, Any]:
+    body = await gateway.query(STATUS, {"n": number})
+    (shipment,) = body["data"]["orderByNumber"]["shipments"]
+    return shipment["tracking"]  # type: ignore[no-any-return]
+
+
+async def test_aftership_webhooks_refresh_the_graph(make_dataset) -> None:
+    dataset = make_dataset()  # its own: the carrier's data changes
+    order, number = in_transit(dataset)
+    async with changing_sources(dataset, SECRET, vendors=True) as (cluster, _redis, sock):
+        native = settings_for({s: cluster.urls[s] for s in SOURCES}, webhook_secrets=[SECRET])
+        settings = replace(native, sources=native.sources | vendor_source_settings(cluster, SECRET))
+        async with running_gateway(settings, sock) as gateway:
+            assert (await tracking(gateway, order.number))["status"] == "IN_TRANSIT"
+            # a change made through either app goes out the vendor's way
+            for app, status in (("carrier", "OUT_FOR_DELIVERY"), ("aftership", "DELIVERED")):
+                url = f"{cluster.urls[app]}/admin/trackings/{number}/advance"
+                async with gateway.session.post(url, json={"status": status}) as resp:
+                    assert resp.status == 200, await resp.text()
+
+                async def shown(status: str = status) -> bool:
+                    return (await tracking(gateway, order.number))["status"] == status
+
+                await eventually(shown, f"the graph shows {status}")
+            event = ChangeEvent(
+                type=EventType.TRACKING_UPDATED, occurred_at=FIXED_NOW, tracking_number=number
+            )
+            status, body = await deliver(gateway, "carrier", event, SECRET)
+            assert (status, body["code"]) == (401, "WEBHOOK_SIGNATURE_INVALID")
+            # the native sources still take their Standard Webhooks
+            event = replace(event, type=EventType.ORDER_UPDATED, order_id=order.id)
+            status, body = await deliver(gateway, "oms", event, SECRET)
+            assert (status, body["status"]) == (200, "applied")
