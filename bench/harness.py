@@ -24,6 +24,7 @@ from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE  # noqa: E402
 from tests.support.serving import wait_ready  # noqa: E402
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
+VENDORS = ("aftership",)  # with --vendors, on the ports after the sources' (sim.cluster)
 # The full 50-order view costs ~13,000 points and 20 clients saturate the gateway: the
 # benchmarks lift the cost limit and the deadline, so saturation shows as latency
 # rather than refusals and timeouts.
@@ -39,15 +40,19 @@ class Demo:
     source_pid: int | None = None  # the sources' process, when they run apart
 
     async def upstream_requests(self, reset: bool = False) -> int:
-        """Requests the four sources served since the last reset (and reset them)."""
-        total = 0
-        for url in self.source_urls.values():
+        """Requests the sources served since the last reset (and reset them)."""
+        return sum(stats["requests"] for stats in (await self.source_stats(reset)).values())
+
+    async def source_stats(self, reset: bool = False) -> dict[str, dict[str, Any]]:
+        """Each source's (and vendor API's) ``/__stats`` since the last reset."""
+        served = {}
+        for name, url in self.source_urls.items():
             async with self.session.get(f"{url}/__stats") as resp:
-                total += (await resp.json())["requests"]
+                served[name] = await resp.json()
             if reset:
                 async with self.session.delete(f"{url}/__stats"):
                     pass
-        return total
+        return served
 
 
 CLIENTS = 10  # concurrent clients of the speed figures, as in the peers' benchmark
@@ -81,8 +86,9 @@ async def running_demo(
     another (``ordergraph serve``, dev mode unless ``env`` says otherwise), as in
     production where the sources are other systems; ``extra_args`` then go to the
     sources. ``root``: the checkout whose code runs (by default this one)."""
-    port = free_port_block(105)
-    source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(SOURCES)}
+    port = free_port_block(106)
+    served = (*SOURCES, *VENDORS) if "--vendors" in extra_args else SOURCES
+    source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(served)}
     # No exception queue: its sweeps would add upstream requests to what is measured.
     defaults = {"OG_LOG_LEVEL": "WARNING", "OG_EXCEPTION_QUEUE": "false"}
     gateway = f"http://127.0.0.1:{port}"
@@ -92,7 +98,7 @@ async def running_demo(
              *extra_args),
             ("serve", "--port", str(port)),
         ]  # fmt: skip
-        defaults |= {f"OG_{name.upper()}_URL": url for name, url in source_urls.items()}
+        defaults |= {f"OG_{name.upper()}_URL": source_urls[name] for name in SOURCES}
         defaults["OG_DEV_MODE"] = "1"
     else:
         commands = [("demo", "--port", str(port), *extra_args)]
@@ -130,11 +136,15 @@ class Run:
         q = statistics.quantiles(self.latencies, n=100, method="inclusive")
         return (
             f"{label:<34} {clients:>7} {q[49] * 1000:>8.1f} {q[94] * 1000:>8.1f} "
-            f"{len(self.latencies) / self.elapsed:>8.1f} {upstream / len(self.latencies):>9.2f}"
+            f"{q[98] * 1000:>8.1f} {len(self.latencies) / self.elapsed:>8.1f} "
+            f"{upstream / len(self.latencies):>9.2f}"
         )
 
 
-HEADER = f"{'view':<34} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'upstream':>9}"
+HEADER = (
+    f"{'view':<34} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8} "
+    f"{'upstream':>9}"
+)
 
 
 async def drive(

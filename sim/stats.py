@@ -11,12 +11,14 @@ from sources.records import Record
 class StatsBody(Record, frozen=True, kw_only=True):
     """Data requests since the source started or was last reset: the total, the count
     per route (its path template, e.g. /orders/{id}/cancel) and, per batch route, the
-    number of distinct ids of every accepted call in call order. /healthz,
-    /openapi.json, /__stats, /__faults and /admin/... are not counted."""
+    number of distinct ids of every accepted call in call order; of the requests, those
+    a simulated vendor API refused for its rate limit (429). /healthz, /openapi.json,
+    /__stats, /__faults and /admin/... are not counted."""
 
     requests: int
     paths: dict[str, int]
     batch_sizes: dict[str, list[int]]
+    throttled: int = 0
 
 
 @dataclass
@@ -26,6 +28,7 @@ class Stats:
     requests: int = 0
     paths: dict[str, int] = field(default_factory=dict)
     batch_sizes: dict[str, list[int]] = field(default_factory=dict)
+    throttled: int = 0
 
     def count(self, path: str) -> None:
         self.requests += 1
@@ -35,7 +38,7 @@ class Stats:
         self.batch_sizes.setdefault(path, []).append(size)
 
     def reset(self) -> None:
-        self.requests = 0
+        self.requests = self.throttled = 0
         self.paths.clear()
         self.batch_sizes.clear()
 
@@ -45,4 +48,5 @@ class Stats:
             requests=self.requests,
             paths=dict(self.paths),
             batch_sizes={path: list(sizes) for path, sizes in self.batch_sizes.items()},
+            throttled=self.throttled,
         )

@@ -78,6 +78,7 @@ def _admitted(handler: Handler) -> Handler:
             "X-RateLimit-Reset": str(admission.reset),
         }
         if not admission.admitted:
+            request.app[STATS_KEY].throttled += 1
             response: web.StreamResponse = _error(
                 429, "TooManyRequests", "You have exceeded the API call rate limit."
             )

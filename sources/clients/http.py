@@ -39,7 +39,7 @@ from sources.options import SourceConfig
 from sources.resilience import caller, deadline
 from sources.resilience.breaker import CallerBreakers, CircuitBreaker, CircuitOpenError
 from sources.resilience.budget import RetryBudget
-from sources.resilience.throttle import throttle_wait
+from sources.resilience.throttle import Pacer, throttle_wait
 from sources.webhooks import NOT_CONFIGURED, VerifiedEvent, WebhookError, verify
 
 log = logging.getLogger("ordergraph.sources")
@@ -52,7 +52,10 @@ _TRANSIENT_STATUSES = frozenset({502, 503, 504})
 MIN_CALL_S = 0.005  # less time than this left: the call is not worth sending
 MIN_TIMEOUT_BLAME_S = 0.1  # a timeout shorter than this is the deadline's, not the source's
 THROTTLED = 429
-MAX_THROTTLE_WAITS = 5  # per call: a source that keeps saying "later" has said no
+# A call waits out a rate limit within its deadline, and without one (background work)
+# for this long at the most; each wait at least the minimum, so "retry now" cannot spin.
+MAX_THROTTLE_WAIT_S = 10.0
+MIN_THROTTLE_WAIT_S = 0.01
 
 
 def open_session(config: SourceConfig) -> aiohttp.ClientSession:
@@ -197,6 +200,7 @@ class SourceClient:
         )
         self.caller_breakers = CallerBreakers(breaker)  # what one key alone would open
         self._budget = RetryBudget()
+        self._pacer = Pacer()
         self._retrying = AsyncRetrying(
             stop=stop_after_attempt(config.retry_attempts) | _StopNearDeadline(config),
             wait=wait_random_exponential(
@@ -274,16 +278,21 @@ class SourceClient:
         """
         encoded = None if body is None else msgspec.json.encode(body)
         call = _Call(method, path, params, encoded, accept_statuses, headers)
-        for waits in range(MAX_THROTTLE_WAITS + 1):
+        waited_s = 0.0
+        while True:
             try:
+                held_s = self._pacer.wait_s()
+                if held_s > 0:  # the source said its limit is spent: not sent
+                    raise _Throttled(self.name, held_s)
                 return await self._call(call, into, batch_size, idempotent)
             except _Throttled as exc:
                 # A 429 means the call was not processed: even a write may be resent.
-                if waits == MAX_THROTTLE_WAITS or not _room_to_wait(exc.wait_s):
+                wait_s = max(exc.wait_s, MIN_THROTTLE_WAIT_S)
+                if waited_s + wait_s > MAX_THROTTLE_WAIT_S or not _room_to_wait(wait_s):
                     raise
+                waited_s += wait_s
                 telemetry.count_throttle_wait(self.name)
-                await asyncio.sleep(exc.wait_s)
-        raise AssertionError("unreachable")
+                await asyncio.sleep(wait_s)
 
     async def _call(self, call: _Call, into: type[T], batch_size: int, idempotent: bool) -> T:
         """One call, with retries of an idempotent one."""
@@ -434,7 +443,12 @@ class SourceClient:
                 headers=headers,
                 timeout=timeout,
             ) as resp:
-                wait_s = throttle_wait(resp.headers) if resp.status == THROTTLED else 0.0
+                wait_s = 0.0
+                if resp.status == THROTTLED:
+                    wait_s = throttle_wait(resp.headers)
+                    self._pacer.hold(wait_s)
+                else:
+                    self._pacer.note(resp.headers)
                 return resp.status, await resp.read(), wait_s
         except TimeoutError as exc:
             raise _TimedOut(self.name, timeout_s) from exc

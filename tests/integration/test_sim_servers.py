@@ -342,7 +342,8 @@ async def test_stats_count_and_reset(
 ) -> None:
     async with http.delete(f"{oms.base}/__stats") as resp:
         assert resp.status == 204
-    assert await stats_of(http, oms.base) == {"requests": 0, "paths": {}, "batchSizes": {}}
+    empty = {"requests": 0, "paths": {}, "batchSizes": {}, "throttled": 0}
+    assert await stats_of(http, oms.base) == empty
     ids = list(sim_data.orders)
     await oms.raw("/orders", {"ids": ",".join(ids[:50])})
     await oms.raw("/orders", {"ids": f"{ids[0]},{ids[1]},{ids[0]}"})
@@ -356,6 +357,7 @@ async def test_stats_count_and_reset(
         "requests": 5,
         "paths": {"/orders": 3, "/orders/by-number": 1, "/orders/search": 1},
         "batchSizes": {"/orders": [50, 2], "/orders/by-number": [1]},
+        "throttled": 0,
     }
     assert cluster.stats("oms").requests == 5
     async with http.delete(f"{oms.base}/__stats") as resp:

@@ -162,15 +162,20 @@ async def test_a_429_is_waited_out_and_never_a_failure_but_timeouts_are(upstream
     await client.close()
 
 
-async def test_a_source_that_keeps_saying_later_has_said_no(upstream):
+async def test_a_rate_limit_is_waited_out_only_within_the_deadline(upstream):
+    """Asked to wait 100 ms again and again, a call with 350 ms left waits while the
+    deadline leaves room for the wait and a call, then fails as rate limited."""
     server, url = upstream
     client = Thing(SourceConfig(base_url=url))
-    server.retry_after = "0"
+    server.retry_after = "0.1"
     server.statuses = [429] * 20
+    deadline.start(0.35)
+    started = time.monotonic()
     with pytest.raises(SourceError) as failure:
         await client.request_json("GET", "/thing", dict)
     assert failure.value.retryable and "rate limited" in str(failure.value)
-    assert server.hits["GET"] == 6  # the call and five waits
+    assert 2 <= server.hits["GET"] <= 4
+    assert time.monotonic() - started < 0.35
     assert client.breaker.state == CLOSED
     await client.close()
 

@@ -1,6 +1,7 @@
-"""How long a source's 429 asks the gateway to wait (sources.resilience.throttle):
-Retry-After in seconds or as an HTTP date, else AfterShip's X-RateLimit-Reset, else a
-second. Measured against the wall clock, as the source's limit is."""
+"""sources.resilience.throttle: how long a source's 429 asks the gateway to wait
+(Retry-After in seconds or as an HTTP date, else AfterShip's X-RateLimit-Reset, else a
+second), and the pacer that holds calls while the source's limit is spent. Measured
+against the wall clock, as the source's limit is."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from email.utils import formatdate
 import pytest
 from multidict import CIMultiDict
 
-from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S, throttle_wait
+from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S, Pacer, throttle_wait
 
 
 def headers(**values: str) -> CIMultiDict[str]:
@@ -42,3 +43,22 @@ def test_a_retry_after_date_and_a_reset_time_are_waits_from_now():
 def test_retry_after_wins_over_the_reset_time():
     sent = headers(Retry_After="1", X_RateLimit_Reset=str(int(time.time()) + 30))
     assert throttle_wait(sent) == 1.0
+
+
+def test_a_pacer_holds_calls_while_the_limit_is_spent():
+    pacer = Pacer()
+    assert pacer.wait_s() == 0.0
+    pacer.note(headers(X_RateLimit_Remaining="3", X_RateLimit_Reset=str(int(time.time()) + 5)))
+    assert pacer.wait_s() == 0.0  # calls left: nothing held
+    pacer.note(headers(X_RateLimit_Remaining="0"))
+    assert pacer.wait_s() == 0.0  # spent, but no reset time to hold to
+    pacer.note(headers(X_RateLimit_Remaining="0", X_RateLimit_Reset=str(int(time.time()) + 3)))
+    assert 2.0 < pacer.wait_s() <= 3.0
+    pacer.hold(0.5)  # a shorter 429 does not shorten the hold
+    assert pacer.wait_s() > 2.0
+
+
+def test_a_429_holds_every_call():
+    pacer = Pacer()
+    pacer.hold(0.5)
+    assert 0.4 < pacer.wait_s() <= 0.5
