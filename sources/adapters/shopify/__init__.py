@@ -1,0 +1,1 @@
+"""Shopify Admin GraphQL API shapes and their translation to our records (no I/O)."""

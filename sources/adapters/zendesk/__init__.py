@@ -1,0 +1,1 @@
+"""Zendesk Support API: its JSON shapes and their translation to our ticket records."""
