@@ -328,7 +328,8 @@ def vendor_source_settings(cluster: SimCluster, webhook_secret: str) -> dict[str
             credential=SIM_API_KEY,
             webhook_secret=webhook_secret,
         )
-        for vendor, source in VENDORS.items()
+        for vendor, sources in VENDORS.items()
+        for source in sources
     }
 
 
@@ -349,6 +350,9 @@ async def _sim(args: argparse.Namespace) -> None:
 # first: 100 (tests/e2e/test_readme.py runs both against the demo). Production
 # keeps Settings.max_cost (1,000).
 DEMO_MAX_COST = 30_000
+# A vendor's rate limit counts calls per one-second window (AfterShip: 10); a query
+# that finds the window spent waits for the next, so the deadline must hold a window.
+VENDOR_DEMO_DEADLINE_MS = 2000
 
 DEMO_KEYS = (
     # (class, tenant, scopes): one key of each class
@@ -356,6 +360,14 @@ DEMO_KEYS = (
     ("console", "*", ",".join(sorted(ALL_SCOPES))),
     ("partner", "acct_partner_north", "orders:read,shipments:read"),
 )
+
+
+def _demo_deadline_ms(args: argparse.Namespace, settings: Settings) -> int:
+    """The demo's request deadline: the configured one, or with ``--vendors`` one that
+    holds a vendor's rate-limit window (unless OG_REQUEST_DEADLINE_MS says otherwise)."""
+    if args.vendors and "OG_REQUEST_DEADLINE_MS" not in os.environ:
+        return max(settings.request_deadline_ms, VENDOR_DEMO_DEADLINE_MS)
+    return settings.request_deadline_ms
 
 
 async def _demo_keys(settings: Settings) -> None:
@@ -425,6 +437,7 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> None:
         webhook_secrets=[secret],
         dev_mode=True,
         max_cost=settings.max_cost if "OG_MAX_COST" in os.environ else DEMO_MAX_COST,
+        request_deadline_ms=_demo_deadline_ms(args, settings),
         key_pepper=settings.key_pepper or secrets.token_urlsafe(32),
         # A throwaway key store, unless one was configured on purpose.
         keys_url=settings.keys_url

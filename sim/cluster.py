@@ -15,14 +15,13 @@ from sim.emitter import WebhookEmitter, WebhookTarget
 from sim.faults import FaultSpec, parse_fault_spec
 from sim.seed import Dataset
 from sim.stats import Stats
-from sim.vendors import aftership
 from sim.vendors.access import DEFAULT_RATE_PER_S, VendorAccount
+from sim.vendors.apis import VENDOR_APIS, VENDORS
 from sources.clock import Clock, ShiftedClock
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
-# The simulated vendor APIs (sim.vendors), each serving one source's data: started
-# after the four sources (ports port_base + 4, …) with vendors=True.
-VENDORS = {"aftership": "carrier"}
+# The simulated vendor APIs (sim.vendors.apis) start after the four sources (ports
+# port_base + 4, …) with vendors=True.
 
 
 @dataclass
@@ -104,8 +103,9 @@ def _emitters(
     emitters = {}
     for source in SOURCES:
         target = WebhookTarget(url=f"{url.rstrip('/')}/{source}", secret=secret)
-        if vendors and source == VENDORS["aftership"]:
-            target = replace(target, render=aftership.webhook(dataset), standard=False)
+        for name, api in VENDOR_APIS.items() if vendors else ():
+            if source in VENDORS[name]:
+                target = replace(target, render=api.webhook(dataset, source), standard=False)
         emitters[source] = WebhookEmitter(target)
     return emitters
 
@@ -147,7 +147,9 @@ async def start_cluster(
     cluster = SimCluster(dataset=dataset)
     clock = clock or ShiftedClock(dataset.now)
     emitters = _emitters(webhook_url, webhook_secret, dataset, vendors)
-    served = {source: source for source in SOURCES} | (VENDORS if vendors else {})
+    served = {source: source for source in SOURCES}
+    if vendors:  # a vendor API has the latency of the first source it serves
+        served |= {name: sources[0] for name, sources in VENDORS.items()}
     try:
         for offset, (source, data) in enumerate(served.items()):
             account = None

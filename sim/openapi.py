@@ -25,7 +25,7 @@ import msgspec.inspect
 from sim import carrier, inventory, oms, ticketing
 from sim.routes import REF, Admin, Answer, Change, Delivery, Param, Read, Route, Service, Source
 from sim.shared import shared_routes
-from sim.vendors import aftership
+from sim.vendors.apis import VENDOR_APIS
 from sources.events import EVENTS_BY_SOURCE, ChangeEvent
 from sources.records import ErrorBody
 
@@ -34,7 +34,13 @@ VERSION = "1.0.0"
 
 SPECS: dict[str, Source] = {
     source.name: source
-    for source in (oms.SOURCE, inventory.SOURCE, carrier.SOURCE, ticketing.SOURCE, aftership.SOURCE)
+    for source in (
+        oms.SOURCE,
+        inventory.SOURCE,
+        carrier.SOURCE,
+        ticketing.SOURCE,
+        *(api.SOURCE for api in VENDOR_APIS.values()),
+    )
 }
 
 
@@ -247,8 +253,8 @@ STANDARD_DELIVERY = Delivery(
 
 def _webhook(spec: Source, delivery: Delivery) -> dict[str, Any]:
     """The change-event delivery a source makes (an OpenAPI 3.1 ``webhooks`` entry)."""
-    source = spec.data
-    types = ", ".join(sorted(t.value for t in EVENTS_BY_SOURCE[source]))
+    source = "|".join(spec.data)
+    types = ", ".join(sorted(t.value for s in spec.data for t in EVENTS_BY_SOURCE[s]))
     return {
         "post": {
             "operationId": "changeEvent",

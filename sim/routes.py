@@ -193,20 +193,20 @@ class Delivery:
 class Source:
     """One simulated source: its contract's title and description, and its own routes.
 
-    A simulated vendor API ``serves`` a native source's data (``"carrier"``) in its
-    vendor's shapes and ``delivers`` its changes the vendor's way."""
+    A simulated vendor API ``serves`` native sources' data (``("carrier",)``) in its
+    vendor's shapes and ``delivers`` their changes the vendor's way."""
 
     name: str
     title: str
     description: str
     routes: tuple[Route, ...]
-    serves: str | None = None
+    serves: tuple[str, ...] = ()
     delivers: Delivery | None = None  # None: the native Standard Webhooks
 
     @property
-    def data(self) -> str:
-        """The native source whose data this one serves."""
-        return self.serves or self.name
+    def data(self) -> tuple[str, ...]:
+        """The native sources whose data this one serves (a native source: its own)."""
+        return self.serves or (self.name,)
 
 
 def batch(

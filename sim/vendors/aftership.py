@@ -138,8 +138,9 @@ async def _couriers(request: web.Request) -> web.Response:
     return _answer(CouriersAnswer(meta=wire.Meta(code=200), data=data))
 
 
-def webhook(dataset: Dataset) -> Render:
-    """How the simulated AfterShip delivers a change: the tracking as it now is."""
+def webhook(dataset: Dataset, source: str) -> Render:
+    """How the simulated AfterShip delivers a change of ``source`` (the carrier's): the
+    tracking as it now is."""
 
     def render(event: ChangeEvent, msg_id: str, secret: str) -> tuple[bytes, dict[str, str]]:
         number = event.tracking_number or ""
@@ -194,7 +195,7 @@ SOURCE = Source(
         ),
         *(route for route in carrier.SOURCE.routes if isinstance(route, Admin)),
     ),
-    serves="carrier",
+    serves=("carrier",),
     delivers=Delivery(
         body=wire.WebhookBody,
         headers=(

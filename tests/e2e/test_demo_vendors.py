@@ -75,8 +75,18 @@ async def test_the_vendor_demo_shows_the_same_orders(demos):
         assert await ask(vendor, ORDERS_PAGE, variables) == shown
         after = shown["data"]["orders"]["pageInfo"]["endCursor"]
     for name, (_, _, document) in ALL_EXAMPLES.items():
-        if document.startswith("query"):
+        if not document.startswith("query"):
+            continue
+        if "exceptionQueue" not in document:
             assert await ask(vendor, document) == await ask(native, document), name
+            continue
+
+        # The queue fills from each gateway's start-up sweep, whose carrier reads the
+        # vendor's rate limit paces: the same once both sweeps are done.
+        async def same(document: str = document) -> bool:
+            return await ask(vendor, document) == await ask(native, document)
+
+        await eventually(same, f"{name} answers the same", timeout_s=30)
 
 
 async def test_a_change_at_the_vendor_reaches_the_graph(demos):
