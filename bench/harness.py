@@ -24,7 +24,7 @@ from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE  # noqa: E402
 from tests.support.serving import wait_ready  # noqa: E402
 
 SOURCES = ("oms", "inventory", "carrier", "ticketing")
-VENDORS = ("aftership",)  # with --vendors, on the ports after the sources' (sim.cluster)
+VENDORS = ("aftership", "zendesk")  # with --vendors, after the sources' ports (sim.cluster)
 # The full 50-order view costs ~13,000 points and 20 clients saturate the gateway: the
 # benchmarks lift the cost limit and the deadline, so saturation shows as latency
 # rather than refusals and timeouts.
@@ -86,8 +86,8 @@ async def running_demo(
     another (``ordergraph serve``, dev mode unless ``env`` says otherwise), as in
     production where the sources are other systems; ``extra_args`` then go to the
     sources. ``root``: the checkout whose code runs (by default this one)."""
-    port = free_port_block(106)
     served = (*SOURCES, *VENDORS) if "--vendors" in extra_args else SOURCES
+    port = free_port_block(102 + len(served))  # the gateway's, then the sources' from + 101
     source_urls = {name: f"http://127.0.0.1:{port + 101 + i}" for i, name in enumerate(served)}
     # No exception queue: its sweeps would add upstream requests to what is measured.
     defaults = {"OG_LOG_LEVEL": "WARNING", "OG_EXCEPTION_QUEUE": "false"}

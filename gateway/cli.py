@@ -238,7 +238,8 @@ def _add_sim_options(
         "--vendors",
         action="store_true",
         help="also serve the data set through simulated vendor APIs (AfterShip for the "
-        "carrier), after the four sources' ports; the demo's gateway then reads them "
+        "carrier, Zendesk for ticketing), after the four sources' ports; the demo's gateway "
+        "then reads them "
         "through its vendor adapters (docs/adapters.md; default: off)",
     )
     parser.add_argument(
@@ -312,24 +313,27 @@ async def _start_sources(
     for name, url in cluster.urls.items():
         print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
     if args.vendors:
-        print(f"  the vendor APIs admit the key {SIM_API_KEY} (as-api-key for AfterShip)")
+        print(
+            f"  the vendor APIs admit the key {SIM_API_KEY} (AfterShip: as-api-key; "
+            f"Zendesk: Basic agent@example.com/token:{SIM_API_KEY})"
+        )
     return cluster
 
 
 def vendor_source_settings(cluster: SimCluster, webhook_secret: str) -> dict[str, SourceSettings]:
     """The gateway's settings for the sources the simulated vendor APIs serve."""
-    from sim.cluster import VENDORS
-    from sim.vendors.access import SIM_API_KEY
+    from sim.vendors.apis import VENDOR_APIS
 
     return {
         source: SourceSettings(
             url=cluster.urls[vendor],
             adapter=vendor,
-            credential=SIM_API_KEY,
+            credential=api.CREDENTIAL,
+            options=dict(api.OPTIONS),
             webhook_secret=webhook_secret,
         )
-        for vendor, sources in VENDORS.items()
-        for source in sources
+        for vendor, api in VENDOR_APIS.items()
+        for source in api.SOURCE.serves
     }
 
 

@@ -310,6 +310,9 @@ FIRST_TICKET_ID = 52001  # seeded tickets are numbered from here in creation ord
 FIRST_COMMENT_ID = 7_100_001
 
 
+TICKETS_URL = "https://support.example.com/tickets"  # where agents open tickets
+
+
 def ticket_url(ticket_id: str) -> str:
     """Where an agent opens the ticket in the help desk."""
-    return f"https://support.example.com/tickets/{ticket_id}"
+    return f"{TICKETS_URL}/{ticket_id}"

@@ -15,7 +15,7 @@ from sim.emitter import WebhookEmitter, WebhookTarget
 from sim.faults import FaultSpec, parse_fault_spec
 from sim.seed import Dataset
 from sim.stats import Stats
-from sim.vendors.access import DEFAULT_RATE_PER_S, VendorAccount
+from sim.vendors.access import VendorAccount
 from sim.vendors.apis import VENDOR_APIS, VENDORS
 from sources.clock import Clock, ShiftedClock
 
@@ -135,10 +135,10 @@ async def start_cluster(
     set's ``now`` and ticks from there, so changes follow the data set, not the calendar.
 
     With ``vendors``, the simulated vendor APIs of :data:`VENDORS` serve too, after the
-    four (each with the latency of the source whose data it serves, admitting
-    :data:`~sim.vendors.access.SIM_API_KEY` at ``vendor_rate_per_s`` calls a second,
-    or its vendor's own limit); a source they serve then sends its changes in its
-    vendor's shape, from whichever app the change was made through.
+    four (each with the latency of the first source whose data it serves, admitting
+    :data:`~sim.vendors.access.SIM_API_KEY` at its vendor's own limit, or at
+    ``vendor_rate_per_s`` calls a second); a source they serve then sends its changes
+    in its vendor's shape, from whichever app the change was made through.
     """
     if (webhook_url is None) != (webhook_secret is None):
         raise ValueError("pass both webhook_url and webhook_secret, or neither")
@@ -154,7 +154,9 @@ async def start_cluster(
         for offset, (source, data) in enumerate(served.items()):
             account = None
             if source in VENDORS:
-                account = VendorAccount(rate_per_s=vendor_rate_per_s or DEFAULT_RATE_PER_S)
+                account = VENDOR_APIS[source].account()
+                if vendor_rate_per_s is not None:
+                    account = VendorAccount(limit=vendor_rate_per_s)
             app = create_source_app(
                 source,
                 dataset,

@@ -281,9 +281,9 @@ def _webhook(spec: Source, delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def _datetime_fields(types: list[type[msgspec.Struct]]) -> dict[str, list[str]]:
+def _datetime_fields(types: list[type[msgspec.Struct]]) -> dict[type, list[str]]:
     """Wire names of the datetime fields of every struct reachable from ``types``."""
-    found: dict[str, list[str]] = {}
+    found: dict[type, list[str]] = {}
 
     def is_datetime(t: msgspec.inspect.Type) -> bool:
         if isinstance(t, msgspec.inspect.UnionType):
@@ -292,10 +292,9 @@ def _datetime_fields(types: list[type[msgspec.Struct]]) -> dict[str, list[str]]:
 
     def walk(t: msgspec.inspect.Type) -> None:
         if isinstance(t, msgspec.inspect.StructType):
-            name = t.cls.__name__
-            if name in found:
+            if t.cls in found:
                 return
-            found[name] = [f.encode_name for f in t.fields if is_datetime(f.type)]
+            found[t.cls] = [f.encode_name for f in t.fields if is_datetime(f.type)]
             for f in t.fields:
                 walk(f.type)
         elif isinstance(t, msgspec.inspect.UnionType):
@@ -320,8 +319,12 @@ def _schemas(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
         if "description" in schema:
             schema["description"] = inspect.cleandoc(schema["description"])
     for struct, names in _datetime_fields(types).items():
+        # msgspec names a component by its class, qualified where two share a name
+        key = struct.__name__
+        if key not in components:
+            key = f"{struct.__module__}.{struct.__qualname__}"
         for name in names:
-            prop = components[struct]["properties"][name]
+            prop = components[key]["properties"][name]
             for option in prop.get("anyOf", [prop]):
                 if option.get("type") == "string":
                     option["format"] = "date-time"

@@ -101,9 +101,10 @@ def enum_list_param(name: str, enum_name: str, description: str) -> Param:
 @dataclass(frozen=True, kw_only=True)
 class Read:
     """``GET path``: a data endpoint answering ``response`` (400 on bad parameters, 404
-    for an unknown record named by a path parameter)."""
+    for an unknown record named by a path parameter). A simulated vendor API also
+    declares its own writes (and Shopify's GraphQL) as data endpoints with another
+    ``method`` and a handler of their own."""
 
-    method: ClassVar[str] = "GET"
     path: str
     operation_id: str
     summary: str
@@ -111,6 +112,7 @@ class Read:
     response: type[msgspec.Struct]
     handler: Handler
     params: tuple[Param, ...] = ()
+    method: str = "GET"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,6 +58,22 @@ class VerifiedEvent:
     event: ChangeEvent
 
 
+TOLERANCE_S = 5 * 60  # Standard Webhooks' timestamp tolerance, used for vendors' too
+
+
+def within_tolerance(at: datetime) -> bool:
+    """Whether a delivery signed at ``at`` is within :data:`TOLERANCE_S` of now (the
+    wall clock: the sender signs with its real time)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return abs(datetime.now(UTC).timestamp() - at.timestamp()) <= TOLERANCE_S
+
+
+def signature_timestamp() -> str:
+    """Now on the wall clock, as a vendor's signature carries it (ISO 8601, UTC)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def generate_secret() -> str:
     """A new signing secret: ``whsec_`` and base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(random_secrets.token_bytes(32)).decode()

@@ -1,5 +1,5 @@
-"""Who a simulated vendor API lets in, and how often: one API key and a request rate
-per one-second window, as AfterShip and Zendesk count theirs.
+"""Who a simulated vendor API lets in, and how often: one API key and a number of
+requests per fixed window (AfterShip counts a second, Zendesk a minute).
 
 The window runs on the wall clock, not the data set's clock: a rate limit is about
 real time, and the gateway reads its reset the same way.
@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 
 SIM_API_KEY = "og-sim-vendor-key"  # what `ordergraph sim --vendors` prints and admits
-DEFAULT_RATE_PER_S = 10  # AfterShip's Tracking API (2024-04): 10 requests/s per account
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,11 @@ class Admission:
 
 @dataclass
 class VendorAccount:
+    """``limit`` requests per window of ``window_s`` seconds."""
+
+    limit: int = 10
+    window_s: int = 1
     api_key: str = field(default=SIM_API_KEY, repr=False)
-    rate_per_s: int = DEFAULT_RATE_PER_S
     _window: int = 0
     _used: int = 0
 
@@ -37,17 +39,16 @@ class VendorAccount:
         return key is not None and hmac.compare_digest(key.encode(), self.api_key.encode())
 
     def take(self) -> Admission:
-        """Count one call in the current one-second window."""
-        now = time.time()
-        window = math.floor(now)
+        """Count one call in the current window."""
+        window = math.floor(time.time() / self.window_s) * self.window_s
         if window != self._window:
             self._window, self._used = window, 0
-        admitted = self._used < self.rate_per_s
+        admitted = self._used < self.limit
         if admitted:
             self._used += 1
         return Admission(
             admitted=admitted,
-            limit=self.rate_per_s,
-            remaining=self.rate_per_s - self._used,
-            reset=window + 1,
+            limit=self.limit,
+            remaining=self.limit - self._used,
+            reset=window + self.window_s,
         )

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sim.cluster import SOURCES
+from sim.cluster import SOURCES, VENDORS
 from sim.vendors.access import SIM_API_KEY
 from tests.support.docs_examples import ALL_EXAMPLES
 from tests.support.ports import free_port_block
@@ -27,7 +27,7 @@ SHIPMENTS = """query($n: String!) { orderByNumber(number: $n) {
 
 @contextlib.asynccontextmanager
 async def demo(*options: str) -> AsyncIterator[tuple[str, Command]]:
-    port = free_port_block(106)  # the gateway's, then the sources' from port + 101
+    port = free_port_block(102 + len(SOURCES) + len(VENDORS))  # gateway, then + 101 …
     url = f"http://127.0.0.1:{port}"
     async with ordergraph("demo", "--port", str(port), "--now", NOW, *options) as command:
         async with aiohttp.ClientSession() as session:
@@ -57,12 +57,15 @@ async def ask(url: str, query: str, variables: dict[str, Any] | None = None) -> 
 async def test_the_vendor_demo_names_its_vendor_api_and_key(demos):
     _, url, command = demos
     port = int(url.rsplit(":", 1)[1])
-    assert f"  aftership  http://127.0.0.1:{port + 101 + len(SOURCES)} " in command.output
+    for offset, vendor in enumerate(VENDORS, start=101 + len(SOURCES)):
+        assert f"  {vendor:<10} http://127.0.0.1:{port + offset} " in command.output
     assert SIM_API_KEY in command.output
     async with aiohttp.ClientSession() as session, session.get(f"{url}/readyz") as resp:
         ready = await resp.json()
     adapters = {source["name"]: source["adapter"] for source in ready["sources"]}
-    assert adapters["carrier"] == "aftership" and adapters["oms"] == "native"
+    assert adapters == {"oms": "native", "inventory": "native"} | {
+        source: vendor for vendor, sources in VENDORS.items() for source in sources
+    }
 
 
 async def test_the_vendor_demo_shows_the_same_orders(demos):

@@ -12,7 +12,7 @@ import pytest
 
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
-from sim.vendors.access import SIM_API_KEY
+from sim.vendors.apis import VENDOR_APIS
 from sources.adapters.contract import (
     BatchReadContract,
     CaseInsensitiveKeysContract,
@@ -56,8 +56,11 @@ READS: dict[str, tuple[str, Callable[[Dataset], dict[str, Any]]]] = {
 
 
 async def _subject(source: str, adapter_name: str, url: str, data: Dataset) -> Subject:
-    credential = None if adapter_name == "native" else SIM_API_KEY
-    adapter = open_adapter(source, adapter_name, SourceConfig(base_url=url, credential=credential))
+    config = SourceConfig(base_url=url)
+    if adapter_name in VENDOR_APIS:  # a vendor adapter reads its simulated API
+        api = VENDOR_APIS[adapter_name]
+        config = SourceConfig(base_url=url, credential=api.CREDENTIAL, options=api.OPTIONS)
+    adapter = open_adapter(source, adapter_name, config)
     method, held = READS[source]
     absent = [] if source == "ticketing" else None  # an entry for every order id asked
     return Subject(adapter, getattr(adapter, method), held(data), MISSING, absent)
@@ -105,7 +108,7 @@ class TestAPackagesCarrierAdapter(BatchReadContract, CaseInsensitiveKeysContract
             await subject.adapter.close()
 
 
-class TestAfterShip(BatchReadContract, CaseInsensitiveKeysContract):
+class TestAfterShipTrackingNumbersInAnyCase(CaseInsensitiveKeysContract):
     @pytest.fixture
     async def subject(self, cluster, data) -> AsyncIterator[Subject]:
         subject = await _subject("carrier", "aftership", cluster.urls["aftership"], data)
@@ -113,10 +116,24 @@ class TestAfterShip(BatchReadContract, CaseInsensitiveKeysContract):
         await subject.adapter.close()
 
 
-class TestAfterShipDown(DownSourceContract):
-    @pytest.fixture
-    async def subject(self, data) -> AsyncIterator[Subject]:
+# (source, vendor adapter) of the adapters shipped here
+VENDOR_ADAPTERS = [("carrier", "aftership"), ("ticketing", "zendesk")]
+
+
+class TestVendorAdaptersBatchReads(BatchReadContract):
+    @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
+    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
+        source, vendor = request.param
+        subject = await _subject(source, vendor, cluster.urls[vendor], data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestVendorAdaptersOfADownSource(DownSourceContract):
+    @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
+    async def subject(self, request, data) -> AsyncIterator[Subject]:
+        source, vendor = request.param
         nobody = f"http://127.0.0.1:{free_port_block(1)}"
-        subject = await _subject("carrier", "aftership", nobody, data)
+        subject = await _subject(source, vendor, nobody, data)
         yield subject
         await subject.adapter.close()

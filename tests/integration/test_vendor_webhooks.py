@@ -1,7 +1,8 @@
 """A vendor's change events through the adapter seam, end to end: the simulated
-AfterShip API POSTs its signed ``tracking_update`` webhooks to a gateway that reads the
-carrier through AfterShip, which drops what it cached and shows the change; a native
-Standard Webhook for that source is refused there, signed or not."""
+AfterShip API POSTs its signed ``tracking_update`` webhooks, and the simulated Zendesk
+its trigger's, to a gateway that reads the carrier and ticketing through them, which
+drops what it cached and shows the change; a native Standard Webhook for such a source
+is refused there, signed or not."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.support.waiting import eventually
 SECRET = generate_secret()
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
   shipments { tracking { status message } } } }"""
+TICKETS = """query($n: String!) { orderByNumber(number: $n) { tickets { status } } }"""
 
 
 async def tracking(gateway: RunningGateway, number: str) -> dict[str, Any]:
@@ -57,6 +59,21 @@ async def test_aftership_webhooks_refresh_the_graph(make_dataset) -> None:
             )
             status, body = await deliver(gateway, "carrier", event, SECRET)
             assert (status, body["code"]) == (401, "WEBHOOK_SIGNATURE_INVALID")
+            # a ticket changed at the help desk: the trigger's webhook refreshes the graph
+            order_id, (ticket, *_) = next((o, ts) for o, ts in dataset.tickets.items() if ts)
+            asked = {"n": dataset.orders[order_id].number}
+            url = f"{cluster.urls['zendesk']}/admin/tickets/{ticket.id}"
+            new = "CLOSED" if ticket.status.value != "CLOSED" else "OPEN"
+            before = await gateway.query(TICKETS, asked)  # now cached
+            assert new not in [t["status"] for t in before["data"]["orderByNumber"]["tickets"]]
+            async with gateway.session.post(url, json={"status": new}) as resp:
+                assert resp.status == 200, await resp.text()
+
+            async def closed() -> bool:
+                body = await gateway.query(TICKETS, asked)
+                return new in [t["status"] for t in body["data"]["orderByNumber"]["tickets"]]
+
+            await eventually(closed, "the graph shows the ticket's new status")
             # the native sources still take their Standard Webhooks
             event = replace(event, type=EventType.ORDER_UPDATED, order_id=order.id)
             status, body = await deliver(gateway, "oms", event, SECRET)

@@ -1,6 +1,7 @@
 """Change events through the adapter seam: each adapter checks its own deliveries (the
-native ones Standard Webhooks, AfterShip its ``aftership-hmac-sha256``) and turns them
-into our change event, or refuses them with the status and code the receiver answers."""
+native ones Standard Webhooks, AfterShip its ``aftership-hmac-sha256``, Zendesk its
+``X-Zendesk-Webhook-Signature`` over timestamp and body) and turns them into our change
+event, or refuses them with the status and code the receiver answers."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import base64
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
 
 from sources.adapters.aftership.adapter import AfterShipTracking
+from sources.adapters.zendesk.adapter import ZendeskTickets
 from sources.clients.carrier import CarrierClient
 from sources.events import ChangeEvent, EventType
 from sources.options import SourceConfig
-from sources.webhooks import WebhookError, generate_secret, sign
+from sources.webhooks import WebhookError, generate_secret, sign, signature_timestamp
 
 SECRET, OLD_SECRET = "aftership-webhook-secret", "the-one-before"
 DELIVERY = {
@@ -125,3 +127,59 @@ async def test_the_native_carrier_takes_standard_webhooks_only():
 async def test_the_aftership_adapter_needs_its_api_key():
     with pytest.raises(ValueError, match="OG_CARRIER_CREDENTIAL"):
         AfterShipTracking(SourceConfig(base_url="http://127.0.0.1:9"))
+
+
+ZENDESK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="  # Zendesk's docs' example
+TRIGGER = b'{"ticket_id": "35436", "order_id": "ord_811127"}'
+
+
+def zendesk_signature(secret: str, stamp: str, body: bytes) -> str:
+    """As Zendesk's documentation computes it: base64(HMAC-SHA256(TIMESTAMP + BODY))."""
+    digest = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+@pytest.fixture
+async def zendesk() -> AsyncIterator[ZendeskTickets]:
+    config = SourceConfig(
+        base_url="http://127.0.0.1:9",
+        credential="agent@example.com/token:abc",
+        options={"order_field": "360000123456"},
+        webhook_secrets=(ZENDESK_SECRET,),
+    )
+    adapter = ZendeskTickets(config)
+    yield adapter
+    await adapter.close()
+
+
+def zendesk_headers(stamp: str, body: bytes = TRIGGER, secret: str = ZENDESK_SECRET):
+    return {
+        "X-Zendesk-Webhook-Signature": zendesk_signature(secret, stamp, body),
+        "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+        "X-Zendesk-Webhook-Invocation-Id": "8350205582",
+    }
+
+
+async def test_a_zendesk_trigger_delivery_is_a_ticket_change(zendesk):
+    stamp = signature_timestamp()
+    verified = zendesk.verify_webhook(TRIGGER, zendesk_headers(stamp))
+    assert verified.event == ChangeEvent(
+        type=EventType.TICKET_UPDATED,
+        occurred_at=datetime.fromisoformat(stamp),
+        order_id="ord_811127",
+        ticket_id="35436",
+    )
+    assert verified.msg_id == "zendesk:8350205582"
+
+
+async def test_a_zendesk_delivery_signed_wrong_or_long_ago_is_refused(zendesk):
+    stamp = signature_timestamp()
+    forged = zendesk_headers(stamp, secret="another-secret")
+    assert refusal(zendesk, TRIGGER, forged) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    moved = zendesk_headers(stamp) | {
+        "X-Zendesk-Webhook-Signature-Timestamp": "2026-01-01T00:00:00Z"
+    }
+    assert refusal(zendesk, TRIGGER, moved) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    old = (datetime.now(UTC) - timedelta(minutes=6)).replace(microsecond=0).isoformat()
+    assert refusal(zendesk, TRIGGER, zendesk_headers(old)) == (401, "WEBHOOK_TIMESTAMP_EXPIRED")
+    assert refusal(zendesk, b"{}", zendesk_headers(stamp, b"{}")) == (400, "WEBHOOK_BODY_INVALID")

@@ -22,6 +22,8 @@ from sources.adapters.zendesk.vocabulary import (
     add_comment_body,
     create_ticket_body,
     ticket_from_zendesk,
+    user_id,
+    users,
     waiting_on_us,
     zendesk_from_ticket,
 )
@@ -263,10 +265,30 @@ NAMED_AUTHOR = TicketComment(
 )
 
 
+def test_an_author_by_name_travels_as_a_side_loaded_user() -> None:
+    """Zendesk names a comment's author by user id; with the users side-loaded
+    (include=users) the name comes back, without them the id does."""
+    ours = msgspec.structs.replace(OURS, comments=[NAMED_AUTHOR])
+    ticket, comments = zendesk_from_ticket(ours, order_field_id=ORDER_FIELD, api_url=API_URL)
+    (user,) = users(ours.comments)
+    assert (user.name, comments[0].author_id) == ("Jane Doe", user.id) and user.id > 0
+    back = ticket_from_zendesk(
+        ticket,
+        comments,
+        order_field_id=ORDER_FIELD,
+        base_url=SEEDED_URL,
+        users={user.id: user.name},
+    )
+    assert back is not None and back.comments == [NAMED_AUTHOR]
+    bare = ticket_from_zendesk(ticket, comments, order_field_id=ORDER_FIELD, base_url=SEEDED_URL)
+    assert bare is not None and bare.comments[0].author == str(user.id)
+    assert user_id("90002") == 90002 and user_id("Jane Doe") == user.id
+
+
 @pytest.mark.parametrize(
     "change",
-    [{"id": "T-52001"}, {"id": "052001"}, {"comments": [NAMED_AUTHOR]}],
-    ids=["ticket-id-not-numeric", "ticket-id-leading-zero", "author-is-a-name"],
+    [{"id": "T-52001"}, {"id": "052001"}],
+    ids=["ticket-id-not-numeric", "ticket-id-leading-zero"],
 )
 def test_what_zendesk_cannot_carry_is_refused(change: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not a Zendesk id"):

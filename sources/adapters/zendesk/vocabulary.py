@@ -25,17 +25,19 @@ silent):
 - any other channel (X, Facebook, SMS, messaging, mobile, rule, ...) reads as WEB,
   like "api": our four channels have no better home for them.
 
-Tickets: Zendesk's integer ids are ours as decimal strings (ticket, comment, comment
-author); the order a ticket is about is a text custom field whose id the deployment
-configures. A ticket Zendesk marks "deleted", or without that field, is not one of
-ours. Zendesk keeps no agent-page link on a ticket (its ``url`` is the API address),
-so ours is built from ``base_url``; an author is a user id, so a name cannot travel.
+Tickets: Zendesk's integer ids are ours as decimal strings (ticket, comment); the
+order a ticket is about is a text custom field whose id the deployment configures. A
+ticket Zendesk marks "deleted", or without that field, is not one of ours. Zendesk
+keeps no agent-page link on a ticket (its ``url`` is the API address), so ours is built
+from ``base_url``. A comment's author is a user id: its name comes from the users
+side-loaded with the comments (``include=users``), else the id stands for it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 
 from sources import records
 from sources.adapters.vocabulary import Vocabulary, by_name
@@ -88,10 +90,17 @@ def waiting_on_us(status: records.TicketStatus) -> bool:
 
 
 def ticket_from_zendesk(
-    ticket: wire.Ticket, comments: Iterable[wire.Comment], *, order_field_id: int, base_url: str
+    ticket: wire.Ticket,
+    comments: Iterable[wire.Comment],
+    *,
+    order_field_id: int,
+    base_url: str,
+    users: Mapping[int, str] | None = None,
 ) -> Ticket | None:
     """Our record of Zendesk's ``ticket`` with its ``comments`` (every page, in any
     order: they come out oldest first, internal notes kept with ``public`` false).
+    A comment's author is its user's name from ``users`` (side-loaded with
+    ``include=users``), else the user id.
 
     ``order_field_id`` is the id of the text custom field naming the order; ``base_url``
     where an agent opens tickets, the id left out (``https://acme.zendesk.com/agent/
@@ -116,7 +125,8 @@ def ticket_from_zendesk(
         updated_at=ticket.updated_at,
         url=f"{base_url.rstrip('/')}/{ticket.id}",
         comments=[
-            _comment_from_zendesk(c) for c in sorted(comments, key=lambda c: (c.created_at, c.id))
+            _comment_from_zendesk(c, users or {})
+            for c in sorted(comments, key=lambda c: (c.created_at, c.id))
         ],
     )
 
@@ -127,10 +137,10 @@ def zendesk_from_ticket(
     """Zendesk's shape of our ``ticket`` and its comments, for a simulated Zendesk
     whose API answers at ``api_url`` (``https://acme.zendesk.com``).
 
-    The inverse of :func:`ticket_from_zendesk` wherever ``ticket.url`` is
-    ``{base_url}/{ticket.id}``: Zendesk carries no agent-page link, so it is rebuilt
-    on the way back. Raises ``ValueError`` when an id or a comment's author is not a
-    Zendesk id (a positive decimal integer, written without leading zeros).
+    The inverse of :func:`ticket_from_zendesk` (given the comments' :func:`users`)
+    wherever ``ticket.url`` is ``{base_url}/{ticket.id}``: Zendesk carries no
+    agent-page link, so it is rebuilt on the way back. Raises ``ValueError`` when an id
+    is not a Zendesk id (a positive decimal integer, written without leading zeros).
     """
     ticket_id = _zendesk_id(ticket.id)
     zendesk_ticket = wire.Ticket(
@@ -192,11 +202,25 @@ def _order_id(fields: Iterable[wire.CustomField], field_id: int) -> str | None:
     return value.strip() or None
 
 
-def _comment_from_zendesk(comment: wire.Comment) -> TicketComment:
+def users(comments: Iterable[TicketComment]) -> list[wire.User]:
+    """The users who wrote ``comments``, as Zendesk side-loads them."""
+    named = {user_id(c.author): c.author for c in comments}
+    return [wire.User(id=uid, name=name) for uid, name in named.items()]
+
+
+def user_id(author: str) -> int:
+    """The Zendesk user id of our comment ``author``: the id itself when the author is
+    one, else a stable one for the name (a simulated Zendesk's user directory)."""
+    if _ZENDESK_ID.fullmatch(author):
+        return int(author)
+    return zlib.crc32(author.encode()) + 1
+
+
+def _comment_from_zendesk(comment: wire.Comment, users: Mapping[int, str]) -> TicketComment:
     # ``body`` is the comment as written; html_body and plain_body are renderings.
     return TicketComment(
         id=str(comment.id),
-        author=str(comment.author_id),
+        author=users.get(comment.author_id, str(comment.author_id)),
         body=comment.body,
         public=comment.public,
         created_at=comment.created_at,
@@ -207,7 +231,7 @@ def _comment_to_zendesk(comment: TicketComment) -> wire.Comment:
     # Our bodies are plain text, so the plain-text rendering is the body itself.
     return wire.Comment(
         id=_zendesk_id(comment.id),
-        author_id=_zendesk_id(comment.author),
+        author_id=user_id(comment.author),
         body=comment.body,
         plain_body=comment.body,
         public=comment.public,

@@ -90,14 +90,21 @@ class CursorLinks(Wire, frozen=True, kw_only=True):
     prev: str | None = None
 
 
+class User(Wire, frozen=True, kw_only=True):
+    id: int
+    name: str
+
+
 class CommentsPage(Wire, frozen=True, kw_only=True):
     """One cursor page of ``GET /api/v2/tickets/{id}/comments.json?page[size]=n``:
     ascending by creation unless ``sort=-created_at`` was asked; the next page is
-    ``page[after]=meta.after_cursor`` (or ``links.next``) while ``meta.has_more``."""
+    ``page[after]=meta.after_cursor`` (or ``links.next``) while ``meta.has_more``.
+    With ``include=users`` the comments' authors are side-loaded in ``users``."""
 
     comments: list[Comment]
     meta: CursorMeta
     links: CursorLinks
+    users: list[User] = []
 
 
 class SearchPage(Wire, frozen=True, kw_only=True):

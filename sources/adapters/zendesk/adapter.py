@@ -1,0 +1,234 @@
+"""The ticketing source served by Zendesk Support: an order's tickets through the
+Search API, their comments with their authors, and the two changes the graph makes.
+
+Settings (docs/adapters.md): ``OG_TICKETING_ADAPTER=zendesk``, ``OG_TICKETING_URL``
+(``https://<subdomain>.zendesk.com``), the credential ``<agent email>/token:<API
+token>`` (sent as HTTP Basic, as Zendesk's API tokens are), the options
+``order_field`` (the id of the text custom field holding the order id; required) and
+``agent_url`` (where agents open tickets, for the tickets' links; default
+``<url>/agent/tickets``), and the webhook secret of the Zendesk webhook its trigger
+posts through. A 429 is waited out as its ``Retry-After`` says, within the request's
+deadline (:mod:`sources.clients.http`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+import msgspec
+
+from sources.adapters.zendesk import wire
+from sources.adapters.zendesk.vocabulary import (
+    add_comment_body,
+    create_ticket_body,
+    ticket_from_zendesk,
+)
+from sources.clients.changes import ChangeRefused
+from sources.clients.http import BAD_USER_INPUT, SourceAnswered, SourceClient
+from sources.events import ChangeEvent, EventType
+from sources.failures import SOURCE_BAD_RESPONSE, SourceError
+from sources.options import SourceConfig
+from sources.records import (
+    TICKET_CLOSED,
+    AddCommentRequest,
+    CommentAdded,
+    CreateTicketRequest,
+    Ticket,
+)
+from sources.webhooks import (
+    BODY_INVALID,
+    NOT_CONFIGURED,
+    SIGNATURE_INVALID,
+    TIMESTAMP_EXPIRED,
+    VerifiedEvent,
+    WebhookError,
+    within_tolerance,
+)
+
+log = logging.getLogger("ordergraph.sources")
+
+API = "/api/v2"
+SEARCH_PATH = f"{API}/search.json"
+ORDERS_PER_SEARCH = 25  # custom-field terms in one query (ORed: the same field)
+PAGE_SIZE = 100  # the most the Search and comments APIs answer a page
+MAX_SEARCH_PAGES = 10  # Search answers 1,000 results at the most
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+_CREATED, _NOT_FOUND, _UNPROCESSABLE = 201, 404, 422
+NOT_FOUND = "NOT_FOUND"
+
+
+class WebhookPayload(msgspec.Struct, frozen=True, kw_only=True):
+    """The body the Zendesk trigger sends (docs/adapters.md gives the trigger's JSON):
+    ``{"ticket_id": "{{ticket.id}}", "order_id": "{{ticket.ticket_field_<id>}}"}``."""
+
+    ticket_id: str
+    order_id: str
+
+
+class ZendeskTickets(SourceClient):
+    name = "ticketing"
+    health_path = f"{API}/users/me.json".lstrip("/")
+
+    def __init__(self, config: SourceConfig) -> None:
+        if not config.credential or "/token:" not in config.credential:
+            raise ValueError(
+                "the zendesk adapter needs OG_TICKETING_CREDENTIAL as <email>/token:<API token>"
+            )
+        field = config.options.get("order_field", "")
+        if not field.isdigit():
+            raise ValueError("the zendesk adapter needs the option order_field=<custom field id>")
+        super().__init__(config)
+        self.batch_size = min(config.batch_size, ORDERS_PER_SEARCH)
+        self._field = int(field)
+        base = config.base_url.rstrip("/")
+        self._agent_url = config.options.get("agent_url", f"{base}/agent/tickets")
+        token = base64.b64encode(config.credential.encode()).decode()
+        self.auth_headers = {"Authorization": f"Basic {token}"}
+
+    async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]:
+        """Every order asked gets its tickets ([] for none): one search, then each
+        ticket's comments (Zendesk reads comments ticket by ticket, concurrently here).
+        Zendesk indexes a new ticket for search within minutes, not at once."""
+        found = await self._search(order_ids)
+        tickets = await asyncio.gather(*(self._ticket(t) for t in found))
+        by_order: dict[str, list[Ticket]] = {order_id: [] for order_id in order_ids}
+        for ticket in tickets:
+            if ticket is not None and ticket.order_id in by_order:
+                by_order[ticket.order_id].append(ticket)
+        return {
+            order_id: sorted(listed, key=lambda t: (t.created_at, int(t.id)))
+            for order_id, listed in by_order.items()
+        }
+
+    async def create_ticket(self, request: CreateTicketRequest) -> Ticket:
+        """Open a ticket about the order. Never retried."""
+        body = create_ticket_body(request, order_field_id=self._field)
+        created = await self._change("POST", f"{API}/tickets.json", body)
+        ticket = await self._ticket(created.ticket)
+        if ticket is None:
+            raise SourceError(
+                self.name, SOURCE_BAD_RESPONSE, "created a ticket about no order", retryable=False
+            )
+        return ticket
+
+    async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded:
+        """Comment on a ticket (a closed one refuses: TICKET_CLOSED). Never retried."""
+        if not ticket_id.isdigit():
+            raise ChangeRefused(self.name, NOT_FOUND, f"no ticket {ticket_id!r}")
+        updated = await self._change(
+            "PUT", f"{API}/tickets/{ticket_id}.json", add_comment_body(request)
+        )
+        ticket = await self._ticket(updated.ticket)
+        if ticket is None or not ticket.comments:
+            raise SourceError(
+                self.name, SOURCE_BAD_RESPONSE, "the comment is not on the ticket", retryable=False
+            )
+        return CommentAdded(ticket=ticket, comment=ticket.comments[-1])
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
+        """A Zendesk webhook: ``X-Zendesk-Webhook-Signature`` is base64 of the
+        HMAC-SHA256 of the signature timestamp and the body under the webhook's secret;
+        a timestamp more than five minutes from now is refused (a replay)."""
+        secrets = self._config.webhook_secrets
+        if not secrets:
+            raise WebhookError(503, NOT_CONFIGURED, "no Zendesk webhook secret is configured")
+        lowered = {name.lower(): value for name, value in headers.items()}
+        sent = lowered.get(SIGNATURE_HEADER.lower())
+        stamp = lowered.get(TIMESTAMP_HEADER.lower())
+        if not sent or not stamp:
+            raise WebhookError(401, SIGNATURE_INVALID, f"missing header {SIGNATURE_HEADER}")
+        if not any(hmac.compare_digest(sent, sign(secret, stamp, body)) for secret in secrets):
+            raise WebhookError(401, SIGNATURE_INVALID, "no matching signature")
+        try:
+            at = datetime.fromisoformat(stamp)
+        except ValueError:
+            raise WebhookError(401, SIGNATURE_INVALID, "unreadable signature timestamp") from None
+        if not within_tolerance(at):
+            raise WebhookError(401, TIMESTAMP_EXPIRED, "signature timestamp too old or too new")
+        try:
+            payload = msgspec.json.decode(body, type=WebhookPayload)
+        except msgspec.DecodeError as exc:
+            raise WebhookError(400, BODY_INVALID, f"not the trigger's payload: {exc}") from None
+        event = ChangeEvent(
+            type=EventType.TICKET_UPDATED,
+            occurred_at=at,
+            order_id=payload.order_id,
+            ticket_id=payload.ticket_id,
+        )
+        invocation = lowered.get(INVOCATION_HEADER.lower()) or f"{payload.ticket_id}@{stamp}"
+        return VerifiedEvent(msg_id=f"zendesk:{invocation}", event=event)
+
+    async def _search(self, order_ids: list[str]) -> list[wire.Ticket]:
+        terms = " ".join(f'custom_field_{self._field}:"{order_id}"' for order_id in order_ids)
+        params = {"query": f"type:ticket {terms}", "per_page": str(PAGE_SIZE)}
+        found: list[wire.Ticket] = []
+        for page in range(1, MAX_SEARCH_PAGES + 1):
+            params["page"] = str(page)
+            answer = await self.request_json(
+                "GET", SEARCH_PATH, wire.SearchPage, params=params, batch_size=len(order_ids)
+            )
+            found += answer.results
+            if answer.next_page is None:
+                return found
+        log.warning("zendesk: more than %d tickets for %d orders", len(found), len(order_ids))
+        return found
+
+    async def _ticket(self, ticket: wire.Ticket) -> Ticket | None:
+        """Our record of ``ticket`` with every page of its comments and their authors."""
+        comments: list[wire.Comment] = []
+        users: dict[int, str] = {}
+        params = {"include": "users", "page[size]": str(PAGE_SIZE)}
+        path = f"{API}/tickets/{ticket.id}/comments.json"
+        while True:
+            page = await self.request_json("GET", path, wire.CommentsPage, params=params)
+            comments += page.comments
+            users |= {user.id: user.name for user in page.users}
+            if not page.meta.has_more or page.meta.after_cursor is None:
+                break
+            params["page[after]"] = page.meta.after_cursor
+        return ticket_from_zendesk(
+            ticket, comments, order_field_id=self._field, base_url=self._agent_url, users=users
+        )
+
+    async def _change(self, method: str, path: str, body: msgspec.Struct) -> wire.TicketAnswer:
+        """Send a change once; Zendesk's refusals become :class:`ChangeRefused`."""
+        try:
+            return await self.request_json(
+                method,
+                path,
+                wire.TicketAnswer,
+                body=body,
+                idempotent=False,
+                accept_statuses=(_CREATED, _NOT_FOUND, _UNPROCESSABLE),
+            )
+        except SourceAnswered as answer:
+            raise _refusal(self.name, answer) from None
+
+
+def _refusal(source: str, answer: SourceAnswered) -> ChangeRefused:
+    """Zendesk's 404 (no such ticket) and 422 (a closed ticket takes no update; any
+    other invalid record is the caller's input)."""
+    if answer.status == _NOT_FOUND:
+        return ChangeRefused(source, NOT_FOUND, "no such ticket")
+    try:
+        error = msgspec.json.decode(answer.body, type=wire.Error)
+    except msgspec.DecodeError:
+        error = wire.Error(error="RecordInvalid")
+    text = f"{error.description or ''} {error.details or ''}".lower()
+    if "closed" in text:
+        return ChangeRefused(source, TICKET_CLOSED, "the ticket is closed: open a follow-up")
+    return ChangeRefused(source, BAD_USER_INPUT, error.description or "refused as invalid")
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``X-Zendesk-Webhook-Signature``: base64 of HMAC-SHA256(timestamp + body)."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()

@@ -1,0 +1,173 @@
+"""The Zendesk adapter against the simulated Zendesk API: an order's tickets in one
+search, every page of their comments with their authors' names, the two changes and
+Zendesk's refusals, and its rate limit (429 with Retry-After) waited out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+import pytest
+
+from sim.cluster import SimCluster, start_cluster
+from sim.seed import Dataset
+from sim.vendors import zendesk as simulated
+from sources.adapters.zendesk.adapter import ORDERS_PER_SEARCH, SEARCH_PATH, ZendeskTickets
+from sources.clients.changes import ChangeRefused
+from sources.failures import SOURCE_BAD_RESPONSE, SourceError
+from sources.options import SourceConfig
+from sources.records import (
+    TICKET_CLOSED,
+    AddCommentRequest,
+    CreateTicketRequest,
+    TicketComment,
+    TicketStatus,
+)
+
+RATE = 3  # calls a second the simulated account takes here
+
+
+@pytest.fixture(scope="module")
+def data(make_dataset: Any) -> Dataset:
+    return make_dataset(orders=200)
+
+
+@pytest.fixture(scope="module")
+async def cluster(data: Dataset) -> AsyncIterator[SimCluster]:
+    cluster = await start_cluster(data, vendors=True, vendor_rate_per_s=RATE)
+    yield cluster
+    await cluster.close()
+
+
+@pytest.fixture
+async def zendesk(cluster: SimCluster) -> AsyncIterator[ZendeskTickets]:
+    config = SourceConfig(
+        base_url=cluster.urls["zendesk"],
+        credential=simulated.CREDENTIAL,
+        options=simulated.OPTIONS,
+    )
+    adapter = ZendeskTickets(config)
+    yield adapter
+    await adapter.close()
+
+
+async def next_window() -> None:
+    await asyncio.sleep(1 - time.time() % 1 + 0.01)
+
+
+def with_tickets(data: Dataset) -> list[str]:
+    return [order_id for order_id, tickets in data.tickets.items() if tickets]
+
+
+async def test_an_orders_tickets_are_one_search_and_a_comments_page_each(
+    zendesk: ZendeskTickets, cluster: SimCluster, data: Dataset
+):
+    orders = [*with_tickets(data)[:2], "ord_without_tickets"]
+    await next_window()
+    cluster.reset_stats()
+    answer = await zendesk.tickets_by_orders(orders)
+    assert answer == {**{o: data.tickets[o] for o in orders[:2]}, "ord_without_tickets": []}
+    stats = cluster.stats("zendesk")
+    tickets = sum(len(data.tickets[o]) for o in orders[:2])
+    assert stats.batch_sizes == {SEARCH_PATH: [3]}
+    assert set(stats.paths) == {SEARCH_PATH, "/api/v2/tickets/{id}/comments.json"}
+    assert stats.requests - stats.throttled == 1 + tickets  # answered calls
+    assert zendesk.batch_size == ORDERS_PER_SEARCH
+
+
+async def test_every_page_of_comments_comes_back_with_its_authors_names(
+    zendesk: ZendeskTickets, data: Dataset
+):
+    order_id = with_tickets(data)[3]
+    ticket = data.tickets[order_id][0]
+    comments = [
+        TicketComment(
+            id=str(7_200_000 + n),
+            author=("Ana Ruiz", "Sam Okafor", "42")[n % 3],
+            body=f"note {n}",
+            public=n % 4 != 0,
+            created_at=ticket.created_at + timedelta(minutes=n),
+        )
+        for n in range(230)  # three pages of 100
+    ]
+    many = msgspec.structs.replace(ticket, comments=comments)
+    data.tickets[order_id] = [many, *data.tickets[order_id][1:]]
+    try:
+        await next_window()
+        (read, *_) = (await zendesk.tickets_by_orders([order_id]))[order_id] or []
+        assert read.comments == comments  # every page, oldest first, private ones kept
+    finally:
+        data.tickets[order_id] = [ticket, *data.tickets[order_id][1:]]
+
+
+async def test_a_ticket_is_opened_and_commented_and_a_closed_one_refuses(
+    zendesk: ZendeskTickets, data: Dataset
+):
+    order_id = with_tickets(data)[5]
+    await next_window()
+    opened = await zendesk.create_ticket(
+        CreateTicketRequest(order_id=order_id, subject="Where is my parcel?", body="Hello")
+    )
+    assert (opened.order_id, opened.status, opened.subject) == (
+        order_id,
+        TicketStatus.NEW,
+        "Where is my parcel?",
+    )
+    assert [c.body for c in opened.comments] == ["Hello"]
+    await next_window()
+    added = await zendesk.add_comment(opened.id, AddCommentRequest(body="Any news?", author="x"))
+    assert added.comment.body == "Any news?" and added.ticket.comments[-1] == added.comment
+    closed = next(t for ts in data.tickets.values() for t in ts if t.status is TicketStatus.CLOSED)
+    await next_window()
+    with pytest.raises(ChangeRefused) as refused:
+        await zendesk.add_comment(closed.id, AddCommentRequest(body="Hello?", author="x"))
+    assert refused.value.code == TICKET_CLOSED
+    with pytest.raises(ChangeRefused) as refused:
+        await zendesk.add_comment("99999999", AddCommentRequest(body="Hello?", author="x"))
+    assert refused.value.code == "NOT_FOUND"
+
+
+async def test_the_rate_limit_is_waited_out(
+    zendesk: ZendeskTickets, cluster: SimCluster, data: Dataset
+):
+    orders = with_tickets(data)[6:12]
+    await next_window()
+    cluster.reset_stats()
+    answers = await asyncio.gather(*(zendesk.tickets_by_orders([o]) for o in orders))
+    assert answers == [{o: data.tickets[o]} for o in orders]
+    assert cluster.stats("zendesk").throttled > 0
+    assert zendesk.breaker.state == "closed"
+
+
+async def test_wrong_credentials_are_the_gateways_problem(cluster: SimCluster):
+    config = SourceConfig(
+        base_url=cluster.urls["zendesk"],
+        credential="agent@example.com/token:wrong",
+        options=simulated.OPTIONS,
+    )
+    adapter = ZendeskTickets(config)
+    try:
+        with pytest.raises(SourceError) as raised:
+            await adapter.tickets_by_orders(["ord_1"])
+        assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
+        assert await adapter.ping() is False
+    finally:
+        await adapter.close()
+
+
+@pytest.mark.parametrize(
+    ("credential", "options", "problem"),
+    [
+        (None, simulated.OPTIONS, "OG_TICKETING_CREDENTIAL"),
+        ("just-a-token", simulated.OPTIONS, "OG_TICKETING_CREDENTIAL"),
+        (simulated.CREDENTIAL, {}, "order_field"),
+    ],
+)
+async def test_the_adapter_needs_its_settings(credential, options, problem):
+    config = SourceConfig(base_url="http://127.0.0.1:9", credential=credential, options=options)
+    with pytest.raises(ValueError, match=problem):
+        ZendeskTickets(config)
