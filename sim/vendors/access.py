@@ -23,6 +23,7 @@ class Admission:
     limit: int
     remaining: int
     reset: int  # Unix seconds when the window resets
+    retry_after: int  # whole seconds until then, at least one
 
 
 @dataclass
@@ -40,7 +41,8 @@ class VendorAccount:
 
     def take(self) -> Admission:
         """Count one call in the current window."""
-        window = math.floor(time.time() / self.window_s) * self.window_s
+        now = time.time()
+        window = math.floor(now / self.window_s) * self.window_s
         if window != self._window:
             self._window, self._used = window, 0
         admitted = self._used < self.limit
@@ -51,4 +53,5 @@ class VendorAccount:
             limit=self.limit,
             remaining=self.limit - self._used,
             reset=window + self.window_s,
+            retry_after=max(1, math.ceil(window + self.window_s - now)),
         )

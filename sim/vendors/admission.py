@@ -5,8 +5,6 @@ in the vendor's own error shape."""
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 
 from aiohttp import web
@@ -40,8 +38,8 @@ def admitted(
         else:
             request.app[STATS_KEY].throttled += 1
             response = refusal(429)
-            if retry_after:  # whole seconds until the window resets
-                headers["Retry-After"] = str(max(1, math.ceil(admission.reset - time.time())))
+            if retry_after:
+                headers["Retry-After"] = str(admission.retry_after)
         response.headers.update(headers)
         return response
 

@@ -53,6 +53,8 @@ OPTIONS = {"order_field": str(ORDER_FIELD), "agent_url": cat.TICKETS_URL}
 def account() -> VendorAccount:
     """Zendesk Support's limit for an Enterprise plan: 700 calls a minute."""
     return VendorAccount(limit=700, window_s=60)
+
+
 API_USER = "OrderGraph API"  # whose comments the API's own are without an author_id
 PAGE_SIZE = 100
 _TERM = re.compile(r'(\w+):(?:"([^"]*)"|(\S+))')
