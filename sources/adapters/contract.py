@@ -16,7 +16,10 @@ what the source does not have, a full batch answered, keys kept as asked);
 :class:`CaseInsensitiveKeysContract` checks keys that match in any case;
 :class:`DownSourceContract` checks that a source that cannot be reached is a
 retryable ``SourceError``; :class:`OrderListContract` checks the OMS's order list
-(newest first, cursors that chain without gaps or repeats, the limit). Needs pytest
+(newest first, cursors that chain without gaps or repeats, the limit);
+:class:`ChangeEventsContract` checks ``verify_webhook`` on a delivery the source signed
+(``Subject.delivery``): a change event that names what changed, and a refusal for a
+tampered or unsigned one. Needs pytest
 and pytest-asyncio (test dependencies, not the gateway's); for pytest's detailed
 assertion messages, call ``pytest.register_assert_rewrite("sources.adapters.contract")``
 in your conftest.py before importing it.
@@ -34,8 +37,10 @@ import pytest
 from sources.adapters.protocols import OrdersAdapter, SourceAdapter
 from sources.adapters.search import OrderSearch
 from sources.failures import SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources.webhooks import SIGNATURE_INVALID, WebhookError
 
 BatchRead = Callable[[list[str]], Awaitable[Mapping[str, Any]]]
+Delivery = Callable[[], tuple[bytes, dict[str, str]]]  # a signed delivery: body, headers
 
 
 @dataclass
@@ -43,13 +48,16 @@ class Subject:
     """An opened adapter, the batch read under test, records its source holds by key
     (``known``), keys it does not have (``unknown``) and what it answers for those:
     ``None`` ("not found"), or an empty value where every key has one (a ticketing
-    system answers an order without tickets, or one it never heard of, with [])."""
+    system answers an order without tickets, or one it never heard of, with []).
+    ``delivery`` makes one change-event delivery as the source sends it, signed with a
+    secret the adapter was configured with."""
 
     adapter: SourceAdapter
     read: BatchRead
     known: Mapping[str, Any]
     unknown: list[str] = field(default_factory=list)
     absent: Any = None
+    delivery: Delivery | None = None
 
 
 class BatchReadContract:
@@ -140,3 +148,32 @@ class OrderListContract:
         page = await orders.search_orders(OrderSearch(), limit=self.limit)
         listed = {edge.node.id: edge.node for edge in page.edges}
         assert await orders.orders_by_ids(list(listed)) == listed
+
+
+class ChangeEventsContract:
+    """A delivery the source signed is a change event naming what changed (its cache
+    tags); one whose body was changed on the way, or that carries no signature, is
+    refused with 401 before its body is trusted."""
+
+    def _delivery(self, subject: Subject) -> tuple[bytes, dict[str, str]]:
+        assert subject.delivery is not None, "the subject makes no delivery"
+        return subject.delivery()
+
+    def test_a_signed_delivery_is_a_change_event(self, subject: Subject) -> None:
+        body, headers = self._delivery(subject)
+        verified = subject.adapter.verify_webhook(body, headers)
+        assert verified.msg_id, "a delivery needs an id to be claimed once"
+        assert verified.event.tags(), "the event names nothing to refresh"
+
+    def test_a_tampered_delivery_is_refused(self, subject: Subject) -> None:
+        body, headers = self._delivery(subject)
+        tampered = body[:-1] + (b" " if body[-1:] != b" " else b"\n")
+        with pytest.raises(WebhookError) as refused:
+            subject.adapter.verify_webhook(tampered, headers)
+        assert (refused.value.status, refused.value.code) == (401, SIGNATURE_INVALID)
+
+    def test_an_unsigned_delivery_is_refused(self, subject: Subject) -> None:
+        body, _ = self._delivery(subject)
+        with pytest.raises(WebhookError) as refused:
+            subject.adapter.verify_webhook(body, {"content-type": "application/json"})
+        assert (refused.value.status, refused.value.code) == (401, SIGNATURE_INVALID)

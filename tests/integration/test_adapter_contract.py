@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from itertools import islice
 from typing import Any
 
+import msgspec
 import pytest
 
 from sim.cluster import SimCluster, start_cluster
@@ -16,17 +17,21 @@ from sim.vendors.apis import VENDOR_APIS
 from sources.adapters.contract import (
     BatchReadContract,
     CaseInsensitiveKeysContract,
+    ChangeEventsContract,
     DownSourceContract,
     OrderListContract,
     Subject,
 )
 from sources.adapters.protocols import OrdersAdapter
 from sources.adapters.registry import open_adapter
+from sources.events import ChangeEvent, EventType
 from sources.options import SourceConfig
+from sources.webhooks import generate_secret, new_msg_id, sign
 from tests.support.adapters import installed_adapters
 from tests.support.ports import free_port_block
 
 MISSING = [f"missing-{n}" for n in range(10)]
+SECRET = generate_secret()  # the sources sign their change events with it
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +61,47 @@ READS: dict[str, tuple[str, Callable[[Dataset], dict[str, Any]]]] = {
 
 
 async def _subject(source: str, adapter_name: str, url: str, data: Dataset) -> Subject:
-    config = SourceConfig(base_url=url)
+    config = SourceConfig(base_url=url, webhook_secrets=(SECRET,))
     if adapter_name in VENDOR_APIS:  # a vendor adapter reads its simulated API
         api = VENDOR_APIS[adapter_name]
-        config = SourceConfig(base_url=url, credential=api.CREDENTIAL, options=api.OPTIONS)
+        config = SourceConfig(
+            base_url=url,
+            credential=api.CREDENTIAL,
+            options=api.OPTIONS,
+            webhook_secrets=(SECRET,),
+        )
     adapter = open_adapter(source, adapter_name, config)
     method, held = READS[source]
     absent = [] if source == "ticketing" else None  # an entry for every order id asked
-    return Subject(adapter, getattr(adapter, method), held(data), MISSING, absent)
+
+    def delivery() -> tuple[bytes, dict[str, str]]:
+        """A change of ``source`` as its source (or its vendor) delivers it."""
+        event, msg_id = _change(source, data), new_msg_id()
+        if adapter_name in VENDOR_APIS:
+            return VENDOR_APIS[adapter_name].webhook(data, source)(event, msg_id, SECRET)
+        body = msgspec.json.encode(event)
+        return body, sign(SECRET, body, msg_id=msg_id)
+
+    return Subject(adapter, getattr(adapter, method), held(data), MISSING, absent, delivery)
+
+
+def _change(source: str, data: Dataset) -> ChangeEvent:
+    """A change of one of ``source``'s records in ``data``."""
+    order_id, (ticket, *_) = next((o, ts) for o, ts in data.tickets.items() if ts)
+    fields: dict[str, dict[str, Any]] = {
+        "oms": {"type": EventType.ORDER_UPDATED, "order_id": next(iter(data.orders))},
+        "inventory": {"type": EventType.INVENTORY_CHANGED, "sku": next(iter(data.inventory))},
+        "carrier": {
+            "type": EventType.TRACKING_UPDATED,
+            "tracking_number": next(iter(data.trackings)),
+        },
+        "ticketing": {
+            "type": EventType.TICKET_UPDATED,
+            "order_id": order_id,
+            "ticket_id": ticket.id,
+        },
+    }
+    return ChangeEvent(occurred_at=data.now, **fields[source])
 
 
 class TestNativeBatchReads(BatchReadContract):
@@ -121,6 +159,23 @@ VENDOR_ADAPTERS = [("carrier", "aftership"), ("ticketing", "zendesk")]
 
 
 class TestVendorAdaptersBatchReads(BatchReadContract):
+    @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
+    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
+        source, vendor = request.param
+        subject = await _subject(source, vendor, cluster.urls[vendor], data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestNativeChangeEvents(ChangeEventsContract):
+    @pytest.fixture(params=sorted(READS))
+    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
+        subject = await _subject(request.param, "native", cluster.urls[request.param], data)
+        yield subject
+        await subject.adapter.close()
+
+
+class TestVendorChangeEvents(ChangeEventsContract):
     @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
     async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
         source, vendor = request.param
