@@ -4,6 +4,7 @@ against simulated sources of their own."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from itertools import islice
 from typing import Any
@@ -25,6 +26,7 @@ from sources.adapters.contract import (
 from sources.adapters.protocols import OrdersAdapter
 from sources.adapters.registry import open_adapter
 from sources.events import ChangeEvent, EventType
+from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
 from sources.webhooks import generate_secret, new_msg_id, sign
 from tests.support.adapters import installed_adapters
@@ -104,21 +106,69 @@ def _change(source: str, data: Dataset) -> ChangeEvent:
     return ChangeEvent(occurred_at=data.now, **fields[source])
 
 
-class TestNativeBatchReads(BatchReadContract):
-    @pytest.fixture(params=sorted(READS))
-    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
-        subject = await _subject(request.param, "native", cluster.urls[request.param], data)
+# (source, adapter) of every adapter shipped here; a vendor's reads its simulated API
+VENDOR_ADAPTERS = [("carrier", "aftership"), ("ticketing", "zendesk")]
+ADAPTERS = [*((source, "native") for source in sorted(READS)), *VENDOR_ADAPTERS]
+TRACKING_ADAPTERS = [("carrier", "native"), ("carrier", "aftership")]
+
+
+def _name(adapter: tuple[str, str]) -> str:
+    return "-".join(adapter)
+
+
+@contextlib.asynccontextmanager
+async def _opened(source: str, name: str, url: str, data: Dataset) -> AsyncIterator[Subject]:
+    subject = await _subject(source, name, url, data)
+    try:
         yield subject
+    finally:
         await subject.adapter.close()
 
 
-class TestNativeAdaptersOfADownSource(DownSourceContract):
-    @pytest.fixture(params=sorted(READS))
+def _url(cluster: SimCluster, source: str, name: str) -> str:
+    return cluster.urls[source if name == "native" else name]
+
+
+@pytest.fixture(params=ADAPTERS, ids=_name)
+async def live(request, cluster, data) -> AsyncIterator[Subject]:
+    """An adapter over its live (simulated) source."""
+    source, name = request.param
+    async with _opened(source, name, _url(cluster, source, name), data) as subject:
+        yield subject
+
+
+@pytest.fixture(params=TRACKING_ADAPTERS, ids=_name)
+async def tracking(request, cluster, data) -> AsyncIterator[Subject]:
+    source, name = request.param
+    async with _opened(source, name, _url(cluster, source, name), data) as subject:
+        yield subject
+
+
+class TestBatchReads(BatchReadContract):
+    @pytest.fixture
+    def subject(self, live: Subject) -> Subject:
+        return live
+
+
+class TestChangeEvents(ChangeEventsContract):
+    @pytest.fixture
+    def subject(self, live: Subject) -> Subject:
+        return live
+
+
+class TestTrackingNumbersInAnyCase(CaseInsensitiveKeysContract):
+    @pytest.fixture
+    def subject(self, tracking: Subject) -> Subject:
+        return tracking
+
+
+class TestAnUnreachableSource(DownSourceContract):
+    @pytest.fixture(params=ADAPTERS, ids=_name)
     async def subject(self, request, data) -> AsyncIterator[Subject]:
+        source, name = request.param
         nobody = f"http://127.0.0.1:{free_port_block(1)}"  # nothing listens there
-        subject = await _subject(request.param, "native", nobody, data)
-        yield subject
-        await subject.adapter.close()
+        async with _opened(source, name, nobody, data) as subject:
+            yield subject
 
 
 class TestNativeOrderList(OrderListContract):
@@ -129,66 +179,28 @@ class TestNativeOrderList(OrderListContract):
         await adapter.close()
 
 
-class TestNativeTrackingNumbersInAnyCase(CaseInsensitiveKeysContract):
-    @pytest.fixture
-    async def subject(self, cluster, data) -> AsyncIterator[Subject]:
-        subject = await _subject("carrier", "native", cluster.urls["carrier"], data)
-        yield subject
-        await subject.adapter.close()
-
-
 class TestAPackagesCarrierAdapter(BatchReadContract, CaseInsensitiveKeysContract):
     @pytest.fixture
     async def subject(self, cluster, data, tmp_path) -> AsyncIterator[Subject]:
         with installed_adapters(tmp_path):
-            subject = await _subject("carrier", "counting", cluster.urls["carrier"], data)
-            yield subject
-            await subject.adapter.close()
+            async with _opened("carrier", "counting", cluster.urls["carrier"], data) as subject:
+                yield subject
 
 
-class TestAfterShipTrackingNumbersInAnyCase(CaseInsensitiveKeysContract):
-    @pytest.fixture
-    async def subject(self, cluster, data) -> AsyncIterator[Subject]:
-        subject = await _subject("carrier", "aftership", cluster.urls["aftership"], data)
-        yield subject
-        await subject.adapter.close()
-
-
-# (source, vendor adapter) of the adapters shipped here
-VENDOR_ADAPTERS = [("carrier", "aftership"), ("ticketing", "zendesk")]
-
-
-class TestVendorAdaptersBatchReads(BatchReadContract):
-    @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
-    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
-        source, vendor = request.param
-        subject = await _subject(source, vendor, cluster.urls[vendor], data)
-        yield subject
-        await subject.adapter.close()
-
-
-class TestNativeChangeEvents(ChangeEventsContract):
-    @pytest.fixture(params=sorted(READS))
-    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
-        subject = await _subject(request.param, "native", cluster.urls[request.param], data)
-        yield subject
-        await subject.adapter.close()
-
-
-class TestVendorChangeEvents(ChangeEventsContract):
-    @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
-    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
-        source, vendor = request.param
-        subject = await _subject(source, vendor, cluster.urls[vendor], data)
-        yield subject
-        await subject.adapter.close()
-
-
-class TestVendorAdaptersOfADownSource(DownSourceContract):
-    @pytest.fixture(params=VENDOR_ADAPTERS, ids=lambda p: p[1])
-    async def subject(self, request, data) -> AsyncIterator[Subject]:
-        source, vendor = request.param
-        nobody = f"http://127.0.0.1:{free_port_block(1)}"
-        subject = await _subject(source, vendor, nobody, data)
-        yield subject
-        await subject.adapter.close()
+@pytest.mark.parametrize(("source", "vendor"), VENDOR_ADAPTERS, ids=[v for _, v in VENDOR_ADAPTERS])
+async def test_credentials_the_vendor_refuses_are_the_gateways_problem(
+    source: str, vendor: str, cluster: SimCluster, data: Dataset
+):
+    """Not the caller's input (never BAD_USER_INPUT), not worth retrying, and the
+    source reads as down."""
+    api = VENDOR_APIS[vendor]
+    wrong = api.CREDENTIAL.replace("og-sim-vendor-key", "not-the-key")
+    config = SourceConfig(base_url=cluster.urls[vendor], credential=wrong, options=api.OPTIONS)
+    adapter = open_adapter(source, vendor, config)
+    try:
+        with pytest.raises(SourceError) as raised:
+            await getattr(adapter, READS[source][0])([next(iter(READS[source][1](data)))])
+        assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
+        assert await adapter.ping() is False
+    finally:
+        await adapter.close()

@@ -6,77 +6,65 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from sim.cluster import SimCluster, start_cluster
+from sim.cluster import SimCluster
 from sim.seed import Dataset
 from sim.vendors.access import SIM_API_KEY
 from sources.adapters.aftership import wire
 from sources.adapters.aftership.adapter import AfterShipTracking
-from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
+from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.options import SourceConfig
 from sources.resilience import deadline
 from sources.telemetry import UPSTREAM_THROTTLE_WAITS
+from tests.support.vendors import next_window
 
 RATE = 2  # calls a second the simulated account takes here
 
 
 @pytest.fixture(scope="module")
-def data(make_dataset: Any) -> Dataset:
-    return make_dataset(orders=200)
+def data(vendors: SimCluster) -> Dataset:
+    return vendors.dataset
 
 
-@pytest.fixture(scope="module")
-async def cluster(data: Dataset) -> AsyncIterator[SimCluster]:
-    cluster = await start_cluster(data, vendors=True, vendor_rate_per_s=RATE)
-    yield cluster
-    await cluster.close()
-
-
-def adapter_for(cluster: SimCluster, **options: Any) -> AfterShipTracking:
-    config = SourceConfig(base_url=cluster.urls["aftership"], credential=SIM_API_KEY, **options)
+def adapter_for(vendors: SimCluster, **options: Any) -> AfterShipTracking:
+    config = SourceConfig(base_url=vendors.urls["aftership"], credential=SIM_API_KEY, **options)
     return AfterShipTracking(config)
 
 
-async def next_window() -> None:
-    """Wait for a fresh one-second window of the account's limit."""
-    await asyncio.sleep(1 - time.time() % 1 + 0.01)
-
-
-async def test_a_batch_of_fifty_numbers_is_one_call(cluster: SimCluster, data: Dataset):
-    adapter = adapter_for(cluster)
+async def test_a_batch_of_fifty_numbers_is_one_call(vendors: SimCluster, data: Dataset):
+    adapter = adapter_for(vendors)
     try:
         assert adapter.batch_size == wire.MAX_NUMBERS
         numbers = list(data.trackings)[: adapter.batch_size]
         await next_window()
-        cluster.reset_stats()
+        vendors.reset_stats()
         answer = await adapter.trackings(numbers)
         assert answer == {n: data.trackings[n] for n in numbers}
-        assert cluster.stats("aftership").batch_sizes == {wire.TRACKINGS_PATH: [50]}
+        assert vendors.stats("aftership").batch_sizes == {wire.TRACKINGS_PATH: [50]}
     finally:
         await adapter.close()
 
 
-async def test_the_rate_limit_is_waited_out_not_failed(cluster: SimCluster, data: Dataset):
+async def test_the_rate_limit_is_waited_out_not_failed(vendors: SimCluster, data: Dataset):
     """Three times the account's rate at once: every read answers, the extra calls
     waited for the next windows (429, X-RateLimit-Remaining and -Reset), each read
     was admitted once, and the breaker saw no failure."""
-    adapter = adapter_for(cluster)
+    adapter = adapter_for(vendors)
     numbers = list(data.trackings)[:3]
     waits = UPSTREAM_THROTTLE_WAITS.labels("carrier")._value.get()
     try:
         await next_window()
-        cluster.reset_stats()
+        vendors.reset_stats()
         started = time.monotonic()
         answers = await asyncio.gather(*(adapter.trackings([n]) for n in numbers * RATE))
         assert [a for answer in answers for a in answer.values()] == [
             data.trackings[n] for n in numbers * RATE
         ]
-        stats = cluster.stats("aftership")
+        stats = vendors.stats("aftership")
         assert stats.requests - stats.throttled == 3 * RATE  # each read admitted once
         assert stats.throttled >= 2 * RATE  # the calls beyond the first window's
         assert UPSTREAM_THROTTLE_WAITS.labels("carrier")._value.get() - waits >= stats.throttled
@@ -87,9 +75,9 @@ async def test_the_rate_limit_is_waited_out_not_failed(cluster: SimCluster, data
 
 
 async def test_a_wait_longer_than_the_deadline_is_a_retryable_error_not_a_failure(
-    cluster: SimCluster, data: Dataset
+    vendors: SimCluster, data: Dataset
 ):
-    adapter = adapter_for(cluster, breaker_min_calls=2, breaker_failure_ratio=0.5)
+    adapter = adapter_for(vendors, breaker_min_calls=2, breaker_failure_ratio=0.5)
     number = next(iter(data.trackings))
     try:
         await next_window()
@@ -109,18 +97,6 @@ async def test_a_wait_longer_than_the_deadline_is_a_retryable_error_not_a_failur
         await adapter.close()
 
 
-async def test_a_wrong_api_key_is_the_gateways_problem_not_the_callers(cluster: SimCluster):
-    config = SourceConfig(base_url=cluster.urls["aftership"], credential="not-the-key")
-    adapter = AfterShipTracking(config)
-    try:
-        with pytest.raises(SourceError) as raised:
-            await adapter.trackings(["1Z1"])
-        assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
-        assert await adapter.ping() is False
-    finally:
-        await adapter.close()
-
-
 @pytest.mark.parametrize(
     ("params", "status"),
     [
@@ -131,11 +107,11 @@ async def test_a_wrong_api_key_is_the_gateways_problem_not_the_callers(cluster: 
         ({"tracking_numbers": "N1", "limit": "200"}, 200),
     ],
 )
-async def test_the_simulated_api_holds_aftership_s_limits(cluster: SimCluster, params, status):
+async def test_the_simulated_api_holds_aftership_s_limits(vendors: SimCluster, params, status):
     await next_window()
     async with aiohttp.ClientSession() as session:
         headers = {wire.API_KEY_HEADER: SIM_API_KEY}
-        url = cluster.urls["aftership"] + wire.TRACKINGS_PATH
+        url = vendors.urls["aftership"] + wire.TRACKINGS_PATH
         async with session.get(url, params=params, headers=headers) as resp:
             body = await resp.json()
             assert resp.status == status, body
@@ -143,11 +119,11 @@ async def test_the_simulated_api_holds_aftership_s_limits(cluster: SimCluster, p
             assert resp.headers["X-RateLimit-Limit"] == str(RATE)
 
 
-async def test_the_simulated_api_pages_the_list(cluster: SimCluster, data: Dataset):
+async def test_the_simulated_api_pages_the_list(vendors: SimCluster, data: Dataset):
     await next_window()
     async with aiohttp.ClientSession() as session:
         headers = {wire.API_KEY_HEADER: SIM_API_KEY}
-        url = cluster.urls["aftership"] + wire.TRACKINGS_PATH
+        url = vendors.urls["aftership"] + wire.TRACKINGS_PATH
         pages = []
         for page in (1, 2):
             params = {"limit": "3", "page": str(page)}

@@ -5,20 +5,17 @@ Zendesk's refusals, and its rate limit (429 with Retry-After) waited out."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import msgspec
 import pytest
 
-from sim.cluster import SimCluster, start_cluster
+from sim.cluster import SimCluster
 from sim.seed import Dataset
 from sim.vendors import zendesk as simulated
 from sources.adapters.zendesk.adapter import ORDERS_PER_SEARCH, SEARCH_PATH, ZendeskTickets
 from sources.clients.changes import ChangeRefused
-from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
     TICKET_CLOSED,
@@ -27,26 +24,20 @@ from sources.records import (
     TicketComment,
     TicketStatus,
 )
+from tests.support.vendors import next_window
 
 RATE = 3  # calls a second the simulated account takes here
 
 
 @pytest.fixture(scope="module")
-def data(make_dataset: Any) -> Dataset:
-    return make_dataset(orders=200)
-
-
-@pytest.fixture(scope="module")
-async def cluster(data: Dataset) -> AsyncIterator[SimCluster]:
-    cluster = await start_cluster(data, vendors=True, vendor_rate_per_s=RATE)
-    yield cluster
-    await cluster.close()
+def data(vendors: SimCluster) -> Dataset:
+    return vendors.dataset
 
 
 @pytest.fixture
-async def zendesk(cluster: SimCluster) -> AsyncIterator[ZendeskTickets]:
+async def zendesk(vendors: SimCluster) -> AsyncIterator[ZendeskTickets]:
     config = SourceConfig(
-        base_url=cluster.urls["zendesk"],
+        base_url=vendors.urls["zendesk"],
         credential=simulated.CREDENTIAL,
         options=simulated.OPTIONS,
     )
@@ -55,23 +46,19 @@ async def zendesk(cluster: SimCluster) -> AsyncIterator[ZendeskTickets]:
     await adapter.close()
 
 
-async def next_window() -> None:
-    await asyncio.sleep(1 - time.time() % 1 + 0.01)
-
-
 def with_tickets(data: Dataset) -> list[str]:
     return [order_id for order_id, tickets in data.tickets.items() if tickets]
 
 
 async def test_an_orders_tickets_are_one_search_and_a_comments_page_each(
-    zendesk: ZendeskTickets, cluster: SimCluster, data: Dataset
+    zendesk: ZendeskTickets, vendors: SimCluster, data: Dataset
 ):
     orders = [*with_tickets(data)[:2], "ord_without_tickets"]
     await next_window()
-    cluster.reset_stats()
+    vendors.reset_stats()
     answer = await zendesk.tickets_by_orders(orders)
     assert answer == {**{o: data.tickets[o] for o in orders[:2]}, "ord_without_tickets": []}
-    stats = cluster.stats("zendesk")
+    stats = vendors.stats("zendesk")
     tickets = sum(len(data.tickets[o]) for o in orders[:2])
     assert stats.batch_sizes == {SEARCH_PATH: [3]}
     assert set(stats.paths) == {SEARCH_PATH, "/api/v2/tickets/{id}/comments.json"}
@@ -132,31 +119,15 @@ async def test_a_ticket_is_opened_and_commented_and_a_closed_one_refuses(
 
 
 async def test_the_rate_limit_is_waited_out(
-    zendesk: ZendeskTickets, cluster: SimCluster, data: Dataset
+    zendesk: ZendeskTickets, vendors: SimCluster, data: Dataset
 ):
     orders = with_tickets(data)[6:12]
     await next_window()
-    cluster.reset_stats()
+    vendors.reset_stats()
     answers = await asyncio.gather(*(zendesk.tickets_by_orders([o]) for o in orders))
     assert answers == [{o: data.tickets[o]} for o in orders]
-    assert cluster.stats("zendesk").throttled > 0
+    assert vendors.stats("zendesk").throttled > 0
     assert zendesk.breaker.state == "closed"
-
-
-async def test_wrong_credentials_are_the_gateways_problem(cluster: SimCluster):
-    config = SourceConfig(
-        base_url=cluster.urls["zendesk"],
-        credential="agent@example.com/token:wrong",
-        options=simulated.OPTIONS,
-    )
-    adapter = ZendeskTickets(config)
-    try:
-        with pytest.raises(SourceError) as raised:
-            await adapter.tickets_by_orders(["ord_1"])
-        assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
-        assert await adapter.ping() is False
-    finally:
-        await adapter.close()
 
 
 @pytest.mark.parametrize(
