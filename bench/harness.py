@@ -19,12 +19,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sim.cluster import SOURCES, VENDORS  # noqa: E402  (vendor APIs follow the sources)
 from tests.support.ports import free_port_block  # noqa: E402
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE  # noqa: E402
 from tests.support.serving import wait_ready  # noqa: E402
 
-SOURCES = ("oms", "inventory", "carrier", "ticketing")
-VENDORS = ("aftership", "zendesk")  # with --vendors, after the sources' ports (sim.cluster)
 # The full 50-order view costs ~13,000 points and 20 clients saturate the gateway: the
 # benchmarks lift the cost limit and the deadline, so saturation shows as latency
 # rather than refusals and timeouts.

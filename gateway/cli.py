@@ -237,9 +237,9 @@ def _add_sim_options(
     parser.add_argument(
         "--vendors",
         action="store_true",
-        help="also serve the data set through simulated vendor APIs (AfterShip for the "
-        "carrier, Zendesk for ticketing), after the four sources' ports; the demo's gateway "
-        "then reads them "
+        help="also serve the data set through simulated vendor APIs (Shopify for orders and "
+        "stock, AfterShip for the carrier, Zendesk for ticketing), after the four sources' "
+        "ports; the demo's gateway then reads them "
         "through its vendor adapters (docs/adapters.md; default: off)",
     )
     parser.add_argument(
@@ -314,8 +314,8 @@ async def _start_sources(
         print(f"  {name:<10} {url}   (contract: {url}/openapi.json, counters: {url}/__stats)")
     if args.vendors:
         print(
-            f"  the vendor APIs admit the key {SIM_API_KEY} (AfterShip: as-api-key; "
-            f"Zendesk: Basic agent@example.com/token:{SIM_API_KEY})"
+            f"  the vendor APIs admit the key {SIM_API_KEY} (Shopify: X-Shopify-Access-Token; "
+            f"AfterShip: as-api-key; Zendesk: Basic agent@example.com/token:{SIM_API_KEY})"
         )
     return cluster
 

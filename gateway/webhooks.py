@@ -50,7 +50,7 @@ class WebhookReceiver:
         try:
             if adapter is None:
                 raise WebhookError(404, SOURCE_UNKNOWN, f"unknown webhook source {source!r}")
-            verified = adapter.verify_webhook(body, request.headers)
+            verified = await adapter.verify_webhook(body, request.headers)
         except WebhookError as exc:
             log.info("refused a %s webhook: %s", source, exc.code)
             return _refuse(exc.status, exc.code, exc.message)

@@ -18,7 +18,7 @@ from sim.common import (
     Latency,
     error_response,
 )
-from sim.emitter import WebhookEmitter, WebhookTarget
+from sim.emitter import Emitter, WebhookEmitter, WebhookTarget
 from sim.faults import Faults, FaultSpec
 from sim.idempotency import KEYS, IdempotencyKeys
 from sim.openapi import encoded_document, served_routes
@@ -51,7 +51,7 @@ def create_source_app(
     *,
     latency_ms: float = 0.0,
     jitter_ms: float = 0.0,
-    webhook: WebhookTarget | WebhookEmitter | None = None,
+    webhook: WebhookTarget | Emitter | None = None,
     clock: Clock = SYSTEM_CLOCK,
     account: VendorAccount | None = None,
 ) -> web.Application:
@@ -77,7 +77,7 @@ def create_source_app(
     app[ACCOUNT_KEY] = account or VendorAccount()
     if webhook is not None:
         emitter = app[EMITTER_KEY] = (
-            webhook if isinstance(webhook, WebhookEmitter) else WebhookEmitter(webhook)
+            WebhookEmitter(webhook) if isinstance(webhook, WebhookTarget) else webhook
         )
 
         async def close_emitter(_app: web.Application) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from sim.app import create_source_app, set_faults, set_latency
 from sim.common import STATS_KEY
-from sim.emitter import WebhookEmitter, WebhookTarget
+from sim.emitter import Emitter, EventRouter, WebhookEmitter, WebhookTarget
 from sim.faults import FaultSpec, parse_fault_spec
 from sim.seed import Dataset
 from sim.stats import Stats
@@ -147,11 +147,15 @@ async def start_cluster(
     cluster = SimCluster(dataset=dataset)
     clock = clock or ShiftedClock(dataset.now)
     emitters = _emitters(webhook_url, webhook_secret, dataset, vendors)
-    served = {source: source for source in SOURCES}
-    if vendors:  # a vendor API has the latency of the first source it serves
-        served |= {name: sources[0] for name, sources in VENDORS.items()}
+    served = {source: (source,) for source in SOURCES}
+    if vendors:
+        served |= VENDORS
     try:
         for offset, (source, data) in enumerate(served.items()):
+            routed = {name: emitters[name] for name in data if name in emitters}
+            emitter: Emitter | None = routed.get(data[0])
+            if len(routed) > 1:
+                emitter = EventRouter(routed)
             account = None
             if source in VENDORS:
                 account = VENDOR_APIS[source].account()
@@ -160,9 +164,10 @@ async def start_cluster(
             app = create_source_app(
                 source,
                 dataset,
-                latency_ms=_per_source(latency_ms, data),
-                jitter_ms=_per_source(jitter_ms, data),
-                webhook=emitters.get(data),
+                # a vendor API has the latency of the first source it serves
+                latency_ms=_per_source(latency_ms, data[0]),
+                jitter_ms=_per_source(jitter_ms, data[0]),
+                webhook=emitter,
                 clock=clock,
                 account=account,
             )

@@ -11,7 +11,7 @@ from typing import TypeVar
 import msgspec
 from aiohttp import web
 
-from sim.emitter import WebhookEmitter
+from sim.emitter import Emitter
 from sim.faults import Faults
 from sim.seed import Dataset
 from sim.stats import Stats
@@ -43,7 +43,7 @@ DATASET_KEY = web.AppKey("dataset", Dataset)  # read live: tests may change it i
 STATS_KEY = web.AppKey("stats", Stats)
 LATENCY_KEY = web.AppKey("latency", Latency)
 OPENAPI_KEY = web.AppKey("openapi", bytes)
-EMITTER_KEY = web.AppKey("emitter", WebhookEmitter)
+EMITTER_KEY = web.AppKey("emitter", Emitter)
 CLOCK_KEY = web.AppKey("clock", Clock)
 FAULTS_KEY = web.AppKey("faults", Faults)
 ACCOUNT_KEY = web.AppKey("account", VendorAccount)  # who a vendor API admits, how often

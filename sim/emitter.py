@@ -6,11 +6,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import aiohttp
 import msgspec
 
-from sources.events import ChangeEvent
+from sources.events import EVENTS_BY_SOURCE, ChangeEvent
 from sources.webhooks import check_secret, new_msg_id, sign
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,14 @@ def standard_webhook(event: ChangeEvent, msg_id: str, secret: str) -> tuple[byte
     """The native sources' delivery: the event itself, as a signed Standard Webhook."""
     body = msgspec.json.encode(event)
     return body, sign(secret, body, msg_id=msg_id)
+
+
+class Emitter(Protocol):
+    """What an app's admin routes deliver their change events through."""
+
+    def emit(self, event: ChangeEvent) -> None: ...
+
+    async def close(self, drain_s: float = 2.0) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -124,3 +133,25 @@ class WebhookEmitter:
                 return f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
+
+
+class EventRouter:
+    """The emitters of several sources behind one app (a vendor API serving orders and
+    inventory): each event goes out through the emitter of the source that sends it."""
+
+    def __init__(self, emitters: dict[str, WebhookEmitter]) -> None:
+        self._by_type = {
+            kind: emitter
+            for source, emitter in emitters.items()
+            for kind in EVENTS_BY_SOURCE[source]
+        }
+        self._emitters = list(dict.fromkeys(emitters.values()))
+
+    def emit(self, event: ChangeEvent) -> None:
+        emitter = self._by_type.get(event.type)
+        if emitter is not None:
+            emitter.emit(event)
+
+    async def close(self, drain_s: float = 2.0) -> None:
+        for emitter in self._emitters:
+            await emitter.close(drain_s)

@@ -1,5 +1,6 @@
 """Who a simulated vendor API lets in, and how often: one API key and a number of
-requests per fixed window (AfterShip counts a second, Zendesk a minute).
+requests per fixed window (AfterShip counts a second, Zendesk a minute), or a leaky
+bucket of query-cost points that refills at that rate (Shopify's GraphQL Admin API).
 
 The window runs on the wall clock, not the data set's clock: a rate limit is about
 real time, and the gateway reads its reset the same way.
@@ -26,15 +27,33 @@ class Admission:
     retry_after: int  # whole seconds until then, at least one
 
 
+# A cost bucket holds this many windows of the rate: Shopify's standard plan restores
+# 100 points a second into a bucket of 1,000.
+BUCKET_WINDOWS = 10
+
+
+@dataclass(frozen=True)
+class Spent:
+    """One query's cost taken from a leaky bucket, or refused (nothing taken)."""
+
+    admitted: bool
+    maximum: float
+    available: float  # what the bucket holds now
+    restore_per_s: float
+
+
 @dataclass
 class VendorAccount:
-    """``limit`` requests per window of ``window_s`` seconds."""
+    """``limit`` requests per window of ``window_s`` seconds; or, for cost, ``limit``
+    points restored per window into a bucket of :data:`BUCKET_WINDOWS` windows' worth."""
 
     limit: int = 10
     window_s: int = 1
     api_key: str = field(default=SIM_API_KEY, repr=False)
     _window: int = 0
     _used: int = 0
+    _points: float | None = None  # what the cost bucket held at _points_at (None: full)
+    _points_at: float = 0.0
 
     def knows(self, key: str | None) -> bool:
         return key is not None and hmac.compare_digest(key.encode(), self.api_key.encode())
@@ -55,3 +74,19 @@ class VendorAccount:
             reset=window + self.window_s,
             retry_after=max(1, math.ceil(window + self.window_s - now)),
         )
+
+    def spend(self, cost: float) -> Spent:
+        """Take ``cost`` points from the bucket, refilled since the last call; refused
+        when it holds less."""
+        now = time.monotonic()
+        maximum, rate = self.limit * BUCKET_WINDOWS, self.limit / self.window_s
+        held = maximum if self._points is None else self._points + (now - self._points_at) * rate
+        held = min(maximum, held)
+        admitted = held >= cost
+        self._points, self._points_at = held - cost if admitted else held, now
+        return Spent(admitted, maximum, self._points, rate)
+
+    def refund(self, points: float) -> None:
+        """Give back what a query was charged beyond its actual cost."""
+        if self._points is not None:
+            self._points = min(self.limit * BUCKET_WINDOWS, self._points + points)

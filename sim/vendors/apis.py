@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sim.vendors import aftership, zendesk
+from sim.vendors import aftership, shopify, zendesk
 
-VENDOR_APIS: dict[str, ModuleType] = {"aftership": aftership, "zendesk": zendesk}
+VENDOR_APIS: dict[str, ModuleType] = {
+    "aftership": aftership,
+    "zendesk": zendesk,
+    "shopify": shopify,
+}
 VENDORS = {name: api.SOURCE.serves for name, api in VENDOR_APIS.items()}  # -> sources served

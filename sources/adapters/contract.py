@@ -159,21 +159,21 @@ class ChangeEventsContract:
         assert subject.delivery is not None, "the subject makes no delivery"
         return subject.delivery()
 
-    def test_a_signed_delivery_is_a_change_event(self, subject: Subject) -> None:
+    async def test_a_signed_delivery_is_a_change_event(self, subject: Subject) -> None:
         body, headers = self._delivery(subject)
-        verified = subject.adapter.verify_webhook(body, headers)
+        verified = await subject.adapter.verify_webhook(body, headers)
         assert verified.msg_id, "a delivery needs an id to be claimed once"
         assert verified.event.tags(), "the event names nothing to refresh"
 
-    def test_a_tampered_delivery_is_refused(self, subject: Subject) -> None:
+    async def test_a_tampered_delivery_is_refused(self, subject: Subject) -> None:
         body, headers = self._delivery(subject)
         tampered = body[:-1] + (b" " if body[-1:] != b" " else b"\n")
         with pytest.raises(WebhookError) as refused:
-            subject.adapter.verify_webhook(tampered, headers)
+            await subject.adapter.verify_webhook(tampered, headers)
         assert (refused.value.status, refused.value.code) == (401, SIGNATURE_INVALID)
 
-    def test_an_unsigned_delivery_is_refused(self, subject: Subject) -> None:
+    async def test_an_unsigned_delivery_is_refused(self, subject: Subject) -> None:
         body, _ = self._delivery(subject)
         with pytest.raises(WebhookError) as refused:
-            subject.adapter.verify_webhook(body, {"content-type": "application/json"})
+            await subject.adapter.verify_webhook(body, {"content-type": "application/json"})
         assert (refused.value.status, refused.value.code) == (401, SIGNATURE_INVALID)

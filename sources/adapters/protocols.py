@@ -45,7 +45,8 @@ class SourceAdapter(Protocol):
 
     ``verify_webhook`` checks one delivery the source (or its vendor) POSTed to
     ``/webhooks/<source>`` and turns it into our change event, or raises
-    :class:`~sources.webhooks.WebhookError` (the status and code to answer)."""
+    :class:`~sources.webhooks.WebhookError` (the status and code to answer); it may ask
+    its source what the delivery names (Shopify's inventory names items by id)."""
 
     name: str
     base_url: str
@@ -56,7 +57,7 @@ class SourceAdapter(Protocol):
 
     async def ping(self) -> bool: ...
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent: ...
+    async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent: ...
 
     async def close(self) -> None: ...
 

@@ -223,12 +223,20 @@ class SourceClient:
         except (TimeoutError, aiohttp.ClientError, OSError):
             return False
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
+    async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         """A change event the native source sent: a Standard Webhook signed with one of
         the configured secrets (``OG_WEBHOOK_SECRETS``)."""
         if not self._config.webhook_secrets:
             raise WebhookError(503, NOT_CONFIGURED, "no webhook secret is configured")
         return verify(self.name, body, headers, self._config.webhook_secrets)
+
+    def throttled_s(self, answer: Any) -> float | None:
+        """For an API that answers its rate limit inside a 200 (GraphQL's THROTTLED
+        error): how long the decoded ``answer`` asks to wait before its call is sent
+        again, as a 429 would; None (the default) when it was not throttled. It may
+        also raise :class:`SourceError` for an answer that is an error: the call then
+        failed, as with an unreadable payload."""
+        return None
 
     async def fetch_batch(
         self,
@@ -417,6 +425,11 @@ class SourceClient:
                         f"unreadable payload: {exc}",
                         retryable=False,
                     ) from exc
+                asked_s = self.throttled_s(decoded)
+                if asked_s is not None:  # a 429 in all but status: waited out the same way
+                    call.outcome = "throttled"
+                    self._pacer.hold(asked_s)
+                    raise _Throttled(self.name, asked_s)
                 call.outcome = "ok"
                 return decoded
         finally:

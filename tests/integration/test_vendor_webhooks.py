@@ -13,6 +13,7 @@ from msgspec.structs import replace
 from gateway.cli import vendor_source_settings
 from sim.cluster import SOURCES
 from sources.events import ChangeEvent, EventType
+from sources.records import FulfillmentStatus
 from sources.webhooks import generate_secret
 from tests.support.deliveries import deliver, in_transit
 from tests.support.gateways import (
@@ -28,6 +29,19 @@ SECRET = generate_secret()
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
   shipments { tracking { status message } } } }"""
 TICKETS = """query($n: String!) { orderByNumber(number: $n) { tickets { status } } }"""
+ORDER = """query($n: String!) { orderByNumber(number: $n) {
+  customerStatus lineItems { sku availability { available } } } }"""
+
+
+async def order_status(gateway: RunningGateway, number: str) -> str:
+    body = await gateway.query(ORDER, {"n": number})
+    return body["data"]["orderByNumber"]["customerStatus"]  # type: ignore[no-any-return]
+
+
+async def available(gateway: RunningGateway, number: str, sku: str) -> int:
+    body = await gateway.query(ORDER, {"n": number})
+    lines = body["data"]["orderByNumber"]["lineItems"]
+    return next(line["availability"]["available"] for line in lines if line["sku"] == sku)
 
 
 async def tracking(gateway: RunningGateway, number: str) -> dict[str, Any]:
@@ -74,7 +88,33 @@ async def test_aftership_webhooks_refresh_the_graph(make_dataset) -> None:
                 return new in [t["status"] for t in body["data"]["orderByNumber"]["tickets"]]
 
             await eventually(closed, "the graph shows the ticket's new status")
-            # the native sources still take their Standard Webhooks
-            event = replace(event, type=EventType.ORDER_UPDATED, order_id=order.id)
-            status, body = await deliver(gateway, "oms", event, SECRET)
-            assert (status, body["status"]) == (200, "applied")
+            # an order cancelled and stock counted at the shop: Shopify's webhooks
+            order = next(
+                o
+                for o in dataset.orders.values()
+                if o.fulfillment_status is FulfillmentStatus.UNFULFILLED and not o.cancelled_at
+            )
+            assert (await order_status(gateway, order.number)) != "CANCELLED"
+            url = f"{cluster.urls['shopify']}/admin/orders/{order.id}/cancel"
+            async with gateway.session.post(url, json={"reason": "CUSTOMER"}) as resp:
+                assert resp.status == 200, await resp.text()
+
+            async def cancelled() -> bool:
+                return await order_status(gateway, order.number) == "CANCELLED"
+
+            await eventually(cancelled, "the graph shows the order cancelled")
+            sku, level = next(
+                (line.sku, stock.levels[0])
+                for line in order.lines
+                if (stock := dataset.inventory.get(line.sku)) and stock.levels
+            )
+            seen = await available(gateway, order.number, sku)
+            url = f"{cluster.urls['shopify']}/admin/inventory/{sku}"
+            counted = {"locationId": level.location_id, "available": level.available + 7}
+            async with gateway.session.post(url, json=counted) as resp:
+                assert resp.status == 200, await resp.text()
+
+            async def recounted() -> bool:
+                return await available(gateway, order.number, sku) == seen + 7
+
+            await eventually(recounted, "the graph shows the stock counted at the shop")

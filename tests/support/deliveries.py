@@ -9,9 +9,10 @@ from typing import Any
 import msgspec
 
 from sim.seed import Dataset
+from sources.adapters.protocols import SourceAdapter
 from sources.events import ChangeEvent
 from sources.records import Order
-from sources.webhooks import sign
+from sources.webhooks import WebhookError, sign
 from tests.support.gateways import RunningGateway
 
 
@@ -36,6 +37,17 @@ async def deliver(
     """Sign ``event`` with ``secret`` (as delivery ``msg_id``, when given) and post it."""
     body = msgspec.json.encode(event)
     return await post_webhook(gateway, source, body, sign(secret, body, msg_id=msg_id))
+
+
+async def refusal(
+    adapter: SourceAdapter, body: bytes, headers: Mapping[str, str]
+) -> tuple[int, str]:
+    """The status and code ``adapter`` refuses a delivery with (it must refuse it)."""
+    try:
+        await adapter.verify_webhook(body, headers)
+    except WebhookError as refused:
+        return refused.status, refused.code
+    raise AssertionError("the delivery was taken")
 
 
 def in_transit(dataset: Dataset) -> tuple[Order, str]:

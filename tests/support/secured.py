@@ -68,6 +68,7 @@ class Secured:
 KEYS = {
     # name: (class, tenant, scopes, tier, expires in days (negative: expired))
     "console": ("console", "*", sorted(ALL_SCOPES), "internal", None),
+    "console_b": ("console", "*", sorted(ALL_SCOPES), "internal", None),  # a bucket apart
     "app": ("app", "*", ["orders:read", "shipments:read", "inventory:read"], "standard", None),
     "app_a": ("app", TENANT_A, ["orders:read", "shipments:read", "tickets:read"], "standard", None),
     "app_b": ("app", TENANT_B, ["orders:read", "shipments:read", "tickets:read"], "standard", None),

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
@@ -23,3 +24,30 @@ async def vendor_apis(data: Dataset, calls_per_s: int) -> AsyncIterator[SimClust
 async def next_window() -> None:
     """Wait for a fresh one-second window of the accounts' limit."""
     await asyncio.sleep(1 - time.time() % 1 + 0.01)
+
+
+# What a vendor has no field for, so the graph cannot show it over that vendor
+# (docs/adapters.md): Shopify keeps no date for incoming stock.
+UNSAID_BY_VENDORS = frozenset({"incomingExpectedAt", "nextRestockAt"})
+
+
+def said_by_every_vendor(answer: Any) -> Any:
+    """``answer`` without the fields a vendor cannot say (:data:`UNSAID_BY_VENDORS`)."""
+    if isinstance(answer, dict):
+        return {
+            key: said_by_every_vendor(value)
+            for key, value in answer.items()
+            if key not in UNSAID_BY_VENDORS
+        }
+    if isinstance(answer, list):
+        return [said_by_every_vendor(item) for item in answer]
+    return answer
+
+
+def says(answer: Any, field: str) -> bool:
+    """Whether ``answer`` holds a non-null ``field`` anywhere."""
+    if isinstance(answer, dict):
+        return answer.get(field) is not None or any(says(v, field) for v in answer.values())
+    if isinstance(answer, list):
+        return any(says(item, field) for item in answer)
+    return False

@@ -36,8 +36,9 @@ async def test_each_native_client_is_its_sources_adapter(source):
 
 def test_registered_adapters_are_listed_by_source(package):
     assert adapter_names("carrier") == ["native", "aftership", "counting"]
-    assert adapter_names("oms") == ["native", "broken"]
-    assert adapter_names("inventory") == ["native"]
+    assert adapter_names("oms") == ["native", "broken", "shopify"]
+    assert adapter_names("inventory") == ["native", "shopify"]
+    assert adapter_names("warehouse") == ["native"]  # no source anyone registers for
 
 
 async def test_a_registered_adapter_is_opened_for_its_source(package):
@@ -77,5 +78,5 @@ def test_settings_name_a_registered_adapter_or_refuse_with_the_known_ones(packag
     settings = load_settings({"OG_CARRIER_ADAPTER": "counting"})
     assert settings.sources["carrier"].adapter == "counting"
     assert settings.sources["oms"].adapter == "native"
-    with pytest.raises(SettingsError, match=r"OG_OMS_ADAPTER.*'shopify'.*native, broken"):
-        load_settings({"OG_OMS_ADAPTER": "shopify"})
+    with pytest.raises(SettingsError, match=r"OG_OMS_ADAPTER.*'mine'.*native, broken, shopify"):
+        load_settings({"OG_OMS_ADAPTER": "mine"})

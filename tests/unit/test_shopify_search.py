@@ -85,6 +85,13 @@ def test_in_progress_has_no_filter_value_so_the_page_is_checked(dataset: Dataset
     assert matched == {FulfillmentStatus.IN_PROGRESS, FulfillmentStatus.UNFULFILLED}
 
 
+@pytest.mark.parametrize("customer_id", ["cus_does_not_exist", "cus_", "cus_١٢"])
+def test_a_customer_no_shopify_customer_can_be_is_refused(customer_id: str):
+    """The adapter then answers an empty page without asking Shopify."""
+    with pytest.raises(ValueError):
+        order_query(OrderSearch(customer_id=customer_id))
+
+
 def test_order_numbers_are_names():
     assert numbers_query(["1001"]) == "name:'#1001'"
     query = numbers_query(["1001", "1002"])

@@ -19,7 +19,8 @@ from sources.adapters.zendesk.adapter import ZendeskTickets
 from sources.clients.carrier import CarrierClient
 from sources.events import ChangeEvent, EventType
 from sources.options import SourceConfig
-from sources.webhooks import WebhookError, generate_secret, sign, signature_timestamp
+from sources.webhooks import generate_secret, sign, signature_timestamp
+from tests.support.deliveries import refusal
 
 SECRET, OLD_SECRET = "aftership-webhook-secret", "the-one-before"
 DELIVERY = {
@@ -59,7 +60,9 @@ async def aftership() -> AsyncIterator[AfterShipTracking]:
 async def test_an_aftership_delivery_signed_with_a_live_secret_is_a_tracking_change(
     aftership, secret
 ):
-    verified = aftership.verify_webhook(BODY, {"Aftership-Hmac-Sha256": signature(secret, BODY)})
+    verified = await aftership.verify_webhook(
+        BODY, {"Aftership-Hmac-Sha256": signature(secret, BODY)}
+    )
     assert verified.event == ChangeEvent(
         type=EventType.TRACKING_UPDATED,
         occurred_at=datetime.fromtimestamp(1795000000, UTC),
@@ -68,22 +71,16 @@ async def test_an_aftership_delivery_signed_with_a_live_secret_is_a_tracking_cha
     assert verified.msg_id == "aftership:3f645f5e-530b-4062-8695-db6a64420af8"
 
 
-def refusal(adapter, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    with pytest.raises(WebhookError) as caught:
-        adapter.verify_webhook(body, headers)
-    return caught.value.status, caught.value.code
-
-
 async def test_an_aftership_delivery_that_is_not_signed_right_is_refused(aftership):
     tampered = BODY.replace(b"OutForDelivery", b"Delivered")
     good = signature(SECRET, BODY)
-    assert refusal(aftership, tampered, {"aftership-hmac-sha256": good}) == (
+    assert await refusal(aftership, tampered, {"aftership-hmac-sha256": good}) == (
         401,
         "WEBHOOK_SIGNATURE_INVALID",
     )
-    assert refusal(aftership, BODY, {}) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    assert await refusal(aftership, BODY, {}) == (401, "WEBHOOK_SIGNATURE_INVALID")
     wrong = signature("another-account", BODY)
-    assert refusal(aftership, BODY, {"aftership-hmac-sha256": wrong}) == (
+    assert await refusal(aftership, BODY, {"aftership-hmac-sha256": wrong}) == (
         401,
         "WEBHOOK_SIGNATURE_INVALID",
     )
@@ -95,14 +92,14 @@ async def test_an_aftership_delivery_that_is_not_signed_right_is_refused(aftersh
 )
 async def test_a_signed_aftership_delivery_that_is_no_tracking_update_is_refused(aftership, body):
     headers = {"aftership-hmac-sha256": signature(SECRET, body)}
-    assert refusal(aftership, body, headers) == (400, "WEBHOOK_BODY_INVALID")
+    assert await refusal(aftership, body, headers) == (400, "WEBHOOK_BODY_INVALID")
 
 
 async def test_an_adapter_without_a_webhook_secret_refuses_every_delivery():
     adapter = AfterShipTracking(SourceConfig(base_url="http://127.0.0.1:9", credential="key"))
     try:
         headers = {"aftership-hmac-sha256": signature(SECRET, BODY)}
-        assert refusal(adapter, BODY, headers) == (503, "WEBHOOKS_NOT_CONFIGURED")
+        assert await refusal(adapter, BODY, headers) == (503, "WEBHOOKS_NOT_CONFIGURED")
     finally:
         await adapter.close()
 
@@ -117,9 +114,9 @@ async def test_the_native_carrier_takes_standard_webhooks_only():
             tracking_number="1Z1",
         )
         body = msgspec.json.encode(event)
-        assert native.verify_webhook(body, sign(secret, body)).event == event
+        assert (await native.verify_webhook(body, sign(secret, body))).event == event
         aftership_style = {"aftership-hmac-sha256": signature(secret, BODY)}
-        assert refusal(native, BODY, aftership_style) == (401, "WEBHOOK_SIGNATURE_INVALID")
+        assert await refusal(native, BODY, aftership_style) == (401, "WEBHOOK_SIGNATURE_INVALID")
     finally:
         await native.close()
 
@@ -162,7 +159,7 @@ def zendesk_headers(stamp: str, body: bytes = TRIGGER, secret: str = ZENDESK_SEC
 
 async def test_a_zendesk_trigger_delivery_is_a_ticket_change(zendesk):
     stamp = signature_timestamp()
-    verified = zendesk.verify_webhook(TRIGGER, zendesk_headers(stamp))
+    verified = await zendesk.verify_webhook(TRIGGER, zendesk_headers(stamp))
     assert verified.event == ChangeEvent(
         type=EventType.TICKET_UPDATED,
         occurred_at=datetime.fromisoformat(stamp),
@@ -175,11 +172,17 @@ async def test_a_zendesk_trigger_delivery_is_a_ticket_change(zendesk):
 async def test_a_zendesk_delivery_signed_wrong_or_long_ago_is_refused(zendesk):
     stamp = signature_timestamp()
     forged = zendesk_headers(stamp, secret="another-secret")
-    assert refusal(zendesk, TRIGGER, forged) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    assert await refusal(zendesk, TRIGGER, forged) == (401, "WEBHOOK_SIGNATURE_INVALID")
     moved = zendesk_headers(stamp) | {
         "X-Zendesk-Webhook-Signature-Timestamp": "2026-01-01T00:00:00Z"
     }
-    assert refusal(zendesk, TRIGGER, moved) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    assert await refusal(zendesk, TRIGGER, moved) == (401, "WEBHOOK_SIGNATURE_INVALID")
     old = (datetime.now(UTC) - timedelta(minutes=6)).replace(microsecond=0).isoformat()
-    assert refusal(zendesk, TRIGGER, zendesk_headers(old)) == (401, "WEBHOOK_TIMESTAMP_EXPIRED")
-    assert refusal(zendesk, b"{}", zendesk_headers(stamp, b"{}")) == (400, "WEBHOOK_BODY_INVALID")
+    assert await refusal(zendesk, TRIGGER, zendesk_headers(old)) == (
+        401,
+        "WEBHOOK_TIMESTAMP_EXPIRED",
+    )
+    assert await refusal(zendesk, b"{}", zendesk_headers(stamp, b"{}")) == (
+        400,
+        "WEBHOOK_BODY_INVALID",
+    )

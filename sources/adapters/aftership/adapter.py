@@ -98,7 +98,7 @@ class AfterShipTracking(SourceClient):
             return
         found.setdefault(tracking.tracking_number.upper(), tracking)
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
+    async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         """An AfterShip webhook: signed with ``aftership-hmac-sha256`` (base64 of the
         HMAC-SHA256 of the body under the webhook secret), ``tracking_update`` events.
 

@@ -93,7 +93,12 @@ def _read_from(table: Mapping[E, str]) -> Callable[[str], E]:
 
 
 def _customer_value(customer_id: str) -> str:
-    return _token(parse_gid(shopify_gid("Customer", customer_id))[1])
+    """The customer's legacy id; ``ValueError`` for one no Shopify customer has (a
+    customer's id is a number, unlike a location's)."""
+    legacy = parse_gid(shopify_gid("Customer", customer_id))[1]
+    if not legacy.isascii() or not legacy.isdigit():
+        raise ValueError(f"{customer_id!r} names no Shopify customer")
+    return _token(legacy)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class ZendeskTickets(SourceClient):
             )
         return CommentAdded(ticket=ticket, comment=ticket.comments[-1])
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
+    async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         """A Zendesk webhook: ``X-Zendesk-Webhook-Signature`` is base64 of the
         HMAC-SHA256 of the signature timestamp and the body under the webhook's secret;
         a timestamp more than five minutes from now is refused (a replay)."""

@@ -1,0 +1,171 @@
+"""The one call path of the Shopify adapters: ``POST admin/api/<version>/graphql.json``
+through :class:`~sources.clients.http.SourceClient` (deadline, bulkhead, breaker,
+retries of reads, telemetry), paced by Shopify's calculated query cost.
+
+Every answer's ``extensions.cost`` is read (:mod:`.cost`). A query is held back until
+the bucket holds what it is expected to cost; a THROTTLED answer (HTTP 200, the error
+code THROTTLED) is back-pressure like a 429: every call waits until the bucket holds
+the refused cost again and the query is sent again within the request's deadline
+(a mutation too: a throttled one did not run), never a breaker failure. Any other
+error of the whole request (no ``path``: a query Shopify refused, ACCESS_DENIED,
+MAX_COST_EXCEEDED, INTERNAL_SERVER_ERROR) is a bad response, a failed call; errors
+of one place in ``data`` (with a ``path``) are a partial answer, for the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+import msgspec
+
+from sources.adapters.shopify import wire
+from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
+from sources.adapters.shopify.queries import DOCUMENTS, PING
+from sources.clients.http import SourceClient
+from sources.failures import SOURCE_BAD_RESPONSE, SourceError
+from sources.options import SourceConfig
+
+log = logging.getLogger("ordergraph.sources")
+
+T = TypeVar("T")
+R = TypeVar("R")
+API_VERSION_OPTION = "api_version"  # OG_<SOURCE>_OPTIONS=api_version=2026-04
+TOKEN_HEADER = "X-Shopify-Access-Token"
+_VERSION = re.compile(r"[0-9]{4}-[0-9]{2}|unstable")
+
+
+class Problem(wire.GraphQLError, frozen=True, kw_only=True):
+    """A GraphQL error and where in ``data`` it struck (None: the whole request)."""
+
+    path: list[str | int] | None = None
+
+
+class Answer(wire.Wire, Generic[T], frozen=True, kw_only=True):
+    """Every answer (:class:`~.wire.Envelope`, its errors read with their path)."""
+
+    data: T | None = None
+    errors: list[Problem] = []
+    extensions: wire.Extensions | None = None
+
+    @property
+    def cost(self) -> wire.Cost | None:
+        return None if self.extensions is None else self.extensions.cost
+
+
+def struck(problems: list[Problem], field: str) -> set[int]:
+    """The positions in the list ``field`` of ``data`` that errors struck."""
+    return {
+        p.path[1]
+        for p in problems
+        if p.path and len(p.path) > 1 and p.path[0] == field and isinstance(p.path[1], int)
+    }
+
+
+class ShopifyClient(SourceClient):
+    """One source (the OMS or inventory) served by one shop's Admin GraphQL API.
+
+    ``credential`` is the app's Admin API access token (sent as
+    ``X-Shopify-Access-Token``); the option ``api_version`` names the API version
+    (default :data:`~.wire.API_VERSION`, the one the shapes were checked against)."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        if not config.credential:
+            raise ValueError(
+                f"the shopify adapter needs an Admin API access token: "
+                f"OG_{self.name.upper()}_CREDENTIAL"
+            )
+        version = config.options.get(API_VERSION_OPTION, wire.API_VERSION)
+        if not _VERSION.fullmatch(version):
+            raise ValueError(f"not a Shopify API version: {version!r} (e.g. {wire.API_VERSION})")
+        super().__init__(config)
+        self.batch_size = min(config.batch_size, wire.MAX_IDS)
+        self.auth_headers = {TOKEN_HEADER: config.credential}
+        self.path = f"admin/api/{version}/graphql.json"
+        self._bucket = CostBucket()
+
+    async def ping(self) -> bool:
+        """Whether the shop answers a query for its name (Shopify has no health
+        endpoint); a throttled answer is an answer."""
+        body = msgspec.json.encode({"query": PING})
+        headers = {**self.auth_headers, "Content-Type": "application/json"}
+        try:
+            async with self._session.post(self.path, data=body, headers=headers) as resp:
+                return resp.status == 200
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return False
+
+    async def graphql(
+        self,
+        operation: str,
+        variables: Mapping[str, object],
+        into: type[Answer[T]],
+        *,
+        keys: int = 1,
+        write: bool = False,
+    ) -> tuple[T, list[Problem]]:
+        """Run ``operation`` (a name in :data:`~.queries.DOCUMENTS`) for ``keys`` keys
+        and answer its ``data`` and the errors of places in it. Only reads are retried
+        (``write``: a mutation, never retried, though a throttled one is sent again)."""
+        wait_s = self._bucket.wait_s(operation, keys)
+        if wait_s > 0:  # not enough in the bucket yet: held, as after a 429
+            self._pacer.hold(wait_s)
+        body = {"query": DOCUMENTS[operation], "operationName": operation, "variables": variables}
+        answer = await self.request_json(
+            "POST", self.path, into, body=body, idempotent=not write, batch_size=keys
+        )
+        if answer.cost is not None:
+            self._bucket.learn(operation, keys, answer.cost)
+        if answer.data is None:
+            raise SourceError(self.name, SOURCE_BAD_RESPONSE, "answered no data", retryable=False)
+        return answer.data, answer.errors
+
+    async def find(
+        self,
+        operation: str,
+        asked: list[str],
+        query: Callable[[list[str]], str],
+        into: type[Answer[T]],
+        page: Callable[[T], tuple[list[msgspec.Raw], bool]],
+        read: Callable[[msgspec.Raw], tuple[str, R] | None],
+    ) -> dict[str, R | None]:
+        """Search for the ``asked`` keys, one page of as many nodes: each key's record
+        as ``read`` keys the nodes (the first of a key counts); None for a key the page
+        does not hold, unless it may not hold every match (``page`` says there is more,
+        or a node could not be read): such a key is left out, not called unknown."""
+        if not asked:
+            return {}
+        variables = {"first": len(asked), "query": query(asked)}
+        nodes, more = page((await self.graphql(operation, variables, into, keys=len(asked)))[0])
+        found: dict[str, R] = {}
+        complete = not more
+        for node in nodes:
+            keyed = read(node)
+            if keyed is None:
+                complete = False
+            else:
+                found.setdefault(*keyed)
+        return {key: found.get(key) for key in asked if key in found or complete}
+
+    def throttled_s(self, answer: Any) -> float | None:
+        """Read the cost of every answer; a THROTTLED one asks to wait until the bucket
+        holds the refused cost again; an error of the whole request fails the call."""
+        if not isinstance(answer, Answer):
+            return None
+        if answer.cost is not None:
+            self._bucket.observe(answer.cost)
+        wait_s = throttled_wait_s(answer.errors, answer.cost)
+        whole = [p for p in answer.errors if not p.path]
+        if wait_s is None and whole:
+            codes = sorted({(p.extensions and p.extensions.code) or "no code" for p in whole})
+            log.warning("%s: Shopify answered %s", self.name, [p.message for p in whole])
+            raise SourceError(
+                self.name,
+                SOURCE_BAD_RESPONSE,
+                f"answered GraphQL errors ({', '.join(codes)})",
+                retryable=False,
+            )
+        return wait_s

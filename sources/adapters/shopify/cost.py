@@ -1,0 +1,68 @@
+"""Shopify's calculated query cost, as the adapter paces by it ("GraphQL Admin API rate
+limits": every answer's ``extensions.cost`` carries the query's requested cost and the
+account's leaky bucket, ``throttleStatus`` {maximumAvailable, currentlyAvailable,
+restoreRate}; a query the bucket cannot hold is refused with a THROTTLED error).
+
+:class:`CostBucket` is the adapter's picture of that bucket: what the last answer said
+it held, refilled at its restore rate since, and what each kind of query cost last
+time, per key it asked for (an id, a SKU, an order of a page). A query is held back
+until the bucket holds what it is expected to cost, instead of drawing THROTTLED.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sources.adapters.shopify import wire
+from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S
+
+
+@dataclass
+class CostBucket:
+    """The account's bucket as the last answer left it, and the cost per key of each
+    operation (by name) seen so far."""
+
+    _status: wire.ThrottleStatus | None = None
+    _at: float = 0.0  # time.monotonic() when the status was read
+    _per_key: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, cost: wire.Cost, now: float | None = None) -> None:
+        """Read an answer's ``extensions.cost``."""
+        self._status = cost.throttle_status
+        self._at = time.monotonic() if now is None else now
+
+    def learn(self, operation: str, keys: int, cost: wire.Cost) -> None:
+        """``operation`` asked for ``keys`` keys and requested ``cost``."""
+        self._per_key[operation] = cost.requested_query_cost / max(keys, 1)
+
+    def available(self, now: float | None = None) -> float | None:
+        """What the bucket holds now, by the last answer (None: no answer yet)."""
+        status = self._status
+        if status is None:
+            return None
+        elapsed = (time.monotonic() if now is None else now) - self._at
+        restored = status.currently_available + elapsed * status.restore_rate
+        return min(status.maximum_available, restored)
+
+    def wait_s(self, operation: str, keys: int, now: float | None = None) -> float:
+        """How long ``operation`` for ``keys`` keys should wait before it is sent:
+        (expected cost - available) / restore rate; 0 while nothing is known."""
+        available = self.available(now)
+        per_key = self._per_key.get(operation)
+        if available is None or per_key is None or self._status is None:
+            return 0.0
+        rate = self._status.restore_rate
+        missing = per_key * max(keys, 1) - available
+        return max(0.0, missing / rate) if rate > 0 else 0.0
+
+
+def throttled_wait_s(errors: Sequence[wire.GraphQLError], cost: wire.Cost | None) -> float | None:
+    """How long an answer with ``errors`` and ``cost`` asks to wait when one of its
+    errors is THROTTLED: until the bucket, refilling at its restore rate, holds the
+    requested cost again (the default wait when the answer says nothing of its cost);
+    None when it was not throttled."""
+    if not any(e.extensions is not None and e.extensions.code == wire.THROTTLED for e in errors):
+        return None
+    return DEFAULT_THROTTLE_WAIT_S if cost is None else cost.wait_s()

@@ -1,0 +1,493 @@
+"""The Shopify adapters against the simulated Shopify Admin GraphQL API: the contract
+kit, one GraphQL call per batch (counted by the simulated API's ``/__stats``), the
+250-key limit, the query cost taken as back-pressure (paced, THROTTLED waited out within
+the deadline, never a source failure), the two writes, and webhooks end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+from aiohttp import web
+from msgspec.structs import replace
+
+from sim.app import create_source_app
+from sim.changes import ChangeError
+from sim.changes.oms import check_address_change, check_cancel
+from sim.cluster import SimCluster, start_cluster
+from sim.common import STATS_KEY
+from sim.faults import FaultSpec
+from sim.seed import Dataset
+from sim.stats import Stats
+from sim.vendors.access import SIM_API_KEY, VendorAccount
+from sim.vendors.shopify import webhook
+from sources.adapters.contract import (
+    BatchReadContract,
+    ChangeEventsContract,
+    DownSourceContract,
+    OrderListContract,
+    Subject,
+)
+from sources.adapters.protocols import InventoryAdapter, OrdersAdapter
+from sources.adapters.shopify import wire
+from sources.adapters.shopify.adapter import (
+    LINE_CANCEL_NOT_SUPPORTED,
+    ShopifyInventory,
+    ShopifyOrders,
+)
+from sources.adapters.shopify.client import ShopifyClient
+from sources.adapters.shopify.inventory import item_from_shopify, shopify_from_item
+from sources.adapters.shopify.orders import order_from_shopify, shopify_from_order
+from sources.adapters.shopify.webhooks import sign
+from sources.clients.changes import ChangeRefused
+from sources.events import ChangeEvent, EventType
+from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
+from sources.options import SourceConfig
+from sources.records import (
+    AddressChangeStatus,
+    AddressRequestStatus,
+    CancelReason,
+    LineQuantity,
+    MailingAddress,
+    Order,
+)
+from sources.resilience import deadline
+from sources.telemetry import UPSTREAM_THROTTLE_WAITS
+from sources.webhooks import generate_secret, new_msg_id
+from tests.support.deliveries import refusal
+from tests.support.ports import free_port_block
+
+SECRET = generate_secret()  # the app's webhook secret: the simulated Shopify signs with it
+MISSING = [f"missing-{n}" for n in range(10)]
+UNKNOWN_ORDERS = [f"ord_{n}" for n in range(1, 51)]  # ids Shopify could have, but has not
+GRAPHQL = f"/admin/api/{wire.API_VERSION}/graphql.json"
+
+
+@pytest.fixture(scope="module")
+def data(make_dataset: Any) -> Dataset:
+    return make_dataset(orders=200)
+
+
+@pytest.fixture(scope="module")
+async def deliveries() -> AsyncIterator[tuple[str, list[tuple[str, bytes, dict[str, str]]]]]:
+    """A webhook endpoint keeping every delivery as (source, body, headers)."""
+    kept: list[tuple[str, bytes, dict[str, str]]] = []
+
+    async def keep(request: web.Request) -> web.Response:
+        kept.append((request.match_info["source"], await request.read(), dict(request.headers)))
+        return web.json_response({"status": "applied"})
+
+    app = web.Application()
+    app.router.add_post("/webhooks/{source}", keep)
+    async with served(app) as url:
+        yield f"{url}/webhooks", kept
+
+
+@pytest.fixture(scope="module")
+async def cluster(data: Dataset, deliveries: Any) -> AsyncIterator[SimCluster]:
+    """Every source and vendor API; Shopify's bucket holds 10,000 points here."""
+    url, _ = deliveries
+    async with await start_cluster(
+        data, vendors=True, vendor_rate_per_s=1000, webhook_url=url, webhook_secret=SECRET
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def config(url: str, **options: Any) -> SourceConfig:
+    settings = {"credential": SIM_API_KEY, "webhook_secrets": (SECRET,), **options}
+    return SourceConfig(base_url=url, **settings)
+
+
+@contextlib.asynccontextmanager
+async def opened(kind: type[ShopifyClient], url: str, **options: Any) -> AsyncIterator[Any]:
+    adapter = kind(config(url, **options))
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
+
+
+def through_shopify(data: Dataset) -> dict[str, Any]:
+    """The data set's items as Shopify carries them (no restock dates or history)."""
+    return {sku: item_from_shopify(shopify_from_item(i)) for sku, i in data.inventory.items()}
+
+
+# --- the contract kit ------------------------------------------------------------------
+
+
+class TestOrdersBatchReads(BatchReadContract):
+    @pytest.fixture
+    async def subject(self, cluster, data) -> AsyncIterator[Subject]:
+        async with opened(ShopifyOrders, cluster.urls["shopify"], batch_size=500) as orders:
+            yield Subject(orders, orders.orders_by_ids, dict(data.orders), MISSING)
+
+
+class TestInventoryBatchReads(BatchReadContract):
+    @pytest.fixture
+    async def subject(self, cluster, data) -> AsyncIterator[Subject]:
+        async with opened(ShopifyInventory, cluster.urls["shopify"]) as items:
+            yield Subject(items, items.items_by_skus, through_shopify(data), MISSING)
+
+
+class TestOrderList(OrderListContract):
+    @pytest.fixture
+    async def orders(self, cluster) -> AsyncIterator[OrdersAdapter]:
+        async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+            yield orders
+
+
+class TestADownShopify(DownSourceContract):
+    @pytest.fixture(params=["oms", "inventory"])
+    async def subject(self, request, data) -> AsyncIterator[Subject]:
+        nobody = f"http://127.0.0.1:{free_port_block(1)}"  # nothing listens there
+        kind = ShopifyOrders if request.param == "oms" else ShopifyInventory
+        async with opened(kind, nobody) as adapter:
+            read = adapter.orders_by_ids if request.param == "oms" else adapter.items_by_skus
+            yield Subject(adapter, read, {}, [next(iter(data.orders))])
+
+
+class TestChangeEvents(ChangeEventsContract):
+    @pytest.fixture(params=["oms", "inventory"])
+    async def subject(self, request, cluster, data) -> AsyncIterator[Subject]:
+        source = request.param
+        order = next(iter(data.orders.values()))
+        sku = next(iter(data.inventory))
+        event = ChangeEvent(
+            type=EventType.ORDER_UPDATED if source == "oms" else EventType.INVENTORY_CHANGED,
+            occurred_at=data.now,
+            order_id=order.id if source == "oms" else None,
+            sku=None if source == "oms" else sku,
+        )
+
+        def delivery() -> tuple[bytes, dict[str, str]]:
+            return webhook(data, source)(event, new_msg_id(), SECRET)
+
+        kind = ShopifyOrders if source == "oms" else ShopifyInventory
+        async with opened(kind, cluster.urls["shopify"]) as adapter:
+            # the inventory adapter has read no item: it asks Shopify what the item is
+            read = getattr(adapter, "orders_by_ids" if source == "oms" else "items_by_skus")
+            yield Subject(adapter, read, {}, delivery=delivery)
+
+
+async def test_a_level_of_an_item_never_read_needs_shopify_and_a_down_one_is_a_503(data):
+    """Asked what the item is, a Shopify that cannot answer makes the webhook a 503:
+    Shopify delivers it again."""
+    body = msgspec.json.encode(UNKNOWN_LEVEL)
+    nobody = f"http://127.0.0.1:{free_port_block(1)}"
+    async with opened(ShopifyInventory, nobody) as inventory:
+        assert await refusal(inventory, body, level_headers(body)) == (
+            503,
+            "WEBHOOK_SOURCE_UNAVAILABLE",
+        )
+
+
+UNKNOWN_LEVEL = {
+    "inventory_item_id": 999999999,
+    "location_id": 1,
+    "updated_at": "2026-11-20T00:00:00Z",
+}
+
+
+def level_headers(body: bytes) -> dict[str, str]:
+    return {
+        "X-Shopify-Hmac-Sha256": sign(SECRET, body),
+        "X-Shopify-Topic": "inventory_levels/update",
+        "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+    }
+
+
+async def test_a_level_of_an_item_shopify_does_not_know_is_refused(cluster, data):
+    body = msgspec.json.encode(UNKNOWN_LEVEL)
+    async with opened(ShopifyInventory, cluster.urls["shopify"]) as inventory:
+        assert await refusal(inventory, body, level_headers(body)) == (400, "WEBHOOK_ITEM_UNKNOWN")
+
+
+async def test_the_adapters_are_their_sources_adapters(cluster):
+    async with opened(ShopifyOrders, cluster.urls["shopify"], batch_size=1000) as orders:
+        assert isinstance(orders, OrdersAdapter) and orders.name == "oms"
+        assert orders.batch_size == wire.MAX_IDS  # Shopify's limit on nodes(ids:)
+    async with opened(ShopifyInventory, cluster.urls["shopify"]) as items:
+        assert isinstance(items, InventoryAdapter) and items.name == "inventory"
+        assert items.batch_size == 100  # the configured batch size, under Shopify's limit
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"credential": None}, "access token"),
+        ({"options": {"api_version": "latest"}}, "not a Shopify API version"),
+    ],
+)
+async def test_an_adapter_without_what_it_needs_is_refused(options, problem):
+    settings = {"base_url": "http://127.0.0.1:9", "credential": SIM_API_KEY, **options}
+    with pytest.raises(ValueError, match=problem):
+        ShopifyOrders(SourceConfig(**settings))
+
+
+# --- one call per batch, and Shopify's limits --------------------------------------------
+
+
+def stats(cluster: SimCluster) -> Stats:
+    return cluster.stats("shopify")
+
+
+async def test_a_batch_of_250_ids_is_one_graphql_call(cluster, data):
+    ids = [*data.orders, *UNKNOWN_ORDERS]
+    assert len(ids) == wire.MAX_IDS
+    async with opened(ShopifyOrders, cluster.urls["shopify"], batch_size=1000) as orders:
+        cluster.reset_stats()
+        answer = await orders.orders_by_ids(ids)
+    assert answer == {**data.orders, **dict.fromkeys(UNKNOWN_ORDERS)}
+    assert (stats(cluster).requests, stats(cluster).batch_sizes) == (1, {"nodes": [250]})
+
+
+async def test_numbers_and_skus_are_one_call_each(cluster, data):
+    numbers = [order.number for order in list(data.orders.values())[:20]]
+    skus = list(data.inventory)[:20]
+    async with (
+        opened(ShopifyOrders, cluster.urls["shopify"]) as orders,
+        opened(ShopifyInventory, cluster.urls["shopify"]) as items,
+    ):
+        cluster.reset_stats()
+        by_number = await orders.orders_by_numbers([f"#{n}" for n in numbers] + ["99999"])
+        by_sku = await items.items_by_skus([*skus, "NO-SUCH-SKU"])
+    assert by_number == {
+        **{o.number: o for o in list(data.orders.values())[:20]},
+        "99999": None,
+    }
+    assert by_sku == {**{s: through_shopify(data)[s] for s in skus}, "NO-SUCH-SKU": None}
+    assert stats(cluster).batch_sizes == {"orders": [21], "inventoryItems": [21]}
+    assert stats(cluster).requests == 2
+
+
+async def test_the_simulated_api_takes_at_most_250_ids(cluster):
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    ids = [f"gid://shopify/Order/{n}" for n in range(251)]
+    async with (
+        aiohttp.ClientSession(headers={"X-Shopify-Access-Token": SIM_API_KEY}) as http,
+        http.post(
+            cluster.urls["shopify"] + GRAPHQL, json={"query": query, "variables": {"ids": ids}}
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 200
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["MAX_INPUT_SIZE_EXCEEDED"]
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 251
+
+
+async def test_a_wrong_token_is_the_gateway_s_problem_not_the_caller_s(cluster, data):
+    async with opened(ShopifyOrders, cluster.urls["shopify"], credential="nope") as orders:
+        with pytest.raises(SourceError) as raised:
+            await orders.orders_by_ids([next(iter(data.orders))])
+        assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
+        assert await orders.ping() is False
+
+
+async def test_a_partial_answer_leaves_out_the_orders_struck(cluster, data):
+    ids = list(data.orders)[:10]
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        cluster.set_faults("shopify", FaultSpec(partial_batch=True, rate=1.0))
+        try:
+            answer = await orders.orders_by_ids(["ord_1", *ids])
+        finally:
+            cluster.set_faults("shopify", None)
+    assert answer == {"ord_1": None, **{i: data.orders[i] for i in ids[1::2]}}
+
+
+# --- query cost: paced, waited out, never a failure --------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def low_bucket(data: Dataset) -> AsyncIterator[tuple[ShopifyOrders, Stats]]:
+    """A simulated Shopify restoring 40 points a second into a bucket of 400, full."""
+    app = create_source_app("shopify", data, account=VendorAccount(limit=40))
+    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+        yield orders, app[STATS_KEY]
+
+
+async def test_throttled_queries_are_waited_out_within_the_deadline(data):
+    """Five reads of 100 ids at once against 400 points: four run, the fifth draws
+    THROTTLED, waits as its cost says (100 points at 40 a second) and runs; no read
+    fails and the breaker sees no failure."""
+    ids = list(data.orders)[:100]
+    waits = UPSTREAM_THROTTLE_WAITS.labels("oms")._value.get()
+
+    async def read(orders: ShopifyOrders) -> dict[str, Order | None]:
+        deadline.start(6.0)
+        return await orders.orders_by_ids(ids)
+
+    async with low_bucket(data) as (orders, counted):
+        started = time.monotonic()
+        answers = await asyncio.gather(*(read(orders) for _ in range(5)))
+        elapsed = time.monotonic() - started
+        assert answers == [{i: data.orders[i] for i in ids}] * 5
+        assert counted.throttled >= 1
+        assert counted.requests - counted.throttled == 5  # each read ran once
+        assert elapsed >= 2.0
+        assert UPSTREAM_THROTTLE_WAITS.labels("oms")._value.get() > waits
+        assert orders.breaker.state == "closed"
+
+
+async def test_a_query_waits_for_its_cost_instead_of_drawing_throttled(data):
+    """250 points of 400, then 250 more: the second read waits (250 - 150) / 40 s for
+    the bucket to hold its cost, as the first answer's cost said, and is not refused."""
+    ids = [*data.orders, *UNKNOWN_ORDERS]
+    async with low_bucket(data) as (orders, counted):
+        await orders.orders_by_ids(ids)
+        started = time.monotonic()
+        await orders.orders_by_ids(ids)
+        assert time.monotonic() - started >= 2.0
+        assert (counted.requests, counted.throttled) == (2, 0)
+
+
+async def test_a_wait_longer_than_the_deadline_is_a_retryable_error_not_a_failure(data):
+    ids = [*data.orders, *UNKNOWN_ORDERS]
+
+    async def within_half_a_second() -> None:
+        deadline.start(0.5)
+        await orders.orders_by_ids(ids)
+
+    async with low_bucket(data) as (orders, counted):
+        await orders.orders_by_ids(ids)
+        for _ in range(3):
+            with pytest.raises(SourceError) as raised:
+                await within_half_a_second()
+            assert (raised.value.code, raised.value.retryable) == (SOURCE_UNAVAILABLE, True)
+            assert "rate limited" in str(raised.value)
+        assert counted.requests == 1  # none of them was sent
+        assert orders.breaker.state == "closed"
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+def moved(order: Order) -> MailingAddress:
+    """Where ``order`` ships to next: a new recipient (Shopify's firstName "Grace
+    Brewster", lastName "Hopper"), street and unit."""
+    assert order.shipping_address is not None
+    return replace(
+        order.shipping_address,
+        name="Grace Brewster Hopper",
+        line1="1 Navy Pentagon",
+        line2="Room 4C",
+    )
+
+
+def orders_where(data: Dataset, check: Any, expected: Any = None) -> Iterator[str]:
+    """Ids of orders that ``check`` passes (answering ``expected`` when given)."""
+    for order in data.orders.values():
+        try:
+            answer = check(order)
+        except ChangeError:
+            continue
+        if expected is None or answer is expected:
+            yield order.id
+
+
+async def test_a_cancel_cancels_the_whole_order_once(cluster, data):
+    order_id = next(orders_where(data, check_cancel))
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        cancelled = await orders.cancel_order(order_id, CancelReason.CUSTOMER)
+        # a hold's time is its fulfillment order's, which the cancel moved (orders.py)
+        assert cancelled == order_from_shopify(shopify_from_order(data.orders[order_id]))
+        assert cancelled.cancelled_at is not None
+        assert cancelled.cancel_reason is CancelReason.CUSTOMER
+        assert all(line.quantities.cancelled == line.quantities.ordered for line in cancelled.lines)
+        with pytest.raises(ChangeRefused) as again:
+            await orders.cancel_order(order_id, CancelReason.CUSTOMER)
+        assert again.value.code == "ALREADY_CANCELLED"
+
+
+async def test_lines_cannot_be_cancelled_at_shopify(cluster, data):
+    order = data.orders[next(orders_where(data, check_cancel))]
+    lines = [LineQuantity(line_id=order.lines[0].id, quantity=1)]
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        cluster.reset_stats()
+        with pytest.raises(ChangeRefused) as refused:
+            await orders.cancel_order(order.id, CancelReason.CUSTOMER, lines)
+    assert refused.value.code == LINE_CANCEL_NOT_SUPPORTED
+    assert stats(cluster).requests == 0
+    assert data.orders[order.id] == order
+
+
+async def test_an_order_shopify_does_not_have_is_not_found(cluster, data):
+    address = moved(next(iter(data.orders.values())))
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        for order_id in ("ord_1", "not-an-order"):
+            with pytest.raises(ChangeRefused) as refused:
+                await orders.cancel_order(order_id, CancelReason.OTHER)
+            assert refused.value.code == "NOT_FOUND"
+            with pytest.raises(ChangeRefused) as refused:
+                await orders.change_shipping_address(order_id, address)
+            assert refused.value.code == "NOT_FOUND"
+
+
+async def test_an_address_change_is_applied(cluster, data):
+    applied = AddressChangeStatus.APPLIED
+    order_id = next(orders_where(data, check_address_change, applied))
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        change = await orders.change_shipping_address(order_id, moved(data.orders[order_id]))
+    assert change.status is applied and change.request_id is None
+    assert change.order == data.orders[order_id]
+    assert change.order.shipping_address == moved(change.order)
+
+
+async def test_an_address_change_a_warehouse_must_decide_is_requested(cluster, data):
+    requested = AddressChangeStatus.REQUESTED
+    order_id = next(orders_where(data, check_address_change, requested))
+    before = data.orders[order_id]
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        change = await orders.change_shipping_address(order_id, moved(before))
+    assert change.status is requested
+    assert change.order == before == data.orders[order_id]
+    pending = [r for r in data.address_requests.values() if r.order_id == order_id]
+    assert [(r.address, r.status) for r in pending] == [
+        (moved(before), AddressRequestStatus.PENDING)
+    ]
+
+
+# --- webhooks end to end -------------------------------------------------------------------
+
+
+async def test_a_change_made_through_shopify_comes_back_as_its_webhook(cluster, data, deliveries):
+    _, kept = deliveries
+    order_id = list(orders_where(data, check_cancel))[-1]
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        cancelled = await orders.cancel_order(order_id, CancelReason.FRAUD)
+        sent = await next_delivery(kept, "oms", cancelled.id)
+        verified = await orders.verify_webhook(*sent)
+    assert verified.event == ChangeEvent(
+        type=EventType.ORDER_CANCELLED, occurred_at=cancelled.updated_at, order_id=order_id
+    )
+    assert sent[1]["X-Shopify-Topic"] == "orders/cancelled"
+
+
+async def next_delivery(
+    kept: list[tuple[str, bytes, dict[str, str]]], source: str, naming: str
+) -> tuple[bytes, dict[str, str]]:
+    """The first delivery to ``source`` whose body names ``naming`` (legacy id)."""
+    legacy = naming.rpartition("_")[2].encode()
+    for _ in range(100):
+        for to, body, headers in kept:
+            if to == source and legacy in body:
+                return body, headers
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {source} webhook naming {naming}")

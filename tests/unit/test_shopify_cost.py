@@ -1,0 +1,169 @@
+"""Shopify's query cost: the adapter's pacing arithmetic (sources/adapters/shopify/
+cost.py), its reading of THROTTLED and other errors (client.py), and the simulated
+API's cost rule and leaky bucket (sim/vendors/shopify_schema.py, access.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from graphql import OperationDefinitionNode, parse
+
+from sim.vendors import access
+from sim.vendors.access import VendorAccount
+from sim.vendors.shopify_schema import requested_cost
+from sources.adapters.shopify import wire
+from sources.adapters.shopify.adapter import ShopifyOrders
+from sources.adapters.shopify.client import Answer
+from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
+from sources.failures import SOURCE_BAD_RESPONSE, SourceError
+from sources.options import SourceConfig
+from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S
+
+# A throttled answer as Shopify sends it (HTTP 200; from a live shop, as posted in
+# Shopify's community forum "Throttled").
+THROTTLED = {
+    "errors": [
+        {
+            "message": "Throttled",
+            "extensions": {
+                "code": "THROTTLED",
+                "documentation": "https://shopify.dev/api/usage/rate-limits",
+            },
+        }
+    ],
+    "extensions": {
+        "cost": {
+            "requestedQueryCost": 752,
+            "actualQueryCost": None,
+            "throttleStatus": {
+                "maximumAvailable": 1000.0,
+                "currentlyAvailable": 666,
+                "restoreRate": 50.0,
+            },
+        }
+    },
+}
+
+
+def answer(payload: dict[str, Any]) -> Answer[dict[str, Any]]:
+    return msgspec.json.decode(msgspec.json.encode(payload), type=Answer[dict[str, Any]])
+
+
+def cost(requested: int, available: float, restore: float = 50.0) -> wire.Cost:
+    status = wire.ThrottleStatus(
+        maximum_available=1000.0, currently_available=available, restore_rate=restore
+    )
+    return wire.Cost(requested_query_cost=requested, actual_query_cost=0, throttle_status=status)
+
+
+def test_nothing_is_paced_before_an_answer_said_what_the_bucket_holds():
+    bucket = CostBucket()
+    assert bucket.wait_s("OrdersById", 250, now=0.0) == 0.0
+    bucket.observe(cost(250, 0.0), now=0.0)
+    assert bucket.wait_s("OrdersById", 250, now=0.0) == 0.0  # no cost known for it yet
+
+
+def test_a_query_waits_until_the_bucket_holds_what_it_cost_last_time_per_key():
+    bucket = CostBucket()
+    bucket.learn("OrdersById", 100, cost(100, 0.0))  # one point an id
+    bucket.observe(cost(100, 50.0), now=10.0)
+    # (250 expected - 50 available) / 50 a second
+    assert bucket.wait_s("OrdersById", 250, now=10.0) == pytest.approx(4.0)
+    assert bucket.wait_s("OrdersById", 250, now=12.0) == pytest.approx(2.0)  # refilled 100
+    assert bucket.wait_s("OrdersById", 250, now=14.0) == 0.0
+    assert bucket.wait_s("OrdersById", 40, now=10.0) == 0.0
+
+
+def test_the_bucket_refills_to_its_maximum_only():
+    bucket = CostBucket()
+    bucket.observe(cost(1, 990.0), now=0.0)
+    assert bucket.available(now=60.0) == 1000.0
+    bucket.learn("ItemsBySku", 1, cost(1001, 0.0))
+    assert bucket.wait_s("ItemsBySku", 1, now=60.0) == pytest.approx(1 / 50)
+
+
+def test_a_throttled_answer_asks_to_wait_until_the_refused_cost_is_back():
+    throttled = answer(THROTTLED)
+    assert throttled.data is None
+    assert throttled_wait_s(throttled.errors, throttled.cost) == pytest.approx((752 - 666) / 50)
+    assert throttled_wait_s(throttled.errors, None) == DEFAULT_THROTTLE_WAIT_S
+    assert throttled_wait_s([], throttled.cost) is None
+
+
+@pytest.fixture
+async def adapter() -> AsyncIterator[ShopifyOrders]:
+    orders = ShopifyOrders(SourceConfig(base_url="http://127.0.0.1:9", credential="token"))
+    yield orders
+    await orders.close()
+
+
+async def test_the_client_reads_every_answer_s_cost_and_its_throttle(adapter: ShopifyOrders):
+    ok = answer({"data": {"shop": {"name": "x"}}, "extensions": THROTTLED["extensions"]})
+    assert adapter.throttled_s(ok) is None
+    assert adapter._bucket.available() == pytest.approx(666, abs=1)
+    assert adapter.throttled_s(answer(THROTTLED)) == pytest.approx(1.72)
+
+
+async def test_an_error_of_the_whole_request_is_a_bad_response(adapter: ShopifyOrders):
+    refused = answer(
+        {"errors": [{"message": "Access denied", "extensions": {"code": "ACCESS_DENIED"}}]}
+    )
+    with pytest.raises(SourceError) as raised:
+        adapter.throttled_s(refused)
+    assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
+    assert "ACCESS_DENIED" in str(raised.value)
+
+
+async def test_an_error_of_one_place_is_a_partial_answer(adapter: ShopifyOrders):
+    partial = answer(
+        {"data": {"nodes": [None]}, "errors": [{"message": "Internal error", "path": ["nodes", 0]}]}
+    )
+    assert adapter.throttled_s(partial) is None
+
+
+def operation(text: str) -> OperationDefinitionNode:
+    (definition,) = parse(text).definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    return definition
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["a", "b", "c"]}, 3),
+        ('{ nodes(ids: ["a"]) { id } }', {}, 1),
+        ("query($n: Int!) { orders(first: $n) { nodes { id } } }", {"n": 7}, 9),
+        ("{ inventoryItems(first: 250) { nodes { id } } shop { name } }", {}, 253),
+        ("{ shop { name } }", {}, 1),
+        (
+            'mutation { orderCancel(orderId: "x", reason: OTHER, restock: true) { job { id } } }',
+            {},
+            10,
+        ),
+    ],
+)
+def test_the_simulated_api_s_cost_rule(text: str, variables: dict[str, Any], expected: int):
+    assert requested_cost(operation(text), variables) == expected
+
+
+def test_the_simulated_bucket_leaks_and_refunds(monkeypatch: pytest.MonkeyPatch):
+    clock = [100.0]
+    monkeypatch.setattr(access.time, "monotonic", lambda: clock[0])
+    account = VendorAccount(limit=40)  # 40 points a second into a bucket of 400
+    first = account.spend(250)
+    assert (first.admitted, first.maximum, first.available, first.restore_per_s) == (
+        True,
+        400,
+        150,
+        40.0,
+    )
+    refused = account.spend(250)
+    assert (refused.admitted, refused.available) == (False, 150)
+    clock[0] += 2.5  # 100 points back
+    assert account.spend(250).available == 0
+    account.refund(30)
+    clock[0] += 100
+    assert account.spend(0).available == 400
