@@ -30,7 +30,9 @@ SHIPMENTS = """query($n: String!) { orderByNumber(number: $n) {
 async def demo(*options: str) -> AsyncIterator[tuple[str, Command]]:
     port = free_port_block(102 + len(SOURCES) + len(VENDORS))  # gateway, then + 101 …
     url = f"http://127.0.0.1:{port}"
-    async with ordergraph("demo", "--port", str(port), "--now", NOW, *options) as command:
+    quick_stop = {"OG_SHUTDOWN_DRAIN_MS": "0"}  # draining is tests/e2e/test_shutdown.py's subject
+    arguments = ("demo", "--port", str(port), "--now", NOW, *options)
+    async with ordergraph(*arguments, env=quick_stop) as command:
         async with aiohttp.ClientSession() as session:
             await command.ready(session, url)
         await command.printed("Watch it live")
