@@ -109,7 +109,7 @@ class Query:
         context = info.context
         check_first(first)
         since = context.cached.invalidations.epoch  # orders changed meanwhile are not stored
-        page = await context.cached.upstreams.oms.search_orders(
+        page = await context.cached.search_orders(
             _search(filter, context.access),
             limit=first,
             cursor=None if after is None else check_sort_cursor(ORDER_CURSORS.decode(after)),

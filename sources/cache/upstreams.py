@@ -10,14 +10,18 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from sources.adapters.protocols import SourceAdapter
 from sources.adapters.registry import Upstreams
+from sources.adapters.search import OrderSearch
 from sources.cache.backend import CacheBackend, KeyValue
 from sources.cache.invalidations import Invalidations
 from sources.cache.through import CachedSource, Fetch, Tagger
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
 from sources.options import CachePolicy
-from sources.records import InventoryItem, Order, Record, Ticket, Tracking
+from sources.records import InventoryItem, Order, OrderPage, Record, Ticket, Tracking
+from sources.resilience.coalesce import InFlight
+from sources.resilience.held_batches import HeldBatches
 
 log = logging.getLogger("ordergraph.cache")
 
@@ -57,6 +61,10 @@ class CachedUpstreams:
     clock: Clock  # the process's one clock: entry ages here, "now" for every rule
     listeners: list[ChangeListener] = field(default_factory=list)
     instance: str = field(default_factory=lambda: secrets.token_hex(8))  # signs its notices
+    # order-list searches running now: identical ones share a call (resilience.coalesce)
+    searches: InFlight[tuple[OrderSearch, int, str | None], OrderPage] = field(
+        default_factory=InFlight
+    )
 
     @classmethod
     def build(
@@ -95,19 +103,21 @@ class CachedUpstreams:
 
         oms, stock = upstreams.oms, upstreams.inventory
         return cls(
-            orders=cached("order", "oms", Order, oms.orders_by_ids, lambda i, _: [order_tag(i)]),
+            orders=cached(
+                "order", "oms", Order, pooled(oms, oms.orders_by_ids), lambda i, _: [order_tag(i)]
+            ),
             orders_by_number=cached(
                 "order-number",
                 "oms",
                 Order,
-                oms.orders_by_numbers,
+                pooled(oms, oms.orders_by_numbers),
                 lambda _, order: [order_tag(order.id)] if order else [],
             ),
             inventory=cached(
                 "stock",
                 "inventory",
                 InventoryItem,
-                stock.items_by_skus,
+                pooled(stock, stock.items_by_skus),
                 lambda sku, _: [sku_tag(sku)],
                 scoped=False,
             ),
@@ -115,14 +125,14 @@ class CachedUpstreams:
                 "tracking",
                 "carrier",
                 Tracking,
-                upstreams.carrier.trackings,
+                pooled(upstreams.carrier, upstreams.carrier.trackings),
                 lambda number, _: [tracking_tag(number)],
             ),
             tickets=cached(
                 "tickets",
                 "ticketing",
                 list[Ticket],
-                upstreams.ticketing.tickets_by_orders,
+                pooled(upstreams.ticketing, upstreams.ticketing.tickets_by_orders),
                 lambda order_id, _: [tickets_tag(order_id)],
             ),
             backend=backend,
@@ -130,6 +140,16 @@ class CachedUpstreams:
             upstreams=upstreams,
             invalidations=invalidations,
             clock=clock,
+        )
+
+    async def search_orders(
+        self, search: OrderSearch, *, limit: int, cursor: str | None = None
+    ) -> OrderPage:
+        """One page of the order list, read live (a list is never cached), in one call
+        with any identical search running meanwhile."""
+        return await self.searches.run(
+            (search, limit, cursor),
+            lambda: self.upstreams.oms.search_orders(search, limit=limit, cursor=cursor),
         )
 
     def listen(self) -> None:
@@ -187,3 +207,12 @@ class CachedUpstreams:
     async def _drop_local(self, tags: Sequence[str]) -> None:
         if self.local is not None:
             await self.local.invalidate_tags(tags)
+
+
+def pooled(adapter: SourceAdapter, read: Fetch[V]) -> Fetch[V]:
+    """``read``, pooled across requests while ``adapter``'s source holds its calls back
+    (an adapter that says so: ``held_s``; resilience.held_batches)."""
+    held_s = getattr(adapter, "held_s", None)
+    if held_s is None:
+        return read
+    return HeldBatches(adapter.name, read, held_s, adapter.batch_size).read

@@ -230,6 +230,10 @@ class SourceClient:
             raise WebhookError(503, NOT_CONFIGURED, "no webhook secret is configured")
         return verify(self.name, body, headers, self._config.webhook_secrets)
 
+    def held_s(self) -> float:
+        """How long the source's rate limit holds calls back from now (0: not)."""
+        return self._pacer.wait_s()
+
     def throttled_s(self, answer: Any) -> float | None:
         """For an API that answers its rate limit inside a 200 (GraphQL's THROTTLED
         error): how long the decoded ``answer`` asks to wait before its call is sent
