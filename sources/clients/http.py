@@ -404,7 +404,7 @@ class SourceClient:
                     call.outcome = "throttled"
                     raise _Throttled(self.name, wait_s)
                 if status != 200 and status not in request.accept_statuses:
-                    call.outcome = "unavailable" if status >= 500 or status == 429 else "rejected"
+                    call.outcome = "unavailable" if status >= 500 else "rejected"
                     if 400 <= status < 500 and status not in _NOT_THE_CALLERS:
                         log.info(
                             "%s refused %s %s with HTTP %d: %s",
