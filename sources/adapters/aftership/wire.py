@@ -83,15 +83,6 @@ class TrackingsAnswer(Wire, frozen=True, kw_only=True):
     data: TrackingsPage
 
 
-class Couriers(Wire, frozen=True, kw_only=True):
-    total: int = 0
-
-
-class CouriersAnswer(Wire, frozen=True, kw_only=True):
-    meta: Meta
-    data: Couriers
-
-
 class ErrorAnswer(Wire, frozen=True, kw_only=True):
     meta: Meta
     data: dict[str, object] = {}
