@@ -320,6 +320,19 @@ async def _start_sources(
     return cluster
 
 
+def vendor_environment(sources: dict[str, SourceSettings]) -> list[str]:
+    """``sources``' adapter settings as the environment variables that set them."""
+    lines = []
+    for name, source in sources.items():
+        prefix = f"OG_{name.upper()}_"
+        values = {"ADAPTER": source.adapter, "URL": source.url, "CREDENTIAL": source.credential}
+        if source.options:
+            values["OPTIONS"] = ",".join(f"{k}={v}" for k, v in source.options.items())
+        values["WEBHOOK_SECRET"] = source.webhook_secret
+        lines.append(" ".join(f"{prefix}{key}={value}" for key, value in values.items() if value))
+    return lines
+
+
 def vendor_source_settings(cluster: SimCluster, webhook_secret: str) -> dict[str, SourceSettings]:
     """The gateway's settings for the sources the simulated vendor APIs serve."""
     from sim.vendors.apis import VENDOR_APIS
@@ -342,6 +355,11 @@ async def _sim(args: argparse.Namespace) -> None:
     cluster = await _start_sources(
         args, args.port_base, args.webhook_url, args.webhook_secret, _clock(args)
     )
+    if args.vendors:
+        print("A gateway reads the vendor APIs with these settings (ordergraph serve):")
+        vendors = vendor_source_settings(cluster, "<--webhook-secret>")  # never echoed
+        for line in vendor_environment(vendors):
+            print(f"  {line}")
     try:
         await asyncio.Event().wait()
     finally:

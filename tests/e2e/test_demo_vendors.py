@@ -14,6 +14,7 @@ import pytest
 
 from sim.cluster import SOURCES, VENDORS
 from sim.vendors.access import SIM_API_KEY
+from sources.webhooks import generate_secret
 from tests.support.docs_examples import ALL_EXAMPLES
 from tests.support.ports import free_port_block
 from tests.support.processes import Command, ordergraph
@@ -118,3 +119,35 @@ async def test_a_change_at_the_vendor_reaches_the_graph(demos):
         return statuses[tracking_number] == "OUT_FOR_DELIVERY"
 
     await eventually(moved_on, "the vendor's webhook refreshed the graph", timeout_s=10)
+
+
+async def test_ordergraph_sim_vendors_prints_the_settings_a_gateway_reads_them_with():
+    """A user's other path: the vendor APIs in one process, ``ordergraph serve`` in
+    another, set up with exactly what ``sim --vendors`` printed."""
+    base = free_port_block(len(SOURCES) + len(VENDORS))
+    secret = generate_secret()
+    async with ordergraph(
+        "sim", "--vendors", "--port-base", str(base), "--now", NOW,
+        "--webhook-url", "http://127.0.0.1:9/webhooks", "--webhook-secret", secret,
+    ) as sim:  # fmt: skip
+        output = await sim.printed("OG_INVENTORY_ADAPTER=")
+        printed = dict(
+            pair.split("=", 1)
+            for line in output.splitlines()
+            if line.startswith("  OG_")
+            for pair in line.split()
+        )
+        assert "<--webhook-secret>" in output and secret not in output  # never echoed
+        env = {name: value for name, value in printed.items() if "WEBHOOK_SECRET" not in name}
+        port = free_port_block(1)
+        url = f"http://127.0.0.1:{port}"
+        env |= {"OG_PORT": str(port), "OG_DEV_MODE": "1", "OG_SHUTDOWN_DRAIN_MS": "0"}
+        async with ordergraph("serve", env=env) as gateway:
+            async with aiohttp.ClientSession() as session:
+                await gateway.ready(session, url)
+                async with session.get(f"{url}/readyz") as resp:
+                    ready = await resp.json()
+            page = await ask(url, ORDERS_PAGE, {"first": 3})
+    adapters = {source["name"]: source["adapter"] for source in ready["sources"]}
+    assert adapters == {source: vendor for vendor, names in VENDORS.items() for source in names}
+    assert "errors" not in page and len(page["data"]["orders"]["edges"]) == 3
