@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import math
 import secrets as random_secrets
 from collections.abc import Mapping, Sequence
@@ -67,6 +69,18 @@ def within_tolerance(at: datetime) -> bool:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return abs(datetime.now(UTC).timestamp() - at.timestamp()) <= TOLERANCE_S
+
+
+def hmac_signature(secret: str, message: bytes) -> str:
+    """Base64 of the HMAC-SHA256 of ``message`` under ``secret``: how AfterShip,
+    Shopify and Zendesk sign their webhooks (each over its own ``message``)."""
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def signed_with_any(sent: str, message: bytes, secrets: Sequence[str]) -> bool:
+    """Whether ``sent`` is :func:`hmac_signature` of ``message`` under any of
+    ``secrets`` (two during a rotation), compared in constant time."""
+    return any(hmac.compare_digest(sent, hmac_signature(s, message)) for s in secrets)
 
 
 def signature_timestamp() -> str:

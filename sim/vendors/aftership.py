@@ -24,9 +24,10 @@ from sim.seed import Dataset
 from sim.vendors.access import SIM_API_KEY, VendorAccount
 from sim.vendors.admission import admitted
 from sources.adapters.aftership import wire
-from sources.adapters.aftership.adapter import TRACKING_UPDATE, sign
+from sources.adapters.aftership.adapter import TRACKING_UPDATE
 from sources.adapters.aftership.vocabulary import aftership_from_tracking
 from sources.events import ChangeEvent
+from sources.webhooks import hmac_signature
 
 ESTIMATE_SOURCE = "Carrier EDD"
 # What a gateway needs to read this API (gateway settings of the adapter):
@@ -153,7 +154,7 @@ def webhook(dataset: Dataset, source: str) -> Render:
                 ),
             )
         )
-        return body, {wire.SIGNATURE_HEADER: sign(secret, body)}
+        return body, {wire.SIGNATURE_HEADER: hmac_signature(secret, body)}
 
     return render
 

@@ -42,10 +42,9 @@ from sources.adapters.shopify.webhooks import (
     InventoryLevelPayload,
     OrderPayload,
     Payload,
-    sign,
 )
 from sources.events import ChangeEvent, EventType
-from sources.webhooks import signature_timestamp
+from sources.webhooks import hmac_signature, signature_timestamp
 
 GRAPHQL_PATH = "/admin/api/{version}/graphql.json"
 SHOP_DOMAIN = "og-sim.myshopify.com"
@@ -187,7 +186,7 @@ def webhook(dataset: Dataset, source: str) -> Render:
         topic, payload = _delivery(dataset, event)
         body = msgspec.json.encode(payload)
         return body, {
-            HMAC_HEADER: sign(secret, body),
+            HMAC_HEADER: hmac_signature(secret, body),
             TOPIC_HEADER: topic,
             WEBHOOK_ID_HEADER: str(uuid.UUID(hex=msg_id.removeprefix("msg_"))),
             TRIGGERED_AT_HEADER: signature_timestamp(),

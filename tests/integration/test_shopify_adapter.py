@@ -44,7 +44,6 @@ from sources.adapters.shopify.adapter import (
 from sources.adapters.shopify.client import ShopifyClient
 from sources.adapters.shopify.inventory import item_from_shopify, shopify_from_item
 from sources.adapters.shopify.orders import order_from_shopify, shopify_from_order
-from sources.adapters.shopify.webhooks import sign
 from sources.clients.changes import ChangeRefused
 from sources.events import ChangeEvent, EventType
 from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
@@ -59,7 +58,7 @@ from sources.records import (
 )
 from sources.resilience import deadline
 from sources.telemetry import UPSTREAM_THROTTLE_WAITS
-from sources.webhooks import generate_secret, new_msg_id
+from sources.webhooks import generate_secret, hmac_signature, new_msg_id
 from tests.support.deliveries import refusal
 from tests.support.ports import free_port_block
 
@@ -207,7 +206,7 @@ UNKNOWN_LEVEL = {
 
 def level_headers(body: bytes) -> dict[str, str]:
     return {
-        "X-Shopify-Hmac-Sha256": sign(SECRET, body),
+        "X-Shopify-Hmac-Sha256": hmac_signature(SECRET, body),
         "X-Shopify-Topic": "inventory_levels/update",
         "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
     }

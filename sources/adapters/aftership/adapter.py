@@ -9,9 +9,6 @@ Settings (docs/adapters.md): ``OG_CARRIER_ADAPTER=aftership``, ``OG_CARRIER_URL`
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -30,6 +27,7 @@ from sources.webhooks import (
     SIGNATURE_INVALID,
     VerifiedEvent,
     WebhookError,
+    signed_with_any,
 )
 
 log = logging.getLogger("ordergraph.sources")
@@ -112,7 +110,7 @@ class AfterShipTracking(SourceClient):
         sent = next((v for k, v in headers.items() if k.lower() == wire.SIGNATURE_HEADER), None)
         if not sent:
             raise WebhookError(401, SIGNATURE_INVALID, f"missing header {wire.SIGNATURE_HEADER}")
-        if not any(hmac.compare_digest(sent, sign(secret, body)) for secret in secrets):
+        if not signed_with_any(sent, body, secrets):
             raise WebhookError(401, SIGNATURE_INVALID, "no matching signature")
         try:
             delivery = msgspec.json.decode(body, type=wire.WebhookBody)
@@ -126,9 +124,3 @@ class AfterShipTracking(SourceClient):
             tracking_number=delivery.msg.tracking_number,
         )
         return VerifiedEvent(msg_id=f"aftership:{delivery.event_id}", event=event)
-
-
-def sign(secret: str, body: bytes) -> str:
-    """``aftership-hmac-sha256`` of ``body``: base64 of its HMAC-SHA256 under ``secret``."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()

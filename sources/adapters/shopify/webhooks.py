@@ -21,9 +21,6 @@ the SKU of every item it read (:class:`ItemSkus`) and asks Shopify for any other
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +37,7 @@ from sources.webhooks import (
     NOT_CONFIGURED,
     SIGNATURE_INVALID,
     WebhookError,
+    signed_with_any,
 )
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
@@ -89,11 +87,6 @@ class InventoryLevelPayload(Payload, frozen=True, kw_only=True):
     available: int | None = None
 
 
-def sign(secret: str, body: bytes) -> str:
-    """``X-Shopify-Hmac-Sha256`` of ``body``: base64 of its HMAC-SHA256 under ``secret``."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
 P = TypeVar("P", bound=Payload)
 
 
@@ -123,7 +116,7 @@ def delivery(
     sent = lowered.get(HMAC_HEADER.lower())
     if not sent:
         raise WebhookError(401, SIGNATURE_INVALID, f"missing header {HMAC_HEADER}")
-    if not any(hmac.compare_digest(sent, sign(secret, body)) for secret in secrets):
+    if not signed_with_any(sent, body, secrets):
         raise WebhookError(401, SIGNATURE_INVALID, "no matching signature")
     topic = lowered.get(TOPIC_HEADER.lower(), "")
     if topic not in topics:

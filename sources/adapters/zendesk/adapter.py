@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -48,6 +46,8 @@ from sources.webhooks import (
     TIMESTAMP_EXPIRED,
     VerifiedEvent,
     WebhookError,
+    hmac_signature,
+    signed_with_any,
     within_tolerance,
 )
 
@@ -145,7 +145,7 @@ class ZendeskTickets(SourceClient):
         stamp = lowered.get(TIMESTAMP_HEADER.lower())
         if not sent or not stamp:
             raise WebhookError(401, SIGNATURE_INVALID, f"missing header {SIGNATURE_HEADER}")
-        if not any(hmac.compare_digest(sent, sign(secret, stamp, body)) for secret in secrets):
+        if not signed_with_any(sent, stamp.encode() + body, secrets):
             raise WebhookError(401, SIGNATURE_INVALID, "no matching signature")
         try:
             at = datetime.fromisoformat(stamp)
@@ -230,5 +230,4 @@ def _refusal(source: str, answer: SourceAnswered) -> ChangeRefused:
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """``X-Zendesk-Webhook-Signature``: base64 of HMAC-SHA256(timestamp + body)."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return hmac_signature(secret, timestamp.encode() + body)
