@@ -14,13 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import strawberry
+from strawberry.types import Info
+
+from resolvers.access import ScopeGuard
 from resolvers.context import RequestContext
 from resolvers.loaders import Loader, Loaders
 
 S = TypeVar("S")  # the object the field is on
 V = TypeVar("V")  # the record the loader gives
 R = TypeVar("R")  # the field's value
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +42,24 @@ class LoaderField(Generic[S, V, R]):
         found = await self.loader(context.loaders).load(key)
         return self.convert(source, found.value, context)
 
-    def marks(self, resolver: F) -> F:
-        """Decorates the resolver that awaits :meth:`resolve`, so that a compiled plan
-        finds this declaration (:func:`declared`)."""
+    def field(self, graphql_type: object, *, description: str, scope: str) -> Any:
+        """The GraphQL field of ``graphql_type`` (nullable), readable with ``scope``. Its
+        resolver awaits :meth:`resolve` and carries this declaration, so that a compiled
+        plan finds it (:func:`declared`). Assigned without an annotation, the field keeps
+        its place among the class's resolvers in the schema."""
+        declaration = self
+
+        async def resolver(self: S, info: Info) -> R | None:
+            return await declaration.resolve(self, info.context)
+
+        resolver.__annotations__["return"] = graphql_type | None  # type: ignore[operator]
         resolver.loader_field = self  # type: ignore[attr-defined]
-        return resolver
+        return strawberry.field(
+            resolver=resolver, description=description, extensions=[ScopeGuard(scope)]
+        )
 
 
 def declared(resolver: object) -> LoaderField[Any, Any, Any] | None:
-    """The declaration :meth:`LoaderField.marks` put on ``resolver``, if any."""
+    """The declaration :meth:`LoaderField.field` put on ``resolver``, if any."""
     found = getattr(resolver, "loader_field", None)
     return found if isinstance(found, LoaderField) else None

@@ -147,14 +147,12 @@ class LineItem(Node):
         self.sku = line.sku
         self.name = line.name
 
-    @strawberry.field(
+    availability = _AVAILABILITY.field(
+        InventoryAvailability,
         description="Stock of this SKU now (inventory source); null when inventory cannot "
         "be read or does not know the SKU.",
-        extensions=[ScopeGuard("inventory:read")],
+        scope="inventory:read",
     )
-    @_AVAILABILITY.marks
-    async def availability(self, info: Info) -> InventoryAvailability | None:
-        return await _AVAILABILITY.resolve(self, info.context)
 
 
 @strawberry.type(description="A quantity of one order line (OMS).")
@@ -307,14 +305,12 @@ class Shipment(Node):
         self.tracking_number = shipment.tracking_number
         self.shipped_at = shipment.shipped_at
 
-    @strawberry.field(
+    tracking = _TRACKING.field(
+        Tracking,
         description="The carrier's tracking (carrier source); null without a tracking "
         "number, or when the carrier cannot be read or has no record of it.",
-        extensions=[ScopeGuard("shipments:read")],
+        scope="shipments:read",
     )
-    @_TRACKING.marks
-    async def tracking(self, info: Info) -> Tracking | None:
-        return await _TRACKING.resolve(self, info.context)
 
 
 def _customer(order: Order) -> Customer:
@@ -431,14 +427,12 @@ class Order(Node):
         trackings = await order_facts.trackings(self.record, info.context, strict=True)
         return DateWindow.of(latest_estimate(self.record, trackings))
 
-    @strawberry.field(
+    tickets = _TICKETS.field(
+        list[SupportTicket],
         description="Support tickets about this order (ticketing source); null when "
         "ticketing cannot be read.",
-        extensions=[ScopeGuard("tickets:read")],
+        scope="tickets:read",
     )
-    @_TICKETS.marks
-    async def tickets(self, info: Info) -> list[SupportTicket] | None:
-        return await _TICKETS.resolve(self, info.context)
 
     @strawberry.field(
         description="The carrier's first estimate for the shipment `estimatedDelivery` "
