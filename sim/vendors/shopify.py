@@ -28,7 +28,7 @@ from sim.emitter import Render
 from sim.routes import Admin, Delivery, Param, Read, Source, path_param
 from sim.seed import Dataset
 from sim.vendors.access import SIM_API_KEY, Spent, VendorAccount
-from sim.vendors.shopify_schema import MAX_QUERY_COST, SCHEMA, Context, requested_cost
+from sim.vendors.shopify_schema import SCHEMA, Context, requested_cost
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.client import TOKEN_HEADER
 from sources.adapters.shopify.gid import gid, item_gid, parse_gid, shopify_gid
@@ -55,8 +55,9 @@ OPTIONS: dict[str, str] = {}
 
 
 def account() -> VendorAccount:
-    """Shopify's standard plan: 100 points restored a second into a bucket of 1,000."""
-    return VendorAccount(limit=100, window_s=1)
+    """Shopify's standard plan: 100 points restored a second into a bucket of 1,000;
+    a query may cost 1,000 at the most."""
+    return VendorAccount(limit=100, window_s=1, max_cost=wire.MAX_QUERY_COST)
 
 
 class GraphQLRequest(msgspec.Struct, rename="camel", frozen=True, kw_only=True):
@@ -91,8 +92,9 @@ def _formatted(errors: Iterable[GraphQLError]) -> list[dict[str, Any]]:
     return [dict(error.formatted) for error in errors]
 
 
-def _refused(requested: int, spent: Spent, message: str, code: str) -> GraphQLAnswer:
-    error = {"message": message, "extensions": {"code": code, "documentation": RATE_LIMITS}}
+def _refused(requested: int, spent: Spent, message: str, code: str, **said: int) -> GraphQLAnswer:
+    extensions = {"code": code, **said, "documentation": RATE_LIMITS}
+    error = {"message": message, "extensions": extensions}
     return GraphQLAnswer(errors=[error], extensions=_cost(requested, None, spent))
 
 
@@ -109,12 +111,15 @@ def run(request: web.Request, asked: GraphQLRequest) -> GraphQLAnswer:
         problems = _formatted(errors) or [{"message": "no operation to run"}]
         return GraphQLAnswer(errors=problems, extensions=_cost(0, 0, account.spend(0)))
     requested = requested_cost(operation, asked.variables or {})
-    if requested > MAX_QUERY_COST:
+    most = account.max_cost
+    if most is not None and requested > most:
         message = (
-            f"Query cost is {requested}, which exceeds the single query max cost limit "
-            f"({MAX_QUERY_COST})."
+            f"Query cost is {requested}, which exceeds the single query max cost limit ({most})."
         )
-        return _refused(requested, account.spend(0), message, "MAX_COST_EXCEEDED")
+        spent = account.spend(0)
+        return _refused(
+            requested, spent, message, wire.MAX_COST_EXCEEDED, cost=requested, maxCost=most
+        )
     spent = account.spend(requested)
     if not spent.admitted:
         request.app[STATS_KEY].throttled += 1

@@ -53,7 +53,6 @@ from sources.adapters.shopify.wire import MAX_IDS, MAX_PAGE
 from sources.events import ChangeEvent
 from sources.records import CancelOrderRequest, InventoryItem, Order
 
-MAX_QUERY_COST = 1000  # "GraphQL Admin API rate limits": the most one query may cost
 MUTATION_COST = 10
 CONNECTION_COST = 2
 SHOP_NAME = "OrderGraph simulated shop"

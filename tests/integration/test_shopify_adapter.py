@@ -35,6 +35,7 @@ from sources.adapters.contract import (
     Subject,
 )
 from sources.adapters.protocols import InventoryAdapter, OrdersAdapter
+from sources.adapters.search import OrderSearch
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.adapter import (
     LINE_CANCEL_NOT_SUPPORTED,
@@ -373,6 +374,78 @@ async def test_a_wait_longer_than_the_deadline_is_a_retryable_error_not_a_failur
             assert "rate limited" in str(raised.value)
         assert counted.requests == 1  # none of them was sent
         assert orders.breaker.state == "closed"
+
+
+# --- the most one query may cost: smaller calls, never a failure ----------------------
+
+
+@contextlib.asynccontextmanager
+async def capped(data: Dataset, kind: type[ShopifyClient]) -> AsyncIterator[tuple[Any, Stats]]:
+    """A simulated Shopify where one query may cost 30 points at the most (a nodes
+    call costs a point an id, a search 2 plus its page), its bucket plenty."""
+    account = VendorAccount(limit=10_000, max_cost=30)
+    app = create_source_app("shopify", data, account=account)
+    async with served(app) as url, opened(kind, url) as adapter:
+        yield adapter, app[STATS_KEY]
+
+
+async def test_a_batch_costlier_than_one_query_may_is_read_in_smaller_calls(data):
+    """100 ids: refused as costing 100, then asked in four calls of at most 30; the
+    next batch goes in calls of 30 at once. Every order is read, nothing failed."""
+    ids = list(data.orders)[:100]
+    async with capped(data, ShopifyOrders) as (orders, counted):
+        assert await orders.orders_by_ids(ids) == {i: data.orders[i] for i in ids}
+        assert counted.requests == 5  # the refused call ran nothing
+        assert sorted(counted.batch_sizes["nodes"]) == [10, 30, 30, 30]
+        counted.reset()
+        assert await orders.orders_by_ids(ids) == {i: data.orders[i] for i in ids}
+        assert counted.requests == 4
+        assert orders.breaker.state == "closed"
+
+
+async def test_an_order_too_costly_on_its_own_is_an_error_for_it_alone(data):
+    account = VendorAccount(limit=10_000, max_cost=0)
+    app = create_source_app("shopify", data, account=account)
+    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+        assert await orders.orders_by_ids(["ord_1", "not-shopify"]) == {"not-shopify": None}
+        assert orders.breaker.state == "closed"
+
+
+async def test_searches_costlier_than_one_query_may_are_split_too(data):
+    numbers = [order.number for order in list(data.orders.values())[:40]]
+    skus = list(data.inventory)[:40]
+    async with capped(data, ShopifyOrders) as (orders, _):
+        by_number = await orders.orders_by_numbers(numbers)
+        assert {n: o and o.id for n, o in by_number.items()} == {
+            o.number: o.id for o in list(data.orders.values())[:40]
+        }
+    async with capped(data, ShopifyInventory) as (inventory, counted):
+        assert await inventory.items_by_skus(skus) == {
+            sku: through_shopify(data)[sku] for sku in skus
+        }
+        assert counted.requests > 2  # refused once, then pages of at most 28
+        assert inventory.breaker.state == "closed"
+
+
+async def test_a_page_costlier_than_one_query_may_lists_fewer_orders(data):
+    """A page of 50 would cost 52: the capped shop lists 28 a page, and following its
+    cursor gives the orders an uncapped shop lists on its page of 50."""
+    async with (
+        served(create_source_app("shopify", data)) as url,
+        opened(ShopifyOrders, url) as full,
+    ):
+        expected = [edge.node for edge in (await full.search_orders(OrderSearch(), limit=50)).edges]
+    listed: list[Order] = []
+    async with capped(data, ShopifyOrders) as (orders, counted):
+        cursor = None
+        while len(listed) < 50:
+            page = await orders.search_orders(OrderSearch(), limit=50, cursor=cursor)
+            assert len(page.edges) <= 28 and page.page_info.has_next_page
+            listed += [edge.node for edge in page.edges]
+            cursor = page.page_info.end_cursor
+        assert counted.requests == 3  # refused once, then two pages of 28
+        assert orders.breaker.state == "closed"
+    assert listed[:50] == expected
 
 
 # --- writes ------------------------------------------------------------------------------

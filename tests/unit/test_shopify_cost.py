@@ -16,7 +16,7 @@ from sim.vendors.access import VendorAccount
 from sim.vendors.shopify_schema import requested_cost
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.adapter import ShopifyOrders
-from sources.adapters.shopify.client import Answer
+from sources.adapters.shopify.client import Answer, TooCostly
 from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
 from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
@@ -115,6 +115,63 @@ async def test_an_error_of_the_whole_request_is_a_bad_response(adapter: ShopifyO
         adapter.throttled_s(refused)
     assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
     assert "ACCESS_DENIED" in str(raised.value)
+
+
+# MAX_COST_EXCEEDED as Shopify words it; the cost and limit in its extensions
+MAX_COST = {
+    "errors": [
+        {
+            "message": "Query cost is 1502, which exceeds the single query max cost limit (1000).",
+            "extensions": {"code": "MAX_COST_EXCEEDED", "cost": 1502, "maxCost": 1000},
+        }
+    ]
+}
+
+
+async def test_a_query_costlier_than_one_query_may_is_too_costly_not_a_failure(
+    adapter: ShopifyOrders,
+):
+    with pytest.raises(TooCostly) as raised:
+        adapter.throttled_s(answer(MAX_COST))
+    assert (raised.value.refused.cost, raised.value.refused.max_cost) == (1502, 1000)
+    assert (raised.value.code, raised.value.retryable) == (SOURCE_BAD_RESPONSE, False)
+
+
+def refused(cost: int | None, max_cost: int | None = None) -> wire.ErrorExtensions:
+    return wire.ErrorExtensions(code=wire.MAX_COST_EXCEEDED, cost=cost, max_cost=max_cost)
+
+
+def test_every_key_goes_in_one_call_until_a_cost_is_known():
+    assert CostBucket().keys_per_call("OrdersById", 250) == 250
+
+
+def test_a_call_holds_as_many_keys_as_their_last_cost_lets_under_the_most_a_query_may_cost():
+    bucket = CostBucket()
+    bucket.learn("OrdersById", 50, cost(requested=600, available=400))  # 12 a key
+    assert bucket.keys_per_call("OrdersById", 250) == 83  # 1,000 // 12
+    assert bucket.keys_per_call("OrdersById", 10) == 10
+    assert bucket.keys_per_call("ItemsBySku", 250) == 250  # another operation
+
+
+@pytest.mark.parametrize(
+    ("said", "keys_per_call"),
+    [
+        (refused(1502, 1000), 166),  # 6.008 a key
+        (refused(1502, 500), 83),  # a shop with a lower limit
+        (refused(None), 125),  # the shop said no cost: half as many
+        (refused(250), 125),  # said it cost no more than the limit: still fewer
+    ],
+)
+def test_a_refused_batch_sizes_the_next_calls(said: wire.ErrorExtensions, keys_per_call: int):
+    bucket = CostBucket()
+    bucket.too_costly("OrdersById", 250, said)
+    assert bucket.keys_per_call("OrdersById", 250) == keys_per_call
+
+
+def test_a_key_too_costly_alone_still_gets_one_a_call():
+    bucket = CostBucket()
+    bucket.too_costly("OrdersById", 1, refused(5000))
+    assert bucket.keys_per_call("OrdersById", 250) == 1
 
 
 async def test_an_error_of_one_place_is_a_partial_answer(adapter: ShopifyOrders):

@@ -180,15 +180,21 @@ class ShopifyOrders(ShopifyClient):
 
     async def orders_by_ids(self, ids: list[str]) -> dict[str, Order | None]:
         asked = {order_id: _legacy_gid("Order", order_id) for order_id in dict.fromkeys(ids)}
-        gids = {order_id: order_gid for order_id, order_gid in asked.items() if order_gid}
-        found: dict[str, Order | None] = {i: None for i in asked if i not in gids}
-        if not gids:
-            return found
+        known = [order_id for order_id, order_gid in asked.items() if order_gid]
+        found: dict[str, Order | None] = {i: None for i in asked if not asked[i]}
+        if known:
+            found |= await self.in_calls(queries.ORDERS_BY_ID, known, self._by_ids)
+        return found
+
+    async def _by_ids(self, ids: list[str]) -> dict[str, Order | None]:
+        """One ``nodes(ids:)`` call for ``ids``, all of them Shopify's."""
+        gids = {order_id: g for order_id in ids if (g := _legacy_gid("Order", order_id))}
         variables = {"ids": list(gids.values())}
         data, problems = await self.graphql(queries.ORDERS_BY_ID, variables, NODES, keys=len(gids))
         if len(data.nodes) != len(gids):
             raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
         failed = struck(problems, "nodes")  # null, but for an error: not "not found"
+        found: dict[str, Order | None] = {}
         for index, (order_id, raw) in enumerate(zip(gids, data.nodes, strict=True)):
             if index in failed:
                 continue
@@ -218,15 +224,19 @@ class ShopifyOrders(ShopifyClient):
     ) -> OrderPage:
         """One page of Shopify's order list, newest first, checked order by order
         (:func:`~.search.order_matches`: Shopify's query may match more). A page may
-        so hold fewer orders than ``limit``; its end cursor is Shopify's, after every
+        so hold fewer orders than ``limit``, and lists fewer when a query of ``limit``
+        orders would cost more than one query may; its end cursor is Shopify's, after every
         order Shopify listed, matched or not."""
         try:
             query = order_query(search)
         except ValueError:  # a customer no Shopify order can have
             return OrderPage(edges=[], page_info=PageInfo(has_next_page=False))
-        first = max(1, min(limit, wire.MAX_PAGE))
-        variables = {"first": first, "after": cursor, "query": query or None}
-        data, _ = await self.graphql(queries.ORDERS_LISTED, variables, ORDERS, keys=first)
+        data = await self.page_of(
+            queries.ORDERS_LISTED,
+            max(1, min(limit, wire.MAX_PAGE)),
+            lambda first: {"first": first, "after": cursor, "query": query or None},
+            ORDERS,
+        )
         edges = []
         for edge in data.orders.edges:
             order = self._order(edge.node)

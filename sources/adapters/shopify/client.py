@@ -6,17 +6,20 @@ Every answer's ``extensions.cost`` is read (:mod:`.cost`). A query is held back 
 the bucket holds what it is expected to cost; a THROTTLED answer (HTTP 200, the error
 code THROTTLED) is back-pressure like a 429: every call waits until the bucket holds
 the refused cost again and the query is sent again within the request's deadline
-(a mutation too: a throttled one did not run), never a breaker failure. Any other
+(a mutation too: a throttled one did not run), never a breaker failure. A batch
+that costs more than one query may (MAX_COST_EXCEEDED) is asked again in smaller
+calls (:meth:`ShopifyClient.in_calls`), never a breaker failure either. Any other
 error of the whole request (no ``path``: a query Shopify refused, ACCESS_DENIED,
-MAX_COST_EXCEEDED, INTERNAL_SERVER_ERROR) is a bad response, a failed call; errors
-of one place in ``data`` (with a ``path``) are a partial answer, for the caller.
+INTERNAL_SERVER_ERROR) is a bad response, a failed call; errors of one place in
+``data`` (with a ``path``) are a partial answer, for the caller.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -25,7 +28,7 @@ import msgspec
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
 from sources.adapters.shopify.queries import DOCUMENTS, PING
-from sources.clients.http import SourceClient
+from sources.clients.http import SourceAnswered, SourceClient
 from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
 
@@ -33,6 +36,7 @@ log = logging.getLogger("ordergraph.sources")
 
 T = TypeVar("T")
 R = TypeVar("R")
+K = TypeVar("K")
 API_VERSION_OPTION = "api_version"  # OG_<SOURCE>_OPTIONS=api_version=2026-04
 TOKEN_HEADER = "X-Shopify-Access-Token"
 _VERSION = re.compile(r"[0-9]{4}-[0-9]{2}|unstable")
@@ -54,6 +58,18 @@ class Answer(wire.Wire, Generic[T], frozen=True, kw_only=True):
     @property
     def cost(self) -> wire.Cost | None:
         return None if self.extensions is None else self.extensions.cost
+
+
+class TooCostly(SourceAnswered):
+    """MAX_COST_EXCEEDED: the shop is healthy and said this query costs more than one
+    query may (``refused`` says how much, when the shop says). Never a breaker failure
+    or a retry: the same query would cost as much again."""
+
+    def __init__(self, source: str, refused: wire.ErrorExtensions) -> None:
+        message = "answered that the query costs more than one query may (MAX_COST_EXCEEDED)"
+        SourceError.__init__(self, source, SOURCE_BAD_RESPONSE, message, retryable=False)
+        self.status, self.body = 200, b""
+        self.refused = refused
 
 
 def struck(problems: list[Problem], field: str) -> set[int]:
@@ -123,6 +139,55 @@ class ShopifyClient(SourceClient):
             raise SourceError(self.name, SOURCE_BAD_RESPONSE, "answered no data", retryable=False)
         return answer.data, answer.errors
 
+    async def page_of(
+        self,
+        operation: str,
+        first: int,
+        variables: Callable[[int], Mapping[str, object]],
+        into: type[Answer[T]],
+    ) -> T:
+        """One page of ``operation``, of ``first`` nodes or fewer: as many as the most
+        one query may cost allows (a page the shop refuses as too costly is asked again,
+        sized by what the shop said it would cost)."""
+        first = self._bucket.keys_per_call(operation, first)
+        while True:
+            try:
+                return (await self.graphql(operation, variables(first), into, keys=first))[0]
+            except TooCostly as exc:
+                if first == 1:
+                    raise
+                self._bucket.too_costly(operation, first, exc.refused)
+                first = self._bucket.keys_per_call(operation, first)
+
+    async def in_calls(
+        self,
+        operation: str,
+        keys: list[K],
+        read: Callable[[list[K]], Awaitable[dict[K, R]]],
+    ) -> dict[K, R]:
+        """``read`` the ``keys`` in as few concurrent calls of ``operation`` as the most
+        one query may cost allows (:meth:`~.cost.CostBucket.keys_per_call`). A call the
+        shop refuses as too costly is asked again in calls sized by what it said the
+        call would cost; a key too costly on its own is left out (an error for that
+        key alone)."""
+
+        async def fitted(part: list[K]) -> dict[K, R]:
+            try:
+                return await read(part)
+            except TooCostly as exc:
+                self._bucket.too_costly(operation, len(part), exc.refused)
+                if len(part) > 1:
+                    return await self.in_calls(operation, part, read)
+                log.warning("%s: one key costs more than one %s query may", self.name, operation)
+                return {}
+
+        size = self._bucket.keys_per_call(operation, len(keys))
+        parts = [keys[start : start + size] for start in range(0, len(keys), size)]
+        found: dict[K, R] = {}
+        for answered in await asyncio.gather(*(fitted(part) for part in parts)):
+            found.update(answered)
+        return found
+
     async def find(
         self,
         operation: str,
@@ -132,23 +197,26 @@ class ShopifyClient(SourceClient):
         page: Callable[[T], tuple[list[msgspec.Raw], bool]],
         read: Callable[[msgspec.Raw], tuple[str, R] | None],
     ) -> dict[str, R | None]:
-        """Search for the ``asked`` keys, one page of as many nodes: each key's record
-        as ``read`` keys the nodes (the first of a key counts); None for a key the page
+        """Search for the ``asked`` keys, a page of as many nodes a call (as many calls
+        as the most one query may cost asks, :meth:`in_calls`): each key's record as
+        ``read`` keys the nodes (the first of a key counts); None for a key the page
         does not hold, unless it may not hold every match (``page`` says there is more,
         or a node could not be read): such a key is left out, not called unknown."""
-        if not asked:
-            return {}
-        variables = {"first": len(asked), "query": query(asked)}
-        nodes, more = page((await self.graphql(operation, variables, into, keys=len(asked)))[0])
-        found: dict[str, R] = {}
-        complete = not more
-        for node in nodes:
-            keyed = read(node)
-            if keyed is None:
-                complete = False
-            else:
-                found.setdefault(*keyed)
-        return {key: found.get(key) for key in asked if key in found or complete}
+
+        async def search(keys: list[str]) -> dict[str, R | None]:
+            variables = {"first": len(keys), "query": query(keys)}
+            nodes, more = page((await self.graphql(operation, variables, into, keys=len(keys)))[0])
+            found: dict[str, R] = {}
+            complete = not more
+            for node in nodes:
+                keyed = read(node)
+                if keyed is None:
+                    complete = False
+                else:
+                    found.setdefault(*keyed)
+            return {key: found.get(key) for key in keys if key in found or complete}
+
+        return await self.in_calls(operation, asked, search) if asked else {}
 
     def throttled_s(self, answer: Any) -> float | None:
         """Read the cost of every answer; a THROTTLED one asks to wait until the bucket
@@ -159,6 +227,9 @@ class ShopifyClient(SourceClient):
             self._bucket.observe(answer.cost)
         wait_s = throttled_wait_s(answer.errors, answer.cost)
         whole = [p for p in answer.errors if not p.path]
+        for problem in whole:
+            if problem.extensions and problem.extensions.code == wire.MAX_COST_EXCEEDED:
+                raise TooCostly(self.name, problem.extensions)
         if wait_s is None and whole:
             codes = sorted({(p.extensions and p.extensions.code) or "no code" for p in whole})
             log.warning("%s: Shopify answered %s", self.name, [p.message for p in whole])

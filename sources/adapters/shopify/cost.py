@@ -7,6 +7,12 @@ restoreRate}; a query the bucket cannot hold is refused with a THROTTLED error).
 it held, refilled at its restore rate since, and what each kind of query cost last
 time, per key it asked for (an id, a SKU, an order of a page). A query is held back
 until the bucket holds what it is expected to cost, instead of drawing THROTTLED.
+
+Besides the bucket, one query may cost at most ``MAX_QUERY_COST`` (1,000); a costlier
+one is refused with MAX_COST_EXCEEDED, whatever the bucket holds. How much a key costs
+is the shop's to say (its rule weighs every nested connection), so a batch of keys is
+sized by what the operation cost per key last time (:meth:`CostBucket.keys_per_call`),
+and a refused batch teaches what it would have cost (:meth:`CostBucket.too_costly`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ class CostBucket:
     _status: wire.ThrottleStatus | None = None
     _at: float = 0.0  # time.monotonic() when the status was read
     _per_key: dict[str, float] = field(default_factory=dict)
+    _max_cost: int = wire.MAX_QUERY_COST  # the most one query may cost, as last said
 
     def observe(self, cost: wire.Cost, now: float | None = None) -> None:
         """Read an answer's ``extensions.cost``."""
@@ -36,6 +43,26 @@ class CostBucket:
     def learn(self, operation: str, keys: int, cost: wire.Cost) -> None:
         """``operation`` asked for ``keys`` keys and requested ``cost``."""
         self._per_key[operation] = cost.requested_query_cost / max(keys, 1)
+
+    def too_costly(self, operation: str, keys: int, refused: wire.ErrorExtensions) -> None:
+        """``operation`` for ``keys`` keys was refused with MAX_COST_EXCEEDED: what it
+        would have cost per key, as the shop said (a cost it did not say, or that does
+        not exceed the limit: twice what fits, so half as many keys a call), and the
+        most one query may cost."""
+        self._max_cost = refused.max_cost or self._max_cost
+        fits = self._max_cost / max(keys, 1)
+        cost = refused.cost or 0
+        per_key = cost / max(keys, 1) if cost > self._max_cost else 2 * fits
+        self._per_key[operation] = max(per_key, self._per_key.get(operation, 0.0), fits * 1.01)
+
+    def keys_per_call(self, operation: str, keys: int) -> int:
+        """How many of ``keys`` keys one call of ``operation`` may ask for: as many as
+        its last known cost per key lets under the most one query may cost (at least
+        one; all of them while nothing is known)."""
+        per_key = self._per_key.get(operation)
+        if not per_key:
+            return max(keys, 1)
+        return max(1, min(keys, int(self._max_cost // per_key)))
 
     def available(self, now: float | None = None) -> float | None:
         """What the bucket holds now, by the last answer (None: no answer yet)."""

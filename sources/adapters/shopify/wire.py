@@ -24,6 +24,10 @@ API_VERSION = "2026-04"  # the version these shapes were checked against
 MAX_IDS = 250  # "Shopify API limits": an input array, e.g. nodes(ids:), takes at most 250
 MAX_PAGE = 250  # "Paginating results with GraphQL": at most 250 nodes per page
 THROTTLED = "THROTTLED"  # errors[].extensions.code of a query refused for its cost
+# errors[].extensions.code of a query that costs more than one query may, whatever the
+# bucket holds ("GraphQL Admin API rate limits": a single query costs at most 1,000)
+MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
+MAX_QUERY_COST = 1000
 # The quantity names ("Apps in inventory management", inventory states) we read.
 QUANTITY_NAMES = ("available", "committed", "reserved", "incoming", "on_hand")
 
@@ -243,6 +247,8 @@ class OrderUpdatePayload(Wire, frozen=True, kw_only=True):
 
 class ErrorExtensions(Wire, frozen=True, kw_only=True):
     code: str | None = None  # e.g. THROTTLED, MAX_COST_EXCEEDED, ACCESS_DENIED
+    cost: int | None = None  # MAX_COST_EXCEEDED: what the query would have cost
+    max_cost: int | None = None  # MAX_COST_EXCEEDED: the most one query may cost
 
 
 class GraphQLError(Wire, frozen=True, kw_only=True):
