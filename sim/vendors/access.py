@@ -50,6 +50,7 @@ class VendorAccount:
     limit: int = 10
     window_s: int = 1
     max_cost: int | None = None  # for cost: the most one query may cost (None: no limit)
+    documented_cost: bool = False  # for cost: Shopify's documented rule, not roots only
     api_key: str = field(default=SIM_API_KEY, repr=False)
     _window: int = 0
     _used: int = 0

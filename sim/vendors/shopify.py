@@ -20,7 +20,14 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from graphql import GraphQLError, execute_sync, get_operation_ast, parse, validate
+from graphql import (
+    FragmentDefinitionNode,
+    GraphQLError,
+    execute_sync,
+    get_operation_ast,
+    parse,
+    validate,
+)
 
 from sim import inventory, oms
 from sim.common import ACCOUNT_KEY, JSON, PARTIAL_BATCH_KEY, STATS_KEY
@@ -28,7 +35,8 @@ from sim.emitter import Render
 from sim.routes import Admin, Delivery, Param, Read, Source, path_param
 from sim.seed import Dataset
 from sim.vendors.access import SIM_API_KEY, Spent, VendorAccount
-from sim.vendors.shopify_schema import SCHEMA, Context, requested_cost
+from sim.vendors.shopify_cost import Rule, requested_cost
+from sim.vendors.shopify_schema import SCHEMA, Context, nested_page
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.client import TOKEN_HEADER
 from sources.adapters.shopify.gid import gid, item_gid, parse_gid, shopify_gid
@@ -110,7 +118,11 @@ def run(request: web.Request, asked: GraphQLRequest) -> GraphQLAnswer:
     if errors or operation is None:
         problems = _formatted(errors) or [{"message": "no operation to run"}]
         return GraphQLAnswer(errors=problems, extensions=_cost(0, 0, account.spend(0)))
-    requested = requested_cost(operation, asked.variables or {})
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    rule: Rule = "documented" if account.documented_cost else "roots"
+    requested = requested_cost(SCHEMA, operation, fragments, asked.variables or {}, rule)
     most = account.max_cost
     if most is not None and requested > most:
         message = (
@@ -131,6 +143,7 @@ def run(request: web.Request, asked: GraphQLRequest) -> GraphQLAnswer:
         context_value=context,
         variable_values=asked.variables,
         operation_name=asked.operation_name,
+        field_resolver=nested_page,
     )
     account.refund(context.refund)
     after = Spent(True, spent.maximum, spent.available + context.refund, spent.restore_per_s)

@@ -1,19 +1,13 @@
-"""The subset of Shopify's GraphQL Admin API schema the simulated Shopify serves, its
-resolvers over the data set, and its simplified query cost.
+"""The subset of Shopify's GraphQL Admin API schema the simulated Shopify serves, and
+its resolvers over the data set (what a query costs is :mod:`.shopify_cost`'s).
 
 Types and fields are Shopify's (GraphQL Admin API reference), as far as the adapters
 read them; enum fields of objects are served as strings. Objects come from the
 translation layer (:func:`~sources.adapters.shopify.orders.shopify_from_order`,
 :func:`~sources.adapters.shopify.inventory.shopify_from_item`), so the simulated API
-answers exactly what the adapters read back. Nested connections answer their one page
-whatever ``first`` asks. The two mutations apply the native OMS's changes
-(:mod:`sim.changes.oms`) and emit their events.
-
-Cost (a simplification of "GraphQL Admin API rate limits", where an object costs 1, a
-connection 2 plus ``first`` times its nodes' cost, a mutation 10): a root ``nodes``
-costs one point per id, a root connection 2 plus ``first`` (its nodes' own fields are
-free), any other root field 1, a mutation 10. A connection that answers fewer than
-``first`` nodes is charged for those only (the rest is refunded).
+answers exactly what the adapters read back; nested connections and lists hold the
+``first`` nodes asked (:func:`nested_page`). The two mutations apply the native OMS's
+changes (:mod:`sim.changes.oms`) and emit their events.
 """
 
 from __future__ import annotations
@@ -27,14 +21,11 @@ import iso3166
 import msgspec
 from aiohttp import web
 from graphql import (
-    FieldNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLResolveInfo,
-    OperationDefinitionNode,
-    OperationType,
     build_schema,
-    value_from_ast_untyped,
+    default_field_resolver,
 )
 
 from sim.changes import ChangeError
@@ -53,8 +44,6 @@ from sources.adapters.shopify.wire import MAX_IDS, MAX_PAGE
 from sources.events import ChangeEvent
 from sources.records import CancelOrderRequest, InventoryItem, Order
 
-MUTATION_COST = 10
-CONNECTION_COST = 2
 SHOP_NAME = "OrderGraph simulated shop"
 CANCELLED_ALREADY = "Cannot cancel an order that has already been canceled"  # Shopify's words
 
@@ -210,27 +199,20 @@ class Context:
             emitter.emit(event)
 
 
-def requested_cost(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> int:
-    """What ``operation`` requests, by the module's simplified rule."""
-    fields = operation.selection_set.selections
-    if operation.operation is OperationType.MUTATION:
-        return MUTATION_COST * len(fields)
-    total = 0
-    for node in fields:
-        args = {} if not isinstance(node, FieldNode) else _arguments(node, variables)
-        if isinstance(node, FieldNode) and node.name.value == "nodes":
-            total += len(args.get("ids") or ())
-        elif isinstance(args.get("first"), int):
-            total += CONNECTION_COST + args["first"]
-        else:
-            total += 1
-    return total
-
-
-def _arguments(node: FieldNode, variables: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        a.name.value: value_from_ast_untyped(a.value, dict(variables)) for a in node.arguments or ()
-    }
+def nested_page(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    """A field without a resolver of its own, as Shopify answers it: a nested
+    connection or list asked with ``first`` holds that many nodes (a connection cut
+    short says it has a next page)."""
+    value = default_field_resolver(source, info, **args)
+    first = args.get("first")
+    if not isinstance(first, int):
+        return value
+    if isinstance(value, list):
+        return value[:first]
+    if isinstance(value, dict) and len(value.get("nodes") or ()) > first:
+        page_info = {**(value.get("pageInfo") or {}), "hasNextPage": True}
+        return {**value, "nodes": value["nodes"][:first], "pageInfo": page_info}
+    return value
 
 
 def _error(message: str, code: str) -> GraphQLError:

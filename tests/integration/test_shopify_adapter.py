@@ -53,6 +53,7 @@ from sources.records import (
     AddressChangeStatus,
     AddressRequestStatus,
     CancelReason,
+    LineQuantities,
     LineQuantity,
     MailingAddress,
     Order,
@@ -446,6 +447,89 @@ async def test_a_page_costlier_than_one_query_may_lists_fewer_orders(data):
         assert counted.requests == 3  # refused once, then two pages of 28
         assert orders.breaker.state == "closed"
     assert listed[:50] == expected
+
+
+# --- short nested pages, and orders longer than them ------------------------------------
+
+
+async def test_a_shop_charging_the_documented_rule_is_read_in_calls_that_fit(data):
+    """By Shopify's documented rule an order costs 424 points, an item 35: the first
+    batch is refused and the rest go in calls that fit one query; all read alike."""
+    ids, skus = list(data.orders)[:12], list(data.inventory)[:40]
+    account = VendorAccount(limit=100_000, max_cost=1000, documented_cost=True)
+    app = create_source_app("shopify", data, account=account)
+    async with served(app) as url:
+        async with opened(ShopifyOrders, url) as orders:
+            assert await orders.orders_by_ids(ids) == {i: data.orders[i] for i in ids}
+            assert sorted(app[STATS_KEY].batch_sizes["nodes"]) == [2] * 6
+            assert orders.breaker.state == "closed"
+        async with opened(ShopifyInventory, url) as inventory:
+            items = through_shopify(data)
+            assert await inventory.items_by_skus(skus) == {sku: items[sku] for sku in skus}
+
+
+@pytest.fixture
+def long_order(make_dataset: Any) -> tuple[Dataset, Order]:
+    """A data set with an order of 14 lines, more than a batch read's page of 10."""
+    data = make_dataset(orders=50)
+    order = next(o for o in data.orders.values() if not o.cancelled_at)
+    extra = [
+        replace(order.lines[0], id=f"{order.lines[0].id}-{n}", quantities=LineQuantities(ordered=1))
+        for n in range(13)
+    ]
+    long = replace(order, lines=[*order.lines, *extra])
+    data.orders[long.id] = data.orders_by_number[long.number] = long
+    return data, order_from_shopify(shopify_from_order(long))
+
+
+async def test_an_order_longer_than_the_short_pages_is_read_again_whole(long_order):
+    data, long = long_order
+    others = [i for i in data.orders if i != long.id][:5]
+    app = create_source_app("shopify", data)
+    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+        assert len(long.lines) == 14
+        found = await orders.orders_by_ids([long.id, *others])
+        assert found == {long.id: long, **{i: data.orders[i] for i in others}}
+        assert app[STATS_KEY].batch_sizes["nodes"] == [6, 1]  # the batch, then it alone
+        by_number = await orders.orders_by_numbers([long.number])
+        assert by_number == {long.number: long}
+        assert app[STATS_KEY].batch_sizes["nodes"] == [6, 1, 1]
+        listed: list[Order] = []
+        cursor = None
+        while long not in listed:
+            page = await orders.search_orders(OrderSearch(), limit=20, cursor=cursor)
+            assert page.edges
+            listed += [edge.node for edge in page.edges]
+            cursor = page.page_info.end_cursor
+
+
+async def test_an_item_at_more_locations_than_a_short_page_is_read_again_whole(make_dataset):
+    data = make_dataset(orders=10)
+    sku, item = next(iter(data.inventory.items()))
+    level = item.levels[0]
+    levels = [replace(level, location_id=f"loc_extra_{n}") for n in range(12)]
+    data.inventory[sku] = replace(item, levels=levels)
+    app = create_source_app("shopify", data)
+    async with served(app) as url, opened(ShopifyInventory, url) as inventory:
+        found = await inventory.items_by_skus([sku])
+        assert found == {sku: through_shopify(data)[sku]}
+        assert len(found[sku].levels) == 12
+        assert app[STATS_KEY].batch_sizes["nodes"] == [1]  # read again whole, by id
+
+
+async def test_an_order_longer_than_a_documented_shop_lets_one_query_read_is_an_error_alone(
+    long_order,
+):
+    """Read whole, the long order would cost more than one query may at a shop
+    charging the documented rule: it alone is left out, the others are read."""
+    data, long = long_order
+    others = [i for i in data.orders if i != long.id][:3]
+    account = VendorAccount(limit=100_000, max_cost=1000, documented_cost=True)
+    app = create_source_app("shopify", data, account=account)
+    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+        found = await orders.orders_by_ids([long.id, *others])
+        assert found == {i: data.orders[i] for i in others}
+        assert orders.breaker.state == "closed"
 
 
 # --- writes ------------------------------------------------------------------------------

@@ -9,15 +9,18 @@ from typing import Any
 
 import msgspec
 import pytest
+from graphql import FragmentDefinitionNode as Fragment
 from graphql import OperationDefinitionNode, parse
 
 from sim.vendors import access
 from sim.vendors.access import VendorAccount
-from sim.vendors.shopify_schema import requested_cost
-from sources.adapters.shopify import wire
+from sim.vendors.shopify_cost import requested_cost
+from sim.vendors.shopify_schema import SCHEMA
+from sources.adapters.shopify import queries, wire
 from sources.adapters.shopify.adapter import ShopifyOrders
 from sources.adapters.shopify.client import Answer, TooCostly
 from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
+from sources.adapters.shopify.queries import DOCUMENTS
 from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
 from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S
@@ -203,7 +206,49 @@ def operation(text: str) -> OperationDefinitionNode:
     ],
 )
 def test_the_simulated_api_s_cost_rule(text: str, variables: dict[str, Any], expected: int):
-    assert requested_cost(operation(text), variables) == expected
+    assert requested_cost(SCHEMA, operation(text), {}, variables) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("{ shop { name } }", {}, 1),
+        ("{ orders(first: 5) { nodes { id name } } }", {}, 2 + 5),
+        ("{ orders(first: 2) { pageInfo { hasNextPage } edges { cursor node { id } } } }", {}, 4),
+        # nested connections multiply: 5 orders of 1 + (2 + 10 lines)
+        ("{ orders(first: 5) { nodes { lineItems(first: 10) { nodes { id } } } } }", {}, 67),
+        # an object costs 1, its scalars nothing; a list sized by first that many
+        (
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Order { customer { id }"
+            " fulfillments(first: 3) { id trackingInfo(first: 1) { number } } } } }",
+            {"ids": ["a", "b"]},
+            2 * (1 + 1 + 3 * (1 + 1)),
+        ),
+        # an abstract type: the costliest of the types a fragment applies to
+        ('{ nodes(ids: ["a"]) { ... on Job { id } ... on Order { customer { id } } } }', {}, 2),
+        ('mutation { orderUpdate(input: {id: "x"}) { order { id } } }', {}, 10),
+    ],
+)
+def test_the_documented_cost_rule(text: str, variables: dict[str, Any], expected: int):
+    assert requested_cost(SCHEMA, operation(text), {}, variables, "documented") == expected
+
+
+def document_cost(name: str, variables: dict[str, Any]) -> int:
+    document = parse(DOCUMENTS[name])
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, Fragment)}
+    (asked,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return requested_cost(SCHEMA, asked, fragments, variables, "documented")
+
+
+def test_a_batch_read_of_one_order_or_item_fits_one_query_by_the_documented_rule():
+    """Short nested pages: an order costs 424 points, an item 35, where pages of 250
+    would cost more than one query may (1,000) for one order."""
+    one = {"ids": ["gid://shopify/Order/1"]}
+    assert document_cost(queries.ORDERS_BY_ID, one) == 424
+    assert document_cost(queries.ORDERS_LISTED, {"first": 1}) == 2 + 424
+    assert document_cost(queries.ITEMS_BY_SKU, {"first": 1}) == 2 + 33
+    assert document_cost(queries.WHOLE_ORDERS_BY_ID, one) > wire.MAX_QUERY_COST
+    assert document_cost(queries.WHOLE_ITEMS_BY_ID, one) <= wire.MAX_QUERY_COST
 
 
 def test_the_simulated_bucket_leaks_and_refunds(monkeypatch: pytest.MonkeyPatch):

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
@@ -26,7 +27,7 @@ import msgspec
 from sources.adapters.search import OrderSearch
 from sources.adapters.shopify import queries, wire
 from sources.adapters.shopify.client import Answer, ShopifyClient, struck
-from sources.adapters.shopify.gid import ID_PREFIXES, gid
+from sources.adapters.shopify.gid import ID_PREFIXES, gid, our_id
 from sources.adapters.shopify.inputs import address_input
 from sources.adapters.shopify.inventory import item_from_shopify
 from sources.adapters.shopify.orders import order_from_shopify
@@ -51,7 +52,7 @@ from sources.adapters.shopify.webhooks import (
 )
 from sources.clients.changes import ChangeRefused
 from sources.events import ChangeEvent, EventType
-from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources.failures import SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
     AddressChange,
@@ -146,16 +147,41 @@ def _cut_short(value: object) -> bool:
 
 
 def _read(decoder: msgspec.json.Decoder[S], raw: msgspec.Raw, what: str) -> S | None:
-    """One node, whole; None (logged) when it cannot be read or was cut short."""
+    """One node; None (logged) when it cannot be read."""
     try:
-        node = decoder.decode(raw)
+        return decoder.decode(raw)
     except msgspec.DecodeError as exc:
         log.warning("shopify sent an unreadable %s: %s", what, exc)
         return None
-    if _cut_short(node):
-        log.warning("shopify sent a %s longer than one page of a connection", what)
-        return None
-    return node
+
+
+@dataclass(frozen=True, slots=True)
+class _Longer:
+    """A node longer than the short pages of a batch read (:mod:`.queries`), to be
+    read again whole by ``key`` (our order id; an item's gid)."""
+
+    key: str
+
+
+V = TypeVar("V")
+K = TypeVar("K")
+
+
+async def _made_whole(
+    found: Mapping[K, V | _Longer | None],
+    reread: Callable[[list[str]], Awaitable[Mapping[str, V | None]]],
+) -> dict[K, V | None]:
+    """``found`` with every :class:`_Longer` node read again whole by ``reread``; one
+    that ``reread`` does not answer is left out (an error for its key alone)."""
+    longer = [node.key for node in found.values() if isinstance(node, _Longer)]
+    whole = await reread(longer) if longer else {}
+    made: dict[K, V | None] = {}
+    for key, node in found.items():
+        if not isinstance(node, _Longer):
+            made[key] = node
+        elif node.key in whole:
+            made[key] = whole[node.key]
+    return made
 
 
 def _legacy_gid(type_: str, our_id: str) -> str | None:
@@ -170,10 +196,22 @@ class ShopifyOrders(ShopifyClient):
 
     name = "oms"
 
-    def _order(self, raw: msgspec.Raw) -> Order | None:
+    def _order(self, raw: msgspec.Raw, *, whole: bool = False) -> Order | _Longer | None:
+        """The order in ``raw``, read with short pages (``whole``: pages of 250): a
+        :class:`_Longer` when it is longer than short pages; None when it cannot be
+        read or is longer than pages of 250."""
         node = _read(self._decoder(wire.Order), raw, "order")
+        return None if node is None else self._order_of(node, whole=whole)
+
+    def _order_of(self, node: wire.Order, *, whole: bool = False) -> Order | _Longer | None:
+        outer = wire.MAX_PAGE if whole else queries.OUTER_PAGE
+        if _cut_short(node) or len(node.fulfillments) >= outer or len(node.refunds) >= outer:
+            if not whole:
+                return _Longer(our_id(node.id))
+            log.warning("shopify sent an order longer than one page of a connection")
+            return None
         try:
-            return None if node is None else order_from_shopify(node)
+            return order_from_shopify(node)
         except ValueError as exc:
             log.warning("shopify sent an order of ids we do not keep: %s", exc)
             return None
@@ -183,26 +221,39 @@ class ShopifyOrders(ShopifyClient):
         known = [order_id for order_id, order_gid in asked.items() if order_gid]
         found: dict[str, Order | None] = {i: None for i in asked if not asked[i]}
         if known:
-            found |= await self.in_calls(queries.ORDERS_BY_ID, known, self._by_ids)
+            short = await self.in_calls(queries.ORDERS_BY_ID, known, self._by_ids)
+            found |= await _made_whole(short, self._whole)
         return found
 
-    async def _by_ids(self, ids: list[str]) -> dict[str, Order | None]:
+    async def _whole(self, ids: list[str]) -> dict[str, Order | None]:
+        """The orders ``ids`` (all of them Shopify's) read with pages of 250."""
+        return await self.in_calls(queries.WHOLE_ORDERS_BY_ID, ids, self._whole_by_ids)
+
+    async def _whole_by_ids(self, ids: list[str]) -> dict[str, Order | None]:
+        found = await self._by_ids(ids, whole=True)
+        return {key: node for key, node in found.items() if not isinstance(node, _Longer)}
+
+    async def _by_ids(
+        self, ids: list[str], *, whole: bool = False
+    ) -> dict[str, Order | _Longer | None]:
         """One ``nodes(ids:)`` call for ``ids``, all of them Shopify's."""
+        operation = queries.WHOLE_ORDERS_BY_ID if whole else queries.ORDERS_BY_ID
         gids = {order_id: g for order_id in ids if (g := _legacy_gid("Order", order_id))}
         variables = {"ids": list(gids.values())}
-        data, problems = await self.graphql(queries.ORDERS_BY_ID, variables, NODES, keys=len(gids))
+        data, problems = await self.graphql(operation, variables, NODES, keys=len(gids))
         if len(data.nodes) != len(gids):
             raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
         failed = struck(problems, "nodes")  # null, but for an error: not "not found"
-        found: dict[str, Order | None] = {}
+        found: dict[str, Order | _Longer | None] = {}
         for index, (order_id, raw) in enumerate(zip(gids, data.nodes, strict=True)):
             if index in failed:
                 continue
             if raw == _NULL:
                 found[order_id] = None
                 continue
-            order = self._order(raw)
-            if order is not None and order.id == order_id:
+            order = self._order(raw, whole=whole)
+            read = order.key if isinstance(order, _Longer) else None if order is None else order.id
+            if read == order_id:  # the order asked, not another
                 found[order_id] = order
         return found
 
@@ -211,13 +262,15 @@ class ShopifyOrders(ShopifyClient):
         from a page that may not hold every match (full, or with an unreadable order)
         is left out rather than called unknown."""
         asked = list(dict.fromkeys(number.removeprefix("#") for number in numbers))
-        return await self.find(
+        found = await self.find(
             queries.ORDERS_LISTED, asked, numbers_query, ORDERS, _listed, self._numbered
         )
+        return await _made_whole(found, self._whole)
 
-    def _numbered(self, raw: msgspec.Raw) -> tuple[str, Order] | None:
-        order = self._order(raw)
-        return None if order is None else (order.number, order)
+    def _numbered(self, raw: msgspec.Raw) -> tuple[str, Order | _Longer] | None:
+        node = _read(self._decoder(wire.Order), raw, "order")
+        order = None if node is None else self._order_of(node)
+        return None if node is None or order is None else (node.name.removeprefix("#"), order)
 
     async def search_orders(
         self, search: OrderSearch, *, limit: int, cursor: str | None = None
@@ -237,13 +290,15 @@ class ShopifyOrders(ShopifyClient):
             lambda first: {"first": first, "after": cursor, "query": query or None},
             ORDERS,
         )
+        listed = {edge.cursor: self._order(edge.node) for edge in data.orders.edges}
+        read = await _made_whole(listed, self._whole)
         edges = []
-        for edge in data.orders.edges:
-            order = self._order(edge.node)
+        for cursor in listed:
+            order = read.get(cursor)
             if order is None:  # a list with a hole in it would skip the order for good
                 raise self._bad("listed an order that cannot be read")
             if order_matches(order, search):
-                edges.append(OrderEdge(cursor=edge.cursor, node=order))
+                edges.append(OrderEdge(cursor=cursor, node=order))
         info = data.orders.page_info
         return OrderPage(
             edges=edges,
@@ -297,7 +352,8 @@ class ShopifyOrders(ShopifyClient):
         if payload is None:
             raise self._bad("answered no orderUpdate")
         self._refuse(update_refusal(payload.user_errors))
-        order = None if payload.order == _NULL else self._order(payload.order)
+        changed = None if payload.order == _NULL else self._order(payload.order)
+        order = (await _made_whole({order_id: changed}, self._whole)).get(order_id)
         if order is None:
             raise self._bad("the changed order cannot be read")
         applied = order.shipping_address == address
@@ -343,9 +399,6 @@ class ShopifyOrders(ShopifyClient):
             data, _ = await self.graphql(queries.CANCEL_JOB, {"id": job.id}, JOB)
             job = data.job or wire.Job(id=job.id, done=True)
 
-    def _bad(self, what: str) -> SourceError:
-        return SourceError(self.name, SOURCE_BAD_RESPONSE, what, retryable=False)
-
 
 class ShopifyInventory(ShopifyClient):
     """Inventory: items by SKU, their levels per location. Remembers the SKU of every
@@ -362,13 +415,45 @@ class ShopifyInventory(ShopifyClient):
         counts). A SKU missing from a page that may not hold every match (full, or with
         an unreadable item) is left out rather than called unknown."""
         asked = list(dict.fromkeys(skus))
-        return await self.find(queries.ITEMS_BY_SKU, asked, sku_query, ITEMS, _items, self._item)
+        found = await self.find(queries.ITEMS_BY_SKU, asked, sku_query, ITEMS, _items, self._item)
+        return await _made_whole(found, self._whole)
 
-    def _item(self, raw: msgspec.Raw) -> tuple[str, InventoryItem] | None:
-        """One item by its SKU (remembered by its id), or None when it cannot be read."""
+    async def _whole(self, gids: list[str]) -> dict[str, InventoryItem | None]:
+        """The items ``gids`` read with pages of 250, by gid."""
+        return await self.in_calls(queries.WHOLE_ITEMS_BY_ID, gids, self._whole_by_gids)
+
+    async def _whole_by_gids(self, gids: list[str]) -> dict[str, InventoryItem | None]:
+        variables = {"ids": gids}
+        data, problems = await self.graphql(
+            queries.WHOLE_ITEMS_BY_ID, variables, NODES, keys=len(gids)
+        )
+        if len(data.nodes) != len(gids):
+            raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
+        failed = struck(problems, "nodes")
+        found: dict[str, InventoryItem | None] = {}
+        for index, (item_gid, raw) in enumerate(zip(gids, data.nodes, strict=True)):
+            if index in failed:
+                continue
+            if raw == _NULL:
+                found[item_gid] = None
+            elif (read := self._item(raw, whole=True)) and isinstance(read[1], InventoryItem):
+                found[item_gid] = read[1]
+        return found
+
+    def _item(
+        self, raw: msgspec.Raw, *, whole: bool = False
+    ) -> tuple[str, InventoryItem | _Longer] | None:
+        """One item by its SKU (remembered by its id), read with a short page of levels
+        (``whole``: a page of 250); a :class:`_Longer` when it has more levels than the
+        page; None when it cannot be read."""
         node = _read(self._decoder(wire.InventoryItem), raw, "inventory item")
         if node is None:
             return None
+        if _cut_short(node):
+            if whole:
+                log.warning("shopify sent an item with more than a page of levels")
+                return None
+            return node.sku or "", _Longer(node.id)
         try:
             item = item_from_shopify(node)
         except ValueError as exc:

@@ -218,6 +218,9 @@ class ShopifyClient(SourceClient):
 
         return await self.in_calls(operation, asked, search) if asked else {}
 
+    def _bad(self, what: str) -> SourceError:
+        return SourceError(self.name, SOURCE_BAD_RESPONSE, what, retryable=False)
+
     def throttled_s(self, answer: Any) -> float | None:
         """Read the cost of every answer; a THROTTLED one asks to wait until the bucket
         holds the refused cost again; an error of the whole request fails the call."""
