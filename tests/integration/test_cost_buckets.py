@@ -24,7 +24,9 @@ async def memory_bucket() -> AsyncIterator[CostBucket]:
 
 @pytest.fixture
 async def redis_bucket(redis_server: RedisServer, redis_admin: Redis) -> AsyncIterator[CostBucket]:
-    backend = RedisBackend(redis_server.url)
+    # These tests are about the bucket's arithmetic: a loaded host must not make a
+    # call miss its 100 ms default (a miss admits, and would charge nothing).
+    backend = RedisBackend(redis_server.url, timeout_s=5.0)
     yield CostBucket(backend)
     await backend.close()
 
