@@ -21,10 +21,12 @@ from sim.changes import NoBody
 from sim.changes.oms import (
     CancelOrder,
     DecideAddressRequest,
+    ShipFulfillmentOrder,
     cancel_order,
     change_shipping_address,
     decide_address_request,
     request_cancel,
+    ship_fulfillment_order,
     touch_order,
 )
 from sim.common import CLOCK_KEY, DATASET_KEY, bad_request, error_response, json_response
@@ -199,6 +201,22 @@ SOURCE = Source(
             response=Order,
             event=EventType.ORDER_CANCELLED,
             conflict="The order has shipped lines or is already cancelled (code NOT_CANCELLABLE).",
+        ),
+        Admin(
+            path="/admin/orders/{id}/ship",
+            operation_id="shipFulfillmentOrder",
+            summary="Ship a fulfillment order",
+            description="The warehouse ships what the fulfillment order still holds: a "
+            "new shipment (shipped now) with the carrier and tracking number given, the "
+            "fulfillment order CLOSED, the lines' shipped units raised and the order's "
+            "fulfillmentStatus moved on. Answers the order.",
+            key=_ORDER_ID,
+            apply=ship_fulfillment_order,
+            body=ShipFulfillmentOrder,
+            response=Order,
+            event=EventType.ORDER_UPDATED,
+            conflict="The fulfillment order is held, scheduled, finished, for pickup, or "
+            "its order is cancelled (code NOT_SHIPPABLE).",
         ),
         Admin(
             path="/admin/orders/{id}/touch",

@@ -1,6 +1,6 @@
 """OMS changes: the staff cancel and touch (admin), the customer's cancel of an order or
 some of its lines and shipping-address change (data endpoints), and the warehouse's
-decision on an address change it was asked for.
+shipment of a fulfillment order and decision on an address change it was asked for.
 
 What an order still accepts is decided with :class:`~domain.progress.OrderProgress`,
 the same arithmetic as the gateway's eligibility rules (domain/eligibility.py), so the
@@ -31,9 +31,11 @@ from sources.records import (
     FulfillmentOrder,
     FulfillmentOrderStatus,
     FulfillmentStatus,
+    LineQuantities,
     LineQuantity,
     MailingAddress,
     Order,
+    Shipment,
 )
 
 NOT_CANCELLABLE = "NOT_CANCELLABLE"
@@ -46,6 +48,7 @@ ALREADY_SHIPPED = "ALREADY_SHIPPED"
 PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
 IN_FULFILLMENT = "IN_FULFILLMENT"
 QUANTITY_NOT_CANCELLABLE = "QUANTITY_NOT_CANCELLABLE"  # more than a line's cancellable units
+NOT_SHIPPABLE = "NOT_SHIPPABLE"  # a fulfillment order held, scheduled, finished or for pickup
 ALREADY_DECIDED = "ALREADY_DECIDED"
 
 _UNCAPTURED = frozenset({FinancialStatus.AUTHORIZED, FinancialStatus.PENDING})
@@ -58,6 +61,12 @@ class CancelOrder(Body, frozen=True, kw_only=True):
 
 class DecideAddressRequest(Body, frozen=True, kw_only=True):
     approve: bool
+
+
+class ShipFulfillmentOrder(Body, frozen=True, kw_only=True):
+    fulfillment_order_id: str
+    carrier_code: str
+    tracking_number: str | None = None
 
 
 def cancel_order(dataset: Dataset, order_id: str, body: CancelOrder, now: datetime) -> Change:
@@ -282,6 +291,59 @@ def _refuse_shipped(progress: OrderProgress) -> None:
         raise ChangeError(409, ALREADY_SHIPPED, f"order {order.id} has shipped")
     if shipped:
         raise ChangeError(409, PARTIALLY_SHIPPED, f"order {order.id} has partly shipped")
+
+
+_SHIPPABLE = frozenset({FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.IN_PROGRESS})
+
+
+def ship_fulfillment_order(
+    dataset: Dataset, order_id: str, body: ShipFulfillmentOrder, now: datetime
+) -> Change:
+    """The warehouse ships what a fulfillment order still holds: one shipment of it
+    (shipped now), the fulfillment order CLOSED, the lines' shipped units raised and
+    the order's fulfillment status moved on."""
+    order = _order(dataset, order_id)
+    fo = next((f for f in order.fulfillment_orders if f.id == body.fulfillment_order_id), None)
+    if fo is None:
+        raise ChangeError(404, NOT_FOUND, f"order {order_id} has no {body.fulfillment_order_id!r}")
+    left = Counter({part.line_id: part.quantity for part in fo.lines})
+    for shipment in order.shipments:
+        if shipment.fulfillment_order_id == fo.id:
+            left.subtract({part.line_id: part.quantity for part in shipment.lines})
+    parts = [LineQuantity(line_id=line, quantity=n) for line, n in left.items() if n > 0]
+    pickup = fo.delivery_method.method_type is DeliveryMethodType.PICK_UP
+    if order.cancelled_at or pickup or fo.status not in _SHIPPABLE or not parts:
+        message = f"{fo.id} is {fo.status.value}{' (pickup)' if pickup else ''}: nothing to ship"
+        raise ChangeError(409, NOT_SHIPPABLE, message)
+    at = after(order.updated_at, now)
+    shipment = Shipment(
+        id=f"shp_{secrets.randbelow(9 * 10**8) + 10**8}",
+        fulfillment_order_id=fo.id,
+        carrier_code=body.carrier_code,
+        tracking_number=body.tracking_number,
+        lines=parts,
+        shipped_at=at,
+    )
+    shipped = {part.line_id: part.quantity for part in parts}
+    lines = [
+        replace(line, quantities=_shipped(line.quantities, shipped.get(line.id, 0)))
+        for line in order.lines
+    ]
+    closed = replace(fo, status=FulfillmentOrderStatus.CLOSED, updated_at=at)
+    changed = replace(
+        order,
+        lines=lines,
+        fulfillment_orders=[closed if f.id == fo.id else f for f in order.fulfillment_orders],
+        shipments=[*order.shipments, shipment],
+        updated_at=at,
+    )
+    changed = replace(changed, fulfillment_status=OrderProgress.of(changed).fulfillment_status())
+    return _store_order(dataset, changed, EventType.ORDER_UPDATED)
+
+
+def _shipped(quantities: LineQuantities, units: int) -> LineQuantities:
+    active = quantities.ordered - quantities.cancelled
+    return replace(quantities, shipped=min(active, quantities.shipped + units))
 
 
 def touch_order(dataset: Dataset, order_id: str, _body: NoBody, now: datetime) -> Change:

@@ -47,6 +47,7 @@ from sources.adapters.shopify.webhooks import (
     TOPIC_HEADER,
     TRIGGERED_AT_HEADER,
     WEBHOOK_ID_HEADER,
+    FulfillmentPayload,
     InventoryLevelPayload,
     OrderPayload,
     Payload,
@@ -169,8 +170,8 @@ async def _graphql(request: web.Request) -> web.Response:
 
 
 def _delivery(dataset: Dataset, event: ChangeEvent) -> tuple[str, Payload]:
-    """The topic and payload of ``event``: an order's, or the level of the item's
-    location that changed last (the one this event announces)."""
+    """The topic and payload of ``event``: the fulfillment it created, the order's, or
+    the level of the item's location that changed last (the one this event announces)."""
     if event.type is EventType.INVENTORY_CHANGED:
         item = dataset.inventory[event.sku or ""]
         level = max(item.levels, key=lambda lv: lv.as_of)
@@ -186,6 +187,13 @@ def _delivery(dataset: Dataset, event: ChangeEvent) -> tuple[str, Payload]:
         )
     order = dataset.orders[event.order_id or ""]
     order_gid = shopify_gid("Order", order.id)
+    shipped = [s for s in order.shipments if s.shipped_at == event.occurred_at]
+    if event.type is EventType.ORDER_UPDATED and shipped:  # the change shipped it
+        return "fulfillments/create", FulfillmentPayload(
+            order_id=int(parse_gid(order_gid)[1]),
+            admin_graphql_api_id=shopify_gid("Fulfillment", shipped[-1].id),
+            updated_at=shipped[-1].shipped_at,
+        )
     cancelled = event.type is EventType.ORDER_CANCELLED
     return "orders/cancelled" if cancelled else "orders/updated", OrderPayload(
         id=int(parse_gid(order_gid)[1]),
@@ -249,13 +257,17 @@ SOURCE = Source(
         body=OrderPayload,
         headers=(
             (HMAC_HEADER, "Base64 of the HMAC-SHA256 of the body under the app's secret."),
-            (TOPIC_HEADER, "orders/updated, orders/cancelled or inventory_levels/update."),
+            (
+                TOPIC_HEADER,
+                "orders/updated, orders/cancelled, fulfillments/create or inventory_levels/update.",
+            ),
             (WEBHOOK_ID_HEADER, "The delivery's id: the same on every retry."),
             (TRIGGERED_AT_HEADER, "When the webhook was triggered (ISO 8601)."),
             (API_VERSION_HEADER, "The API version of the payload."),
             (SHOP_DOMAIN_HEADER, "The shop's myshopify.com domain."),
         ),
-        signed="The order (orders/*) or, for inventory_levels/update, the level "
+        signed="The order (orders/*), the fulfillment with its order_id "
+        "(fulfillments/create) or, for inventory_levels/update, the level "
         "{inventory_item_id, location_id, available, updated_at}; signed with "
         "X-Shopify-Hmac-Sha256.",
     ),

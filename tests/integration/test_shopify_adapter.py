@@ -636,6 +636,29 @@ async def test_a_change_made_through_shopify_comes_back_as_its_webhook(cluster, 
     assert sent[1]["X-Shopify-Topic"] == "orders/cancelled"
 
 
+async def test_a_fulfillment_made_at_the_shop_comes_as_fulfillments_create(
+    cluster, data, deliveries
+):
+    _, kept = deliveries
+    order_id = data.order_ids("processing")[-1]
+    fo = next(
+        f for f in data.orders[order_id].fulfillment_orders if f.status.value == "IN_PROGRESS"
+    )
+    url = f"{cluster.urls['shopify']}/admin/orders/{order_id}/ship"
+    body = {"fulfillmentOrderId": fo.id, "carrierCode": "ups"}
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as shipping:
+        assert shipping.status == 200, await shipping.text()
+    shipped = data.orders[order_id]
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        body, headers = await next_delivery(kept, "oms", order_id)
+        verified = await orders.verify_webhook(body, headers)
+        assert await orders.orders_by_ids([order_id]) == {order_id: shipped}
+    assert headers["X-Shopify-Topic"] == "fulfillments/create"
+    assert verified.event == ChangeEvent(
+        type=EventType.ORDER_UPDATED, occurred_at=shipped.updated_at, order_id=order_id
+    )
+
+
 async def next_delivery(
     kept: list[tuple[str, bytes, dict[str, str]]], source: str, naming: str
 ) -> tuple[bytes, dict[str, str]]:

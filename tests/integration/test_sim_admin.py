@@ -118,6 +118,59 @@ async def test_touch_order(
         before = order
 
 
+@pytest.mark.parametrize("scenario", ["processing", "partial_shipment"])
+async def test_ship_a_fulfillment_order(
+    cluster: SimCluster,
+    http: aiohttp.ClientSession,
+    receiver: Receiver,
+    data: Dataset,
+    scenario: str,
+) -> None:
+    """What the fulfillment order still holds ships in one new shipment: the order's
+    units all shipped, its fulfillment order CLOSED, the order FULFILLED."""
+    order_id = data.order_ids(scenario)[-1]  # the first is another test's
+    before = data.orders[order_id]
+    (fo,) = [f for f in before.fulfillment_orders if f.status is FulfillmentOrderStatus.IN_PROGRESS]
+    url = f"{cluster.urls['oms']}/admin/orders/{order_id}/ship"
+    body = {"fulfillmentOrderId": fo.id, "carrierCode": "ups", "trackingNumber": "1ZSHIP0001"}
+    answered = msgspec.json.decode(await post(http, url, body), type=Order)
+
+    order = await fetch_order(cluster, http, order_id)
+    assert order == answered
+    assert order.updated_at > before.updated_at
+    (shipment,) = order.shipments[len(before.shipments) :]
+    assert (shipment.fulfillment_order_id, shipment.carrier_code, shipment.tracking_number) == (
+        fo.id,
+        "ups",
+        "1ZSHIP0001",
+    )
+    assert shipment.shipped_at == order.updated_at
+    shipped_before = sum(p.quantity for s in before.shipments for p in s.lines)
+    assert sum(p.quantity for p in shipment.lines) == sum(p.quantity for p in fo.lines) - (
+        shipped_before
+    )
+    closed = next(f for f in order.fulfillment_orders if f.id == fo.id)
+    assert (closed.status, closed.updated_at) == (FulfillmentOrderStatus.CLOSED, order.updated_at)
+    active = {line.id: line.quantities.ordered - line.quantities.cancelled for line in order.lines}
+    assert {line.id: line.quantities.shipped for line in order.lines} == active
+    assert order.fulfillment_status is FulfillmentStatus.FULFILLED
+
+    verified = await receiver.next("oms", EventType.ORDER_UPDATED)
+    assert (verified.event.order_id, verified.event.occurred_at) == (order_id, order.updated_at)
+    await post_error(http, url, body, 409, "NOT_SHIPPABLE")  # nothing left to ship
+
+
+async def test_ship_refuses_what_cannot_ship(
+    cluster: SimCluster, http: aiohttp.ClientSession, data: Dataset
+) -> None:
+    held = data.orders[data.order_ids("fraud_hold")[0]]
+    url = f"{cluster.urls['oms']}/admin/orders/{held.id}/ship"
+    body = {"fulfillmentOrderId": held.fulfillment_orders[0].id, "carrierCode": "ups"}
+    await post_error(http, url, body, 409, "NOT_SHIPPABLE")
+    await post_error(http, url, {**body, "fulfillmentOrderId": "fo_none"}, 404, "NOT_FOUND")
+    assert await fetch_order(cluster, http, held.id) == held
+
+
 # --- carrier -------------------------------------------------------------------------
 
 

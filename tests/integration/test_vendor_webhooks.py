@@ -1,6 +1,7 @@
 """A vendor's change events through the adapter seam, end to end: the simulated
-AfterShip API POSTs its signed ``tracking_update`` webhooks, and the simulated Zendesk
-its trigger's, to a gateway that reads the carrier and ticketing through them, which
+AfterShip API POSTs its signed ``tracking_update`` webhooks, the simulated Zendesk its
+trigger's and the simulated Shopify its ``orders/*``, ``fulfillments/create`` and
+``inventory_levels/update``, to a gateway that reads the carrier and ticketing through them, which
 drops what it cached and shows the change; a native Standard Webhook for such a source
 is refused there, signed or not."""
 
@@ -28,6 +29,7 @@ from tests.support.waiting import eventually
 SECRET = generate_secret()
 STATUS = """query($n: String!) { orderByNumber(number: $n) {
   shipments { tracking { status message } } } }"""
+SHIPMENTS = """query($n: String!) { orderByNumber(number: $n) { shipments { id } } }"""
 TICKETS = """query($n: String!) { orderByNumber(number: $n) { tickets { status } } }"""
 ORDER = """query($n: String!) { orderByNumber(number: $n) {
   customerStatus lineItems { sku availability { available } } } }"""
@@ -42,6 +44,12 @@ async def available(gateway: RunningGateway, number: str, sku: str) -> int:
     body = await gateway.query(ORDER, {"n": number})
     lines = body["data"]["orderByNumber"]["lineItems"]
     return next(line["availability"]["available"] for line in lines if line["sku"] == sku)
+
+
+async def shipped(gateway: RunningGateway, number: str) -> int:
+    """How many shipments the graph shows for the order ``number``."""
+    body = await gateway.query(SHIPMENTS, {"n": number})
+    return len(body["data"]["orderByNumber"]["shipments"])
 
 
 async def tracking(gateway: RunningGateway, number: str) -> dict[str, Any]:
@@ -118,3 +126,16 @@ async def test_aftership_webhooks_refresh_the_graph(make_dataset) -> None:
                 return await available(gateway, order.number, sku) == seen + 7
 
             await eventually(recounted, "the graph shows the stock counted at the shop")
+            # a fulfillment order shipped at the shop: Shopify's fulfillments/create
+            order_id = dataset.order_ids("processing")[0]
+            order, (fo, *_) = dataset.orders[order_id], dataset.orders[order_id].fulfillment_orders
+            assert await shipped(gateway, order.number) == len(order.shipments)  # now cached
+            url = f"{cluster.urls['shopify']}/admin/orders/{order.id}/ship"
+            body = {"fulfillmentOrderId": fo.id, "carrierCode": "ups"}
+            async with gateway.session.post(url, json=body) as resp:
+                assert resp.status == 200, await resp.text()
+
+            async def one_more() -> bool:
+                return await shipped(gateway, order.number) == len(order.shipments) + 1
+
+            await eventually(one_more, "the graph shows the shipment made at the shop")

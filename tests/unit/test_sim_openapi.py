@@ -82,10 +82,12 @@ def test_documents_are_openapi_31_with_record_schemas() -> None:
         *CHANGE_PATHS[:2],
         *SHARED_PATHS,
         "/admin/orders/{id}/cancel",
+        "/admin/orders/{id}/ship",
         "/admin/orders/{id}/touch",
         "/admin/address-requests/{requestId}/decide",
     }
-    assert "409" in oms["paths"]["/admin/orders/{id}/cancel"]["post"]["responses"]
+    for refusable in ("/admin/orders/{id}/cancel", "/admin/orders/{id}/ship"):
+        assert "409" in oms["paths"][refusable]["post"]["responses"]
     placed = oms["components"]["schemas"]["Order"]["properties"]["placedAt"]
     assert placed == {"type": "string", "format": "date-time"}
 
