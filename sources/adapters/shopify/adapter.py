@@ -9,9 +9,12 @@ by Shopify's query cost (:mod:`.client`).
 
 Reads: orders by our ids through ``nodes(ids:)``, by number and as a list through
 ``orders(query:)``, items by SKU through ``inventoryItems(query:)``; at most 250 keys a
-call (Shopify's limit on an input array and a page). An id Shopify cannot have (not
-``ord_<number>``) and a node Shopify answers null for are not found; a node that
-cannot be read, or that an error struck, is left out (an error for that key alone).
+call (Shopify's limit on an input array and a page), fewer when one query's cost
+allows fewer (:meth:`~.client.ShopifyClient.in_calls`). Nested connections are read a
+short page at a time, a node longer than them again whole (:mod:`.queries`). An id
+Shopify cannot have (not ``ord_<number>``) and a node Shopify answers null for are
+not found; a node that cannot be read, or that an error struck, is left out (an
+error for that key alone).
 """
 
 from __future__ import annotations
