@@ -208,12 +208,14 @@ class ShopifyOrders(ShopifyClient):
 
     def _order_of(self, node: wire.Order, *, whole: bool = False) -> Order | _Longer | None:
         outer = wire.MAX_PAGE if whole else queries.OUTER_PAGE
-        if _cut_short(node) or len(node.fulfillments) >= outer or len(node.refunds) >= outer:
-            if not whole:
-                return _Longer(our_id(node.id))
-            log.warning("shopify sent an order longer than one page of a connection")
-            return None
+        longer = len(node.fulfillments) >= outer or len(node.refunds) >= outer
+        longer = longer or _cut_short(node)
         try:
+            if longer and not whole:
+                return _Longer(our_id(node.id))
+            if longer:
+                log.warning("shopify sent an order longer than one page of a connection")
+                return None
             return order_from_shopify(node)
         except ValueError as exc:
             log.warning("shopify sent an order of ids we do not keep: %s", exc)
@@ -296,12 +298,12 @@ class ShopifyOrders(ShopifyClient):
         listed = {edge.cursor: self._order(edge.node) for edge in data.orders.edges}
         read = await _made_whole(listed, self._whole)
         edges = []
-        for cursor in listed:
-            order = read.get(cursor)
+        for at in listed:
+            order = read.get(at)
             if order is None:  # a list with a hole in it would skip the order for good
                 raise self._bad("listed an order that cannot be read")
             if order_matches(order, search):
-                edges.append(OrderEdge(cursor=cursor, node=order))
+                edges.append(OrderEdge(cursor=at, node=order))
         info = data.orders.page_info
         return OrderPage(
             edges=edges,
