@@ -11,6 +11,8 @@ plus ``first``, any other root field 1, a mutation 10): the default of the simul
 so that tests and demos read whole orders in batches. Live shops charge more than
 ``roots`` and, by the evidence of their ``extensions.cost``, often less than
 ``documented``; the adapters learn each query's cost from the answers either way.
+Under either rule the actual cost refunds a point for each node a root connection
+asked for and did not hold (under ``documented`` a node costs more: a refund short).
 """
 
 from __future__ import annotations
