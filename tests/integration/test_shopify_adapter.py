@@ -63,6 +63,7 @@ from sources.telemetry import UPSTREAM_THROTTLE_WAITS
 from sources.webhooks import generate_secret, hmac_signature, new_msg_id
 from tests.support.deliveries import refusal
 from tests.support.ports import free_port_block
+from tests.support.serving import served_aiohttp
 
 SECRET = generate_secret()  # the app's webhook secret: the simulated Shopify signs with it
 MISSING = [f"missing-{n}" for n in range(10)]
@@ -86,7 +87,7 @@ async def deliveries() -> AsyncIterator[tuple[str, list[tuple[str, bytes, dict[s
 
     app = web.Application()
     app.router.add_post("/webhooks/{source}", keep)
-    async with served(app) as url:
+    async with served_aiohttp(app) as url:
         yield f"{url}/webhooks", kept
 
 
@@ -98,17 +99,6 @@ async def cluster(data: Dataset, deliveries: Any) -> AsyncIterator[SimCluster]:
         data, vendors=True, vendor_rate_per_s=1000, webhook_url=url, webhook_secret=SECRET
     ) as running:
         yield running
-
-
-@contextlib.asynccontextmanager
-async def served(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def config(url: str, **options: Any) -> SourceConfig:
@@ -320,7 +310,7 @@ async def test_a_partial_answer_leaves_out_the_orders_struck(cluster, data):
 async def low_bucket(data: Dataset) -> AsyncIterator[tuple[ShopifyOrders, Stats]]:
     """A simulated Shopify restoring 40 points a second into a bucket of 400, full."""
     app = create_source_app("shopify", data, account=VendorAccount(limit=40))
-    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+    async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
         yield orders, app[STATS_KEY]
 
 
@@ -386,7 +376,7 @@ async def capped(data: Dataset, kind: type[ShopifyClient]) -> AsyncIterator[tupl
     call costs a point an id, a search 2 plus its page), its bucket plenty."""
     account = VendorAccount(limit=10_000, max_cost=30)
     app = create_source_app("shopify", data, account=account)
-    async with served(app) as url, opened(kind, url) as adapter:
+    async with served_aiohttp(app) as url, opened(kind, url) as adapter:
         yield adapter, app[STATS_KEY]
 
 
@@ -407,7 +397,7 @@ async def test_a_batch_costlier_than_one_query_may_is_read_in_smaller_calls(data
 async def test_an_order_too_costly_on_its_own_is_an_error_for_it_alone(data):
     account = VendorAccount(limit=10_000, max_cost=0)
     app = create_source_app("shopify", data, account=account)
-    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+    async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
         assert await orders.orders_by_ids(["ord_1", "not-shopify"]) == {"not-shopify": None}
         assert orders.breaker.state == "closed"
 
@@ -432,7 +422,7 @@ async def test_a_page_costlier_than_one_query_may_lists_fewer_orders(data):
     """A page of 50 would cost 52: the capped shop lists 28 a page, and following its
     cursor gives the orders an uncapped shop lists on its page of 50."""
     async with (
-        served(create_source_app("shopify", data)) as url,
+        served_aiohttp(create_source_app("shopify", data)) as url,
         opened(ShopifyOrders, url) as full,
     ):
         expected = [edge.node for edge in (await full.search_orders(OrderSearch(), limit=50)).edges]
@@ -458,7 +448,7 @@ async def test_a_shop_charging_the_documented_rule_is_read_in_calls_that_fit(dat
     ids, skus = list(data.orders)[:12], list(data.inventory)[:40]
     account = VendorAccount(limit=100_000, max_cost=1000, documented_cost=True)
     app = create_source_app("shopify", data, account=account)
-    async with served(app) as url:
+    async with served_aiohttp(app) as url:
         async with opened(ShopifyOrders, url) as orders:
             assert await orders.orders_by_ids(ids) == {i: data.orders[i] for i in ids}
             assert sorted(app[STATS_KEY].batch_sizes["nodes"]) == [2] * 6
@@ -486,7 +476,7 @@ async def test_an_order_longer_than_the_short_pages_is_read_again_whole(long_ord
     data, long = long_order
     others = [i for i in data.orders if i != long.id][:5]
     app = create_source_app("shopify", data)
-    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+    async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
         assert len(long.lines) == 14
         found = await orders.orders_by_ids([long.id, *others])
         assert found == {long.id: long, **{i: data.orders[i] for i in others}}
@@ -510,7 +500,7 @@ async def test_an_item_at_more_locations_than_a_short_page_is_read_again_whole(m
     levels = [replace(level, location_id=f"loc_extra_{n}") for n in range(12)]
     data.inventory[sku] = replace(item, levels=levels)
     app = create_source_app("shopify", data)
-    async with served(app) as url, opened(ShopifyInventory, url) as inventory:
+    async with served_aiohttp(app) as url, opened(ShopifyInventory, url) as inventory:
         found = await inventory.items_by_skus([sku])
         assert found == {sku: through_shopify(data)[sku]}
         assert len(found[sku].levels) == 12
@@ -526,7 +516,7 @@ async def test_an_order_longer_than_a_documented_shop_lets_one_query_read_is_an_
     others = [i for i in data.orders if i != long.id][:3]
     account = VendorAccount(limit=100_000, max_cost=1000, documented_cost=True)
     app = create_source_app("shopify", data, account=account)
-    async with served(app) as url, opened(ShopifyOrders, url) as orders:
+    async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
         found = await orders.orders_by_ids([long.id, *others])
         assert found == {i: data.orders[i] for i in others}
         assert orders.breaker.state == "closed"

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import uvicorn
+from aiohttp import web
 
 from tests.support.ports import free_socket
 
@@ -39,6 +40,19 @@ async def serving(
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def served_aiohttp(app: web.Application) -> AsyncIterator[str]:
+    """Run the aiohttp ``app`` (a simulated source) on a free loopback port until the
+    block ends; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 async def wait_ready(

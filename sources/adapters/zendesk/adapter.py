@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 import msgspec
@@ -55,6 +57,10 @@ log = logging.getLogger("ordergraph.sources")
 
 API = "/api/v2"
 SEARCH_PATH = f"{API}/search.json"
+SHOW_MANY_PATH = f"{API}/tickets/show_many.json"
+# How long a ticket opened here is also read by id: Zendesk's search index lists a new
+# ticket within minutes, not at once.
+INDEX_LAG_S = 600.0
 ORDERS_PER_SEARCH = 25  # custom-field terms in one query (ORed: the same field)
 PAGE_SIZE = 100  # the most the Search and comments APIs answer a page
 MAX_SEARCH_PAGES = 10  # Search answers 1,000 results at the most
@@ -71,6 +77,27 @@ class WebhookPayload(msgspec.Struct, frozen=True, kw_only=True):
 
     ticket_id: str
     order_id: str
+
+
+class Unindexed:
+    """The tickets opened here that search may not list yet: ticket id -> order id,
+    for :data:`INDEX_LAG_S` seconds after opening (the most recent ``limit`` kept)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._opened: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def opened(self, ticket_id: str, order_id: str) -> None:
+        self._opened[ticket_id] = (order_id, time.monotonic())
+        if len(self._opened) > self._limit:
+            self._opened.popitem(last=False)
+
+    def of(self, order_ids: Collection[str]) -> list[str]:
+        """The ids of the tickets opened here about ``order_ids`` within the lag."""
+        fresh = time.monotonic() - INDEX_LAG_S
+        while self._opened and next(iter(self._opened.values()))[1] < fresh:
+            self._opened.popitem(last=False)
+        return [ticket for ticket, (order, _) in self._opened.items() if order in order_ids]
 
 
 class ZendeskTickets(SourceClient):
@@ -92,12 +119,18 @@ class ZendeskTickets(SourceClient):
         self._agent_url = config.options.get("agent_url", f"{base}/agent/tickets")
         token = base64.b64encode(config.credential.encode()).decode()
         self.auth_headers = {"Authorization": f"Basic {token}"}
+        self._unindexed = Unindexed()
 
     async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]:
         """Every order asked gets its tickets ([] for none): one search, then each
         ticket's comments (Zendesk reads comments ticket by ticket, concurrently here).
-        Zendesk indexes a new ticket for search within minutes, not at once."""
+        Zendesk indexes a new ticket for search within minutes, not at once: a ticket
+        opened here in that time that search does not list is read by id."""
         found = await self._search(order_ids)
+        listed = {str(ticket.id) for ticket in found}
+        unlisted = [t for t in self._unindexed.of(set(order_ids)) if t not in listed]
+        if unlisted:
+            found += await self._show_many(unlisted)
         tickets = await asyncio.gather(*(self._ticket(t) for t in found))
         by_order: dict[str, list[Ticket]] = {order_id: [] for order_id in order_ids}
         for ticket in tickets:
@@ -117,6 +150,7 @@ class ZendeskTickets(SourceClient):
             raise SourceError(
                 self.name, SOURCE_BAD_RESPONSE, "created a ticket about no order", retryable=False
             )
+        self._unindexed.opened(ticket.id, ticket.order_id)
         return ticket
 
     async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded:
@@ -179,6 +213,21 @@ class ZendeskTickets(SourceClient):
             if answer.next_page is None:
                 return found
         log.warning("zendesk: more than %d tickets for %d orders", len(found), len(order_ids))
+        return found
+
+    async def _show_many(self, ticket_ids: list[str]) -> list[wire.Ticket]:
+        """The tickets ``ticket_ids`` by id, a page of ids a call."""
+        found: list[wire.Ticket] = []
+        for start in range(0, len(ticket_ids), PAGE_SIZE):
+            ids = ticket_ids[start : start + PAGE_SIZE]
+            answer = await self.request_json(
+                "GET",
+                SHOW_MANY_PATH,
+                wire.TicketsPage,
+                params={"ids": ",".join(ids)},
+                batch_size=len(ids),
+            )
+            found += answer.tickets
         return found
 
     async def _ticket(self, ticket: wire.Ticket) -> Ticket | None:

@@ -107,6 +107,13 @@ class CommentsPage(Wire, frozen=True, kw_only=True):
     users: list[User] = []
 
 
+class TicketsPage(Wire, frozen=True, kw_only=True):
+    """Answer of ``GET /api/v2/tickets/show_many.json?ids=1,2`` (100 ids at most): the
+    tickets found; an unknown or deleted id is left out."""
+
+    tickets: list[Ticket]
+
+
 class SearchPage(Wire, frozen=True, kw_only=True):
     """One page of ``GET /api/v2/search.json?query=type:ticket ...`` (offset
     pagination only). With ``type:ticket`` every result is a ticket (its extra
