@@ -18,7 +18,7 @@ import base64
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import msgspec
@@ -80,24 +80,36 @@ class WebhookPayload(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Unindexed:
-    """The tickets opened here that search may not list yet: ticket id -> order id,
-    for :data:`INDEX_LAG_S` seconds after opening (the most recent ``limit`` kept)."""
+    """The tickets opened here that search may not list yet, by order, for
+    :data:`INDEX_LAG_S` seconds after opening (the most recent ``limit`` kept)."""
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
-        self._opened: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._opened: OrderedDict[str, tuple[str, float]] = OrderedDict()  # oldest first
+        self._of_order: dict[str, list[str]] = {}
 
     def opened(self, ticket_id: str, order_id: str) -> None:
+        if ticket_id in self._opened:
+            return
         self._opened[ticket_id] = (order_id, time.monotonic())
+        self._of_order.setdefault(order_id, []).append(ticket_id)
         if len(self._opened) > self._limit:
-            self._opened.popitem(last=False)
+            self._forget()
 
-    def of(self, order_ids: Collection[str]) -> list[str]:
+    def of(self, order_ids: Iterable[str]) -> list[str]:
         """The ids of the tickets opened here about ``order_ids`` within the lag."""
         fresh = time.monotonic() - INDEX_LAG_S
         while self._opened and next(iter(self._opened.values()))[1] < fresh:
-            self._opened.popitem(last=False)
-        return [ticket for ticket, (order, _) in self._opened.items() if order in order_ids]
+            self._forget()
+        return [ticket for order in order_ids for ticket in self._of_order.get(order, ())]
+
+    def _forget(self) -> None:
+        """Forget the oldest ticket."""
+        ticket, (order, _) = self._opened.popitem(last=False)
+        tickets = self._of_order[order]
+        tickets.remove(ticket)
+        if not tickets:
+            del self._of_order[order]
 
 
 class ZendeskTickets(SourceClient):
@@ -128,7 +140,7 @@ class ZendeskTickets(SourceClient):
         opened here in that time that search does not list is read by id."""
         found = await self._search(order_ids)
         listed = {str(ticket.id) for ticket in found}
-        unlisted = [t for t in self._unindexed.of(set(order_ids)) if t not in listed]
+        unlisted = [t for t in self._unindexed.of(dict.fromkeys(order_ids)) if t not in listed]
         if unlisted:
             found += await self._show_many(unlisted)
         tickets = await asyncio.gather(*(self._ticket(t) for t in found))
