@@ -368,7 +368,7 @@ def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
                 f"{'comment' if comment.public else 'internal note'} by {comment.author}",
                 f"comment:{comment.id}",
             )
-            for comment in ticket.comments
+            for comment in ticket.comments or ()  # not read: none told
             if comment.created_at > ticket.created_at  # not the description that opened it
         ]
         for at, kind, message, key in told:

@@ -19,7 +19,7 @@ from sources import telemetry
 from sources.cache.through import CacheCounts, Cached, CachedSource
 from sources.cache.upstreams import CachedUpstreams
 from sources.failures import SourceError
-from sources.records import InventoryItem, Order, Ticket, Tracking
+from sources.records import InventoryItem, Order, Ticket, TicketComment, Tracking
 
 V = TypeVar("V")
 
@@ -45,6 +45,7 @@ class Loaders:
     inventory_by_sku: Loader[InventoryItem]
     tracking_by_number: Loader[Tracking]
     tickets_by_order: Loader[list[Ticket]]
+    comments_by_ticket: Loader[list[TicketComment]]  # by records.comments_key
 
     @classmethod
     def for_request(cls, cached: CachedUpstreams, *, scope: str, counts: CacheCounts) -> Loaders:
@@ -62,6 +63,9 @@ class Loaders:
             ),
             tickets_by_order=cached_loader(
                 cached.tickets, up.ticketing.batch_size, scope=scope, counts=counts
+            ),
+            comments_by_ticket=cached_loader(
+                cached.comments, up.ticketing.batch_size, scope=scope, counts=counts
             ),
         )
 

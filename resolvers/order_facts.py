@@ -108,6 +108,37 @@ async def readable_tickets(
     return found.value if isinstance(found, Cached) else None
 
 
+async def ticket_comments(
+    ticket: records.Ticket, context: RequestContext
+) -> list[records.TicketComment]:
+    """The ticket's comments: as read with it, or read apart (Zendesk); its source's
+    failure is the caller's error."""
+    if ticket.comments is not None:
+        return ticket.comments
+    key = records.comments_key(ticket.order_id, ticket.id)
+    return (await context.loaders.comments_by_ticket.load(key)).value or []
+
+
+async def with_comments(
+    tickets: list[records.Ticket] | None, context: RequestContext
+) -> list[records.Ticket] | None:
+    """``tickets`` with the comments their source reads apart, in one batch; a ticket
+    whose comments cannot be read keeps none (as a failing source tells nothing)."""
+    keys = [records.comments_key(t.order_id, t.id) for t in tickets or () if t.comments is None]
+    if not tickets or not keys:
+        return tickets
+    found = await settle(context.loaders.comments_by_ticket, keys)
+
+    def filled(ticket: records.Ticket) -> records.Ticket:
+        if ticket.comments is not None:
+            return ticket
+        read = found.get(records.comments_key(ticket.order_id, ticket.id))
+        comments = (read.value or []) if isinstance(read, Cached) else None
+        return msgspec.structs.replace(ticket, comments=comments)
+
+    return [filled(ticket) for ticket in tickets]
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFacts:
     """The other sources' records of one order, as the exception rules take them."""

@@ -363,7 +363,21 @@ class Ticket(Record, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     url: str
-    comments: list[TicketComment] = []  # oldest first
+    # Oldest first; None when its source reads comments apart from tickets (Zendesk):
+    # then they are the source's comments_by_tickets' under comments_key(...).
+    comments: list[TicketComment] | None = []
+
+
+def comments_key(order_id: str, ticket_id: str) -> str:
+    """The key a ticket's comments are read and cached under: its order's id (whose
+    change drops them) and its own."""
+    return f"{order_id}/{ticket_id}"
+
+
+def comments_key_parts(key: str) -> tuple[str, str]:
+    """The (order id, ticket id) of a :func:`comments_key`."""
+    order_id, _, ticket_id = key.rpartition("/")
+    return order_id, ticket_id
 
 
 class OrderTickets(Record, frozen=True, kw_only=True):

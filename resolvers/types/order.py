@@ -509,6 +509,7 @@ class Order(Node):
             order_facts.readable_tickets(self.record, info.context),
             order_facts.readable_stock(self.record, info.context),
         )
+        tickets = await order_facts.with_comments(tickets, info.context)
         events = build_timeline(self.record, trackings, tickets, stock)
         return timeline_page(
             visible_to(events, internal=info.context.access.internal), first, after

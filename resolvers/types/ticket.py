@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from resolvers import order_facts
 from resolvers.context import RequestContext
 from resolvers.relay import to_global_id
 from resolvers.types.common import Node, built_on_read
@@ -77,9 +78,10 @@ class SupportTicket(Node):
         description="Its comments, oldest first. App and partner keys see public comments "
         "only; consoles also see internal notes."
     )
-    def comments(self, info: strawberry.Info[RequestContext, None]) -> list[TicketComment]:
+    async def comments(self, info: strawberry.Info[RequestContext, None]) -> list[TicketComment]:
         internal = info.context.access.internal
-        return [TicketComment.from_record(c) for c in self.record.comments if internal or c.public]
+        read = await order_facts.ticket_comments(self.record, info.context)
+        return [TicketComment.from_record(c) for c in read if internal or c.public]
 
     @classmethod
     def from_record(cls, ticket: records.Ticket) -> SupportTicket:

@@ -94,7 +94,7 @@ def add_comment(dataset: Dataset, ticket_id: str, body: AddCommentRequest, now: 
     tickets[i] = updated = replace(
         ticket,
         status=TicketStatus.OPEN if reopened else ticket.status,
-        comments=[*ticket.comments, comment],
+        comments=[*(ticket.comments or ()), comment],
         updated_at=at,
     )
     return CommentAdded(ticket=updated, comment=comment), _ticket_changed(updated)
@@ -114,7 +114,7 @@ def _all_tickets(dataset: Dataset) -> Iterable[Ticket]:
 
 
 def _next_comment_id(dataset: Dataset) -> str:
-    ids = (c.id for t in _all_tickets(dataset) for c in t.comments)
+    ids = (c.id for t in _all_tickets(dataset) for c in t.comments or ())
     return _next_id(ids, first=cat.FIRST_COMMENT_ID)
 
 

@@ -152,7 +152,7 @@ async def _comments(request: web.Request) -> web.Response:
     shown = comments[start : start + size]
     more = start + size < len(comments)
     after = str(start + size) if more else None
-    authors = users(ticket.comments[start : start + size])
+    authors = users((ticket.comments or [])[start : start + size])
     return _answer(
         wire.CommentsPage(
             comments=shown,

@@ -12,7 +12,8 @@ name pytest collects, and give it a ``subject`` fixture::
             await adapter.close()
 
 :class:`BatchReadContract` checks a batch read (found records by key, ``None`` for
-what the source does not have, a full batch answered, keys kept as asked);
+what the source does not have, a full batch answered, keys kept as asked; a ticketing
+adapter's read through :func:`tickets_with_comments`);
 :class:`CaseInsensitiveKeysContract` checks keys that match in any case;
 :class:`DownSourceContract` checks that a source that cannot be reached is a
 retryable ``SourceError``; :class:`OrderListContract` checks the OMS's order list
@@ -33,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
-from sources.adapters.protocols import OrdersAdapter, SourceAdapter
+from sources.adapters.protocols import OrdersAdapter, SourceAdapter, TicketsAdapter
 from sources.adapters.search import OrderSearch
 from sources.failures import SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources.records import Ticket, comments_key
 from sources.webhooks import SIGNATURE_INVALID, WebhookError
 
 BatchRead = Callable[[list[str]], Awaitable[Mapping[str, Any]]]
@@ -58,6 +61,27 @@ class Subject:
     unknown: list[str] = field(default_factory=list)
     absent: Any = None
     delivery: Delivery | None = None
+
+
+def tickets_with_comments(adapter: TicketsAdapter) -> BatchRead:
+    """A ticketing adapter's batch read as the graph reads it, for
+    :class:`BatchReadContract`: each order's tickets with their comments, those the
+    adapter reads apart (``comments_by_tickets``) asked in one call."""
+
+    async def read(order_ids: list[str]) -> dict[str, list[Ticket] | None]:
+        found = await adapter.tickets_by_orders(order_ids)
+        apart = [t for ts in found.values() for t in ts or () if t.comments is None]
+        keys = [comments_key(t.order_id, t.id) for t in apart]
+        comments = await adapter.comments_by_tickets(keys) if keys else {}
+
+        def whole(ticket: Ticket) -> Ticket:
+            if ticket.comments is not None:
+                return ticket
+            return replace(ticket, comments=comments[comments_key(ticket.order_id, ticket.id)])
+
+        return {o: None if ts is None else [whole(t) for t in ts] for o, ts in found.items()}
+
+    return read
 
 
 class BatchReadContract:

@@ -27,6 +27,7 @@ from sources.records import (
     Order,
     OrderPage,
     Ticket,
+    TicketComment,
     Tracking,
 )
 from sources.webhooks import VerifiedEvent
@@ -102,7 +103,15 @@ class TrackingAdapter(SourceAdapter, Protocol):
 class TicketsAdapter(SourceAdapter, Protocol):
     """Support tickets per order, and the two changes the graph makes."""
 
-    async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]: ...
+    async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]:
+        """Each order's tickets; a ticket's comments inline, or None when they are
+        read apart (:meth:`comments_by_tickets`)."""
+        ...
+
+    async def comments_by_tickets(self, keys: list[str]) -> dict[str, list[TicketComment] | None]:
+        """The comments of the tickets ``keys`` names (``records.comments_key``),
+        oldest first; None for a ticket the source does not know."""
+        ...
 
     async def create_ticket(self, request: CreateTicketRequest) -> Ticket: ...
 

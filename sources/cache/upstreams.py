@@ -19,7 +19,16 @@ from sources.cache.through import CachedSource, Fetch, Tagger
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
 from sources.options import CachePolicy
-from sources.records import InventoryItem, Order, OrderPage, Record, Ticket, Tracking
+from sources.records import (
+    InventoryItem,
+    Order,
+    OrderPage,
+    Record,
+    Ticket,
+    TicketComment,
+    Tracking,
+    comments_key_parts,
+)
 from sources.resilience.coalesce import InFlight
 from sources.resilience.held_batches import HeldBatches
 
@@ -54,6 +63,7 @@ class CachedUpstreams:
     inventory: CachedSource[InventoryItem]
     trackings: CachedSource[Tracking]
     tickets: CachedSource[list[Ticket]]
+    comments: CachedSource[list[TicketComment]]  # of tickets read without them
     backend: CacheBackend
     local: KeyValue | None  # the in-process copies every source above shares
     upstreams: Upstreams
@@ -134,6 +144,13 @@ class CachedUpstreams:
                 list[Ticket],
                 pooled(upstreams.ticketing, upstreams.ticketing.tickets_by_orders),
                 lambda order_id, _: [tickets_tag(order_id)],
+            ),
+            comments=cached(
+                "comments",
+                "ticketing",
+                list[TicketComment],
+                pooled(upstreams.ticketing, upstreams.ticketing.comments_by_tickets),
+                lambda key, _: [tickets_tag(comments_key_parts(key)[0])],
             ),
             backend=backend,
             local=local,

@@ -22,6 +22,7 @@ from sources.adapters.contract import (
     DownSourceContract,
     OrderListContract,
     Subject,
+    tickets_with_comments,
 )
 from sources.adapters.protocols import OrdersAdapter
 from sources.adapters.registry import open_adapter
@@ -84,7 +85,8 @@ async def _subject(source: str, adapter_name: str, url: str, data: Dataset) -> S
         body = msgspec.json.encode(event)
         return body, sign(SECRET, body, msg_id=msg_id)
 
-    return Subject(adapter, getattr(adapter, method), held(data), MISSING, absent, delivery)
+    read = tickets_with_comments(adapter) if source == "ticketing" else getattr(adapter, method)
+    return Subject(adapter, read, held(data), MISSING, absent, delivery)
 
 
 def _change(source: str, data: Dataset) -> ChangeEvent:

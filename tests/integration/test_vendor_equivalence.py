@@ -11,6 +11,7 @@ import contextlib
 import math
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from gateway.settings import Settings
 from sim.cluster import VENDORS, SimCluster, start_cluster
 from sim.seed import Dataset
 from sources.adapters.aftership import wire
+from sources.records import TicketComment
 from tests.support.attacks import ATTACKS, Attack, send
 from tests.support.cross_tenant import ask, comparable, probes
 from tests.support.docs_examples import ALL_EXAMPLES
@@ -146,6 +148,43 @@ async def test_the_full_order_answers_the_same_but_what_a_vendor_cannot_say(
         native, vendor = await pair.query("console_b", ORDER_BY_NUMBER, {"number": number})
         assert native == vendor, number
     assert pair.said == {False: set(UNSAID_BY_VENDORS), True: set()}
+
+
+CONVERSATION = """query($number: String!) { orderByNumber(number: $number) {
+  tickets { reference comments { author body public createdAt } }
+  timeline(first: 100) { edges { node { at source kind message visibility } } } } }"""
+
+
+async def test_tickets_comments_and_timelines_answer_the_same(pair: Pair, data: Dataset):
+    """Zendesk's comments are read apart from its tickets (a call a ticket): a ticket's
+    public and internal comments, and the timeline that tells them, answer as the
+    native source's do. The orders are ones no other test here reads (the gateways
+    cache what they read)."""
+    seen = set(orders_of_every_scenario(data))
+    talked = [o for o, ts in data.tickets.items() if ts and data.orders[o].number not in seen]
+    for n, order_id in enumerate(talked[:8]):
+        data.tickets[order_id] = [
+            replace(
+                ticket,
+                comments=[
+                    TicketComment(
+                        id=str(7_300_000 + 10 * n + k),
+                        author=("Ana Ruiz", "Sam Okafor")[k % 2],
+                        body=f"note {k} on {ticket.id}",
+                        public=k != 1,
+                        created_at=ticket.created_at + timedelta(minutes=5 * (k + 1)),
+                    )
+                    for k in range(3)
+                ],
+            )
+            for ticket in data.tickets[order_id]
+        ]
+    for order_id in talked[:8]:
+        number = data.orders[order_id].number
+        native, vendor = await pair.query("console_b", CONVERSATION, {"number": number})
+        (first, *_) = native[1]["data"]["orderByNumber"]["tickets"]
+        assert len(first["comments"]) == 3, native  # internal notes too: a console key
+        assert native == vendor, number
 
 
 async def test_pages_of_orders_answer_the_same(pair: Pair):

@@ -10,12 +10,14 @@ from datetime import timedelta
 
 import msgspec
 import pytest
+from msgspec.structs import replace
 
 from sim.app import create_source_app
 from sim.cluster import SimCluster
 from sim.common import STATS_KEY
 from sim.seed import Dataset
 from sim.vendors import zendesk as simulated
+from sources.adapters.contract import tickets_with_comments
 from sources.adapters.zendesk.adapter import (
     ORDERS_PER_SEARCH,
     SEARCH_PATH,
@@ -31,6 +33,7 @@ from sources.records import (
     CreateTicketRequest,
     TicketComment,
     TicketStatus,
+    comments_key,
 )
 from tests.support.serving import served_aiohttp
 from tests.support.vendors import next_window
@@ -59,19 +62,28 @@ def with_tickets(data: Dataset) -> list[str]:
     return [order_id for order_id, tickets in data.tickets.items() if tickets]
 
 
-async def test_an_orders_tickets_are_one_search_and_a_comments_page_each(
+async def test_an_orders_tickets_are_one_search_and_their_comments_a_call_each_apart(
     zendesk: ZendeskTickets, vendors: SimCluster, data: Dataset
 ):
     orders = [*with_tickets(data)[:2], "ord_without_tickets"]
     vendors.reset_stats()
     answer = await zendesk.tickets_by_orders(orders)
-    assert answer == {**{o: data.tickets[o] for o in orders[:2]}, "ord_without_tickets": []}
+    expected = {o: [replace(t, comments=None) for t in data.tickets[o]] for o in orders[:2]}
+    assert answer == {**expected, "ord_without_tickets": []}
     stats = vendors.stats("zendesk")
-    tickets = sum(len(data.tickets[o]) for o in orders[:2])
     assert stats.batch_sizes == {SEARCH_PATH: [3]}
-    assert set(stats.paths) == {SEARCH_PATH, "/api/v2/tickets/{id}/comments.json"}
-    assert stats.requests - stats.throttled == 1 + tickets  # answered calls
+    assert stats.requests - stats.throttled == 1  # one search, no comment read yet
     assert zendesk.batch_size == ORDERS_PER_SEARCH
+    tickets = [t for o in orders[:2] for t in data.tickets[o]]
+    keys = [comments_key(t.order_id, t.id) for t in tickets]
+    vendors.reset_stats()
+    comments = await zendesk.comments_by_tickets([*keys, comments_key("ord_x", "99999999")])
+    assert comments == {
+        **{k: t.comments for k, t in zip(keys, tickets, strict=True)},
+        (comments_key("ord_x", "99999999")): None,
+    }
+    assert set(stats.paths) == {"/api/v2/tickets/{id}/comments.json"}
+    assert stats.requests - stats.throttled == len(keys) + 1  # Zendesk: a ticket a call
 
 
 async def test_every_page_of_comments_comes_back_with_its_authors_names(
@@ -92,8 +104,9 @@ async def test_every_page_of_comments_comes_back_with_its_authors_names(
     many = msgspec.structs.replace(ticket, comments=comments)
     data.tickets[order_id] = [many, *data.tickets[order_id][1:]]
     try:
-        (read, *_) = (await zendesk.tickets_by_orders([order_id]))[order_id] or []
-        assert read.comments == comments  # every page, oldest first, private ones kept
+        key = comments_key(order_id, ticket.id)
+        read = (await zendesk.comments_by_tickets([key]))[key]
+        assert read == comments  # every page, oldest first, private ones kept
     finally:
         data.tickets[order_id] = [ticket, *data.tickets[order_id][1:]]
 
@@ -139,7 +152,8 @@ async def test_a_ticket_opened_here_is_listed_before_search_finds_it(data: Datas
                 CreateTicketRequest(order_id=order_id, subject="Parcel?", body="Hello")
             )
             app[STATS_KEY].reset()
-            assert await here.tickets_by_orders([order_id]) == {order_id: [opened]}
+            listed = replace(opened, comments=None)  # read apart
+            assert await here.tickets_by_orders([order_id]) == {order_id: [listed]}
             assert app[STATS_KEY].batch_sizes == {SEARCH_PATH: [1], SHOW_MANY_PATH: [1]}
             assert await elsewhere.tickets_by_orders([order_id]) == {order_id: []}
         finally:
@@ -150,10 +164,11 @@ async def test_a_ticket_opened_here_is_listed_before_search_finds_it(data: Datas
 async def test_the_rate_limit_is_waited_out(
     zendesk: ZendeskTickets, vendors: SimCluster, data: Dataset
 ):
-    orders = with_tickets(data)[6:14]  # more calls than RATE
+    orders = with_tickets(data)[6:14]  # with their comments, more calls than RATE
+    read = tickets_with_comments(zendesk)
     await next_window()
     vendors.reset_stats()
-    answers = await asyncio.gather(*(zendesk.tickets_by_orders([o]) for o in orders))
+    answers = await asyncio.gather(*(read([o]) for o in orders))
     assert answers == [{o: data.tickets[o]} for o in orders]
     assert vendors.stats("zendesk").throttled > 0
     assert zendesk.breaker.state == "closed"

@@ -59,6 +59,7 @@ def sources(dataset: Dataset) -> dict[str, Source]:
         "inventory_by_sku": Source(dataset.inventory),
         "tracking_by_number": Source(dataset.trackings),
         "tickets_by_order": Source(dataset.tickets),
+        "comments_by_ticket": Source({}),  # the data set's tickets carry their comments
     }
 
 

@@ -26,6 +26,7 @@ import msgspec
 from sources.adapters.zendesk import wire
 from sources.adapters.zendesk.vocabulary import (
     add_comment_body,
+    comments_from_zendesk,
     create_ticket_body,
     ticket_from_zendesk,
 )
@@ -40,6 +41,8 @@ from sources.records import (
     CommentAdded,
     CreateTicketRequest,
     Ticket,
+    TicketComment,
+    comments_key_parts,
 )
 from sources.webhooks import (
     BODY_INVALID,
@@ -134,8 +137,8 @@ class ZendeskTickets(SourceClient):
         self._unindexed = Unindexed()
 
     async def tickets_by_orders(self, order_ids: list[str]) -> dict[str, list[Ticket] | None]:
-        """Every order asked gets its tickets ([] for none): one search, then each
-        ticket's comments (Zendesk reads comments ticket by ticket, concurrently here).
+        """Every order asked gets its tickets ([] for none), in one search; their
+        comments are read apart (:meth:`comments_by_tickets`), only when asked for.
         Zendesk indexes a new ticket for search within minutes, not at once: a ticket
         opened here in that time that search does not list is read by id."""
         found = await self._search(order_ids)
@@ -143,15 +146,25 @@ class ZendeskTickets(SourceClient):
         unlisted = [t for t in self._unindexed.of(dict.fromkeys(order_ids)) if t not in listed]
         if unlisted:
             found += await self._show_many(unlisted)
-        tickets = await asyncio.gather(*(self._ticket(t) for t in found))
         by_order: dict[str, list[Ticket]] = {order_id: [] for order_id in order_ids}
-        for ticket in tickets:
-            if ticket is not None and ticket.order_id in by_order:
-                by_order[ticket.order_id].append(ticket)
+        for ticket in found:
+            read = ticket_from_zendesk(
+                ticket, None, order_field_id=self._field, base_url=self._agent_url
+            )
+            if read is not None and read.order_id in by_order:
+                by_order[read.order_id].append(read)
         return {
             order_id: sorted(listed, key=lambda t: (t.created_at, int(t.id)))
             for order_id, listed in by_order.items()
         }
+
+    async def comments_by_tickets(self, keys: list[str]) -> dict[str, list[TicketComment] | None]:
+        """Each ticket's comments, every cursor page with their authors' names; Zendesk
+        reads comments ticket by ticket (concurrently here). None for a ticket Zendesk
+        does not know."""
+        asked = {key: comments_key_parts(key)[1] for key in keys}
+        read = await asyncio.gather(*(self._comments(t) for t in asked.values()))
+        return dict(zip(asked, read, strict=True))
 
     async def create_ticket(self, request: CreateTicketRequest) -> Ticket:
         """Open a ticket about the order. Never retried."""
@@ -244,20 +257,40 @@ class ZendeskTickets(SourceClient):
 
     async def _ticket(self, ticket: wire.Ticket) -> Ticket | None:
         """Our record of ``ticket`` with every page of its comments and their authors."""
-        comments: list[wire.Comment] = []
-        users: dict[int, str] = {}
-        params = {"include": "users", "page[size]": str(PAGE_SIZE)}
-        path = f"{API}/tickets/{ticket.id}/comments.json"
-        while True:
-            page = await self.request_json("GET", path, wire.CommentsPage, params=params)
-            comments += page.comments
-            users |= {user.id: user.name for user in page.users}
-            if not page.meta.has_more or page.meta.after_cursor is None:
-                break
-            params["page[after]"] = page.meta.after_cursor
+        comments, users = await self._comment_pages(ticket.id)
         return ticket_from_zendesk(
             ticket, comments, order_field_id=self._field, base_url=self._agent_url, users=users
         )
+
+    async def _comments(self, ticket_id: str) -> list[TicketComment] | None:
+        """Every comment of the ticket, oldest first; None when Zendesk knows no such
+        ticket."""
+        if not ticket_id.isdigit():
+            return None
+        try:
+            comments, users = await self._comment_pages(int(ticket_id), accept=(_NOT_FOUND,))
+        except SourceAnswered:  # 404
+            return None
+        return comments_from_zendesk(comments, users)
+
+    async def _comment_pages(
+        self, ticket_id: int, accept: tuple[int, ...] = ()
+    ) -> tuple[list[wire.Comment], dict[int, str]]:
+        """Every page of the ticket's comments and the names of their authors (an
+        ``accept``-ed status raises :class:`SourceAnswered`)."""
+        comments: list[wire.Comment] = []
+        users: dict[int, str] = {}
+        params = {"include": "users", "page[size]": str(PAGE_SIZE)}
+        path = f"{API}/tickets/{ticket_id}/comments.json"
+        while True:
+            page = await self.request_json(
+                "GET", path, wire.CommentsPage, params=params, accept_statuses=accept
+            )
+            comments += page.comments
+            users |= {user.id: user.name for user in page.users}
+            if not page.meta.has_more or page.meta.after_cursor is None:
+                return comments, users
+            params["page[after]"] = page.meta.after_cursor
 
     async def _change(self, method: str, path: str, body: msgspec.Struct) -> wire.TicketAnswer:
         """Send a change once; Zendesk's refusals become :class:`ChangeRefused`."""

@@ -91,16 +91,14 @@ def waiting_on_us(status: records.TicketStatus) -> bool:
 
 def ticket_from_zendesk(
     ticket: wire.Ticket,
-    comments: Iterable[wire.Comment],
+    comments: Iterable[wire.Comment] | None,
     *,
     order_field_id: int,
     base_url: str,
     users: Mapping[int, str] | None = None,
 ) -> Ticket | None:
     """Our record of Zendesk's ``ticket`` with its ``comments`` (every page, in any
-    order: they come out oldest first, internal notes kept with ``public`` false).
-    A comment's author is its user's name from ``users`` (side-loaded with
-    ``include=users``), else the user id.
+    order: :func:`comments_from_zendesk`), or None for comments not read yet.
 
     ``order_field_id`` is the id of the text custom field naming the order; ``base_url``
     where an agent opens tickets, the id left out (``https://acme.zendesk.com/agent/
@@ -124,11 +122,18 @@ def ticket_from_zendesk(
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         url=f"{base_url.rstrip('/')}/{ticket.id}",
-        comments=[
-            _comment_from_zendesk(c, users or {})
-            for c in sorted(comments, key=lambda c: (c.created_at, c.id))
-        ],
+        comments=None if comments is None else comments_from_zendesk(comments, users),
     )
+
+
+def comments_from_zendesk(
+    comments: Iterable[wire.Comment], users: Mapping[int, str] | None = None
+) -> list[TicketComment]:
+    """Our records of a ticket's ``comments`` (every page, in any order): oldest first,
+    internal notes kept with ``public`` false. A comment's author is its user's name
+    from ``users`` (side-loaded with ``include=users``), else the user id."""
+    ordered = sorted(comments, key=lambda c: (c.created_at, c.id))
+    return [_comment_from_zendesk(c, users or {}) for c in ordered]
 
 
 def zendesk_from_ticket(
@@ -156,7 +161,7 @@ def zendesk_from_ticket(
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
     )
-    return zendesk_ticket, [_comment_to_zendesk(c) for c in ticket.comments]
+    return zendesk_ticket, [_comment_to_zendesk(c) for c in ticket.comments or ()]
 
 
 def create_ticket_body(
