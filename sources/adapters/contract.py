@@ -77,7 +77,7 @@ def tickets_with_comments(adapter: TicketsAdapter) -> BatchRead:
         def whole(ticket: Ticket) -> Ticket:
             if ticket.comments is not None:
                 return ticket
-            return replace(ticket, comments=comments[comments_key(ticket.order_id, ticket.id)])
+            return replace(ticket, comments=comments.get(comments_key(ticket.order_id, ticket.id)))
 
         return {o: None if ts is None else [whole(t) for t in ts] for o, ts in found.items()}
 
