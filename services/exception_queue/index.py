@@ -104,8 +104,8 @@ class ExceptionIndex:
 
     def start(self) -> None:
         """Start the event workers and the sweep (its first run at once)."""
-        self._tasks = [deadline.detached(self._work()) for _ in range(self._workers)]
-        self._tasks.append(deadline.detached(self.sweeper.run()))
+        work = [self._work() for _ in range(self._workers)]
+        self._tasks = [deadline.detached(w, background=True) for w in [*work, self.sweeper.run()]]
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -507,7 +507,8 @@ class CachedSource(Generic[T]):
                     self._backoff.pop(key, None)  # re-added last: the order stays by time
                     self._backoff[key] = retry_at
 
-        task = deadline.detached(refresh())  # not bound by the request that saw it stale
+        # not bound by the request that saw it stale, nor waited on by it
+        task = deadline.detached(refresh(), background=True)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

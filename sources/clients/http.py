@@ -291,10 +291,11 @@ class SourceClient:
         encoded = None if body is None else msgspec.json.encode(body)
         call = _Call(method, path, params, encoded, accept_statuses, headers)
         waited_s = 0.0
+        background = deadline.in_background()
         while True:
             try:
-                held_s = self._pacer.wait_s()
-                if held_s > 0:  # the source said its limit is spent: not sent
+                held_s = self._pacer.wait_s(background=background)
+                if held_s > 0:  # the source said its limit is spent (for us): not sent
                     raise _Throttled(self.name, held_s)
                 return await self._call(call, into, batch_size, idempotent)
             except _Throttled as exc:

@@ -18,6 +18,9 @@ T = TypeVar("T")
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "og_deadline", default=None
 )
+# Work no request waits on (sweeps, refreshes): it yields a rate-limited source's
+# budget to requests (sources.resilience.throttle.REQUESTS_SHARE).
+_background: contextvars.ContextVar[bool] = contextvars.ContextVar("og_background", default=False)
 
 
 def start(seconds: float) -> None:
@@ -37,8 +40,15 @@ def bounded(limit: float) -> float:
     return limit if left is None else min(limit, left)
 
 
-def detached(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-    """Run ``coro`` as a task free of the current request's deadline."""
+def detached(coro: Coroutine[Any, Any, T], *, background: bool = False) -> asyncio.Task[T]:
+    """Run ``coro`` as a task free of the current request's deadline; ``background``:
+    work no request waits on, which leaves a rate-limited source to requests first."""
     context = contextvars.copy_context()
     context.run(_deadline.set, None)
+    context.run(_background.set, background)
     return asyncio.create_task(coro, context=context)
+
+
+def in_background() -> bool:
+    """Whether the running work is ``detached(..., background=True)``."""
+    return _background.get()

@@ -349,6 +349,27 @@ async def test_a_query_waits_for_its_cost_instead_of_drawing_throttled(data):
         assert (counted.requests, counted.throttled) == (2, 0)
 
 
+async def test_background_reads_leave_half_the_bucket_to_requests(data):
+    """500 points of 1,000 left: a request's read of 100 ids goes at once; a background
+    read (the exception queue's) waits until the bucket holds 100 more than half."""
+    ids = [*data.orders, *UNKNOWN_ORDERS]
+    app = create_source_app("shopify", data, account=VendorAccount(limit=100))
+    async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
+        for _ in range(2):
+            await orders.orders_by_ids(ids)  # 250 points each
+        asked = ids[:100]
+
+        async def timed() -> float:
+            started = time.monotonic()
+            assert await orders.orders_by_ids(asked) == {i: data.orders.get(i) for i in asked}
+            return time.monotonic() - started
+
+        in_background = deadline.detached(timed(), background=True)
+        for_request = await timed()
+        assert for_request < 0.5 <= await in_background
+        assert app[STATS_KEY].throttled == 0
+
+
 async def test_a_wait_longer_than_the_deadline_is_a_retryable_error_not_a_failure(data):
     ids = [*data.orders, *UNKNOWN_ORDERS]
 

@@ -80,6 +80,15 @@ def test_a_query_waits_until_the_bucket_holds_what_it_cost_last_time_per_key():
     assert bucket.wait_s("OrdersById", 40, now=10.0) == 0.0
 
 
+def test_a_background_query_leaves_half_the_bucket_to_requests():
+    bucket = CostBucket()
+    bucket.observe(cost(requested=0, available=700, restore=50.0), now=0.0)
+    bucket.learn("OrdersById", 100, cost(requested=300, available=700))  # 3 a key
+    assert bucket.wait_s("OrdersById", 100, now=0.0) == 0.0
+    # 300 + a reserve of half the maximum (500) against 700: 100 short, 2 s at 50 a second
+    assert bucket.wait_s("OrdersById", 100, now=0.0, background=True) == pytest.approx(2.0)
+
+
 def test_the_bucket_refills_to_its_maximum_only():
     bucket = CostBucket()
     bucket.observe(cost(1, 990.0), now=0.0)

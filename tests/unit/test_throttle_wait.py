@@ -62,3 +62,17 @@ def test_a_429_holds_every_call():
     pacer = Pacer()
     pacer.hold(0.5)
     assert 0.4 < pacer.wait_s() <= 0.5
+
+
+def test_background_calls_leave_the_requests_their_share_of_the_limit():
+    """Under half of X-RateLimit-Limit left, a call no request waits on holds off until
+    the reset; requests go on until the limit is spent."""
+    pacer = Pacer()
+    reset = str(int(time.time()) + 3)
+    pacer.note(headers(X_RateLimit_Limit="10", X_RateLimit_Remaining="5", X_RateLimit_Reset=reset))
+    assert pacer.wait_s(background=True) == 0.0  # half left: background may still call
+    pacer.note(headers(X_RateLimit_Limit="10", X_RateLimit_Remaining="4", X_RateLimit_Reset=reset))
+    assert 2.0 < pacer.wait_s(background=True) <= 3.0
+    assert pacer.wait_s() == 0.0  # requests are not held
+    pacer.note(headers(X_RateLimit_Remaining="2", X_RateLimit_Reset=reset))  # no limit said
+    assert pacer.wait_s() == 0.0

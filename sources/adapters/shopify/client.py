@@ -3,7 +3,8 @@ through :class:`~sources.clients.http.SourceClient` (deadline, bulkhead, breaker
 retries of reads, telemetry), paced by Shopify's calculated query cost.
 
 Every answer's ``extensions.cost`` is read (:mod:`.cost`). A query is held back until
-the bucket holds what it is expected to cost; a THROTTLED answer (HTTP 200, the error
+the bucket holds what it is expected to cost (background work: that and half the
+bucket besides, left to requests); a THROTTLED answer (HTTP 200, the error
 code THROTTLED) is back-pressure like a 429: every call waits until the bucket holds
 the refused cost again and the query is sent again within the request's deadline
 (a mutation too: a throttled one did not run), never a breaker failure. A batch
@@ -28,9 +29,10 @@ import msgspec
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
 from sources.adapters.shopify.queries import DOCUMENTS, PING
-from sources.clients.http import SourceAnswered, SourceClient
+from sources.clients.http import MAX_THROTTLE_WAIT_S, SourceAnswered, SourceClient
 from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
+from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.sources")
 
@@ -126,8 +128,11 @@ class ShopifyClient(SourceClient):
         """Run ``operation`` (a name in :data:`~.queries.DOCUMENTS`) for ``keys`` keys
         and answer its ``data`` and the errors of places in it. Only reads are retried
         (``write``: a mutation, never retried, though a throttled one is sent again)."""
-        wait_s = self._bucket.wait_s(operation, keys)
-        if wait_s > 0:  # not enough in the bucket yet: held, as after a 429
+        background = deadline.in_background()
+        wait_s = self._bucket.wait_s(operation, keys, background=background)
+        if wait_s > 0 and background:  # it waits alone, leaving the rest to requests
+            await asyncio.sleep(min(wait_s, MAX_THROTTLE_WAIT_S))
+        elif wait_s > 0:  # not enough in the bucket yet: held, as after a 429
             self._pacer.hold(wait_s)
         body = {"query": DOCUMENTS[operation], "operationName": operation, "variables": variables}
         answer = await self.request_json(

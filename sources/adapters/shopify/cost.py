@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sources.adapters.shopify import wire
-from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S
+from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S, REQUESTS_SHARE
 
 
 @dataclass
@@ -73,15 +73,19 @@ class CostBucket:
         restored = status.currently_available + elapsed * status.restore_rate
         return min(status.maximum_available, restored)
 
-    def wait_s(self, operation: str, keys: int, now: float | None = None) -> float:
+    def wait_s(
+        self, operation: str, keys: int, now: float | None = None, *, background: bool = False
+    ) -> float:
         """How long ``operation`` for ``keys`` keys should wait before it is sent:
-        (expected cost - available) / restore rate; 0 while nothing is known."""
+        (expected cost - available) / restore rate; 0 while nothing is known. A
+        ``background`` call also leaves :data:`REQUESTS_SHARE` of the bucket to requests."""
         available = self.available(now)
         per_key = self._per_key.get(operation)
         if available is None or per_key is None or self._status is None:
             return 0.0
         rate = self._status.restore_rate
-        missing = per_key * max(keys, 1) - available
+        reserve = self._status.maximum_available * REQUESTS_SHARE if background else 0.0
+        missing = per_key * max(keys, 1) + reserve - available
         return max(0.0, missing / rate) if rate > 0 else 0.0
 
 
