@@ -29,7 +29,7 @@ import msgspec
 
 from sources.adapters.search import OrderSearch
 from sources.adapters.shopify import queries, wire
-from sources.adapters.shopify.client import Answer, ShopifyClient, struck
+from sources.adapters.shopify.client import NULL, Answer, ShopifyClient
 from sources.adapters.shopify.gid import ID_PREFIXES, gid, our_id
 from sources.adapters.shopify.inputs import address_input
 from sources.adapters.shopify.inventory import item_from_shopify
@@ -83,10 +83,6 @@ LINE_CANCEL_NOT_SUPPORTED = "LINE_CANCEL_NOT_SUPPORTED"
 JOB_POLL_S, MAX_JOB_POLL_S, MAX_JOB_WAIT_S = 0.05, 0.5, 5.0
 
 
-class _Nodes(wire.Wire, frozen=True, kw_only=True):
-    nodes: list[msgspec.Raw]  # one a gid asked, null for an unknown one: read one by one
-
-
 class _Edge(wire.Wire, frozen=True, kw_only=True):
     cursor: str
     node: msgspec.Raw
@@ -123,9 +119,8 @@ class _Updated(wire.Wire, frozen=True, kw_only=True):
     order_update: _Update | None = None
 
 
-NODES, ORDERS, ITEMS, JOB = Answer[_Nodes], Answer[_Orders], Answer[_Items], Answer[_JobData]
+ORDERS, ITEMS, JOB = Answer[_Orders], Answer[_Items], Answer[_JobData]
 CANCELLED, UPDATED = Answer[wire.OrderCancelData], Answer[_Updated]
-_NULL = msgspec.Raw(b"null")
 
 
 def _listed(data: _Orders) -> tuple[list[msgspec.Raw], bool]:
@@ -244,16 +239,9 @@ class ShopifyOrders(ShopifyClient):
         """One ``nodes(ids:)`` call for ``ids``, all of them Shopify's."""
         operation = queries.WHOLE_ORDERS_BY_ID if whole else queries.ORDERS_BY_ID
         gids = {order_id: g for order_id in ids if (g := _legacy_gid("Order", order_id))}
-        variables = {"ids": list(gids.values())}
-        data, problems = await self.graphql(operation, variables, NODES, keys=len(gids))
-        if len(data.nodes) != len(gids):
-            raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
-        failed = struck(problems, "nodes")  # null, but for an error: not "not found"
         found: dict[str, Order | _Longer | None] = {}
-        for index, (order_id, raw) in enumerate(zip(gids, data.nodes, strict=True)):
-            if index in failed:
-                continue
-            if raw == _NULL:
+        for order_id, raw in (await self.nodes(operation, gids)).items():
+            if raw == NULL:
                 found[order_id] = None
                 continue
             order = self._order(raw, whole=whole)
@@ -357,7 +345,7 @@ class ShopifyOrders(ShopifyClient):
         if payload is None:
             raise self._bad("answered no orderUpdate")
         self._refuse(update_refusal(payload.user_errors))
-        changed = None if payload.order == _NULL else self._order(payload.order)
+        changed = None if payload.order == NULL else self._order(payload.order)
         order = (await _made_whole({order_id: changed}, self._whole)).get(order_id)
         if order is None:
             raise self._bad("the changed order cannot be read")
@@ -428,18 +416,10 @@ class ShopifyInventory(ShopifyClient):
         return await self.in_calls(queries.WHOLE_ITEMS_BY_ID, gids, self._whole_by_gids)
 
     async def _whole_by_gids(self, gids: list[str]) -> dict[str, InventoryItem | None]:
-        variables = {"ids": gids}
-        data, problems = await self.graphql(
-            queries.WHOLE_ITEMS_BY_ID, variables, NODES, keys=len(gids)
-        )
-        if len(data.nodes) != len(gids):
-            raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
-        failed = struck(problems, "nodes")
+        asked = await self.nodes(queries.WHOLE_ITEMS_BY_ID, dict(zip(gids, gids, strict=True)))
         found: dict[str, InventoryItem | None] = {}
-        for index, (item_gid, raw) in enumerate(zip(gids, data.nodes, strict=True)):
-            if index in failed:
-                continue
-            if raw == _NULL:
+        for item_gid, raw in asked.items():
+            if raw == NULL:
                 found[item_gid] = None
             elif (read := self._item(raw, whole=True)) and isinstance(read[1], InventoryItem):
                 found[item_gid] = read[1]
@@ -485,11 +465,10 @@ class ShopifyInventory(ShopifyClient):
         """Ask Shopify for the item's SKU (remembered); a Shopify that cannot answer
         is a 503, so that it delivers the webhook again."""
         try:
-            data, _ = await self.graphql(queries.ITEM_SKUS, {"ids": [item_gid]}, NODES)
+            raw = (await self.nodes(queries.ITEM_SKUS, {item_gid: item_gid})).get(item_gid, NULL)
         except SourceError as exc:
             message = f"Shopify did not say what item it is: {exc}"
             raise WebhookError(503, SOURCE_DOWN, message) from None
-        raw = data.nodes[0] if data.nodes else _NULL
         try:
             node = msgspec.json.decode(raw, type=_ItemSku | None)
         except msgspec.DecodeError:

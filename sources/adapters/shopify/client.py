@@ -74,6 +74,13 @@ class TooCostly(SourceAnswered):
         self.refused = refused
 
 
+class Nodes(wire.Wire, frozen=True, kw_only=True):
+    nodes: list[msgspec.Raw]  # one a gid asked, null for an unknown one: read one by one
+
+
+NULL = msgspec.Raw(b"null")  # the node of a gid Shopify does not know
+
+
 def struck(problems: list[Problem], field: str) -> set[int]:
     """The positions in the list ``field`` of ``data`` that errors struck."""
     return {
@@ -143,6 +150,18 @@ class ShopifyClient(SourceClient):
         if answer.data is None:
             raise SourceError(self.name, SOURCE_BAD_RESPONSE, "answered no data", retryable=False)
         return answer.data, answer.errors
+
+    async def nodes(self, operation: str, gids: Mapping[K, str]) -> dict[K, msgspec.Raw]:
+        """One ``nodes(ids:)`` call of ``operation`` for the ``gids``: each key's node
+        as Shopify answered it (:data:`NULL` for one it does not know); a key whose node
+        an error struck is left out (null, but not "not found")."""
+        variables = {"ids": list(gids.values())}
+        data, problems = await self.graphql(operation, variables, Answer[Nodes], keys=len(gids))
+        if len(data.nodes) != len(gids):
+            raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
+        failed = struck(problems, "nodes")
+        answered = zip(gids, data.nodes, strict=True)
+        return {key: raw for index, (key, raw) in enumerate(answered) if index not in failed}
 
     async def page_of(
         self,
