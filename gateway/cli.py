@@ -284,6 +284,13 @@ def _clock(args: argparse.Namespace) -> Clock:
     return SYSTEM_CLOCK if args.now is None else ShiftedClock(args.now)
 
 
+def data_set_now(args: argparse.Namespace, clock: Clock) -> datetime:
+    """The data set's "now": ``--now`` itself, however far the clock has ticked since
+    it started there (the same ``--seed`` and ``--now`` serve the same data), else the
+    wall clock's second."""
+    return (args.now or clock.now()).replace(microsecond=0)
+
+
 async def _start_sources(
     args: argparse.Namespace,
     port_base: int,
@@ -295,7 +302,7 @@ async def _start_sources(
     from sim.seed import generate
     from sim.vendors.access import SIM_API_KEY
 
-    now = clock.now().replace(microsecond=0)
+    now = data_set_now(args, clock)
     dataset = generate(seed=args.seed, now=now, orders=args.orders)
     print(f"  data set: --seed {args.seed} --now {now.isoformat()} --orders {args.orders}")
     cluster = await start_cluster(
