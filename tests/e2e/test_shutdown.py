@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from resolvers.relay import to_global_id
 from sim.cluster import start_cluster
 from tests.support.live_clients import ORDER_UPDATED, sse_stream, ws_url
-from tests.support.ports import free_socket
+from tests.support.ports import free_port_block
 from tests.support.processes import QUIET
 from tests.support.queries import ORDER_BY_NUMBER
 from tests.support.serving import wait_ready
@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def _serve(urls: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
     """``ordergraph serve`` in dev mode on a free port, with a 0.6 s drain."""
-    with free_socket() as sock:
-        port = sock.getsockname()[1]
+    port = free_port_block(1)  # not an ephemeral port another connection may take
     env = {
         **os.environ,
         **{f"OG_{name.upper()}_URL": url for name, url in urls.items()},

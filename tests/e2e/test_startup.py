@@ -48,8 +48,7 @@ def _environ(tmp_path: Path, **values: str | None) -> dict[str, str]:
     key file under ``tmp_path``, one worker and a free port, then ``values`` (None:
     unset)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("OG_")}
-    with free_socket() as sock:
-        port = sock.getsockname()[1]
+    port = free_port_block(1)  # not an ephemeral port another connection may take
     env |= {
         "OG_PORT": str(port),
         "OG_KEY_PEPPER": PEPPER,

@@ -17,7 +17,7 @@ import pytest
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.workers import cores, worker_count
 from sim.cluster import SimCluster, start_cluster
-from tests.support.ports import free_socket
+from tests.support.ports import free_port_block, free_socket
 from tests.support.redis_server import RedisServer
 from tests.support.workers import Workers, alive, parent_pid, running_workers
 
@@ -78,8 +78,7 @@ async def test_serve_refuses_workers_over_the_memory_cache_before_binding(args, 
 
 
 async def test_a_worker_that_cannot_start_stops_them_all(redis_server: RedisServer, tmp_path):
-    with free_socket() as sock:
-        port = sock.getsockname()[1]
+    port = free_port_block(1)  # not an ephemeral port another connection may take
     env = {
         "OG_DEV_MODE": "1",
         "OG_CACHE_URL": redis_server.url,

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests.support.ports import free_socket
+from tests.support.ports import free_port_block
 
 READY_TIMEOUT_S = 5.0
 
@@ -24,8 +24,7 @@ class RedisServer:
                 "(apt-get install redis-server)"
             )
         self.binary = binary
-        with free_socket() as sock:
-            self.port: int = sock.getsockname()[1]
+        self.port: int = free_port_block(1)  # not an ephemeral port a connection may take
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: asyncio.subprocess.Process | None = None

@@ -15,7 +15,7 @@ import aiohttp
 
 from gateway.workers import WORKER_HEADER
 from sim.cluster import SimCluster
-from tests.support.ports import free_socket
+from tests.support.ports import free_port_block
 from tests.support.processes import QUIET, ROOT
 from tests.support.queries import ORDER_BY_NUMBER
 from tests.support.serving import wait_ready
@@ -74,8 +74,7 @@ class Workers:
 async def running_workers(cluster: SimCluster, redis_url: str) -> AsyncIterator[Workers]:
     """``serve --workers 2`` over ``cluster`` and the Redis at ``redis_url`` until the
     block ends (then killed, if it has not stopped), once both workers answer."""
-    with free_socket() as sock:
-        port = sock.getsockname()[1]
+    port = free_port_block(1)  # not an ephemeral port another connection may take
     env = {
         **{name: value for name, value in os.environ.items() if not name.startswith("OG_")},
         **{f"OG_{name.upper()}_URL": url for name, url in cluster.urls.items()},
