@@ -485,9 +485,7 @@ async def test_a_burst_larger_than_the_pool_is_a_miss_not_an_outage(
         # 300 ms: the first call has 200 ms to spare for a loaded host's late loop, the
         # second waits its turn 300 ms and cannot finish in time, the rest find no
         # connection free within 500 ms.
-        cache = RedisBackend(
-            f"redis://127.0.0.1:{link.port}/0", max_connections=2, timeout_s=0.5
-        )
+        cache = RedisBackend(f"redis://127.0.0.1:{link.port}/0", max_connections=2, timeout_s=0.5)
         await cache.set_many([("a", b"1", 30)], {})  # connected while the link is fast
         link.delay_s = 0.3
         answers = await asyncio.gather(*(cache.get_many(["a"]) for _ in range(5)))
