@@ -12,6 +12,7 @@ import hmac
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 SIM_API_KEY = "og-sim-vendor-key"  # what `ordergraph sim --vendors` prints and admits
 
@@ -51,6 +52,9 @@ class VendorAccount:
     window_s: int = 1
     max_cost: int | None = None  # for cost: the most one query may cost (None: no limit)
     documented_cost: bool = False  # for cost: Shopify's documented rule, not roots only
+    # for search (Zendesk): how long a new ticket takes to be listed (the vendor's index
+    # lags by minutes; none unless a test sets it): until then it is found by id only
+    search_lag: timedelta = timedelta()
     api_key: str = field(default=SIM_API_KEY, repr=False)
     _window: int = 0
     _used: int = 0

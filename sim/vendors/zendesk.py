@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import timedelta
 
 import msgspec
 from aiohttp import web
@@ -26,7 +25,7 @@ from sim import catalog as cat
 from sim import ticketing
 from sim.changes import ChangeError
 from sim.changes.ticketing import add_comment, create_ticket
-from sim.common import CLOCK_KEY, DATASET_KEY, EMITTER_KEY, JSON, STATS_KEY, Handler
+from sim.common import ACCOUNT_KEY, CLOCK_KEY, DATASET_KEY, EMITTER_KEY, JSON, STATS_KEY, Handler
 from sim.emitter import Render
 from sim.routes import Admin, Delivery, Param, Read, Source
 from sim.seed import Dataset
@@ -48,9 +47,6 @@ from sources.webhooks import signature_timestamp
 ORDER_FIELD = 360_000_123_456  # the custom field holding the order id
 # What a gateway needs to read this API (gateway settings of the adapter):
 CREDENTIAL = f"agent@example.com/token:{SIM_API_KEY}"
-# How long a new ticket takes to be found by search (Zendesk's index lags by minutes;
-# none unless a test sets it): until then it is found by id only.
-SEARCH_LAG_KEY = web.AppKey("search_lag", timedelta)
 OPTIONS = {"order_field": str(ORDER_FIELD), "agent_url": cat.TICKETS_URL}
 
 
@@ -113,7 +109,7 @@ async def _search(request: web.Request) -> web.Response:
     page = max(int(request.query.get("page", 1)), 1)
     dataset = request.app[DATASET_KEY]
     request.app[STATS_KEY].record_batch(request.path, len(wanted))
-    indexed = request.app[CLOCK_KEY].now() - request.app.get(SEARCH_LAG_KEY, timedelta())
+    indexed = request.app[CLOCK_KEY].now() - request.app[ACCOUNT_KEY].search_lag
     found = [
         t
         for order_id in sorted(wanted)

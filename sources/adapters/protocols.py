@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from sources.adapters.search import OrderSearch
+from sources.events import ChangeEvent
 from sources.records import (
     AddCommentRequest,
     AddressChange,
@@ -61,6 +62,16 @@ class SourceAdapter(Protocol):
     async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class HearsChanges(Protocol):
+    """An adapter that keeps track of the changes any instance applies (the Zendesk
+    adapter: the tickets its vendor's search may not list yet). ``heard`` is called
+    before that instance drops what the change makes stale, so a read that follows
+    already knows; it must not block."""
+
+    def heard(self, event: ChangeEvent) -> None: ...
 
 
 @runtime_checkable

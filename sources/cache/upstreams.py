@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from sources.adapters.protocols import SourceAdapter
+from sources.adapters.protocols import HearsChanges, SourceAdapter
 from sources.adapters.registry import Upstreams
 from sources.adapters.search import OrderSearch
 from sources.cache.backend import CacheBackend, KeyValue
@@ -189,6 +189,7 @@ class CachedUpstreams:
         listeners (live updates); the number of shared keys deleted. With ``strict``,
         raise :class:`~sources.cache.backend.CacheUnavailable` if the shared cache
         could not delete or announce it (the change may then be applied again)."""
+        self._tell_adapters(event)
         notice = ChangeNotice(tags=event.tags(), event=event, origin=self.instance)
         return await self._announce(notice, strict)
 
@@ -207,6 +208,8 @@ class CachedUpstreams:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("ignored a malformed change notice")
             return
+        if notice.event is not None and notice.origin != self.instance:
+            self._tell_adapters(notice.event)
         self.invalidations.record(notice.tags)
         if notice.origin != self.instance:
             # A fetch here that ended after the announcer's shared delete, but before
@@ -220,6 +223,13 @@ class CachedUpstreams:
                     await listener(notice.event)
                 except Exception:  # one listener's bug must not starve the others
                     log.exception("a change listener failed on %s", notice.event.type.value)
+
+    def _tell_adapters(self, event: ChangeEvent) -> None:
+        """Before anything is dropped: a read that follows must find the adapters
+        knowing of the change (:class:`~sources.adapters.protocols.HearsChanges`)."""
+        for adapter in self.upstreams.all():
+            if isinstance(adapter, HearsChanges):
+                adapter.heard(event)
 
     async def _drop_local(self, tags: Sequence[str]) -> None:
         if self.local is not None:

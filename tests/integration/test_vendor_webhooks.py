@@ -7,12 +7,15 @@ is refused there, signed or not."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from msgspec.structs import replace
 
 from gateway.cli import vendor_source_settings
+from resolvers.relay import to_global_id
 from sim.cluster import SOURCES
+from sim.common import ACCOUNT_KEY
 from sources.events import ChangeEvent, EventType
 from sources.records import FulfillmentStatus
 from sources.webhooks import generate_secret
@@ -21,6 +24,7 @@ from tests.support.gateways import (
     FIXED_NOW,
     RunningGateway,
     changing_sources,
+    in_process_gateway,
     running_gateway,
     settings_for,
 )
@@ -139,3 +143,59 @@ async def test_aftership_webhooks_refresh_the_graph(make_dataset) -> None:
                 return await shipped(gateway, order.number) == len(order.shipments) + 1
 
             await eventually(one_more, "the graph shows the shipment made at the shop")
+
+
+CREATE = """mutation($input: TicketCreateInput!) {
+  ticketCreate(input: $input) { ticket { reference } userErrors { code } } }"""
+REFERENCES = """query($n: String!) { orderByNumber(number: $n) { tickets { reference } } }"""
+
+
+async def references(gateway: RunningGateway, number: str) -> list[str]:
+    body = await gateway.query(REFERENCES, {"n": number})
+    return [t["reference"] for t in body["data"]["orderByNumber"]["tickets"]]
+
+
+async def test_every_instance_lists_a_new_ticket_before_zendesk_search_does(make_dataset) -> None:
+    """Zendesk's search lists a new ticket minutes late (an hour here). Two gateway
+    instances share a Redis: a ticket opened through one is listed by the other at once,
+    and one opened at the help desk by the instance its trigger's webhook reached and
+    by the other."""
+    dataset = make_dataset()
+    no_tickets = [o for o in dataset.orders.values() if not dataset.tickets.get(o.id)]
+    through_gateway, at_help_desk = no_tickets[:2]
+    async with changing_sources(dataset, SECRET, vendors=True) as (cluster, redis, sock):
+        cluster.apps["zendesk"][ACCOUNT_KEY].search_lag = timedelta(hours=1)
+        native = settings_for(
+            {s: cluster.urls[s] for s in SOURCES}, webhook_secrets=[SECRET], cache_url=redis.url
+        )
+        settings = replace(native, sources=native.sources | vendor_source_settings(cluster, SECRET))
+        async with (
+            running_gateway(settings, sock) as receiving,
+            in_process_gateway(settings) as other,
+        ):
+            for gateway in (receiving, other):  # now cached, with no ticket
+                assert await references(gateway, through_gateway.number) == []
+                assert await references(gateway, at_help_desk.number) == []
+            variables = {"input": {"orderId": to_global_id("Order", through_gateway.id),
+                                   "subject": "Late?", "body": "Where is it?"}}  # fmt: skip
+            body = await other.query(CREATE, variables)
+            assert body["data"]["ticketCreate"]["userErrors"] == [], body
+            opened = body["data"]["ticketCreate"]["ticket"]["reference"]
+            assert await references(other, through_gateway.number) == [opened]
+
+            async def listed(gateway: RunningGateway, number: str) -> bool:
+                return len(await references(gateway, number)) == 1
+
+            await eventually(
+                lambda: listed(receiving, through_gateway.number),
+                "the other instance lists the ticket opened through one",
+            )
+            url = f"{cluster.urls['ticketing']}/tickets"
+            opening = {"orderId": at_help_desk.id, "subject": "Hello", "body": "A question"}
+            async with receiving.session.post(url, json=opening) as resp:
+                assert resp.status == 201, await resp.text()
+            for gateway in (receiving, other):
+                await eventually(
+                    lambda gateway=gateway: listed(gateway, at_help_desk.number),
+                    "every instance lists the ticket opened at the help desk",
+                )

@@ -140,8 +140,9 @@ async def test_a_ticket_opened_here_is_listed_before_search_finds_it(data: Datas
     that opened it reads it by id meanwhile, in one show_many call; another adapter
     sees what search lists."""
     order_id = next(o for o in data.orders if not data.tickets.get(o))
-    app = create_source_app("zendesk", data.copy(), clock=ShiftedClock(data.now))
-    app[simulated.SEARCH_LAG_KEY] = timedelta(hours=1)
+    account = simulated.account()
+    account.search_lag = timedelta(hours=1)
+    app = create_source_app("zendesk", data.copy(), clock=ShiftedClock(data.now), account=account)
     async with served_aiohttp(app) as url:
         config = SourceConfig(
             base_url=url, credential=simulated.CREDENTIAL, options=simulated.OPTIONS

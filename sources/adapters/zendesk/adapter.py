@@ -83,15 +83,16 @@ class WebhookPayload(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Unindexed:
-    """The tickets opened here that search may not list yet, by order, for
-    :data:`INDEX_LAG_S` seconds after opening (the most recent ``limit`` kept)."""
+    """The tickets search may not list yet, by order: those this instance opened, and
+    those any instance heard of as changed (its own changes, and Zendesk's trigger
+    webhooks), for :data:`INDEX_LAG_S` seconds after (the most recent ``limit`` kept)."""
 
     def __init__(self, limit: int = 10_000) -> None:
         self._limit = limit
         self._opened: OrderedDict[str, tuple[str, float]] = OrderedDict()  # oldest first
         self._of_order: dict[str, list[str]] = {}
 
-    def opened(self, ticket_id: str, order_id: str) -> None:
+    def noted(self, ticket_id: str, order_id: str) -> None:
         if ticket_id in self._opened:
             return
         self._opened[ticket_id] = (order_id, time.monotonic())
@@ -100,7 +101,7 @@ class Unindexed:
             self._forget()
 
     def of(self, order_ids: Iterable[str]) -> list[str]:
-        """The ids of the tickets opened here about ``order_ids`` within the lag."""
+        """The ids of the tickets noted about ``order_ids`` within the lag."""
         fresh = time.monotonic() - INDEX_LAG_S
         while self._opened and next(iter(self._opened.values()))[1] < fresh:
             self._forget()
@@ -140,7 +141,8 @@ class ZendeskTickets(SourceClient):
         """Every order asked gets its tickets ([] for none), in one search; their
         comments are read apart (:meth:`comments_by_tickets`), only when asked for.
         Zendesk indexes a new ticket for search within minutes, not at once: a ticket
-        opened here in that time that search does not list is read by id."""
+        opened or changed in that time (:meth:`heard`) that search does not list is
+        read by id."""
         found = await self._search(order_ids)
         listed = {str(ticket.id) for ticket in found}
         unlisted = [t for t in self._unindexed.of(dict.fromkeys(order_ids)) if t not in listed]
@@ -157,6 +159,12 @@ class ZendeskTickets(SourceClient):
             order_id: sorted(listed, key=lambda t: (t.created_at, int(t.id)))
             for order_id, listed in by_order.items()
         }
+
+    def heard(self, event: ChangeEvent) -> None:
+        """A ticket any instance changed or opened, or Zendesk's trigger announced:
+        read by id while search may not list it."""
+        if event.type is EventType.TICKET_UPDATED and event.ticket_id and event.order_id:
+            self._unindexed.noted(event.ticket_id, event.order_id)
 
     async def comments_by_tickets(self, keys: list[str]) -> dict[str, list[TicketComment] | None]:
         """Each ticket's comments, every cursor page with their authors' names; Zendesk
@@ -175,7 +183,7 @@ class ZendeskTickets(SourceClient):
             raise SourceError(
                 self.name, SOURCE_BAD_RESPONSE, "created a ticket about no order", retryable=False
             )
-        self._unindexed.opened(ticket.id, ticket.order_id)
+        self._unindexed.noted(ticket.id, ticket.order_id)
         return ticket
 
     async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded:
