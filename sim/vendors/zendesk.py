@@ -8,7 +8,8 @@ pages and the authors side-loaded (``include=users``); ``POST /api/v2/tickets.js
 opens a ticket and ``PUT /api/v2/tickets/{id}.json`` comments on one, as the native
 ticketing source does (a closed ticket refuses: 422). Every call needs HTTP Basic
 ``<email>/token:<API token>`` and counts against the account's rate limit (429 with
-``Retry-After``). Changes go out as the webhook of a Zendesk trigger
+``Retry-After``; Zendesk's ``X-Rate-Limit`` and the IETF draft's ``ratelimit-*``
+headers on every answer). Changes go out as the webhook of a Zendesk trigger
 (``{"ticket_id", "order_id"}``) signed with ``X-Zendesk-Webhook-Signature``.
 """
 
@@ -29,7 +30,7 @@ from sim.common import ACCOUNT_KEY, CLOCK_KEY, DATASET_KEY, EMITTER_KEY, JSON, S
 from sim.emitter import Render
 from sim.routes import Admin, Delivery, Param, Read, Source
 from sim.seed import Dataset
-from sim.vendors.access import SIM_API_KEY, VendorAccount
+from sim.vendors.access import SIM_API_KEY, Admission, VendorAccount
 from sim.vendors.admission import admitted
 from sources.adapters.zendesk import wire
 from sources.adapters.zendesk.adapter import (
@@ -84,8 +85,26 @@ def _token_auth(request: web.Request, account: VendorAccount) -> bool:
     return scheme == "Basic" and user.endswith("/token") and account.knows(token)
 
 
+def _rate_headers(admission: Admission) -> dict[str, str]:
+    """Zendesk's ``X-Rate-Limit`` and ``-Remaining`` on every answer, and on its list
+    endpoints (all this API admits) the IETF draft's, the reset in seconds from now."""
+    return {
+        "X-Rate-Limit": str(admission.limit),
+        "X-Rate-Limit-Remaining": str(admission.remaining),
+        "ratelimit-limit": str(admission.limit),
+        "ratelimit-remaining": str(admission.remaining),
+        "ratelimit-reset": str(admission.retry_after),
+    }
+
+
 def _admitted(handler: Handler) -> Handler:
-    return admitted(handler, authorized=_token_auth, refusal=_refusal, retry_after=True)
+    return admitted(
+        handler,
+        authorized=_token_auth,
+        refusal=_refusal,
+        retry_after=True,
+        rate_headers=_rate_headers,
+    )
 
 
 def _zendesk(ticket: Ticket, api_url: str) -> tuple[wire.Ticket, list[wire.Comment]]:

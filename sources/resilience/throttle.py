@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 DEFAULT_THROTTLE_WAIT_S = 1.0  # a 429 that does not say how long to wait
 # The share of a source's rate limit background work (no request deadline: the
@@ -39,13 +39,55 @@ def throttle_wait(headers: Mapping[str, str]) -> float:
     return DEFAULT_THROTTLE_WAIT_S
 
 
+class RateLimit(NamedTuple):
+    """What an answer said of its source's rate limit."""
+
+    limit: int | None  # calls a window; None when not said
+    remaining: int  # calls left in this window
+    reset: float  # when the window ends, Unix seconds
+
+
+# (limit, remaining, reset, whether the reset counts seconds from now) header names, in
+# the order they are looked for: AfterShip's (the reset a Unix time); the IETF draft's,
+# which Zendesk sends on its list endpoints; Zendesk's on every answer, with no reset
+# (its window is a minute; see rate_limit).
+_SPELLINGS: tuple[tuple[str, str, str | None, bool], ...] = (
+    ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", False),
+    ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", True),
+    ("X-Rate-Limit", "X-Rate-Limit-Remaining", None, True),
+)
+
+
+def rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
+    """The rate limit an answer's headers state, in the first spelling of
+    :data:`_SPELLINGS` it carries; None when it carries none, or no readable count or
+    reset. A spelling without a reset is taken to reset :data:`DEFAULT_THROTTLE_WAIT_S`
+    from now: read again on the next answer, so a low count holds calls a second at a
+    time."""
+    for limit_name, remaining_name, reset_name, relative in _SPELLINGS:
+        remaining = headers.get(remaining_name)
+        if remaining is None:
+            continue
+        now = time.time()
+        try:
+            left = int(remaining)
+            if reset_name is None:
+                reset = now + DEFAULT_THROTTLE_WAIT_S
+            else:
+                reset = float(headers.get(reset_name, "")) + (now if relative else 0.0)
+            limit = headers.get(limit_name)
+            return RateLimit(None if limit is None else int(limit), left, reset)
+        except ValueError:
+            return None
+    return None
+
+
 class Pacer:
     """Holds a source's calls back while its rate limit is spent, so they wait for the
-    reset instead of drawing 429s: the source said so with ``X-RateLimit-Remaining: 0``
-    and ``X-RateLimit-Reset`` on an answer, or with a 429 (every caller then waits,
+    reset instead of drawing 429s: the source said so with a remaining count of 0 and
+    a reset on an answer (:func:`rate_limit`), or with a 429 (every caller then waits,
     not only the one that drew it). Background calls also wait for the reset once less
-    than :data:`REQUESTS_SHARE` of ``X-RateLimit-Limit`` remains: the rest is the
-    requests'."""
+    than :data:`REQUESTS_SHARE` of the limit remains: the rest is the requests'."""
 
     __slots__ = ("_short_until", "_until")
 
@@ -55,13 +97,13 @@ class Pacer:
 
     def note(self, headers: Mapping[str, str]) -> None:
         """Read an answer's rate-limit headers."""
-        with contextlib.suppress(TypeError, ValueError):  # a header missing or unreadable
-            reset = float(headers.get("X-RateLimit-Reset", ""))
-            remaining = int(headers.get("X-RateLimit-Remaining", ""))
-            if remaining == 0:
-                self._until = max(self._until, reset)
-            if remaining < int(headers.get("X-RateLimit-Limit", "")) * REQUESTS_SHARE:
-                self._short_until = max(self._short_until, reset)
+        stated = rate_limit(headers)
+        if stated is None:
+            return
+        if stated.remaining == 0:
+            self._until = max(self._until, stated.reset)
+        if stated.limit is not None and stated.remaining < stated.limit * REQUESTS_SHARE:
+            self._short_until = max(self._short_until, stated.reset)
 
     def hold(self, wait_s: float) -> None:
         """A 429 asked for ``wait_s``: hold every call that long."""

@@ -5,6 +5,8 @@ Zendesk's refusals, and its rate limit (429 with Retry-After) waited out."""
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from sim.cluster import SimCluster
 from sim.common import STATS_KEY
 from sim.seed import Dataset
 from sim.vendors import zendesk as simulated
+from sim.vendors.access import VendorAccount
 from sources.adapters.contract import tickets_with_comments
 from sources.adapters.zendesk.adapter import (
     ORDERS_PER_SEARCH,
@@ -35,7 +38,9 @@ from sources.records import (
     TicketStatus,
     comments_key,
 )
+from sources.resilience import deadline
 from tests.support.serving import served_aiohttp
+from tests.support.timing import TRIES
 from tests.support.vendors import next_window
 
 RATE = 10  # calls a second the simulated account takes here
@@ -173,6 +178,45 @@ async def test_the_rate_limit_is_waited_out(
     assert answers == [{o: data.tickets[o]} for o in orders]
     assert vendors.stats("zendesk").throttled > 0
     assert zendesk.breaker.state == "closed"
+
+
+async def test_background_reads_leave_half_the_limit_to_requests(data: Dataset):
+    """Zendesk states its limit in its own headers: with 4 of 10 calls left in the
+    window, a request's search goes at once; a background one (the exception queue's)
+    waits for the window's reset. Tried again if the six calls cross a window."""
+    order_id = with_tickets(data)[0]
+    app = create_source_app("zendesk", data, account=VendorAccount(limit=10, window_s=1))
+
+    async def in_one_window(zendesk: ZendeskTickets) -> bool:
+        await next_window()
+        window_end = math.floor(time.time()) + 1
+        for _ in range(6):
+            await zendesk.tickets_by_orders([order_id])
+        if time.time() >= window_end:
+            return False
+
+        async def timed() -> float:
+            await zendesk.tickets_by_orders([order_id])
+            return time.time()
+
+        in_background = deadline.detached(timed(), background=True)
+        for_request = await timed()
+        assert for_request < window_end <= await in_background
+        return True
+
+    async with served_aiohttp(app) as url:
+        config = SourceConfig(
+            base_url=url, credential=simulated.CREDENTIAL, options=simulated.OPTIONS
+        )
+        for _ in range(TRIES):
+            zendesk = ZendeskTickets(config)
+            try:
+                if await in_one_window(zendesk):
+                    assert app[STATS_KEY].throttled == 0
+                    return
+            finally:
+                await zendesk.close()
+    pytest.fail(f"six calls never fit in one window in {TRIES} tries")
 
 
 @pytest.mark.parametrize(

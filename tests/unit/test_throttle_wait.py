@@ -11,7 +11,13 @@ from email.utils import formatdate
 import pytest
 from multidict import CIMultiDict
 
-from sources.resilience.throttle import DEFAULT_THROTTLE_WAIT_S, Pacer, throttle_wait
+from sources.resilience.throttle import (
+    DEFAULT_THROTTLE_WAIT_S,
+    Pacer,
+    RateLimit,
+    rate_limit,
+    throttle_wait,
+)
 
 
 def headers(**values: str) -> CIMultiDict[str]:
@@ -75,4 +81,45 @@ def test_background_calls_leave_the_requests_their_share_of_the_limit():
     assert 2.0 < pacer.wait_s(background=True) <= 3.0
     assert pacer.wait_s() == 0.0  # requests are not held
     pacer.note(headers(X_RateLimit_Remaining="2", X_RateLimit_Reset=reset))  # no limit said
+    assert pacer.wait_s() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("sent", "stated"),
+    [
+        # AfterShip's: the reset a Unix time
+        ({"X_RateLimit_Limit": "10", "X_RateLimit_Remaining": "4", "X_RateLimit_Reset": "1e9"},
+         RateLimit(10, 4, 1e9)),
+        # the IETF draft's (Zendesk's list endpoints): seconds from now
+        ({"ratelimit_limit": "700", "ratelimit_remaining": "0", "ratelimit_reset": "41"},
+         RateLimit(700, 0, 41.0)),
+        # Zendesk's on every answer: no reset, taken as a second from now
+        ({"X_Rate_Limit": "700", "X_Rate_Limit_Remaining": "300"},
+         RateLimit(700, 300, DEFAULT_THROTTLE_WAIT_S)),
+        # the first spelling found wins
+        ({"X_Rate_Limit_Remaining": "1", "ratelimit_remaining": "2", "ratelimit_reset": "5"},
+         RateLimit(None, 2, 5.0)),
+        ({}, None),
+        ({"X_RateLimit_Remaining": "0"}, None),  # no reset
+        ({"ratelimit_remaining": "many", "ratelimit_reset": "5"}, None),
+        ({"X_Rate_Limit": "lots", "X_Rate_Limit_Remaining": "3"}, None),
+    ],
+)  # fmt: skip
+def test_the_limit_is_read_in_the_spelling_the_source_answers_with(sent, stated):
+    read = rate_limit(headers(**sent))
+    if stated is None or read is None:
+        assert read == stated
+        return
+    relative = "X_RateLimit_Reset" not in sent  # resets stated as seconds from now
+    now = time.time()
+    assert (read.limit, read.remaining) == (stated.limit, stated.remaining)
+    assert read.reset - (now if relative else 0.0) == pytest.approx(stated.reset, abs=0.1)
+
+
+def test_zendesks_headers_hold_background_calls_a_second_at_a_time():
+    pacer = Pacer()
+    pacer.note(headers(X_Rate_Limit="700", X_Rate_Limit_Remaining="350"))
+    assert pacer.wait_s(background=True) == 0.0
+    pacer.note(headers(X_Rate_Limit="700", X_Rate_Limit_Remaining="349"))
+    assert 0.5 < pacer.wait_s(background=True) <= DEFAULT_THROTTLE_WAIT_S
     assert pacer.wait_s() == 0.0
