@@ -366,7 +366,9 @@ async def test_background_reads_leave_half_the_bucket_to_requests(data):
 
         in_background = deadline.detached(timed(), background=True)
         for_request = await timed()
-        assert for_request < 0.5 <= await in_background
+        # The same read both times: what the background one took beyond the request's
+        # is its wait (about a second), whatever a loaded host adds to both reads.
+        assert await in_background - for_request >= 0.5
         assert app[STATS_KEY].throttled == 0
 
 
