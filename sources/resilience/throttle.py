@@ -33,10 +33,23 @@ def throttle_wait(headers: Mapping[str, str]) -> float:
     reset = headers.get("X-RateLimit-Reset")
     if reset is not None:
         try:
-            return max(0.0, float(reset) - time.time())
+            now = time.time()
+            return max(0.0, reset_at(float(reset), now) - now)
         except ValueError:
             pass
     return DEFAULT_THROTTLE_WAIT_S
+
+
+# No rate limit's window is decades long: a reset from this value on is a Unix time.
+_UNIX_TIME_FROM = 1e9
+
+
+def reset_at(stated: float, now: float) -> float:
+    """When a stated reset is, in Unix seconds: a reset header holds a Unix time or the
+    seconds until the reset, whatever its name promises (the IETF draft's
+    ``RateLimit-Reset`` counts seconds; AfterShip sends a Unix time under that name
+    too), and the value tells which."""
+    return stated if stated >= _UNIX_TIME_FROM else now + stated
 
 
 class RateLimit(NamedTuple):
@@ -47,14 +60,13 @@ class RateLimit(NamedTuple):
     reset: float  # when the window ends, Unix seconds
 
 
-# (limit, remaining, reset, whether the reset counts seconds from now) header names, in
-# the order they are looked for: AfterShip's (the reset a Unix time); the IETF draft's,
-# which Zendesk sends on its list endpoints; Zendesk's on every answer, with no reset
-# (its window is a minute; see rate_limit).
-_SPELLINGS: tuple[tuple[str, str, str | None, bool], ...] = (
-    ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", False),
-    ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", True),
-    ("X-Rate-Limit", "X-Rate-Limit-Remaining", None, True),
+# (limit, remaining, reset) header names, in the order they are looked for:
+# AfterShip's; the IETF draft's, which Zendesk sends on its list endpoints; Zendesk's
+# on every answer, which says no reset (see rate_limit).
+_SPELLINGS: tuple[tuple[str, str, str | None], ...] = (
+    ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"),
+    ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"),
+    ("X-Rate-Limit", "X-Rate-Limit-Remaining", None),
 )
 
 
@@ -64,7 +76,7 @@ def rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     reset. A spelling without a reset is taken to reset :data:`DEFAULT_THROTTLE_WAIT_S`
     from now: read again on the next answer, so a low count holds calls a second at a
     time."""
-    for limit_name, remaining_name, reset_name, relative in _SPELLINGS:
+    for limit_name, remaining_name, reset_name in _SPELLINGS:
         remaining = headers.get(remaining_name)
         if remaining is None:
             continue
@@ -74,7 +86,7 @@ def rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
             if reset_name is None:
                 reset = now + DEFAULT_THROTTLE_WAIT_S
             else:
-                reset = float(headers.get(reset_name, "")) + (now if relative else 0.0)
+                reset = reset_at(float(headers.get(reset_name, "")), now)
             limit = headers.get(limit_name)
             return RateLimit(None if limit is None else int(limit), left, reset)
         except ValueError:

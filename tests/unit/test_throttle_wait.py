@@ -14,7 +14,6 @@ from multidict import CIMultiDict
 from sources.resilience.throttle import (
     DEFAULT_THROTTLE_WAIT_S,
     Pacer,
-    RateLimit,
     rate_limit,
     throttle_wait,
 )
@@ -84,21 +83,28 @@ def test_background_calls_leave_the_requests_their_share_of_the_limit():
     assert pacer.wait_s() == 0.0
 
 
+IN_30_S = "<a Unix time 30 s from now>"
+
+
 @pytest.mark.parametrize(
     ("sent", "stated"),
     [
-        # AfterShip's: the reset a Unix time
-        ({"X_RateLimit_Limit": "10", "X_RateLimit_Remaining": "4", "X_RateLimit_Reset": "1e9"},
-         RateLimit(10, 4, 1e9)),
+        # AfterShip's Tracking API: the reset a Unix time
+        ({"X_RateLimit_Limit": "10", "X_RateLimit_Remaining": "4", "X_RateLimit_Reset": IN_30_S},
+         (10, 4, 30.0)),
         # the IETF draft's (Zendesk's list endpoints): seconds from now
         ({"ratelimit_limit": "700", "ratelimit_remaining": "0", "ratelimit_reset": "41"},
-         RateLimit(700, 0, 41.0)),
+         (700, 0, 41.0)),
+        # the same name with a Unix time (AfterShip's Commerce API): the value tells
+        ({"ratelimit_limit": "10", "ratelimit_remaining": "9", "ratelimit_reset": IN_30_S},
+         (10, 9, 30.0)),
+        ({"X_RateLimit_Remaining": "0", "X_RateLimit_Reset": "2"}, (None, 0, 2.0)),
         # Zendesk's on every answer: no reset, taken as a second from now
         ({"X_Rate_Limit": "700", "X_Rate_Limit_Remaining": "300"},
-         RateLimit(700, 300, DEFAULT_THROTTLE_WAIT_S)),
+         (700, 300, DEFAULT_THROTTLE_WAIT_S)),
         # the first spelling found wins
         ({"X_Rate_Limit_Remaining": "1", "ratelimit_remaining": "2", "ratelimit_reset": "5"},
-         RateLimit(None, 2, 5.0)),
+         (None, 2, 5.0)),
         ({}, None),
         ({"X_RateLimit_Remaining": "0"}, None),  # no reset
         ({"ratelimit_remaining": "many", "ratelimit_reset": "5"}, None),
@@ -106,14 +112,19 @@ def test_background_calls_leave_the_requests_their_share_of_the_limit():
     ],
 )  # fmt: skip
 def test_the_limit_is_read_in_the_spelling_the_source_answers_with(sent, stated):
-    read = rate_limit(headers(**sent))
+    now = time.time()
+    unix_in_30_s = str(int(now) + 30)
+    read = rate_limit(headers(**{k: unix_in_30_s if v == IN_30_S else v for k, v in sent.items()}))
     if stated is None or read is None:
         assert read == stated
         return
-    relative = "X_RateLimit_Reset" not in sent  # resets stated as seconds from now
-    now = time.time()
-    assert (read.limit, read.remaining) == (stated.limit, stated.remaining)
-    assert read.reset - (now if relative else 0.0) == pytest.approx(stated.reset, abs=0.1)
+    limit, remaining, reset_in_s = stated
+    assert (read.limit, read.remaining) == (limit, remaining)
+    assert read.reset - now == pytest.approx(reset_in_s, abs=1.0)  # a Unix time is whole
+
+
+def test_a_reset_stated_in_seconds_is_a_wait_too():
+    assert 1.5 < throttle_wait(headers(X_RateLimit_Reset="2")) <= 2.0
 
 
 def test_zendesks_headers_hold_background_calls_a_second_at_a_time():
