@@ -64,6 +64,7 @@ from sources.webhooks import generate_secret, hmac_signature, new_msg_id
 from tests.support.deliveries import refusal
 from tests.support.ports import free_port_block
 from tests.support.serving import served_aiohttp
+from tests.support.timing import TRIES
 
 SECRET = generate_secret()  # the app's webhook secret: the simulated Shopify signs with it
 MISSING = [f"missing-{n}" for n in range(10)]
@@ -350,26 +351,39 @@ async def test_a_query_waits_for_its_cost_instead_of_drawing_throttled(data):
 
 
 async def test_background_reads_leave_half_the_bucket_to_requests(data):
-    """500 points of 1,000 left: a request's read of 100 ids goes at once; a background
-    read (the exception queue's) waits until the bucket holds 100 more than half."""
+    """500 points of 1,000 left, restored at 50 a second: a request's read of 100 ids
+    goes at once; a background read (the exception queue's) waits until the bucket
+    holds 100 more than half, about two seconds less what refilled meanwhile."""
     ids = [*data.orders, *UNKNOWN_ORDERS]
-    app = create_source_app("shopify", data, account=VendorAccount(limit=100))
-    async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
-        for _ in range(2):
-            await orders.orders_by_ids(ids)  # 250 points each
-        asked = ids[:100]
+    asked = ids[:100]
 
-        async def timed() -> float:
-            started = time.monotonic()
-            assert await orders.orders_by_ids(asked) == {i: data.orders.get(i) for i in asked}
-            return time.monotonic() - started
+    async def background_wait_s() -> float:
+        """What a background read took beyond a request's, the same read at once: its
+        wait, whatever a loaded host adds to both reads."""
+        account = VendorAccount(limit=100, window_s=2)
+        app = create_source_app("shopify", data, account=account)
+        async with served_aiohttp(app) as url, opened(ShopifyOrders, url) as orders:
+            for _ in range(2):
+                await orders.orders_by_ids(ids)  # 250 points each
 
-        in_background = deadline.detached(timed(), background=True)
-        for_request = await timed()
-        # The same read both times: what the background one took beyond the request's
-        # is its wait (about a second), whatever a loaded host adds to both reads.
-        assert await in_background - for_request >= 0.5
-        assert app[STATS_KEY].throttled == 0
+            async def timed() -> float:
+                started = time.monotonic()
+                read = await orders.orders_by_ids(asked)
+                assert read == {i: data.orders.get(i) for i in asked}
+                return time.monotonic() - started
+
+            in_background = deadline.detached(timed(), background=True)
+            for_request = await timed()
+            waited = await in_background - for_request
+            assert app[STATS_KEY].throttled == 0
+            return waited
+
+    # A loaded host's slow reads let the bucket refill meanwhile, shortening the wait:
+    # one of a few fresh buckets must show it.
+    waits = [await background_wait_s()]
+    while len(waits) < TRIES and max(waits) < 1.0:
+        waits.append(await background_wait_s())
+    assert max(waits) >= 1.0, waits  # without the reserve: 0.2-0.4 s, the reads in turn
 
 
 async def test_a_wait_longer_than_the_deadline_is_a_retryable_error_not_a_failure(data):
