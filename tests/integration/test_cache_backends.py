@@ -542,13 +542,28 @@ def test_open_backend_rejects_bad_urls(url: str) -> None:
 
 
 async def test_a_timeout_on_a_saturated_loop_is_not_blamed_on_redis(hung_url: str) -> None:
-    cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
-    pending = asyncio.create_task(cache.get_many(["a"]))
-    await asyncio.sleep(0.01)  # the command is on its way
-    time.sleep(0.3)  # noqa: ASYNC251 - hog the loop on purpose: the timeout fires late
-    assert await pending == [None]
-    assert cache.health().ok  # a miss, but no cooldown
+    async def late_then_on_time() -> tuple[bool, bool] | None:
+        """Whether Redis was still deemed up after a timeout the hogged loop fired
+        late, and down after one on an idle loop; None when the host was too slow to
+        hog the loop before the first timeout was due."""
+        cache = RedisBackend(hung_url, timeout_s=0.1, cooldown_s=5)
+        try:
+            pending = asyncio.create_task(cache.get_many(["a"]))
+            await asyncio.sleep(0.01)  # the command is on its way
+            if pending.done():
+                await pending
+                return None
+            time.sleep(0.3)  # noqa: ASYNC251 - hog the loop on purpose: the timeout fires late
+            assert await pending == [None]
+            late_ok = cache.health().ok  # a miss, but no cooldown
+            assert await cache.get_many(["a"]) == [None]  # an idle loop: Redis is hung
+            return late_ok, not cache.health().ok
+        finally:
+            await cache.close()
 
-    assert await cache.get_many(["a"]) == [None]  # an idle loop: Redis really is hung
-    assert not cache.health().ok
-    await cache.close()
+    # On a loaded host the idle loop may fire late too (then Redis is not blamed): one
+    # of a few fresh backends must tell the two apart.
+    tries = [await late_then_on_time()]
+    while len(tries) < TRIES and (True, True) not in tries:
+        tries.append(await late_then_on_time())
+    assert (True, True) in tries, tries
