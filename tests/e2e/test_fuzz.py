@@ -43,7 +43,7 @@ SENDERS = ("console", "app", "app_a", "queue_b", "writer_a", "support_a", "partn
            "partner_queue_a")  # fmt: skip
 EXAMPLES = 70  # per pass; the 5 passes take about 20 s here, unloaded
 BUDGET_S = 30.0  # a hard stop per pass on a loaded machine: later examples are not sent
-# The gateway answers within its request deadline (800 ms by default); the margin is
+# The gateway answers within its request deadline (its settings'); the margin is
 # for a loaded 2-core CI machine (measured here: the slowest answer of a pass is about
 # 0.2 s unloaded). A hang or a retry storm is seconds over it.
 MARGIN_S = 4.0

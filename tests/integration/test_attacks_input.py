@@ -32,11 +32,9 @@ ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } }
 
 @pytest.fixture(scope="module")
 async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
-    """Room for a loaded machine (3 s a request, not 800 ms): these tests count what
-    reaches the OMS and the errors answered, not how fast."""
-    settings, keys = await secured_settings(
-        sim.urls, tmp_path_factory.mktemp("input-keys"), request_deadline_ms=3_000
-    )
+    """These tests count what reaches the OMS and the errors answered, not how fast
+    (the test settings' patient deadline gives a loaded machine room)."""
+    settings, keys = await secured_settings(sim.urls, tmp_path_factory.mktemp("input-keys"))
     state = gateway_at(settings)
     async with in_process_gateway(settings, gateway=state) as gateway:
         yield Secured(gateway, keys, state)

@@ -91,11 +91,7 @@ class Pair:
 async def pair(cluster: SimCluster, tmp_path_factory) -> AsyncIterator[Pair]:
     urls = {name: cluster.urls[name] for name in ("oms", "inventory", "carrier", "ticketing")}
     directory = tmp_path_factory.mktemp("equivalence")
-    # A deadline a loaded host's slowest read keeps (the subject here is what the
-    # answers say; deadlines are tests/integration/test_fault_matrix.py's).
-    native, keys = await secured_settings(
-        urls, directory, max_cost=MAX_COST, request_deadline_ms=5_000
-    )
+    native, keys = await secured_settings(urls, directory, max_cost=MAX_COST)
     vendor = replace(native, sources=native.sources | vendor_source_settings(cluster, SECRET))
     served = {source: name for name, sources in VENDORS.items() for source in sources}
     assert {source: vendor.sources[source].adapter for source in served} == served

@@ -22,6 +22,7 @@ from tests.support.redis_server import RedisServer
 from tests.support.serving import serving
 
 FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+PATIENT_DEADLINE_MS = 3_000  # settings_for's request deadline
 MakeDataset = Callable[..., Dataset]  # the make_dataset fixture: (seed=, now=, orders=, ...)
 
 
@@ -105,11 +106,19 @@ def settings_for(
     the access tests turn it off. No exception queue unless asked for: its sweeps and
     evaluations would add requests to the sources' counters that tests assert. No
     shedding on loop lag unless asked for (tests/e2e/test_overload.py): on a machine
-    busy with the rest of the suite, a test's gateway would refuse its requests."""
+    busy with the rest of the suite, a test's gateway would refuse its requests. A
+    request deadline of :data:`PATIENT_DEADLINE_MS`, not the 800 ms default, unless told
+    otherwise: tests count the reads a query makes and compare answers, and a loaded
+    host's reads ran out 800 ms; tests of deadlines set their own."""
     sources = {
         name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
     }
-    defaults = {"dev_mode": True, "exception_queue": False, "max_loop_lag_ms": 0}
+    defaults = {
+        "dev_mode": True,
+        "exception_queue": False,
+        "max_loop_lag_ms": 0,
+        "request_deadline_ms": PATIENT_DEADLINE_MS,
+    }
     return Settings(sources=sources, **{**defaults, **options})
 
 
