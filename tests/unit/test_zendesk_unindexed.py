@@ -1,5 +1,5 @@
-"""The tickets the Zendesk adapter opened and reads by id until search lists them
-(sources/adapters/zendesk/adapter.py ``Unindexed``)."""
+"""The tickets the Zendesk adapter opened or heard of and reads by id until search
+lists them (sources/adapters/zendesk/adapter.py ``Unindexed``)."""
 
 from __future__ import annotations
 
