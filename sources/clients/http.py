@@ -230,6 +230,11 @@ class SourceClient:
             raise WebhookError(503, NOT_CONFIGURED, "no webhook secret is configured")
         return verify(self.name, body, headers, self._config.webhook_secrets)
 
+    def bad_response(self, what: str) -> SourceError:
+        """The error for an answer the gateway cannot use (``what`` it was); not
+        retried: the same call would get the same answer."""
+        return SourceError(self.name, SOURCE_BAD_RESPONSE, what, retryable=False)
+
     def held_s(self) -> float:
         """How long the source's rate limit holds calls back from now (0: not)."""
         return self._pacer.wait_s()

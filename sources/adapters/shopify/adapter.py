@@ -289,7 +289,7 @@ class ShopifyOrders(ShopifyClient):
         for at in listed:
             order = read.get(at)
             if order is None:  # a list with a hole in it would skip the order for good
-                raise self._bad("listed an order that cannot be read")
+                raise self.bad_response("listed an order that cannot be read")
             if order_matches(order, search):
                 edges.append(OrderEdge(cursor=at, node=order))
         info = data.orders.page_info
@@ -316,14 +316,14 @@ class ShopifyOrders(ShopifyClient):
         data, _ = await self.graphql(queries.CANCEL_ORDER, variables, CANCELLED, write=True)
         payload = data.order_cancel
         if payload is None:
-            raise self._bad("answered no orderCancel")
+            raise self.bad_response("answered no orderCancel")
         self._refuse(cancel_refusal(payload.order_cancel_user_errors))
         if payload.job is None:
-            raise self._bad("answered neither a cancellation job nor why not")
+            raise self.bad_response("answered neither a cancellation job nor why not")
         await self._finished(payload.job)
         order = (await self.orders_by_ids([order_id])).get(order_id)
         if order is None:
-            raise self._bad("the cancelled order cannot be read back")
+            raise self.bad_response("the cancelled order cannot be read back")
         if order.cancelled_at is None:
             raise ChangeRefused(
                 self.name, NOT_CANCELLABLE, "Shopify's cancellation job did not cancel the order"
@@ -343,12 +343,12 @@ class ShopifyOrders(ShopifyClient):
         data, _ = await self.graphql(queries.CHANGE_ADDRESS, variables, UPDATED, write=True)
         payload = data.order_update
         if payload is None:
-            raise self._bad("answered no orderUpdate")
+            raise self.bad_response("answered no orderUpdate")
         self._refuse(update_refusal(payload.user_errors))
         changed = None if payload.order == NULL else self._order(payload.order)
         order = (await _made_whole({order_id: changed}, self._whole)).get(order_id)
         if order is None:
-            raise self._bad("the changed order cannot be read")
+            raise self.bad_response("the changed order cannot be read")
         applied = order.shipping_address == address
         status = AddressChangeStatus.APPLIED if applied else AddressChangeStatus.REQUESTED
         return AddressChange(status=status, order=order)

@@ -148,7 +148,7 @@ class ShopifyClient(SourceClient):
         if answer.cost is not None:
             self._bucket.learn(operation, keys, answer.cost)
         if answer.data is None:
-            raise SourceError(self.name, SOURCE_BAD_RESPONSE, "answered no data", retryable=False)
+            raise self.bad_response("answered no data")
         return answer.data, answer.errors
 
     async def nodes(self, operation: str, gids: Mapping[K, str]) -> dict[K, msgspec.Raw]:
@@ -158,7 +158,7 @@ class ShopifyClient(SourceClient):
         variables = {"ids": list(gids.values())}
         data, problems = await self.graphql(operation, variables, Answer[Nodes], keys=len(gids))
         if len(data.nodes) != len(gids):
-            raise self._bad(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
+            raise self.bad_response(f"answered {len(data.nodes)} nodes for {len(gids)} ids")
         failed = struck(problems, "nodes")
         answered = zip(gids, data.nodes, strict=True)
         return {key: raw for index, (key, raw) in enumerate(answered) if index not in failed}
@@ -242,9 +242,6 @@ class ShopifyClient(SourceClient):
 
         return await self.in_calls(operation, asked, search) if asked else {}
 
-    def _bad(self, what: str) -> SourceError:
-        return SourceError(self.name, SOURCE_BAD_RESPONSE, what, retryable=False)
-
     def throttled_s(self, answer: Any) -> float | None:
         """Read the cost of every answer; a THROTTLED one asks to wait until the bucket
         holds the refused cost again; an error of the whole request fails the call."""
@@ -260,10 +257,5 @@ class ShopifyClient(SourceClient):
         if wait_s is None and whole:
             codes = sorted({(p.extensions and p.extensions.code) or "no code" for p in whole})
             log.warning("%s: Shopify answered %s", self.name, [p.message for p in whole])
-            raise SourceError(
-                self.name,
-                SOURCE_BAD_RESPONSE,
-                f"answered GraphQL errors ({', '.join(codes)})",
-                retryable=False,
-            )
+            raise self.bad_response(f"answered GraphQL errors ({', '.join(codes)})")
         return wait_s

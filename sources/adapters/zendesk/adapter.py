@@ -33,7 +33,6 @@ from sources.adapters.zendesk.vocabulary import (
 from sources.clients.changes import ChangeRefused
 from sources.clients.http import BAD_USER_INPUT, SourceAnswered, SourceClient
 from sources.events import ChangeEvent, EventType
-from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
     TICKET_CLOSED,
@@ -180,9 +179,7 @@ class ZendeskTickets(SourceClient):
         created = await self._change("POST", f"{API}/tickets.json", body)
         ticket = await self._ticket(created.ticket)
         if ticket is None:
-            raise SourceError(
-                self.name, SOURCE_BAD_RESPONSE, "created a ticket about no order", retryable=False
-            )
+            raise self.bad_response("created a ticket about no order")
         self._unindexed.noted(ticket.id, ticket.order_id)
         return ticket
 
@@ -195,9 +192,7 @@ class ZendeskTickets(SourceClient):
         )
         ticket = await self._ticket(updated.ticket)
         if ticket is None or not ticket.comments:
-            raise SourceError(
-                self.name, SOURCE_BAD_RESPONSE, "the comment is not on the ticket", retryable=False
-            )
+            raise self.bad_response("the comment is not on the ticket")
         return CommentAdded(ticket=ticket, comment=ticket.comments[-1])
 
     async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
