@@ -124,19 +124,12 @@ async def with_comments(
 ) -> list[records.Ticket] | None:
     """``tickets`` with the comments their source reads apart, in one batch; a ticket
     whose comments cannot be read keeps none (as a failing source tells nothing)."""
-    keys = [records.comments_key(t.order_id, t.id) for t in tickets or () if t.comments is None]
+    keys = records.read_apart(tickets or ())
     if not tickets or not keys:
         return tickets
     found = await settle(context.loaders.comments_by_ticket, keys)
-
-    def filled(ticket: records.Ticket) -> records.Ticket:
-        if ticket.comments is not None:
-            return ticket
-        read = found.get(records.comments_key(ticket.order_id, ticket.id))
-        comments = (read.value or []) if isinstance(read, Cached) else None
-        return msgspec.structs.replace(ticket, comments=comments)
-
-    return [filled(ticket) for ticket in tickets]
+    read = {key: (c.value or []) if isinstance(c, Cached) else None for key, c in found.items()}
+    return records.with_comments(tickets, read)
 
 
 @dataclass(frozen=True, slots=True)

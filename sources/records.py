@@ -10,6 +10,7 @@ the contract cannot drift between client and server.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -378,6 +379,26 @@ def comments_key_parts(key: str) -> tuple[str, str]:
     """The (order id, ticket id) of a :func:`comments_key`."""
     order_id, _, ticket_id = key.rpartition("/")
     return order_id, ticket_id
+
+
+def read_apart(tickets: Iterable[Ticket]) -> list[str]:
+    """The :func:`comments_key` of each ticket read without its comments."""
+    return [comments_key(t.order_id, t.id) for t in tickets if t.comments is None]
+
+
+def with_comments(
+    tickets: list[Ticket], comments: Mapping[str, list[TicketComment] | None]
+) -> list[Ticket]:
+    """``tickets``, each read without its comments given those ``comments`` holds
+    under its :func:`comments_key` (still None where it holds none)."""
+
+    def filled(ticket: Ticket) -> Ticket:
+        if ticket.comments is not None:
+            return ticket
+        read = comments.get(comments_key(ticket.order_id, ticket.id))
+        return msgspec.structs.replace(ticket, comments=read)
+
+    return [filled(ticket) for ticket in tickets]
 
 
 class OrderTickets(Record, frozen=True, kw_only=True):

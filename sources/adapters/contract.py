@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from msgspec.structs import replace
 
 from sources.adapters.protocols import OrdersAdapter, SourceAdapter, TicketsAdapter
 from sources.adapters.search import OrderSearch
 from sources.failures import SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
-from sources.records import Ticket, comments_key
+from sources.records import Ticket, read_apart, with_comments
 from sources.webhooks import SIGNATURE_INVALID, WebhookError
 
 BatchRead = Callable[[list[str]], Awaitable[Mapping[str, Any]]]
@@ -70,16 +69,9 @@ def tickets_with_comments(adapter: TicketsAdapter) -> BatchRead:
 
     async def read(order_ids: list[str]) -> dict[str, list[Ticket] | None]:
         found = await adapter.tickets_by_orders(order_ids)
-        apart = [t for ts in found.values() for t in ts or () if t.comments is None]
-        keys = [comments_key(t.order_id, t.id) for t in apart]
+        keys = read_apart(t for ts in found.values() for t in ts or ())
         comments = await adapter.comments_by_tickets(keys) if keys else {}
-
-        def whole(ticket: Ticket) -> Ticket:
-            if ticket.comments is not None:
-                return ticket
-            return replace(ticket, comments=comments.get(comments_key(ticket.order_id, ticket.id)))
-
-        return {o: None if ts is None else [whole(t) for t in ts] for o, ts in found.items()}
+        return {o: None if ts is None else with_comments(ts, comments) for o, ts in found.items()}
 
     return read
 
