@@ -19,6 +19,7 @@ from sources.cache.through import CacheCounts, Cached, CachedSource, Freshness
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.options import CachePolicy
 from sources.records import Money
+from tests.support.redis_server import PATIENT_TIMEOUT_S
 from tests.support.timing import HANG_S
 from tests.support.waiting import eventually
 
@@ -53,7 +54,9 @@ class Upstream:
 @pytest.fixture(params=["memory", "redis"])
 async def backend(request, redis_server, redis_admin) -> AsyncIterator[CacheBackend]:
     cache: CacheBackend = (
-        MemoryBackend() if request.param == "memory" else RedisBackend(redis_server.url)
+        MemoryBackend()
+        if request.param == "memory"
+        else RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     )
     await cache.start()
     yield cache

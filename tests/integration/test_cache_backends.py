@@ -16,7 +16,7 @@ from sources.cache import CacheUnavailable, MemoryBackend, RedisBackend, open_ba
 from sources.cache.backend import CacheBackend, Claim, IndexEntry
 from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from tests.support.ports import free_socket, hung_server, slow_link
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.timing import HANG_S, TRIES
 
 
@@ -29,7 +29,7 @@ async def backend(
     cache: CacheBackend = (
         MemoryBackend()
         if request.param == "memory"
-        else RedisBackend(redis_server.url, timeout_s=2.0)
+        else RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     )
     await cache.start()
     yield cache
@@ -279,7 +279,9 @@ async def test_memory_publish_reaches_only_its_channel() -> None:
 
 
 async def test_pubsub_between_two_redis_backends(redis_server: RedisServer) -> None:
-    publisher, listener = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    publisher, listener = (
+        RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S) for _ in range(2)
+    )
     inbox = Inbox()
     listener.subscribe("invalidate", inbox)
     await publisher.start()
@@ -294,7 +296,7 @@ async def test_pubsub_between_two_redis_backends(redis_server: RedisServer) -> N
 
 
 async def test_get_many_is_one_mget(redis_server: RedisServer, redis_admin: Redis) -> None:
-    cache = RedisBackend(redis_server.url)
+    cache = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     await cache.start()
     keys = [f"k{i}" for i in range(100)]
     await cache.set_many([(key, b"v", 30) for key in keys[:50]], {})
@@ -308,7 +310,7 @@ async def test_get_many_is_one_mget(redis_server: RedisServer, redis_admin: Redi
 
 
 async def test_set_many_commands(redis_server: RedisServer, redis_admin: Redis) -> None:
-    cache = RedisBackend(redis_server.url)
+    cache = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     await redis_admin.config_resetstat()
     await cache.set_many([("a", b"1", 100), ("b", b"2", 1)], {"t": ["a", "b"], "u": ["b"]})
     stats = await redis_admin.info("commandstats")
@@ -323,7 +325,7 @@ async def test_set_many_commands(redis_server: RedisServer, redis_admin: Redis) 
 
 
 async def test_replies_are_parsed_by_hiredis(redis_server: RedisServer, redis_admin: Redis) -> None:
-    cache = RedisBackend(redis_server.url)
+    cache = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     await cache.set_many([("a", b"1", 30)], {})
     assert await cache.get_many(["a"]) == [b"1"]
     # No public way to ask redis-py which parser a connection uses: look at the pool's.
@@ -335,7 +337,7 @@ async def test_replies_are_parsed_by_hiredis(redis_server: RedisServer, redis_ad
 async def test_tag_index_outlives_its_longest_key(
     redis_admin: Redis, redis_server: RedisServer
 ) -> None:
-    cache = RedisBackend(redis_server.url)
+    cache = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     await cache.set_many([("long", b"1", 100)], {"t": ["long"]})
     await cache.set_many([("short", b"2", 1)], {"t": ["short"]})  # must not shorten it
     assert await redis_admin.pttl("og:tag:t") > 99_000
@@ -347,7 +349,7 @@ async def test_tag_index_outlives_its_longest_key(
 async def test_redis_killed_then_restarted(
     restartable: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cache = RedisBackend(restartable.url, cooldown_s=0.2)
+    cache = RedisBackend(restartable.url, timeout_s=PATIENT_TIMEOUT_S, cooldown_s=0.2)
     inbox = Inbox()
     cache.subscribe("events", inbox)
     await cache.start()
@@ -392,7 +394,7 @@ async def test_redis_killed_then_restarted(
 async def test_claims_and_strict_calls_raise_and_ask_redis_even_while_it_is_down(
     restartable: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cache = RedisBackend(restartable.url, cooldown_s=30)
+    cache = RedisBackend(restartable.url, timeout_s=PATIENT_TIMEOUT_S, cooldown_s=30)
     await cache.set_many([("a", b"1", 30)], {"t": ["a"]})
     await restartable.kill()
     assert await cache.invalidate_tags(["t"]) == 0  # a plain call: a miss, now down
@@ -432,7 +434,7 @@ async def test_a_claim_on_a_hung_redis_is_refused_every_time(hung_url: str) -> N
 async def test_claims_across_two_redis_backends_have_one_winner(
     redis_server: RedisServer, redis_admin: Redis
 ) -> None:
-    one, two = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    one, two = (RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S) for _ in range(2))
     claims = await asyncio.gather(
         *(cache.claim_once("claim:shared", 10) for cache in (one, two) for _ in range(10))
     )

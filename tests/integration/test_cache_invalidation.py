@@ -25,6 +25,7 @@ from sources.events import ChangeEvent, EventType, sku_tag
 from sources.options import CachePolicy, SourceConfig, default_policy
 from sources.records import InventoryItem, Money
 from tests.support.gateways import MakeDataset
+from tests.support.redis_server import PATIENT_TIMEOUT_S
 
 TAG = "price:1"
 
@@ -83,7 +84,7 @@ async def caches(request, redis_server, redis_admin) -> AsyncIterator[Caches]:
     if request.param == "memory":
         yield Caches(MemoryBackend(), None, Invalidations())
         return
-    shared = RedisBackend(redis_server.url)
+    shared = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     await shared.start()
     yield Caches(shared, MemoryBackend(), Invalidations())
     await shared.close()
@@ -248,7 +249,7 @@ async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_t
     its next read (and every instance's) asks the source."""
     names = ("oms", "inventory", "carrier", "ticketing")
     upstreams = Upstreams.open(*(SourceConfig(base_url=own_sim.urls[n]) for n in names))
-    backend = RedisBackend(redis_server.url)
+    backend = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     b = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
     heard = asyncio.Event()
 

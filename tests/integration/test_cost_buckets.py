@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from gateway.admission.bucket import KEY_PREFIX, CostBucket
 from sources.cache import MemoryBackend, RedisBackend
 from tests.support.ports import free_socket, hung_server
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.timing import TRIES
 
 
@@ -26,7 +26,7 @@ async def memory_bucket() -> AsyncIterator[CostBucket]:
 async def redis_bucket(redis_server: RedisServer, redis_admin: Redis) -> AsyncIterator[CostBucket]:
     # These tests are about the bucket's arithmetic: a loaded host must not make a
     # call miss its 100 ms default (a miss admits, and would charge nothing).
-    backend = RedisBackend(redis_server.url, timeout_s=5.0)
+    backend = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     yield CostBucket(backend)
     await backend.close()
 

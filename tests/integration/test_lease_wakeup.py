@@ -24,7 +24,7 @@ from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.options import CachePolicy
 from sources.records import Money
 from tests.support.gateways import SourceStats, gateway_at, running_gateway, settings_for
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.waiting import eventually
 
 LONG_LEASE_MS = 20_000  # the upper bound of a wait: never reached here
@@ -92,7 +92,7 @@ async def two_instances(
         yield shared, shared
         await shared.close()
         return
-    one, two = RedisBackend(redis_server.url), RedisBackend(redis_server.url)
+    one, two = (RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S) for _ in range(2))
     await one.start()
     await two.start()
 
@@ -163,7 +163,7 @@ async def test_a_waiter_fetches_at_once_when_the_holder_gives_up(
 async def test_a_lease_nobody_waits_for_is_released_without_an_announcement(
     redis_server: RedisServer, redis_admin: Redis
 ) -> None:
-    cache = RedisBackend(redis_server.url)
+    cache = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     async with redis_admin.pubsub() as pubsub:
         await pubsub.subscribe("og:released")
         await pubsub.get_message(timeout=1)  # the subscription's confirmation

@@ -10,6 +10,11 @@ from pathlib import Path
 from tests.support.ports import free_port_block
 
 READY_TIMEOUT_S = 5.0
+# A RedisBackend timeout for tests of what Redis answers, not how soon: the default
+# 100 ms covers the whole call, connecting included, and a loaded host's late event loop
+# ran past it (the backend then serves a miss, or refuses a claim). Timeout tests set
+# their own.
+PATIENT_TIMEOUT_S = 2.0
 
 
 class RedisServer:
