@@ -99,7 +99,9 @@ class Components:
         )
         loop_lag = LoopLag()
         loop_lag.start()
-        backend = open_backend(settings.cache_url, loop_lag)
+        backend = open_backend(
+            settings.cache_url, loop_lag, timeout_s=settings.cache_timeout_ms / 1000
+        )
         shared = backend.name != "memory" and settings.cache_local_ttl_ms > 0
         local = MemoryBackend(max_entries=10_000) if shared else None
         cached = CachedUpstreams.build(
@@ -285,6 +287,8 @@ async def _readyz(request: Request) -> Response:
     ]
     health = cached.backend.health()
     cache = {"backend": health.backend, "ok": health.ok, "errors": health.errors}
+    if health.detail:
+        cache["detail"] = health.detail
     if not checks[0][0]:  # the OMS does not answer: nothing can be served
         status, code = "unavailable", 503
     elif not degraded and health.ok:

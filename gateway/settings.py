@@ -143,6 +143,9 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     shutdown_grace_ms: NonNegative = 10000  # then: how long requests in flight may take
     cache_url: str = "memory://"  # or redis://host:port/db
     cache_local_ttl_ms: NonNegative = 2000  # in-process copies in front of Redis; 0: none
+    # A Redis call, pool wait and connecting included, is cut off after this: a miss,
+    # answered by the source (a claim or strict call is refused instead).
+    cache_timeout_ms: Millis = 100
     # Whole answers of queries, dropped by the change events that drop what they read
     # (gateway.response_cache); kept at most as long as the first entity read stays
     # fresh, and never longer than this.

@@ -22,13 +22,16 @@ __all__ = [
 ]
 
 
-def open_backend(url: str, loop_lag: LoopLag | None = None) -> CacheBackend:
-    """``redis://``, ``rediss://`` or ``unix://`` → Redis; ``memory://`` (optionally
-    ``memory://?max_entries=N&max_bytes=N``) → in-process LRU. ``loop_lag``: the
-    process's lag monitor, so Redis is not blamed for the loop's lateness."""
+def open_backend(
+    url: str, loop_lag: LoopLag | None = None, *, timeout_s: float = 0.1
+) -> CacheBackend:
+    """``redis://``, ``rediss://`` or ``unix://`` → Redis, each call cut off after
+    ``timeout_s``; ``memory://`` (optionally ``memory://?max_entries=N&max_bytes=N``) →
+    in-process LRU. ``loop_lag``: the process's lag monitor, so Redis is not blamed for
+    the loop's lateness."""
     parts = urlsplit(url)
     if parts.scheme in REDIS_SCHEMES:
-        return RedisBackend(url, loop_lag=loop_lag)
+        return RedisBackend(url, timeout_s=timeout_s, loop_lag=loop_lag)
     if parts.scheme == "memory":
         query = parse_qs(parts.query)
         if set(query) - {"max_entries", "max_bytes"}:

@@ -29,6 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
 from sources.cache.backend import BackendHealth, CacheUnavailable
@@ -153,6 +154,10 @@ class RedisConnection:
     def failed(self, exc: BaseException) -> None:
         """Note that Redis failed: down for the cooldown, counted and logged."""
         self._last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, TimeoutError | RedisTimeoutError):  # the call's or the socket's
+            self._last_error = (
+                f"no answer within {self.deadline_s * 1000:.0f} ms ({self._last_error})"
+            )
         if not self._down:  # later failures (a listener's too) must not push the probe back
             self._down = True
             self._retry_at = time.monotonic() + self._cooldown_s

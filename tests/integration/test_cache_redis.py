@@ -269,7 +269,7 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
 
     async with hung_server() as hung_url:
         # No in-process copies, so every read has to ask the hung Redis.
-        settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0)
+        settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0, cache_timeout_ms=100)
         for _ in range(3):
             async with in_process_gateway(settings) as gateway:
                 await asyncio.sleep(1.2)  # past the cooldown its start-up probe began
@@ -284,3 +284,20 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
                 break  # more gateways could only find faster times
     assert min(cooling) <= cooling_bound_s, cooling
     assert min(extras) <= hang_bound_s, extras
+
+
+async def test_readyz_names_the_configured_redis_timeout_it_ran_out(sim, dataset):
+    """OG_CACHE_TIMEOUT_MS reaches the backend, and /readyz says why the cache is down."""
+    order, _ = in_transit(dataset)
+    async with hung_server() as hung_url:
+        settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0, cache_timeout_ms=250)
+        async with in_process_gateway(settings) as gateway:
+            # A timeout the busy loop fired late is not blamed on Redis: ask again.
+            for _ in range(20):
+                async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+                    cache = (await resp.json())["cache"]
+                if not cache["ok"]:
+                    break
+                await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
+    assert (cache["backend"], cache["ok"]) == ("redis", False)
+    assert cache["detail"].startswith("no answer within 250 ms ("), cache

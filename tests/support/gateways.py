@@ -18,7 +18,7 @@ from sim.seed import Dataset
 from sources.clock import ShiftedClock
 from tests.support.in_process import Session, in_process
 from tests.support.ports import free_socket
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.serving import serving
 
 FIXED_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -109,7 +109,8 @@ def settings_for(
     busy with the rest of the suite, a test's gateway would refuse its requests. A
     request deadline of :data:`PATIENT_DEADLINE_MS`, not the 800 ms default, unless told
     otherwise: tests count the reads a query makes and compare answers, and a loaded
-    host's reads ran out 800 ms; tests of deadlines set their own."""
+    host's reads ran out 800 ms; tests of deadlines set their own. Likewise a Redis
+    timeout of :data:`~tests.support.redis_server.PATIENT_TIMEOUT_S`, not 100 ms."""
     sources = {
         name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
     }
@@ -118,6 +119,7 @@ def settings_for(
         "exception_queue": False,
         "max_loop_lag_ms": 0,
         "request_deadline_ms": PATIENT_DEADLINE_MS,
+        "cache_timeout_ms": int(PATIENT_TIMEOUT_S * 1000),
     }
     return Settings(sources=sources, **{**defaults, **options})
 
