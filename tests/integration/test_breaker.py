@@ -88,9 +88,13 @@ async def test_one_key_failing_the_oms_does_not_open_it_for_another_tenant(make_
         intercepting_proxy(cluster.urls["oms"], proxy.intercept) as proxy_url,
     ):
         urls = {**cluster.urls, "oms": proxy_url}
-        # The point is the breaker, not speed: a deadline far above the default's 800 ms,
-        # so a machine busy with other tests does not time the victim's reads out.
-        async with secured_gateway(urls, tmp_path, request_deadline_ms=5000) as secured:
+        # The point is the breaker, not speed: a deadline far above the default's 800 ms
+        # and source timeouts far above theirs, so a machine busy with other tests does
+        # not time the victim's reads, or the attacker's, out (SOURCE_TIMEOUT).
+        patient = {"connect_timeout_ms": 3000, "read_timeout_ms": 5000, "total_timeout_ms": 5000}
+        async with secured_gateway(
+            urls, tmp_path, request_deadline_ms=5000, source_options=patient
+        ) as secured:
             attacker_codes: Counter[str] = Counter()
             victim_answers: list[dict] = []
             attacking = True
