@@ -129,7 +129,11 @@ class Components:
             index.listen()
             index.on_raised(self.live.raised.publish)
         await backend.start()
-        keys = open_key_store(settings.keys_url) if settings.key_pepper else None
+        keys = (
+            open_key_store(settings.keys_url, timeout_s=settings.keys_timeout_ms / 1000)
+            if settings.key_pepper
+            else None
+        )
         if keys is not None and settings.key_pepper:
             self.authenticator = Authenticator(
                 keys, settings.key_pepper, cache_ttl_s=settings.key_trust_ms / 1000

@@ -404,7 +404,7 @@ async def _demo_keys(settings: Settings) -> None:
     from gateway.auth.keys import generate_key
     from gateway.auth.store import open_key_store
 
-    store = open_key_store(settings.keys_url)
+    store = open_key_store(settings.keys_url, timeout_s=settings.keys_timeout_ms / 1000)
     print("API keys (send as 'Authorization: Bearer <key>'):")
     try:
         for client_class, tenant, scopes in DEMO_KEYS:
@@ -434,7 +434,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def run() -> int:
-        store = open_key_store(settings.keys_url)
+        store = open_key_store(settings.keys_url, timeout_s=settings.keys_timeout_ms / 1000)
         try:
             return await run_keys_command(args, store, settings.key_pepper or "", sys.stdout)
         finally:

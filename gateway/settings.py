@@ -166,6 +166,9 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # an event stream in dev mode: "scheme://host[:port]", comma-separated.
     allowed_origins: list[str] = msgspec.field(default_factory=list)
     keys_url: str = "file:.ordergraph/keys.json"  # or redis://…
+    # A Redis key store call, connecting included, is cut off after this: the request
+    # is refused (503 AUTH_UNAVAILABLE, retryable), never let through unchecked.
+    keys_timeout_ms: Millis = 400
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
     # Bearer token for /metrics and /readyz's details; None: open to anyone who can connect.
     admin_token: str | None = None

@@ -62,7 +62,8 @@ def _oldest_first(records: list[KeyRecord]) -> list[KeyRecord]:
 class RedisKeyStore:
     """Records as JSON at ``og:apikey:<key_id>``, their ids in the set ``og:apikeys``."""
 
-    def __init__(self, url: str, *, timeout_s: float = 0.2) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 0.4) -> None:
+        """``timeout_s`` caps each call, connecting included."""
         self._client = Redis.from_url(
             url,
             decode_responses=True,
@@ -72,8 +73,7 @@ class RedisKeyStore:
             # timeout would only double the wait on a hung Redis.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
-        # Connecting and the command each have their own timeout; this caps the call.
-        self._deadline_s = 2 * timeout_s
+        self._deadline_s = timeout_s
 
     async def get(self, key_id: str) -> KeyRecord | None:
         raw = await self._call(self._client.get(RECORD_PREFIX + key_id))
@@ -210,12 +210,12 @@ class FileKeyStore:
             os.close(dir_fd)
 
 
-def open_key_store(url: str) -> KeyStore:
-    """``redis://…`` or ``rediss://…`` → Redis; ``file:///abs/keys.json`` or
-    ``file:relative/keys.json`` → a JSON file."""
+def open_key_store(url: str, *, timeout_s: float = 0.4) -> KeyStore:
+    """``redis://…`` or ``rediss://…`` → Redis, each call cut off after ``timeout_s``;
+    ``file:///abs/keys.json`` or ``file:relative/keys.json`` → a JSON file."""
     parts = urlsplit(url)
     if parts.scheme in ("redis", "rediss"):
-        return RedisKeyStore(url)
+        return RedisKeyStore(url, timeout_s=timeout_s)
     if parts.scheme == "file":
         if parts.netloc or not parts.path or parts.query or parts.fragment:
             raise ValueError(

@@ -56,8 +56,9 @@ from gateway.auth.store import (
 )
 from gateway.cli import _demo_keys
 from gateway.settings import Settings
-from tests.support.ports import free_socket
-from tests.support.redis_server import RedisServer
+from tests.support.gateways import in_process_gateway, settings_for
+from tests.support.ports import free_socket, hung_server
+from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.timing import fastest_async
 
 PEPPER = "pepper-for-tests-0123456789abcdef"
@@ -204,9 +205,6 @@ def test_principal_and_dev_principal():
 
 # --- stores -----------------------------------------------------------------------
 
-# What a store does, not how fast: a loaded host must not run out the 200 ms default.
-PATIENT_S = 5.0
-
 
 @pytest.fixture(params=["file", "redis"])
 async def make_store(
@@ -223,7 +221,7 @@ async def make_store(
         if request.param == "file":
             store = FileKeyStore(tmp_path / "secrets" / "keys.json")
         else:
-            store = RedisKeyStore(redis_server.url, timeout_s=PATIENT_S)
+            store = RedisKeyStore(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
         opened.append(store)
         return store
 
@@ -267,7 +265,7 @@ async def test_store_sees_writes_of_another_instance(make_store):
 async def test_redis_layout_one_document_per_key_and_no_ttl(
     redis_server: RedisServer, redis_admin: Redis
 ):
-    store = RedisKeyStore(redis_server.url, timeout_s=PATIENT_S)
+    store = RedisKeyStore(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     _, record = new_key()
     await store.put(record)
     await store.close()
@@ -304,6 +302,29 @@ async def test_redis_store_fails_fast_when_redis_is_down_or_hung():
     # The fastest of a few fresh stores: a loaded machine only ever adds time.
     assert await fastest_async(failing, within=0.5) < 0.5
     server.close()
+
+
+async def test_a_gateway_waits_its_keys_timeout_for_a_hung_store_then_refuses(sim) -> None:
+    """OG_KEYS_TIMEOUT_MS reaches the Redis key store: a hung store refuses the request
+    (503, retryable) no sooner than that, and never lets it through unchecked."""
+    key, _ = new_key()
+    async with hung_server() as hung_url:
+        settings = settings_for(
+            sim.urls, dev_mode=False, key_pepper=PEPPER, keys_url=hung_url, keys_timeout_ms=600
+        )
+        async with in_process_gateway(settings) as gateway:
+            started = time.monotonic()
+            async with gateway.session.post(
+                f"{gateway.url}/graphql",
+                json={"query": "{ __typename }"},
+                headers={"Authorization": f"Bearer {key}"},
+            ) as resp:
+                status, body = resp.status, await resp.json()
+            took = time.monotonic() - started
+    assert status == 503, body
+    assert body["errors"][0]["extensions"]["code"] == "AUTH_UNAVAILABLE"
+    # Neither the 400 ms default nor the test gateways' patient one: the setting.
+    assert 0.6 <= took < PATIENT_TIMEOUT_S, took
 
 
 async def test_file_store_writes_0600_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -110,7 +110,8 @@ def settings_for(
     request deadline of :data:`PATIENT_DEADLINE_MS`, not the 800 ms default, unless told
     otherwise: tests count the reads a query makes and compare answers, and a loaded
     host's reads ran out 800 ms; tests of deadlines set their own. Likewise a Redis
-    timeout of :data:`~tests.support.redis_server.PATIENT_TIMEOUT_S`, not 100 ms."""
+    timeout of :data:`~tests.support.redis_server.PATIENT_TIMEOUT_S` for the cache and
+    the key store, not their 100 and 400 ms."""
     sources = {
         name: SourceSettings(url=url, **(source_options or {})) for name, url in urls.items()
     }
@@ -120,6 +121,7 @@ def settings_for(
         "max_loop_lag_ms": 0,
         "request_deadline_ms": PATIENT_DEADLINE_MS,
         "cache_timeout_ms": int(PATIENT_TIMEOUT_S * 1000),
+        "keys_timeout_ms": int(PATIENT_TIMEOUT_S * 1000),
     }
     return Settings(sources=sources, **{**defaults, **options})
 
