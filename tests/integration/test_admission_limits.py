@@ -8,8 +8,8 @@ count), the least of several runs of documents made unique by a trailing comment
 so that no cache helps (a loaded machine still slows a run down, sharing caches and
 cores, but never speeds one up: the fastest run is the document's own cost). When the
 virtual machine's host is busy, even CPU time grows (up to 1.7 times was seen): the
-bound is scaled by how much slower a fixed piece of other work runs at that moment
-(``tests.support.timing.slowdown``), never below 10 ms.
+bound is scaled by how much slower a fixed piece of other work runs right after each
+run (``tests.support.timing.slowdown``), never below 10 ms.
 
 Measured on the 2-core machine class, loaded by other sessions: the slowest admitted
 documents below (near every field limit; the graph's own 141-field order page is as
@@ -124,10 +124,12 @@ def test_no_document_takes_more_than_10_ms_to_admit(schema: GraphQLSchema, name:
         query = f"{document}\n# {run}"  # a unique trailing comment: no cache helps
         started = time.thread_time()
         outcomes.add(admit(analyser, query))
-        times.append(time.thread_time() - started)
+        took = time.thread_time() - started
+        # Scaled by the host's speed right then: a busy host's contention comes and
+        # goes within a test, so a later probe may find it quiet.
+        times.append(took / slowdown(tries=1))
     assert len(outcomes) == 1, outcomes
-    slower = slowdown()
-    assert min(times) < BOUND_S * slower, (name, outcomes, times, slower)
+    assert min(times) < BOUND_S, (name, outcomes, times)
 
 
 def test_the_issues_documents_are_refused_before_validation(schema: GraphQLSchema) -> None:
