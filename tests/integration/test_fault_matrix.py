@@ -13,16 +13,15 @@ import pytest
 
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
-from tests.support.gateways import in_process_gateway, settings_for
+from tests.support.gateways import PATIENT_DEADLINE_MS, in_process_gateway, settings_for
 from tests.support.ports import refusing_url
 from tests.support.queries import ORDER_BY_NUMBER
 
 DEADLINE_MS = 800  # a hanging source's fields fail at it
 # Every other fault answers or fails at once, and the slow source (300 ms) within the
-# deadline: one a loaded host's reads of the healthy sources keep (at 800 ms, a cold OMS
-# read once left inventory 226 ms, and inventory once timed out beside a carrier's
-# partial answer).
-PATIENT_DEADLINE_MS = 2000
+# deadline: the test gateways' patient one, which a loaded host's reads of the healthy
+# sources keep (at 800 ms, a cold OMS read once left inventory 226 ms; at 2 s, beside
+# two busy loops, inventory and tickets timed out beside a carrier's partial answer).
 FAULTS = {
     "down": None,  # connections refused
     "500s": FaultSpec(error_rate=1.0, error_status=500),
