@@ -9,7 +9,6 @@ never from a test module."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +26,6 @@ from tests.support.timing import slowdown
 pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
 # The adapter contract kit lives outside tests/: its asserts get pytest's messages too.
 pytest.register_assert_rewrite("sources.adapters.contract")
-
-# pytest caches every test module once it has rewritten its asserts, but not where
-# PYTHONDONTWRITEBYTECODE is set: then each worker rewrites them all again (3 of its
-# 5 s of collection). The cache is __pycache__, which git and Docker ignore.
-sys.dont_write_bytecode = False
 
 TESTS = Path(__file__).parent
 TIERS = ("unit", "integration", "e2e")
