@@ -20,6 +20,7 @@ from tests.support.attacks import ATTACKS, Attack, check, q, send
 from tests.support.cross_tenant import ask, comparable, probes, writes
 from tests.support.gateways import gateway_at, running_gateway
 from tests.support.secured import TENANT_B, Secured, secured_settings
+from tests.support.tls import SHARED_TLS
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,10 @@ async def in_process(secured) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def client_of(secured: Secured, timeout: float = 30) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=secured.gateway.url, timeout=timeout, verify=SHARED_TLS)
+
+
 def test_the_suite_is_large_enough():
     assert len(ATTACKS) >= 30
     assert len({attack.name for attack in ATTACKS}) == len(ATTACKS)
@@ -54,7 +59,7 @@ def test_the_suite_is_large_enough():
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[attack.name for attack in ATTACKS])
 async def test_attack(secured, stats, attack: Attack):
-    async with httpx.AsyncClient(base_url=secured.gateway.url, timeout=30) as client:
+    async with client_of(secured) as client:
         check(attack, await send(client, secured.keys, attack))
     assert sum((await stats.requests()).values()) == 0, "a resolver reached a source"
 
@@ -80,7 +85,7 @@ CLEAR_ANSWERS = [
 
 @pytest.mark.parametrize("attack", CLEAR_ANSWERS, ids=[a.name for a in CLEAR_ANSWERS])
 async def test_clear_answer(secured, stats, attack: Attack):
-    async with httpx.AsyncClient(base_url=secured.gateway.url, timeout=30) as client:
+    async with client_of(secured) as client:
         check(attack, await send(client, secured.keys, attack))
     assert sum((await stats.requests()).values()) == 0, "a resolver reached a source"
 
@@ -105,7 +110,7 @@ async def test_another_tenants_ids_through_every_path(secured, sim):
     sim.reset_stats()
     differing = []
     for probe in probes(sim.dataset, TENANT_B):
-        async with httpx.AsyncClient(base_url=secured.gateway.url, timeout=10) as client:
+        async with client_of(secured, timeout=10) as client:
             foreign = comparable(await ask(client, secured.keys, probe, probe.foreign))
             missing = comparable(await ask(client, secured.keys, probe, probe.missing))
         found_nothing = "NOT_FOUND" in json.dumps(foreign) or probe.path.startswith("orders ")

@@ -47,6 +47,7 @@ from sim.seed import Dataset
 from tests.support.gateways import FIXED_NOW, MakeDataset, running_gateway
 from tests.support.secured import MANIFEST, TENANT_A, secured_settings
 from tests.support.timing import HANG_S
+from tests.support.tls import SHARED_TLS
 
 SCHEMA = build_schema()._schema
 # Key classes: a console (everything), an app without PII or tickets, an app bound to
@@ -348,12 +349,12 @@ def run_generated(
         if time.monotonic() < stop_at:
             pair.compare(client, senders[next(turn) % len(senders)], {"query": query})
 
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, verify=SHARED_TLS) as client:
         send()
 
 
 def run_handwritten(pair: Pair, dataset: Dataset, senders: tuple[str, ...]) -> None:
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, verify=SHARED_TLS) as client:
         for sender in senders:
             for payload in _handwritten(dataset):
                 pair.compare(client, sender, payload)
@@ -430,7 +431,7 @@ async def _first_event(url: str, key: str, payload: dict[str, Any]) -> Any:
     (status and body)."""
     headers = {"authorization": f"Bearer {key}"}
     async with (
-        httpx.AsyncClient(timeout=httpx.Timeout(HANG_S)) as client,
+        httpx.AsyncClient(timeout=httpx.Timeout(HANG_S), verify=SHARED_TLS) as client,
         aconnect_sse(client, "POST", f"{url}/graphql", json=payload, headers=headers) as source,
     ):
         if source.response.status_code != 200:

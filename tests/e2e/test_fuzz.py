@@ -35,6 +35,7 @@ from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
 from tests.support.gateways import MakeDataset, running_gateway
 from tests.support.secured import KEYS, MANIFEST, TENANT_A, TENANT_B, Secured, secured_gateway
+from tests.support.tls import SHARED_TLS
 
 SCHEMA = build_schema()._schema
 # Who sends: every key class, bound to each tenant and to none. Partners may run only
@@ -213,7 +214,7 @@ def run_pass(
             body = {"raw": resp.text[:300]}
         findings.record(key, payload, resp.status_code, body, elapsed)
 
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(base_url=url, timeout=30, verify=SHARED_TLS) as client:
         send()
 
 
@@ -358,6 +359,7 @@ async def test_variables_that_are_not_an_object_are_refused(fuzzed, own_dataset)
             f"{fuzzed.gateway.url}/graphql",
             json={"query": "{ __typename }", "variables": example},
             headers={"authorization": f"Bearer {fuzzed.keys['console']}"},
+            verify=SHARED_TLS,
         ).status_code
         assert status == 400, f"variables {example!r}: HTTP {status}"
 

@@ -10,15 +10,15 @@ into the app; any other (a simulated source's) goes over loopback as before."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import ssl
 from collections.abc import AsyncIterator, Generator
 from types import TracebackType
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+
+from tests.support.tls import SHARED_TLS
 
 BASE_URL = "http://gateway.test"
 LIFESPAN_TIMEOUT_S = 30.0  # start-up waits for the sources and Redis on a loaded machine
@@ -100,13 +100,6 @@ class Session:
         return self.request("DELETE", url, **options)
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every session's other URLs: loading the CA bundle for each
-    new client took 20 ms of CPU, about a third of an in-process gateway's start."""
-    return ssl.create_default_context()
-
-
 @contextlib.asynccontextmanager
 async def in_process(app: Any) -> AsyncIterator[tuple[str, Session]]:
     """Run ``app``'s lifespan until the block ends; yields its base URL and a session
@@ -118,7 +111,7 @@ async def in_process(app: Any) -> AsyncIterator[tuple[str, Session]]:
         httpx.AsyncClient(
             mounts={BASE_URL: httpx.ASGITransport(manager.app)},
             timeout=httpx.Timeout(30.0),
-            verify=_tls(),
+            verify=SHARED_TLS,
         ) as client,
     ):
         yield BASE_URL, Session(client)

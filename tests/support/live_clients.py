@@ -15,6 +15,8 @@ from gql.client import AsyncClientSession
 from gql.transport.websockets import WebsocketsTransport
 from httpx_sse import aconnect_sse
 
+from tests.support.tls import SHARED_TLS
+
 ORDER_UPDATED = """subscription Watch($id: ID!) { orderUpdated(id: $id) {
   id number customerStatus shipments { trackingNumber tracking { status } }
 } }"""
@@ -60,7 +62,7 @@ async def sse_stream(
     headers = {"authorization": f"Bearer {key}"} if key else {}
     timeout = httpx.Timeout(10.0, read=30.0)
     async with (
-        httpx.AsyncClient(timeout=timeout) as client,
+        httpx.AsyncClient(timeout=timeout, verify=SHARED_TLS) as client,
         aconnect_sse(
             client, "POST", f"{http_url}/graphql", json=payload, headers=headers
         ) as source,
