@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.imports import imported_modules
+from tests.support.imports import imported_modules, syntax_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"gateway": 0, "services": 1, "resolvers": 2, "domain": 3, "sources": 4}
@@ -109,7 +109,7 @@ def test_now_comes_from_the_clock():
             relative = str(path.relative_to(ROOT))
             if relative in WALL_CLOCK_ALLOWED:
                 continue
-            for node in ast.walk(ast.parse(path.read_text())):
+            for node in ast.walk(syntax_tree(path)):
                 if (
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Attribute)
