@@ -59,7 +59,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Settle the heap as the gateway does once it is up: what collection imported and
     built lives as long as the process, so the collector stops scanning it; without
-    this, a worker spent a fifth of its CPU in the collector."""
+    this, a worker spent about a quarter of its CPU in the collector."""
     settle_the_heap()
 
 
