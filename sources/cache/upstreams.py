@@ -67,6 +67,7 @@ class CachedUpstreams:
     backend: CacheBackend
     local: KeyValue | None  # the in-process copies every source above shares
     upstreams: Upstreams
+    hearing: tuple[HearsChanges, ...]  # the adapters told of every change, found once
     invalidations: Invalidations  # what this process saw invalidated, for fetches in flight
     clock: Clock  # the process's one clock: entry ages here, "now" for every rule
     listeners: list[ChangeListener] = field(default_factory=list)
@@ -155,6 +156,7 @@ class CachedUpstreams:
             backend=backend,
             local=local,
             upstreams=upstreams,
+            hearing=tuple(a for a in upstreams.all() if isinstance(a, HearsChanges)),
             invalidations=invalidations,
             clock=clock,
         )
@@ -227,9 +229,8 @@ class CachedUpstreams:
     def _tell_adapters(self, event: ChangeEvent) -> None:
         """Before anything is dropped: a read that follows must find the adapters
         knowing of the change (:class:`~sources.adapters.protocols.HearsChanges`)."""
-        for adapter in self.upstreams.all():
-            if isinstance(adapter, HearsChanges):
-                adapter.heard(event)
+        for adapter in self.hearing:
+            adapter.heard(event)
 
     async def _drop_local(self, tags: Sequence[str]) -> None:
         if self.local is not None:
