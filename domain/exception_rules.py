@@ -53,6 +53,7 @@ from domain.status import (
     promised_window,
     shipment_milestone,
 )
+from domain.tickets import AWAITING_OUR_REPLY, UNRESOLVED
 from sources.records import (
     FinancialStatus,
     FulfillmentHold,
@@ -65,7 +66,6 @@ from sources.records import (
     Shipment,
     ShipmentStatus,
     Ticket,
-    TicketStatus,
     Tracking,
 )
 
@@ -304,10 +304,6 @@ _MOVING = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY}
 # Where a parcel has met the delivery promise: delivered, or waiting at a pickup point.
 _ARRIVED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.READY_FOR_PICKUP})
 _ARRIVED_STATUSES = frozenset({CustomerOrderStatus.DELIVERED, CustomerOrderStatus.READY_FOR_PICKUP})
-_OPEN_TICKET = frozenset(
-    {TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD}
-)
-_AWAITING_REPLY = frozenset({TicketStatus.NEW, TicketStatus.OPEN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -950,7 +946,7 @@ def _delivered_disagreement(f: _Facts, p: _Parcel) -> OrderException | None:
 
 def _reply_due(f: _Facts, ticket: Ticket) -> datetime | None:
     """When a ticket awaiting our reply misses the response SLA."""
-    if ticket.status not in _AWAITING_REPLY:
+    if ticket.status not in AWAITING_OUR_REPLY:
         return None
     return ticket.updated_at + f.limits.ticket_response_sla
 
@@ -960,7 +956,7 @@ def _unanswered(f: _Facts, found: Sequence[OrderException]) -> Iterator[OrderExc
     if f.tickets is None:
         return
     critical = [e for e in found if e.severity is Severity.CRITICAL]
-    if critical and not any(t.status in _OPEN_TICKET for t in f.tickets):
+    if critical and not any(t.status in UNRESOLVED for t in f.tickets):
         first = min(critical, key=lambda e: e.detected_at)
         yield _exception(
             ExceptionCode.UNANSWERED_TICKET,

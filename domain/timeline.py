@@ -43,6 +43,7 @@ from domain.carrier_events import in_time_order
 from domain.exception_rules import Thresholds
 from domain.progress import OrderProgress
 from domain.status import latest_estimate
+from domain.tickets import RESOLVED
 from sources.records import (
     CancelReason,
     CheckpointLocation,
@@ -128,7 +129,6 @@ _CARRIER_KINDS = {
     ShipmentStatus.DELIVERY_ATTEMPTED: EventKind.DELIVERY_ATTEMPTED,
     ShipmentStatus.DELIVERED: EventKind.DELIVERED,
 }
-_SOLVED = frozenset({TicketStatus.SOLVED, TicketStatus.CLOSED})
 _BACKORDERED_AT_MOST = Thresholds().backorder_available_at_most
 _SOURCE_RANK = {source: rank for rank, source in enumerate(EventSource)}
 _KIND_RANK = {kind: rank for rank, kind in enumerate(EventKind)}
@@ -355,7 +355,7 @@ def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
         facts = [(ticket.created_at, EventKind.TICKET_OPENED)]
         if ticket.status is TicketStatus.PENDING:
             facts.append((ticket.updated_at, EventKind.TICKET_ANSWERED))
-        elif ticket.status in _SOLVED:
+        elif ticket.status in RESOLVED:
             facts.append((ticket.updated_at, EventKind.TICKET_SOLVED))
         told = []  # (when, kind, what follows "Ticket #id" in the message, key suffix)
         for at, kind in facts:

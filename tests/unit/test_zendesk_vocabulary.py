@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from domain.tickets import AWAITING_OUR_REPLY, UNRESOLVED
 from sim.seed import generate
 from sources.adapters.vocabulary import Vocabulary
 from sources.adapters.zendesk import wire
@@ -24,7 +25,6 @@ from sources.adapters.zendesk.vocabulary import (
     ticket_from_zendesk,
     user_id,
     users,
-    waiting_on_us,
     zendesk_from_ticket,
 )
 from sources.records import (
@@ -151,18 +151,24 @@ def test_values_zendesk_may_add_fall_back(
 
 
 @pytest.mark.parametrize(
-    ("status", "waiting"),
+    ("theirs", "waiting", "unresolved"),
     [
-        (TicketStatus.NEW, True),
-        (TicketStatus.OPEN, True),
-        (TicketStatus.PENDING, False),
-        (TicketStatus.ON_HOLD, False),
-        (TicketStatus.SOLVED, False),
-        (TicketStatus.CLOSED, False),
+        ("new", True, True),
+        ("open", True, True),
+        ("pending", False, True),
+        ("hold", False, True),
+        ("solved", False, False),
+        ("closed", False, False),
     ],
 )
-def test_only_new_and_open_tickets_wait_on_us(status: TicketStatus, waiting: bool) -> None:
-    assert waiting_on_us(status) is waiting
+def test_zendesk_statuses_read_as_what_they_mean_to_the_rules(
+    theirs: str, waiting: bool, unresolved: bool
+) -> None:
+    """New and open tickets wait on our reply; pending and on-hold ones wait on the
+    requester or a third party but are not settled; solved and closed ones are."""
+    ours = STATUS.read(theirs)
+    assert (ours in AWAITING_OUR_REPLY) is waiting
+    assert (ours in UNRESOLVED) is unresolved
 
 
 # --- round trip ------------------------------------------------------------------------
@@ -387,7 +393,7 @@ def test_a_merged_ticket_reads_closed_with_its_merge_tag() -> None:
     assert ticket is not None
     assert ticket.status is TicketStatus.CLOSED
     assert ticket.tags == ["closed_by_merge", "enterprise"]
-    assert not waiting_on_us(ticket.status)
+    assert ticket.status not in UNRESOLVED
 
 
 def test_a_deleted_ticket_is_not_ours() -> None:

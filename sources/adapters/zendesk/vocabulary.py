@@ -77,16 +77,7 @@ CHANNEL = Vocabulary(
     },
 )
 
-# Zendesk's help on ticket statuses: new is not yet assigned, open is assigned and
-# worked on; pending waits on the requester, on-hold on a third party (no agent of
-# ours), solved waits only for a possible reopening, closed is over.
-_WAITING_ON_US = frozenset({records.TicketStatus.NEW, records.TicketStatus.OPEN})
 _ZENDESK_ID = re.compile(r"[1-9][0-9]*")
-
-
-def waiting_on_us(status: records.TicketStatus) -> bool:
-    """Whether the next move on a ticket in ``status`` is our support team's."""
-    return status in _WAITING_ON_US
 
 
 def ticket_from_zendesk(
