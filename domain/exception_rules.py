@@ -63,6 +63,7 @@ from sources.records import (
     InventoryItem,
     InventoryLevel,
     Order,
+    OrderLine,
     Shipment,
     ShipmentStatus,
     Ticket,
@@ -415,8 +416,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _day(moment: datetime) -> str:
-    """A date for customers, e.g. "4 Dec"."""
+def customer_day(moment: datetime) -> str:
+    """A date for customers, e.g. "4 Dec": the calendar day where the source put
+    ``moment`` (a carrier's window is the day at the destination), not the UTC day."""
     return f"{moment.day} {moment:%b}"
 
 
@@ -518,43 +520,52 @@ def _unpaid(f: _Facts) -> Iterator[OrderException]:
     )
 
 
-def _short_lines(f: _Facts, fo: FulfillmentOrder) -> list[tuple[str, str, InventoryLevel]]:
-    """(line id, SKU, level) of the FO's unshipped lines with no stock at its location."""
-    skus = {line.id: line.sku for line in f.order.lines}
+def short_lines(
+    order: Order,
+    fo: FulfillmentOrder,
+    unshipped: Mapping[str, int],
+    stock: Mapping[str, InventoryItem | None],
+    limits: Thresholds,
+) -> list[tuple[OrderLine, InventoryLevel]]:
+    """(line, level) of ``fo``'s lines with units still to ship (``unshipped``: line id
+    -> units) whose stock at its location is at or below
+    ``limits.backorder_available_at_most``: the lines the BACKORDERED exception names
+    and the timeline's backorder entries tell of."""
+    lines = {line.id: line for line in order.lines}
     short = []
-    for line_id in f.unshipped.get(fo.id, {}):
-        sku = skus.get(line_id)
-        item = f.stock.get(sku) if sku else None
+    for line_id in unshipped:
+        line = lines.get(line_id)
+        item = stock.get(line.sku) if line else None
         levels = item.levels if item else []
         level = next((lv for lv in levels if lv.location_id == fo.location.id), None)
-        if sku and level and level.available <= f.limits.backorder_available_at_most:
-            short.append((line_id, sku, level))
+        if line and level and level.available <= limits.backorder_available_at_most:
+            short.append((line, level))
     return short
 
 
 def _backordered(f: _Facts) -> Iterator[OrderException]:
     """An out-of-stock hold (per FO) or, without one, each unshipped line with no stock."""
     for fo in f.live_fos:
-        short = _short_lines(f, fo)
+        short = short_lines(f.order, fo, f.unshipped.get(fo.id, {}), f.stock, f.limits)
         hold = next((h for h in fo.holds if h.reason is HoldReason.INVENTORY_OUT_OF_STOCK), None)
         if hold is not None:
             held = _hold_evidence(fo, hold)
             yield _backorder(Subject("fulfillment_order", fo.id), hold.held_at, held, short)
         else:
-            for line_id, sku, level in short:
-                yield _backorder(Subject("line", line_id), level.as_of, [], [(line_id, sku, level)])
+            for line, level in short:
+                yield _backorder(Subject("line", line.id), level.as_of, [], [(line, level)])
 
 
 def _backorder(
     subject: Subject,
     detected_at: datetime,
     evidence: list[tuple[str, str | None]],
-    short: list[tuple[str, str, InventoryLevel]],
+    short: list[tuple[OrderLine, InventoryLevel]],
 ) -> OrderException:
     facts = [*evidence]
-    for _, sku, level in short:
+    for line, level in short:
         facts += [
-            ("inventory.sku", sku),
+            ("inventory.sku", line.sku),
             ("inventory.location_id", level.location_id),
             ("inventory.available", str(level.available)),
             ("inventory.incoming", str(level.incoming)),
@@ -565,7 +576,7 @@ def _backorder(
         (lv.incoming_expected_at for *_, lv in short if lv.incoming_expected_at), default=None
     )
     message = "An item in your order is temporarily out of stock. " + (
-        f"It should be back in stock around {_day(restock)}, and we'll send it then."
+        f"It should be back in stock around {customer_day(restock)}, and we'll send it then."
         if restock
         else "We'll send it as soon as it's back."
     )
@@ -616,7 +627,7 @@ def _late(f: _Facts) -> Iterator[OrderException]:
         _order_subject(f),
         f.promise[1],
         [("oms.promised_delivery.latest", _iso(f.promise[1])), ("order.status", status.value)],
-        f"Your order hasn't arrived by {_day(f.promise[1])} as we promised. We're sorry, "
+        f"Your order hasn't arrived by {customer_day(f.promise[1])} as we promised. We're sorry, "
         "and we're looking into it.",
     )
 
@@ -916,7 +927,7 @@ def _predicted_late(f: _Facts, p: _Parcel) -> OrderException | None:
             ("carrier.latest_estimated_delivery.latest", _iso(window.latest)),
             ("oms.promised_delivery.latest", _iso(f.promise[1])),
         ],
-        f"Your parcel is now expected around {_day(window.latest)}, later than we first "
+        f"Your parcel is now expected around {customer_day(window.latest)}, later than we first "
         "promised. Sorry for the wait.",
     )
 

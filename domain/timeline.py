@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.carrier_events import in_time_order
-from domain.exception_rules import Thresholds
+from domain.exception_rules import Thresholds, customer_day, short_lines
 from domain.progress import OrderProgress
 from domain.status import latest_estimate
 from domain.tickets import RESOLVED
@@ -129,7 +129,7 @@ _CARRIER_KINDS = {
     ShipmentStatus.DELIVERY_ATTEMPTED: EventKind.DELIVERY_ATTEMPTED,
     ShipmentStatus.DELIVERED: EventKind.DELIVERED,
 }
-_BACKORDERED_AT_MOST = Thresholds().backorder_available_at_most
+_LIMITS = Thresholds()  # the exception rules' defaults, as the resolvers use them
 _SOURCE_RANK = {source: rank for rank, source in enumerate(EventSource)}
 _KIND_RANK = {kind: rank for rank, kind in enumerate(EventKind)}
 
@@ -250,19 +250,10 @@ def _waiting_lines(
 ) -> Iterator[tuple[str, OrderLine, InventoryLevel]]:
     """(fulfillment order id, line, level) of every line with unshipped units on a live
     fulfillment order whose location is oversold (the BACKORDERED exception's rule)."""
-    lines = {line.id: line for line in order.lines}
     progress = OrderProgress.of(order)
     for fo in progress.unfinished:
-        unshipped = progress.unshipped[fo.id]
-        for part in fo.lines:
-            line = lines.get(part.line_id)
-            if line is None or part.line_id not in unshipped:
-                continue
-            item = stock.get(line.sku)
-            levels = item.levels if item else []
-            level = next((lv for lv in levels if lv.location_id == fo.location.id), None)
-            if level is not None and level.available <= _BACKORDERED_AT_MOST:
-                yield fo.id, line, level
+        for line, level in short_lines(order, fo, progress.unshipped[fo.id], stock, _LIMITS):
+            yield fo.id, line, level
 
 
 def _inventory_events(
@@ -292,22 +283,16 @@ def _inventory_events(
         in_force = max((n for n, e in enumerate(history) if e.set_at <= since), default=0)
         for n in range(in_force, len(history)):
             expected = history[n]
-            day = _day(expected.expected_at)
+            day = customer_day(expected.expected_at)
             if n == in_force:
                 message = f"{line.name} should be back in stock around {day}"
             else:
-                was = _day(history[n - 1].expected_at)
+                was = customer_day(history[n - 1].expected_at)
                 message = f"{line.name}: the restock moved from {was} to {day}"
             key = f"{fo_id}:{line.id}:restock:{expected.set_at.isoformat()}"
             yield event(
                 max(expected.set_at, since), EventKind.RESTOCK_EXPECTED, message, key, line.id
             )
-
-
-def _day(moment: datetime) -> str:
-    """A date for customers, e.g. "4 Dec" (of the UTC day)."""
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%b}"
 
 
 def _carrier_events(

@@ -8,6 +8,7 @@ from unittest.mock import ANY
 import msgspec
 import pytest
 
+from domain.exception_rules import ExceptionCode, detect_exceptions
 from domain.timeline import EventKind as K
 from domain.timeline import (
     EventSource,
@@ -420,6 +421,27 @@ def test_inventory_events(name, record, stock, expected):
     assert all(e.visibility is V.CUSTOMER and e.subject_id == "l1" for e in inventory)
     assert all(e.at.utcoffset() == timedelta(0) for e in inventory)
     assert len({e.key for e in events}) == len(events)
+
+
+def test_a_restock_date_reads_the_same_day_in_the_timeline_and_the_exception():
+    """The day the source wrote, in both: 23:00 at UTC-5 on 4 Dec is 5 Dec in UTC, and
+    the timeline used to say so while the BACKORDERED message said 4 Dec."""
+    late_evening = datetime(2026, 12, 4, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    expectation = RestockExpectation(expected_at=late_evening, set_at=AGO[120])
+    item = _stock(-1, AGO[24])["SKU-l1"]
+    assert item is not None
+    level = msgspec.structs.replace(
+        item.levels[0], incoming_expected_at=late_evening, restock_history=[expectation]
+    )
+    stock: dict[str, InventoryItem | None] = {"SKU-l1": InventoryItem(sku="SKU-l1", levels=[level])}
+    told = [e.message for e in build_timeline(WAITING, {}, None, stock)]
+    assert "Item l1 should be back in stock around 4 Dec" in told
+    (backordered,) = [
+        e
+        for e in detect_exceptions(WAITING, {}, stock, None, now=NOW)
+        if e.code is ExceptionCode.BACKORDERED
+    ]
+    assert "back in stock around 4 Dec" in (backordered.customer_message or "")
 
 
 def test_inventory_events_need_stock():
