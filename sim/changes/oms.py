@@ -15,6 +15,16 @@ from datetime import datetime
 
 from msgspec.structs import replace
 
+# The refusals of the order-changing data endpoints: the gateway's codes, which the OMS
+# reaches by its own checks below, in the same precedence.
+from domain.eligibility import (
+    ALREADY_CANCELLED,
+    ALREADY_SHIPPED,
+    IN_FULFILLMENT,
+    NOTHING_TO_CANCEL,
+    PARTIALLY_SHIPPED,
+    PICKUP_ORDER,
+)
 from domain.progress import FINISHED, STOPPABLE, OrderProgress
 from sim.changes import NOT_FOUND, Body, Change, ChangeError, NoBody, after
 from sim.seed import Dataset
@@ -39,20 +49,15 @@ from sources.records import (
 )
 
 NOT_CANCELLABLE = "NOT_CANCELLABLE"
-# Refusals of the order-changing data endpoints: the same codes, in the same precedence,
-# as the gateway's eligibility rules (domain/eligibility.py).
-ALREADY_CANCELLED = "ALREADY_CANCELLED"
-NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
-PICKUP_ORDER = "PICKUP_ORDER"
-ALREADY_SHIPPED = "ALREADY_SHIPPED"
-PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
-IN_FULFILLMENT = "IN_FULFILLMENT"
 QUANTITY_NOT_CANCELLABLE = "QUANTITY_NOT_CANCELLABLE"  # more than a line's cancellable units
 NOT_SHIPPABLE = "NOT_SHIPPABLE"  # a fulfillment order held, scheduled, finished or for pickup
 ALREADY_DECIDED = "ALREADY_DECIDED"
 
+# Authorised or pending, nothing taken yet: a whole cancel voids it.
 _UNCAPTURED = frozenset({FinancialStatus.AUTHORIZED, FinancialStatus.PENDING})
+# Money taken: a cancel refunds it, partly or, for the whole order, all that is left.
 _PAID = frozenset({FinancialStatus.PAID, FinancialStatus.PARTIALLY_PAID})
+_CAPTURED = _PAID | {FinancialStatus.PARTIALLY_REFUNDED}
 
 
 class CancelOrder(Body, frozen=True, kw_only=True):
@@ -192,9 +197,12 @@ def _without(fo: FulfillmentOrder, left: Counter[str], at: datetime) -> Fulfillm
 
 def _refunded(status: FinancialStatus, *, everything: bool) -> FinancialStatus:
     """The payment after cancelling ``everything`` or only part of an order: an
-    uncaptured payment is voided (or kept for the rest), a captured one refunded."""
-    if everything:
-        return FinancialStatus.VOIDED if status in _UNCAPTURED else FinancialStatus.REFUNDED
+    uncaptured payment is voided (or kept for the rest), a captured one refunded. One
+    already voided, expired or refunded stays as it is: no money moves."""
+    if everything and status in _UNCAPTURED:
+        return FinancialStatus.VOIDED
+    if everything and status in _CAPTURED:
+        return FinancialStatus.REFUNDED
     return FinancialStatus.PARTIALLY_REFUNDED if status in _PAID else status
 
 
@@ -257,11 +265,6 @@ def check_cancel(order: Order) -> None:
     _refuse_shipped(progress)
     if progress.handed_over:
         raise ChangeError(409, IN_FULFILLMENT, f"order {order.id} is with a warehouse")
-
-
-def cancellable_quantities(order: Order) -> dict[str, int]:
-    """Line id -> units that can still be cancelled (lines with none are left out)."""
-    return {} if order.cancelled_at is not None else OrderProgress.of(order).cancellable()
 
 
 def check_address_change(order: Order) -> AddressChangeStatus:
