@@ -43,6 +43,7 @@ from gateway.startup import config_summary, log_configuration
 from gateway.webhooks import WebhookReceiver
 from resolvers.access import ScopeMap
 from resolvers.live import LiveFeeds
+from resolvers.relay import order_cursors
 from resolvers.schema import build_schema
 from services.exception_queue.index import ExceptionIndex
 from sources.adapters.protocols import SourceAdapter
@@ -201,6 +202,7 @@ class Components:
             cost_model,
             compiled=settings.compiled_execution,
             responses=responses,
+            order_cursors=order_cursors(settings.key_pepper),
         )
         in_flight = InFlight(settings.max_in_flight)
         # Dev mode serves anonymous consoles: only the gateway's own pages (and those

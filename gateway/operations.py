@@ -23,6 +23,7 @@ from gateway.response_cache import HIT_REPORT, ResponseCache
 from resolvers.compiled import compile_events, execute_compiled
 from resolvers.context import RequestContext
 from resolvers.live import LiveFeeds
+from resolvers.relay import Cursors
 from resolvers.schema import PREPARED
 from services.exception_queue.store import QueueStore
 from sources.cache.through import CacheCounts
@@ -43,8 +44,10 @@ class Operations:
         *,
         compiled: bool = False,
         responses: ResponseCache | None = None,
+        order_cursors: Cursors,
     ) -> None:
-        """``responses``: where queries' answers are kept (None: nowhere)."""
+        """``responses``: where queries' answers are kept (None: nowhere);
+        ``order_cursors``: the order list's, sealed with the deployment's key."""
         self._schema = schema
         self._responses = responses
         self._compiled = compiled  # queries and subscription events run by compiled plans
@@ -53,6 +56,7 @@ class Operations:
         self._queue = QueueStore(cached.backend)  # the queue as every request reads it
         self._live = live
         self._deadline_s = deadline_s
+        self._order_cursors = order_cursors
 
     def _context(self, admitted: Admitted) -> RequestContext:
         """The operation's context; this task's upstream calls from here on run under
@@ -67,6 +71,7 @@ class Operations:
             access=admitted.access,
             live=self._live,
             deadline_s=self._deadline_s,
+            order_cursors=self._order_cursors,
         )
 
     async def execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from domain.queue_entries import QueueEntry
 from resolvers.access import FULL_ACCESS, Access
 from resolvers.live import LiveFeeds
 from resolvers.loaders import Loaders
+from resolvers.relay import ORDER_CURSOR_PREFIX, Cursors
 from sources.cache.backend import IndexPosition
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
@@ -30,6 +32,12 @@ class QueueReader(Protocol):
         ...
 
 
+# For contexts that list no orders for a caller (the exception queue's own work): a key
+# of this process's own, which nobody else can seal with. The gateway hands each
+# request its deployment's (resolvers.relay.order_cursors).
+_OWN_ORDER_CURSORS = Cursors(ORDER_CURSOR_PREFIX, secrets.token_bytes(32))
+
+
 @dataclass(slots=True)
 class RequestContext:
     cached: CachedUpstreams
@@ -39,6 +47,7 @@ class RequestContext:
     counts: CacheCounts = field(default_factory=CacheCounts)
     live: LiveFeeds = field(default_factory=LiveFeeds)
     deadline_s: float | None = None  # each subscription event's own deadline
+    order_cursors: Cursors = _OWN_ORDER_CURSORS  # sealed: they carry a source's own cursor
     # A subscription's compiled event completion (resolvers.compiled.compile_events):
     # the event's payload in, its result out; None: graphql-core completes each event.
     complete_event: Callable[[RequestContext, Any], Awaitable[ExecutionResult]] | None = None
@@ -52,6 +61,7 @@ class RequestContext:
         access: Access = FULL_ACCESS,
         live: LiveFeeds | None = None,
         deadline_s: float | None = None,
+        order_cursors: Cursors = _OWN_ORDER_CURSORS,
     ) -> RequestContext:
         """A fresh context: its loaders (and so its cache keys) carry the caller's tenant."""
         counts = CacheCounts()
@@ -64,6 +74,7 @@ class RequestContext:
             counts=counts,
             live=live or LiveFeeds(),
             deadline_s=deadline_s,
+            order_cursors=order_cursors,
         )
 
     @property

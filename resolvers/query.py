@@ -13,10 +13,8 @@ from resolvers.client_errors import INVALID_ID, NOT_FOUND, UserInputError
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import (
     MAX_PAGE,
-    Cursors,
     check_first,
     check_order_number,
-    check_sort_cursor,
     expect_global_id,
     from_global_id,
 )
@@ -36,7 +34,6 @@ from sources.events import ORDER_LISTS_TAG, order_tag
 # Node kinds and how many parts their global ids have (the first is the order's id).
 _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}
 T = TypeVar("T")
-ORDER_CURSORS = Cursors("og1:")
 
 # The connections' arguments, as the schema describes them.
 OrdersFirst = Annotated[int, strawberry.argument(description="How many orders, 1 to 100.")]
@@ -112,7 +109,7 @@ class Query:
         page = await context.cached.search_orders(
             _search(filter, context.access),
             limit=first,
-            cursor=None if after is None else check_sort_cursor(ORDER_CURSORS.decode(after)),
+            cursor=None if after is None else context.order_cursors.decode(after),
         )
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = context.clock.time()
@@ -129,7 +126,7 @@ class Query:
         )
         edges = [
             OrderEdge(
-                cursor=ORDER_CURSORS.encode(edge.cursor),
+                cursor=context.order_cursors.encode(edge.cursor),
                 node=Order.from_record(edge.node, cached, pii=context.access.pii),
             )
             for edge, cached in zip(page.edges, found, strict=True)
@@ -138,7 +135,7 @@ class Query:
         return OrderConnection.page(
             edges,
             has_next=page.page_info.has_next_page,
-            resume=None if end is None else ORDER_CURSORS.encode(end),
+            resume=None if end is None else context.order_cursors.encode(end),
         )  # the OMS pages forward only: no previous page (see PageInfo)
 
     @strawberry.field(

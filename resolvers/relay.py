@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hmac
 import re
-from datetime import datetime
 from urllib.parse import quote, unquote
 
 from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, UserInputError
@@ -23,7 +23,7 @@ from sources.records import MAX_BATCH
 ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 ORDER_NUMBER = re.compile(r"[0-9]{1,20}")
 MAX_GLOBAL_ID_CHARS = 400  # well above the longest real id (type + three parts of 64)
-MAX_CURSOR_CHARS = 200
+MAX_CURSOR_CHARS = 400  # a source's opaque cursor, sealed (Shopify's are about 100)
 MAX_PAGE = MAX_BATCH  # `first` on every connection, and ids per `nodes`: a page is one batch
 
 
@@ -74,25 +74,61 @@ def _invalid(global_id: str) -> UserInputError:
 class Cursors:
     """The cursors of one connection: base64url (padded) of ``prefix + raw``. The
     prefix names the connection and its format's version, so a cursor of another
-    connection is refused; the timeline's cursors have none (they predate prefixes)."""
+    connection is refused; the timeline's cursors have none (they predate prefixes).
 
-    def __init__(self, prefix: str) -> None:
+    With a ``key``, each cursor also carries an HMAC of ``prefix + raw``: for a
+    connection whose raw cursor is a source's, opaque to the gateway (Shopify's are
+    its own), which the gateway forwards. Only a cursor the gateway made decodes, so
+    a forged one is the caller's BAD_USER_INPUT and never reaches the source."""
+
+    def __init__(self, prefix: str, key: bytes | None = None) -> None:
         self.prefix = prefix
+        self._key = key
 
     def encode(self, raw: str) -> str:
-        return base64.urlsafe_b64encode((self.prefix + raw).encode()).decode()
+        text = self.prefix + raw
+        if self._key is not None:
+            text += _SEAL + _seal(self._key, text)
+        return base64.urlsafe_b64encode(text.encode()).decode()
 
     def decode(self, cursor: str) -> str:
         """What ``encode`` was given, or a BAD_USER_INPUT error."""
         if len(cursor) > MAX_CURSOR_CHARS:
             raise bad_cursor()
         try:
-            raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+            text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
         except (binascii.Error, UnicodeError, ValueError):
             raise bad_cursor() from None
-        if not raw.startswith(self.prefix):
+        if self._key is not None:
+            text, _, seal = text.rpartition(_SEAL)
+            if not hmac.compare_digest(seal, _seal(self._key, text)):
+                raise bad_cursor()
+        if not text.startswith(self.prefix):
             raise bad_cursor()
-        return raw.removeprefix(self.prefix)
+        return text.removeprefix(self.prefix)
+
+
+_SEAL = "."
+_SEAL_BYTES = 12  # 96 bits: a forger's chance per try is 2**-96
+
+
+def _seal(key: bytes, text: str) -> str:
+    digest = hmac.digest(key, text.encode(), "sha256")[:_SEAL_BYTES]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def order_cursors(secret: str | None) -> Cursors:
+    """The order list's cursors, sealed with a key derived from ``secret``: the key
+    pepper, which every instance of a deployment shares, so any of them takes a cursor
+    another made. Without one (dev mode only: outside it every request is refused) the
+    seed is public, so a dev mode's workers share it too; the seal then stops mistakes,
+    not forgers, and dev mode lets anyone in anyway."""
+    seed = secret.encode() if secret else _DEV_SEED
+    return Cursors(ORDER_CURSOR_PREFIX, hmac.digest(seed, b"ordergraph order cursors", "sha256"))
+
+
+ORDER_CURSOR_PREFIX = "og2:"  # og1: unsealed, the native OMS's cursors only
+_DEV_SEED = b"ordergraph dev mode: no key pepper"
 
 
 def check_first(first: int) -> None:
@@ -111,22 +147,6 @@ def check_order_number(number: str, field: str = "number") -> str:
         shown = cleaned if len(cleaned) <= 40 else cleaned[:40] + "…"
         raise UserInputError(f"{shown!r} is not an order number: up to 20 digits", field=field)
     return cleaned
-
-
-def check_sort_cursor(inner: str) -> str:
-    """A source's cursor, taken from a connection cursor, checked strictly before it is
-    forwarded: base64url of ``<ISO 8601 time with offset>|<id>``, exactly as the source
-    writes it (re-encoding must give it back), else a BAD_USER_INPUT error."""
-    try:
-        raw = base64.urlsafe_b64decode(inner + "=" * (-len(inner) % 4)).decode()
-        placed, _, item_id = raw.partition("|")
-        at = datetime.fromisoformat(placed)
-    except (binascii.Error, UnicodeError, ValueError):
-        raise bad_cursor() from None
-    canonical = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-    if at.tzinfo is None or not ID_PART.fullmatch(item_id) or canonical != inner:
-        raise bad_cursor()
-    return inner
 
 
 def bad_cursor() -> UserInputError:

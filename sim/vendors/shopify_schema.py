@@ -12,9 +12,13 @@ changes (:mod:`sim.changes.oms`) and emit their events.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import iso3166
@@ -31,9 +35,8 @@ from graphql import (
 from sim.changes import ChangeError
 from sim.changes.oms import ALREADY_CANCELLED, change_shipping_address, request_cancel
 from sim.common import CLOCK_KEY, DATASET_KEY, EMITTER_KEY, STATS_KEY
-from sim.oms import decode_cursor, encode_cursor
 from sim.seed import Dataset
-from sources.adapters.shopify.gid import gid, item_gid, our_id, parse_gid
+from sources.adapters.shopify.gid import gid, item_gid, our_id, parse_gid, shopify_gid
 from sources.adapters.shopify.inputs import MailingAddressInput, address_from_input
 from sources.adapters.shopify.inventory import shopify_from_item
 from sources.adapters.shopify.orders import shopify_from_order
@@ -303,7 +306,7 @@ def _orders(_root: None, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any
     first = _first(args)
     try:
         asked = parse_order_query(args.get("query") or "")
-        after = None if args.get("after") is None else decode_cursor(args["after"])
+        after = None if args.get("after") is None else _after_order(args["after"])
     except (ValueError, web.HTTPBadRequest) as exc:
         raise _error(f"Invalid search or cursor: {exc}", "BAD_REQUEST") from None
     reverse = bool(args.get("reverse"))
@@ -324,7 +327,7 @@ def _orders(_root: None, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any
     return _connection(
         context,
         [_order_node(o) for o in page],
-        [encode_cursor(_created(o)) for o in page],
+        [_order_cursor(o) for o in page],
         first,
         batch=bool(asked.numbers),
         after=after is not None,
@@ -333,6 +336,26 @@ def _orders(_root: None, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any
 
 def _created(order: Order) -> tuple[Any, str]:
     return (order.placed_at, order.id)
+
+
+def _order_cursor(order: Order) -> str:
+    """An order's cursor as Shopify writes one, opaque to clients: base64 (padded) of
+    JSON naming the order's legacy id and its sort value, the creation time."""
+    _, legacy_id = parse_gid(shopify_gid("Order", order.id))
+    at = order.placed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    fields = {"last_id": int(legacy_id), "last_value": at}
+    return base64.b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode()
+
+
+def _after_order(cursor: str) -> tuple[datetime, str]:
+    """The sort key an order cursor names; ``ValueError`` for one Shopify did not write."""
+    try:
+        fields = json.loads(base64.b64decode(cursor, validate=True))
+        at = datetime.strptime(fields["last_value"], "%Y-%m-%d %H:%M:%S.%f")
+        order_id = our_id(gid("Order", str(int(fields["last_id"]))))
+    except (binascii.Error, UnicodeError, TypeError, KeyError, ValueError):
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+    return at.replace(tzinfo=UTC), order_id
 
 
 def _inventory_items(_root: None, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:

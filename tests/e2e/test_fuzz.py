@@ -297,8 +297,8 @@ def hostile_values(dataset: Dataset) -> list[str]:
     order = next(iter(dataset.orders.values()))
     many = ",".join([order.id] * 101)
     return [
-        base64.urlsafe_b64encode(b"og1:garbage").decode(),
-        base64.urlsafe_b64encode(b"og1:2026-11-20T15:00:00|ord_1").decode(),
+        base64.urlsafe_b64encode(b"og2:garbage").decode(),
+        base64.urlsafe_b64encode(b"og2:2026-11-20T15:00:00|ord_1").decode(),
         to_global_id("Order", many),
         ",",
         "9" * 100_000,

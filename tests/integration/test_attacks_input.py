@@ -24,8 +24,8 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-FORGED = _b64("og1:garbage")
-NAIVE = _b64("og1:" + _b64("2026-11-01T10:00:00|ord_100001").rstrip("="))
+FORGED = _b64("og2:garbage")
+NAIVE = _b64("og2:" + _b64("2026-11-01T10:00:00|ord_100001").rstrip("="))
 COMMAS = to_global_id("Order", ",".join(f"ord_{n:06d}" for n in range(150)))
 ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } } }"
 
@@ -129,7 +129,7 @@ async def test_a_flood_of_forged_cursors_leaves_another_tenant_answering(secured
 
     async def attack(worker: int) -> None:
         for i in range(worker, 500, 10):
-            cursor = FORGED if i % 2 else _b64(f"og1:{i}|" + "x" * i)
+            cursor = FORGED if i % 2 else _b64(f"og2:{i}|" + "x" * i)
             _, body, _ = await secured.post(
                 {"query": ORDERS_AFTER, "variables": {"a": cursor}}, key="app"
             )
@@ -160,7 +160,7 @@ async def test_a_partner_forging_cursors_through_a_trusted_document_reaches_noth
     """A partner's way in: a trusted document with an ``$after``
     variable. Its forged cursors are refused at the edge like any other."""
     for i in range(20):  # (each costs 22 of the partner's 1,000-point bucket)
-        cursor = FORGED if i % 2 else _b64(f"og1:{i}|" + "x" * i)
+        cursor = FORGED if i % 2 else _b64(f"og2:{i}|" + "x" * i)
         status, body, _ = await secured.post(
             {"documentId": "orders-after", "variables": {"after": cursor}}, key="partner_a"
         )

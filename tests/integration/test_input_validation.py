@@ -31,17 +31,19 @@ def _b64(text: str, *, pad: bool = True) -> str:
 
 def _cursor(oms_raw: str) -> str:
     """A gateway cursor around an OMS cursor whose decoded text is ``oms_raw``."""
-    return _b64("og1:" + _b64(oms_raw, pad=False))
+    return _b64("og2:" + _b64(oms_raw, pad=False))
 
 
 ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } } }"
 FORGED_CURSORS = {
-    "garbage after the prefix": _b64("og1:garbage"),
+    "garbage after the prefix": _b64("og2:garbage"),
     "a naive timestamp": _cursor("2026-11-01T10:00:00|ord_100001"),
     "ids with commas": _cursor("2026-11-01T10:00:00+00:00|" + ",".join(["ord_1"] * 150)),
     "an empty id": _cursor("2026-11-01T10:00:00+00:00|"),
     "not a time": _cursor("yesterday|ord_100001"),
-    "100 KB": _b64("og1:" + "A" * 100_000),
+    "100 KB": _b64("og2:" + "A" * 100_000),
+    "a well-formed OMS cursor, unsealed": _cursor("2026-11-01T10:00:00+00:00|ord_100001"),
+    "the unsealed format of old": _b64("og1:" + _b64("2026-11-01T10:00:00+00:00|ord_1")),
 }
 
 

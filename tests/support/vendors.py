@@ -51,3 +51,22 @@ def says(answer: Any, field: str) -> bool:
     if isinstance(answer, list):
         return any(says(item, field) for item in answer)
     return False
+
+
+def without_order_cursors(answer: Any) -> Any:
+    """``answer`` without the order list's cursors (``orders`` edges' and its page
+    info's): each is a source's own under the gateway's seal (Shopify's are base64 of
+    its own JSON), so gateways over different sources list the same orders under
+    different cursors. Every other connection's cursors are the gateway's and stay."""
+    if isinstance(answer, list | tuple):  # a tuple: (status, body)
+        return type(answer)(without_order_cursors(item) for item in answer)
+    if not isinstance(answer, dict):
+        return answer
+    kept = {key: without_order_cursors(value) for key, value in answer.items()}
+    orders = kept.get("orders")
+    if isinstance(orders, dict):
+        for edge in orders.get("edges") or ():
+            edge.pop("cursor", None)
+        for end in ("startCursor", "endCursor"):
+            (orders.get("pageInfo") or {}).pop(end, None)
+    return kept

@@ -8,8 +8,14 @@ import base64
 import pytest
 
 from resolvers.client_errors import UserInputError
-from resolvers.query import ORDER_CURSORS
-from resolvers.relay import MAX_PAGE, Cursors, check_first, check_sort_cursor, from_global_id
+from resolvers.relay import (
+    MAX_CURSOR_CHARS,
+    MAX_PAGE,
+    Cursors,
+    check_first,
+    from_global_id,
+    order_cursors,
+)
 from resolvers.types.exception_queue import QUEUE_CURSORS
 from resolvers.types.order import OrderConnection, OrderEdge
 from resolvers.types.order_timeline import TIMELINE_CURSORS, TimelineConnection, TimelineEdge
@@ -20,9 +26,7 @@ def b64(text: str) -> str:
 
 
 # Cursors as clients hold them, written out as the gateway has always written them.
-SOURCE_CURSOR = b64("2026-11-01T10:00:00+00:00|ord_100001").rstrip("=")
 HELD = [
-    (ORDER_CURSORS, b64("og1:" + SOURCE_CURSOR), SOURCE_CURSOR),
     (QUEUE_CURSORS, b64("eq1:3:000001764000000|ord_1"), "3:000001764000000|ord_1"),
     (TIMELINE_CURSORS, b64("oms:placed"), "oms:placed"),
 ]
@@ -34,26 +38,60 @@ def test_cursors_clients_hold_still_decode(cursors: Cursors, held: str, raw: str
     assert cursors.encode(raw) == held
 
 
+# A source's cursors as the native OMS and Shopify write them: opaque to the gateway.
+NATIVE = b64("2026-11-01T10:00:00+00:00|ord_100001").rstrip("=")
+SHOPIFY = base64.b64encode(b'{"last_id":1001,"last_value":"2026-11-01 10:00:00.000000"}').decode()
+ORDERS = order_cursors("a pepper")
+
+
+@pytest.mark.parametrize("source_cursor", [NATIVE, SHOPIFY, "x" * 270])
+def test_the_order_list_takes_back_every_cursor_it_sealed(source_cursor: str) -> None:
+    sealed = ORDERS.encode(source_cursor)
+    assert len(sealed) <= MAX_CURSOR_CHARS
+    assert ORDERS.decode(sealed) == source_cursor
+    assert order_cursors("a pepper").decode(sealed) == source_cursor  # another instance
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
         b64("eq1:3:000001764000000|ord_1"),  # another connection's
         "not base64!",
         "é",
-        b64("og1:" + "A" * 300),  # over the length any cursor has
+        b64("og1:" + NATIVE),  # unsealed, as the gateway wrote them before
+        b64("og2:" + SHOPIFY),  # made up: no seal
+        b64("og2:" + SHOPIFY + ".AAAAAAAAAAAAAAAA"),  # made up: a wrong seal
+        order_cursors("another pepper").encode(NATIVE),  # another deployment's
+        order_cursors(None).encode(NATIVE),  # dev mode's, without a pepper
+        ORDERS.encode(NATIVE)[:-8],  # cut short
+        ORDERS.encode("A" * 300),  # over the length any cursor has
+    ],
+    ids=[
+        "another connection's",
+        "not base64",
+        "not ascii",
+        "old format",
+        "no seal",
+        "wrong seal",
+        "another deployment's",
+        "dev mode's",
+        "cut short",
+        "too long",
     ],
 )
-def test_a_cursor_of_another_connection_or_none_is_refused(cursor: str) -> None:
+def test_a_cursor_the_order_list_did_not_seal_is_refused(cursor: str) -> None:
     with pytest.raises(UserInputError) as refused:
-        ORDER_CURSORS.decode(cursor)
+        ORDERS.decode(cursor)
     assert refused.value.extensions == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
-def test_the_source_cursor_is_checked_before_it_is_forwarded() -> None:
-    assert check_sort_cursor(SOURCE_CURSOR) == SOURCE_CURSOR
-    for forged in ("garbage", b64("2026-11-01T10:00:00|ord_1"), SOURCE_CURSOR + "=="):
-        with pytest.raises(UserInputError):
-            check_sort_cursor(forged)
+def test_a_changed_source_cursor_breaks_the_seal() -> None:
+    text = base64.urlsafe_b64decode(ORDERS.encode(NATIVE)).decode()
+    raw, _, seal = text.rpartition(".")
+    changed = raw[:-1] + ("B" if raw[-1] == "A" else "A")
+    forged = b64(changed + "." + seal)
+    with pytest.raises(UserInputError):
+        ORDERS.decode(forged)
 
 
 def test_global_ids_clients_hold_still_decode() -> None:
