@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from gateway.auth.cli import add_keys_commands
+from gateway.auth.cli import DEFAULT_TIERS, add_keys_commands
 from gateway.auth.pepper import check_pepper, generate_pepper
 from gateway.event_loop import run_main
 from gateway.settings import (
@@ -25,7 +25,7 @@ from gateway.settings import (
     load_settings,
     redact_url,
 )
-from resolvers.scopes import ALL_SCOPES
+from resolvers.scopes import ALL_SCOPES, EVERY_ACCOUNT
 from sources.clock import SYSTEM_CLOCK, Clock, ShiftedClock
 from sources.webhooks import generate_secret
 
@@ -385,8 +385,8 @@ VENDOR_DEMO_DEADLINE_MS = 2000
 
 DEMO_KEYS = (
     # (class, tenant, scopes): one key of each class
-    ("app", "*", "orders:read,shipments:read,inventory:read"),
-    ("console", "*", ",".join(sorted(ALL_SCOPES))),
+    ("app", EVERY_ACCOUNT, "orders:read,shipments:read,inventory:read"),
+    ("console", EVERY_ACCOUNT, ",".join(sorted(ALL_SCOPES))),
     ("partner", "acct_partner_north", "orders:read,shipments:read"),
 )
 
@@ -414,7 +414,7 @@ async def _demo_keys(settings: Settings) -> None:
                 tenant=tenant,
                 scopes=scopes.split(","),
                 client_class=client_class,
-                tier="internal" if client_class == "console" else "standard",
+                tier=DEFAULT_TIERS[client_class],
                 label="demo",
             )
             await store.put(record)

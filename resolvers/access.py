@@ -21,9 +21,7 @@ from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
 from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
-from resolvers.scopes import ALL_SCOPES
-
-EVERY_ACCOUNT = "*"
+from resolvers.scopes import ALL_SCOPES, EVERY_ACCOUNT
 
 
 @strawberry.schema_directive(

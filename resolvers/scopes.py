@@ -15,3 +15,5 @@ SCOPES = (
     "introspection",
 )
 ALL_SCOPES = frozenset(SCOPES)
+# The tenant of internal keys and the scope of their views: every account.
+EVERY_ACCOUNT = "*"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 
 from gateway.auth.keys import KeyRecord, generate_key, is_key_id, parse_key
-from gateway.auth.principal import ALL_TENANTS, CLIENT_CLASSES, SCOPES, TIERS
+from gateway.auth.principal import CLIENT_CLASSES, EVERY_ACCOUNT, SCOPES, TIERS
 
 if TYPE_CHECKING:
     from gateway.auth.store import KeyStore
@@ -40,7 +40,7 @@ def add_keys_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     create.add_argument(
         "--tenant",
         required=True,
-        help=f"the account the key acts for; {ALL_TENANTS!r}: internal (required)",
+        help=f"the account the key acts for; {EVERY_ACCOUNT!r}: internal (required)",
     )
     create.add_argument(
         "--scopes", required=True, help=f"comma-separated, of: {', '.join(SCOPES)} (required)"

@@ -20,7 +20,7 @@ from typing import Literal
 
 import msgspec
 
-from gateway.auth.principal import ALL_TENANTS, CLIENT_CLASSES, SCOPES, TIERS
+from gateway.auth.principal import CLIENT_CLASSES, EVERY_ACCOUNT, SCOPES, TIERS
 
 PREFIX = "og"
 KEY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # base32, lower case
@@ -92,9 +92,9 @@ def check_attributes(
     """Raise ``ValueError`` naming the first attribute a key cannot have."""
     if not _ENV.fullmatch(env):
         raise ValueError(f"env {env!r}: use 2 to 10 lower-case letters or digits")
-    if tenant != ALL_TENANTS and not _TENANT.fullmatch(tenant):
+    if tenant != EVERY_ACCOUNT and not _TENANT.fullmatch(tenant):
         raise ValueError(
-            f"tenant {tenant!r}: use an account id (letters, digits, _.:-) or {ALL_TENANTS!r}"
+            f"tenant {tenant!r}: use an account id (letters, digits, _.:-) or {EVERY_ACCOUNT!r}"
         )
     if not scopes:
         raise ValueError("scopes: give at least one")

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolvers.scopes import SCOPES  # declared with the graph they guard
+from resolvers.scopes import EVERY_ACCOUNT, SCOPES  # declared with the graph they guard
 
-__all__ = ["ALL_TENANTS", "CLIENT_CLASSES", "INTERNAL_DEV", "SCOPES", "TIERS", "Principal", "Tier"]
+__all__ = [
+    "CLIENT_CLASSES",
+    "EVERY_ACCOUNT",
+    "INTERNAL_DEV",
+    "SCOPES",
+    "TIERS",
+    "Principal",
+    "Tier",
+]
 
 CLIENT_CLASSES = ("app", "console", "partner")
-ALL_TENANTS = "*"  # the tenant of internal keys: every account
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,4 +48,4 @@ class Principal:
 
 
 # Dev mode only (no keys configured): everything, as an internal console.
-INTERNAL_DEV = Principal("dev-anonymous", ALL_TENANTS, frozenset(SCOPES), "console", "internal")
+INTERNAL_DEV = Principal("dev-anonymous", EVERY_ACCOUNT, frozenset(SCOPES), "console", "internal")
