@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from sim.common import CLOCK_KEY, Handler, bad_request, error_response
+from sources.clients.changes import IDEMPOTENCY_HEADER as HEADER  # the gateway's client
+from sources.clients.changes import IDEMPOTENCY_IN_PROGRESS as IN_PROGRESS
+from sources.clients.changes import IDEMPOTENCY_KEY_REUSED as KEY_REUSED
 
-HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 KEEP = timedelta(hours=24)
 MAX_KEYS = 10_000
 MAX_KEY_LENGTH = 255
-KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
 
 
 @dataclass
@@ -68,11 +68,11 @@ class IdempotencyKeys:
         if kept is not None:
             if kept.request != digest:
                 return error_response(
-                    422, KEY_REUSED, "this Idempotency-Key was used for another request"
+                    422, KEY_REUSED, f"this {HEADER} was used for another request"
                 )
             if kept.status is None:
                 return error_response(
-                    409, IN_PROGRESS, "a request with this Idempotency-Key is still running"
+                    409, IN_PROGRESS, f"a request with this {HEADER} is still running"
                 )
             return web.Response(
                 body=kept.body,

@@ -16,6 +16,7 @@ import functools
 import inspect
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import msgspec
 import msgspec.inspect
 
 from sim import carrier, inventory, oms, ticketing
+from sim.idempotency import HEADER, KEEP, MAX_KEY_LENGTH, MAX_KEYS, REPLAYED
 from sim.routes import REF, Admin, Answer, Change, Delivery, Param, Read, Route, Service, Source
 from sim.shared import shared_routes
 from sim.vendors.apis import VENDOR_APIS
@@ -114,22 +116,23 @@ def _request_body(body: type[msgspec.Struct]) -> dict[str, Any]:
     }
 
 
+HOUR = timedelta(hours=1)
 # Every changing data endpoint honours an Idempotency-Key (sim.idempotency).
 IDEMPOTENCY_KEY = Param(
-    "Idempotency-Key",
+    HEADER,
     "Makes the change at most once per key (Stripe's convention): a repeat with the same "
-    "key and the same request (method, path, body) within 24 hours (by the source's "
-    "clock) gets the first answer again, status and body, with Idempotent-Replayed: "
+    f"key and the same request (method, path, body) within {KEEP // HOUR} hours (by the "
+    f"source's clock) gets the first answer again, status and body, with {REPLAYED}: "
     "true, and changes nothing. Refusals (404, 409) are answers and replayed too; a 400 "
-    "or 5xx is not kept, so the key stays free. At most 10,000 keys are kept, the oldest "
-    "forgotten first. 1 to 255 printable characters.",
-    {"type": "string", "minLength": 1, "maxLength": 255},
+    f"or 5xx is not kept, so the key stays free. At most {MAX_KEYS:,} keys are kept, the "
+    f"oldest forgotten first. 1 to {MAX_KEY_LENGTH} printable characters.",
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
     location="header",
 )
 _REPLAYED = {
-    "Idempotent-Replayed": {
+    REPLAYED: {
         "description": "true when this is the kept answer of an earlier request with the "
-        "same Idempotency-Key; absent otherwise.",
+        f"same {HEADER}; absent otherwise.",
         "schema": {"type": "string", "enum": ["true"]},
     }
 }

@@ -12,12 +12,17 @@ import msgspec
 import strawberry
 
 from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
-from resolvers.idempotency import IDEMPOTENCY_IN_PROGRESS, InProgress, run_once, source_key
+from resolvers.idempotency import InProgress, run_once, source_key
 from resolvers.relay import expect_global_id
 from resolvers.types.order import Info, Order
 from sources import records
 from sources.cache.through import Cached, Freshness
-from sources.clients.changes import IDEMPOTENCY_KEY_REUSED, ChangeRefused, idempotency_key
+from sources.clients.changes import (
+    IDEMPOTENCY_IN_PROGRESS,
+    IDEMPOTENCY_KEY_REUSED,
+    ChangeRefused,
+    idempotency_key,
+)
 from sources.clients.http import SourceRejected
 from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
