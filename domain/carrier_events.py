@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 
-from sources.records import Checkpoint
+from sources.records import Checkpoint, carrier_time
 
 
 class ShipmentSubStatus(enum.Enum):
@@ -73,15 +73,6 @@ class TimedCheckpoint:
     checkpoint: Checkpoint
 
 
-def parse_carrier_time(raw: str) -> tuple[datetime, bool]:
-    """A carrier time as an aware datetime, and whether the carrier only gave a date."""
-    if len(raw) == 10:
-        day = date.fromisoformat(raw)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC), True
-    moment = datetime.fromisoformat(raw)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), False
-
-
 def in_time_order(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:
     """Checkpoints in time order with exact duplicates removed.
 
@@ -95,7 +86,7 @@ def in_time_order(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:
             continue
         seen.add(key)
         try:
-            moment, date_only = parse_carrier_time(checkpoint.time)
+            moment, date_only = carrier_time(checkpoint.time)
         except ValueError:
             continue
         timed.append(TimedCheckpoint(moment, date_only, checkpoint))

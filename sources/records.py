@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import msgspec
@@ -285,6 +285,17 @@ class Checkpoint(Record, frozen=True, kw_only=True):
     subtag: str | None = None
     message: str
     location: CheckpointLocation | None = None
+
+
+def carrier_time(raw: str) -> tuple[datetime, bool]:
+    """A carrier's time (a checkpoint's, an estimate's) as an aware datetime, and
+    whether the carrier gave only a date: a bare date is that day's start in UTC, and a
+    time without an offset is UTC. ``ValueError`` for neither."""
+    if len(raw) == 10:
+        day = date.fromisoformat(raw)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC), True
+    moment = datetime.fromisoformat(raw)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), False
 
 
 class DeliveryWindow(Record, frozen=True, kw_only=True):

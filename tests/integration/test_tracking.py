@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.carrier_events import ShipmentSubStatus, in_time_order, parse_carrier_time, sub_status
-from sources.records import Checkpoint, ShipmentStatus
+from domain.carrier_events import ShipmentSubStatus, in_time_order, sub_status
+from sources.records import Checkpoint, ShipmentStatus, carrier_time
 from sources.webhooks import generate_secret
 from tests.support.deliveries import in_transit
 from tests.support.gateways import (
@@ -30,10 +30,10 @@ def _cp(time: str, status: ShipmentStatus = ShipmentStatus.IN_TRANSIT, msg: str 
 
 
 def test_times_with_offset_date_only_and_naive():
-    moment, date_only = parse_carrier_time("2026-11-19T08:30:00-05:00")
+    moment, date_only = carrier_time("2026-11-19T08:30:00-05:00")
     assert moment == datetime(2026, 11, 19, 13, 30, tzinfo=UTC) and not date_only
-    assert parse_carrier_time("2026-11-19") == (datetime(2026, 11, 19, tzinfo=UTC), True)
-    assert parse_carrier_time("2026-11-19T08:30:00")[0].tzinfo is not None
+    assert carrier_time("2026-11-19") == (datetime(2026, 11, 19, tzinfo=UTC), True)
+    assert carrier_time("2026-11-19T08:30:00")[0].tzinfo is not None
 
 
 def test_timeline_sorts_dedupes_and_drops_garbage():

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
-from domain.carrier_events import parse_carrier_time
 from domain.queue_entries import QueueEntry
 from sim.seed import Dataset
 from sources.records import (
@@ -32,6 +31,7 @@ from sources.records import (
     TicketStatus,
     TicketType,
     Tracking,
+    carrier_time,
 )
 from tests.support.builders import NOW, fulfillment, line, order, shipment
 
@@ -78,7 +78,7 @@ def carrier(*checkpoints: Checkpoint, estimate_latest: datetime | None = None) -
         message=last.message,
         checkpoints=list(checkpoints),
         latest_estimated_delivery=window,
-        updated_at=max(parse_carrier_time(c.time)[0] for c in checkpoints),
+        updated_at=max(carrier_time(c.time)[0] for c in checkpoints),
     )
 
 

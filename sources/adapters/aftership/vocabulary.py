@@ -29,7 +29,14 @@ from datetime import UTC, date, datetime, time
 import iso3166
 
 from sources.adapters.aftership import wire
-from sources.records import Checkpoint, CheckpointLocation, DeliveryWindow, ShipmentStatus, Tracking
+from sources.records import (
+    Checkpoint,
+    CheckpointLocation,
+    DeliveryWindow,
+    ShipmentStatus,
+    Tracking,
+    carrier_time,
+)
 
 STATUS_BY_TAG: dict[str, ShipmentStatus] = {
     "Pending": ShipmentStatus.NO_INFO,
@@ -48,7 +55,6 @@ STATUS_BY_SUBTAG: dict[str, ShipmentStatus] = {
 }
 UNKNOWN_TAG_STATUS = ShipmentStatus.NO_INFO
 _END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
-_START_OF_DAY = time(0, 0, tzinfo=UTC)
 
 
 def status_of(tag: str, subtag: str | None) -> ShipmentStatus:
@@ -201,12 +207,7 @@ def _estimate(window: DeliveryWindow | None, source: str) -> wire.EstimatedDeliv
 
 def _instant(text: str | None) -> datetime | None:
     """An ISO 8601 date-time (UTC when it has no offset) or date (its start, UTC)."""
-    if text is None:
-        return None
-    if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), _START_OF_DAY)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return None if text is None else carrier_time(text)[0]
 
 
 def _end_of(text: str | None) -> datetime | None:
