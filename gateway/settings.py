@@ -39,23 +39,32 @@ Count = Annotated[int, msgspec.Meta(ge=1)]  # a limit or size: 0 would allow not
 Millis = Annotated[int, msgspec.Meta(gt=0)]  # a timeout or interval
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]  # 0 means none, or off
 
+# The source clients' own defaults (sources.options), in the units settings use.
+_CLIENT = SourceConfig(base_url="")
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
 
 class SourceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     url: str
     # Which adapter speaks to it (sources.adapters): the native REST contract, or one a
     # package registers in the ordergraph.adapters entry point group.
     adapter: str = NATIVE
-    connect_timeout_ms: Millis = 500
-    read_timeout_ms: Millis = 2000
-    total_timeout_ms: Millis = 3000
-    max_connections: Count = 64
-    max_concurrency: Count = 48
+    connect_timeout_ms: Millis = _ms(_CLIENT.connect_timeout_s)
+    read_timeout_ms: Millis = _ms(_CLIENT.read_timeout_s)
+    total_timeout_ms: Millis = _ms(_CLIENT.total_timeout_s)
+    max_connections: Count = _CLIENT.max_connections
+    max_concurrency: Count = _CLIENT.max_concurrency
     # ids per upstream call: at most what the sources accept (their documented maximum)
-    batch_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)] = MAX_BATCH
-    retry_attempts: Count = 3  # the first included
-    breaker_failure_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
-    breaker_min_calls: Count = 20
-    breaker_open_ms: Millis = 5000
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH)] = _CLIENT.batch_size
+    retry_attempts: Count = _CLIENT.retry_attempts  # the first included
+    breaker_failure_ratio: Annotated[float, msgspec.Meta(gt=0, le=1)] = (
+        _CLIENT.breaker_failure_ratio
+    )
+    breaker_min_calls: Count = _CLIENT.breaker_min_calls
+    breaker_open_ms: Millis = _ms(_CLIENT.breaker_open_s)
     # Cache policy; unset values take the source's defaults (sources.options).
     cache_ttl_ms: NonNegative | None = None
     cache_stale_ms: NonNegative | None = None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sources.records import MAX_BATCH
+
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
@@ -19,7 +21,7 @@ class SourceConfig:
     total_timeout_s: float = 3.0
     max_connections: int = 64
     max_concurrency: int = 48  # bulkhead: calls in flight; more wait (within the deadline)
-    batch_size: int = 100  # the most ids the source takes in one batch call
+    batch_size: int = MAX_BATCH  # the most ids the source takes in one batch call
     retry_attempts: int = 3  # attempts per idempotent read, the first included
     retry_backoff_s: float = 0.025  # full jitter: sleep U(0, min(cap, base * 2^n))
     retry_backoff_cap_s: float = 0.2
