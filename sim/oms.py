@@ -10,7 +10,7 @@ import bisect
 import enum
 import itertools
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -42,6 +42,7 @@ from sim.routes import (
     time_param,
 )
 from sim.seed import Dataset
+from sources.adapters.search import OrderSearch
 from sources.events import EventType
 from sources.records import (
     MAX_BATCH,
@@ -268,7 +269,7 @@ def _sort_key(order: Order) -> SortKey:
 class Search:
     """A parsed search query: its filters, page size and where it continues."""
 
-    checks: tuple[Callable[[Order], bool], ...]
+    filters: OrderSearch
     limit: int
     after: SortKey | None
 
@@ -282,36 +283,28 @@ class Search:
         for key, value in query.items():
             if value.strip():
                 params[key] = f"{params[key]},{value.strip()}" if key in params else value.strip()
-        checks: list[Callable[[Order], bool]] = []
-        if "customerId" in params:
-            customer_id = params["customerId"]
-            checks.append(lambda o: o.customer.id == customer_id)
-        if "accountId" in params:
-            account_id = params["accountId"]
-            checks.append(lambda o: o.account_id == account_id)
-        if "status" in params:
-            statuses = _enum_list(FulfillmentStatus, "status", params["status"])
-            checks.append(lambda o: o.fulfillment_status in statuses)
-        if "financialStatus" in params:
-            financial = _enum_list(FinancialStatus, "financialStatus", params["financialStatus"])
-            checks.append(lambda o: o.financial_status in financial)
-        if "updatedSince" in params:
-            since = _time("updatedSince", params["updatedSince"])
-            checks.append(lambda o: o.updated_at >= since)
-        if "placedFrom" in params:
-            start = _time("placedFrom", params["placedFrom"])
-            checks.append(lambda o: o.placed_at >= start)
-        if "placedTo" in params:
-            end = _time("placedTo", params["placedTo"])
-            checks.append(lambda o: o.placed_at < end)
+        filters = OrderSearch(
+            customer_id=params.get("customerId"),
+            account_id=params.get("accountId"),
+            statuses=_enum_list(FulfillmentStatus, "status", params.get("status")),
+            financial_statuses=_enum_list(
+                FinancialStatus, "financialStatus", params.get("financialStatus")
+            ),
+            updated_since=_time("updatedSince", params.get("updatedSince")),
+            placed_from=_time("placedFrom", params.get("placedFrom")),
+            placed_to=_time("placedTo", params.get("placedTo")),
+        )
         after = decode_cursor(params["cursor"]) if "cursor" in params else None
-        if after is not None:
-            checks.append(lambda o: (o.placed_at, o.id) < after)
-        return cls(tuple(checks), _limit(params.get("limit")), after)
+        return cls(filters, _limit(params.get("limit")), after)
 
     def page(self, newest_first: Iterable[Order], *, listed_at: datetime | None) -> OrderPage:
         """The page of the orders (sorted newest first) that match, read lazily."""
-        matches = filter(lambda o: all(check(o) for check in self.checks), newest_first)
+        after = self.after
+        matches = (
+            o
+            for o in newest_first
+            if (after is None or _sort_key(o) < after) and self.filters.matches(o)
+        )
         found = list(itertools.islice(matches, self.limit + 1))
         edges = [OrderEdge(cursor=encode_cursor(_sort_key(o)), node=o) for o in found[: self.limit]]
         return OrderPage(
@@ -377,16 +370,19 @@ def decode_cursor(cursor: str) -> SortKey:
 EnumT = TypeVar("EnumT", bound=enum.Enum)
 
 
-def _enum_list(kind: type[EnumT], name: str, value: str) -> frozenset[EnumT]:
-    """A comma-separated list of enum values (case-insensitive)."""
+def _enum_list(kind: type[EnumT], name: str, value: str | None) -> tuple[EnumT, ...]:
+    """A comma-separated list of enum values (case-insensitive); none for no value."""
+    parts = dict.fromkeys(part.strip().upper() for part in (value or "").split(","))
     try:
-        return frozenset(kind(part.strip().upper()) for part in value.split(",") if part.strip())
+        return tuple(kind(part) for part in parts if part)
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
         raise bad_request(f"invalid {name} {value!r}: expected a list of {allowed}") from None
 
 
-def _time(name: str, value: str) -> datetime:
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
     if " " in value and "T" in value:  # an unescaped '+' in the offset arrives as a space
         value = value.replace(" ", "+")
     try:

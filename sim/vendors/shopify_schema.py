@@ -40,7 +40,7 @@ from sources.adapters.shopify.gid import gid, item_gid, our_id, parse_gid, shopi
 from sources.adapters.shopify.inputs import MailingAddressInput, address_from_input
 from sources.adapters.shopify.inventory import shopify_from_item
 from sources.adapters.shopify.orders import shopify_from_order
-from sources.adapters.shopify.search import order_matches, parse_order_query
+from sources.adapters.shopify.search import parse_order_query
 from sources.adapters.shopify.skus import parse_sku_query
 from sources.adapters.shopify.vocabulary import CANCEL_REASON
 from sources.adapters.shopify.wire import MAX_IDS, MAX_PAGE
@@ -314,7 +314,7 @@ def _orders(_root: None, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any
         (
             o
             for o in context.dataset.orders.values()
-            if order_matches(o, asked.search) and (not asked.numbers or o.number in asked.numbers)
+            if asked.search.matches(o) and (not asked.numbers or o.number in asked.numbers)
         ),
         key=_created,
         reverse=reverse,

@@ -12,7 +12,6 @@ from sources.adapters.search import OrderSearch
 from sources.adapters.shopify.search import (
     OrderQuery,
     numbers_query,
-    order_matches,
     order_query,
     parse_order_query,
 )
@@ -81,7 +80,7 @@ def test_in_progress_has_no_filter_value_so_the_page_is_checked(dataset: Dataset
         financial_statuses=(FinancialStatus.PAID,),
     )
     assert order_query(search) == "financial_status:paid"
-    matched = {o.fulfillment_status for o in dataset.orders.values() if order_matches(o, search)}
+    matched = {o.fulfillment_status for o in dataset.orders.values() if search.matches(o)}
     assert matched == {FulfillmentStatus.IN_PROGRESS, FulfillmentStatus.UNFULFILLED}
 
 
@@ -155,7 +154,7 @@ def test_the_parser_refuses_what_is_not_the_subset(query: str):
 def test_order_matches_each_filter(dataset: Dataset):
     order = next(iter(dataset.orders.values()))
     placed, updated = order.placed_at, order.updated_at
-    assert order_matches(order, OrderSearch())
+    assert OrderSearch().matches(order)
     for search in (
         OrderSearch(customer_id=order.customer.id),
         OrderSearch(account_id=order.account_id),
@@ -164,7 +163,7 @@ def test_order_matches_each_filter(dataset: Dataset):
         OrderSearch(updated_since=updated),
         OrderSearch(placed_from=placed, placed_to=placed + timedelta(seconds=1)),
     ):
-        assert order_matches(order, search), search
+        assert search.matches(order), search
     for search in (
         OrderSearch(customer_id="cus_0"),
         OrderSearch(account_id="acct_other"),
@@ -173,4 +172,4 @@ def test_order_matches_each_filter(dataset: Dataset):
         OrderSearch(placed_from=placed + timedelta(seconds=1)),
         OrderSearch(placed_to=placed),
     ):
-        assert not order_matches(order, search), search
+        assert not search.matches(order), search

@@ -41,7 +41,7 @@ from sources.adapters.shopify.refusals import (
     cancel_refusal,
     update_refusal,
 )
-from sources.adapters.shopify.search import numbers_query, order_matches, order_query
+from sources.adapters.shopify.search import numbers_query, order_query
 from sources.adapters.shopify.skus import sku_query
 from sources.adapters.shopify.vocabulary import CANCEL_REASON
 from sources.adapters.shopify.webhooks import (
@@ -269,8 +269,8 @@ class ShopifyOrders(ShopifyClient):
         self, search: OrderSearch, *, limit: int, cursor: str | None = None
     ) -> OrderPage:
         """One page of Shopify's order list, newest first, checked order by order
-        (:func:`~.search.order_matches`: Shopify's query may match more). A page may
-        so hold fewer orders than ``limit``, and lists fewer when a query of ``limit``
+        (:meth:`OrderSearch.matches`: Shopify's query may match more). A page may so
+        hold fewer orders than ``limit``, and lists fewer when a query of ``limit``
         orders would cost more than one query may; its end cursor is Shopify's, after every
         order Shopify listed, matched or not."""
         try:
@@ -290,7 +290,7 @@ class ShopifyOrders(ShopifyClient):
             order = read.get(at)
             if order is None:  # a list with a hole in it would skip the order for good
                 raise self.bad_response("listed an order that cannot be read")
-            if order_matches(order, search):
+            if search.matches(order):
                 edges.append(OrderEdge(cursor=at, node=order))
         info = data.orders.page_info
         return OrderPage(

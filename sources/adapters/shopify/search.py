@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sources import records
 from sources.adapters.search import OrderSearch
 from sources.adapters.shopify.gid import our_id, parse_gid, shopify_gid, to_gid
 from sources.records import FinancialStatus, FulfillmentStatus
@@ -246,17 +245,3 @@ def _ored(rest: list[_Token]) -> list[tuple[str, str]]:
             return terms
         if joint != "OR":
             raise ValueError(f"OR or ')' expected, not {joint!r}")
-
-
-def order_matches(order: records.Order, search: OrderSearch) -> bool:
-    """Whether ``order`` is one ``search`` asks for: the adapter's check of each page,
-    the simulated API's filter."""
-    return (
-        search.customer_id in (None, order.customer.id)
-        and search.account_id in (None, order.account_id)
-        and (not search.statuses or order.fulfillment_status in search.statuses)
-        and (not search.financial_statuses or order.financial_status in search.financial_statuses)
-        and (search.updated_since is None or order.updated_at >= search.updated_since)
-        and (search.placed_from is None or order.placed_at >= search.placed_from)
-        and (search.placed_to is None or order.placed_at < search.placed_to)
-    )
