@@ -6,9 +6,11 @@ from typing import Any
 
 from graphql import GraphQLError
 
-BAD_USER_INPUT = "BAD_USER_INPUT"
+from sources.failures import BAD_USER_INPUT, NOT_FOUND  # a source's refusals say them too
+
+__all__ = ["BAD_USER_INPUT", "INVALID_ID", "NOT_FOUND", "UNAUTHORIZED_FIELD", "UserInputError"]
+
 INVALID_ID = "INVALID_ID"
-NOT_FOUND = "NOT_FOUND"
 UNAUTHORIZED_FIELD = "UNAUTHORIZED_FIELD"
 
 

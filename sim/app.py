@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from sim.changes import NOT_FOUND
 from sim.common import (
     ACCOUNT_KEY,
     CLOCK_KEY,
@@ -35,7 +36,7 @@ async def _unknown_routes(request: web.Request, handler: Handler) -> web.StreamR
     if request.match_info.route.resource is None:
         exc = request.match_info.http_exception
         status = exc.status if exc is not None else 404
-        code = "METHOD_NOT_ALLOWED" if status == 405 else "NOT_FOUND"
+        code = "METHOD_NOT_ALLOWED" if status == 405 else NOT_FOUND
         return error_response(status, code, f"no route for {request.method} {request.path}")
     return await handler(request)
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from sim.changes import NoBody
+from sim.changes import NOT_FOUND, NoBody
 from sim.changes.oms import (
     CancelOrder,
     DecideAddressRequest,
@@ -92,7 +92,7 @@ async def _address_requests(request: web.Request) -> web.Response:
     dataset = request.app[DATASET_KEY]
     order_id = request.match_info["id"]
     if order_id not in dataset.orders:
-        return error_response(404, "NOT_FOUND", f"no order {order_id!r}")
+        return error_response(404, NOT_FOUND, f"no order {order_id!r}")
     requests = sorted(
         (r for r in dataset.address_requests.values() if r.order_id == order_id),
         key=lambda r: r.requested_at,

@@ -6,6 +6,10 @@ SOURCE_TIMEOUT = "SOURCE_TIMEOUT"
 SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
 SOURCE_BAD_RESPONSE = "SOURCE_BAD_RESPONSE"
 CIRCUIT_OPEN = "CIRCUIT_OPEN"
+# A source's refusals of the caller's input, under the codes the gateway answers them
+# with (resolvers/client_errors.py takes them from here): never failures of the source.
+BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
 
 
 class SourceError(Exception):

@@ -53,6 +53,7 @@ from gateway.admission.documents import (
     type_condition,
 )
 from gateway.admission.limits import Limits
+from resolvers.client_errors import BAD_USER_INPUT
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import MAX_PAGE
 from resolvers.types.freshness import DataSource
@@ -81,7 +82,6 @@ DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "ExceptionQueueEntry.exceptions": 5,
 }
 DEFAULT_SIZE_ARGUMENTS: Mapping[str, str] = {"Query.nodes": "ids"}
-BAD_FIRST = "BAD_USER_INPUT"
 
 
 def page_size(value: object) -> int:
@@ -89,7 +89,8 @@ def page_size(value: object) -> int:
     mistyped one is left to validation and priced at the maximum."""
     if isinstance(value, int) and not isinstance(value, bool):
         if not 1 <= value <= MAX_PAGE:
-            raise AdmissionError(BAD_FIRST, f"first must be between 1 and {MAX_PAGE}, not {value}")
+            message = f"first must be between 1 and {MAX_PAGE}, not {value}"
+            raise AdmissionError(BAD_USER_INPUT, message)
         return value
     return MAX_PAGE
 

@@ -29,6 +29,7 @@ from tenacity.stop import stop_base
 
 from sources import telemetry
 from sources.failures import (
+    BAD_USER_INPUT,
     CIRCUIT_OPEN,
     SOURCE_BAD_RESPONSE,
     SOURCE_TIMEOUT,
@@ -95,8 +96,6 @@ class SourceAnswered(SourceError):
         self.body = body
 
 
-# The caller's error, not the source's: what the gateway answers for a 4xx.
-BAD_USER_INPUT = "BAD_USER_INPUT"
 # 4xx statuses that speak of the source's state or of the gateway's own credentials
 _NOT_THE_CALLERS = frozenset({401, 403, 408, THROTTLED})
 _LOGGED_BODY_CHARS = 300

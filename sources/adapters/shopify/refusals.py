@@ -8,13 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sources.adapters.shopify import wire
-from sources.failures import SOURCE_UNAVAILABLE
+from sources.failures import BAD_USER_INPUT, NOT_FOUND, SOURCE_UNAVAILABLE
 
 # Our refusal codes, as the native OMS answers them (sim/changes/oms.py).
-NOT_FOUND = "NOT_FOUND"
 ALREADY_CANCELLED = "ALREADY_CANCELLED"
 NOT_CANCELLABLE = "NOT_CANCELLABLE"  # the staff cancel's refusal: shipped, or cancelled
-BAD_USER_INPUT = "BAD_USER_INPUT"  # a caller's input the source refused (as the gateway's)
 
 # OrderCancelUserErrorCode → ours. Shopify's failures and our app's missing permissions
 # are SOURCE_UNAVAILABLE: no refusal of the order, the adapter reports a failure.

@@ -31,8 +31,9 @@ from sources.adapters.zendesk.vocabulary import (
     ticket_from_zendesk,
 )
 from sources.clients.changes import ChangeRefused
-from sources.clients.http import BAD_USER_INPUT, SourceAnswered, SourceClient
+from sources.clients.http import SourceAnswered, SourceClient
 from sources.events import ChangeEvent, EventType
+from sources.failures import BAD_USER_INPUT, NOT_FOUND
 from sources.options import SourceConfig
 from sources.records import (
     TICKET_CLOSED,
@@ -70,7 +71,6 @@ SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 _CREATED, _NOT_FOUND, _UNPROCESSABLE = 201, 404, 422
-NOT_FOUND = "NOT_FOUND"
 
 
 class WebhookPayload(msgspec.Struct, frozen=True, kw_only=True):
