@@ -26,6 +26,7 @@ from gateway.settings import (
     redact_url,
 )
 from resolvers.scopes import ALL_SCOPES, EVERY_ACCOUNT
+from sources.adapters.names import FIRST_SOURCE_PORT
 from sources.clock import SYSTEM_CLOCK, Clock, ShiftedClock
 from sources.webhooks import generate_secret
 
@@ -156,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--port-base",
         type=int,
-        default=8101,
+        default=FIRST_SOURCE_PORT,
         help="OMS port; inventory, carrier and ticketing follow (default %(default)s)",
     )
     sim.add_argument(

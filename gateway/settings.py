@@ -21,13 +21,17 @@ from urllib.parse import SplitResult, urlsplit
 import msgspec
 
 from gateway.admission.limits import Limits
-from sources.adapters.names import NATIVE, adapters_by_source
+from sources.adapters.names import (
+    FIRST_SOURCE_PORT,
+    NATIVE,
+    SOURCE_NAMES,
+    adapters_by_source,
+)
 from sources.options import REDIS_SCHEMES, CachePolicy, SourceConfig, default_policy
 from sources.records import MAX_BATCH
 from sources.webhooks import secret_problem
 
-SOURCE_NAMES = ("oms", "inventory", "carrier", "ticketing")
-DEFAULT_PORTS = {"oms": 8101, "inventory": 8102, "carrier": 8103, "ticketing": 8104}
+DEFAULT_PORTS = {name: FIRST_SOURCE_PORT + n for n, name in enumerate(SOURCE_NAMES)}
 
 
 class SettingsError(ValueError):

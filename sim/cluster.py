@@ -17,9 +17,10 @@ from sim.seed import Dataset
 from sim.stats import Stats
 from sim.vendors.access import VendorAccount
 from sim.vendors.apis import VENDOR_APIS, VENDORS
+from sources.adapters.names import SOURCE_NAMES
 from sources.clock import Clock, ShiftedClock
 
-SOURCES = ("oms", "inventory", "carrier", "ticketing")
+SOURCES = SOURCE_NAMES
 # The simulated vendor APIs (sim.vendors.apis) start after the four sources (ports
 # port_base + 4, …) with vendors=True.
 

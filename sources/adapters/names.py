@@ -9,6 +9,10 @@ from importlib.metadata import EntryPoint, entry_points
 
 ENTRY_POINT_GROUP = "ordergraph.adapters"
 NATIVE = "native"
+# The four sources the graph reads, in the order of their default ports (from
+# FIRST_SOURCE_PORT on, as the simulated sources serve them).
+SOURCE_NAMES = ("oms", "inventory", "carrier", "ticketing")
+FIRST_SOURCE_PORT = 8101
 
 
 def adapter_names(source: str) -> list[str]:
