@@ -36,7 +36,7 @@ _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, 
 T = TypeVar("T")
 
 # The connections' arguments, as the schema describes them.
-OrdersFirst = Annotated[int, strawberry.argument(description="How many orders, 1 to 100.")]
+OrdersFirst = Annotated[int, strawberry.argument(description=f"How many orders, 1 to {MAX_PAGE}.")]
 OrdersAfter = Annotated[
     str | None,
     strawberry.argument(
@@ -48,7 +48,7 @@ OrdersFilter = Annotated[
     OrderFilter | None,
     strawberry.argument(description="Which orders; all the caller may see when omitted."),
 ]
-QueueFirst = Annotated[int, strawberry.argument(description="How many entries, 1 to 100.")]
+QueueFirst = Annotated[int, strawberry.argument(description=f"How many entries, 1 to {MAX_PAGE}.")]
 QueueAfter = Annotated[
     str | None,
     strawberry.argument(
@@ -93,7 +93,7 @@ class Query:
         return _found(Order.visible(found, info.context.access), number)
 
     @strawberry.field(
-        description="Orders, newest first. `first` is required, 1 to 100.",
+        description=f"Orders, newest first. `first` is required, 1 to {MAX_PAGE}.",
         extensions=[ScopeGuard("orders:read")],
     )
     async def orders(
@@ -143,7 +143,7 @@ class Query:
         "consoles to work through; kept current by change events and a periodic sweep "
         "of every order. A key bound to an account sees that account's orders; app and "
         "partner keys see no internal exceptions (nor orders queued only for those). "
-        "`first` is required, 1 to 100; a selective filter may answer fewer, with "
+        f"`first` is required, 1 to {MAX_PAGE}; a selective filter may answer fewer, with "
         "`hasNextPage` true.",
         extensions=[ScopeGuard(*EXCEPTION_SCOPES)],
     )

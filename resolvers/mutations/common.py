@@ -7,12 +7,13 @@ import dataclasses
 import enum
 import hashlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 import strawberry
 
 from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, NOT_FOUND, UserInputError
-from resolvers.idempotency import InProgress, run_once, source_key
+from resolvers.idempotency import KEEP_S, InProgress, run_once, source_key
 from resolvers.relay import expect_global_id
 from resolvers.types.order import Info, Order
 from sources import records
@@ -62,6 +63,16 @@ class Outcome(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(Outcome)
+
+
+def idempotency_key_field() -> Any:
+    """Every mutation input's ``idempotencyKey``: optional, kept for :data:`KEEP_S`."""
+    return strawberry.field(
+        default=None,
+        description="Any unique string: a repeat with the same key and input within "
+        f"{KEEP_S / 3600:g} hours gets the first outcome and the change is made once; the "
+        f"same key with another input is refused ({IDEMPOTENCY_KEY_REUSED}).",
+    )
 
 
 class MutationRefused(Exception):

@@ -21,6 +21,7 @@ from resolvers.mutations.common import (
     Outcome,
     UserError,
     id_parts,
+    idempotency_key_field,
     mutate,
     order_of,
     visible_order,
@@ -52,12 +53,7 @@ class OrderCancelInput:
         default=None,
         description="Cancel only these unfulfilled quantities; the whole order when omitted.",
     )
-    idempotency_key: str | None = strawberry.field(
-        default=None,
-        description="Any unique string: a repeat with the same key and input within 24 hours "
-        "gets the first outcome and the change is made once; the same key with another input "
-        "is refused (IDEMPOTENCY_KEY_REUSED).",
-    )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="A postal address to ship to.")
@@ -82,12 +78,7 @@ class MailingAddressInput:
 class OrderUpdateShippingAddressInput:
     order_id: strawberry.ID = strawberry.field(description="The order's global id.")
     address: MailingAddressInput = strawberry.field(description="The new shipping address.")
-    idempotency_key: str | None = strawberry.field(
-        default=None,
-        description="Any unique string: a repeat with the same key and input within 24 hours "
-        "gets the first outcome and the change is made once; the same key with another input "
-        "is refused (IDEMPOTENCY_KEY_REUSED).",
-    )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 described_enum(

@@ -17,6 +17,7 @@ from resolvers.mutations.common import (
     Outcome,
     UserError,
     id_parts,
+    idempotency_key_field,
     mutate,
     visible_order,
 )
@@ -31,14 +32,17 @@ class TicketCreateInput:
     order_id: strawberry.ID = strawberry.field(
         description="The global id of the order the ticket is about."
     )
-    subject: str = strawberry.field(description="Subject line: not blank, at most 200 characters.")
+    subject: str = strawberry.field(
+        description=f"Subject line: not blank, at most {records.SUBJECT_MAX} characters."
+    )
     body: str = strawberry.field(
-        description="The first comment: what the ticket is about (not blank, at most 10,000 "
-        "characters)."
+        description="The first comment: what the ticket is about (not blank, at most "
+        f"{records.COMMENT_MAX:,} characters)."
     )
     author: str | None = strawberry.field(
         default=None,
-        description="Who writes it (at most 100 characters); the order's customer when omitted.",
+        description=f"Who writes it (at most {records.AUTHOR_MAX} characters); the order's "
+        "customer when omitted.",
     )
     priority: TicketPriority = strawberry.field(
         default=TicketPriority.NORMAL, description="How urgent it is."
@@ -49,30 +53,22 @@ class TicketCreateInput:
     channel: TicketChannel = strawberry.field(
         default=TicketChannel.WEB, description="Where the request came in."
     )
-    idempotency_key: str | None = strawberry.field(
-        default=None,
-        description="Any unique string: a repeat with the same key and input within 24 hours "
-        "gets the first outcome and the change is made once; the same key with another input "
-        "is refused (IDEMPOTENCY_KEY_REUSED).",
-    )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="What `ticketAddComment` adds.")
 class TicketAddCommentInput:
     ticket_id: strawberry.ID = strawberry.field(description="The ticket's global id.")
     body: str = strawberry.field(
-        description="The comment's text: not blank, at most 10,000 characters."
+        description=f"The comment's text: not blank, at most {records.COMMENT_MAX:,} characters."
     )
-    author: str = strawberry.field(description="Who writes it: not blank, at most 100 characters.")
+    author: str = strawberry.field(
+        description=f"Who writes it: not blank, at most {records.AUTHOR_MAX} characters."
+    )
     public: bool = strawberry.field(
         default=True, description="False: an internal note for agents (consoles only)."
     )
-    idempotency_key: str | None = strawberry.field(
-        default=None,
-        description="Any unique string: a repeat with the same key and input within 24 hours "
-        "gets the first outcome and the change is made once; the same key with another input "
-        "is refused (IDEMPOTENCY_KEY_REUSED).",
-    )
+    idempotency_key: str | None = idempotency_key_field()
 
 
 # The ticket answered holds everyone's public comments: writing needs tickets:write,

@@ -21,7 +21,7 @@ from resolvers.access import Access, ScopeGuard, requires
 from resolvers.context import RequestContext
 from resolvers.loader_fields import LoaderField
 from resolvers.loaders import settle
-from resolvers.relay import to_global_id
+from resolvers.relay import MAX_PAGE, to_global_id
 from resolvers.types.change_eligibility import ChangeEligibility
 from resolvers.types.common import (
     Connection,
@@ -490,12 +490,14 @@ class Order(Node):
         description="Everything that happened, merged by the gateway from the OMS, "
         "inventory, the carrier and ticketing, oldest first. App and partner keys see "
         "CUSTOMER events only. "
-        "`first` is required, 1 to 100."
+        f"`first` is required, 1 to {MAX_PAGE}."
     )
     async def timeline(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="How many events, 1 to 100.")],
+        first: Annotated[
+            int, strawberry.argument(description=f"How many events, 1 to {MAX_PAGE}.")
+        ],
         after: Annotated[
             str | None,
             strawberry.argument(
