@@ -52,6 +52,10 @@ _MILESTONE_RANK: dict[ShipmentStatus, int] = {
     ShipmentStatus.DELIVERED: 6,
 }
 REVERSALS = frozenset({ShipmentStatus.RETURNING_TO_SENDER, ShipmentStatus.RETURNED_TO_SENDER})
+# Holds the customer is not told of: a fraud review is internal, so the order shows as
+# being processed, and its timeline entry is for consoles (the FRAUD_REVIEW exception
+# is internal too).
+INTERNAL_HOLDS = frozenset({HoldReason.HIGH_RISK_OF_FRAUD})
 
 # What the customer sees for an undelivered shipment, least advanced first.
 _SHIPPED_STAGES: tuple[tuple[ShipmentStatus, CustomerOrderStatus], ...] = (
@@ -168,10 +172,9 @@ def _pre_shipment_status(open_orders: Sequence[FulfillmentOrder]) -> CustomerOrd
     reasons = {hold.reason for fo in open_orders for hold in fo.holds}
     if HoldReason.INVENTORY_OUT_OF_STOCK in reasons:
         return CustomerOrderStatus.BACKORDERED
-    if reasons - {HoldReason.HIGH_RISK_OF_FRAUD}:
+    if reasons - INTERNAL_HOLDS:
         return CustomerOrderStatus.ON_HOLD
     if reasons or any(fo.status in OPEN_WORK for fo in open_orders):
-        # A fraud review is internal: the customer just sees the order being processed.
         return CustomerOrderStatus.PROCESSING
     return CustomerOrderStatus.ORDER_PLACED
 

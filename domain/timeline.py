@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from domain.carrier_events import in_time_order
 from domain.exception_rules import Thresholds, customer_day, short_lines
 from domain.progress import OrderProgress
-from domain.status import latest_estimate
+from domain.status import INTERNAL_HOLDS, latest_estimate
 from domain.tickets import RESOLVED
 from sources.records import (
     CancelReason,
@@ -211,12 +211,12 @@ def _oms_events(order: Order) -> Iterator[TimelineEvent]:
     ):
         yield event(order.placed_at, EventKind.PAID, "Payment received", "paid")
     for fo_id, n, hold in holds:
+        visibility = Visibility.INTERNAL if hold.reason in INTERNAL_HOLDS else Visibility.CUSTOMER
         if hold.reason is HoldReason.HIGH_RISK_OF_FRAUD:
             note = f": {hold.note}" if hold.note else ""
             message = f"Fulfillment order {fo_id} held for fraud review{note}"
-            visibility = Visibility.INTERNAL
         else:
-            message, visibility = _HOLD_MESSAGES[hold.reason], Visibility.CUSTOMER
+            message = _HOLD_MESSAGES[hold.reason]
         yield event(hold.held_at, EventKind.HELD, message, f"hold:{fo_id}:{n}", fo_id, visibility)
     for shipment in order.shipments:
         yield event(
