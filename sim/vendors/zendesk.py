@@ -57,7 +57,6 @@ def account() -> VendorAccount:
 
 
 API_USER = "OrderGraph API"  # whose comments the API's own are without an author_id
-PAGE_SIZE = 100
 _TERM = re.compile(r'(\w+):(?:"([^"]*)"|(\S+))')
 
 
@@ -124,7 +123,7 @@ async def _search(request: web.Request) -> web.Response:
         if name != f"custom_field_{ORDER_FIELD}":
             return _error(400, "InvalidSearch", f"this Zendesk searches only {name!r} it knows")
         wanted.add(value)
-    per_page = min(int(request.query.get("per_page", PAGE_SIZE)), PAGE_SIZE)
+    per_page = min(int(request.query.get("per_page", wire.PAGE_SIZE)), wire.PAGE_SIZE)
     page = max(int(request.query.get("page", 1)), 1)
     dataset = request.app[DATASET_KEY]
     request.app[STATS_KEY].record_batch(request.path, len(wanted))
@@ -144,8 +143,8 @@ async def _search(request: web.Request) -> web.Response:
 
 async def _show_many(request: web.Request) -> web.Response:
     ids = [i for i in request.query.get("ids", "").split(",") if i]
-    if len(ids) > PAGE_SIZE:
-        return _error(400, "InvalidValue", f"at most {PAGE_SIZE} ids")
+    if len(ids) > wire.PAGE_SIZE:
+        return _error(400, "InvalidValue", f"at most {wire.PAGE_SIZE} ids")
     request.app[STATS_KEY].record_batch(request.path, len(ids))
     found = [t for i in ids if (t := _ticket(request.app[DATASET_KEY], i)) is not None]
     return _answer(wire.TicketsPage(tickets=[_zendesk(t, _api_url(request))[0] for t in found]))
@@ -161,7 +160,7 @@ async def _comments(request: web.Request) -> web.Response:
     ticket = _ticket(request.app[DATASET_KEY], request.match_info["id"])
     if ticket is None:
         return _error(404, "RecordNotFound", "Not found")
-    size = min(int(request.query.get("page[size]", PAGE_SIZE)), PAGE_SIZE)
+    size = min(int(request.query.get("page[size]", wire.PAGE_SIZE)), wire.PAGE_SIZE)
     start = int(request.query.get("page[after]", "0") or 0)
     _, comments = _zendesk(ticket, _api_url(request))
     shown = comments[start : start + size]

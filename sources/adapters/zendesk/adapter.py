@@ -65,7 +65,6 @@ SHOW_MANY_PATH = f"{API}/tickets/show_many.json"
 # ticket within minutes, not at once.
 INDEX_LAG_S = 600.0
 ORDERS_PER_SEARCH = 25  # custom-field terms in one query (ORed: the same field)
-PAGE_SIZE = 100  # the most the Search and comments APIs answer a page
 MAX_SEARCH_PAGES = 10  # Search answers 1,000 results at the most
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -230,7 +229,7 @@ class ZendeskTickets(SourceClient):
 
     async def _search(self, order_ids: list[str]) -> list[wire.Ticket]:
         terms = " ".join(f'custom_field_{self._field}:"{order_id}"' for order_id in order_ids)
-        params = {"query": f"type:ticket {terms}", "per_page": str(PAGE_SIZE)}
+        params = {"query": f"type:ticket {terms}", "per_page": str(wire.PAGE_SIZE)}
         found: list[wire.Ticket] = []
         for page in range(1, MAX_SEARCH_PAGES + 1):
             params["page"] = str(page)
@@ -246,8 +245,8 @@ class ZendeskTickets(SourceClient):
     async def _show_many(self, ticket_ids: list[str]) -> list[wire.Ticket]:
         """The tickets ``ticket_ids`` by id, a page of ids a call."""
         found: list[wire.Ticket] = []
-        for start in range(0, len(ticket_ids), PAGE_SIZE):
-            ids = ticket_ids[start : start + PAGE_SIZE]
+        for start in range(0, len(ticket_ids), wire.PAGE_SIZE):
+            ids = ticket_ids[start : start + wire.PAGE_SIZE]
             answer = await self.request_json(
                 "GET",
                 SHOW_MANY_PATH,
@@ -283,7 +282,7 @@ class ZendeskTickets(SourceClient):
         ``accept``-ed status raises :class:`SourceAnswered`)."""
         comments: list[wire.Comment] = []
         users: dict[int, str] = {}
-        params = {"include": "users", "page[size]": str(PAGE_SIZE)}
+        params = {"include": "users", "page[size]": str(wire.PAGE_SIZE)}
         path = f"{API}/tickets/{ticket_id}/comments.json"
         while True:
             page = await self.request_json(

@@ -21,6 +21,7 @@ import msgspec
 # A custom field's value: a string for text fields, and per field type a number, a
 # boolean (checkbox), a list of option tags (multi-select) or null when unset.
 CustomFieldValue = str | int | float | bool | list[str] | None
+PAGE_SIZE = 100  # the most the Search, show_many and comments APIs answer in a page
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True):
