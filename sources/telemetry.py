@@ -29,6 +29,8 @@ from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import Counter, Gauge, Histogram
 
+from sources.resilience.breaker import CLOSED, HALF_OPEN, OPEN
+
 _tracer = trace.get_tracer("ordergraph")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -71,7 +73,7 @@ CACHE_LOOKUPS = Counter(
     "og_cache_lookups_total", "Cache-through lookups by result.", ["source", "result"]
 )
 
-CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+CIRCUIT_STATES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 _circuit: dict[str, str] = {}  # source -> last state set, for counting transitions
 
 
@@ -233,7 +235,7 @@ def set_circuit_state(source: str, state: str) -> None:
     if value is None:
         raise ValueError(f"unknown circuit state {state!r}; expected one of {list(CIRCUIT_STATES)}")
     CIRCUIT_STATE.labels(source).set(value)
-    if _circuit.get(source, "closed") != state:
+    if _circuit.get(source, CLOSED) != state:
         CIRCUIT_TRANSITIONS.labels(source, state).inc()
     _circuit[source] = state
 
