@@ -8,6 +8,7 @@ FRAUD_REVIEW (:meth:`QueueEntry.public`).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from domain.exception_rules import (
@@ -18,6 +19,9 @@ from domain.exception_rules import (
     SubjectKind,
 )
 from sources.records import Record
+
+# What QueueEntry.rank writes: a severity rank, then detectedAt in 15-digit milliseconds.
+RANK = re.compile(r"\d:\d{15}")
 
 
 class ExceptionFact(Record, frozen=True, kw_only=True):
@@ -76,7 +80,8 @@ class QueueEntry(Record, frozen=True, kw_only=True):
         )
 
     def rank(self) -> str:
-        """Sorts as text like (severity, detectedAt): most severe, then newest, highest."""
+        """Sorts as text like (severity, detectedAt): most severe, then newest, highest
+        (:data:`RANK`)."""
         millis = max(0, round(self.detected_at.timestamp() * 1000))
         return f"{SEVERITY_RANK[self.severity]}:{millis:015d}"
 

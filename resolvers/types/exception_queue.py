@@ -9,7 +9,6 @@ request reads at most ``SCAN_LIMIT`` entries and may answer a short page whose
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import strawberry
@@ -17,7 +16,7 @@ from graphql import GraphQLError
 
 from domain import exception_rules as rules
 from domain.exception_rules import SEVERITY_RANK
-from domain.queue_entries import ExceptionFact, QueueEntry
+from domain.queue_entries import RANK, ExceptionFact, QueueEntry
 from resolvers.context import RequestContext
 from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
 from resolvers.relay import Cursors, bad_cursor, check_first, to_global_id
@@ -28,7 +27,6 @@ from sources.records import MAX_BATCH
 
 SCAN_LIMIT = 1000  # queue entries one request reads at most
 QUEUE_CURSORS = Cursors("eq1:")
-_RANK = re.compile(r"\d:\d{15}")
 
 
 @strawberry.input(
@@ -210,6 +208,6 @@ def _cursor(position: IndexPosition) -> str:
 
 def _position(cursor: str) -> IndexPosition:
     rank, _, member = QUEUE_CURSORS.decode(cursor).partition("|")
-    if not _RANK.fullmatch(rank) or not member or "\0" in member:
+    if not RANK.fullmatch(rank) or not member or "\0" in member:
         raise bad_cursor()
     return (rank, member)
