@@ -77,7 +77,10 @@ async def test_graphiql_runs_a_query_in_a_real_browser_with_no_outside_request(
             await editor.click()
             await page.keyboard.press("Control+A")
             await page.keyboard.press("Delete")
-            await page.keyboard.type(query)
+            # At a person's pace: typed with no pause, on a host twice as slow as usual,
+            # the editor once held the text out of order (its own bracket closing raced
+            # the keys).
+            await page.keyboard.type(query, delay=20)
             await page.keyboard.press("Escape")  # close any completion list
             typed = await editor.evaluate("element => element.CodeMirror.getValue()")
             assert typed == query
