@@ -14,6 +14,7 @@ from aiodataloader import DataLoader
 
 from domain import exception_rules as rules
 from domain.eligibility import change_eligibility
+from domain.progress import LineProgress, OrderProgress
 from domain.status import derive_customer_status, latest_estimate, promised_window
 from domain.timeline import build_timeline, previous_estimate, visible_to
 from resolvers import order_facts
@@ -104,7 +105,10 @@ class LineItemQuantities:
         description="Units ordered, not cancelled, not yet shipped (derived by the gateway "
         "from the OMS's quantities; never below 0)."
     )
-    shipped: int = strawberry.field(description="Units shipped.")
+    shipped: int = strawberry.field(
+        description="Units shipped: the line's count, or the units the order's shipments "
+        "carry where that count lags behind them."
+    )
     delivered: int = strawberry.field(
         description="Units the OMS counts delivered; it may lag the carrier by hours."
     )
@@ -112,12 +116,12 @@ class LineItemQuantities:
 
 
 def _quantities(line: LineItem) -> LineItemQuantities:
-    q = line.record.quantities
+    q, progress = line.record.quantities, line.progress
     return LineItemQuantities(
         ordered=q.ordered,
         cancelled=q.cancelled,
-        unfulfilled=max(0, q.ordered - q.cancelled - q.shipped),
-        shipped=q.shipped,
+        unfulfilled=progress.unfulfilled,
+        shipped=progress.shipped,
         delivered=q.delivered,
         returned=q.returned,
     )
@@ -140,10 +144,12 @@ class LineItem(Node):
     )
     order_id: strawberry.Private[str]
     record: strawberry.Private[records.OrderLine]
+    progress: strawberry.Private[LineProgress]
 
-    def __init__(self, order_id: str, line: records.OrderLine) -> None:
+    def __init__(self, order_id: str, line: records.OrderLine, progress: LineProgress) -> None:
         self.order_id = order_id
         self.record = line
+        self.progress = progress
         self.sku = line.sku
         self.name = line.name
 
@@ -166,16 +172,20 @@ class OrderLines:
     its fulfillment orders and its shipments. It refers to none of them, so an answer's
     objects hold no reference cycle and are freed as soon as it is sent."""
 
-    __slots__ = ("_by_id", "_lines", "order_id")
+    __slots__ = ("_by_id", "_order", "order_id")
 
-    def __init__(self, order_id: str, lines: list[records.OrderLine]) -> None:
-        self.order_id = order_id
-        self._lines = lines
+    def __init__(self, order: records.Order) -> None:
+        self.order_id = order.id
+        self._order = order
         self._by_id: dict[str, LineItem] | None = None
 
     def by_id(self) -> dict[str, LineItem]:
         if self._by_id is None:
-            self._by_id = {line.id: LineItem(self.order_id, line) for line in self._lines}
+            progress = OrderProgress.of(self._order).lines  # shipments count, not only counters
+            self._by_id = {
+                line.id: LineItem(self.order_id, line, progress[line.id])
+                for line in self._order.lines
+            }
         return self._by_id
 
     def quantities(self, parts: list[records.LineQuantity]) -> list[LineItemQuantity]:
@@ -395,7 +405,7 @@ class Order(Node):
         self.record = order
         self.cached = cached
         self.pii = pii
-        self.lines = OrderLines(order.id, order.lines)
+        self.lines = OrderLines(order)
         self.memo = {}
         self.number = order.number
         self.name = f"#{order.number}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.eligibility import ALREADY_SHIPPED, cancellable_quantities, change_eligibility
 from domain.progress import (
     FINISHED,
     HANDED_OVER,
@@ -13,6 +14,9 @@ from domain.progress import (
     UNFINISHED,
     OrderProgress,
 )
+from domain.status import CustomerOrderStatus, derive_customer_status
+from resolvers.types.order import Order
+from sources.cache.through import Cached, Freshness
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import FulfillmentStatus as FS
 from tests.support.builders import fulfillment, line, order, shipment
@@ -144,3 +148,18 @@ def test_status_groups():
     # every status is stoppable, handed over or cancelled, and only one of them
     assert STOPPABLE | HANDED_OVER | {FO.CANCELLED} == every
     assert not STOPPABLE & HANDED_OVER
+
+
+def test_the_graph_shows_a_line_as_the_rules_see_it():
+    """A line whose shipped counter lags its shipment: the graph's quantities count the
+    shipment as the status and the change rules do, so a console is never offered to
+    cancel units that left. Before, the line read unfulfilled 2, shipped 0, while the
+    order was SHIPPED and its cancel refused as ALREADY_SHIPPED."""
+    record = order([line(ordered=2)], [fulfillment(FO.IN_PROGRESS)], [shipment(T1, ("l1", 2))])
+    graph = Order.from_record(record, Cached(record, Freshness.FRESH, 0.0), pii=False)
+    quantities = graph.line_items[0].quantities
+    assert (quantities.ordered, quantities.shipped, quantities.unfulfilled) == (2, 2, 0)
+    assert quantities.delivered == 0  # the OMS's own count, as the schema says
+    assert derive_customer_status(record, {}) is CustomerOrderStatus.SHIPPED
+    assert change_eligibility(record).cancel.reason_code == ALREADY_SHIPPED
+    assert cancellable_quantities(record) == {}
