@@ -70,6 +70,14 @@ async def test_graphiql_runs_a_query_in_a_real_browser_with_no_outside_request(
             editor = page.locator(".graphiql-query-editor .CodeMirror")
             await expect(editor).to_be_visible(timeout=10_000)
             await expect(page.locator(".graphiql-execute-button")).to_be_visible()
+            # GraphiQL hands the editor the schema once its introspection answers; typed
+            # before that, on a host twice as slow as usual, the text twice came out of
+            # order (' number lineItems { sku } } }{ orderByNumber(number: "1001") }').
+            await page.wait_for_function(
+                "() => document.querySelector('.graphiql-query-editor .CodeMirror')"
+                ".CodeMirror.options.hintOptions.schema != null",
+                timeout=10_000,
+            )
 
             # Type the query as a person would (the editor closes brackets and quotes
             # itself, and steps over the ones typed after them).
@@ -77,10 +85,7 @@ async def test_graphiql_runs_a_query_in_a_real_browser_with_no_outside_request(
             await editor.click()
             await page.keyboard.press("Control+A")
             await page.keyboard.press("Delete")
-            # At a person's pace: typed with no pause, on a host twice as slow as usual,
-            # the editor once held the text out of order (its own bracket closing raced
-            # the keys).
-            await page.keyboard.type(query, delay=20)
+            await page.keyboard.type(query)
             await page.keyboard.press("Escape")  # close any completion list
             typed = await editor.evaluate("element => element.CodeMirror.getValue()")
             assert typed == query
