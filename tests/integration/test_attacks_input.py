@@ -18,6 +18,7 @@ from sources.resilience.breaker import CLOSED
 from tests.support.gateways import gateway_at, in_process_gateway
 from tests.support.queries import CANCEL
 from tests.support.secured import TENANT_A, Secured, secured_settings
+from tests.support.timing import HANG_S
 
 
 def _b64(text: str) -> str:
@@ -32,9 +33,17 @@ ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } }
 
 @pytest.fixture(scope="module")
 async def secured(sim, tmp_path_factory) -> AsyncIterator[Secured]:
-    """These tests count what reaches the OMS and the errors answered, not how fast
-    (the test settings' patient deadline gives a loaded machine room)."""
-    settings, keys = await secured_settings(sim.urls, tmp_path_factory.mktemp("input-keys"))
+    """These tests count what reaches the OMS and the errors answered, not how fast: the
+    deadline and the source timeouts only bound a hang (the test settings' 3 s deadline
+    ran out for the victim of the forged-cursor flood, its OMS read queued behind 500
+    requests, at a host probe of 2.4x)."""
+    hang_ms = int(HANG_S * 1000)
+    settings, keys = await secured_settings(
+        sim.urls,
+        tmp_path_factory.mktemp("input-keys"),
+        request_deadline_ms=hang_ms,
+        source_options={"read_timeout_ms": hang_ms, "total_timeout_ms": hang_ms},
+    )
     state = gateway_at(settings)
     async with in_process_gateway(settings, gateway=state) as gateway:
         yield Secured(gateway, keys, state)

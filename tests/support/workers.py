@@ -18,6 +18,7 @@ from sim.cluster import SimCluster
 from tests.support.ports import free_port_block
 from tests.support.processes import QUIET, ROOT
 from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.redis_server import PATIENT_TIMEOUT_S
 from tests.support.serving import wait_ready
 
 
@@ -81,6 +82,9 @@ async def running_workers(cluster: SimCluster, redis_url: str) -> AsyncIterator[
         "OG_PORT": str(port),
         "OG_DEV_MODE": "1",
         "OG_CACHE_URL": redis_url,
+        # As settings_for's: what Redis holds, not how soon (its 100 ms ran out at a host
+        # probe of 2.4x, and a worker then read the sources again).
+        "OG_CACHE_TIMEOUT_MS": str(int(PATIENT_TIMEOUT_S * 1000)),
         "OG_EXCEPTION_QUEUE": "false",  # its sweeps would call the sources meanwhile
         "OG_REQUEST_DEADLINE_MS": "5000",
         "OG_SHUTDOWN_DRAIN_MS": "600",
