@@ -59,6 +59,7 @@ EXAMPLES = int(os.environ.get("EQUIVALENCE_EXAMPLES", "60"))
 BUDGET_S = max(60.0, EXAMPLES * 1.0)  # a hard stop on a loaded machine: later are not sent
 DATETIME = st.sampled_from(["2026-11-20T15:00:00Z", "2026-11-01T00:00:00+02:00", "garbage"])
 LIMITS = {"max_cost": 30_000, "max_depth": 12, "max_fields": 400, "max_selections": 80}
+BREAKER_OPEN_MS = 600_000  # longer than any test here runs
 
 
 class FrozenClock:
@@ -173,10 +174,17 @@ async def _gateway(
     )
     # A hanging source costs its own short timeout, far inside the request's deadline,
     # so a loaded machine cannot make the two gateways time out at different places.
-    hanging = msgspec.structs.replace(
-        settings.sources["ticketing"], read_timeout_ms=100, total_timeout_ms=100
+    # A breaker that opens stays open for the test: both gateways open theirs at the
+    # same request, but one let calls through again (half-open after 5 s) while the
+    # other still failed fast, at a host probe of 2x.
+    sources = {
+        name: msgspec.structs.replace(source, breaker_open_ms=BREAKER_OPEN_MS)
+        for name, source in settings.sources.items()
+    }
+    sources["ticketing"] = msgspec.structs.replace(
+        sources["ticketing"], read_timeout_ms=100, total_timeout_ms=100
     )
-    settings = msgspec.structs.replace(settings, sources={**settings.sources, "ticketing": hanging})
+    settings = msgspec.structs.replace(settings, sources=sources)
     async with running_gateway(
         settings, gateway=Components(settings, FrozenClock(FIXED_NOW))
     ) as gw:
