@@ -19,10 +19,13 @@ from tests.support.docs_examples import ALL_EXAMPLES
 from tests.support.ports import free_port_block
 from tests.support.processes import Command, ordergraph
 from tests.support.queries import ORDERS_PAGE
+from tests.support.timing import HANG_S
 from tests.support.vendors import said_by_every_vendor, without_order_cursors
 from tests.support.waiting import eventually
 
 NOW = "2026-11-20T15:00:00Z"
+TRACKED_PAGE = """{ orders(first: 100) { nodes { number
+  shipments { trackingNumber tracking { status } } } } }"""
 SHIPMENTS = """query($n: String!) { orderByNumber(number: $n) {
   shipments { trackingNumber tracking { status } } } }"""
 
@@ -119,10 +122,19 @@ async def test_the_vendor_demo_shows_the_same_orders(demos):
 
 async def test_a_change_at_the_vendor_reaches_the_graph(demos):
     _, url, _ = demos
-    # At once, though the exception queue's sweeps read Shopify too: they leave half
-    # of its cost bucket to requests.
-    page = await ask(url, "{ orders(first: 100) { nodes { number shipments { trackingNumber "
-                     "tracking { status } } } } }")  # fmt: skip
+    # The exception queue's sweeps read Shopify too, but leave half of its cost bucket
+    # to requests. They also share AfterShip's ten calls a second: in CI a page's
+    # tracking reads once ran past the demo's 2 s deadline (SOURCE_TIMEOUT on one
+    # order's tracking). Asked again, a later window serves them.
+    pages: list[dict[str, Any]] = []
+
+    async def whole_page() -> bool:
+        pages.append(await ask(url, TRACKED_PAGE))
+        return "errors" not in pages[-1]
+
+    with contextlib.suppress(AssertionError):
+        await eventually(whole_page, "a page with every tracking", timeout_s=HANG_S)
+    page = pages[-1]
     assert "errors" not in page, page
     number, tracking_number = next(
         (order["number"], shipment["trackingNumber"])
