@@ -57,9 +57,10 @@ def _denied(reason_code: str) -> Decision:
     return Decision(allowed=False, reason_code=reason_code)
 
 
-def change_eligibility(order: Order) -> ChangeEligibility:
-    """Which changes ``order`` still accepts, and why not when it does not."""
-    progress = OrderProgress.of(order)
+def change_eligibility(order: Order, progress: OrderProgress | None = None) -> ChangeEligibility:
+    """Which changes ``order`` still accepts, and why not when it does not;
+    ``progress``: the order's, when the caller has it already."""
+    progress = progress or OrderProgress.of(order)
     closed = _closed_reason(progress)
     if closed is not None:
         return ChangeEligibility(_denied(closed), _denied(closed), _denied(closed))

@@ -117,6 +117,10 @@ def _seal(key: bytes, text: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
+ORDER_CURSOR_PREFIX = "og2:"  # og1: unsealed, the native OMS's cursors only
+_DEV_SEED = b"ordergraph dev mode: no key pepper"
+
+
 def order_cursors(secret: str | None) -> Cursors:
     """The order list's cursors, sealed with a key derived from ``secret``: the key
     pepper, which every instance of a deployment shares, so any of them takes a cursor
@@ -125,10 +129,6 @@ def order_cursors(secret: str | None) -> Cursors:
     not forgers, and dev mode lets anyone in anyway."""
     seed = secret.encode() if secret else _DEV_SEED
     return Cursors(ORDER_CURSOR_PREFIX, hmac.digest(seed, b"ordergraph order cursors", "sha256"))
-
-
-ORDER_CURSOR_PREFIX = "og2:"  # og1: unsealed, the native OMS's cursors only
-_DEV_SEED = b"ordergraph dev mode: no key pepper"
 
 
 def check_first(first: int) -> None:

@@ -172,16 +172,24 @@ class OrderLines:
     its fulfillment orders and its shipments. It refers to none of them, so an answer's
     objects hold no reference cycle and are freed as soon as it is sent."""
 
-    __slots__ = ("_by_id", "_order", "order_id")
+    __slots__ = ("_by_id", "_order", "_progress", "order_id")
 
     def __init__(self, order: records.Order) -> None:
         self.order_id = order.id
         self._order = order
+        self._progress: OrderProgress | None = None
         self._by_id: dict[str, LineItem] | None = None
+
+    def progress(self) -> OrderProgress:
+        """The order's progress (shipments count, not only the lines' counters), worked
+        out once for its lines' quantities and its change eligibility."""
+        if self._progress is None:
+            self._progress = OrderProgress.of(self._order)
+        return self._progress
 
     def by_id(self) -> dict[str, LineItem]:
         if self._by_id is None:
-            progress = OrderProgress.of(self._order).lines  # shipments count, not only counters
+            progress = self.progress().lines
             self._by_id = {
                 line.id: LineItem(self.order_id, line, progress[line.id])
                 for line in self._order.lines
@@ -494,7 +502,7 @@ class Order(Node):
         "gateway from the OMS's fulfillment state)."
     )
     def change_eligibility(self) -> ChangeEligibility:
-        return ChangeEligibility.of(change_eligibility(self.record))
+        return ChangeEligibility.of(change_eligibility(self.record, self.lines.progress()))
 
     @strawberry.field(
         description="Everything that happened, merged by the gateway from the OMS, "
