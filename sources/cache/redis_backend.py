@@ -41,6 +41,10 @@ TAG_PREFIX = "og:tag:"
 LISTEN_POLL_S = 0.5  # how soon the listener notices channels subscribed after start()
 RECONNECT_MIN_S = 0.1
 RECONNECT_MAX_S = 2.0
+# How long close() waits for the cancelled listener. redis-py shields a pub/sub's
+# teardown from cancellation, and after Redis went away and came back that teardown was
+# seen to wait for good, holding up the gateway's shutdown.
+LISTENER_STOP_S = 1.0
 
 # KEYS: tag index keys. DEL in chunks: Lua's unpack() fails past ~8000 values.
 _INVALIDATE_TAGS = """
@@ -261,7 +265,9 @@ class RedisBackend:
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+            _, stuck = await asyncio.wait({self._listener}, timeout=LISTENER_STOP_S)
+            if stuck:
+                log.warning("redis cache listener still closing after %.1f s", LISTENER_STOP_S)
             self._listener = None
         await self._subscribers.close()
         await self._redis.close()

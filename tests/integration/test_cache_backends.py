@@ -4,6 +4,7 @@ redis-server, including one that dies, comes back, or hangs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,9 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis._parsers import _AsyncHiredisParser
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from sources.cache import CacheUnavailable, MemoryBackend, RedisBackend, open_backend
 from sources.cache.backend import CacheBackend, Claim, IndexEntry
+from sources.cache.redis_backend import LISTENER_STOP_S
 from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from tests.support.ports import free_socket, hung_server, slow_link
 from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
@@ -569,3 +572,36 @@ async def test_a_timeout_on_a_saturated_loop_is_not_blamed_on_redis(hung_url: st
     while len(tries) < TRIES and (True, True) not in tries:
         tries.append(await late_then_on_time())
     assert (True, True) in tries, tries
+
+
+async def test_close_does_not_wait_for_good_on_a_pub_sub_teardown_that_hangs(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py shields a pub/sub's teardown from cancellation. After Redis went away
+    and came back, one such teardown never ended, and the gateway's shutdown waited on
+    it (seen twice in the suite; a dump of the tasks showed the listener stuck there).
+    The teardown is made to hang here the same way: close() still returns."""
+    released = False
+    loop = asyncio.get_running_loop()
+
+    async def hangs(_: PubSub) -> None:
+        """Deaf to cancellation, for HANG_S at the most: bounded, a close() that waited
+        on it fails the timing below rather than hanging the suite."""
+        until = loop.time() + HANG_S
+        while not released and loop.time() < until:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.1)
+
+    async def ignore(_message: bytes) -> None:
+        pass
+
+    monkeypatch.setattr(PubSub, "aclose", hangs)
+    backend = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
+    backend.subscribe("og:test-teardown", ignore)
+    await backend.start()
+    try:
+        started = time.monotonic()
+        await backend.close()
+        assert time.monotonic() - started < LISTENER_STOP_S + 1.0
+    finally:
+        released = True
