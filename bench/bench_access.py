@@ -12,7 +12,7 @@ the simulated sources, with warm caches.
    The bucket lives in the cache backend: in memory, or Redis with ``--redis``.
 2. Cold analysis: a document seen for the first time (parse under the token
    limit, the limits walk, the cost compiled), against the cached one.
-3. The attack suite's cases (tests/attacks.py), each answered in process: p50 and
+3. The attack suite's cases (tests/support/attacks.py), each answered in process: p50 and
    max of its rejection latency.
 
     python bench/bench_access.py [--runs 3000] [--redis | --redis URL]

@@ -375,7 +375,7 @@ async def _sim(args: argparse.Namespace) -> None:
 
 
 # The demo is a playground: its cost ceiling lets the largest page of full orders
-# through. tests/queries.py's ORDERS_PAGE (lines with stock, fulfillment orders,
+# through. tests/support/queries.py's ORDERS_PAGE (lines with stock, fulfillment orders,
 # shipments with tracking and events, tickets) costs 13,352 at first: 50 and 26,702 at
 # first: 100 (tests/e2e/test_readme.py runs both against the demo). Production
 # keeps Settings.max_cost (1,000).

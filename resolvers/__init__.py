@@ -1,1 +1,1 @@
-"""The order graph: GraphQL types, per-request loaders and the domain rules behind them."""
+"""The order graph: GraphQL types, per-request loaders and execution over the domain rules."""

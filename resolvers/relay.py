@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, UserInputError
 from sources.records import MAX_BATCH
 
-# The sources' id grammar (sim/seed.py: "ord_123456", "li_1234567", ticket
+# The sources' id grammar (the simulated seed's "ord_123456", "li_1234567", ticket
 # "52001"): what the gateway forwards must match it, so a comma, a blank or a 100 KB
 # literal never reaches a source (where "a,b,…" would even be read as a batch).
 ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

@@ -1,1 +1,1 @@
-"""Upstream side of OrderGraph: typed records, source clients and the simulated sources."""
+"""Upstream side of OrderGraph: typed records, source clients, adapters, cache and resilience."""
