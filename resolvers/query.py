@@ -169,7 +169,7 @@ class Query:
         return _found(await _resolve_node(info, id), id)
 
     @strawberry.field(
-        description="Objects by global ids (at most 100), in the order asked.",
+        description=f"Objects by global ids (at most {MAX_PAGE}), in the order asked.",
         extensions=[ScopeGuard("orders:read")],
     )
     async def nodes(
@@ -177,7 +177,9 @@ class Query:
         info: Info,
         ids: Annotated[
             list[strawberry.ID],
-            strawberry.argument(description="Global ids, at most 100; each missing one is null."),
+            strawberry.argument(
+                description=f"Global ids, at most {MAX_PAGE}; each missing one is null."
+            ),
         ],
     ) -> list[Node | None]:
         if len(ids) > MAX_PAGE:
