@@ -45,7 +45,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from domain.carrier_events import ShipmentSubStatus, TimedCheckpoint, in_time_order, sub_status
-from domain.progress import OPEN_WORK, OrderProgress
+from domain.progress import AWAITING_SHIPMENT, OrderProgress
 from domain.status import (
     REVERSALS,
     CustomerOrderStatus,
@@ -58,7 +58,6 @@ from sources.records import (
     FinancialStatus,
     FulfillmentHold,
     FulfillmentOrder,
-    FulfillmentOrderStatus,
     HoldReason,
     InventoryItem,
     InventoryLevel,
@@ -298,9 +297,6 @@ def add_business_days(start: datetime, days: int) -> datetime:
 
 # --- facts shared by the rules ------------------------------------------------------------
 
-# Waiting on a warehouse to ship: not started yet (and neither held nor scheduled) or
-# being worked on.
-_WORKING = OPEN_WORK | {FulfillmentOrderStatus.OPEN}
 _MOVING = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY})
 # Where a parcel has met the delivery promise: delivered, or waiting at a pickup point.
 _ARRIVED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.READY_FOR_PICKUP})
@@ -585,7 +581,7 @@ def _backorder(
 
 def _awaiting_warehouse(f: _Facts) -> list[FulfillmentOrder]:
     """Live fulfillment orders with units a warehouse has yet to ship."""
-    return [fo for fo in f.live_fos if fo.status in _WORKING and f.unshipped.get(fo.id)]
+    return [fo for fo in f.live_fos if fo.status in AWAITING_SHIPMENT and f.unshipped.get(fo.id)]
 
 
 def _warehouse_delay(f: _Facts) -> Iterator[OrderException]:

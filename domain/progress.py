@@ -35,6 +35,9 @@ OPEN_WORK = frozenset({FulfillmentOrderStatus.IN_PROGRESS, FulfillmentOrderStatu
 STOPPABLE = frozenset(
     {FulfillmentOrderStatus.OPEN, FulfillmentOrderStatus.SCHEDULED, FulfillmentOrderStatus.ON_HOLD}
 )
+#: Waiting on a warehouse to ship: released to it (neither held nor scheduled) or being
+#: worked on.
+AWAITING_SHIPMENT = OPEN_WORK | {FulfillmentOrderStatus.OPEN}
 #: A warehouse has (or had) the work: it works on it or has finished it.
 HANDED_OVER = _ALL - STOPPABLE - {FulfillmentOrderStatus.CANCELLED}
 

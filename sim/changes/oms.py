@@ -41,10 +41,10 @@ from sources.records import (
     FulfillmentOrder,
     FulfillmentOrderStatus,
     FulfillmentStatus,
-    LineQuantities,
     LineQuantity,
     MailingAddress,
     Order,
+    OrderLine,
     Shipment,
 )
 
@@ -309,11 +309,9 @@ def ship_fulfillment_order(
     fo = next((f for f in order.fulfillment_orders if f.id == body.fulfillment_order_id), None)
     if fo is None:
         raise ChangeError(404, NOT_FOUND, f"order {order_id} has no {body.fulfillment_order_id!r}")
-    left = Counter({part.line_id: part.quantity for part in fo.lines})
-    for shipment in order.shipments:
-        if shipment.fulfillment_order_id == fo.id:
-            left.subtract({part.line_id: part.quantity for part in shipment.lines})
-    parts = [LineQuantity(line_id=line, quantity=n) for line, n in left.items() if n > 0]
+    progress = OrderProgress.of(order)
+    left = progress.unshipped.get(fo.id, {})  # none left on a closed or cancelled one
+    parts = [LineQuantity(line_id=line, quantity=n) for line, n in left.items()]
     pickup = fo.delivery_method.method_type is DeliveryMethodType.PICK_UP
     if order.cancelled_at or pickup or fo.status not in _SHIPPABLE or not parts:
         message = f"{fo.id} is {fo.status.value}{' (pickup)' if pickup else ''}: nothing to ship"
@@ -329,7 +327,7 @@ def ship_fulfillment_order(
     )
     shipped = {part.line_id: part.quantity for part in parts}
     lines = [
-        replace(line, quantities=_shipped(line.quantities, shipped.get(line.id, 0)))
+        _shipped(line, progress.lines[line.id].active, shipped.get(line.id, 0))
         for line in order.lines
     ]
     closed = replace(fo, status=FulfillmentOrderStatus.CLOSED, updated_at=at)
@@ -344,9 +342,10 @@ def ship_fulfillment_order(
     return _store_order(dataset, changed, EventType.ORDER_UPDATED)
 
 
-def _shipped(quantities: LineQuantities, units: int) -> LineQuantities:
-    active = quantities.ordered - quantities.cancelled
-    return replace(quantities, shipped=min(active, quantities.shipped + units))
+def _shipped(line: OrderLine, active: int, units: int) -> OrderLine:
+    """``line`` with ``units`` more shipped, never more than its ``active`` units."""
+    counted = line.quantities
+    return replace(line, quantities=replace(counted, shipped=min(active, counted.shipped + units)))
 
 
 def touch_order(dataset: Dataset, order_id: str, _body: NoBody, now: datetime) -> Change:

@@ -43,6 +43,11 @@ class LineDraft:
     delivered: int = 0
     returned: int = 0
 
+    @property
+    def active(self) -> int:
+        """Units still wanted: ordered - cancelled (as ``domain.progress`` counts them)."""
+        return self.ordered - self.cancelled
+
 
 @dataclass(slots=True)
 class ParcelDraft:

@@ -153,7 +153,7 @@ def _fulfillment_status(draft: OrderDraft) -> FulfillmentStatus:
     if draft.cancelled_at is not None:
         return FulfillmentStatus.UNFULFILLED
     return fulfillment_status(
-        sum(line.ordered - line.cancelled for line in draft.lines),
+        sum(line.active for line in draft.lines),
         sum(line.shipped for line in draft.lines),
         (fo.status for fo in draft.fos),
     )

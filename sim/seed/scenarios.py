@@ -177,8 +177,8 @@ def _plan_fos(draw: Draw, draft: OrderDraft, n_locs: int, backorders: Backorders
         locs = [cat.LOC_STORE if pickup else cust.home]
     groups: list[dict[str, int]] = [{} for _ in locs]
     for i, line in enumerate(draft.lines):
-        if line.ordered - line.cancelled > 0:
-            groups[i % len(locs)][line.id] = line.ordered - line.cancelled
+        if line.active > 0:
+            groups[i % len(locs)][line.id] = line.active
     method = DeliveryMethodType.PICK_UP if pickup else DeliveryMethodType.SHIPPING
     fos = [
         FoDraft(draw.id("fo", 7), loc, method, _service(draw, cust, pickup), _fo_status(scen), g)

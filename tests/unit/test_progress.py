@@ -7,6 +7,7 @@ import pytest
 
 from domain.eligibility import ALREADY_SHIPPED, cancellable_quantities, change_eligibility
 from domain.progress import (
+    AWAITING_SHIPMENT,
     FINISHED,
     HANDED_OVER,
     OPEN_WORK,
@@ -143,6 +144,7 @@ def test_status_groups():
     assert {FO.CLOSED, FO.CANCELLED} == FINISHED
     assert every - FINISHED == UNFINISHED
     assert {FO.IN_PROGRESS, FO.INCOMPLETE} == OPEN_WORK
+    assert {FO.OPEN, FO.IN_PROGRESS, FO.INCOMPLETE} == AWAITING_SHIPMENT
     assert {FO.OPEN, FO.SCHEDULED, FO.ON_HOLD} == STOPPABLE
     assert {FO.IN_PROGRESS, FO.INCOMPLETE, FO.CLOSED} == HANDED_OVER
     # every status is stoppable, handed over or cancelled, and only one of them

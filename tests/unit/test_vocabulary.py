@@ -46,6 +46,7 @@ def test_the_status_groups_are_the_rules_own() -> None:
     groups = {
         "finished": progress.FINISHED,
         "open work": progress.OPEN_WORK,
+        "awaiting shipment": progress.AWAITING_SHIPMENT,
         "stoppable": progress.STOPPABLE,
         "handed over": progress.HANDED_OVER,
     }
