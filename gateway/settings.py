@@ -340,7 +340,6 @@ def _with_secret_files(source: SourceSettings, name: str) -> SourceSettings:
     return msgspec.structs.replace(source, **changes) if changes else source
 
 
-KEY_STORE_SCHEMES = ("redis", "rediss", "file")
 # A host name (letters, digits, dots, hyphens, underscores) or an IP address.
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+(%[\w.-]+)?$")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
@@ -349,6 +348,21 @@ _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 def redact_url(url: str) -> str:
     """``url`` without its user info (``redis://:pw@host`` → ``redis://***@host``)."""
     return _USERINFO.sub(r"\1***@", url)
+
+
+def key_store_kind(url: str) -> Literal["redis", "file"] | None:
+    """Which key store ``url`` names: ``"redis"`` for a Redis URL (a scheme of
+    ``REDIS_SCHEMES``, as for the cache), ``"file"`` for ``file:///absolute/keys.json``
+    or ``file:relative/keys.json``; ``None`` for anything else (another scheme, or a
+    ``file:`` URL with a host, no path, a query or a fragment). What the settings check
+    takes and ``gateway.auth.store.open_key_store`` opens."""
+    parts = urlsplit(url)
+    if parts.scheme in REDIS_SCHEMES:
+        return "redis"
+    if parts.scheme == "file":
+        well_formed = parts.path and not (parts.netloc or parts.query or parts.fragment)
+        return "file" if well_formed else None
+    return None
 
 
 def _check(settings: Settings) -> None:
@@ -382,25 +396,32 @@ def _check(settings: Settings) -> None:
     if parts.scheme not in (*REDIS_SCHEMES, "memory"):
         problem = f"{redact_url(settings.cache_url)!r}: use memory:// or redis://…"
         raise _invalid("OG_CACHE_URL", "cache_url", problem)
-    if parts.scheme in ("redis", "rediss") and not parts.hostname:
-        problem = f"{redact_url(settings.cache_url)!r}: no host; use redis://host:port/db"
-        raise _invalid("OG_CACHE_URL", "cache_url", problem)
+    if parts.scheme in REDIS_SCHEMES:
+        _check_redis_url(parts, settings.cache_url, "OG_CACHE_URL", "cache_url")
     parts = _split(settings.keys_url, "OG_KEYS_URL", "keys_url")
-    if parts.scheme not in KEY_STORE_SCHEMES:
-        problem = f"{redact_url(settings.keys_url)!r}: use file:path/keys.json or redis://…"
+    kind = key_store_kind(settings.keys_url)
+    shown = redact_url(settings.keys_url)
+    if kind is None and parts.scheme == "file":
+        problem = f"{shown!r}: use file:///absolute/keys.json or file:relative.json"
         raise _invalid("OG_KEYS_URL", "keys_url", problem)
-    if parts.scheme == "file" and (parts.netloc or not parts.path or parts.query or parts.fragment):
-        problem = f"{settings.keys_url!r}: use file:///absolute/keys.json or file:relative.json"
+    if kind is None:
+        problem = f"{shown!r}: use file:path/keys.json or redis://…"
         raise _invalid("OG_KEYS_URL", "keys_url", problem)
-    if parts.scheme != "file" and not parts.hostname:
-        problem = f"{redact_url(settings.keys_url)!r}: no host; use redis://host:port/db"
-        raise _invalid("OG_KEYS_URL", "keys_url", problem)
+    if kind == "redis":
+        _check_redis_url(parts, settings.keys_url, "OG_KEYS_URL", "keys_url")
     count = len(settings.webhook_secrets)
     for number, secret in enumerate(settings.webhook_secrets, 1):
         wrong = secret_problem(secret)
         if wrong is not None:  # never the secret itself
             problem = f"secret {number} of {count} {wrong}; make one: ordergraph webhooks secret"
             raise _invalid("OG_WEBHOOK_SECRETS", "webhook_secrets", problem)
+
+
+def _check_redis_url(parts: SplitResult, url: str, variable: str, key: str) -> None:
+    """A Redis URL names its host (``redis://``, ``rediss://``) or its socket (``unix://``)."""
+    if parts.scheme != "unix" and not parts.hostname:
+        problem = f"{redact_url(url)!r}: no host; use redis://host:port/db"
+        raise _invalid(variable, key, problem)
 
 
 def _split(url: str, variable: str, key: str) -> SplitResult:

@@ -2,7 +2,7 @@
 
 :func:`check_startup` raises a :class:`SettingsError` naming the setting when the
 gateway cannot work: outside dev mode no ``OG_KEY_PEPPER`` or a short one, or a
-``redis://`` cache or key store that does not answer within ``OG_STARTUP_TIMEOUT_MS``
+Redis cache or key store that does not answer within ``OG_STARTUP_TIMEOUT_MS``
 (retried with a short backoff meanwhile). Malformed values are refused earlier, when
 the settings are read. :func:`config_summary` is what ``/readyz`` and the start-up log
 show: kinds and counts, never a secret or a URL's password.
@@ -15,13 +15,11 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gateway.auth.pepper import check_pepper
-from gateway.settings import Settings, SettingsError, redact_url
+from gateway.settings import Settings, SettingsError, key_store_kind, redact_url
+from sources.cache.redis_connection import redis_client
 from sources.options import REDIS_SCHEMES
 
 log = logging.getLogger("ordergraph.startup")
@@ -39,7 +37,7 @@ async def check_startup(settings: Settings) -> None:
     redis: list[tuple[str, str]] = []
     if urlsplit(settings.cache_url).scheme in REDIS_SCHEMES:
         redis.append(("OG_CACHE_URL", settings.cache_url))
-    if settings.key_pepper and urlsplit(settings.keys_url).scheme in ("redis", "rediss"):
+    if settings.key_pepper and key_store_kind(settings.keys_url) == "redis":
         redis.append(("OG_KEYS_URL", settings.keys_url))  # used only with a pepper
     outcomes = await asyncio.gather(
         *(_wait_for_redis(variable, url, timeout_s) for variable, url in redis),
@@ -82,12 +80,8 @@ async def _wait_for_redis(variable: str, url: str, timeout_s: float) -> None:
 
 
 async def _ping(url: str, timeout_s: float) -> None:
-    client = Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),  # the caller retries, with its own backoff
-    )
+    # No retry here: the caller retries, with its own backoff.
+    client = redis_client(url, timeout_s=timeout_s, retry=False)
     try:
         await client.ping()
     finally:
@@ -98,7 +92,6 @@ def config_summary(settings: Settings) -> dict[str, Any]:
     """What is configured, for ``/readyz`` and the start-up log: kinds, counts and
     redacted URLs, never a secret."""
     cache_scheme = urlsplit(settings.cache_url).scheme
-    keys_scheme = urlsplit(settings.keys_url).scheme
     return {
         "dev_mode": settings.dev_mode,
         "cache": {
@@ -106,7 +99,7 @@ def config_summary(settings: Settings) -> dict[str, Any]:
             "url": redact_url(settings.cache_url),
         },
         "key_store": {
-            "kind": "file" if keys_scheme == "file" else "redis",
+            "kind": key_store_kind(settings.keys_url),
             "url": redact_url(settings.keys_url),
             "pepper": settings.key_pepper is not None,
         },

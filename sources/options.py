@@ -74,5 +74,6 @@ def default_policy(source: str) -> CachePolicy:
     return CachePolicy(ttl_s=ttl, stale_s=ttl, keep_s=600.0)
 
 
-# Cache URLs with these schemes are Redis (sources.cache.open_backend).
+# The schemes a Redis URL may have (TCP, TLS, a unix socket), whatever the Redis is for:
+# the cache (sources.cache.open_backend) and the key store (gateway.settings) alike.
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})

@@ -19,13 +19,12 @@ from typing import Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.auth.keys import KeyRecord
+from gateway.settings import key_store_kind, redact_url
+from sources.cache.redis_connection import redis_client
+from sources.options import REDIS_SCHEMES
 
 T = TypeVar("T")
 
@@ -64,15 +63,7 @@ class RedisKeyStore:
 
     def __init__(self, url: str, *, timeout_s: float = 0.4) -> None:
         """``timeout_s`` caps each call, connecting included."""
-        self._client = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # One retry on a dropped connection (e.g. after a Redis restart); retrying a
-            # timeout would only double the wait on a hung Redis.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
+        self._client = redis_client(url, timeout_s=timeout_s, decode_responses=True)
         self._deadline_s = timeout_s
 
     async def get(self, key_id: str) -> KeyRecord | None:
@@ -211,17 +202,21 @@ class FileKeyStore:
 
 
 def open_key_store(url: str, *, timeout_s: float = 0.4) -> KeyStore:
-    """``redis://…`` or ``rediss://…`` → Redis, each call cut off after ``timeout_s``;
-    ``file:///abs/keys.json`` or ``file:relative/keys.json`` → a JSON file."""
+    """A Redis URL (``redis://…``, ``rediss://…``, ``unix://…``: the cache's schemes) →
+    Redis, each call cut off after ``timeout_s``; ``file:///abs/keys.json`` or
+    ``file:relative/keys.json`` → a JSON file (see ``gateway.settings.key_store_kind``)."""
     parts = urlsplit(url)
-    if parts.scheme in ("redis", "rediss"):
+    kind = key_store_kind(url)
+    if kind == "redis":
         return RedisKeyStore(url, timeout_s=timeout_s)
-    if parts.scheme == "file":
-        if parts.netloc or not parts.path or parts.query or parts.fragment:
-            raise ValueError(
-                f"key store URL {url!r}: use file:///absolute/path.json or file:relative/path.json"
-            )
+    if kind == "file":
         return FileKeyStore(unquote(parts.path))
+    shown = redact_url(url)  # never a password
+    if parts.scheme == "file":
+        raise ValueError(
+            f"key store URL {shown!r}: use file:///absolute/path.json or file:relative/path.json"
+        )
+    schemes = ", ".join(f"{scheme}://" for scheme in sorted(REDIS_SCHEMES))
     raise ValueError(
-        f"key store URL {url!r}: unknown scheme {parts.scheme!r}; use redis://, rediss:// or file:"
+        f"key store URL {shown!r}: unknown scheme {parts.scheme!r}; use {schemes} or file:"
     )

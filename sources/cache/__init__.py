@@ -5,21 +5,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from sources.cache.backend import BackendHealth, CacheBackend, CacheUnavailable, MessageHandler
+from sources.cache.backend import CacheBackend, CacheUnavailable
 from sources.cache.memory_backend import MemoryBackend
 from sources.cache.redis_backend import RedisBackend
 from sources.options import REDIS_SCHEMES
 from sources.resilience.loop_lag import LoopLag
 
-__all__ = [
-    "BackendHealth",
-    "CacheBackend",
-    "CacheUnavailable",
-    "MemoryBackend",
-    "MessageHandler",
-    "RedisBackend",
-    "open_backend",
-]
+__all__ = ["CacheUnavailable", "MemoryBackend", "RedisBackend", "open_backend"]
 
 
 def open_backend(
@@ -43,7 +35,7 @@ def open_backend(
             return MemoryBackend(**bounds)
         except ValueError as exc:
             raise ValueError(f"cache URL {url!r}: {exc}") from exc
+    schemes = ", ".join(f"{scheme}://" for scheme in sorted(REDIS_SCHEMES))
     raise ValueError(
-        f"cache URL {url!r}: unknown scheme {parts.scheme!r}; "
-        "use redis://, rediss://, unix:// or memory://"
+        f"cache URL {url!r}: unknown scheme {parts.scheme!r}; use {schemes} or memory://"
     )

@@ -1,5 +1,7 @@
 """The one connection policy every Redis role shares: one client and pool, one way of
-turning Redis trouble into a fallback or :class:`CacheUnavailable`, one health.
+turning Redis trouble into a fallback or :class:`CacheUnavailable`, one health. Every
+Redis client (the cache's here, the gateway's key store and start-up check) is made by
+:func:`redis_client`: the same timeouts and the same retry.
 
 A whole call (waiting for a pooled connection, connecting, the command) is cut off
 after ``timeout_s`` (100 ms). After an error Redis is *down* for ``cooldown_s`` and
@@ -24,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis._parsers import _AsyncHiredisParser
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -47,6 +49,41 @@ HEALTH_CHECK_INTERVAL_S = 15.0  # PING a connection idle this long before reusin
 # A timer (the call's own, or the lag monitor's during the call) that fires this
 # much later than due means a saturated loop.
 OVERLOAD_LATENESS_S = 0.02
+
+
+def redis_client(
+    url: str,
+    *,
+    timeout_s: float,
+    max_connections: int | None = None,
+    retry: bool = True,
+    **options: Any,
+) -> Redis:
+    """A redis-py asyncio client for ``url`` (a scheme of ``sources.options.REDIS_SCHEMES``)
+    with the house policy: connecting and each read or write are cut off after
+    ``timeout_s``; a command whose connection fails is retried once, at once (a stale
+    pooled connection after a Redis restart), one that times out never (that would
+    double the wait on a hung Redis).
+
+    ``max_connections``: a bounded pool, where a call waits up to ``timeout_s`` for a
+    free connection (without it the pool grows as needed). ``retry=False``: no retry,
+    for a caller that retries with its own backoff. ``options``: further connection
+    options (``decode_responses``, ``health_check_interval`` …)."""
+    connection: dict[str, Any] = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "retry": Retry(NoBackoff(), 1 if retry else 0, supported_errors=(RedisConnectionError,)),
+        **options,
+    }
+    if max_connections is None:
+        return Redis.from_pool(ConnectionPool.from_url(url, **connection))
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,  # bursts wait this long for a free connection
+        **connection,
+    )
+    return Redis.from_pool(pool)
 
 
 class _Reported:
@@ -87,20 +124,15 @@ class RedisConnection:
         timer tells whether the loop was late)."""
         if not HIREDIS_AVAILABLE:
             raise RuntimeError("the Redis cache needs hiredis: pip install 'redis[hiredis]'")
-        pool = BlockingConnectionPool.from_url(
+        # Each step's own limit (pool wait, connect, command); the deadline below caps
+        # all of them together.
+        self.client = redis_client(
             url,
+            timeout_s=timeout_s,
             max_connections=max_connections,
-            # Each step's own limit; the deadline below caps all of them together.
-            timeout=timeout_s,  # bursts wait this long for a free connection
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            # One retry, on connection errors only (a stale pooled connection after a
-            # Redis restart); retrying a timeout would double the wait on a hung Redis.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             health_check_interval=HEALTH_CHECK_INTERVAL_S,
             parser_class=_AsyncHiredisParser,
         )
-        self.client = Redis.from_pool(pool)
         self.deadline_s = timeout_s  # a whole call, pool wait and connect included
         # At most one call in flight per pooled connection (less the one a pub/sub
         # listener keeps), so a call knows whether it had to queue for one.

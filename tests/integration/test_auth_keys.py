@@ -56,6 +56,7 @@ from gateway.auth.store import (
 )
 from gateway.cli import _demo_keys
 from gateway.settings import Settings
+from sources.options import REDIS_SCHEMES
 from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.ports import free_socket, hung_server
 from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
@@ -409,6 +410,7 @@ async def test_file_store_missing_and_corrupt_files(tmp_path: Path):
     [
         ("redis://127.0.0.1:6379/0", RedisKeyStore, None),
         ("rediss://cache.internal:6380/1", RedisKeyStore, None),
+        ("unix:///run/redis/redis.sock?db=1", RedisKeyStore, None),  # as the cache takes
         ("file:///var/lib/og/keys.json", FileKeyStore, "/var/lib/og/keys.json"),
         ("file:data/keys.json", FileKeyStore, "data/keys.json"),
         ("file:/tmp/my%20keys.json", FileKeyStore, "/tmp/my keys.json"),
@@ -428,6 +430,14 @@ async def test_open_key_store(url, kind, path):
 def test_open_key_store_refuses_other_urls(url):
     with pytest.raises(ValueError, match="key store URL"):
         open_key_store(url)
+
+
+def test_an_unknown_key_store_scheme_is_told_every_scheme_it_may_use():
+    with pytest.raises(ValueError, match="unknown scheme 'memcached'") as refused:
+        open_key_store("memcached://keys.internal")
+    for scheme in sorted(REDIS_SCHEMES):
+        assert f"{scheme}://" in str(refused.value)
+    assert "file:" in str(refused.value)
 
 
 # --- authenticating ---------------------------------------------------------------

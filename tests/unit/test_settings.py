@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from gateway.settings import SettingsError, load_settings, redact_url
+from sources.options import REDIS_SCHEMES
 from sources.records import MAX_BATCH
 
 # Fixed secrets, so the test ids are the same in every process (pytest-xdist compares them).
@@ -138,6 +139,8 @@ def test_a_config_file_that_is_not_utf8_is_a_settings_error(tmp_path):
         ("OG_KEYS_URL", "ftp://keys.internal/keys.json"),
         ("OG_KEYS_URL", "file://host/keys.json"),
         ("OG_KEYS_URL", "redis:///0"),
+        ("OG_KEYS_URL", "memory://"),  # a key store keeps its keys
+        ("OG_KEYS_URL", "file:keys.json?mode=rw"),
         ("OG_STARTUP_TIMEOUT_MS", "0"),
         ("OG_WEBHOOK_SECRETS", "whsec_a"),  # the Standard Webhooks library refuses it
         ("OG_WEBHOOK_SECRETS", "whsec_"),
@@ -253,6 +256,25 @@ def test_good_urls_and_secrets_are_taken():
     )
     assert settings.webhook_secrets == [NEW_SECRET, OLD_SECRET.rstrip("=")]
     assert settings.startup_timeout_ms == 250 and load_settings({}).startup_timeout_ms == 5000
+
+
+# A Redis URL of each scheme Redis may be reached by (REDIS_SCHEMES), for the cache and
+# the key store alike.
+REDIS_URLS = {
+    "redis": "redis://:pw@keys.internal:6379/1",
+    "rediss": "rediss://keys.internal:6380/1",
+    "unix": "unix:///run/redis/redis.sock?db=1",
+}
+
+
+def test_every_redis_scheme_has_an_example():
+    assert set(REDIS_URLS) == REDIS_SCHEMES
+
+
+@pytest.mark.parametrize("url", REDIS_URLS.values(), ids=REDIS_URLS.keys())
+def test_the_key_store_takes_every_redis_url_the_cache_takes(url):
+    settings = load_settings({"OG_CACHE_URL": url, "OG_KEYS_URL": url})
+    assert (settings.cache_url, settings.keys_url) == (url, url)
 
 
 def test_an_adapter_takes_its_own_settings_from_the_environment_or_files(tmp_path):
