@@ -2,15 +2,17 @@
 
 Scopes are declared on the schema with ``@requiresScopes`` (visible in the SDL) and
 turned, once per set of scopes, into the set of field coordinates the caller may
-not read. A field that reads a guarded source declares its scopes once, with
-``ScopeGuard``, which also refuses it (null, ``UNAUTHORIZED_FIELD``) to a caller
-denied it: one set membership, the coordinate taken from ``info``. Personal data is
-masked when objects are built, and writes are refused before execution, so those
-fields only carry the directive (``requires``).
+not read. Each source's data needs one scope (``SOURCE_SCOPES``); a field that reads
+a guarded source declares its scopes once, with ``ScopeGuard``, which also refuses it
+(null, ``UNAUTHORIZED_FIELD``) to a caller denied it: one set membership, the
+coordinate taken from ``info``. Personal data is masked when objects are built, and
+writes are refused before execution, so those fields only carry the directive
+(``requires``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,8 @@ from strawberry.schema_directive import Location
 from strawberry.types.field import StrawberryField
 
 from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
-from resolvers.scopes import ALL_SCOPES, EVERY_ACCOUNT
+from resolvers.scopes import ALL_SCOPES, EVERY_ACCOUNT, SCOPES
+from resolvers.types.freshness import DataSource
 
 
 @strawberry.schema_directive(
@@ -33,8 +36,23 @@ class RequiresScopes:
     scopes: list[list[str]]
 
 
+# The scope that reading each source's data needs.
+SOURCE_SCOPES: Mapping[DataSource, str] = {
+    DataSource.OMS: "orders:read",
+    DataSource.INVENTORY: "inventory:read",
+    DataSource.CARRIER: "shipments:read",
+    DataSource.TICKETING: "tickets:read",
+}
+
+
+def source_scopes(sources: Iterable[DataSource]) -> tuple[str, ...]:
+    """The scopes reading all of ``sources`` needs, in the order of ``SCOPES``."""
+    needed = {SOURCE_SCOPES[source] for source in sources}
+    return tuple(scope for scope in SCOPES if scope in needed)
+
+
 # What reading exceptions needs: they are derived from all four sources.
-EXCEPTION_SCOPES = ("orders:read", "shipments:read", "inventory:read", "tickets:read")
+EXCEPTION_SCOPES = source_scopes(DataSource)
 
 
 def requires(*scopes: str) -> list[object]:

@@ -1,22 +1,26 @@
-"""What an order's derived fields need from the other sources (tracking, stock,
-tickets), read through one request's loaders and only from the sources its caller
-may read; and the order's exceptions from them. Needs a ``RequestContext``, not a
-strawberry ``Info``, so background work can evaluate orders too."""
+"""Which sources each field of the graph reads besides its object's own
+(``FIELD_SOURCES``: what admission prices, and the scopes a field needs); what an
+order's derived fields need from the other sources (tracking, stock, tickets), read
+through one request's loaders and only from the sources its caller may read; and the
+order's exceptions from them. Needs a ``RequestContext``, not a strawberry ``Info``,
+so background work can evaluate orders too."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import msgspec
+from aiodataloader import DataLoader
 
 from domain import exception_rules as rules
-from resolvers.access import Access
+from resolvers.access import Access, ScopeGuard, source_scopes
 from resolvers.context import RequestContext
-from resolvers.loaders import settle
+from resolvers.loaders import Loaders, settle
 from resolvers.types.freshness import DataSource
 from sources import records
 from sources.cache.through import Cached
@@ -31,9 +35,92 @@ SOURCE_FIELDS: Mapping[DataSource, str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """The sources a field reads for each object it is on, besides the ones that
+    object was read from. Of those, the field ``needs`` some: it is refused
+    (``UNAUTHORIZED_FIELD``) to a caller without their scopes; it reads the others
+    only when the caller may (``readable``)."""
+
+    sources: frozenset[DataSource]
+    needs: frozenset[DataSource] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.needs <= self.sources:
+            raise ValueError(f"a field needs only sources it reads: {self}")
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes the field needs: those of the sources it needs."""
+        return source_scopes(self.needs)
+
+
+_CARRIER = frozenset({DataSource.CARRIER})
+_OTHERS = frozenset(SOURCE_FIELDS)  # every source but the OMS, which orders are read from
+
+# Every field that reads a source besides its object's. Admission prices each such
+# field one per source (gateway.admission.cost), and a field that needs sources takes
+# its scope guard from here (``guard``), so it is never readable with fewer scopes
+# than the sources it needs.
+FIELD_SOURCES: Mapping[str, Reads] = {
+    **{field: Reads(frozenset({s}), needs=frozenset({s})) for s, field in SOURCE_FIELDS.items()},
+    "Order.customerStatus": Reads(_CARRIER),
+    "Order.estimatedDelivery": Reads(_CARRIER, needs=_CARRIER),
+    "Order.previousEstimatedDelivery": Reads(_CARRIER, needs=_CARRIER),
+    # Without tracking and stock it would claim ON_TRACK over what it cannot see.
+    "Order.health": Reads(_OTHERS, needs=frozenset({DataSource.CARRIER, DataSource.INVENTORY})),
+    "Order.exceptions": Reads(_OTHERS),
+    "Order.timeline": Reads(_OTHERS),
+    "Order.dataSources": Reads(_OTHERS),
+    # The queue is read from the cache, its orders from the OMS.
+    "ExceptionQueueEntry.order": Reads(frozenset({DataSource.OMS})),
+}
+
+
+def guard(coordinate: str) -> ScopeGuard:
+    """The scope guard of the field at ``coordinate``: the scopes of the sources it
+    needs (``FIELD_SOURCES``)."""
+    scopes = FIELD_SOURCES[coordinate].scopes
+    if not scopes:
+        raise ValueError(f"{coordinate} needs no source: it has no scope guard")
+    return ScopeGuard(*scopes)
+
+
 def readable(access: Access, source: DataSource) -> bool:
     """Whether ``access`` may read ``source``'s data."""
     return SOURCE_FIELDS[source] not in access.denied
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """How an order's records are read from another source."""
+
+    loader: Callable[[Loaders], DataLoader[str, Any]]
+    keys: Callable[[records.Order], list[str]]  # the order's keys there
+
+
+_LOOKUPS: Mapping[DataSource, _Lookup] = {
+    DataSource.INVENTORY: _Lookup(
+        lambda loaders: loaders.inventory_by_sku, lambda order: [line.sku for line in order.lines]
+    ),
+    DataSource.CARRIER: _Lookup(
+        lambda loaders: loaders.tracking_by_number,
+        lambda order: [s.tracking_number for s in order.shipments if s.tracking_number],
+    ),
+    DataSource.TICKETING: _Lookup(lambda loaders: loaders.tickets_by_order, lambda o: [o.id]),
+}
+
+
+def keys_in(source: DataSource, order: records.Order) -> list[str]:
+    """The keys of ``order``'s records in ``source`` (one of ``SOURCE_FIELDS``)."""
+    return _LOOKUPS[source].keys(order)
+
+
+async def load(source: DataSource, order: records.Order, context: RequestContext) -> dict[str, Any]:
+    """``order``'s records in ``source``, whatever the caller may read, in one batch
+    of the request's loader: each key to its ``Cached`` or the error it raised."""
+    lookup = _LOOKUPS[source]
+    return await settle(lookup.loader(context.loaders), lookup.keys(order))
 
 
 async def trackings(
@@ -43,9 +130,8 @@ async def trackings(
 
     ``strict`` re-raises a carrier failure; otherwise failed numbers are left out.
     """
-    numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
     found: dict[str, records.Tracking | None] = {}
-    for number, result in (await settle(context.loaders.tracking_by_number, numbers)).items():
+    for number, result in (await load(DataSource.CARRIER, order, context)).items():
         if isinstance(result, Cached):
             found[number] = result.value
         elif strict or not isinstance(result, SourceError):
@@ -94,7 +180,7 @@ async def readable_stock(
     """Stock of the order's SKUs if the caller may read it and inventory answered."""
     if not readable(context.access, DataSource.INVENTORY):
         return {}
-    found = await settle(context.loaders.inventory_by_sku, [line.sku for line in order.lines])
+    found = await load(DataSource.INVENTORY, order, context)
     return {sku: item.value for sku, item in found.items() if isinstance(item, Cached)}
 
 
@@ -104,7 +190,7 @@ async def readable_tickets(
     """The order's tickets if the caller may read them and ticketing answered."""
     if not readable(context.access, DataSource.TICKETING):
         return None
-    (found,) = (await settle(context.loaders.tickets_by_order, [order.id])).values()
+    (found,) = (await load(DataSource.TICKETING, order, context)).values()
     return found.value if isinstance(found, Cached) else None
 
 
@@ -152,13 +238,11 @@ async def gather_facts(order: records.Order, context: RequestContext) -> SourceF
         readable_tickets(order, context),
     )
     access = context.access
-    numbers = {s.tracking_number for s in order.shipments if s.tracking_number}
+    numbers = set(keys_in(DataSource.CARRIER, order))
+    skus = set(keys_in(DataSource.INVENTORY, order))
     complete = (
         (not readable(access, DataSource.CARRIER) or numbers <= found_trackings.keys())
-        and (
-            not readable(access, DataSource.INVENTORY)
-            or {line.sku for line in order.lines} <= stock.keys()
-        )
+        and (not readable(access, DataSource.INVENTORY) or skus <= stock.keys())
         and (not readable(access, DataSource.TICKETING) or tickets is not None)
     )
     return SourceFacts(found_trackings, stock, tickets, complete)

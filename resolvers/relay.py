@@ -134,7 +134,7 @@ def order_cursors(secret: str | None) -> Cursors:
 def check_first(first: int) -> None:
     """Refuse a page size outside 1 to ``MAX_PAGE`` (BAD_USER_INPUT)."""
     if not 1 <= first <= MAX_PAGE:
-        raise UserInputError(f"first must be between 1 and {MAX_PAGE}", field="first")
+        raise UserInputError(f"first must be between 1 and {MAX_PAGE}, not {first}", field="first")
 
 
 def check_order_number(number: str, field: str = "number") -> str:

@@ -1,13 +1,16 @@
 """Static requested cost of an operation, in the spirit of Shopify's and GitHub's.
 
 Every object costs ``object_cost`` (1), a scalar or enum 0, ``__typename`` 0; a field
-that reaches another source adds its ``field_costs`` entry once per parent object.
+that reaches other sources adds its ``field_costs`` entry once per parent object: by
+default one per source it reads (``resolvers.order_facts.FIELD_SOURCES``).
 A list multiplies the cost of each item by its size:
 
 - a connection (a field with a ``first`` argument) sizes its page lists (``edges``,
-  ``nodes``) by ``first``, a literal or a variable; missing or invalid: 100;
+  ``nodes``) by ``first``, a literal or a variable; missing or invalid: ``MAX_PAGE``
+  (``resolvers.relay``), and outside 1 to ``MAX_PAGE`` refused as ``check_first``
+  refuses it;
 - a list sized by an argument (``size_arguments``, e.g. ``Query.nodes`` by ``ids``)
-  costs that list's length; a variable that is not a list: 100;
+  costs that list's length; a variable that is not a list: ``MAX_PAGE``;
 - any other list has an assumed size: ``list_sizes`` per coordinate, else
   ``default_list_size``.
 
@@ -53,21 +56,14 @@ from gateway.admission.documents import (
     type_condition,
 )
 from gateway.admission.limits import Limits
-from resolvers.client_errors import BAD_USER_INPUT
-from resolvers.order_facts import SOURCE_FIELDS
-from resolvers.relay import MAX_PAGE
+from resolvers.client_errors import BAD_USER_INPUT, UserInputError
+from resolvers.order_facts import FIELD_SOURCES
+from resolvers.relay import MAX_PAGE, check_first
 from resolvers.types.freshness import DataSource
 
+# One per source each field reads besides its parent object's.
 DEFAULT_FIELD_COSTS: Mapping[str, int] = {
-    **dict.fromkeys(SOURCE_FIELDS.values(), 1),  # the field carrying each other source
-    "Order.customerStatus": 1,
-    "Order.estimatedDelivery": 1,
-    "Order.dataSources": 2,
-    "Order.previousEstimatedDelivery": 1,
-    "Order.timeline": 2,  # tracking and tickets
-    "Order.health": 3,  # tracking, stock and tickets
-    "Order.exceptions": 3,
-    "ExceptionQueueEntry.order": 1,  # the queue is read from the cache, its orders from the OMS
+    coordinate: len(reads.sources) for coordinate, reads in FIELD_SOURCES.items()
 }
 DEFAULT_LIST_SIZES: Mapping[str, int] = {
     "Order.lineItems": 5,
@@ -85,12 +81,14 @@ DEFAULT_SIZE_ARGUMENTS: Mapping[str, str] = {"Query.nodes": "ids"}
 
 
 def page_size(value: object) -> int:
-    """A ``first`` value, refused before execution outside 1 to 100; a missing or
-    mistyped one is left to validation and priced at the maximum."""
+    """A ``first`` value, refused before execution as ``check_first`` would refuse it
+    in the resolver (outside 1 to ``MAX_PAGE``); a missing or mistyped one is left to
+    validation and priced at ``MAX_PAGE``."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if not 1 <= value <= MAX_PAGE:
-            message = f"first must be between 1 and {MAX_PAGE}, not {value}"
-            raise AdmissionError(BAD_USER_INPUT, message)
+        try:
+            check_first(value)
+        except UserInputError as refused:
+            raise AdmissionError(BAD_USER_INPUT, refused.message) from None
         return value
     return MAX_PAGE
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from aiodataloader import DataLoader
 
 from domain import exception_rules as rules
 from domain.eligibility import change_eligibility
@@ -18,10 +17,9 @@ from domain.progress import LineProgress, OrderProgress
 from domain.status import derive_customer_status, latest_estimate, promised_window
 from domain.timeline import build_timeline, previous_estimate, visible_to
 from resolvers import order_facts
-from resolvers.access import Access, ScopeGuard, requires
+from resolvers.access import SOURCE_SCOPES, Access, requires
 from resolvers.context import RequestContext
 from resolvers.loader_fields import LoaderField
-from resolvers.loaders import settle
 from resolvers.relay import MAX_PAGE, to_global_id
 from resolvers.types.change_eligibility import ChangeEligibility
 from resolvers.types.common import (
@@ -157,7 +155,7 @@ class LineItem(Node):
         InventoryAvailability,
         description="Stock of this SKU now (inventory source); null when inventory cannot "
         "be read or does not know the SKU.",
-        scope="inventory:read",
+        scope=SOURCE_SCOPES[DataSource.INVENTORY],
     )
 
 
@@ -327,7 +325,7 @@ class Shipment(Node):
         Tracking,
         description="The carrier's tracking (carrier source); null without a tracking "
         "number, or when the carrier cannot be read or has no record of it.",
-        scope="shipments:read",
+        scope=SOURCE_SCOPES[DataSource.CARRIER],
     )
 
 
@@ -439,7 +437,7 @@ class Order(Node):
         description="The carrier's latest estimate among the undelivered shipments, in the "
         "destination's local time as the carrier gives it; null when none has an estimate "
         "or the carrier cannot be read.",
-        extensions=[ScopeGuard("shipments:read")],
+        extensions=[order_facts.guard("Order.estimatedDelivery")],
     )
     async def estimated_delivery(self, info: Info) -> DateWindow | None:
         trackings = await order_facts.trackings(self.record, info.context, strict=True)
@@ -449,14 +447,14 @@ class Order(Node):
         list[SupportTicket],
         description="Support tickets about this order (ticketing source); null when "
         "ticketing cannot be read.",
-        scope="tickets:read",
+        scope=SOURCE_SCOPES[DataSource.TICKETING],
     )
 
     @strawberry.field(
         description="The carrier's first estimate for the shipment `estimatedDelivery` "
         'comes from, when it has moved since ("was Tuesday, now Thursday"); carrier source, '
         "destination's local time; null when it never moved.",
-        extensions=[ScopeGuard("shipments:read")],
+        extensions=[order_facts.guard("Order.previousEstimatedDelivery")],
     )
     async def previous_estimated_delivery(self, info: Info) -> DateWindow | None:
         trackings = await order_facts.trackings(self.record, info.context, strict=True)
@@ -470,7 +468,7 @@ class Order(Node):
         "without them it would say ON_TRACK over a lost parcel or missing stock it cannot "
         "read, so it is null (UNAUTHORIZED_FIELD). Consoles also count internal "
         "exceptions, those about tickets only with tickets:read.",
-        extensions=[ScopeGuard("shipments:read", "inventory:read")],
+        extensions=[order_facts.guard("Order.health")],
     )
     async def health(self, info: Info) -> rules.Health | None:
         found = await self._exceptions(info)
@@ -540,23 +538,21 @@ class Order(Node):
         "as measured by the gateway; only sources the order uses and the key may read."
     )
     async def data_sources(self, info: Info) -> list[SourceFreshness]:
-        loaders, order, access = info.context.loaders, self.record, info.context.access
-        numbers = [s.tracking_number for s in order.shipments if s.tracking_number]
+        context = info.context
         # Only the sources whose data the caller may read (and that this order uses),
         # all loaded at once so each joins its source's batch.
-        wanted: list[tuple[DataSource, DataLoader[str, Any], list[str]]] = [
-            (DataSource.INVENTORY, loaders.inventory_by_sku, [line.sku for line in order.lines]),
-            (DataSource.CARRIER, loaders.tracking_by_number, numbers),
-            (DataSource.TICKETING, loaders.tickets_by_order, [order.id]),
+        reads = order_facts.FIELD_SOURCES["Order.dataSources"].sources
+        readable = [
+            source
+            for source in DataSource  # in the enum's order
+            if source in reads and order_facts.readable(context.access, source)
         ]
-        readable = [part for part in wanted if order_facts.readable(access, part[0])]
-        settled = await asyncio.gather(*(settle(loader, keys) for _, loader, keys in readable))
+        settled = await asyncio.gather(
+            *(order_facts.load(source, self.record, context) for source in readable)
+        )
         parts: list[tuple[DataSource, Iterable[object]]] = [(DataSource.OMS, [self.cached])]
-        parts += [
-            (source, found.values())
-            for (source, _, _), found in zip(readable, settled, strict=True)
-        ]
-        now = info.context.clock.time()
+        parts += [(source, found.values()) for source, found in zip(readable, settled, strict=True)]
+        now = context.clock.time()
         return [SourceFreshness.summarise(source, found, now) for source, found in parts if found]
 
     @classmethod

@@ -1,6 +1,6 @@
 """The coordinates the gateway names in code exist in the schema it builds: the cost
-maps' keys, the field carrying each source; and a guarded field is refused, from
-its declaration alone, to a caller without its scopes."""
+maps' keys, the field carrying each source, the fields reading sources; and a guarded
+field is refused, from its declaration alone, to a caller without its scopes."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from graphql import (
 from gateway.admission.cost import DEFAULT_FIELD_COSTS, DEFAULT_LIST_SIZES, DEFAULT_SIZE_ARGUMENTS
 from resolvers.access import RequiresScopes, ScopeGuard, ScopeMap
 from resolvers.client_errors import UNAUTHORIZED_FIELD, UserInputError
-from resolvers.order_facts import SOURCE_FIELDS
+from resolvers.order_facts import FIELD_SOURCES, SOURCE_FIELDS
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
 
@@ -39,6 +39,11 @@ def field_of(coordinate: str):
 
 @pytest.mark.parametrize("coordinate", sorted(DEFAULT_FIELD_COSTS))
 def test_every_priced_field_exists(coordinate: str) -> None:
+    field_of(coordinate)
+
+
+@pytest.mark.parametrize("coordinate", sorted(FIELD_SOURCES))
+def test_every_field_reading_sources_exists(coordinate: str) -> None:
     field_of(coordinate)
 
 
