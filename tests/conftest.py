@@ -24,7 +24,10 @@ from tests.support.redis_server import RedisServer
 from tests.support.scheduling import ModuleGroups
 from tests.support.timing import slowdown
 
-pytest_plugins = ["tests.support.webhook_receiver"]  # receiver, cluster, http
+pytest_plugins = [
+    "tests.support.webhook_receiver",  # receiver, cluster, http
+    "tests.support.own_sources",  # own_sim
+]
 # The adapter contract kit lives outside tests/: its asserts get pytest's messages too.
 pytest.register_assert_rewrite("sources.adapters.contract")
 

@@ -18,10 +18,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.auth.keys import parse_key
-from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
 from tests.support.gateways import running_gateway
-from tests.support.live_clients import ws_url
+from tests.support.live_clients import order_watch, ws_send, ws_url
 from tests.support.secured import Secured, audit_entries, secured_gateway
 
 LIMIT = 2
@@ -101,7 +100,7 @@ async def _at_once(secured: Secured, transport: str, payloads: list[dict[str, An
 async def _over_websocket(secured: Secured, payloads: list[dict[str, Any]]) -> list[str]:
     async with _socket(secured) as ws:
         for op_id, payload in enumerate(payloads):
-            await _send(ws, {"type": "subscribe", "id": str(op_id), "payload": payload})
+            await ws_send(ws, {"type": "subscribe", "id": str(op_id), "payload": payload})
         outcomes: dict[str, str] = {}
         async with asyncio.timeout(10):
             while len(outcomes) < len(payloads):
@@ -117,13 +116,9 @@ async def _over_websocket(secured: Secured, payloads: list[dict[str, Any]]) -> l
 async def _socket(secured: Secured) -> AsyncIterator[ClientConnection]:
     async with connect(ws_url(secured.gateway.url), subprotocols=[WS_PROTOCOL]) as ws:
         key = secured.keys["app"]
-        await _send(ws, {"type": "connection_init", "payload": {"x-api-key": key}})
+        await ws_send(ws, {"type": "connection_init", "payload": {"x-api-key": key}})
         assert json.loads(await ws.recv()) == {"type": "connection_ack"}
         yield ws
-
-
-async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
-    await ws.send(json.dumps(message))
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -150,10 +145,10 @@ async def test_an_abandoned_operation_gives_its_place_back_at_once(capped, numbe
         if transport == "websocket":
             ws = await stack.enter_async_context(_socket(capped))
             for op_id, payload in enumerate(abandoned):
-                await _send(ws, {"type": "subscribe", "id": str(op_id), "payload": payload})
+                await ws_send(ws, {"type": "subscribe", "id": str(op_id), "payload": payload})
             await asyncio.sleep(0.2)  # both wait on the OMS
             for op_id in range(LIMIT):
-                await _send(ws, {"type": "complete", "id": str(op_id)})
+                await ws_send(ws, {"type": "complete", "id": str(op_id)})
         else:
             headers = _headers(capped, "text/event-stream")
             streams = [
@@ -190,12 +185,6 @@ async def few_connections(sim, tmp_path_factory) -> AsyncIterator[Secured]:
         yield running
 
 
-def _watch(dataset: Any) -> dict[str, Any]:
-    order = next(iter(dataset.orders.values()))
-    query = "subscription($id: ID!) { orderUpdated(id: $id) { number } }"
-    return {"query": query, "variables": {"id": to_global_id("Order", order.id)}}
-
-
 @contextlib.asynccontextmanager
 async def _streams(
     secured: Secured, payload: dict[str, Any], count: int, key: str = "app"
@@ -220,7 +209,7 @@ async def test_a_burst_of_event_streams_never_opens_more_than_the_cap(
 ):
     """Each stream takes its place as it is checked; every refusal is audited."""
     with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
-        async with _streams(few_connections, _watch(dataset), 3 * CAP) as outcomes:
+        async with _streams(few_connections, order_watch(dataset), 3 * CAP) as outcomes:
             assert sorted(outcomes) == ["TOO_MANY_CONNECTIONS"] * (2 * CAP) + ["open"] * CAP
     codes = [line["code"] for line in audit_entries(caplog.records)]
     assert codes == ["TOO_MANY_CONNECTIONS"] * (2 * CAP)
@@ -235,7 +224,7 @@ async def _every_connection(secured: Secured, dataset: Any) -> AsyncIterator[Non
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 3
     while True:
-        async with _streams(secured, _watch(dataset), CAP) as outcomes:
+        async with _streams(secured, order_watch(dataset), CAP) as outcomes:
             if outcomes == ["open"] * CAP:
                 yield
                 return

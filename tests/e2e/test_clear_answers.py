@@ -257,24 +257,19 @@ def test_every_address_of_the_data_set_passes(place):
 TRACKING = """{ orders(first: 50) { nodes { shipments { tracking { status } } } } }"""
 
 
-async def _readyz(gateway: RunningGateway) -> tuple[int, dict[str, Any]]:
-    async with gateway.session.get(f"{gateway.url}/readyz") as resp:
-        return resp.status, await resp.json()
-
-
 async def test_readyz_is_degraded_while_a_sources_breaker_is_open(cluster):
     """The carrier fails every data call yet answers its health check: readiness
     said "ready" while every tracking field failed."""
     # Opens after 5 calls, all failed, and stays open for the test however slow it runs.
     breaker = {"breaker_min_calls": 5, "breaker_open_ms": 600_000}
     async with running_gateway(settings_for(cluster.urls, breaker)) as gateway:
-        status, body = await _readyz(gateway)
+        status, body = await gateway.readyz()
         assert (status, body["status"]) == (200, "ready"), body
         cluster.set_faults("carrier", FaultSpec(error_rate=1.0, error_status=503))
         try:
             for _ in range(30):  # each query fails one to three carrier calls
                 await gateway.query(TRACKING)
-                status, body = await _readyz(gateway)
+                status, body = await gateway.readyz()
                 if body["status"] != "ready":
                     break
         finally:
@@ -297,7 +292,7 @@ async def test_readyz_is_degraded_with_a_hung_source_and_names_it(cluster):
             settings_for({**cluster.urls, "carrier": hung.replace("redis://", "http://")})
         ) as gateway,
     ):
-        status, body = await _readyz(gateway)
+        status, body = await gateway.readyz()
     assert (status, body["status"]) == (200, "degraded"), body
     reason = "no answer to its health check within 1000 ms"
     assert {"source": "carrier", "reason": reason} in body["degraded"]
@@ -310,7 +305,7 @@ async def test_readyz_is_unavailable_with_a_hung_oms(cluster):
             settings_for({**cluster.urls, "oms": hung.replace("redis://", "http://")})
         ) as gateway,
     ):
-        status, body = await _readyz(gateway)
+        status, body = await gateway.readyz()
     assert (status, body["status"]) == (503, "unavailable"), body
     assert "oms" in [d["source"] for d in body["degraded"]]
 

@@ -15,11 +15,14 @@ import pytest
 
 from sim.cluster import SOURCES, SimCluster
 from sources.records import MAX_BATCH
+from tests.support.gateways import FIXED_NOW
 from tests.support.ports import free_port_block, free_socket
 from tests.support.processes import Command, ordergraph
 
 SEED = ("--seed", "11", "--orders", "80")
-NOW, LATER = "2026-06-01T09:30:00Z", "2026-06-02T09:30:00Z"
+# --now as a user writes it (printed back with "+00:00"), and a day later
+NOW = f"{FIXED_NOW:%Y-%m-%dT%H:%M:%S}Z"
+LATER = f"{FIXED_NOW + timedelta(days=1):%Y-%m-%dT%H:%M:%S}Z"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ async def sims() -> AsyncIterator[list[tuple[int, Command]]]:
 
 async def test_sim_serves_each_source_on_its_port_and_prints_it(sims):
     base, command = sims[0]
-    assert "--seed 11 --now 2026-06-01T09:30:00+00:00 --orders 80" in command.output
+    assert f"--seed 11 --now {FIXED_NOW.isoformat()} --orders 80" in command.output
     async with aiohttp.ClientSession() as session:
         for offset, source in enumerate(SOURCES):
             url = f"http://127.0.0.1:{base + offset}"

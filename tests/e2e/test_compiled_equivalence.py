@@ -41,10 +41,11 @@ from gateway.app import Components
 from resolvers.compiled import FALLBACKS, RUNS
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
-from sim.cluster import SimCluster, start_cluster
+from sim.cluster import SimCluster
 from sim.faults import FaultSpec
 from sim.seed import Dataset
 from tests.support.gateways import FIXED_NOW, MakeDataset, running_gateway
+from tests.support.global_ids import order_global_ids
 from tests.support.secured import MANIFEST, TENANT_A, secured_settings
 from tests.support.timing import HANG_S
 from tests.support.tls import SHARED_TLS
@@ -154,15 +155,9 @@ def first_difference(a: Any, b: Any, path: str = "") -> str:
 
 @pytest.fixture(scope="module")
 def own_dataset(make_dataset: MakeDataset) -> Dataset:
+    """For ``own_sim`` (tests/support/own_sources.py): sources of its own, per test, as
+    the failing pass sets faults on them."""
     return make_dataset()
-
-
-@pytest.fixture
-async def own_sim(own_dataset: Dataset) -> AsyncIterator[SimCluster]:
-    """Sources of its own, per test: the failing pass sets faults on them."""
-    cluster = await start_cluster(own_dataset)
-    yield cluster
-    await cluster.close()
 
 
 @contextlib.asynccontextmanager
@@ -208,12 +203,7 @@ def real_values(dataset: Dataset) -> dict[str, list[str]]:
         for order in [o for o in dataset.orders.values() if o.account_id == tenant][:4]:
             values["number"].append(order.number)
             values["customerReference"].append(order.customer.id)
-            values["id"].append(to_global_id("Order", order.id))
-            values["id"].append(to_global_id("LineItem", order.id, order.lines[0].id))
-            if order.shipments:
-                values["id"].append(to_global_id("Shipment", order.id, order.shipments[0].id))
-            for ticket in dataset.tickets.get(order.id, [])[:1]:
-                values["id"].append(to_global_id("SupportTicket", order.id, ticket.id))
+            values["id"] += order_global_ids(dataset, order)
     return values
 
 

@@ -16,6 +16,7 @@ from sim.cluster import SOURCES, VENDORS
 from sim.vendors.access import SIM_API_KEY
 from sources.webhooks import generate_secret
 from tests.support.docs_examples import ALL_EXAMPLES
+from tests.support.gateways import FIXED_NOW
 from tests.support.ports import free_port_block
 from tests.support.processes import Command, ordergraph
 from tests.support.queries import ORDERS_PAGE
@@ -23,7 +24,7 @@ from tests.support.timing import HANG_S
 from tests.support.vendors import said_by_every_vendor, without_order_cursors
 from tests.support.waiting import eventually
 
-NOW = "2026-11-20T15:00:00Z"
+NOW = FIXED_NOW.isoformat()
 TRACKED_PAGE = """{ orders(first: 100) { nodes { number
   shipments { trackingNumber tracking { status } } } } }"""
 SHIPMENTS = """query($n: String!) { orderByNumber(number: $n) {

@@ -34,6 +34,7 @@ from resolvers.schema import build_schema
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
 from tests.support.gateways import MakeDataset, running_gateway
+from tests.support.global_ids import order_global_ids
 from tests.support.secured import KEYS, MANIFEST, TENANT_A, TENANT_B, Secured, secured_gateway
 from tests.support.tls import SHARED_TLS
 
@@ -58,10 +59,10 @@ def own_dataset(make_dataset: MakeDataset) -> Dataset:
 
 @pytest.fixture(scope="module")
 async def own_sim(own_dataset: Dataset) -> AsyncIterator[SimCluster]:
-    """Sources of its own: the generated mutations may change what they hold."""
-    cluster = await start_cluster(own_dataset)
-    yield cluster
-    await cluster.close()
+    """Sources of its own, as the generated mutations may change what they hold: one
+    set for the module's passes (tests/support/own_sources.py's is one a test)."""
+    async with await start_cluster(own_dataset) as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -80,12 +81,8 @@ def real_values(dataset: Dataset) -> list[str]:
     for tenant in (TENANT_A, TENANT_B, "acct_web"):
         orders = [o for o in dataset.orders.values() if o.account_id == tenant][:3]
         for order in orders:
-            values += [to_global_id("Order", order.id), order.number, order.customer.id]
-            values.append(to_global_id("LineItem", order.id, order.lines[0].id))
-            if order.shipments:
-                values.append(to_global_id("Shipment", order.id, order.shipments[0].id))
-            for ticket in dataset.tickets.get(order.id, [])[:1]:
-                values.append(to_global_id("SupportTicket", order.id, ticket.id))
+            order_id, *others = order_global_ids(dataset, order)
+            values += [order_id, order.number, order.customer.id, *others]
     return values
 
 

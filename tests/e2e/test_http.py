@@ -52,13 +52,8 @@ async def gateway_without_oms(sim) -> AsyncIterator[RunningGateway]:
         yield running
 
 
-async def _readyz(gateway: RunningGateway) -> tuple[int, dict]:
-    async with gateway.session.get(f"{gateway.url}/readyz") as resp:
-        return resp.status, await resp.json()
-
-
 async def test_readyz_degraded_but_serving_when_a_side_source_is_down(gateway_without_inventory):
-    status, body = await _readyz(gateway_without_inventory)
+    status, body = await gateway_without_inventory.readyz()
     assert (status, body["status"]) == (200, "degraded")
     assert {s["name"]: s["ok"] for s in body["sources"]} == {
         "oms": True,
@@ -69,7 +64,7 @@ async def test_readyz_degraded_but_serving_when_a_side_source_is_down(gateway_wi
 
 
 async def test_readyz_unavailable_without_the_oms(gateway_without_oms):
-    status, body = await _readyz(gateway_without_oms)
+    status, body = await gateway_without_oms.readyz()
     assert (status, body["status"]) == (503, "unavailable")
 
 

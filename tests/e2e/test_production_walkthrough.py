@@ -26,7 +26,8 @@ import pytest
 
 from gateway.persisted import load_manifest
 from sim.catalog import ACCOUNTS
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
+from tests.support.gateways import MakeDataset
 from tests.support.ports import free_port_block
 from tests.support.processes import ROOT, Command, ordergraph
 from tests.support.redis_server import RedisServer
@@ -174,10 +175,10 @@ async def test_the_secrets_are_set(walked: Walked):
     assert walked.walk.env["OG_WEBHOOK_SECRETS"] == walked.walk.env["OG_WEBHOOK_SECRET"]
 
 
-def test_the_accounts_table_is_the_simulated_accounts():
+def test_the_accounts_table_is_the_simulated_accounts(make_dataset: MakeDataset):
     rows = dict(re.findall(r"^\| `(acct_\w+)` \| (\d+) \|$", PAGE, re.M))
     assert list(rows) == [account for account, _ in ACCOUNTS]
-    dataset = generate(seed=7, now=datetime.fromisoformat("2026-11-20T15:00:00+00:00"))
+    dataset = make_dataset()  # seed 7, as on the page
     assert {account: int(n) for account, n in rows.items()} == _accounts(dataset)
 
 
@@ -229,21 +230,22 @@ async def test_the_partner_sees_its_own_order_through_a_trusted_document(walked:
     assert order["shipments"][0]["trackingNumber"] == "1ZW08R5X0259846721"
 
 
-def _dataset(walked: Walked) -> Dataset:
+def _dataset(walked: Walked, make_dataset: MakeDataset) -> Dataset:
     """The data set the sim serves, from the seed and `now` it printed."""
     printed = re.search(r"--seed (\d+) --now (\S+) --orders (\d+)", walked.sim.output)
     assert printed
-    return generate(
+    return make_dataset(
         seed=int(printed[1]), now=datetime.fromisoformat(printed[2]), orders=int(printed[3])
     )
 
 
-async def test_the_partner_sees_only_its_accounts_orders(walked: Walked):
+async def test_the_partner_sees_only_its_accounts_orders(walked: Walked, make_dataset: MakeDataset):
     body = walked.curls[PARTNER_PAGE]
     assert "errors" not in body, body
     numbers = [edge["node"]["number"] for edge in body["data"]["orders"]["edges"]]
     assert len(numbers) == 50
-    accounts = {order.number: order.account_id for order in _dataset(walked).orders.values()}
+    dataset = _dataset(walked, make_dataset)
+    accounts = {order.number: order.account_id for order in dataset.orders.values()}
     assert {accounts[number] for number in numbers} == {"acct_partner_north"}
     assert accounts["1705"] != "acct_partner_north" and accounts["1974"] == "acct_partner_north"
 

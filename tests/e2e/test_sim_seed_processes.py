@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.support.gateways import FIXED_NOW
 from tests.support.processes import ROOT
 
 
@@ -12,7 +13,7 @@ def test_identical_across_processes() -> None:
     """Hash randomisation must not change the data set or the documents."""
     code = (
         "import hashlib, datetime as d; from sim.seed import generate; "
-        "print(hashlib.sha256(generate(now=d.datetime(2026, 11, 24, tzinfo=d.UTC))"
+        f"print(hashlib.sha256(generate(now=d.datetime.fromisoformat({FIXED_NOW.isoformat()!r}))"
         ".encode()).hexdigest())"
     )
     digests = {

@@ -21,9 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.store import open_key_store
-from resolvers.relay import to_global_id
 from tests.support.gateways import running_gateway
-from tests.support.live_clients import sse_stream, within, ws_url
+from tests.support.live_clients import order_watch, sse_stream, within, ws_send, ws_url
 from tests.support.secured import PEPPER, Secured, audit_entries, secured_gateway
 
 PROTOCOL = "graphql-transport-ws"
@@ -54,10 +53,6 @@ async def _closed_with(ws: ClientConnection) -> tuple[int, str]:
     return ws.close_code, ws.close_reason or ""
 
 
-async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
-    await ws.send(json.dumps(message))
-
-
 async def _received(ws: ClientConnection) -> dict[str, Any]:
     async with asyncio.timeout(3):
         return json.loads(await ws.recv())  # type: ignore[no-any-return]
@@ -68,13 +63,13 @@ def _open(secured: Secured) -> Any:
 
 
 async def _acknowledged(ws: ClientConnection, key: str) -> None:
-    await _send(ws, {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
+    await ws_send(ws, {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
     assert await _received(ws) == {"type": "connection_ack"}
 
 
 async def test_subscribe_before_the_ack_is_4401(secured):
     async with _open(secured) as ws:
-        await _send(ws, {"type": "subscribe", "id": "1", "payload": TYPENAME})
+        await ws_send(ws, {"type": "subscribe", "id": "1", "payload": TYPENAME})
         assert await _closed_with(ws) == (4401, "Unauthorized")
 
 
@@ -82,7 +77,7 @@ async def test_subscribe_before_the_ack_is_4401(secured):
 async def test_a_refused_key_at_connection_init_is_4403(secured, key):
     payload = {} if key is None else {"authorization": f"Bearer {secured.keys.get(key, key)}"}
     async with _open(secured) as ws:
-        await _send(ws, {"type": "connection_init", "payload": payload})
+        await ws_send(ws, {"type": "connection_init", "payload": payload})
         code, reason = await _closed_with(ws)
     assert code == 4403 and reason.startswith("Forbidden")
 
@@ -90,7 +85,9 @@ async def test_a_refused_key_at_connection_init_is_4403(secured, key):
 async def test_a_key_in_the_url_is_refused_even_with_a_good_one_in_init(secured):
     url = f"{ws_url(secured.gateway.url)}?api_key={secured.keys['app']}"
     async with connect(url, subprotocols=[PROTOCOL]) as ws:
-        await _send(ws, {"type": "connection_init", "payload": {"x-api-key": secured.keys["app"]}})
+        await ws_send(
+            ws, {"type": "connection_init", "payload": {"x-api-key": secured.keys["app"]}}
+        )
         assert await _closed_with(ws) == (4403, "Forbidden: API_KEY_IN_URL")
 
 
@@ -102,14 +99,8 @@ async def test_no_connection_init_in_time_is_4408(secured):
 async def test_a_second_connection_init_is_4429(secured):
     async with _open(secured) as ws:
         await _acknowledged(ws, secured.keys["app"])
-        await _send(ws, {"type": "connection_init"})
+        await ws_send(ws, {"type": "connection_init"})
         assert await _closed_with(ws) == (4429, "Too many initialisation requests")
-
-
-def _watch(dataset) -> dict[str, Any]:
-    order_id = next(iter(dataset.orders))
-    query = "subscription($id: ID!) { orderUpdated(id: $id) { number } }"
-    return {"query": query, "variables": {"id": to_global_id("Order", order_id)}}
 
 
 async def test_an_id_in_use_is_4409(secured, dataset):
@@ -117,12 +108,12 @@ async def test_an_id_in_use_is_4409(secured, dataset):
         await _acknowledged(ws, secured.keys["console"])
         # A query completes at once and frees its id; a live subscription keeps it.
         for _ in range(2):
-            await _send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
+            await ws_send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
             assert (await _received(ws))["type"] == "next"
             assert await _received(ws) == {"type": "complete", "id": "s"}
-        await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
+        await ws_send(ws, {"type": "subscribe", "id": "s", "payload": order_watch(dataset)})
         assert (await _received(ws))["type"] == "next"
-        await _send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
+        await ws_send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
         assert await _closed_with(ws) == (4409, "Subscriber for s already exists")
 
 
@@ -131,18 +122,18 @@ async def test_past_its_subscription_cap_a_connection_gets_an_error(secured, dat
     async with _open(secured) as ws:
         await _acknowledged(ws, key)
         for op_id in ("1", "2"):  # the cap is 2 here
-            await _send(ws, {"type": "subscribe", "id": op_id, "payload": _watch(dataset)})
+            await ws_send(ws, {"type": "subscribe", "id": op_id, "payload": order_watch(dataset)})
             assert (await _received(ws))["id"] == op_id
         with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
-            await _send(ws, {"type": "subscribe", "id": "3", "payload": _watch(dataset)})
+            await ws_send(ws, {"type": "subscribe", "id": "3", "payload": order_watch(dataset)})
             refused = await _received(ws)
         assert (refused["type"], refused["id"]) == ("error", "3")
         assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
         (line,) = audit_entries(caplog.records)
         assert (line["code"], line["keyId"]) == ("TOO_MANY_SUBSCRIPTIONS", parse_key(key).key_id)
-        await _send(ws, {"type": "complete", "id": "1"})  # frees a slot
+        await ws_send(ws, {"type": "complete", "id": "1"})  # frees a slot
         await asyncio.sleep(0.1)
-        await _send(ws, {"type": "subscribe", "id": "4", "payload": _watch(dataset)})
+        await ws_send(ws, {"type": "subscribe", "id": "4", "payload": order_watch(dataset)})
         assert (await _received(ws))["type"] == "next"
 
 
@@ -170,7 +161,7 @@ async def test_another_subprotocol_is_4406(secured):
 async def test_ping_is_answered_with_pong(secured):
     async with _open(secured) as ws:
         await _acknowledged(ws, secured.keys["app"])
-        await _send(ws, {"type": "ping"})
+        await ws_send(ws, {"type": "ping"})
         assert await _received(ws) == {"type": "pong"}
 
 
@@ -178,11 +169,11 @@ async def test_a_limit_breaking_document_is_an_error_message_not_a_close(secured
     deep = "{ " + "orders(first: 1) { nodes { " * 6 + "id" + " } }" * 6 + " }"
     async with _open(secured) as ws:
         await _acknowledged(ws, secured.keys["console"])
-        await _send(ws, {"type": "subscribe", "id": "d", "payload": {"query": deep}})
+        await ws_send(ws, {"type": "subscribe", "id": "d", "payload": {"query": deep}})
         message = await _received(ws)
         assert message["type"] == "error" and message["id"] == "d"
         assert message["payload"][0]["extensions"]["code"] == "MAX_DEPTH_EXCEEDED"
-        await _send(ws, {"type": "ping"})  # the connection lives on
+        await ws_send(ws, {"type": "ping"})  # the connection lives on
         assert await _received(ws) == {"type": "pong"}
 
 
@@ -211,7 +202,7 @@ async def _key_to_revoke(secured: Secured) -> AsyncIterator[tuple[str, Callable[
 async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured, dataset):
     async with _key_to_revoke(secured) as (key, revoke), _open(secured) as ws:
         await _acknowledged(ws, key)
-        await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
+        await ws_send(ws, {"type": "subscribe", "id": "s", "payload": order_watch(dataset)})
         assert (await _received(ws))["type"] == "next"
         await revoke()
         with pytest.raises(ConnectionClosed):
@@ -224,7 +215,7 @@ async def test_a_key_revoked_while_connected_closes_the_socket_with_4403(secured
 async def test_a_key_revoked_while_streaming_ends_the_event_stream(secured, dataset):
     async with (
         _key_to_revoke(secured) as (key, revoke),
-        sse_stream(secured.gateway.url, _watch(dataset), key) as events,
+        sse_stream(secured.gateway.url, order_watch(dataset), key) as events,
     ):
         assert (await within(events, 5))[0] == "next"
         await revoke()
@@ -259,7 +250,9 @@ def _unchecked(records: list[logging.LogRecord]) -> int:
 async def test_a_key_store_outage_ends_no_event_stream_and_is_no_denial(
     secured, dataset, tmp_path, caplog
 ):
-    async with sse_stream(secured.gateway.url, _watch(dataset), secured.keys["console"]) as events:
+    async with sse_stream(
+        secured.gateway.url, order_watch(dataset), secured.keys["console"]
+    ) as events:
         assert (await within(events, 5))[0] == "next"
         with (
             caplog.at_level(logging.INFO, logger="ordergraph.audit"),
@@ -280,19 +273,19 @@ async def test_a_key_store_outage_refuses_new_websocket_operations_only(
     key = secured.keys["console"]
     async with _open(secured) as ws:
         await _acknowledged(ws, key)
-        await _send(ws, {"type": "subscribe", "id": "s", "payload": _watch(dataset)})
+        await ws_send(ws, {"type": "subscribe", "id": "s", "payload": order_watch(dataset)})
         assert (await _received(ws))["type"] == "next"
         with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
             with _key_store_down(secured, tmp_path):
                 await asyncio.sleep(1.0)  # rechecked every 0.2 s
-                await _send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
+                await ws_send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
                 refused = await _received(ws)
             assert _unchecked(caplog.records) >= 3
             assert (refused["type"], refused["id"]) == ("error", "q")
             assert refused["payload"][0]["extensions"]["code"] == "AUTH_UNAVAILABLE"
-            await _send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
+            await ws_send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
             assert (await _received(ws))["type"] == "next"  # the store answers again
-            await _send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
+            await ws_send(ws, {"type": "subscribe", "id": "s", "payload": TYPENAME})
             assert await _closed_with(ws) == (4409, "Subscriber for s already exists")
     (line,) = audit_entries(caplog.records)
     assert (line["code"], line["keyId"]) == ("AUTH_UNAVAILABLE", parse_key(key).key_id)

@@ -6,7 +6,6 @@ leaves another tenant's reads answering (the OMS breaker closed)."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,17 +15,13 @@ from domain.eligibility import cancellable_quantities, change_eligibility
 from resolvers.relay import to_global_id
 from sources.resilience.breaker import CLOSED
 from tests.support.gateways import gateway_at, in_process_gateway
+from tests.support.global_ids import b64
 from tests.support.queries import CANCEL
 from tests.support.secured import TENANT_A, Secured, secured_settings
 from tests.support.timing import HANG_S
 
-
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-FORGED = _b64("og2:garbage")
-NAIVE = _b64("og2:" + _b64("2026-11-01T10:00:00|ord_100001").rstrip("="))
+FORGED = b64("og2:garbage")
+NAIVE = b64("og2:" + b64("2026-11-01T10:00:00|ord_100001", pad=False))
 COMMAS = to_global_id("Order", ",".join(f"ord_{n:06d}" for n in range(150)))
 ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } } }"
 
@@ -138,7 +133,7 @@ async def test_a_flood_of_forged_cursors_leaves_another_tenant_answering(secured
 
     async def attack(worker: int) -> None:
         for i in range(worker, 500, 10):
-            cursor = FORGED if i % 2 else _b64(f"og2:{i}|" + "x" * i)
+            cursor = FORGED if i % 2 else b64(f"og2:{i}|" + "x" * i)
             _, body, _ = await secured.post(
                 {"query": ORDERS_AFTER, "variables": {"a": cursor}}, key="app"
             )
@@ -169,7 +164,7 @@ async def test_a_partner_forging_cursors_through_a_trusted_document_reaches_noth
     """A partner's way in: a trusted document with an ``$after``
     variable. Its forged cursors are refused at the edge like any other."""
     for i in range(20):  # (each costs 22 of the partner's 1,000-point bucket)
-        cursor = FORGED if i % 2 else _b64(f"og2:{i}|" + "x" * i)
+        cursor = FORGED if i % 2 else b64(f"og2:{i}|" + "x" * i)
         status, body, _ = await secured.post(
             {"documentId": "orders-after", "variables": {"after": cursor}}, key="partner_a"
         )

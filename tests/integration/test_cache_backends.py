@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from redis._parsers import _AsyncHiredisParser
@@ -21,6 +21,7 @@ from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from tests.support.ports import free_socket, hung_server, slow_link
 from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.timing import HANG_S, TRIES
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -72,15 +73,6 @@ class Inbox:
     async def wait(self, timeout_s: float = HANG_S) -> None:
         async with asyncio.timeout(timeout_s):
             await self._arrived.wait()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = HANG_S) -> None:
-    """Retry ``check`` until it holds (for things that recover by themselves)."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.05)
 
 
 # Shared behaviour ----------------------------------------------------------------
@@ -221,9 +213,11 @@ async def test_failing_handler_never_stops_delivery(
     backend.subscribe("events", broken)
     backend.subscribe("events", inbox)
     # Subscribed after start(): the Redis listener picks the channel up within a poll.
-    await eventually(lambda: _delivered(backend, "events", inbox))
+    await eventually(
+        lambda: _delivered(backend, "events", inbox), "a probe is delivered", timeout_s=HANG_S
+    )
     await backend.publish("events", b"second")
-    await eventually(lambda: inbox.has(b"second"))
+    await eventually(lambda: inbox.has(b"second"), "the second message arrives", timeout_s=HANG_S)
     assert "handler bug" in caplog.text
 
 
@@ -386,10 +380,12 @@ async def test_redis_killed_then_restarted(
         await cache.set_many([("a", b"3", 30)], {})
         return await cache.get_many(["a"]) == [b"3"]
 
-    await eventually(works_again)
+    await eventually(works_again, "the cache works again", timeout_s=HANG_S)
     assert cache.health().ok
     assert cache.health().errors >= 1
-    await eventually(lambda: _delivered(cache, "events", inbox))
+    await eventually(
+        lambda: _delivered(cache, "events", inbox), "a probe is delivered", timeout_s=HANG_S
+    )
     assert caplog.text.count("redis cache recovered") == 1
     await cache.close()
 

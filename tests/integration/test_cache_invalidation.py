@@ -13,7 +13,8 @@ import aiohttp
 import msgspec
 import pytest
 
-from sim.cluster import SimCluster, start_cluster
+from sim.cluster import SimCluster
+from sim.seed import Dataset
 from sources.adapters.registry import Upstreams
 from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
@@ -234,10 +235,9 @@ def test_invalidations_forget_after_the_horizon_and_then_assume_a_change():
 
 
 @pytest.fixture
-async def own_sim(make_dataset: MakeDataset) -> AsyncIterator[SimCluster]:
-    """Sources over a data set of their own: the test changes its stock."""
-    async with await start_cluster(make_dataset(orders=50)) as cluster:
-        yield cluster
+def own_dataset(make_dataset: MakeDataset) -> Dataset:
+    """For ``own_sim`` (tests/support/own_sources.py): the test changes its stock."""
+    return make_dataset(orders=50)
 
 
 async def test_an_instance_deletes_the_old_value_it_wrote_back_before_it_heard_the_change(

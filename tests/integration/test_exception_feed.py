@@ -33,6 +33,7 @@ from tests.support.gateways import (
     settings_for,
 )
 from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 SECRET = generate_secret()
 IN_QUEUE = """query($codes: [OrderExceptionCode!], $after: String) {
@@ -79,7 +80,11 @@ async def live(data: Dataset) -> AsyncIterator[Live]:
             live = Live(cluster, Instance(first, a), Instance(second, b))
             for instance in (live.a, live.b):
                 instance.index.on_raised(_recorder(instance.raised))
-            await _until(lambda: live.a.index.sweeper.completed + live.b.index.sweeper.completed)
+            await eventually(
+                lambda: live.a.index.sweeper.completed + live.b.index.sweeper.completed > 0,
+                "a sweep on either instance",
+                timeout_s=30.0,
+            )
             yield live
 
 
@@ -88,15 +93,6 @@ def _recorder(into: list[RaisedExceptions]):
         into.append(raised)
 
     return record
-
-
-async def _until(check, timeout_s: float = 30.0) -> float:
-    """Wait for ``check()`` to hold; how long it took."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout_s, "not within the time allowed"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 async def _queued(live: Live) -> dict[str, QueueEntry]:
@@ -159,7 +155,11 @@ async def test_a_new_exception_is_queued_within_a_second_and_raised_once(
     def raised_for(instance: Instance) -> list[RaisedExceptions]:
         return [r for r in instance.raised if r.order_id == order.id]
 
-    await _until(lambda: raised_for(live.a) and raised_for(live.b), timeout_s=HANG_S)
+    await eventually(
+        lambda: bool(raised_for(live.a) and raised_for(live.b)),
+        "both instances' listeners hear it",
+        timeout_s=HANG_S,
+    )
     await asyncio.sleep(0.3)  # room for a duplicate to show up
     for instance in (live.a, live.b):
         (raised,) = raised_for(instance)

@@ -5,12 +5,10 @@ sources fail keeps its entry; each full sweep drops orders the OMS no longer lis
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +46,7 @@ from tests.support.secured import TENANT_A, secured_gateway
 from tests.support.waiting import eventually
 
 RANK = {severity: rank for rank, severity in enumerate(Severity)}
+SWEEPER_S = 30.0  # how long a wait for the sweeper may take before the test fails
 INTERNAL_CODES = {"FRAUD_REVIEW", "UNANSWERED_TICKET"}
 QUEUE = """query($first: Int!, $after: String, $filter: ExceptionQueueFilter) {
   exceptionQueue(first: $first, after: $after, filter: $filter) {
@@ -70,13 +69,6 @@ async def sources(data: Dataset) -> AsyncIterator[SimCluster]:
         yield cluster
 
 
-async def until(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.02)
-
-
 class Swept:
     """A gateway whose start-up sweep is done, and what that sweep asked the sources."""
 
@@ -96,7 +88,7 @@ async def swept(sources: SimCluster) -> AsyncIterator[Swept]:
     async with in_process_gateway(settings, gateway=gateway) as running:
         index = gateway.exception_index
         assert index is not None
-        await until(lambda: index.sweeper.completed == 1)
+        await eventually(lambda: index.sweeper.completed == 1, "a sweep", timeout_s=SWEEPER_S)
         requests = {name: sources.stats(name).snapshot() for name in sources.urls}
         yield Swept(gateway, running, requests)
 
@@ -201,7 +193,7 @@ async def test_a_change_the_store_could_not_serve_is_evaluated_again(
         standalone_index(cluster.urls, backend) as (cached, index),
     ):
         index.start()
-        await until(lambda: index.sweeper.completed == 1)
+        await eventually(lambda: index.sweeper.completed == 1, "a sweep", timeout_s=SWEEPER_S)
         queued = {entry.order_id: entry for entry in await index.store.every_entry()}
         waiting, sku, location = open_line_with_stock(data, queued)
         url = f"{cluster.urls['inventory']}/admin/inventory/{sku}"
@@ -244,11 +236,13 @@ async def test_without_a_recorded_claim_no_event_is_evaluated_and_no_sweep_runs(
         with caplog.at_level(logging.WARNING, logger="ordergraph.exception_queue"):
             index.start()
             await cached.apply_change(event)
-            await until(
+            await eventually(
                 lambda: (
                     "left to the sweep, the store failed 3 times" in caplog.text
                     and "no sweep, the store failed (next try in 2 s)" in caplog.text
-                )
+                ),
+                "the event and the sweep both give up on the store",
+                timeout_s=SWEEPER_S,
             )
         assert sources.stats("oms").snapshot().requests == 0
         assert index.sweeper.completed == 0
@@ -268,7 +262,7 @@ async def test_each_full_sweep_drops_orders_the_oms_no_longer_lists(sources: Sim
             raised.append(message)
 
         index.on_raised(record)
-        await until(lambda: index.sweeper.completed == 1)
+        await eventually(lambda: index.sweeper.completed == 1, "a sweep", timeout_s=SWEEPER_S)
         queued = len(await index.store.every_entry())
         ghost = msgspec.structs.replace(order([line()]), id="ord_gone")
         fact = ExceptionFact(
@@ -276,7 +270,11 @@ async def test_each_full_sweep_drops_orders_the_oms_no_longer_lists(sources: Sim
             internal=False, subject_kind="order", subject_id="ord_gone",
         )  # fmt: skip
         await index.store.write([(ghost, QueueEntry.of("ord_gone", "acct_x", [fact], FIXED_NOW))])
-        await until(lambda: index.sweeper.completed == 3)  # one began after the write
+        await eventually(
+            lambda: index.sweeper.completed == 3,  # one began after the write
+            "3 sweeps",
+            timeout_s=SWEEPER_S,
+        )
         entries = await index.store.every_entry()
     assert "ord_gone" not in {entry.order_id for entry in entries}
     assert len(entries) == queued
@@ -429,7 +427,7 @@ async def test_a_partner_sees_its_account_and_no_internal_exceptions(
         assert secured.state is not None
         index = secured.state.exception_index
         assert index is not None
-        await until(lambda: index.sweeper.completed == 1)
+        await eventually(lambda: index.sweeper.completed == 1, "a sweep", timeout_s=SWEEPER_S)
         console = await read("console")
         partner = await read("partner_queue_a")
 

@@ -4,7 +4,6 @@ source failure."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -16,34 +15,29 @@ from aiohttp import web
 from domain.eligibility import cancellable_quantities, change_eligibility, line_cancel_problem
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.records import Order
-from tests.support.gateways import FIXED_NOW
+from tests.support.global_ids import b64
 from tests.support.proxy import intercepting_proxy
 from tests.support.queries import CANCEL
 from tests.support.secured import Secured, secured_gateway
 
 
-def _b64(text: str, *, pad: bool = True) -> str:
-    encoded = base64.urlsafe_b64encode(text.encode()).decode()
-    return encoded if pad else encoded.rstrip("=")
-
-
 def _cursor(oms_raw: str) -> str:
     """A gateway cursor around an OMS cursor whose decoded text is ``oms_raw``."""
-    return _b64("og2:" + _b64(oms_raw, pad=False))
+    return b64("og2:" + b64(oms_raw, pad=False))
 
 
 ORDERS_AFTER = "query($a: String) { orders(first: 1, after: $a) { nodes { id } } }"
 FORGED_CURSORS = {
-    "garbage after the prefix": _b64("og2:garbage"),
+    "garbage after the prefix": b64("og2:garbage"),
     "a naive timestamp": _cursor("2026-11-01T10:00:00|ord_100001"),
     "ids with commas": _cursor("2026-11-01T10:00:00+00:00|" + ",".join(["ord_1"] * 150)),
     "an empty id": _cursor("2026-11-01T10:00:00+00:00|"),
     "not a time": _cursor("yesterday|ord_100001"),
-    "100 KB": _b64("og2:" + "A" * 100_000),
+    "100 KB": b64("og2:" + "A" * 100_000),
     "a well-formed OMS cursor, unsealed": _cursor("2026-11-01T10:00:00+00:00|ord_100001"),
-    "the unsealed format of old": _b64("og1:" + _b64("2026-11-01T10:00:00+00:00|ord_1")),
+    "the unsealed format of old": b64("og1:" + b64("2026-11-01T10:00:00+00:00|ord_1")),
 }
 
 
@@ -119,7 +113,7 @@ async def test_a_valid_number_with_a_hash_still_finds_its_order(served, dataset)
 async def test_the_simulated_oms_answers_400_to_a_cursor_with_a_naive_timestamp(
     sim: SimCluster,
 ):
-    naive = _b64("2026-11-01T10:00:00|ord_100001", pad=False)
+    naive = b64("2026-11-01T10:00:00|ord_100001", pad=False)
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{sim.urls['oms']}/orders/search", params={"cursor": naive}) as resp,
@@ -208,18 +202,14 @@ async def test_a_well_formed_line_cancel_still_reaches_the_oms(secured, cluster)
     assert _cancel_calls(cluster) == 1
 
 
-def test_line_cancel_problem_names_the_first_line_at_fault():
-    order = next(_line_cancellable_dataset())
+def test_line_cancel_problem_names_the_first_line_at_fault(make_dataset):
+    order = next(_line_cancellable_in(make_dataset(orders=300)))
     first, second = list(cancellable_quantities(order))[:2]
     assert line_cancel_problem(order, [(first, 1), (second, 1)]) is None
     problem = line_cancel_problem(order, [(first, 1), (second, 0)])
     assert problem is not None and (problem.index, problem.code) == (1, "INVALID_QUANTITY")
     problem = line_cancel_problem(order, [(first, 1), (first, 2)])
     assert problem is not None and (problem.index, problem.code) == (1, "DUPLICATE_LINE")
-
-
-def _line_cancellable_dataset() -> Iterator[Order]:
-    return _line_cancellable_in(generate(seed=7, now=FIXED_NOW, orders=300))
 
 
 def _line_cancellable_in(dataset: Dataset) -> Iterator[Order]:

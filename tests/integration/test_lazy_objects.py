@@ -5,7 +5,6 @@ real gateways answer over the simulated sources."""
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,6 +20,7 @@ from sim.cluster import SimCluster
 from sim.seed import Dataset
 from sources.cache.through import Cached, Freshness
 from tests.support.gateways import RunningGateway, in_process_gateway, settings_for
+from tests.support.global_ids import b64
 
 GRAPH_TYPES = [
     graphql_type.extensions["strawberry-definition"].origin
@@ -130,21 +130,17 @@ def test_personal_data_built_on_read_is_masked_without_pii(dataset: Dataset, pii
     )
 
 
-def _b64(raw: str) -> str:
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
-
-
 def test_global_ids_made_on_read_keep_their_format(dataset: Dataset) -> None:
     record = next(o for o in dataset.orders.values() if o.shipments)
     order = resolvers.types.order.Order.from_record(
         record, Cached(record, Freshness.FRESH, 0.0), pii=False
     )
-    assert order.id == _b64(f"Order:{record.id}")
-    assert order.line_items[0].id == _b64(f"LineItem:{record.id}:{record.lines[0].id}")
+    assert order.id == b64(f"Order:{record.id}", pad=False)
+    assert order.line_items[0].id == b64(f"LineItem:{record.id}:{record.lines[0].id}", pad=False)
     fulfillment_order = record.fulfillment_orders[0]
-    assert order.fulfillment_orders[0].id == _b64(
-        f"FulfillmentOrder:{record.id}:{fulfillment_order.id}"
+    assert order.fulfillment_orders[0].id == b64(
+        f"FulfillmentOrder:{record.id}:{fulfillment_order.id}", pad=False
     )
-    assert order.shipments[0].id == _b64(f"Shipment:{record.id}:{record.shipments[0].id}")
+    assert order.shipments[0].id == b64(f"Shipment:{record.id}:{record.shipments[0].id}", pad=False)
     for _ in range(2):  # made, then remembered
-        assert to_global_id("Order", "a:b/é") == _b64("Order:a%3Ab%2F%C3%A9")
+        assert to_global_id("Order", "a:b/é") == b64("Order:a%3Ab%2F%C3%A9", pad=False)

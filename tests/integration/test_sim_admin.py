@@ -7,7 +7,7 @@ real webhook receiver on loopback that verifies each delivery with
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -35,17 +35,16 @@ from sources.records import (
     Tracking,
     TrackingBatch,
 )
-from tests.support.gateways import MakeDataset
+from tests.support.gateways import FIXED_NOW, MakeDataset
 from tests.support.sim_http import fetch_order, get, post, post_error
 from tests.support.webhook_receiver import SECRET, Receiver
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("quiet_receiver")
 
 
 @pytest.fixture(scope="module")
 def data(make_dataset: MakeDataset) -> Dataset:
-    return make_dataset(seed=11, now=NOW, orders=300, customers=100)
+    return make_dataset(seed=11, orders=300, customers=100)
 
 
 # --- OMS -----------------------------------------------------------------------------
@@ -274,7 +273,7 @@ async def test_set_inventory_level(
 ) -> None:
     sku, item = next(iter(data.inventory.items()))
     level = item.levels[0]
-    expected_at = NOW + timedelta(days=5)
+    expected_at = FIXED_NOW + timedelta(days=5)
     body: dict[str, Any] = {
         "locationId": level.location_id,
         "available": 0,

@@ -10,7 +10,6 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -25,7 +24,6 @@ from sources.records import ErrorBody
 from tests.support.gateways import MakeDataset
 from tests.support.timing import fastest_async
 
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ENDPOINTS = {
     "oms": ("/orders", "ids"),
     "inventory": ("/inventory", "skus"),
@@ -37,7 +35,7 @@ CONNECTION_ERRORS = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
 
 @pytest.fixture(scope="module")
 def data(make_dataset: MakeDataset) -> Dataset:
-    return make_dataset(seed=23, now=NOW, orders=300)
+    return make_dataset(seed=23, orders=300)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import aiohttp
 import msgspec
@@ -45,11 +44,10 @@ from sources.records import (
 )
 from tests.support import builders
 from tests.support.eligibility_cases import CASES as ELIGIBILITY_CASES
-from tests.support.gateways import MakeDataset
+from tests.support.gateways import FIXED_NOW, MakeDataset
 from tests.support.sim_http import fetch_order, get, post, post_error
 from tests.support.webhook_receiver import Receiver
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("quiet_receiver")
 NEW_ADDRESS = MailingAddress(
     name="Ada Lovelace",
@@ -62,7 +60,7 @@ NEW_ADDRESS = MailingAddress(
 
 @pytest.fixture(scope="module")
 def data(make_dataset: MakeDataset) -> Dataset:
-    return make_dataset(seed=11, now=NOW, orders=300)
+    return make_dataset(seed=11, orders=300)
 
 
 @pytest_asyncio.fixture
@@ -276,12 +274,15 @@ def test_a_cancel_voids_or_refunds_only_what_the_payment_holds(
     throwaway = dataclasses.replace(data, orders={built.id: built})
     one_unit = [LineQuantity(line_id="l1", quantity=1)]
     partly, _ = changes.request_cancel(
-        throwaway, built.id, CancelOrderRequest(reason=CancelReason.CUSTOMER, lines=one_unit), NOW
+        throwaway,
+        built.id,
+        CancelOrderRequest(reason=CancelReason.CUSTOMER, lines=one_unit),
+        FIXED_NOW,
     )
     assert isinstance(partly, Order) and partly.financial_status is part
     throwaway.orders[built.id] = built
     cancelled, _ = changes.request_cancel(
-        throwaway, built.id, CancelOrderRequest(reason=CancelReason.CUSTOMER), NOW
+        throwaway, built.id, CancelOrderRequest(reason=CancelReason.CUSTOMER), FIXED_NOW
     )
     assert isinstance(cancelled, Order) and cancelled.financial_status is whole
 
@@ -297,7 +298,7 @@ def test_line_cancel_cancels_only_emptied_fulfillment_orders(data: Dataset) -> N
     body = CancelOrderRequest(
         reason=CancelReason.CUSTOMER, lines=[LineQuantity(line_id="l1", quantity=1)]
     )
-    changed, event = changes.request_cancel(throwaway, built.id, body, NOW)
+    changed, event = changes.request_cancel(throwaway, built.id, body, FIXED_NOW)
     assert isinstance(changed, Order) and event.type is EventType.ORDER_UPDATED
     first, second = changed.fulfillment_orders
     assert (first.status, first.lines) == (
@@ -322,7 +323,7 @@ def test_staff_cancel_counts_a_shipment_the_line_counter_lags_behind(data: Datas
     )
     staff = changes.CancelOrder(reason=CancelReason.STAFF)
     with pytest.raises(changes.ChangeError) as refused:
-        changes.cancel_order(throwaway, built.id, staff, NOW)
+        changes.cancel_order(throwaway, built.id, staff, FIXED_NOW)
     assert (refused.value.status, refused.value.code) == (409, changes.NOT_CANCELLABLE)
     assert throwaway.orders[built.id] is built
 
@@ -481,7 +482,7 @@ def _refusal(dataset: Dataset, order_id: str, body: CancelOrderRequest) -> str |
         dataset, orders=dict(dataset.orders), orders_by_number=dict(dataset.orders_by_number)
     )
     try:
-        changes.request_cancel(throwaway, order_id, body, NOW)
+        changes.request_cancel(throwaway, order_id, body, FIXED_NOW)
     except changes.ChangeError as exc:
         return exc.code
     return None
@@ -516,10 +517,10 @@ def _assert_agree(dataset: Dataset, order: Order) -> None:
 
 
 def test_oms_agrees_with_eligibility_on_every_seeded_order(make_dataset) -> None:
-    fresh = make_dataset(seed=11, now=NOW, orders=300)
+    fresh = make_dataset(seed=11, orders=300)
     for order in fresh.orders.values():
         _assert_agree(fresh, order)
-    assert fresh.encode() == make_dataset(seed=11, now=NOW, orders=300).encode()  # untouched
+    assert fresh.encode() == make_dataset(seed=11, orders=300).encode()  # untouched
 
 
 def test_oms_agrees_with_eligibility_on_the_rule_table(data: Dataset) -> None:

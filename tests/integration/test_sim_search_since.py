@@ -19,6 +19,7 @@ from sim.seed import Dataset
 from sources.records import OrderPage
 from tests.support.clocks import ManualClock
 from tests.support.gateways import FIXED_NOW, MakeDataset
+from tests.support.sim_http import touch
 
 
 @pytest.fixture
@@ -55,14 +56,6 @@ async def every_page(url: str, params: dict[str, Any]) -> list[str]:
         cursor = page.page_info.end_cursor
         if not page.page_info.has_next_page:
             return ids
-
-
-async def touch(url: str, order_id: str) -> None:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{url}/admin/orders/{order_id}/touch", json={}) as resp,
-    ):
-        assert resp.status == 200, await resp.text()
 
 
 async def test_updated_since_listed_at_lists_exactly_the_orders_changed_since(

@@ -28,15 +28,15 @@ from sources.records import (
     TicketBatch,
     TrackingBatch,
 )
+from tests.support.gateways import FIXED_NOW
 from tests.support.ports import free_port_block
 
-NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def sim_data(make_dataset) -> Dataset:
-    return make_dataset(seed=7, now=NOW)
+    return make_dataset(seed=7)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -256,8 +256,8 @@ async def test_search_defaults_and_empty_page(oms: Client, sim_data: Dataset) ->
 
 async def test_search_filters(oms: Client, sim_data: Dataset) -> None:
     customer = next(iter(sim_data.orders.values())).customer.id
-    cut = NOW - timedelta(days=10)
-    since = NOW - timedelta(days=2)
+    cut = FIXED_NOW - timedelta(days=10)
+    since = FIXED_NOW - timedelta(days=2)
     held = {FulfillmentStatus.ON_HOLD, FulfillmentStatus.PARTIALLY_FULFILLED}
     money = {FinancialStatus.AUTHORIZED, FinancialStatus.PENDING}
     cases: list[tuple[dict[str, str], Any]] = [

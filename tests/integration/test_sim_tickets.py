@@ -7,7 +7,6 @@ receiver that verifies every delivery.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import aiohttp
 import msgspec
@@ -37,13 +36,12 @@ from tests.support.gateways import MakeDataset
 from tests.support.sim_http import get, post, post_error
 from tests.support.webhook_receiver import Receiver
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("quiet_receiver")
 
 
 @pytest.fixture(scope="module")
 def data(make_dataset: MakeDataset) -> Dataset:
-    return make_dataset(seed=11, now=NOW, orders=300)
+    return make_dataset(seed=11, orders=300)
 
 
 @pytest_asyncio.fixture

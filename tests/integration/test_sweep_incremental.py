@@ -34,6 +34,7 @@ from sources.records import Order, ShipmentStatus
 from tests.support.clocks import ManualClock
 from tests.support.gateways import FIXED_NOW, MakeDataset
 from tests.support.redis_server import RedisServer
+from tests.support.sim_http import touch
 
 LOCK_S = 0.2  # the sweep's lock, held for its interval: tests wait it out between passes
 NOTHING_CACHED = CachePolicy(ttl_s=0.0, stale_s=0.0, keep_s=0.0, negative_ttl_s=0.0)
@@ -104,14 +105,6 @@ def orders_read(sources: SimCluster) -> int:
     return sum(sum(sizes) for sizes in sources.stats("ticketing").snapshot().batch_sizes.values())
 
 
-async def touch(sources: SimCluster, order_ids: list[str]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for order_id in order_ids:
-            url = f"{sources.urls['oms']}/admin/orders/{order_id}/touch"
-            async with http.post(url, json={}) as resp:
-                assert resp.status == 200, await resp.text()
-
-
 def facts(data: Dataset, order: Order) -> tuple[dict, dict, list]:
     trackings = {
         s.tracking_number: data.trackings.get(s.tracking_number)
@@ -140,7 +133,7 @@ async def test_a_pass_after_k_changes_reads_only_those_orders(
         assert first == PassReport(full=True, searches=3, listed=300, due=0, gone=0)
         assert orders_read(sources) == 300
         changed = list(data.orders)[100:107]
-        await touch(sources, changed)
+        await touch(sources.urls["oms"], *changed)
         sources.reset_stats()
         second = await sweep(index)
         assert second == PassReport(full=False, searches=1, listed=7, due=0, gone=0)
@@ -241,7 +234,7 @@ async def test_a_restarted_instance_continues_from_the_shared_watermark(
     async with exception_queue(sources, open_backend(redis.url), clock) as first:
         assert (await sweep(first)).full
     changed = list(data.orders)[200:203]
-    await touch(sources, changed)
+    await touch(sources.urls["oms"], *changed)
     sources.reset_stats()
     async with exception_queue(sources, open_backend(redis.url), clock) as restarted:
         report = await sweep(restarted)

@@ -1,7 +1,7 @@
 """The attack suite's cases: hostile or broken requests, each with the status and code
 it must get, and how to send one (any httpx client: over the network, or in process
-through the ASGI transport). Shared by tests/integration/test_attacks.py and
-bench/bench_access.py."""
+through the ASGI transport). Shared by tests/e2e/test_attacks.py,
+tests/integration/test_vendor_equivalence.py and bench/bench_access.py."""
 
 from __future__ import annotations
 

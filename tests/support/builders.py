@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sources.records import (
     Checkpoint,
@@ -26,8 +26,11 @@ from sources.records import (
     ShipmentStatus,
     Tracking,
 )
+from tests.support.gateways import FIXED_NOW
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# Noon of FIXED_NOW's day: tests/unit/test_timeline.py's literal checkpoint times are
+# written against it.
+NOW = FIXED_NOW - timedelta(hours=3)
 
 
 def line(line_id: str = "l1", ordered: int = 1, **quantities: int) -> OrderLine:

@@ -42,6 +42,11 @@ class RunningGateway:
             assert resp.status == status, body
             return body  # type: ignore[no-any-return]
 
+    async def readyz(self) -> tuple[int, dict[str, Any]]:
+        """``GET /readyz``: its status and body."""
+        async with self.session.get(f"{self.url}/readyz") as resp:
+            return resp.status, await resp.json()
+
 
 def gateway_at(settings: Settings, now: datetime = FIXED_NOW) -> Components:
     """A gateway's process state on a clock that starts at ``now`` (the data set's),

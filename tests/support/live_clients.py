@@ -1,5 +1,5 @@
 """Real clients of the live protocols: the ``gql`` client's graphql-transport-ws
-transport, and an SSE client (httpx-sse)."""
+transport, an SSE client (httpx-sse), and what tests driving a raw WebSocket send."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.websockets import WebsocketsTransport
 from httpx_sse import aconnect_sse
+from websockets.asyncio.client import ClientConnection
 
+from resolvers.relay import to_global_id
+from sim.seed import Dataset
 from tests.support.tls import SHARED_TLS
 
 ORDER_UPDATED = """subscription Watch($id: ID!) { orderUpdated(id: $id) {
@@ -24,6 +27,18 @@ ORDER_UPDATED = """subscription Watch($id: ID!) { orderUpdated(id: $id) {
 
 def ws_url(http_url: str) -> str:
     return http_url.replace("http://", "ws://", 1) + "/graphql"
+
+
+async def ws_send(ws: ClientConnection, message: dict[str, Any]) -> None:
+    """One graphql-transport-ws message, as JSON, on a raw WebSocket."""
+    await ws.send(json.dumps(message))
+
+
+def order_watch(dataset: Dataset) -> dict[str, Any]:
+    """A subscription to the data set's first order's updates (its number only)."""
+    order_id = next(iter(dataset.orders))
+    query = "subscription($id: ID!) { orderUpdated(id: $id) { number } }"
+    return {"query": query, "variables": {"id": to_global_id("Order", order_id)}}
 
 
 @contextlib.asynccontextmanager

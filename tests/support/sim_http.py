@@ -41,3 +41,11 @@ async def fetch_order(cluster: SimCluster, http: aiohttp.ClientSession, order_id
     batch = await get(http, cluster.urls["oms"] + "/orders", {"ids": order_id}, OrderBatch)
     (order,) = batch.data
     return order
+
+
+async def touch(oms_url: str, *order_ids: str) -> None:
+    """Mark each order changed, at the OMS's clock (``POST /admin/orders/{id}/touch``)."""
+    async with aiohttp.ClientSession() as http:
+        for order_id in order_ids:
+            async with http.post(f"{oms_url}/admin/orders/{order_id}/touch", json={}) as resp:
+                assert resp.status == 200, await resp.text()

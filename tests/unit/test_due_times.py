@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from msgspec.structs import replace
@@ -16,7 +16,7 @@ from domain.exception_rules import (
     detect_exceptions,
     next_change_at,
 )
-from sim.seed import Dataset, generate
+from sim.seed import Dataset
 from sources.records import (
     FulfillmentOrderStatus,
     Order,
@@ -37,6 +37,7 @@ from tests.support.exception_builders import (
     ticket,
     unshipped_order,
 )
+from tests.support.gateways import MakeDataset
 
 TICK = timedelta(microseconds=1)
 
@@ -115,8 +116,8 @@ def test_a_missing_carrier_record_is_due_after_its_grace() -> None:
 
 
 @pytest.fixture(scope="module")
-def world() -> Dataset:
-    return generate(seed=11, now=datetime(2026, 11, 20, 15, tzinfo=UTC), orders=400)
+def world(make_dataset: MakeDataset) -> Dataset:
+    return make_dataset(seed=11, orders=400)
 
 
 def due_times_of(world: Dataset, record: Order, rng: random.Random, steps: int = 6) -> int:

@@ -19,11 +19,7 @@ from resolvers.relay import (
 from resolvers.types.exception_queue import QUEUE_CURSORS
 from resolvers.types.order import OrderConnection, OrderEdge
 from resolvers.types.order_timeline import TIMELINE_CURSORS, TimelineConnection, TimelineEdge
-
-
-def b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
+from tests.support.global_ids import b64
 
 # Cursors as clients hold them, written out as the gateway has always written them.
 HELD = [

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from sim.app import create_source_app
 from sim.cluster import SOURCES, VENDORS
 from sim.openapi import DOCUMENT_DIR, SPECS, build_document, render
-from sim.seed import generate
 from sources.records import MAX_BATCH
+from tests.support.gateways import MakeDataset
 
 # data endpoints that change records (POST); POST /tickets shares its path with a GET
 CHANGE_PATHS = ("/orders/{id}/cancel", "/orders/{id}/shipping-address", "/tickets/{id}/comments")
 # what every source serves besides its data and admin routes
 SHARED_PATHS = ("/healthz", "/openapi.json", "/__stats", "/__faults")
-NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_every_source_has_a_spec() -> None:
@@ -112,8 +110,8 @@ def documented(source: str) -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, item in paths.items() for method in item}
 
 
-def test_every_route_a_source_serves_is_in_its_document() -> None:
-    dataset = generate(seed=3, now=NOW, orders=5, customers=5)
+def test_every_route_a_source_serves_is_in_its_document(make_dataset: MakeDataset) -> None:
+    dataset = make_dataset(seed=3, orders=5, customers=5)
     for source in SOURCES:
         app = create_source_app(source, dataset)
         served = {

@@ -32,8 +32,8 @@ from sources.records import (
     TicketStatus,
     Tracking,
 )
+from tests.support.gateways import FIXED_NOW
 
-NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 TRACKING_FORMATS = {
     "ups": re.compile(r"^1Z[0-9A-Z]{16}$"),
     "usps": re.compile(r"^9[234]\d{20}$"),
@@ -45,7 +45,7 @@ DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @pytest.fixture(scope="module")
 def ds() -> Dataset:
-    return generate(seed=7, now=NOW)
+    return generate(seed=7, now=FIXED_NOW)
 
 
 def orders_of(ds: Dataset, scenario: str) -> list[Order]:
@@ -67,12 +67,12 @@ def checkpoint_time(value: str) -> datetime:
 
 
 def test_same_seed_and_now_give_identical_bytes(ds: Dataset) -> None:
-    assert generate(seed=7, now=NOW).encode() == ds.encode()
+    assert generate(seed=7, now=FIXED_NOW).encode() == ds.encode()
 
 
 def test_other_seed_or_now_differs(ds: Dataset) -> None:
-    assert generate(seed=8, now=NOW).encode() != ds.encode()
-    later = generate(seed=7, now=NOW + timedelta(days=1))
+    assert generate(seed=8, now=FIXED_NOW).encode() != ds.encode()
+    later = generate(seed=7, now=FIXED_NOW + timedelta(days=1))
     assert later.encode() != ds.encode()
     first = next(iter(ds.orders.values()))
     assert later.orders[first.id].placed_at == first.placed_at + timedelta(days=1)
@@ -80,7 +80,7 @@ def test_other_seed_or_now_differs(ds: Dataset) -> None:
 
 def test_now_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        generate(now=datetime(2026, 11, 24, 15, 0))
+        generate(now=FIXED_NOW.replace(tzinfo=None))
 
 
 def test_sizes_customers_and_accounts(ds: Dataset) -> None:
@@ -182,14 +182,14 @@ def test_fulfillment_status_follows_quantities(ds: Dataset) -> None:
 
 def test_times_are_ordered_and_not_in_the_future(ds: Dataset) -> None:
     for o in ds.orders.values():
-        assert o.placed_at <= o.updated_at <= NOW
+        assert o.placed_at <= o.updated_at <= FIXED_NOW
         for fo in o.fulfillment_orders:
             assert o.placed_at <= fo.updated_at <= o.updated_at
             for hold in fo.holds:
                 assert o.placed_at <= hold.held_at <= fo.updated_at
     for t in ds.trackings.values():
-        assert t.updated_at <= NOW
-        assert all(checkpoint_time(cp.time) <= NOW for cp in t.checkpoints)
+        assert t.updated_at <= FIXED_NOW
+        assert all(checkpoint_time(cp.time) <= FIXED_NOW for cp in t.checkpoints)
 
 
 def test_tracking_numbers_unique_and_well_formed(ds: Dataset) -> None:
@@ -282,7 +282,7 @@ def test_unshipped_orders(ds: Dataset) -> None:
     for o in orders_of(ds, "just_placed"):
         assert o.fulfillment_status is FulfillmentStatus.UNFULFILLED
         assert [fo.status for fo in o.fulfillment_orders] == [FulfillmentOrderStatus.OPEN]
-        assert not o.shipments and NOW - o.placed_at < timedelta(hours=12)
+        assert not o.shipments and FIXED_NOW - o.placed_at < timedelta(hours=12)
     for o in orders_of(ds, "processing"):
         assert o.fulfillment_status is FulfillmentStatus.IN_PROGRESS
         assert not o.shipments
@@ -310,7 +310,7 @@ def test_backorders_match_inventory(ds: Dataset) -> None:
         for sku in backordered:
             (level,) = [lv for lv in ds.inventory[sku].levels if lv.location_id == fo.location.id]
             assert level.available <= 0 and level.incoming > 0
-            assert level.incoming_expected_at and level.incoming_expected_at > NOW
+            assert level.incoming_expected_at and level.incoming_expected_at > FIXED_NOW
 
 
 @pytest.mark.parametrize(
@@ -414,11 +414,11 @@ def test_carrier_trouble_details(ds: Dataset) -> None:
     for o in orders_of(ds, "label_not_scanned"):
         t = only_tracking(ds, o)
         assert len(t.checkpoints) == 1
-        assert NOW - checkpoint_time(t.checkpoints[0].time) > timedelta(days=2)
+        assert FIXED_NOW - checkpoint_time(t.checkpoints[0].time) > timedelta(days=2)
     for o in orders_of(ds, "stalled_in_transit"):
         t = only_tracking(ds, o)
         last = max(checkpoint_time(cp.time) for cp in t.checkpoints)
-        assert NOW - last > timedelta(days=6)
+        assert FIXED_NOW - last > timedelta(days=6)
     for o in orders_of(ds, "uncollected_pickup"):
         t = only_tracking(ds, o)
         ready = [
@@ -426,7 +426,7 @@ def test_carrier_trouble_details(ds: Dataset) -> None:
             for cp in t.checkpoints
             if cp.subtag == "AvailableForPickup_001"
         ]
-        assert ready and NOW - min(ready) > timedelta(days=7)
+        assert ready and FIXED_NOW - min(ready) > timedelta(days=7)
     for o in orders_of(ds, "no_carrier_record"):
         assert all(s.tracking_number not in ds.trackings for s in o.shipments)
 
@@ -464,7 +464,7 @@ def test_inventory(ds: Dataset) -> None:
             assert lv.on_hand >= lv.available + lv.committed + lv.reserved
             assert lv.committed >= 0 and lv.reserved >= 0 and lv.on_hand >= 0
             assert (lv.incoming > 0) == (lv.incoming_expected_at is not None)
-            assert NOW - timedelta(hours=1) <= lv.as_of <= NOW
+            assert FIXED_NOW - timedelta(hours=1) <= lv.as_of <= FIXED_NOW
     for (sku, loc), restock in ds.backorders.items():
         (level,) = [lv for lv in ds.inventory[sku].levels if lv.location_id == loc]
         assert level.available <= 0 and level.incoming_expected_at == restock
@@ -508,7 +508,7 @@ def test_tickets(ds: Dataset) -> None:
             assert t.order_id == order_id
             assert f"#{order.number}" in t.subject
             assert t.url == f"https://support.example.com/tickets/{t.id}"
-            assert order.placed_at <= t.created_at <= t.updated_at <= NOW
+            assert order.placed_at <= t.created_at <= t.updated_at <= FIXED_NOW
     troubled = ("lost", "return_to_sender", "stalled_in_transit", "customs_delay")
     with_tickets = [oid for s in troubled for oid in ds.order_ids(s) if oid in ds.tickets]
     healthy = ds.order_ids("delivered")
@@ -530,29 +530,32 @@ def _taken_as_a_request(order: Order) -> bool:
 def test_a_copy_changes_apart_from_its_original() -> None:
     """Each kind of change the sources make, made to a copy, leaves the original as it
     was (the test fixtures hand out copies of one generated data set)."""
-    original = generate(seed=7, now=NOW, orders=60, customers=20)
+    original = generate(seed=7, now=FIXED_NOW, orders=60, customers=20)
     before = copy.deepcopy(original)
     changed = original.copy()
     unshipped = next(o for o in changed.orders.values() if not o.shipments and not o.cancelled_at)
-    cancel_order(changed, unshipped.id, CancelOrder(reason=CancelReason.CUSTOMER), NOW)
+    cancel_order(changed, unshipped.id, CancelOrder(reason=CancelReason.CUSTOMER), FIXED_NOW)
     working = next(o for o in changed.orders.values() if _taken_as_a_request(o))
-    change_shipping_address(changed, working.id, unshipped.shipping_address, NOW)
+    change_shipping_address(changed, working.id, unshipped.shipping_address, FIXED_NOW)
     ticket = next(
         t for ts in changed.tickets.values() for t in ts if t.status is not TicketStatus.CLOSED
     )
-    add_comment(changed, ticket.id, AddCommentRequest(body="Any news?", author="Ann"), NOW)
+    add_comment(changed, ticket.id, AddCommentRequest(body="Any news?", author="Ann"), FIXED_NOW)
     create_ticket(
-        changed, "", CreateTicketRequest(order_id=unshipped.id, subject="Hi", body="Hello"), NOW
+        changed,
+        "",
+        CreateTicketRequest(order_id=unshipped.id, subject="Hi", body="Hello"),
+        FIXED_NOW,
     )
     moving = next(t for t in changed.trackings.values() if t.status is ShipmentStatus.IN_TRANSIT)
-    advance_tracking(changed, moving.tracking_number, AdvanceTracking(), NOW)
+    advance_tracking(changed, moving.tracking_number, AdvanceTracking(), FIXED_NOW)
     item = next(iter(changed.inventory.values()))
     level = item.levels[0]
     set_inventory_level(
         changed,
         item.sku,
         SetInventoryLevel(location_id=level.location_id, available=level.available + 5),
-        NOW,
+        FIXED_NOW,
     )
     assert len(changed.address_requests) == 1 and changed != before
     assert original == before

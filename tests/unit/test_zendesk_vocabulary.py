@@ -12,7 +12,6 @@ import msgspec
 import pytest
 
 from domain.tickets import AWAITING_OUR_REPLY, UNRESOLVED
-from sim.seed import generate
 from sources.adapters.vocabulary import Vocabulary
 from sources.adapters.zendesk import wire
 from sources.adapters.zendesk.vocabulary import (
@@ -37,6 +36,7 @@ from sources.records import (
     TicketStatus,
     TicketType,
 )
+from tests.support.gateways import MakeDataset
 
 ORDER_FIELD = 27642  # the text field of Zendesk's documented example ticket
 API_URL = "https://company.zendesk.com"
@@ -175,8 +175,8 @@ def test_zendesk_statuses_read_as_what_they_mean_to_the_rules(
 
 
 @pytest.fixture(scope="module")
-def seeded() -> list[Ticket]:
-    data = generate(seed=7, now=datetime(2026, 11, 20, 15, tzinfo=UTC), orders=300)
+def seeded(make_dataset: MakeDataset) -> list[Ticket]:
+    data = make_dataset(orders=300)
     return [ticket for tickets in data.tickets.values() for ticket in tickets]
 
 
