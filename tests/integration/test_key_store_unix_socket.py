@@ -4,9 +4,6 @@ it at start-up like any Redis."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,52 +15,21 @@ from gateway.auth.keys import generate_key
 from gateway.auth.store import INDEX_KEY, RECORD_PREFIX, RedisKeyStore, open_key_store
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.startup import check_startup
-from tests.support.redis_server import PATIENT_TIMEOUT_S, READY_TIMEOUT_S
+from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 
 PEPPER = "pepper-for-tests-0123456789abcdef"
-
-
-async def _answers(socket_path: Path) -> bool:
-    try:
-        reader, writer = await asyncio.open_unix_connection(socket_path)
-    except OSError:
-        return False
-    try:
-        writer.write(b"PING\r\n")
-        return await reader.readline() == b"+PONG\r\n"
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 @pytest.fixture
 async def redis_socket() -> AsyncIterator[Path]:
     """The socket of a private redis-server listening on no TCP port, only on it."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server not found on PATH (apt-get install redis-server)")
-    # A short directory under /tmp: a socket's path may be 107 bytes at most.
-    with tempfile.TemporaryDirectory(prefix="og-redis-") as directory:
-        socket_path = Path(directory) / "redis.sock"
-        process = await asyncio.create_subprocess_exec(
-            binary,
-            *("--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"),
-            *("--save", "", "--appendonly", "no"),
-            *("--dir", directory, "--logfile", str(Path(directory) / "redis.log")),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                while not await _answers(socket_path):
-                    assert process.returncode is None, "redis-server exited"
-                    await asyncio.sleep(0.02)
-            yield socket_path
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            await process.wait()
+    server = RedisServer(unix_socket=True)
+    await server.start()
+    try:
+        assert server.socket_path is not None
+        yield server.socket_path
+    finally:
+        await server.stop()
 
 
 async def test_a_unix_socket_key_store_keeps_and_reads_keys(redis_socket: Path):

@@ -1,4 +1,5 @@
-"""A private ``redis-server`` on a free loopback port, for tests that need a real Redis."""
+"""A private ``redis-server`` on a free loopback port (or only on a unix socket), for
+tests that need a real Redis."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ PATIENT_TIMEOUT_S = 2.0
 
 class RedisServer:
     """Start with ``await start()``; ``stop()`` terminates, ``kill()`` SIGKILLs, and
-    ``start()`` again restarts it on the same port. Nothing is persisted."""
+    ``start()`` again restarts it on the same port. Nothing is persisted.
 
-    def __init__(self) -> None:
+    ``unix_socket``: it listens on no TCP port, only on a socket in its own folder
+    (``socket_path``, ``url`` ``unix://…``, both set by each start)."""
+
+    def __init__(self, *, unix_socket: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -29,7 +33,10 @@ class RedisServer:
                 "(apt-get install redis-server)"
             )
         self.binary = binary
-        self.port: int = free_port_block(1)  # not an ephemeral port a connection may take
+        self.unix_socket = unix_socket
+        self.socket_path: Path | None = None
+        # Not an ephemeral port a connection may take; none on a unix socket.
+        self.port: int = 0 if unix_socket else free_port_block(1)
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: asyncio.subprocess.Process | None = None
@@ -37,11 +44,18 @@ class RedisServer:
     async def start(self) -> None:
         if self._process is not None:
             raise RuntimeError(f"redis-server on port {self.port} is already running")
+        # Under /tmp, short: a socket's path may be 107 bytes at most.
         self._dir = tempfile.TemporaryDirectory(prefix="og-redis-")
         log_file = Path(self._dir.name) / "redis.log"
+        listen: tuple[str, ...] = ("--port", str(self.port), "--bind", "127.0.0.1")
+        if self.unix_socket:
+            self.socket_path = Path(self._dir.name) / "redis.sock"
+            self.url = f"unix://{self.socket_path}?db=0"
+            listen = ("--port", "0", "--unixsocket", str(self.socket_path))
+            listen += ("--unixsocketperm", "700")
         self._process = await asyncio.create_subprocess_exec(
             self.binary,
-            *("--port", str(self.port), "--bind", "127.0.0.1"),
+            *listen,
             *("--save", "", "--appendonly", "no"),
             *("--dir", self._dir.name, "--logfile", str(log_file)),
             stdin=asyncio.subprocess.DEVNULL,
@@ -57,7 +71,7 @@ class RedisServer:
 
     async def flush(self) -> None:
         """Delete every key (FLUSHALL)."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = await self._connect()
         try:
             writer.write(b"FLUSHALL\r\n")
             if await reader.readline() != b"+OK\r\n":
@@ -92,9 +106,14 @@ class RedisServer:
                 raise RuntimeError("redis-server exited")
             await asyncio.sleep(0.02)
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.socket_path is not None:
+            return await asyncio.open_unix_connection(self.socket_path)
+        return await asyncio.open_connection("127.0.0.1", self.port)
+
     async def _pings(self) -> bool:
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            reader, writer = await self._connect()
             try:
                 writer.write(b"PING\r\n")
                 return await reader.readline() == b"+PONG\r\n"
