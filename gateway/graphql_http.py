@@ -22,6 +22,18 @@ A client that goes away before its body is whole is its own abort: one INFO line
 status 499 in the request metrics, never a 500 or a traceback. In dev mode, an event
 stream (like a WebSocket) may only be opened by the gateway's own pages
 (:mod:`gateway.live.origin`).
+
+Why not strawberry's ASGI view (``strawberry.http.async_base_view``): everything
+above happens before a document is parsed, and the view has no hook there. It reads
+the body whole (``cross_web``'s ``StarletteRequestAdapter.get_body`` awaits
+``request.body()``, unbounded), parses JSON, and ``execute_single`` hands the query
+text straight to ``schema.execute``, which parses and validates it: no step runs the
+token-level limits, the persisted-operation rules, static cost, scopes or the cost
+bucket on the raw document first, nor answers from the response cache, nor runs a
+compiled plan (:mod:`gateway.operations`) instead of the reference executor. Its
+refusals are ``HTTPException``s with a reason, not our ``extensions.code`` bodies and
+audit lines. Overriding ``execute_operation`` would re-write this module against the
+view's internals.
 """
 
 from __future__ import annotations
@@ -37,7 +49,12 @@ from starlette.responses import HTMLResponse, Response
 
 from gateway.admission.documents import Analysis
 from gateway.admission.gate import Gate
-from gateway.auth.authenticate import Authenticator, presented_key_id, principal_for
+from gateway.auth.authenticate import (
+    CREDENTIAL_HEADERS,
+    Authenticator,
+    presented_key_id,
+    principal_for,
+)
 from gateway.auth.principal import Principal
 from gateway.bodies import read_bounded
 from gateway.capacity import InFlight, LoopAdmission
@@ -57,7 +74,7 @@ JSON = "application/json"
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
 # A GET must carry one of these, which no cross-site form can set (CSRF).
 FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
-PREFLIGHT_HEADERS = ("authorization", "x-api-key", "apollo-require-preflight", "x-requested-with")
+PREFLIGHT_HEADERS = (*CREDENTIAL_HEADERS, "apollo-require-preflight", "x-requested-with")
 
 
 class GraphQLEndpoint:

@@ -24,6 +24,7 @@ from resolvers.context import RequestContext
 from resolvers.live import Watch
 from resolvers.relay import expect_global_id
 from resolvers.types.exception_queue import ExceptionMatch, ExceptionQueueFilter
+from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order
 from resolvers.types.order_exceptions import OrderException
 from sources import records
@@ -46,7 +47,7 @@ class _Interest:
     def of(cls, order: records.Order) -> _Interest:
         return cls(
             order.id,
-            frozenset(s.tracking_number for s in order.shipments if s.tracking_number),
+            frozenset(order_facts.keys_in(DataSource.CARRIER, order)),
             frozenset(line.sku for line in order.lines),
         )
 

@@ -167,10 +167,14 @@ class Authenticator:
         self._verified[digest] = (principal, now + ttl_s)
 
 
+# The request headers a key may come in (lower-case, as ASGI gives them).
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+
+
 def presented_key_id(headers: Mapping[str, str]) -> str | None:
     """The id of the key a request presents, unverified (for the audit trail of a
     request refused before its key is read); never the secret."""
-    for name in ("authorization", "x-api-key"):
+    for name in CREDENTIAL_HEADERS:
         key_id = key_id_in(headers.get(name, ""))
         if key_id is not None:
             return key_id
@@ -243,7 +247,7 @@ async def principal_for(
     request without a key runs as an internal console; otherwise a key is required.
     A key in the URL is refused in any mode."""
     _refuse_key_in_url(query)
-    has_key = "authorization" in headers or "x-api-key" in headers
+    has_key = any(name in headers for name in CREDENTIAL_HEADERS)
     if authenticator is None or (dev_mode and not has_key):
         if not dev_mode:
             raise AuthError(API_KEY_MISSING, "an API key is required")

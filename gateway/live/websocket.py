@@ -43,6 +43,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import (
+    CREDENTIAL_HEADERS,
     Authenticator,
     AuthError,
     presented_key_id,
@@ -65,7 +66,6 @@ GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 MESSAGE_TOO_BIG = 1009
-CREDENTIAL_HEADERS = ("authorization", "x-api-key")
 
 
 class GraphQLWebSocket:
