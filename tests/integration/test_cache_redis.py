@@ -1,43 +1,34 @@
 """The shared cache on a real redis-server: one MGET per source per level, warm
-reads cost nothing upstream on any instance, a change event delivered to one
-instance reaches every instance, stampedes are absorbed, bad webhooks change
-nothing, and Redis trouble degrades to the sources instead of failing."""
+reads cost nothing upstream on any instance, stampedes are absorbed, bad webhooks
+change nothing, and Redis trouble degrades to the sources instead of failing. (A change
+event the sources send to one served instance reaching every instance:
+tests/e2e/test_cache_redis_delivered.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import msgspec
-import pytest
 import redis.asyncio as redis
 
-from sim.cluster import SimCluster, start_cluster
+from sim.cluster import start_cluster
 from sources.cache.redis_connection import OVERLOAD_LATENESS_S
 from sources.events import ChangeEvent, EventType
 from sources.webhooks import generate_secret, sign
+from tests.support.cache_changes import SECRET, shared_cache_settings
 from tests.support.deliveries import in_transit, post_webhook
 from tests.support.gateways import (
     FIXED_NOW,
     RunningGateway,
     SourceStats,
-    changing_sources,
     in_process_gateway,
-    running_gateway,
     settings_for,
 )
 from tests.support.ports import hung_server
 from tests.support.queries import ORDER_BY_NUMBER, ORDERS_PAGE
 from tests.support.redis_server import RedisServer
-
-SECRET = generate_secret()
-STATUS = "query($n: String!) { orderByNumber(number: $n) { customerStatus } }"
-
-
-def _settings(sim_urls: dict[str, str], cache_url: str, **options):
-    return settings_for(sim_urls, cache_url=cache_url, webhook_secrets=[SECRET], **options)
 
 
 async def _commands(client: redis.Redis, name: str) -> int:
@@ -58,7 +49,9 @@ async def _until_redis_is_healthy(gateway: RunningGateway) -> None:
 
 async def test_a_cold_page_reads_each_source_cache_once(sim, stats, redis_server, redis_admin):
     # The entity cache's reads are counted: no response cache in front of them.
-    settings = _settings(sim.urls, redis_server.url, max_cost=100_000, response_cache=False)
+    settings = shared_cache_settings(
+        sim.urls, redis_server.url, max_cost=100_000, response_cache=False
+    )
     async with in_process_gateway(settings) as gateway:
         await _until_redis_is_healthy(gateway)  # a slow start-up probe means a cooldown
         await redis_admin.config_resetstat()
@@ -74,7 +67,7 @@ async def test_warm_in_redis_means_no_upstream_request_on_another_instance(
     sim, dataset, stats, redis_server, redis_admin
 ):
     order, _ = in_transit(dataset)
-    settings = _settings(sim.urls, redis_server.url)
+    settings = shared_cache_settings(sim.urls, redis_server.url)
     async with in_process_gateway(settings) as first, in_process_gateway(settings) as second:
         cold = await first.query(ORDER_BY_NUMBER, {"number": order.number})
         await stats.reset()
@@ -87,7 +80,7 @@ async def test_twenty_cold_queries_fetch_once_and_two_instances_at_most_twice(
     sim, dataset, stats, redis_server, redis_admin
 ):
     order, _ = in_transit(dataset)
-    settings = _settings(sim.urls, redis_server.url)
+    settings = shared_cache_settings(sim.urls, redis_server.url)
     async with in_process_gateway(settings) as first, in_process_gateway(settings) as second:
         await asyncio.gather(
             *(first.query(ORDER_BY_NUMBER, {"number": order.number}) for _ in range(20))
@@ -110,7 +103,7 @@ async def test_four_cold_instances_on_one_redis_fetch_each_source_once(
     # Sources slow enough (100 ms) that every instance misses before the first answer.
     async with await start_cluster(dataset, latency_ms=100) as cluster:
         counters = SourceStats(cluster.urls)
-        settings = _settings(cluster.urls, redis_server.url)
+        settings = shared_cache_settings(cluster.urls, redis_server.url)
         async with contextlib.AsyncExitStack() as stack:
             gateways = [
                 await stack.enter_async_context(in_process_gateway(settings)) for _ in range(4)
@@ -125,35 +118,6 @@ async def test_four_cold_instances_on_one_redis_fetch_each_source_once(
     # Each level's locks are taken in one atomic script call, so exactly one instance
     # fetches; the others read what it wrote. Without the lock: 4 per source.
     assert requests == {"oms": 1, "inventory": 1, "carrier": 1, "ticketing": 1}
-
-
-@pytest.fixture
-async def live(make_dataset) -> AsyncIterator[tuple[SimCluster, RunningGateway, RunningGateway]]:
-    """Own sources (their data changes), emitting signed webhooks to gateway A;
-    gateways A and B share one Redis."""
-    dataset = make_dataset()
-    async with changing_sources(dataset, SECRET) as (cluster, server, sock):
-        settings = _settings(cluster.urls, server.url)
-        async with running_gateway(settings, sock) as a, in_process_gateway(settings) as b:
-            yield cluster, a, b
-
-
-async def test_a_change_delivered_to_one_instance_reaches_the_other_within_a_second(live):
-    cluster, _a, b = live
-    order, number = in_transit(cluster.dataset)
-    before = await b.query(STATUS, {"n": order.number})
-    assert before["data"]["orderByNumber"]["customerStatus"] == "SHIPPED"
-    # The carrier's admin change makes it emit a signed webhook to instance A.
-    async with b.session.post(f"{cluster.urls['carrier']}/admin/trackings/{number}/advance") as r:
-        assert r.status == 200
-        assert (await r.json())["status"] == "OUT_FOR_DELIVERY"
-    started = time.monotonic()
-    while True:
-        body = await b.query(STATUS, {"n": order.number})
-        if body["data"]["orderByNumber"]["customerStatus"] == "OUT_FOR_DELIVERY":
-            break
-        assert time.monotonic() - started < 1.0, "instance B still serves the old status"
-        await asyncio.sleep(0.02)
 
 
 async def test_bad_webhooks_are_refused_and_change_nothing(
@@ -174,7 +138,7 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
         ("malformed", b"{not json", sign(SECRET, b"{not json"), 400),
         ("wrong source", body, good, 400),
     ]
-    async with in_process_gateway(_settings(sim.urls, redis_server.url)) as gateway:
+    async with in_process_gateway(shared_cache_settings(sim.urls, redis_server.url)) as gateway:
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         keys = await redis_admin.dbsize()
         for name, payload, headers, status in cases:
@@ -213,7 +177,7 @@ async def test_redis_killed_mid_test_falls_back_to_sources_and_recovers(sim, dat
     counters = SourceStats(sim.urls)
     try:
         # No in-process copies: every read goes to Redis, so its loss shows at once.
-        settings = _settings(sim.urls, server.url, cache_local_ttl_ms=0)
+        settings = shared_cache_settings(sim.urls, server.url, cache_local_ttl_ms=0)
         async with in_process_gateway(settings) as gateway:
             await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
             await server.kill()
@@ -269,7 +233,9 @@ async def test_a_redis_that_never_answers_adds_at_most_100_ms(sim, dataset):
 
     async with hung_server() as hung_url:
         # No in-process copies, so every read has to ask the hung Redis.
-        settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0, cache_timeout_ms=100)
+        settings = shared_cache_settings(
+            sim.urls, hung_url, cache_local_ttl_ms=0, cache_timeout_ms=100
+        )
         for _ in range(3):
             async with in_process_gateway(settings) as gateway:
                 await asyncio.sleep(1.2)  # past the cooldown its start-up probe began
@@ -290,7 +256,9 @@ async def test_readyz_names_the_configured_redis_timeout_it_ran_out(sim, dataset
     """OG_CACHE_TIMEOUT_MS reaches the backend, and /readyz says why the cache is down."""
     order, _ = in_transit(dataset)
     async with hung_server() as hung_url:
-        settings = _settings(sim.urls, hung_url, cache_local_ttl_ms=0, cache_timeout_ms=250)
+        settings = shared_cache_settings(
+            sim.urls, hung_url, cache_local_ttl_ms=0, cache_timeout_ms=250
+        )
         async with in_process_gateway(settings) as gateway:
             # A timeout the busy loop fired late is not blamed on Redis: ask again.
             for _ in range(20):

@@ -23,7 +23,7 @@ from sources.cache.through import CacheCounts, Cached, CachedSource
 from sources.failures import SOURCE_UNAVAILABLE, SourceError
 from sources.options import CachePolicy
 from sources.records import Money
-from tests.support.gateways import SourceStats, gateway_at, running_gateway, settings_for
+from tests.support.gateways import SourceStats, gateway_at, in_process_gateway, settings_for
 from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
 from tests.support.waiting import eventually
 
@@ -111,6 +111,8 @@ async def _waiting(first: HeldSource, counter: ReadCounter) -> None:
     many times (a 20 ms poll would have read it ten times more)."""
     await asyncio.wait_for(first.asked.wait(), WAKE_LIMIT_S)
     await asyncio.wait_for(counter.read.wait(), WAKE_LIMIT_S)
+    # Real time on purpose: what is shown is that nothing happens (no poll) while time
+    # passes, and no event marks the moment a poll would have come.
     await asyncio.sleep(0.2)
 
 
@@ -195,8 +197,8 @@ async def test_two_gateways_one_waits_for_the_others_fetch(
         )
         first_gateway, second_gateway = gateway_at(settings), gateway_at(settings)
         async with (
-            running_gateway(settings, gateway=first_gateway) as a,
-            running_gateway(settings, gateway=second_gateway) as b,
+            in_process_gateway(settings, gateway=first_gateway) as a,
+            in_process_gateway(settings, gateway=second_gateway) as b,
         ):
             assert first_gateway.cached is not None and second_gateway.cached is not None
             leased = asyncio.Event()

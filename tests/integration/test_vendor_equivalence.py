@@ -129,7 +129,7 @@ def test_the_examples_are_the_pages_examples():
 
 
 # Subscriptions answer nothing until a change: changes over the vendors are
-# tests/integration/test_vendor_webhooks.py's.
+# tests/e2e/test_vendor_webhooks.py's.
 QUERIES = sorted(name for name, (_, _, doc) in ALL_EXAMPLES.items() if doc.startswith("query"))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +130,14 @@ async def _eventually_on_b(live: Live, order_id: str, codes: list[str], check) -
     return time.monotonic() - started
 
 
-def _in_transit(data: Dataset, queued: dict[str, QueueEntry]) -> tuple[Order, str]:
-    """An order with one parcel in transit and no failed delivery attempt yet."""
+def _in_transit(
+    data: Dataset, queued: dict[str, QueueEntry], besides: Collection[str] = ()
+) -> tuple[Order, str]:
+    """An order with one parcel in transit and no failed delivery attempt yet (none of
+    ``besides``)."""
     for order_id, scenario in data.scenarios.items():
+        if order_id in besides:
+            continue
         order = data.orders[order_id]
         entry = queued.get(order_id)
         codes = {fact.code.value for fact in entry.exceptions} if entry else set()
@@ -152,15 +157,25 @@ async def test_a_new_exception_is_queued_within_a_second_and_raised_once(
     took = await _eventually_on_b(live, order.id, ["DELIVERY_ATTEMPTED"], bool)
     assert took < 1.0
 
-    def raised_for(instance: Instance) -> list[RaisedExceptions]:
-        return [r for r in instance.raised if r.order_id == order.id]
+    def raised_for(instance: Instance, order_id: str = order.id) -> list[RaisedExceptions]:
+        return [r for r in instance.raised if r.order_id == order_id]
 
     await eventually(
         lambda: bool(raised_for(live.a) and raised_for(live.b)),
         "both instances' listeners hear it",
         timeout_s=HANG_S,
     )
-    await asyncio.sleep(0.3)  # room for a duplicate to show up
+    # A barrier rather than a quiet period: a later change raises for another order.
+    # Raised messages reach each instance's listeners in the order they were published,
+    # and each instance takes its change events first in, first out, so a duplicate of
+    # the first (delivered twice, or its event evaluated again) comes before the marker.
+    marker, tracking = _in_transit(data, await _queued(live), besides={order.id})
+    await _admin(live, "carrier", f"trackings/{tracking}/advance", {"status": "DELIVERY_ATTEMPTED"})
+    await eventually(
+        lambda: bool(raised_for(live.a, marker.id) and raised_for(live.b, marker.id)),
+        "both instances' listeners hear the marker",
+        timeout_s=HANG_S,
+    )
     for instance in (live.a, live.b):
         (raised,) = raised_for(instance)
         assert raised.account_id == order.account_id
