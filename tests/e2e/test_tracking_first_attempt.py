@@ -4,8 +4,6 @@ attempt and keeps it. The carrier feed's normalisation: tests/integration/test_t
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +17,7 @@ from tests.support.gateways import (
     settings_for,
 )
 from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 SECRET = generate_secret()
 TRACKING = """query($n: String!) { orderByNumber(number: $n) {
@@ -28,14 +27,16 @@ TRACKING = """query($n: String!) { orderByNumber(number: $n) {
 async def _tracking_once(gateway: RunningGateway, number: str, events: int) -> dict[str, Any]:
     """The order's tracking as the graph shows it, once it has ``events`` checkpoints
     (the carrier's change event reaches the gateway asynchronously)."""
-    started = time.monotonic()
-    while True:
+    shown: dict[str, Any] = {}
+
+    async def has_them() -> bool:
         body = await gateway.query(TRACKING, {"n": number})
         (shipment,) = body["data"]["orderByNumber"]["shipments"]
-        if len(shipment["tracking"]["events"]) == events:
-            return shipment["tracking"]  # type: ignore[no-any-return]
-        assert time.monotonic() - started < HANG_S, "the graph did not follow the carrier"
-        await asyncio.sleep(0.02)
+        shown.update(shipment["tracking"])
+        return len(shipment["tracking"]["events"]) == events
+
+    await eventually(has_them, "the graph follows the carrier", HANG_S)
+    return shown
 
 
 async def test_a_delivery_attempt_at_the_carrier_is_the_graphs_first_attempt(make_dataset) -> None:
