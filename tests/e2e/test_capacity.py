@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -22,6 +23,7 @@ from sim.cluster import SimCluster, start_cluster
 from tests.support.gateways import running_gateway
 from tests.support.live_clients import order_watch, ws_send, ws_url
 from tests.support.secured import Secured, audit_entries, secured_gateway
+from tests.support.waiting import eventually
 
 LIMIT = 2
 BURST = 8
@@ -135,18 +137,33 @@ async def test_a_burst_never_runs_more_operations_than_the_capacity(capped, numb
         assert 1 <= outcomes.count("ok") <= LIMIT, outcomes
 
 
+def _ended_unanswered() -> float:
+    """Lookups (anonymous queries) that ended without an answer: cancelled ones too."""
+    labels = {"operation": "anonymous", "kind": "query", "outcome": "error"}
+    return REGISTRY.get_sample_value("og_graphql_operations_total", labels) or 0.0
+
+
 @pytest.mark.parametrize("transport", ["event stream", "websocket"])
-async def test_an_abandoned_operation_gives_its_place_back_at_once(capped, numbers, transport):
+async def test_an_abandoned_operation_gives_its_place_back_at_once(
+    capped, slow, numbers, transport
+):
     """An event stream closed by its client, or a WebSocket operation it completes,
     frees its place then, not once the slow OMS answers."""
     session, url = capped.gateway.session, f"{capped.gateway.url}/graphql"
     abandoned = _lookups(numbers, LIMIT)
+    oms = slow.stats("oms")
+    asked = oms.requests
+
+    async def both_wait_on_the_oms() -> None:
+        await eventually(lambda: oms.requests >= asked + LIMIT, "both wait on the OMS")
+
     async with contextlib.AsyncExitStack() as stack:
         if transport == "websocket":
             ws = await stack.enter_async_context(_socket(capped))
             for op_id, payload in enumerate(abandoned):
                 await ws_send(ws, {"type": "subscribe", "id": str(op_id), "payload": payload})
-            await asyncio.sleep(0.2)  # both wait on the OMS
+            await both_wait_on_the_oms()
+            ended = _ended_unanswered()
             for op_id in range(LIMIT):
                 await ws_send(ws, {"type": "complete", "id": str(op_id)})
         else:
@@ -155,11 +172,14 @@ async def test_an_abandoned_operation_gives_its_place_back_at_once(capped, numbe
                 asyncio.create_task(_read(session.post(url, json=payload, headers=headers)))
                 for payload in abandoned
             ]
-            await asyncio.sleep(0.2)  # both wait on the OMS
+            await both_wait_on_the_oms()
+            ended = _ended_unanswered()
             for stream in streams:
                 stream.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
-        await asyncio.sleep(0.2)  # the gateway notices; the OMS would answer in ~0.6 s
+        # The gateway notices: both end, unanswered, as they give their places back
+        # (answered, once the OMS does, they would not count).
+        await eventually(lambda: _ended_unanswered() >= ended + LIMIT, "both end unanswered")
         assert await _at_once(capped, "plain", _lookups(numbers, LIMIT)) == ["ok"] * LIMIT
 
 

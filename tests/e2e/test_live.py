@@ -28,6 +28,8 @@ from tests.support.gateways import (
 )
 from tests.support.live_clients import ORDER_UPDATED, sse_stream, subscribe, within, ws_client
 from tests.support.secured import TENANT_A, TENANT_B, secured_settings
+from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 SECRET = generate_secret()
 
@@ -38,6 +40,7 @@ class Live:
     a: RunningGateway  # receives the sources' webhooks
     b: RunningGateway
     keys: dict[str, str]
+    a_state: Components
     b_state: Components
 
     @property
@@ -68,7 +71,7 @@ async def live(make_dataset, tmp_path_factory) -> AsyncIterator[Live]:
                 await asyncio.sleep(0.05)
             else:
                 raise AssertionError("no sweep finished in 30 s")
-            yield Live(cluster, a, b, keys, second)
+            yield Live(cluster, a, b, keys, first, second)
 
 
 def _orders_in_transit(dataset: Dataset, account: str) -> list[Order]:
@@ -197,7 +200,11 @@ async def test_completing_a_subscription_stops_it_and_frees_its_slot(live):
             updates = subscribe(session, ORDER_UPDATED, {"id": _gid(order)})
             await within(updates, 5)
             await updates.aclose()  # gql sends `complete`
-        await asyncio.sleep(0.1)
+        await eventually(
+            lambda: not live.b_state.live.changes.watches,
+            "the completed subscriptions stop watching",
+            timeout_s=HANG_S,
+        )
         updates = subscribe(session, ORDER_UPDATED, {"id": _gid(order)})
         assert (await within(updates, 5))["orderUpdated"]["number"] == order.number
         assert live.b_state.live.changes.watches  # this one is watching
@@ -229,14 +236,22 @@ async def test_a_failed_delivery_raises_an_exception_for_consoles_on_every_insta
         other_code = {"filter": {"codes": ["LOST_OR_DAMAGED"]}}
         unrelated = asyncio.create_task(anext(subscribe(narrow, EXCEPTION_RAISED, other_code)))
         theirs = asyncio.create_task(anext(subscribe(stranger, EXCEPTION_RAISED, {})))
-        await asyncio.sleep(0.5)  # the three subscriptions are running
+        on_a, on_b = live.a_state.live.raised, live.b_state.live.raised
+        await eventually(
+            lambda: len(on_a.watches) >= 1 and len(on_b.watches) >= 2,
+            "the three subscriptions are running",
+            timeout_s=HANG_S,
+        )
         changed_at = await _advance(live, order, status="DELIVERY_ATTEMPTED")
         pushed = (await asyncio.wait_for(raised, 3))["orderExceptionRaised"]
         latency = time.monotonic() - changed_at
-        await asyncio.sleep(1.0)
-        assert not unrelated.done() and not theirs.done()
-        unrelated.cancel()
-        theirs.cancel()
+        # A later exception that both other subscriptions hear: every instance hears the
+        # raised exceptions in order, so anything the first one brought them came before.
+        lost = _orders_in_transit(live.dataset, TENANT_B)[1]
+        await _advance(live, lost, status="EXCEPTION", subtag="Exception_013")
+        for later in (unrelated, theirs):
+            told = (await asyncio.wait_for(later, HANG_S))["orderExceptionRaised"]
+            assert told["order"]["number"] == lost.number, told
     assert pushed["order"]["number"] == order.number
     assert pushed["order"]["health"] == "ACTION_REQUIRED"
     codes = [e["code"] for e in pushed["exceptions"]]

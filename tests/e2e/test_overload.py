@@ -127,7 +127,9 @@ async def test_a_redis_timeout_while_the_loop_stalled_is_not_blamed_on_redis() -
     async with hung_server() as url:
         cache = RedisBackend(url, timeout_s=0.1, cooldown_s=5, loop_lag=lag)
         pending = asyncio.create_task(cache.get_many(["a"]))
-        await asyncio.sleep(0.01)  # the command is on its way
+        # Time, not a condition: the command is on its way, and the stall below ends 95 ms
+        # after the call's 100 ms timer started, just before it fires.
+        await asyncio.sleep(0.01)
         time.sleep(0.085)  # noqa: ASYNC251 - a stall that ends just before the timeout
         assert await pending == [None]
         assert cache.health().ok  # a miss, but Redis is not blamed

@@ -23,6 +23,8 @@ from tests.support.ports import free_port_block
 from tests.support.processes import QUIET
 from tests.support.queries import ORDER_BY_NUMBER
 from tests.support.serving import wait_ready
+from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,13 +62,22 @@ async def test_sigterm_drains_then_finishes_requests_in_flight(dataset):
                     return resp.status, await resp.json()
 
             in_flight = asyncio.create_task(slow_query())
-            await asyncio.sleep(0.3)
+            carrier = cluster.stats("carrier")
+            await eventually(lambda: carrier.requests > 0, "the query waits on the carrier")
             process.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
-            await asyncio.sleep(0.1)
-            async with session.get(f"{url}/readyz") as resp:
-                assert resp.status == 503
-                assert (await resp.json())["status"] == "draining"
+            readiness: tuple[int, dict] = (0, {})
+
+            async def signal_handled() -> bool:
+                nonlocal readiness
+                async with session.get(f"{url}/readyz") as resp:
+                    readiness = resp.status, await resp.json()
+                return readiness[0] != 200
+
+            await eventually(signal_handled, "readiness fails", timeout_s=HANG_S)
+            status, body = readiness
+            assert status == 503
+            assert body["status"] == "draining"
 
             status, body = await in_flight
             assert status == 200 and body["data"]["orderByNumber"]["number"] == number

@@ -24,6 +24,8 @@ from gateway.auth.store import open_key_store
 from tests.support.gateways import running_gateway
 from tests.support.live_clients import order_watch, sse_stream, within, ws_send, ws_url
 from tests.support.secured import PEPPER, Secured, audit_entries, secured_gateway
+from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 PROTOCOL = "graphql-transport-ws"
 TYPENAME = {"query": "{ __typename }"}
@@ -131,8 +133,8 @@ async def test_past_its_subscription_cap_a_connection_gets_an_error(secured, dat
         assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
         (line,) = audit_entries(caplog.records)
         assert (line["code"], line["keyId"]) == ("TOO_MANY_SUBSCRIPTIONS", parse_key(key).key_id)
-        await ws_send(ws, {"type": "complete", "id": "1"})  # frees a slot
-        await asyncio.sleep(0.1)
+        # Frees a slot as the gateway reads it, before the next message (read in order).
+        await ws_send(ws, {"type": "complete", "id": "1"})
         await ws_send(ws, {"type": "subscribe", "id": "4", "payload": order_watch(dataset)})
         assert (await _received(ws))["type"] == "next"
 
@@ -277,7 +279,11 @@ async def test_a_key_store_outage_refuses_new_websocket_operations_only(
         assert (await _received(ws))["type"] == "next"
         with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
             with _key_store_down(secured, tmp_path):
-                await asyncio.sleep(1.0)  # rechecked every 0.2 s
+                await eventually(
+                    lambda: _unchecked(caplog.records) >= 3,
+                    "three rechecks meet the outage",  # every 0.2 s
+                    timeout_s=HANG_S,
+                )
                 await ws_send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
                 refused = await _received(ws)
             assert _unchecked(caplog.records) >= 3

@@ -12,13 +12,16 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from gateway.settings import Settings, SettingsError, load_settings
-from gateway.workers import cores, worker_count
+from gateway.workers import WORKER_HEADER, cores, worker_count
 from sim.cluster import SimCluster, start_cluster
 from tests.support.ports import free_port_block, free_socket
 from tests.support.redis_server import RedisServer
+from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 from tests.support.workers import Workers, alive, parent_pid, running_workers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,21 +114,43 @@ async def workers(
         yield workers
 
 
+async def _readiness(url: str) -> tuple[int, int, str]:
+    """``GET /readyz`` over a new connection: the answering worker's pid, the status
+    and the state it reports."""
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
+        session.get(f"{url}/readyz") as resp,
+    ):
+        return int(resp.headers[WORKER_HEADER]), resp.status, (await resp.json())["status"]
+
+
 async def test_sigterm_drains_every_worker_and_finishes_requests_in_flight(
     workers: Workers, cluster: SimCluster, dataset
 ):
-    numbers = [order.number for order in list(dataset.orders.values())[:12]]
+    orders = list(dataset.orders.values())
+    numbers = [order.number for order in orders[:12]]
     pids = list(await workers.both_answer(numbers))
     cluster.set_latency("oms", 1500)
-    in_flight = [asyncio.create_task(workers.query(number)) for number in numbers]
-    await asyncio.sleep(0.5)
+    # Orders not asked for before: a cached answer would not wait on the OMS.
+    later = [order.number for order in orders[12:24]]
+    oms = cluster.stats("oms")
+    asked = oms.requests
+    in_flight = [asyncio.create_task(workers.query(number)) for number in later]
+    await eventually(lambda: oms.requests >= asked + len(later), "all wait on the OMS")
     workers.process.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.2)
+    draining: set[int] = set()
+
+    async def every_worker_drains() -> bool:
+        answers = await asyncio.gather(*(_readiness(workers.url) for _ in range(8)))
+        draining.update(pid for pid, *state in answers if state == [503, "draining"])
+        return draining >= set(pids)
+
+    await eventually(every_worker_drains, "every worker drains", timeout_s=HANG_S)
     # Every worker fails readiness at once, and still serves while it drains.
     statuses = await asyncio.gather(*(workers.ready_status() for _ in range(8)))
     assert set(statuses) == {(503, "draining")}
     finished = await asyncio.gather(*in_flight)
-    assert [body["data"]["orderByNumber"]["number"] for _, body, _ in finished] == numbers
+    assert [body["data"]["orderByNumber"]["number"] for _, body, _ in finished] == later
     assert {pid for _, _, pid in finished} == set(pids)  # both had requests in flight
     assert await asyncio.wait_for(workers.process.wait(), timeout=15) == 0
     assert not any(alive(pid) for pid in pids)

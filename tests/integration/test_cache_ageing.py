@@ -123,17 +123,24 @@ async def test_a_failing_refresh_runs_once_and_is_not_retried_on_every_stale_req
     upstream.failing, upstream.delay_s = True, 0.2
     # ~0.3 s of stale requests, one after another: while the refresh runs (0.2 s, then it
     # fails), and after, inside the backoff.
+    failed = "background refresh of 1 price entries failed"
     for _ in range(15):
         assert await _load(cached) == (Freshness.STALE, "v1")
         await asyncio.sleep(0.02)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: failed in caplog.text, "the refresh fails", timeout_s=HANG_S)
     assert upstream.calls == 2  # the first fetch and the one refresh
-    assert caplog.text.count("background refresh of 1 price entries failed") == 1
+    assert caplog.text.count(failed) == 1
 
-    await asyncio.sleep(0.35)  # the backoff is over
+    await asyncio.sleep(0.5)  # the backoff is over (it began as the failure was logged)
     upstream.failing, upstream.delay_s, upstream.version = False, 0.0, 2
+    key = cached.key("*", "1")
+    (stale,) = await backend.get_many([key])
     assert await _load(cached) == (Freshness.STALE, "v1")  # refreshes again
-    await asyncio.sleep(0.05)
+
+    async def written_back() -> bool:
+        return await backend.get_many([key]) != [stale]
+
+    await eventually(written_back, "the refresh is written back", timeout_s=HANG_S)
     assert await _load(cached) == (Freshness.FRESH, "v2")
     assert upstream.calls == 3
 

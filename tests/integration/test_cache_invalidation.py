@@ -27,6 +27,7 @@ from sources.options import CachePolicy, SourceConfig, default_policy
 from sources.records import InventoryItem, Money
 from tests.support.gateways import MakeDataset
 from tests.support.redis_server import PATIENT_TIMEOUT_S
+from tests.support.waiting import eventually
 
 TAG = "price:1"
 
@@ -56,6 +57,17 @@ class Caches:
     shared: CacheBackend
     local: CacheBackend | None
     invalidations: Invalidations
+    reads: int = 0  # reads the shared cache has answered
+
+    def __post_init__(self) -> None:
+        read = self.shared.get_many
+
+        async def counted(keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
+            found = await read(keys, strict=strict)
+            self.reads += 1
+            return found
+
+        self.shared.get_many = counted  # type: ignore[method-assign]
 
     def source(self, fetch: VersionedSource) -> CachedSource[Money]:
         return CachedSource(
@@ -118,8 +130,11 @@ async def test_a_request_after_a_change_does_not_take_a_fetch_started_before_it(
     await source.arrived.wait()
     source.version = 2
     await caches.change([TAG])
+    reads = caches.reads
     second = asyncio.create_task(_load(cached))  # joins the running fetch...
-    await asyncio.sleep(0.01)
+    # Once the shared cache has answered its read (a miss), it has joined: nothing in
+    # between suspends.
+    await eventually(lambda: caches.reads > reads, "the second request reads the cache")
     source.release.set()
     assert await first == "v1"
     assert await second == "v2"  # ...but does not take its answer: it fetches again

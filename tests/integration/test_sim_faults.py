@@ -23,6 +23,7 @@ from sim.seed import Dataset
 from sources.records import ErrorBody
 from tests.support.gateways import MakeDataset
 from tests.support.timing import fastest_async
+from tests.support.waiting import eventually
 
 ENDPOINTS = {
     "oms": ("/orders", "ids"),
@@ -154,8 +155,9 @@ async def test_hang_times_out_while_the_source_keeps_answering(
 ) -> None:
     base = cluster.urls["inventory"]
     await put_faults(http, base, {"hang": True})
+    arrived = cluster.stats("inventory").requests
     hung = asyncio.create_task(fetch_data(http, cluster, data, "inventory", wait=1.5))
-    await asyncio.sleep(0.1)
+    await eventually(lambda: cluster.stats("inventory").requests > arrived, "the request hangs")
     for path in ("/healthz", "/__stats", "/__faults", "/openapi.json"):
         assert (await fetch(http, base + path, wait=0.5))[0] == 200
     with pytest.raises(TimeoutError):
@@ -192,7 +194,7 @@ async def test_hang_ends_when_the_source_stops(data: Dataset) -> None:
     running = await start_cluster(data, faults={"ticketing": FaultSpec(hang=True)})
     async with aiohttp.ClientSession() as http:
         hung = asyncio.create_task(fetch_data(http, running, data, "ticketing", wait=10))
-        await asyncio.sleep(0.1)
+        await eventually(lambda: running.stats("ticketing").requests > 0, "the request hangs")
         start = time.perf_counter()
         await running.close()
         # Not waiting for the hung request (10 s); loose, for a loaded machine.

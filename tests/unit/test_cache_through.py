@@ -18,6 +18,7 @@ from sources.options import CachePolicy
 from sources.records import Money
 from sources.resilience import deadline
 from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 
 class CountingSource:
@@ -151,7 +152,8 @@ async def test_a_request_waits_for_a_shared_fetch_only_until_its_deadline():
 
 class HangingSource:
     """A batch endpoint whose first ``hanging`` calls hang until cancelled (or told to
-    crash); later calls answer after a moment (long enough for others to join them)."""
+    crash); later calls answer once the tasks ready with them have run (the other
+    requests woken by the same abandoned fetch join them first)."""
 
     def __init__(self, hanging: int = 1) -> None:
         self.hanging = hanging
@@ -166,7 +168,9 @@ class HangingSource:
         if len(self.asked) <= self.hanging:
             await self.crash.wait()
             raise RuntimeError("the fetch crashed")
-        await asyncio.sleep(0.01)
+        # Not a wait for time: one pass of the loop, in which the requests woken with
+        # this one (by the same abandoned fetch) reach the fetch and join it.
+        await asyncio.sleep(0)
         return {i: Money(amount=i, currency_code="USD") for i in ids}
 
     async def called(self, times: int) -> None:
@@ -177,7 +181,7 @@ class HangingSource:
 def _over(source: HangingSource) -> CachedSource[Money]:
     return CachedSource(
         kind="price", source="oms", value_type=Money, fetch=source.fetch, tags=lambda i, _: [],
-        policy=CachePolicy(ttl_s=60, stale_s=60, keep_s=600), backend=MemoryBackend(),
+        policy=CachePolicy(ttl_s=60, stale_s=60, keep_s=600), backend=RecordingBackend(),
         scoped=False,
     )  # fmt: skip
 
@@ -192,7 +196,10 @@ async def _owner_and_joiners(
         asyncio.create_task(cached.load_many(["1"], scope="*", counts=CacheCounts()))
         for _ in range(joiners)
     ]
-    await asyncio.sleep(0.01)  # they have read the cache (a miss) and joined
+    backend = cached._backend
+    assert isinstance(backend, RecordingBackend)
+    # Each has read the cache (a miss), and so joined: nothing in between suspends.
+    await eventually(lambda: len(backend.read) == 1 + joiners, "the joiners read the cache")
     return owner, joined
 
 
