@@ -26,14 +26,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.progress import OrderProgress
-from sources.records import DeliveryMethodType, FulfillmentOrder, Order
+from sources.records import (  # the OMS's refusal codes, which these rules predict
+    ALREADY_CANCELLED,
+    ALREADY_SHIPPED,
+    IN_FULFILLMENT,
+    NOTHING_TO_CANCEL,
+    PARTIALLY_SHIPPED,
+    PICKUP_ORDER,
+    DeliveryMethodType,
+    FulfillmentOrder,
+    Order,
+)
 
-ALREADY_CANCELLED = "ALREADY_CANCELLED"
-NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"
-PICKUP_ORDER = "PICKUP_ORDER"
-ALREADY_SHIPPED = "ALREADY_SHIPPED"
-PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
-IN_FULFILLMENT = "IN_FULFILLMENT"
 REQUIRES_WAREHOUSE_APPROVAL = "REQUIRES_WAREHOUSE_APPROVAL"
 
 

@@ -452,6 +452,17 @@ class ErrorBody(Record, frozen=True, kw_only=True):
 
 # --- OMS order changes (docs/vocabulary.md) -------------------------------------------
 
+# The codes of the OMS's 409 answers to an order change: what the order rules
+# (domain/eligibility.py) predict, and what the vendor adapters map their refusals to.
+ALREADY_CANCELLED = "ALREADY_CANCELLED"
+NOTHING_TO_CANCEL = "NOTHING_TO_CANCEL"  # every line is cancelled already
+PICKUP_ORDER = "PICKUP_ORDER"  # collected, not shipped: no address to change
+ALREADY_SHIPPED = "ALREADY_SHIPPED"
+PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+IN_FULFILLMENT = "IN_FULFILLMENT"  # a warehouse works on it
+NOT_CANCELLABLE = "NOT_CANCELLABLE"  # the staff cancel's refusal: shipped, or cancelled
+QUANTITY_NOT_CANCELLABLE = "QUANTITY_NOT_CANCELLABLE"  # more than a line's cancellable units
+
 
 class CancelOrderRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Body of ``POST /orders/{id}/cancel``: without ``lines`` the whole order."""

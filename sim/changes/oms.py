@@ -15,21 +15,22 @@ from datetime import datetime
 
 from msgspec.structs import replace
 
-# The refusals of the order-changing data endpoints: the gateway's codes, which the OMS
-# reaches by its own checks below, in the same precedence.
-from domain.eligibility import (
-    ALREADY_CANCELLED,
-    ALREADY_SHIPPED,
-    IN_FULFILLMENT,
-    NOTHING_TO_CANCEL,
-    PARTIALLY_SHIPPED,
-    PICKUP_ORDER,
-)
 from domain.progress import FINISHED, STOPPABLE, OrderProgress
 from sim.changes import NOT_FOUND, Body, Change, ChangeError, NoBody, after
 from sim.seed import Dataset
 from sources.events import ChangeEvent, EventType
+
+# The refusals of the order-changing data endpoints: the OMS's codes, which it reaches
+# by its own checks below, in the precedence of domain/eligibility.py's rules.
 from sources.records import (
+    ALREADY_CANCELLED,
+    ALREADY_SHIPPED,
+    IN_FULFILLMENT,
+    NOT_CANCELLABLE,
+    NOTHING_TO_CANCEL,
+    PARTIALLY_SHIPPED,
+    PICKUP_ORDER,
+    QUANTITY_NOT_CANCELLABLE,
     AddressChange,
     AddressChangeRequest,
     AddressChangeStatus,
@@ -48,8 +49,6 @@ from sources.records import (
     Shipment,
 )
 
-NOT_CANCELLABLE = "NOT_CANCELLABLE"
-QUANTITY_NOT_CANCELLABLE = "QUANTITY_NOT_CANCELLABLE"  # more than a line's cancellable units
 NOT_SHIPPABLE = "NOT_SHIPPABLE"  # a fulfillment order held, scheduled, finished or for pickup
 ALREADY_DECIDED = "ALREADY_DECIDED"
 

@@ -33,7 +33,7 @@ from graphql import (
 )
 
 from sim.changes import ChangeError
-from sim.changes.oms import ALREADY_CANCELLED, change_shipping_address, request_cancel
+from sim.changes.oms import change_shipping_address, request_cancel
 from sim.common import CLOCK_KEY, DATASET_KEY, EMITTER_KEY, STATS_KEY
 from sim.seed import Dataset
 from sources.adapters.shopify.gid import gid, item_gid, our_id, parse_gid, shopify_gid
@@ -45,7 +45,7 @@ from sources.adapters.shopify.skus import parse_sku_query
 from sources.adapters.shopify.vocabulary import CANCEL_REASON
 from sources.adapters.shopify.wire import MAX_IDS, MAX_PAGE
 from sources.events import ChangeEvent
-from sources.records import CancelOrderRequest, InventoryItem, Order
+from sources.records import ALREADY_CANCELLED, CancelOrderRequest, InventoryItem, Order
 
 SHOP_NAME = "OrderGraph simulated shop"
 CANCELLED_ALREADY = "Cannot cancel an order that has already been canceled"  # Shopify's words

@@ -34,13 +34,7 @@ from sources.adapters.shopify.gid import ID_PREFIXES, gid, our_id
 from sources.adapters.shopify.inputs import address_input
 from sources.adapters.shopify.inventory import item_from_shopify
 from sources.adapters.shopify.orders import order_from_shopify
-from sources.adapters.shopify.refusals import (
-    NOT_CANCELLABLE,
-    NOT_FOUND,
-    Refusal,
-    cancel_refusal,
-    update_refusal,
-)
+from sources.adapters.shopify.refusals import Refusal, cancel_refusal, update_refusal
 from sources.adapters.shopify.search import numbers_query, order_query
 from sources.adapters.shopify.skus import sku_query
 from sources.adapters.shopify.vocabulary import CANCEL_REASON
@@ -55,9 +49,10 @@ from sources.adapters.shopify.webhooks import (
 )
 from sources.clients.changes import ChangeRefused
 from sources.events import ChangeEvent, EventType
-from sources.failures import SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
+from sources.failures import NOT_FOUND, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
+    NOT_CANCELLABLE,
     AddressChange,
     AddressChangeStatus,
     CancelReason,

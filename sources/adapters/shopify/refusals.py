@@ -9,10 +9,7 @@ from dataclasses import dataclass
 
 from sources.adapters.shopify import wire
 from sources.failures import BAD_USER_INPUT, NOT_FOUND, SOURCE_UNAVAILABLE
-
-# Our refusal codes, as the native OMS answers them (sim/changes/oms.py).
-ALREADY_CANCELLED = "ALREADY_CANCELLED"
-NOT_CANCELLABLE = "NOT_CANCELLABLE"  # the staff cancel's refusal: shipped, or cancelled
+from sources.records import ALREADY_CANCELLED, NOT_CANCELLABLE  # as the native OMS answers
 
 # OrderCancelUserErrorCode → ours. Shopify's failures and our app's missing permissions
 # are SOURCE_UNAVAILABLE: no refusal of the order, the adapter reports a failure.
