@@ -310,7 +310,7 @@ class _Parcel:
     shipment: Shipment
     tracking: Tracking
     milestone: ShipmentStatus
-    timeline: list[TimedCheckpoint]
+    checkpoints: list[TimedCheckpoint]  # in time order (carrier_events.in_time_order)
     fulfillment_order: FulfillmentOrder | None
 
 
@@ -446,7 +446,7 @@ def _latest_moment(item: TimedCheckpoint) -> datetime:
 
 def _first_at(p: _Parcel, statuses: Iterable[ShipmentStatus]) -> datetime | None:
     wanted = frozenset(statuses)
-    return next((i.occurred_at for i in p.timeline if i.checkpoint.status in wanted), None)
+    return next((i.occurred_at for i in p.checkpoints if i.checkpoint.status in wanted), None)
 
 
 def _checkpoint_sub_status(item: TimedCheckpoint) -> ShipmentSubStatus | None:
@@ -677,7 +677,7 @@ def _label_at(p: _Parcel) -> datetime | None:
     """When the label of a parcel the carrier has not collected yet was made."""
     if p.milestone is not ShipmentStatus.LABEL_CREATED:
         return None
-    labels = [i for i in p.timeline if i.checkpoint.status is ShipmentStatus.LABEL_CREATED]
+    labels = [i for i in p.checkpoints if i.checkpoint.status is ShipmentStatus.LABEL_CREATED]
     return _latest_moment(labels[0]) if labels else p.shipment.shipped_at
 
 
@@ -706,7 +706,7 @@ def _international(f: _Facts, p: _Parcel) -> bool:
     """Checkpoints or the shipping address in another country than the shipping location."""
     countries = {
         i.checkpoint.location.country_code
-        for i in p.timeline
+        for i in p.checkpoints
         if i.checkpoint.location and i.checkpoint.location.country_code
     }
     if f.order.shipping_address is not None:
@@ -718,14 +718,14 @@ def _international(f: _Facts, p: _Parcel) -> bool:
 def _stalled_at(f: _Facts, p: _Parcel) -> datetime | None:
     """When a parcel in transit counts as stalled if the carrier stays silent; ``None``
     when it is not moving or the carrier already reported why (a delay, a loss)."""
-    if p.milestone not in _MOVING or not p.timeline or _carrier_reported_reason(p) is not None:
+    if p.milestone not in _MOVING or not p.checkpoints or _carrier_reported_reason(p) is not None:
         return None
     days = (
         f.limits.stalled_international_business_days
         if _international(f, p)
         else f.limits.stalled_domestic_business_days
     )
-    return add_business_days(_latest_moment(p.timeline[-1]), days)
+    return add_business_days(_latest_moment(p.checkpoints[-1]), days)
 
 
 def _stalled(f: _Facts, p: _Parcel) -> OrderException | None:
@@ -733,7 +733,7 @@ def _stalled(f: _Facts, p: _Parcel) -> OrderException | None:
     stalled_at = _stalled_at(f, p)
     if stalled_at is None or f.now < stalled_at:
         return None
-    last_scan = _latest_moment(p.timeline[-1])
+    last_scan = _latest_moment(p.checkpoints[-1])
     international = _international(f, p)
     return _exception(
         ExceptionCode.STALLED_IN_TRANSIT,
@@ -753,7 +753,7 @@ def _attempted(f: _Facts, p: _Parcel) -> OrderException | None:
         return None
     attempts = [
         i.occurred_at
-        for i in p.timeline
+        for i in p.checkpoints
         if i.checkpoint.status is ShipmentStatus.DELIVERY_ATTEMPTED
     ] or [p.tracking.first_attempted_at or p.tracking.updated_at]
     n, critical_at = len(attempts), f.limits.attempts_critical
@@ -782,7 +782,7 @@ def _attempted(f: _Facts, p: _Parcel) -> OrderException | None:
 def _pickup_expired(p: _Parcel) -> TimedCheckpoint | None:
     """The carrier's scan saying the pickup hold expired, if any."""
     return next(
-        (i for i in p.timeline if _checkpoint_sub_status(i) is ShipmentSubStatus.NOT_COLLECTED),
+        (i for i in p.checkpoints if _checkpoint_sub_status(i) is ShipmentSubStatus.NOT_COLLECTED),
         None,
     )
 
@@ -887,7 +887,7 @@ def _carrier_reported(f: _Facts, p: _Parcel) -> OrderException | None:
         return None
     code, message = _CARRIER_REASONS[reason]
     since = p.tracking.updated_at  # fallback when the feed's last event is out of order
-    for item in reversed(p.timeline):  # the start of the latest run of this reason
+    for item in reversed(p.checkpoints):  # the start of the latest run of this reason
         if _checkpoint_sub_status(item) is not reason:
             break
         since = item.occurred_at

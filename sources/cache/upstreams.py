@@ -29,7 +29,7 @@ from sources.records import (
     Tracking,
     comments_key_parts,
 )
-from sources.resilience.coalesce import InFlight
+from sources.resilience.coalesce import SingleFlight
 from sources.resilience.held_batches import HeldBatches
 
 log = logging.getLogger("ordergraph.cache")
@@ -73,8 +73,8 @@ class CachedUpstreams:
     listeners: list[ChangeListener] = field(default_factory=list)
     instance: str = field(default_factory=lambda: secrets.token_hex(8))  # signs its notices
     # order-list searches running now: identical ones share a call (resilience.coalesce)
-    searches: InFlight[tuple[OrderSearch, int, str | None], OrderPage] = field(
-        default_factory=InFlight
+    searches: SingleFlight[tuple[OrderSearch, int, str | None], OrderPage] = field(
+        default_factory=SingleFlight
     )
 
     @classmethod

@@ -18,7 +18,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class InFlight(Generic[K, V]):
+class SingleFlight(Generic[K, V]):
     """The calls running now, by what they ask."""
 
     def __init__(self) -> None:

@@ -31,7 +31,11 @@ PAGE = {"OrderConnection", "OrderEdge", "PageInfo", "Order", "Query"}
 
 
 @pytest.fixture(params=[True, False], ids=["compiled", "reference"])
-async def gateway(sim: SimCluster, request: pytest.FixtureRequest) -> AsyncIterator[RunningGateway]:
+async def either_executor(
+    sim: SimCluster, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningGateway]:
+    """The gateway in process, running queries by compiled plans or the reference
+    executor."""
     async with in_process_gateway(settings_for(sim.urls, compiled_execution=request.param)) as gw:
         yield gw
 
@@ -56,9 +60,9 @@ def made(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 
 async def test_a_page_of_order_numbers_builds_nothing_else(
-    gateway: RunningGateway, made: Counter[str]
+    either_executor: RunningGateway, made: Counter[str]
 ) -> None:
-    body = await gateway.query("{ orders(first: 100) { nodes { number } } }")
+    body = await either_executor.query("{ orders(first: 100) { nodes { number } } }")
     assert len(body["data"]["orders"]["nodes"]) == 100
     assert made["Order"] == 100
     assert set(made) <= PAGE, made
@@ -66,10 +70,10 @@ async def test_a_page_of_order_numbers_builds_nothing_else(
 
 
 async def test_only_the_selected_parts_of_lines_are_built(
-    gateway: RunningGateway, made: Counter[str]
+    either_executor: RunningGateway, made: Counter[str]
 ) -> None:
     query = "{ orders(first: 20) { nodes { lineItems { sku availability { inStock } } } } }"
-    body = await gateway.query(query)
+    body = await either_executor.query(query)
     lines = [line for node in body["data"]["orders"]["nodes"] for line in node["lineItems"]]
     assert lines and all(line["availability"]["inStock"] in (True, False) for line in lines)
     assert made["LineItem"] == len(lines)
@@ -80,13 +84,13 @@ async def test_only_the_selected_parts_of_lines_are_built(
 
 
 async def test_ids_and_shared_lines_are_built_once_per_object(
-    gateway: RunningGateway, made: Counter[str]
+    either_executor: RunningGateway, made: Counter[str]
 ) -> None:
     query = """{ orders(first: 10, filter: { fulfillmentStatuses: [FULFILLED] }) { nodes {
         id lineItems { id }
         fulfillmentOrders { id lineItems { lineItem { id } } }
         shipments { lineItems { lineItem { id } } } } } }"""
-    nodes = (await gateway.query(query))["data"]["orders"]["nodes"]
+    nodes = (await either_executor.query(query))["data"]["orders"]["nodes"]
     lines = sum(len(node["lineItems"]) for node in nodes)
     fulfillment_orders = sum(len(node["fulfillmentOrders"]) for node in nodes)
     assert all(node["shipments"] for node in nodes)  # whose ids are not asked for

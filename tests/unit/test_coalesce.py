@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from sources.resilience.coalesce import InFlight
+from sources.resilience.coalesce import SingleFlight
 
 
 class Upstream:
@@ -25,7 +25,7 @@ class Upstream:
 
 
 async def test_identical_calls_at_once_share_one_and_others_run_apart():
-    upstream, flight = Upstream(), InFlight[str, str]()
+    upstream, flight = Upstream(), SingleFlight[str, str]()
     asked = ["a", "a", "b", "a"]
     calls = [asyncio.create_task(flight.run(k, lambda k=k: upstream.read(k))) for k in asked]
     await asyncio.sleep(0)
@@ -39,7 +39,7 @@ async def test_identical_calls_at_once_share_one_and_others_run_apart():
 
 
 async def test_a_caller_giving_up_does_not_cancel_the_call_for_the_others():
-    upstream, flight = Upstream(), InFlight[str, str]()
+    upstream, flight = Upstream(), SingleFlight[str, str]()
     first = asyncio.create_task(flight.run("a", lambda: upstream.read("a")))
     second = asyncio.create_task(flight.run("a", lambda: upstream.read("a")))
     await asyncio.sleep(0)
@@ -51,7 +51,7 @@ async def test_a_caller_giving_up_does_not_cancel_the_call_for_the_others():
 
 
 async def test_a_failure_reaches_every_caller():
-    upstream, flight = Upstream(), InFlight[str, str]()
+    upstream, flight = Upstream(), SingleFlight[str, str]()
     calls = [
         asyncio.create_task(flight.run("broken", lambda: upstream.read("broken"))) for _ in range(2)
     ]
