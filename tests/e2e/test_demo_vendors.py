@@ -163,7 +163,7 @@ async def test_ordergraph_sim_vendors_prints_the_settings_a_gateway_reads_them_w
     base = free_port_block(len(SOURCES) + len(VENDORS))
     secret = generate_secret()
     async with ordergraph(
-        "sim", "--vendors", "--port-base", str(base), "--now", NOW,
+        "sim", "--vendors", "--port-base", str(base), "--now", NOW, "--orders", "80",
         "--webhook-url", "http://127.0.0.1:9/webhooks", "--webhook-secret", secret,
     ) as sim:  # fmt: skip
         output = await sim.printed("OG_INVENTORY_ADAPTER=")
