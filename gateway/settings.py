@@ -419,7 +419,11 @@ def _check(settings: Settings) -> None:
 
 def _check_redis_url(parts: SplitResult, url: str, variable: str, key: str) -> None:
     """A Redis URL names its host (``redis://``, ``rediss://``) or its socket (``unix://``)."""
-    if parts.scheme != "unix" and not parts.hostname:
+    if parts.scheme == "unix":
+        if not parts.path or parts.hostname:
+            problem = f"{redact_url(url)!r}: no socket; use unix:///path/redis.sock?db=N"
+            raise _invalid(variable, key, problem)
+    elif not parts.hostname:
         problem = f"{redact_url(url)!r}: no host; use redis://host:port/db"
         raise _invalid(variable, key, problem)
 

@@ -59,9 +59,11 @@ _CARRIER = frozenset({DataSource.CARRIER})
 _OTHERS = frozenset(SOURCE_FIELDS)  # every source but the OMS, which orders are read from
 
 # Every field that reads a source besides its object's. Admission prices each such
-# field one per source (gateway.admission.cost), and a field that needs sources takes
-# its scope guard from here (``guard``), so it is never readable with fewer scopes
-# than the sources it needs.
+# field one per source (gateway.admission.cost). A derived field that needs sources
+# takes its scope guard from here (``guard``), so it is never readable with fewer
+# scopes than the sources it needs; a field carrying a source takes that source's
+# scope (``SOURCE_SCOPES``) as a ``LoaderField``. tests/unit/test_field_sources.py
+# runs each field to check what it reads against this.
 FIELD_SOURCES: Mapping[str, Reads] = {
     **{field: Reads(frozenset({s}), needs=frozenset({s})) for s, field in SOURCE_FIELDS.items()},
     "Order.customerStatus": Reads(_CARRIER),

@@ -48,7 +48,7 @@ class _Interest:
         return cls(
             order.id,
             frozenset(order_facts.keys_in(DataSource.CARRIER, order)),
-            frozenset(line.sku for line in order.lines),
+            frozenset(order_facts.keys_in(DataSource.INVENTORY, order)),
         )
 
     def wants(self, event: ChangeEvent) -> bool:

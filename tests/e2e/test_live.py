@@ -65,12 +65,11 @@ async def live(make_dataset, tmp_path_factory) -> AsyncIterator[Live]:
             running_gateway(settings, gateway=second) as b,
         ):
             indexes = [state.exception_index for state in (first, second)]
-            for _ in range(600):  # nothing is raised before the queue is filled once
-                if sum(index.sweeper.completed for index in indexes if index):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("no sweep finished in 30 s")
+            await eventually(  # nothing is raised before the queue is filled once
+                lambda: sum(index.sweeper.completed for index in indexes if index) > 0,
+                "a sweep finished",
+                timeout_s=30,
+            )
             yield Live(cluster, a, b, keys, first, second)
 
 
@@ -209,11 +208,11 @@ async def test_completing_a_subscription_stops_it_and_frees_its_slot(live):
         assert (await within(updates, 5))["orderUpdated"]["number"] == order.number
         assert live.b_state.live.changes.watches  # this one is watching
         await updates.aclose()
-    for _ in range(100):  # nothing keeps watching once the clients are gone
-        if not live.b_state.live.changes.watches:
-            break
-        await asyncio.sleep(0.02)
-    assert not live.b_state.live.changes.watches
+    await eventually(
+        lambda: not live.b_state.live.changes.watches,
+        "nothing keeps watching once the clients are gone",
+        timeout_s=2,
+    )
 
 
 EXCEPTION_RAISED = """subscription Raised($filter: ExceptionQueueFilter) {

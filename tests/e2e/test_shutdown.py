@@ -39,6 +39,7 @@ async def _serve(urls: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]
         "OG_REQUEST_DEADLINE_MS": "5000",
         "OG_SHUTDOWN_DRAIN_MS": "600",
         "OG_SHUTDOWN_GRACE_MS": "5000",
+        "OG_EXCEPTION_QUEUE": "false",  # its start-up sweep would read the carrier too
         **QUIET,
         "OG_DEV_MODE": "1",
     }
@@ -61,9 +62,10 @@ async def test_sigterm_drains_then_finishes_requests_in_flight(dataset):
                 async with session.post(f"{url}/graphql", json=payload) as resp:
                     return resp.status, await resp.json()
 
-            in_flight = asyncio.create_task(slow_query())
             carrier = cluster.stats("carrier")
-            await eventually(lambda: carrier.requests > 0, "the query waits on the carrier")
+            asked = carrier.requests
+            in_flight = asyncio.create_task(slow_query())
+            await eventually(lambda: carrier.requests > asked, "the query waits on the carrier")
             process.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             readiness: tuple[int, dict] = (0, {})

@@ -141,7 +141,7 @@ async def test_sigterm_drains_every_worker_and_finishes_requests_in_flight(
     draining: set[int] = set()
 
     async def every_worker_drains() -> bool:
-        answers = await asyncio.gather(*(_readiness(workers.url) for _ in range(2)))
+        answers = await asyncio.gather(*(_readiness(workers.url) for _ in range(4)))
         draining.update(pid for pid, *state in answers if state == [503, "draining"])
         return draining >= set(pids)
 

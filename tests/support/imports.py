@@ -9,7 +9,7 @@ from pathlib import Path
 
 @functools.cache
 def syntax_tree(path: Path) -> ast.Module:
-    """The file parsed, once a process: the code-quality tests each walk every file."""
+    """The file parsed, once a process: the house-rule tests each walk every file."""
     return ast.parse(path.read_text())
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -36,7 +36,8 @@ async def clients() -> AsyncIterator[dict[str, tuple[Redis, float]]]:
 
 
 async def _attempts(client: Redis, error: Exception) -> int:
-    """How many times the client's retry policy runs a call that always fails so."""
+    """How many times the retry policy of the client's connections (as its pool makes
+    them, unopened) runs a call that always fails so."""
     attempts = 0
 
     async def call() -> None:
@@ -48,7 +49,7 @@ async def _attempts(client: Redis, error: Exception) -> int:
         pass
 
     with pytest.raises(type(error)):
-        await client.connection_pool.connection_kwargs["retry"].call_with_retry(call, on_failure)
+        await client.connection_pool.make_connection().retry.call_with_retry(call, on_failure)
     return attempts
 
 
@@ -75,6 +76,9 @@ async def test_only_the_cache_pool_is_bounded(clients):
     cache, _ = clients["cache"]
     assert cache.connection_pool.max_connections == 8
     assert cache.connection_pool.timeout == 0.1  # a burst waits this long for a connection
+    for name in ("key store", "start-up check"):  # redis-py's own pool: no waiting
+        client, _ = clients[name]
+        assert not isinstance(client.connection_pool, BlockingConnectionPool), name
     key_store, _ = clients["key store"]
     assert key_store.connection_pool.connection_kwargs["decode_responses"] is True
 

@@ -1,4 +1,5 @@
-"""Settings: environment over file over defaults, and clear errors."""
+"""Settings: the environment over the defaults, and clear errors naming the setting.
+(Settings read from files: tests/integration/test_settings_files.py.)"""
 
 from __future__ import annotations
 
@@ -92,6 +93,9 @@ def test_a_batch_size_beyond_what_the_sources_accept_is_refused(value):
         ("OG_KEYS_URL", "ftp://keys.internal/keys.json"),
         ("OG_KEYS_URL", "file://host/keys.json"),
         ("OG_KEYS_URL", "redis:///0"),
+        ("OG_KEYS_URL", "unix://"),  # a Redis socket names its path
+        ("OG_CACHE_URL", "unix:"),
+        ("OG_CACHE_URL", "unix://cache.internal/redis.sock"),  # a host is no socket
         ("OG_KEYS_URL", "memory://"),  # a key store keeps its keys
         ("OG_KEYS_URL", "file:keys.json?mode=rw"),
         ("OG_STARTUP_TIMEOUT_MS", "0"),
@@ -206,7 +210,7 @@ def test_good_urls_and_secrets_are_taken():
 REDIS_URLS = {
     "redis": "redis://:pw@keys.internal:6379/1",
     "rediss": "rediss://keys.internal:6380/1",
-    "unix": "unix:///run/redis/redis.sock?db=1",
+    "unix": "unix://:pw@/run/redis/redis.sock?db=1",  # a password, as redis-py reads it
 }
 
 
