@@ -66,9 +66,10 @@ def redis_client(
     double the wait on a hung Redis).
 
     ``max_connections``: a bounded pool, where a call waits up to ``timeout_s`` for a
-    free connection (without it, redis-py's own pool, which does not wait). ``retry=False``: no retry,
-    for a caller that retries with its own backoff. ``options``: further connection
-    options (``decode_responses``, ``health_check_interval`` …)."""
+    free connection (without it, redis-py's own pool, which does not wait).
+    ``retry=False``: no retry, for a caller that retries with its own backoff.
+    ``options``: further connection options (``decode_responses``,
+    ``health_check_interval`` …)."""
     connection: dict[str, Any] = {
         "socket_timeout": timeout_s,
         "socket_connect_timeout": timeout_s,
