@@ -98,6 +98,13 @@ class Access:
     def sees(self, account_id: str) -> bool:
         return self.tenant in (EVERY_ACCOUNT, account_id)
 
+    @property
+    def view(self) -> str:
+        """What this caller may be shown, as a stable string: callers with the same view
+        may be answered alike (a kept mutation outcome is replayed only within one)."""
+        kind = "internal" if self.internal else "external"
+        return f"{self.tenant}|{kind}|{','.join(sorted(self.scopes))}"
+
     def require(self, coordinate: str) -> None:
         """Raise ``UNAUTHORIZED_FIELD`` if the caller may not read ``coordinate``."""
         if coordinate in self.denied:

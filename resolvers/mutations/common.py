@@ -100,7 +100,9 @@ async def mutate(
     fingerprint = hashlib.sha256(repr((name, _comparable(input))).encode()).hexdigest()
 
     key = getattr(input, "idempotency_key", None)
-    scoped = None if key is None else f"{context.access.tenant}:{name}:{key}"
+    # Per view, not per tenant: a kept outcome holds what its first caller was shown
+    # (a console's internal note), and a repeat skips the checks that ran in ``run``.
+    scoped = None if key is None else f"{context.access.view}:{name}:{key}"
 
     async def compute() -> bytes:
         try:

@@ -255,6 +255,25 @@ async def test_comments_and_internal_notes(secured, cluster):
     assert (error["field"], error["code"]) == (["public"], "NOT_ALLOWED")
 
 
+async def test_a_kept_outcome_is_replayed_only_to_callers_shown_the_same(secured, cluster):
+    """A console's internal note, repeated with its idempotency key by an app that sees
+    every account: the app is refused as if it asked first, and is not shown the note."""
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.OPEN)[1]
+    note = {"body": "Flagged for fraud review", "public": False, "idempotencyKey": "note-1"}
+    _, body, _ = await _comment(secured, ticket, **note)
+    assert body["data"]["ticketAddComment"]["comment"]["body"] == note["body"]
+    _, body, _ = await _comment(secured, ticket, key="support_all", **note)
+    payload = body["data"]["ticketAddComment"]
+    assert payload["comment"] is None, payload
+    (error,) = payload["userErrors"]
+    assert (error["field"], error["code"]) == (["public"], "NOT_ALLOWED")
+    _, body, _ = await _comment(secured, ticket, **note)  # the console's repeat: replayed
+    assert body["data"]["ticketAddComment"]["comment"]["body"] == note["body"]
+    order = cluster.dataset.orders[ticket.order_id]
+    (found,) = [t for t in await _read_tickets(secured, order) if t["reference"] == ticket.id]
+    assert [c["body"] for c in found["comments"]].count(note["body"]) == 1
+
+
 async def test_a_comment_reopens_a_solved_ticket(secured, cluster):
     ticket = _tickets_of(cluster, TENANT_A, TicketStatus.SOLVED)[0]
     _, body, _ = await _comment(secured, ticket, key="support_a")

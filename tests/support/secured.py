@@ -79,6 +79,7 @@ KEYS = {
     "queue_b": ("app", TENANT_B, QUEUE_SCOPES, "standard", None),
     "writer_a": ("app", TENANT_A, ["orders:read", "orders:write"], "standard", None),
     "support_a": ("app", TENANT_A, SUPPORT_SCOPES, "standard", None),
+    "support_all": ("app", "*", SUPPORT_SCOPES, "standard", None),  # every account, not staff
     # write scopes only: may run the mutations, not read what they return
     "order_writer_a": ("app", TENANT_A, ["orders:write"], "standard", None),
     "ticket_writer_a": ("app", TENANT_A, ["tickets:write"], "standard", None),
