@@ -76,8 +76,9 @@ async def run_once(
 ) -> bytes:
     """``compute()``'s outcome, computed at most once for ``key`` and kept.
 
-    ``compute`` runs only under a claim the backend really recorded; when it
-    cannot record one, :class:`ClaimUnavailable` is raised and nothing runs. A request
+    ``compute`` runs only under a claim the backend really recorded, once it has said
+    that no outcome is kept; when it cannot record the claim or say so,
+    :class:`ClaimUnavailable` is raised and nothing runs. A request
     that finds the claim held waits up to ``wait_s`` for the holder's outcome. An
     outcome is kept only when ``compute`` returns: a failure (e.g. a source timeout,
     whose effect is unknown) is not, so the client may retry.
@@ -100,7 +101,13 @@ async def run_once(
                 return kept
         raise InProgress()
     try:
-        (kept,) = await backend.get_many([outcome_key])  # finished while we took the lock
+        # Finished while we took the claim? Asked strictly: a backend that cannot answer
+        # would read as "no outcome", and the change would be made a second time.
+        try:
+            (kept,) = await backend.get_many([outcome_key], strict=True)
+        except CacheUnavailable as exc:
+            log.info("idempotency outcome unreadable, the claim store failed: %s", exc)
+            raise ClaimUnavailable() from None
         if kept is not None:
             return kept
         outcome = await compute()

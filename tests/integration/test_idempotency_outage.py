@@ -395,6 +395,13 @@ class FailingStore(MemoryBackend):
             raise CacheUnavailable("down")
         return await super().claim_once(key, ttl_s)
 
+    async def get_many(self, keys: Sequence[str], *, strict: bool = False) -> list[bytes | None]:
+        if self.failing == "read":  # as Redis answers when in trouble: a miss, or a refusal
+            if strict:
+                raise CacheUnavailable("down")
+            return [None] * len(keys)
+        return await super().get_many(keys, strict=strict)
+
     async def set_many(
         self,
         entries: Sequence[tuple[str, bytes, float]],
@@ -436,6 +443,23 @@ async def test_an_outcome_that_cannot_be_kept_is_answered_and_logged(caplog):
     # The claim was released: a repeat may claim again (and reach the source, which
     # replays its answer for the same key).
     assert await store.claim_once("og:idem:k:lock", 1) is not None
+
+
+async def test_an_outcome_that_cannot_be_read_is_never_made_again():
+    """The first request's outcome is kept, but the store cannot read it now: a repeat
+    that takes the claim must not take "no answer" for "no outcome" and run again."""
+    store = FailingStore("read")
+    await MemoryBackend.set_many(store, [("og:idem:k", b"first", 60)], {})
+    runs: list[int] = []
+
+    async def compute() -> bytes:
+        runs.append(1)
+        return b"second"
+
+    with pytest.raises(ClaimUnavailable):
+        await run_once(store, "k", compute, wait_s=1.0)
+    assert runs == []
+    assert await store.claim_once("og:idem:k:lock", 1) is not None  # the claim was released
 
 
 async def test_a_claim_held_elsewhere_is_a_retryable_in_progress():
