@@ -5,8 +5,9 @@ Zendesk's search syntax the adapter sends: ``type:ticket`` and
 ``custom_field_<id>:"<order id>"`` terms, the same field's values ORed), 100 a page;
 ``GET /api/v2/tickets/{id}/comments.json`` lists a ticket's comments with cursor
 pages and the authors side-loaded (``include=users``); ``POST /api/v2/tickets.json``
-opens a ticket and ``PUT /api/v2/tickets/{id}.json`` comments on one, as the native
-ticketing source does (a closed ticket refuses: 422). Every call needs HTTP Basic
+opens a ticket (once per ``Idempotency-Key``, which Zendesk honours on ticket creation
+only) and ``PUT /api/v2/tickets/{id}.json`` comments on one, as the native ticketing
+source does (a closed ticket refuses: 422). Every call needs HTTP Basic
 ``<email>/token:<API token>`` and counts against the account's rate limit (429 with
 ``Retry-After``; Zendesk's ``X-Rate-Limit`` and the IETF draft's ``ratelimit-*``
 headers on every answer). Changes go out as the webhook of a Zendesk trigger
@@ -28,6 +29,7 @@ from sim.changes import ChangeError
 from sim.changes.ticketing import add_comment, create_ticket
 from sim.common import ACCOUNT_KEY, CLOCK_KEY, DATASET_KEY, EMITTER_KEY, JSON, STATS_KEY, Handler
 from sim.emitter import Render
+from sim.idempotency import HEADER, MAX_KEY_LENGTH, honour_idempotency_keys
 from sim.routes import Admin, Delivery, Param, Read, Source
 from sim.seed import Dataset
 from sim.vendors.access import SIM_API_KEY, Admission, VendorAccount
@@ -260,6 +262,12 @@ _AUTH = Param(
     "Authorization", "Basic <email>/token:<API token>.", {"type": "string"}, True, location="header"
 )
 _ID = Param("id", "The ticket id.", {"type": "string"}, True, location="path")
+_IDEMPOTENCY = Param(
+    HEADER,
+    "Opens the ticket once: a repeat with the same key and body answers with it again.",
+    {"type": "string", "maxLength": MAX_KEY_LENGTH},
+    location="header",
+)
 
 SOURCE = Source(
     name="zendesk",
@@ -303,8 +311,8 @@ SOURCE = Source(
             description="A ticket about the order in the order field (422 for an order "
             "the help desk's OMS does not know).",
             response=wire.TicketAnswer,
-            handler=_admitted(_create),
-            params=(_AUTH,),
+            handler=_admitted(honour_idempotency_keys(_create)),
+            params=(_AUTH, _IDEMPOTENCY),
         ),
         Read(
             method="PUT",

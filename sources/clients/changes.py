@@ -42,6 +42,12 @@ def idempotency_key(key: str | None) -> Iterator[None]:
         _KEY.reset(token)
 
 
+def idempotency_headers() -> dict[str, str] | None:
+    """The header carrying the key :func:`idempotency_key` set, if any."""
+    key = _KEY.get()
+    return None if key is None else {IDEMPOTENCY_HEADER: key}
+
+
 class ChangeRefused(SourceError):
     """A source refused a change: ``code`` is its ErrorBody code (ALREADY_SHIPPED,
     TICKET_CLOSED, ...), a user error rather than an outage."""
@@ -63,9 +69,8 @@ async def send_change(
     """``POST path`` once; 200 and ``accepted`` answers decode into ``into``, an ErrorBody
     at a ``refusals`` status raises :class:`ChangeRefused`. Under
     :func:`idempotency_key` the key is sent, and a 422 is a refusal too."""
-    key = _KEY.get()
-    headers = None if key is None else {IDEMPOTENCY_HEADER: key}
-    if key is not None:
+    headers = idempotency_headers()
+    if headers is not None:
         refusals = (*refusals, UNPROCESSABLE)
     try:
         return await client.request_json(

@@ -27,7 +27,7 @@ from sources.adapters.zendesk.adapter import (
     SHOW_MANY_PATH,
     ZendeskTickets,
 )
-from sources.clients.changes import ChangeRefused
+from sources.clients.changes import ChangeRefused, idempotency_key
 from sources.clock import ShiftedClock
 from sources.options import SourceConfig
 from sources.records import (
@@ -138,6 +138,22 @@ async def test_a_ticket_is_opened_and_commented_and_a_closed_one_refuses(
     with pytest.raises(ChangeRefused) as refused:
         await zendesk.add_comment("99999999", AddCommentRequest(body="Hello?", author="x"))
     assert refused.value.code == "NOT_FOUND"
+
+
+async def test_a_repeated_create_under_one_idempotency_key_opens_one_ticket(
+    zendesk: ZendeskTickets, data: Dataset
+):
+    """A ticket opened but not answered (the read-back failed, the mutation with it) is
+    asked for again with the same key: Zendesk answers with the ticket it opened."""
+    order_id = with_tickets(data)[6]
+    request = CreateTicketRequest(order_id=order_id, subject="Damaged box", body="Photo sent")
+    with idempotency_key("mutation-key-1"):
+        first = await zendesk.create_ticket(request)
+        again = await zendesk.create_ticket(request)
+    assert again.id == first.id
+    assert [t.subject for t in data.tickets[order_id]].count("Damaged box") == 1
+    other = await zendesk.create_ticket(request)  # no key: a change of its own
+    assert other.id != first.id
 
 
 async def test_a_ticket_opened_here_is_listed_before_search_finds_it(data: Dataset):

@@ -30,7 +30,7 @@ from sources.adapters.zendesk.vocabulary import (
     create_ticket_body,
     ticket_from_zendesk,
 )
-from sources.clients.changes import ChangeRefused
+from sources.clients.changes import ChangeRefused, idempotency_headers
 from sources.clients.http import SourceAnswered, SourceClient
 from sources.events import ChangeEvent, EventType
 from sources.failures import BAD_USER_INPUT, NOT_FOUND
@@ -173,9 +173,12 @@ class ZendeskTickets(SourceClient):
         return dict(zip(asked, read, strict=True))
 
     async def create_ticket(self, request: CreateTicketRequest) -> Ticket:
-        """Open a ticket about the order. Never retried."""
+        """Open a ticket about the order. Never retried; the mutation's idempotency key
+        goes along, so Zendesk answers a repeat with the ticket the first one opened."""
         body = create_ticket_body(request, order_field_id=self._field)
-        created = await self._change("POST", f"{API}/tickets.json", body)
+        created = await self._change(
+            "POST", f"{API}/tickets.json", body, headers=idempotency_headers()
+        )
         ticket = await self._ticket(created.ticket)
         if ticket is None:
             raise self.bad_response("created a ticket about no order")
@@ -183,7 +186,9 @@ class ZendeskTickets(SourceClient):
         return ticket
 
     async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded:
-        """Comment on a ticket (a closed one refuses: TICKET_CLOSED). Never retried."""
+        """Comment on a ticket (a closed one refuses: TICKET_CLOSED). Never retried, and
+        sent without the idempotency key: Zendesk honours one on ticket creation only,
+        so the gateway's own claim is all that keeps a repeat from commenting twice."""
         if not ticket_id.isdigit():
             raise ChangeRefused(self.name, NOT_FOUND, f"no ticket {ticket_id!r}")
         updated = await self._change(
@@ -294,7 +299,14 @@ class ZendeskTickets(SourceClient):
                 return comments, users
             params["page[after]"] = page.meta.after_cursor
 
-    async def _change(self, method: str, path: str, body: msgspec.Struct) -> wire.TicketAnswer:
+    async def _change(
+        self,
+        method: str,
+        path: str,
+        body: msgspec.Struct,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> wire.TicketAnswer:
         """Send a change once; Zendesk's refusals become :class:`ChangeRefused`."""
         try:
             return await self.request_json(
@@ -304,6 +316,7 @@ class ZendeskTickets(SourceClient):
                 body=body,
                 idempotent=False,
                 accept_statuses=(_CREATED, _NOT_FOUND, _UNPROCESSABLE),
+                headers=headers,
             )
         except SourceAnswered as answer:
             raise _refusal(self.name, answer) from None
