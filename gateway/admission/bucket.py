@@ -7,10 +7,10 @@ unchanged and says how long until the charge would fit (``retry_after_s``), or
 
 The buckets live in the cache backend, so with Redis they are shared by every
 gateway process (one atomic script per charge, on Redis's clock) and Redis trouble
-is handled once, with the cache's own timeouts and cooldown. It FAILS OPEN: when the
-backend cannot answer, the charge is allowed and the bucket reported full. Rate
-limiting is a protection, not a dependency: a cache outage must not lock every
-client out.
+is handled once, with the cache's own timeouts and cooldown. While the backend cannot
+answer, charges go to this process's own buckets: every key stays limited (to its
+limit per process) and none is locked out, as a cache outage must neither lift the
+limits nor refuse every client. Those buckets start full.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sources.cache.backend import TokenBuckets
+from sources.cache.memory_backend import MemoryBackend
 
 KEY_PREFIX = "og:cost:"
+OWN_BUCKETS = 10_000  # keys this process charges itself while the backend cannot answer
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class BucketState:
 class CostBucket:
     def __init__(self, backend: TokenBuckets) -> None:
         self._backend = backend
+        self._own = MemoryBackend(max_entries=OWN_BUCKETS)  # while the backend cannot answer
 
     async def take(
         self, key: str, cost: float, capacity: float, refill_per_s: float
@@ -42,5 +45,6 @@ class CostBucket:
             raise ValueError("refill_per_s must be positive")
         taken = await self._backend.take_tokens(KEY_PREFIX + key, cost, capacity, refill_per_s)
         if taken is None:
-            return BucketState(True, capacity, capacity, refill_per_s, 0.0)
+            taken = await self._own.take_tokens(key, cost, capacity, refill_per_s)
+        assert taken is not None  # the memory backend always answers
         return BucketState(taken.allowed, taken.tokens, capacity, refill_per_s, taken.retry_after_s)
