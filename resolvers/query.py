@@ -4,21 +4,27 @@ node lookups."""
 from __future__ import annotations
 
 import asyncio
+import enum
+import logging
 from typing import Annotated, TypeVar
 
 import strawberry
 
 from resolvers.access import EVERY_ACCOUNT, EXCEPTION_SCOPES, Access, ScopeGuard
 from resolvers.client_errors import INVALID_ID, NOT_FOUND, UserInputError
+from resolvers.context import RequestContext
 from resolvers.order_facts import SOURCE_FIELDS
 from resolvers.relay import (
     MAX_PAGE,
     check_first,
+    check_id,
     check_order_number,
     expect_global_id,
     from_global_id,
+    in_utc,
 )
 from resolvers.types.common import Node
+from resolvers.types.enums import FinancialStatus, FulfillmentStatus
 from resolvers.types.exception_queue import (
     ExceptionQueueConnection,
     ExceptionQueueFilter,
@@ -27,13 +33,17 @@ from resolvers.types.exception_queue import (
 from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order, OrderConnection, OrderEdge, OrderFilter
 from resolvers.types.ticket import SupportTicket
+from sources import records
 from sources.adapters.search import OrderSearch
 from sources.cache.through import Cached, Freshness
 from sources.events import ORDER_LISTS_TAG, order_tag
 
+log = logging.getLogger("ordergraph.sources")  # an adapter's breach of its contract
+
 # Node kinds and how many parts their global ids have (the first is the order's id).
 _NODE_PARTS = {"Order": 1, "LineItem": 2, "FulfillmentOrder": 2, "Shipment": 2, "SupportTicket": 2}
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
 
 # The connections' arguments, as the schema describes them.
 OrdersFirst = Annotated[int, strawberry.argument(description=f"How many orders, 1 to {MAX_PAGE}.")]
@@ -111,16 +121,17 @@ class Query:
             limit=first,
             cursor=None if after is None else context.order_cursors.decode(after),
         )
+        listed = _visible(page, context)
         # A list page is always read live; its orders then warm the single-order cache.
         fetched_at = context.clock.time()
-        found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in page.edges]
+        found = [Cached(edge.node, Freshness.FRESH, fetched_at) for edge in listed]
         context.counts.read(
-            [ORDER_LISTS_TAG, *(order_tag(edge.node.id) for edge in page.edges)],
+            [ORDER_LISTS_TAG, *(order_tag(edge.node.id) for edge in listed)],
             fetched_at + context.cached.orders.policy.ttl_s,
         )
         context.loaders.remember_orders(found)
         await context.cached.orders.store(
-            {edge.node.id: edge.node for edge in page.edges},
+            {edge.node.id: edge.node for edge in listed},
             scope=context.access.tenant,
             since=since,
         )
@@ -129,9 +140,11 @@ class Query:
                 cursor=context.order_cursors.encode(edge.cursor),
                 node=Order.from_record(edge.node, cached, pii=context.access.pii),
             )
-            for edge, cached in zip(page.edges, found, strict=True)
+            for edge, cached in zip(listed, found, strict=True)
         ]
         end = page.page_info.end_cursor
+        if end is None and page.edges:  # the source's last, even if dropped (see _visible)
+            end = page.edges[-1].cursor
         return OrderConnection.page(
             edges,
             has_next=page.page_info.has_next_page,
@@ -224,16 +237,64 @@ def _found(found: T | None, asked: str) -> T:
 
 
 def _search(filter: OrderFilter | None, access: Access) -> OrderSearch:
-    """The OMS query: the caller's filter, within the caller's account."""
+    """The OMS query: the caller's filter, checked and with its times in UTC, within the
+    caller's account."""
     account = None if access.tenant == EVERY_ACCOUNT else access.tenant
     if filter is None:
         return OrderSearch(account_id=account)
+    placed_from = in_utc(filter.placed_from, "filter.placedFrom")
+    placed_to = in_utc(filter.placed_to, "filter.placedTo")
+    if placed_from is not None and placed_to is not None and placed_from > placed_to:
+        raise UserInputError(
+            f"filter.placedFrom {placed_from.isoformat()} is after filter.placedTo "
+            f"{placed_to.isoformat()}: no order is placed between them",
+            field="filter.placedFrom",
+        )
+    customer = filter.customer_reference
     return OrderSearch(
         account_id=account,
-        customer_id=filter.customer_reference,
-        statuses=tuple(filter.fulfillment_statuses or ()),
-        financial_statuses=tuple(filter.financial_statuses or ()),
-        updated_since=filter.updated_since,
-        placed_from=filter.placed_from,
-        placed_to=filter.placed_to,
+        customer_id=None if customer is None else check_id(customer, "filter.customerReference"),
+        statuses=_each_once(
+            filter.fulfillment_statuses, FulfillmentStatus, "filter.fulfillmentStatuses"
+        ),
+        financial_statuses=_each_once(
+            filter.financial_statuses, FinancialStatus, "filter.financialStatuses"
+        ),
+        updated_since=in_utc(filter.updated_since, "filter.updatedSince"),
+        placed_from=placed_from,
+        placed_to=placed_to,
     )
+
+
+def _each_once(given: list[E] | None, values: type[E], field: str) -> tuple[E, ...]:
+    """The values given, each once, in the order given. A list longer than the enum is
+    refused: admission bounds only the lists written in the document, not variables."""
+    if given is None:
+        return ()
+    if len(given) > len(values):
+        raise UserInputError(
+            f"{field} lists {len(given)} values; {values.__name__} has {len(values)}",
+            field=field,
+        )
+    return tuple(dict.fromkeys(given))
+
+
+def _visible(page: records.OrderPage, context: RequestContext) -> list[records.OrderEdge]:
+    """The page's orders of the caller's tenant. The adapter was asked for that account
+    only; orders of others it lists anyway are dropped (before they are cached) and
+    logged, as ``Order.visible`` drops them on every other path. Each kept order keeps
+    its cursor and the page still ends where the source's did, so paging goes on after
+    the dropped orders; the page is then shorter than ``first``."""
+    access = context.access
+    listed = [edge for edge in page.edges if access.sees(edge.node.account_id)]
+    if len(listed) < len(page.edges):
+        adapter = context.cached.upstreams.oms
+        log.warning(
+            "the OMS adapter %s.%s (%s) listed %d order(s) of other accounts for %s: dropped",
+            type(adapter).__module__,
+            type(adapter).__qualname__,
+            adapter.base_url,
+            len(page.edges) - len(listed),
+            access.tenant,
+        )
+    return listed

@@ -1,5 +1,6 @@
 """Opaque Relay global ids, ``base64url("<Type>:<part>[:<part>…]")``, connection
-cursors and the page cap.
+cursors, the page cap, and the checks of the arguments that name or bound what the
+sources are asked for.
 
 Child objects (a line, a shipment, a ticket) carry their order's id among their
 parts, so ``node`` can resolve them through the batched order or ticket loaders.
@@ -12,6 +13,7 @@ import binascii
 import functools
 import hmac
 import re
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
 from resolvers.client_errors import BAD_USER_INPUT, INVALID_ID, UserInputError
@@ -144,9 +146,38 @@ def check_order_number(number: str, field: str = "number") -> str:
     if not cleaned:
         raise UserInputError(f"{field} must not be empty", field=field)
     if not ORDER_NUMBER.fullmatch(cleaned):
-        shown = cleaned if len(cleaned) <= 40 else cleaned[:40] + "…"
-        raise UserInputError(f"{shown!r} is not an order number: up to 20 digits", field=field)
+        raise UserInputError(
+            f"{_shown(cleaned)!r} is not an order number: up to 20 digits", field=field
+        )
     return cleaned
+
+
+def check_id(value: str, field: str) -> str:
+    """A source's own id (``ID_PART``), as given, or an INVALID_ID error."""
+    if not ID_PART.fullmatch(value):
+        raise UserInputError(f"{_shown(value)!r} is not a valid id", code=INVALID_ID, field=field)
+    return value
+
+
+def in_utc(moment: datetime | None, field: str) -> datetime | None:
+    """``moment`` in UTC (without an offset, it is UTC already), or a BAD_USER_INPUT
+    error when UTC cannot hold it (an offset past year 1 or 9999): the sources and the
+    vendor adapters compare and write times in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise UserInputError(
+            f"{field} {moment.isoformat()} is outside the years 1 to 9999 in UTC", field=field
+        ) from None
+
+
+def _shown(text: str) -> str:
+    """``text`` cut short for an error message: a 100 KB literal is not echoed back."""
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def bad_cursor() -> UserInputError:

@@ -9,7 +9,7 @@ request reads at most ``SCAN_LIMIT`` entries and may answer a short page whose
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -19,7 +19,7 @@ from domain.exception_rules import SEVERITY_RANK
 from domain.queue_entries import RANK, ExceptionFact, QueueEntry
 from resolvers.context import RequestContext
 from resolvers.idempotency import RETRY_AFTER_S, SERVICE_UNAVAILABLE
-from resolvers.relay import Cursors, bad_cursor, check_first, to_global_id
+from resolvers.relay import Cursors, bad_cursor, check_first, in_utc, to_global_id
 from resolvers.types.common import Connection, PageInfo
 from resolvers.types.order import Info, Order
 from sources.cache.backend import CacheUnavailable, IndexPosition
@@ -183,8 +183,7 @@ class ExceptionMatch:
     def __init__(self, filter: ExceptionQueueFilter) -> None:
         self.codes = frozenset(filter.codes or ())
         self.floor = None if filter.severity is None else SEVERITY_RANK[filter.severity]
-        since = filter.since
-        self.since = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+        self.since = in_utc(filter.since, "filter.since")
         self.filters = bool(self.codes) or self.floor is not None or self.since is not None
 
     def below_floor(self, entry: QueueEntry) -> bool:

@@ -5,6 +5,7 @@ cost bucket, and the audit trail."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -12,9 +13,12 @@ import math
 import re
 from collections import deque
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from graphql import (
     GraphQLObjectType,
     Undefined,
@@ -33,6 +37,7 @@ from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
 from resolvers.scopes import ALL_SCOPES
 from tests.support.cross_tenant import order_of
+from tests.support.proxy import intercepting_proxy
 from tests.support.secured import (
     MANIFEST,
     ORDER_VIEW,
@@ -67,6 +72,65 @@ async def test_the_order_list_holds_only_the_callers_account(secured, dataset):
     numbers = {node["number"] for node in body["data"]["orders"]["nodes"]}
     own = {o.number for o in dataset.orders.values() if o.account_id == TENANT_A}
     assert numbers and numbers <= own
+
+
+@contextlib.asynccontextmanager
+async def _oms_ignoring_accounts(target: str) -> AsyncIterator[str]:
+    """A real proxy in front of the OMS that lists orders of every account whatever
+    ``accountId`` it is asked for: an adapter that does not apply the search's account."""
+
+    async def unscoped(request: web.Request) -> web.StreamResponse | None:
+        if request.path != "/orders/search":
+            return None
+        query = [(name, value) for name, value in request.query.items() if name != "accountId"]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{target}/orders/search", params=query) as upstream,
+        ):
+            body = await upstream.read()
+            return web.Response(
+                body=body, status=upstream.status, content_type=upstream.content_type
+            )
+
+    async with intercepting_proxy(target, unscoped) as url:
+        yield url
+
+
+CAREFUL_PAGES = """query($after: String) {
+  orders(first: 100, after: $after, filter: {placedFrom: "2026-11-16T00:00:00Z"}) {
+    nodes { number } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_the_order_list_holds_only_the_callers_account_whatever_the_oms_lists(
+    sim, dataset, tmp_path, caplog
+):
+    """Over an OMS adapter that lists every account's orders, a tenant's pages still
+    hold its own orders only, each once, all of them (each page resumes after what it
+    dropped), and the adapter is named in a warning."""
+    placed_from = datetime(2026, 11, 16, tzinfo=UTC)
+    own = {
+        o.number
+        for o in dataset.orders.values()
+        if o.account_id == TENANT_A and o.placed_at >= placed_from
+    }
+    listed: list[str] = []
+    async with (
+        _oms_ignoring_accounts(sim.urls["oms"]) as oms_url,
+        secured_gateway({**sim.urls, "oms": oms_url}, tmp_path) as careless,
+    ):
+        after = None
+        with caplog.at_level(logging.WARNING, logger="ordergraph.sources"):
+            for _ in range(len(dataset.orders) // 100 + 1):
+                payload = {"query": CAREFUL_PAGES, "variables": {"after": after}}
+                _, body, _ = await careless.post(payload, key="app_a")
+                page = body["data"]["orders"]
+                listed += [node["number"] for node in page["nodes"]]
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+    assert own and sorted(listed) == sorted(own)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ordergraph.sources"]
+    assert warnings and all("OmsClient" in warning for warning in warnings)
 
 
 async def test_a_warm_cache_never_crosses_tenants(secured, dataset):

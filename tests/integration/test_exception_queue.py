@@ -378,6 +378,7 @@ async def test_a_page_stops_reading_at_its_limit_and_says_where(swept: Swept) ->
         ({"first": 5, "after": "bm90LWEtY3Vyc29y"}, "after"),
         ({"first": 5, "after": "ZXExOm5vdC1hLXJhbmt8bzE="}, "after"),  # eq1:not-a-rank|o1
         ({"first": 5, "after": "%%%"}, "after"),
+        ({"first": 5, "filter": {"since": "0001-01-01T00:00:00+05:00"}}, "filter.since"),
     ],
 )
 async def test_bad_arguments_are_bad_user_input(

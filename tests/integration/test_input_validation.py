@@ -16,7 +16,8 @@ from domain.eligibility import cancellable_quantities, change_eligibility, line_
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.seed import Dataset
-from sources.records import Order
+from sources.records import FinancialStatus, FulfillmentStatus, Order
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.global_ids import b64
 from tests.support.proxy import intercepting_proxy
 from tests.support.queries import CANCEL
@@ -108,6 +109,98 @@ async def test_a_valid_number_with_a_hash_still_finds_its_order(served, dataset)
         {"n": f" #{order.number} "},
     )
     assert body["data"]["orderByNumber"] == {"number": order.number}
+
+
+# --- the orders filter: checked, and in UTC, before the OMS is asked -------------------
+
+ORDERS_FILTERED = "query($f: OrderFilter) { orders(first: 5, filter: $f) { nodes { id } } }"
+BAD_FILTERS = {
+    # case: (filter, code, field)
+    "a time before year 1 in UTC": (
+        {"placedFrom": "0001-01-01T00:00:00+05:00"},
+        "BAD_USER_INPUT",
+        "filter.placedFrom",
+    ),
+    "a time after year 9999 in UTC": (
+        {"updatedSince": "9999-12-31T23:00:00-05:00"},
+        "BAD_USER_INPUT",
+        "filter.updatedSince",
+    ),
+    "placedFrom after placedTo": (
+        {"placedFrom": "2026-11-02T00:00:00Z", "placedTo": "2026-11-01T00:00:00Z"},
+        "BAD_USER_INPUT",
+        "filter.placedFrom",
+    ),
+    "placedFrom after placedTo, once both are UTC": (
+        {"placedFrom": "2026-11-01T00:00:00", "placedTo": "2026-11-01T04:00:00+05:00"},
+        "BAD_USER_INPUT",
+        "filter.placedFrom",
+    ),
+    "an empty customerReference": (
+        {"customerReference": ""},
+        "INVALID_ID",
+        "filter.customerReference",
+    ),
+    "a blank customerReference": (
+        {"customerReference": " "},
+        "INVALID_ID",
+        "filter.customerReference",
+    ),
+    "two customers in one customerReference": (
+        {"customerReference": "cus_1,cus_2"},
+        "INVALID_ID",
+        "filter.customerReference",
+    ),
+    "a 100 KB customerReference": (
+        {"customerReference": "9" * 100_000},
+        "INVALID_ID",
+        "filter.customerReference",
+    ),
+    "more fulfillment statuses than there are": (
+        {"fulfillmentStatuses": ["FULFILLED"] * (len(FulfillmentStatus) + 1)},
+        "BAD_USER_INPUT",
+        "filter.fulfillmentStatuses",
+    ),
+    "more financial statuses than there are": (
+        {"financialStatuses": ["PAID"] * 10_000},
+        "BAD_USER_INPUT",
+        "filter.financialStatuses",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILTERS)
+async def test_a_bad_orders_filter_is_refused_without_calling_the_oms(served, sim, case):
+    given, code, field = BAD_FILTERS[case]
+    sim.reset_stats()
+    body = await served.query(ORDERS_FILTERED, {"f": given})
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": code, "field": field}, (case, error)
+    assert len(error["message"]) < 200  # a 100 KB literal is not echoed back
+    assert sim.stats("oms").requests == 0, case
+
+
+async def test_repeated_statuses_reach_the_oms_once_each(sim):
+    """Every status of both enums, some twice, in lists no longer than their enums: the
+    OMS is asked for each status once, in the order first given."""
+    asked: list[dict[str, str]] = []
+
+    async def record(request: web.Request) -> None:
+        if request.path == "/orders/search":
+            asked.append(dict(request.query))
+
+    fulfillment = ["ON_HOLD", "FULFILLED", "ON_HOLD"]
+    financial = ["PAID"] * len(FinancialStatus)
+    async with (
+        intercepting_proxy(sim.urls["oms"], record) as oms_url,
+        in_process_gateway(settings_for({**sim.urls, "oms": oms_url})) as gateway,
+    ):
+        body = await gateway.query(
+            ORDERS_FILTERED,
+            {"f": {"fulfillmentStatuses": fulfillment, "financialStatuses": financial}},
+        )
+    assert "errors" not in body
+    assert [(q["status"], q["financialStatus"]) for q in asked] == [("ON_HOLD,FULFILLED", "PAID")]
 
 
 async def test_the_simulated_oms_answers_400_to_a_cursor_with_a_naive_timestamp(

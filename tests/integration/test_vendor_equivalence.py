@@ -221,6 +221,28 @@ async def test_pages_of_orders_answer_the_same(pair: Pair):
     assert after["native"] != after["vendor"]
 
 
+FILTERED_NUMBERS = "query($f: OrderFilter) { orders(first: 100, filter: $f) { nodes { number } } }"
+
+
+@pytest.mark.parametrize("name", ["updatedSince", "placedFrom", "placedTo"])
+async def test_a_filter_time_without_an_offset_is_utc_over_every_adapter(pair: Pair, name: str):
+    """As the filter's description says, over the native OMS and over Shopify alike
+    (whose adapter compared the naive time with its orders' times and failed); a time
+    UTC cannot hold is the caller's error over both."""
+    answers = []
+    for moment in ("2026-11-10T00:00:00", "2026-11-10T00:00:00Z", "2026-11-10T05:30:00+05:30"):
+        native, vendor = await pair.query("console", FILTERED_NUMBERS, {"f": {name: moment}})
+        assert native[0] == 200 and "errors" not in native[1], (moment, native)
+        assert native == vendor, moment
+        answers.append(native)
+    assert answers[0][1]["data"]["orders"]["nodes"] and answers.count(answers[0]) == 3
+    unheld = {name: "0001-01-01T00:00:00+05:00"}
+    native, vendor = await pair.query("console", FILTERED_NUMBERS, {"f": unheld})
+    assert native == vendor
+    (error,) = native[1]["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": f"filter.{name}"}
+
+
 @pytest.mark.parametrize("attack", ATTACKS, ids=[attack.name for attack in ATTACKS])
 async def test_every_attack_gets_the_same_answer(pair: Pair, attack: Attack):
     answers = []
