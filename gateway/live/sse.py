@@ -18,9 +18,10 @@ from starlette.types import Receive, Scope, Send
 from gateway.admission.gate import Admitted
 from gateway.capacity import InFlight, Slot
 from gateway.live.connections import LiveConnections
+from gateway.live.key_recheck import Authenticate, KeyRecheck
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, SubscriptionNotStarted
-from gateway.refusal import RequestRefused, audit_refusal
+from gateway.refusal import RequestRefused
 from gateway.settings import Settings
 
 EVENT_STREAM = "text/event-stream"
@@ -34,7 +35,6 @@ def accepts_event_stream(accept: str) -> bool:
 
 
 Admit = Callable[[], Awaitable[Admitted]]  # admits the operation, or raises RequestRefused
-Recheck = Callable[[], Awaitable[object]]  # raises RequestRefused once the caller's key is refused
 
 
 class _EventStream(EventSourceResponse):
@@ -72,12 +72,13 @@ class SseStreams:
         self._ping_s = settings.sse_ping_s
         self._recheck_s = settings.live_key_recheck_ms / 1000
 
-    async def respond(self, request: Request, admit: Admit, recheck: Recheck) -> Response:
+    async def respond(self, request: Request, admit: Admit, recheck: Authenticate) -> Response:
         """The operation's results as events, once ``admit`` admits it. Its places
         among the operations executing (429 OVERLOADED) and the live connections (503
         TOO_MANY_CONNECTIONS) are taken first, so a refusal there charges nothing;
         ``recheck`` authenticates the caller again, every ``recheck_s`` while a
-        subscription runs: a key revoked or expired since ends it."""
+        subscription runs: a key revoked or expired since ends it, and so does one the
+        key store could not answer at re-checks in a row (``gateway.live.key_recheck``)."""
         with contextlib.ExitStack() as held:
             running = held.enter_context(self._in_flight.claim())
             held.enter_context(self._connections.stream())
@@ -97,7 +98,7 @@ class SseStreams:
         )
 
     async def _events(
-        self, admitted: Admitted, recheck: Recheck, running: Slot
+        self, admitted: Admitted, recheck: Authenticate, running: Slot
     ) -> AsyncIterator[dict[str, str]]:
         if admitted.analysis.kind != "subscription":
             with running:
@@ -121,24 +122,21 @@ class SseStreams:
         yield {"event": "complete", "data": ""}
 
     async def _guard(
-        self, ended: asyncio.Event, recheck: Recheck, refused: list[RequestRefused]
+        self, ended: asyncio.Event, recheck: Authenticate, refused: list[RequestRefused]
     ) -> None:
-        """Set ``ended`` at shutdown, or once ``recheck`` refuses the key (into
-        ``refused``, and the audit trail); a key store that cannot answer (503) ends
-        nothing, and is no denial: no request was refused."""
+        """Set ``ended`` at shutdown, or once a re-check of the key ends the stream
+        (why, into ``refused``: the key's 401, or the key store's retryable 503)."""
+        rechecks = KeyRecheck(recheck, "event stream")
         shutdown = asyncio.ensure_future(self._connections.shutdown.wait())
         try:
             while True:
                 await asyncio.wait((shutdown,), timeout=self._recheck_s)
                 if shutdown.done():
                     return
-                try:
-                    await recheck()
-                except RequestRefused as refusal:
-                    if refusal.status == 401:
-                        audit_refusal(refusal, None)
-                        refused.append(refusal)
-                        return
+                ending = await rechecks.ending()
+                if ending is not None:
+                    refused.append(ending)
+                    return
         finally:
             shutdown.cancel()
             ended.set()

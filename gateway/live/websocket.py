@@ -7,13 +7,14 @@ limits, cost bucket) and runs with the caller's tenant. Protocol violations clos
 the socket with the protocol's codes: 4400 bad message, 4401 subscribe before the
 ack, 4403 refused key (also when a key revoked or expired since the connection
 began is checked again, every ``recheck_s``, or as an operation starts; a key store
-that cannot answer closes nothing, a new operation meanwhile gets an ``error``
-AUTH_UNAVAILABLE), 4406 wrong subprotocol, 4408 no
-``connection_init`` in time, 4409 an id already in use, 4429 a second
-``connection_init``, 1009 a message larger than the HTTP body limit; shutdown
-closes with 1001, and a connection past
-``OG_LIVE_MAX_CONNECTIONS`` is closed with 1013 as it opens. Every refusal (a key,
-an operation, a connection) is one line in the audit trail.
+that cannot answer closes ``connection_init`` with 1013 and gets a new operation an
+``error`` AUTH_UNAVAILABLE), 4406 wrong
+subprotocol, 4408 no ``connection_init`` in time, 4409 an id already in use, 4429 a
+second ``connection_init``, 1009 a message larger than the HTTP body limit; shutdown
+closes with 1001, a connection past ``OG_LIVE_MAX_CONNECTIONS`` is closed with 1013
+as it opens, and one whose key the store could not answer at re-checks in a row
+(``gateway.live.key_recheck``) with 1013 too. Every refusal (a key, an operation, a
+connection) is one line in the audit trail.
 
 Why not strawberry's own handler (``strawberry.subscriptions.protocols.
 graphql_transport_ws.handlers.BaseGraphQLTransportWSHandler``, run by its ASGI
@@ -53,6 +54,7 @@ from gateway.auth.principal import Principal
 from gateway.capacity import InFlight
 from gateway.error_format import INTERNAL_ERROR
 from gateway.live.connections import LiveConnections
+from gateway.live.key_recheck import KeyRecheck
 from gateway.live.origin import OriginPolicy
 from gateway.observability import LIVE_EVENTS
 from gateway.operations import Operations, SubscriptionNotStarted
@@ -186,19 +188,21 @@ class _Session:
             await self.close(4408, "Connection initialisation timeout")
 
     async def _recheck(self) -> None:
-        """Close the connection once its key is refused (revoked, expired); a key store
-        that cannot answer (503) closes nothing."""
+        """Close the connection once a re-check of its key ends it: 4403 for a key
+        refused (revoked, expired), 1013 for one the store could not answer."""
+        rechecks = KeyRecheck(self._authenticate, "WebSocket")
         while not self.closed:
             await asyncio.sleep(self.endpoint.recheck_s)
             if self.principal is None:
                 continue
-            try:
-                await self._authenticate()
-            except AuthError as exc:
-                if exc.status == 401:
-                    log.info("closed a WebSocket: its key is now refused (%s)", exc.code)
-                    audit_refusal(exc, None)
-                    await self.close(4403, f"Forbidden: {exc.code}")
+            ending = await rechecks.ending()
+            if ending is None:
+                continue
+            if ending.status == 401:
+                log.info("closed a WebSocket: its key is now refused (%s)", ending.code)
+                await self.close(4403, f"Forbidden: {ending.code}")
+            else:
+                await self.close(TRY_AGAIN_LATER, f"Try again later: {ending.code}")
 
     async def _handle(self, raw: str) -> None:
         try:
@@ -236,7 +240,10 @@ class _Session:
         except AuthError as exc:
             log.info("refused a WebSocket: %s", exc.code)
             audit_refusal(exc, None)
-            await self.close(4403, f"Forbidden: {exc.code}")
+            if exc.status == 401:
+                await self.close(4403, f"Forbidden: {exc.code}")
+            else:  # the key store cannot answer: the same connection may succeed later
+                await self.close(TRY_AGAIN_LATER, f"Try again later: {exc.code}")
             return
         await self.send({"type": "connection_ack"})
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,12 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.keys import generate_key, parse_key
+from gateway.auth.principal import Principal
 from gateway.auth.store import open_key_store
 from tests.support.gateways import running_gateway
 from tests.support.live_clients import order_watch, sse_stream, within, ws_send, ws_url
 from tests.support.secured import PEPPER, Secured, audit_entries, secured_gateway
 from tests.support.timing import HANG_S
-from tests.support.waiting import eventually
 
 PROTOCOL = "graphql-transport-ws"
 TYPENAME = {"query": "{ __typename }"}
@@ -227,66 +228,131 @@ async def test_a_key_revoked_while_streaming_ends_the_event_stream(secured, data
     assert rest[0][1]["errors"][0]["extensions"]["code"] == "API_KEY_REVOKED"
 
 
-# --- a key store that cannot answer closes nothing -------------------------------------
+# --- a key store that cannot answer: one recheck forgiven, two in a row end the stream ---
+
+# Each key check in turn, from the moment the stream is watched: the store cannot
+# answer the first (nothing ends), answers the second (the count starts again), cannot
+# answer the third (still nothing ends: one in a row) nor the fourth (two in a row: the
+# stream ends, so no fifth check is made).
+ONE_FORGIVEN_THEN_TWO_IN_A_ROW = [True, False, True, True]
 
 
 @contextlib.contextmanager
-def _key_store_down(secured: Secured, directory: Path) -> Iterator[None]:
-    """Keys checked against a store that cannot be read (a directory for its file),
-    with no verification remembered from before."""
+def _key_store_down(
+    secured: Secured, directory: Path, unanswered: Iterable[bool]
+) -> Iterator[list[bool]]:
+    """The running gateway's key checks, each in turn against a store that cannot be
+    read (a directory for its file, with no verification remembered from before) where
+    ``unanswered`` says so, else against its own store, as they all are once
+    ``unanswered`` runs out. Yields the checks made so far (True: unanswered)."""
     assert secured.state is not None and secured.state.authenticator is not None
     running = secured.state.authenticator
+    answering = running.authenticate
     outage = Authenticator(open_key_store(f"file:{directory}"), PEPPER)
-    running.authenticate = outage.authenticate  # type: ignore[method-assign]
+    script = iter(unanswered)
+    made: list[bool] = []
+
+    async def authenticate(headers: Mapping[str, str], query: Mapping[str, str]) -> Principal:
+        down = next(script, False)
+        made.append(down)
+        return await (outage.authenticate if down else answering)(headers, query)
+
+    running.authenticate = authenticate  # type: ignore[method-assign]
     try:
-        yield
+        yield made
     finally:
         del running.authenticate
 
 
-def _unchecked(records: list[logging.LogRecord]) -> int:
-    """How many times a key could not be checked (the outage was met)."""
-    return sum("not checked" in record.getMessage() for record in records)
+def _ended_unchecked(records: list[logging.LogRecord], key: str) -> list[logging.LogRecord]:
+    """The warnings that a stream on ``key`` was ended because its key went unchecked."""
+    key_id = parse_key(key).key_id
+    return [
+        record
+        for record in records
+        if record.levelno == logging.WARNING
+        and "could not be checked" in record.getMessage()
+        and key_id in record.getMessage()
+    ]
 
 
-async def test_a_key_store_outage_ends_no_event_stream_and_is_no_denial(
+async def test_a_key_store_that_cannot_answer_two_rechecks_in_a_row_ends_the_event_stream(
     secured, dataset, tmp_path, caplog
 ):
-    async with sse_stream(
-        secured.gateway.url, order_watch(dataset), secured.keys["console"]
-    ) as events:
+    """Retryably (a last ``next`` with AUTH_UNAVAILABLE, then ``complete``), as a
+    warning, and no denial: no request was refused."""
+    key = secured.keys["console"]
+    async with sse_stream(secured.gateway.url, order_watch(dataset), key) as events:
         assert (await within(events, 5))[0] == "next"
         with (
-            caplog.at_level(logging.INFO, logger="ordergraph.audit"),
-            _key_store_down(secured, tmp_path),
-            pytest.raises(TimeoutError),
+            caplog.at_level(logging.INFO),
+            _key_store_down(secured, tmp_path, ONE_FORGIVEN_THEN_TWO_IN_A_ROW) as made,
         ):
-            await within(events, 1.2)  # rechecked every 0.2 s; no complete
-    assert _unchecked(caplog.records) >= 3
+            async with asyncio.timeout(HANG_S):  # rechecked every 0.2 s
+                rest = [event async for event in events]
+    assert made == ONE_FORGIVEN_THEN_TWO_IN_A_ROW  # ended at the fourth check, not before
+    assert rest[-1] == ("complete", None)
+    event, body = rest[-2]
+    assert event == "next"
+    assert body["errors"][0]["extensions"] == {"code": "AUTH_UNAVAILABLE", "retryable": True}
+    assert len(_ended_unchecked(caplog.records, key)) == 1
     assert audit_entries(caplog.records) == []
+
+
+async def test_a_key_store_that_cannot_answer_two_rechecks_in_a_row_closes_the_socket_1013(
+    secured, dataset, tmp_path, caplog
+):
+    """1013 Try Again Later naming AUTH_UNAVAILABLE, as a warning, and no denial."""
+    key = secured.keys["console"]
+    async with _open(secured) as ws:
+        await _acknowledged(ws, key)
+        await ws_send(ws, {"type": "subscribe", "id": "s", "payload": order_watch(dataset)})
+        assert (await _received(ws))["type"] == "next"
+        with (
+            caplog.at_level(logging.INFO),
+            _key_store_down(secured, tmp_path, ONE_FORGIVEN_THEN_TWO_IN_A_ROW) as made,
+        ):
+            closed = await _closed_with(ws)  # rechecked every 0.2 s
+    assert made == ONE_FORGIVEN_THEN_TWO_IN_A_ROW  # closed at the fourth check, not before
+    assert closed == (1013, "Try again later: AUTH_UNAVAILABLE")
+    assert len(_ended_unchecked(caplog.records, key)) == 1
+    assert audit_entries(caplog.records) == []
+
+
+async def test_a_key_store_outage_closes_a_new_connection_1013_try_again_later(
+    secured, tmp_path, caplog
+):
+    """Not 4403 Forbidden: nothing is wrong with the key, and the same connection_init
+    may succeed once the store answers. A denial in the audit trail, as over HTTP."""
+    key = secured.keys["console"]
+    with (
+        caplog.at_level(logging.INFO, logger="ordergraph.audit"),
+        _key_store_down(secured, tmp_path, itertools.repeat(True)),
+    ):
+        async with _open(secured) as ws:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
+            await ws_send(ws, init)
+            assert await _closed_with(ws) == (1013, "Try again later: AUTH_UNAVAILABLE")
+    (line,) = audit_entries(caplog.records)
+    assert line["code"] == "AUTH_UNAVAILABLE"
+    async with _open(secured) as ws:  # the store answers again
+        await _acknowledged(ws, key)
 
 
 async def test_a_key_store_outage_refuses_new_websocket_operations_only(
     secured, dataset, tmp_path, caplog
 ):
-    """Rechecks meanwhile close nothing and audit nothing; a new operation gets an
-    error (a denial in the audit trail, as over HTTP); the connection and its
-    subscription live on."""
+    """A new operation gets an error (a denial in the audit trail, as over HTTP); the
+    connection and its subscription live on."""
     key = secured.keys["console"]
     async with _open(secured) as ws:
         await _acknowledged(ws, key)
         await ws_send(ws, {"type": "subscribe", "id": "s", "payload": order_watch(dataset)})
         assert (await _received(ws))["type"] == "next"
         with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
-            with _key_store_down(secured, tmp_path):
-                await eventually(
-                    lambda: _unchecked(caplog.records) >= 3,
-                    "three rechecks meet the outage",  # every 0.2 s
-                    timeout_s=HANG_S,
-                )
+            with _key_store_down(secured, tmp_path, itertools.repeat(True)):
                 await ws_send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
                 refused = await _received(ws)
-            assert _unchecked(caplog.records) >= 3
             assert (refused["type"], refused["id"]) == ("error", "q")
             assert refused["payload"][0]["extensions"]["code"] == "AUTH_UNAVAILABLE"
             await ws_send(ws, {"type": "subscribe", "id": "q", "payload": TYPENAME})
