@@ -161,6 +161,7 @@ class _Call:
     body: bytes | None
     accept_statuses: Collection[int] = ()
     headers: Mapping[str, str] | None = None
+    caller_input: bool = True
 
 
 class _RawBatch(msgspec.Struct, rename="camel"):
@@ -256,9 +257,18 @@ class SourceClient:
     ) -> dict[str, T | None]:
         """One batch read: found records by ``key``, ``None`` for ids the source says it
         does not have. Ids in neither (a partial answer, or a record that failed to
-        decode) are left out, for the caller to report."""
+        decode) are left out, for the caller to report.
+
+        The ids were checked by the gateway or come from another source's records, and
+        the contract lists unknown ones in ``notFound``: a 4xx refusing the batch is the
+        source's failure (a moved route, a broken contract), not the caller's input."""
         batch = await self.request_json(
-            "GET", path, _RawBatch, params={param: ",".join(ids)}, batch_size=len(ids)
+            "GET",
+            path,
+            _RawBatch,
+            params={param: ",".join(ids)},
+            batch_size=len(ids),
+            caller_input=False,
         )
         found: dict[str, T | None] = dict.fromkeys(batch.not_found)
         decoder = self._decoder(record_type)
@@ -283,6 +293,7 @@ class SourceClient:
         batch_size: int = 1,
         accept_statuses: Collection[int] = (),
         headers: Mapping[str, str] | None = None,
+        caller_input: bool = True,
     ) -> T:
         """Call the source and decode its JSON answer into ``into``, or raise
         ``SourceError``. Only ``idempotent`` calls are ever retried.
@@ -291,9 +302,11 @@ class SourceClient:
         failure): a 2xx one decodes into ``into`` too, any other raises
         :class:`SourceAnswered` with the raw body (e.g. a 409 refusal's ErrorBody).
         ``headers`` are sent besides the client's own (e.g. ``Idempotency-Key``).
+        A 4xx refusing the call is the caller's input at fault (:class:`SourceRejected`)
+        only while the call carries ``caller_input``; else it is the source's failure.
         """
         encoded = None if body is None else msgspec.json.encode(body)
-        call = _Call(method, path, params, encoded, accept_statuses, headers)
+        call = _Call(method, path, params, encoded, accept_statuses, headers, caller_input)
         waited_s = 0.0
         background = deadline.in_background()
         while True:
@@ -410,7 +423,11 @@ class SourceClient:
                     raise _Throttled(self.name, wait_s)
                 if status != 200 and status not in request.accept_statuses:
                     call.outcome = "unavailable" if status >= 500 else "rejected"
-                    if 400 <= status < 500 and status not in _NOT_THE_CALLERS:
+                    if (
+                        request.caller_input
+                        and 400 <= status < 500
+                        and status not in _NOT_THE_CALLERS
+                    ):
                         log.info(
                             "%s refused %s %s with HTTP %d: %s",
                             self.name,

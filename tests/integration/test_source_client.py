@@ -138,6 +138,22 @@ async def test_client_errors_never_open_the_breaker(upstream, status):
     await client.close()
 
 
+@pytest.mark.parametrize("status", [400, 404])
+async def test_a_batch_read_refused_whole_is_the_sources_failure(upstream, status):
+    """A batch read carries ids the gateway checked or another source sent, and unknown
+    ids belong in notFound: a 4xx refusing the batch (a moved route, a broken contract)
+    is the source failing, reported so and counted by the breaker."""
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url, breaker_min_calls=4, retry_attempts=1))
+    server.statuses = [status] * 4
+    for _ in range(4):
+        with pytest.raises(SourceError) as failure:
+            await client.fetch_batch("/thing", "ids", ["a"], dict, key=str)
+        assert failure.value.code == "SOURCE_BAD_RESPONSE"
+    assert client.breaker.state == OPEN
+    await client.close()
+
+
 async def test_a_429_is_waited_out_and_never_a_failure_but_timeouts_are(upstream):
     """A source's 429 asks the gateway to slow down: the call waits what Retry-After
     says and goes again, a write too (a 429 was not processed), and the breaker hears
