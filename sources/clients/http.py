@@ -484,8 +484,7 @@ class SourceClient:
             ) as resp:
                 wait_s = 0.0
                 if resp.status == THROTTLED:
-                    wait_s = throttle_wait(resp.headers)
-                    self._pacer.hold(wait_s)
+                    wait_s = self._pacer.hold(throttle_wait(resp.headers))
                 else:
                     self._pacer.note(resp.headers)
                 return resp.status, await resp.read(), wait_s

@@ -14,7 +14,7 @@ from aiohttp import web
 from sources.clients.http import SourceClient
 from sources.failures import SourceError
 from sources.options import SourceConfig
-from sources.resilience import caller, deadline
+from sources.resilience import caller, deadline, throttle
 from sources.resilience.breaker import CLOSED, OPEN
 
 
@@ -46,12 +46,15 @@ class Upstream:
         self.hits: dict[str, int] = {"GET": 0, "POST": 0}
         self.delay_s = 0.0
         self.retry_after: str | None = None  # sent with a 429
+        self.once: dict[str, str] = {}  # sent with the next answer only
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits[request.method] += 1
         await asyncio.sleep(self.delay_s)
         status = self.statuses.pop(0) if self.statuses else 200
         headers = {"Retry-After": self.retry_after} if status == 429 and self.retry_after else {}
+        headers |= self.once
+        self.once = {}
         return web.json_response({"ok": True}, status=status, headers=headers)
 
 
@@ -192,6 +195,52 @@ async def test_a_rate_limit_is_waited_out_only_within_the_deadline(upstream):
     assert failure.value.retryable and "rate limited" in str(failure.value)
     assert 2 <= server.hits["GET"] <= 4
     assert time.monotonic() - started < 0.35
+    assert client.breaker.state == CLOSED
+    await client.close()
+
+
+HELD_S = 1.0  # the bound on a stated wait, for these tests
+
+
+def _in_ms_from_now(seconds: float) -> str:
+    return str(int((time.time() + seconds) * 1000))
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (429, {"Retry-After": "1e9"}),
+        (429, {"Retry-After": "inf"}),
+        # a Unix time in milliseconds, when read as seconds, 57,000 years away
+        (200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": _in_ms_from_now(3600)}),
+    ],
+)
+async def test_a_wait_stated_beyond_reason_holds_the_source_only_so_long(
+    upstream, monkeypatch, status, said
+):
+    """Told once to wait for ever (or for a year), the client holds the source's calls
+    back (a call with 100 ms left fails as rate limited, unsent) no longer than the
+    bound on a stated wait: a call after it reaches the source again. Before the bound,
+    nothing was sent, so no later answer could lift the hold."""
+    monkeypatch.setattr(throttle, "MAX_STATED_WAIT_S", HELD_S)
+    server, url = upstream
+    client = Thing(SourceConfig(base_url=url))
+
+    async def read_within(seconds: float) -> str:
+        deadline.start(seconds)  # in a task of its own: the deadline stays there
+        try:
+            return str(await client.request_json("GET", "/thing", dict))
+        except SourceError as exc:
+            return str(exc)
+
+    server.statuses, server.once = [status], said
+    await asyncio.create_task(read_within(0.1))
+    assert server.hits["GET"] == 1
+    assert "rate limited" in await asyncio.create_task(read_within(0.1))
+    assert server.hits["GET"] == 1  # held: not sent
+    await asyncio.sleep(HELD_S)
+    assert await asyncio.create_task(read_within(1.0)) == str({"ok": True})
+    assert server.hits["GET"] == 2
     assert client.breaker.state == CLOSED
     await client.close()
 

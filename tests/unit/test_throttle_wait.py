@@ -5,6 +5,7 @@ against the wall clock, as the source's limit is."""
 
 from __future__ import annotations
 
+import math
 import time
 from email.utils import formatdate
 
@@ -13,6 +14,7 @@ from multidict import CIMultiDict
 
 from sources.resilience.throttle import (
     DEFAULT_THROTTLE_WAIT_S,
+    MAX_STATED_WAIT_S,
     Pacer,
     rate_limit,
     throttle_wait,
@@ -28,14 +30,25 @@ def headers(**values: str) -> CIMultiDict[str]:
     [
         ({"Retry_After": "2"}, 2.0),
         ({"retry_after": "0.25"}, 0.25),
-        ({"Retry_After": "-3"}, 0.0),
         ({}, DEFAULT_THROTTLE_WAIT_S),
         ({"Retry_After": "soon"}, DEFAULT_THROTTLE_WAIT_S),
         ({"X_RateLimit_Reset": "never"}, DEFAULT_THROTTLE_WAIT_S),
+        # not a finite, non-negative number: not read
+        ({"Retry_After": "-3"}, DEFAULT_THROTTLE_WAIT_S),
+        ({"Retry_After": "inf"}, DEFAULT_THROTTLE_WAIT_S),
+        ({"Retry_After": "NaN"}, DEFAULT_THROTTLE_WAIT_S),
+        ({"Retry_After": "-inf", "X_RateLimit_Reset": "2"}, 2.0),
+        ({"X_RateLimit_Reset": "inf"}, DEFAULT_THROTTLE_WAIT_S),
+        ({"X_RateLimit_Reset": "nan"}, DEFAULT_THROTTLE_WAIT_S),
+        ({"X_RateLimit_Reset": "-5"}, DEFAULT_THROTTLE_WAIT_S),
+        # finite but beyond reason: the bound
+        ({"Retry_After": "1e9"}, MAX_STATED_WAIT_S),
+        ({"Retry_After": "1e400"}, DEFAULT_THROTTLE_WAIT_S),  # float() reads inf
+        ({"X_RateLimit_Reset": "9e18"}, MAX_STATED_WAIT_S),
     ],
 )
 def test_stated_waits(sent, wait_s):
-    assert throttle_wait(headers(**sent)) == wait_s
+    assert throttle_wait(headers(**sent)) == pytest.approx(wait_s, abs=0.01)
 
 
 def test_a_retry_after_date_and_a_reset_time_are_waits_from_now():
@@ -134,3 +147,51 @@ def test_zendesks_headers_hold_background_calls_a_second_at_a_time():
     pacer.note(headers(X_Rate_Limit="700", X_Rate_Limit_Remaining="349"))
     assert 0.5 < pacer.wait_s(background=True) <= DEFAULT_THROTTLE_WAIT_S
     assert pacer.wait_s() == 0.0
+
+
+def test_a_reset_in_milliseconds_is_read_as_such():
+    """A Unix time in milliseconds, read as seconds, would be 57,000 years away."""
+    in_3_s_ms = str(int((time.time() + 3) * 1000))
+    assert 2.0 < throttle_wait(headers(X_RateLimit_Reset=in_3_s_ms)) <= 3.0
+    stated = rate_limit(headers(X_RateLimit_Remaining="0", X_RateLimit_Reset=in_3_s_ms))
+    assert stated is not None and 2.0 < stated.reset - time.time() <= 3.0
+
+
+@pytest.mark.parametrize("reset", ["inf", "nan", "-1"])
+def test_an_unreadable_reset_states_no_limit(reset):
+    assert rate_limit(headers(X_RateLimit_Remaining="0", X_RateLimit_Reset=reset)) is None
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"X_RateLimit_Remaining": "0", "X_RateLimit_Reset": "1e11"},  # a Unix time 3170 AD
+        {"X_RateLimit_Remaining": "0", "X_RateLimit_Reset": "1e300"},
+        {"ratelimit_remaining": "0", "ratelimit_reset": "999999999"},  # seconds from now
+        {"X_RateLimit_Limit": "10", "X_RateLimit_Remaining": "0", "X_RateLimit_Reset": "1e11"},
+    ],
+)
+def test_no_stated_reset_holds_calls_beyond_the_bound(sent):
+    pacer = Pacer()
+    pacer.note(headers(**sent))
+    for background in (False, True):
+        assert MAX_STATED_WAIT_S - 1 < pacer.wait_s(background=background) <= MAX_STATED_WAIT_S
+
+
+@pytest.mark.parametrize(
+    ("asked_s", "held_s"),
+    [
+        (math.inf, MAX_STATED_WAIT_S),
+        (1e9, MAX_STATED_WAIT_S),
+        (math.nan, DEFAULT_THROTTLE_WAIT_S),
+        (-math.inf, 0.0),
+        (-2.0, 0.0),
+        (0.5, 0.5),
+    ],
+)
+def test_no_wait_asked_holds_calls_beyond_the_bound(asked_s, held_s):
+    """What a 429 in all but status asks (Shopify's THROTTLED: its cost over its
+    restore rate, which a shop's numbers may make endless) is bounded the same way."""
+    pacer = Pacer()
+    assert pacer.hold(asked_s) == held_s
+    assert held_s - 0.1 < pacer.wait_s() <= held_s
