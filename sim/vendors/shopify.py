@@ -6,7 +6,9 @@ needs ``X-Shopify-Access-Token`` (401 otherwise, as Shopify answers) and is char
 calculated cost against the account's leaky bucket (Shopify's standard plan: 100
 points restored a second, 1,000 held; a query costing more than 1,000 is refused
 with MAX_COST_EXCEEDED): a query the bucket cannot hold is answered THROTTLED (HTTP
-200, no data), and every answer carries ``extensions.cost``. Changes come through the
+200, no data), and every answer carries ``extensions.cost``. Variables the schema does
+not take (e.g. a country code Shopify has no value for) are refused whole, as Shopify
+refuses them: no data, an INVALID_VARIABLE error a variable. Changes come through the
 OMS's and inventory's admin routes, served here too, or the two mutations, and go out
 as Shopify webhooks (``orders/updated``, ``orders/cancelled``,
 ``inventory_levels/update``, signed ``X-Shopify-Hmac-Sha256``).
@@ -16,18 +18,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from aiohttp import web
 from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLInputType,
+    OperationDefinitionNode,
     execute_sync,
     get_operation_ast,
     parse,
+    print_ast,
     validate,
 )
+from graphql.utilities import type_from_ast, validate_input_value
 
 from sim import inventory, oms
 from sim.common import ACCOUNT_KEY, JSON, PARTIAL_BATCH_KEY, STATS_KEY
@@ -107,6 +113,38 @@ def _refused(requested: int, spent: Spent, message: str, code: str, **said: int)
     return GraphQLAnswer(errors=[error], extensions=_cost(requested, None, spent))
 
 
+def _refused_variables(
+    operation: OperationDefinitionNode, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Shopify's errors for the variables its schema does not take, one a variable:
+    graphql-ruby's message, the ``value`` sent and its ``problems`` (where in the value,
+    and what is wrong there), under the code INVALID_VARIABLE."""
+    errors = []
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in values and definition.default_value is not None:
+            continue
+        value = values.get(name)
+        problems = _problems(value, cast(GraphQLInputType, type_from_ast(SCHEMA, definition.type)))
+        if not problems:
+            continue
+        where = ".".join(str(step) for step in problems[0]["path"])
+        message = f"Variable ${name} of type {print_ast(definition.type)} was provided"
+        message += f" invalid value for {where}" if where else " invalid value"
+        error = GraphQLError(message, definition)
+        extensions = {"code": wire.INVALID_VARIABLE, "value": value, "problems": problems}
+        errors.append({**error.formatted, "extensions": extensions})
+    return errors
+
+
+def _problems(value: Any, type_: GraphQLInputType) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    validate_input_value(
+        value, type_, lambda error, path: found.append({"path": path, "explanation": error.message})
+    )
+    return found
+
+
 def run(request: web.Request, asked: GraphQLRequest) -> GraphQLAnswer:
     """Parse, validate and cost ``asked``, charge the account and execute it."""
     account = request.app[ACCOUNT_KEY]
@@ -119,6 +157,9 @@ def run(request: web.Request, asked: GraphQLRequest) -> GraphQLAnswer:
     if errors or operation is None:
         problems = _formatted(errors) or [{"message": "no operation to run"}]
         return GraphQLAnswer(errors=problems, extensions=_cost(0, 0, account.spend(0)))
+    refused = _refused_variables(operation, asked.variables or {})
+    if refused:
+        return GraphQLAnswer(errors=refused, extensions=_cost(0, 0, account.spend(0)))
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }

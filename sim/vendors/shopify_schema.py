@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import iso3166
 import msgspec
 from aiohttp import web
 from graphql import (
@@ -42,7 +41,7 @@ from sources.adapters.shopify.inventory import shopify_from_item
 from sources.adapters.shopify.orders import shopify_from_order
 from sources.adapters.shopify.search import parse_order_query
 from sources.adapters.shopify.skus import parse_sku_query
-from sources.adapters.shopify.vocabulary import CANCEL_REASON
+from sources.adapters.shopify.vocabulary import CANCEL_REASON, COUNTRY_CODES
 from sources.adapters.shopify.wire import MAX_IDS, MAX_PAGE
 from sources.events import ChangeEvent
 from sources.records import ALREADY_CANCELLED, CancelOrderRequest, InventoryItem, Order
@@ -150,7 +149,7 @@ type InventoryItemConnection {{
 }}
 
 enum OrderCancelReason {{ CUSTOMER DECLINED FRAUD INVENTORY OTHER STAFF }}
-enum CountryCode {{ {" ".join(sorted(c.alpha2 for c in iso3166.countries))} }}
+enum CountryCode {{ {" ".join(sorted(COUNTRY_CODES))} }}
 input OrderCancelRefundMethodInput {{ originalPaymentMethodsRefund: Boolean }}
 input MailingAddressInput {{
   address1: String address2: String city: String company: String countryCode: CountryCode

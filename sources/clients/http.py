@@ -107,11 +107,11 @@ class SourceRejected(SourceError):
     breaker failure, never retried; its message names only the status (the source's
     own words are logged, not shown to the caller)."""
 
-    def __init__(self, source: str, status: int) -> None:
+    def __init__(self, source: str, status: int, why: str | None = None) -> None:
         super().__init__(
             source,
             BAD_USER_INPUT,
-            f"refused the request as invalid (HTTP {status})",
+            f"refused the request as invalid ({why or f'HTTP {status}'})",
             retryable=False,
         )
         self.status = status
@@ -244,7 +244,8 @@ class SourceClient:
         error): how long the decoded ``answer`` asks to wait before its call is sent
         again, as a 429 would; None (the default) when it was not throttled. It may
         also raise :class:`SourceError` for an answer that is an error: the call then
-        failed, as with an unreadable payload."""
+        failed, as with an unreadable payload; or :class:`SourceRejected` for one that
+        refuses the caller's input, as a 4xx does."""
         return None
 
     async def fetch_batch(
@@ -451,11 +452,14 @@ class SourceClient:
                         f"unreadable payload: {exc}",
                         retryable=False,
                     ) from exc
-                asked_s = self.throttled_s(decoded)
+                try:
+                    asked_s = self.throttled_s(decoded)
+                except SourceRejected:
+                    call.outcome = "rejected"  # the caller's input, as with a 4xx
+                    raise
                 if asked_s is not None:  # a 429 in all but status: waited out the same way
                     call.outcome = "throttled"
-                    self._pacer.hold(asked_s)
-                    raise _Throttled(self.name, asked_s)
+                    raise _Throttled(self.name, self._pacer.hold(asked_s))
                 call.outcome = "ok"
                 return decoded
         finally:

@@ -1,7 +1,9 @@
 """The Shopify adapters against the simulated Shopify Admin GraphQL API: the contract
 kit, one GraphQL call per batch (counted by the simulated API's ``/__stats``), the
 250-key limit, the query cost taken as back-pressure (paced, THROTTLED waited out within
-the deadline, never a source failure), the two writes, and webhooks end to end."""
+the deadline, never a source failure), the two writes, an address Shopify has no
+country code for (the caller's error, never a source failure), and webhooks end to
+end."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ import pytest
 from aiohttp import web
 from msgspec.structs import replace
 
+from domain import addresses
+from gateway.settings import SourceSettings
+from resolvers.relay import to_global_id
 from sim.app import create_source_app
 from sim.changes import ChangeError
 from sim.changes.oms import check_address_change, check_cancel
@@ -36,18 +41,24 @@ from sources.adapters.contract import (
 )
 from sources.adapters.protocols import InventoryAdapter, OrdersAdapter
 from sources.adapters.search import OrderSearch
+from sources.adapters.shopify import adapter as shopify_adapter
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.adapter import (
+    INVALID_COUNTRY,
     LINE_CANCEL_NOT_SUPPORTED,
+    UPDATED,
     ShopifyInventory,
     ShopifyOrders,
 )
 from sources.adapters.shopify.client import ShopifyClient
+from sources.adapters.shopify.gid import shopify_gid
 from sources.adapters.shopify.inventory import item_from_shopify, shopify_from_item
 from sources.adapters.shopify.orders import order_from_shopify, shopify_from_order
+from sources.adapters.shopify.queries import CHANGE_ADDRESS
 from sources.clients.changes import ChangeRefused
+from sources.clients.http import SourceRejected
 from sources.events import ChangeEvent, EventType
-from sources.failures import SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
+from sources.failures import BAD_USER_INPUT, SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
     AddressChangeStatus,
@@ -59,10 +70,13 @@ from sources.records import (
     Order,
 )
 from sources.resilience import deadline
+from sources.resilience.breaker import CLOSED
 from sources.telemetry import UPSTREAM_THROTTLE_WAITS
 from sources.webhooks import generate_secret, hmac_signature, new_msg_id
 from tests.support.deliveries import refusal
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.ports import free_port_block
+from tests.support.queries import ADDRESS, NEW_ADDRESS
 from tests.support.serving import served_aiohttp
 from tests.support.timing import HANG_S, TRIES
 
@@ -652,6 +666,84 @@ async def test_an_address_change_a_warehouse_must_decide_is_requested(cluster, d
     assert [(r.address, r.status) for r in pending] == [
         (moved(before), AddressRequestStatus.PENDING)
     ]
+
+
+# --- a country Shopify has no code for: the caller's error, never a source failure ---------
+
+AMERICAN_SAMOA = {"countryCode": "AS", "postalCode": "96799", "region": None}  # ISO, not Shopify
+
+
+async def test_an_address_in_a_country_shopify_lacks_is_refused_unsent(cluster, data):
+    order_id = next(orders_where(data, check_address_change, AddressChangeStatus.APPLIED))
+    before = data.orders[order_id]
+    address = replace(moved(before), country_code="AS", postal_code="96799", region=None)
+    async with opened(ShopifyOrders, cluster.urls["shopify"]) as orders:
+        cluster.reset_stats()
+        with pytest.raises(ChangeRefused) as refused:
+            await orders.change_shipping_address(order_id, address)
+    assert refused.value.code == INVALID_COUNTRY
+    assert stats(cluster).requests == 0
+    assert data.orders[order_id] == before
+
+
+async def test_variables_shopify_refuses_are_the_callers_error_never_a_failure(cluster, data):
+    """Sent all the same, an address Shopify's CountryCode has no value for is refused
+    whole (HTTP 200, INVALID_VARIABLE): the caller's input, as a 4xx is, however often
+    it comes; the breaker hears of no failure."""
+    order_id = next(orders_where(data, check_address_change, AddressChangeStatus.APPLIED))
+    before = data.orders[order_id]
+    change = {"id": shopify_gid("Order", order_id), "shippingAddress": {"countryCode": "AS"}}
+    url = cluster.urls["shopify"]
+    async with opened(ShopifyOrders, url, breaker_min_calls=4) as orders:
+        for _ in range(10):
+            with pytest.raises(SourceRejected) as refused:
+                await orders.graphql(CHANGE_ADDRESS, {"input": change}, UPDATED, write=True)
+            assert (refused.value.code, refused.value.retryable) == (BAD_USER_INPUT, False)
+        assert orders.breaker.state == CLOSED
+        assert await orders.orders_by_ids([order_id]) == {order_id: before}
+    assert data.orders[order_id] == before
+
+
+@pytest.mark.parametrize(("list_lags", "code"), [(False, INVALID_COUNTRY), (True, BAD_USER_INPUT)])
+async def test_through_the_graph_the_refusal_is_a_user_error_and_the_oms_stays_up(
+    cluster, data, monkeypatch, list_lags, code
+):
+    """orderUpdateShippingAddress to American Samoa (an ISO code the address rules take)
+    over a Shopify OMS: a user error every time, and the OMS's breaker (opened here by
+    3 failures in 4 calls) stays closed. The adapter refuses it unsent; were its list
+    of countries behind Shopify's (here: the ISO list), Shopify's INVALID_VARIABLE
+    answer is BAD_USER_INPUT."""
+    if list_lags:
+        monkeypatch.setattr(shopify_adapter, "COUNTRY_CODES", addresses.COUNTRY_CODES)
+    native = {name: cluster.urls[name] for name in ("oms", "inventory", "carrier", "ticketing")}
+    settings = settings_for(native)
+    oms = SourceSettings(
+        url=cluster.urls["shopify"],
+        adapter="shopify",
+        credential=SIM_API_KEY,
+        webhook_secret=SECRET,
+        breaker_min_calls=4,
+    )
+    settings = replace(settings, sources={**settings.sources, "oms": oms})
+    order_id = next(orders_where(data, check_address_change, AddressChangeStatus.APPLIED))
+    before = data.orders[order_id]
+    address = {**NEW_ADDRESS, **AMERICAN_SAMOA}
+    variables = {"input": {"orderId": to_global_id("Order", order_id), "address": address}}
+    async with in_process_gateway(settings) as gateway:
+        cluster.reset_stats()
+        for _ in range(10):
+            body = await gateway.query(ADDRESS, variables)
+            assert body["data"]["orderUpdateShippingAddress"] == {
+                "status": None,
+                "requestId": None,
+                "order": None,
+                "userErrors": [{"code": code}],
+            }, body
+        asked = (stats(cluster).requests, stats(cluster).batch_sizes)  # before readyz's ping
+        _, ready = await gateway.readyz()
+    assert asked == (1 + 10 * list_lags, {"nodes": [1]})  # the order, read once; the changes
+    assert [s["breaker"] for s in ready["sources"] if s["name"] == "oms"] == [CLOSED]
+    assert data.orders[order_id] == before
 
 
 # --- webhooks end to end -------------------------------------------------------------------

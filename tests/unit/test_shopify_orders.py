@@ -1,6 +1,6 @@
 """Shopify's orders and ours (sources/adapters/shopify/orders.py): the round trip of
-a seeded data set, and answers written in Shopify's documented shapes, awkward cases
-and throttling included."""
+a seeded data set, and answers written in Shopify's documented shapes, awkward cases,
+throttling and refused variables included."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from sim.seed import Dataset
 from sources import records
 from sources.adapters.shopify import wire
+from sources.adapters.shopify.client import refuses_variables
 from sources.adapters.shopify.gid import parse_gid
 from sources.adapters.shopify.orders import order_from_shopify, shopify_from_order
 from tests.support.shopify_payloads import through_json
@@ -312,3 +313,39 @@ def test_an_answer_with_room_left_is_not_throttled():
     assert not envelope.throttled
     assert envelope.extensions is not None and envelope.extensions.cost is not None
     assert envelope.extensions.cost.wait_s() == 0.0
+
+
+# Variables Shopify's schema does not take: with the code Shopify adds, and as
+# graphql-ruby writes them without one; neither ran the query.
+INVALID_VARIABLE = msgspec.json.encode({"errors": [{
+    "message": "Variable $input of type OrderInput! was provided invalid value for "
+               "shippingAddress.countryCode",
+    "locations": [{"line": 1, "column": 28}],
+    "extensions": {
+        "code": "INVALID_VARIABLE",
+        "value": {"id": "gid://shopify/Order/1", "shippingAddress": {"countryCode": "AS"}},
+        "problems": [{"path": ["shippingAddress", "countryCode"],
+                      "explanation": 'Expected "AS" to be one of: AC, AD, AE'}]}}]})  # fmt: skip
+WITHOUT_A_CODE = msgspec.json.encode({"errors": [{
+    "message": "Variable $ids of type [ID!]! was provided invalid value for 0",
+    "locations": [{"line": 1, "column": 19}],
+    "extensions": {
+        "value": ["52048166948"],
+        "problems": [{"path": [0],
+                      "explanation": "Invalid global id `52048166948`"}]}}]})  # fmt: skip
+NOT_THE_VARIABLES = [
+    b'{"errors": [{"message": "Access denied", "extensions": {"code": "ACCESS_DENIED"}}]}',
+    b'{"errors": [{"message": "Field \'nope\' doesn\'t exist on type \'Order\'",'
+    b' "extensions": {"code": "undefinedField", "typeName": "Order", "fieldName": "nope"}}]}',
+    b'{"errors": [{"message": "Internal error. Looks like something went wrong on our end."}]}',
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "refused"),
+    [(INVALID_VARIABLE, True), (WITHOUT_A_CODE, True), *((a, False) for a in NOT_THE_VARIABLES)],
+)
+def test_only_variables_shopify_refused_are_the_callers_input(answer: bytes, refused: bool):
+    envelope = msgspec.json.decode(answer, type=wire.Envelope[wire.OrdersData])
+    assert envelope.data is None and not envelope.throttled
+    assert [refuses_variables(error) for error in envelope.errors] == [refused]

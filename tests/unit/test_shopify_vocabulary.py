@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from domain import addresses
 from sources import records
 from sources.adapters.shopify import vocabulary as shopify
+from sources.adapters.shopify.adapter import INVALID_COUNTRY
 from sources.adapters.vocabulary import Vocabulary
 
 # --- vocabularies: every value the reference documents, onto ours ---------------------
@@ -164,3 +166,23 @@ def test_an_unlisted_carrier_keeps_its_name():
     assert shopify.carrier_code("Canada Post") == "canada post"
     assert shopify.tracking_company("") is None
     assert shopify.carrier_code(None) == ""
+
+
+# --- countries: CountryCode (GraphQL Admin reference) against ISO 3166-1 ---------------
+
+# ISO codes that are no CountryCode value: US territories and the states in free
+# association with the US (filed under US), and Antarctica.
+NOT_SHOPIFYS = {"AQ", "AS", "FM", "GU", "MH", "MP", "PR", "PW", "VI"}
+# CountryCode values that are no officially assigned ISO code: Ascension Island,
+# Netherlands Antilles, Tristan da Cunha, Kosovo, and an unknown region.
+ONLY_SHOPIFYS = {"AC", "AN", "TA", "XK", "ZZ"}
+
+
+def test_shopifys_countries_are_iso_codes_less_the_territories_it_files_elsewhere():
+    assert addresses.COUNTRY_CODES - shopify.COUNTRY_CODES == NOT_SHOPIFYS
+    assert shopify.COUNTRY_CODES - addresses.COUNTRY_CODES == ONLY_SHOPIFYS
+    assert len(shopify.COUNTRY_CODES) == 245
+
+
+def test_a_country_shopify_lacks_is_refused_as_the_address_rules_refuse_one():
+    assert INVALID_COUNTRY == addresses.INVALID_COUNTRY

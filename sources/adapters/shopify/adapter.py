@@ -37,7 +37,7 @@ from sources.adapters.shopify.orders import order_from_shopify
 from sources.adapters.shopify.refusals import Refusal, cancel_refusal, update_refusal
 from sources.adapters.shopify.search import numbers_query, order_query
 from sources.adapters.shopify.skus import sku_query
-from sources.adapters.shopify.vocabulary import CANCEL_REASON
+from sources.adapters.shopify.vocabulary import CANCEL_REASON, COUNTRY_CODES
 from sources.adapters.shopify.webhooks import (
     INVENTORY_TOPICS,
     ITEM_UNKNOWN,
@@ -73,6 +73,9 @@ SOURCE_DOWN = "WEBHOOK_SOURCE_UNAVAILABLE"  # a webhook that needs the source, w
 S = TypeVar("S", bound=msgspec.Struct)
 # Shopify cancels whole orders only: a cancel of some lines is refused without a call.
 LINE_CANCEL_NOT_SUPPORTED = "LINE_CANCEL_NOT_SUPPORTED"
+# An address in a country Shopify has no code for is refused without a call, with the
+# code domain.addresses refuses an unknown country with.
+INVALID_COUNTRY = "INVALID_COUNTRY"
 # orderCancel runs as a job: polled with pauses growing to the most, for at most
 # MAX_JOB_WAIT_S when the request has no deadline.
 JOB_POLL_S, MAX_JOB_POLL_S, MAX_JOB_WAIT_S = 0.05, 0.5, 5.0
@@ -331,8 +334,16 @@ class ShopifyOrders(ShopifyClient):
         """``orderUpdate`` with the new shipping address, replaced whole. Shopify
         applies it at once unless something downstream holds the change (the simulated
         Shopify: a warehouse that has the work, as the native OMS): an order answered
-        without the address asked is REQUESTED (Shopify names no request). Never
-        retried."""
+        without the address asked is REQUESTED (Shopify names no request). An address
+        in a country Shopify has no code for is refused (INVALID_COUNTRY) without a
+        call. Never retried."""
+        if address.country_code not in COUNTRY_CODES:
+            raise ChangeRefused(
+                self.name,
+                INVALID_COUNTRY,
+                f"countryCode {address.country_code} is not a country at Shopify, which files "
+                "some territories under another country's code (e.g. Puerto Rico under US)",
+            )
         change = {"id": self._known(order_id), "shippingAddress": address_input(address)}
         variables = {"input": change}
         data, _ = await self.graphql(queries.CHANGE_ADDRESS, variables, UPDATED, write=True)

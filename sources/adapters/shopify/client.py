@@ -9,8 +9,10 @@ code THROTTLED) is back-pressure like a 429: every call waits until the bucket h
 the refused cost again and the query is sent again within the request's deadline
 (a mutation too: a throttled one did not run), never a breaker failure. A batch
 that costs more than one query may (MAX_COST_EXCEEDED) is asked again in smaller
-calls (:meth:`ShopifyClient.in_calls`), never a breaker failure either. Any other
-error of the whole request (no ``path``: a query Shopify refused, ACCESS_DENIED,
+calls (:meth:`ShopifyClient.in_calls`), never a breaker failure either. Variables
+Shopify's schema does not take (INVALID_VARIABLE) carry the caller's input: refused
+as a 4xx is (:class:`SourceRejected`), never a breaker failure. Any other error of
+the whole request (no ``path``: a query Shopify refused, ACCESS_DENIED,
 INTERNAL_SERVER_ERROR) is a bad response, a failed call; errors of one place in
 ``data`` (with a ``path``) are a partial answer, for the caller.
 """
@@ -29,7 +31,12 @@ import msgspec
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.cost import CostBucket, throttled_wait_s
 from sources.adapters.shopify.queries import DOCUMENTS, PING
-from sources.clients.http import MAX_THROTTLE_WAIT_S, SourceAnswered, SourceClient
+from sources.clients.http import (
+    MAX_THROTTLE_WAIT_S,
+    SourceAnswered,
+    SourceClient,
+    SourceRejected,
+)
 from sources.failures import SOURCE_BAD_RESPONSE, SourceError
 from sources.options import SourceConfig
 from sources.resilience import deadline
@@ -72,6 +79,13 @@ class TooCostly(SourceAnswered):
         SourceError.__init__(self, source, SOURCE_BAD_RESPONSE, message, retryable=False)
         self.status, self.body = 200, b""
         self.refused = refused
+
+
+def refuses_variables(problem: wire.GraphQLError) -> bool:
+    """Whether an error of the whole request is Shopify refusing a variable's value:
+    INVALID_VARIABLE, or graphql-ruby's ``problems`` without a code."""
+    found = problem.extensions
+    return found is not None and (found.code == wire.INVALID_VARIABLE or bool(found.problems))
 
 
 class Nodes(wire.Wire, frozen=True, kw_only=True):
@@ -244,7 +258,8 @@ class ShopifyClient(SourceClient):
 
     def throttled_s(self, answer: Any) -> float | None:
         """Read the cost of every answer; a THROTTLED one asks to wait until the bucket
-        holds the refused cost again; an error of the whole request fails the call."""
+        holds the refused cost again; refused variables are the caller's error; any
+        other error of the whole request fails the call."""
         if not isinstance(answer, Answer):
             return None
         if answer.cost is not None:
@@ -254,6 +269,9 @@ class ShopifyClient(SourceClient):
         for problem in whole:
             if problem.extensions and problem.extensions.code == wire.MAX_COST_EXCEEDED:
                 raise TooCostly(self.name, problem.extensions)
+        if wait_s is None and any(refuses_variables(p) for p in whole):
+            log.info("%s: Shopify refused the variables: %s", self.name, [p.message for p in whole])
+            raise SourceRejected(self.name, 200, wire.INVALID_VARIABLE)
         if wait_s is None and whole:
             codes = sorted({(p.extensions and p.extensions.code) or "no code" for p in whole})
             log.warning("%s: Shopify answered %s", self.name, [p.message for p in whole])

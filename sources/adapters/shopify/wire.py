@@ -28,6 +28,9 @@ THROTTLED = "THROTTLED"  # errors[].extensions.code of a query refused for its c
 # bucket holds ("GraphQL Admin API rate limits": a single query costs at most 1,000)
 MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 MAX_QUERY_COST = 1000
+# errors[].extensions.code of a request whose variables the schema does not take (a
+# value its type has not, e.g. a CountryCode Shopify lacks): the query did not run
+INVALID_VARIABLE = "INVALID_VARIABLE"
 # The quantity names ("Apps in inventory management", inventory states) we read.
 QUANTITY_NAMES = ("available", "committed", "reserved", "incoming", "on_hand")
 
@@ -245,10 +248,20 @@ class OrderUpdatePayload(Wire, frozen=True, kw_only=True):
 # --- the GraphQL envelope ------------------------------------------------------------
 
 
+class VariableProblem(Wire, frozen=True, kw_only=True):
+    """What is wrong with a variable's value, and where in it (graphql-ruby's shape)."""
+
+    path: list[str | int] = []
+    explanation: str = ""
+
+
 class ErrorExtensions(Wire, frozen=True, kw_only=True):
     code: str | None = None  # e.g. THROTTLED, MAX_COST_EXCEEDED, ACCESS_DENIED
     cost: int | None = None  # MAX_COST_EXCEEDED: what the query would have cost
     max_cost: int | None = None  # MAX_COST_EXCEEDED: the most one query may cost
+    # a variable's value the schema does not take ("was provided invalid value"),
+    # with INVALID_VARIABLE or, as graphql-ruby writes it, without a code
+    problems: list[VariableProblem] | None = None
 
 
 class GraphQLError(Wire, frozen=True, kw_only=True):
