@@ -196,12 +196,20 @@ class CachedUpstreams:
         return await self._announce(notice, strict)
 
     async def _announce(self, notice: ChangeNotice, strict: bool = False) -> int:
-        # Recorded first: a fetch here that ends after the shared delete must not
-        # write its (possibly older) answer back.
-        self.invalidations.record(notice.tags)
-        deleted = await self.backend.invalidate_tags(notice.tags, strict=strict)
-        await self._drop_local(notice.tags)
+        deleted = await self._forget(notice.tags, strict=strict)
         await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice), strict=strict)
+        return deleted
+
+    async def _forget(self, tags: Sequence[str], *, strict: bool = False) -> int:
+        """Delete the entries under ``tags`` in the shared cache and this process's
+        copies. Noted before (a fetch here that ends after the shared delete must not
+        write its older answer back) and again after: a request that began meanwhile
+        may still have read an old entry, shared or local, and must not write it back
+        either (an entry, or a whole response)."""
+        self.invalidations.record(tags)
+        deleted = await self.backend.invalidate_tags(tags, strict=strict)
+        await self._drop_local(tags)
+        self.invalidations.record(tags)
         return deleted
 
     async def _on_notice(self, message: bytes) -> None:
@@ -212,13 +220,11 @@ class CachedUpstreams:
             return
         if notice.event is not None and notice.origin != self.instance:
             self._tell_adapters(notice.event)
-        self.invalidations.record(notice.tags)
         if notice.origin != self.instance:
             # A fetch here that ended after the announcer's shared delete, but before
             # this notice arrived, may have written the old value back; this process's
             # later write-backs are guarded now, so one more delete leaves none.
-            await self.backend.invalidate_tags(notice.tags)
-        await self._drop_local(notice.tags)
+            await self._forget(notice.tags)
         if notice.event is not None:
             for listener in list(self.listeners):
                 try:

@@ -249,6 +249,42 @@ def test_invalidations_forget_after_the_horizon_and_then_assume_a_change():
     assert changes.changed_since(after_a, ["b"])
 
 
+class HeldDeletes(MemoryBackend):
+    """A shared cache whose tag deletes land only once ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def invalidate_tags(self, tags: Sequence[str], *, strict: bool = False) -> int:
+        self.held.set()
+        await self.release.wait()
+        return await super().invalidate_tags(tags, strict=strict)
+
+
+async def test_a_request_begun_while_the_shared_delete_is_on_its_way_writes_nothing_back(
+    sim: SimCluster,
+) -> None:
+    """Between noting a change and its shared delete landing, a request that begins may
+    still read the old entry (shared, or this process's copy): the change must count as
+    after it, so what it read is never written back (an entry, a whole response)."""
+    names = ("oms", "inventory", "carrier", "ticketing")
+    upstreams = Upstreams.open(*(SourceConfig(base_url=sim.urls[n]) for n in names))
+    backend = HeldDeletes()
+    cached = CachedUpstreams.build(upstreams, backend, {n: default_policy(n) for n in names})
+    tags = [sku_tag("SKU-1")]
+    try:
+        change = asyncio.create_task(cached.invalidate(tags))
+        await backend.held.wait()  # noted here; the shared delete is on its way
+        since = cached.invalidations.epoch  # a request begins, and may read the old entry
+        backend.release.set()
+        await change
+        assert cached.invalidations.changed_since(since, tags)
+    finally:
+        await upstreams.close()
+
+
 @pytest.fixture
 def own_dataset(make_dataset: MakeDataset) -> Dataset:
     """For ``own_sim`` (tests/support/own_sources.py): the test changes its stock."""
