@@ -3,8 +3,11 @@ feed live updates.
 
 Verified by the source's adapter (the native sources: Standard Webhooks signature,
 5-minute tolerance, any live secret; a vendor: its own signature and payload), then
-claimed by event id in the shared cache, then applied: the event's tags are deleted
-in every instance's cache and the event goes to every instance's live subscribers.
+claimed by event id in the shared cache (an id the signature covers: the sender's
+signed id, or a digest of what a vendor signed where its id is an unsigned header, so
+a replay cannot claim anew by changing a header), then applied: the event's tags are
+deleted in every instance's cache and the event goes to every instance's live
+subscribers.
 Only once that worked is the id marked applied (a later delivery of it: 409). If the
 shared cache cannot claim, delete or announce, the answer is 503 and the claim is
 released, so the sender's retry applies the event. A refused event changes nothing.

@@ -56,7 +56,9 @@ class WebhookError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class VerifiedEvent:
-    msg_id: str  # the sender's delivery id: the same on every retry of one event
+    # What the receiver claims the delivery by: the same on every retry of one event,
+    # and covered by its signature, so a replay cannot make a new one.
+    msg_id: str
     event: ChangeEvent
 
 
@@ -79,8 +81,20 @@ def hmac_signature(secret: str, message: bytes) -> str:
 
 def signed_with_any(sent: str, message: bytes, secrets: Sequence[str]) -> bool:
     """Whether ``sent`` is :func:`hmac_signature` of ``message`` under any of
-    ``secrets`` (two during a rotation), compared in constant time."""
+    ``secrets`` (two during a rotation), compared in constant time.
+
+    A header that is not ASCII (Starlette decodes header bytes as latin-1) is no
+    base64 and matches nothing; ``compare_digest`` would raise on it."""
+    if not sent.isascii():
+        return False
     return any(hmac.compare_digest(sent, hmac_signature(s, message)) for s in secrets)
+
+
+def signed_content_id(prefix: str, signed: bytes) -> str:
+    """A delivery's id for a vendor whose delivery id is an unsigned header:
+    ``prefix`` and the SHA-256 of the bytes its signature covers, so a replay cannot
+    make a new id by changing a header (a retry of one event sends the same bytes)."""
+    return f"{prefix}:{hashlib.sha256(signed).hexdigest()}"
 
 
 def signature_timestamp() -> str:

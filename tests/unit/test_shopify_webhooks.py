@@ -1,7 +1,8 @@
 """Shopify's webhooks through the Shopify adapters (sources/adapters/shopify/
-webhooks.py): the signature over the raw body under any live secret, the topics each
-source takes, the SKU of an inventory level, and the simulated Shopify's deliveries
-read back."""
+webhooks.py): the signature over the raw body under any live secret, the event id
+taken from what it signs (never the unsigned webhook id), the topics each source
+takes, the SKU of an inventory level, and the simulated Shopify's deliveries read
+back."""
 
 from __future__ import annotations
 
@@ -115,7 +116,6 @@ async def test_a_signed_order_webhook_is_an_order_event(orders, topic, payload, 
     assert verified.event == ChangeEvent(
         type=kind, occurred_at=AT, order_id="ord_820982911946154508"
     )
-    assert verified.msg_id == f"shopify:{WEBHOOK_ID}"
 
 
 async def test_a_webhook_that_is_not_signed_right_is_refused(orders):
@@ -128,10 +128,42 @@ async def test_a_webhook_that_is_not_signed_right_is_refused(orders):
     assert await refusal(orders, body, other) == (401, "WEBHOOK_SIGNATURE_INVALID")
 
 
+@pytest.mark.parametrize("first", ["\u00e9", "\u2603"])
+async def test_a_signature_header_that_is_not_ascii_is_refused_as_a_bad_signature(orders, first):
+    """Starlette decodes header bytes as latin-1: such a header is text, not base64."""
+    body, headers = signed("orders/updated", ORDER)
+    sent = headers["X-Shopify-Hmac-Sha256"]
+    headers["X-Shopify-Hmac-Sha256"] = first + sent[1:]
+    assert await refusal(orders, body, headers) == (401, "WEBHOOK_SIGNATURE_INVALID")
+
+
 async def test_headers_are_read_in_any_case(orders):
     body, headers = signed("orders/updated", ORDER)
     lowered = {name.lower(): value for name, value in headers.items()}
-    assert (await orders.verify_webhook(body, lowered)).msg_id == f"shopify:{WEBHOOK_ID}"
+    verified = await orders.verify_webhook(body, lowered)
+    assert verified == await orders.verify_webhook(body, headers)
+
+
+@pytest.mark.parametrize("webhook_id", ["another", WEBHOOK_ID.upper(), f" {WEBHOOK_ID}", None])
+async def test_a_signed_body_is_one_event_whatever_webhook_id_comes_with_it(orders, webhook_id):
+    """The signature covers the body alone: a replay may send any X-Shopify-Webhook-Id
+    (or none), and must still be the event already claimed."""
+    body, headers = signed("orders/updated", ORDER)
+    first = await orders.verify_webhook(body, headers)
+    replayed = {k: v for k, v in headers.items() if k != "X-Shopify-Webhook-Id"}
+    if webhook_id is not None:
+        replayed["X-Shopify-Webhook-Id"] = webhook_id
+    assert (await orders.verify_webhook(body, replayed)).msg_id == first.msg_id
+
+
+async def test_another_body_or_topic_is_another_event(orders):
+    """Shopify sends one change under two topics with the same body (orders/cancelled
+    and orders/updated): both apply. A changed order is another body."""
+    updated = await orders.verify_webhook(*signed("orders/updated", ORDER))
+    cancelled = await orders.verify_webhook(*signed("orders/cancelled", ORDER))
+    later = {**ORDER, "updated_at": "2021-12-31T19:00:01-05:00"}
+    changed = await orders.verify_webhook(*signed("orders/updated", later))
+    assert len({updated.msg_id, cancelled.msg_id, changed.msg_id}) == 3
 
 
 @pytest.mark.parametrize(
@@ -153,9 +185,6 @@ async def test_a_signed_webhook_that_is_no_such_payload_is_refused(orders):
         **signed("orders/updated", ORDER)[1],
         "X-Shopify-Hmac-Sha256": signature(SECRET, body),
     }
-    assert await refusal(orders, body, headers) == (400, "WEBHOOK_BODY_INVALID")
-    body, headers = signed("orders/updated", ORDER)
-    del headers["X-Shopify-Webhook-Id"]
     assert await refusal(orders, body, headers) == (400, "WEBHOOK_BODY_INVALID")
 
 

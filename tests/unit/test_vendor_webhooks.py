@@ -1,7 +1,8 @@
 """Change events through the adapter seam: each adapter checks its own deliveries (the
 native ones Standard Webhooks, AfterShip its ``aftership-hmac-sha256``, Zendesk its
 ``X-Zendesk-Webhook-Signature`` over timestamp and body) and turns them into our change
-event, or refuses them with the status and code the receiver answers."""
+event, with an id the signature covers, or refuses them with the status and code the
+receiver answers (a header that is not ASCII as any bad signature)."""
 
 from __future__ import annotations
 
@@ -95,6 +96,19 @@ async def test_a_signed_aftership_delivery_that_is_no_tracking_update_is_refused
     assert await refusal(aftership, body, headers) == (400, "WEBHOOK_BODY_INVALID")
 
 
+# Starlette decodes header bytes as latin-1, so a header may hold any of these; the
+# compare of a text signature raised on them (a 500 before the delivery was checked).
+NOT_ASCII = ["\u00e9" + "A" * 43, "v1,\u00e9" + "A" * 43, "\u2603"]
+
+
+@pytest.mark.parametrize("sent", NOT_ASCII)
+async def test_an_aftership_signature_that_is_not_ascii_is_refused_as_a_bad_one(aftership, sent):
+    assert await refusal(aftership, BODY, {"aftership-hmac-sha256": sent}) == (
+        401,
+        "WEBHOOK_SIGNATURE_INVALID",
+    )
+
+
 async def test_an_adapter_without_a_webhook_secret_refuses_every_delivery():
     adapter = AfterShipTracking(SourceConfig(base_url="http://127.0.0.1:9", credential="key"))
     try:
@@ -117,6 +131,26 @@ async def test_the_native_carrier_takes_standard_webhooks_only():
         assert (await native.verify_webhook(body, sign(secret, body))).event == event
         aftership_style = {"aftership-hmac-sha256": signature(secret, BODY)}
         assert await refusal(native, BODY, aftership_style) == (401, "WEBHOOK_SIGNATURE_INVALID")
+    finally:
+        await native.close()
+
+
+@pytest.mark.parametrize("sent", NOT_ASCII)
+@pytest.mark.parametrize("header", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+async def test_a_standard_webhook_header_that_is_not_ascii_is_refused_as_a_bad_signature(
+    header, sent
+):
+    secret = generate_secret()
+    native = CarrierClient(SourceConfig(base_url="http://127.0.0.1:9", webhook_secrets=(secret,)))
+    try:
+        event = ChangeEvent(
+            type=EventType.TRACKING_UPDATED,
+            occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
+            tracking_number="1Z1",
+        )
+        body = msgspec.json.encode(event)
+        headers = sign(secret, body) | {header: sent}
+        assert await refusal(native, body, headers) == (401, "WEBHOOK_SIGNATURE_INVALID")
     finally:
         await native.close()
 
@@ -166,7 +200,38 @@ async def test_a_zendesk_trigger_delivery_is_a_ticket_change(zendesk):
         order_id="ord_811127",
         ticket_id="35436",
     )
-    assert verified.msg_id == "zendesk:8350205582"
+
+
+async def test_a_zendesk_delivery_is_one_event_whatever_invocation_id_comes_with_it(zendesk):
+    """The invocation id is unsigned: a replay within the five minutes may send any (or
+    none) and must still be the event already claimed; only Zendesk can sign another
+    timestamp or body."""
+    stamp = signature_timestamp()
+    headers = zendesk_headers(stamp)
+    first = await zendesk.verify_webhook(TRIGGER, headers)
+    for replayed in (
+        headers | {"X-Zendesk-Webhook-Invocation-Id": "8350205583"},
+        {k: v for k, v in headers.items() if k != "X-Zendesk-Webhook-Invocation-Id"},
+    ):
+        assert (await zendesk.verify_webhook(TRIGGER, replayed)).msg_id == first.msg_id
+    earlier = (datetime.now(UTC) - timedelta(seconds=30)).replace(microsecond=0).isoformat()
+    other_body = TRIGGER.replace(b"35436", b"35437")
+    others = {
+        (await zendesk.verify_webhook(TRIGGER, zendesk_headers(earlier))).msg_id,
+        (await zendesk.verify_webhook(other_body, zendesk_headers(stamp, other_body))).msg_id,
+    }
+    assert len(others | {first.msg_id}) == 3
+
+
+@pytest.mark.parametrize("sent", NOT_ASCII)
+@pytest.mark.parametrize(
+    "header", ["X-Zendesk-Webhook-Signature", "X-Zendesk-Webhook-Signature-Timestamp"]
+)
+async def test_a_zendesk_header_that_is_not_ascii_is_refused_as_a_bad_signature(
+    zendesk, header, sent
+):
+    headers = zendesk_headers(signature_timestamp()) | {header: sent}
+    assert await refusal(zendesk, TRIGGER, headers) == (401, "WEBHOOK_SIGNATURE_INVALID")
 
 
 async def test_a_zendesk_delivery_signed_wrong_or_long_ago_is_refused(zendesk):

@@ -3,10 +3,16 @@ payloads of the REST resources, as Shopify sends them).
 
 A delivery is signed with ``X-Shopify-Hmac-Sha256``: base64 of the HMAC-SHA256 of the
 raw body under the app's client secret (any of the configured secrets, for a
-rotation), checked before the body is read. ``X-Shopify-Topic`` names what happened,
-``X-Shopify-Webhook-Id`` the delivery (the same on every retry: our event id is
-``shopify:<id>``). Shopify signs no timestamp: a replay within ten minutes is refused
-by that id, a later one only drops cache entries again.
+rotation), checked before the body is read. ``X-Shopify-Topic`` names what happened.
+
+The signature covers the body alone, so no header can name the delivery: a replay of a
+captured body could send any ``X-Shopify-Webhook-Id``. Our event id is
+``shopify:<topic>:<SHA-256 of the body>`` instead: a retry (the original payload again)
+and a replay under any id are refused within the receiver's ten minutes, and a later
+one only drops cache entries again (Shopify signs no timestamp to refuse it by). The
+topic is unsigned too, but is in the id: Shopify sends one change under two topics
+with the same body (``orders/cancelled`` and ``orders/updated``), and both must apply;
+a replay gains at most one application per topic the endpoint takes.
 
 The OMS takes ``orders/updated``, ``fulfillments/create`` and ``fulfillments/update``
 (order.updated) and ``orders/cancelled`` (order.cancelled); inventory takes
@@ -37,6 +43,7 @@ from sources.webhooks import (
     NOT_CONFIGURED,
     SIGNATURE_INVALID,
     WebhookError,
+    signed_content_id,
     signed_with_any,
 )
 
@@ -92,7 +99,8 @@ P = TypeVar("P", bound=Payload)
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A delivery whose signature holds: its topic, our event id, its body."""
+    """A delivery whose signature holds: its topic, our event id (module docstring),
+    its body."""
 
     topic: str
     msg_id: str
@@ -121,10 +129,7 @@ def delivery(
     topic = lowered.get(TOPIC_HEADER.lower(), "")
     if topic not in topics:
         raise WebhookError(400, EVENT_NOT_ALLOWED, f"this source takes no {topic!r} webhooks")
-    webhook_id = lowered.get(WEBHOOK_ID_HEADER.lower())
-    if not webhook_id:
-        raise WebhookError(400, BODY_INVALID, f"missing header {WEBHOOK_ID_HEADER}")
-    return Delivery(topic=topic, msg_id=f"shopify:{webhook_id}", body=body)
+    return Delivery(topic=topic, msg_id=signed_content_id(f"shopify:{topic}", body), body=body)
 
 
 def order_event(sent: Delivery) -> ChangeEvent:

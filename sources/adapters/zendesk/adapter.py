@@ -52,6 +52,7 @@ from sources.webhooks import (
     VerifiedEvent,
     WebhookError,
     hmac_signature,
+    signed_content_id,
     signed_with_any,
     within_tolerance,
 )
@@ -68,7 +69,7 @@ ORDERS_PER_SEARCH = 25  # custom-field terms in one query (ORed: the same field)
 MAX_SEARCH_PAGES = 10  # Search answers 1,000 results at the most
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
-INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"  # unsigned: not what we claim by
 _CREATED, _NOT_FOUND, _UNPROCESSABLE = 201, 404, 422
 
 
@@ -202,7 +203,11 @@ class ZendeskTickets(SourceClient):
     async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         """A Zendesk webhook: ``X-Zendesk-Webhook-Signature`` is base64 of the
         HMAC-SHA256 of the signature timestamp and the body under the webhook's secret;
-        a timestamp more than five minutes from now is refused (a replay)."""
+        a timestamp more than five minutes from now is refused (a replay).
+
+        The event id is a digest of that timestamp and body, not the unsigned
+        ``X-Zendesk-Webhook-Invocation-Id``: a replay within the five minutes under any
+        invocation id is the same event, refused by the receiver's claim."""
         secrets = self._config.webhook_secrets
         if not secrets:
             raise WebhookError(503, NOT_CONFIGURED, "no Zendesk webhook secret is configured")
@@ -211,7 +216,8 @@ class ZendeskTickets(SourceClient):
         stamp = lowered.get(TIMESTAMP_HEADER.lower())
         if not sent or not stamp:
             raise WebhookError(401, SIGNATURE_INVALID, f"missing header {SIGNATURE_HEADER}")
-        if not signed_with_any(sent, stamp.encode() + body, secrets):
+        signed = stamp.encode() + body
+        if not signed_with_any(sent, signed, secrets):
             raise WebhookError(401, SIGNATURE_INVALID, "no matching signature")
         try:
             at = datetime.fromisoformat(stamp)
@@ -229,8 +235,7 @@ class ZendeskTickets(SourceClient):
             order_id=payload.order_id,
             ticket_id=payload.ticket_id,
         )
-        invocation = lowered.get(INVOCATION_HEADER.lower()) or f"{payload.ticket_id}@{stamp}"
-        return VerifiedEvent(msg_id=f"zendesk:{invocation}", event=event)
+        return VerifiedEvent(msg_id=signed_content_id("zendesk", signed), event=event)
 
     async def _search(self, order_ids: list[str]) -> list[wire.Ticket]:
         terms = " ".join(f'custom_field_{self._field}:"{order_id}"' for order_id in order_ids)
