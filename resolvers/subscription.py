@@ -28,7 +28,7 @@ from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order
 from resolvers.types.order_exceptions import OrderException
 from sources import records
-from sources.events import ChangeEvent
+from sources.events import ChangeEvent, tracking_key
 from sources.failures import SourceError
 from sources.resilience import deadline
 
@@ -40,21 +40,22 @@ class _Interest:
     """The changes that concern one order: its own, its parcels' and its SKUs'."""
 
     order_id: str
-    tracking_numbers: frozenset[str]
+    tracking_keys: frozenset[str]  # its parcels' numbers, by ``tracking_key``
     skus: frozenset[str]
 
     @classmethod
     def of(cls, order: records.Order) -> _Interest:
         return cls(
             order.id,
-            frozenset(order_facts.keys_in(DataSource.CARRIER, order)),
+            frozenset(map(tracking_key, order_facts.keys_in(DataSource.CARRIER, order))),
             frozenset(order_facts.keys_in(DataSource.INVENTORY, order)),
         )
 
     def wants(self, event: ChangeEvent) -> bool:
+        number = event.tracking_number
         return (
             event.order_id == self.order_id
-            or event.tracking_number in self.tracking_numbers
+            or (number is not None and tracking_key(number) in self.tracking_keys)
             or event.sku in self.skus
         )
 

@@ -34,7 +34,7 @@ class ChangeEvent(Record, frozen=True, kw_only=True):
     type: EventType
     occurred_at: datetime
     order_id: str | None = None  # order.*, ticket.* (the ticket's order)
-    tracking_number: str | None = None  # tracking.*
+    tracking_number: str | None = None  # tracking.*, in the sender's letter case
     sku: str | None = None  # inventory.*
     ticket_id: str | None = None  # ticket.*
 
@@ -58,8 +58,16 @@ def order_tag(order_id: str) -> str:
     return f"order:{order_id}"
 
 
+def tracking_key(number: str) -> str:
+    """The one form of a tracking number to compare or key by. Tracking numbers are
+    case-insensitive (carriers match them in any case; an OMS and a carrier may spell
+    one differently), so ``1za…`` and ``1ZA…`` must name the same parcel. Upper case,
+    as carriers print them: a number in upper case keeps the tags and keys it had."""
+    return number.upper()
+
+
 def tracking_tag(number: str) -> str:
-    return f"tracking:{number}"
+    return f"tracking:{tracking_key(number)}"
 
 
 def sku_tag(sku: str) -> str:

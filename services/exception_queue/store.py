@@ -33,6 +33,7 @@ from sources.cache.backend import (
     KeyValue,
     RankedIndexes,
 )
+from sources.events import tracking_key
 from sources.records import Record
 
 KEY_PREFIX = "og:exq:v1"  # bump when QueueEntry changes shape
@@ -80,6 +81,11 @@ def _key(kind: str, ident: str) -> str:
     """A key of the queue's own: ``kind`` is tracking (a number's order), read (when an
     order was last read) or sku (an index of the orders with that SKU open)."""
     return f"{KEY_PREFIX}:{kind}:{ident}"
+
+
+def _tracking(number: str) -> str:
+    """The key of the order a tracking number belongs to, whatever its letter case."""
+    return _key("tracking", tracking_key(number))
 
 
 def view(scope: str, *, internal: bool) -> str:
@@ -216,7 +222,7 @@ class QueueStore:
     async def remember(self, orders: Sequence[records.Order]) -> None:
         """Map the orders' tracking numbers, and their open SKUs, back to them."""
         numbers = [
-            (_key("tracking", shipment.tracking_number), order.id.encode(), TRACKING_TTL_S)
+            (_tracking(shipment.tracking_number), order.id.encode(), TRACKING_TTL_S)
             for order in orders
             for shipment in order.shipments
             if shipment.tracking_number
@@ -231,9 +237,10 @@ class QueueStore:
         )
 
     async def orders_of_trackings(self, numbers: Sequence[str]) -> list[str]:
-        keys = [_key("tracking", number) for number in numbers]
+        """The orders last evaluated with these tracking numbers, named in any case."""
+        keys = list(dict.fromkeys(_tracking(number) for number in numbers))
         found = await self._backend.get_many(keys, strict=True)
-        return [order_id.decode() for order_id in found if order_id is not None]
+        return list(dict.fromkeys(order_id.decode() for order_id in found if order_id is not None))
 
     async def orders_of_sku(self, sku: str) -> list[str]:
         """Orders that had ``sku`` open when last evaluated (some may have closed it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sources.clients.http import SourceClient
+from sources.events import tracking_key
 from sources.records import Tracking
 
 
@@ -13,6 +14,6 @@ class CarrierClient(SourceClient):
         """By the numbers as asked: the carrier matches them in any case and answers
         its own spelling."""
         found = await self.fetch_batch(
-            "/trackings", "numbers", numbers, Tracking, lambda t: t.tracking_number.upper()
+            "/trackings", "numbers", numbers, Tracking, lambda t: tracking_key(t.tracking_number)
         )
-        return {n: found[n.upper()] for n in numbers if n.upper() in found}
+        return {n: found[tracking_key(n)] for n in numbers if tracking_key(n) in found}

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from msgspec.structs import replace
 
 from sim.seed import Dataset
 from sources.adapters.protocols import SourceAdapter
@@ -60,3 +61,20 @@ def in_transit(dataset: Dataset) -> tuple[Order, str]:
             if number in dataset.trackings:
                 return order, number
     raise AssertionError("no in-transit order in the data set")
+
+
+def held_in_lower_case(dataset: Dataset) -> tuple[Order, str]:
+    """An order as :func:`in_transit` finds one, whose tracking number has letters,
+    changed in ``dataset`` so that its OMS holds the number in lower case while the
+    carrier spells it its own way: the order as changed, and the carrier's number."""
+    for order_id, scenario in dataset.scenarios.items():
+        order = dataset.orders[order_id]
+        if scenario != "in_transit" or len(order.shipments) != 1:
+            continue
+        (shipment,) = order.shipments
+        number = shipment.tracking_number
+        if number in dataset.trackings and number != number.lower():
+            held = replace(order, shipments=[replace(shipment, tracking_number=number.lower())])
+            dataset.orders[order_id] = dataset.orders_by_number[order.number] = held
+            return held, number
+    raise AssertionError("no in-transit order with letters in its tracking number")

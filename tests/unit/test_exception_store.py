@@ -111,3 +111,15 @@ async def test_a_store_call_that_fails_is_asked_again_up_to_three_times():
     with pytest.raises(CacheUnavailable):
         await QueueStore(down).orders_of_sku("SKU-1")
     assert down.failures == 2
+
+
+NUMBER = "1Za1e2740114885012"
+
+
+@pytest.mark.parametrize("held", [NUMBER.lower(), NUMBER.upper(), NUMBER])
+async def test_a_tracking_number_named_in_any_case_finds_its_order(held: str) -> None:
+    store = QueueStore(MemoryBackend())
+    await store.remember([order([line()], shipments=[shipment(held, ("l1", 1))])])
+    for named in (NUMBER.lower(), NUMBER.upper(), NUMBER):
+        assert await store.orders_of_trackings([named]) == ["o1"]
+    assert await store.orders_of_trackings(["1Z999AA10123456784"]) == []

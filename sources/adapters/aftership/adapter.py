@@ -18,7 +18,7 @@ import msgspec
 from sources.adapters.aftership import wire
 from sources.adapters.aftership.vocabulary import tracking_from_aftership
 from sources.clients.http import SourceClient
-from sources.events import ChangeEvent, EventType
+from sources.events import ChangeEvent, EventType, tracking_key
 from sources.options import SourceConfig
 from sources.records import Tracking
 from sources.webhooks import (
@@ -74,7 +74,7 @@ class AfterShipTracking(SourceClient):
         complete = answer.data.count <= len(answer.data.trackings) and "" not in unreadable
         answers: dict[str, Tracking | None] = {}
         for number in numbers:
-            key = number.upper()
+            key = tracking_key(number)
             if key in found:
                 answers[number] = found[key]
             elif complete and key not in unreadable:
@@ -90,11 +90,11 @@ class AfterShipTracking(SourceClient):
         except (msgspec.DecodeError, ValueError) as exc:
             log.warning("aftership sent an unreadable tracking: %s", exc)
             try:
-                unreadable.add(self._number_of(raw).tracking_number.upper())
+                unreadable.add(tracking_key(self._number_of(raw).tracking_number))
             except msgspec.DecodeError:
                 unreadable.add("")
             return
-        found.setdefault(tracking.tracking_number.upper(), tracking)
+        found.setdefault(tracking_key(tracking.tracking_number), tracking)
 
     async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         """An AfterShip webhook: signed with ``aftership-hmac-sha256`` (base64 of the
