@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sources.records import Checkpoint, carrier_time
 
@@ -68,9 +68,30 @@ def sub_status(subtag: str | None, message: str | None = None) -> ShipmentSubSta
 
 @dataclass(frozen=True, slots=True)
 class TimedCheckpoint:
-    occurred_at: datetime
+    """A checkpoint at its time. A date-only one happened at some moment of its day, so
+    it sorts at the day's start but spans the day: compare two checkpoints with
+    :meth:`follows` or :meth:`may_follow`, not by ``occurred_at`` alone."""
+
+    occurred_at: datetime  # the earliest it can have happened
     date_only: bool  # the carrier gave a day, not a time: occurred_at is that day's midnight UTC
     checkpoint: Checkpoint
+
+    @property
+    def latest_at(self) -> datetime:
+        """The latest it can have happened: a date-only checkpoint's day's end."""
+        return self.occurred_at + _DAY if self.date_only else self.occurred_at
+
+    def follows(self, other: TimedCheckpoint) -> bool:
+        """Whether this surely happened after ``other``, whichever moments of their
+        days two date-only checkpoints stand for."""
+        return self.occurred_at > other.occurred_at and self.occurred_at >= other.latest_at
+
+    def may_follow(self, other: TimedCheckpoint) -> bool:
+        """Whether this can have happened after ``other``: surely, or on a day they share."""
+        return self.latest_at > other.occurred_at
+
+
+_DAY = timedelta(days=1)
 
 
 def in_time_order(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:

@@ -438,12 +438,6 @@ def _carrier_evidence(p: _Parcel) -> list[tuple[str, str | None]]:
     ]
 
 
-def _latest_moment(item: TimedCheckpoint) -> datetime:
-    """The latest the event can have happened: a date-only scan counts from its day's end,
-    so a carrier that gives only dates never makes a parcel look stuck for longer."""
-    return item.occurred_at + timedelta(days=1) if item.date_only else item.occurred_at
-
-
 def _first_at(p: _Parcel, statuses: Iterable[ShipmentStatus]) -> datetime | None:
     wanted = frozenset(statuses)
     return next((i.occurred_at for i in p.checkpoints if i.checkpoint.status in wanted), None)
@@ -678,7 +672,7 @@ def _label_at(p: _Parcel) -> datetime | None:
     if p.milestone is not ShipmentStatus.LABEL_CREATED:
         return None
     labels = [i for i in p.checkpoints if i.checkpoint.status is ShipmentStatus.LABEL_CREATED]
-    return _latest_moment(labels[0]) if labels else p.shipment.shipped_at
+    return labels[0].latest_at if labels else p.shipment.shipped_at
 
 
 def _not_picked_up(f: _Facts, p: _Parcel) -> OrderException | None:
@@ -715,6 +709,13 @@ def _international(f: _Facts, p: _Parcel) -> bool:
     return any(c != origin for c in countries) if origin else len(countries) > 1
 
 
+def _last_scan_at(p: _Parcel) -> datetime:
+    """The latest any of the parcel's scans can have happened. A date-only scan counts
+    from its day's end, also beside a timed scan of that day (which it sorts before),
+    so a carrier that gives only dates never makes a parcel look stuck for longer."""
+    return max(item.latest_at for item in p.checkpoints)
+
+
 def _stalled_at(f: _Facts, p: _Parcel) -> datetime | None:
     """When a parcel in transit counts as stalled if the carrier stays silent; ``None``
     when it is not moving or the carrier already reported why (a delay, a loss)."""
@@ -725,7 +726,7 @@ def _stalled_at(f: _Facts, p: _Parcel) -> datetime | None:
         if _international(f, p)
         else f.limits.stalled_domestic_business_days
     )
-    return add_business_days(_latest_moment(p.checkpoints[-1]), days)
+    return add_business_days(_last_scan_at(p), days)
 
 
 def _stalled(f: _Facts, p: _Parcel) -> OrderException | None:
@@ -733,7 +734,7 @@ def _stalled(f: _Facts, p: _Parcel) -> OrderException | None:
     stalled_at = _stalled_at(f, p)
     if stalled_at is None or f.now < stalled_at:
         return None
-    last_scan = _latest_moment(p.checkpoints[-1])
+    last_scan = _last_scan_at(p)
     international = _international(f, p)
     return _exception(
         ExceptionCode.STALLED_IN_TRANSIT,

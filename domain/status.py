@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from domain.carrier_events import in_time_order
+from domain.carrier_events import TimedCheckpoint, in_time_order
 from domain.progress import OPEN_WORK, OrderProgress
 from sources.records import (
     FulfillmentOrder,
@@ -77,9 +77,7 @@ def shipment_milestone(tracking: Tracking | None) -> ShipmentStatus:
     in a checkpoint, the shipment is RETURNED_TO_SENDER if that was ever seen, else
     RETURNING_TO_SENDER, whatever forward events come with it: the in-transit scans of
     the way back, and late or out-of-order events of the way out. The one way out is
-    a DELIVERED checkpoint dated after every reversal checkpoint while the current
-    status is no reversal: the carrier called the return off and delivered. A
-    date-only checkpoint counts from the start of its day.
+    the carrier calling the return off and delivering: see :func:`_return_called_off`.
     """
     if tracking is None:
         return ShipmentStatus.NO_INFO
@@ -99,19 +97,30 @@ def _reversal(tracking: Tracking) -> ShipmentStatus | None:
     seen = {status for status in _statuses(tracking) if status in REVERSALS}
     if not seen:
         return None
-    if tracking.status not in REVERSALS:
-        events = in_time_order(tracking.checkpoints)
-        last = max(
-            (e.occurred_at for e in events if e.checkpoint.status in REVERSALS), default=None
-        )
-        delivered = (
-            e.occurred_at for e in events if e.checkpoint.status is ShipmentStatus.DELIVERED
-        )
-        if last is not None and any(at > last for at in delivered):
-            return None  # the return was called off
+    if tracking.status not in REVERSALS and _return_called_off(tracking):
+        return None
     if ShipmentStatus.RETURNED_TO_SENDER in seen:
         return ShipmentStatus.RETURNED_TO_SENDER
     return ShipmentStatus.RETURNING_TO_SENDER
+
+
+def _return_called_off(tracking: Tracking) -> bool:
+    """Whether a DELIVERED checkpoint came after every reversal checkpoint.
+
+    Times cannot always tell: a date-only checkpoint spans its day, so one DELIVERED
+    on the day of a reversal may be before it or after. The carrier's current status
+    decides then: when it is DELIVERED, a DELIVERED checkpoint that can be the later
+    one calls the return off; otherwise only one that surely is.
+    """
+    events = in_time_order(tracking.checkpoints)
+    reversals = [e for e in events if e.checkpoint.status in REVERSALS]
+    delivered = [e for e in events if e.checkpoint.status is ShipmentStatus.DELIVERED]
+    after = (
+        TimedCheckpoint.may_follow
+        if tracking.status is ShipmentStatus.DELIVERED
+        else TimedCheckpoint.follows
+    )
+    return bool(reversals) and any(all(after(d, r) for r in reversals) for d in delivered)
 
 
 def _statuses(tracking: Tracking) -> Iterable[ShipmentStatus]:

@@ -94,6 +94,19 @@ def test_a_silent_parcel_is_due_when_it_stalls() -> None:
     assert ExceptionCode.STALLED_IN_TRANSIT not in codes_at(moving, trackings, [], due - TICK)
 
 
+def test_a_date_only_scan_starts_the_stall_clock_at_its_days_end() -> None:
+    """Also beside an earlier timed scan of that day, which it sorts before."""
+    moving = shipped_order(shipped_at=at(-2))
+    thursday = at(-1).date().isoformat()
+    date_only = {T1: carrier(cp(thursday))}
+    both = {T1: carrier(cp(at(-1, hours=-3)), cp(thursday))}  # Thursday 09:00, and that day
+    due = next_change_at(moving, date_only, {}, [], now=NOW)
+    assert due == at(4, hours=12)  # 3 business days after Thursday's end: Tuesday's end
+    assert next_change_at(moving, both, {}, [], now=NOW) == due
+    assert ExceptionCode.STALLED_IN_TRANSIT in codes_at(moving, both, [], due)
+    assert ExceptionCode.STALLED_IN_TRANSIT not in codes_at(moving, both, [], due - TICK)
+
+
 def test_an_unscanned_label_turns_warning_then_critical() -> None:
     labelled = shipped_order(shipped_at=NOW)
     trackings = {T1: carrier(cp(NOW, ShipmentStatus.LABEL_CREATED))}

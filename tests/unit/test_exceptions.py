@@ -81,6 +81,14 @@ PARTLY_SHIPPED = replace(PARTLY_SHIPPED, shipments=[parcel(("l1", 1), fo="fo-l1-
 STALLED = {T1: carrier(cp(THU - timedelta(days=1)), cp(THU))}
 STALLED_ABROAD = {T1: carrier(cp(THU - timedelta(days=1)), cp(THU, country="DE"))}
 READY = {T1: carrier(cp(at(-1)), cp(NOW, S.READY_FOR_PICKUP, "AvailableForPickup_001"))}
+# Delivered on NOW's day (date only); a late reversal scan of that morning came after.
+LATE_REVERSAL = {
+    T1: carrier(
+        cp(at(-1)),
+        cp(at(hours=-4), S.RETURNING_TO_SENDER, "Exception_010"),
+        cp(NOW.date().isoformat(), S.DELIVERED, "Delivered_001"),
+    )
+}
 ATTEMPT = cp(at(0.1), S.DELIVERY_ATTEMPTED, "AttemptFail_001")
 SECOND_ATTEMPT = cp(at(1.1), S.DELIVERY_ATTEMPTED, "AttemptFail_001")
 OFD = cp(at(1), S.OUT_FOR_DELIVERY)
@@ -158,6 +166,8 @@ CASES = [
          now=at(6)),
     Case("carrier unreadable: skipped", SHIPPED, E.LATE, (), now=at(6)),
     Case("waiting at the pickup point", SHIPPED, E.LATE, (), READY, now=at(6)),
+    Case("delivered (date only) despite a late reversal that day", SHIPPED, E.LATE, (),
+         LATE_REVERSAL, now=at(6)),
     # CARRIER_DELAY
     Case("customs", SHIPPED, E.CARRIER_DELAY, (W,),
          {T1: carrier(cp(at(-1)), cp(NOW, S.EXCEPTION, "Exception_004"))}),
@@ -182,6 +192,10 @@ CASES = [
          E.STALLED_IN_TRANSIT, (), STALLED, now=THU + timedelta(days=8)),
     Case("a date-only last scan counts from its day's end", SHIPPED, E.STALLED_IN_TRANSIT, (),
          {T1: carrier(cp(THU - timedelta(days=1)), cp("2026-11-19"))},
+         now=THU + timedelta(days=5)),
+    Case("a date-only scan counts from its day's end beside an earlier timed one",
+         SHIPPED, E.STALLED_IN_TRANSIT, (),
+         {T1: carrier(cp(THU - timedelta(days=1)), cp(THU), cp("2026-11-19"))},
          now=THU + timedelta(days=5)),
     Case("carrier already reported why", SHIPPED, E.STALLED_IN_TRANSIT, (),
          {T1: carrier(cp(THU - timedelta(days=1)), cp(THU, S.EXCEPTION, "Exception_004"))},
@@ -217,6 +231,8 @@ CASES = [
     Case("returned", SHIPPED, E.RETURNING_TO_SENDER, (C,),
          {T1: carrier(cp(at(1), S.RETURNED_TO_SENDER, "Exception_011"))}, now=at(2)),
     Case("in transit", SHIPPED, E.RETURNING_TO_SENDER, (), IN_TRANSIT),
+    Case("a late reversal on the day of a date-only delivery", SHIPPED, E.RETURNING_TO_SENDER,
+         (), LATE_REVERSAL, now=at(6)),
     # LOST_OR_DAMAGED
     Case("lost", SHIPPED, E.LOST_OR_DAMAGED, (C,), LOST),
     Case("damaged", SHIPPED, E.LOST_OR_DAMAGED, (C,),

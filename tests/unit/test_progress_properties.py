@@ -3,6 +3,8 @@ and sequences of shipment and delivery events (hypothesis, derandomized)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
@@ -10,9 +12,9 @@ from msgspec.structs import replace
 from domain.exception_rules import ExceptionCode, detect_exceptions
 from domain.progress import OrderProgress
 from domain.status import CustomerOrderStatus as C
-from domain.status import derive_customer_status
+from domain.status import derive_customer_status, shipment_milestone
+from sources.records import Checkpoint, LineQuantities, Order, ShipmentStatus, Tracking
 from sources.records import FulfillmentOrderStatus as FO
-from sources.records import LineQuantities, Order, ShipmentStatus, Tracking
 from tests.support.builders import NOW, fulfillment, line, order, shipment, tracking
 
 DETERMINISTIC = settings(derandomize=True, database=None, deadline=None, max_examples=150)
@@ -49,22 +51,62 @@ def orders(draw: st.DrawFn) -> Order:
     return order(lines, [fo])
 
 
-# ("ship", line index, units) | ("deliver", shipment index) | ("counter", line index)
+# ("ship", line index, units) | ("deliver" | "return", shipment index, date only)
+# | ("counter", line index)
 events = st.lists(
     st.one_of(
         st.tuples(st.just("ship"), st.integers(0, 2), st.integers(1, 3)),
-        st.tuples(st.just("deliver"), st.integers(0, 5)),
+        st.tuples(st.sampled_from(["deliver", "return"]), st.integers(0, 2), st.booleans()),
         st.tuples(st.just("counter"), st.integers(0, 2)),
     ),
     max_size=10,
 )
 
 
+def _scanned(
+    trackings: dict[str, Tracking | None], number: str, status: ShipmentStatus, time: str
+) -> dict[str, Tracking | None]:
+    """``trackings`` after the carrier scanned ``number`` at ``time``: its current status
+    becomes ``status`` unless the parcel was delivered (a late scan changes nothing)."""
+    current = trackings[number]
+    assert current is not None
+    scan = Checkpoint(time=time, status=status, tag=status.value, message=status.value)
+    delivered = current.status is ShipmentStatus.DELIVERED
+    scanned = replace(
+        current,
+        status=current.status if delivered else status,
+        checkpoints=[*current.checkpoints, scan],
+    )
+    return {**trackings, number: scanned}
+
+
+def _carrier_event(
+    trackings: dict[str, Tracking | None], number: str, kind: str, day: str, date_only: bool
+) -> dict[str, Tracking | None]:
+    """A delivery (at noon) or a return to sender (at 08:00) on ``day``, or only that day
+    when ``date_only``. A delivered parcel is not delivered again, and a return scan of
+    it is a late one, of its delivery day."""
+    current = trackings[number]
+    assert current is not None
+    delivered_on = next(
+        (c.time[:10] for c in current.checkpoints if c.status is ShipmentStatus.DELIVERED), None
+    )
+    if kind == "deliver":
+        if delivered_on is not None:
+            return trackings
+        time = day if date_only else f"{day}T12:00:00Z"
+        return _scanned(trackings, number, ShipmentStatus.DELIVERED, time)
+    day = delivered_on or day
+    time = day if date_only else f"{day}T08:00:00Z"
+    return _scanned(trackings, number, ShipmentStatus.RETURNING_TO_SENDER, time)
+
+
 def _apply(
-    record: Order, trackings: dict[str, Tracking | None], event: tuple
+    record: Order, trackings: dict[str, Tracking | None], event: tuple, step: int
 ) -> tuple[Order, dict[str, Tracking | None]]:
-    """``record`` and its carrier records after one event. Line counters only ever lag:
-    a shipment arrives before its line's counter, which catches up on a "counter"."""
+    """``record`` and its carrier records after one event, on day ``step``. Line
+    counters only ever lag: a shipment arrives before its line's counter, which catches
+    up on a "counter"."""
     kind, index = event[0], event[1]
     if kind == "ship":
         if index >= len(record.lines):
@@ -78,11 +120,12 @@ def _apply(
         parcel = shipment(number, (target.id, units))
         trackings = {**trackings, number: tracking(number, ShipmentStatus.IN_TRANSIT)}
         return replace(record, shipments=[*record.shipments, parcel]), trackings
-    if kind == "deliver":
+    if kind in ("deliver", "return"):
         if index >= len(record.shipments):
             return record, trackings
         number = record.shipments[index].tracking_number or ""
-        return record, {**trackings, number: tracking(number, ShipmentStatus.DELIVERED)}
+        day = (NOW + timedelta(days=step)).date().isoformat()
+        return record, _carrier_event(trackings, number, kind, day, event[2])
     if index >= len(record.lines):
         return record, trackings
     delivered = {
@@ -110,8 +153,8 @@ def _apply(
 def _states(record: Order, steps: list[tuple]):
     trackings: dict[str, Tracking | None] = {}
     yield record, trackings
-    for event in steps:
-        record, trackings = _apply(record, trackings, event)
+    for step, event in enumerate(steps):
+        record, trackings = _apply(record, trackings, event, step)
         yield record, trackings
 
 
@@ -140,8 +183,27 @@ def test_quantities_add_up(record, steps):
 @DETERMINISTIC
 @given(orders(), events)
 def test_status_never_moves_backwards(record, steps):
+    """Returns to sender included: one called off by a delivery, or a late scan of a
+    parcel's delivery day, never takes the order back from delivered."""
     bands = [_BAND[derive_customer_status(s, t)] for s, t in _states(record, steps)]
     assert bands == sorted(bands)
+
+
+@DETERMINISTIC
+@given(st.lists(st.tuples(st.sampled_from(["deliver", "return"]), st.booleans()), max_size=6))
+def test_a_parcel_is_delivered_exactly_when_the_carrier_says_so(feed):
+    """A parcel's own feed of deliveries and returns to sender, a day apart (a return
+    scan of a delivered parcel comes late, from its delivery day): its milestone is
+    DELIVERED once the carrier's status is, and stays so, whatever the scans' times."""
+    number = "1Z0000000000000000"
+    trackings: dict[str, Tracking | None] = {number: tracking(number, ShipmentStatus.IN_TRANSIT)}
+    for step, (kind, date_only) in enumerate(feed):
+        day = (NOW + timedelta(days=step)).date().isoformat()
+        trackings = _carrier_event(trackings, number, kind, day, date_only)
+        current = trackings[number]
+        assert current is not None
+        delivered = shipment_milestone(current) is ShipmentStatus.DELIVERED
+        assert delivered is (current.status is ShipmentStatus.DELIVERED), current.checkpoints
 
 
 @DETERMINISTIC
