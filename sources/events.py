@@ -8,9 +8,8 @@ entries the change makes stale.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 
-from sources.records import Record
+from sources.records import Instant, Record
 
 
 class EventType(enum.Enum):
@@ -32,7 +31,7 @@ EVENTS_BY_SOURCE: dict[str, frozenset[EventType]] = {
 
 class ChangeEvent(Record, frozen=True, kw_only=True):
     type: EventType
-    occurred_at: datetime
+    occurred_at: Instant
     order_id: str | None = None  # order.*, ticket.* (the ticket's order)
     tracking_number: str | None = None  # tracking.*, in the sender's letter case
     sku: str | None = None  # inventory.*

@@ -25,6 +25,12 @@ class Record(msgspec.Struct, rename="camel", frozen=True):
     """
 
 
+# An instant a source sends: RFC 3339, so always with its offset. One without could be
+# any zone's (a local time read as UTC is hours off), and the rules compare instants:
+# a record carrying one is refused as it is decoded (msgspec checks it, at no cost).
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
 # --- OMS vocabularies (docs/vocabulary.md) -------------------------------------------
 
 
@@ -144,14 +150,14 @@ class Location(Record, frozen=True, kw_only=True):
 class DeliveryMethod(Record, frozen=True, kw_only=True):
     method_type: DeliveryMethodType
     service_name: str
-    min_delivery_at: datetime | None = None
-    max_delivery_at: datetime | None = None
+    min_delivery_at: Instant | None = None
+    max_delivery_at: Instant | None = None
 
 
 class FulfillmentHold(Record, frozen=True, kw_only=True):
     reason: HoldReason
     note: str | None = None
-    held_at: datetime
+    held_at: Instant
 
 
 class LineQuantity(Record, frozen=True, kw_only=True):
@@ -168,7 +174,7 @@ class FulfillmentOrder(Record, frozen=True, kw_only=True):
     holds: list[FulfillmentHold] = []
     delivery_method: DeliveryMethod
     lines: list[LineQuantity]
-    updated_at: datetime
+    updated_at: Instant
 
 
 class Shipment(Record, frozen=True, kw_only=True):
@@ -177,7 +183,7 @@ class Shipment(Record, frozen=True, kw_only=True):
     carrier_code: str
     tracking_number: str | None = None
     lines: list[LineQuantity]
-    shipped_at: datetime
+    shipped_at: Instant
 
 
 class Order(Record, frozen=True, kw_only=True):
@@ -189,12 +195,12 @@ class Order(Record, frozen=True, kw_only=True):
     financial_status: FinancialStatus
     fulfillment_status: FulfillmentStatus
     currency_code: str
-    placed_at: datetime
-    updated_at: datetime
+    placed_at: Instant
+    updated_at: Instant
     lines: list[OrderLine]
     fulfillment_orders: list[FulfillmentOrder]
     shipments: list[Shipment] = []
-    cancelled_at: datetime | None = None
+    cancelled_at: Instant | None = None
     cancel_reason: CancelReason | None = None
     return_status: ReturnStatus = ReturnStatus.NO_RETURN
 
@@ -217,7 +223,7 @@ class OrderPage(Record, frozen=True, kw_only=True):
 
     edges: list[OrderEdge]
     page_info: PageInfo
-    listed_at: datetime | None = None
+    listed_at: Instant | None = None
 
 
 # --- Inventory (docs/vocabulary.md) ---------------------------------------------------
@@ -226,8 +232,8 @@ class OrderPage(Record, frozen=True, kw_only=True):
 class RestockExpectation(Record, frozen=True, kw_only=True):
     """An expected arrival date of incoming stock, and when it was set."""
 
-    expected_at: datetime
-    set_at: datetime
+    expected_at: Instant
+    set_at: Instant
 
 
 class InventoryLevel(Record, frozen=True, kw_only=True):
@@ -237,11 +243,11 @@ class InventoryLevel(Record, frozen=True, kw_only=True):
     reserved: int
     on_hand: int
     incoming: int
-    incoming_expected_at: datetime | None = None
-    as_of: datetime
+    incoming_expected_at: Instant | None = None
+    as_of: Instant
     # when ``available`` last went negative (committed units without stock); None
     # while it is not
-    oversold_since: datetime | None = None
+    oversold_since: Instant | None = None
     # every expected date of the stock now incoming, oldest first, each with when it was
     # set: the last one is ``incoming_expected_at``; empty when nothing is incoming
     restock_history: list[RestockExpectation] = []
@@ -299,8 +305,8 @@ def carrier_time(raw: str) -> tuple[datetime, bool]:
 
 
 class DeliveryWindow(Record, frozen=True, kw_only=True):
-    earliest: datetime
-    latest: datetime
+    earliest: Instant
+    latest: Instant
 
 
 class Tracking(Record, frozen=True, kw_only=True):
@@ -313,10 +319,10 @@ class Tracking(Record, frozen=True, kw_only=True):
     checkpoints: list[Checkpoint]  # as sent: may be out of order and duplicated
     first_estimated_delivery: DeliveryWindow | None = None
     latest_estimated_delivery: DeliveryWindow | None = None
-    promised_delivery_date: datetime | None = None
-    first_attempted_at: datetime | None = None
+    promised_delivery_date: Instant | None = None
+    first_attempted_at: Instant | None = None
     signed_by: str | None = None
-    updated_at: datetime
+    updated_at: Instant
 
 
 # --- Ticketing (docs/vocabulary.md) ---------------------------------------------------
@@ -360,7 +366,7 @@ class TicketComment(Record, frozen=True, kw_only=True):
     author: str
     body: str
     public: bool = True
-    created_at: datetime
+    created_at: Instant
 
 
 class Ticket(Record, frozen=True, kw_only=True):
@@ -372,8 +378,8 @@ class Ticket(Record, frozen=True, kw_only=True):
     channel: TicketChannel
     subject: str
     tags: list[str] = []
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
     url: str
     # Oldest first; None when its source reads comments apart from tickets (Zendesk):
     # then they are the source's comments_by_tickets' under comments_key(...).
@@ -497,8 +503,8 @@ class AddressChangeRequest(Record, frozen=True, kw_only=True):
     order_id: str
     address: MailingAddress
     status: AddressRequestStatus
-    requested_at: datetime
-    decided_at: datetime | None = None
+    requested_at: Instant
+    decided_at: Instant | None = None
 
 
 class OrderAddressRequests(Record, frozen=True, kw_only=True):

@@ -15,7 +15,9 @@ per-evaluation loaders, and only counts when every source answered: an order who
 tracking, stock or tickets could not be read keeps its previous entry (a failing
 carrier must not clear, then raise again, every carrier exception). Nor does it count
 for an order whose data another evaluation read later (a sweep page listed before a
-change, written after the change's own evaluation): the later read wins.
+change, written after the change's own evaluation): the later read wins. An order
+whose rules raise keeps its entry as well, logged with its id and due again at once
+(the next pass tries it again), while the rest of its batch, and the sweep, go on.
 """
 
 from __future__ import annotations
@@ -167,13 +169,25 @@ class ExceptionIndex:
             for order, found in zip(orders, facts, strict=True)
             if order.id not in superseded
         ]
-        evaluated = [
-            (order, _entry(order, found, now)) for order, found in current if found.complete
-        ]
+        evaluated: list[tuple[records.Order, QueueEntry | None]] = []
+        due: dict[str, datetime | None] = {}
+        for order, found in current:
+            try:
+                due[order.id] = _due(order, found, now)
+                if found.complete:
+                    evaluated.append((order, _entry(order, found, now)))
+            except Exception:  # one order's failing rule must not cost the others theirs
+                log.exception(
+                    "exception queue: order %s kept, its rules failed; tried again next pass",
+                    order.id,
+                )
+                due[order.id] = now
         if len(evaluated) < len(orders):
             kept = len(orders) - len(evaluated)
-            log.info("exception queue: %d order(s) kept: a source failed, or newer data", kept)
-        due = {order.id: _due(order, found, now) for order, found in current}
+            log.info(
+                "exception queue: %d order(s) kept: a source or a rule failed, or newer data",
+                kept,
+            )
         previous, *_ = await asyncio.gather(
             self.store.write(evaluated),
             self.store.remember(orders),

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
 
 from domain.exception_rules import ExceptionCode, detect_exceptions, next_change_at
+from services.exception_queue import index as index_module
 from services.exception_queue.index import ExceptionIndex
 from services.exception_queue.sweep import PassReport
 from sim.cluster import SOURCES, SimCluster, start_cluster
@@ -217,6 +220,46 @@ async def test_a_delivered_order_and_a_cancelled_one_leave_the_due_index(
         left = set(await index.store.every_due())
         assert in_transit.id not in left and cancellable not in left
         assert waiting - left == {in_transit.id, cancellable}
+
+
+async def test_an_order_whose_rules_fail_is_logged_and_tried_again_while_the_rest_go_on(
+    sources: SimCluster,
+    data: Dataset,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A rule raising on one order (a bug, a record no rule foresaw) costs that order
+    its evaluation, not its page's nor the pass's: the pass ends and keeps its
+    watermark, and the order is due again at once."""
+
+    def raised(order: Order) -> bool:
+        return bool(detect_exceptions(order, *facts(data, order), now=data.now))
+
+    queued = {o.id for o in data.orders.values() if raised(o)}
+    broken = next(o for o in list(data.orders)[100:200] if o in queued)  # on the 2nd page
+    failing = {broken}
+
+    def next_change_at_unless_failing(order: Order, *args: Any, **kwargs: Any) -> Any:
+        if order.id in failing:
+            raise RuntimeError("a rule's bug")
+        return next_change_at(order, *args, **kwargs)
+
+    monkeypatch.setattr(index_module, "next_change_at", next_change_at_unless_failing)
+    clock = ManualClock(FIXED_NOW)
+    async with exception_queue(sources, open_backend("memory://"), clock) as index:
+        with caplog.at_level(logging.ERROR, logger="ordergraph.exception_queue"):
+            first = await sweep(index)
+        assert first == PassReport(full=True, searches=3, listed=300, due=0, gone=0)
+        assert f"order {broken} kept, its rules failed" in caplog.text
+        state = await index.store.sweep_state()
+        assert state is not None and state.watermark is not None
+        assert {e.order_id for e in await index.store.every_entry()} == queued - {broken}
+        assert broken in await index.store.due_orders(FIXED_NOW, 10)
+        failing.clear()  # fixed: the next pass evaluates it, and only it
+        sources.reset_stats()
+        second = await sweep(index)
+        assert (second.listed, second.due, orders_read(sources)) == (0, 1, 1)
+        assert {e.order_id for e in await index.store.every_entry()} == queued
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+import msgspec
 import pytest
 from msgspec.structs import replace
 
@@ -607,3 +609,26 @@ def test_a_detection_from_a_local_scan_is_the_same_instant_in_utc():
     returning = cp("2026-11-19T08:30:00-08:00", S.RETURNING_TO_SENDER, "Exception_010")
     case = Case("", SHIPPED, E.RETURNING_TO_SENDER, (), {T1: carrier(returning)})
     assert _one(case).detected_at.isoformat() == "2026-11-19T16:30:00+00:00"
+
+
+def _without_offsets(blob: bytes) -> bytes:
+    """``blob`` with its date-times' UTC offsets cut off, as some sources send them."""
+    return re.sub(rb'(T\d\d:\d\d:\d\d(?:\.\d+)?)(?:Z|\+00:00)"', rb'\1"', blob)
+
+
+def test_a_source_time_without_an_offset_makes_its_record_unreadable():
+    """The rules compare instants, and a time without an offset could be any zone's: a
+    record carrying one is refused as it is decoded, never handed to the rules."""
+    sent: list[tuple[object, type]] = [
+        (unshipped_order(FO.ON_HOLD, H.AWAITING_PAYMENT), Order),
+        (shipped_order(), Order),
+        (carrier(cp(at(-1)), estimate_latest=at(4)), Tracking),
+        (stock(3, incoming_at=at(5))["SKU-l1"], InventoryItem),
+        (ticket(TS.OPEN), Ticket),
+    ]
+    for record, kind in sent:
+        blob = _without_offsets(msgspec.json.encode(record))
+        assert blob != msgspec.json.encode(record)
+        assert msgspec.json.decode(msgspec.json.encode(record), type=kind) == record
+        with pytest.raises(msgspec.ValidationError, match="timezone"):
+            msgspec.json.decode(blob, type=kind)

@@ -15,10 +15,11 @@ and an unknown one must reach the vocabulary's fallback rather than fail the ans
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Generic, TypeVar
 
 import msgspec
+
+from sources.records import Instant
 
 API_VERSION = "2026-04"  # the version these shapes were checked against
 MAX_IDS = 250  # "Shopify API limits": an input array, e.g. nodes(ids:), takes at most 250
@@ -119,8 +120,8 @@ class AssignedLocation(Wire, frozen=True, kw_only=True):
 class DeliveryMethod(Wire, frozen=True, kw_only=True):
     method_type: str  # DeliveryMethodType
     presented_name: str | None = None
-    min_delivery_date_time: datetime | None = None
-    max_delivery_date_time: datetime | None = None
+    min_delivery_date_time: Instant | None = None
+    max_delivery_date_time: Instant | None = None
 
 
 class FulfillmentHold(Wire, frozen=True, kw_only=True):
@@ -141,7 +142,7 @@ class FulfillmentOrder(Wire, frozen=True, kw_only=True):
     delivery_method: DeliveryMethod | None = None
     fulfillment_holds: list[FulfillmentHold]
     line_items: Connection[FulfillmentOrderLineItem]
-    updated_at: datetime
+    updated_at: Instant
 
 
 class TrackingInfo(Wire, frozen=True, kw_only=True):
@@ -161,7 +162,7 @@ class Fulfillment(Wire, frozen=True, kw_only=True):
     id: str
     status: str  # FulfillmentStatus
     display_status: str | None = None  # FulfillmentDisplayStatus
-    created_at: datetime
+    created_at: Instant
     tracking_info: list[TrackingInfo]
     fulfillment_line_items: Connection[FulfillmentLineItem]
     fulfillment_orders: Connection[Ref]
@@ -175,7 +176,7 @@ class RefundLineItem(Wire, frozen=True, kw_only=True):
 
 class Refund(Wire, frozen=True, kw_only=True):
     id: str
-    created_at: datetime | None = None
+    created_at: Instant | None = None
     refund_line_items: Connection[RefundLineItem]
 
 
@@ -190,9 +191,9 @@ class Order(Wire, frozen=True, kw_only=True):
     display_financial_status: str | None = None  # OrderDisplayFinancialStatus
     display_fulfillment_status: str  # OrderDisplayFulfillmentStatus
     currency_code: str
-    created_at: datetime
-    updated_at: datetime
-    cancelled_at: datetime | None = None
+    created_at: Instant
+    updated_at: Instant
+    cancelled_at: Instant | None = None
     cancel_reason: str | None = None  # OrderCancelReason
     return_status: str  # OrderReturnStatus
     line_items: Connection[LineItem]
@@ -209,7 +210,7 @@ class InventoryQuantity(Wire, frozen=True, kw_only=True):
 class InventoryLevel(Wire, frozen=True, kw_only=True):
     location: Ref
     quantities: list[InventoryQuantity]
-    updated_at: datetime
+    updated_at: Instant
 
 
 class InventoryItem(Wire, frozen=True, kw_only=True):

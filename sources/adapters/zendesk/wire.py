@@ -14,9 +14,9 @@ as Zendesk does); request bodies leave out what is unset.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
+
+from sources.records import Instant
 
 # A custom field's value: a string for text fields, and per field type a number, a
 # boolean (checkbox), a list of option tags (multi-select) or null when unset.
@@ -53,8 +53,8 @@ class Ticket(Wire, frozen=True, kw_only=True):
     via: Via | None = None
     tags: list[str] = []
     custom_fields: list[CustomField] = []
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class Comment(Wire, frozen=True, kw_only=True):
@@ -63,7 +63,7 @@ class Comment(Wire, frozen=True, kw_only=True):
     body: str  # "the comment string"
     plain_body: str | None = None  # "the comment presented as plain text" (read-only)
     public: bool  # false: an internal note, for agents only
-    created_at: datetime
+    created_at: Instant
 
 
 class Tickets(Wire, frozen=True, kw_only=True):
