@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.routing import Route, WebSocketRoute, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gateway.admission.bucket import CostBucket
@@ -206,7 +206,7 @@ class Components:
         )
         in_flight = InFlight(settings.max_in_flight)
         # Dev mode serves anonymous consoles: only the gateway's own pages (and those
-        # listed) may open live connections. Outside it, every connection needs a key.
+        # listed) may use /graphql, live or not. Outside it, every request needs a key.
         origins = OriginPolicy(settings.allowed_origins) if settings.dev_mode else None
         streams = SseStreams(operations, self.connections, in_flight, settings)
         return {
@@ -243,6 +243,18 @@ class Running(TypedDict):
     graphql: GraphQLEndpoint
     websocket: GraphQLWebSocket
     webhooks: WebhookReceiver
+
+
+class _EveryMethod:
+    """An endpoint as an ASGI app, which Starlette's ``Route`` hands every method (an
+    endpoint function only those listed, GET adding HEAD, and the others a plain-text
+    405): ``/graphql`` refuses all but GET and POST itself, with a code and ``Allow``."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 async def _graphql(request: Request) -> Response:
@@ -334,7 +346,7 @@ def create_app(settings: Settings, components: Components | None = None) -> ASGI
     app = Starlette(
         routes=[
             *graphiql,
-            Route("/graphql", _graphql, methods=["GET", "POST"]),
+            Route("/graphql", _EveryMethod(_graphql)),
             WebSocketRoute("/graphql", _graphql_websocket),
             Route("/webhooks/{source}", _webhook, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),

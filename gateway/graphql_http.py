@@ -2,7 +2,8 @@
 runs.
 
 In order, each step answering at once when it refuses: a saturated event loop (503
-OVERLOADED, :class:`~gateway.capacity.LoopAdmission`), method, ``Accept`` (406),
+OVERLOADED, :class:`~gateway.capacity.LoopAdmission`), method (405 for any but GET
+and POST, HEAD included), in dev mode the page's origin (403), ``Accept`` (406),
 content type (415; simple-request types are refused against CSRF), body size (413),
 JSON (400), the API key (401; a key in the URL in any mode), batching (off unless
 enabled, then capped), capacity (429; for an event stream, live connections too:
@@ -19,9 +20,12 @@ one ``next`` event per result, then ``complete``. That is how subscriptions run 
 HTTP. Its refusals are plain JSON with their status, as for any other request.
 
 A client that goes away before its body is whole is its own abort: one INFO line and
-status 499 in the request metrics, never a 500 or a traceback. In dev mode, an event
-stream (like a WebSocket) may only be opened by the gateway's own pages
-(:mod:`gateway.live.origin`).
+status 499 in the request metrics, never a 500 or a traceback. An unexpected failure
+is masked to INTERNAL_SERVER_ERROR with a correlation id (the traceback goes to the
+log under it): the whole answer's, a 500, or in a batch only that operation's, beside
+its siblings' answers. In dev mode, where a request without a key runs as an internal
+console, only the gateway's own pages may send requests (as they alone may open a
+WebSocket; :mod:`gateway.live.origin`), against DNS rebinding.
 
 Why not strawberry's ASGI view (``strawberry.http.async_base_view``): everything
 above happens before a document is parsed, and the view has no hook there. It reads
@@ -44,6 +48,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
@@ -58,6 +63,7 @@ from gateway.auth.authenticate import (
 from gateway.auth.principal import Principal
 from gateway.bodies import read_bounded
 from gateway.capacity import InFlight, LoopAdmission
+from gateway.error_format import format_error
 from gateway.graphiql import content_security_policy, page_html
 from gateway.live.origin import OriginPolicy
 from gateway.live.sse import SseStreams, accepts_event_stream
@@ -72,8 +78,10 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 # Content types a browser may send cross-site without a preflight: refused (CSRF).
 SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
-# A GET must carry one of these, which no cross-site form can set (CSRF).
 FORBIDDEN_ORIGIN = "FORBIDDEN_ORIGIN"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+METHODS = ("GET", "POST")
+# A GET must carry one of these, which no cross-site form can set (CSRF).
 PREFLIGHT_HEADERS = (*CREDENTIAL_HEADERS, "apollo-require-preflight", "x-requested-with")
 
 
@@ -91,7 +99,7 @@ class GraphQLEndpoint:
         origins: OriginPolicy | None,
     ) -> None:
         """``authenticator`` None: no key is ever valid (dev mode's console aside);
-        ``origins`` None: any page may open an event stream."""
+        ``origins`` None: any page may send requests."""
         self._gate = gate
         self._operations = operations
         self._streams = streams
@@ -114,12 +122,18 @@ class GraphQLEndpoint:
         principal: Principal | None = None
         try:
             self._loop_admission.check()  # first: a refusal must cost next to nothing
+            if request.method not in METHODS:
+                raise RequestRefused(
+                    405,
+                    METHOD_NOT_ALLOWED,
+                    "/graphql answers GET (queries) and POST",
+                    {"Allow": ", ".join(METHODS)},
+                )
+            self._check_origin(request)
             if media is None:
                 raise RequestRefused(
                     406, "NOT_ACCEPTABLE", f"answers are {GRAPHQL_RESPONSE} or {JSON}"
                 )
-            if stream:
-                self._check_origin(request)
             payload = await self._payload(request)
             principal = await self._principal(request)
             if stream:
@@ -134,16 +148,21 @@ class GraphQLEndpoint:
                 refusal.key_id = presented_key_id(request.headers)  # refused before auth
             audit_refusal(refusal, principal)
             return _error_response(refusal, media or JSON)
+        except Exception as exc:  # masked; its traceback is logged
+            return _json(_failed(exc), 500, media or JSON, {})
         return _json(body, status, media, headers)
 
     def _check_origin(self, request: Request) -> None:
         origins = self._origins
-        if origins is not None and origins.foreign(request.headers, request.scope.get("server")):
-            log.info("refused an event stream from origin %r", request.headers["origin"][:100])
+        headers = request.headers
+        if origins is not None and origins.foreign(headers, request.scope.get("server")):
+            page = headers.get("origin") or headers.get("host", "")
+            log.info("refused a request from the page at %r", page[:100])
             raise RequestRefused(
                 403,
                 FORBIDDEN_ORIGIN,
-                "this page's origin may not open a live connection; list it in OG_ALLOWED_ORIGINS",
+                "this page's origin may not use the gateway in dev mode; "
+                "list it in OG_ALLOWED_ORIGINS",
             )
 
     async def _payload(self, request: Request) -> Any:
@@ -207,12 +226,15 @@ class GraphQLEndpoint:
     async def _answer(
         self, request: Request, payload: Any, principal: Principal, media: str
     ) -> dict[str, Any]:
-        """One operation of a batch: its body, or its refusal as a body."""
+        """One operation of a batch: its body, its refusal as a body, or its unexpected
+        failure masked (the batch's other operations have run: their answers stand)."""
         try:
             return (await self._one(request, payload, principal, media))[1]
         except RequestRefused as refusal:
             audit_refusal(refusal, principal)
             return refusal.body()
+        except Exception as exc:  # masked; its traceback is logged
+            return _failed(exc)
 
     async def _one(
         self, request: Request, payload: Any, principal: Principal, media: str
@@ -246,6 +268,13 @@ def _unavailable(body: Mapping[str, Any]) -> bool:
     )
 
 
+def _failed(exc: Exception) -> dict[str, Any]:
+    """The body for an unexpected failure: masked, as an execution's own are, to
+    INTERNAL_SERVER_ERROR with the correlation id its logged traceback has."""
+    error = GraphQLError("Internal error.", original_error=exc)
+    return {"errors": [format_error(error, suggestions=False)]}
+
+
 def _runs_over_post(analysis: Analysis) -> None:
     """A plain request runs queries and mutations; subscriptions need a stream."""
     if analysis.kind == "subscription":
@@ -260,7 +289,7 @@ def _runs_over_post(analysis: Analysis) -> None:
 def _runs_over_get(analysis: Analysis) -> None:
     """A GET runs queries only: a mutation must never be a link to follow."""
     if analysis.kind == "mutation":
-        raise RequestRefused(405, "METHOD_NOT_ALLOWED", "mutations need POST", {"Allow": "POST"})
+        raise RequestRefused(405, METHOD_NOT_ALLOWED, "mutations need POST", {"Allow": "POST"})
     _runs_over_post(analysis)
 
 

@@ -9,7 +9,9 @@ Persisted Queries.
   its hash, which is checked here and remembered (``register``) once the operation
   is admitted, so only documents that parse, validate and keep to the limits are
   stored, in the cache (shared between instances when the cache is Redis). A
-  document over ``APQ_MAX_BYTES`` runs but is not remembered.
+  document over ``APQ_MAX_BYTES`` runs but is not remembered, nor is one past its
+  key's budget of stored documents (``APQ_DOCUMENTS_PER_KEY``): a key sending a new
+  document every time would otherwise fill the cache for a week.
 """
 
 from __future__ import annotations
@@ -18,16 +20,26 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from sources.cache.backend import KeyValue
+from sources.cache.backend import KeyValue, TokenBuckets
 
 APQ_TTL_S = 7 * 24 * 3600.0
 # Within the token limit a document is small unless it carries long literals: those
 # are run, not stored for a week.
 APQ_MAX_BYTES = 16_384
+# Each key may store this many documents at once, and as many more a day: an app
+# registers its operations once a deploy, while a key can keep at most
+# 100 + 7 x 100 documents (12.5 MiB) in the cache at any time, not one per request.
+APQ_DOCUMENTS_PER_KEY = 100
+APQ_BUDGET_WINDOW_S = 24 * 3600.0
+BUDGET_PREFIX = "og:apq-budget:"
+
+
+class ApqStore(KeyValue, TokenBuckets, Protocol):
+    """Where APQ documents and each key's budget of them are kept: the cache."""
 
 
 class PersistedQueryError(Exception):
@@ -61,7 +73,7 @@ class Resolved:
 
 
 class PersistedQueries:
-    def __init__(self, manifest: Mapping[str, str], backend: KeyValue) -> None:
+    def __init__(self, manifest: Mapping[str, str], backend: ApqStore) -> None:
         self._manifest = dict(manifest)
         self._backend = backend
 
@@ -99,10 +111,20 @@ class PersistedQueries:
             raise PersistedQueryError(200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
         return Resolved(stored.decode())
 
-    async def register(self, apq_hash: str, query: str) -> None:
-        """Remember an admitted APQ document for ``APQ_TTL_S``, unless too large."""
+    async def register(self, apq_hash: str, query: str, key_id: str) -> None:
+        """Remember an admitted APQ document for ``APQ_TTL_S``, unless it is too large
+        or ``key_id``'s budget of documents is spent (or cannot be read): it ran, and
+        the client sends it again next time."""
         data = query.encode()
-        if len(data) <= APQ_MAX_BYTES:
+        if len(data) > APQ_MAX_BYTES:
+            return
+        budget = await self._backend.take_tokens(
+            BUDGET_PREFIX + key_id,
+            1,
+            APQ_DOCUMENTS_PER_KEY,
+            APQ_DOCUMENTS_PER_KEY / APQ_BUDGET_WINDOW_S,
+        )
+        if budget is not None and budget.allowed:
             await self._backend.set_many([(_apq_key(apq_hash), data, APQ_TTL_S)], {})
 
 

@@ -1,7 +1,8 @@
-"""Admission of one operation, whatever carries it (HTTP, SSE or a WebSocket): the
-persisted-operation rules, document limits, what the transport can run, static cost,
-scopes and the caller's cost bucket, in that order. An operation refused here never
-executes; an APQ document is remembered only once admitted (and valid).
+"""Admission of one operation, whatever carries it (HTTP, SSE or a WebSocket): how
+deep its variables and extensions nest, the persisted-operation rules, document
+limits, what the transport can run, static cost, scopes and the caller's cost bucket,
+in that order. An operation refused here never executes; an APQ document is
+remembered only once admitted (and valid).
 
 Refusals are audited by whoever answers them (``gateway.refusal.audit_refusal``),
 once per request or batched operation. A query with fields out of scope still runs
@@ -38,8 +39,28 @@ from resolvers.access import Access, ScopeMap
 ANALYSIS_CHARS_PER_POINT = 2000
 
 
+# Lists and objects nest at most this deep in a request's variables and extensions
+# (the variables object itself is the first level). The graph's deepest input
+# (orderCancel's lines) nests 3; orjson, which keys the response cache, reads 1,024
+# levels but writes at most 254: deeper variables could not even be keyed.
+MAX_VALUE_NESTING = 32
+
+
 def analysis_charge(query: str) -> int:
     return 1 + len(query) // ANALYSIS_CHARS_PER_POINT
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether lists and objects in ``value`` nest more than ``limit`` levels deep:
+    without recursion, and stopping at the first that does."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +107,13 @@ class Gate:
         :class:`RequestRefused`; ``invalid`` is the status of a document that breaks a limit."""
         if not isinstance(payload, dict):
             raise RequestRefused(400, "BAD_REQUEST", "an operation is a JSON object")
+        for name in ("variables", "extensions"):  # before anything reads or charges
+            if nests_deeper(payload.get(name), MAX_VALUE_NESTING):
+                raise RequestRefused(
+                    400,
+                    "BAD_REQUEST",
+                    f"{name} may nest lists and objects at most {MAX_VALUE_NESTING} levels deep",
+                )
         persisted = self._persisted
         try:
             resolved = await persisted.resolve(
@@ -123,7 +151,7 @@ class Gate:
         # execution takes the errors from there (resolvers.schema.PreparedDocuments).
         errors = analysis.prepared.validate(self._analyser.schema)
         if resolved.apq_hash is not None and not errors:
-            await persisted.register(resolved.apq_hash, query)
+            await persisted.register(resolved.apq_hash, query, principal.key_id)
         if resolved.trusted_id is not None:
             admitted = dataclasses.replace(admitted, trusted_id=resolved.trusted_id)
         return admitted

@@ -1,13 +1,17 @@
-"""Which browser pages may open a live connection (a WebSocket, an event stream) in
-dev mode, where a request without a key runs as an internal console.
+"""Which browser pages may use the gateway (``/graphql`` over HTTP, event streams and
+WebSockets) in dev mode, where a request without a key runs as an internal console.
 
 A WebSocket is not bound by the same-origin policy, so without this check any web
 page a developer visits could open ``ws://127.0.0.1:8000/graphql`` and read customers'
-data. Allowed: a request without an ``Origin`` (not a browser page), a page of the
-gateway itself on a loopback name or address (``localhost``, ``127.0.0.1``, ``[::1]``)
-or on the address the server is bound to, on the same port as the request's ``Host``,
-and the origins listed in ``OG_ALLOWED_ORIGINS``. A page served under another host
-name is refused even when it resolves to this machine (DNS rebinding); list it.
+data; and a page under a host name rebound to 127.0.0.1 (DNS rebinding) is the
+gateway's own origin to the browser, free to POST mutations and read the answers.
+Allowed: a request from no browser page (no ``Origin``, no ``Sec-Fetch-Site``: curl, a
+server), a page of the gateway itself on a loopback name or address (``localhost``,
+``127.0.0.1``, ``[::1]``) or on the address the server is bound to, on the same port
+as the request's ``Host``, and the origins listed in ``OG_ALLOWED_ORIGINS``. A page
+served under another host name is refused even when it resolves to this machine;
+list it. A browser sends no ``Origin`` with a same-origin GET, only
+``Sec-Fetch-Site``: that page is on the ``Host`` the request names, judged the same way.
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ class OriginPolicy:
         self._allowed = frozenset(o for o in map(normal_origin, allowed) if o is not None)
 
     def foreign(self, headers: Mapping[str, str], server: tuple[str, int] | None) -> bool:
-        """Whether the request comes from a page that may not open a live connection."""
+        """Whether the request comes from a page that may not use the gateway."""
         origin = headers.get("origin")
         if origin is None:
-            return False
+            if "sec-fetch-site" not in headers:
+                return False  # not from a browser's page
+            origin = f"http://{headers.get('host', '')}"  # a same-origin GET's page
         normal = normal_origin(origin)
         if normal is None:
             return True  # "null" (a sandboxed frame, a file:) or not an origin at all

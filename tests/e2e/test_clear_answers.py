@@ -84,6 +84,30 @@ async def test_variables_that_are_not_an_object_are_an_error_over_a_websocket(se
             assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
+# orjson read these and could not write them back: a 200 and then a broken stream.
+DEEP_VARIABLES = {"query": TYPENAME, "variables": {"a": json.loads("[" * 300 + "]" * 300)}}
+
+
+async def test_variables_nested_too_deep_are_400_over_an_event_stream(served):
+    headers = {"accept": "text/event-stream"}
+    async with served.session.post(
+        f"{served.url}/graphql", json=DEEP_VARIABLES, headers=headers
+    ) as resp:
+        body = await resp.json(content_type=None)
+        assert resp.status == 400, body
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_variables_nested_too_deep_are_an_error_over_a_websocket(served):
+    async with connect(ws_url(served.url), subprotocols=[PROTOCOL]) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": DEEP_VARIABLES}))
+        message = json.loads(await ws.recv())
+    assert message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 # --- a key anywhere in the URL ---------------------------------------------------------
 
 URL_KEYS = {
@@ -310,7 +334,7 @@ async def test_readyz_is_unavailable_with_a_hung_oms(cluster):
     assert "oms" in [d["source"] for d in body["degraded"]]
 
 
-# --- dev mode: live connections only from the gateway's own pages ----------------------
+# --- dev mode: requests and live connections only from the gateway's own pages ---------
 
 FOREIGN = ["https://evil.example", "http://evil.example:8000", "null", "http://localhost:1"]
 
@@ -352,11 +376,52 @@ async def test_a_foreign_page_cannot_open_an_event_stream_in_dev_mode(served, or
     assert json.loads(body)["errors"][0]["extensions"]["code"] == "FORBIDDEN_ORIGIN"
 
 
+async def _post_status(gateway: RunningGateway, origin: str | None) -> tuple[int, Any]:
+    headers = {"origin": origin} if origin else {}
+    async with gateway.session.post(
+        f"{gateway.url}/graphql", json={"query": TYPENAME}, headers=headers
+    ) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def _get_status(gateway: RunningGateway, headers: dict[str, str]) -> tuple[int, Any]:
+    headers = {"apollo-require-preflight": "1", **headers}
+    async with gateway.session.get(
+        f"{gateway.url}/graphql", params={"query": TYPENAME}, headers=headers
+    ) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+@pytest.mark.parametrize("origin", FOREIGN)
+async def test_a_foreign_page_cannot_send_requests_in_dev_mode(served, origin):
+    """A page under a name rebound to 127.0.0.1 (DNS rebinding) would otherwise POST
+    mutations as the internal console, and read the answers."""
+    for status, body in [
+        await _post_status(served, origin),
+        await _get_status(served, {"origin": origin}),
+    ]:
+        assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN_ORIGIN")
+
+
+async def test_a_same_origin_get_from_a_rebound_name_is_refused_in_dev_mode(served):
+    """A browser sends no Origin with a same-origin GET, only Sec-Fetch-Site: the
+    page is on the Host the request names."""
+    port = served.url.rsplit(":", 1)[1]
+    browser = {"sec-fetch-site": "same-origin"}
+    status, body = await _get_status(served, {**browser, "host": f"evil.example:{port}"})
+    assert (status, body["errors"][0]["extensions"]["code"]) == (403, "FORBIDDEN_ORIGIN")
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        status, body = await _get_status(served, {**browser, "host": host})
+        assert status == 200 and body["data"] == {"__typename": "Query"}, (host, body)
+
+
 async def test_the_gateways_own_pages_and_non_browsers_open_live_connections(served):
     for origin in [None, *_own_origins(served)]:
         assert await _ws_opens(served, origin), origin
         status, body = await _stream_status(served, origin)
         assert status == 200 and b"event: next" in body, (origin, body)
+        status, body = await _post_status(served, origin)
+        assert status == 200 and body["data"] == {"__typename": "Query"}, (origin, body)
 
 
 async def test_allowed_origins_may_open_live_connections(sim):
@@ -365,6 +430,7 @@ async def test_allowed_origins_may_open_live_connections(sim):
     async with running_gateway(settings) as gateway:
         assert await _ws_opens(gateway, console)
         assert (await _stream_status(gateway, console))[0] == 200
+        assert (await _post_status(gateway, console))[0] == 200
         assert not await _ws_opens(gateway, "https://evil.example")
 
 

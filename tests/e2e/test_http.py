@@ -97,9 +97,26 @@ async def test_invalid_json_is_400(served):
         assert resp.status == 400
 
 
-async def test_unsupported_method_is_405(served):
-    async with served.session.put(f"{served.url}/graphql", json={"query": "{ __typename }"}) as r:
-        assert r.status == 405
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])
+async def test_unsupported_method_is_405_with_a_code(served, method):
+    async with served.session.request(
+        method, f"{served.url}/graphql", json={"query": "{ __typename }"}
+    ) as r:
+        assert (r.status, r.headers["allow"]) == (405, "GET, POST")
+        body = await r.json()
+    assert body["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_head_runs_nothing(served, caplog):
+    """Starlette adds HEAD to a GET route, and HEAD ran as a POST: mutations included."""
+    mutation = {"query": 'mutation { orderCancel(input: {orderId: "T3JkZXI6b3JkXzE=", '
+                         "reason: CUSTOMER}) { userErrors { code } } }"}  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+        async with served.session.head(f"{served.url}/graphql", json=mutation) as r:
+            assert (r.status, r.headers["allow"]) == (405, "GET, POST")
+    assert [line.code for line in caplog.records if line.name == "ordergraph.audit"] == [
+        "METHOD_NOT_ALLOWED"
+    ]
 
 
 async def test_graphiql_only_in_dev_mode(served, sim):

@@ -29,15 +29,19 @@ from graphql import (
     is_non_null_type,
 )
 
+from gateway.admission.gate import Admitted
 from gateway.auth.keys import generate_key, parse_key
 from gateway.auth.principal import TIERS
 from gateway.auth.store import open_key_store
+from gateway.persisted import APQ_DOCUMENTS_PER_KEY
+from gateway.response_cache import ResponseCache
 from resolvers.access import ScopeMap
 from resolvers.relay import to_global_id
 from resolvers.schema import build_schema
 from resolvers.scopes import ALL_SCOPES
 from tests.support.cross_tenant import order_of
 from tests.support.proxy import intercepting_proxy
+from tests.support.queries import CANCEL
 from tests.support.secured import (
     MANIFEST,
     ORDER_VIEW,
@@ -269,6 +273,30 @@ async def test_automatic_persisted_queries(secured):
     )
 
 
+async def test_each_key_may_store_only_so_many_apq_documents(sim, tmp_path):
+    """Past its budget a key's new documents run but are not kept; those it stored
+    and another key's are."""
+
+    def apq(query: str) -> dict[str, Any]:
+        digest = hashlib.sha256(query.encode()).hexdigest()
+        return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+    queries = [f"{{ n{n}: __typename }}" for n in range(APQ_DOCUMENTS_PER_KEY + 1)]
+    async with secured_gateway(sim.urls, tmp_path) as fresh:  # budgets full
+        for query in queries:
+            status, body, _ = await fresh.post(
+                {"query": query, "extensions": apq(query)}, key="app"
+            )
+            assert status == 200 and body["data"], body  # each one runs
+        other = "{ other: __typename }"
+        await fresh.post({"query": other, "extensions": apq(other)}, key="app_a")
+        found = {}
+        for query in (queries[0], queries[-2], queries[-1], other):
+            _, body, _ = await fresh.post({"extensions": apq(query)}, key="app")
+            found[query] = "data" in body
+    assert found == {queries[0]: True, queries[-2]: True, queries[-1]: False, other: True}
+
+
 async def test_the_cost_bucket_throttles_when_drained_and_recovers(secured, dataset):
     # The free tier holds 200 points and refills 20 a second.
     query = "{ orders(first: 20) { nodes { number lineItems { sku } } } }"
@@ -349,6 +377,68 @@ async def test_batches_when_enabled_are_capped_and_charged_per_operation(sim, tm
         ]
         assert len(ran) == 1 and throttled == ["THROTTLED"]
         assert ran[0]["extensions"]["cost"]["requestedQueryCost"] == 121
+
+
+def _broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug: keying the answer of an operation named ``Broken`` raises (as keying
+    variables nested deeper than orjson writes did)."""
+    key = ResponseCache.key
+
+    def broken(self: ResponseCache, admitted: Admitted) -> str:
+        if admitted.analysis.name == "Broken":
+            raise RuntimeError("a bug")
+        return key(self, admitted)
+
+    monkeypatch.setattr(ResponseCache, "key", broken)
+
+
+def _masked(error: dict[str, Any], records: list[logging.LogRecord]) -> None:
+    """``error`` is masked, its correlation id on the logged traceback."""
+    assert error["message"] == "Internal error." and "a bug" not in json.dumps(error)
+    extensions = error["extensions"]
+    assert extensions["code"] == "INTERNAL_SERVER_ERROR", error
+    (logged,) = [r for r in records if extensions["correlationId"] in r.getMessage()]
+    assert logged.exc_info is not None and "a bug" in str(logged.exc_info[1])
+
+
+async def test_an_operation_failing_in_a_batch_is_masked_and_its_siblings_answers_stand(
+    sim, tmp_path, monkeypatch, caplog
+):
+    """The batch is a 200 with every answer: the siblings ran (a mutation too), only
+    the failing operation's is INTERNAL_SERVER_ERROR."""
+    _broken(monkeypatch)
+    cancel = {"query": CANCEL, "variables": {"input": {
+        "orderId": to_global_id("Order", "ord_999999"), "reason": "CUSTOMER"}}}  # fmt: skip
+    batch = [cancel, {"query": "query Broken { __typename }"}, {"query": "{ __typename }"}]
+    async with secured_gateway(sim.urls, tmp_path, batching=True) as batching:
+        with caplog.at_level(logging.ERROR, logger="ordergraph.errors"):
+            status, body, _ = await batching.post(batch, key="writer_a")
+    assert status == 200, body
+    cancelled, failed, read = body
+    assert cancelled["data"]["orderCancel"]["userErrors"], cancelled
+    (error,) = failed["errors"]
+    _masked(error, caplog.records)
+    assert "data" not in failed and read["data"] == {"__typename": "Query"}
+
+
+async def test_an_unexpected_failure_is_a_masked_500_in_json(secured, monkeypatch, caplog):
+    _broken(monkeypatch)
+    with caplog.at_level(logging.ERROR, logger="ordergraph.errors"):
+        status, body, headers = await secured.post(
+            {"query": "query Broken { __typename }"}, key="app"
+        )
+    assert status == 500 and headers["content-type"].startswith("application/"), body
+    (error,) = body["errors"]
+    _masked(error, caplog.records)
+
+
+async def test_outside_dev_mode_the_page_a_keyed_request_comes_from_is_no_matter(secured):
+    """The origin rule is dev mode's, where a request without a key is the console."""
+    for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        status, body, _ = await secured.post(
+            {"query": "{ __typename }"}, key="app", headers=headers
+        )
+        assert status == 200 and body["data"] == {"__typename": "Query"}, body
 
 
 async def test_denials_are_audited_without_variables(secured, dataset, caplog):

@@ -6,18 +6,23 @@ leaves another tenant's reads answering (the OMS breaker closed)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from domain.eligibility import cancellable_quantities, change_eligibility
+from gateway.admission.gate import MAX_VALUE_NESTING
+from gateway.auth.keys import parse_key
+from gateway.auth.principal import TIERS
 from resolvers.relay import to_global_id
 from sources.resilience.breaker import CLOSED
 from tests.support.gateways import gateway_at, in_process_gateway
 from tests.support.global_ids import b64
 from tests.support.queries import CANCEL
-from tests.support.secured import TENANT_A, Secured, secured_settings
+from tests.support.secured import TENANT_A, Secured, audit_entries, secured_settings
 from tests.support.timing import HANG_S
 
 FORGED = b64("og2:garbage")
@@ -176,3 +181,76 @@ async def test_a_partner_forging_cursors_through_a_trusted_document_reaches_noth
     )
     assert status == 200 and "errors" not in body, body
     assert body["data"]["orders"]["nodes"]
+
+
+# --- values nested deeper than the gateway keeps: refused first, for every key ---------
+
+
+def _nested(levels: int) -> list[Any]:
+    """``levels`` lists, one inside the other."""
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+# orjson, which keys the response cache, read 300 levels and could not write them back:
+# a 500 for every key, after its cost was charged.
+TOO_DEEP = {"a": _nested(300)}
+DEEP_REQUESTS = {
+    "an app's query": ("app", {"query": "{ __typename }"}),
+    "a console's query": ("console", {"query": "{ __typename }"}),
+    "a partner's trusted document": ("partner_a", {"documentId": "orders-page"}),
+}
+
+
+@pytest.mark.parametrize("where", ["variables", "extensions"])
+@pytest.mark.parametrize("case", DEEP_REQUESTS)
+async def test_deeply_nested_values_are_a_400_for_every_key(secured, stats, caplog, case, where):
+    key, payload = DEEP_REQUESTS[case]
+    with caplog.at_level(logging.INFO, logger="ordergraph.audit"):
+        status, body, _ = await secured.post({**payload, where: TOO_DEEP}, key=key)
+    assert status == 400, body
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    limit = f"{where} may nest lists and objects at most {MAX_VALUE_NESTING} levels"
+    assert limit in error["message"], error
+    (line,) = audit_entries(caplog.records)
+    assert (line["outcome"], line["code"]) == ("denied", "BAD_REQUEST")
+    assert (await stats.requests())["oms"] == 0
+
+
+async def test_the_nesting_limit_is_the_variables_own_depth(secured):
+    """The variables object is the first level: 32 levels run, 33 are refused."""
+    query = "{ __typename }"  # (a variable it does not declare is read all the same)
+    for levels, status in [(MAX_VALUE_NESTING, 200), (MAX_VALUE_NESTING + 1, 400)]:
+        variables = {"a": _nested(levels - 1)}
+        answer, body, _ = await secured.post({"query": query, "variables": variables}, key="app")
+        assert answer == status, (levels, body)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_deeply_nested_variables_over_get_are_a_400(secured):
+    params = {"query": "{ __typename }", "variables": json.dumps(TOO_DEEP)}
+    headers = {"authorization": f"Bearer {secured.keys['app']}"}
+    async with secured.gateway.session.get(
+        f"{secured.gateway.url}/graphql", params=params, headers=headers
+    ) as resp:
+        body = await resp.json(content_type=None)
+        assert resp.status == 400, body
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_deeply_nested_variables_are_refused_before_the_bucket_is_charged(secured):
+    """With its bucket empty, a key sending a new document (its analysis costs 9
+    points) with variables too deep gets their 400, not THROTTLED: nothing was charged."""
+    assert secured.state is not None and secured.state.bucket is not None
+    bucket, tier = secured.state.bucket, TIERS["free"]
+    key_id = parse_key(secured.keys["free_attacker"]).key_id
+    left = await bucket.take(key_id, 0, tier.capacity, tier.refill_per_s)
+    assert (await bucket.take(key_id, left.available, tier.capacity, tier.refill_per_s)).allowed
+    query = "{ __typename } # " + "x" * 16_000
+    status, body, _ = await secured.post(
+        {"query": query, "variables": TOO_DEEP}, key="free_attacker"
+    )
+    assert (status, body["errors"][0]["extensions"]["code"]) == (400, "BAD_REQUEST"), body
