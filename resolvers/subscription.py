@@ -28,7 +28,7 @@ from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order
 from resolvers.types.order_exceptions import OrderException
 from sources import records
-from sources.events import ChangeEvent, tracking_key
+from sources.events import ChangeEvent, EventType, tracking_key
 from sources.failures import SourceError
 from sources.resilience import deadline
 
@@ -119,6 +119,7 @@ async def _updates(context: RequestContext, order_id: str) -> AsyncIterator[Orde
     """The order, then again after each change that concerns it. Watches are taken
     only here, inside the generator, so closing it always lets go of them."""
     watch = context.live.changes.watch(lambda event: event.order_id == order_id)
+    stop_resync = context.cached.on_resync(lambda: watch.offer(_unheard(context, order_id)))
     try:
         while True:
             context.renew()
@@ -135,7 +136,16 @@ async def _updates(context: RequestContext, order_id: str) -> AsyncIterator[Orde
                 yield order
             await watch.next_batch()
     finally:
+        stop_resync()
         watch.close()
+
+
+def _unheard(context: RequestContext, order_id: str) -> ChangeEvent:
+    """What stands for the changes the feed may have lost (pub/sub reconnected): one
+    to the order, so it is read again."""
+    return ChangeEvent(
+        type=EventType.ORDER_UPDATED, occurred_at=context.clock.now(), order_id=order_id
+    )
 
 
 def _follow(watch: Watch[ChangeEvent], record: records.Order | None) -> None:

@@ -69,6 +69,7 @@ class IndexEntry:
 IndexPosition = tuple[str, str]  # (rank, member): where a page of an index ends
 
 MessageHandler = Callable[[bytes], Awaitable[None]]
+MissedHandler = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,13 @@ class PubSub(Protocol):
         """Call ``handler`` for every message published on ``channel`` by any process
         (the memory backend: by this process), from ``start()`` until ``close()``,
         reconnecting by itself after failures."""
+        ...
+
+    def on_missed(self, handler: MissedHandler) -> None:
+        """Await ``handler`` each time the subscriptions are live again after a failure,
+        during which messages may have been published and lost (Redis: the pub/sub
+        connection dropped); before any message published later is delivered. The
+        memory backend loses none."""
         ...
 
 

@@ -10,7 +10,8 @@ hears the change (pub/sub, ~1 ms) can still write the old value into the shared
 cache. So every instance deletes a change's shared entries again when it hears of it
 (``CachedUpstreams``), after which its own write-backs are guarded; what stays open
 is a write-back already sent on one Redis connection and overtaken by that delete on
-another.
+another. When notices may have been lost (pub/sub reconnected), ``forget_all`` counts
+every tag as invalidated.
 """
 
 from __future__ import annotations
@@ -54,6 +55,17 @@ class Invalidations:
                 break
             del self._tags[tag]
             self._forgotten = epoch
+
+    def forget_all(self) -> None:
+        """Note that any tag may have been invalidated now (changes went unheard)."""
+        self._epoch += 1
+        self._forgotten = self._epoch
+        self._tags.clear()
+
+    def last(self, tag: str) -> int:
+        """The epoch of ``tag``'s last invalidation, or a later one where that is no
+        longer kept (0: never)."""
+        return max(self._tags.get(tag, (0, 0.0))[0], self._forgotten)
 
     def changed_since(self, epoch: int, tags: Iterable[str]) -> bool:
         """Whether any of ``tags`` was invalidated after ``epoch`` (or may have been:

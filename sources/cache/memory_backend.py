@@ -24,6 +24,7 @@ from sources.cache.backend import (
     IndexEntry,
     IndexPosition,
     MessageHandler,
+    MissedHandler,
     TokenTake,
 )
 from sources.cache.ranked_index import RankedIndex
@@ -208,6 +209,16 @@ class MemoryBackend:
 
     def subscribe(self, channel: str, handler: MessageHandler) -> None:
         self._subscribers.add(channel, handler)
+
+    def on_missed(self, handler: MissedHandler) -> None:
+        """Every message is delivered, in this process: ``handler`` is never called."""
+
+    def clear(self) -> None:
+        """Drop every value and claim (token buckets and ranked indexes stay): in-process
+        copies that may all be out of date."""
+        self._entries.clear()
+        self._tags.clear()
+        self._bytes = 0
 
     def health(self) -> BackendHealth:
         return BackendHealth(backend=self.name, ok=True, errors=0)

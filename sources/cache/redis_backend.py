@@ -27,6 +27,7 @@ from sources.cache.backend import (
     IndexEntry,
     IndexPosition,
     MessageHandler,
+    MissedHandler,
     TokenTake,
 )
 from sources.cache.memory_backend import Subscribers
@@ -248,6 +249,8 @@ class RedisBackend:
         self._channels_added = asyncio.Event()
         self._listening = asyncio.Event()  # set once every channel is subscribed
         self._listener: asyncio.Task[None] | None = None
+        self._missed_handlers: list[MissedHandler] = []
+        self._missed = False  # the listener failed: messages may have been lost since
 
     async def start(self) -> None:
         """Probe Redis once and start the pub/sub listener; waits (briefly) until the
@@ -408,12 +411,16 @@ class RedisBackend:
         self._subscribers.add(channel, handler)
         self._channels_added.set()
 
+    def on_missed(self, handler: MissedHandler) -> None:
+        self._missed_handlers.append(handler)
+
     def health(self) -> BackendHealth:
         return self._redis.health()
 
     async def _listen(self) -> None:
         """Relay pub/sub messages to handlers until cancelled; after a failure,
-        reconnect and resubscribe with capped exponential backoff."""
+        reconnect and resubscribe with capped exponential backoff (what was published
+        meanwhile is lost: ``on_missed``)."""
         delay = RECONNECT_MIN_S
         while True:
             self._listening.clear()
@@ -424,6 +431,7 @@ class RedisBackend:
                 self._redis.failed(exc)
             except Exception:  # a bug here must not end pub/sub for the process's life
                 log.exception("redis cache listener failed; restarting it")
+            self._missed = True
             delay = RECONNECT_MIN_S if self._listening.is_set() else min(delay * 2, RECONNECT_MAX_S)
             await asyncio.sleep(delay)
 
@@ -443,6 +451,21 @@ class RedisBackend:
                 continue
             if message["type"] == "message":
                 self._subscribers.deliver(message["channel"].decode(), message["data"])
-            elif message["type"] == "subscribe" and message["data"] == len(subscribed):
+            elif message["type"] == "subscribe":
+                if message["data"] == 1 and self._listening.is_set():
+                    self._missed = True  # a new connection: redis-py reconnected by itself
+                if message["data"] != len(subscribed):
+                    continue
                 self._listening.set()
                 self._redis.succeeded()
+                if self._missed:
+                    self._missed = False
+                    await self._report_missed()
+
+    async def _report_missed(self) -> None:
+        log.warning("redis pub/sub is back: messages published while it was away may be lost")
+        for handler in self._missed_handlers:
+            try:
+                await handler()
+            except Exception:  # one handler's bug must not stop the others, nor delivery
+                log.exception("a handler of missed pub/sub messages failed")

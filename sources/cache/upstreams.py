@@ -13,11 +13,19 @@ import msgspec
 from sources.adapters.protocols import HearsChanges, SourceAdapter
 from sources.adapters.registry import Upstreams
 from sources.adapters.search import OrderSearch
-from sources.cache.backend import CacheBackend, KeyValue
+from sources.cache.backend import CacheBackend
 from sources.cache.invalidations import Invalidations
+from sources.cache.memory_backend import MemoryBackend
 from sources.cache.through import CachedSource, Fetch, Tagger
 from sources.clock import SYSTEM_CLOCK, Clock
-from sources.events import ChangeEvent, order_tag, sku_tag, tickets_tag, tracking_tag
+from sources.events import (
+    ORDER_LISTS_TAG,
+    ChangeEvent,
+    order_tag,
+    sku_tag,
+    tickets_tag,
+    tracking_tag,
+)
 from sources.options import CachePolicy
 from sources.records import (
     InventoryItem,
@@ -39,11 +47,12 @@ V = TypeVar("V")
 INVALIDATION_CHANNEL = "og:changes"
 
 ChangeListener = Callable[[ChangeEvent], Awaitable[None]]
+Resync = Callable[[], None]  # told that changes may have gone unheard; must not block
 
 
 class ChangeNotice(Record, frozen=True, kw_only=True):
-    """What one instance tells all (itself included) after a change: the tags it
-    deleted from the shared cache, and the change event, if the change came as one."""
+    """What one instance tells the others after a change: the tags it deleted from
+    the shared cache, and the change event, if the change came as one."""
 
     tags: list[str]
     event: ChangeEvent | None = None
@@ -65,15 +74,17 @@ class CachedUpstreams:
     tickets: CachedSource[list[Ticket]]
     comments: CachedSource[list[TicketComment]]  # of tickets read without them
     backend: CacheBackend
-    local: KeyValue | None  # the in-process copies every source above shares
+    local: MemoryBackend | None  # the in-process copies every source above shares
     upstreams: Upstreams
     hearing: tuple[HearsChanges, ...]  # the adapters told of every change, found once
     invalidations: Invalidations  # what this process saw invalidated, for fetches in flight
     clock: Clock  # the process's one clock: entry ages here, "now" for every rule
     listeners: list[ChangeListener] = field(default_factory=list)
+    resyncs: set[Resync] = field(default_factory=set)
     instance: str = field(default_factory=lambda: secrets.token_hex(8))  # signs its notices
-    # order-list searches running now: identical ones share a call (resilience.coalesce)
-    searches: SingleFlight[tuple[OrderSearch, int, str | None], OrderPage] = field(
+    # order-list searches running now: identical ones begun since the lists last changed
+    # share a call (resilience.coalesce)
+    searches: SingleFlight[tuple[OrderSearch, int, str | None, int], OrderPage] = field(
         default_factory=SingleFlight
     )
 
@@ -84,7 +95,7 @@ class CachedUpstreams:
         backend: CacheBackend,
         policies: Mapping[str, CachePolicy],
         *,
-        local: KeyValue | None = None,
+        local: MemoryBackend | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> CachedUpstreams:
         """``local``: in-process copies in front of a shared ``backend`` (Redis)."""
@@ -165,21 +176,33 @@ class CachedUpstreams:
         self, search: OrderSearch, *, limit: int, cursor: str | None = None
     ) -> OrderPage:
         """One page of the order list, read live (a list is never cached), in one call
-        with any identical search running meanwhile."""
+        with any identical search running meanwhile, unless an order changed since that
+        one began: its page may hold the order as it was, which this caller, begun
+        after the change, would take (and write back) as current."""
+        changed = self.invalidations.last(ORDER_LISTS_TAG)
         return await self.searches.run(
-            (search, limit, cursor),
+            (search, limit, cursor, changed),
             lambda: self.upstreams.oms.search_orders(search, limit=limit, cursor=cursor),
         )
 
     def listen(self) -> None:
-        """Drop in-process copies, then tell ``listeners``, whenever any instance
-        announces a change (call before the backend starts)."""
+        """Drop in-process copies, then tell ``listeners``, whenever another instance
+        announces a change, and assume anything changed when announcements may have
+        been lost (call before the backend starts)."""
         self.backend.subscribe(INVALIDATION_CHANNEL, self._on_notice)
+        self.backend.on_missed(self._on_missed)
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener`` for every change event any instance applies, once per
         instance, after this instance's copies of the changed data are gone."""
         self.listeners.append(listener)
+
+    def on_resync(self, resync: Resync) -> Callable[[], None]:
+        """Call ``resync`` whenever change events may have gone unheard here (pub/sub
+        reconnected), until the returned function is called: whatever it follows may
+        have changed without ``on_change`` saying so."""
+        self.resyncs.add(resync)
+        return lambda: self.resyncs.discard(resync)
 
     async def invalidate(self, tags: Sequence[str]) -> int:
         """Delete every cached entry under ``tags`` here and in the shared cache, and
@@ -198,6 +221,8 @@ class CachedUpstreams:
     async def _announce(self, notice: ChangeNotice, strict: bool = False) -> int:
         deleted = await self._forget(notice.tags, strict=strict)
         await self.backend.publish(INVALIDATION_CHANNEL, msgspec.json.encode(notice), strict=strict)
+        if notice.event is not None:  # this instance's own: not through pub/sub
+            await self._tell_listeners(notice.event)
         return deleted
 
     async def _forget(self, tags: Sequence[str], *, strict: bool = False) -> int:
@@ -218,19 +243,37 @@ class CachedUpstreams:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("ignored a malformed change notice")
             return
-        if notice.event is not None and notice.origin != self.instance:
-            self._tell_adapters(notice.event)
-        if notice.origin != self.instance:
-            # A fetch here that ended after the announcer's shared delete, but before
-            # this notice arrived, may have written the old value back; this process's
-            # later write-backs are guarded now, so one more delete leaves none.
-            await self._forget(notice.tags)
+        if notice.origin == self.instance:
+            return  # applied and told here when announced
         if notice.event is not None:
-            for listener in list(self.listeners):
-                try:
-                    await listener(notice.event)
-                except Exception:  # one listener's bug must not starve the others
-                    log.exception("a change listener failed on %s", notice.event.type.value)
+            self._tell_adapters(notice.event)
+        # A fetch here that ended after the announcer's shared delete, but before this
+        # notice arrived, may have written the old value back; this process's later
+        # write-backs are guarded now, so one more delete leaves none.
+        await self._forget(notice.tags)
+        if notice.event is not None:
+            await self._tell_listeners(notice.event)
+
+    async def _on_missed(self) -> None:
+        """Notices may have been lost: any entry may have changed. No fetch begun
+        before now writes back, no in-process copy is kept, and whatever follows
+        changes reads again. (An old value a fetch here wrote back meanwhile stays in
+        the shared cache: the second delete a lost notice brings is lost with it.)"""
+        self.invalidations.forget_all()
+        if self.local is not None:
+            self.local.clear()
+        for resync in list(self.resyncs):
+            try:
+                resync()
+            except Exception:  # one follower's bug must not starve the others
+                log.exception("a change follower failed to resync")
+
+    async def _tell_listeners(self, event: ChangeEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                await listener(event)
+            except Exception:  # one listener's bug must not starve the others
+                log.exception("a change listener failed on %s", event.type.value)
 
     def _tell_adapters(self, event: ChangeEvent) -> None:
         """Before anything is dropped: a read that follows must find the adapters

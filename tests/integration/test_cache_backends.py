@@ -292,6 +292,44 @@ async def test_pubsub_between_two_redis_backends(redis_server: RedisServer) -> N
         await listener.close()
 
 
+async def test_a_pubsub_listener_back_after_a_drop_says_messages_may_be_lost(
+    restartable: RedisServer,
+) -> None:
+    """Its connection killed (CLIENT KILL TYPE pubsub), the listener says, once it has
+    subscribed again, that messages may have been lost: whether redis-py reconnected by
+    itself, or the listener had to (kept away while a message was published, which is
+    lost). A start that lost nothing says nothing."""
+    cache = RedisBackend(restartable.url, timeout_s=PATIENT_TIMEOUT_S)
+    inbox = Inbox()
+    reports: list[float] = []
+
+    async def missed() -> None:
+        reports.append(time.monotonic())
+
+    cache.subscribe("events", inbox)
+    cache.on_missed(missed)
+    await cache.start()
+    try:
+        async with Redis.from_url(restartable.url) as admin:
+            await eventually(
+                lambda: _delivered(cache, "events", inbox), "a probe is delivered", timeout_s=HANG_S
+            )
+            assert reports == []
+            await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            await eventually(lambda: len(reports) == 1, "the drop is reported", timeout_s=HANG_S)
+            await admin.execute_command("ACL", "SETUSER", "default", "-subscribe")
+            await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            await cache.publish("events", b"lost", strict=True)
+            await admin.execute_command("ACL", "SETUSER", "default", "+subscribe")
+            await eventually(lambda: len(reports) == 2, "the loss is reported", timeout_s=HANG_S)
+            await cache.publish("events", b"after")
+            await eventually(lambda: inbox.has(b"after"), "delivery goes on", timeout_s=HANG_S)
+        assert len(reports) == 2
+        assert b"lost" not in inbox.messages
+    finally:
+        await cache.close()
+
+
 async def test_get_many_is_one_mget(redis_server: RedisServer, redis_admin: Redis) -> None:
     cache = RedisBackend(redis_server.url, timeout_s=PATIENT_TIMEOUT_S)
     await cache.start()
