@@ -8,7 +8,10 @@ signed id, or a digest of what a vendor signed where its id is an unsigned heade
 a replay cannot claim anew by changing a header), then applied: the event's tags are
 deleted in every instance's cache and the event goes to every instance's live
 subscribers.
-Only once that worked is the id marked applied (a later delivery of it: 409). If the
+Only once that worked is the id marked applied: a later delivery of it is answered
+200 ``duplicate`` (code WEBHOOK_REPLAYED) and changes nothing; a 2xx, as senders retry
+every other answer (Shopify gives up on, and may remove, a subscription that keeps
+failing), and a sender whose first 200 was lost retries with the same event. If the
 shared cache cannot claim, delete or announce, the answer is 503 and the claim is
 released, so the sender's retry applies the event. A refused event changes nothing.
 """
@@ -69,7 +72,14 @@ class WebhookReceiver:
         if claim is None:
             (seen,) = await marks.get_many([mark])
             if seen == APPLIED:
-                return _refuse(409, "WEBHOOK_REPLAYED", "this event id was already processed")
+                log.info("a %s webhook already applied came again: %s", source, verified.msg_id)
+                return JSONResponse(
+                    {
+                        "status": "duplicate",
+                        "code": "WEBHOOK_REPLAYED",
+                        "message": "this event id was already processed; nothing was done again",
+                    }
+                )
             return _refuse(
                 503,
                 "WEBHOOK_IN_PROGRESS",

@@ -153,12 +153,16 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
         assert (await post_webhook(gateway, "carrier", body, good))[0] == 200
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})
         assert (await stats.requests())["carrier"] == 1
-        # Re-warmed, the same delivery again is a replay: refused, and nothing changes.
+        # Re-warmed, the same delivery again is a duplicate: acknowledged, nothing changes.
         warm = await _snapshot(redis_admin)
         await stats.reset()
         assert await post_webhook(gateway, "carrier", body, good) == (
-            409,
-            {"code": "WEBHOOK_REPLAYED", "message": "this event id was already processed"},
+            200,
+            {
+                "status": "duplicate",
+                "code": "WEBHOOK_REPLAYED",
+                "message": "this event id was already processed; nothing was done again",
+            },
         )
         assert await _snapshot(redis_admin) == warm
         await gateway.query(ORDER_BY_NUMBER, {"number": order.number})

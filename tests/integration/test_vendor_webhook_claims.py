@@ -27,7 +27,7 @@ from tests.support.redis_server import RedisServer
 RATE = 1000  # the vendor APIs' calls a second (the `vendors` fixture)
 SECRET = generate_secret()
 APPLIED = (200, "applied")
-REPLAYED = (409, "WEBHOOK_REPLAYED")
+REPLAYED = (200, "duplicate")
 BAD_SIGNATURE = (401, "WEBHOOK_SIGNATURE_INVALID")
 NOT_ASCII = b"\xe9" + b"A" * 43  # as a client may send it; Starlette reads it as latin-1
 
