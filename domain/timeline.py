@@ -26,6 +26,11 @@ Times: an entry the gateway derives from a record's state (OMS, inventory, ticke
 is dated in UTC, while a carrier checkpoint keeps the local offset the carrier scanned it
 with.
 
+Keys: each names its fact, never its place in a list or a status or time that moves
+(a hold by its fulfillment order, reason and start; a ticket's last status change,
+answered or solved, once per ticket). An event's ``position`` (time, then source, kind
+and key) orders the timeline; a cursor holds it.
+
 Visibility: fraud holds and every ticket event are INTERNAL. Tickets are agents'
 working material (subjects written by agents, tags, requesters who may not be the
 customer), and the requester already has the conversation by email or chat.
@@ -48,6 +53,7 @@ from sources.records import (
     CancelReason,
     CheckpointLocation,
     FinancialStatus,
+    FulfillmentHold,
     HoldReason,
     InventoryItem,
     InventoryLevel,
@@ -104,8 +110,23 @@ class TimelineEvent:
     message: str  # customer-friendly when CUSTOMER, may be technical when INTERNAL
     visibility: Visibility
     subject_id: str | None  # the shipment, ticket, fulfillment order or line concerned
-    key: str  # unique within the order and stable as sources grow: a cursor basis
+    key: str  # unique within the order; names the fact, not its place or its state
     date_only: bool = False  # the carrier gave a day only: ``at`` is its start (UTC)
+
+    @property
+    def position(self) -> Position:
+        """Where the event stands in its timeline (``sort_position``)."""
+        return sort_position(self.at, self.source, self.kind, self.key)
+
+
+Position = tuple[datetime, int, int, str]
+
+
+def sort_position(at: datetime, source: EventSource, kind: EventKind, key: str) -> Position:
+    """Where an event with these fields stands in a timeline: by time, ties by source,
+    then kind (lifecycle order), then key, so the order never depends on how a source
+    listed its records."""
+    return at, _SOURCE_RANK[source], _KIND_RANK[kind], key
 
 
 _CAPTURED = frozenset(
@@ -145,8 +166,8 @@ def build_timeline(
     ``trackings`` maps tracking numbers to carrier records, ``tickets`` are the
     order's tickets and ``stock`` maps SKUs to inventory items; a tracking or SKU that
     is absent or ``None``, ``tickets=None`` and ``stock=None`` simply contribute nothing.
-    Ties at one instant go by source, then kind (lifecycle order), then key, so the
-    order never depends on how a source listed its records.
+    Ties at one instant go by source, then kind (lifecycle order), then key
+    (``sort_position``).
     """
     events = [
         *_oms_events(order),
@@ -154,9 +175,7 @@ def build_timeline(
         *_carrier_events(order, trackings),
         *_ticket_events(tickets),
     ]
-    events.sort(
-        key=lambda e: (e.at, _SOURCE_RANK[e.source], _KIND_RANK[e.kind], e.key),
-    )
+    events.sort(key=lambda e: e.position)
     return events
 
 
@@ -205,19 +224,26 @@ def _oms_events(order: Order) -> Iterator[TimelineEvent]:
         )
 
     yield event(order.placed_at, EventKind.PLACED, f"Order #{order.number} placed", "placed")
-    holds = [(fo.id, n, hold) for fo in order.fulfillment_orders for n, hold in enumerate(fo.holds)]
+    # A hold has no id of its own: its fulfillment order, reason and start name it (the
+    # same three twice are one hold listed twice), not its place in the list, which a
+    # release of an earlier hold would shift.
+    holds: dict[str, tuple[str, FulfillmentHold]] = {}
+    for fo in order.fulfillment_orders:
+        for hold in fo.holds:
+            since = hold.held_at.astimezone(UTC).isoformat()
+            holds.setdefault(f"hold:{fo.id}:{hold.reason.value}:{since}", (fo.id, hold))
     if order.financial_status in _CAPTURED and not any(
-        hold.reason is HoldReason.AWAITING_PAYMENT for _, _, hold in holds
+        hold.reason is HoldReason.AWAITING_PAYMENT for _, hold in holds.values()
     ):
         yield event(order.placed_at, EventKind.PAID, "Payment received", "paid")
-    for fo_id, n, hold in holds:
+    for key, (fo_id, hold) in holds.items():
         visibility = Visibility.INTERNAL if hold.reason in INTERNAL_HOLDS else Visibility.CUSTOMER
         if hold.reason is HoldReason.HIGH_RISK_OF_FRAUD:
             note = f": {hold.note}" if hold.note else ""
             message = f"Fulfillment order {fo_id} held for fraud review{note}"
         else:
             message = _HOLD_MESSAGES[hold.reason]
-        yield event(hold.held_at, EventKind.HELD, message, f"hold:{fo_id}:{n}", fo_id, visibility)
+        yield event(hold.held_at, EventKind.HELD, message, key, fo_id, visibility)
     for shipment in order.shipments:
         yield event(
             shipment.shipped_at,
@@ -337,15 +363,17 @@ def _digest(text: str) -> str:
 
 def _ticket_events(tickets: Sequence[Ticket] | None) -> Iterator[TimelineEvent]:
     for ticket in tickets or ():
-        facts = [(ticket.created_at, EventKind.TICKET_OPENED)]
+        # (when, kind, key suffix): the last status change, answered or solved, is one
+        # fact whose kind and time move with the ticket, so its key names neither.
+        facts = [(ticket.created_at, EventKind.TICKET_OPENED, "opened")]
         if ticket.status is TicketStatus.PENDING:
-            facts.append((ticket.updated_at, EventKind.TICKET_ANSWERED))
+            facts.append((ticket.updated_at, EventKind.TICKET_ANSWERED, "status"))
         elif ticket.status in RESOLVED:
-            facts.append((ticket.updated_at, EventKind.TICKET_SOLVED))
+            facts.append((ticket.updated_at, EventKind.TICKET_SOLVED, "status"))
         told = []  # (when, kind, what follows "Ticket #id" in the message, key suffix)
-        for at, kind in facts:
+        for at, kind, key in facts:
             verb = kind.value.removeprefix("TICKET_").lower()
-            told.append((at, kind, f"{verb} ({ticket.status.value}): {ticket.subject}", verb))
+            told.append((at, kind, f"{verb} ({ticket.status.value}): {ticket.subject}", key))
         told += [
             (
                 comment.created_at,

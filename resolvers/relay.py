@@ -13,6 +13,7 @@ import binascii
 import functools
 import hmac
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
@@ -36,13 +37,20 @@ GLOBAL_ID_CACHE_SIZE = 8192
 
 @functools.lru_cache(maxsize=GLOBAL_ID_CACHE_SIZE)
 def to_global_id(type_name: str, *parts: str) -> str:
+    return _spelled(type_name, parts)
+
+
+def _spelled(type_name: str, parts: Iterable[str]) -> str:
+    """The one spelling of a global id: unpadded base64url, each part percent-encoded."""
     raw = ":".join((type_name, *(quote(part, safe="") for part in parts)))
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
 def from_global_id(global_id: str) -> tuple[str, list[str]]:
     """Split a global id into its type name and parts, or raise ``INVALID_ID``; every
-    part matches the sources' id grammar (``ID_PART``)."""
+    part matches the sources' id grammar (``ID_PART``), and the id is spelled exactly as
+    ``to_global_id`` spells it: padding, stray characters or a percent-encoded part
+    would give one object many ids, and the gateway compares ids as text."""
     if len(global_id) > MAX_GLOBAL_ID_CHARS:
         raise _invalid(global_id[:40] + "…")
     try:
@@ -54,7 +62,9 @@ def from_global_id(global_id: str) -> tuple[str, list[str]]:
     if not type_name or not rest:
         raise _invalid(global_id)
     parts = [unquote(part) for part in rest.split(":")]
-    if not all(ID_PART.fullmatch(part) for part in parts):
+    if not all(ID_PART.fullmatch(part) for part in parts) or (
+        _spelled(type_name, parts) != global_id
+    ):
         raise _invalid(global_id)
     return type_name, parts
 
@@ -76,7 +86,8 @@ def _invalid(global_id: str) -> UserInputError:
 class Cursors:
     """The cursors of one connection: base64url (padded) of ``prefix + raw``. The
     prefix names the connection and its format's version, so a cursor of another
-    connection is refused; the timeline's cursors have none (they predate prefixes).
+    connection is refused; the timeline's have none (its first cursors, bare event keys,
+    predate prefixes: it versions its own text).
 
     With a ``key``, each cursor also carries an HMAC of ``prefix + raw``: for a
     connection whose raw cursor is a source's, opaque to the gateway (Shopify's are

@@ -3,6 +3,7 @@ time."""
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime
 
 import strawberry
@@ -100,25 +101,20 @@ class TimelineConnection(Connection[TimelineEdge]):
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
-TIMELINE_CURSORS = Cursors("")  # an event's key: stable as late events arrive
+TIMELINE_CURSORS = Cursors("")  # no prefix: the first cursors were an event's key alone
+_PLACE = "tl1:"  # a cursor's text since: "tl1:<at>|<source>|<kind>|<key>", the position
 
 
 def timeline_page(
     events: list[timeline.TimelineEvent], first: int, after: str | None
 ) -> TimelineConnection:
-    """``first`` events after the one ``after`` points at (keys are stable, so a
-    cursor survives late carrier events)."""
+    """``first`` events after the position ``after`` holds (``events`` are in that
+    order), so a cursor resumes where it was even once its event has moved or gone."""
     check_first(first)
-    start = 0
-    if after is not None:
-        keys = [event.key for event in events]
-        try:
-            start = keys.index(TIMELINE_CURSORS.decode(after)) + 1
-        except ValueError:
-            raise bad_cursor() from None
+    start = 0 if after is None else _resume(events, TIMELINE_CURSORS.decode(after))
     edges = [
         TimelineEdge(
-            cursor=TIMELINE_CURSORS.encode(event.key),
+            cursor=_cursor(event),
             node=TimelineEvent(
                 at=event.at,
                 date_only=event.date_only,
@@ -134,3 +130,29 @@ def timeline_page(
     return TimelineConnection.page(
         edges, has_next=start + first < len(events), has_previous=start > 0
     )
+
+
+def _cursor(event: timeline.TimelineEvent) -> str:
+    fields = (event.at.isoformat(), event.source.value, event.kind.value, event.key)
+    return TIMELINE_CURSORS.encode(_PLACE + "|".join(fields))
+
+
+def _resume(events: list[timeline.TimelineEvent], text: str) -> int:
+    """The index of the first of ``events`` after the position a cursor's ``text``
+    holds, or a BAD_USER_INPUT error."""
+    if not text.startswith(_PLACE):  # a first cursor: after its event, while it is there
+        keys = [event.key for event in events]
+        if text not in keys:
+            raise bad_cursor()
+        return keys.index(text) + 1
+    try:
+        at, source, kind, key = text.removeprefix(_PLACE).split("|", 3)
+        moment = datetime.fromisoformat(at)
+        held = timeline.sort_position(
+            moment, timeline.EventSource(source), timeline.EventKind(kind), key
+        )
+    except ValueError:
+        raise bad_cursor() from None
+    if moment.tzinfo is None:  # not one the gateway wrote, nor comparable with one
+        raise bad_cursor()
+    return bisect.bisect_right(events, held, key=lambda event: event.position)

@@ -90,6 +90,24 @@ async def test_an_id_outside_the_source_grammar_is_refused_without_a_call(served
     assert sim.stats("oms").requests == 0, case
 
 
+async def test_an_id_is_taken_only_as_the_gateway_spells_it(served, dataset):
+    """A real order's and line's ids respelled (parts percent-encoded) are INVALID_ID:
+    the order used to be found under an id it did not answer with, the line not at all."""
+    record = next(o for o in dataset.orders.values() if "_" in o.id and "_" in o.lines[0].id)
+    parts = (record.id, record.lines[0].id)
+    spelled = [to_global_id("Order", parts[0]), to_global_id("LineItem", *parts)]
+    respelled = [
+        b64(":".join(("Order", parts[0].replace("_", "%5F"))), pad=False),
+        b64(":".join(("LineItem", *(part.replace("_", "%5F") for part in parts))), pad=False),
+    ]
+    body = await served.query(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": spelled + respelled}
+    )
+    assert body["data"]["nodes"] == [{"id": spelled[0]}, {"id": spelled[1]}, None, None]
+    refused = {tuple(error["path"]): error["extensions"]["code"] for error in body["errors"]}
+    assert refused == {("nodes", 2): "INVALID_ID", ("nodes", 3): "INVALID_ID"}
+
+
 @pytest.mark.parametrize("number", [",", "1001,1002", "#", " 12 34 ", "9" * 100_000, "10\x0001"])
 async def test_an_order_number_outside_the_grammar_is_refused_without_a_call(served, sim, number):
     sim.reset_stats()

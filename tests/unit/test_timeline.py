@@ -24,6 +24,7 @@ from sources.records import (
     Checkpoint,
     CheckpointLocation,
     FinancialStatus,
+    FulfillmentHold,
     InventoryItem,
     InventoryLevel,
     Order,
@@ -140,19 +141,21 @@ def test_oms_events_dates_subjects_and_messages():
     )
     events = _by_key(build_timeline(record, {}, None))
     summary = {key: (e.at, e.source, e.kind, e.subject_id) for key, e in events.items()}
+    payment_hold = f"oms:hold:fo-l1:AWAITING_PAYMENT:{NOW.isoformat()}"
+    fraud_hold = f"oms:hold:fo-l2:HIGH_RISK_OF_FRAUD:{NOW.isoformat()}"
     assert summary == {
         "oms:placed": (PLACED_AT, EventSource.OMS, K.PLACED, None),
-        "oms:hold:fo-l1:0": (NOW, EventSource.OMS, K.HELD, "fo-l1"),
-        "oms:hold:fo-l2:0": (NOW, EventSource.OMS, K.HELD, "fo-l2"),
+        payment_hold: (NOW, EventSource.OMS, K.HELD, "fo-l1"),
+        fraud_hold: (NOW, EventSource.OMS, K.HELD, "fo-l2"),
         f"oms:shipment:sh-{T1}": (NOW, EventSource.OMS, K.SHIPPED, f"sh-{T1}"),
         "oms:shipment:sh-2": (NOW, EventSource.OMS, K.SHIPPED, "sh-2"),
         "oms:cancelled": (NOW, EventSource.OMS, K.CANCELLED, None),
         "oms:returned:l1": (NOW + timedelta(days=1), EventSource.OMS, K.RETURNED, "l1"),
     }
     assert events["oms:placed"].message == "Order #1001 placed"
-    assert events["oms:hold:fo-l1:0"].message == "We are waiting for your payment"
+    assert events[payment_hold].message == "We are waiting for your payment"
     # the internal message may name the fraud review; the customer one never does
-    assert "fraud" in events["oms:hold:fo-l2:0"].message
+    assert "fraud" in events[fraud_hold].message
     assert "fraud" not in events["oms:cancelled"].message.lower()
     assert events["oms:cancelled"].message == "Order cancelled: we could not verify the payment"
     assert T1 in events[f"oms:shipment:sh-{T1}"].message
@@ -183,7 +186,7 @@ def test_ticket_events_date_subject_and_key():
     tickets = [e for e in events if e.source is EventSource.TICKETING]
     assert [(e.at, e.kind, e.key, e.subject_id) for e in tickets] == [
         (opened_at, K.TICKET_OPENED, "ticket:52007:opened", "52007"),
-        (solved_at, K.TICKET_SOLVED, "ticket:52007:solved", "52007"),
+        (solved_at, K.TICKET_SOLVED, "ticket:52007:status", "52007"),
     ]
     assert all("#52007" in e.message for e in tickets)
 
@@ -203,6 +206,42 @@ def test_comments_after_the_description_are_internal_events():
          "Ticket #52007 internal note by Ann"),
     ]  # fmt: skip
     assert {e.visibility for e in events} == {V.INTERNAL}
+
+
+# --- keys: each names its fact, never its place in a list or a state that moves --------
+
+
+def _held(*holds: FulfillmentHold) -> list[tuple[datetime, str, str]]:
+    """(at, message, key) of the HELD events of an order with ``holds``."""
+    fo = msgspec.structs.replace(fulfillment(FO.ON_HOLD), holds=list(holds))
+    events = build_timeline(order([line()], [fo]), {}, None)
+    return [(e.at, e.message, e.key) for e in events if e.kind is K.HELD]
+
+
+def test_a_hold_keeps_its_key_when_an_earlier_one_is_released():
+    address = FulfillmentHold(reason=H.INCORRECT_ADDRESS, held_at=EARLIER)
+    other = FulfillmentHold(reason=H.OTHER, held_at=NOW)
+    both = _held(address, other)
+    assert len(both) == 2
+    assert _held(other) == both[1:]
+    assert _held(other, address) == both  # nor on the order the OMS lists them in
+
+
+def test_a_hold_listed_twice_is_told_once():
+    hold = FulfillmentHold(reason=H.OTHER, held_at=NOW)
+    assert _held(hold, hold) == _held(hold)
+
+
+def test_a_ticket_s_last_status_change_keeps_its_key_as_it_moves():
+    def last_change(status: TS, updated_at: datetime) -> tuple[K, str]:
+        record = ticket("52007", status, EARLIER - timedelta(hours=1), updated_at)
+        *_, event = build_timeline(PLAIN, {}, [record])
+        return event.kind, event.key
+
+    told = [last_change(TS.PENDING, EARLIER), last_change(TS.PENDING, NOW)]
+    told += [last_change(TS.SOLVED, NOW), last_change(TS.CLOSED, NOW)]
+    assert [kind for kind, _ in told] == [K.TICKET_ANSWERED] * 2 + [K.TICKET_SOLVED] * 2
+    assert {key for _, key in told} == {"ticket:52007:status"}
 
 
 # A messy carrier feed: newest first, one duplicate, one date-only time, one garbage time.
