@@ -126,19 +126,45 @@ async def load(source: DataSource, order: records.Order, context: RequestContext
 
 
 async def trackings(
-    order: records.Order, context: RequestContext, *, strict: bool
+    order: records.Order, context: RequestContext
 ) -> dict[str, records.Tracking | None]:
-    """The order's tracking records by number, through the shared carrier loader.
-
-    ``strict`` re-raises a carrier failure; otherwise failed numbers are left out.
-    """
+    """The order's tracking records by number, through the shared carrier loader; a
+    carrier failure is raised."""
     found: dict[str, records.Tracking | None] = {}
     for number, result in (await load(DataSource.CARRIER, order, context)).items():
-        if isinstance(result, Cached):
-            found[number] = result.value
-        elif strict or not isinstance(result, SourceError):
+        if not isinstance(result, Cached):
             raise result
+        found[number] = result.value
     return found
+
+
+async def _read(
+    source: DataSource, order: records.Order, context: RequestContext
+) -> dict[str, Any]:
+    """``order``'s records in ``source`` as :func:`load` gives them, or none when the
+    caller may not read that source."""
+    return await load(source, order, context) if readable(context.access, source) else {}
+
+
+def _answered(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The records of the keys in ``found`` that answered."""
+    return {key: result.value for key, result in found.items() if isinstance(result, Cached)}
+
+
+def _failure(found: Mapping[str, Any]) -> Exception | None:
+    """What the first key in ``found`` that did not answer raised, if any."""
+    return next((result for result in found.values() if not isinstance(result, Cached)), None)
+
+
+def _masked_trackings(
+    found: Mapping[str, Any], access: Access
+) -> dict[str, records.Tracking | None]:
+    """The tracking records in ``found`` that answered, as ``access`` may see them; a
+    load's error other than a carrier failure (a bug) is raised."""
+    for result in found.values():
+        if not isinstance(result, Cached | SourceError):
+            raise result
+    return {number: masked(tracking, access) for number, tracking in _answered(found).items()}
 
 
 async def readable_trackings(
@@ -147,11 +173,8 @@ async def readable_trackings(
     """The order's tracking records the caller may read (none without shipments:read,
     signers' names masked without pii:read); records a failing carrier could not give
     are left out."""
-    access = context.access
-    if not readable(access, DataSource.CARRIER):
-        return {}
-    found = await trackings(order, context, strict=False)
-    return {number: masked(tracking, access) for number, tracking in found.items()}
+    found = await _read(DataSource.CARRIER, order, context)
+    return _masked_trackings(found, context.access)
 
 
 WITHHELD = "[name withheld]"
@@ -180,20 +203,14 @@ async def readable_stock(
     order: records.Order, context: RequestContext
 ) -> dict[str, records.InventoryItem | None]:
     """Stock of the order's SKUs if the caller may read it and inventory answered."""
-    if not readable(context.access, DataSource.INVENTORY):
-        return {}
-    found = await load(DataSource.INVENTORY, order, context)
-    return {sku: item.value for sku, item in found.items() if isinstance(item, Cached)}
+    return _answered(await _read(DataSource.INVENTORY, order, context))
 
 
 async def readable_tickets(
     order: records.Order, context: RequestContext
 ) -> list[records.Ticket] | None:
     """The order's tickets if the caller may read them and ticketing answered."""
-    if not readable(context.access, DataSource.TICKETING):
-        return None
-    (found,) = (await load(DataSource.TICKETING, order, context)).values()
-    return found.value if isinstance(found, Cached) else None
+    return _answered(await _read(DataSource.TICKETING, order, context)).get(order.id)
 
 
 async def ticket_comments(
@@ -227,27 +244,35 @@ class SourceFacts:
     trackings: dict[str, records.Tracking | None]
     stock: dict[str, records.InventoryItem | None]
     tickets: list[records.Ticket] | None
+    # What each readable source that left records out raised (the first of its keys')
+    failures: Mapping[DataSource, Exception]
     complete: bool  # every readable source answered for every record asked
 
     def exceptions(self, order: records.Order, now: datetime) -> list[rules.OrderException]:
         return rules.detect_exceptions(order, self.trackings, self.stock, self.tickets, now=now)
 
+    def failure(self, coordinate: str) -> Exception | None:
+        """Why the field at ``coordinate`` cannot be answered from these facts: the
+        failure of a source it reads (``FIELD_SOURCES``), whose records are missing."""
+        reads = FIELD_SOURCES[coordinate].sources
+        return next((error for source, error in self.failures.items() if source in reads), None)
+
 
 async def gather_facts(order: records.Order, context: RequestContext) -> SourceFacts:
-    found_trackings, stock, tickets = await asyncio.gather(
-        readable_trackings(order, context),
-        readable_stock(order, context),
-        readable_tickets(order, context),
+    sources = list(SOURCE_FIELDS)
+    found = await asyncio.gather(*(_read(source, order, context) for source in sources))
+    read = dict(zip(sources, found, strict=True))
+    failures = {s: error for s, results in read.items() if (error := _failure(results)) is not None}
+    tickets = _answered(read[DataSource.TICKETING]).get(order.id)
+    return SourceFacts(
+        _masked_trackings(read[DataSource.CARRIER], context.access),
+        _answered(read[DataSource.INVENTORY]),
+        tickets,
+        failures,
+        # ticketing may also answer that it does not know the order
+        complete=not failures
+        and (tickets is not None or not readable(context.access, DataSource.TICKETING)),
     )
-    access = context.access
-    numbers = set(keys_in(DataSource.CARRIER, order))
-    skus = set(keys_in(DataSource.INVENTORY, order))
-    complete = (
-        (not readable(access, DataSource.CARRIER) or numbers <= found_trackings.keys())
-        and (not readable(access, DataSource.INVENTORY) or skus <= stock.keys())
-        and (not readable(access, DataSource.TICKETING) or tickets is not None)
-    )
-    return SourceFacts(found_trackings, stock, tickets, complete)
 
 
 async def detect(order: records.Order, context: RequestContext) -> list[rules.OrderException]:

@@ -440,7 +440,7 @@ class Order(Node):
         extensions=[order_facts.guard("Order.estimatedDelivery")],
     )
     async def estimated_delivery(self, info: Info) -> DateWindow | None:
-        trackings = await order_facts.trackings(self.record, info.context, strict=True)
+        trackings = await order_facts.trackings(self.record, info.context)
         return DateWindow.of(latest_estimate(self.record, trackings))
 
     tickets = _TICKETS.field(
@@ -457,7 +457,7 @@ class Order(Node):
         extensions=[order_facts.guard("Order.previousEstimatedDelivery")],
     )
     async def previous_estimated_delivery(self, info: Info) -> DateWindow | None:
-        trackings = await order_facts.trackings(self.record, info.context, strict=True)
+        trackings = await order_facts.trackings(self.record, info.context)
         return DateWindow.of(previous_estimate(self.record, trackings))
 
     @strawberry.field(
@@ -467,11 +467,13 @@ class Order(Node):
         "shipments:read and inventory:read, the sources of the exceptions customers see: "
         "without them it would say ON_TRACK over a lost parcel or missing stock it cannot "
         "read, so it is null (UNAUTHORIZED_FIELD). Consoles also count internal "
-        "exceptions, those about tickets only with tickets:read.",
+        "exceptions, those about tickets only with tickets:read. When a source it reads "
+        "fails, it is null too, with that source's error: it would say ON_TRACK over "
+        "what it could not read.",
         extensions=[order_facts.guard("Order.health")],
     )
     async def health(self, info: Info) -> rules.Health | None:
-        found = await self._exceptions(info)
+        found = await self._exceptions(info, "Order.health")
         return rules.order_health(found, include_internal=info.context.access.internal)
 
     @strawberry.field(
@@ -479,21 +481,31 @@ class Order(Node):
         "four sources, most severe and newest first. "
         "Internal exceptions (fraud review, support response) are shown to consoles only. "
         "Worked out from the sources this key may read: without shipments:read, "
-        "inventory:read or tickets:read, what only that source shows is not listed."
+        "inventory:read or tickets:read, what only that source shows is not listed. "
+        "Nullable on purpose, as every field inventory, the carrier or ticketing feeds: "
+        "when a source it reads fails, it is null, with that source's error, rather than "
+        "a list without what that source shows."
     )
-    async def exceptions(self, info: Info) -> list[OrderException]:
-        found = await self._exceptions(info)
+    async def exceptions(self, info: Info) -> list[OrderException] | None:
+        found = await self._exceptions(info, "Order.exceptions")
         internal = info.context.access.internal
         return [OrderException.of(self.record.id, e) for e in found if internal or not e.internal]
 
-    def _exceptions(self, info: Info) -> asyncio.Future[list[rules.OrderException]]:
-        """The order's exceptions, worked out once per object however many fields ask,
-        from the sources the caller may read."""
-        if self.memo.get("exceptions") is None:
-            self.memo["exceptions"] = asyncio.ensure_future(
-                order_facts.detect(self.record, info.context)
+    async def _exceptions(self, info: Info, coordinate: str) -> list[rules.OrderException]:
+        """The order's exceptions for the field at ``coordinate``, from the sources the
+        caller may read, worked out once per object however many fields ask; the failure
+        of a source that field reads is raised (the answer would be wrong without it)."""
+        if "facts" not in self.memo:
+            self.memo["facts"] = asyncio.ensure_future(
+                order_facts.gather_facts(self.record, info.context)
             )
-        return self.memo["exceptions"]
+        facts: order_facts.SourceFacts = await self.memo["facts"]
+        if (failure := facts.failure(coordinate)) is not None:
+            raise failure
+        if "exceptions" not in self.memo:
+            self.memo["exceptions"] = facts.exceptions(self.record, info.context.clock.now())
+        found: list[rules.OrderException] = self.memo["exceptions"]
+        return found
 
     @strawberry.field(
         description="What may still change on this order, and why not (derived by the "
@@ -506,7 +518,8 @@ class Order(Node):
         description="Everything that happened, merged by the gateway from the OMS, "
         "inventory, the carrier and ticketing, oldest first. App and partner keys see "
         "CUSTOMER events only. "
-        f"`first` is required, 1 to {MAX_PAGE}."
+        f"`first` is required, 1 to {MAX_PAGE}. Null, with the error at its path, when "
+        "`first` or `after` is refused: the rest of the answer stands."
     )
     async def timeline(
         self,
@@ -521,7 +534,7 @@ class Order(Node):
                 "`pageInfo.endCursor`; omit for the first page."
             ),
         ] = None,
-    ) -> TimelineConnection:
+    ) -> TimelineConnection | None:
         trackings, tickets, stock = await asyncio.gather(
             order_facts.readable_trackings(self.record, info.context),
             order_facts.readable_tickets(self.record, info.context),

@@ -2,7 +2,9 @@
 deadline, sending garbage, leaving records out, or slow within the deadline, on the
 full order query. Always HTTP 200, the healthy sources' data present, typed errors
 at the exact paths of the failing source's fields, and an answer within the
-deadline plus 100 ms."""
+deadline plus 100 ms. What the gateway derives from every source (``health``,
+``exceptions``) is, over a list of orders, the answer all sources give or null with
+the failing source's error: never another answer."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
 from tests.support.gateways import PATIENT_DEADLINE_MS, in_process_gateway, settings_for
 from tests.support.ports import refusing_url
-from tests.support.queries import ORDER_BY_NUMBER
+from tests.support.queries import ORDER_FIELDS
 
 DEADLINE_MS = 800  # a hanging source's fields fail at it
 # Every other fault answers or fails at once, and the slow source (300 ms) within the
@@ -37,6 +39,30 @@ CODES = {
     "garbage": "SOURCE_BAD_RESPONSE",
     "partial": "SOURCE_BAD_RESPONSE",
 }
+# The full order, with what the gateway derives from every source.
+FULL_ORDER = (
+    """
+query One($number: String!) {
+  orderByNumber(number: $number) { ...FullOrder health exceptions { code } }
+}
+"""
+    + ORDER_FIELDS
+)
+DERIVED_PAGE = """
+query Derived($after: String) {
+  orders(first: 100, after: $after) {
+    nodes {
+      number health
+      exceptions { code severity detectedAt subject { kind id } evidence { key value } }
+    }
+    pageInfo { endCursor }
+  }
+}
+"""
+# The newest 300 orders: each source's failure changed some of their answers, silently,
+# before it nulled these fields.
+DERIVED_PAGES = 3
+DERIVED = ("health", "exceptions")
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +88,14 @@ def _fed_by(source: str, order: dict) -> set[tuple]:
     root = ("orderByNumber",)
     if source == "oms":
         return {root}
+    derived = {(*root, field) for field in DERIVED}
     if source == "inventory":
-        return {(*root, "lineItems", i, "availability") for i in range(len(order["lineItems"]))}
+        lines = {(*root, "lineItems", i, "availability") for i in range(len(order["lineItems"]))}
+        return lines | derived
     if source == "carrier":
         parcels = {(*root, "shipments", i, "tracking") for i in range(len(order["shipments"]))}
-        return parcels | {(*root, "estimatedDelivery")}
-    return {(*root, "tickets")}
+        return parcels | {(*root, "estimatedDelivery")} | derived
+    return {(*root, "tickets")} | derived
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -85,7 +113,7 @@ async def test_one_failing_source_never_takes_the_order_down(cluster, source, fa
         settings = settings_for(urls, request_deadline_ms=deadline_ms)
         async with in_process_gateway(settings) as gateway:  # a cold cache: the source is asked
             started = time.monotonic()
-            body = await gateway.query(ORDER_BY_NUMBER, {"number": record.number})
+            body = await gateway.query(FULL_ORDER, {"number": record.number})
             elapsed = time.monotonic() - started
     finally:
         cluster.set_faults(source, None)
@@ -127,3 +155,60 @@ def _healthy_fields_present(order: dict, sources: set[str]) -> bool:
         "ticketing": order["tickets"] is not None,
     }
     return all(present[source] for source in sources)
+
+
+async def _derived(cluster: SimCluster) -> tuple[dict[str, dict], list[dict]]:
+    """The derived fields of the newest orders by number, from a cold gateway, and the
+    answer's errors, each with the order's number in place of its index."""
+    settings = settings_for(cluster.urls, max_cost=10_000)  # a page costs about 6,700
+    orders: dict[str, dict] = {}
+    errors: list[dict] = []
+    after = None
+    async with in_process_gateway(settings) as gateway:
+        for _ in range(DERIVED_PAGES):
+            body = await gateway.query(DERIVED_PAGE, {"after": after})
+            page = body["data"]["orders"]
+            for error in body.get("errors", []):
+                _, _, index, *rest = error["path"]
+                errors.append({**error, "path": [page["nodes"][index]["number"], *rest]})
+            orders |= {node["number"]: node for node in page["nodes"]}
+            after = page["pageInfo"]["endCursor"]
+    return orders, errors
+
+
+@pytest.fixture(scope="module")
+async def derived_healthy(cluster) -> dict[str, dict]:
+    orders, errors = await _derived(cluster)
+    assert not errors, errors
+    return orders
+
+
+# A hanging source fails them as the others do, at the deadline: the full query above.
+@pytest.mark.parametrize("fault", ["500s", "partial", "slow"])
+@pytest.mark.parametrize("source", ["inventory", "carrier", "ticketing"])
+async def test_derived_fields_are_right_or_null_when_a_source_fails(
+    cluster, derived_healthy, source, fault
+):
+    cluster.set_faults(source, FAULTS[fault])
+    try:
+        orders, errors = await _derived(cluster)
+    finally:
+        cluster.set_faults(source, None)
+    assert orders.keys() == derived_healthy.keys()
+    failed = {tuple(error["path"]) for error in errors}
+    for number, healthy in derived_healthy.items():
+        for field in DERIVED:
+            answer = orders[number][field]
+            if answer is None:  # only with its source's error
+                assert (number, field) in failed, (number, field)
+            else:
+                assert answer == healthy[field], (number, field, answer, healthy[field])
+                assert (number, field) not in failed, (number, field)
+    if fault == "slow":
+        assert not errors
+    else:
+        assert errors, "a failing source must be reported"
+    for error in errors:
+        assert error["path"][-1] in DERIVED, error
+        assert error["extensions"]["code"] == CODES[fault], error
+        assert error["extensions"]["source"] == source, error

@@ -108,6 +108,21 @@ async def test_an_id_is_taken_only_as_the_gateway_spells_it(served, dataset):
     assert refused == {("nodes", 2): "INVALID_ID", ("nodes", 3): "INVALID_ID"}
 
 
+async def test_a_refused_timeline_cursor_nulls_that_timeline_only(served):
+    """A bad ``after`` on one order's timeline is an error at that timeline's path; the
+    page of orders around it stands."""
+    query = """{ orders(first: 2) { nodes { number
+        timeline(first: 2, after: "not-a-cursor") { edges { cursor } } } } }"""
+    body = await served.query(query)
+    nodes = body["data"]["orders"]["nodes"]
+    assert len(nodes) == 2 and all(n["number"] and n["timeline"] is None for n in nodes)
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"BAD_USER_INPUT"}
+    assert {tuple(error["path"]) for error in body["errors"]} == {
+        ("orders", "nodes", 0, "timeline"),
+        ("orders", "nodes", 1, "timeline"),
+    }
+
+
 @pytest.mark.parametrize("number", [",", "1001,1002", "#", " 12 34 ", "9" * 100_000, "10\x0001"])
 async def test_an_order_number_outside_the_grammar_is_refused_without_a_call(served, sim, number):
     sim.reset_stats()
