@@ -1,19 +1,26 @@
-"""A shipping address as a caller sends it, checked before any source sees it:
-required lines present, lengths bounded, no control characters, the country an
-ISO 3166-1 alpha-2 code, the postal code shaped as the country writes it (for the
-countries the shop ships to; elsewhere a generic shape) and a region where the
-country's addresses need one.
+"""A shipping address as a caller sends it, checked and normalised before any source
+sees it: required lines present (a value of only spaces and invisible characters is
+blank), lengths bounded, no control, line-breaking or bidi-override characters, the
+country an ISO 3166-1 alpha-2 code, the postal code shaped as the country writes it
+(elsewhere a generic shape) and present where the country's addresses need one, and a
+region from the country's list where the country's addresses need one. What is sent on
+is the address as it was checked: stripped, postal code and region in upper case.
 
-The country codes are vendored (249 officially assigned codes, from Debian's
-iso-codes 4.15.0, ``iso_3166-1.json``) rather than a dependency: a frozen list of
-two-letter codes changes a few times a decade, and a library (pycountry) would add
-a 10 MB package for one set lookup.
+Postal code shapes and region lists are Google's address metadata
+(``domain/address_metadata.py``). The country codes are vendored (249 officially
+assigned codes, from Debian's iso-codes 4.15.0, ``iso_3166-1.json``) rather than a
+dependency: a frozen list of two-letter codes changes a few times a decade, and a
+library (pycountry) would add a 10 MB package for one set lookup.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from domain.address_metadata import POSTAL_CODE_PATTERNS, POSTAL_CODE_REQUIRED, REGION_CODES
+from sources.records import MailingAddress
 
 REQUIRED = "REQUIRED"
 TOO_LONG = "TOO_LONG"
@@ -275,29 +282,14 @@ COUNTRY_CODES = frozenset(
     )
 )
 
-# Postal codes as each country writes them (upper case; one optional space where the
-# country puts one). Sources: the Universal Postal Union's addressing guides.
-POSTAL_CODES: dict[str, re.Pattern[str]] = {
-    country: re.compile(pattern)
-    for country, pattern in {
-        "US": r"\d{5}(-\d{4})?",
-        "CA": r"[ABCEGHJ-NPRSTVXY]\d[A-Z] ?\d[A-Z]\d",
-        "GB": r"(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})",
-        "DE": r"\d{5}",
-        "FR": r"\d{5}",
-        "ES": r"\d{5}",
-        "IT": r"\d{5}",
-        "NL": r"[1-9]\d{3} ?[A-Z]{2}",
-        "AT": r"\d{4}",
-        "AU": r"\d{4}",
-    }.items()
-}
+POSTAL_CODES = {country: re.compile(shape) for country, shape in POSTAL_CODE_PATTERNS.items()}
 GENERIC_POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,10}[A-Z0-9]")
-# Countries whose addresses need a state, province or territory code.
-REGION_REQUIRED = frozenset({"US", "CA", "AU"})
 REGION = re.compile(r"[A-Z0-9]{1,3}")
 PHONE = re.compile(r"\+?[0-9][0-9 ().-]{3,30}")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and DEL, the line and paragraph separators, and the bidi embeddings,
+# overrides and isolates (they reorder the text after them on a label or in a log). The
+# joiners and marks some scripts need (ZWNJ, ZWJ, LRM, RLM) are not among them.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 LIMITS = {"name": 100, "line1": 100, "line2": 100, "city": 64, "region": 3, "postalCode": 12}
 LIMITS |= {"countryCode": 2, "phone": 32}
@@ -310,7 +302,13 @@ class AddressProblem:
     code: str
 
 
-def address_problems(
+@dataclass(frozen=True, slots=True)
+class CheckedAddress:
+    address: MailingAddress  # as checked, to be sent on: blank optional fields are None
+    problems: list[AddressProblem]  # empty: the address may be sent
+
+
+def check_address(
     *,
     name: str,
     line1: str,
@@ -320,33 +318,35 @@ def address_problems(
     postal_code: str,
     country_code: str,
     phone: str | None,
-) -> list[AddressProblem]:
-    """Everything wrong with an address, field by field (empty: it may be sent)."""
-    problems: list[AddressProblem] = []
+) -> CheckedAddress:
+    """The address normalised, and everything wrong with it, field by field."""
     values = {
-        "name": name,
-        "line1": line1,
-        "line2": line2,
-        "city": city,
-        "region": region,
-        "postalCode": postal_code,
-        "countryCode": country_code,
-        "phone": phone,
+        "name": _text(name),
+        "line1": _text(line1),
+        "line2": _text(line2),
+        "city": _text(city),
+        "region": _text(region, upper=True),
+        "postalCode": _text(postal_code, upper=True),
+        "countryCode": _text(country_code),
+        "phone": _text(phone),
     }
+    country = values["countryCode"] or ""
+    required = {"name", "line1", "city", "countryCode"}
+    required |= {"postalCode"} if country in POSTAL_CODE_REQUIRED else set()
+    required |= {"region"} if country in REGION_CODES else set()
+    problems: list[AddressProblem] = []
     for field, value in values.items():
-        required = field in ("name", "line1", "city", "postalCode", "countryCode")
-        if value is None or not value.strip():
-            if required or (field == "region" and country_code in REGION_REQUIRED):
+        if value is None:
+            if field in required:
                 problems.append(AddressProblem(field, f"{field} is required", REQUIRED))
-            continue
-        if len(value) > LIMITS[field]:
+        elif CONTROL.search(value):
+            problems.append(AddressProblem(field, f"{field} has control characters", INVALID))
+        elif len(value) > LIMITS[field]:
             problems.append(
                 AddressProblem(field, f"{field} is at most {LIMITS[field]} characters", TOO_LONG)
             )
-        elif CONTROL.search(value):
-            problems.append(AddressProblem(field, f"{field} has control characters", INVALID))
     bad = {problem.field for problem in problems}
-    if "countryCode" not in bad and country_code not in COUNTRY_CODES:
+    if "countryCode" not in bad and country not in COUNTRY_CODES:
         problems.append(
             AddressProblem(
                 "countryCode",
@@ -355,19 +355,49 @@ def address_problems(
             )
         )
         bad.add("countryCode")
-    if "postalCode" not in bad:
-        shape = POSTAL_CODES.get(country_code, GENERIC_POSTAL_CODE)
-        if not shape.fullmatch(postal_code.strip().upper()):
-            where = f"in {country_code}" if country_code in POSTAL_CODES else "anywhere"
+    postal = values["postalCode"]
+    if postal is not None and "postalCode" not in bad:
+        shape = POSTAL_CODES.get(country, GENERIC_POSTAL_CODE)
+        if not shape.fullmatch(postal):
+            where = f"in {country}" if country in POSTAL_CODES else "anywhere"
             problems.append(
                 AddressProblem(
                     "postalCode", f"postalCode is not a postal code {where}", INVALID_POSTAL_CODE
                 )
             )
-    if region and region.strip() and "region" not in bad and not REGION.fullmatch(region.strip()):
-        problems.append(
-            AddressProblem("region", "region is a state or province code, e.g. NY", INVALID)
-        )
-    if phone and phone.strip() and "phone" not in bad and not PHONE.fullmatch(phone.strip()):
+    region = values["region"]
+    if region is not None and "region" not in bad:
+        if country in REGION_CODES and region not in REGION_CODES[country]:
+            problems.append(
+                AddressProblem(
+                    "region",
+                    f"region is not a state, province or territory code of {country}",
+                    INVALID,
+                )
+            )
+        elif country not in REGION_CODES and not REGION.fullmatch(region):
+            problems.append(
+                AddressProblem("region", "region is a state or province code, e.g. NY", INVALID)
+            )
+    phone = values["phone"]
+    if phone is not None and "phone" not in bad and not PHONE.fullmatch(phone):
         problems.append(AddressProblem("phone", "phone is not a phone number", INVALID))
-    return problems
+    address = MailingAddress(
+        name=values["name"] or "",
+        line1=values["line1"] or "",
+        line2=values["line2"],
+        city=values["city"] or "",
+        region=region,
+        postal_code=postal or "",
+        country_code=country,
+        phone=phone,
+    )
+    return CheckedAddress(address, problems)
+
+
+def _text(value: str | None, *, upper: bool = False) -> str | None:
+    """The value stripped (upper case for the codes checked so); None when nothing
+    visible is in it: only whitespace and format characters such as zero-width spaces."""
+    if value is None or all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value):
+        return None
+    return value.strip().upper() if upper else value.strip()

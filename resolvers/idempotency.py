@@ -78,28 +78,28 @@ async def run_once(
 
     ``compute`` runs only under a claim the backend really recorded, once it has said
     that no outcome is kept; when it cannot record the claim or say so,
-    :class:`ClaimUnavailable` is raised and nothing runs. A request
-    that finds the claim held waits up to ``wait_s`` for the holder's outcome. An
-    outcome is kept only when ``compute`` returns: a failure (e.g. a source timeout,
-    whose effect is unknown) is not, so the client may retry.
+    :class:`ClaimUnavailable` is raised and nothing runs. An outcome is kept only when
+    ``compute`` returns: what it raises (a source timeout, whose effect is unknown; an
+    answer not to keep) is not, so the client may retry. A request that finds the
+    claim held waits up to ``wait_s`` for the holder's outcome, or for the claim to be
+    released with none kept: it then takes the claim and runs ``compute`` itself.
     """
     outcome_key, lock_key = f"og:idem:{key}", f"og:idem:{key}:lock"
-    (kept,) = await backend.get_many([outcome_key])  # a failing backend: a miss
-    if kept is not None:
-        return kept
-    try:
-        claim = await backend.claim_once(lock_key, CLAIM_S)
-    except CacheUnavailable as exc:
-        log.info("idempotency claim refused, the claim store is unavailable: %s", exc)
-        raise ClaimUnavailable() from None
-    if claim is None:
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            await asyncio.sleep(POLL_S)
-            (kept,) = await backend.get_many([outcome_key])
-            if kept is not None:
-                return kept
-        raise InProgress()
+    deadline = time.monotonic() + wait_s
+    while True:
+        (kept,) = await backend.get_many([outcome_key])  # a failing backend: a miss
+        if kept is not None:
+            return kept
+        try:
+            claim = await backend.claim_once(lock_key, CLAIM_S)
+        except CacheUnavailable as exc:
+            log.info("idempotency claim refused, the claim store is unavailable: %s", exc)
+            raise ClaimUnavailable() from None
+        if claim is not None:
+            break
+        if time.monotonic() >= deadline:
+            raise InProgress()
+        await asyncio.sleep(POLL_S)
     try:
         # Finished while we took the claim? Asked strictly: a backend that cannot answer
         # would read as "no outcome", and the change would be made a second time.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
-import msgspec
 import strawberry
 
-from domain.addresses import address_problems
+from domain.addresses import check_address
 from domain.eligibility import (
     TOO_MANY,
     cancellable_quantities,
@@ -19,6 +19,7 @@ from resolvers.client_errors import INVALID_ID, UserInputError
 from resolvers.mutations.common import (
     MutationRefused,
     Outcome,
+    Subject,
     UserError,
     id_parts,
     idempotency_key_field,
@@ -130,7 +131,7 @@ async def order_cancel(
     info: Info,
     input: Annotated[OrderCancelInput, strawberry.argument(description="What to cancel.")],
 ) -> OrderCancelPayload:
-    async def cancel() -> Outcome:
+    async def cancel(subject: Subject) -> Outcome:
         order = await _order(info, input.order_id)
         lines = None
         if input.lines is not None:
@@ -150,10 +151,13 @@ async def order_cancel(
             raise MutationRefused(
                 None, "this order can no longer be cancelled", decision.reason_code
             )
+        subject.order(order.id)
+        if lines is not None:  # one body for one request: the source's key compares them
+            lines.sort(key=lambda q: q.line_id)
         oms = info.context.cached.upstreams.oms
         return Outcome(order=await oms.cancel_order(order.id, input.reason, lines))
 
-    outcome = await mutate(info, "orderCancel", input, cancel)
+    outcome = await mutate(info, "orderCancel", _lines_in_order(input), cancel)
     return OrderCancelPayload(order=order_of(info, outcome), user_errors=outcome.user_errors())
 
 
@@ -164,20 +168,15 @@ async def order_update_shipping_address(
         strawberry.argument(description="The order and its new address."),
     ],
 ) -> OrderUpdateShippingAddressPayload:
-    # Checked before the idempotency key is claimed and any source is called: a
-    # corrected retry with the same key is a new request, not a reuse.
-    problems = _address_problems(input.address)
-    if problems:
-        return OrderUpdateShippingAddressPayload(
-            order=None, status=None, request_id=None, user_errors=problems
-        )
-
-    async def change() -> Outcome:
+    async def change(subject: Subject) -> Outcome:
+        address, problems = _checked_address(input.address)
+        if problems:
+            raise MutationRefused.every(problems)
         order = await _order(info, input.order_id)
         decision = change_eligibility(order).change_address
         if not decision.allowed:
             raise MutationRefused(None, "the address can no longer change", decision.reason_code)
-        address = msgspec.convert(input.address, records.MailingAddress, from_attributes=True)
+        subject.order(order.id)
         oms = info.context.cached.upstreams.oms
         answer = await oms.change_shipping_address(order.id, address)
         return Outcome(order=answer.order, status=answer.status, request_id=answer.request_id)
@@ -191,8 +190,20 @@ async def order_update_shipping_address(
     )
 
 
-def _address_problems(address: MailingAddressInput) -> list[UserError]:
-    problems = address_problems(
+def _lines_in_order(input: OrderCancelInput) -> OrderCancelInput:
+    """``input`` with its lines in one order, so that the same cancel is the same request
+    (for its idempotency key) whichever order the caller gave them in."""
+    if input.lines is None:
+        return input
+    lines = sorted(input.lines, key=lambda line: (line.line_item_id, line.quantity))
+    return dataclasses.replace(input, lines=lines)
+
+
+def _checked_address(
+    address: MailingAddressInput,
+) -> tuple[records.MailingAddress, list[UserError]]:
+    """The address as checked (what is sent on), and what is wrong with it."""
+    checked = check_address(
         name=address.name,
         line1=address.line1,
         line2=address.line2,
@@ -202,7 +213,11 @@ def _address_problems(address: MailingAddressInput) -> list[UserError]:
         country_code=address.country_code,
         phone=address.phone,
     )
-    return [UserError(field=["address", p.field], message=p.message, code=p.code) for p in problems]
+    errors = [
+        UserError(field=["address", p.field], message=p.message, code=p.code)
+        for p in checked.problems
+    ]
+    return checked.address, errors
 
 
 async def _order(info: Info, order_gid: str) -> records.Order:

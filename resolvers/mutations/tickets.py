@@ -15,6 +15,7 @@ from resolvers.client_errors import NOT_FOUND
 from resolvers.mutations.common import (
     MutationRefused,
     Outcome,
+    Subject,
     UserError,
     id_parts,
     idempotency_key_field,
@@ -106,7 +107,7 @@ async def ticket_create(
     info: Info,
     input: Annotated[TicketCreateInput, strawberry.argument(description="The ticket to open.")],
 ) -> TicketCreatePayload:
-    async def create() -> Outcome:
+    async def create(subject: Subject) -> Outcome:
         (order_id,) = id_parts(input.order_id, "Order", 1, "orderId")
         request = records.CreateTicketRequest(
             order_id=order_id,
@@ -118,6 +119,7 @@ async def ticket_create(
             channel=input.channel,
         )
         await visible_order(info, order_id, "orderId")  # the tenant check
+        subject.tickets(order_id)
         ticketing = info.context.cached.upstreams.ticketing
         return Outcome(ticket=await ticketing.create_ticket(request))
 
@@ -131,7 +133,7 @@ async def ticket_add_comment(
         TicketAddCommentInput, strawberry.argument(description="The ticket and the comment.")
     ],
 ) -> TicketAddCommentPayload:
-    async def add() -> Outcome:
+    async def add(subject: Subject) -> Outcome:
         order_id, ticket_id = id_parts(input.ticket_id, "SupportTicket", 2, "ticketId")
         request = records.AddCommentRequest(
             body=_text("body", input.body, records.COMMENT_MAX),
@@ -148,6 +150,7 @@ async def ticket_add_comment(
         if ticket.status is TicketStatus.CLOSED:
             message = "the ticket is closed: open a follow-up ticket instead"
             raise MutationRefused(None, message, records.TICKET_CLOSED)
+        subject.tickets(order_id, ticket.id)
         ticketing = info.context.cached.upstreams.ticketing
         added = await ticketing.add_comment(ticket.id, request)
         return Outcome(ticket=added.ticket, comment=added.comment)

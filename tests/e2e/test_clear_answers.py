@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from domain.addresses import address_problems
+from domain.addresses import check_address
 from gateway.settings import load_settings
 from resolvers.relay import to_global_id
 from sim.catalog import (
@@ -165,6 +165,10 @@ BAD_ADDRESSES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
     "long name": ({**GOOD, "name": "A" * 101}, [("name", "TOO_LONG")]),
     "100 KB line2": ({**GOOD, "line2": "x" * 100_000}, [("line2", "TOO_LONG")]),
     "control character": ({**GOOD, "line1": "1 Way\r\nX-Evil: 1"}, [("line1", "INVALID")]),
+    "C1 control (NEL)": ({**GOOD, "line1": "1 Way\x85X-Evil: 1"}, [("line1", "INVALID")]),
+    "line separator": ({**GOOD, "line1": "1 Way\u2028Evil"}, [("line1", "INVALID")]),
+    "bidi override": ({**GOOD, "name": "\u202eecilA"}, [("name", "INVALID")]),
+    "zero-width name": ({**GOOD, "name": "\u200b\u200b"}, [("name", "REQUIRED")]),
     "country name": ({**GOOD, "countryCode": "United Kingdom"}, [("countryCode", "TOO_LONG")]),
     "unassigned country": ({**GOOD, "countryCode": "XX"}, [("countryCode", "INVALID_COUNTRY")]),
     "alpha-3 country": ({**GOOD, "countryCode": "GBR"}, [("countryCode", "TOO_LONG")]),
@@ -172,6 +176,7 @@ BAD_ADDRESSES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
     "GB postal code": ({**GOOD, "postalCode": "12345"}, [("postalCode", "INVALID_POSTAL_CODE")]),
     "US postal code": ({**US, "postalCode": "0211"}, [("postalCode", "INVALID_POSTAL_CODE")]),
     "US without a state": ({**US, "region": None}, [("region", "REQUIRED")]),
+    "US region not a state": ({**US, "region": "ZZZ"}, [("region", "INVALID")]),
     "CA postal code": (
         {**US, "region": "ON", "postalCode": "12345", "countryCode": "CA"},
         [("postalCode", "INVALID_POSTAL_CODE")],
@@ -263,7 +268,7 @@ def _places() -> list[Place]:
 
 @pytest.mark.parametrize("place", _places(), ids=lambda p: f"{p.country_code}-{p.city}")
 def test_every_address_of_the_data_set_passes(place):
-    problems = address_problems(
+    checked = check_address(
         name="Ada Lovelace",
         line1="1 Main Street",
         line2=None,
@@ -273,7 +278,7 @@ def test_every_address_of_the_data_set_passes(place):
         country_code=place.country_code,
         phone="+44 20 7946 0000",
     )
-    assert problems == []
+    assert checked.problems == []
 
 
 # --- /readyz names a failing source ----------------------------------------------------

@@ -271,6 +271,37 @@ async def test_the_memory_backends_claim_is_per_instance_so_the_source_key_holds
             assert write.changes() == 1
 
 
+async def test_a_cancels_lines_reach_the_source_in_one_order_so_its_key_holds(
+    cluster, used, tmp_path_factory
+):
+    """The same cancel with its lines the other way round, on an instance without the
+    claim: the OMS gets the same request under the key, and replays its answer. (Lines
+    of 2 or more units, one cancelled: the second instance's own checks still pass.)"""
+    dataset = cluster.dataset
+    order, chosen = next(
+        (order, twos[:2])
+        for order_id, scenario in dataset.scenarios.items()
+        if scenario == "just_placed" and order_id not in used
+        for order in [dataset.orders[order_id]]
+        for twos in [[line for line in order.lines if line.quantities.ordered >= 2]]
+        if len(twos) >= 2
+    )
+    used.add(order.id)
+    lines = [{"lineItemId": to_global_id("LineItem", order.id, line.id), "quantity": 1}
+             for line in chosen]  # fmt: skip
+    variables = {"input": {"orderId": to_global_id("Order", order.id), "reason": "CUSTOMER",
+                           "lines": lines, "idempotencyKey": f"outage-{next(_keys)}"}}  # fmt: skip
+    write = Write("orderCancel", cluster, variables, lambda: 0)
+    directory = tmp_path_factory.mktemp("keys")
+    async with secured_gateway(cluster.urls, directory) as one:
+        first = _payload(write, *(await write.send(one))[:2])
+    async with secured_gateway(cluster.urls, directory) as two:
+        again = _payload(write, *(await write.send(two, lines=lines[::-1]))[:2])
+    assert again == first
+    now = {line.id: line.quantities.cancelled for line in dataset.orders[order.id].lines}
+    assert [now[line.id] for line in chosen] == [1, 1]
+
+
 # The simulated sources' contract.
 
 
@@ -472,3 +503,28 @@ async def test_a_claim_held_elsewhere_is_a_retryable_in_progress():
     with pytest.raises(InProgress) as running:
         await run_once(store, "k", compute, wait_s=0.0)
     assert running.value.extensions == {"code": "IDEMPOTENCY_IN_PROGRESS", "retryable": True}
+
+
+async def test_a_waiter_runs_the_request_itself_when_the_first_keeps_nothing():
+    """The first request's answer is not kept (it raised: a refusal of its input, say):
+    a repeat waiting on its claim takes the claim then and runs, not IN_PROGRESS."""
+    store = MemoryBackend()
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def refused() -> bytes:
+        started.set()
+        await release.wait()
+        raise LookupError("answered, not kept")
+
+    async def compute() -> bytes:
+        return b"done"
+
+    first = asyncio.create_task(run_once(store, "k", refused, wait_s=1.0))
+    await started.wait()
+    second = asyncio.create_task(run_once(store, "k", compute, wait_s=5.0))
+    await asyncio.sleep(0)  # the second finds the claim held, and waits
+    assert not second.done()
+    release.set()
+    with pytest.raises(LookupError):
+        await first
+    assert await second == b"done"

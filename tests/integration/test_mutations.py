@@ -11,17 +11,24 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import Any
 
+import aiohttp
 import msgspec
 import pytest
 
 from gateway.auth.keys import parse_key
+from gateway.settings import SourceSettings
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster, start_cluster
 from sim.faults import FaultSpec
+from sim.vendors.access import SIM_API_KEY
+from sources.events import ChangeEvent, EventType
 from sources.records import Ticket, TicketStatus
+from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.queries import ADDRESS, CANCEL, COMMENT, CREATE, NEW_ADDRESS
 from tests.support.secured import TENANT_A, TENANT_B, Secured, audit_entries, secured_gateway
+from tests.support.sim_http import post
 
 STATUS = "query($n: String!) { orderByNumber(number: $n) { customerStatus } }"
 
@@ -48,10 +55,11 @@ def _orders(cluster, scenario: str, tenant: str | None = None):
 
 
 @contextlib.contextmanager
-def _failing(cluster, source: str) -> Iterator[None]:
-    """Within the block ``source`` answers 503 to every data call (counted from zero)."""
+def _failing(cluster, source: str, status: int = 503) -> Iterator[None]:
+    """Within the block ``source`` answers ``status`` to every data call (counted from
+    zero)."""
     cluster.reset_stats()
-    cluster.set_faults(source, FaultSpec(error_rate=1.0, error_status=503))
+    cluster.set_faults(source, FaultSpec(error_rate=1.0, error_status=status))
     try:
         yield
     finally:
@@ -161,6 +169,153 @@ async def test_address_change_applied_or_requested(secured, cluster):
         payload = body["data"]["orderUpdateShippingAddress"]
         assert payload["userErrors"] == [] and payload["status"] == expected, payload
         assert (payload["requestId"] is not None) == (expected == "REQUESTED")
+
+
+# --- what is kept under an idempotency key, and what a refusal refreshes -----------------
+
+ELIGIBILITY = """query($id: ID!) { order(id: $id) {
+  changeEligibility { cancel { allowed reasonCode } }
+  lineItems { quantities { cancelled } } } }"""
+
+
+async def _eligibility(secured, order) -> dict[str, Any]:
+    variables = {"id": to_global_id("Order", order.id)}
+    _, body, _ = await secured.post({"query": ELIGIBILITY, "variables": variables}, key="console")
+    return body["data"]["order"]
+
+
+def _line(order, index: int = 0, quantity: int = 1) -> dict[str, Any]:
+    line_id = order.lines[index].id
+    return {"lineItemId": to_global_id("LineItem", order.id, line_id), "quantity": quantity}
+
+
+async def test_a_refused_cancel_input_keeps_no_key_so_the_corrected_one_goes_through(
+    secured, cluster
+):
+    """The gateway's own refusal (quantity 0) is answered, not kept: the same key then
+    carries the corrected request to the OMS."""
+    order = _orders(cluster, "just_placed")[6]
+    cluster.reset_stats()
+    _, body, _ = await _cancel(secured, order, lines=[_line(order, quantity=0)],
+                               idempotencyKey="fix-cancel")  # fmt: skip
+    (error,) = body["data"]["orderCancel"]["userErrors"]
+    assert (error["field"], error["code"]) == (["lines"], "INVALID_QUANTITY")
+    _, body, _ = await _cancel(secured, order, lines=[_line(order)], idempotencyKey="fix-cancel")
+    assert body["data"]["orderCancel"]["userErrors"] == [], body
+    assert _cancel_calls(cluster) == 1
+
+
+async def test_a_request_the_source_rejects_as_malformed_keeps_no_key(secured, cluster):
+    """The OMS's 400 is the caller's error, answered but not kept: sent again with the
+    same key, it reaches the OMS again."""
+    order = _orders(cluster, "just_placed")[8]
+    await _eligibility(secured, order)  # cached: only the cancel meets the failing OMS
+    with _failing(cluster, "oms", 400):
+        _, body, _ = await _cancel(secured, order, idempotencyKey="malformed-once")
+    assert body["data"]["orderCancel"]["userErrors"][0]["code"] == "BAD_USER_INPUT"
+    _, body, _ = await _cancel(secured, order, idempotencyKey="malformed-once")
+    assert body["data"]["orderCancel"]["order"]["customerStatus"] == "CANCELLED", body
+    assert _cancel_calls(cluster) == 2
+
+
+async def test_five_concurrent_refused_repeats_answer_alike(secured, cluster):
+    """A refusal is not kept, yet concurrent repeats all get it, none IN_PROGRESS."""
+    order = _orders(cluster, "in_transit")[5]
+    cluster.reset_stats()
+    answers = await asyncio.gather(
+        *(_cancel(secured, order, idempotencyKey="refused-5") for _ in range(5))
+    )
+    for _, body, _ in answers:
+        assert "errors" not in body, body
+        (error,) = body["data"]["orderCancel"]["userErrors"]
+        assert error["code"] == "ALREADY_SHIPPED"
+    assert _cancel_calls(cluster) == 0
+
+
+async def test_the_order_of_lines_does_not_change_the_request(secured, cluster):
+    order = _orders(cluster, "just_placed")[10]
+    lines = [_line(order, 0), _line(order, 1)]
+    cluster.reset_stats()
+    _, first, _ = await _cancel(secured, order, lines=lines, idempotencyKey="lines-ab")
+    assert first["data"]["orderCancel"]["userErrors"] == [], first
+    _, again, _ = await _cancel(secured, order, lines=lines[::-1], idempotencyKey="lines-ab")
+    assert again["data"] == first["data"]
+    assert _cancel_calls(cluster) == 1
+
+
+async def test_an_oms_refusal_refreshes_the_stale_order_everywhere(secured, cluster):
+    """Shipped at the OMS with no change event: the cached order still looks
+    cancellable, the OMS refuses, and that refusal invalidates the order as a change
+    would (reads, eligibility, live listeners), so a retry is refused unsent."""
+    order = _orders(cluster, "just_placed")[9]
+    assert (await _eligibility(secured, order))["changeEligibility"]["cancel"]["allowed"]
+    async with aiohttp.ClientSession() as http:
+        ship = {"fulfillmentOrderId": order.fulfillment_orders[0].id, "carrierCode": "ups",
+                "trackingNumber": "1ZSTALE0001"}  # fmt: skip
+        await post(http, f"{cluster.urls['oms']}/admin/orders/{order.id}/ship", ship)
+    heard: list[ChangeEvent] = []
+
+    async def hear(event: ChangeEvent) -> None:
+        heard.append(event)
+
+    assert secured.state is not None and secured.state.cached is not None
+    listeners = secured.state.cached.listeners
+    listeners.append(hear)
+    try:
+        cluster.reset_stats()
+        _, body, _ = await _cancel(secured, order)
+    finally:
+        listeners.remove(hear)
+    (error,) = body["data"]["orderCancel"]["userErrors"]
+    assert error["code"] == "ALREADY_SHIPPED" and _cancel_calls(cluster) == 1
+    assert [(e.type, e.order_id) for e in heard] == [(EventType.ORDER_UPDATED, order.id)]
+    cancel = (await _eligibility(secured, order))["changeEligibility"]["cancel"]
+    assert cancel == {"allowed": False, "reasonCode": "ALREADY_SHIPPED"}
+    _, body, _ = await _cancel(secured, order)
+    assert body["data"]["orderCancel"]["userErrors"][0]["code"] == "ALREADY_SHIPPED"
+    assert _cancel_calls(cluster) == 1
+
+
+async def test_a_source_refusal_names_the_input_field_it_concerns(secured, cluster):
+    """One unit cancelled at the OMS behind the gateway's back: the cached order offers
+    both, the OMS refuses two (QUANTITY_NOT_CANCELLABLE), about the lines."""
+    order = _orders(cluster, "just_placed")[11]
+    (line,) = order.lines
+    assert line.quantities.ordered == 2
+    await _eligibility(secured, order)
+    async with aiohttp.ClientSession() as http:
+        cancel = {"reason": "CUSTOMER", "lines": [{"lineId": line.id, "quantity": 1}]}
+        await post(http, f"{cluster.urls['oms']}/orders/{order.id}/cancel", cancel)
+    _, body, _ = await _cancel(secured, order, lines=[_line(order, quantity=2)])
+    (error,) = body["data"]["orderCancel"]["userErrors"]
+    assert (error["field"], error["code"]) == (["lines"], "QUANTITY_NOT_CANCELLABLE")
+    quantities = (await _eligibility(secured, order))["lineItems"][0]["quantities"]
+    assert quantities == {"cancelled": 1}  # the refusal refreshed the order
+
+
+SHOPIFY_ADDRESS = """mutation($input: OrderUpdateShippingAddressInput!) {
+  orderUpdateShippingAddress(input: $input) { status userErrors { field code } } }"""
+
+
+async def test_a_vendors_refusal_names_the_input_field_it_concerns(make_dataset):
+    """Over Shopify, a country it has no code for (American Samoa, an ISO code the
+    gateway's address checks take) is refused about the address's country code."""
+    data = make_dataset(orders=100)
+    order_id = next(o for o, s in data.scenarios.items() if s == "just_placed")
+    async with await start_cluster(data, vendors=True, vendor_rate_per_s=1000) as vendors:
+        settings = settings_for({n: vendors.urls[n] for n in ("oms", "inventory", "carrier",
+                                                               "ticketing")})  # fmt: skip
+        oms = SourceSettings(url=vendors.urls["shopify"], adapter="shopify",
+                             credential=SIM_API_KEY)  # fmt: skip
+        settings = msgspec.structs.replace(settings, sources={**settings.sources, "oms": oms})
+        address = {**NEW_ADDRESS, "countryCode": "AS", "postalCode": "96799"}
+        variables = {"input": {"orderId": to_global_id("Order", order_id), "address": address}}
+        async with in_process_gateway(settings) as gateway:
+            body = await gateway.query(SHOPIFY_ADDRESS, variables)
+    assert body["data"]["orderUpdateShippingAddress"] == {
+        "status": None,
+        "userErrors": [{"field": ["address", "countryCode"], "code": "INVALID_COUNTRY"}],
+    }
 
 
 # --- tickets -------------------------------------------------------------------------
@@ -384,6 +539,39 @@ async def test_the_ticketing_call_is_never_retried(secured, cluster):
     assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
     assert _posts(cluster) == {"/tickets": 1}
     assert len(cluster.dataset.tickets.get(order.id, [])) == before
+
+
+async def test_a_refused_ticket_input_keeps_no_key_so_the_corrected_one_goes_through(
+    secured, cluster
+):
+    order = _orders(cluster, "delivered", TENANT_A)[5]
+    cluster.reset_stats()
+    _, body, _ = await _create(secured, order, body="   ", idempotencyKey="fix-ticket")
+    (error,) = body["data"]["ticketCreate"]["userErrors"]
+    assert (error["field"], error["code"]) == (["body"], "BLANK")
+    _, body, _ = await _create(secured, order, idempotencyKey="fix-ticket")
+    assert body["data"]["ticketCreate"]["userErrors"] == [], body
+    assert _posts(cluster) == {"/tickets": 1}
+
+
+async def test_a_ticketing_refusal_refreshes_the_orders_stale_tickets(secured, cluster):
+    """Closed at ticketing with no change event: the cached ticket still looks open,
+    ticketing refuses the comment, and that refusal invalidates the order's tickets, so
+    a retry is refused unsent."""
+    ticket = _tickets_of(cluster, TENANT_A, TicketStatus.OPEN)[3]
+    order = cluster.dataset.orders[ticket.order_id]
+    await _read_tickets(secured, order, key="support_a")  # now cached for tenant A
+    async with aiohttp.ClientSession() as http:
+        url = f"{cluster.urls['ticketing']}/admin/tickets/{ticket.id}"
+        await post(http, url, {"status": "CLOSED"})
+    cluster.reset_stats()
+    for _ in range(2):
+        _, body, _ = await _comment(secured, ticket, key="support_a")
+        assert body["data"]["ticketAddComment"]["userErrors"][0]["code"] == "TICKET_CLOSED"
+    assert _posts(cluster).get("/tickets/{id}/comments") == 1
+    tickets = await _read_tickets(secured, order, key="support_a")
+    (read,) = [t for t in tickets if t["reference"] == ticket.id]
+    assert read["status"] == "CLOSED"
 
 
 @pytest.mark.parametrize(
