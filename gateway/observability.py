@@ -7,6 +7,8 @@ Everything is recorded once per request or per operation, never per field.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hmac
 import logging
@@ -14,17 +16,26 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
+from pathlib import Path
 from time import perf_counter
 from typing import Any, TextIO, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from opentelemetry import context, trace
+from opentelemetry.instrumentation._semconv import (
+    _get_semconv_opt_in_modes,
+    _OpenTelemetryStabilitySignalType,
+    _report_new,
+    _report_old,
+    _StabilityMode,
+)
 from opentelemetry.instrumentation.asgi import (
     OpenTelemetryMiddleware,
     asgi_getter,
+    get_default_span_details,
     get_host_port_url_tuple,
 )
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
@@ -37,7 +48,14 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
+from opentelemetry.semconv._incubating.attributes.http_attributes import HTTP_URL
+from opentelemetry.semconv.attributes.url_attributes import URL_QUERY
 from opentelemetry.trace import Span
+from opentelemetry.util.http import (
+    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS,
+    get_custom_headers,
+)
+from opentelemetry.util.types import AttributeValue
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -68,12 +86,23 @@ GRAPHQL_DURATION = Histogram(
     ["kind"],
     buckets=(*LATENCY_BUCKETS, 10.0),
 )
-LIVE_CONNECTIONS = Gauge("og_live_connections", "WebSockets and event streams open.", ["transport"])
+# Under several workers: the sum over the live ones (a dead worker's connections are gone).
+LIVE_CONNECTIONS = Gauge(
+    "og_live_connections",
+    "WebSockets and event streams open.",
+    ["transport"],
+    multiprocess_mode="livesum",
+)
 LIVE_EVENTS = Counter("og_live_events_total", "Subscription results sent.", ["transport"])
 
 OTHER = "other"  # the path label of unrouted requests, and the method label of odd methods
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+REDACTED = "REDACTED"  # what a span shows for a value left out (OpenTelemetry's word)
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+# Request and response headers whose values a span never shows, whatever headers the
+# operator has the instrumentation capture (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*).
+_SECRET_HEADERS = ("authorization", "cookie", "api.?key", "token", "secret")  # regexes
 
 
 # ---- logging ---------------------------------------------------------------------
@@ -131,7 +160,8 @@ class RequestObservability:
     ``X-Request-ID`` or generated, set in ``request_id`` and echoed in the response),
     the HTTP metrics, and a SERVER span continuing an incoming W3C trace:
     OpenTelemetry's ASGI instrumentation's, under the stable HTTP conventions, named
-    after the matched route once the app has routed the request.
+    after the matched route once the app has routed the request. The span shows the
+    query string's parameter names only, and no secret header's value.
 
     Excluded paths (scrapes, probes) and websockets pass through untouched.
     """
@@ -143,8 +173,17 @@ class RequestObservability:
         self.exclude_paths = frozenset(exclude_paths)
         # The conventions its attributes follow, unless the operator chose others.
         os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+        http = _OpenTelemetryStabilitySignalType.HTTP
+        conventions = _get_semconv_opt_in_modes((http,))[http]  # as the instrumentation reads it
         self._traced = OpenTelemetryMiddleware(
-            self._routed, server_request_hook=_tag_request, exclude_spans=["receive", "send"]
+            self._routed,
+            default_span_details=functools.partial(_span_details, conventions),
+            server_request_hook=_tag_request,
+            http_capture_headers_sanitize_fields=[
+                *_SECRET_HEADERS,
+                *get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS),
+            ],
+            exclude_spans=["receive", "send"],
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -224,6 +263,33 @@ def _url(scope: Scope) -> str:
     return get_host_port_url_tuple(scope)[2]
 
 
+def _span_details(
+    conventions: _StabilityMode, scope: Scope
+) -> tuple[str, dict[str, AttributeValue]]:
+    """The instrumentation's span name, and the attributes that would carry the query
+    string (``url.query``, and ``http.url`` under the old conventions) with its values
+    redacted: a GET's variables are customer data, and a key sent in the URL a secret.
+    The instrumentation lays these over the attributes it collects before the span
+    starts, so no span processor or sampler sees the query either."""
+    name, attributes = get_default_span_details(cast(dict[str, Any], scope))
+    query = scope.get("query_string")
+    if query:
+        redacted = _redacted_query(query)
+        if _report_new(conventions):
+            attributes[URL_QUERY] = redacted
+        if _report_old(conventions):
+            attributes[HTTP_URL] = f"{_url(scope)}?{redacted}"
+    return name, attributes
+
+
+def _redacted_query(query: bytes) -> str:
+    """``query``'s distinct parameter names, each with the value ``REDACTED``; a name
+    that is no short identifier (an email, a key sent as a name) is ``REDACTED`` too."""
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    names = (name if _PARAMETER_NAME.fullmatch(name) else REDACTED for name, _ in pairs)
+    return "&".join(f"{name}={REDACTED}" for name in dict.fromkeys(names))
+
+
 def _tag_request(span: Span, _scope: Scope) -> None:
     if span.is_recording():
         span.set_attribute("og.request_id", request_id.get())
@@ -263,28 +329,61 @@ def _route_template(scope: Scope) -> str:
 class OperationLabels:
     """The ``operation`` label: a trusted document's id (``doc:<id>``; the manifest is
     the operator's, so bounded), else the operation's name while fewer than ``limit``
-    names have been seen, else ``other``: a client choosing ``operationName`` cannot
-    grow ``/metrics`` (3,000 names took it from 33 KB to 742 KB, for ever)."""
+    names have been admitted, else ``other``: a client choosing ``operationName`` cannot
+    grow ``/metrics`` (3,000 names took it from 33 KB to 742 KB, for ever).
 
-    def __init__(self, limit: int) -> None:
+    With ``directory`` (the workers' multiprocess metrics directory, which lives as
+    long as the series it holds) the admitted names are one list there, read and added
+    to by every worker and every worker that replaces one, so ``limit`` bounds the
+    whole server, not each process. A process reads the list only for a name it has
+    not admitted yet while the list has room: at most ``limit`` + 1 short reads under
+    a lock."""
+
+    def __init__(self, limit: int, directory: str | None = None) -> None:
         self.limit = limit
-        self._names: set[str] = set()
+        self._names: set[str] = set()  # admitted, as far as this process has seen
+        self._full = False  # whether the list has reached ``limit`` (it never shrinks)
+        self._shared = None if directory is None else Path(directory, "operation-names")
 
     def label(self, name: str | None, trusted_id: str | None = None) -> str:
         if trusted_id is not None:
             return f"doc:{trusted_id[:64]}"
         if not name:
             return "anonymous"
-        name = name[:64]
-        if name in self._names:
-            return name
-        if len(self._names) < self.limit:
-            self._names.add(name)
+        name = name[:64]  # a GraphQL name: no line breaks
+        if name in self._names or (not self._full and self._admit(name)):
             return name
         return OTHER
 
+    def _admit(self, name: str) -> bool:
+        """Whether ``name`` is admitted now: it was (by another process), or there was
+        room for it."""
+        with self._shared_list() as shared:
+            if shared is not None:
+                shared.seek(0)
+                self._names.update(shared.read().splitlines())
+            if name in self._names:
+                return True
+            if len(self._names) >= self.limit:
+                self._full = True
+                return False
+            if shared is not None:
+                shared.write(f"{name}\n")
+            self._names.add(name)
+            return True
 
-OPERATION_LABELS = OperationLabels(limit=200)
+    @contextlib.contextmanager
+    def _shared_list(self) -> Iterator[TextIO | None]:
+        """The shared list, locked against the other workers, or ``None`` without one."""
+        if self._shared is None:
+            yield None
+            return
+        with self._shared.open("a+", encoding="utf-8") as shared:
+            fcntl.flock(shared, fcntl.LOCK_EX)  # released as the file closes
+            yield shared
+
+
+OPERATION_LABELS = OperationLabels(limit=200, directory=os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 def record_operation(
@@ -316,8 +415,11 @@ def is_operator(request: Request, token: str | None) -> bool:
     if token is None:
         return True
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        presented.strip().encode(), token.encode()
+    presented = presented.strip()  # empty never matches, whatever token is configured
+    return (
+        scheme.lower() == "bearer"
+        and bool(presented)
+        and hmac.compare_digest(presented.encode(), token.encode())
     )
 
 

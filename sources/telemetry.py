@@ -58,8 +58,13 @@ UPSTREAM_THROTTLE_WAITS = Counter(
     "Waits a source's rate limit asked for (HTTP 429), taken within the request deadline.",
     ["source"],
 )
+# Each worker has its own breakers: under several workers, one series per live worker
+# (a ``pid`` label); a dead worker's go with it.
 CIRCUIT_STATE = Gauge(
-    "og_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["source"]
+    "og_circuit_state",
+    "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+    ["source"],
+    multiprocess_mode="liveall",
 )
 CIRCUIT_TRANSITIONS = Counter(
     "og_circuit_transitions_total", "Circuit breaker state changes.", ["source", "to"]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import msgspec
@@ -564,13 +565,15 @@ def test_configure_tracing_none_changes_nothing() -> None:
     assert trace.get_tracer_provider() is provider
 
 
-async def run_python(script: str) -> str:
-    """Run ``script`` in a fresh interpreter (OpenTelemetry's global tracer provider
-    is set once per process, so this one's cannot be undone) and return its stdout."""
+async def run_python(script: str, *args: str) -> str:
+    """Run ``script`` with ``args`` in a fresh interpreter (OpenTelemetry's global
+    tracer provider and its conventions are set once per process, so this one's cannot
+    be undone) and return its stdout."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         script,
+        *args,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -668,6 +671,90 @@ asyncio.run(main())
 """
     )
     assert json.loads(output) == [{"traceparent": traceparent}, {}]
+
+
+# What a client may send in a GET's query string or its headers, none of it for a span.
+KEY = "og_live_abcdefghijkl_" + "S3cr3t" * 7 + "x"
+PRIVATE = {
+    "email": "jane.doe@example.com",
+    "phone": "+1 555 0100",
+    "key": KEY,
+    "key secret": KEY.rsplit("_", 1)[1],
+    "cookie": "sessionid=c00kie",
+}
+SERVER_SPAN_SCRIPT = """
+import asyncio, json, os, sys
+os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = sys.argv[1]
+os.environ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"] = ".*"
+os.environ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE"] = ".*"
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from gateway.observability import RequestObservability, tracer_provider
+from tests.support.serving import serving
+
+spans = InMemorySpanExporter()
+tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
+
+async def refused(request):  # as the gateway refuses a GET it suspects of CSRF
+    return JSONResponse({"errors": []}, 400, headers={"set-cookie": sys.argv[4]})
+
+async def main():
+    app = RequestObservability(Starlette(routes=[Route("/graphql", refused)]))
+    async with serving(app, lifespan="off") as (url, session):
+        async with session.get(f"{url}/graphql?{sys.argv[2]}", headers=json.loads(sys.argv[3])):
+            pass
+    print(json.dumps([dict(span.attributes) for span in spans.get_finished_spans()]))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("conventions", "query_attributes"),
+    [("http", ["url.query"]), ("http/dup", ["url.query", "http.url"]), ("", ["http.url"])],
+    ids=["stable", "both", "old"],
+)
+async def test_a_server_span_carries_no_query_values_nor_secret_headers(
+    conventions: str, query_attributes: list[str]
+) -> None:
+    """Under every conventions the instrumentation may follow, a GET's variables and a
+    key sent in its URL (what the gateway refuses, but only once the span has begun)
+    leave the query attributes with parameter names only, and the headers an operator
+    captures show no credential or cookie."""
+    variables = json.dumps({"e": PRIVATE["email"], "phone": PRIVATE["phone"]})
+    query = urlencode({"query": "{__typename}", "variables": variables, "api_key": KEY})
+    query += f"&{KEY}"  # a key sent as a parameter's name
+    headers = {
+        "Authorization": f"Bearer {KEY}",
+        "X-API-Key": KEY,
+        "Cookie": PRIVATE["cookie"],
+        "X-Request-ID": "redacted-1",
+    }
+    output = await run_python(
+        SERVER_SPAN_SCRIPT, conventions, query, json.dumps(headers), PRIVATE["cookie"]
+    )
+    [attributes] = json.loads(output)
+    text = json.dumps(attributes)
+    assert [name for name, value in PRIVATE.items() if value in text] == []
+    redacted = "query=REDACTED&variables=REDACTED&api_key=REDACTED&REDACTED=REDACTED"
+    shown = {
+        name: attributes[name].partition("?")[2] or attributes[name] for name in query_attributes
+    }
+    assert shown == dict.fromkeys(query_attributes, redacted)
+    captured = {
+        name: attributes[f"http.request.header.{name}"]
+        for name in ("authorization", "x_api_key", "cookie", "x_request_id")
+    }
+    assert captured == {
+        "authorization": ["[REDACTED]"],
+        "x_api_key": ["[REDACTED]"],
+        "cookie": ["[REDACTED]"],
+        "x_request_id": ["redacted-1"],  # what is no secret stays
+    }
+    assert attributes["http.response.header.set_cookie"] == ["[REDACTED]"]
 
 
 def test_an_audit_line_is_one_json_object_with_its_fields_at_the_top(

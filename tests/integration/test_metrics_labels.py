@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway import observability
-from gateway.observability import OperationLabels
+from gateway.observability import OTHER, OperationLabels
 from sim.cluster import SimCluster
 from tests.support.gateways import RunningGateway, in_process_gateway, settings_for
 from tests.support.secured import Secured, secured_gateway
@@ -24,6 +24,17 @@ def test_operation_labels_are_a_bounded_set() -> None:
     assert labels.label("Op1") == "Op1"  # a name it knows keeps its label
     assert labels.label(None) == "anonymous"
     assert labels.label("Op9", trusted_id="orders-page") == "doc:orders-page"
+
+
+def test_label_sets_sharing_a_directory_admit_the_limit_together(tmp_path: Path) -> None:
+    """Two workers, then one that replaces them, over one metrics directory: together
+    they admit ``limit`` names, each keeping the names another admitted."""
+    first, second = (OperationLabels(limit=3, directory=str(tmp_path)) for _ in range(2))
+    assert [first.label("A"), second.label("B"), second.label("A")] == ["A", "B", "A"]
+    assert first.label("C") == "C"
+    assert [first.label("D"), second.label("D"), second.label("C")] == [OTHER, OTHER, "C"]
+    replacement = OperationLabels(limit=3, directory=str(tmp_path))
+    assert [replacement.label(name) for name in "EABC"] == [OTHER, "A", "B", "C"]
 
 
 @pytest.fixture
