@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypedDict
 
@@ -20,7 +22,7 @@ from gateway.admission.cost import CostModel
 from gateway.admission.documents import DocumentAnalyser
 from gateway.admission.gate import Gate
 from gateway.auth.authenticate import Authenticator
-from gateway.auth.store import open_key_store
+from gateway.auth.store import KeyStore, KeyStoreError, open_key_store
 from gateway.capacity import InFlight, LoopAdmission
 from gateway.graphiql import GraphiQLAssets
 from gateway.graphql_http import GraphQLEndpoint
@@ -37,7 +39,7 @@ from gateway.observability import (
 from gateway.operations import Operations
 from gateway.persisted import PersistedQueries, load_manifest
 from gateway.response_cache import ResponseCache
-from gateway.settings import SOURCE_NAMES, Settings, redact_url
+from gateway.settings import SOURCE_NAMES, Settings, key_store_kind, redact_url
 from gateway.slow_clients import SlowBodyGuard
 from gateway.startup import config_summary, log_configuration
 from gateway.webhooks import WebhookReceiver
@@ -81,6 +83,7 @@ class Components:
         self.connections = LiveConnections(settings.live_max_connections)
         self.cached: CachedUpstreams | None = None
         self.authenticator: Authenticator | None = None
+        self.key_store_check: KeyStoreCheck | None = None  # for /readyz, while one is open
         self.persisted: PersistedQueries | None = None
         self.bucket: CostBucket | None = None
         self.exception_index: ExceptionIndex | None = None
@@ -139,6 +142,7 @@ class Components:
             self.authenticator = Authenticator(
                 keys, settings.key_pepper, cache_ttl_s=settings.key_trust_ms / 1000
             )
+            self.key_store_check = KeyStoreCheck(keys)
         elif not settings.dev_mode:
             log.error("no OG_KEY_PEPPER: every request will be refused (401)")
         unsigned = [name for name in SOURCE_NAMES if not settings.source(name).webhook_secrets]
@@ -163,6 +167,7 @@ class Components:
                 self.exception_index = None
                 await index.close()
             if keys is not None:
+                self.key_store_check = None
                 await keys.close()
             await backend.close()
             await upstreams.close()
@@ -277,17 +282,25 @@ async def _healthz(_request: Request) -> Response:
 
 
 async def _readyz(request: Request) -> Response:
-    """Ready while the OMS answers; degraded (still 200) when another source or
-    the cache does not, or a source's circuit breaker is open (its calls fail
-    fast), since the graph then still serves partial answers; unavailable while
-    the OMS does not answer its health check, or while draining for shutdown.
-    ``degraded`` names each failing source and why."""
+    """Ready while the OMS and the key store answer; degraded (still 200) when another
+    source or the cache does not, or a source's circuit breaker is open (its calls fail
+    fast), since the graph then still serves partial answers, or in dev mode (where
+    anonymous requests need no key) the key store does not; unavailable while the OMS
+    does not answer its health check, outside dev mode while the key store does not
+    (every request would be refused, 503 ``AUTH_UNAVAILABLE``), or while draining for
+    shutdown. ``degraded`` names each failing source and why, ``key_store`` says why
+    it fails."""
     components: Components = request.state.components
     if components.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     cached: CachedUpstreams = request.state.cached
     clients = cached.upstreams.all()
-    checks = await asyncio.gather(*(_source_check(client) for client in clients))
+    sources_checked = asyncio.gather(*(_source_check(client) for client in clients))
+    keys = components.key_store_check
+    if keys is None:
+        checks, keys_problem = await sources_checked, None
+    else:
+        checks, keys_problem = await asyncio.gather(sources_checked, keys.problem())
     sources = [
         {
             "name": client.name,
@@ -307,14 +320,23 @@ async def _readyz(request: Request) -> Response:
     cache = {"backend": health.backend, "ok": health.ok, "errors": health.errors}
     if health.detail:
         cache["detail"] = health.detail
-    if not checks[0][0]:  # the OMS does not answer: nothing can be served
+    settings = components.settings
+    keys_down = keys_problem is not None
+    # Without the OMS nothing can be served, nor anything outside dev mode without keys.
+    if not checks[0][0] or (keys_down and not settings.dev_mode):
         status, code = "unavailable", 503
-    elif not degraded and health.ok:
+    elif not degraded and health.ok and not keys_down:
         status, code = "ready", 200
     else:
         status, code = "degraded", 200
-    config = config_summary(components.settings)  # never a secret
+    config = config_summary(settings)  # never a secret
     body = {"status": status, "sources": sources, "cache": cache, "config": config}
+    if keys is not None:
+        key_store: dict[str, object] = {"kind": key_store_kind(settings.keys_url)}
+        key_store["ok"] = not keys_down
+        if keys_problem is not None:
+            key_store["detail"] = keys_problem
+        body["key_store"] = key_store
     if degraded:
         body["degraded"] = degraded
     return JSONResponse(body, code)
@@ -334,6 +356,46 @@ async def _source_check(client: SourceAdapter) -> tuple[bool, str | None]:
     if client.breaker.state == OPEN:
         return True, "circuit breaker open: its calls fail fast"
     return True, None
+
+
+# The key store is asked at most this often: probes come every few seconds from each
+# load balancer and orchestrator, and each would cost a lookup (up to OG_KEYS_TIMEOUT_MS
+# while the store hangs); readiness says what the store did at most this long ago.
+READY_KEY_STORE_EVERY_S = 2.0
+READY_PROBE_KEY_ID = "readiness-probe"  # no key's id (those are base32): nothing found
+
+
+class KeyStoreCheck:
+    """Whether the key store answers, for ``/readyz``: a lookup of a key no one has, cut
+    off after ``READY_PING_S``, at most once every ``READY_KEY_STORE_EVERY_S`` (the
+    probes meanwhile share its answer)."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self._store = store
+        self._checked_at = -math.inf
+        self._problem: str | None = None
+        self._asking: asyncio.Task[None] | None = None
+
+    async def problem(self) -> str | None:
+        """What is wrong with the key store; None while it answers."""
+        if time.monotonic() - self._checked_at >= READY_KEY_STORE_EVERY_S:
+            if self._asking is None:
+                self._asking = asyncio.create_task(self._ask())
+            await asyncio.shield(self._asking)  # a probe that hangs up stops no other
+        return self._problem
+
+    async def _ask(self) -> None:
+        try:
+            async with asyncio.timeout(READY_PING_S):
+                await self._store.get(READY_PROBE_KEY_ID)
+            self._problem = None
+        except TimeoutError:
+            self._problem = f"no answer within {READY_PING_S * 1000:.0f} ms"
+        except KeyStoreError as exc:
+            self._problem = str(exc)
+        finally:
+            self._checked_at = time.monotonic()
+            self._asking = None
 
 
 def create_app(settings: Settings, components: Components | None = None) -> ASGIApp:

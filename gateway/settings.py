@@ -10,13 +10,12 @@ naming the setting.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import msgspec
 
@@ -42,6 +41,21 @@ class SettingsError(ValueError):
 Count = Annotated[int, msgspec.Meta(ge=1)]  # a limit or size: 0 would allow nothing
 Millis = Annotated[int, msgspec.Meta(gt=0)]  # a timeout or interval
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]  # 0 means none, or off
+
+# The log levels both logging and uvicorn know, by logging's names; WARN and FATAL are
+# read as the levels they stand for. NOTSET (the root logger's "everything") and
+# uvicorn's TRACE (unknown to logging) are refused: uvicorn looks the level up in its
+# own table, which has no WARN, FATAL or NOTSET (a KeyError once the port was bound).
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+_LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+
+# The operator token guards /metrics and /readyz's details against anyone who can reach
+# the port and try tokens at will: 32 characters are 128 random bits even in hex
+# (`openssl rand -hex 16`), and no word typed by hand reaches that length.
+MIN_ADMIN_TOKEN_CHARS = 32
+
+# memory:// takes these, each a whole number of at least 1 (sources.cache.open_backend).
+MEMORY_BOUNDS = ("max_entries", "max_bytes")
 
 # The source clients' own defaults (sources.options), in the units settings use.
 _CLIENT = SourceConfig(base_url="")
@@ -133,7 +147,7 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     :class:`Limits`, which this extends: the document analyser takes the settings as
     its limits."""
 
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # a host name or address: never empty (that is every interface)
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     # Server processes of `serve` (gateway.workers); None: one per core, or one with
     # the memory cache, which cannot be shared between processes.
@@ -143,7 +157,7 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # ... and their estimated size (300 bytes per character of query text); refused
     # documents are never kept.
     document_cache_bytes: NonNegative = 64_000_000
-    log_level: str = "INFO"  # a level of the logging module, in any case
+    log_level: LogLevel = "INFO"  # in any case, WARN and FATAL too (read as their levels)
     log_format: Literal["json", "text"] = "json"
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None  # for "otlp"; else the OTEL_EXPORTER_OTLP_* variables
@@ -184,6 +198,7 @@ class Settings(Limits, frozen=True, kw_only=True, forbid_unknown_fields=True):
     keys_timeout_ms: Millis = 400
     key_pepper: str | None = None  # HMAC key for API key hashes; required outside dev mode
     # Bearer token for /metrics and /readyz's details; None: open to anyone who can connect.
+    # Set, at least MIN_ADMIN_TOKEN_CHARS visible ASCII characters (never empty).
     admin_token: str | None = None
     # How long `serve` waits at start-up for a redis:// cache or key store to answer
     # (retrying) before it refuses to start.
@@ -243,10 +258,10 @@ def _convert(values: dict[str, Any], into: type[StructT], env: str, key: str) ->
             where = f"[{key.rstrip('.')}]" if key else "the top level"
             raise SettingsError(f"invalid settings in {where}: {exc}") from exc
         name = re.split(r"[.\[`]", path, maxsplit=1)[0]
-        raise _invalid(f"{env}{name.upper()}", f"{key}{name}", problem) from exc
+        raise invalid_setting(f"{env}{name.upper()}", f"{key}{name}", problem) from exc
 
 
-def _invalid(variable: str, key: str, problem: str) -> SettingsError:
+def invalid_setting(variable: str, key: str, problem: str) -> SettingsError:
     """The error for a bad value, named as environment variable and config file key."""
     return SettingsError(f"invalid setting {variable} ({key}): {problem}")
 
@@ -279,6 +294,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if isinstance(values.get(listed), str):
             items = values[listed].split(",")
             values[listed] = [item.strip() for item in items if item.strip()]
+    if isinstance(values.get("log_level"), str):
+        level = values["log_level"].strip().upper()
+        values["log_level"] = _LOG_LEVEL_ALIASES.get(level, level)
 
     sources: dict[str, dict[str, Any]] = {
         name: {"url": settings.url} for name, settings in _default_sources().items()
@@ -313,7 +331,9 @@ def _options(text: str, source: str) -> dict[str, str]:
         key, equals, value = item.partition("=")
         if not equals or not key.strip():
             variable = f"OG_{source.upper()}_OPTIONS"
-            raise _invalid(variable, f"sources.{source}.options", f"{item!r} is not key=value")
+            raise invalid_setting(
+                variable, f"sources.{source}.options", f"{item!r} is not key=value"
+            )
         options[key.strip()] = value.strip()
     return options
 
@@ -327,27 +347,44 @@ def _with_secret_files(source: SourceSettings, name: str) -> SourceSettings:
         if path is None:
             continue
         if getattr(source, secret) is not None:
-            raise _invalid(f"{variable}_FILE", f"{key}_file", f"set {variable} or this, not both")
+            raise invalid_setting(
+                f"{variable}_FILE", f"{key}_file", f"set {variable} or this, not both"
+            )
         try:
             with open(path, encoding="utf-8") as handle:
                 value = handle.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
             problem = f"{path}: {getattr(exc, 'strerror', None) or exc}"
-            raise _invalid(f"{variable}_FILE", f"{key}_file", problem) from None
+            raise invalid_setting(f"{variable}_FILE", f"{key}_file", problem) from None
         if not value:
-            raise _invalid(f"{variable}_FILE", f"{key}_file", f"{path} is empty")
+            raise invalid_setting(f"{variable}_FILE", f"{key}_file", f"{path} is empty")
         changes[secret] = value
     return msgspec.structs.replace(source, **changes) if changes else source
 
 
 # A host name (letters, digits, dots, hyphens, underscores) or an IP address.
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+(%[\w.-]+)?$")
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _user_info(url: str) -> tuple[str, str, str] | None:
+    """``url`` as (up to its ``://``, its user info, what follows the ``@``), or None
+    without an ``@`` or with an empty authority (``file:///…``, ``unix:///…``). The user
+    info ends at the last ``@``: a password may hold ``@``, ``/``, ``?`` and ``#`` as
+    they are, so an ``@`` further on (in a path) makes it longer, never shorter."""
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    at = url.rfind("@", start)
+    if at < 0 or url.startswith("/", start):
+        return None
+    return url[:start], url[start:at], url[at + 1 :]
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its user info (``redis://:pw@host`` → ``redis://***@host``)."""
-    return _USERINFO.sub(r"\1***@", url)
+    """``url`` without its user name and password (``redis://:pw@host`` →
+    ``redis://***@host``): everything up to its last ``@`` after the scheme."""
+    parts = _user_info(url)
+    return url if parts is None else f"{parts[0]}***@{parts[2]}"
 
 
 def key_store_kind(url: str) -> Literal["redis", "file"] | None:
@@ -366,12 +403,20 @@ def key_store_kind(url: str) -> Literal["redis", "file"] | None:
 
 
 def _check(settings: Settings) -> None:
-    """What the types alone do not say: a known log level, usable URLs (HTTP ones for
-    the sources and the OTLP collector, Redis or file ones for the cache and the key
-    store), Standard Webhooks secrets, registered adapters."""
-    if settings.log_level.upper() not in logging.getLevelNamesMapping():
-        problem = f"{settings.log_level!r} is no log level (DEBUG, INFO, WARNING, ERROR …)"
-        raise _invalid("OG_LOG_LEVEL", "log_level", problem)
+    """What the types alone do not say: a host to listen on, an operator token that
+    cannot be guessed, usable URLs (HTTP ones for the sources and the OTLP collector,
+    Redis or file ones for the key store, those or memory:// with its bounds for the
+    cache), Standard Webhooks secrets, registered adapters."""
+    if not settings.host.strip():
+        problem = "empty: that is every interface; set 127.0.0.1, or 0.0.0.0 for every one"
+        raise invalid_setting("OG_HOST", "host", problem)
+    if not _HOST.match(settings.host):
+        raise invalid_setting("OG_HOST", "host", f"{settings.host!r} is no host name or address")
+    if settings.admin_token is not None:
+        _check_admin_token(settings.admin_token)
+    if settings.persisted_manifest == "":
+        problem = "empty; unset it for no trusted documents"
+        raise invalid_setting("OG_PERSISTED_MANIFEST", "persisted_manifest", problem)
     web = [
         (f"OG_{name.upper()}_URL", f"sources.{name}.url", source.url)
         for name, source in settings.sources.items()
@@ -381,32 +426,34 @@ def _check(settings: Settings) -> None:
         known = registered.get(name, [NATIVE])
         if source.adapter not in known:
             problem = f"{source.adapter!r}: the {name} adapters here are {', '.join(known)}"
-            raise _invalid(f"OG_{name.upper()}_ADAPTER", f"sources.{name}.adapter", problem)
+            raise invalid_setting(f"OG_{name.upper()}_ADAPTER", f"sources.{name}.adapter", problem)
     if settings.otlp_endpoint is not None:
         web.append(("OG_OTLP_ENDPOINT", "otlp_endpoint", settings.otlp_endpoint))
     for variable, key, url in web:
         parts = _split(url, variable, key)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             problem = f"{redact_url(url)!r}: use http://host:port or https://…"
-            raise _invalid(variable, key, problem)
+            raise invalid_setting(variable, key, problem)
         if parts.query or parts.fragment:
             problem = f"{redact_url(url)!r}: a base URL takes no ?query or #fragment"
-            raise _invalid(variable, key, problem)
+            raise invalid_setting(variable, key, problem)
     parts = _split(settings.cache_url, "OG_CACHE_URL", "cache_url")
     if parts.scheme not in (*REDIS_SCHEMES, "memory"):
         problem = f"{redact_url(settings.cache_url)!r}: use memory:// or redis://…"
-        raise _invalid("OG_CACHE_URL", "cache_url", problem)
+        raise invalid_setting("OG_CACHE_URL", "cache_url", problem)
     if parts.scheme in REDIS_SCHEMES:
         _check_redis_url(parts, settings.cache_url, "OG_CACHE_URL", "cache_url")
+    else:
+        _check_memory_url(parts)
     parts = _split(settings.keys_url, "OG_KEYS_URL", "keys_url")
     kind = key_store_kind(settings.keys_url)
     shown = redact_url(settings.keys_url)
     if kind is None and parts.scheme == "file":
         problem = f"{shown!r}: use file:///absolute/keys.json or file:relative.json"
-        raise _invalid("OG_KEYS_URL", "keys_url", problem)
+        raise invalid_setting("OG_KEYS_URL", "keys_url", problem)
     if kind is None:
         problem = f"{shown!r}: use file:path/keys.json or redis://…"
-        raise _invalid("OG_KEYS_URL", "keys_url", problem)
+        raise invalid_setting("OG_KEYS_URL", "keys_url", problem)
     if kind == "redis":
         _check_redis_url(parts, settings.keys_url, "OG_KEYS_URL", "keys_url")
     count = len(settings.webhook_secrets)
@@ -414,7 +461,33 @@ def _check(settings: Settings) -> None:
         wrong = secret_problem(secret)
         if wrong is not None:  # never the secret itself
             problem = f"secret {number} of {count} {wrong}; make one: ordergraph webhooks secret"
-            raise _invalid("OG_WEBHOOK_SECRETS", "webhook_secrets", problem)
+            raise invalid_setting("OG_WEBHOOK_SECRETS", "webhook_secrets", problem)
+
+
+def _check_admin_token(token: str) -> None:
+    """An operator token a client can send and nobody can guess (never shown)."""
+    if not token:
+        problem = "empty; unset it to leave /metrics and /readyz open, or set a token"
+    elif not all("!" <= char <= "~" for char in token):
+        problem = "holds a space, a control or a non-ASCII character: a header cannot carry it"
+    elif len(token) < MIN_ADMIN_TOKEN_CHARS:
+        problem = f"{len(token)} characters; at least {MIN_ADMIN_TOKEN_CHARS} are needed"
+    else:
+        return
+    make = "make one: openssl rand -hex 32"
+    raise invalid_setting("OG_ADMIN_TOKEN", "admin_token", f"{problem} ({make})")
+
+
+def _check_memory_url(parts: SplitResult) -> None:
+    """``memory://`` takes only its bounds, each a whole number of at least 1."""
+    for name, values in parse_qs(parts.query).items():
+        if name not in MEMORY_BOUNDS:
+            problem = f"memory:// takes only ?{'=N&'.join(MEMORY_BOUNDS)}=N, not {name!r}"
+            raise invalid_setting("OG_CACHE_URL", "cache_url", problem)
+        for value in values:
+            if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
+                problem = f"{name}={value!r}: a whole number of at least 1"
+                raise invalid_setting("OG_CACHE_URL", "cache_url", problem)
 
 
 def _check_redis_url(parts: SplitResult, url: str, variable: str, key: str) -> None:
@@ -422,24 +495,31 @@ def _check_redis_url(parts: SplitResult, url: str, variable: str, key: str) -> N
     if parts.scheme == "unix":
         if not parts.path or parts.hostname:
             problem = f"{redact_url(url)!r}: no socket; use unix:///path/redis.sock?db=N"
-            raise _invalid(variable, key, problem)
+            raise invalid_setting(variable, key, problem)
     elif not parts.hostname:
         problem = f"{redact_url(url)!r}: no host; use redis://host:port/db"
-        raise _invalid(variable, key, problem)
+        raise invalid_setting(variable, key, problem)
 
 
 def _split(url: str, variable: str, key: str) -> SplitResult:
     """``url`` in parts, its port included (a ``SettingsError`` if it has no sense:
-    a port out of range or not a number, a space or control character, a host that
-    is no host name or address)."""
+    a port out of range or not a number, a space or control character, user info
+    holding a delimiter as it is, a host that is no host name or address)."""
     shown = redact_url(url)
     if any(char.isspace() or not char.isprintable() for char in url):
-        raise _invalid(variable, key, f"{shown!r}: contains a space or control character")
+        raise invalid_setting(variable, key, f"{shown!r}: contains a space or control character")
+    user_info = _user_info(url)
+    if _SCHEME.match(url) and user_info and any(char in user_info[1] for char in "/?#"):
+        problem = (
+            f"{shown!r}: percent-encode a '/', '?', '#' or '@' in the user name or "
+            "password (%2F, %3F, %23, %40), or an '@' in the path (%40)"
+        )
+        raise invalid_setting(variable, key, problem)
     try:
         parts = urlsplit(url)
         _ = parts.port  # parsed when read: a port out of range or not a number raises
     except ValueError as exc:
-        raise _invalid(variable, key, f"{shown!r}: {exc}") from exc
+        raise invalid_setting(variable, key, f"{shown!r}: {exc}") from exc
     if parts.hostname and not _HOST.match(parts.hostname):
-        raise _invalid(variable, key, f"{shown!r}: {parts.hostname!r} is no host name")
+        raise invalid_setting(variable, key, f"{shown!r}: {parts.hostname!r} is no host name")
     return parts

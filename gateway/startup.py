@@ -1,7 +1,8 @@
 """What ``serve`` refuses before it binds its port, and what it says is configured.
 
 :func:`check_startup` raises a :class:`SettingsError` naming the setting when the
-gateway cannot work: outside dev mode no ``OG_KEY_PEPPER`` or a short one, or a
+gateway cannot work: outside dev mode no ``OG_KEY_PEPPER`` or a short one, a trusted
+documents manifest that cannot be read, a host that resolves to no address, or a
 Redis cache or key store that does not answer within ``OG_STARTUP_TIMEOUT_MS``
 (retried with a short backoff meanwhile). Malformed values are refused earlier, when
 the settings are read. :func:`config_summary` is what ``/readyz`` and the start-up log
@@ -12,13 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 
 from gateway.auth.pepper import check_pepper
-from gateway.settings import Settings, SettingsError, key_store_kind, redact_url
+from gateway.persisted import load_manifest
+from gateway.settings import (
+    Settings,
+    SettingsError,
+    invalid_setting,
+    key_store_kind,
+    redact_url,
+)
 from sources.cache.redis_connection import redis_client
 from sources.options import REDIS_SCHEMES
 
@@ -34,6 +43,9 @@ async def check_startup(settings: Settings) -> None:
     if not settings.dev_mode:
         check_pepper(settings.key_pepper)
     timeout_s = settings.startup_timeout_ms / 1000
+    if settings.persisted_manifest is not None:
+        await _check_manifest(settings.persisted_manifest)
+    await _check_host(settings.host, settings.port, timeout_s)
     redis: list[tuple[str, str]] = []
     if urlsplit(settings.cache_url).scheme in REDIS_SCHEMES:
         redis.append(("OG_CACHE_URL", settings.cache_url))
@@ -46,6 +58,34 @@ async def check_startup(settings: Settings) -> None:
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+async def _check_manifest(path: str) -> None:
+    """The manifest of trusted documents reads as the app will read it (in a thread)."""
+    try:
+        await asyncio.to_thread(load_manifest, path)
+    except ValueError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError):
+            problem = f"{path}: {cause.strerror or cause}"
+        else:
+            problem = f"{path}: not a JSON object of id to document ({cause or exc})"
+        raise invalid_setting("OG_PERSISTED_MANIFEST", "persisted_manifest", problem) from None
+
+
+async def _check_host(host: str, port: int, timeout_s: float) -> None:
+    """``host`` resolves to an address to listen on, within ``timeout_s`` (the lookup
+    runs off the event loop; it may ask a name server)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        return
+    except TimeoutError:
+        problem = f"{host!r} did not resolve within {timeout_s:g} s (OG_STARTUP_TIMEOUT_MS)"
+    except OSError as exc:  # socket.gaierror
+        problem = f"{host!r} resolves to no address to listen on: {exc.strerror or exc}"
+    raise invalid_setting("OG_HOST", "host", problem)
 
 
 async def _wait_for_redis(variable: str, url: str, timeout_s: float) -> None:

@@ -136,6 +136,17 @@ REFUSED: list[tuple[str, dict[str, str | None]]] = [
     ("OG_TICKETING_URL", {"OG_TICKETING_URL": "ticketing.internal:8104"}),
     ("OG_CACHE_URL", {"OG_CACHE_URL": "redis://:hunter2hunter2@/0"}),
     ("OG_KEYS_URL", {"OG_KEYS_URL": "ftp://keys.internal/keys.json"}),
+    # Empty, as compose's ${VAR} gives an unset variable: never "no token", "every interface".
+    ("OG_ADMIN_TOKEN", {"OG_ADMIN_TOKEN": ""}),
+    ("OG_ADMIN_TOKEN", {"OG_ADMIN_TOKEN": "hunter2hunter2"}),  # too short
+    ("OG_HOST", {"OG_HOST": ""}),
+    ("OG_HOST", {"OG_HOST": "not_a_host"}),  # resolves to no address
+    ("OG_LOG_LEVEL", {"OG_LOG_LEVEL": "NOTSET"}),
+    ("OG_CACHE_URL", {"OG_CACHE_URL": "memory://?max_entries=abc"}),
+    ("OG_CACHE_URL", {"OG_CACHE_URL": "redis://:hunter2#x@localhost:6379/0"}),
+    ("OG_PERSISTED_MANIFEST", {"OG_PERSISTED_MANIFEST": "/nonexistent.json"}),
+    ("OG_PERSISTED_MANIFEST", {"OG_PERSISTED_MANIFEST": str(ROOT / "pyproject.toml")}),
+    ("OG_PERSISTED_MANIFEST", {"OG_PERSISTED_MANIFEST": str(ROOT)}),  # a folder
     # Dev mode needs no pepper, but malformed values are still refused.
     ("OG_WEBHOOK_SECRETS", {"OG_DEV_MODE": "1", "OG_WEBHOOK_SECRETS": "whsec_"}),
     ("OG_OMS_URL", {"OG_DEV_MODE": "1", "OG_KEY_PEPPER": None, "OG_OMS_URL": "http://:1"}),
@@ -300,6 +311,13 @@ async def test_readyz_and_the_startup_log_say_what_is_configured_and_no_secret(
             *(s.removeprefix("whsec_") for s in secrets),
         ):
             assert secret not in text
+
+
+async def test_serve_takes_a_log_level_by_its_alias(sim: SimCluster, tmp_path):
+    """uvicorn knows no WARN: the setting hands it the level's own name."""
+    env = _environ(tmp_path, OG_LOG_LEVEL="warn", **_sources(sim))
+    async with _serving(env) as (url, session), session.get(f"{url}/readyz") as resp:
+        assert resp.status == 200
 
 
 async def test_dev_mode_starts_without_a_pepper(sim: SimCluster, tmp_path):

@@ -59,7 +59,8 @@ from sources.options import REDIS_SCHEMES
 from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.ports import free_socket, hung_server
 from tests.support.redis_server import PATIENT_TIMEOUT_S, RedisServer
-from tests.support.timing import fastest_async
+from tests.support.timing import HANG_S, fastest_async
+from tests.support.waiting import eventually
 
 PEPPER = "pepper-for-tests-0123456789abcdef"
 
@@ -324,6 +325,65 @@ async def test_a_gateway_waits_its_keys_timeout_for_a_hung_store_then_refuses(si
     assert body["errors"][0]["extensions"]["code"] == "AUTH_UNAVAILABLE"
     # Neither the 400 ms default nor the test gateways' patient one: the setting.
     assert 0.6 <= took < PATIENT_TIMEOUT_S, took
+
+
+async def _readiness(gateway: Any) -> tuple[int, dict[str, Any]]:
+    async with gateway.session.get(f"{gateway.url}/readyz") as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize(
+    ("dev_mode", "down"), [(False, (503, "unavailable")), (True, (200, "degraded"))]
+)
+async def test_readiness_fails_while_the_key_store_is_down_outside_dev_mode(
+    sim, dev_mode: bool, down: tuple[int, str]
+) -> None:
+    """Outside dev mode every request needs its key checked: with the store down each
+    is refused (503 AUTH_UNAVAILABLE), so the instance is not ready. In dev mode
+    anonymous requests still run."""
+    keys = RedisServer()
+    await keys.start()
+    settings = settings_for(
+        sim.urls, dev_mode=dev_mode, key_pepper=PEPPER, keys_url=keys.url, keys_timeout_ms=300
+    )
+    try:
+        async with in_process_gateway(settings) as gateway:
+            status, body = await _readiness(gateway)
+            assert (status, body["status"]) == (200, "ready"), body
+            assert body["key_store"] == {"kind": "redis", "ok": True}
+            await keys.stop()
+
+            async def says(expected: tuple[int, str]) -> bool:
+                nonlocal body
+                status, body = await _readiness(gateway)
+                return (status, body["status"]) == expected
+
+            await eventually(lambda: says(down), "not ready without its key store", HANG_S)
+            assert body["key_store"]["ok"] is False and body["key_store"]["kind"] == "redis"
+            assert "Redis key store" in body["key_store"]["detail"]
+            await keys.start()
+            await eventually(lambda: says((200, "ready")), "ready with its key store", HANG_S)
+    finally:
+        await keys.stop()
+
+
+async def test_readiness_asks_the_key_store_at_most_once_a_while(
+    sim, redis_server: RedisServer, redis_admin: Redis
+) -> None:
+    """Probes from several load balancers share one answer of the key store."""
+    from gateway.app import READY_KEY_STORE_EVERY_S
+
+    settings = settings_for(sim.urls, dev_mode=False, key_pepper=PEPPER, keys_url=redis_server.url)
+    async with in_process_gateway(settings) as gateway:
+        await redis_admin.config_resetstat()
+        started = time.monotonic()
+        answers = [await _readiness(gateway) for _ in range(3)]
+        answers += await asyncio.gather(*(_readiness(gateway) for _ in range(3)))
+        took = time.monotonic() - started
+        stats = await redis_admin.info("commandstats")
+    assert {(status, body["status"]) for status, body in answers} == {(200, "ready")}
+    asked = stats.get("cmdstat_get", {}).get("calls", 0)
+    assert 1 <= asked <= 1 + took // READY_KEY_STORE_EVERY_S, (asked, took)
 
 
 async def test_file_store_writes_0600_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

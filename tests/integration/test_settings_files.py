@@ -40,6 +40,10 @@ def test_environment_overrides_file(tmp_path):
         ('log_format = "xml"\n', r"^invalid setting OG_LOG_FORMAT \(log_format\): "),
         ('tracing_exporter = "zipkin"\n', r"^invalid setting OG_TRACING_EXPORTER "),
         ('log_level = "LOUD"\n', r"^invalid setting OG_LOG_LEVEL \(log_level\): "),
+        ("log_level = 30\n", r"^invalid setting OG_LOG_LEVEL \(log_level\): "),
+        ('admin_token = ""\n', r"^invalid setting OG_ADMIN_TOKEN \(admin_token\): "),
+        ('host = ""\n', r"^invalid setting OG_HOST \(host\): "),
+        ('cache_url = "memory://?max_entries=abc"\n', r"^invalid setting OG_CACHE_URL "),
         ("[port]\nvalue = 1\n", r"^invalid setting OG_PORT \(port\): "),
     ],
 )
@@ -48,6 +52,12 @@ def test_a_malformed_config_file_is_a_settings_error_naming_the_setting(tmp_path
     path.write_text(config)
     with pytest.raises(SettingsError, match=message):
         load_settings({"OG_CONFIG": str(path)})
+
+
+def test_a_config_file_takes_a_log_level_by_its_alias(tmp_path):
+    path = tmp_path / "og.toml"
+    path.write_text('log_level = "warn"\n')
+    assert load_settings({"OG_CONFIG": str(path)}).log_level == "WARNING"
 
 
 def test_a_config_file_that_is_not_utf8_is_a_settings_error(tmp_path):

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import base64
+import json
+import logging
 
 import pytest
+from uvicorn.config import LOG_LEVELS
 
-from gateway.settings import SettingsError, load_settings, redact_url
+from gateway.settings import Settings, SettingsError, load_settings, redact_url
+from gateway.startup import config_summary
 from sources.options import REDIS_SCHEMES
 from sources.records import MAX_BATCH
 
@@ -74,6 +78,8 @@ def test_a_batch_size_beyond_what_the_sources_accept_is_refused(value):
         ("OG_KEY_TRUST_MS", "0"),
         ("OG_SSE_PING_S", "0"),
         ("OG_LOG_LEVEL", "LOUD"),
+        ("OG_LOG_LEVEL", "NOTSET"),  # the root logger's "everything", by another name
+        ("OG_LOG_LEVEL", "trace"),  # uvicorn's, unknown to logging without it
         ("OG_LOG_FORMAT", "xml"),
         ("OG_TRACING_EXPORTER", "zipkin"),
         ("OG_OMS_URL", "oms.internal:8101"),
@@ -98,6 +104,20 @@ def test_a_batch_size_beyond_what_the_sources_accept_is_refused(value):
         ("OG_CACHE_URL", "unix://cache.internal/redis.sock"),  # a host is no socket
         ("OG_KEYS_URL", "memory://"),  # a key store keeps its keys
         ("OG_KEYS_URL", "file:keys.json?mode=rw"),
+        ("OG_CACHE_URL", "memory://?max_entries=abc"),
+        ("OG_CACHE_URL", "memory://?max_entries=0"),
+        ("OG_CACHE_URL", "memory://?max_bytes=-1"),
+        ("OG_CACHE_URL", "memory://?max_bytes=1e6"),
+        ("OG_CACHE_URL", "memory://?size=100"),
+        ("OG_ADMIN_TOKEN", ""),  # what compose's ${OG_ADMIN_TOKEN} gives when unset
+        ("OG_ADMIN_TOKEN", "changeme"),
+        ("OG_ADMIN_TOKEN", "t" * 31),
+        ("OG_ADMIN_TOKEN", " " + "t" * 40),  # a presented token is stripped: never equal
+        ("OG_ADMIN_TOKEN", "t" * 20 + " " + "t" * 20),
+        ("OG_ADMIN_TOKEN", "é" * 40),  # a header carries it as Latin-1, compared as UTF-8
+        ("OG_HOST", ""),  # would listen on every interface
+        ("OG_HOST", "  "),
+        ("OG_HOST", "gateway internal"),
         ("OG_STARTUP_TIMEOUT_MS", "0"),
         ("OG_WEBHOOK_SECRETS", "whsec_a"),  # the Standard Webhooks library refuses it
         ("OG_WEBHOOK_SECRETS", "whsec_"),
@@ -126,6 +146,8 @@ def test_the_smallest_sensible_values_are_taken():
             "OG_CACHE_LOCAL_TTL_MS": "0",
             "OG_MAX_ALIASES": "0",
             "OG_LOG_LEVEL": "debug",
+            "OG_ADMIN_TOKEN": "t" * 32,
+            "OG_CACHE_URL": "memory://?max_entries=1&max_bytes=1",
         }
     )
     oms = settings.source("oms")
@@ -133,7 +155,38 @@ def test_the_smallest_sensible_values_are_taken():
     assert (oms.retry_attempts, oms.breaker_failure_ratio) == (1, 1.0)
     assert settings.cache_policies()["oms"].stale_s == 0
     assert (settings.port, settings.shutdown_drain_ms, settings.max_aliases) == (0, 0, 0)
-    assert settings.log_level == "debug"
+    assert (settings.log_level, settings.admin_token) == ("DEBUG", "t" * 32)
+    assert load_settings({}).admin_token is None  # unset: no token, both open
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [
+        ("WARN", "WARNING"),
+        ("warn", "WARNING"),
+        ("Warning", "WARNING"),
+        ("FATAL", "CRITICAL"),
+        ("critical", "CRITICAL"),
+        ("error", "ERROR"),
+        ("info", "INFO"),
+        ("DEBUG", "DEBUG"),
+    ],
+)
+def test_a_log_level_is_taken_in_any_case_and_by_its_aliases(value, level):
+    assert load_settings({"OG_LOG_LEVEL": value}).log_level == level
+
+
+def test_every_log_level_taken_is_one_uvicorn_knows():
+    """uvicorn looks the level up in its own table (a KeyError for WARN killed serve)."""
+    taken = []
+    for name in [*logging.getLevelNamesMapping(), "TRACE"]:
+        for value in (name, name.lower()):
+            try:
+                taken.append(load_settings({"OG_LOG_LEVEL": value}).log_level)
+            except SettingsError as exc:
+                assert str(exc).startswith("invalid setting OG_LOG_LEVEL (log_level): ")
+    assert {level.lower() for level in taken} <= set(LOG_LEVELS)
+    assert {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} <= set(taken)
 
 
 def test_cache_and_webhook_settings():
@@ -174,20 +227,68 @@ def test_an_unknown_cache_scheme_is_refused():
         ("OG_KEYS_URL", "rediss://og:hunter2hunter2@/0", "hunter2hunter2"),
         ("OG_OMS_URL", "http://og:hunter2hunter2@oms.internal/?q", "hunter2hunter2"),
         ("OG_WEBHOOK_SECRETS", NEW_SECRET[:-6] + "!" + NEW_SECRET[-5:], NEW_SECRET[6:-6]),
+        # A password holding '#', '/', '?' or '@' as it is (not percent-encoded)
+        ("OG_CACHE_URL", "redis://:s3cr#et@localhost:6379/0", "s3cr"),
+        ("OG_CACHE_URL", "redis://og:s3cr/et@cache.internal:6379/0", "s3cr"),
+        ("OG_KEYS_URL", "rediss://og:s3cr?et@keys.internal:6380/1", "s3cr"),
+        ("OG_KEYS_URL", "unix://:s3cr#et@/run/redis.sock?db=1", "s3cr"),
+        ("OG_OTLP_ENDPOINT", "http://og:s3cr?et@collector:4318", "s3cr"),
+        ("OG_OMS_URL", "https://og:s3cr#et@oms.internal", "s3cr"),
+        ("OG_CARRIER_URL", "http://og:s3cr/e@t@carrier.internal:8103", "s3cr"),
+        ("OG_CACHE_URL", "og:s3cret@cache.internal:6379", "s3cret"),  # no scheme
+        ("OG_ADMIN_TOKEN", "hunter2hunter2", "hunter2"),
     ],
 )
 def test_a_refused_value_never_shows_its_secret(variable, value, secret):
-    with pytest.raises(SettingsError, match=variable) as caught:
+    with pytest.raises(SettingsError, match=rf"^invalid setting {variable} \(") as caught:
         load_settings({variable: value})
     assert secret not in str(caught.value)
 
 
-def test_redact_url_hides_user_info_only():
-    assert redact_url("redis://:pw@cache:6379/0") == "redis://***@cache:6379/0"
-    assert redact_url("rediss://user:p@ss@cache/1") == "rediss://***@cache/1"
-    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
-    assert redact_url("file:.ordergraph/keys.json") == "file:.ordergraph/keys.json"
-    assert redact_url("http://oms/a@b") == "http://oms/a@b"
+def test_a_password_holding_a_delimiter_is_told_to_be_percent_encoded():
+    with pytest.raises(SettingsError, match=r"percent-encode") as caught:
+        load_settings({"OG_CACHE_URL": "redis://:s3cr#et@localhost:6379/0"})
+    assert "'redis://***@localhost:6379/0'" in str(caught.value)
+    url = "redis://:s3cr%23et@localhost:6379/0"
+    assert load_settings({"OG_CACHE_URL": url}).cache_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw@cache:6379/0", "redis://***@cache:6379/0"),
+        ("rediss://user:p@ss@cache/1", "rediss://***@cache/1"),
+        ("redis://cache:6379/0", "redis://cache:6379/0"),
+        ("file:.ordergraph/keys.json", "file:.ordergraph/keys.json"),
+        ("unix:///run/a@b/redis.sock?db=1", "unix:///run/a@b/redis.sock?db=1"),  # no host
+        # The user info ends at the last '@': a password may hold '#', '/', '?' and '@'.
+        ("redis://:s3cr#et@localhost:6379/0", "redis://***@localhost:6379/0"),
+        ("redis://og:s3/cr?et@cache:6379/0", "redis://***@cache:6379/0"),
+        (
+            "rediss://og:s3@cr#e/t?x@cache:6380/1?ssl_cert_reqs=none",
+            "rediss://***@cache:6380/1?ssl_cert_reqs=none",
+        ),
+        ("http://og:s3cr?et/x@oms.internal:8101/v1", "http://***@oms.internal:8101/v1"),
+        ("unix://:s3cr#et@/run/redis.sock?db=1", "unix://***@/run/redis.sock?db=1"),
+        ("og:s3cret@cache:6379", "***@cache:6379"),  # no scheme
+        # ... so an '@' past the host hides more than the user info, never less
+        ("http://oms/a@b", "http://***@b"),
+    ],
+)
+def test_redact_url_hides_the_whole_user_info(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_the_configuration_shown_holds_no_password():
+    """What /readyz and the start-up log show, for settings made in code (unchecked)."""
+    settings = Settings(
+        cache_url="redis://:s3cr#et@cache.internal:6379/0",
+        keys_url="rediss://og:s3/cr?et@keys.internal:6380/1",
+    )
+    shown = json.dumps(config_summary(settings))
+    assert "s3cr" not in shown
+    assert "redis://***@cache.internal:6379/0" in shown
+    assert "rediss://***@keys.internal:6380/1" in shown
 
 
 def test_good_urls_and_secrets_are_taken():
