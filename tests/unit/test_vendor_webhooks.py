@@ -118,17 +118,20 @@ async def test_an_adapter_without_a_webhook_secret_refuses_every_delivery():
         await adapter.close()
 
 
+TRACKING_EVENT = ChangeEvent(
+    type=EventType.TRACKING_UPDATED,
+    occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
+    tracking_number="1Z1",
+)
+
+
 async def test_the_native_carrier_takes_standard_webhooks_only():
     secret = generate_secret()
     native = CarrierClient(SourceConfig(base_url="http://127.0.0.1:9", webhook_secrets=(secret,)))
     try:
-        event = ChangeEvent(
-            type=EventType.TRACKING_UPDATED,
-            occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
-            tracking_number="1Z1",
-        )
-        body = msgspec.json.encode(event)
-        assert (await native.verify_webhook(body, sign(secret, body))).event == event
+        body = msgspec.json.encode(TRACKING_EVENT)
+        verified = await native.verify_webhook(body, sign(secret, body))
+        assert verified.event == TRACKING_EVENT
         aftership_style = {"aftership-hmac-sha256": signature(secret, BODY)}
         assert await refusal(native, BODY, aftership_style) == (401, "WEBHOOK_SIGNATURE_INVALID")
     finally:
@@ -143,12 +146,7 @@ async def test_a_standard_webhook_header_that_is_not_ascii_is_refused_as_a_bad_s
     secret = generate_secret()
     native = CarrierClient(SourceConfig(base_url="http://127.0.0.1:9", webhook_secrets=(secret,)))
     try:
-        event = ChangeEvent(
-            type=EventType.TRACKING_UPDATED,
-            occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
-            tracking_number="1Z1",
-        )
-        body = msgspec.json.encode(event)
+        body = msgspec.json.encode(TRACKING_EVENT)
         headers = sign(secret, body) | {header: sent}
         assert await refusal(native, body, headers) == (401, "WEBHOOK_SIGNATURE_INVALID")
     finally:
