@@ -59,6 +59,19 @@ from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.app")
 
+# Each part given this long to close at shutdown: a stuck one must not keep the process
+# up (whatever runs it would have to kill it); it is named in the log, the rest close.
+CLOSE_STEP_S = 5.0
+
+
+async def _closed(part: str, close: Callable[[], Awaitable[None]]) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_STEP_S):
+            await close()
+    except TimeoutError:
+        log.error("shutdown: %s did not close within %.0f s; closing the rest", part, CLOSE_STEP_S)
+
+
 # A source that does not answer its health check within this is counted as hung:
 # under a load balancer's usual 1 to 5 s probe timeout, so /readyz itself answers.
 READY_PING_S = 1.0
@@ -161,17 +174,17 @@ class Components:
         try:
             yield self._running(cached, self.persisted, self.bucket, loop_lag, responses)
         finally:
-            await self.connections.close()
+            await _closed("the live connections", self.connections.close)
             self.cached = None
             if index is not None:
                 self.exception_index = None
-                await index.close()
+                await _closed("the exception queue", index.close)
             if keys is not None:
                 self.key_store_check = None
-                await keys.close()
-            await backend.close()
-            await upstreams.close()
-            await loop_lag.close()
+                await _closed("the key store", keys.close)
+            await _closed("the cache", backend.close)
+            await _closed("the source clients", upstreams.close)
+            await _closed("the loop-lag probe", loop_lag.close)
 
     def _running(
         self,
