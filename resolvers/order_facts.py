@@ -251,10 +251,14 @@ class SourceFacts:
     def exceptions(self, order: records.Order, now: datetime) -> list[rules.OrderException]:
         return rules.detect_exceptions(order, self.trackings, self.stock, self.tickets, now=now)
 
-    def failure(self, coordinate: str) -> Exception | None:
+    def failure(self, coordinate: str, *, internal: bool) -> Exception | None:
         """Why the field at ``coordinate`` cannot be answered from these facts: the
-        failure of a source it reads (``FIELD_SOURCES``), whose records are missing."""
+        failure of a source it reads (``FIELD_SOURCES``), whose records are missing.
+        Not ticketing's for a caller shown no internal exceptions (``internal``):
+        tickets feed only UNANSWERED_TICKET, an internal one, so its answer stands."""
         reads = FIELD_SOURCES[coordinate].sources
+        if not internal:
+            reads -= {DataSource.TICKETING}
         return next((error for source, error in self.failures.items() if source in reads), None)
 
 

@@ -500,7 +500,8 @@ class Order(Node):
                 order_facts.gather_facts(self.record, info.context)
             )
         facts: order_facts.SourceFacts = await self.memo["facts"]
-        if (failure := facts.failure(coordinate)) is not None:
+        failure = facts.failure(coordinate, internal=info.context.access.internal)
+        if failure is not None:
             raise failure
         if "exceptions" not in self.memo:
             self.memo["exceptions"] = facts.exceptions(self.record, info.context.clock.now())

@@ -18,6 +18,7 @@ from sim.faults import FaultSpec
 from tests.support.gateways import PATIENT_DEADLINE_MS, in_process_gateway, settings_for
 from tests.support.ports import refusing_url
 from tests.support.queries import ORDER_FIELDS
+from tests.support.secured import secured_gateway
 
 DEADLINE_MS = 800  # a hanging source's fields fail at it
 # Every other fault answers or fails at once, and the slow source (300 ms) within the
@@ -212,3 +213,22 @@ async def test_derived_fields_are_right_or_null_when_a_source_fails(
         assert error["path"][-1] in DERIVED, error
         assert error["extensions"]["code"] == CODES[fault], error
         assert error["extensions"]["source"] == source, error
+
+
+async def test_ticketing_failing_leaves_an_app_keys_health_standing(cluster, tmp_path):
+    """Tickets feed only an internal exception (UNANSWERED_TICKET), which app and
+    partner keys are never shown: their health and exceptions stand while ticketing
+    fails, even for a key that may read tickets."""
+    query = {"query": "{ orders(first: 30) { nodes { number health exceptions { code } } } }"}
+    answers = []
+    for faults in (None, FAULTS["500s"]):  # each from a cold gateway: nothing cached
+        cluster.set_faults("ticketing", faults)
+        try:
+            async with secured_gateway(cluster.urls, tmp_path / str(len(answers))) as secured:
+                answers.append((await secured.post(query, key="app_queue"))[1])  # reads all four
+        finally:
+            cluster.set_faults("ticketing", None)
+    healthy, failing = answers
+    assert "errors" not in healthy, healthy
+    assert failing["data"] == healthy["data"]
+    assert not [e for e in failing.get("errors", []) if e["path"][-1] in DERIVED], failing
