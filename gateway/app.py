@@ -55,6 +55,7 @@ from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
 from sources.clock import SYSTEM_CLOCK, Clock
 from sources.resilience.breaker import OPEN
+from sources.resilience.coalesce import SingleFlight
 from sources.resilience.loop_lag import LoopLag
 
 log = logging.getLogger("ordergraph.app")
@@ -387,14 +388,12 @@ class KeyStoreCheck:
         self._store = store
         self._checked_at = -math.inf
         self._problem: str | None = None
-        self._asking: asyncio.Task[None] | None = None
+        self._asking: SingleFlight[None, None] = SingleFlight()
 
     async def problem(self) -> str | None:
         """What is wrong with the key store; None while it answers."""
         if time.monotonic() - self._checked_at >= READY_KEY_STORE_EVERY_S:
-            if self._asking is None:
-                self._asking = asyncio.create_task(self._ask())
-            await asyncio.shield(self._asking)  # a probe that hangs up stops no other
+            await self._asking.run(None, self._ask)  # a probe that hangs up stops no other
         return self._problem
 
     async def _ask(self) -> None:
@@ -408,7 +407,6 @@ class KeyStoreCheck:
             self._problem = str(exc)
         finally:
             self._checked_at = time.monotonic()
-            self._asking = None
 
 
 def create_app(settings: Settings, components: Components | None = None) -> ASGIApp:
