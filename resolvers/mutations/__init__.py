@@ -4,7 +4,7 @@ Each checks scope (before execution, at the edge), tenant and eligibility before
 calling the source; takes an optional ``idempotencyKey`` (the first outcome is
 returned to every repeat, the source called once); never retries the source call;
 then invalidates the cache and announces the change to every instance
-(:func:`resolvers.mutations.common.mutate`).
+(:func:`resolvers.mutations.runner.mutate`).
 """
 
 from __future__ import annotations

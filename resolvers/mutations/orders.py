@@ -16,17 +16,9 @@ from domain.eligibility import (
 )
 from resolvers.access import requires
 from resolvers.client_errors import INVALID_ID, UserInputError
-from resolvers.mutations.common import (
-    MutationRefused,
-    Outcome,
-    Subject,
-    UserError,
-    id_parts,
-    idempotency_key_field,
-    mutate,
-    order_of,
-    visible_order,
-)
+from resolvers.mutations.common import UserError, idempotency_key_field
+from resolvers.mutations.runner import MutationRefused, Outcome, Subject, mutate
+from resolvers.mutations.targets import id_parts, order_of, visible_order
 from resolvers.relay import from_global_id
 from resolvers.types.describe import described_enum
 from resolvers.types.enums import CancelReason

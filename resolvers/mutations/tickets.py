@@ -12,16 +12,9 @@ import strawberry
 
 from resolvers.access import requires
 from resolvers.client_errors import NOT_FOUND
-from resolvers.mutations.common import (
-    MutationRefused,
-    Outcome,
-    Subject,
-    UserError,
-    id_parts,
-    idempotency_key_field,
-    mutate,
-    visible_order,
-)
+from resolvers.mutations.common import UserError, idempotency_key_field
+from resolvers.mutations.runner import MutationRefused, Outcome, Subject, mutate
+from resolvers.mutations.targets import id_parts, visible_order
 from resolvers.types.enums import TicketChannel, TicketPriority, TicketStatus, TicketType
 from resolvers.types.order import Info
 from resolvers.types.ticket import SupportTicket, TicketComment
