@@ -71,23 +71,23 @@ from sources.records import (
 
 
 class ExceptionCode(enum.Enum):
-    PAYMENT_ISSUE = "PAYMENT_ISSUE"
-    FRAUD_REVIEW = "FRAUD_REVIEW"
-    ADDRESS_ISSUE = "ADDRESS_ISSUE"
-    BACKORDERED = "BACKORDERED"
-    WAREHOUSE_DELAY = "WAREHOUSE_DELAY"
-    NOT_PICKED_UP_BY_CARRIER = "NOT_PICKED_UP_BY_CARRIER"
-    PREDICTED_LATE = "PREDICTED_LATE"
-    LATE = "LATE"
-    CARRIER_DELAY = "CARRIER_DELAY"
-    STALLED_IN_TRANSIT = "STALLED_IN_TRANSIT"
+    PAYMENT_ISSUE = "PAYMENT_ISSUE"  # a payment hold, or a pending, voided or expired payment
+    FRAUD_REVIEW = "FRAUD_REVIEW"  # a HIGH_RISK_OF_FRAUD hold; internal
+    ADDRESS_ISSUE = "ADDRESS_ISSUE"  # an INCORRECT_ADDRESS hold or carrier sub-status
+    BACKORDERED = "BACKORDERED"  # an out-of-stock hold, or an unshipped line short of stock
+    WAREHOUSE_DELAY = "WAREHOUSE_DELAY"  # released work unshipped past the ship-by time
+    NOT_PICKED_UP_BY_CARRIER = "NOT_PICKED_UP_BY_CARRIER"  # a label left unscanned for days
+    PREDICTED_LATE = "PREDICTED_LATE"  # the carrier's estimate ends after the promise
+    LATE = "LATE"  # the promise has passed and the order has not arrived
+    CARRIER_DELAY = "CARRIER_DELAY"  # the carrier reports a customs, weather or unforeseen delay
+    STALLED_IN_TRANSIT = "STALLED_IN_TRANSIT"  # in transit with no scan for several business days
     DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
     PICKUP_NOT_COLLECTED = "PICKUP_NOT_COLLECTED"
     RETURNING_TO_SENDER = "RETURNING_TO_SENDER"
     LOST_OR_DAMAGED = "LOST_OR_DAMAGED"
     PARTIAL_SHIPMENT = "PARTIAL_SHIPMENT"
-    SOURCES_DISAGREE = "SOURCES_DISAGREE"
-    UNANSWERED_TICKET = "UNANSWERED_TICKET"
+    SOURCES_DISAGREE = "SOURCES_DISAGREE"  # delivered per the OMS only, or unknown to the carrier
+    UNANSWERED_TICKET = "UNANSWERED_TICKET"  # a critical one with no live ticket, or a late reply
 
 
 class Severity(enum.Enum):
@@ -101,11 +101,11 @@ class Severity(enum.Enum):
 class Health(enum.Enum):
     """Best to worst."""
 
-    ON_TRACK = "ON_TRACK"
-    AT_RISK = "AT_RISK"
-    DELAYED = "DELAYED"
+    ON_TRACK = "ON_TRACK"  # no exception, or none that threatens delivery
+    AT_RISK = "AT_RISK"  # delivery may be affected
+    DELAYED = "DELAYED"  # delivery is late or will be
     ACTION_REQUIRED = "ACTION_REQUIRED"
-    FAILED = "FAILED"
+    FAILED = "FAILED"  # delivery failed: lost, damaged or returning to sender
 
 
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # INFO lowest

@@ -78,23 +78,23 @@ class EventKind(enum.Enum):
     """What happened; declared in lifecycle order, which breaks ties at one instant."""
 
     PLACED = "PLACED"
-    PAID = "PAID"
-    BACKORDERED = "BACKORDERED"
+    PAID = "PAID"  # the capture, dated at placement: no payment time is kept
+    BACKORDERED = "BACKORDERED"  # a waiting line's location went oversold
     HELD = "HELD"
-    RELEASED = "RELEASED"
-    EDITED = "EDITED"
-    ADDRESS_CHANGED = "ADDRESS_CHANGED"
+    RELEASED = "RELEASED"  # not emitted: no record dates it
+    EDITED = "EDITED"  # not emitted: no record dates it
+    ADDRESS_CHANGED = "ADDRESS_CHANGED"  # not emitted: no record dates it
     SHIPPED = "SHIPPED"
-    TRACKING = "TRACKING"
+    TRACKING = "TRACKING"  # a carrier checkpoint other than an attempt or a delivery
     DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
     DELIVERED = "DELIVERED"
     TICKET_OPENED = "TICKET_OPENED"
-    TICKET_ANSWERED = "TICKET_ANSWERED"
+    TICKET_ANSWERED = "TICKET_ANSWERED"  # an agent replied: it waits on the requester
     TICKET_COMMENTED = "TICKET_COMMENTED"
-    TICKET_SOLVED = "TICKET_SOLVED"
+    TICKET_SOLVED = "TICKET_SOLVED"  # solved or closed
     CANCELLED = "CANCELLED"
-    RETURNED = "RETURNED"
-    RESTOCK_EXPECTED = "RESTOCK_EXPECTED"
+    RETURNED = "RETURNED"  # returned units received, dated at the order's last update
+    RESTOCK_EXPECTED = "RESTOCK_EXPECTED"  # a waiting line's expected restock date, as set
 
 
 class Visibility(enum.Enum):

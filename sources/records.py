@@ -35,14 +35,14 @@ Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class FinancialStatus(enum.Enum):
-    AUTHORIZED = "AUTHORIZED"
+    AUTHORIZED = "AUTHORIZED"  # authorized, not captured yet
     PAID = "PAID"
     PARTIALLY_PAID = "PARTIALLY_PAID"
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
     PENDING = "PENDING"
     REFUNDED = "REFUNDED"
-    VOIDED = "VOIDED"
-    EXPIRED = "EXPIRED"
+    VOIDED = "VOIDED"  # the authorization was voided before capture
+    EXPIRED = "EXPIRED"  # the authorization expired before capture
 
 
 class FulfillmentStatus(enum.Enum):
@@ -51,41 +51,41 @@ class FulfillmentStatus(enum.Enum):
     ON_HOLD = "ON_HOLD"
     IN_PROGRESS = "IN_PROGRESS"
     PARTIALLY_FULFILLED = "PARTIALLY_FULFILLED"
-    FULFILLED = "FULFILLED"
-    REQUEST_DECLINED = "REQUEST_DECLINED"
+    FULFILLED = "FULFILLED"  # everything has shipped (not necessarily delivered)
+    REQUEST_DECLINED = "REQUEST_DECLINED"  # a location declined the fulfillment request
 
 
 class FulfillmentOrderStatus(enum.Enum):
-    OPEN = "OPEN"
-    SCHEDULED = "SCHEDULED"
+    OPEN = "OPEN"  # released to its location, not started yet
+    SCHEDULED = "SCHEDULED"  # to be released to its location at a later date
     ON_HOLD = "ON_HOLD"
     IN_PROGRESS = "IN_PROGRESS"
-    INCOMPLETE = "INCOMPLETE"
-    CLOSED = "CLOSED"
+    INCOMPLETE = "INCOMPLETE"  # the location could not fulfil all of it
+    CLOSED = "CLOSED"  # done: all it carried has shipped or was settled
     CANCELLED = "CANCELLED"
 
 
 class HoldReason(enum.Enum):
     AWAITING_PAYMENT = "AWAITING_PAYMENT"
-    HIGH_RISK_OF_FRAUD = "HIGH_RISK_OF_FRAUD"
+    HIGH_RISK_OF_FRAUD = "HIGH_RISK_OF_FRAUD"  # under fraud review: customers are not told
     INCORRECT_ADDRESS = "INCORRECT_ADDRESS"
     INVENTORY_OUT_OF_STOCK = "INVENTORY_OUT_OF_STOCK"
     UNKNOWN_DELIVERY_DATE = "UNKNOWN_DELIVERY_DATE"
-    OTHER = "OTHER"
+    OTHER = "OTHER"  # any other reason: the hold's note may say which
 
 
 class DeliveryMethodType(enum.Enum):
     SHIPPING = "SHIPPING"
-    PICK_UP = "PICK_UP"
-    LOCAL = "LOCAL"
+    PICK_UP = "PICK_UP"  # the customer collects it at a location: no address to change
+    LOCAL = "LOCAL"  # delivered locally by the merchant
 
 
 class CancelReason(enum.Enum):
     CUSTOMER = "CUSTOMER"
-    DECLINED = "DECLINED"
+    DECLINED = "DECLINED"  # the payment was declined
     FRAUD = "FRAUD"
     INVENTORY = "INVENTORY"
-    STAFF = "STAFF"
+    STAFF = "STAFF"  # staff cancelled it, e.g. after a mistake
     OTHER = "OTHER"
 
 
@@ -262,17 +262,17 @@ class InventoryItem(Record, frozen=True, kw_only=True):
 
 
 class ShipmentStatus(enum.Enum):
-    NO_INFO = "NO_INFO"
-    LABEL_CREATED = "LABEL_CREATED"
+    NO_INFO = "NO_INFO"  # the carrier has no information yet
+    LABEL_CREATED = "LABEL_CREATED"  # labelled, not yet scanned by the carrier
     IN_TRANSIT = "IN_TRANSIT"
     OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
     READY_FOR_PICKUP = "READY_FOR_PICKUP"
     DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
     DELIVERED = "DELIVERED"
-    EXCEPTION = "EXCEPTION"
+    EXCEPTION = "EXCEPTION"  # a problem: the subtag says which
     RETURNING_TO_SENDER = "RETURNING_TO_SENDER"
     RETURNED_TO_SENDER = "RETURNED_TO_SENDER"
-    TRACKING_EXPIRED = "TRACKING_EXPIRED"
+    TRACKING_EXPIRED = "TRACKING_EXPIRED"  # no news for 30 days: tracking stopped
 
 
 class CheckpointLocation(Record, frozen=True, kw_only=True):
@@ -329,12 +329,12 @@ class Tracking(Record, frozen=True, kw_only=True):
 
 
 class TicketStatus(enum.Enum):
-    NEW = "NEW"
-    OPEN = "OPEN"
-    PENDING = "PENDING"
-    ON_HOLD = "ON_HOLD"
-    SOLVED = "SOLVED"
-    CLOSED = "CLOSED"
+    NEW = "NEW"  # not assigned to an agent yet
+    OPEN = "OPEN"  # assigned and worked on
+    PENDING = "PENDING"  # waits on the requester's reply
+    ON_HOLD = "ON_HOLD"  # waits on a third party
+    SOLVED = "SOLVED"  # settled: a new comment reopens it
+    CLOSED = "CLOSED"  # over and read-only: a follow-up is a new ticket
 
 
 class TicketPriority(enum.Enum):
@@ -346,16 +346,16 @@ class TicketPriority(enum.Enum):
 
 class TicketType(enum.Enum):
     QUESTION = "QUESTION"
-    INCIDENT = "INCIDENT"
-    PROBLEM = "PROBLEM"
+    INCIDENT = "INCIDENT"  # one occurrence of a problem
+    PROBLEM = "PROBLEM"  # the issue behind one or more incidents
     TASK = "TASK"
 
 
 class TicketChannel(enum.Enum):
     EMAIL = "EMAIL"
     CHAT = "CHAT"
-    PHONE = "PHONE"
-    WEB = "WEB"
+    PHONE = "PHONE"  # calls and voicemail
+    WEB = "WEB"  # a web form or the API
 
 
 class TicketComment(Record, frozen=True, kw_only=True):

@@ -94,7 +94,7 @@ class PhoneNumber(Wire, frozen=True, kw_only=True):
 
 class Customer(Wire, frozen=True, kw_only=True):
     id: str
-    display_name: str
+    display_name: str  # the name; without one the email, then the phone
     default_email_address: EmailAddress | None = None
     default_phone_number: PhoneNumber | None = None
 
