@@ -20,9 +20,8 @@ SOURCE = Source(
             normalize=str.upper,  # tracking numbers are case-insensitive
             operation_id="getTrackings",
             summary="Trackings by tracking number",
-            description="Found trackings in request order; numbers the carriers have no "
-            "record of are listed in notFound. Checkpoints are as the carrier sent them: "
-            "possibly out of order, duplicated or date-only.",
+            note="Checkpoints are as the carrier sent them: possibly out of order, duplicated "
+            "or date-only.",
             response=TrackingBatch,
         ),
         Admin(

@@ -19,7 +19,6 @@ SOURCE = Source(
             lambda dataset, sku: dataset.inventory.get(sku),
             operation_id="getInventory",
             summary="Inventory by SKU",
-            description="Found items in request order; unknown SKUs are listed in notFound.",
             response=InventoryBatch,
         ),
         Admin(

@@ -112,7 +112,6 @@ SOURCE = Source(
             lambda dataset, order_id: dataset.orders.get(order_id),
             operation_id="getOrders",
             summary="Orders by id",
-            description="Found orders in request order; unknown ids are listed in notFound.",
             response=OrderBatch,
         ),
         batch(
@@ -123,8 +122,7 @@ SOURCE = Source(
             normalize=lambda number: number.removeprefix("#"),
             operation_id="getOrdersByNumber",
             summary="Orders by human order number",
-            description="Numbers like 1001 (a leading '#' is accepted and removed). Found "
-            "orders in request order; unknown numbers are listed in notFound.",
+            note="Numbers like 1001 (a leading '#' is accepted and removed).",
             response=OrderBatch,
         ),
         Read(

@@ -219,18 +219,24 @@ def batch(
     *,
     operation_id: str,
     summary: str,
-    description: str,
     response: type[msgspec.Struct],
     normalize: Callable[[str], str] | None = None,
+    note: str | None = None,
 ) -> Read:
-    """``GET path?param=a,b``: look every id up, answer ``response(data=found,
+    """``GET path?param=a,b``: look every id (``what``) up, answer ``response(data=found,
     not_found=missing)`` (``data`` alone for a response without ``notFound``, whose
-    lookup answers every id).
+    lookup answers every id). Its description says so; ``note`` adds to it.
 
     Under an injected partial-batch fault every other found record, starting with the
     first, is dropped and not reported in ``not_found``.
     """
     lists_missing = "not_found" in {field.name for field in msgspec.structs.fields(response)}
+    if lists_missing:
+        description = f"The records found, in request order; unknown {what} are listed in notFound."
+    else:
+        description = f"One entry for each of the requested {what}, in request order."
+    if note is not None:
+        description = f"{description} {note}"
 
     async def handler(request: web.Request) -> web.Response:
         dataset = request.app[DATASET_KEY]

@@ -37,9 +37,9 @@ SOURCE = Source(
             _order_tickets,
             operation_id="getTicketsByOrder",
             summary="Tickets by order id",
-            description="One entry per requested order id, in request order; tickets is "
-            "empty when the order has none or is unknown. Each ticket carries its comments, "
-            "oldest first, internal notes (public false) included.",
+            note="An order with no tickets, or an unknown one, has an empty tickets list. "
+            "Each ticket carries its comments, oldest first, internal notes (public false) "
+            "included.",
             response=TicketBatch,
         ),
         Change(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from typing import NamedTuple
 
 import msgspec
 
@@ -20,7 +21,7 @@ def draft_tickets(draw: Draw, order_id: str, number: str, draft: OrderDraft) -> 
     prob, max_n, topic, ongoing = _TICKET_PROFILES[draft.scenario]
     if r.random() >= prob:
         return []
-    subjects, ticket_type, tags, priority = _TOPICS[topic]
+    about = _TOPICS[topic]
     n = r.randint(1, max_n)
     parcels = [p.shipped_at for fo in draft.fos for p in fo.parcels]
     start = draft.placed_at + timedelta(minutes=10)
@@ -50,22 +51,22 @@ def draft_tickets(draw: Draw, order_id: str, number: str, draft: OrderDraft) -> 
             updated = at
         else:
             updated = at + min(age, timedelta(hours=48)) * r.uniform(0.05, 1)
-        prio = _PRIORITIES[min(_PRIORITIES.index(priority) + min(i, 2), len(_PRIORITIES) - 1)]
-        subject = r.choice(subjects).format(n=number)
+        prio = _PRIORITIES[min(_PRIORITIES.index(about.priority) + min(i, 2), len(_PRIORITIES) - 1)]
+        subject = r.choice(about.subjects).format(n=number)
         if i > 0 and ongoing:
             subject = f"Still waiting: {subject}"
         channel = (
             TicketChannel.WEB
-            if ticket_type is TicketType.TASK
+            if about.type is TicketType.TASK
             else r.choices(list(TicketChannel), weights=(45, 25, 10, 20))[0]
         )
-        tags_out = [*tags, f"order_{number}"] if r.random() < 0.7 else list(tags)
+        tags_out = [*about.tags, f"order_{number}"] if r.random() < 0.7 else list(about.tags)
         ticket = Ticket(
             id="",  # numbered in creation order by number_tickets
             order_id=order_id,
             status=status,
             priority=prio,
-            type=ticket_type,
+            type=about.type,
             channel=channel,
             subject=subject,
             tags=tags_out,
@@ -94,83 +95,96 @@ _PRIORITIES = [
     TicketPriority.HIGH,
     TicketPriority.URGENT,
 ]
-# topic -> (subjects, type, tags, base priority)
-_TOPICS: dict[str, tuple[tuple[str, ...], TicketType, tuple[str, ...], TicketPriority]] = {
-    "question": (
+
+
+class _Topic(NamedTuple):
+    """The tickets opened on one topic: the subjects they draw from (``{n}``: the order
+    number), their tags, their type and the first one's priority (each follow-up is a step
+    more urgent). Type and priority default to a new ticket's
+    (:class:`~sources.records.CreateTicketRequest`)."""
+
+    subjects: tuple[str, ...]
+    tags: tuple[str, ...]
+    type: TicketType = TicketType.QUESTION
+    priority: TicketPriority = TicketPriority.NORMAL
+
+
+_TOPICS: dict[str, _Topic] = {
+    "question": _Topic(
         ("Question about order #{n}", "Invoice request for order #{n}", "Gift receipt for #{n}"),
-        TicketType.QUESTION, ("question",), TicketPriority.LOW,
+        ("question",), priority=TicketPriority.LOW,
     ),
-    "change": (
+    "change": _Topic(
         ("Change shipping address on order #{n}", "Can I add an item to order #{n}?"),
-        TicketType.QUESTION, ("order-change",), TicketPriority.NORMAL,
+        ("order-change",),
     ),
-    "wismo": (
+    "wismo": _Topic(
         ("Where is my order #{n}?", "Order #{n} not delivered yet", "No tracking update, #{n}"),
-        TicketType.QUESTION, ("wismo",), TicketPriority.NORMAL,
+        ("wismo",),
     ),
-    "backorder": (
+    "backorder": _Topic(
         ("When will order #{n} ship?", "Backordered item on order #{n}"),
-        TicketType.QUESTION, ("backorder",), TicketPriority.NORMAL,
+        ("backorder",),
     ),
-    "payment": (
+    "payment": _Topic(
         ("Payment for order #{n} pending", "Bank transfer details for order #{n}"),
-        TicketType.QUESTION, ("payment",), TicketPriority.NORMAL,
+        ("payment",),
     ),
-    "fraud": (
+    "fraud": _Topic(
         ("Fraud review: order #{n}", "Verify customer identity for order #{n}"),
-        TicketType.TASK, ("fraud-review",), TicketPriority.HIGH,
+        ("fraud-review",), type=TicketType.TASK, priority=TicketPriority.HIGH,
     ),
-    "address": (
+    "address": _Topic(
         ("Wrong address on order #{n}", "Please correct the delivery address for order #{n}"),
-        TicketType.INCIDENT, ("address",), TicketPriority.NORMAL,
+        ("address",), type=TicketType.INCIDENT,
     ),
-    "cancel": (
+    "cancel": _Topic(
         ("Refund for cancelled order #{n}", "Why was my order #{n} cancelled?"),
-        TicketType.QUESTION, ("cancellation", "refund"), TicketPriority.NORMAL,
+        ("cancellation", "refund"),
     ),
-    "item_cancelled": (
+    "item_cancelled": _Topic(
         ("Item removed from order #{n}", "Missing item in order #{n}"),
-        TicketType.QUESTION, ("item-cancelled",), TicketPriority.NORMAL,
+        ("item-cancelled",),
     ),
-    "customs": (
+    "customs": _Topic(
         ("Order #{n} stuck in customs", "Import duties for order #{n}?"),
-        TicketType.INCIDENT, ("customs", "carrier-delay"), TicketPriority.NORMAL,
+        ("customs", "carrier-delay"), type=TicketType.INCIDENT,
     ),
-    "delay": (
+    "delay": _Topic(
         ("Order #{n} is delayed", "Delivery date for order #{n} keeps moving"),
-        TicketType.INCIDENT, ("carrier-delay",), TicketPriority.NORMAL,
+        ("carrier-delay",), type=TicketType.INCIDENT,
     ),
-    "missed": (
+    "missed": _Topic(
         ("Missed delivery for order #{n}", "Can you redeliver order #{n}?"),
-        TicketType.QUESTION, ("missed-delivery",), TicketPriority.NORMAL,
+        ("missed-delivery",),
     ),
-    "carrier_address": (
+    "carrier_address": _Topic(
         ("Carrier says my address is wrong (order #{n})", "Delivery exception on order #{n}"),
-        TicketType.INCIDENT, ("address", "carrier-exception"), TicketPriority.HIGH,
+        ("address", "carrier-exception"), type=TicketType.INCIDENT, priority=TicketPriority.HIGH,
     ),
-    "rts": (
+    "rts": _Topic(
         ("Order #{n} is going back to the sender?", "Please reship order #{n}"),
-        TicketType.INCIDENT, ("return-to-sender",), TicketPriority.HIGH,
+        ("return-to-sender",), type=TicketType.INCIDENT, priority=TicketPriority.HIGH,
     ),
-    "lost": (
+    "lost": _Topic(
         ("Order #{n} lost in transit", "Package for #{n} never arrived", "Lost package claim #{n}"),
-        TicketType.INCIDENT, ("lost-package", "claim"), TicketPriority.HIGH,
+        ("lost-package", "claim"), type=TicketType.INCIDENT, priority=TicketPriority.HIGH,
     ),
-    "pickup": (
+    "pickup": _Topic(
         ("Pickup for order #{n}", "Can't collect order #{n} in time"),
-        TicketType.QUESTION, ("pickup",), TicketPriority.NORMAL,
+        ("pickup",),
     ),
-    "not_scanned": (
+    "not_scanned": _Topic(
         ("Tracking for order #{n} hasn't moved", "Has order #{n} actually shipped?"),
-        TicketType.QUESTION, ("wismo", "label-not-scanned"), TicketPriority.NORMAL,
+        ("wismo", "label-not-scanned"),
     ),
-    "return": (
+    "return": _Topic(
         ("Return for order #{n}", "Refund status for returned items (order #{n})"),
-        TicketType.QUESTION, ("return", "refund"), TicketPriority.NORMAL,
+        ("return", "refund"),
     ),
-    "partial": (
+    "partial": _Topic(
         ("Only part of order #{n} arrived", "Where is the rest of order #{n}?"),
-        TicketType.QUESTION, ("split-shipment",), TicketPriority.NORMAL,
+        ("split-shipment",),
     ),
 }  # fmt: skip
 # scenario -> (probability of any ticket, max tickets, topic, still ongoing)
