@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sim.changes.carrier import AdvanceTracking, advance_tracking
-from sim.routes import Admin, Source, batch, path_param
+from sim.routes import Admin, Source, batch, id_list, path_param
 from sources.events import EventType
 from sources.records import Tracking, TrackingBatch
 
@@ -14,8 +14,7 @@ SOURCE = Source(
     routes=(
         batch(
             "/trackings",
-            "numbers",
-            "tracking numbers",
+            id_list("numbers", "tracking numbers"),
             lambda dataset, number: dataset.trackings.get(number),
             normalize=str.upper,  # tracking numbers are case-insensitive
             operation_id="getTrackings",

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from sim.changes.inventory import SetInventoryLevel, set_inventory_level
-from sim.routes import Admin, Source, batch, path_param
+from sim.routes import Admin, Source, batch, id_list, path_param
 from sources.events import EventType
 from sources.records import InventoryBatch, InventoryItem
 
 SOURCE = Source(
     name="inventory",
     title="OrderGraph simulated inventory",
-    description="Stock levels per SKU and location; snapshots carry an asOf time.",
+    description="Stock levels per SKU and location, each as of its asOf time, with the "
+    "expected date of stock still incoming and the history of that date.",
     routes=(
         batch(
             "/inventory",
-            "skus",
-            "SKUs",
+            id_list("skus", "SKUs"),
             lambda dataset, sku: dataset.inventory.get(sku),
             operation_id="getInventory",
             summary="Inventory by SKU",
+            note="An item has a level per location that stocks it; available is negative "
+            "while the location is oversold.",
             response=InventoryBatch,
         ),
         Admin(

@@ -38,6 +38,7 @@ from sim.routes import (
     Source,
     batch,
     enum_list_param,
+    id_list,
     path_param,
     time_param,
 )
@@ -107,8 +108,7 @@ SOURCE = Source(
     routes=(
         batch(
             "/orders",
-            "ids",
-            "order ids",
+            id_list("ids", "order ids"),
             lambda dataset, order_id: dataset.orders.get(order_id),
             operation_id="getOrders",
             summary="Orders by id",
@@ -116,8 +116,7 @@ SOURCE = Source(
         ),
         batch(
             "/orders/by-number",
-            "numbers",
-            "order numbers",
+            id_list("numbers", "order numbers"),
             lambda dataset, number: dataset.orders_by_number.get(number),
             normalize=lambda number: number.removeprefix("#"),
             operation_id="getOrdersByNumber",

@@ -169,9 +169,9 @@ class Service:
 
     method: str
     path: str
+    handler: Handler
     operation_id: str
     summary: str
-    handler: Handler
     answers: tuple[Answer, ...]
     description: str | None = None
     tag: str | None = None
@@ -213,8 +213,7 @@ class Source:
 
 def batch(
     path: str,
-    param: str,
-    what: str,
+    ids: Param,
     lookup: Callable[[Dataset, str], T | None],
     *,
     operation_id: str,
@@ -223,18 +222,20 @@ def batch(
     normalize: Callable[[str], str] | None = None,
     note: str | None = None,
 ) -> Read:
-    """``GET path?param=a,b``: look every id (``what``) up, answer ``response(data=found,
-    not_found=missing)`` (``data`` alone for a response without ``notFound``, whose
-    lookup answers every id). Its description says so; ``note`` adds to it.
+    """``GET path?ids=a,b`` (``ids``: an :func:`id_list`): look every id up, answer
+    ``response(data=found, not_found=missing)`` (``data`` alone for a response without
+    ``notFound``, whose lookup answers every id). Its description says so; ``note`` adds
+    to it.
 
     Under an injected partial-batch fault every other found record, starting with the
     first, is dropped and not reported in ``not_found``.
     """
     lists_missing = "not_found" in {field.name for field in msgspec.structs.fields(response)}
     if lists_missing:
-        description = f"The records found, in request order; unknown {what} are listed in notFound."
+        found = "The records found, in request order"
+        description = f"{found}; {ids.name} it does not know are listed in notFound."
     else:
-        description = f"One entry for each of the requested {what}, in request order."
+        description = f"One entry for each of {ids.name}, in request order."
     if note is not None:
         description = f"{description} {note}"
 
@@ -242,9 +243,9 @@ def batch(
         dataset = request.app[DATASET_KEY]
         found: list[T] = []
         missing: list[str] = []
-        ids = parse_id_list(request, param, normalize)
-        request.app[STATS_KEY].record_batch(path, len(ids))
-        for key in ids:
+        keys = parse_id_list(request, ids.name, normalize)
+        request.app[STATS_KEY].record_batch(path, len(keys))
+        for key in keys:
             item = lookup(dataset, key)
             if item is None:
                 missing.append(key)
@@ -262,7 +263,7 @@ def batch(
         description=description,
         response=response,
         handler=handler,
-        params=(id_list(param, what),),
+        params=(ids,),
     )
 
 

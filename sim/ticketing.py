@@ -5,7 +5,7 @@ ticket updates."""
 from __future__ import annotations
 
 from sim.changes.ticketing import UpdateTicket, add_comment, create_ticket, update_ticket
-from sim.routes import Admin, Change, Source, batch, path_param
+from sim.routes import Admin, Change, Source, batch, id_list, path_param
 from sim.seed import Dataset
 from sources.events import EventType
 from sources.records import (
@@ -32,8 +32,7 @@ SOURCE = Source(
     routes=(
         batch(
             "/tickets",
-            "orderIds",
-            "order ids",
+            id_list("orderIds", "order ids"),
             _order_tickets,
             operation_id="getTicketsByOrder",
             summary="Tickets by order id",
