@@ -11,6 +11,7 @@ Reason codes are stable API; the first that applies wins, in this order:
 - ALREADY_CANCELLED: the order is cancelled; cancellation is irreversible.
 - NOTHING_TO_CANCEL: every line's quantity is cancelled though the order is not:
   nothing is left to cancel or deliver.
+- LINE_CANCEL_NOT_SUPPORTED: (lines) the OMS cancels whole orders only.
 - PICKUP_ORDER: (address) every live fulfillment order is a pickup: no address to change.
 - ALREADY_SHIPPED: everything left on the order has shipped.
 - PARTIALLY_SHIPPED: (cancel, address) part of the order has shipped.
@@ -30,6 +31,7 @@ from sources.records import (  # the OMS's refusal codes, which these rules pred
     ALREADY_CANCELLED,
     ALREADY_SHIPPED,
     IN_FULFILLMENT,
+    LINE_CANCEL_NOT_SUPPORTED,
     NOTHING_TO_CANCEL,
     PARTIALLY_SHIPPED,
     PICKUP_ORDER,
@@ -61,17 +63,21 @@ def _denied(reason_code: str) -> Decision:
     return Decision(allowed=False, reason_code=reason_code)
 
 
-def change_eligibility(order: Order, progress: OrderProgress | None = None) -> ChangeEligibility:
+def change_eligibility(
+    order: Order, progress: OrderProgress | None = None, *, oms_cancels_lines: bool = True
+) -> ChangeEligibility:
     """Which changes ``order`` still accepts, and why not when it does not;
-    ``progress``: the order's, when the caller has it already."""
+    ``progress``: the order's, when the caller has it already; ``oms_cancels_lines``:
+    whether the OMS holding it cancels some lines (else whole orders only)."""
     progress = progress or OrderProgress.of(order)
     closed = _closed_reason(progress)
     if closed is not None:
         return ChangeEligibility(_denied(closed), _denied(closed), _denied(closed))
     shipping = _shipping_reason(progress)
+    lines = _line_cancel(progress) if oms_cancels_lines else _denied(LINE_CANCEL_NOT_SUPPORTED)
     return ChangeEligibility(
         cancel=_whole_cancel(shipping, progress.handed_over),
-        cancel_lines=_line_cancel(progress),
+        cancel_lines=lines,
         change_address=_address_change(progress.live, shipping, progress.handed_over),
     )
 

@@ -82,6 +82,11 @@ class RequestContext:
         """The process's one clock: "now" for every rule a resolver applies."""
         return self.cached.clock
 
+    @property
+    def oms_cancels_lines(self) -> bool:
+        """Whether the OMS cancels some lines of an order (else whole orders only)."""
+        return self.cached.upstreams.oms.cancels_lines
+
     def renew(self) -> None:
         """Fresh loaders and counts: a subscription resolves each event as a new
         request would, never from what an earlier event loaded."""

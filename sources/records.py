@@ -468,6 +468,9 @@ PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
 IN_FULFILLMENT = "IN_FULFILLMENT"  # a warehouse works on it
 NOT_CANCELLABLE = "NOT_CANCELLABLE"  # the staff cancel's refusal: shipped, or cancelled
 QUANTITY_NOT_CANCELLABLE = "QUANTITY_NOT_CANCELLABLE"  # more than a line's cancellable units
+# An OMS that cancels whole orders only (``OrdersAdapter.cancels_lines`` false) refuses a
+# cancel of some lines with this code.
+LINE_CANCEL_NOT_SUPPORTED = "LINE_CANCEL_NOT_SUPPORTED"
 
 
 class CancelOrderRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):

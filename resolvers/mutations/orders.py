@@ -132,13 +132,18 @@ async def order_cancel(
             problem = line_cancel_problem(order, [(q.line_id, q.quantity) for q in lines])
             if problem is not None:
                 raise MutationRefused("lines", _at(problem.index, problem.message), problem.code)
-            decision = change_eligibility(order).cancel_lines
+            decision = change_eligibility(
+                order, oms_cancels_lines=info.context.oms_cancels_lines
+            ).cancel_lines
             left = cancellable_quantities(order)
             too_many = [q for q in lines if q.quantity > left.get(q.line_id, 0)]
             if too_many and decision.allowed:
                 raise MutationRefused("lines", "more than can still be cancelled", TOO_MANY)
         else:
             decision = change_eligibility(order).cancel
+        if decision.reason_code == records.LINE_CANCEL_NOT_SUPPORTED:
+            message = "the order management system cancels whole orders only"
+            raise MutationRefused("lines", message, decision.reason_code)
         if not decision.allowed:
             raise MutationRefused(
                 None, "this order can no longer be cancelled", decision.reason_code

@@ -23,6 +23,10 @@ class ChangeReason(enum.Enum):
         eligibility.NOTHING_TO_CANCEL,
         description="Every line's quantity is already cancelled.",
     )
+    LINE_CANCEL_NOT_SUPPORTED = strawberry.enum_value(
+        eligibility.LINE_CANCEL_NOT_SUPPORTED,
+        description="The order management system cancels whole orders only.",
+    )
     PICKUP_ORDER = strawberry.enum_value(
         eligibility.PICKUP_ORDER,
         description="Every live fulfillment order is a pickup: no address to change.",

@@ -512,8 +512,12 @@ class Order(Node):
         description="What may still change on this order, and why not (derived by the "
         "gateway from the OMS's fulfillment state)."
     )
-    def change_eligibility(self) -> ChangeEligibility:
-        return ChangeEligibility.of(change_eligibility(self.record, self.lines.progress()))
+    def change_eligibility(self, info: Info) -> ChangeEligibility:
+        cancels_lines = info.context.oms_cancels_lines
+        decisions = change_eligibility(
+            self.record, self.lines.progress(), oms_cancels_lines=cancels_lines
+        )
+        return ChangeEligibility.of(decisions)
 
     @strawberry.field(
         description="Everything that happened, merged by the gateway from the OMS, "

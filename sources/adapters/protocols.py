@@ -77,7 +77,13 @@ class HearsChanges(Protocol):
 @runtime_checkable
 class OrdersAdapter(SourceAdapter, Protocol):
     """The order management system: orders by id and by number, the order list with
-    filters and cursors (newest first), and the two changes the graph makes."""
+    filters and cursors (newest first), and the two changes the graph makes.
+
+    ``cancels_lines`` says whether it cancels some lines of an order; one that cancels
+    whole orders only refuses ``cancel_order`` with ``lines`` (code
+    ``LINE_CANCEL_NOT_SUPPORTED``), and ``changeEligibility.cancelLines`` says so first."""
+
+    cancels_lines: bool
 
     async def orders_by_ids(self, ids: list[str]) -> dict[str, Order | None]: ...
 

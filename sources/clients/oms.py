@@ -39,6 +39,7 @@ def _params(search: OrderSearch) -> dict[str, str]:
 
 class OmsClient(SourceClient):
     name = "oms"
+    cancels_lines = True
 
     async def orders_by_ids(self, ids: list[str]) -> dict[str, Order | None]:
         return await self.fetch_batch("/orders", "ids", ids, Order, lambda order: order.id)

@@ -20,7 +20,8 @@ from aiohttp import web
 from msgspec.structs import replace
 
 from domain import addresses
-from gateway.settings import SourceSettings
+from domain.eligibility import change_eligibility
+from gateway.settings import Settings, SourceSettings
 from resolvers.relay import to_global_id
 from sim.app import create_source_app
 from sim.changes import ChangeError
@@ -45,7 +46,6 @@ from sources.adapters.shopify import adapter as shopify_adapter
 from sources.adapters.shopify import wire
 from sources.adapters.shopify.adapter import (
     INVALID_COUNTRY,
-    LINE_CANCEL_NOT_SUPPORTED,
     UPDATED,
     ShopifyInventory,
     ShopifyOrders,
@@ -61,6 +61,7 @@ from sources.events import ChangeEvent, EventType
 from sources.failures import BAD_USER_INPUT, SOURCE_BAD_RESPONSE, SOURCE_UNAVAILABLE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
+    LINE_CANCEL_NOT_SUPPORTED,
     AddressChangeStatus,
     AddressRequestStatus,
     CancelReason,
@@ -76,7 +77,7 @@ from sources.webhooks import generate_secret, hmac_signature, new_msg_id
 from tests.support.deliveries import refusal
 from tests.support.gateways import in_process_gateway, settings_for
 from tests.support.ports import free_port_block
-from tests.support.queries import ADDRESS, NEW_ADDRESS
+from tests.support.queries import ADDRESS, CANCEL, NEW_ADDRESS
 from tests.support.serving import served_aiohttp
 from tests.support.timing import HANG_S, TRIES
 
@@ -715,16 +716,7 @@ async def test_through_the_graph_the_refusal_is_a_user_error_and_the_oms_stays_u
     answer is BAD_USER_INPUT."""
     if list_lags:
         monkeypatch.setattr(shopify_adapter, "COUNTRY_CODES", addresses.COUNTRY_CODES)
-    native = {name: cluster.urls[name] for name in ("oms", "inventory", "carrier", "ticketing")}
-    settings = settings_for(native)
-    oms = SourceSettings(
-        url=cluster.urls["shopify"],
-        adapter="shopify",
-        credential=SIM_API_KEY,
-        webhook_secret=SECRET,
-        breaker_min_calls=4,
-    )
-    settings = replace(settings, sources={**settings.sources, "oms": oms})
+    settings = over_shopify(cluster, breaker_min_calls=4)
     order_id = next(orders_where(data, check_address_change, AddressChangeStatus.APPLIED))
     before = data.orders[order_id]
     address = {**NEW_ADDRESS, **AMERICAN_SAMOA}
@@ -744,6 +736,67 @@ async def test_through_the_graph_the_refusal_is_a_user_error_and_the_oms_stays_u
     assert asked == (1 + 10 * list_lags, {"nodes": [1]})  # the order, read once; the changes
     assert [s["breaker"] for s in ready["sources"] if s["name"] == "oms"] == [CLOSED]
     assert data.orders[order_id] == before
+
+
+ELIGIBILITY = """query($id: ID!) { node(id: $id) { ... on Order {
+  changeEligibility { cancel { allowed reasonCode } cancelLines { allowed reasonCode } } } } }"""
+
+
+async def test_through_the_graph_a_shopify_oms_says_lines_cannot_be_cancelled_before_asked(
+    cluster, data
+):
+    """Shopify cancels whole orders only: ``changeEligibility.cancelLines`` says so
+    (where the native OMS allows it), and a line cancel is refused with the same code,
+    on the lines field, without a call; the whole order may still be cancelled."""
+    order = next(
+        o
+        for o in map(data.orders.get, orders_where(data, check_cancel))
+        if o is not None and change_eligibility(o).cancel_lines.allowed
+    )
+    order_id = to_global_id("Order", order.id)
+    native = settings_for({name: cluster.urls[name] for name in NATIVE})
+    async with in_process_gateway(native) as gateway:
+        body = await gateway.query(ELIGIBILITY, {"id": order_id})
+    assert body["data"]["node"]["changeEligibility"]["cancelLines"] == {
+        "allowed": True,
+        "reasonCode": None,
+    }, body
+    line_id = to_global_id("LineItem", order.id, order.lines[0].id)
+    cancel = {
+        "orderId": order_id,
+        "reason": "CUSTOMER",
+        "lines": [{"lineItemId": line_id, "quantity": 1}],
+    }
+    async with in_process_gateway(over_shopify(cluster)) as gateway:
+        body = await gateway.query(ELIGIBILITY, {"id": order_id})
+        assert body["data"]["node"]["changeEligibility"] == {
+            "cancel": {"allowed": True, "reasonCode": None},
+            "cancelLines": {"allowed": False, "reasonCode": LINE_CANCEL_NOT_SUPPORTED},
+        }, body
+        cluster.reset_stats()
+        body = await gateway.query(CANCEL, {"input": cancel})
+        asked = stats(cluster).requests
+    assert body["data"]["orderCancel"]["order"] is None, body
+    errors = body["data"]["orderCancel"]["userErrors"]
+    assert [(e["field"], e["code"]) for e in errors] == [(["lines"], LINE_CANCEL_NOT_SUPPORTED)]
+    assert asked == 0  # the order was read before: nothing reached Shopify
+    assert data.orders[order.id] == order
+
+
+NATIVE = ("oms", "inventory", "carrier", "ticketing")
+
+
+def over_shopify(cluster: SimCluster, **options: Any) -> Settings:
+    """A gateway's settings whose OMS is the simulated Shopify; the other sources native."""
+    settings = settings_for({name: cluster.urls[name] for name in NATIVE})
+    oms = SourceSettings(
+        url=cluster.urls["shopify"],
+        adapter="shopify",
+        credential=SIM_API_KEY,
+        webhook_secret=SECRET,
+        **options,
+    )
+    return replace(settings, sources={**settings.sources, "oms": oms})
 
 
 # --- webhooks end to end -------------------------------------------------------------------

@@ -24,6 +24,8 @@ REASON_CODES = {
     E.IN_FULFILLMENT,
     E.REQUIRES_WAREHOUSE_APPROVAL,
 }
+# Decided by what the OMS can do, not by the order: tested apart from CASES.
+OMS_REASON_CODES = {E.LINE_CANCEL_NOT_SUPPORTED}
 
 
 def no(code: str) -> Decision:

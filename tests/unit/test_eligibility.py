@@ -7,12 +7,14 @@ import pytest
 from domain import eligibility as E
 from domain.eligibility import ChangeEligibility, Decision, cancellable_quantities
 from domain.eligibility import change_eligibility as decide
+from resolvers.types.change_eligibility import ChangeReason
 from sim.seed import Dataset
 from sources.records import FulfillmentOrderStatus as FO
 from tests.support.builders import fulfillment, line, order
 from tests.support.eligibility_cases import (
     CASES,
     OK,
+    OMS_REASON_CODES,
     REASON_CODES,
     SHIP_L1,
     carrying,
@@ -28,6 +30,22 @@ def test_change_eligibility(name, record, expected):
 def test_the_table_covers_every_reason_code():
     seen = {d.reason_code for _, _, decisions in CASES for d in decisions}
     assert seen - {None} == REASON_CODES
+
+
+def test_every_reason_code_is_a_change_reason_of_the_graph():
+    assert {reason.value for reason in ChangeReason} == REASON_CODES | OMS_REASON_CODES
+
+
+@pytest.mark.parametrize(("name", "record", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_an_oms_that_cancels_whole_orders_only_refuses_every_line_cancel(name, record, expected):
+    """Whatever the order's state, unless it is closed (cancelled, nothing left): the
+    OMS's own limit is said first, as it holds for good. The other changes are as
+    the table says."""
+    cancel, cancel_lines, change_address = expected
+    closed = cancel_lines.reason_code in (E.ALREADY_CANCELLED, E.NOTHING_TO_CANCEL)
+    lines = cancel_lines if closed else no(E.LINE_CANCEL_NOT_SUPPORTED)
+    decided = decide(record, oms_cancels_lines=False)
+    assert decided == ChangeEligibility(cancel, lines, change_address)
 
 
 @pytest.mark.parametrize(

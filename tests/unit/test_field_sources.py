@@ -128,6 +128,7 @@ async def run(
         loaders=Loaders(**{name: DataLoader(source.load) for name, source in found.items()}),
         clock=ManualClock(FIXED_NOW),
         queue=OneEntryQueue(order.id, order.account_id, FIXED_NOW),
+        oms_cancels_lines=True,
     )
     result = await SCHEMA.execute(query, context_value=context)
     return result, {LOADER_SOURCES[name] for name, source in found.items() if source.keys}

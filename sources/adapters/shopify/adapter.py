@@ -52,6 +52,7 @@ from sources.events import ChangeEvent, EventType
 from sources.failures import NOT_FOUND, SOURCE_TIMEOUT, SOURCE_UNAVAILABLE, SourceError
 from sources.options import SourceConfig
 from sources.records import (
+    LINE_CANCEL_NOT_SUPPORTED,
     NOT_CANCELLABLE,
     AddressChange,
     AddressChangeStatus,
@@ -71,8 +72,6 @@ log = logging.getLogger("ordergraph.sources")
 SOURCE_DOWN = "WEBHOOK_SOURCE_UNAVAILABLE"  # a webhook that needs the source, which is down
 
 S = TypeVar("S", bound=msgspec.Struct)
-# Shopify cancels whole orders only: a cancel of some lines is refused without a call.
-LINE_CANCEL_NOT_SUPPORTED = "LINE_CANCEL_NOT_SUPPORTED"
 # An address in a country Shopify has no code for is refused without a call, with the
 # code domain.addresses refuses an unknown country with.
 INVALID_COUNTRY = "INVALID_COUNTRY"
@@ -191,6 +190,7 @@ class ShopifyOrders(ShopifyClient):
     """The OMS: orders by id and number, the order list, cancel and address change."""
 
     name = "oms"
+    cancels_lines = False  # orderCancel cancels whole orders; orderEdit is not mapped
 
     def _order(self, raw: msgspec.Raw, *, whole: bool = False) -> Order | _Longer | None:
         """The order in ``raw``, read with short pages (``whole``: pages of 250): a
