@@ -199,20 +199,6 @@ def masked(tracking: records.Tracking | None, access: Access) -> records.Trackin
     )
 
 
-async def readable_stock(
-    order: records.Order, context: RequestContext
-) -> dict[str, records.InventoryItem | None]:
-    """Stock of the order's SKUs if the caller may read it and inventory answered."""
-    return _answered(await _read(DataSource.INVENTORY, order, context))
-
-
-async def readable_tickets(
-    order: records.Order, context: RequestContext
-) -> list[records.Ticket] | None:
-    """The order's tickets if the caller may read them and ticketing answered."""
-    return _answered(await _read(DataSource.TICKETING, order, context)).get(order.id)
-
-
 async def ticket_comments(
     ticket: records.Ticket, context: RequestContext
 ) -> list[records.TicketComment]:

@@ -491,10 +491,10 @@ class Order(Node):
         internal = info.context.access.internal
         return [OrderException.of(self.record.id, e) for e in found if internal or not e.internal]
 
-    async def _exceptions(self, info: Info, coordinate: str) -> list[rules.OrderException]:
-        """The order's exceptions for the field at ``coordinate``, from the sources the
-        caller may read, worked out once per object however many fields ask; the failure
-        of a source that field reads is raised (the answer would be wrong without it)."""
+    async def _facts(self, info: Info, coordinate: str) -> order_facts.SourceFacts:
+        """The other sources' records of the order, as the caller may read them, read
+        once per object however many fields ask; the failure of a source the field at
+        ``coordinate`` reads is raised (its answer would be wrong without it)."""
         if "facts" not in self.memo:
             self.memo["facts"] = asyncio.ensure_future(
                 order_facts.gather_facts(self.record, info.context)
@@ -503,6 +503,12 @@ class Order(Node):
         failure = facts.failure(coordinate, internal=info.context.access.internal)
         if failure is not None:
             raise failure
+        return facts
+
+    async def _exceptions(self, info: Info, coordinate: str) -> list[rules.OrderException]:
+        """The order's exceptions for the field at ``coordinate`` (see :meth:`_facts`),
+        worked out once per object."""
+        facts = await self._facts(info, coordinate)
         if "exceptions" not in self.memo:
             self.memo["exceptions"] = facts.exceptions(self.record, info.context.clock.now())
         found: list[rules.OrderException] = self.memo["exceptions"]
@@ -524,7 +530,9 @@ class Order(Node):
         "inventory, the carrier and ticketing, oldest first. App and partner keys see "
         "CUSTOMER events only. "
         f"`first` is required, 1 to {MAX_PAGE}. Null, with the error at its path, when "
-        "`first` or `after` is refused: the rest of the answer stands."
+        "`first` or `after` is refused, or when a source it reads fails (ticketing only "
+        "for consoles, the only keys shown its events), rather than a timeline without "
+        "what that source shows: the rest of the answer stands."
     )
     async def timeline(
         self,
@@ -540,13 +548,9 @@ class Order(Node):
             ),
         ] = None,
     ) -> TimelineConnection | None:
-        trackings, tickets, stock = await asyncio.gather(
-            order_facts.readable_trackings(self.record, info.context),
-            order_facts.readable_tickets(self.record, info.context),
-            order_facts.readable_stock(self.record, info.context),
-        )
-        tickets = await order_facts.with_comments(tickets, info.context)
-        events = build_timeline(self.record, trackings, tickets, stock)
+        facts = await self._facts(info, "Order.timeline")
+        tickets = await order_facts.with_comments(facts.tickets, info.context)
+        events = build_timeline(self.record, facts.trackings, tickets, facts.stock)
         return timeline_page(
             visible_to(events, internal=info.context.access.internal), first, after
         )

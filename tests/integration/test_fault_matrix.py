@@ -3,7 +3,7 @@ deadline, sending garbage, leaving records out, or slow within the deadline, on 
 full order query. Always HTTP 200, the healthy sources' data present, typed errors
 at the exact paths of the failing source's fields, and an answer within the
 deadline plus 100 ms. What the gateway derives from every source (``health``,
-``exceptions``) is, over a list of orders, the answer all sources give or null with
+``exceptions``, ``timeline``) is, over a list of orders, the answer all sources give or null with
 the failing source's error: never another answer."""
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ query Derived($after: String) {
     nodes {
       number health
       exceptions { code severity detectedAt subject { kind id } evidence { key value } }
+      timeline(first: 50) { edges { cursor node { at source kind message } } }
     }
     pageInfo { endCursor }
   }
@@ -63,7 +64,7 @@ query Derived($after: String) {
 # The newest 300 orders: each source's failure changed some of their answers, silently,
 # before it nulled these fields.
 DERIVED_PAGES = 3
-DERIVED = ("health", "exceptions")
+DERIVED = ("health", "exceptions", "timeline")
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def _healthy_fields_present(order: dict, sources: set[str]) -> bool:
 async def _derived(cluster: SimCluster) -> tuple[dict[str, dict], list[dict]]:
     """The derived fields of the newest orders by number, from a cold gateway, and the
     answer's errors, each with the order's number in place of its index."""
-    settings = settings_for(cluster.urls, max_cost=10_000)  # a page costs about 6,700
+    settings = settings_for(cluster.urls, max_cost=20_000)  # a page costs about 17,100
     orders: dict[str, dict] = {}
     errors: list[dict] = []
     after = None
@@ -216,10 +217,11 @@ async def test_derived_fields_are_right_or_null_when_a_source_fails(
 
 
 async def test_ticketing_failing_leaves_an_app_keys_health_standing(cluster, tmp_path):
-    """Tickets feed only an internal exception (UNANSWERED_TICKET), which app and
-    partner keys are never shown: their health and exceptions stand while ticketing
-    fails, even for a key that may read tickets."""
-    query = {"query": "{ orders(first: 30) { nodes { number health exceptions { code } } } }"}
+    """Tickets feed only an internal exception (UNANSWERED_TICKET) and internal timeline
+    events, which app and partner keys are never shown: their health, exceptions and
+    timeline stand while ticketing fails, even for a key that may read tickets."""
+    fields = "number health exceptions { code } timeline(first: 10) { edges { cursor } }"
+    query = {"query": f"{{ orders(first: 20) {{ nodes {{ {fields} }} }} }}"}
     answers = []
     for faults in (None, FAULTS["500s"]):  # each from a cold gateway: nothing cached
         cluster.set_faults("ticketing", faults)
