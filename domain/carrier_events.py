@@ -44,9 +44,9 @@ SUB_STATUS_BY_SUBTAG = {  # the AfterShip subtags the gateway names (docs/vocabu
     "Exception_012": ShipmentSubStatus.DAMAGED,
     "Exception_013": ShipmentSubStatus.LOST,
     "InTransit_009": ShipmentSubStatus.FORWARDED,
-    "AttemptFail_001": ShipmentSubStatus.ADDRESSEE_NOT_AVAILABLE,
-    "AttemptFail_002": ShipmentSubStatus.BUSINESS_CLOSED,
-    "AvailableForPickup_002": ShipmentSubStatus.NOT_COLLECTED,
+    # AttemptFail_001 is a failed attempt for a reason the carrier did not give
+    "AttemptFail_002": ShipmentSubStatus.ADDRESSEE_NOT_AVAILABLE,
+    "AttemptFail_003": ShipmentSubStatus.BUSINESS_CLOSED,
 }
 
 

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 
+from domain.carrier_events import ShipmentSubStatus as SubStatus
+from domain.carrier_events import sub_status
 from sources.adapters.aftership import wire
 from sources.adapters.aftership.vocabulary import (
     aftership_from_tracking,
@@ -31,8 +33,9 @@ S = ShipmentStatus
         ("InTransit", "InTransit_009", S.IN_TRANSIT),  # forwarded: still on its way
         ("OutForDelivery", "OutForDelivery_001", S.OUT_FOR_DELIVERY),
         ("AvailableForPickup", "AvailableForPickup_001", S.READY_FOR_PICKUP),
-        ("AttemptFail", "AttemptFail_001", S.DELIVERY_ATTEMPTED),  # addressee not available
-        ("AttemptFail", "AttemptFail_002", S.DELIVERY_ATTEMPTED),  # business closed
+        ("AttemptFail", "AttemptFail_001", S.DELIVERY_ATTEMPTED),  # no reason given
+        ("AttemptFail", "AttemptFail_002", S.DELIVERY_ATTEMPTED),  # addressee not available
+        ("AttemptFail", "AttemptFail_003", S.DELIVERY_ATTEMPTED),  # business closed
         ("AttemptFail", None, S.DELIVERY_ATTEMPTED),
         ("Delivered", "Delivered_003", S.DELIVERED),
         ("Exception", "Exception_004", S.EXCEPTION),
@@ -167,3 +170,19 @@ def test_every_seeded_tracking_round_trips(dataset):
             differing.append(tracking.tracking_number)
     assert len(dataset.trackings) > 1000
     assert differing == []
+
+
+@pytest.mark.parametrize(
+    ("subtag", "named"),
+    [
+        # AfterShip's delivery sub-statuses (docs: tracking/enum/delivery-sub-statuses)
+        ("AttemptFail_001", None),  # "Failed Attempt": no reason given
+        ("AttemptFail_002", SubStatus.ADDRESSEE_NOT_AVAILABLE),  # "Addressee not available"
+        ("AttemptFail_003", SubStatus.BUSINESS_CLOSED),  # "Business Closed"
+        ("AvailableForPickup_001", None),  # AfterShip has no other pickup subtag
+        ("Exception_008", SubStatus.NOT_COLLECTED),  # "Pick up missed"
+        ("Exception_099", SubStatus.OTHER),  # an exception the table does not name
+    ],
+)
+def test_subtags_name_aftership_s_reasons(subtag: str, named: SubStatus | None) -> None:
+    assert sub_status(subtag) is named

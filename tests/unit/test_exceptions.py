@@ -219,7 +219,7 @@ CASES = [
     Case("carrier: not collected", SHIPPED, E.PICKUP_NOT_COLLECTED, (W,),
          {T1: carrier(cp(NOW, S.READY_FOR_PICKUP), cp(at(1), S.EXCEPTION, "Exception_008"))},
          now=at(1)),
-    Case("carrier: not collected (pickup subtag)", SHIPPED, E.PICKUP_NOT_COLLECTED, (W,),
+    Case("AfterShip has no pickup subtag for it", SHIPPED, E.PICKUP_NOT_COLLECTED, (),
          {T1: carrier(cp(at(1), S.READY_FOR_PICKUP, "AvailableForPickup_002"))}, now=at(1)),
     Case("not collected, now returning", SHIPPED, E.PICKUP_NOT_COLLECTED, (W,),
          {T1: carrier(cp(NOW, S.READY_FOR_PICKUP), cp(at(7), S.EXCEPTION, "Exception_008"),

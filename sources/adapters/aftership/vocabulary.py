@@ -7,8 +7,8 @@ Our carrier vocabulary follows AfterShip's delivery statuses (tags) and sub-stat
   (returning) and ``Exception_011`` (returned) are statuses of their own; an
   ``Exception`` without a subtag is a plain EXCEPTION; a tag AfterShip may add later
   is NO_INFO (the gateway claims nothing it does not know);
-- a failed attempt is the tag ``AttemptFail`` (subtags ``AttemptFail_001`` addressee
-  not available, ``_002`` business closed, ``_003`` customer asked to reschedule);
+- a failed attempt is the tag ``AttemptFail`` (subtags ``AttemptFail_001`` no reason
+  given, ``_002`` addressee not available, ``_003`` business closed);
 - checkpoint times stay as the carrier sent them (a date only, or a time without an
   offset, is kept as is: the graph orders and reads them);
 - countries are ISO 3166-1 alpha-3 at AfterShip and alpha-2 everywhere else;
