@@ -50,19 +50,24 @@ SUB_STATUS_BY_SUBTAG = {  # the AfterShip subtags the gateway names (docs/vocabu
 }
 
 
+# What the subtag leaves open: a message that mentions weather then says why.
+_WEATHER_MAY_NAME = frozenset({None, ShipmentSubStatus.OTHER, ShipmentSubStatus.UNFORESEEN_DELAY})
+
+
 def sub_status(subtag: str | None, message: str | None = None) -> ShipmentSubStatus | None:
     """The named reason behind a raw subtag and message.
 
-    ``None`` for ordinary progress (``InTransit_003``, ``Delivered_001``…); ``OTHER``
-    for an exception the table does not name.
+    The subtag decides first: ``None`` for ordinary progress (``InTransit_003``,
+    ``Delivered_001``…), ``OTHER`` for an exception the table does not name. Only where
+    it names nothing more specific (no subtag, ordinary progress, ``OTHER`` or an
+    unforeseen delay) does a message mentioning weather make it ``WEATHER_DELAY``: a
+    parcel lost, damaged or misaddressed in a storm is lost, damaged or misaddressed.
     """
-    if message and "WEATHER" in message.upper():
+    named = None if subtag is None else SUB_STATUS_BY_SUBTAG.get(subtag)
+    if named is None and subtag is not None and subtag.startswith("Exception"):
+        named = ShipmentSubStatus.OTHER
+    if named in _WEATHER_MAY_NAME and message and "WEATHER" in message.upper():
         return ShipmentSubStatus.WEATHER_DELAY
-    if subtag is None:
-        return None
-    named = SUB_STATUS_BY_SUBTAG.get(subtag)
-    if named is None and subtag.startswith("Exception"):
-        return ShipmentSubStatus.OTHER
     return named
 
 

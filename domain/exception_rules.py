@@ -3,8 +3,8 @@
 Pure rules over the sources' records (no I/O, no clock: ``now`` is a parameter),
 table-tested in tests/unit/test_exceptions.py. Every exception carries the raw facts that
 raised it (``evidence``) and the moment the condition became true (``detected_at``),
-taken from the facts themselves: a hold's ``held_at``, a scan time plus a threshold, a
-promise's latest time. Times the gateway itself produces (``detected_at`` here, the
+taken from the facts themselves: a hold's ``held_at``, a scan time plus a threshold, the
+end of the promised day. Times the gateway itself produces (``detected_at`` here, the
 timeline's derived entries, freshness, the queue's ``evaluated_at``) are UTC, while
 times a source gives with a local offset (delivery windows, carrier scans) keep it: a
 ``detected_at`` taken from a carrier scan is the same instant, told in UTC.
@@ -31,7 +31,13 @@ Decisions worth knowing:
   for OPEN, IN_PROGRESS or INCOMPLETE work; held fulfillment orders are explained by
   their hold's exception, and a missed delivery promise is LATE.
 - A parcel waiting at a pickup point has met the delivery promise (no LATE, no
-  PREDICTED_LATE); leaving it there too long is PICKUP_NOT_COLLECTED.
+  PREDICTED_LATE); leaving it there too long is PICKUP_NOT_COLLECTED. Whether an order
+  has arrived is decided from its units (delivered, or in a parcel at a pickup point),
+  not from its status: one parcel delivered and one waiting for collection has arrived.
+- A promise is a day: LATE begins once the promised day is over (in the zone the OMS
+  gives the promise, a UTC day's end), and PREDICTED_LATE compares calendar days, each
+  where its source puts it (the carrier's estimate at the destination), so an estimate
+  of the promised day's evening at the destination is on time.
 - STALLED_IN_TRANSIT is skipped while the carrier's current sub-status already explains
   the silence (customs, weather, lost...): that exception is raised instead.
 """
@@ -77,8 +83,8 @@ class ExceptionCode(enum.Enum):
     BACKORDERED = "BACKORDERED"  # an out-of-stock hold, or an unshipped line short of stock
     WAREHOUSE_DELAY = "WAREHOUSE_DELAY"  # released work unshipped past the ship-by time
     NOT_PICKED_UP_BY_CARRIER = "NOT_PICKED_UP_BY_CARRIER"  # a label left unscanned for days
-    PREDICTED_LATE = "PREDICTED_LATE"  # the carrier's estimate ends after the promise
-    LATE = "LATE"  # the promise has passed and the order has not arrived
+    PREDICTED_LATE = "PREDICTED_LATE"  # the carrier's estimate ends after the promised day
+    LATE = "LATE"  # the promised day is over and the order has not arrived
     CARRIER_DELAY = "CARRIER_DELAY"  # the carrier reports a customs, weather or unforeseen delay
     STALLED_IN_TRANSIT = "STALLED_IN_TRANSIT"  # in transit with no scan for several business days
     DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
@@ -300,7 +306,6 @@ def add_business_days(start: datetime, days: int) -> datetime:
 _MOVING = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY})
 # Where a parcel has met the delivery promise: delivered, or waiting at a pickup point.
 _ARRIVED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.READY_FOR_PICKUP})
-_ARRIVED_STATUSES = frozenset({CustomerOrderStatus.DELIVERED, CustomerOrderStatus.READY_FOR_PICKUP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,18 +601,35 @@ def _warehouse_delay(f: _Facts) -> Iterator[OrderException]:
         )
 
 
+def _arrived(f: _Facts) -> bool:
+    """Every unit still wanted has met the promise: delivered (per the OMS's counters or
+    a parcel the carrier delivered) or in a parcel waiting at a pickup point. Decided
+    from the units, not the status: one parcel delivered and one at a pickup point is
+    PARTIALLY_DELIVERED, yet has arrived."""
+    at_destination = [p.shipment.id for p in f.parcels if p.milestone in _ARRIVED]
+    return OrderProgress.of(f.order, at_destination).delivered >= f.progress.active
+
+
 def _unarrived_status(f: _Facts) -> CustomerOrderStatus | None:
     """The order's status while it may still be late: ``None`` once it arrived, or
     while a carrier we could not ask may know it has."""
-    status = derive_customer_status(f.order, f.trackings)
     unknown = any(
         s.tracking_number and s.tracking_number not in f.trackings for s in f.order.shipments
     )
-    return None if status in _ARRIVED_STATUSES or unknown else status
+    return None if unknown or _arrived(f) else derive_customer_status(f.order, f.trackings)
+
+
+def _promised_day_over(promise: tuple[datetime, datetime]) -> datetime:
+    """When the promised delivery day is over: the start of the day after the one the
+    promise's latest time falls on, in the zone the OMS gave it (it writes a day as that
+    day's end in UTC, e.g. 23:59:59Z). A promise is a day, not an instant: the parcel
+    is late once that day has passed, and a carrier estimate on it is on time."""
+    latest = promise[1]
+    return datetime.combine(latest.date() + timedelta(days=1), time(0), latest.tzinfo)
 
 
 def _late(f: _Facts) -> Iterator[OrderException]:
-    if f.promise is None or f.now <= f.promise[1]:
+    if f.promise is None or f.now < (late_at := _promised_day_over(f.promise)):
         return
     status = _unarrived_status(f)
     if status is None:
@@ -615,7 +637,7 @@ def _late(f: _Facts) -> Iterator[OrderException]:
     yield _exception(
         ExceptionCode.LATE,
         _order_subject(f),
-        f.promise[1],
+        late_at,
         [("oms.promised_delivery.latest", _iso(f.promise[1])), ("order.status", status.value)],
         f"Your order hasn't arrived by {customer_day(f.promise[1])} as we promised. We're sorry, "
         "and we're looking into it.",
@@ -789,9 +811,15 @@ def _pickup_expired(p: _Parcel) -> TimedCheckpoint | None:
 
 
 def _uncollected_at(f: _Facts, p: _Parcel) -> datetime:
-    """When a parcel waiting at a pickup point has waited too long."""
-    ready_at = _first_at(p, [ShipmentStatus.READY_FOR_PICKUP])
-    return (ready_at or p.tracking.updated_at) + f.limits.pickup_uncollected_after
+    """When a parcel waiting at a pickup point has waited too long: counted from the
+    latest it can have arrived there. A date-only ready scan spans its day, so it counts
+    from its day's end (as :func:`_label_at` and :func:`_last_scan_at` do); a timed
+    ready scan that day, which it sorts before, counts from its own time."""
+    ready = [
+        i.latest_at for i in p.checkpoints if i.checkpoint.status is ShipmentStatus.READY_FOR_PICKUP
+    ]
+    ready_at = min(ready) if ready else p.tracking.updated_at
+    return ready_at + f.limits.pickup_uncollected_after
 
 
 def _waiting_for_pickup(p: _Parcel) -> bool:
@@ -902,18 +930,27 @@ def _carrier_reported(f: _Facts, p: _Parcel) -> OrderException | None:
 
 
 def _estimated_after_promise(f: _Facts, p: _Parcel) -> bool:
-    """The carrier's latest estimate for a parcel still on its way ends after the promise."""
+    """The carrier's latest estimate for a parcel still on its way ends on a later day
+    than the promised one. Calendar days, each where its source puts it: the estimate's
+    at the destination (the carrier's local time), the promise's as the OMS gave it (a
+    UTC day's end), so an estimate of that day's evening at the destination is on time."""
     window = p.tracking.latest_estimated_delivery
     settled = p.milestone in _ARRIVED or p.milestone in REVERSALS
-    return not (f.promise is None or window is None or settled or window.latest <= f.promise[1])
+    return not (
+        f.promise is None
+        or window is None
+        or settled
+        or window.latest.date() <= f.promise[1].date()
+    )
 
 
 def _predicted_late(f: _Facts, p: _Parcel) -> OrderException | None:
-    """The carrier's latest estimate ends after the promise; LATE takes over once it passed."""
+    """The carrier's latest estimate ends on a later day than the promised one; LATE
+    takes over once the promised day is over."""
     window = p.tracking.latest_estimated_delivery
     if f.promise is None or window is None or not _estimated_after_promise(f, p):
         return None
-    if f.now > f.promise[1]:
+    if f.now >= _promised_day_over(f.promise):
         return None
     return _exception(
         ExceptionCode.PREDICTED_LATE,
@@ -1038,11 +1075,6 @@ def detect_exceptions(
     return sorted(found, key=_sort_key)
 
 
-# A rule that holds strictly after an instant (LATE once the promise has passed) first
-# answers differently this much later: the clock's resolution.
-_JUST_AFTER = timedelta(microseconds=1)
-
-
 def next_change_at(
     order: Order,
     trackings: Mapping[str, Tracking | None],
@@ -1076,7 +1108,7 @@ def _thresholds(f: _Facts) -> Iterator[datetime]:
     if f.promise is not None and (
         _unarrived_status(f) is not None or any(_estimated_after_promise(f, p) for p in f.parcels)
     ):
-        yield f.promise[1] + _JUST_AFTER  # LATE begins, PREDICTED_LATE ends
+        yield _promised_day_over(f.promise)  # LATE begins, PREDICTED_LATE ends
     for shipment in f.order.shipments:
         if (due := _record_due(f, shipment)) is not None:
             yield due

@@ -52,7 +52,7 @@ class LineProgress:
     shipped: int  # of the active units
     delivered: int
     returned: int
-    cancellable: int  # unshipped units on fulfillment orders no warehouse has started
+    cancellable: int  # units still to ship from fulfillment orders no warehouse has started
 
     @property
     def unfulfilled(self) -> int:
@@ -87,11 +87,22 @@ class OrderProgress:
                 per_fo[fo_line] = per_fo.get(fo_line, 0) + quantity
                 if delivered:
                     delivered_by_carrier[line_id] = delivered_by_carrier.get(line_id, 0) + quantity
+        unfinished = tuple(fo for fo in order.fulfillment_orders if fo.status not in FINISHED)
+        unshipped = {
+            fo.id: {
+                part.line_id: left
+                for part in fo.lines
+                if (left := part.quantity - per_fo.get((fo.id, part.line_id), 0)) > 0
+            }
+            for fo in unfinished
+        }
+        # What is left on fulfillment orders no warehouse has started: a unit shipped
+        # from one (before a hold, say) is gone from it, not cancellable.
         stoppable: dict[str, int] = {}
-        for fo in order.fulfillment_orders:
+        for fo in unfinished:
             if fo.status in STOPPABLE:
-                for part in fo.lines:
-                    stoppable[part.line_id] = stoppable.get(part.line_id, 0) + part.quantity
+                for line_id, left in unshipped[fo.id].items():
+                    stoppable[line_id] = stoppable.get(line_id, 0) + left
         lines = {}
         for line in order.lines:
             q = line.quantities
@@ -106,7 +117,6 @@ class OrderProgress:
                 returned=q.returned,
                 cancellable=max(0, min(active - shipped, stoppable.get(line.id, 0))),
             )
-        unfinished = tuple(fo for fo in order.fulfillment_orders if fo.status not in FINISHED)
         return cls(
             order=order,
             lines=lines,
@@ -116,14 +126,7 @@ class OrderProgress:
                 if fo.status is not FulfillmentOrderStatus.CANCELLED
             ),
             unfinished=unfinished,
-            unshipped={
-                fo.id: {
-                    part.line_id: left
-                    for part in fo.lines
-                    if (left := part.quantity - per_fo.get((fo.id, part.line_id), 0)) > 0
-                }
-                for fo in unfinished
-            },
+            unshipped=unshipped,
         )
 
     @property

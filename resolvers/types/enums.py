@@ -150,7 +150,9 @@ described_enum(
     {
         "CUSTOMS_DELAY": "Held in customs.",
         "UNFORESEEN_DELAY": "Delayed for a reason the carrier did not foresee.",
-        "WEATHER_DELAY": "Delayed by weather (the carrier's message mentions it).",
+        "WEATHER_DELAY": "Delayed by weather: the carrier's message mentions it and the "
+        "subtag names nothing more specific (none, ordinary progress, an unnamed exception "
+        "or an unforeseen delay).",
         "HELD_FOR_PAYMENT": "Held until duties or fees are paid.",
         "INCORRECT_ADDRESS": "The address is wrong or incomplete.",
         "CUSTOMER_MOVED": "The addressee has moved.",

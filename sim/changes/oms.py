@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 
 from msgspec.structs import replace
@@ -153,8 +154,9 @@ def _line_cancellation(order: Order, lines: list[LineQuantity]) -> dict[str, int
 
 
 def _lines_cancelled(order: Order, cancel: dict[str, int], now: datetime) -> Order:
-    """``order`` with ``cancel`` taken off its lines and off fulfillment orders no warehouse
-    has started; emptied fulfillment orders are cancelled (keeping their lines)."""
+    """``order`` with ``cancel`` taken off its lines and off the units fulfillment orders
+    no warehouse has started have still to ship (a unit shipped from one stays on it);
+    emptied fulfillment orders are cancelled (keeping their lines)."""
     at = after(order.updated_at, now)
     lines = [
         replace(
@@ -166,10 +168,11 @@ def _lines_cancelled(order: Order, cancel: dict[str, int], now: datetime) -> Ord
         for line in order.lines
     ]
     left = Counter(cancel)
+    unshipped = OrderProgress.of(order).unshipped
     fulfillment_orders = []
     for fo in order.fulfillment_orders:
         if fo.status in STOPPABLE and any(left[part.line_id] for part in fo.lines):
-            fo = _without(fo, left, at)
+            fo = _without(fo, unshipped[fo.id], left, at)
         fulfillment_orders.append(fo)
     changed = replace(order, lines=lines, fulfillment_orders=fulfillment_orders, updated_at=at)
     progress = OrderProgress.of(changed)
@@ -181,11 +184,14 @@ def _lines_cancelled(order: Order, cancel: dict[str, int], now: datetime) -> Ord
     )
 
 
-def _without(fo: FulfillmentOrder, left: Counter[str], at: datetime) -> FulfillmentOrder:
-    """``fo`` carrying ``left`` fewer units (``left`` is drawn down)."""
+def _without(
+    fo: FulfillmentOrder, unshipped: Mapping[str, int], left: Counter[str], at: datetime
+) -> FulfillmentOrder:
+    """``fo`` carrying ``left`` fewer units, taken from those it has still to ship
+    (``unshipped``: line id -> units; ``left`` is drawn down)."""
     parts = []
     for part in fo.lines:
-        taken = min(part.quantity, left[part.line_id])
+        taken = min(unshipped.get(part.line_id, 0), left[part.line_id])
         left[part.line_id] -= taken
         if part.quantity > taken:
             parts.append(replace(part, quantity=part.quantity - taken))

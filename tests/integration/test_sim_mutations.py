@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from domain.eligibility import cancellable_quantities as eligible_quantities
 from domain.eligibility import change_eligibility
+from domain.progress import OrderProgress
 from sim.changes import oms as changes
 from sim.cluster import SimCluster
 from sim.faults import FaultSpec
@@ -37,6 +38,7 @@ from sources.records import (
     FinancialStatus,
     FulfillmentOrderStatus,
     FulfillmentStatus,
+    HoldReason,
     LineQuantity,
     MailingAddress,
     Order,
@@ -308,6 +310,34 @@ def test_line_cancel_cancels_only_emptied_fulfillment_orders(data: Dataset) -> N
     assert second == built.fulfillment_orders[1]
     assert changed.financial_status is FinancialStatus.PARTIALLY_REFUNDED
     assert eligible_quantities(changed) == {"l2": 1}  # fo carries 1 of the 2
+
+
+def test_line_cancel_takes_only_units_left_to_ship(data: Dataset) -> None:
+    """A held fulfillment order carries 2 units, 1 of which shipped from it before the
+    hold; another not started carries 1. Cancelling 2 takes the one left on each: the
+    shipped unit stays on its fulfillment order, and nothing unshipped is left over."""
+    held = msgspec.structs.replace(
+        builders.fulfillment(FulfillmentOrderStatus.ON_HOLD, HoldReason.OTHER),
+        id="fo-held",
+        lines=[LineQuantity(line_id="l1", quantity=2)],
+    )
+    waiting = msgspec.structs.replace(builders.fulfillment(), id="fo-waiting")
+    parcel = msgspec.structs.replace(
+        builders.shipment("1Z1", ("l1", 1)), fulfillment_order_id="fo-held"
+    )
+    built = builders.order([builders.line(ordered=3, shipped=1)], [held, waiting], [parcel])
+    throwaway = dataclasses.replace(data, orders={built.id: built})
+    assert eligible_quantities(built) == {"l1": 2}
+    body = CancelOrderRequest(
+        reason=CancelReason.CUSTOMER, lines=[LineQuantity(line_id="l1", quantity=2)]
+    )
+    changed, _ = changes.request_cancel(throwaway, built.id, body, FIXED_NOW)
+    assert isinstance(changed, Order)
+    kept, emptied = changed.fulfillment_orders
+    assert (kept.status, kept.lines) == (held.status, [LineQuantity(line_id="l1", quantity=1)])
+    assert emptied.status is FulfillmentOrderStatus.CANCELLED
+    progress = OrderProgress.of(changed)
+    assert progress.lines["l1"].unfulfilled == 0 and not any(progress.unshipped.values())
 
 
 def test_staff_cancel_counts_a_shipment_the_line_counter_lags_behind(data: Dataset) -> None:

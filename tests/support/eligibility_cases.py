@@ -49,6 +49,16 @@ def fo(status: FO, line_id: str, *holds: H) -> FulfillmentOrder:
 TWO = [line("l1"), line("l2")]
 L1_SHIPPED = [line("l1", shipped=1), line("l2")]
 SHIP_L1 = [shipment(T1, ("l1", 1))]
+# One line of 2: a held fulfillment order carries 1 unit, which shipped from it before
+# the hold; a warehouse picks the other.
+HELD_AFTER_SHIPPING = order(
+    [line(ordered=2, shipped=1)],
+    [
+        carrying(fulfillment(FO.ON_HOLD, H.OTHER), l1=1),
+        carrying(fulfillment(FO.IN_PROGRESS), l1=1),
+    ],
+    [msgspec.structs.replace(SHIP_L1[0], fulfillment_order_id="fo-ON_HOLD")],
+)
 
 # fmt: off
 CASES = [
@@ -85,6 +95,8 @@ CASES = [
      (no(E.PARTIALLY_SHIPPED), OK, no(E.PARTIALLY_SHIPPED))),
     ("one line shipped, the other being picked",
      order(L1_SHIPPED, [fo(FO.CLOSED, "l1"), fo(FO.IN_PROGRESS, "l2")], SHIP_L1),
+     (no(E.PARTIALLY_SHIPPED), no(E.IN_FULFILLMENT), no(E.PARTIALLY_SHIPPED))),
+    ("a held fulfillment order's units all shipped, the rest being picked", HELD_AFTER_SHIPPING,
      (no(E.PARTIALLY_SHIPPED), no(E.IN_FULFILLMENT), no(E.PARTIALLY_SHIPPED))),
     ("half a line shipped, rest with the warehouse",
      order([line(ordered=2, shipped=1)], [fulfillment(FO.INCOMPLETE)], SHIP_L1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from msgspec.structs import replace
@@ -18,6 +18,7 @@ from domain.exception_rules import (
 )
 from sim.seed import Dataset
 from sources.records import (
+    DeliveryWindow,
     FulfillmentOrderStatus,
     Order,
     ShipmentStatus,
@@ -72,17 +73,60 @@ def test_an_unshipped_order_is_due_when_the_warehouse_misses_ship_by() -> None:
     assert due == NOW
     assert ExceptionCode.WAREHOUSE_DELAY not in codes_at(placed, {}, [], NOW - TICK)
     assert ExceptionCode.WAREHOUSE_DELAY in codes_at(placed, {}, [], due)
-    # Then the promise's end (NOW+5d): LATE begins just after it.
-    assert next_change_at(placed, {}, {}, [], now=NOW) == at(5) + TICK
+    # Then the end of the promised day (NOW+5d, 25 Nov): LATE begins.
+    assert next_change_at(placed, {}, {}, [], now=NOW) == at(5, hours=12)
 
 
-def test_late_begins_strictly_after_the_promise() -> None:
+def test_late_begins_once_the_promised_day_is_over() -> None:
+    """The promise (NOW+5d, 25 Nov 12:00 UTC) is a day: late from that day's end."""
     moving = shipped_order(shipped_at=at(4))
     trackings = {T1: carrier(cp(at(4, hours=12)))}
     due = next_change_at(moving, trackings, {}, [], now=at(4, hours=13))
-    assert due == at(5) + TICK
-    assert ExceptionCode.LATE not in codes_at(moving, trackings, [], at(5))
+    assert due == at(5, hours=12)
+    assert ExceptionCode.LATE not in codes_at(moving, trackings, [], at(5, hours=1))
+    assert ExceptionCode.LATE not in codes_at(moving, trackings, [], due - TICK)
     assert ExceptionCode.LATE in codes_at(moving, trackings, [], due)
+
+
+def test_predicted_late_gives_way_to_late_at_the_promised_days_end() -> None:
+    """An estimate a day after the promised one, at the destination (Tokyo), though
+    before the promise's end as an instant."""
+    moving = shipped_order(shipped_at=at(-1))
+    tokyo = timezone(timedelta(hours=9))
+    window = DeliveryWindow(
+        earliest=datetime(2026, 11, 26, 6, tzinfo=tokyo),
+        latest=datetime(2026, 11, 26, 8, tzinfo=tokyo),  # 25 Nov 23:00 UTC
+    )
+    trackings = {T1: replace(carrier(cp(at(-1))), latest_estimated_delivery=window)}
+    assert ExceptionCode.PREDICTED_LATE in codes_at(moving, trackings, [], at(4))
+    due = next_change_at(moving, trackings, {}, [], now=at(4))
+    assert due == at(5, hours=12)
+    assert ExceptionCode.PREDICTED_LATE in codes_at(moving, trackings, [], due - TICK)
+    after = codes_at(moving, trackings, [], due)
+    assert ExceptionCode.LATE in after and ExceptionCode.PREDICTED_LATE not in after
+
+
+def test_an_order_at_the_door_and_the_pickup_point_is_not_due_at_its_promise() -> None:
+    """Both parcels have arrived, one delivered, one waiting to be collected: only the
+    pickup clock runs (ready at NOW: 5 days), no LATE at the promise's end."""
+    t2 = "1Z0000000000000002"
+    both = order(
+        [line("l1", shipped=1), line("l2", shipped=1)],
+        [replace(fulfillment(lines=("l1", "l2")), status=FulfillmentOrderStatus.CLOSED)],
+        [
+            parcel(("l1", 1), fo="fo-l1-l2"),
+            replace(parcel(("l2", 1), fo="fo-l1-l2"), id=f"sh-{t2}", tracking_number=t2),
+        ],
+    )
+    trackings = {
+        T1: carrier(cp(at(-1)), cp(NOW, ShipmentStatus.DELIVERED)),
+        t2: replace(
+            carrier(cp(at(-1)), cp(NOW, ShipmentStatus.READY_FOR_PICKUP)), tracking_number=t2
+        ),
+    }
+    assert next_change_at(both, trackings, {}, [], now=at(1)) == at(5)  # collection due
+    assert next_change_at(both, trackings, {}, [], now=at(5)) is None
+    assert ExceptionCode.LATE not in codes_at(both, trackings, [], at(30))
 
 
 def test_a_silent_parcel_is_due_when_it_stalls() -> None:
@@ -105,6 +149,17 @@ def test_a_date_only_scan_starts_the_stall_clock_at_its_days_end() -> None:
     assert next_change_at(moving, both, {}, [], now=NOW) == due
     assert ExceptionCode.STALLED_IN_TRANSIT in codes_at(moving, both, [], due)
     assert ExceptionCode.STALLED_IN_TRANSIT not in codes_at(moving, both, [], due - TICK)
+
+
+def test_a_date_only_ready_scan_starts_the_pickup_clock_at_its_days_end() -> None:
+    waiting = shipped_order(shipped_at=at(-2))
+    trackings = {
+        T1: carrier(cp(at(-1)), cp(NOW.date().isoformat(), ShipmentStatus.READY_FOR_PICKUP))
+    }
+    due = next_change_at(waiting, trackings, {}, [], now=NOW)
+    assert due == at(5, hours=12)  # 5 days after the end of NOW's day
+    assert ExceptionCode.PICKUP_NOT_COLLECTED not in codes_at(waiting, trackings, [], due - TICK)
+    assert ExceptionCode.PICKUP_NOT_COLLECTED in codes_at(waiting, trackings, [], due)
 
 
 def test_an_unscanned_label_turns_warning_then_critical() -> None:

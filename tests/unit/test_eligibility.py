@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from msgspec.structs import replace
 
 from domain import eligibility as E
 from domain.eligibility import ChangeEligibility, Decision, cancellable_quantities
@@ -74,6 +75,18 @@ def test_an_oms_that_cancels_whole_orders_only_refuses_every_line_cancel(name, r
                     carrying(fulfillment(FO.IN_PROGRESS), l1=1, l2=1),
                     carrying(fulfillment(FO.ON_HOLD), l1=1),
                 ],
+            ),
+            {"l1": 1},
+        ),
+        (
+            "units shipped from a held fulfillment order are not cancellable",
+            order(
+                [line(ordered=3, shipped=1)],
+                [
+                    carrying(fulfillment(FO.ON_HOLD), l1=2),
+                    carrying(fulfillment(FO.IN_PROGRESS), l1=1),
+                ],
+                [replace(SHIP_L1[0], fulfillment_order_id="fo-ON_HOLD")],
             ),
             {"l1": 1},
         ),

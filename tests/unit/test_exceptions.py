@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 import msgspec
 import pytest
 from msgspec.structs import replace
 
-from domain.carrier_events import in_time_order
+from domain.carrier_events import ShipmentSubStatus, in_time_order, sub_status
 from domain.exception_rules import (
     CODE_SPECS,
     ExceptionCode,
@@ -26,10 +26,10 @@ from domain.exception_rules import (
 )
 from domain.status import CustomerOrderStatus, derive_customer_status
 from sim.seed import Dataset
+from sources.records import DeliveryWindow, InventoryItem, Order, Ticket, Tracking
 from sources.records import FinancialStatus as Pay
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import HoldReason as H
-from sources.records import InventoryItem, Order, Ticket, Tracking
 from sources.records import ShipmentStatus as S
 from sources.records import TicketStatus as TS
 from tests.support.builders import NOW, fulfillment, line, order
@@ -83,6 +83,8 @@ PARTLY_SHIPPED = replace(PARTLY_SHIPPED, shipments=[parcel(("l1", 1), fo="fo-l1-
 STALLED = {T1: carrier(cp(THU - timedelta(days=1)), cp(THU))}
 STALLED_ABROAD = {T1: carrier(cp(THU - timedelta(days=1)), cp(THU, country="DE"))}
 READY = {T1: carrier(cp(at(-1)), cp(NOW, S.READY_FOR_PICKUP, "AvailableForPickup_001"))}
+# Ready at the pickup point on NOW's day (20 Nov), the time not given.
+READY_ON_20_NOV = {T1: carrier(cp(at(-1)), cp("2026-11-20", S.READY_FOR_PICKUP))}
 # Delivered on NOW's day (date only); a late reversal scan of that morning came after.
 LATE_REVERSAL = {
     T1: carrier(
@@ -94,6 +96,64 @@ LATE_REVERSAL = {
 ATTEMPT = cp(at(0.1), S.DELIVERY_ATTEMPTED, "AttemptFail_001")
 SECOND_ATTEMPT = cp(at(1.1), S.DELIVERY_ATTEMPTED, "AttemptFail_001")
 OFD = cp(at(1), S.OUT_FOR_DELIVERY)
+T2 = "1Z0000000000000002"
+# Two lines in two parcels, T1 and T2, from one closed fulfillment order.
+TWO_PARCELS = order(
+    [line("l1", shipped=1), line("l2", shipped=1)],
+    [fulfillment(FO.CLOSED, lines=("l1", "l2"))],
+    [
+        parcel(("l1", 1), fo="fo-l1-l2"),
+        replace(parcel(("l2", 1), fo="fo-l1-l2"), id=f"sh-{T2}", tracking_number=T2),
+    ],
+)
+DELIVERED_AND_READY = {T1: DELIVERED[T1], T2: replace(READY[T1], tracking_number=T2)}
+DELIVERED_AND_MOVING = {T1: DELIVERED[T1], T2: replace(IN_TRANSIT[T1], tracking_number=T2)}
+
+TICK = timedelta(microseconds=1)
+NEW_YORK, TOKYO = timezone(timedelta(hours=-5)), timezone(timedelta(hours=9))
+# The OMS promises a day: its end in UTC (sim/seed writes 23:59:59Z). NOW + 5 days is
+# Wednesday 25 Nov.
+PROMISED_BY_25_NOV = datetime(2026, 11, 25, 23, 59, 59, tzinfo=UTC)
+
+
+def promised_by(record: Order, latest: datetime) -> Order:
+    """``record`` with its fulfillment orders' promise ending at ``latest``."""
+    fos = [
+        replace(fo, delivery_method=replace(fo.delivery_method, max_delivery_at=latest))
+        for fo in record.fulfillment_orders
+    ]
+    return replace(record, fulfillment_orders=fos)
+
+
+def estimated(tracking: Tracking, earliest: datetime, latest: datetime) -> Tracking:
+    """``tracking`` with the carrier's latest estimate set (destination-local times)."""
+    return replace(
+        tracking, latest_estimated_delivery=DeliveryWindow(earliest=earliest, latest=latest)
+    )
+
+
+def in_storm(subtag: str, status: S = S.EXCEPTION) -> dict[str, Tracking | None]:
+    """A parcel whose latest scan has ``subtag`` and a message that mentions weather."""
+    return {T1: carrier(cp(at(-1)), cp(NOW, status, subtag, "SEVERE WEATHER IN THE AREA"))}
+
+
+SHIPPED_BY_25_NOV = promised_by(SHIPPED, PROMISED_BY_25_NOV)
+# 25 Nov 09:00-20:00 in New York: after the promise's UTC end as an instant, on its day.
+ON_THE_DAY_IN_NEW_YORK = {
+    T1: estimated(
+        IN_TRANSIT[T1],
+        datetime(2026, 11, 25, 9, tzinfo=NEW_YORK),
+        datetime(2026, 11, 25, 20, tzinfo=NEW_YORK),
+    )
+}
+# 26 Nov 06:00-08:00 in Tokyo: before the promise's UTC end as an instant, a day later.
+NEXT_DAY_IN_TOKYO = {
+    T1: estimated(
+        IN_TRANSIT[T1],
+        datetime(2026, 11, 26, 6, tzinfo=TOKYO),
+        datetime(2026, 11, 26, 8, tzinfo=TOKYO),
+    )
+}
 
 # fmt: off
 CASES = [
@@ -114,6 +174,8 @@ CASES = [
     Case("address hold", unshipped_order(FO.ON_HOLD, H.INCORRECT_ADDRESS), E.ADDRESS_ISSUE, (W,)),
     Case("carrier: incorrect address", SHIPPED, E.ADDRESS_ISSUE, (W,),
          {T1: carrier(cp(at(-1)), cp(NOW, S.EXCEPTION, "Exception_007"))}),
+    Case("carrier: incorrect address, in a storm", SHIPPED, E.ADDRESS_ISSUE, (W,),
+         in_storm("Exception_007")),
     Case("carrier address problem solved, then delivered", SHIPPED, E.ADDRESS_ISSUE, (),
          {T1: carrier(cp(at(-1), S.EXCEPTION, "Exception_007"), cp(NOW, S.DELIVERED))}),
     # BACKORDERED
@@ -158,9 +220,20 @@ CASES = [
          {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(6)),
     Case("delivered despite a late estimate", SHIPPED, E.PREDICTED_LATE, (),
          {T1: carrier(cp(NOW, S.DELIVERED), estimate_latest=at(6))}),
+    Case("estimate on the promised day, its evening at the destination", SHIPPED_BY_25_NOV,
+         E.PREDICTED_LATE, (), ON_THE_DAY_IN_NEW_YORK),
+    Case("estimate the day after the promised one, at the destination", SHIPPED_BY_25_NOV,
+         E.PREDICTED_LATE, (W,), NEXT_DAY_IN_TOKYO),
+    Case("promised day not over: PREDICTED_LATE still", SHIPPED, E.PREDICTED_LATE, (W,),
+         {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(5, 12) - TICK),
+    Case("promised day over: LATE instead", SHIPPED, E.PREDICTED_LATE, (),
+         {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(5, 12)),
     # LATE
-    Case("promise passed in transit", SHIPPED, E.LATE, (C,), IN_TRANSIT, now=at(5, 1)),
-    Case("promise not passed yet", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(5)),
+    Case("promised day over in transit", SHIPPED, E.LATE, (C,), IN_TRANSIT, now=at(5, 12)),
+    Case("promised day not over yet", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(5, 12) - TICK),
+    Case("promise's time passed on its day", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(5, 1)),
+    Case("a day's-end promise passed", SHIPPED_BY_25_NOV, E.LATE, (C,), ON_THE_DAY_IN_NEW_YORK,
+         now=PROMISED_BY_25_NOV + timedelta(seconds=1)),
     Case("promise passed, never shipped", unshipped_order(FO.IN_PROGRESS), E.LATE, (C,),
          now=at(6)),
     Case("delivered per carrier", SHIPPED, E.LATE, (), DELIVERED, now=at(6)),
@@ -168,6 +241,10 @@ CASES = [
          now=at(6)),
     Case("carrier unreadable: skipped", SHIPPED, E.LATE, (), now=at(6)),
     Case("waiting at the pickup point", SHIPPED, E.LATE, (), READY, now=at(6)),
+    Case("one parcel delivered, the other at the pickup point", TWO_PARCELS, E.LATE, (),
+         DELIVERED_AND_READY, now=at(6)),
+    Case("one parcel delivered, the other still on its way", TWO_PARCELS, E.LATE, (C,),
+         DELIVERED_AND_MOVING, now=at(6)),
     Case("delivered (date only) despite a late reversal that day", SHIPPED, E.LATE, (),
          LATE_REVERSAL, now=at(6)),
     # CARRIER_DELAY
@@ -175,6 +252,8 @@ CASES = [
          {T1: carrier(cp(at(-1)), cp(NOW, S.EXCEPTION, "Exception_004"))}),
     Case("weather", SHIPPED, E.CARRIER_DELAY, (W,),
          {T1: carrier(cp(at(-1)), cp(NOW, S.IN_TRANSIT, "InTransit_001", "WEATHER DELAY"))}),
+    Case("unforeseen, told as weather", SHIPPED, E.CARRIER_DELAY, (W,), in_storm("Exception_005")),
+    Case("lost in a storm is no delay", SHIPPED, E.CARRIER_DELAY, (), in_storm("Exception_013")),
     Case("unforeseen", SHIPPED, E.CARRIER_DELAY, (W,),
          {T1: carrier(cp(at(-1)), cp(NOW, S.EXCEPTION, "Exception_005"))}),
     Case("customs cleared since", SHIPPED, E.CARRIER_DELAY, (),
@@ -216,6 +295,15 @@ CASES = [
     # PICKUP_NOT_COLLECTED (ready at NOW)
     Case("ready 4.9 days", SHIPPED, E.PICKUP_NOT_COLLECTED, (), READY, now=at(4.9)),
     Case("ready 5 days", SHIPPED, E.PICKUP_NOT_COLLECTED, (W,), READY, now=at(5)),
+    Case("ready on a date only: 5 days from that day's end, not yet", SHIPPED,
+         E.PICKUP_NOT_COLLECTED, (), READY_ON_20_NOV, now=at(5, 12) - TICK),
+    Case("ready on a date only: 5 days from that day's end", SHIPPED, E.PICKUP_NOT_COLLECTED,
+         (W,), READY_ON_20_NOV, now=at(5, 12)),
+    Case("a timed ready scan beside a date-only one of its day counts", SHIPPED,
+         E.PICKUP_NOT_COLLECTED, (W,),
+         {T1: carrier(cp(at(-1)), cp("2026-11-20", S.READY_FOR_PICKUP),
+                      cp(NOW, S.READY_FOR_PICKUP))},
+         now=at(5)),
     Case("carrier: not collected", SHIPPED, E.PICKUP_NOT_COLLECTED, (W,),
          {T1: carrier(cp(NOW, S.READY_FOR_PICKUP), cp(at(1), S.EXCEPTION, "Exception_008"))},
          now=at(1)),
@@ -239,6 +327,8 @@ CASES = [
     Case("lost", SHIPPED, E.LOST_OR_DAMAGED, (C,), LOST),
     Case("damaged", SHIPPED, E.LOST_OR_DAMAGED, (C,),
          {T1: carrier(cp(at(-1)), cp(NOW, S.EXCEPTION, "Exception_012"))}),
+    Case("lost in a storm", SHIPPED, E.LOST_OR_DAMAGED, (C,), in_storm("Exception_013")),
+    Case("damaged in a storm", SHIPPED, E.LOST_OR_DAMAGED, (C,), in_storm("Exception_012")),
     Case("found and delivered", SHIPPED, E.LOST_OR_DAMAGED, (),
          {T1: carrier(cp(at(-1), S.EXCEPTION, "Exception_013"), cp(NOW, S.DELIVERED))}),
     # PARTIAL_SHIPMENT
@@ -300,7 +390,8 @@ def test_detected_at_comes_from_the_source_facts():
     stalled = _one(Case("", SHIPPED, E.STALLED_IN_TRANSIT, (), STALLED, now=at(30)))
     assert stalled.detected_at == THU + timedelta(days=5)  # Tuesday, skipping the weekend
     late = _one(Case("", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(30)))
-    assert late.detected_at == at(5) and late.subject == Subject("order", "o1")
+    assert late.detected_at == at(5, 12)  # the end of the promised day, 25 Nov
+    assert late.subject == Subject("order", "o1")
     customs = {
         T1: carrier(
             cp(at(-2)),
@@ -319,6 +410,30 @@ def test_carrier_evidence_keeps_the_raw_facts():
     assert lost.subject == Subject("shipment", f"sh-{T1}")
     stalled = dict(_one(Case("", SHIPPED, E.STALLED_IN_TRANSIT, (), STALLED, now=at(30))).evidence)
     assert stalled["carrier.last_scan_at"] == THU.isoformat()
+
+
+SUB = ShipmentSubStatus
+
+
+@pytest.mark.parametrize(
+    ("subtag", "alone", "with_weather"),
+    [
+        (None, None, SUB.WEATHER_DELAY),
+        ("InTransit_001", None, SUB.WEATHER_DELAY),  # ordinary progress
+        ("Exception_005", SUB.UNFORESEEN_DELAY, SUB.WEATHER_DELAY),  # weather says which
+        ("Exception_099", SUB.OTHER, SUB.WEATHER_DELAY),  # not in the table
+        ("Exception_004", SUB.CUSTOMS_DELAY, SUB.CUSTOMS_DELAY),
+        ("Exception_007", SUB.INCORRECT_ADDRESS, SUB.INCORRECT_ADDRESS),
+        ("Exception_012", SUB.DAMAGED, SUB.DAMAGED),
+        ("Exception_013", SUB.LOST, SUB.LOST),
+        ("AttemptFail_003", SUB.BUSINESS_CLOSED, SUB.BUSINESS_CLOSED),
+    ],
+)
+def test_a_weather_message_names_the_reason_only_where_the_subtag_does_not(
+    subtag: str | None, alone: ShipmentSubStatus | None, with_weather: ShipmentSubStatus
+):
+    assert sub_status(subtag, "ON ITS WAY") is alone
+    assert sub_status(subtag, "Delayed by severe weather") is with_weather
 
 
 def test_backorder_gives_the_restock_estimate():
@@ -389,7 +504,7 @@ def test_sorted_most_severe_first_then_newest():
         the_order, LOST, stock(-1, sku="SKU-l2"), [ticket(TS.NEW, at(3))], now=at(6)
     )
     assert [(e.code, e.severity, e.detected_at) for e in found] == [
-        (E.LATE, C, at(5)),  # the promise's end
+        (E.LATE, C, at(5, 12)),  # the end of the promised day
         (E.LOST_OR_DAMAGED, C, NOW),
         (E.UNANSWERED_TICKET, W, at(4)),  # a day after the ticket's last update
         (E.BACKORDERED, W, NOW),  # the inventory snapshot

@@ -4,6 +4,7 @@ of the named fulfillment-order status groups."""
 from __future__ import annotations
 
 import pytest
+from msgspec.structs import replace
 
 from domain.eligibility import ALREADY_SHIPPED, cancellable_quantities, change_eligibility
 from domain.progress import (
@@ -20,6 +21,7 @@ from resolvers.types.order import Order
 from sources.cache.through import Cached, Freshness
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import FulfillmentStatus as FS
+from sources.records import LineQuantity
 from tests.support.builders import fulfillment, line, order, shipment
 
 T1, T2 = "1Z0000000000000001", "1Z0000000000000002"
@@ -39,8 +41,13 @@ CASES = [
     ("shipped never exceeds active",
      order([line(ordered=2, cancelled=1)], shipments=[shipment(T1, ("l1", 2))]), (),
      {"l1": (1, 1, 0, 0)}),
-    ("the counter ahead of the shipments",
+    ("the counter ahead of the shipments",  # fo-l1's one unit left in the shipment
      order([line(ordered=3, shipped=2)], shipments=[shipment(T1, ("l1", 1))]), (),
+     {"l1": (3, 2, 0, 0)}),
+    ("the counter ahead of the shipments bounds what is cancellable",
+     order([line(ordered=3, shipped=2)],
+           [replace(fulfillment(), lines=[LineQuantity(line_id="l1", quantity=3)])],
+           [shipment(T1, ("l1", 1))]), (),  # 2 left on fo-l1, 1 unit not shipped per the OMS
      {"l1": (3, 2, 0, 1)}),
     ("carrier-delivered shipment counts as delivered",
      order([line("l1"), line("l2")], [fulfillment(lines=("l1", "l2"))],
@@ -52,6 +59,12 @@ CASES = [
     ("a started fulfillment order cannot be cancelled",
      order([line(ordered=2)], [fulfillment(FO.IN_PROGRESS)]), (),
      {"l1": (2, 0, 0, 0)}),
+    ("units shipped from a fulfillment order no warehouse works on now are not cancellable",
+     order([line(ordered=3, shipped=1)],
+           [replace(fulfillment(FO.ON_HOLD), lines=[LineQuantity(line_id="l1", quantity=2)]),
+            replace(fulfillment(FO.IN_PROGRESS), id="fo-picking")],
+           [shipment(T1, ("l1", 1))]), (),  # shipped from fo-l1, which now holds 1 unit left
+     {"l1": (3, 1, 0, 1)}),
     ("shipments on other lines leave this one alone",
      order([line("l1"), line("l2", ordered=2)], [fulfillment(lines=("l1", "l2"))],
            [shipment(T1, ("l1", 1))]), (),
