@@ -75,7 +75,8 @@ class EventSource(enum.Enum):
 
 
 class EventKind(enum.Enum):
-    """What happened; declared in lifecycle order, which breaks ties at one instant."""
+    """What happened; declared in lifecycle order, which breaks ties between one source's
+    events at one instant (events of several sources there go by source first)."""
 
     PLACED = "PLACED"
     PAID = "PAID"  # the capture, dated at placement: no payment time is kept

@@ -52,7 +52,8 @@ described_enum(
         "the one in force when the wait began, then each move (inventory).",
     },
     name="TimelineEventKind",
-    description="What happened; ties at one instant are listed in this order.",
+    description="What happened; events at one instant are listed by source (`TimelineSource` "
+    "order), then in this order.",
 )
 described_enum(
     timeline.Visibility,
