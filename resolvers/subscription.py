@@ -28,7 +28,7 @@ from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order
 from resolvers.types.order_exceptions import OrderException
 from sources import records
-from sources.events import ChangeEvent, EventType, tracking_key
+from sources.events import ChangeEvent, EventType, new_event_id, tracking_key
 from sources.failures import SourceError
 from sources.resilience import deadline
 
@@ -144,7 +144,10 @@ def _unheard(context: RequestContext, order_id: str) -> ChangeEvent:
     """What stands for the changes the feed may have lost (pub/sub reconnected): one
     to the order, so it is read again."""
     return ChangeEvent(
-        type=EventType.ORDER_UPDATED, occurred_at=context.clock.now(), order_id=order_id
+        type=EventType.ORDER_UPDATED,
+        occurred_at=context.clock.now(),
+        order_id=order_id,
+        id=new_event_id(),
     )
 
 

@@ -2,12 +2,14 @@
 
 Delivered as Standard Webhooks (``POST /webhooks/{source}``, signed over
 ``id.timestamp.body``); the body is one ``ChangeEvent``. ``tags`` names the cache
-entries the change makes stale.
+entries the change makes stale. ``id`` tells one delivery of a change from another
+that says the same (two within one second: senders stamp whole seconds).
 """
 
 from __future__ import annotations
 
 import enum
+import secrets
 
 from sources.records import Instant, Record
 
@@ -36,6 +38,11 @@ class ChangeEvent(Record, frozen=True, kw_only=True):
     tracking_number: str | None = None  # tracking.*, in the sender's letter case
     sku: str | None = None  # inventory.*
     ticket_id: str | None = None  # ticket.*
+    # Which delivery this is: the webhook delivery's id, the one its receiver
+    # de-duplicates by (``sources.webhooks.VerifiedEvent`` sets it, whatever the body
+    # says), or a fresh one (``new_event_id``) for a change the gateway makes itself.
+    # None only in a notice from an instance that predates ids.
+    id: str | None = None
 
     def tags(self) -> list[str]:
         """Cache tags this change invalidates; empty when the event names nothing."""
@@ -47,6 +54,11 @@ class ChangeEvent(Record, frozen=True, kw_only=True):
         if self.type is EventType.INVENTORY_CHANGED:
             return [sku_tag(self.sku)] if self.sku else []
         return [tickets_tag(self.order_id)] if self.order_id else []
+
+
+def new_event_id() -> str:
+    """A fresh id for a change the gateway makes itself (no delivery to take one from)."""
+    return f"og_{secrets.token_hex(16)}"
 
 
 # Every answer read from a list of orders (any tenant's, any filter) is under this tag.

@@ -56,10 +56,18 @@ class WebhookError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class VerifiedEvent:
+    """A delivery taken: its id and its event, which carries that id (``event.id``,
+    set here for every adapter), so what follows the event (the exception queue's
+    claim) tells this delivery from another that says the same."""
+
     # What the receiver claims the delivery by: the same on every retry of one event,
     # and covered by its signature, so a replay cannot make a new one.
     msg_id: str
     event: ChangeEvent
+
+    def __post_init__(self) -> None:
+        if self.event.id != self.msg_id:
+            object.__setattr__(self, "event", msgspec.structs.replace(self.event, id=self.msg_id))
 
 
 TOLERANCE_S = 5 * 60  # Standard Webhooks' timestamp tolerance, used for vendors' too

@@ -25,7 +25,7 @@ from sources.clients.changes import (
     idempotency_key,
 )
 from sources.clients.http import SourceRejected
-from sources.events import ChangeEvent, EventType
+from sources.events import ChangeEvent, EventType, new_event_id
 from sources.resilience import deadline
 
 
@@ -103,7 +103,9 @@ class Subject:
         if self._event is None:
             return None
         kind, order_id, ticket_id = self._event
-        return ChangeEvent(type=kind, occurred_at=now, order_id=order_id, ticket_id=ticket_id)
+        return ChangeEvent(
+            type=kind, occurred_at=now, order_id=order_id, ticket_id=ticket_id, id=new_event_id()
+        )
 
 
 async def mutate(
@@ -184,6 +186,7 @@ def _change_of(outcome: Outcome) -> ChangeEvent | None:
             occurred_at=ticket.updated_at,
             order_id=ticket.order_id,
             ticket_id=ticket.id,
+            id=new_event_id(),
         )
     if outcome.order is not None:
         order = outcome.order
@@ -192,6 +195,7 @@ def _change_of(outcome: Outcome) -> ChangeEvent | None:
             type=EventType.ORDER_CANCELLED if cancelled else EventType.ORDER_UPDATED,
             occurred_at=order.updated_at,
             order_id=order.id,
+            id=new_event_id(),
         )
     return None
 

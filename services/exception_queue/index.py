@@ -1,7 +1,7 @@
 """Keeping the exception queue current, and telling every instance what was raised.
 
 Every instance hears every change event (``CachedUpstreams.on_change``); the first to
-claim an event (``claim_once`` on its fingerprint) evaluates the orders it concerns,
+claim an event (``claim_once`` on its delivery's id) evaluates the orders it concerns,
 in a background worker, so neither the webhook nor the other change listeners wait.
 A periodic sweep (one instance at a time) evaluates the orders changed since its last
 pass and those whose due time has passed, which is how time-based exceptions (LATE,
@@ -284,7 +284,12 @@ class ExceptionIndex:
 
 
 def _claim_key(event: ChangeEvent) -> str:
-    digest = hashlib.sha256(msgspec.json.encode(event)).hexdigest()[:32]
+    """The claim of one delivery of a change: by its id, so two deliveries that say
+    the same (a parcel's two updates within one second) are both evaluated, and a
+    delivery announced again (a retry) is evaluated once. An event without an id (a
+    notice from an instance that predates them) is claimed by its contents."""
+    identity = msgspec.json.encode(event) if event.id is None else event.id.encode()
+    digest = hashlib.sha256(identity).hexdigest()[:32]
     return f"{KEY_PREFIX}:event:{digest}"
 
 

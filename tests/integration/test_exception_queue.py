@@ -31,7 +31,10 @@ from sources.cache.memory_backend import MemoryBackend
 from sources.cache.upstreams import CachedUpstreams
 from sources.events import ChangeEvent, EventType, tracking_tag
 from sources.options import SourceConfig, default_policy
+from sources.records import Order
+from sources.webhooks import generate_secret
 from tests.support.builders import line, order
+from tests.support.deliveries import deliver
 from tests.support.exception_builders import open_line_with_stock
 from tests.support.gateways import (
     FIXED_NOW,
@@ -214,6 +217,91 @@ async def test_a_change_the_store_could_not_serve_is_evaluated_again(
 
         await eventually(backordered, "the waiting order is backordered", timeout_s=10)
         assert backend.blips == 0
+
+
+async def test_two_deliveries_that_say_the_same_are_both_evaluated(
+    make_dataset: MakeDataset,
+) -> None:
+    """Two deliveries for one parcel within a second say the same (senders stamp whole
+    seconds), yet are two changes: the second, sent once the parcel's delivery failed,
+    is evaluated too, not taken for the first one again. An event is claimed by its
+    delivery's id, the one the webhook receiver de-duplicates by."""
+    data = make_dataset()  # its own: the carrier's data changes
+    secret = generate_secret()
+    redis = RedisServer()
+    await redis.start()
+    try:
+        async with await start_cluster(data) as cluster:  # sends no webhooks: the test does
+            settings = settings_for(
+                cluster.urls,
+                cache_url=redis.url,
+                webhook_secrets=[secret],
+                exception_queue=True,
+                exception_sweep_interval_ms=3_600_000,  # no pass catches up meanwhile
+            )
+            gateway = gateway_at(settings)
+            async with in_process_gateway(settings, gateway=gateway) as running:
+                index = gateway.exception_index
+                assert index is not None
+                await eventually(
+                    lambda: index.sweeper.completed == 1, "a sweep", timeout_s=SWEEPER_S
+                )
+                order, number = _queued_in_transit(data, await index.store.every_entry())
+                said = ChangeEvent(
+                    type=EventType.TRACKING_UPDATED,
+                    occurred_at=gateway.clock.now().replace(microsecond=0),
+                    tracking_number=number,
+                )
+
+                async def entry() -> QueueEntry | None:
+                    entries = await index.store.every_entry()
+                    return next((e for e in entries if e.order_id == order.id), None)
+
+                async def evaluated_since(at: datetime) -> bool:
+                    found = await entry()
+                    return found is not None and found.evaluated_at >= at
+
+                sent_at = gateway.clock.now()
+                assert await _taken(running, said, secret, "msg_in_transit")
+                await eventually(
+                    lambda: evaluated_since(sent_at), "the first delivery is evaluated"
+                )
+                url = f"{cluster.urls['carrier']}/admin/trackings/{number}/advance"
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.post(url, json={"status": "DELIVERY_ATTEMPTED"}) as resp,
+                ):
+                    assert resp.status == 200, await resp.text()
+                assert await _taken(running, said, secret, "msg_attempt_failed")
+
+                async def attempted() -> bool:
+                    found = await entry()
+                    codes = [] if found is None else [f.code for f in found.exceptions]
+                    return ExceptionCode.DELIVERY_ATTEMPTED in codes
+
+                await eventually(attempted, "the second delivery is evaluated too", timeout_s=10)
+    finally:
+        await redis.stop()
+
+
+def _queued_in_transit(data: Dataset, entries: list[QueueEntry]) -> tuple[Order, str]:
+    """A queued order whose one parcel is in transit, with no failed attempt yet."""
+    queued = {entry.order_id: entry for entry in entries}
+    for order_id, scenario in data.scenarios.items():
+        entry, candidate = queued.get(order_id), data.orders[order_id]
+        if scenario != "in_transit" or entry is None or len(candidate.shipments) != 1:
+            continue
+        number = candidate.shipments[0].tracking_number
+        codes = {fact.code for fact in entry.exceptions}
+        if number in data.trackings and ExceptionCode.DELIVERY_ATTEMPTED not in codes:
+            return candidate, number
+    raise AssertionError("no queued in-transit order in the data set")
+
+
+async def _taken(running: RunningGateway, event: ChangeEvent, secret: str, msg_id: str) -> bool:
+    """Deliver ``event`` to the carrier's webhook as delivery ``msg_id``: applied?"""
+    status, answer = await deliver(running, "carrier", event, secret, msg_id=msg_id)
+    return status == 200 and answer["status"] == "applied"
 
 
 class ClaimsRefused(MemoryBackend):

@@ -13,7 +13,7 @@ from sim.seed import Dataset
 from sources.adapters.protocols import SourceAdapter
 from sources.events import ChangeEvent
 from sources.records import Order
-from sources.webhooks import WebhookError, sign
+from sources.webhooks import VerifiedEvent, WebhookError, sign
 from tests.support.gateways import RunningGateway
 
 
@@ -38,6 +38,14 @@ async def deliver(
     """Sign ``event`` with ``secret`` (as delivery ``msg_id``, when given) and post it."""
     body = msgspec.json.encode(event)
     return await post_webhook(gateway, source, body, sign(secret, body, msg_id=msg_id))
+
+
+def as_sent(verified: VerifiedEvent) -> ChangeEvent:
+    """The event a verified delivery carries, as its sender said it: checked to carry
+    the delivery's id (what tells it from another delivery that says the same), which
+    is then left out."""
+    assert verified.event.id == verified.msg_id, (verified.event.id, verified.msg_id)
+    return replace(verified.event, id=None)
 
 
 async def refusal(
