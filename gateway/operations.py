@@ -60,17 +60,20 @@ class Operations:
 
     def _context(self, admitted: Admitted) -> RequestContext:
         """The operation's context; this task's upstream calls from here on run under
-        the request deadline (a subscription's first event's) and for its caller."""
+        the request deadline and for its caller (a subscription's first event; each
+        later one starts its own, ``RequestContext.begin_event``)."""
         # The document admission parsed and validated: execution does not redo it.
         PREPARED.set(admitted.analysis.prepared)
         deadline.start(self._deadline_s)
-        _start_caller(admitted.principal)
+        who = _caller_of(admitted.principal)
+        caller.start(who)
         return RequestContext.create(
             self._cached,
             queue=self._queue,
             access=admitted.access,
             live=self._live,
             deadline_s=self._deadline_s,
+            caller=who,  # every later event of a subscription is made for it too
             order_cursors=self._order_cursors,
         )
 
@@ -192,10 +195,10 @@ class Operations:
             )
 
 
-def _start_caller(principal: Principal) -> None:
-    """Upstream calls from here on are made for this key (breakers bound its share);
-    dev mode's one anonymous console is no caller to tell apart."""
-    caller.start(None if principal is INTERNAL_DEV else principal.key_id)
+def _caller_of(principal: Principal) -> str | None:
+    """Whom upstream calls are made for: this key (breakers bound its share); dev
+    mode's one anonymous console is no caller to tell apart."""
+    return None if principal is INTERNAL_DEV else principal.key_id
 
 
 class SubscriptionNotStarted(Exception):

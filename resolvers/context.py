@@ -18,6 +18,7 @@ from sources.cache.backend import IndexPosition
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
 from sources.clock import Clock
+from sources.resilience import caller, deadline
 
 
 class QueueReader(Protocol):
@@ -47,6 +48,7 @@ class RequestContext:
     counts: CacheCounts = field(default_factory=CacheCounts)
     live: LiveFeeds = field(default_factory=LiveFeeds)
     deadline_s: float | None = None  # each subscription event's own deadline
+    caller: str | None = None  # whom its upstream calls are made for (an API key's id)
     order_cursors: Cursors = _OWN_ORDER_CURSORS  # sealed: they carry a source's own cursor
     # A subscription's compiled event completion (resolvers.compiled.compile_events):
     # the event's payload in, its result out; None: graphql-core completes each event.
@@ -61,6 +63,7 @@ class RequestContext:
         access: Access = FULL_ACCESS,
         live: LiveFeeds | None = None,
         deadline_s: float | None = None,
+        caller: str | None = None,
         order_cursors: Cursors = _OWN_ORDER_CURSORS,
     ) -> RequestContext:
         """A fresh context: its loaders (and so its cache keys) carry the caller's tenant."""
@@ -74,6 +77,7 @@ class RequestContext:
             counts=counts,
             live=live or LiveFeeds(),
             deadline_s=deadline_s,
+            caller=caller,
             order_cursors=order_cursors,
         )
 
@@ -94,3 +98,13 @@ class RequestContext:
         self.loaders = Loaders.for_request(
             self.cached, scope=self.access.tenant, counts=self.counts
         )
+
+    def begin_event(self) -> None:
+        """Start one subscription event as a new request: fresh loaders, its own
+        deadline, and its upstream calls made for the subscriber. A transport may run
+        each event in a task of its own (server-sent events do), where neither the
+        deadline nor the caller the first event started is set."""
+        self.renew()
+        if self.deadline_s is not None:
+            deadline.start(self.deadline_s)
+        caller.start(self.caller)

@@ -2,9 +2,15 @@
 changes, through Redis pub/sub) fanned out to this process's subscriptions.
 
 Each subscription holds a :class:`Watch`: a predicate over messages and a small
-queue. A slow subscriber never holds up the others: when its queue is full the
-oldest message is dropped (an order subscription re-reads the order anyway, so
-only the fact that something changed matters).
+queue. A slow subscriber never holds up the others; what happens when its queue is
+full is the watch's to say:
+
+- by default the oldest message is dropped: an order subscription re-reads the order
+  anyway, so only the fact that something changed matters;
+- a ``lossless`` watch (each message a different fact, e.g. another order's raised
+  exceptions) drops nothing silently: it stops watching, and its ``next()`` raises
+  :class:`WatchOverflowed`, so the subscription ends and its client knows to catch up
+  (re-read what the feed summarises) before it watches again.
 """
 
 from __future__ import annotations
@@ -24,28 +30,49 @@ M = TypeVar("M")
 QUEUE_SIZE = 64
 
 
+class WatchOverflowed(Exception):
+    """A lossless watch's subscriber fell more than ``QUEUE_SIZE`` messages behind:
+    the watch has stopped, and what came after is not in it."""
+
+
 class Watch(Generic[M]):
     """One subscription's interest: messages for which ``wants`` is true are queued."""
 
-    def __init__(self, hub: Hub[M], wants: Callable[[M], bool]) -> None:
+    def __init__(self, hub: Hub[M], wants: Callable[[M], bool], *, lossless: bool) -> None:
         self.wants = wants
+        self.overflowed = False
         self._hub = hub
+        self._lossless = lossless
         self._queue: asyncio.Queue[M] = asyncio.Queue(QUEUE_SIZE)
 
     def offer(self, message: M) -> None:
-        if not self.wants(message):
+        if self.overflowed or not self.wants(message):
             return
         if self._queue.full():
+            if self._lossless:  # nothing is dropped silently: the watch ends instead
+                self.overflowed = True
+                self.close()
+                log.warning(
+                    "a live subscriber fell %d messages behind a feed that drops none; "
+                    "ending its subscription",
+                    QUEUE_SIZE,
+                )
+                return
             self._queue.get_nowait()  # the oldest goes: see the module's docstring
             log.warning("a live subscriber is behind; dropped its oldest message")
         self._queue.put_nowait(message)
 
     async def next(self) -> M:
+        """The next message; raises :class:`WatchOverflowed` once a lossless watch
+        overflowed (its queue only fills while its subscriber is busy elsewhere, so it
+        is told as it comes back for more)."""
+        if self.overflowed:
+            raise WatchOverflowed
         return await self._queue.get()
 
     async def next_batch(self) -> list[M]:
         """Wait for one message, then take every message already waiting."""
-        batch = [await self._queue.get()]
+        batch = [await self.next()]
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
@@ -60,9 +87,10 @@ class Hub(Generic[M]):
     def __init__(self) -> None:
         self.watches: set[Watch[M]] = set()
 
-    def watch(self, wants: Callable[[M], bool]) -> Watch[M]:
-        """Start queueing the messages ``wants`` accepts; ``close()`` the watch after."""
-        watch = Watch(self, wants)
+    def watch(self, wants: Callable[[M], bool], *, lossless: bool = False) -> Watch[M]:
+        """Start queueing the messages ``wants`` accepts; ``close()`` the watch after.
+        ``lossless``: end the watch rather than drop a message (the module's docstring)."""
+        watch = Watch(self, wants, lossless=lossless)
         self.watches.add(watch)
         return watch
 

@@ -2,8 +2,11 @@
 
 ``orderUpdated`` first watches the change feed, then reads the order and sends it
 as its first event, so no change falls between what the client saw and what it is
-told next. Every later event re-reads what it sends with fresh loaders, under its
-own deadline, as a new request would.
+told next. ``orderExceptionRaised`` tells each raised announcement once, and never
+drops one silently: a subscriber more than ``QUEUE_SIZE`` announcements behind is
+ended with a retryable ``SUBSCRIBER_BEHIND`` error. Every later event re-reads what
+it sends with fresh loaders, under its own deadline and for the subscriber's key, as
+a new request would (``RequestContext.begin_event``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 
 from domain.queue_entries import RaisedExceptions
 from resolvers import order_facts
 from resolvers.access import EXCEPTION_SCOPES, Access, requires
 from resolvers.client_errors import NOT_FOUND, UserInputError
 from resolvers.context import RequestContext
-from resolvers.live import Watch
+from resolvers.live import QUEUE_SIZE, Watch, WatchOverflowed
 from resolvers.relay import expect_global_id
 from resolvers.types.exception_queue import ExceptionMatch, ExceptionQueueFilter
 from resolvers.types.freshness import DataSource
@@ -30,9 +34,24 @@ from resolvers.types.order_exceptions import OrderException
 from sources import records
 from sources.events import ChangeEvent, EventType, new_event_id, tracking_key
 from sources.failures import SourceError
-from sources.resilience import deadline
 
 log = logging.getLogger("ordergraph.subscriptions")
+
+SUBSCRIBER_BEHIND = "SUBSCRIBER_BEHIND"
+
+
+class SubscriberBehind(GraphQLError):
+    """An ``orderExceptionRaised`` subscriber fell more than ``QUEUE_SIZE`` orders
+    (announcements) behind: its subscription ends here rather than leave some out.
+    The client subscribes again and re-reads ``exceptionQueue``, where every order
+    with open exceptions stands."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"this subscription fell more than {QUEUE_SIZE} announcements behind and "
+            "ended: subscribe again, then re-read exceptionQueue",
+            extensions={"code": SUBSCRIBER_BEHIND, "retryable": True},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +112,10 @@ class Subscription:
     @strawberry.subscription(
         description="Each time an order gains exceptions that meet the filter (the same "
         "as `exceptionQueue`'s), on any instance. A key bound to an account hears of "
-        "that account's orders only; app and partner keys never of internal exceptions.",
+        "that account's orders only; app and partner keys never of internal exceptions. "
+        f"None is left out: a subscriber that falls more than {QUEUE_SIZE} orders behind "
+        "(a burst faster than it reads) is ended with the retryable error "
+        "`SUBSCRIBER_BEHIND`; subscribe again, then re-read `exceptionQueue`.",
         directives=requires(*EXCEPTION_SCOPES),
     )
     async def order_exception_raised(
@@ -122,9 +144,7 @@ async def _updates(context: RequestContext, order_id: str) -> AsyncIterator[Orde
     stop_resync = context.cached.on_resync(lambda: watch.offer(_unheard(context, order_id)))
     try:
         while True:
-            context.renew()
-            if context.deadline_s is not None:
-                deadline.start(context.deadline_s)
+            context.begin_event()
             try:
                 record, order = await _read(context, order_id)
             except SourceError as exc:  # stale-if-error had nothing either: wait for more
@@ -169,13 +189,16 @@ async def _raised(
     """The raised exceptions, told in full as the caller sees the order now; one that
     healed before it could be read is not told."""
     access = context.access
-    watch = context.live.raised.watch(lambda raised: _concerns(raised, access, match))
+    watch = context.live.raised.watch(
+        lambda raised: _concerns(raised, access, match), lossless=True
+    )
     try:
         while True:
-            raised = await watch.next()
-            context.renew()
-            if context.deadline_s is not None:
-                deadline.start(context.deadline_s)
+            try:
+                raised = await watch.next()
+            except WatchOverflowed:
+                raise SubscriberBehind from None
+            context.begin_event()
             wanted = {
                 fact.identity
                 for fact in raised.exceptions

@@ -13,11 +13,16 @@ import pytest
 import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
 
+from domain.queue_entries import RaisedExceptions
 from gateway.app import Components
+from gateway.auth.keys import key_id_in
+from resolvers.live import QUEUE_SIZE
 from resolvers.relay import to_global_id
 from sim.cluster import SimCluster
 from sim.seed import Dataset
+from sources.clients.http import SourceClient
 from sources.records import Order
+from sources.resilience.breaker import CircuitBreaker
 from sources.webhooks import generate_secret
 from tests.support.gateways import (
     FIXED_NOW,
@@ -152,6 +157,33 @@ async def test_server_sent_events_carry_the_same_updates(live):
     assert pushed["data"]["orderUpdated"]["customerStatus"] == "OUT_FOR_DELIVERY"
 
 
+async def test_every_event_of_an_event_stream_calls_the_sources_for_its_key(live, monkeypatch):
+    """Each event is a request of the subscriber's key, the later ones too (an event
+    stream runs each in a task of its own): its upstream calls pass the key's own
+    breaker, and count on the source's shared one as that key's, never in full."""
+    order = _orders_in_transit(live.dataset, TENANT_A)[5]
+    carrier = live.b_state.cached.upstreams.carrier
+    assert isinstance(carrier, SourceClient)
+    breakers, callers = carrier.caller_breakers, []
+    real_of = breakers.of
+
+    def spy(caller: str) -> CircuitBreaker:  # consulted for every call made for a key
+        callers.append(caller)
+        return real_of(caller)
+
+    monkeypatch.setattr(breakers, "of", spy)
+    payload = {"query": ORDER_UPDATED, "variables": {"id": _gid(order)}}
+    async with sse_stream(live.b.url, payload, live.keys["app_a"]) as events:
+        kind, first = await within(events, 5)
+        assert kind == "next" and first["data"]["orderUpdated"]["customerStatus"] == "SHIPPED"
+        callers.clear()
+        await _advance(live, order)  # its tracking is read again, from the carrier
+        kind, pushed = await within(events, 5)
+    assert kind == "next"
+    assert pushed["data"]["orderUpdated"]["customerStatus"] == "OUT_FOR_DELIVERY"
+    assert callers and set(callers) == {key_id_in(live.keys["app_a"])}
+
+
 async def test_a_query_over_sse_is_one_event_then_complete(live):
     order = _orders_in_transit(live.dataset, TENANT_A)[2]
     payload = {
@@ -257,3 +289,38 @@ async def test_a_failed_delivery_raises_an_exception_for_consoles_on_every_insta
     assert codes == ["DELIVERY_ATTEMPTED"]
     assert pushed["exceptions"][0]["customerMessage"]
     assert latency < 2.0
+
+
+async def test_a_raised_burst_beyond_the_buffer_ends_the_subscription_retryably(live):
+    """Each announcement is another order: a subscriber that falls more than the
+    buffer behind is not left to miss some silently, its subscription ends with a
+    retryable SUBSCRIBER_BEHIND (the client subscribes again and re-reads the queue)."""
+    index = live.b_state.exception_index
+    assert index is not None
+    entries = await index.store.every_entry()
+    burst = [
+        RaisedExceptions(
+            order_id=entry.order_id,
+            account_id=entry.account_id,
+            exceptions=entry.exceptions,
+            raised_at=entry.evaluated_at,
+        )
+        for entry in entries[: QUEUE_SIZE + 16]
+    ]
+    assert len(burst) > QUEUE_SIZE  # more than the subscriber's buffer holds
+    hub = live.b_state.live.raised
+    told: list[dict] = []
+    async with ws_client(live.b.url, live.keys["console"]) as console:
+        stream = subscribe(console, "subscription { orderExceptionRaised { order { id } } }", {})
+        first = asyncio.create_task(anext(stream))
+        await eventually(lambda: len(hub.watches) == 1, "the subscription runs", timeout_s=HANG_S)
+        for raised in burst:  # as the feed hands them on, faster than they are read
+            await hub.publish(raised)
+        with pytest.raises(TransportQueryError) as ended:
+            told.append(await asyncio.wait_for(first, HANG_S))
+            while len(told) < len(burst):  # without an end, every one must be told
+                told.append(await within(stream, HANG_S))
+    (error,) = ended.value.errors
+    assert error["extensions"] == {"code": "SUBSCRIBER_BEHIND", "retryable": True}, error
+    assert len(told) < len(burst)
+    assert not hub.watches  # it stopped watching as it fell behind
