@@ -10,7 +10,8 @@ full is the watch's to say:
 - a ``lossless`` watch (each message a different fact, e.g. another order's raised
   exceptions) drops nothing silently: it stops watching, and its ``next()`` raises
   :class:`WatchOverflowed`, so the subscription ends and its client knows to catch up
-  (re-read what the feed summarises) before it watches again.
+  (re-read what the feed summarises) before it watches again. It ends so too when the
+  feed itself may have lost messages (``fall_behind``: pub/sub reconnected).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from domain.queue_entries import RaisedExceptions
 from sources.events import ChangeEvent
@@ -31,8 +32,12 @@ QUEUE_SIZE = 64
 
 
 class WatchOverflowed(Exception):
-    """A lossless watch's subscriber fell more than ``QUEUE_SIZE`` messages behind:
-    the watch has stopped, and what came after is not in it."""
+    """A lossless watch's subscriber fell more than ``QUEUE_SIZE`` messages behind, or
+    the feed may have lost some: the watch has stopped, and what came after is not in
+    it."""
+
+
+_WAKE = object()  # put in an ended watch's queue: a next() waiting on it raises
 
 
 class Watch(Generic[M]):
@@ -50,8 +55,7 @@ class Watch(Generic[M]):
             return
         if self._queue.full():
             if self._lossless:  # nothing is dropped silently: the watch ends instead
-                self.overflowed = True
-                self.close()
+                self._end()
                 log.warning(
                     "a live subscriber fell %d messages behind a feed that drops none; "
                     "ending its subscription",
@@ -62,13 +66,28 @@ class Watch(Generic[M]):
             log.warning("a live subscriber is behind; dropped its oldest message")
         self._queue.put_nowait(message)
 
+    def fall_behind(self) -> None:
+        """Messages may have been lost before they reached this watch (the feed's
+        pub/sub reconnected): a lossless watch ends, as when it overflows."""
+        if self._lossless and not self.overflowed:
+            self._end()
+            if not self._queue.full():
+                self._queue.put_nowait(cast(M, _WAKE))
+
+    def _end(self) -> None:
+        self.overflowed = True
+        self.close()
+
     async def next(self) -> M:
         """The next message; raises :class:`WatchOverflowed` once a lossless watch
-        overflowed (its queue only fills while its subscriber is busy elsewhere, so it
-        is told as it comes back for more)."""
+        ended (it overflows only while its subscriber is busy elsewhere, so it is told
+        as it comes back for more; one waiting is woken when the feed falls behind)."""
         if self.overflowed:
             raise WatchOverflowed
-        return await self._queue.get()
+        message = await self._queue.get()
+        if self.overflowed:
+            raise WatchOverflowed
+        return message
 
     async def next_batch(self) -> list[M]:
         """Wait for one message, then take every message already waiting."""

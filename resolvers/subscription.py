@@ -3,8 +3,9 @@
 ``orderUpdated`` first watches the change feed, then reads the order and sends it
 as its first event, so no change falls between what the client saw and what it is
 told next. ``orderExceptionRaised`` tells each raised announcement once, and never
-drops one silently: a subscriber more than ``QUEUE_SIZE`` announcements behind is
-ended with a retryable ``SUBSCRIBER_BEHIND`` error. Every later event re-reads what
+drops one silently: a subscriber more than ``QUEUE_SIZE`` announcements behind, or
+one whose instance may have missed some (pub/sub reconnected), is ended with a
+retryable ``SUBSCRIBER_BEHIND`` error. Every later event re-reads what
 it sends with fresh loaders, under its own deadline and for the subscriber's key, as
 a new request would (``RequestContext.begin_event``).
 """
@@ -114,8 +115,9 @@ class Subscription:
         "as `exceptionQueue`'s), on any instance. A key bound to an account hears of "
         "that account's orders only; app and partner keys never of internal exceptions. "
         f"None is left out: a subscriber that falls more than {QUEUE_SIZE} orders behind "
-        "(a burst faster than it reads) is ended with the retryable error "
-        "`SUBSCRIBER_BEHIND`; subscribe again, then re-read `exceptionQueue`.",
+        "(a burst faster than it reads), or whose instance may have missed announcements "
+        "(its connection to the other instances was lost), is ended with the retryable "
+        "error `SUBSCRIBER_BEHIND`; subscribe again, then re-read `exceptionQueue`.",
         directives=requires(*EXCEPTION_SCOPES),
     )
     async def order_exception_raised(
@@ -192,6 +194,9 @@ async def _raised(
     watch = context.live.raised.watch(
         lambda raised: _concerns(raised, access, match), lossless=True
     )
+    # Announcements published while pub/sub was away are lost: the subscription ends
+    # as when it falls behind, and the client re-reads the queue.
+    stop_resync = context.cached.on_resync(watch.fall_behind)
     try:
         while True:
             try:
@@ -221,4 +226,5 @@ async def _raised(
             if new:
                 yield OrderExceptionsRaised(order=order, exceptions=new, raised_at=raised.raised_at)
     finally:
+        stop_resync()
         watch.close()

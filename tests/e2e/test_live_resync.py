@@ -5,8 +5,11 @@ order again: the subscriber still gets the order as it is now."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import pytest
+from gql.transport.exceptions import TransportQueryError
 from redis.asyncio import Redis
 
 from resolvers.relay import to_global_id
@@ -14,10 +17,11 @@ from sim.cluster import start_cluster
 from sources.events import ChangeEvent, EventType
 from tests.support.cache_changes import SECRET, shared_cache_settings
 from tests.support.deliveries import deliver, in_transit
-from tests.support.gateways import in_process_gateway, running_gateway
+from tests.support.gateways import gateway_at, in_process_gateway, running_gateway
 from tests.support.live_clients import ORDER_UPDATED, subscribe, within, ws_client
 from tests.support.redis_server import RedisServer
 from tests.support.timing import HANG_S
+from tests.support.waiting import eventually
 
 
 async def test_a_subscriber_gets_a_change_its_instance_did_not_hear(make_dataset):
@@ -56,5 +60,38 @@ async def test_a_subscriber_gets_a_change_its_instance_did_not_hear(make_dataset
                 await admin.execute_command("ACL", "SETUSER", "default", "+subscribe")
                 pushed = await within(updates, HANG_S)
                 assert pushed["orderUpdated"]["customerStatus"] == "OUT_FOR_DELIVERY"
+    finally:
+        await redis.stop()
+
+
+async def test_an_exception_subscriber_whose_instance_may_have_missed_some_is_told(make_dataset):
+    """Raised announcements sent while B's pub/sub was away never reach it, and B
+    cannot know which: each orderExceptionRaised subscription there ends with the
+    retryable SUBSCRIBER_BEHIND, and the client re-reads the queue."""
+    redis = RedisServer()
+    await redis.start()
+    try:
+        async with (
+            await start_cluster(make_dataset(orders=60)) as sim,
+            Redis.from_url(redis.url) as admin,
+        ):
+            settings = shared_cache_settings(sim.urls, redis.url)
+            b_state = gateway_at(settings)
+            async with (
+                running_gateway(settings, gateway=b_state) as b,
+                ws_client(b.url, None) as console,
+            ):
+                raised = subscribe(
+                    console, "subscription { orderExceptionRaised { order { id } } }", {}
+                )
+                ended = asyncio.create_task(anext(raised))
+                hub = b_state.live.raised
+                await eventually(lambda: len(hub.watches) == 1, "the subscription runs")
+                await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+                with pytest.raises(TransportQueryError) as told:
+                    await asyncio.wait_for(ended, HANG_S)
+                (error,) = told.value.errors
+                assert error["extensions"] == {"code": "SUBSCRIBER_BEHIND", "retryable": True}
+                assert not hub.watches
     finally:
         await redis.stop()
