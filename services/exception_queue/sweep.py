@@ -13,12 +13,15 @@ A full pass reads every order instead: the first one (no watermark yet), then on
 every ``full_interval_s`` as a reconciliation (events missed while every instance
 was down, orders the OMS no longer lists); it drops the entries of orders it did not
 list. The sweep's lock is held for the whole interval, not only while it runs, so a
-fleet sweeps about once per interval whatever its size.
+fleet sweeps about once per interval whatever its size; a pass longer than the
+interval (a large OMS's full pass) renews it as it goes, and stops if it lost it, so
+two instances never sweep at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from services.exception_queue.store import KEY_PREFIX, QueueStore, SweepState
 from sources import records
 from sources.adapters.protocols import OrdersAdapter
 from sources.adapters.search import OrderSearch
-from sources.cache.backend import CacheUnavailable, Locks
+from sources.cache.backend import CacheUnavailable, Claim, Locks
 from sources.clock import Clock
 from sources.records import MAX_BATCH
 
@@ -44,6 +47,10 @@ MAX_DUE_PER_PASS = 10_000  # the rest wait for the next pass (earliest first)
 Evaluate = Callable[[Sequence[records.Order], float], Awaitable[None]]  # orders, read at
 # Read these orders by id and evaluate them; the ids the OMS does not know.
 EvaluateIds = Callable[[Sequence[str]], Awaitable[set[str]]]
+
+
+class SweepLockLost(Exception):
+    """The sweep's lock expired under a running pass (another instance may sweep)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,8 @@ class Sweeper:
             try:
                 await self.sweep()
                 retry_s = RETRY_S
+            except SweepLockLost:
+                log.warning("exception queue: the sweep lock expired under a pass; it stopped")
             except CacheUnavailable as exc:
                 wait_s, retry_s = min(retry_s, self.interval_s), retry_s * 2
                 log.warning(
@@ -105,17 +114,37 @@ class Sweeper:
 
     async def sweep(self) -> bool:
         """One sweep, unless another instance swept within the interval; whether it ran.
-        Raises :class:`CacheUnavailable` when the store (its lock included) cannot answer."""
+        Raises :class:`CacheUnavailable` when the store (its lock included) cannot answer,
+        :class:`SweepLockLost` when another instance took the lock meanwhile."""
         claim = await self._backend.claim_once(LOCK_KEY, self.interval_s)
         if claim is None:
             return False
         try:
-            self.last = await self._sweep()
+            self.last = await self._held(claim)
         except BaseException:
             await self._backend.release_claim(claim)  # another may try at once
             raise
         self.completed += 1
         return True
+
+    async def _held(self, claim: Claim) -> PassReport:
+        """A pass while ``claim`` holds the lock: renewed for an interval every third of
+        one, and once more as the pass ends (the next pass is an interval away); the
+        pass stops as soon as a renewal finds the lock gone."""
+        every_s = self.interval_s / 3
+        swept = asyncio.ensure_future(self._sweep())
+        try:
+            while not (await asyncio.wait({swept}, timeout=every_s))[0]:
+                if not await self._backend.renew_claim(claim, self.interval_s):
+                    raise SweepLockLost()
+            report = swept.result()
+            with contextlib.suppress(CacheUnavailable):  # else it lapses an interval sooner
+                await self._backend.renew_claim(claim, self.interval_s)
+            return report
+        finally:
+            if not swept.done():
+                swept.cancel()
+                await asyncio.gather(swept, return_exceptions=True)
 
     async def _sweep(self) -> PassReport:
         started = self._clock.now()

@@ -124,6 +124,13 @@ class Locks(Protocol):
         and reports none held, and the caller does the work itself."""
         ...
 
+    async def renew_claim(self, claim: Claim, ttl_s: float) -> bool:
+        """Hold ``claim``'s keys ``ttl_s`` from now if it still holds every one of them:
+        whether it did. One that expired or was taken over meanwhile is not renewed.
+        Raises :class:`CacheUnavailable` when the backend cannot answer: the caller
+        then cannot count on the claim."""
+        ...
+
     async def release_claim(self, claim: Claim) -> None:
         """Give up those of ``claim``'s keys it still holds, so another may claim them
         at once, and announce the release of a lease someone waits for (see

@@ -154,6 +154,16 @@ class MemoryBackend:
         held = tuple(key for key, ok in zip(keys, taken, strict=True) if ok)
         return Claim(token, held), [not ok for ok in taken]
 
+    async def renew_claim(self, claim: Claim, ttl_s: float) -> bool:
+        now = time.monotonic()
+        token = claim.token.encode()
+        entries = [self._live(key, now) for key in claim.keys]
+        if not all(entry is not None and entry.value == token for entry in entries):
+            return False
+        for key in claim.keys:
+            self._put(key, token, ttl_s, now)
+        return True
+
     async def release_claim(self, claim: Claim) -> None:
         now = time.monotonic()
         released = []

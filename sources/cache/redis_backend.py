@@ -132,6 +132,17 @@ return taken
 
 # KEYS: lock keys; ARGV[1]: the holder's token; ARGV[2]: the channel on which the
 # release of locks someone waits for is announced (a JSON array of their keys).
+_RENEW_LOCKS = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) ~= ARGV[1] then
+    return 0
+  end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return 1
+"""
 _RELEASE_LOCKS = """
 local released = 0
 local waited = {}
@@ -238,6 +249,7 @@ class RedisBackend:
         self._invalidate_script = client.register_script(_INVALIDATE_TAGS)
         self._set_many_script = client.register_script(_SET_MANY)
         self._lease_script = client.register_script(_LEASE)
+        self._renew_script = client.register_script(_RENEW_LOCKS)
         self._release_script = client.register_script(_RELEASE_LOCKS)
         self._take_script = client.register_script(_TAKE_TOKENS)
         self._index_put_script = client.register_script(_INDEX_PUT)
@@ -332,6 +344,16 @@ class RedisBackend:
             return Claim(token, ()), [False] * len(keys)
         held = tuple(key for key, flag in zip(keys, taken, strict=True) if flag)
         return Claim(token, held), [not flag for flag in taken]
+
+    async def renew_claim(self, claim: Claim, ttl_s: float) -> bool:
+        if not claim.keys:
+            return False
+        renewed = await self._redis.run(
+            lambda: self._renew_script(keys=list(claim.keys), args=[claim.token, _ms(ttl_s)]),
+            0,
+            strict=True,
+        )
+        return bool(renewed)
 
     async def release_claim(self, claim: Claim) -> None:
         if not claim.keys:

@@ -125,6 +125,25 @@ async def test_claim_once_has_one_holder_until_released_or_expired(backend: Cach
     assert await backend.claim_once("claim:a", 0.1) is not None  # expired
 
 
+async def test_a_claim_is_renewed_only_while_its_holder_holds_it(backend: CacheBackend) -> None:
+    claim = await backend.claim_once("claim:r", 0.2)
+    assert claim is not None
+    assert await backend.renew_claim(claim, 10)  # held: now for 10 s from here
+    await asyncio.sleep(0.3)  # past the TTL it was claimed with
+    assert await backend.claim_once("claim:r", 10) is None  # renewed: still held
+    assert not await backend.renew_claim(Claim("not-the-token", ("claim:r",)), 10)
+    await backend.release_claim(claim)
+    assert not await backend.renew_claim(claim, 10)  # released: not brought back
+    other = await backend.claim_once("claim:r", 10)
+    assert other is not None
+    assert not await backend.renew_claim(claim, 10)  # taken over: not its own any more
+    assert await backend.renew_claim(other, 10)
+    lapsing = await backend.claim_once("claim:e", 0.1)
+    assert lapsing is not None
+    await asyncio.sleep(0.15)
+    assert not await backend.renew_claim(lapsing, 10)  # expired
+
+
 async def test_concurrent_claims_have_one_winner(backend: CacheBackend) -> None:
     claims = await asyncio.gather(*(backend.claim_once("claim:race", 10) for _ in range(20)))
     assert sum(claim is not None for claim in claims) == 1
