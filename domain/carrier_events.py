@@ -104,13 +104,12 @@ def in_time_order(checkpoints: list[Checkpoint]) -> list[TimedCheckpoint]:
 
     Unparsable times are dropped rather than failing the whole tracking record.
     """
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[Checkpoint] = set()  # the same in every field: two scans at two hubs are two
     timed: list[TimedCheckpoint] = []
     for checkpoint in checkpoints:
-        key = (checkpoint.time, checkpoint.status.value, checkpoint.message)
-        if key in seen:
+        if checkpoint in seen:
             continue
-        seen.add(key)
+        seen.add(checkpoint)
         try:
             moment, date_only = carrier_time(checkpoint.time)
         except ValueError:

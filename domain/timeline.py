@@ -337,8 +337,9 @@ def _carrier_events(
         for timed in in_time_order(tracking.checkpoints):
             checkpoint = timed.checkpoint
             # Content, not position, names a checkpoint: a late, earlier event must not
-            # renumber the ones a client has already paged past.
-            identity = f"{checkpoint.time}|{checkpoint.status.value}|{checkpoint.message}"
+            # renumber the ones a client has already paged past. Its place and subtag
+            # too: the same message on one day at two hubs is two scans.
+            identity = repr(checkpoint)
             yield TimelineEvent(
                 at=timed.occurred_at,
                 source=EventSource.CARRIER,

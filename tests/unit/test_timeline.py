@@ -279,6 +279,24 @@ def test_carrier_checkpoints_sorted_deduplicated_and_date_only_kept():
     assert [e.kind for e in events][:4] == [K.PLACED, K.PAID, K.TRACKING, K.SHIPPED]
 
 
+def test_the_same_scan_at_two_hubs_on_one_day_is_two_events():
+    """Only a checkpoint the same in every field is a duplicate: a date-only arrival
+    scan at two hubs on one day, in the carrier's same words, is two scans."""
+    at_reno, at_sparks = (
+        msgspec.structs.replace(
+            checkpoint("2026-11-20", message="ARRIVED AT FACILITY"),
+            location=CheckpointLocation(city=city, region="NV", country_code="US"),
+        )
+        for city in ("Reno", "Sparks")
+    )
+    carrier = _carrier(build_timeline(SHIPPED, _feed(at_reno, at_sparks, at_reno), None))
+    assert sorted(e.message for e in carrier) == [  # one instant: ordered by key
+        "ARRIVED AT FACILITY (Reno, NV)",
+        "ARRIVED AT FACILITY (Sparks, NV)",
+    ]
+    assert len({e.key for e in carrier}) == 2
+
+
 def test_carrier_message_names_the_place():
     scan = msgspec.structs.replace(
         checkpoint("2026-11-20T22:00:00Z", message="ARRIVAL SCAN"),
