@@ -14,8 +14,8 @@ every ``full_interval_s`` as a reconciliation (events missed while every instanc
 was down, orders the OMS no longer lists); it drops the entries of orders it did not
 list. The sweep's lock is held for the whole interval, not only while it runs, so a
 fleet sweeps about once per interval whatever its size; a pass longer than the
-interval (a large OMS's full pass) renews it as it goes, and stops if it lost it, so
-two instances never sweep at once.
+interval (a large OMS's full pass) renews it as it goes, and stops if another
+instance took it meanwhile, so two instances never sweep at once.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ class Sweeper:
     async def _held(self, claim: Claim) -> PassReport:
         """A pass while ``claim`` holds the lock: renewed for an interval every third of
         one, and once more as the pass ends (the next pass is an interval away); the
-        pass stops as soon as a renewal finds the lock gone."""
+        pass stops as soon as a renewal finds another instance holding the lock (one
+        that lapsed, a renewal late on a busy loop, and that no one took is held again)."""
         every_s = self.interval_s / 3
         swept = asyncio.ensure_future(self._sweep())
         try:

@@ -125,10 +125,11 @@ class Locks(Protocol):
         ...
 
     async def renew_claim(self, claim: Claim, ttl_s: float) -> bool:
-        """Hold ``claim``'s keys ``ttl_s`` from now if it still holds every one of them:
-        whether it did. One that expired or was taken over meanwhile is not renewed.
-        Raises :class:`CacheUnavailable` when the backend cannot answer: the caller
-        then cannot count on the claim."""
+        """Hold ``claim``'s keys ``ttl_s`` from now unless another holds one of them:
+        whether it could. A key that expired meanwhile and that no one took is taken
+        again (no one else held it in between); one taken over is not. Raises
+        :class:`CacheUnavailable` when the backend cannot answer: the caller then
+        cannot count on the claim."""
         ...
 
     async def release_claim(self, claim: Claim) -> None:

@@ -158,7 +158,7 @@ class MemoryBackend:
         now = time.monotonic()
         token = claim.token.encode()
         entries = [self._live(key, now) for key in claim.keys]
-        if not all(entry is not None and entry.value == token for entry in entries):
+        if any(entry is not None and entry.value != token for entry in entries):
             return False
         for key in claim.keys:
             self._put(key, token, ttl_s, now)

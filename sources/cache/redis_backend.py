@@ -134,12 +134,13 @@ return taken
 # release of locks someone waits for is announced (a JSON array of their keys).
 _RENEW_LOCKS = """
 for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) ~= ARGV[1] then
+  local holder = redis.call('GET', key)
+  if holder and holder ~= ARGV[1] then
     return 0
   end
 end
 for _, key in ipairs(KEYS) do
-  redis.call('PEXPIRE', key, ARGV[2])
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 end
 return 1
 """
