@@ -515,13 +515,16 @@ def _unpaid(f: _Facts) -> Iterator[OrderException]:
     )
 
 
+_Short = list[tuple[OrderLine, InventoryLevel]]  # lines short of stock, each at its level
+
+
 def short_lines(
     order: Order,
     fo: FulfillmentOrder,
     unshipped: Mapping[str, int],
     stock: Mapping[str, InventoryItem | None],
     limits: Thresholds,
-) -> list[tuple[OrderLine, InventoryLevel]]:
+) -> _Short:
     """(line, level) of ``fo``'s lines with units still to ship (``unshipped``: line id
     -> units) whose stock at its location is at or below
     ``limits.backorder_available_at_most``: the lines the BACKORDERED exception names
@@ -539,23 +542,38 @@ def short_lines(
 
 
 def _backordered(f: _Facts) -> Iterator[OrderException]:
-    """An out-of-stock hold (per FO) or, without one, each unshipped line with no stock."""
+    for subject, detected_at, evidence, short in _backorders(f):
+        yield _backorder(f.now, subject, detected_at, evidence, short)
+
+
+def _backorders(
+    f: _Facts,
+) -> Iterator[tuple[Subject, datetime, list[tuple[str, str | None]], _Short]]:
+    """An out-of-stock hold (per FO) or, without one, each unshipped line with no
+    stock: what each BACKORDERED is about, since when, its evidence and its lines."""
     for fo in f.live_fos:
         short = short_lines(f.order, fo, f.unshipped.get(fo.id, {}), f.stock, f.limits)
         hold = next((h for h in fo.holds if h.reason is HoldReason.INVENTORY_OUT_OF_STOCK), None)
         if hold is not None:
-            held = _hold_evidence(fo, hold)
-            yield _backorder(Subject("fulfillment_order", fo.id), hold.held_at, held, short)
+            yield Subject("fulfillment_order", fo.id), hold.held_at, _hold_evidence(fo, hold), short
         else:
             for line, level in short:
-                yield _backorder(Subject("line", line.id), level.as_of, [], [(line, level)])
+                yield Subject("line", line.id), level.as_of, [], [(line, level)]
+
+
+def _restock_at(short: _Short) -> datetime | None:
+    """The latest expected restock among ``short``'s lines that give one."""
+    return max(
+        (lv.incoming_expected_at for *_, lv in short if lv.incoming_expected_at), default=None
+    )
 
 
 def _backorder(
+    now: datetime,
     subject: Subject,
     detected_at: datetime,
     evidence: list[tuple[str, str | None]],
-    short: list[tuple[OrderLine, InventoryLevel]],
+    short: _Short,
 ) -> OrderException:
     facts = [*evidence]
     for line, level in short:
@@ -567,12 +585,10 @@ def _backorder(
             ("inventory.incoming_expected_at", _iso(level.incoming_expected_at)),
             ("inventory.as_of", _iso(level.as_of)),
         ]
-    restock = max(
-        (lv.incoming_expected_at for *_, lv in short if lv.incoming_expected_at), default=None
-    )
+    restock = _restock_at(short)
     message = "An item in your order is temporarily out of stock. " + (
         f"It should be back in stock around {customer_day(restock)}, and we'll send it then."
-        if restock
+        if restock and restock > now  # a date gone by is no promise to repeat
         else "We'll send it as soon as it's back."
     )
     return _exception(ExceptionCode.BACKORDERED, subject, detected_at, facts, message)
@@ -1123,6 +1139,9 @@ def _thresholds(f: _Facts) -> Iterator[datetime]:
     for ticket in f.tickets or ():
         if (due := _reply_due(f, ticket)) is not None:
             yield due
+    for *_, short in _backorders(f):
+        if (restock := _restock_at(short)) is not None:
+            yield restock  # a BACKORDERED message stops naming a day gone by
 
 
 def order_health(exceptions: Iterable[OrderException], *, include_internal: bool = False) -> Health:

@@ -54,8 +54,10 @@ def _levels(stock: InventoryAvailability) -> list[InventoryLevel]:
 
 
 def _next_restock(stock: InventoryAvailability) -> datetime | None:
+    """The earliest expected arrival still ahead: a date that has passed with the stock
+    still incoming is late, not next (and must not hide another location's)."""
     due = [lv.incoming_expected_at for lv in stock.record.levels if lv.incoming > 0]
-    return min((at for at in due if at), default=None)
+    return min((at for at in due if at and at >= stock.now), default=None)
 
 
 @built_on_read(
@@ -82,8 +84,9 @@ class InventoryAvailability:
         description="True when `available` is above 0 (derived by the gateway)."
     )
     next_restock_at: datetime | None = strawberry.field(
-        description="The earliest expected arrival of incoming stock, if any is due "
-        "(inventory time, with the offset the source gives)."
+        description="The earliest expected arrival of incoming stock still ahead (inventory "
+        "time, with the offset the source gives); null when none is, or when every date "
+        "given has passed with the stock still incoming (it is late: see `locations`)."
     )
     as_of: datetime = strawberry.field(
         description="The oldest location snapshot behind these figures (inventory time)."
@@ -93,13 +96,15 @@ class InventoryAvailability:
     )
 
     record: strawberry.Private[records.InventoryItem]
+    now: strawberry.Private[datetime]  # what "ahead" is measured from
 
-    def __init__(self, item: records.InventoryItem) -> None:
+    def __init__(self, item: records.InventoryItem, now: datetime) -> None:
         self.record = item
+        self.now = now
         self.sku = item.sku
 
     @classmethod
-    def from_record(cls, item: records.InventoryItem) -> InventoryAvailability:
-        """The SKU's stock as a graph object; each total, and each location, is worked
-        out only when a query reads it."""
-        return cls(item)
+    def from_record(cls, item: records.InventoryItem, now: datetime) -> InventoryAvailability:
+        """The SKU's stock as a graph object at ``now``; each total, and each location,
+        is worked out only when a query reads it."""
+        return cls(item, now)

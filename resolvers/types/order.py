@@ -63,7 +63,7 @@ _AVAILABILITY: LoaderField[LineItem, records.InventoryItem, InventoryAvailabilit
     loader=lambda loaders: loaders.inventory_by_sku,
     key=lambda line: line.sku,
     convert=lambda line, item, context: (
-        None if item is None else InventoryAvailability.from_record(item)
+        None if item is None else InventoryAvailability.from_record(item, context.clock.now())
     ),
 )
 _TRACKING: LoaderField[Shipment, records.Tracking, Tracking] = LoaderField(

@@ -443,6 +443,12 @@ def test_backorder_gives_the_restock_estimate():
     assert ("oms.hold.reason", "INVENTORY_OUT_OF_STOCK") in found.evidence
     no_stock = _one(CASE["out-of-stock hold, inventory unreadable"])
     assert "around" not in (no_stock.customer_message or "")
+    # The restock date passed with the stock still incoming: no past day is promised.
+    late = _one(CASE["out-of-stock hold"]._replace(now=at(15)))
+    assert late.customer_message == (
+        "An item in your order is temporarily out of stock. We'll send it as soon as it's back."
+    )
+    assert ("inventory.incoming_expected_at", at(14).isoformat()) in late.evidence
     line_short = _one(CASE["oversold unshipped line"])
     assert line_short.subject == Subject("line", "l1") and line_short.detected_at == NOW
 

@@ -25,6 +25,8 @@ from resolvers.schema import PreparedDocument, build_schema
 from sim.seed import Dataset
 from sources.cache.through import CacheCounts, Cached, Freshness
 from sources.failures import SourceError
+from tests.support.clocks import ManualClock
+from tests.support.gateways import FIXED_NOW
 
 SCHEMA = build_schema()
 SCOPES = ScopeMap(SCHEMA)
@@ -66,7 +68,8 @@ def sources(dataset: Dataset) -> dict[str, Source]:
 def context(found: dict[str, Source], scopes: frozenset[str] = FULL_ACCESS.scopes) -> Any:
     loaders = Loaders(**{name: DataLoader(source.load) for name, source in found.items()})
     access = SCOPES.access("*", scopes, internal=True)
-    return SimpleNamespace(access=access, counts=CacheCounts(), loaders=loaders)
+    clock = ManualClock(FIXED_NOW)
+    return SimpleNamespace(access=access, counts=CacheCounts(), loaders=loaders, clock=clock)
 
 
 async def compiled(found: dict[str, Source], variables: dict[str, Any], scopes: frozenset[str]):
