@@ -82,8 +82,9 @@ class Collector:
         self, type_: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
     ) -> Grouped:
         grouped: Grouped = {}
-        for selection_set in selection_sets:
-            self._collect(type_, selection_set, grouped, set())
+        visited: set[str] = set()  # across the sets, as graphql-core: a fragment spread
+        for selection_set in selection_sets:  # under two merged fields is collected once
+            self._collect(type_, selection_set, grouped, visited)
         return grouped
 
     def subfields(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> Grouped:

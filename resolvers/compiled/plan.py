@@ -589,7 +589,10 @@ def object_runner(
         try:
             for key, execute, attribute, plain, small_int, names, loaded in fields:
                 if attribute is not None:
-                    value: Any = getattr(source, attribute, _MISSING)
+                    try:
+                        value: Any = getattr(source, attribute, _MISSING)
+                    except Exception:  # a field built on read that failed: ``execute``
+                        value = _MISSING  # reads it again, its error located at it
                     kind = type(value)
                     if kind in plain or (small_int and kind is int and -MAX_INT <= value < MAX_INT):
                         results[key] = value

@@ -107,6 +107,18 @@ def test_fragments_on_an_interface_apply_to_each_implementation():
     assert list(collector.subfields(line, [node])) == ["id", "sku"]  # type: ignore[arg-type]
 
 
+def test_a_fragment_under_two_merged_fields_is_collected_once():
+    """As graphql-core collects it: an error inside it is located once, not once for
+    each field the fragment is spread under."""
+    document = parse(
+        '{ o: order(id: "x") { ...F } o: order(id: "x") { ...F } } fragment F on Order { number }'
+    )
+    collector = Collector(SCHEMA._schema, fragments_of(document), {})
+    merged = list(document.definitions[0].selection_set.selections)  # type: ignore[attr-defined]
+    order = SCHEMA._schema.get_type("Order")
+    assert len(collector.subfields(order, merged)["number"]) == 1  # type: ignore[arg-type]
+
+
 ALIKE = [
     # a non-null root field that fails nulls the whole answer; its error keeps its path
     ("{ orders(first: 0) { nodes { id } } }", None),

@@ -22,6 +22,7 @@ from resolvers.compiled import execute_compiled
 from resolvers.loaders import Loaders
 from resolvers.relay import to_global_id
 from resolvers.schema import PreparedDocument, build_schema
+from resolvers.types.inventory import InventoryAvailability
 from sim.seed import Dataset
 from sources.cache.through import CacheCounts, Cached, Freshness
 from sources.failures import SourceError
@@ -134,6 +135,30 @@ async def test_answers_equal_the_reference_executors_with_a_failing_source_and_s
     codes = {error["extensions"]["code"] for error in errors}
     assert codes == {"UNAUTHORIZED_FIELD", "SOURCE_UNAVAILABLE"}
     assert all(order["tickets"] is None for order in data_["nodes"])
+
+
+async def test_a_field_built_on_read_that_fails_is_null_at_its_path_as_in_the_reference(
+    data, monkeypatch
+):
+    """Its error is the field's, located at it, and the null goes only as far as its
+    nearest nullable parent (``available`` is non-null: ``availability``)."""
+
+    def fails(stock: InventoryAvailability) -> int:
+        raise ValueError("a builder's bug")
+
+    monkeypatch.setattr(InventoryAvailability.__dict__["available"], "_build", fails)
+    variables = {"ids": order_ids(data)}
+    answers = []
+    for executor in (compiled, reference):
+        data_, errors = answer(await executor(sources(data), variables, FULL_ACCESS.scopes))
+        for error in errors:
+            error["extensions"].pop("correlationId", None)
+        answers.append((data_, errors))
+    assert answers[0] == answers[1]
+    data_, errors = answers[0]
+    assert errors and {tuple(e["path"][-2:]) for e in errors} == {("availability", "available")}
+    lines = [line for order in data_["nodes"] for line in order["lineItems"]]
+    assert lines and all(line["sku"] and line["availability"] is None for line in lines)
 
 
 async def test_a_field_the_caller_may_not_read_loads_nothing(data):
