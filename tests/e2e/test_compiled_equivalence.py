@@ -120,7 +120,7 @@ def _normalised(body: Any) -> Any:
     """The answer without what differs by design: an internal error's correlation id,
     the time a timed-out call was given (what was left of the request's deadline), the
     cache counters, and the rate budget left (it refills with the time between the two
-    requests)."""
+    requests), in the answer's extensions and in an error's alike."""
     if not isinstance(body, dict):
         return body
     for error in body.get("errors") or ():
@@ -129,12 +129,17 @@ def _normalised(body: Any) -> Any:
             extensions["correlationId"] = "<id>"
         if extensions.get("code") == "SOURCE_TIMEOUT":
             error["message"] = re.sub(r"[0-9]+ ms", "<n> ms", error["message"])
+        _mask_budget(extensions)
     # what each gateway's own cache held (an entry may expire between the two requests)
     (body.get("extensions") or {}).pop("cache", None)
-    throttle = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus")
+    _mask_budget(body.get("extensions") or {})
+    return body
+
+
+def _mask_budget(extensions: dict[str, Any]) -> None:
+    throttle = (extensions.get("cost") or {}).get("throttleStatus")
     if isinstance(throttle, dict) and "currentlyAvailable" in throttle:
         throttle["currentlyAvailable"] = "<refilling>"
-    return body
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> str:
