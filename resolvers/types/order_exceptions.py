@@ -19,7 +19,8 @@ described_enum(
         "payment (OMS).",
         "FRAUD_REVIEW": "Held for fraud review (OMS); internal.",
         "ADDRESS_ISSUE": "The address must be confirmed (OMS hold or carrier sub-status).",
-        "BACKORDERED": "Out of stock (OMS hold or inventory), with the restock date when known.",
+        "BACKORDERED": "Out of stock (OMS hold or inventory), with the restock date while it "
+        "is still ahead.",
         "WAREHOUSE_DELAY": "Not shipped within the ship-by time after placement (OMS).",
         "NOT_PICKED_UP_BY_CARRIER": "Label created but never scanned by the carrier: "
         "WARNING after 2 days, CRITICAL after 5.",
