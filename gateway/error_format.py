@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, ValueNode
 
-from sources.failures import SourceError
+from sources.failures import BAD_USER_INPUT, SourceError
 
 log = logging.getLogger("ordergraph.errors")
 
@@ -48,10 +48,16 @@ def format_error(error: GraphQLError, *, suggestions: bool) -> dict[str, Any]:
         formatted["extensions"] = {"code": INTERNAL_ERROR, "correlationId": correlation_id}
     elif not (error.extensions or {}).get("code"):
         code = PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else VALIDATION_FAILED
-        if error.path is not None:
-            code = INTERNAL_ERROR  # an execution error without a code of its own
+        if error.path is not None:  # an execution error without a code of its own: a
+            # bug, unless graphql-core refused an argument's value as it ran (it points
+            # at the value: a null variable in a non-null place, where a default stood)
+            code = BAD_USER_INPUT if _at_values(error) else INTERNAL_ERROR
         formatted["extensions"] = {**(error.extensions or {}), "code": code}
     return formatted
+
+
+def _at_values(error: GraphQLError) -> bool:
+    return bool(error.nodes) and all(isinstance(node, ValueNode) for node in error.nodes or ())
 
 
 def in_answer_order(errors: Sequence[GraphQLError], data: Any) -> list[GraphQLError]:

@@ -249,6 +249,23 @@ async def test_the_simulated_oms_answers_400_to_a_cursor_with_a_naive_timestamp(
     assert body["code"] == "BAD_REQUEST" and "cursor" in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($n: Int = 5) { orders(first: $n) { nodes { id } } }", {"n": None}),
+        ('query($id: ID = "T3JkZXI6b3JkXzE") { order(id: $id) { id } }', {"id": None}),
+    ],
+)
+async def test_a_null_variable_where_a_default_stood_is_the_callers_error(served, query, variables):
+    """Valid GraphQL (a defaulted variable may fill a non-null argument), but null is
+    no value there: graphql-core refuses the argument as it runs, and that is the
+    caller's input, not an internal error."""
+    body = await served.query(query, variables)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "Internal error" not in error["message"]
+
+
 # --- orderCancel lines: checked against the order before the OMS is asked -----------
 
 
