@@ -45,13 +45,13 @@ class Watch(Generic[M]):
 
     def __init__(self, hub: Hub[M], wants: Callable[[M], bool], *, lossless: bool) -> None:
         self.wants = wants
-        self.overflowed = False
+        self.ended = False  # a lossless watch that overflowed or fell behind
         self._hub = hub
         self._lossless = lossless
         self._queue: asyncio.Queue[M] = asyncio.Queue(QUEUE_SIZE)
 
     def offer(self, message: M) -> None:
-        if self.overflowed or not self.wants(message):
+        if self.ended or not self.wants(message):
             return
         if self._queue.full():
             if self._lossless:  # nothing is dropped silently: the watch ends instead
@@ -69,23 +69,23 @@ class Watch(Generic[M]):
     def fall_behind(self) -> None:
         """Messages may have been lost before they reached this watch (the feed's
         pub/sub reconnected): a lossless watch ends, as when it overflows."""
-        if self._lossless and not self.overflowed:
+        if self._lossless and not self.ended:
             self._end()
             if not self._queue.full():
                 self._queue.put_nowait(cast(M, _WAKE))
 
     def _end(self) -> None:
-        self.overflowed = True
+        self.ended = True
         self.close()
 
     async def next(self) -> M:
         """The next message; raises :class:`WatchOverflowed` once a lossless watch
         ended (it overflows only while its subscriber is busy elsewhere, so it is told
         as it comes back for more; one waiting is woken when the feed falls behind)."""
-        if self.overflowed:
+        if self.ended:
             raise WatchOverflowed
         message = await self._queue.get()
-        if self.overflowed:
+        if self.ended:
             raise WatchOverflowed
         return message
 
