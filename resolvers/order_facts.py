@@ -213,14 +213,16 @@ async def ticket_comments(
 async def with_comments(
     tickets: list[records.Ticket] | None, context: RequestContext
 ) -> list[records.Ticket] | None:
-    """``tickets`` with the comments their source reads apart, in one batch; a ticket
-    whose comments cannot be read keeps none (as a failing source tells nothing)."""
+    """``tickets`` with the comments their source reads apart, in one batch; the
+    failure of a read is raised (a ticket without its comments would tell less than it
+    has, as if nothing was said)."""
     keys = records.read_apart(tickets or ())
     if not tickets or not keys:
         return tickets
     found = await settle(context.loaders.comments_by_ticket, keys)
-    read = {key: (c.value or []) if isinstance(c, Cached) else None for key, c in found.items()}
-    return records.with_comments(tickets, read)
+    if (failure := _failure(found)) is not None:
+        raise failure
+    return records.with_comments(tickets, {key: c.value or [] for key, c in found.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -549,7 +549,9 @@ class Order(Node):
         ] = None,
     ) -> TimelineConnection | None:
         facts = await self._facts(info, "Order.timeline")
-        tickets = await order_facts.with_comments(facts.tickets, info.context)
+        tickets = facts.tickets
+        if info.context.access.internal:  # ticket events are internal: read only for them
+            tickets = await order_facts.with_comments(tickets, info.context)
         events = build_timeline(self.record, facts.trackings, tickets, facts.stock)
         return timeline_page(
             visible_to(events, internal=info.context.access.internal), first, after

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiodataloader import DataLoader
 from graphql import parse
+from msgspec.structs import replace
 
 from gateway.error_format import format_error, in_answer_order
 from resolvers.access import FULL_ACCESS, ScopeMap
@@ -66,9 +67,11 @@ def sources(dataset: Dataset) -> dict[str, Source]:
     }
 
 
-def context(found: dict[str, Source], scopes: frozenset[str] = FULL_ACCESS.scopes) -> Any:
+def context(
+    found: dict[str, Source], scopes: frozenset[str] = FULL_ACCESS.scopes, internal: bool = True
+) -> Any:
     loaders = Loaders(**{name: DataLoader(source.load) for name, source in found.items()})
-    access = SCOPES.access("*", scopes, internal=True)
+    access = SCOPES.access("*", scopes, internal=internal)
     clock = ManualClock(FIXED_NOW)
     return SimpleNamespace(access=access, counts=CacheCounts(), loaders=loaders, clock=clock)
 
@@ -159,6 +162,40 @@ async def test_a_field_built_on_read_that_fails_is_null_at_its_path_as_in_the_re
     assert errors and {tuple(e["path"][-2:]) for e in errors} == {("availability", "available")}
     lines = [line for order in data_["nodes"] for line in order["lineItems"]]
     assert lines and all(line["sku"] and line["availability"] is None for line in lines)
+
+
+TIMELINE = """query($ids: [ID!]!) { nodes(ids: $ids) { ... on Order {
+  number timeline(first: 50) { edges { node { kind source } } } } } }"""
+
+
+@pytest.mark.parametrize("internal", [True, False], ids=["console", "app"])
+async def test_a_timeline_whose_ticket_comments_cannot_be_read(data, internal):
+    """Comments read apart from their tickets (Zendesk), and that read failing: a
+    console's timeline is null with ticketing's error rather than a ticket told without
+    what was said; an app key, shown no ticket events, reads no comments and keeps it."""
+    with_tickets = [o for o in data.orders.values() if data.tickets.get(o.id)][:3]
+    found = sources(data)
+    found["tickets_by_order"] = Source(
+        {
+            order.id: [replace(t, comments=None) for t in data.tickets[order.id]]
+            for order in with_tickets
+        }
+    )
+    found["comments_by_ticket"].failure = SourceError(
+        "ticketing", "SOURCE_UNAVAILABLE", "down", retryable=True
+    )
+    ids = [to_global_id("Order", order.id) for order in with_tickets]
+    ctx = context(found, internal=internal)
+    result = await SCHEMA.execute(TIMELINE, variable_values={"ids": ids}, context_value=ctx)
+    timelines = [order["timeline"] for order in result.data["nodes"]]
+    if internal:
+        assert timelines == [None] * len(ids)
+        codes = {error.original_error.code for error in result.errors or ()}
+        assert codes == {"SOURCE_UNAVAILABLE"}
+    else:
+        assert not result.errors, result.errors
+        assert all(timeline["edges"] for timeline in timelines)
+        assert found["comments_by_ticket"].batches == []
 
 
 async def test_a_field_the_caller_may_not_read_loads_nothing(data):
