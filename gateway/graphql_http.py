@@ -179,6 +179,9 @@ class GraphQLEndpoint:
             for name in ("variables", "extensions"):
                 if params.get(name):
                     payload[name] = _decode_json(params[name], name)
+            for name in ("documentId", "id"):  # a trusted document, as over POST
+                if params.get(name):
+                    payload[name] = params[name]
             payload["operationName"] = params.get("operationName")
             return payload
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

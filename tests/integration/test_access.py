@@ -255,6 +255,20 @@ async def test_partners_run_trusted_documents_only(secured, dataset):
     assert body["data"]["orderByNumber"]["tickets"] is None  # a partner without tickets:read
 
 
+async def test_a_partner_runs_a_trusted_document_over_get(secured, dataset):
+    """What a CDN can cache: the document named in the URL, as over POST."""
+    order = order_of(dataset, TENANT_A)
+    params = {"documentId": "order-by-number", "variables": json.dumps({"n": order.number})}
+    headers = {"authorization": f"Bearer {secured.keys['partner_a']}"}
+    gateway = secured.gateway
+    async with gateway.session.get(
+        f"{gateway.url}/graphql", params=params, headers=headers
+    ) as resp:
+        status, body = resp.status, await resp.json(content_type=None)
+    assert status == 200, body
+    assert body["data"]["orderByNumber"]["number"] == order.number
+
+
 async def test_automatic_persisted_queries(secured):
     query = "{ orders(first: 1) { nodes { number } } }"
     digest = hashlib.sha256(query.encode()).hexdigest()
