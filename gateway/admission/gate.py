@@ -2,7 +2,9 @@
 deep its variables and extensions nest, the persisted-operation rules, document
 limits, what the transport can run, static cost, scopes and the caller's cost bucket,
 in that order. An operation refused here never executes; an APQ document is
-remembered only once admitted (and valid).
+remembered only once admitted (and valid). One that execution will refuse before it
+runs (invalid, or its variables do not coerce) is admitted, to be answered there, but
+charged ``REFUSED_CHARGE``, not its cost.
 
 Refusals are audited by whoever answers them (``gateway.refusal.audit_refusal``),
 once per request or batched operation. A query with fields out of scope still runs
@@ -17,6 +19,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from graphql import GraphQLSchema
+from graphql.execution.values import get_variable_values
 
 from gateway.admission.bucket import BucketState, CostBucket
 from gateway.admission.cost import CostModel, check_cost
@@ -44,6 +49,12 @@ ANALYSIS_CHARS_PER_POINT = 2000
 # (orderCancel's lines) nests 3; orjson, which keys the response cache, reads 1,024
 # levels but writes at most 254: deeper variables could not even be keyed.
 MAX_VALUE_NESTING = 32
+
+
+# A request refused before it runs (its document fails validation, or its variables do
+# not coerce) is charged this, not its cost: enough that a flood of refusals spends
+# the bucket, not so much that one client bug spends it on nothing.
+REFUSED_CHARGE = 1
 
 
 def analysis_charge(query: str) -> int:
@@ -142,14 +153,17 @@ class Gate:
             analysis = self._analyser.analyse(query, operation_name)
         except AdmissionError as exc:
             raise RequestRefused(invalid, exc.code, exc.message) from None
-        try:
-            admitted = await self._admit(query, variables, analysis, principal, invalid, screen)
-        except RequestRefused as refusal:
-            refusal.analysis = analysis
-            raise
         # Validated here, once per cached document, within the limits checked above;
         # execution takes the errors from there (resolvers.schema.PreparedDocuments).
         errors = analysis.prepared.validate(self._analyser.schema)
+        runs = not errors and _coerce(self._analyser.schema, analysis, variables)
+        try:
+            admitted = await self._admit(
+                query, variables, analysis, principal, invalid, screen, runs=runs
+            )
+        except RequestRefused as refusal:
+            refusal.analysis = analysis
+            raise
         if resolved.apq_hash is not None and not errors:
             await persisted.register(resolved.apq_hash, query, principal.key_id)
         if resolved.trusted_id is not None:
@@ -164,7 +178,11 @@ class Gate:
         principal: Principal,
         invalid: int,
         screen: Screen | None,
+        *,
+        runs: bool,
     ) -> Admitted:
+        """``runs``: whether execution will run it (else it only refuses it: charged
+        ``REFUSED_CHARGE``)."""
         if screen is not None:
             screen(analysis)
         try:
@@ -178,7 +196,7 @@ class Gate:
         introspection = self._dev_mode or principal.has("introspection")
         refused = self._authorise(analysis, access.denied, introspection)
         self._check_affordable(principal, cost, invalid)
-        state = await self._charge(principal, cost)
+        state = await self._charge(principal, cost if runs else REFUSED_CHARGE)
         report = _cost_report(cost, state)
         if not state.allowed:
             # The charge fits the bucket (checked above), so the wait is finite.
@@ -275,3 +293,12 @@ def _cost_report(cost: int, state: BucketState) -> dict[str, Any]:
             "restoreRate": state.refill_per_s,
         },
     }
+
+
+def _coerce(schema: GraphQLSchema, analysis: Analysis, variables: dict[str, Any]) -> bool:
+    """Whether ``variables`` coerce to the operation's definitions, as execution will
+    coerce them before anything runs."""
+    definitions = analysis.operation.variable_definitions or ()
+    if not definitions:
+        return True
+    return not isinstance(get_variable_values(schema, definitions, variables), list)

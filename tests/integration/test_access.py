@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -309,6 +310,34 @@ async def test_each_key_may_store_only_so_many_apq_documents(sim, tmp_path):
             _, body, _ = await fresh.post({"extensions": apq(query)}, key="app")
             found[query] = "data" in body
     assert found == {queries[0]: True, queries[-2]: True, queries[-1]: False, other: True}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        # the variable does not coerce (an Int), so nothing runs
+        ("query($n: Int!) { orders(first: $n) { nodes { number } } }", {"n": 100.5}),
+        # the document fails validation
+        ("query($n: Int!) { orders(first: $n) { nodes { numbr } } }", {"n": 100}),
+    ],
+)
+async def test_a_request_refused_before_it_runs_is_charged_a_point_not_its_cost(
+    secured, query, variables
+):
+    """A client's bug cannot spend its budget on refusals (each is priced at about
+    101 points, half the free tier's bucket), yet a flood of them still spends it."""
+    left = []
+    for _ in range(3):
+        status, body, _ = await secured.post(
+            {"query": query, "variables": variables}, key="free_attacker"
+        )
+        assert status == 400, body
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        report = body["extensions"]["cost"]
+        assert report["requestedQueryCost"] > 100
+        left.append(report["throttleStatus"]["currentlyAvailable"])
+    # Each repeat (the document analysed once) takes a point; the bucket refills meanwhile.
+    assert all(before - after <= 1.05 for before, after in itertools.pairwise(left)), left
 
 
 async def test_the_cost_bucket_throttles_when_drained_and_recovers(secured, dataset):
