@@ -14,6 +14,7 @@ from resolvers.access import FULL_ACCESS, Access
 from resolvers.live import LiveFeeds
 from resolvers.loaders import Loaders
 from resolvers.relay import ORDER_CURSOR_PREFIX, Cursors
+from sources.adapters.protocols import cancels_lines
 from sources.cache.backend import IndexPosition
 from sources.cache.through import CacheCounts
 from sources.cache.upstreams import CachedUpstreams
@@ -89,7 +90,7 @@ class RequestContext:
     @property
     def oms_cancels_lines(self) -> bool:
         """Whether the OMS cancels some lines of an order (else whole orders only)."""
-        return self.cached.upstreams.oms.cancels_lines
+        return cancels_lines(self.cached.upstreams.oms)
 
     def renew(self) -> None:
         """Fresh loaders and counts: a subscription resolves each event as a new

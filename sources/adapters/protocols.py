@@ -79,11 +79,10 @@ class OrdersAdapter(SourceAdapter, Protocol):
     """The order management system: orders by id and by number, the order list with
     filters and cursors (newest first), and the two changes the graph makes.
 
-    ``cancels_lines`` says whether it cancels some lines of an order; one that cancels
-    whole orders only refuses ``cancel_order`` with ``lines`` (code
-    ``LINE_CANCEL_NOT_SUPPORTED``), and ``changeEligibility.cancelLines`` says so first."""
-
-    cancels_lines: bool
+    An adapter may say ``cancels_lines = False``: it cancels whole orders only, refuses
+    ``cancel_order`` with ``lines`` (code ``LINE_CANCEL_NOT_SUPPORTED``), and
+    ``changeEligibility.cancelLines`` says so first. Without the attribute it cancels
+    lines (as adapters written before it do): see :func:`cancels_lines`."""
 
     async def orders_by_ids(self, ids: list[str]) -> dict[str, Order | None]: ...
 
@@ -133,3 +132,9 @@ class TicketsAdapter(SourceAdapter, Protocol):
     async def create_ticket(self, request: CreateTicketRequest) -> Ticket: ...
 
     async def add_comment(self, ticket_id: str, request: AddCommentRequest) -> CommentAdded: ...
+
+
+def cancels_lines(oms: OrdersAdapter) -> bool:
+    """Whether ``oms`` cancels some lines of an order (its optional ``cancels_lines``;
+    true when it does not say)."""
+    return bool(getattr(oms, "cancels_lines", True))
