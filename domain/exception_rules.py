@@ -34,10 +34,12 @@ Decisions worth knowing:
   PREDICTED_LATE); leaving it there too long is PICKUP_NOT_COLLECTED. Whether an order
   has arrived is decided from its units (delivered, or in a parcel at a pickup point),
   not from its status: one parcel delivered and one waiting for collection has arrived.
-- A promise is a day: LATE begins once the promised day is over (in the zone the OMS
-  gives the promise, a UTC day's end), and PREDICTED_LATE compares calendar days, each
-  where its source puts it (the carrier's estimate at the destination), so an estimate
-  of the promised day's evening at the destination is on time.
+- LATE begins once the promise's latest time has passed: the OMS gives it as an instant
+  (the sim a UTC day's end, Shopify the end of the promised day in the shop's zone).
+  PREDICTED_LATE compares days at the destination: the carrier's estimate is in its
+  local time, and the promise is read there too, so an estimate for the evening of the
+  promised day is on time, and one for the next day is late, whatever zone the OMS
+  wrote the promise in.
 - STALLED_IN_TRANSIT is skipped while the carrier's current sub-status already explains
   the silence (customs, weather, lost...): that exception is raised instead.
 """
@@ -635,17 +637,8 @@ def _unarrived_status(f: _Facts) -> CustomerOrderStatus | None:
     return None if unknown or _arrived(f) else derive_customer_status(f.order, f.trackings)
 
 
-def _promised_day_over(promise: tuple[datetime, datetime]) -> datetime:
-    """When the promised delivery day is over: the start of the day after the one the
-    promise's latest time falls on, in the zone the OMS gave it (it writes a day as that
-    day's end in UTC, e.g. 23:59:59Z). A promise is a day, not an instant: the parcel
-    is late once that day has passed, and a carrier estimate on it is on time."""
-    latest = promise[1]
-    return datetime.combine(latest.date() + timedelta(days=1), time(0), latest.tzinfo)
-
-
 def _late(f: _Facts) -> Iterator[OrderException]:
-    if f.promise is None or f.now < (late_at := _promised_day_over(f.promise)):
+    if f.promise is None or f.now <= f.promise[1]:
         return
     status = _unarrived_status(f)
     if status is None:
@@ -653,7 +646,7 @@ def _late(f: _Facts) -> Iterator[OrderException]:
     yield _exception(
         ExceptionCode.LATE,
         _order_subject(f),
-        late_at,
+        f.promise[1],
         [("oms.promised_delivery.latest", _iso(f.promise[1])), ("order.status", status.value)],
         f"Your order hasn't arrived by {customer_day(f.promise[1])} as we promised. We're sorry, "
         "and we're looking into it.",
@@ -947,26 +940,23 @@ def _carrier_reported(f: _Facts, p: _Parcel) -> OrderException | None:
 
 def _estimated_after_promise(f: _Facts, p: _Parcel) -> bool:
     """The carrier's latest estimate for a parcel still on its way ends on a later day
-    than the promised one. Calendar days, each where its source puts it: the estimate's
-    at the destination (the carrier's local time), the promise's as the OMS gave it (a
-    UTC day's end), so an estimate of that day's evening at the destination is on time."""
+    than the promised one, both days at the destination: the estimate is in its local
+    time, and the promise's latest instant is read in the same offset."""
     window = p.tracking.latest_estimated_delivery
     settled = p.milestone in _ARRIVED or p.milestone in REVERSALS
-    return not (
-        f.promise is None
-        or window is None
-        or settled
-        or window.latest.date() <= f.promise[1].date()
-    )
+    if f.promise is None or window is None or settled:
+        return False
+    promised_day = f.promise[1].astimezone(window.latest.tzinfo).date()
+    return window.latest.date() > promised_day
 
 
 def _predicted_late(f: _Facts, p: _Parcel) -> OrderException | None:
     """The carrier's latest estimate ends on a later day than the promised one; LATE
-    takes over once the promised day is over."""
+    takes over once the promise has passed."""
     window = p.tracking.latest_estimated_delivery
     if f.promise is None or window is None or not _estimated_after_promise(f, p):
         return None
-    if f.now >= _promised_day_over(f.promise):
+    if f.now > f.promise[1]:
         return None
     return _exception(
         ExceptionCode.PREDICTED_LATE,
@@ -1091,6 +1081,11 @@ def detect_exceptions(
     return sorted(found, key=_sort_key)
 
 
+# A rule that holds strictly after an instant (LATE once the promise has passed) first
+# answers differently this much later: the clock's resolution.
+_JUST_AFTER = timedelta(microseconds=1)
+
+
 def next_change_at(
     order: Order,
     trackings: Mapping[str, Tracking | None],
@@ -1124,7 +1119,7 @@ def _thresholds(f: _Facts) -> Iterator[datetime]:
     if f.promise is not None and (
         _unarrived_status(f) is not None or any(_estimated_after_promise(f, p) for p in f.parcels)
     ):
-        yield _promised_day_over(f.promise)  # LATE begins, PREDICTED_LATE ends
+        yield f.promise[1] + _JUST_AFTER  # LATE begins, PREDICTED_LATE ends
     for shipment in f.order.shipments:
         if (due := _record_due(f, shipment)) is not None:
             yield due

@@ -25,9 +25,8 @@ described_enum(
         "NOT_PICKED_UP_BY_CARRIER": "Label created but never scanned by the carrier: "
         "WARNING after 2 days, CRITICAL after 5.",
         "PREDICTED_LATE": "The carrier's estimate ends on a later day than the promised "
-        "delivery (calendar days: the estimate's at the destination, the promise's as the "
-        "OMS gives it).",
-        "LATE": "The promised delivery day is over and not everything has arrived "
+        "delivery, both days at the destination (the estimate's local time).",
+        "LATE": "The promised delivery time has passed and not everything has arrived "
         "(delivered, or waiting at a pickup point).",
         "CARRIER_DELAY": "The carrier reports a delay (customs, weather, unforeseen...).",
         "STALLED_IN_TRANSIT": "No carrier scan for 3 business days (7 international).",
@@ -108,7 +107,7 @@ class OrderException:
     severity: rules.Severity = strawberry.field(description="How serious it is.")
     detected_at: datetime = strawberry.field(
         description="When the condition became true, taken from the source facts (a hold's "
-        "time, a scan plus a threshold, the promised day's end), not when the gateway noticed; "
+        "time, a scan plus a threshold, a promise's end), not when the gateway noticed; "
         "always in UTC (the gateway works it out), even from a carrier's local scan time."
     )
     subject: ExceptionSubject = strawberry.field(

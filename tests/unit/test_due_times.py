@@ -73,34 +73,32 @@ def test_an_unshipped_order_is_due_when_the_warehouse_misses_ship_by() -> None:
     assert due == NOW
     assert ExceptionCode.WAREHOUSE_DELAY not in codes_at(placed, {}, [], NOW - TICK)
     assert ExceptionCode.WAREHOUSE_DELAY in codes_at(placed, {}, [], due)
-    # Then the end of the promised day (NOW+5d, 25 Nov): LATE begins.
-    assert next_change_at(placed, {}, {}, [], now=NOW) == at(5, hours=12)
+    # Then the promise's end (NOW+5d): LATE begins just after it.
+    assert next_change_at(placed, {}, {}, [], now=NOW) == at(5) + TICK
 
 
-def test_late_begins_once_the_promised_day_is_over() -> None:
-    """The promise (NOW+5d, 25 Nov 12:00 UTC) is a day: late from that day's end."""
+def test_late_begins_strictly_after_the_promise() -> None:
     moving = shipped_order(shipped_at=at(4))
     trackings = {T1: carrier(cp(at(4, hours=12)))}
     due = next_change_at(moving, trackings, {}, [], now=at(4, hours=13))
-    assert due == at(5, hours=12)
-    assert ExceptionCode.LATE not in codes_at(moving, trackings, [], at(5, hours=1))
-    assert ExceptionCode.LATE not in codes_at(moving, trackings, [], due - TICK)
+    assert due == at(5) + TICK
+    assert ExceptionCode.LATE not in codes_at(moving, trackings, [], at(5))
     assert ExceptionCode.LATE in codes_at(moving, trackings, [], due)
 
 
-def test_predicted_late_gives_way_to_late_at_the_promised_days_end() -> None:
-    """An estimate a day after the promised one, at the destination (Tokyo), though
-    before the promise's end as an instant."""
+def test_predicted_late_gives_way_to_late_once_the_promise_has_passed() -> None:
+    """An estimate the day after the promised one at the destination (Los Angeles: the
+    promise, 25 Nov 12:00 UTC, is 04:00 there)."""
     moving = shipped_order(shipped_at=at(-1))
-    tokyo = timezone(timedelta(hours=9))
+    los_angeles = timezone(timedelta(hours=-8))
     window = DeliveryWindow(
-        earliest=datetime(2026, 11, 26, 6, tzinfo=tokyo),
-        latest=datetime(2026, 11, 26, 8, tzinfo=tokyo),  # 25 Nov 23:00 UTC
+        earliest=datetime(2026, 11, 26, 6, tzinfo=los_angeles),
+        latest=datetime(2026, 11, 26, 8, tzinfo=los_angeles),
     )
     trackings = {T1: replace(carrier(cp(at(-1))), latest_estimated_delivery=window)}
     assert ExceptionCode.PREDICTED_LATE in codes_at(moving, trackings, [], at(4))
     due = next_change_at(moving, trackings, {}, [], now=at(4))
-    assert due == at(5, hours=12)
+    assert due == at(5) + TICK
     assert ExceptionCode.PREDICTED_LATE in codes_at(moving, trackings, [], due - TICK)
     after = codes_at(moving, trackings, [], due)
     assert ExceptionCode.LATE in after and ExceptionCode.PREDICTED_LATE not in after

@@ -111,9 +111,11 @@ DELIVERED_AND_MOVING = {T1: DELIVERED[T1], T2: replace(IN_TRANSIT[T1], tracking_
 
 TICK = timedelta(microseconds=1)
 NEW_YORK, TOKYO = timezone(timedelta(hours=-5)), timezone(timedelta(hours=9))
-# The OMS promises a day: its end in UTC (sim/seed writes 23:59:59Z). NOW + 5 days is
-# Wednesday 25 Nov.
+LOS_ANGELES = timezone(timedelta(hours=-8))
+# The OMS gives a promise as an instant. sim/seed writes a day's end in UTC; Shopify the
+# end of the promised day in the shop's zone. NOW + 5 days is Wednesday 25 Nov.
 PROMISED_BY_25_NOV = datetime(2026, 11, 25, 23, 59, 59, tzinfo=UTC)
+PROMISED_BY_25_NOV_IN_LA = datetime(2026, 11, 26, 7, 59, 59, tzinfo=UTC)  # 23:59:59 in LA
 
 
 def promised_by(record: Order, latest: datetime) -> Order:
@@ -146,12 +148,22 @@ ON_THE_DAY_IN_NEW_YORK = {
         datetime(2026, 11, 25, 20, tzinfo=NEW_YORK),
     )
 }
-# 26 Nov 06:00-08:00 in Tokyo: before the promise's UTC end as an instant, a day later.
-NEXT_DAY_IN_TOKYO = {
+# 26 Nov 06:00-08:00 in Tokyo: the next day there, yet before the promise's instant
+# (26 Nov 08:59:59 in Tokyo): on time, as a delivery then would be.
+BEFORE_THE_PROMISE_IN_TOKYO = {
     T1: estimated(
         IN_TRANSIT[T1],
         datetime(2026, 11, 26, 6, tzinfo=TOKYO),
         datetime(2026, 11, 26, 8, tzinfo=TOKYO),
+    )
+}
+SHIPPED_BY_25_NOV_IN_LA = promised_by(SHIPPED, PROMISED_BY_25_NOV_IN_LA)
+# 26 Nov 09:00-12:00 in Los Angeles: the day after the promised one there.
+NEXT_DAY_IN_LOS_ANGELES = {
+    T1: estimated(
+        IN_TRANSIT[T1],
+        datetime(2026, 11, 26, 9, tzinfo=LOS_ANGELES),
+        datetime(2026, 11, 26, 12, tzinfo=LOS_ANGELES),
     )
 }
 
@@ -222,16 +234,21 @@ CASES = [
          {T1: carrier(cp(NOW, S.DELIVERED), estimate_latest=at(6))}),
     Case("estimate on the promised day, its evening at the destination", SHIPPED_BY_25_NOV,
          E.PREDICTED_LATE, (), ON_THE_DAY_IN_NEW_YORK),
-    Case("estimate the day after the promised one, at the destination", SHIPPED_BY_25_NOV,
-         E.PREDICTED_LATE, (W,), NEXT_DAY_IN_TOKYO),
-    Case("promised day not over: PREDICTED_LATE still", SHIPPED, E.PREDICTED_LATE, (W,),
-         {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(5, 12) - TICK),
-    Case("promised day over: LATE instead", SHIPPED, E.PREDICTED_LATE, (),
-         {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(5, 12)),
+    Case("estimate the next day at the destination, before the promise's instant",
+         SHIPPED_BY_25_NOV, E.PREDICTED_LATE, (), BEFORE_THE_PROMISE_IN_TOKYO),
+    Case("estimate the day after a promise given in the shop's zone", SHIPPED_BY_25_NOV_IN_LA,
+         E.PREDICTED_LATE, (W,), NEXT_DAY_IN_LOS_ANGELES),
+    Case("promise not passed: PREDICTED_LATE still", SHIPPED, E.PREDICTED_LATE, (W,),
+         {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(5)),
+    Case("promise just passed: LATE instead", SHIPPED, E.PREDICTED_LATE, (),
+         {T1: carrier(cp(NOW), estimate_latest=at(7))}, now=at(5) + TICK),
     # LATE
-    Case("promised day over in transit", SHIPPED, E.LATE, (C,), IN_TRANSIT, now=at(5, 12)),
-    Case("promised day not over yet", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(5, 12) - TICK),
-    Case("promise's time passed on its day", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(5, 1)),
+    Case("promise passed in transit", SHIPPED, E.LATE, (C,), IN_TRANSIT, now=at(5, 1)),
+    Case("promise not passed yet", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(5)),
+    Case("a promise given in the shop's zone passed", SHIPPED_BY_25_NOV_IN_LA, E.LATE, (C,),
+         IN_TRANSIT, now=PROMISED_BY_25_NOV_IN_LA + TICK),
+    Case("a promise given in the shop's zone not passed", SHIPPED_BY_25_NOV_IN_LA, E.LATE, (),
+         IN_TRANSIT, now=PROMISED_BY_25_NOV_IN_LA),
     Case("a day's-end promise passed", SHIPPED_BY_25_NOV, E.LATE, (C,), ON_THE_DAY_IN_NEW_YORK,
          now=PROMISED_BY_25_NOV + timedelta(seconds=1)),
     Case("promise passed, never shipped", unshipped_order(FO.IN_PROGRESS), E.LATE, (C,),
@@ -390,7 +407,7 @@ def test_detected_at_comes_from_the_source_facts():
     stalled = _one(Case("", SHIPPED, E.STALLED_IN_TRANSIT, (), STALLED, now=at(30)))
     assert stalled.detected_at == THU + timedelta(days=5)  # Tuesday, skipping the weekend
     late = _one(Case("", SHIPPED, E.LATE, (), IN_TRANSIT, now=at(30)))
-    assert late.detected_at == at(5, 12)  # the end of the promised day, 25 Nov
+    assert late.detected_at == at(5)  # the promise's latest time
     assert late.subject == Subject("order", "o1")
     customs = {
         T1: carrier(
@@ -510,7 +527,7 @@ def test_sorted_most_severe_first_then_newest():
         the_order, LOST, stock(-1, sku="SKU-l2"), [ticket(TS.NEW, at(3))], now=at(6)
     )
     assert [(e.code, e.severity, e.detected_at) for e in found] == [
-        (E.LATE, C, at(5, 12)),  # the end of the promised day
+        (E.LATE, C, at(5)),  # the promise's latest time
         (E.LOST_OR_DAMAGED, C, NOW),
         (E.UNANSWERED_TICKET, W, at(4)),  # a day after the ticket's last update
         (E.BACKORDERED, W, NOW),  # the inventory snapshot
