@@ -127,11 +127,12 @@ def promised_by(record: Order, latest: datetime) -> Order:
     return replace(record, fulfillment_orders=fos)
 
 
-def estimated(tracking: Tracking, earliest: datetime, latest: datetime) -> Tracking:
-    """``tracking`` with the carrier's latest estimate set (destination-local times)."""
-    return replace(
-        tracking, latest_estimated_delivery=DeliveryWindow(earliest=earliest, latest=latest)
-    )
+def estimated(day: int, hours: tuple[int, int], zone: timezone) -> dict[str, Tracking | None]:
+    """The parcel in transit, the carrier's latest estimate ``hours`` of ``day`` Nov
+    in ``zone`` (the destination's local time)."""
+    earliest, latest = (datetime(2026, 11, day, hour, tzinfo=zone) for hour in hours)
+    window = DeliveryWindow(earliest=earliest, latest=latest)
+    return {T1: replace(IN_TRANSIT[T1], latest_estimated_delivery=window)}
 
 
 def in_storm(subtag: str, status: S = S.EXCEPTION) -> dict[str, Tracking | None]:
@@ -141,31 +142,13 @@ def in_storm(subtag: str, status: S = S.EXCEPTION) -> dict[str, Tracking | None]
 
 SHIPPED_BY_25_NOV = promised_by(SHIPPED, PROMISED_BY_25_NOV)
 # 25 Nov 09:00-20:00 in New York: after the promise's UTC end as an instant, on its day.
-ON_THE_DAY_IN_NEW_YORK = {
-    T1: estimated(
-        IN_TRANSIT[T1],
-        datetime(2026, 11, 25, 9, tzinfo=NEW_YORK),
-        datetime(2026, 11, 25, 20, tzinfo=NEW_YORK),
-    )
-}
+ON_THE_DAY_IN_NEW_YORK = estimated(25, (9, 20), NEW_YORK)
 # 26 Nov 06:00-08:00 in Tokyo: the next day there, yet before the promise's instant
 # (26 Nov 08:59:59 in Tokyo): on time, as a delivery then would be.
-BEFORE_THE_PROMISE_IN_TOKYO = {
-    T1: estimated(
-        IN_TRANSIT[T1],
-        datetime(2026, 11, 26, 6, tzinfo=TOKYO),
-        datetime(2026, 11, 26, 8, tzinfo=TOKYO),
-    )
-}
+BEFORE_THE_PROMISE_IN_TOKYO = estimated(26, (6, 8), TOKYO)
 SHIPPED_BY_25_NOV_IN_LA = promised_by(SHIPPED, PROMISED_BY_25_NOV_IN_LA)
 # 26 Nov 09:00-12:00 in Los Angeles: the day after the promised one there.
-NEXT_DAY_IN_LOS_ANGELES = {
-    T1: estimated(
-        IN_TRANSIT[T1],
-        datetime(2026, 11, 26, 9, tzinfo=LOS_ANGELES),
-        datetime(2026, 11, 26, 12, tzinfo=LOS_ANGELES),
-    )
-}
+NEXT_DAY_IN_LOS_ANGELES = estimated(26, (9, 12), LOS_ANGELES)
 
 # fmt: off
 CASES = [
