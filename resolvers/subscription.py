@@ -33,8 +33,9 @@ from resolvers.types.freshness import DataSource
 from resolvers.types.order import Info, Order
 from resolvers.types.order_exceptions import OrderException
 from sources import records
-from sources.events import ChangeEvent, EventType, new_event_id, tracking_key
+from sources.events import ChangeEvent, EventType, tracking_key
 from sources.failures import SourceError
+from sources.webhooks import new_msg_id
 
 log = logging.getLogger("ordergraph.subscriptions")
 
@@ -169,7 +170,7 @@ def _unheard(context: RequestContext, order_id: str) -> ChangeEvent:
         type=EventType.ORDER_UPDATED,
         occurred_at=context.clock.now(),
         order_id=order_id,
-        id=new_event_id(),
+        id=new_msg_id(),
     )
 
 

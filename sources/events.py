@@ -9,7 +9,6 @@ that says the same (two within one second: senders stamp whole seconds).
 from __future__ import annotations
 
 import enum
-import secrets
 
 from sources.records import Instant, Record
 
@@ -40,8 +39,8 @@ class ChangeEvent(Record, frozen=True, kw_only=True):
     ticket_id: str | None = None  # ticket.*
     # Which delivery this is: the webhook delivery's id, the one its receiver
     # de-duplicates by (``sources.webhooks.VerifiedEvent`` sets it, whatever the body
-    # says), or a fresh one (``new_event_id``) for a change the gateway makes itself.
-    # None only in a notice from an instance that predates ids.
+    # says), or a fresh one (``sources.webhooks.new_msg_id``) for a change the gateway
+    # makes itself. None only in a notice from an instance that predates ids.
     id: str | None = None
 
     def tags(self) -> list[str]:
@@ -54,11 +53,6 @@ class ChangeEvent(Record, frozen=True, kw_only=True):
         if self.type is EventType.INVENTORY_CHANGED:
             return [sku_tag(self.sku)] if self.sku else []
         return [tickets_tag(self.order_id)] if self.order_id else []
-
-
-def new_event_id() -> str:
-    """A fresh id for a change the gateway makes itself (no delivery to take one from)."""
-    return f"og_{secrets.token_hex(16)}"
 
 
 # Every answer read from a list of orders (any tenant's, any filter) is under this tag.

@@ -25,8 +25,9 @@ from sources.clients.changes import (
     idempotency_key,
 )
 from sources.clients.http import SourceRejected
-from sources.events import ChangeEvent, EventType, new_event_id
+from sources.events import ChangeEvent, EventType
 from sources.resilience import deadline
+from sources.webhooks import new_msg_id
 
 
 class _Error(msgspec.Struct):
@@ -104,7 +105,7 @@ class Subject:
             return None
         kind, order_id, ticket_id = self._event
         return ChangeEvent(
-            type=kind, occurred_at=now, order_id=order_id, ticket_id=ticket_id, id=new_event_id()
+            type=kind, occurred_at=now, order_id=order_id, ticket_id=ticket_id, id=new_msg_id()
         )
 
 
@@ -186,7 +187,7 @@ def _change_of(outcome: Outcome) -> ChangeEvent | None:
             occurred_at=ticket.updated_at,
             order_id=ticket.order_id,
             ticket_id=ticket.id,
-            id=new_event_id(),
+            id=new_msg_id(),
         )
     if outcome.order is not None:
         order = outcome.order
@@ -195,7 +196,7 @@ def _change_of(outcome: Outcome) -> ChangeEvent | None:
             type=EventType.ORDER_CANCELLED if cancelled else EventType.ORDER_UPDATED,
             occurred_at=order.updated_at,
             order_id=order.id,
-            id=new_event_id(),
+            id=new_msg_id(),
         )
     return None
 
