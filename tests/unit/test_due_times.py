@@ -18,7 +18,6 @@ from domain.exception_rules import (
 )
 from sim.seed import Dataset
 from sources.records import (
-    DeliveryWindow,
     FulfillmentOrderStatus,
     Order,
     ShipmentStatus,
@@ -90,12 +89,8 @@ def test_predicted_late_gives_way_to_late_once_the_promise_has_passed() -> None:
     """An estimate the day after the promised one at the destination (Los Angeles: the
     promise, 25 Nov 12:00 UTC, is 04:00 there)."""
     moving = shipped_order(shipped_at=at(-1))
-    los_angeles = timezone(timedelta(hours=-8))
-    window = DeliveryWindow(
-        earliest=datetime(2026, 11, 26, 6, tzinfo=los_angeles),
-        latest=datetime(2026, 11, 26, 8, tzinfo=los_angeles),
-    )
-    trackings = {T1: replace(carrier(cp(at(-1))), latest_estimated_delivery=window)}
+    latest = datetime(2026, 11, 26, 8, tzinfo=timezone(timedelta(hours=-8)))
+    trackings = {T1: carrier(cp(at(-1)), estimate_latest=latest)}
     assert ExceptionCode.PREDICTED_LATE in codes_at(moving, trackings, [], at(4))
     due = next_change_at(moving, trackings, {}, [], now=at(4))
     assert due == at(5) + TICK

@@ -26,10 +26,10 @@ from domain.exception_rules import (
 )
 from domain.status import CustomerOrderStatus, derive_customer_status
 from sim.seed import Dataset
-from sources.records import DeliveryWindow, InventoryItem, Order, Ticket, Tracking
 from sources.records import FinancialStatus as Pay
 from sources.records import FulfillmentOrderStatus as FO
 from sources.records import HoldReason as H
+from sources.records import InventoryItem, Order, Ticket, Tracking
 from sources.records import ShipmentStatus as S
 from sources.records import TicketStatus as TS
 from tests.support.builders import NOW, fulfillment, line, order
@@ -127,12 +127,10 @@ def promised_by(record: Order, latest: datetime) -> Order:
     return replace(record, fulfillment_orders=fos)
 
 
-def estimated(day: int, hours: tuple[int, int], zone: timezone) -> dict[str, Tracking | None]:
-    """The parcel in transit, the carrier's latest estimate ``hours`` of ``day`` Nov
-    in ``zone`` (the destination's local time)."""
-    earliest, latest = (datetime(2026, 11, day, hour, tzinfo=zone) for hour in hours)
-    window = DeliveryWindow(earliest=earliest, latest=latest)
-    return {T1: replace(IN_TRANSIT[T1], latest_estimated_delivery=window)}
+def estimated(latest: datetime) -> dict[str, Tracking | None]:
+    """The parcel in transit, the carrier's latest estimate ending at ``latest`` (in
+    the destination's local time)."""
+    return {T1: carrier(cp(at(-1), S.LABEL_CREATED), cp(NOW), estimate_latest=latest)}
 
 
 def in_storm(subtag: str, status: S = S.EXCEPTION) -> dict[str, Tracking | None]:
@@ -141,14 +139,14 @@ def in_storm(subtag: str, status: S = S.EXCEPTION) -> dict[str, Tracking | None]
 
 
 SHIPPED_BY_25_NOV = promised_by(SHIPPED, PROMISED_BY_25_NOV)
-# 25 Nov 09:00-20:00 in New York: after the promise's UTC end as an instant, on its day.
-ON_THE_DAY_IN_NEW_YORK = estimated(25, (9, 20), NEW_YORK)
-# 26 Nov 06:00-08:00 in Tokyo: the next day there, yet before the promise's instant
+# Ending 25 Nov 20:00 in New York: after the promise's UTC end as an instant, on its day.
+ON_THE_DAY_IN_NEW_YORK = estimated(datetime(2026, 11, 25, 20, tzinfo=NEW_YORK))
+# Ending 26 Nov 08:00 in Tokyo: the next day there, yet before the promise's instant
 # (26 Nov 08:59:59 in Tokyo): on time, as a delivery then would be.
-BEFORE_THE_PROMISE_IN_TOKYO = estimated(26, (6, 8), TOKYO)
+BEFORE_THE_PROMISE_IN_TOKYO = estimated(datetime(2026, 11, 26, 8, tzinfo=TOKYO))
 SHIPPED_BY_25_NOV_IN_LA = promised_by(SHIPPED, PROMISED_BY_25_NOV_IN_LA)
-# 26 Nov 09:00-12:00 in Los Angeles: the day after the promised one there.
-NEXT_DAY_IN_LOS_ANGELES = estimated(26, (9, 12), LOS_ANGELES)
+# Ending 26 Nov 12:00 in Los Angeles: the day after the promised one there.
+NEXT_DAY_IN_LOS_ANGELES = estimated(datetime(2026, 11, 26, 12, tzinfo=LOS_ANGELES))
 
 # fmt: off
 CASES = [
