@@ -156,10 +156,9 @@ class Gate:
         # Validated here, once per cached document, within the limits checked above;
         # execution takes the errors from there (resolvers.schema.PreparedDocuments).
         errors = analysis.prepared.validate(self._analyser.schema)
-        runs = not errors and _coerce(self._analyser.schema, analysis, variables)
         try:
             admitted = await self._admit(
-                query, variables, analysis, principal, invalid, screen, runs=runs
+                query, variables, analysis, principal, invalid, screen, valid=not errors
             )
         except RequestRefused as refusal:
             refusal.analysis = analysis
@@ -179,10 +178,12 @@ class Gate:
         invalid: int,
         screen: Screen | None,
         *,
-        runs: bool,
+        valid: bool,
     ) -> Admitted:
-        """``runs``: whether execution will run it (else it only refuses it: charged
-        ``REFUSED_CHARGE``)."""
+        """``valid``: whether the document passed validation. Execution runs it only if
+        its variables coerce too, else it only refuses it: charged ``REFUSED_CHARGE``.
+        They are coerced last, once the request is known to be affordable, so that a
+        request refused for its cost (a list of 20,000 ids) is not coerced first."""
         if screen is not None:
             screen(analysis)
         try:
@@ -196,6 +197,7 @@ class Gate:
         introspection = self._dev_mode or principal.has("introspection")
         refused = self._authorise(analysis, access.denied, introspection)
         self._check_affordable(principal, cost, invalid)
+        runs = valid and _coerce(self._analyser.schema, analysis, variables)
         state = await self._charge(principal, cost if runs else REFUSED_CHARGE)
         report = _cost_report(cost, state)
         if not state.allowed:
