@@ -93,14 +93,16 @@ async def test_clear_answer(secured, stats, attack: Attack):
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[attack.name for attack in ATTACKS])
 async def test_attack_is_answered_at_once(secured, in_process, stats, attack: Attack):
-    """The median of five tries, the first (cold caches) included, within the bound set
-    for this machine class times how much slower the host runs now (tests.support.timing:
-    a 2 MB body took a median 51 ms against 50 at a probe of 2.4x)."""
+    """The median CPU time of five tries, the first (cold caches) included, within the
+    bound set for this machine class times how much slower the host runs now
+    (tests.support.timing). The app runs in this thread (``in_process``), so its CPU
+    time is the answer's cost: other workers loading the machine do not add to it, as
+    they added to the wall time (a huge list of ids: a median 57 ms against 15 alone)."""
     times = []
     for _ in range(5):
-        started = time.perf_counter()
+        started = time.thread_time()
         response = await send(in_process, secured.keys, attack)
-        times.append((time.perf_counter() - started) * 1000)
+        times.append((time.thread_time() - started) * 1000)
         check(attack, response)
     assert statistics.median(times) < attack.within_ms * slowdown(), sorted(times)
     assert sum((await stats.requests()).values()) == 0, "a resolver reached a source"
