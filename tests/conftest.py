@@ -41,14 +41,15 @@ HOST_SLOWDOWN = pytest.StashKey[float]()
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """How many workers ``-n auto`` (in addopts) starts. The unit tier and test files
     named one by one run in this process: starting workers would cost more than they
-    save. A whole tier or the suite gets two workers a core: the tests mostly wait on
-    servers and subprocesses, and one a core leaves the cores idle a third of the time
-    (119 s against 66-84 s on 2 cores). Tests bound what they time so that a loaded
+    save. A whole tier or the suite gets three workers a core: the tests mostly wait on
+    servers and subprocesses. On 2 cores, one a core took 119 s against 66-84 s for
+    two; two a core left the cores idle a third of the time (75 s, 96 s of CPU) against
+    63-66 s for three, and four took 65 s. Tests bound what they time so that a loaded
     machine passes them (tests/support/timing.py)."""
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
     if all(path.is_relative_to(UNIT) or path.is_file() for path in paths):
         return 0
-    return min(MAX_WORKERS, 2 * (os.cpu_count() or 1))
+    return min(MAX_WORKERS, 3 * (os.cpu_count() or 1))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
