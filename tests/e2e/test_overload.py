@@ -20,7 +20,7 @@ from sources.cache import RedisBackend
 from sources.resilience.loop_lag import LoopLag
 from tests.support.gateways import SourceStats, running_gateway, settings_for
 from tests.support.ports import hung_server
-from tests.support.timing import TRIES
+from tests.support.timing import HANG_S, TRIES
 
 SLICE_S = 0.08  # how long the hog holds the loop at a time
 MAX_LAG_MS = 40
@@ -124,13 +124,17 @@ async def test_a_redis_timeout_while_the_loop_stalled_is_not_blamed_on_redis() -
     the same: the hung Redis is blamed."""
     lag = LoopLag()
     lag.start()
-    async with hung_server() as url:
+    heard = asyncio.Event()
+    async with hung_server(heard) as url:
         cache = RedisBackend(url, timeout_s=0.1, cooldown_s=5, loop_lag=lag)
         pending = asyncio.create_task(cache.get_many(["a"]))
-        # Time, not a condition: the command is on its way, and the stall below ends 95 ms
-        # after the call's 100 ms timer started, just before it fires.
-        await asyncio.sleep(0.01)
-        time.sleep(0.085)  # noqa: ASYNC251 - a stall that ends just before the timeout
+        # The call's 100 ms timer started before the hung Redis heard it (a few ms on a
+        # quiet machine), so the stall below ends at least 93 ms into the call: past the
+        # monitor's last tick before the timer (90 ms), just before the timer fires. A
+        # fixed 10 ms wait then an 85 ms stall ended before that tick once on a loaded
+        # machine, the call having started late.
+        await asyncio.wait_for(heard.wait(), HANG_S)
+        time.sleep(0.093)  # noqa: ASYNC251 - a stall that ends just before the timeout
         assert await pending == [None]
         assert cache.health().ok  # a miss, but Redis is not blamed
 

@@ -61,13 +61,14 @@ def refusing_url() -> tuple[str, socket.socket]:
 
 
 @contextlib.asynccontextmanager
-async def hung_server() -> AsyncIterator[str]:
+async def hung_server(heard: asyncio.Event | None = None) -> AsyncIterator[str]:
     """A loopback server that accepts connections and never answers, as
-    ``redis://…``: a hung Redis."""
+    ``redis://…``: a hung Redis. ``heard`` is set once it has read a client's bytes."""
 
     async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await reader.read(65536):
-            pass
+            if heard is not None:
+                heard.set()
         writer.close()
 
     server = await asyncio.start_server(swallow, "127.0.0.1", 0)
