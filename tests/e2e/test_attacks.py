@@ -97,7 +97,8 @@ async def test_attack_is_answered_at_once(secured, in_process, stats, attack: At
     bound set for this machine class times how much slower the host runs now
     (tests.support.timing). The app runs in this thread (``in_process``), so its CPU
     time is the answer's cost: other workers loading the machine do not add to it, as
-    they added to the wall time (a huge list of ids: a median 57 ms against 15 alone)."""
+    they added to the wall time (with eight workers, a request that took 15 ms alone
+    took a median 57 ms)."""
     times = []
     for _ in range(5):
         started = time.thread_time()
